@@ -1,0 +1,54 @@
+"""The ``salesnb`` command line.
+
+Each command lives in a module of this package named for its concern and
+registers itself on :data:`cli`. Only click is imported at start-up, so
+``salesnb --help`` answers fast; pandas and friends are imported inside the
+commands that need them. Errors raised on purpose (:class:`SalesnbError`)
+become a message on stderr and exit 1; click's usage errors exit 2.
+"""
+from __future__ import annotations
+
+import click
+
+
+class _Group(click.Group):
+    """A group that turns salesnb's own errors into messages, not tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        from ..errors import SalesnbError
+
+        try:
+            return super().invoke(ctx)
+        except SalesnbError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except (OSError, ImportError) as exc:  # unreadable file, missing optional dependency
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="salesnb")
+def cli() -> None:
+    """salesnb: coaching reports from sales data.
+
+    SOURCE is a folder of CSV, Parquet or Excel files named after the
+    contract tables, a SQLite or DuckDB file, or a SQLAlchemy URL.
+    """
+
+
+def main() -> None:
+    """Entry point for the console script."""
+    cli(prog_name="salesnb")
+
+
+# Commands register themselves on `cli` when their module is imported.
+from . import data  # noqa: E402,F401
+
+for _optional in ("metrics", "coaching", "reports"):
+    try:
+        __import__(f"{__name__}.{_optional}")
+    except ModuleNotFoundError as _exc:  # a module not written yet
+        if _exc.name != f"{__name__}.{_optional}":
+            raise
+
