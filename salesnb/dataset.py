@@ -25,6 +25,7 @@ class Dataset:
     source: str = ""
     fingerprint: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The typed frame for contract table ``name``, or None when absent."""
@@ -65,9 +66,11 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     for col in table.columns:
         values = frame[col.name] if col.name in frame.columns else pd.Series(pd.NA, index=frame.index)
         if col.kind == DATE:
-            out[col.name] = pd.to_datetime(values).astype(DATE_DTYPE)
+            out[col.name] = values if values.dtype == DATE_DTYPE else pd.to_datetime(values).astype(DATE_DTYPE)
         elif col.kind == AMOUNT:
-            out[col.name] = pd.to_numeric(values).astype("float64")
+            out[col.name] = values if values.dtype == "float64" else pd.to_numeric(values).astype("float64")
+        elif pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+            out[col.name] = values
         else:
             out[col.name] = values.astype("object").where(values.notna(), None).astype("str")
     return pd.DataFrame(out, index=frame.index).reset_index(drop=True)

@@ -39,11 +39,12 @@ class Problem:
     hint: str = ""
     flag: str = "bad_value"
     severity: str = "error"
+    unit: str = "line"  # "line" in a text file or spreadsheet, "row" in Parquet or SQL
 
     def location(self) -> str:
         where = self.file or self.table
         if self.line is not None:
-            where += f", line {self.line}"
+            where += f", {self.unit} {self.line}"
         if self.column:
             where += f", column '{self.column}'"
         return where

@@ -22,6 +22,8 @@ class _Group(click.Group):
         except SalesnbError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
+        except BrokenPipeError:  # output piped into `head`: not an error
+            ctx.exit(0)
         except (OSError, ImportError) as exc:  # unreadable file, missing optional dependency
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)

@@ -4,3 +4,58 @@ from __future__ import annotations
 import click
 
 from . import cli
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--mapping", "mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)")
+@click.option("--strict", is_flag=True, help="Any problem is fatal (exit 1) instead of setting bad rows aside.")
+@click.option("--quarantine-out", type=click.Path(dir_okay=False, writable=True), help="Write the set-aside rows to this CSV file.")
+@click.option("--all", "show_all", is_flag=True, help=f"List every problem (default: the first {MAX_PROBLEMS_SHOWN}).")
+def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str | None, show_all: bool) -> None:
+    """Check SOURCE against the data contract and summarise it.
+
+    Prints the tables found (rows, date span), the reps, the rows set aside
+    and every problem with its file, line, column and a fix. Exit 0 when the
+    source is usable (bad rows are set aside and counted), 1 with --strict
+    when there is any problem, or when the source cannot be read at all.
+    """
+    from ..loading import load
+    from ..summary import describe
+
+    dataset = load(source, mapping, strict=strict)
+    click.echo(describe(dataset))
+    shown = dataset.problems if show_all else dataset.problems[:MAX_PROBLEMS_SHOWN]
+    if shown:
+        click.echo(f"\nProblems ({len(dataset.problems)}):")
+        for problem in shown:
+            click.echo(f"  [{problem.severity}] {problem}")
+        if len(shown) < len(dataset.problems):
+            click.echo(f"  ... {len(dataset.problems) - len(shown)} more (use --all, or --quarantine-out FILE)")
+    for note in dataset.notes:
+        click.echo(f"note: {note}")
+    if quarantine_out:
+        from ..atomic import write_text
+        from ..exports import to_csv_text
+
+        write_text(quarantine_out, to_csv_text(dataset.quarantine))
+        click.echo(f"\nwrote {dataset.quarantined_rows} set-aside rows to {quarantine_out}")
+
+
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same files.")
+@click.option("--reps", "n_reps", default=12, show_default=True, help="Number of reps (the first 12 carry the planted profiles).")
+@click.option("--months", default=24, show_default=True, help="Months of history ending at --end.")
+@click.option("--end", default="2025-12-31", show_default=True, help="Last day of the generated history.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+def sample(out: str, seed: int, n_reps: int, months: int, end: str, fmt: str) -> None:
+    """Write a deterministic sample data source to OUT (see data/README.md)."""
+    from ..sample import generate
+
+    rows = generate(out, seed=seed, reps=n_reps, months=months, end=end, fmt=fmt)
+    for table, count in rows.items():
+        click.echo(f"{table:<14}{count:>12,} rows")
+    click.echo(f"wrote {out}")

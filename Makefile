@@ -1,0 +1,48 @@
+# salesnb: one command to set up and run the demo, one to test.
+# `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE := data/sample
+OUT    ?= reports/demo
+PERIOD ?= 2025
+AS_OF  ?= 2026-01-05
+
+.DEFAULT_GOAL := help
+.PHONY: help setup kernel demo test test-fast test-browser lab sample bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)" >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv, install salesnb and register the `salesnb` Jupyter kernel
+
+kernel: $(STAMP) ## Re-register the `salesnb` Jupyter kernel
+	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)"
+
+demo: $(STAMP) ## Set up, then validate the bundled sample and print the metrics summary
+	$(BIN)/salesnb validate $(SAMPLE)
+	$(BIN)/salesnb metrics $(SAMPLE) --by rep --period $(PERIOD)
+
+test: $(STAMP) ## Run the whole test suite (what CI runs)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test-fast: $(STAMP) ## Run the tests that execute no notebook
+	$(BIN)/python -m pytest -n 2 -m "not slow and not browser"
+
+lab: $(STAMP) ## Open JupyterLab on the notebooks with the salesnb kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+sample: $(STAMP) ## Regenerate the committed sample data in data/sample
+	$(BIN)/salesnb sample $(SAMPLE) --seed 7 --reps 12 --months 24
+
+clean: ## Remove generated reports and caches (keeps .venv)
+	rm -rf reports/demo .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,34 @@
+"""Writing tables for spreadsheets and scripts, safely.
+
+A cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab/CR) is run as
+a formula by Excel and LibreOffice; text cells like that get a leading ``'``
+so a rep name such as ``=HYPERLINK(...)`` stays text (CSV injection).
+Numbers are left alone: a negative number is not a formula.
+"""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot start a spreadsheet formula."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            text = values.astype("object")
+            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+            if risky.any():
+                out[column] = text.where(~risky, "'" + text.astype(str))
+    return out
+
+
+def to_csv_text(frame: pd.DataFrame) -> str:
+    """CSV text of ``frame`` with formulas neutralised."""
+    buffer = io.StringIO()
+    neutralise_formulas(frame).to_csv(buffer, index=False)
+    return buffer.getvalue()

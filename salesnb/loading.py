@@ -1,0 +1,242 @@
+"""``salesnb.load``: a data source in, typed and checked contract tables out.
+
+The steps, each in its own module: :mod:`salesnb.sources` reads raw tables,
+:mod:`salesnb.mapping` renames a CRM export's files, columns and values,
+:mod:`salesnb.validation` parses and checks every cell and row. Rows that
+break the contract are set aside in ``Dataset.quarantine`` (counted and
+listed, never silently dropped) or, with ``strict=True``, stop the load.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .dataset import Dataset, conform
+from .errors import DataError, Problem
+from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, translate
+from .schema import CATEGORY, REQUIRED_TABLES, TABLES
+from .sources import RawTable, _norm, open_source
+from .validation import Checked, check_references, check_table
+
+QUARANTINE_COLUMNS = ["table", "file", "line", "flags", "problems", "record"]
+
+
+def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Dataset:
+    """Read ``source`` (folder, SQLite/DuckDB file or SQLAlchemy URL) into a
+    :class:`~salesnb.dataset.Dataset`.
+
+    ``mapping`` is a mapping.yml path (default: ``mapping.yml`` beside the
+    data, if any); ``expectations`` an expectations.yml path (default: the
+    one beside the data). With ``strict`` any problem raises
+    :class:`~salesnb.errors.DataError`; otherwise bad rows are quarantined.
+    """
+    src = open_source(source)
+    try:
+        mapping_path = mapping if mapping is not None else src.sidecar("mapping.yml")
+        table_map = read_mapping(mapping_path)
+        raws = _read_tables(src, table_map)
+        checked: dict[str, Checked] = {}
+        for name, raw in raws.items():
+            spec = table_map.for_table(name)
+            frame = _apply_mapping(raw, spec)
+            checked[name] = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
+        check_references(checked)
+        expectations_path = expectations if expectations is not None else src.sidecar("expectations.yml")
+        goals = read_expectations(expectations_path) if expectations_path is not None else None
+        extra = Path(mapping_path).read_bytes() if mapping_path is not None else b""
+        fingerprint = src.fingerprint(extra + (Path(expectations_path).read_bytes() if expectations_path else b""))
+    finally:
+        if hasattr(src, "close"):
+            src.close()
+
+    problems = sorted((p for c in checked.values() for p in c.problems), key=lambda p: (p.file, p.line or 0))
+    notes = [note for c in checked.values() for note in c.notes]
+    if strict and problems:
+        raise DataError(problems)
+    tables = {name: conform(name, c.frame[~c.bad]) for name, c in checked.items()}
+    _canonical_categories(tables)
+    dataset = Dataset(tables=tables, problems=problems, quarantine=_quarantine(checked, raws), expectations=goals,
+                      source=src.describe(), files={name: raw.file for name, raw in raws.items()}, notes=notes)
+    dataset.fingerprint = fingerprint or _frames_fingerprint(tables)
+    return dataset
+
+
+def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
+    raws: dict[str, RawTable] = {}
+    derived: list[str] = []
+    for name in TABLES:
+        spec = table_map.for_table(name)
+        if spec.derived_from:
+            derived.append(name)
+            continue
+        expected = {s for s in spec.columns.values() if isinstance(s, str)} | set(TABLES[name].column_names)
+        raw = src.read(name, spec.file, expected)
+        if raw is not None:
+            raws[name] = raw
+    for name in derived:
+        spec = table_map.for_table(name)
+        if spec.derived_from not in raws:
+            raise DataError(Problem(name, table_map.path, None, f"tables.{name}.from", spec.derived_from,
+                                    f"{name} is to be derived from {spec.derived_from!r}, which the source does not have",
+                                    f"add the {spec.derived_from} table or give {name} a file", "bad_mapping"))
+        base = raws[spec.derived_from]
+        raws[name] = _derive(name, base, spec)
+    missing = [name for name in REQUIRED_TABLES if name not in raws]
+    if missing:
+        raise DataError([Problem(name, src.describe(), None, None, None, f"the required table {name!r} is missing",
+                                 f"add {name}.csv (or .parquet/.xlsx, or a database table named {name}), or name its file in mapping.yml; "
+                                 f"found: {src.listing()}", "missing_required") for name in missing])
+    return raws
+
+
+def _derive(name: str, base: RawTable, spec: TableMapping) -> RawTable:
+    """A table built from the distinct values of another table's columns
+    (``reps: {from: opportunities, columns: {rep_id: Owner, name: Owner}}``)."""
+    sources = [s for s in spec.columns.values() if isinstance(s, str) and s != ROW_NUMBER]
+    found = _match_columns(base.frame.columns, sources)
+    missing = [s for s in sources if s not in found]
+    if missing:
+        raise DataError(Problem(name, base.file, None, missing[0], None,
+                                f"the mapping derives {name} from column {missing[0]!r}, which {base.file} does not have",
+                                f"columns found: {', '.join(map(str, base.frame.columns))}", "bad_mapping"))
+    frame = base.frame[[found[s] for s in dict.fromkeys(sources)]].copy()
+    frame.columns = list(dict.fromkeys(sources))
+    first = ~frame.duplicated()
+    frame = frame[first.to_numpy()].reset_index(drop=True)
+    lines = base.lines[first.to_numpy()]
+    return RawTable(name, frame, base.file, lines, base.unit)
+
+
+def _match_columns(available, wanted) -> dict[str, str]:
+    """Map wanted names to the source's columns: exact, else case- and
+    punctuation-insensitive ("Deal ID" finds "deal_id")."""
+    exact = {str(c): str(c) for c in available}
+    loose = {}
+    for c in available:
+        loose.setdefault(_norm(c), str(c))
+    out = {}
+    for name in wanted:
+        if name in exact:
+            out[name] = exact[name]
+        elif _norm(name) in loose:
+            out[name] = loose[_norm(name)]
+    return out
+
+
+def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
+    """The raw table with contract column names and translated values."""
+    table = TABLES[raw.name]
+    n = len(raw.frame)
+    wanted = {c: (spec.columns.get(c, c)) for c in table.column_names}
+    found = _match_columns(raw.frame.columns, [s for s in wanted.values() if isinstance(s, str)])
+    out: dict[str, pd.Series] = {}
+    problems: list[Problem] = []
+    for column, source in wanted.items():
+        if isinstance(source, Const):
+            out[column] = pd.Series([source.value] * n, dtype=object)
+        elif source == ROW_NUMBER:
+            out[column] = pd.Series(np.arange(1, n + 1).astype(str), dtype=object)
+        elif source in found:
+            out[column] = raw.frame[found[source]].reset_index(drop=True)
+        elif column in spec.columns:
+            problems.append(Problem(raw.name, raw.file, None, source, None,
+                                    f"the mapping takes {raw.name}.{column} from column {source!r}, which is not in the file",
+                                    f"columns found: {', '.join(map(str, raw.frame.columns))}", "bad_mapping"))
+        elif table.column(column).required:
+            problems.append(Problem(raw.name, raw.file, None, column, None,
+                                    f"required column {column!r} of table {raw.name} is missing",
+                                    f"columns found: {', '.join(map(str, raw.frame.columns)) or 'none'}; rename one, or map it in "
+                                    f"mapping.yml: tables: {{{raw.name}: {{columns: {{{column}: \"Your column\"}}}}}}",
+                                    "missing_required"))
+        else:
+            out[column] = pd.Series([None] * n, dtype=object)
+    if problems:
+        raise DataError(problems)
+    frame = pd.DataFrame(out)
+    for column, translation in spec.values.items():
+        values = frame[column]
+        present = values.notna()
+        text = values[present].astype(str)
+        lookup = {v: translate(v, translation) for v in text.unique()}
+        mapped = text.map(lookup)
+        frame.loc[present, column] = mapped.where(mapped.notna(), text)
+    return frame
+
+
+def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:
+    """One spelling per free-text category across all tables: the first seen.
+
+    Categories are kept as written but match case-insensitively, so "north"
+    in customers and "North" in reps are the same territory.
+    """
+    by_column: dict[str, list[str]] = {}
+    for name, frame in tables.items():
+        for col in TABLES[name].columns:
+            if col.kind == CATEGORY:
+                by_column.setdefault(col.name, []).append(name)
+    for column, names in by_column.items():
+        values = pd.concat([tables[n][column] for n in names], ignore_index=True).dropna()
+        if values.empty:
+            continue
+        unique = pd.Series(values.unique())
+        canonical = pd.Series(unique.to_numpy(), index=unique.str.casefold()).groupby(level=0).first()
+        if len(canonical) == len(unique):
+            continue  # no two spellings of one value
+        lookup = dict(zip(unique, unique.str.casefold().map(canonical)))
+        for n in names:
+            tables[n][column] = tables[n][column].map(lookup).astype("str")
+
+
+def _quarantine(checked: dict[str, Checked], raws: dict[str, RawTable]) -> pd.DataFrame:
+    """One row per set-aside record: where it was, why, and its raw values."""
+    rows = []
+    for name, c in checked.items():
+        if not c.bad.any():
+            continue
+        by_line: dict[int, list[Problem]] = {}
+        for p in c.problems:
+            if p.severity == "error":
+                by_line.setdefault(p.line, []).append(p)
+        raw = raws[name].frame
+        for pos in np.flatnonzero(c.bad):
+            line = int(c.lines[pos])
+            found = by_line.get(line, [])
+            record = {str(k): (None if v != v else str(v)) for k, v in raw.iloc[pos].items()}
+            rows.append({"table": name, "file": c.file, "line": line,
+                         "flags": ";".join(dict.fromkeys(p.flag for p in found)),
+                         "problems": "; ".join(f"{p.column}: {p.message}" for p in found),
+                         "record": json.dumps(record, ensure_ascii=False)})
+    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+
+
+def _frames_fingerprint(tables: dict[str, pd.DataFrame]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        digest.update(name.encode())
+        digest.update(pd.util.hash_pandas_object(tables[name], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def read_expectations(path) -> dict:
+    """expectations.yml as a dict with ``default``, ``teams`` and ``reps`` keys
+    (a file with none of them is read as ``default``)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DataError(Problem("expectations", str(path), mark.line + 1 if mark else None, None, None,
+                                f"not valid YAML: {getattr(exc, 'problem', exc)}", "fix the YAML syntax", "bad_expectations")) from None
+    if not isinstance(raw, dict):
+        raise DataError(Problem("expectations", str(path), None, None, None, "expected a mapping of expectation names to values",
+                                "see the expectations example in the README", "bad_expectations"))
+    if not {"default", "teams", "reps"} & set(raw):
+        raw = {"default": raw}
+    return {"default": raw.get("default") or {}, "teams": raw.get("teams") or {}, "reps": raw.get("reps") or {}}

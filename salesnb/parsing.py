@@ -1,0 +1,201 @@
+"""Turning raw export cells into contract values.
+
+Each parser takes a raw column (strings from CSV/Excel, or already-typed
+values from Parquet/SQL) and returns the parsed column plus a boolean mask
+of the cells that could not be parsed, so the validator can report each bad
+cell with its line instead of guessing or dropping it. Fast vectorised paths
+go first; the slow per-value parsers only see what they could not read.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .schema import DATE_DTYPE
+
+# Date formats tried, in order, for values that are not ISO 8601. Month-first
+# comes before day-first: CRM exports are mostly US-style; a column where both
+# would read every value is reported as ambiguous (see ``parse_dates``).
+DATE_FORMATS = (
+    "%d %b, %Y %H:%M:%S",
+    "%d %b, %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d-%b-%Y",
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%d/%m/%Y",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%Y/%m/%d",
+    "%Y%m%d",
+)
+
+_CURRENCY_NOISE = re.compile(r"[^\d,.\-()]")
+
+
+def is_blank(values: pd.Series) -> pd.Series:
+    """True where a raw cell is missing or only white space."""
+    blank = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        text = values[~blank].astype(str).str.strip()
+        blank.loc[text.index] = text.eq("")
+    return blank
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Trimmed strings, NaN for blanks; numbers become their plain text."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.dropna()
+        if (whole == whole.round()).all():
+            values = values.astype("Int64")
+    out = values.astype("object")
+    present = out.notna()
+    out = out.where(~present, out[present].map(str).str.strip()) if present.any() else out
+    out = out.where(out.ne(""), None)
+    return out.astype("str")
+
+
+def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers from raw amounts: ``22700``, ``"$22,700.00"``, ``"22.700,00 €"``.
+
+    Returns ``(amounts, bad)``: float64 amounts (NaN for blanks and bad
+    cells) and a mask of non-blank cells that are not a number.
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        amounts = values.astype("float64")
+        return amounts, pd.Series(False, index=values.index)
+    blank = is_blank(values)
+    amounts = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
+    slow = amounts.isna() & ~blank
+    if slow.any():
+        unique = values[slow].astype(str).unique()
+        lookup = {text: _parse_amount_text(text) for text in unique}
+        amounts.loc[slow] = values[slow].astype(str).map(lookup).astype("float64")
+    bad = amounts.isna() & ~blank
+    return amounts, bad
+
+
+def _parse_amount_text(text: str) -> float:
+    """One amount written as text; NaN when it is not a number.
+
+    The decimal separator is the last of ``,`` and ``.`` when both occur;
+    a lone comma followed by exactly three digits is a thousands separator
+    (``22,700``), otherwise a decimal comma (``22,70``); repeated single
+    separators are thousands separators (``1.234.567``). ``(100)`` is -100.
+    """
+    s = text.strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace("'", "")
+    negative = s.startswith("(") and s.endswith(")")
+    s = _CURRENCY_NOISE.sub("", s.strip("()"))
+    if s.startswith("-"):
+        negative, s = True, s[1:]
+    if not s or not any(ch.isdigit() for ch in s) or "-" in s or "(" in s or ")" in s:
+        return float("nan")
+    if "," in s and "." in s:
+        decimal = "," if s.rfind(",") > s.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        s = s.replace(thousands, "").replace(decimal, ".")
+    elif "," in s:
+        parts = s.split(",")
+        if len(parts) > 2 or (len(parts) == 2 and len(parts[1]) == 3):
+            s = s.replace(",", "")
+        else:
+            s = s.replace(",", ".")
+    elif s.count(".") > 1:
+        s = s.replace(".", "")
+    try:
+        number = float(s)
+    except ValueError:
+        return float("nan")
+    return -number if negative else number
+
+
+def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series, str | None]:
+    """Timestamps from raw dates. Returns ``(dates, bad, note)``.
+
+    ISO 8601 dates and timestamps are read first, then the common export
+    formats in :data:`DATE_FORMATS` (a column may mix them). ``fmt`` (from
+    the mapping's ``formats:``) settles an ambiguous column. ``note`` warns
+    when day/month order was ambiguous for this column. Time zones are
+    dropped, keeping wall-clock time.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
+        return dates.astype(DATE_DTYPE), pd.Series(False, index=values.index), None
+    blank = is_blank(values)
+    text = values.where(~blank).astype("object")
+    text = text.where(blank, text.astype(str).str.strip())
+    if fmt:
+        dates = _to_datetime(text, format=fmt)
+        return dates, dates.isna() & ~blank, None
+    dates = _to_datetime(text, format="ISO8601")
+    todo = dates.isna() & ~blank
+    # A lone ISO date is also read by several fallbacks; only non-ISO values reach them.
+    note = None
+    if todo.any():
+        remaining = text[todo]
+        ambiguous = _ambiguous_day_month(remaining)
+        if ambiguous:
+            note = (
+                "dates like " + repr(ambiguous) + " read month-first (MM/DD/YYYY); "
+                "if they are day-first, add formats: {column: \"%d/%m/%Y\"} to the mapping"
+            )
+        for candidate in DATE_FORMATS:
+            if remaining.empty:
+                break
+            parsed = _to_datetime(remaining, format=candidate)
+            hit = parsed.notna()
+            if hit.any():
+                dates.loc[parsed.index[hit]] = parsed[hit]
+                remaining = remaining[~hit]
+    bad = dates.isna() & ~blank
+    return dates.astype(DATE_DTYPE), bad, note
+
+
+def _to_datetime(text: pd.Series, *, format: str) -> pd.Series:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(text, format=format, errors="coerce")
+        except (ValueError, TypeError):  # mixed time zones
+            parsed = pd.to_datetime(text, format=format, errors="coerce", utc=True)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.astype(DATE_DTYPE)
+
+
+def _ambiguous_day_month(text: pd.Series) -> str | None:
+    """An example value when a slash-dated column reads both ways, else None."""
+    slashed = text[text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}", na=False)]
+    if slashed.empty:
+        return None
+    parts = slashed.str.extract(r"^(\d{1,2})/(\d{1,2})/").astype(int)
+    if (parts[0] > 12).any() or (parts[1] > 12).any():
+        return None  # one of the orders is impossible somewhere: not ambiguous
+    both = parts[(parts[0] != parts[1])]
+    return None if both.empty else str(slashed.loc[both.index[0]])
+
+
+_PERIOD = re.compile(r"^\d{4}(-[Qq][1-4]|-(0[1-9]|1[0-2]))?$")
+
+
+def parse_forecast_periods(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``YYYY``, ``YYYY-Qn`` or ``YYYY-MM``, normalised (``2025-q2`` -> ``2025-Q2``)."""
+    text = clean_text(values)
+    present = text.notna()
+    ok = text.str.match(_PERIOD, na=False)
+    normal = text.where(~ok, text.str.upper())
+    return normal.where(ok), present & ~ok
+
+
+def as_float_array(values: pd.Series) -> np.ndarray:
+    return values.to_numpy(dtype="float64", na_value=np.nan)

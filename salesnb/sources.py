@@ -1,0 +1,293 @@
+"""Reading raw tables from a data source: a folder of files or a database.
+
+A source hands back each table as found (its own column names, cells as
+text or as the database typed them) together with where every row came
+from, so that later checks can say "deals.csv, line 14". Nothing here
+interprets values; :mod:`salesnb.validation` does.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, Problem
+
+FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+_DELIMITERS = (",", ";", "\t", "|")
+_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+_EXCEL_HEADER_SEARCH_ROWS = 30
+
+
+@dataclass
+class RawTable:
+    """A table as the source holds it, with the line or row of every record."""
+
+    name: str
+    frame: pd.DataFrame
+    file: str
+    lines: np.ndarray
+    unit: str = "line"
+
+
+def _error(file: str, message: str, hint: str, *, table: str = "", line: int | None = None) -> DataError:
+    return DataError(Problem(table=table, file=file, line=line, column=None, value=None, message=message, hint=hint, flag="unreadable"))
+
+
+class FolderSource:
+    """A folder of CSV, Parquet or Excel files named after the tables."""
+
+    kind = "folder"
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._files = {p.name.casefold(): p for p in sorted(path.iterdir()) if p.is_file()}
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def sidecar(self, filename: str) -> Path | None:
+        for name in (filename, filename.replace(".yml", ".yaml")):
+            found = self._files.get(name.casefold())
+            if found is not None:
+                return found
+        return None
+
+    def locate(self, table: str, location: str | None) -> Path | None:
+        """The file holding ``table``: the mapping's ``file:``, else ``<table>.<ext>``."""
+        if location is not None:
+            path = (self.path / location) if not Path(location).is_absolute() else Path(location)
+            if not path.is_file():
+                raise _error(str(path), f"the mapping says table {table!r} is in {location!r}, which does not exist",
+                             f"files in {self.path}: {', '.join(sorted(p.name for p in self._files.values())) or 'none'}", table=table)
+            return path
+        candidates = [self._files[f"{table}{suffix}"] for suffix in FILE_SUFFIXES if f"{table}{suffix}" in self._files]
+        if len(candidates) > 1:
+            raise _error(str(self.path), f"table {table!r} is in more than one file: {', '.join(p.name for p in candidates)}",
+                         "keep one of them, or name the right one with file: in mapping.yml", table=table)
+        return candidates[0] if candidates else None
+
+    def read(self, table: str, location: str | None = None, expected: set[str] | None = None) -> RawTable | None:
+        path = self.locate(table, location)
+        if path is None:
+            return None
+        suffix = path.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            return _read_parquet(table, path)
+        if suffix in (".xlsx", ".xlsm"):
+            return _read_excel(table, path, expected or set())
+        return _read_csv(table, path)
+
+    def listing(self) -> str:
+        return ", ".join(p.name for p in self._files.values()) or "no files"
+
+    def fingerprint(self, extra: bytes = b"") -> str:
+        digest = hashlib.sha256(extra)
+        for path in self._files.values():
+            digest.update(path.name.encode())
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+
+
+def _read_csv(table: str, path: Path) -> RawTable:
+    head = path.open("rb").read(65536)
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise _error(str(path), "the file is empty", f"write a header row with the {table} columns (see data/README.md), then the data",
+                     table=table)
+    last_error: Exception | None = None
+    for encoding in _ENCODINGS:
+        try:
+            first_line = head.decode(encoding, errors="strict" if encoding != "latin-1" else "replace").splitlines()[0]
+            sep = max(_DELIMITERS, key=first_line.count)
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False,
+                                encoding=encoding, encoding_errors="strict")
+            break
+        except UnicodeDecodeError as exc:
+            last_error = exc
+        except pd.errors.ParserError as exc:
+            raise _error(str(path), f"cannot read the file as CSV: {exc}",
+                         "check that every row has as many fields as the header and that quotes are closed", table=table) from None
+    else:  # pragma: no cover - latin-1 decodes any byte
+        raise _error(str(path), f"cannot decode the file: {last_error}", "save it as UTF-8", table=table)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    lines = np.arange(2, len(frame) + 2)
+    keep = ~frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.ones(len(frame), bool)
+    return RawTable(table, frame[keep].reset_index(drop=True), str(path), lines[keep])
+
+
+def _read_parquet(table: str, path: Path) -> RawTable:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise _error(str(path), f"cannot read the file as Parquet: {exc}", "re-export the table as Parquet or CSV", table=table) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(table, frame.reset_index(drop=True), str(path), np.arange(1, len(frame) + 1), unit="row")
+
+
+def _read_excel(table: str, path: Path, expected: set[str]) -> RawTable:
+    """The first sheet; the header is the row (among the first 30) naming the
+    most expected columns, so title rows above the table are skipped."""
+    try:
+        grid = pd.read_excel(path, sheet_name=0, header=None, dtype=str)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise _error(str(path), f"cannot read the file as Excel: {exc}", "re-save it as .xlsx, or export the sheet as CSV", table=table) from None
+    grid = grid.dropna(how="all", axis=1)
+    if grid.dropna(how="all").empty:
+        raise _error(str(path), "the sheet is empty", f"put a header row with the {table} columns on the first sheet", table=table)
+    wanted = {_norm(c) for c in expected}
+    best, best_hits = int(grid.notna().any(axis=1).to_numpy().argmax()), 0
+    for i in range(min(_EXCEL_HEADER_SEARCH_ROWS, len(grid))):
+        hits = sum(_norm(v) in wanted for v in grid.iloc[i].dropna())
+        if hits > best_hits:
+            best, best_hits = i, hits
+    header = [str(v).strip() if v == v else f"column_{j + 1}" for j, v in enumerate(grid.iloc[best])]
+    body = grid.iloc[best + 1:].copy()
+    body.columns = header
+    lines = np.arange(best + 2, best + 2 + len(body))
+    keep = ~body.isna().all(axis=1).to_numpy()
+    return RawTable(table, body[keep].reset_index(drop=True), f"{path}", lines[keep])
+
+
+def _norm(name: object) -> str:
+    """Column names compare case- and punctuation-insensitively ("Rep ID" ~ rep_id)."""
+    return "".join(ch if ch.isalnum() else "_" for ch in str(name).strip().casefold()).strip("_")
+
+
+class SQLSource:
+    """A database: a SQLite or DuckDB file, or any SQLAlchemy URL. Opened read-only."""
+
+    kind = "sql"
+
+    def __init__(self, source: str, *, dialect: str, path: Path | None = None):
+        self.source, self.dialect, self.path = source, dialect, path
+        self._tables: dict[str, str] | None = None
+        self._connection = None
+
+    def describe(self) -> str:
+        return _hide_password(self.source)
+
+    def sidecar(self, filename: str) -> Path | None:
+        if self.path is None:
+            return None
+        candidate = self.path.parent / filename
+        return candidate if candidate.is_file() else None
+
+    def _connect(self):
+        if self._connection is not None:
+            return self._connection
+        try:
+            if self.dialect == "duckdb":
+                import duckdb
+
+                self._connection = duckdb.connect(str(self.path), read_only=True)
+            elif self.dialect == "sqlite":
+                import sqlite3
+
+                self._connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            else:
+                import sqlalchemy
+
+                engine = sqlalchemy.create_engine(self.source)
+                self._connection = engine.connect()
+                if engine.dialect.name == "postgresql":
+                    self._connection.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        except Exception as exc:  # drivers raise their own types
+            raise _error(self.describe(), f"cannot connect to the database: {_hide_password(str(exc)).splitlines()[0]}",
+                         "check the URL, that the server is running and that the driver is installed") from None
+        return self._connection
+
+    def table_names(self) -> dict[str, str]:
+        if self._tables is None:
+            connection = self._connect()
+            if self.dialect == "duckdb":
+                names = [row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+            elif self.dialect == "sqlite":
+                names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')").fetchall()]
+            else:
+                import sqlalchemy
+
+                inspector = sqlalchemy.inspect(connection)
+                names = inspector.get_table_names() + inspector.get_view_names()
+            self._tables = {name.casefold(): name for name in names}
+        return self._tables
+
+    def listing(self) -> str:
+        return ", ".join(self.table_names().values()) or "no tables"
+
+    def read(self, table: str, location: str | None = None, expected: set[str] | None = None) -> RawTable | None:
+        wanted = location or table
+        actual = self.table_names().get(wanted.casefold())
+        if actual is None:
+            if location is not None:
+                raise _error(self.describe(), f"the mapping says table {table!r} is in {location!r}, which the database does not have",
+                             f"tables there: {self.listing()}", table=table)
+            return None
+        query = 'SELECT * FROM "{}"'.format(actual.replace('"', '""'))
+        try:
+            connection = self._connect()
+            if self.dialect == "duckdb":
+                frame = connection.execute(query).df()
+            elif self.dialect == "sqlite":
+                frame = pd.read_sql_query(query, connection)
+            else:
+                import sqlalchemy
+
+                frame = pd.read_sql_query(sqlalchemy.text(query), connection)
+        except DataError:
+            raise
+        except Exception as exc:  # drivers raise their own types
+            raise _error(self.describe(), f"cannot read table {actual!r}: {exc}", "check the table in the database", table=table) from None
+        frame.columns = [str(c).strip() for c in frame.columns]
+        return RawTable(table, frame, f"{self.describe()} table {actual}", np.arange(1, len(frame) + 1), unit="row")
+
+    def fingerprint(self, extra: bytes = b"") -> str:
+        digest = hashlib.sha256(extra)
+        if self.path is not None:
+            with self.path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            return digest.hexdigest()
+        return ""  # a server database: the loader hashes the frames instead
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _hide_password(text: str) -> str:
+    import re
+
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+
+
+def open_source(source) -> FolderSource | SQLSource:
+    """The right reader for ``source``: a folder, a database file or a URL."""
+    text = str(source)
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme.startswith("duckdb"):
+            return SQLSource(text, dialect="duckdb", path=Path(text.split(":///", 1)[-1]))
+        if scheme.startswith("sqlite") and ":///" in text and ":memory:" not in text:
+            return SQLSource(text, dialect="sqlite", path=Path(text.split(":///", 1)[-1]))
+        return SQLSource(text, dialect="sqlalchemy")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return FolderSource(path)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in DUCKDB_SUFFIXES:
+            return SQLSource(text, dialect="duckdb", path=path)
+        if suffix in SQLITE_SUFFIXES:
+            return SQLSource(text, dialect="sqlite", path=path)
+        raise _error(text, "a single file is not a data source",
+                     "pass the folder that holds the table files, a .sqlite/.duckdb file, or a SQLAlchemy URL")
+    raise _error(text, "the data source does not exist",
+                 "pass a folder of CSV/Parquet/Excel files, a .sqlite/.duckdb file, or a SQLAlchemy URL such as postgresql://host/db")

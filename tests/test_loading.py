@@ -1,0 +1,184 @@
+"""Loading: every source kind gives the same frames; a mapped CRM export loads."""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+import salesnb
+from salesnb.errors import DataError
+from salesnb.schema import DATE_DTYPE, TABLES
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def from_csv():
+    return salesnb.load(SAMPLE)
+
+
+def _write_parquet(ds, folder: Path) -> Path:
+    folder.mkdir()
+    for name, frame in ds.tables.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    shutil.copy(SAMPLE / "expectations.yml", folder)
+    return folder
+
+
+def _write_excel(ds, folder: Path) -> Path:
+    folder.mkdir()
+    for name, frame in ds.tables.items():
+        frame.to_excel(folder / f"{name}.xlsx", index=False)
+    shutil.copy(SAMPLE / "expectations.yml", folder)
+    return folder
+
+
+def _write_sqlite(ds, folder: Path) -> Path:
+    folder.mkdir()
+    path = folder / "sales.sqlite"
+    with sqlite3.connect(path) as connection:
+        for name, frame in ds.tables.items():
+            frame.to_sql(name, connection, index=False)
+    shutil.copy(SAMPLE / "expectations.yml", folder)
+    return path
+
+
+def _write_duckdb(ds, folder: Path) -> Path:
+    folder.mkdir()
+    path = folder / "sales.duckdb"
+    connection = duckdb.connect(str(path))
+    for name, frame in ds.tables.items():
+        connection.register("frame_view", frame)
+        connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame_view')
+        connection.unregister("frame_view")
+    connection.close()
+    shutil.copy(SAMPLE / "expectations.yml", folder)
+    return path
+
+
+def test_sample_loads_clean(from_csv):
+    assert from_csv.problems == []
+    assert from_csv.quarantined_rows == 0
+    assert set(from_csv.tables) == set(TABLES)
+    assert from_csv.expectations is not None and "default" in from_csv.expectations
+    opp = from_csv.opportunities
+    assert opp["created_date"].dtype == DATE_DTYPE
+    assert opp["amount"].dtype == "float64"
+    assert pd.api.types.is_string_dtype(opp["opportunity_id"].dtype)
+    assert opp["opportunity_id"].is_unique
+
+
+@pytest.mark.parametrize("writer", [_write_parquet, _write_excel, _write_sqlite, _write_duckdb],
+                         ids=["parquet", "excel", "sqlite", "duckdb"])
+def test_every_source_kind_gives_identical_frames(from_csv, writer, tmp_path):
+    source = writer(from_csv, tmp_path / "source")
+    loaded = salesnb.load(source)
+    assert loaded.problems == []
+    assert set(loaded.tables) == set(from_csv.tables)
+    for name, frame in from_csv.tables.items():
+        pd.testing.assert_frame_equal(loaded.tables[name], frame, check_exact=False, rtol=1e-12, obj=name)
+    assert loaded.expectations == from_csv.expectations
+
+
+def test_sqlite_url_source_is_read_only(from_csv, tmp_path):
+    path = _write_sqlite(from_csv, tmp_path / "db")
+    loaded = salesnb.load(f"sqlite:///{path}")
+    pd.testing.assert_frame_equal(loaded.reps, from_csv.reps)
+    # the loader's own connection refuses writes
+    from salesnb.sources import open_source
+
+    src = open_source(f"sqlite:///{path}")
+    connection = src._connect()
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        connection.execute("DELETE FROM reps")
+    src.close()
+
+
+def test_fingerprint_changes_with_the_data(tmp_path):
+    folder = tmp_path / "src"
+    shutil.copytree(SAMPLE, folder)
+    first = salesnb.load(folder).fingerprint
+    assert first == salesnb.load(folder).fingerprint
+    with (folder / "reps.csv").open("a", encoding="utf-8") as handle:
+        handle.write("R99,New Rep,North,,,\n")
+    assert salesnb.load(folder).fingerprint != first
+
+
+# --- a CRM export mapped onto the contract --------------------------------
+
+DEALS = """\
+Deal ID,Owner,Amount,Create Date,Close Date,Stage,Company
+D-1,Alice Smith,"$22,700.00","15 Apr, 2021 00:02:00","20 May, 2021 10:00:00",Closed Won,ACME
+D-2,Alice Smith,"$1,000.50","16 Apr, 2021 09:00:00","21 May, 2021 10:00:00",Closed Lost,Beta
+D-3,Bob Jones,,"17 Apr, 2021 09:00:00",,Appointment Scheduled,Gamma
+D-4,Bob Jones,"$5,000.00","18 Apr, 2021 09:00:00","01 Jun, 2021 12:30:00",closed won,Delta
+"""
+
+MAPPING = """\
+tables:
+  opportunities:
+    file: deals_export.csv
+    columns: {opportunity_id: "Deal ID", rep_id: "Owner", amount: "Amount", customer_id: "Company",
+              created_date: "Create Date", closed_date: "Close Date", status: "Stage", stage: "Stage"}
+    values:
+      status: {"Closed Won": won, "Closed Lost": lost, "*": open}
+    formats: {created_date: "%d %b, %Y %H:%M:%S", closed_date: "%d %b, %Y %H:%M:%S"}
+  reps:
+    from: opportunities
+    columns: {rep_id: "Owner", name: "Owner", territory: {const: "All"}}
+"""
+
+
+def test_mapped_crm_export(tmp_path):
+    (tmp_path / "deals_export.csv").write_text(DEALS, encoding="utf-8")
+    (tmp_path / "mapping.yml").write_text(MAPPING, encoding="utf-8")
+    ds = salesnb.load(tmp_path)  # mapping.yml beside the data is found
+    assert ds.problems == []
+    assert ds.reps["rep_id"].tolist() == ["Alice Smith", "Bob Jones"]
+    assert ds.reps["territory"].tolist() == ["All", "All"]
+    opp = ds.opportunities.set_index("opportunity_id")
+    assert opp["status"].tolist() == ["won", "lost", "open", "won"]  # "closed won" matched case-insensitively
+    assert opp.loc["D-1", "amount"] == 22700.0
+    assert opp.loc["D-2", "amount"] == 1000.5
+    assert pd.isna(opp.loc["D-3", "amount"])  # blank on an open deal: unknown, not 0
+    assert opp.loc["D-1", "created_date"] == pd.Timestamp("2021-04-15 00:02:00")
+    assert opp.loc["D-4", "closed_date"] == pd.Timestamp("2021-06-01 12:30:00")
+    assert opp.loc["D-3", "stage"] == "Appointment Scheduled"  # the CRM's stage kept for display
+    assert opp.loc["D-1", "customer_id"] == "ACME"
+
+
+def test_mapping_passed_explicitly_and_row_numbers(tmp_path):
+    data = tmp_path / "export"
+    data.mkdir()
+    (data / "deals.csv").write_text("Owner,Created,Status\nAnn,2025-01-02,won\nAnn,2025-01-03,open\n", encoding="utf-8")
+    mapping = tmp_path / "my-mapping.yml"
+    mapping.write_text(
+        "tables:\n"
+        "  opportunities:\n"
+        "    file: deals.csv\n"
+        "    columns: {opportunity_id: '@row', rep_id: Owner, created_date: Created, status: Status, closed_date: Created}\n"
+        "  reps: {from: opportunities, columns: {rep_id: Owner, name: Owner, territory: {const: North}}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match="deals.csv, line 2, column 'amount': amount is required for a won deal"):
+        salesnb.load(data, mapping, strict=True)
+    ds = salesnb.load(data, mapping=str(mapping))
+    assert ds.opportunities["opportunity_id"].tolist() == ["2"]
+    assert ds.quarantined_rows == 1
+    assert ds.quarantine.iloc[0]["line"] == 2
+    assert "amount is required for a won deal" in ds.quarantine.iloc[0]["problems"]
+
+
+def test_unmapped_required_column_names_table_and_found_columns(tmp_path):
+    (tmp_path / "reps.csv").write_text("id,name,territory\nR1,Ann,North\n", encoding="utf-8")
+    (tmp_path / "opportunities.csv").write_text("opportunity_id,rep_id,created_date,status\nO1,R1,2025-01-01,open\n", encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        salesnb.load(tmp_path)
+    text = str(caught.value)
+    assert "reps.csv" in text
+    assert "required column 'rep_id' of table reps is missing" in text
+    assert "columns found: id, name, territory" in text
