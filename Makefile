@@ -10,7 +10,7 @@ PERIOD ?= 2025
 AS_OF  ?= 2026-01-05
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel demo test test-fast test-browser lab sample bench clean
+.PHONY: help setup kernel demo report test test-fast test-browser lab sample bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dask]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)" >/dev/null
 	@touch $(STAMP)
 
@@ -27,9 +27,14 @@ setup: $(STAMP) ## Create .venv, install salesnb and register the `salesnb` Jupy
 kernel: $(STAMP) ## Re-register the `salesnb` Jupyter kernel
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)"
 
-demo: $(STAMP) ## Set up, then validate the bundled sample and print the metrics summary
+demo: $(STAMP) ## Set up, validate the bundled sample, print its metrics and render the HTML coaching reports
 	$(BIN)/salesnb validate $(SAMPLE)
 	$(BIN)/salesnb metrics $(SAMPLE) --by rep --period $(PERIOD)
+	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
+	@echo "Open $(OUT)/index.html"
+
+report: $(STAMP) ## Render the coaching reports for the sample into $(OUT) (open $(OUT)/index.html)
+	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
 
 test: $(STAMP) ## Run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -39,6 +44,9 @@ test-fast: $(STAMP) ## Run the tests that execute no notebook
 
 lab: $(STAMP) ## Open JupyterLab on the notebooks with the salesnb kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP) ## Print report throughput figures (100 reps; slow)
+	$(BIN)/python benchmarks/reports.py --reps 100 --naive 5 --jobs 1,2
 
 sample: $(STAMP) ## Regenerate the committed sample data in data/sample
 	$(BIN)/salesnb sample $(SAMPLE) --seed 7 --reps 12 --months 24

@@ -33,6 +33,10 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
     one beside the data). With ``strict`` any problem raises
     :class:`~salesnb.errors.DataError`; otherwise bad rows are quarantined.
     """
+    from .cache import lookup  # a report batch loads once: see salesnb.cache (SALESNB_CACHE_DIR)
+
+    if (cached := lookup(source, mapping, strict=strict, expectations=expectations)) is not None:
+        return cached
     src = open_source(source)
     try:
         mapping_path = mapping if mapping is not None else src.sidecar("mapping.yml")

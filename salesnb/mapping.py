@@ -88,7 +88,14 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> Mapping:
         if table.derived_from is not None and table.derived_from not in TABLES:
             problems.append(_problem(where, f"tables.{name}.from", f"unknown table {table.derived_from!r}", f"use one of: {', '.join(TABLES)}"))
         contract_columns = TABLES[name].column_names
-        for column, source in (spec.get("columns") or {}).items():
+        sections = {}
+        for key in ("columns", "values", "formats"):
+            sections[key] = spec.get(key) or {}
+            if not isinstance(sections[key], dict):
+                problems.append(_problem(where, f"tables.{name}.{key}", f"{key}: must map contract columns to values, not {sections[key]!r}",
+                                         f"write e.g. {key}: {{{contract_columns[0]}: ...}}; contract columns of {name}: {', '.join(contract_columns)}"))
+                sections[key] = {}
+        for column, source in sections["columns"].items():
             if column not in contract_columns:
                 problems.append(_problem(where, f"tables.{name}.columns.{column}", f"{column!r} is not a column of {name}",
                                          f"contract columns of {name}: {', '.join(contract_columns)}"))
@@ -99,13 +106,13 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> Mapping:
             else:
                 problems.append(_problem(where, f"tables.{name}.columns.{column}", f"cannot read source {source!r}",
                                          'give a column name, "@row", or {const: VALUE}'))
-        for column, translation in (spec.get("values") or {}).items():
+        for column, translation in sections["values"].items():
             if column not in contract_columns or not isinstance(translation, dict):
                 problems.append(_problem(where, f"tables.{name}.values.{column}", "values: needs a contract column and a {source: contract} dict",
                                          f"contract columns of {name}: {', '.join(contract_columns)}"))
                 continue
             table.values[column] = {str(k): str(v) for k, v in translation.items()}
-        for column, fmt in (spec.get("formats") or {}).items():
+        for column, fmt in sections["formats"].items():
             if column not in contract_columns:
                 problems.append(_problem(where, f"tables.{name}.formats.{column}", f"{column!r} is not a column of {name}",
                                          f"contract columns of {name}: {', '.join(contract_columns)}"))

@@ -41,6 +41,7 @@ DATE_FORMATS = (
 )
 
 _CURRENCY_NOISE = re.compile(r"[^\d,.\-()]")
+_UTC_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 
 
 def is_blank(values: pd.Series) -> pd.Series:
@@ -54,15 +55,18 @@ def is_blank(values: pd.Series) -> pd.Series:
 
 def clean_text(values: pd.Series) -> pd.Series:
     """Trimmed strings, NaN for blanks; numbers become their plain text."""
-    if pd.api.types.is_float_dtype(values.dtype):
-        whole = values.dropna()
-        if (whole == whole.round()).all():
-            values = values.astype("Int64")
     out = values.astype("object")
     present = out.notna()
-    out = out.where(~present, out[present].map(str).str.strip()) if present.any() else out
+    out = out.where(~present, out[present].map(_plain_text).str.strip()) if present.any() else out
     out = out.where(out.ne(""), None)
     return out.astype("str")
+
+
+def _plain_text(value) -> str:
+    """A cell as text; a whole float (an ID read as a number) without ".0"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -73,9 +77,11 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         amounts = values.astype("float64")
-        return amounts, pd.Series(False, index=values.index)
+        infinite = pd.Series(np.isinf(amounts.to_numpy()), index=values.index)
+        return amounts.where(~infinite), infinite
     blank = is_blank(values)
     amounts = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
+    amounts = amounts.where(np.isfinite(amounts))  # "inf" is not an amount
     slow = amounts.isna() & ~blank
     if slow.any():
         unique = values[slow].astype(str).unique()
@@ -145,11 +151,15 @@ def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, p
         remaining = text[todo]
         ambiguous = _ambiguous_day_month(remaining)
         if ambiguous:
+            column = values.name if isinstance(values.name, str) else "column"
             note = (
                 "dates like " + repr(ambiguous) + " read month-first (MM/DD/YYYY); "
-                "if they are day-first, add formats: {column: \"%d/%m/%Y\"} to the mapping"
+                "if they are day-first, add formats: {" + column + ": \"%d/%m/%Y\"} to the mapping"
             )
-        for candidate in DATE_FORMATS:
+        formats = DATE_FORMATS
+        if _day_first(remaining):  # 15/04/2021 somewhere: 03/04/2021 is 3 April too
+            formats = tuple(sorted(DATE_FORMATS, key=lambda f: not f.startswith("%d/%m/")))
+        for candidate in formats:
             if remaining.empty:
                 break
             parsed = _to_datetime(remaining, format=candidate)
@@ -166,8 +176,12 @@ def _to_datetime(text: pd.Series, *, format: str) -> pd.Series:
         warnings.simplefilter("ignore")
         try:
             parsed = pd.to_datetime(text, format=format, errors="coerce")
-        except (ValueError, TypeError):  # mixed time zones
-            parsed = pd.to_datetime(text, format=format, errors="coerce", utc=True)
+        except (ValueError, TypeError):  # mixed UTC offsets (summer and winter time)
+            if "%z" in format:
+                parsed = pd.to_datetime(text, format=format, errors="coerce", utc=True)
+            else:  # keep each value's wall-clock time, as for a single offset
+                local = text.str.replace(_UTC_OFFSET, r"\1", regex=True)
+                parsed = pd.to_datetime(local, format=format, errors="coerce")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype(DATE_DTYPE)
@@ -183,6 +197,16 @@ def _ambiguous_day_month(text: pd.Series) -> str | None:
         return None  # one of the orders is impossible somewhere: not ambiguous
     both = parts[(parts[0] != parts[1])]
     return None if both.empty else str(slashed.loc[both.index[0]])
+
+
+def _day_first(text: pd.Series) -> bool:
+    """True when a slash-dated column can only be day-first (a day above 12
+    comes first somewhere and never second)."""
+    slashed = text[text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}", na=False)]
+    if slashed.empty:
+        return False
+    parts = slashed.str.extract(r"^(\d{1,2})/(\d{1,2})/").astype(int)
+    return bool((parts[0] > 12).any() and not (parts[1] > 12).any())
 
 
 _PERIOD = re.compile(r"^\d{4}(-[Qq][1-4]|-(0[1-9]|1[0-2]))?$")

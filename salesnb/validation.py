@@ -184,7 +184,7 @@ def _apply_schema(checked: Checked, unparsed: dict[str, np.ndarray]) -> None:
         if flag == "duplicate_id":
             ids = checked.frame[key]
             first = pd.Series(checked.lines, index=ids.index).groupby(ids.to_numpy()).transform("first").to_numpy()
-            checked.flag_rows(mask, column=column, message=lambda pos: f"{message}: first used on {checked.unit} {first[pos]}",
+            checked.flag_rows(mask, column=column, message=lambda pos: f"{message}: first used on {checked.unit} {int(first[pos])}",
                               hint=hint, flag=flag)
         else:
             checked.flag_rows(mask, column=column, message=message, hint=hint, flag=flag)
@@ -200,6 +200,9 @@ def check_references(checked: dict[str, Checked]) -> None:
     """
     reps = checked["reps"]
     known_reps = set(reps.frame.loc[~reps.bad, "rep_id"].dropna())
+    # rep_id -> line of a reps row that was itself set aside (first such line)
+    aside_rows = reps.bad & reps.frame["rep_id"].notna().to_numpy()
+    set_aside_reps = dict(zip(reps.frame["rep_id"].to_numpy()[aside_rows][::-1], reps.lines[aside_rows][::-1]))
     for name, table in checked.items():
         if name == "reps":
             continue
@@ -208,8 +211,13 @@ def check_references(checked: dict[str, Checked]) -> None:
             present = values.notna().to_numpy() & ~table.bad
             if target == "reps":
                 missing = present & ~values.isin(known_reps).to_numpy()
-                table.flag_rows(missing, column=column, message="rep_id is not in the reps table",
+                aside = missing & values.isin(set_aside_reps.keys()).to_numpy()
+                table.flag_rows(missing & ~aside, column=column, message="rep_id is not in the reps table",
                                 hint="add the rep to reps, or correct the rep_id", flag="orphan_rep")
+                rep_ids = values.to_numpy(dtype=object)
+                table.flag_rows(aside, column=column, flag="orphan_rep",
+                                message=lambda pos: f"the rep's own row was set aside ({reps.file}, {reps.unit} {set_aside_reps[rep_ids[pos]]})",
+                                hint="fix the rep's row in reps; this row is set aside with it")
             elif target in checked:
                 other = checked[target]
                 known = set(other.frame.loc[~other.bad, TABLES[target].key].dropna())

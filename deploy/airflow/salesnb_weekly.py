@@ -1,0 +1,106 @@
+"""salesnb on Apache Airflow: the weekly coaching-report batch, one task per report.
+
+Every Monday at 06:00 (UTC) this DAG renders the coaching reports of the
+week as ``salesnb report`` would, but with one Airflow task per report, so
+hundreds of reports spread over every Airflow worker and each can be
+retried or inspected on its own:
+
+    plan ──> render[0] ─┐
+         ──> render[1] ─┼──> finish
+         ──> render[n] ─┘     (dynamic task mapping: render.expand(job=...))
+
+- ``plan`` loads and checks the data once, decides which reports to render
+  (unchanged ones are skipped, as in ``salesnb report``; ``force`` renders
+  all), stores the loaded data for the reports, writes the plan into
+  ``OUT/.salesnb/plan.json`` and returns one job per report to render;
+- ``render`` runs :func:`salesnb.report.render_report` on one job: the same
+  function the local and Dask executors run; it never raises for a report
+  that fails (the failure is in its result);
+- ``finish`` (runs even when render tasks failed) writes ``index.html`` and
+  ``manifest.json``, removes the stored data, and fails the DAG run when
+  any report failed, so the run shows red with the reports named in its log.
+
+Needs: ``pip install "salesnb[airflow]"`` in the Airflow environment (with
+the ``salesnb`` Jupyter kernel registered there), and the data source, the
+notebooks and the output folder at the same paths on every worker (a
+shared file system). ``max_active_runs=1``: two runs never write one folder
+at once. Each render task starts its own warm report process (a few
+seconds); for the fastest batch on one big machine, run ``salesnb report
+--jobs N`` (or ``--executor dask``) from a single task instead.
+
+Settings come from the DAG's params (override them when triggering) whose
+defaults are read from environment variables: SALESNB_SOURCE, SALESNB_OUT
+(may contain {period} and {as_of}), SALESNB_PERIOD (default last-month),
+SALESNB_MAPPING, SALESNB_NOTEBOOKS, SALESNB_PARALLEL (render tasks at once).
+The run's ``--as-of`` is the day the run is for (the end of its data
+interval), so a rerun of a past week names the same dates.
+"""
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.decorators import dag, task
+from airflow.models.param import Param
+from airflow.utils.trigger_rule import TriggerRule
+
+PARALLEL = int(os.environ.get("SALESNB_PARALLEL", "16"))
+
+
+@dag(
+    dag_id="salesnb_weekly",
+    schedule="0 6 * * MON",
+    start_date=pendulum.datetime(2026, 1, 5, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["salesnb", "reports"],
+    params={
+        "source": Param(os.environ.get("SALESNB_SOURCE", "/data/crm"), type="string"),
+        "out": Param(os.environ.get("SALESNB_OUT", "/srv/salesnb/reports/{period}"), type="string"),
+        "period": Param(os.environ.get("SALESNB_PERIOD", "last-month"), type="string"),
+        "mapping": Param(os.environ.get("SALESNB_MAPPING", ""), type="string"),
+        "notebooks": Param(os.environ.get("SALESNB_NOTEBOOKS", ""), type="string"),
+        "force": Param(False, type="boolean"),
+    },
+    doc_md=__doc__,
+)
+def salesnb_weekly():
+    @task
+    def plan(params=None, data_interval_end=None) -> list[dict]:
+        from salesnb.report import prepare_batch
+
+        batch = prepare_batch(
+            params["source"], period=params["period"], out=params["out"], as_of=data_interval_end.date(),
+            mapping=params["mapping"] or None, notebooks=params["notebooks"] or None, force=params["force"],
+        )
+        batch.save()
+        print(f"{len(batch.jobs)} reports planned, {len(batch.to_run)} to render into {batch.out_dir}")
+        return [job.to_dict() for job in batch.to_run]
+
+    @task(max_active_tis_per_dagrun=PARALLEL, retries=0)
+    def render(job: dict) -> dict:
+        from salesnb.report import ReportJob, render_report
+
+        result = render_report(ReportJob.from_dict(job))
+        print(f"{result['status']}: {result['title']}" + (f" ({result['error']})" if result["error"] else ""))
+        result.pop("error_detail", None)  # keep the XCom small; the failed notebook is kept on disk
+        return result
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def finish(results, params=None, data_interval_end=None) -> str:
+        from airflow.exceptions import AirflowFailException
+
+        from salesnb.report import BatchPlan, batch_folder, finish_batch
+
+        out_dir = batch_folder(params["out"], period=params["period"], as_of=data_interval_end.date())
+        done = finish_batch(BatchPlan.load(out_dir), [r for r in results if r])
+        print(done.summary())
+        if done.failed:
+            names = ", ".join(f"{r['kind']} {r['label']}: {r['error']}" for r in done.failed[:20])
+            raise AirflowFailException(f"{len(done.failed)} report(s) failed: {names}")
+        return done.summary()
+
+    finish(render.expand(job=plan()))
+
+
+salesnb_weekly()

@@ -1,0 +1,226 @@
+"""Coaching commands: ``diagnose``, ``training-effect`` and ``quality``.
+
+Text output is for people; ``--format json`` gives the contract's shapes
+(NaN as null) for scripts.
+"""
+from __future__ import annotations
+
+import click
+
+from . import cli
+
+_WIDTH = 96
+
+
+def _as_of(ctx, param, value):
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-06-30") from None
+
+
+def _source_options(command):
+    command = click.option("--as-of", "as_of", callback=_as_of, metavar="DATE",
+                           help="Day that relative periods (last-quarter, ytd...) count back from; default today.")(command)
+    command = click.option("--mapping", type=click.Path(dir_okay=False),
+                           help="mapping.yml for a CRM export (default: the one beside the data)")(command)
+    return click.argument("source")(command)
+
+
+def _format_option(command):
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)(command)
+
+
+@cli.command()
+@_source_options
+@click.option("--period", required=True, metavar="P", help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-quarter, ytd ...")
+@click.option("--rep", metavar="R", help="Only this rep (benchmarked against the others all the same).")
+@_format_option
+def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
+    """Name each rep's coaching focus for a period, strengths first.
+
+    The focus is the one funnel factor furthest below the rep's peers:
+    prospecting, conversion, deal_size or velocity (or none when the data
+    is too thin or nothing falls short).
+    """
+    from ..diagnosis import diagnose as run_diagnose
+    from ..loading import load
+
+    dataset = load(source, mapping=mapping)
+    results = run_diagnose(dataset, period=period, rep=rep, as_of=as_of)
+    if fmt == "json":
+        click.echo(_to_json(results))
+        return
+    flags = _rep_flags(dataset, period, as_of)
+    click.echo("\n\n".join(_diagnosis_text(r, flags) for r in results) if results else "No reps to diagnose.")
+
+
+@cli.command("training-effect")
+@_source_options
+@click.option("--program", required=True, metavar="NAME", help="Training program, as named in the training table.")
+@click.option("--metric", default="win_rate", show_default=True, help="Metric compared before and after.")
+@_format_option
+def training_effect(source, mapping, as_of, program, metric, fmt) -> None:
+    """Estimate a training program's effect on a metric (difference in
+    differences against untrained reps, with a 95% bootstrap interval)."""
+    from ..loading import load
+    from ..training import training_effect as run_training_effect
+
+    dataset = load(source, mapping=mapping)
+    result = run_training_effect(dataset, program=program, metric=metric, as_of=as_of)
+    click.echo(_to_json(result) if fmt == "json" else _training_text(result))
+
+
+@cli.command()
+@_source_options
+@click.option("--period", metavar="P", help="Limit the checks to a period (default: all the data).")
+@_format_option
+def quality(source, mapping, as_of, period, fmt) -> None:
+    """List data-quality flags: padded activity, stale pipeline, small
+    samples and the rows the loader set aside."""
+    from ..loading import load
+    from ..quality import quality_flags
+
+    dataset = load(source, mapping=mapping)
+    flags = quality_flags(dataset, period=period, as_of=as_of)
+    if fmt == "json":
+        click.echo(_to_json(flags.to_dict(orient="records")))
+        return
+    click.echo(_quality_text(flags))
+
+
+# -- output helpers ------------------------------------------------------------
+
+def _jsonable(value):
+    """``value`` with NaN/NaT as None and numpy/pandas scalars as Python ones."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _to_json(value) -> str:
+    import json
+
+    return json.dumps(_jsonable(value), indent=2, ensure_ascii=False, allow_nan=False, default=str)
+
+
+def _wrap(text: str, indent: str = "  ", hanging: str = "") -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=_WIDTH, initial_indent=indent, subsequent_indent=indent + hanging)
+
+
+def _value(metric: str, value) -> str:
+    if value is None:
+        return "n/a"
+    if metric == "win_rate":
+        return f"{value:.0%}"
+    if metric == "cycle_days_median":
+        return f"{value:,.0f} d"
+    return f"{value:,.0f}"
+
+
+def _rep_flags(dataset, period, as_of):
+    from ..quality import quality_flags
+
+    return quality_flags(dataset, period=period, as_of=as_of)
+
+
+def _diagnosis_text(result: dict, flags) -> str:
+    from ..quality import quality_for_rep
+
+    focus = result["focus"] or "none named"
+    lines = [f"{result['rep_id']}  {result['period']}  focus: {focus}", _wrap(result["summary"])]
+    lines.append("  Evidence (peer = median of the "
+                 + ("team" if result.get("peer_group") == "team" else "other reps") + "):")
+    for e in result["evidence"]:
+        gap = "" if e["gap_pct"] is None else f"{e['gap_pct']:+.0f}%"
+        small = "  small sample" if e["small_sample"] else ""
+        n = "" if e["n"] is None else f"n={e['n']}"
+        lines.append(f"    {e['factor']:<12}{_value(e['metric'], e['rep_value']):>10}   peer {_value(e['metric'], e['peer_median']):>10}"
+                     f"  {gap:>6}  {n}{small}")
+    if result.get("questions"):
+        lines.append("  Questions for the next one-to-one:")
+        lines += [_wrap(f"- {q}", "    ", "  ") for q in result["questions"]]
+    notes = list(result.get("notes", []))
+    own_flags = quality_for_rep(flags, result["rep_id"])
+    # small samples are already explained by the diagnosis itself
+    notes += [f"{row.flag}: {row.detail}" for row in own_flags.itertuples() if row.flag != "small_sample"]
+    if notes:
+        lines.append("  Notes:")
+        lines += [_wrap(f"- {n}", "    ", "  ") for n in notes]
+    return "\n".join(lines)
+
+
+def _number_format(*values) -> str:
+    """One format for figures shown side by side, chosen by their size."""
+    largest = max((abs(v) for v in values if v is not None), default=0)
+    return ",.0f" if largest >= 100 else ".1f" if largest >= 1 else ".3f"
+
+
+def _plain(metric: str, value, fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1%}" if metric.endswith("_rate") else format(value, fmt)
+
+
+def _training_text(r: dict) -> str:
+    metric = r["metric"]
+    lines = [f"Training effect of {r['program']!r} on {metric}"]
+    m = r.get("means", {})
+    if r["effect"] is None:
+        lines.append("  No effect can be estimated.")
+    elif metric.endswith("_rate"):  # a change in a rate reads best in percentage points
+        effect, low, high = (100 * r[k] for k in ("effect", "ci_low", "ci_high"))
+        lines.append(f"  Effect: {effect:+.1f} percentage points (95% interval {low:+.1f} to {high:+.1f})")
+    else:
+        fmt = _number_format(r["effect"], r["ci_low"], r["ci_high"])
+        lines.append(f"  Effect: {r['effect']:+{fmt}} (95% interval {r['ci_low']:+{fmt}} to {r['ci_high']:+{fmt}})")
+    fmt = _number_format(*m.values())
+    lines.append(f"  Trained reps ({r['n_treated']}): {_plain(metric, m.get('treated_before'), fmt)} before -> "
+                 f"{_plain(metric, m.get('treated_after'), fmt)} after   [{', '.join(r['treated'])}]")
+    lines.append(f"  Untrained reps ({r['n_control']}): {_plain(metric, m.get('control_before'), fmt)} before -> "
+                 f"{_plain(metric, m.get('control_after'), fmt)} after")
+    if r.get("before") and r.get("after"):
+        lines.append(f"  Windows for untrained reps: {r['before']['start']}..{r['before']['end']} and "
+                     f"{r['after']['start']}..{r['after']['end']} ({r.get('window_days')} days each)")
+    if r.get("warning"):
+        lines.append(_wrap(f"Warning: {r['warning']}", hanging="  "))
+    for note in r.get("notes", []):
+        lines.append(_wrap(f"Note: {note}", hanging="  "))
+    excluded = r.get("excluded") or []
+    if excluded:
+        reasons = "; ".join(f"{e['rep_id']}: {e['reason']}" for e in excluded[:5]) + ("; ..." if len(excluded) > 5 else "")
+        lines.append(_wrap(f"Left out: {len(excluded)} rep{'s' if len(excluded) != 1 else ''} ({reasons})", hanging="  "))
+    lines.append(_wrap(f"Method: {r['method']}.", hanging="  "))
+    return "\n".join(lines)
+
+
+def _quality_text(flags) -> str:
+    if flags.empty:
+        return "No data-quality flags."
+    rep_width = max([3] + [len(str(r)) for r in flags["rep_id"].dropna()])
+    lines = [f"{'flag':<22}{'rep':<{rep_width + 2}}{'table':<15}{'rows':>6}  detail"]
+    for row in flags.itertuples(index=False):
+        rep = row.rep_id if row.rep_id is not None else "-"
+        lines.append(f"{row.flag:<22}{rep:<{rep_width + 2}}{row.table:<15}{row.rows:>6}  {row.detail}")
+    return "\n".join(lines)

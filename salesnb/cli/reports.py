@@ -1,0 +1,142 @@
+"""Commands that render reports: ``report`` (a batch now) and ``schedule``
+(a batch every day, week or month)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import cli
+
+
+@cli.command("report")
+@click.argument("source")
+@click.option("--period", required=True,
+              help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, or last-month, last-quarter, last-year, ytd "
+                   "(resolved once against --as-of).")
+@click.option("--out", required=True, metavar="DIR",
+              help="Output folder; may contain {period} and {as_of}, e.g. reports/{period}.")
+@click.option("--rep", "reps", multiple=True, metavar="REP_ID",
+              help="Only this rep's coaching report (repeatable; default: every rep).")
+@click.option("--team", "teams", multiple=True, metavar="TEAM",
+              help="Only this team's overview (repeatable; default: every team).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Reports rendered at once, each in its own worker process.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
+              help="The day relative periods count back from (default: today).")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None, metavar="M",
+              help="mapping.yml for a CRM export (default: the one beside the data).")
+@click.option("--notebooks", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR",
+              help="Folder holding rep_coaching.ipynb, team_overview.ipynb, data_quality.ipynb "
+                   "(default: the repository's notebooks/).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              metavar="SECONDS", help="Longest one notebook cell may run before its report fails.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--force", is_flag=True,
+              help="Render every report, even those whose data, notebook and parameters did not change.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where reports run: this machine, or a Dask cluster (pip install \"salesnb[dask]\").")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of --jobs workers).")
+@click.option("--engine", type=click.Choice(["auto", "fork", "kernel"]), default="auto", show_default=True,
+              help="fork: a warm process per worker, a fresh fork of it per report (fast); "
+                   "kernel: a fresh Jupyter kernel per report (slow); auto: fork on Linux, else kernel.")
+@click.pass_context
+def report(ctx, source, period, out, reps, teams, jobs, as_of, mapping, notebooks, timeout, progress, force,
+           executor, scheduler, engine):
+    """Render coaching reports for SOURCE as self-contained HTML in DIR.
+
+    One report per rep (rep_coaching), one per team (team_overview) and one
+    data_quality report, listed in DIR/index.html and DIR/manifest.json.
+    A rerun skips reports whose inputs did not change (--force renders
+    them); --rep/--team rerun some reports and keep the others.
+    Exits 1 if any report failed; the others are still written.
+    """
+    from ..executors import make_executor
+    from ..report import run_batch
+
+    if scheduler and executor != "dask":
+        raise click.UsageError("--scheduler needs --executor dask")
+    runner = make_executor(executor, jobs=jobs, scheduler=scheduler) if executor != "local" else None
+    try:
+        result = run_batch(
+            source, period=period, out=out, reps=reps, teams=teams, jobs=jobs,
+            as_of=as_of.date() if as_of is not None else None, mapping=mapping, notebooks=notebooks,
+            progress=progress, cell_timeout=timeout, force=force, engine=engine, executor=runner,
+        )
+    finally:
+        if runner is not None:
+            runner.close()
+    for failed in result.failed:
+        where = f"; notebook kept in {result.out_dir / failed['failed_notebook']}" if failed["failed_notebook"] else ""
+        click.echo(f"failed: {failed['kind']} {_printable(failed['label'])}: {_printable(failed['error'])}{where}", err=True)
+    click.echo(result.summary())
+    ctx.exit(result.exit_code)
+
+
+@cli.command("schedule")
+@click.option("--cadence", required=True, type=click.Choice(["daily", "weekly", "monthly"]))
+@click.option("--at", "at", default="06:00", show_default=True, metavar="HH:MM", help="Time of day (24-hour).")
+@click.option("--weekday", type=click.Choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]), default=None,
+              help="Day of a weekly run (default: mon).")
+@click.option("--day", type=click.IntRange(1, 28), default=None, help="Day of the month of a monthly run (default: 1).")
+@click.option("--source", required=True, help="The data source, as for `salesnb report`.")
+@click.option("--out", required=True, metavar="DIR",
+              help="Output folder; {period} and {as_of} keep one folder per run, e.g. reports/{period}.")
+@click.option("--period", default=None,
+              help="A relative period: last-month (default), last-quarter, last-year or ytd.")
+@click.option("--mapping", default=None, metavar="M", help="mapping.yml, as for `salesnb report`.")
+@click.option("--notebooks", default=None, metavar="DIR", help="Notebooks folder, as for `salesnb report`.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--name", default="salesnb-report", show_default=True, help="Name of the systemd units.")
+def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks, jobs, name):
+    """Print a crontab line and a systemd service + timer that run
+    `salesnb report` on a schedule, each run with --as-of the day it runs."""
+    from ..schedule import DEFAULT_PERIOD, Schedule, render_schedule
+
+    period = period or DEFAULT_PERIOD
+    _check_period(period)
+    plan = Schedule(
+        cadence=cadence, source=_absolute(source), out=_absolute(out), period=period, at=at,
+        weekday=weekday, day=day, executable=_salesnb_executable(),
+        mapping=_absolute(mapping) if mapping else None,
+        notebooks=_absolute(notebooks) if notebooks else None,
+        extra=("--jobs", str(jobs)) if jobs != 1 else (), name=name,
+    )
+    click.echo(render_schedule(plan), nl=False)
+
+
+def _check_period(period: str) -> None:
+    """Catch a typo now rather than at 6 a.m.; warn when a fixed period would
+    re-render the same dates on every run."""
+    from ..periods import RELATIVE, parse_period
+
+    parse_period(period)
+    if period.strip().lower() not in RELATIVE:
+        click.echo(f"warning: {period!r} is a fixed period: every run will report the same dates "
+                   f"(relative ones: {', '.join(RELATIVE)})", err=True)
+
+
+def _absolute(value: str) -> str:
+    """Local paths made absolute (cron and systemd start elsewhere); URLs kept."""
+    if "://" in value:
+        return value
+    return str(Path(value).expanduser().absolute())
+
+
+def _salesnb_executable() -> str:
+    """The ``salesnb`` script of this installation, by absolute path."""
+    beside_python = Path(sys.executable).parent / "salesnb"
+    if beside_python.is_file():
+        return str(beside_python)
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name == "salesnb" and argv0.is_file():
+        return str(argv0.absolute())
+    return "salesnb"
+
+
+def _printable(text) -> str:
+    """Data shown on a terminal: control characters (escape sequences) as visible escapes."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))

@@ -1,0 +1,331 @@
+"""Where report jobs run: the executor boundary.
+
+The report runner hands an :class:`Executor` a plain, picklable function
+and a list of picklable jobs, and reads back results as they finish. It
+never knows whether they ran in this process, in a local process pool or
+on a cluster. An engine only has to implement :meth:`Executor.map_unordered`:
+
+- :class:`LocalExecutor`: this machine (inline for one job, else a pool of
+  worker processes);
+- :class:`DaskExecutor`: a `dask.distributed <https://distributed.dask.org>`_
+  cluster (``pip install "salesnb[dask]"``), a LocalCluster when no
+  scheduler address is given.
+
+Both keep at most a few jobs per worker in flight and hand each result
+back as soon as it arrives, so a batch of thousands of reports holds only
+a handful of results in memory at once.
+
+    with make_executor("local", jobs=2) as executor:
+        for result in executor.map_unordered(render_report, jobs, on_error=as_failed):
+            ...
+"""
+from __future__ import annotations
+
+import multiprocessing
+from abc import ABC, abstractmethod
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Callable, Iterable, Iterator, TypeVar
+
+__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "EXECUTORS", "make_executor"]
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+EXECUTORS = ("local", "dask")
+IN_FLIGHT_PER_WORKER = 2  # jobs queued per worker: enough to keep it busy, few enough to stay small
+
+
+class Executor(ABC):
+    """Runs ``fn(job)`` for many jobs and yields the results as they finish."""
+
+    #: How many jobs may run at once (for progress messages; not a promise).
+    workers: int = 1
+
+    @abstractmethod
+    def map_unordered(
+        self,
+        fn: Callable[[J], R],
+        jobs: Iterable[J],
+        *,
+        on_error: Callable[[J, BaseException], R] | None = None,
+    ) -> Iterator[R]:
+        """Yield ``fn(job)`` for every job, in completion order.
+
+        ``fn`` and the jobs must be picklable (a module-level function and
+        plain data). When running a job fails outside ``fn`` itself (a
+        worker process killed, a lost connection), the executor yields
+        ``on_error(job, exc)`` instead, or raises when ``on_error`` is None.
+        Closing the iterator early cancels the jobs not yet started.
+        """
+
+    def warm_up(self, fn: Callable[[], object]) -> None:
+        """Optional: start the workers now and run ``fn()`` (picklable, quick,
+        never raising) once in each, ahead of the jobs, e.g. to start a warm
+        report template while the caller plans. Best effort; default: nothing."""
+
+    def close(self) -> None:
+        """Release workers; the executor cannot be used afterwards."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def make_executor(name: str = "local", *, jobs: int = 1, scheduler: str | None = None) -> Executor:
+    """The executor called ``name`` (``local`` or ``dask``), with ``jobs``
+    workers; ``scheduler`` is a Dask scheduler address (``tcp://host:8786``)."""
+    if name == "local":
+        if scheduler:
+            raise ValueError("--scheduler is for --executor dask")
+        return LocalExecutor(jobs)
+    if name == "dask":
+        return DaskExecutor(jobs=jobs, scheduler=scheduler)
+    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {name!r}")
+
+
+class LocalExecutor(Executor):
+    """Runs jobs on this machine: in this process when ``jobs == 1``, else in
+    a pool of ``jobs`` worker processes.
+
+    Worker processes are started with ``forkserver`` where available (else
+    ``spawn``), never by forking a parent that may hold threads and open
+    files; each worker lives for the whole batch, so per-process set-up done
+    by ``fn`` (a warm report template, an HTML exporter, imports) is paid
+    once per worker.
+    """
+
+    def __init__(self, jobs: int = 1):
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+            raise ValueError(f"jobs must be a whole number >= 1, not {jobs!r}")
+        self.workers = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def map_unordered(self, fn, jobs, *, on_error=None):
+        jobs = list(jobs)
+        if self.workers == 1 or (len(jobs) <= 1 and self._pool is None):
+            yield from self._run_inline(fn, jobs, on_error)
+        else:
+            yield from self._run_pooled(fn, jobs, on_error)
+
+    def warm_up(self, fn):
+        if self.workers == 1:
+            fn()
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(), initializer=fn)
+            self._pool.submit(_nothing)  # spawns the workers, whose initializer runs fn
+
+    @staticmethod
+    def _run_inline(fn, jobs, on_error):
+        for job in jobs:
+            try:
+                result = fn(job)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                result = on_error(job, exc)
+            yield result
+
+    def _run_pooled(self, fn, jobs, on_error):
+        """Keep ``workers * IN_FLIGHT_PER_WORKER`` jobs in flight. A worker that
+        dies breaks the whole pool and fails every job in flight: those jobs
+        are suspects, run again at the end one at a time in a fresh pool, so
+        only the one that kills its worker again is reported as failed."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        queue = list(reversed(jobs))
+        suspects: list = []
+        pending: dict[Future, tuple[object, bool]] = {}
+        limit = self.workers * IN_FLIGHT_PER_WORKER
+
+        def submit(job, alone: bool) -> None:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)),
+                                                 mp_context=_process_context())
+            pending[self._pool.submit(fn, job)] = (job, alone)
+
+        def fill() -> None:
+            if any(alone for _, alone in pending.values()):
+                return
+            while queue and len(pending) < limit:
+                submit(queue.pop(), False)
+            if not pending and suspects:
+                submit(suspects.pop(0), True)
+
+        try:
+            fill()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    job, alone = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool as exc:
+                        broken = True
+                        if not alone:
+                            suspects.append(job)
+                            continue
+                        if on_error is None:
+                            raise
+                        result = on_error(job, exc)
+                    except Exception as exc:
+                        if on_error is None:
+                            raise
+                        result = on_error(job, exc)
+                    yield result
+                if broken:
+                    for future, (job, alone) in list(pending.items()):
+                        future.cancel()
+                        suspects.append(job)
+                    pending.clear()
+                    self._discard_pool()
+                fill()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor(Executor):
+    """Runs jobs on a dask.distributed cluster.
+
+    With ``scheduler`` (``tcp://host:8786``) it connects to that cluster;
+    its workers need salesnb (and the ``salesnb`` kernel) installed and
+    must see the data source and the output folder at the same paths (a
+    shared file system). Without, it starts a LocalCluster of ``jobs``
+    worker processes, one thread each. ``client`` may be an existing
+    ``distributed.Client`` (not closed by :meth:`close`).
+
+    A worker that dies takes its report with it: that report comes back as
+    failed (``on_error``), the others carry on. When it starts the cluster
+    itself, Dask is told to send a worker one job at a time and not to
+    retry a job whose worker died (``worker-saturation: 1.0``,
+    ``allowed-failures: 0``), so a report that kills its worker fails
+    alone and cannot kill them all. On your own cluster set the same in
+    its Dask configuration for the same guarantee.
+    """
+
+    def __init__(self, jobs: int = 1, *, scheduler: str | None = None, client=None):
+        try:
+            import distributed
+        except ImportError:
+            raise ImportError(
+                "the dask executor needs dask.distributed: pip install \"salesnb[dask]\""
+            ) from None
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+            raise ValueError(f"jobs must be a whole number >= 1, not {jobs!r}")
+        self._own_client = client is None
+        self._cluster = None
+        self._warm: list = []
+        if client is not None:
+            self.client = client
+        elif scheduler:
+            self.client = distributed.Client(scheduler)
+        else:
+            import dask
+
+            # One job per worker thread at a time (worker-saturation 1.0), and no
+            # retry of a job whose worker died: only that job fails.
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                                  "distributed.scheduler.worker-saturation": 1.0}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                    silence_logs=40,  # logging.ERROR: no INFO chatter over the progress bar
+                )
+            self.client = distributed.Client(self._cluster)
+        self.workers = max(1, self._threads()) if (client is not None or scheduler) else jobs
+
+    def warm_up(self, fn):
+        # As a task on each worker (not client.run, which runs on the worker's
+        # event loop thread): the task thread is the one that runs the reports.
+        try:
+            workers = list(self.client.scheduler_info().get("workers", {}))
+            self._warm = [self.client.submit(fn, workers=[address], allow_other_workers=False, pure=False)
+                          for address in workers]
+        except Exception:  # noqa: BLE001 - only a head start
+            self._warm = []
+
+    def _threads(self) -> int:
+        try:
+            return sum(self.client.nthreads().values())
+        except Exception:  # noqa: BLE001 - only for the progress label
+            return 1
+
+    def map_unordered(self, fn, jobs, *, on_error=None):
+        from distributed import as_completed
+
+        jobs = list(jobs)
+        if not jobs:
+            return
+        client = self.client
+        stream = as_completed()
+        pending: dict = {}
+        iterator = iter(jobs)
+        # One job per worker thread: the scheduler then never queues a second
+        # job on a worker, so a worker that dies takes only its own job along.
+        limit = max(1, self.workers)
+
+        def submit_next() -> bool:
+            job = next(iterator, None)
+            if job is None:
+                return False
+            future = client.submit(fn, job, pure=False, key=f"salesnb-report-{_job_name(job)}-{id(job):x}")
+            pending[future.key] = (future, job)
+            stream.add(future)
+            return True
+
+        for _ in range(limit):
+            if not submit_next():
+                break
+        try:
+            for future in stream:
+                _, job = pending.pop(future.key)
+                try:
+                    result = future.result()
+                except Exception as exc:  # KilledWorker, lost connection, ...
+                    if on_error is None:
+                        raise
+                    result = on_error(job, exc)
+                finally:
+                    future.release()
+                submit_next()
+                yield result
+        finally:
+            for future, _ in pending.values():
+                future.cancel()
+            pending.clear()
+
+    def close(self) -> None:
+        self._warm = []
+        if self._own_client and self.client is not None:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+        self.client = None
+
+
+def _nothing() -> None:
+    return None
+
+
+def _job_name(job) -> str:
+    name = str(getattr(job, "id", "job"))
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:60]
+
+
+def _process_context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")

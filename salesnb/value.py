@@ -1,0 +1,176 @@
+"""What a rep's customers are worth, and what the rep costs.
+
+``clv`` (contract): the realised revenue to date, up to the period's end,
+from the customers a rep owns (``customers.rep_id``, else the rep of the
+customer's first won opportunity), taken from ``orders`` when the source has
+them, else from won opportunity amounts. Every result says which in
+``clv_source`` (``"orders"`` or ``"won_opportunities"``).
+
+``value_cost_ratio`` = clv / annual_cost (NaN when the cost is missing or
+0). Example: a rep costing 100,000 a year whose customers brought in
+500,000 has 5; one costing 40,000 with 80,000 has 2.
+
+Choices made where the contract is silent:
+
+- Source is chosen per data source: ``orders`` as soon as the orders table
+  has rows (a customer with no order then has 0), else won opportunities.
+- With orders, a customer that neither the customers table nor a won
+  opportunity assigns to a rep is owned by the rep on its first order.
+- With won opportunities, a won deal with no ``customer_id`` counts as a
+  one-off customer of the rep who won it (its revenue is not lost).
+- Groups of reps (team, territory): sum of the reps' clv / sum of their
+  annual_cost; the ratio is NaN when any rep of the group lacks a cost
+  (a partial cost would overstate the ratio).
+- Groups of customers (customer_type, market_tier, acquisition_method):
+  each rep's annual_cost is split equally over the customers that rep has
+  brought in (realised revenue > 0 to date); a group's cost is the sum of
+  its customers' shares, so the ratio says which kinds of customer pay
+  back the selling effort. Customers no rep owns are left out.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .metrics import GROUPINGS, UNKNOWN, _by, _first_positions, _lookup, _missing_from, customer_book
+from .periods import Period, parse_period
+
+CLV_SOURCES = ("orders", "won_opportunities")
+
+_DAY = pd.Timedelta(days=1)
+
+
+def clv_source(ds) -> str:
+    """``"orders"`` when the source has order rows, else ``"won_opportunities"``."""
+    orders = ds.orders
+    return "orders" if orders is not None and len(orders) else "won_opportunities"
+
+
+def customer_values(ds, *, as_of_end, _book: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Realised revenue per customer up to ``as_of_end`` (inclusive day).
+
+    Columns: customer_id, rep_id (owner), revenue, customer_type,
+    market_tier, acquisition_method, territory. Rows for one-off won deals
+    with no customer have a missing customer_id.
+    """
+    end = _end_day(as_of_end) + _DAY
+    book = customer_book(ds.opportunities, ds.customers) if _book is None else _book
+    attrs = ["customer_type", "market_tier", "acquisition_method", "territory"]
+    if clv_source(ds) == "orders":
+        orders = ds.orders
+        realised = orders[(orders["date"] < end).to_numpy()]
+        revenue = realised.groupby("customer_id", sort=False)["amount"].sum()
+        first = orders.iloc[_first_positions(orders["customer_id"], orders["date"], orders["order_id"])]
+        order_rep = pd.Series(first["rep_id"].to_numpy(), index=first["customer_id"])
+        values = _with_revenue(book, revenue)
+        values["rep_id"] = values["rep_id"].fillna(_lookup(values["customer_id"], order_rep))
+    else:
+        opps = ds.opportunities
+        won = opps[(opps["status"].eq("won") & (opps["closed_date"] < end) & opps["amount"].notna()).to_numpy()]
+        linked = won["customer_id"].notna().to_numpy()
+        revenue = won[linked].groupby("customer_id", sort=False)["amount"].sum()
+        values = _with_revenue(book, revenue)
+        one_off = pd.DataFrame({"customer_id": won.loc[~linked, "customer_id"], "rep_id": won.loc[~linked, "rep_id"],
+                                "revenue": won.loc[~linked, "amount"]})
+        if len(one_off):
+            values = pd.concat([values, one_off], ignore_index=True)
+    values["revenue"] = values["revenue"].fillna(0.0)
+    return values[["customer_id", "rep_id", "revenue", *attrs]].reset_index(drop=True)
+
+
+def clv(ds, *, by=("rep_id",), as_of_end) -> pd.DataFrame:
+    """Customer lifetime value per group, to ``as_of_end`` (a date or a
+    Period, whose last day is used).
+
+    ``by`` may be any column of :func:`customer_values` (rep_id,
+    customer_type, market_tier, acquisition_method, territory, customer_id).
+    Returns *by, clv, customers (those with revenue > 0), clv_source.
+    Customers with no owner are grouped under a missing rep_id.
+    """
+    by = _by(by)
+    values = customer_values(ds, as_of_end=as_of_end)
+    missing = [c for c in by if c not in values.columns]
+    if missing:
+        raise InputError(f"clv cannot group by {missing}; use columns of customer_values: {list(values.columns)}")
+    values["customers"] = (values["revenue"] > 0).astype("int64")
+    out = values.groupby(list(by), dropna=False, sort=True)[["revenue", "customers"]].sum().reset_index()
+    out = out.rename(columns={"revenue": "clv"})
+    out["clv_source"] = clv_source(ds)
+    return out
+
+
+def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Customer lifetime value against yearly cost, per group.
+
+    Parameters
+    ----------
+    ds : Dataset
+    period : str or Period
+        clv counts revenue up to the period's last day.
+    by : {"rep", "team", "territory", "customer_type", "acquisition_method", "market_tier"}
+        See the module notes for how groups of reps and of customers are costed.
+
+    Returns
+    -------
+    DataFrame
+        The group column (rep_id for reps), clv, annual_cost,
+        value_cost_ratio (clv / annual_cost, NaN when the cost is missing
+        or 0), customers (with revenue > 0), clv_source.
+    """
+    if by not in GROUPINGS:
+        raise InputError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+    period = parse_period(period, as_of=as_of)
+    column = GROUPINGS[by]
+    values = customer_values(ds, as_of_end=period.end, _book=_book)
+    values["customers"] = (values["revenue"] > 0).astype("int64")
+    reps = ds.reps.drop_duplicates("rep_id")[["rep_id", "team", "territory", "annual_cost"]]
+    per_rep = values.dropna(subset=["rep_id"]).groupby("rep_id", sort=False)[["revenue", "customers"]].sum()
+    if by in ("rep", "team", "territory"):
+        frame = reps.merge(per_rep, left_on="rep_id", right_index=True, how="outer", sort=False)
+        frame[["revenue", "customers"]] = frame[["revenue", "customers"]].fillna(0)
+        if by != "rep":
+            frame[column] = frame[column].fillna(UNKNOWN)
+            frame = frame.groupby(column, sort=True).agg(
+                revenue=("revenue", "sum"), customers=("customers", "sum"),
+                annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)))
+            frame = frame.reset_index()
+    else:
+        owned = values.dropna(subset=["rep_id"]).copy()
+        cost = reps.set_index("rep_id")["annual_cost"]
+        rep_cost = _lookup(owned["rep_id"], cost).astype("float64")
+        rep_customers = _lookup(owned["rep_id"], per_rep["customers"]).astype("float64")
+        share = rep_cost / rep_customers.where(rep_customers > 0)
+        owned["annual_cost"] = np.where(owned["customers"] > 0, share, 0.0)
+        owned[column] = owned[column].fillna(UNKNOWN)
+        frame = owned.groupby(column, sort=True).agg(
+            revenue=("revenue", "sum"), customers=("customers", "sum"),
+            annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)))
+        frame = frame.reset_index()
+    frame = frame.rename(columns={"revenue": "clv"})
+    frame["customers"] = frame["customers"].astype("int64")
+    frame["value_cost_ratio"] = frame["clv"] / frame["annual_cost"].where(frame["annual_cost"] > 0)
+    frame["clv_source"] = clv_source(ds)
+    return frame[[column, "clv", "annual_cost", "value_cost_ratio", "customers", "clv_source"]].reset_index(drop=True)
+
+
+def _with_revenue(book: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
+    """``book`` with a ``revenue`` column, plus rows for customers that have
+    revenue but are not in the book."""
+    values = book.assign(revenue=_lookup(book["customer_id"], revenue).astype("float64"))
+    extra = revenue[_missing_from(revenue.index, book["customer_id"])]
+    if len(extra):
+        values = pd.concat([values, pd.DataFrame({"customer_id": extra.index, "revenue": extra.to_numpy()})], ignore_index=True)
+    return values
+
+
+def _end_day(value) -> pd.Timestamp:
+    if isinstance(value, Period):
+        return value.end
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise InputError(f"as_of_end must be a date such as 2025-12-31 or a Period, not {value!r}")
+    return stamp.normalize()

@@ -1,0 +1,246 @@
+"""Coaching focus: hand-made metrics rows with answers a person can check.
+
+The baseline rep opened 20 opportunities, closed 20 (10 won, 10 lost: win
+rate 50 %), averaged 10,000 per won deal and took a median 40 days; every
+test changes one or two figures of one rep and states the expected gap.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from salesnb.diagnosis import FOCUS_VOCABULARY, SHORTFALL_MIN, diagnose_table
+from salesnb.errors import InputError
+
+BASE = dict(territory="North", opportunities=20, won=10, lost=10, closed=20, win_rate=0.5,
+            avg_deal_size=10_000.0, cycle_days_median=40.0, small_sample=False)
+NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ines", "Jonas"]
+
+
+def team(n=6, team_name="North", start=1, **changes):
+    """``n`` baseline reps R1..Rn; ``changes`` maps a rep_id to its overrides."""
+    rows = []
+    for i in range(start, start + n):
+        rep_id = f"R{i}"
+        row = dict(BASE, rep_id=rep_id, name=NAMES[i - 1], team=team_name)
+        row.update(changes.get(rep_id, {}))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def result_for(results, rep_id):
+    return next(r for r in results if r["rep_id"] == rep_id)
+
+
+def evidence(result, factor):
+    return next(e for e in result["evidence"] if e["factor"] == factor)
+
+
+def test_half_the_opportunities_is_a_prospecting_focus():
+    # R1 opened 10 opportunities, its 5 team-mates 20 each: 10 / 20 - 1 = -50 %,
+    # log ratio ln(2) = 0.693 > ln(1.25) = 0.223; every other factor is at the median.
+    results = diagnose_table(team(R1={"opportunities": 10}), period="2025-Q2")
+    r1 = result_for(results, "R1")
+    assert r1["focus"] == "prospecting"
+    assert r1["period"] == "2025-Q2"
+    first = r1["evidence"][0]
+    assert first["factor"] == "prospecting" and first["metric"] == "opportunities"
+    assert first["rep_value"] == 10 and first["peer_median"] == 20
+    assert first["gap_pct"] == pytest.approx(-50.0)
+    assert first["score"] == pytest.approx(math.log(2), abs=1e-4)
+    assert [e["factor"] for e in r1["evidence"]] == ["prospecting", "conversion", "deal_size", "velocity"]
+    assert r1["peer_group"] == "team" and r1["peer_count"] == 5
+    assert "Wins 50% of closed deals, in line with the team median of 50%" in r1["strengths"]
+    assert "calls" in r1["summary"]  # "make more calls" is the advice only here
+    assert len(r1["questions"]) >= 2
+    # The five baseline reps have nothing to work on: no focus, said kindly.
+    for other in results[1:]:
+        assert other["focus"] is None
+        assert "No part of your funnel falls meaningfully short" in other["summary"]
+
+
+def test_low_win_rate_is_conversion_and_advice_is_not_about_activity():
+    # R2 wins 5 of 20 closed deals (25 %) against peers' 50 %: gap -50 %.
+    results = diagnose_table(team(R2={"won": 5, "lost": 15, "win_rate": 0.25}))
+    r2 = result_for(results, "R2")
+    assert r2["focus"] == "conversion"
+    assert evidence(r2, "conversion")["gap_pct"] == pytest.approx(-50.0)
+    assert evidence(r2, "conversion")["n"] == 20
+    text = (r2["summary"] + " ".join(r2["questions"])).lower()
+    assert "qualif" in text and "call" not in text
+
+
+def test_small_wins_are_deal_size_and_slow_deals_are_velocity():
+    # R3 averages 5,000 per won deal vs 10,000 (-50 %); R4 takes 80 days vs 40 (+100 %,
+    # longer is worse: score ln 2).
+    results = diagnose_table(team(R3={"avg_deal_size": 5_000.0}, R4={"cycle_days_median": 80.0}))
+    assert result_for(results, "R3")["focus"] == "deal_size"
+    assert evidence(result_for(results, "R3"), "deal_size")["gap_pct"] == pytest.approx(-50.0)
+    r4 = result_for(results, "R4")
+    assert r4["focus"] == "velocity"
+    assert evidence(r4, "velocity")["gap_pct"] == pytest.approx(100.0)
+    assert evidence(r4, "velocity")["score"] == pytest.approx(math.log(2), abs=1e-4)
+
+
+def test_the_largest_shortfall_wins():
+    # R1: 15 opportunities (-25 %, score ln(20/15) = 0.288) and a 25 % win rate
+    # (-50 %, score ln 2 = 0.693): conversion is the bigger gap.
+    results = diagnose_table(team(R1={"opportunities": 15, "won": 5, "lost": 15, "win_rate": 0.25}))
+    r1 = result_for(results, "R1")
+    assert r1["focus"] == "conversion"
+    assert [e["factor"] for e in r1["evidence"]][:1] == ["conversion"]
+    assert evidence(r1, "prospecting")["gap_pct"] == pytest.approx(-25.0)
+
+
+def test_too_few_closed_deals_names_no_focus():
+    # R1 closed 6 deals (< 10) and opened half the opportunities: still no focus,
+    # and its win rate / deal size / cycle are not praised either.
+    results = diagnose_table(team(R1={"opportunities": 10, "won": 3, "lost": 3, "closed": 6, "small_sample": True}))
+    r1 = result_for(results, "R1")
+    assert r1["focus"] is None
+    assert "6 closed deals" in r1["summary"]
+    assert r1["strengths"] == []
+    assert evidence(r1, "conversion")["small_sample"] is True
+    assert any("Only 6 closed deals" in n for n in r1["notes"])
+
+
+def test_gap_inside_the_peers_usual_range_is_not_a_focus():
+    # Peers opened 12, 14, 20, 26, 28 (median 20, 25th percentile 14). R1 opened 15:
+    # -25 % is past the 20 % threshold but inside the peers' middle half, so no focus.
+    changes = {f"R{i}": {"opportunities": v} for i, v in zip(range(2, 7), [12, 14, 20, 26, 28])}
+    results = diagnose_table(team(R1={"opportunities": 15}, **changes))
+    r1 = result_for(results, "R1")
+    assert evidence(r1, "prospecting")["peer_band"] == [14.0, 26.0]
+    assert evidence(r1, "prospecting")["gap_pct"] == pytest.approx(-25.0)
+    assert r1["focus"] is None
+
+
+def test_small_gap_is_not_a_focus():
+    # 17 vs 20 opportunities: -15 %, log ratio 0.163 < ln(1.25) = 0.223.
+    results = diagnose_table(team(R1={"opportunities": 17}))
+    assert -math.log(17 / 20) < SHORTFALL_MIN
+    assert result_for(results, "R1")["focus"] is None
+
+
+def test_rep_is_left_out_of_its_own_benchmark():
+    # Opportunities 10, 20, 20, 30, 30: R1's peers are 20, 20, 30, 30 (median 25),
+    # so the gap is 10 / 25 - 1 = -60 %, not -50 % (median 20 with R1 included).
+    values = [10, 20, 20, 30, 30]
+    frame = team(5, **{f"R{i}": {"opportunities": v} for i, v in zip(range(1, 6), values)})
+    r1 = result_for(diagnose_table(frame), "R1")
+    assert evidence(r1, "prospecting")["peer_median"] == 25
+    assert evidence(r1, "prospecting")["gap_pct"] == pytest.approx(-60.0)
+
+
+def test_small_team_is_benchmarked_against_all_reps():
+    # Team South has 3 reps (< 5), North 4: South's R5 is compared with the other 6 reps.
+    frame = pd.concat([team(4, "North"), team(3, "South", start=5, R5={"cycle_days_median": 100.0})], ignore_index=True)
+    r5 = result_for(diagnose_table(frame), "R5")
+    assert r5["peer_group"] == "all" and r5["peer_count"] == 6
+    assert r5["focus"] == "velocity"
+    assert "median across all reps" in r5["summary"]
+    # With peers="all" even a big team is compared with everyone.
+    big = pd.concat([team(6, "North"), team(2, "South", start=7)], ignore_index=True)
+    assert result_for(diagnose_table(big, peers="all"), "R1")["peer_count"] == 7
+
+
+def test_reps_without_data_are_not_peers_and_no_team_means_all_reps():
+    # R7-R9 opened and closed nothing (say, they left): they must not drag the
+    # opportunities median of 20 down to 10 = median(0, 0, 0, 10, 20, 20, 20, 20).
+    idle = {"opportunities": 0, "won": 0, "lost": 0, "closed": 0, "win_rate": math.nan,
+            "avg_deal_size": math.nan, "cycle_days_median": math.nan, "small_sample": True}
+    frame = team(9, R1={"opportunities": 10}, R7=idle, R8=idle, R9=idle).assign(team=math.nan)
+    results = diagnose_table(frame)
+    r1 = result_for(results, "R1")
+    assert r1["peer_group"] == "all" and r1["peer_count"] == 5
+    assert evidence(r1, "prospecting")["peer_median"] == 20 and r1["focus"] == "prospecting"
+    assert result_for(results, "R7")["focus"] is None
+    assert "nothing to judge" in result_for(results, "R7")["summary"]
+
+
+def test_fewer_than_three_peers_names_no_focus():
+    # Three reps: R1 has only 2 peers, too few to benchmark even a -50 % gap.
+    r1 = result_for(diagnose_table(team(3, R1={"opportunities": 10})), "R1")
+    assert r1["peer_count"] == 2 and r1["focus"] is None
+    assert "too few other reps" in r1["summary"]
+    # A "median" of two peers would give away their figures: none is shown.
+    assert all(e["peer_median"] is None and e["peer_band"] is None for e in r1["evidence"])
+    assert r1["strengths"] == []
+
+
+def test_peers_with_small_samples_do_not_set_rate_benchmarks():
+    # R2 and R3 closed 4 deals each at a 100 % win rate (small samples): they are
+    # left out of the win-rate benchmark, so R1's 50 % is compared with 50 %, not 75 %.
+    small = {"won": 4, "lost": 0, "closed": 4, "win_rate": 1.0, "small_sample": True}
+    r1 = result_for(diagnose_table(team(R2=small, R3=small)), "R1")
+    assert evidence(r1, "conversion")["peer_median"] == 0.5
+    assert evidence(r1, "prospecting")["peer_median"] == 20  # counts still use every peer
+    assert r1["focus"] is None
+
+
+def test_strengths_come_first_and_name_no_other_rep():
+    # R1 wins 60 % (peers 50 %) and opened 10 opportunities (-50 %).
+    results = diagnose_table(team(R1={"opportunities": 10, "won": 12, "lost": 8, "win_rate": 0.6}))
+    r1 = result_for(results, "R1")
+    assert r1["strengths"][0] == "Wins 60% of closed deals, above the team median of 50%"
+    assert r1["summary"].index("60%") < r1["summary"].index("10 new opportunities")
+    text = json.dumps(r1)
+    assert "Alice" in r1["summary"]  # the rep's own name
+    for other in NAMES[1:6] + [f'"R{i}"' for i in range(2, 7)]:
+        assert other not in text
+
+
+def test_missing_values_are_json_ready_and_vocabulary_is_fixed():
+    # R6 closed no deals at all: NaN win rate, deal size and cycle become null.
+    frame = team(R6={"won": 0, "lost": 0, "closed": 0, "win_rate": math.nan, "avg_deal_size": math.nan,
+                     "cycle_days_median": math.nan, "small_sample": True})
+    results = diagnose_table(frame)
+    json.dumps(results, allow_nan=False)
+    r6 = result_for(results, "R6")
+    assert evidence(r6, "conversion")["rep_value"] is None and r6["focus"] is None
+    assert all(r["focus"] in FOCUS_VOCABULARY + (None,) for r in results)
+
+
+def test_bad_input_says_what_to_pass():
+    with pytest.raises(InputError, match="metrics_table"):
+        diagnose_table(pd.DataFrame({"rep_id": ["R1"]}))
+    with pytest.raises(InputError, match="team"):
+        diagnose_table(team(), peers="region")
+
+
+# -- the generated sample: every planted weakness is found ----------------------
+
+@pytest.fixture(scope="module")
+def sample_ds(tmp_path_factory):
+    from salesnb.loading import load
+    from salesnb.sample import generate
+
+    folder = tmp_path_factory.mktemp("sample")
+    generate(folder)  # defaults: 12 reps, 24 months to 2025-12-31, seed 7
+    return load(folder)
+
+
+def test_planted_weaknesses_are_the_diagnosed_focus(sample_ds):
+    from salesnb.diagnosis import diagnose
+    from salesnb.sample import FOCUS, PLANTED
+
+    results = {r["rep_id"]: r for r in diagnose(sample_ds, period="2025")}
+    assert set(results) == set(PLANTED)
+    for rep, focus in FOCUS.items():
+        assert results[rep]["focus"] == focus, (rep, results[rep]["evidence"])
+        assert results[rep]["evidence"][0]["factor"] == focus
+    star = next(rep for rep, profile in PLANTED.items() if profile == "star")
+    assert results[star]["focus"] is None and len(results[star]["strengths"]) == 4
+    json.dumps(list(results.values()), allow_nan=False)
+
+
+def test_diagnose_one_rep_and_unknown_rep(sample_ds):
+    from salesnb.diagnosis import diagnose
+
+    only = diagnose(sample_ds, period="2025", rep="R03")
+    assert [r["rep_id"] for r in only] == ["R03"] and only[0]["focus"] == "conversion"
+    with pytest.raises(InputError, match="no rep 'R99'.*R01, R02"):
+        diagnose(sample_ds, period="2025", rep="R99")

@@ -1,0 +1,179 @@
+"""Expectations: merging default/team/rep, pro-rating, and the scorecard."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesnb.dataset import from_frames
+from salesnb.errors import InputError
+from salesnb.expectations import SCORECARD_COLUMNS, for_rep, prorate, quotas, scorecard
+from salesnb.periods import parse_period
+
+CONTRACT_EXAMPLE = {
+    "default": {
+        "revenue_quota": 1300000,
+        "new_customers": {"primary": 6, "secondary": 15},
+        "visits_per_customer": {"primary": 3, "secondary": 1},
+        "prospecting_methods": ["cold_call_phone", "cold_call_visit", "referral"],
+        "max_travel_share": 0.20,
+        "pipeline_coverage": 3.0,
+        "win_rate": 0.60,
+    },
+    "reps": {"R07": {"revenue_quota": 900000}},
+}
+
+
+# -- for_rep ---------------------------------------------------------------------
+
+def test_for_rep_default_and_rep_override():
+    assert for_rep(CONTRACT_EXAMPLE, "R01")["revenue_quota"] == 1300000
+    r07 = for_rep(CONTRACT_EXAMPLE, "R07")
+    assert r07["revenue_quota"] == 900000 and r07["win_rate"] == 0.60  # the rest from default
+
+
+def test_for_rep_team_then_rep_and_nested_merge():
+    goals = {
+        "default": {"revenue_quota": 100, "new_customers": {"primary": 6, "secondary": 15}},
+        "teams": {"East": {"revenue_quota": 200, "new_customers": {"primary": 2}}},
+        "reps": {"R1": {"revenue_quota": 300}},
+    }
+    # team matched case-insensitively; its primary overrides, secondary kept from default
+    assert for_rep(goals, "R2", team="east") == {"revenue_quota": 200, "new_customers": {"primary": 2, "secondary": 15}}
+    assert for_rep(goals, "R1", team="East")["revenue_quota"] == 300  # the rep's own beats the team's
+    assert for_rep(goals, "R3", team=None)["revenue_quota"] == 100
+    assert for_rep(goals, "R3", team=float("nan"))["revenue_quota"] == 100
+    assert goals["default"]["new_customers"] == {"primary": 6, "secondary": 15}  # inputs untouched
+
+
+def test_for_rep_file_without_sections_is_default_and_none_is_empty():
+    assert for_rep({"revenue_quota": 5, "win_rate": 0.5}, "R1") == {"revenue_quota": 5, "win_rate": 0.5}
+    assert for_rep(None, "R1") == {}
+    assert for_rep({"reps": {7: {"revenue_quota": 1}}}, "7") == {"revenue_quota": 1}  # YAML read 7 as a number
+    with pytest.raises(InputError):
+        for_rep(["not", "a", "mapping"], "R1")
+
+
+# -- prorate ---------------------------------------------------------------------
+
+def test_prorate():
+    assert prorate(1_300_000, "2025") == 1_300_000
+    assert prorate(1_300_000, "2025-Q2") == 325_000
+    assert prorate(1_200_000, parse_period("2025-06")) == pytest.approx(100_000)
+    assert prorate(1_000, "2025-01-01..2025-03-14") == pytest.approx(200)  # 73 days = 0.2 year
+    assert prorate({"primary": 6, "secondary": 15}, "2025-Q1") == {"primary": 1.5, "secondary": 3.75}
+    assert np.isnan(prorate(None, "2025"))
+    with pytest.raises(InputError, match="number"):
+        prorate("lots", "2025")
+
+
+# -- scorecard ----------------------------------------------------------------------
+
+def scorecard_dataset(expectations=CONTRACT_EXAMPLE, with_activities=True):
+    reps = pd.DataFrame({"rep_id": ["R1", "R07"], "name": ["Ann", "Sam"], "territory": ["North", "North"], "team": ["East", "East"]})
+    won = [("O1", "R1", "C1", "2025-03-01", 400_000.0), ("O2", "R1", "C2", "2025-06-01", 500_000.0),
+           ("O3", "R1", "C3", "2025-09-01", 500_000.0), ("O4", "R07", "C4", "2025-05-01", 300_000.0)]
+    deals = pd.DataFrame({
+        "opportunity_id": [w[0] for w in won] + ["O5", "O6"],
+        "rep_id": [w[1] for w in won] + ["R1", "R07"],
+        "customer_id": [w[2] for w in won] + [None, None],
+        "created_date": pd.to_datetime(["2025-01-02"] * 6),
+        "closed_date": pd.to_datetime([w[3] for w in won] + ["2025-10-01", None]),
+        "status": ["won"] * 4 + ["lost", "open"],
+        "amount": [w[4] for w in won] + [10.0, 1_800_000.0],
+    })
+    customers = pd.DataFrame({
+        "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+        "market_tier": ["primary", "primary", "secondary", "secondary", "primary"],
+        "acquisition_method": ["referral", "inbound", "cold_call_phone", None, None],
+    })
+    acts = pd.DataFrame({
+        "activity_id": [f"A{i}" for i in range(8)],
+        "rep_id": ["R1"] * 8,
+        "date": pd.to_datetime(["2025-01-05", "2025-02-05", "2025-03-05", "2025-04-05", "2025-05-05", "2025-06-05",
+                                "2025-07-05", "2025-08-05"]),
+        # R1: 4 visits to C1, 2 to C2 (primary), 1 call to C1, 1 email to C3 (secondary)
+        "type": ["visit", "Visit", "visit", "visit", "visit", "visit", "call", "email"],
+        "customer_id": ["C1", "C1", "C1", "C1", "C2", "C2", "C1", "C3"],
+    })
+    return from_frames(reps=reps, opportunities=deals, customers=customers,
+                       activities=acts if with_activities else None, expectations=expectations)
+
+
+def test_scorecard_shape_and_revenue_quota():
+    card = scorecard(scorecard_dataset(), period="2025")
+    assert list(card.columns) == SCORECARD_COLUMNS
+    r1 = card[card["rep_id"] == "R1"].set_index("expectation")
+    # R1 won 400k + 500k + 500k = 1.4M against 1.3M: met
+    assert (r1.loc["revenue_quota", "target"], r1.loc["revenue_quota", "actual"], r1.loc["revenue_quota", "met"]) == (1_300_000, 1_400_000, True)
+    r07 = card[card["rep_id"] == "R07"].set_index("expectation")
+    # R07's own quota 900k; won 300k: not met
+    assert (r07.loc["revenue_quota", "target"], r07.loc["revenue_quota", "met"]) == (900_000, False)
+
+
+def test_scorecard_prorates_yearly_figures():
+    card = scorecard(scorecard_dataset(), period="2025-Q1", rep="R1").set_index("expectation")
+    # quarter: 1.3M / 4 = 325k, won 400k in Q1; new primary customers 6 / 4 = 1.5, got 1 (C1)
+    assert (card.loc["revenue_quota", "target"], card.loc["revenue_quota", "actual"]) == (325_000, 400_000)
+    assert (card.loc["new_customers_primary", "target"], card.loc["new_customers_primary", "actual"]) == (1.5, 1)
+    assert card.loc["new_customers_primary", "met"] == False  # noqa: E712
+    # norms are not pro-rated
+    assert card.loc["win_rate", "target"] == 0.60 and card.loc["max_travel_share", "target"] == 0.20
+
+
+def test_scorecard_new_customers_visits_travel_and_prospecting():
+    card = scorecard(scorecard_dataset(), period="2025", rep="R1").set_index("expectation")
+    # new customers in 2025: C1, C2 primary; C3 secondary
+    assert (card.loc["new_customers_primary", "actual"], card.loc["new_customers_secondary", "actual"]) == (2, 1)
+    # primary: 6 visits (4 to C1, 2 to C2) / 2 primary customers contacted = 3 >= 3: met
+    assert (card.loc["visits_per_customer_primary", "actual"], card.loc["visits_per_customer_primary", "met"]) == (3, True)
+    # secondary: 0 visits / 1 secondary customer contacted (C3, by email) = 0 < 1: not met
+    assert (card.loc["visits_per_customer_secondary", "actual"], card.loc["visits_per_customer_secondary", "met"]) == (0, False)
+    # travel: 6 visits / 8 activities = 0.75 > 0.20: not met
+    assert (card.loc["max_travel_share", "actual"], card.loc["max_travel_share", "met"]) == (0.75, False)
+    # prospecting: C1 referral, C2 inbound, C3 cold_call_phone -> 2 of 3 from the listed methods; no target share set
+    assert card.loc["prospecting_methods", "actual"] == pytest.approx(2 / 3)
+    assert pd.isna(card.loc["prospecting_methods", "met"]) and "min_prospecting_share" in card.loc["prospecting_methods", "note"]
+    # win rate: 3 won, 1 lost = 0.75 >= 0.60: met (small sample noted)
+    assert (card.loc["win_rate", "actual"], card.loc["win_rate", "met"]) == (0.75, True)
+    assert "small sample" in card.loc["win_rate", "note"]
+    # pipeline at 2025-12-31: O5 lost on 2025-10-01, nothing open for R1 -> 0 / 1.3M = 0 < 3: not met
+    assert (card.loc["pipeline_coverage", "actual"], card.loc["pipeline_coverage", "met"]) == (0, False)
+
+
+def test_scorecard_prospecting_share_judged_when_set():
+    goals = {"default": {**CONTRACT_EXAMPLE["default"], "min_prospecting_share": 0.5}}
+    card = scorecard(scorecard_dataset(goals), period="2025", rep="R1").set_index("expectation")
+    assert card.loc["prospecting_methods", "target"] == 0.5 and card.loc["prospecting_methods", "met"] == True  # noqa: E712
+
+
+def test_scorecard_pipeline_coverage_met():
+    card = scorecard(scorecard_dataset(), period="2025", rep="R07").set_index("expectation")
+    # R07: 1.8M open at year end / 900k quota = 2.0 < 3.0
+    assert (card.loc["pipeline_coverage", "actual"], card.loc["pipeline_coverage", "met"]) == (2.0, False)
+
+
+def test_scorecard_missing_activities_says_which_table():
+    card = scorecard(scorecard_dataset(with_activities=False), period="2025", rep="R1").set_index("expectation")
+    for name in ("visits_per_customer_primary", "max_travel_share"):
+        assert np.isnan(card.loc[name, "actual"]) and pd.isna(card.loc[name, "met"])
+        assert "`activities`" in card.loc[name, "note"]
+
+
+def test_scorecard_without_expectations_is_empty_with_note():
+    card = scorecard(scorecard_dataset(expectations=None), period="2025")
+    assert card.empty and list(card.columns) == SCORECARD_COLUMNS
+    assert "expectations" in card.attrs["notes"][0]
+
+
+def test_scorecard_unknown_rep_and_unknown_key():
+    with pytest.raises(InputError, match="R99"):
+        scorecard(scorecard_dataset(), period="2025", rep="R99")
+    card = scorecard(scorecard_dataset({"calls_per_week": 50}), period="2025", rep="R1")
+    assert card["expectation"].tolist() == ["calls_per_week"] and "does not know" in card.loc[0, "note"]
+
+
+def test_quotas_per_rep():
+    got = quotas(scorecard_dataset(), period="2025-Q1")
+    assert got.to_dict() == {"R1": 325_000, "R07": 225_000}
+    assert quotas(scorecard_dataset(expectations=None), period="2025").isna().all()

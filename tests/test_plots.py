@@ -1,0 +1,144 @@
+"""Charts: each function returns a Figure with a title, labelled axes (units in
+parentheses on numeric axes) and draws data text literally.
+
+The inputs are small hand-made frames in the shapes salesnb.views produces:
+a rep at a 27 % win rate against a team whose middle half is 55-75 %, three
+quarters of trend, two forecasts, four reps with a value/cost ratio.
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from salesnb import plots
+
+HOSTILE = "$\\frac{1}{0 <b>bold</b>"  # broken mathtext and markup: must be drawn as plain text
+
+FACTORS = pd.DataFrame([
+    {"factor": "conversion", "metric": "win_rate", "rep_value": 0.27, "peer_low": 0.55, "peer_median": 0.68,
+     "peer_high": 0.75, "small_sample": False, "is_focus": True},
+    {"factor": "prospecting", "metric": "opportunities", "rep_value": 77.0, "peer_low": 60.0, "peer_median": 77.0,
+     "peer_high": 94.0, "small_sample": False, "is_focus": False},
+    {"factor": "deal_size", "metric": "avg_deal_size", "rep_value": 29_904.0, "peer_low": 23_468.0,
+     "peer_median": 25_528.0, "peer_high": 26_468.0, "small_sample": False, "is_focus": False},
+    {"factor": "velocity", "metric": "cycle_days_median", "rep_value": 31.0, "peer_low": None, "peer_median": None,
+     "peer_high": None, "small_sample": True, "is_focus": False},
+])
+
+TREND = pd.DataFrame({
+    "quarter": ["2025-Q1", "2025-Q2", "2025-Q3"],
+    "rep_value": [0.25, 0.25, np.nan],
+    "small_sample": [False, True, True],
+    "peer_low": [0.57, np.nan, 0.55],
+    "peer_median": [0.68, np.nan, 0.71],
+    "peer_high": [0.75, np.nan, 0.71],
+})
+
+BAND = pd.DataFrame({
+    "label": ["Ann (R1)", HOSTILE, "Cy (R3)", "Di (R4)"],
+    "value": [0.78, 0.27, 0.55, np.nan],
+    "small_sample": [False, False, True, True],
+    "is_focus": [False, True, False, False],
+    "band_low": 0.5, "band_median": 0.6, "band_high": 0.7,
+})
+
+EFFECT = {"program": HOSTILE, "metric": "win_rate", "effect": 0.146, "ci_low": 0.119, "ci_high": 0.175}
+
+ACCURACY = pd.DataFrame({"label": ["Ann (R1)", "Ann (R1)", HOSTILE], "period": ["2025-Q1", "2025-Q2", "2025-Q1"],
+                         "forecast_error_pct": [35.0, 41.0, -26.0]})
+
+BIAS = pd.DataFrame({"label": ["Ann (R1)", HOSTILE, "Cy (R3)"], "median_error_pct": [33.6, -26.8, 1.0],
+                     "bias": ["over", "under", "none"]})
+
+# (function, arguments, which axis is numeric: its label must carry a unit in parentheses)
+CASES = {
+    "factor_bands": (plots.factor_bands, (FACTORS,), {"peer_label": "team"}, "y"),
+    "trend": (plots.trend, (TREND,), {"metric": "win_rate"}, "y"),
+    "trend_revenue": (plots.trend, (TREND.assign(rep_value=[1e5, 2e5, 3e5]),), {"metric": "revenue_won"}, "y"),
+    "value_vs_cost": (plots.value_vs_cost, (pd.DataFrame({"label": ["You", "Team median"],
+                                                          "value_cost_ratio": [13.2, 19.0]}),),
+                      {"highlight": ["You"]}, "x"),
+    "forecast_vs_actual": (plots.forecast_vs_actual, (pd.DataFrame({"period": ["2025-Q1", "2025-Q2"],
+                                                                    "forecast_amount": [168_700.0, 128_300.0],
+                                                                    "actual": [173_282.0, 117_192.0]}),), {}, "y"),
+    "team_band": (plots.team_band, (BAND,), {"metric": "win_rate"}, "x"),
+    "metric_bars": (plots.metric_bars, (pd.DataFrame({"territory": ["North", HOSTILE], "revenue_won": [4.6e6, 2.9e6]}),),
+                    {"metric": "revenue_won", "group": "territory"}, "x"),
+    "effect_interval": (plots.effect_interval, (EFFECT,), {}, "x"),
+    "before_after": (plots.before_after, ({"treated_before": 0.57, "treated_after": 0.71, "control_before": 0.55,
+                                           "control_after": 0.55},), {}, "y"),
+    "forecast_error_heatmap": (plots.forecast_error_heatmap, (ACCURACY,), {}, None),
+    "forecast_bias": (plots.forecast_bias, (BIAS,), {}, "x"),
+    "quality_counts": (plots.quality_counts, (pd.DataFrame({"flag": ["padded_activity", "stale_pipeline"],
+                                                            "rows": [536, 11]}),), {}, "x"),
+}
+
+
+def chart_axes(fig: Figure):
+    """The figure's axes, colour bars left out (they carry their own label)."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_chart_has_a_title_labelled_axes_and_units(case):
+    draw, args, kwargs, numeric = CASES[case]
+    fig = draw(*args, **kwargs)
+    assert isinstance(fig, Figure)
+    axes = chart_axes(fig)
+    assert axes
+    for ax in axes:
+        assert ax.get_title().strip(), f"{case}: an axes without a title"
+        assert ax.get_xlabel().strip() and ax.get_ylabel().strip(), f"{case}: an unlabelled axis"
+        if numeric:
+            text = ax.get_xlabel() if numeric == "x" else ax.get_ylabel()
+            assert "(" in text and text.endswith(")"), f"{case}: numeric axis label {text!r} has no unit"
+    assert tuple(fig.get_size_inches())[0] <= 7.5  # small figures keep reports light
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=60)  # data text never breaks drawing
+    assert buffer.tell() > 0
+
+
+def test_charts_live_outside_pyplot():
+    before = plt.get_fignums()
+    for draw, args, kwargs, _ in CASES.values():
+        draw(*args, **kwargs)
+    assert plt.get_fignums() == before  # nothing for the inline backend to show twice, nothing left open
+
+
+def test_data_text_is_drawn_literally():
+    fig = plots.team_band(BAND, metric="win_rate")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert HOSTILE in labels
+
+
+def test_factor_bands_has_one_panel_per_factor_with_units():
+    fig = plots.factor_bands(FACTORS)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["Prospecting", "Conversion (focus)", "Deal size", "Velocity"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["New opportunities (count)", "Win rate (%)",
+                                                   "Average won deal (currency)", "Median cycle (days, lower is faster)"]
+
+
+def test_trend_units_and_axis_format():
+    fig = plots.trend(TREND, metric="win_rate", peer_label="team")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "Win rate (%)" and ax.get_xlabel() == "Quarter"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2025-Q1", "2025-Q2", "2025-Q3"]
+    assert "You, fewer than 10 deals closed" in ax.get_legend_handles_labels()[1]
+
+
+def test_empty_inputs_still_give_a_titled_chart():
+    empty = plots.forecast_vs_actual(pd.DataFrame(columns=["period", "forecast_amount", "actual"]))
+    assert empty.axes[0].get_title()
+    no_cost = plots.value_vs_cost(pd.DataFrame({"label": ["You"], "value_cost_ratio": [np.nan]}))
+    assert "No yearly cost" in " ".join(t.get_text() for t in no_cost.axes[0].texts)
+
+
+def test_wrong_frame_says_which_columns_are_needed():
+    with pytest.raises(KeyError, match="needs the columns"):
+        plots.trend(pd.DataFrame({"quarter": []}), metric="win_rate")
