@@ -39,18 +39,23 @@ def cli() -> None:
     """
 
 
+def parse_as_of(ctx, param, value):
+    """Click callback for ``--as-of``: an ISO date, or wrong usage (exit 2)."""
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-06-30") from None
+
+
 def main() -> None:
     """Entry point for the console script."""
     cli(prog_name="salesnb")
 
 
 # Commands register themselves on `cli` when their module is imported.
-from . import data  # noqa: E402,F401
-
-for _optional in ("metrics", "coaching", "reports"):
-    try:
-        __import__(f"{__name__}.{_optional}")
-    except ModuleNotFoundError as _exc:  # a module not written yet
-        if _exc.name != f"{__name__}.{_optional}":
-            raise
+from . import coaching, data, metrics, reports  # noqa: E402,F401
 

@@ -9,20 +9,9 @@ from __future__ import annotations
 
 import click
 
-from . import cli
+from . import cli, parse_as_of as _as_of
 
 GROUPS = ("rep", "team", "territory", "customer_type", "acquisition_method", "market_tier")
-
-
-def _as_of(ctx, param, value):
-    if value is None:
-        return None
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-06-30") from None
 
 
 def _period(ctx, param, value):
