@@ -264,7 +264,7 @@ def _diagnose_row(frame, row, peer_mask: np.ndarray, group: str, period, rep_has
         notes.append("No opportunities created or deals closed in this period: nothing to diagnose yet.")
     elif small:
         reason = "thin_sample"
-        notes.append(f"Only {closed} closed deals in this period: too few for win rate, deal size and cycle "
+        notes.append(f"Only {closed} closed deal{'' if closed == 1 else 's'} in this period: too few for win rate, deal size and cycle "
                      "length to say which factor holds revenue back. Try a longer period.")
     elif peer_count < MIN_PEERS:
         reason = "thin_peers"

@@ -90,7 +90,7 @@ TABLES: dict[str, Table] = {
                 Column("rep_id", ID),
                 Column("acquired_date", DATE),
             ),
-            enables="customer type, market tier, acquisition method and customer lifetime value",
+            enables="customer type, market tier and acquisition method breakdowns, new customers by tier, and customer ownership for lifetime value",
             key="customer_id",
             references={"rep_id": "reps"},
         ),
