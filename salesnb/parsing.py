@@ -220,6 +220,3 @@ def parse_forecast_periods(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     normal = text.where(~ok, text.str.upper())
     return normal.where(ok), present & ~ok
 
-
-def as_float_array(values: pd.Series) -> np.ndarray:
-    return values.to_numpy(dtype="float64", na_value=np.nan)
