@@ -70,6 +70,9 @@ __all__ = [
 ]
 
 ENGINE_NAME = "salesnb-fork"
+PREWARM_ENV = "SALESNB_PREWARM"
+"""Set by the batch runner for a rep report: JSON of its source, mapping, period,
+as_of and rep_id, from which the warm template pre-computes the batch-wide tables."""
 PRELOAD_ENV = "SALESNB_PRELOAD"  # extra modules to import in the template, comma-separated
 
 #: Imported by every template, before any notebook asks: the libraries a
@@ -141,6 +144,7 @@ class ForkingKernel:
         env.setdefault("MPLBACKEND", _INLINE_BACKEND)
         env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
         env.pop("SALESNB_CACHE_DIR", None)  # a run says which batch cache it reads
+        env.pop(PREWARM_ENV, None)
         try:
             self.process = subprocess.Popen(
                 [self.python, "-m", "salesnb.kernels", str(theirs.fileno())],
@@ -525,7 +529,7 @@ def _template_main(fd: int) -> None:
     os.environ.setdefault("MPLBACKEND", _INLINE_BACKEND)
     shell = _make_shell()  # before pandas is imported: pandas asks the shell what it runs in
     imported: list[str] = []
-    cache_dir_loaded = None
+    cache_dir_loaded = prewarmed = None
     while True:
         try:
             message = conn.recv()
@@ -543,7 +547,12 @@ def _template_main(fd: int) -> None:
             cache_dir = spec["env"].get("SALESNB_CACHE_DIR")
             if cache_dir and cache_dir != cache_dir_loaded:  # one batch's data at a time
                 cache_dir_loaded = cache_dir
+                prewarmed = None
                 _preload_cache(cache_dir)
+            prewarm = spec["env"].get(PREWARM_ENV)
+            if cache_dir and prewarm and (cache_dir, _batch_part(prewarm)) != prewarmed:
+                prewarmed = (cache_dir, _batch_part(prewarm))
+                _prewarm(cache_dir, prewarm)
             _freeze()
             _fork_and_run(conn, shell, spec)
         elif message[0] == "stop":
@@ -723,6 +732,35 @@ def _preload_cache(directory: str) -> None:
 
         cache.preload(directory)
     except Exception:  # noqa: BLE001 - reports then read the cache files themselves
+        pass
+
+
+def _batch_part(prewarm: str) -> str:
+    """The pre-warm request without its rep: equal for every rep report of a batch."""
+    import json
+
+    try:
+        return json.dumps({k: v for k, v in json.loads(prewarm).items() if k != "rep_id"}, sort_keys=True)
+    except (ValueError, AttributeError):
+        return prewarm
+
+
+def _prewarm(directory: str, prewarm: str) -> None:
+    """Compute a rep report's batch-wide tables (:mod:`salesnb.memo`) once from the
+    preloaded batch data, so every forked report finds them made. The template's
+    own copy of the data is left as it was (reports still take it from the cache)."""
+    try:
+        import json
+
+        from . import cache, memo, views
+
+        request = json.loads(prewarm)
+        dataset = cache._MEMORY.get((str(directory), cache.key(request["source"], request.get("mapping"))))
+        if dataset is None or not getattr(dataset, "fingerprint", ""):
+            return
+        memo.clear()
+        views.rep_report(dataset, request["rep_id"], period=request["period"], as_of=request["as_of"])
+    except Exception:  # noqa: BLE001 - only a warm-up: reports compute what is missing
         pass
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import memo
 from .dataset import Dataset
 from .errors import InputError
 from .periods import Period, data_span, parse_period
@@ -296,10 +297,11 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     own = reps.loc[rep_id]
     rep = {"rep_id": rep_id, "name": _text(own["name"]), "team": _text(own["team"]), "territory": _text(own["territory"])}
 
-    table = metrics_table(ds, by="rep", period=span, as_of=as_of)
+    table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
     row = table[table["rep_id"] == rep_id].iloc[0]
     figures = {k: _plain(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory")}
-    diagnosis = diagnose(ds, period=span, rep=rep_id, as_of=as_of)[0]
+    # every rep's diagnosis (as diagnose(..., rep=rep_id) computes anyway), then this rep's
+    diagnosis = [d for d in memo.call(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] == rep_id][0]
     group = diagnosis["peer_group"]
     peers = _peer_ids(reps, rep_id, group)
     peer_label = "team" if group == "team" else "all-rep"
@@ -322,7 +324,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     value, value_notes = _value(ds, rep_id, peers, span, peer_label)
     forecasts, forecast_notes = _rep_forecasts(ds, rep_id, trends, span)
 
-    flags = quality_for_rep(quality_flags(ds, period=span, as_of=as_of), rep_id)
+    flags = quality_for_rep(memo.call(quality_flags, ds, period=span, as_of=as_of), rep_id)
     flags = flags.drop(columns="rep_id")
     notes = {"funnel": list(diagnosis.get("notes", [])), "scorecard": card_notes, "trends": trend_notes,
              "value": value_notes, "forecasts": forecast_notes, "quality": []}
@@ -373,7 +375,7 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
     except InputError:
         first_day = None
     window = _quarter_window(span, quarters, first_day)
-    table = metrics_over_time(ds, by="rep", freq="quarter", start=window[0], end=window[-1])
+    table = memo.call(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
     notes: list[str] = []  # missing-table notes of the metrics are said once, with the data checks
     has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
     mine = table[table["rep_id"] == rep_id].set_index("period")
@@ -413,7 +415,7 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     from .diagnosis import MIN_PEERS
     from .value import value_cost
 
-    frame = value_cost(ds, period=span)
+    frame = memo.call(value_cost, ds, period=span)
     own = frame[frame["rep_id"] == rep_id]
     ratios = frame.loc[frame["rep_id"].isin(peers), "value_cost_ratio"].dropna().to_numpy(dtype="float64")
     enough = len(ratios) >= MIN_PEERS
@@ -444,7 +446,7 @@ def _rep_forecasts(ds, rep_id, trends, span) -> tuple[pd.DataFrame, list[str]]:
     from .forecasts import forecast_accuracy
 
     columns = ["period", "period_start", "forecast_amount", "actual", "forecast_error_pct"]
-    accuracy = forecast_accuracy(ds)
+    accuracy = memo.call(forecast_accuracy, ds)
     notes = list(accuracy.attrs.get("notes", []))
     if ds.forecasts is None:
         return pd.DataFrame(columns=columns), notes
@@ -536,7 +538,7 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
         label=[rep_label(r, n) for r, n in zip(members["rep_id"], members["name"])]).reset_index(drop=True)
     labels = dict(zip(members["rep_id"], members["label"]))
 
-    table = metrics_table(ds, by="rep", period=span, as_of=as_of)
+    table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
     metrics = table[table["rep_id"].isin(ids)].reset_index(drop=True)
     metrics.insert(1, "label", metrics["rep_id"].map(labels))
     diagnoses = [d for d in diagnose(ds, period=span, as_of=as_of) if d["rep_id"] in set(ids)]
@@ -635,7 +637,7 @@ def forecast_report(ds: Dataset, *, period, as_of=None) -> ForecastReport:
     notes = list(accuracy.attrs.get("notes", []))
     accuracy = accuracy.assign(label=accuracy["rep_id"].map(labels))
     bias = bias.assign(label=bias["rep_id"].map(labels))
-    table = metrics_table(ds, by="rep", period=span, as_of=as_of)
+    table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
     period_table = table[["rep_id", "name", "forecast_amount", "revenue_won", "forecast_error_pct"]].assign(
         label=table["rep_id"].map(labels))
     return ForecastReport(period=span, accuracy=accuracy, bias=bias, period_table=period_table, notes=notes)
@@ -667,7 +669,7 @@ def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
     as_of = _as_of(as_of)
     span = parse_period(period, as_of=as_of)
     labels = _labels(ds)
-    flags = quality_flags(ds, period=span, as_of=as_of)
+    flags = memo.call(quality_flags, ds, period=span, as_of=as_of)
     flags = flags.assign(label=flags["rep_id"].map(lambda r: labels.get(r, r) if r is not None else "whole source"),
                          advice=flags["flag"].map(lambda f: QUALITY_ADVICE.get(f, "see the detail and correct the source.")))
     per_rep = flags[flags["rep_id"].notna()]
