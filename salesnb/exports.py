@@ -1,5 +1,8 @@
 """Writing tables for spreadsheets and scripts, safely.
 
+JSON: NaN, NaT and NA become null, numpy scalars plain numbers, timestamps
+ISO text (:func:`to_json`), so every command's JSON parses with any reader.
+
 A cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab/CR) is run as
 a formula by Excel and LibreOffice; text cells like that get a leading ``'``
 so a rep name such as ``=HYPERLINK(...)`` stays text (CSV injection).
@@ -32,3 +35,31 @@ def to_csv_text(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
     neutralise_formulas(frame).to_csv(buffer, index=False)
     return buffer.getvalue()
+
+
+def jsonable(value):
+    """``value`` with NaN/NaT/NA as None and numpy/pandas scalars as Python ones."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def to_json(value) -> str:
+    """Indented JSON text of ``value`` (records, dicts, lists) with no NaN in it."""
+    import json
+
+    return json.dumps(jsonable(value), indent=2, ensure_ascii=False, allow_nan=False, default=str)

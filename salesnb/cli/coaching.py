@@ -84,32 +84,10 @@ def quality(source, mapping, as_of, period, fmt) -> None:
 
 # -- output helpers ------------------------------------------------------------
 
-def _jsonable(value):
-    """``value`` with NaN/NaT as None and numpy/pandas scalars as Python ones."""
-    import math
-
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
 def _to_json(value) -> str:
-    import json
+    from ..exports import to_json
 
-    return json.dumps(_jsonable(value), indent=2, ensure_ascii=False, allow_nan=False, default=str)
+    return to_json(value)
 
 
 def _wrap(text: str, indent: str = "  ", hanging: str = "") -> str:

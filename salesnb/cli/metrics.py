@@ -72,20 +72,9 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
 
 
 def _as_json(table) -> str:
-    import json
+    from ..exports import to_json
 
-    import numpy as np
-    import pandas as pd
-
-    def plain(value):
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT:
-            return None
-        if isinstance(value, np.generic):
-            return value.item()
-        return value
-
-    records = [{key: plain(value) for key, value in row.items()} for row in table.astype("object").to_dict("records")]
-    return json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
+    return to_json(table.astype("object").to_dict("records"))
 
 
 def _as_csv(table) -> str:
