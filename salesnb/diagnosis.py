@@ -17,6 +17,12 @@ above their 75th), so a team's natural spread is not mistaken for a
 problem. Contacts are deliberately not a factor: activity is not
 performance.
 
+A rep hired during the period had less time to open opportunities, so the
+prospecting factor compares paces, not counts: each rep's opportunities are
+divided by the share of the period the rep was employed (``active_share``,
+from ``reps.hire_date``), for the rep and the peers alike. Rates, deal size
+and cycle length need no such correction.
+
 :func:`diagnose_table` is the pure core (metrics rows in, dicts out);
 :func:`diagnose` loads the metrics for a period and calls it.
 """
@@ -54,10 +60,15 @@ class _Factor:
     n_column: str          # the count behind the rep's value
     higher_is_better: bool
     needs_closed: bool     # a rate/size/cycle from closed deals: peers with small samples are left out
+    compared: str | None = None  # the column compared, when not ``metric`` itself (a pro-rated pace)
+
+    @property
+    def column(self) -> str:
+        return self.compared or self.metric
 
 
 _FACTORS = (
-    _Factor("prospecting", "opportunities", "opportunities", True, False),
+    _Factor("prospecting", "opportunities", "opportunities", True, False, "opportunities_pace"),
     _Factor("conversion", "win_rate", "closed", True, True),
     _Factor("deal_size", "avg_deal_size", "won", True, True),
     _Factor("velocity", "cycle_days_median", "won", False, True),  # cycle length is measured on won deals
@@ -145,6 +156,8 @@ def diagnose(ds, *, period, rep: str | None = None, as_of=None) -> list[dict]:
         require_rep(ds, rep)
     span = parse_period(period, as_of=as_of)
     table = metrics_table(ds, by="rep", period=span, as_of=as_of)
+    share = active_share(ds.reps, span)
+    table = table.assign(active_share=table["rep_id"].map(share).fillna(1.0).to_numpy())
     results = diagnose_table(table, period=span.label)
     if rep is not None:
         results = [r for r in results if r["rep_id"] == rep]
@@ -162,6 +175,21 @@ def require_rep(ds, rep: str) -> None:
     more = "" if close or len(known) <= 8 else f" (and {len(known) - 8} more)"
     hint = "did you mean" if close else "known reps"
     raise InputError(f"no rep {rep!r} in the reps table; {hint}: {', '.join(shown)}{more}")
+
+
+def active_share(reps: pd.DataFrame, span) -> pd.Series:
+    """Share of ``span`` (a :class:`~salesnb.periods.Period`) each rep was
+    employed, by ``rep_id``: 1.0 when hired before it starts or the hire
+    date is unknown, 0.0 when hired after it ends. Days count inclusively,
+    so a rep hired on 2025-07-01 has 184/365 of 2025."""
+    if reps is None or "hire_date" not in reps.columns:
+        return pd.Series(dtype="float64")
+    frame = reps.drop_duplicates("rep_id")
+    hired = pd.to_datetime(frame["hire_date"], errors="coerce")
+    days = (span.end - span.start).days + 1
+    worked = (span.end - hired.clip(lower=span.start)).dt.days + 1
+    share = (worked / days).clip(lower=0.0, upper=1.0).where(hired.notna(), 1.0)
+    return pd.Series(share.to_numpy(dtype="float64"), index=frame["rep_id"].astype(str).to_numpy())
 
 
 def diagnose_table(rep_metrics: pd.DataFrame, *, peers: str = "team", period: str | None = None) -> list[dict]:
@@ -190,7 +218,10 @@ def diagnose_table(rep_metrics: pd.DataFrame, *, peers: str = "team", period: st
         75th percentile], ``gap_pct``, ``score`` (log-ratio shortfall,
         positive = worse), ``n``, ``small_sample``), ``summary`` (read
         aloud, strengths first), ``questions``, ``peer_group``,
-        ``peer_count``, ``notes``. NaN values are None, so the dicts are
+        ``peer_count``, ``notes``. The prospecting evidence of a rep
+        with ``active_share`` below 1 also holds ``raw_value`` (the count)
+        and ``active_share``; its ``rep_value`` is the full-period pace
+        compared with the peers' paces. NaN values are None, so the dicts are
         JSON-ready. No other rep is named and no other rep's figures
         appear, only peer medians and bands.
     """
@@ -226,6 +257,10 @@ def _prepare(rep_metrics: pd.DataFrame) -> pd.DataFrame:
     if "small_sample" not in frame:
         frame["small_sample"] = frame["closed"] < SMALL_SAMPLE_MIN_CLOSED
     frame["small_sample"] = frame["small_sample"].fillna(True).astype(bool)
+    share = pd.to_numeric(frame.get("active_share", 1.0), errors="coerce")
+    frame["active_share"] = pd.Series(share, index=frame.index).fillna(1.0).clip(lower=0.0, upper=1.0)
+    # the prospecting pace: opportunities over a full period (None for a rep with no time in it)
+    frame["opportunities_pace"] = frame["opportunities"] / frame["active_share"].where(frame["active_share"] > 0)
     if "team" not in frame:
         frame["team"] = np.nan
     return frame
@@ -257,6 +292,10 @@ def _diagnose_row(frame, row, peer_mask: np.ndarray, group: str, period, rep_has
     peer_count = int(peer_mask.sum())
     where = "the rep's team" if group == "team" else "all reps"
     notes = [f"Benchmark: the median of {peer_count} other reps with data ({where})."]
+    share = float(row["active_share"])
+    if 0 < share < 1:
+        notes.append(f"Employed for {share:.0%} of the period: opportunities are compared as a full-period pace "
+                     f"({_num(row['opportunities']) or 0:,.0f} opened, {_num(row['opportunities_pace']) or 0:,.0f} at that pace).")
 
     focus = None
     if not rep_has_data:
@@ -298,12 +337,12 @@ def _diagnose_row(frame, row, peer_mask: np.ndarray, group: str, period, rep_has
 
 
 def _evidence(frame, row, factor: _Factor, peer_mask: np.ndarray) -> dict:
-    values = frame[factor.metric].to_numpy(dtype="float64")
+    values = frame[factor.column].to_numpy(dtype="float64")
     usable = peer_mask & ~np.isnan(values)
     if factor.needs_closed:
         usable &= ~frame["small_sample"].to_numpy(dtype=bool)
     peer_values = values[usable]
-    rep_value = _num(row[factor.metric])
+    rep_value = _num(row[factor.column])
     n = _num(row.get(factor.n_column))
     if len(peer_values) >= MIN_PEERS:  # with one or two peers a "median" would show their own figures
         median = float(np.median(peer_values))
@@ -320,6 +359,9 @@ def _evidence(frame, row, factor: _Factor, peer_mask: np.ndarray) -> dict:
     if score is not None:
         outside_band = rep_value < low if factor.higher_is_better else rep_value > high
     rep_small = bool(row["small_sample"]) if factor.needs_closed else False
+    prorated = {}
+    if factor.compared and float(row["active_share"]) < 1.0:
+        prorated = {"raw_value": _num(row[factor.metric]), "active_share": round(float(row["active_share"]), 4)}
     return {
         "factor": factor.name,
         "metric": factor.metric,
@@ -330,6 +372,7 @@ def _evidence(frame, row, factor: _Factor, peer_mask: np.ndarray) -> dict:
         "score": score,
         "n": None if n is None else int(n),
         "small_sample": rep_small,
+        **prorated,
         "_meaningful": score is not None and score >= SHORTFALL_MIN - 1e-12 and outside_band,
         "_strength": score is not None and score <= 0,
         "_needs_closed": factor.needs_closed,
@@ -365,6 +408,9 @@ def _strength_text(e: dict, group: str, *, you: bool = False) -> str:
     level = "in line with" if e["score"] == 0 else ("faster than" if e["factor"] == "velocity" else "above")
     if e["factor"] == "prospecting":
         what = f"{'you opened' if you else 'Opened'} {rep:,.0f} new opportunities"
+        if "raw_value" in e:
+            what = (f"{'you opened' if you else 'Opened'} {e['raw_value']:,.0f} new opportunities in "
+                    f"{e['active_share']:.0%} of the period, a full-period pace of {rep:,.0f}")
         bench = f"{med:,.0f}"
     elif e["factor"] == "conversion":
         what = f"{'you win' if you else 'Wins'} {rep:.0%} of {'your ' if you else ''}closed deals"
@@ -383,6 +429,9 @@ def _focus_text(e: dict, group: str, period) -> str:
     gap = abs(e["gap_pct"])
     when = f" in {period}" if period else ""
     if e["factor"] == "prospecting":
+        if "raw_value" in e:
+            return (f"You opened {e['raw_value']:,.0f} new opportunities{when} in {e['active_share']:.0%} of it, a pace of "
+                    f"{rep:,.0f} for the whole period, {gap:.0f}% fewer than {peer} of {med:,.0f}.")
         return f"You opened {rep:,.0f} new opportunities{when}, {gap:.0f}% fewer than {peer} of {med:,.0f}."
     if e["factor"] == "conversion":
         return f"You won {rep:.0%} of your closed deals{when}, against {peer} of {med:.0%}."

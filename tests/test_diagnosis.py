@@ -244,3 +244,64 @@ def test_diagnose_one_rep_and_unknown_rep(sample_ds):
     assert [r["rep_id"] for r in only] == ["R03"] and only[0]["focus"] == "conversion"
     with pytest.raises(InputError, match="no rep 'R99'.*R01, R02"):
         diagnose(sample_ds, period="2025", rep="R99")
+
+
+# -- new hires: opportunities compared as a pace --------------------------------
+
+def test_active_share_counts_employed_days_of_the_period():
+    from salesnb.diagnosis import active_share
+    from salesnb.periods import parse_period
+
+    reps = pd.DataFrame({"rep_id": ["A", "B", "C", "D"],
+                         "hire_date": pd.to_datetime(["2025-07-01", "2019-03-01", "2026-02-01", None])})
+    share = active_share(reps, parse_period("2025"))
+    # 2025-07-01..2025-12-31 is 184 of 365 days; hired before: whole period;
+    # hired after it: none of it; unknown hire date: assumed employed throughout.
+    assert share["A"] == pytest.approx(184 / 365)
+    assert share["B"] == 1.0 and share["C"] == 0.0 and share["D"] == 1.0
+    assert active_share(reps.drop(columns="hire_date"), parse_period("2025")).empty
+
+
+def test_new_hire_with_half_the_opportunities_in_half_the_period_is_on_pace():
+    # R1 opened 10 opportunities, the team 20 each; without the hire date that is
+    # a -50 % prospecting focus (the first test). Employed half the period, the
+    # pace is 10 / 0.5 = 20: exactly the team median, so there is no focus.
+    frame = team(R1={"opportunities": 10})
+    frame["active_share"] = [0.5, 1, 1, 1, 1, 1]
+    r1 = result_for(diagnose_table(frame, period="2025"), "R1")
+    assert r1["focus"] is None
+    e = evidence(r1, "prospecting")
+    assert e["rep_value"] == 20 and e["raw_value"] == 10 and e["active_share"] == 0.5
+    assert e["gap_pct"] == 0.0
+    assert any("Employed for 50% of the period" in note for note in r1["notes"])
+    assert "10 new opportunities in 50% of the period, a full-period pace of 20" in r1["summary"]
+    # Team-mates employed all period carry no pro-rating fields.
+    assert "raw_value" not in evidence(result_for(diagnose_table(frame), "R2"), "prospecting")
+
+
+def test_new_hire_below_pace_still_gets_prospecting_focus():
+    # 3 opportunities in a quarter of the period: a pace of 3 / 0.25 = 12 against the
+    # team's 20 is -40 % (log ratio 0.511 > 0.223): prospecting, and the text names both figures.
+    frame = team(R1={"opportunities": 3})
+    frame["active_share"] = [0.25, 1, 1, 1, 1, 1]
+    r1 = result_for(diagnose_table(frame, period="2025"), "R1")
+    assert r1["focus"] == "prospecting"
+    e = evidence(r1, "prospecting")
+    assert e["rep_value"] == 12 and e["raw_value"] == 3
+    assert e["gap_pct"] == pytest.approx(-40.0)
+    assert "You opened 3 new opportunities in 2025 in 25% of it, a pace of 12 for the whole period, 40% fewer" in r1["summary"]
+
+
+def test_planted_new_hire_is_not_told_to_prospect_for_months_before_hiring():
+    # R12 (planted new hire, data/sample) joined mid-2025 with a planted win rate of 50 %.
+    import salesnb
+    from salesnb.diagnosis import diagnose
+
+    from pathlib import Path
+
+    ds = salesnb.load(Path(__file__).resolve().parent.parent / "data" / "sample")
+    r12 = diagnose(ds, period="2025", rep="R12")[0]
+    e = evidence(r12, "prospecting")
+    assert 0.4 < e["active_share"] < 0.6
+    assert e["rep_value"] == pytest.approx(e["raw_value"] / e["active_share"], rel=1e-3)
+    assert r12["focus"] != "prospecting"
