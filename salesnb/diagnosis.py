@@ -170,11 +170,38 @@ def require_rep(ds, rep: str) -> None:
     known = [str(r) for r in ds.reps["rep_id"].dropna()]
     if rep in known:
         return
+    aside = set_aside_rep(ds, rep)
+    if aside is not None:
+        raise InputError(f"rep {rep!r} is in the data, but its row was set aside: {aside}; "
+                         f"fix that row (run `salesnb validate` to see every problem) and run again")
     close = [r for r in known if r.casefold() == str(rep).casefold()]
     shown = close or known[:8]
     more = "" if close or len(known) <= 8 else f" (and {len(known) - 8} more)"
     hint = "did you mean" if close else "known reps"
     raise InputError(f"no rep {rep!r} in the reps table; {hint}: {', '.join(shown)}{more}")
+
+
+def set_aside_rep(ds, rep: str) -> str | None:
+    """Where and why ``rep``'s own row was set aside by the loader
+    ("reps.csv, line 3: territory: required value is missing"), or None when
+    no quarantined reps row holds that rep_id."""
+    import json
+
+    quarantine = getattr(ds, "quarantine", None)
+    if quarantine is None or quarantine.empty:
+        return None
+    for row in quarantine[quarantine["table"] == "reps"].itertuples(index=False):
+        try:
+            record = json.loads(row.record)
+        except (TypeError, ValueError):
+            continue
+        if str(record.get("rep_id") or "").strip() == rep:
+            located = [p for p in getattr(ds, "problems", []) or []
+                       if p.table == "reps" and p.file == row.file and p.line == row.line]
+            unit = located[0].unit if located else "line"
+            where = f"{row.file}, {unit} {row.line}" if pd.notna(row.line) else str(row.file)
+            return f"{where}: {row.problems}"
+    return None
 
 
 def active_share(reps: pd.DataFrame, span) -> pd.Series:

@@ -55,7 +55,7 @@ def read_mapping(path: str | Path | None) -> Mapping:
     path = Path(path)
     where = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        raw = yaml.safe_load(read_utf8(path))
     except FileNotFoundError:
         raise DataError(_problem(where, None, f"mapping file not found: {path}", "pass the path of an existing mapping.yml")) from None
     except yaml.YAMLError as exc:
@@ -63,6 +63,23 @@ def read_mapping(path: str | Path | None) -> Mapping:
         line = mark.line + 1 if mark is not None else None
         raise DataError(_problem(where, None, f"mapping file is not valid YAML: {getattr(exc, 'problem', exc)}", "fix the YAML syntax", line=line)) from None
     return parse_mapping(raw, where=where)
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a YAML file, which must be UTF-8 (a BOM is fine). Any other
+    encoding raises :class:`DataError` naming the file, the line and the byte,
+    instead of guessing: a guessed encoding would silently change names and
+    values that must match the data exactly."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataError(_problem(
+            str(path), None,
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}; it was probably saved as Windows-1252 or Latin-1)",
+            "save the file as UTF-8 (most editors: Save As, Encoding: UTF-8) and run again",
+            line=line)) from None
 
 
 def parse_mapping(raw: object, *, where: str = "mapping") -> Mapping:

@@ -80,9 +80,13 @@ def test_table_for_people(source):
 def test_usage_errors_exit_2(source):
     assert run(source, "--by", "region").exit_code == 2
     assert run(source).exit_code == 2  # --by is required
-    bad = run(source, "--by", "rep", "--period", "2025-Q5")
-    assert bad.exit_code == 2 and "2025-Q2" in bad.output  # the message lists the accepted forms
     assert run(source, "--by", "rep", "--as-of", "yesterday").exit_code == 2
+
+
+def test_nonsense_period_exits_1_like_every_command(source):
+    bad = run(source, "--by", "rep", "--period", "2025-Q5")
+    assert bad.exit_code == 1 and "2025-Q2" in bad.output  # the message lists the accepted forms
+    assert "Traceback" not in bad.output
 
 
 def test_unreadable_source_exits_1(tmp_path):

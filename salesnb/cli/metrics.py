@@ -15,16 +15,13 @@ GROUPS = ("rep", "team", "territory", "customer_type", "acquisition_method", "ma
 
 
 def _period(ctx, param, value):
-    """Reject a period that is none of the contract's forms as wrong usage (exit 2)."""
+    """Reject a period that is none of the contract's forms before the data is
+    read; like every other command, that is a bad input (exit 1), not bad usage."""
     if value is None:
         return None
-    from ..errors import InputError
     from ..periods import parse_period
 
-    try:
-        parse_period(value, as_of="2000-01-01")  # the form only; relative periods are resolved later
-    except InputError as exc:
-        raise click.BadParameter(str(exc)) from None
+    parse_period(value, as_of="2000-01-01")  # the form only; relative periods are resolved later
     return value
 
 

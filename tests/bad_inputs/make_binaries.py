@@ -1,0 +1,85 @@
+"""Rebuild the corpus's binary sources (Excel workbooks, a SQLite database).
+
+They are committed, so the tests do not need this script; run it after
+changing one of them: ``.venv/bin/python tests/bad_inputs/make_binaries.py``.
+Row by row, the comments give the line (Excel row) or row number each
+problem is expected on in the case's expected.yml.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FIXED_TIME = dt.datetime(2025, 1, 1)
+
+
+def _workbook(rows_from_row_1: list[list], path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.properties.created = book.properties.modified = FIXED_TIME
+    sheet = book.active
+    for i, row in enumerate(rows_from_row_1, start=1):
+        for j, value in enumerate(row, start=1):
+            if value is not None:
+                sheet.cell(row=i, column=j, value=value)
+    book.save(path)
+
+
+def excel_empty_sheet() -> None:
+    _workbook([], HERE / "37_excel_empty_sheet" / "opportunities.xlsx")
+
+
+def excel_title_rows() -> None:
+    _workbook([
+        ["Pipeline export"],                                                       # row 1: title
+        ["Generated 2025-06-30 by CRM"],                                           # row 2: title
+        ["opportunity_id", "rep_id", "created_date", "closed_date", "status", "amount"],  # row 3: header
+        ["O1", "R1", "2025-01-01", None, "open", 10],                              # row 4: good
+        ["O2", "R1", "not a date", None, "open", 10],                              # row 5: bad created_date
+        [None, None, None, None, None, None],                                      # row 6: blank, skipped
+        ["O3", "R2", "2025-01-01", None, "open", -1],                              # row 7: negative amount
+        ["O4", "R2", "2025-01-02", None, "won", None],                             # row 8: won, no close date, no amount
+        ["O5", "R2", dt.datetime(2025, 1, 3), dt.datetime(2025, 2, 3), "won", 25.5],  # row 9: good (real Excel dates)
+    ], HERE / "53_excel_title_rows" / "opportunities.xlsx")
+
+
+def excel_totals_row() -> None:
+    _workbook([
+        ["Deals Q1 2025"],                                                         # row 1: title
+        ["opportunity_id", "rep_id", "created_date", "status", "amount"],          # row 2: header
+        ["O1", "R1", "2025-01-01", "open", 100],                                   # row 3
+        ["O2", "R2", "2025-01-02", "open", 50],                                    # row 4
+        ["Total", None, None, None, 150],                                          # row 5: totals row
+    ], HERE / "54_excel_totals_row" / "opportunities.xlsx")
+
+
+def sqlite_wrong_types() -> None:
+    path = HERE / "13_sqlite_wrong_types" / "sales.sqlite"
+    path.unlink(missing_ok=True)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA page_size = 512")
+    connection.execute("CREATE TABLE reps (rep_id TEXT, name TEXT, territory TEXT)")
+    connection.executemany("INSERT INTO reps VALUES (?, ?, ?)", [("R1", "Ann", "North"), ("R2", "Bob", "South")])
+    # SQLite lets a REAL column hold text and a date column hold anything.
+    connection.execute("CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date TEXT, status TEXT, amount REAL)")
+    connection.executemany("INSERT INTO opportunities VALUES (?, ?, ?, ?, ?)", [
+        ("O1", "R1", "2025-01-01", "open", 10.0),   # row 1
+        ("O2", "R1", "2025-01-01", "open", "abc"),  # row 2: amount is text
+        ("O3", "R2", "soon", "open", 5.0),          # row 3: created_date is not a date
+        ("O4", "R2", "2025-01-02", "open", None),   # row 4: open, amount unknown
+    ])
+    connection.commit()
+    connection.execute("VACUUM")
+    connection.close()
+
+
+if __name__ == "__main__":
+    excel_empty_sheet()
+    excel_title_rows()
+    excel_totals_row()
+    sqlite_wrong_types()
+    for path in sorted(HERE.glob("*/*.xlsx")) + sorted(HERE.glob("*/*.sqlite")):
+        print(f"{path.relative_to(HERE)}: {path.stat().st_size} bytes")
