@@ -8,9 +8,12 @@ SAMPLE := data/sample
 OUT    ?= reports/demo
 PERIOD ?= 2025
 AS_OF  ?= 2026-01-05
+CHROMIUM ?= /usr/bin/chromium
+# root runs apt-get as it is; anyone else through sudo
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel demo report test test-fast test-browser lab sample bench clean
+.PHONY: help setup kernel demo report test test-fast test-browser browser-deps lab sample bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
@@ -36,14 +39,30 @@ demo: $(STAMP) ## Set up, validate the bundled sample, print its metrics and ren
 report: $(STAMP) ## Render the coaching reports for the sample into $(OUT) (open $(OUT)/index.html)
 	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
 
-test: $(STAMP) ## Run the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+test: $(STAMP) ## Run the whole test suite (what CI runs), browser tests included (skipped, with the reason, without Chromium)
+	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP) ## Run the tests that execute no notebook
 	$(BIN)/python -m pytest -n 2 -m "not slow and not browser"
 
+test-browser: $(STAMP) browser-deps ## Run only the real-browser tests (Playwright driving Debian's Chromium)
+	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile -m browser
+
+browser-deps: ## Install Debian's chromium for the browser tests unless CHROMIUM (/usr/bin/chromium) exists (apt-get; root or sudo)
+	@if [ -x "$(CHROMIUM)" ]; then \
+	  echo "browser-deps: $(CHROMIUM) is installed"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "browser-deps: installing Debian's chromium"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-dejavu-core fonts-liberation; \
+	else \
+	  echo "browser-deps: no $(CHROMIUM) and no apt-get: install Chromium yourself and run make CHROMIUM=/path/to/chromium test-browser" >&2; \
+	  exit 1; \
+	fi
+
 lab: $(STAMP) ## Open JupyterLab on the notebooks with the salesnb kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(SUDO),,--allow-root)
 
 bench: $(STAMP) ## Print report throughput figures (100 reps; slow)
 	$(BIN)/python benchmarks/reports.py --reps 100 --naive 5 --jobs 1,2
