@@ -19,6 +19,12 @@ class InputError(SalesnbError):
     """A parameter value makes no sense (a period, a rep that does not exist...)."""
 
 
+class OutputError(SalesnbError):
+    """An output cannot be written: the disk is full, the folder is read-only
+    or not a folder, permission is denied... The message names the place and
+    says what to do."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One contract breach, located and explained.

@@ -6,10 +6,12 @@ ISO text (:func:`to_json`), so every command's JSON parses with any reader.
 A cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab/CR) is run as
 a formula by Excel and LibreOffice; text cells like that get a leading ``'``
 so a rep name such as ``=HYPERLINK(...)`` stays text (CSV injection).
-Numbers are left alone: a negative number is not a formula.
+Numbers are left alone: a negative number is not a formula. A carriage
+return inside a cell is quoted, so it cannot start a row of its own.
 """
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
@@ -31,9 +33,20 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_text(frame: pd.DataFrame) -> str:
-    """CSV text of ``frame`` with formulas neutralised."""
+    """CSV text of ``frame`` with formulas neutralised.
+
+    A text cell holding a carriage return is quoted: the csv writer quotes
+    one holding a line feed but not a lone CR, which spreadsheets read as a
+    new row (whose first cell could then be a formula). Then every text cell
+    is quoted (numbers are not), so readers see the cells as written.
+    """
+    safe = neutralise_formulas(frame)
+    has_cr = any(
+        safe[column].map(lambda v: isinstance(v, str) and "\r" in v).any()
+        for column in safe.columns if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column].dtype)
+    )
     buffer = io.StringIO()
-    neutralise_formulas(frame).to_csv(buffer, index=False)
+    safe.to_csv(buffer, index=False, quoting=csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL)
     return buffer.getvalue()
 
 

@@ -51,10 +51,20 @@ Reruns:
 Two batches never write one DIR at once: a batch holds an exclusive lock
 on DIR/.salesnb.lock and a second one fails at once with
 :class:`OutputFolderBusy`, naming the folder and the PID holding it.
+
+Faults: every file is written atomically (:mod:`salesnb.atomic`), so a
+batch killed at any point (even SIGKILL) leaves each page, the manifest
+and the index either as they were or whole. The kernel drops the dead
+batch's lock; the next batch removes the hidden temporary files and the
+data cache the dead one left, and a rerun renders what is missing. A
+folder that cannot be written (full disk, read-only, not a folder, no
+permission) raises :class:`~salesnb.errors.OutputError` saying which
+folder and what to do.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import functools
 import hashlib
 import json
@@ -72,7 +82,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import atomic
-from .errors import InputError
+from .errors import InputError, OutputError
 
 __all__ = [
     "KINDS",
@@ -372,8 +382,11 @@ def render_report(job: ReportJob) -> dict:
         page = render.notebook_to_html(nb, title=job.title, subtitle=job.subtitle)
         del nb
         target = out_dir / job.html
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(target, page)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(target, page)
+        except OSError as exc:
+            raise _cannot_write(exc, out_dir, job.html) from exc
     except Exception as exc:
         result.update(status="failed", html=None, **_describe(exc))
         try:
@@ -488,8 +501,11 @@ def _keep_failed(job: ReportJob, capture: str) -> str | None:
     if saved is None:  # it failed before papermill saved anything (unreadable notebook, no kernel...)
         return None
     target = Path(job.out_dir) / job.failed_notebook
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(target, saved)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(target, saved)
+    except OSError as exc:
+        raise _cannot_write(exc, Path(job.out_dir), job.failed_notebook) from exc
     return job.failed_notebook
 
 
@@ -757,7 +773,10 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
         mapping=mapping, notebooks_dir=notebooks_dir, data_fingerprint=fingerprint,
         kernel_name=kernel_name, cell_timeout=cell_timeout, engine=engine, cache_dir=cache_dir,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_write(exc, out_dir) from None
     previous = _previous_manifest(out_dir)
     previous_entries = {e["id"]: e for e in previous.get("reports", []) if isinstance(e, dict) and "id" in e}
 
@@ -781,8 +800,12 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
     if to_run:  # the reports' own salesnb.load(source, mapping) reads this
         from . import cache
 
-        cache.store(dataset, cache_dir, source=_parameter_path(source),
-                    mapping=_parameter_path(mapping) if mapping is not None else None)
+        try:
+            cache.store(dataset, cache_dir, source=_parameter_path(source),
+                        mapping=_parameter_path(mapping) if mapping is not None else None)
+        except OSError as exc:
+            _remove_state(out_dir, str(cache_dir))
+            raise _cannot_write(exc, out_dir, cache_dir.relative_to(out_dir).as_posix()) from None
     del dataset
 
     header = {
@@ -831,9 +854,16 @@ def finish_batch(plan: BatchPlan, results) -> BatchResult:
         "kept_from_earlier_runs": sum(bool(r.get("earlier_run")) for r in everything),
         "reports": everything,
     }
-    atomic.write_json(plan.out_dir / MANIFEST, manifest)
-    atomic.write_text(plan.out_dir / INDEX, render_index(manifest))
-    _remove_state(plan.out_dir, plan.cache_dir)
+    writing = MANIFEST
+    try:
+        atomic.write_json(plan.out_dir / MANIFEST, manifest)
+        writing = INDEX
+        atomic.write_text(plan.out_dir / INDEX, render_index(manifest))
+    except OSError as exc:
+        raise _cannot_write(exc, plan.out_dir, writing, note="; the reports written so far are kept, and "
+                            "the rerun renders only what is missing") from None
+    finally:
+        _remove_state(plan.out_dir, plan.cache_dir)
     return BatchResult(out_dir=plan.out_dir, reports=reports, manifest=manifest)
 
 
@@ -918,43 +948,56 @@ def _remove_state(out_dir: Path, cache_dir: str) -> None:
     """The data cache and plan are for the batch's own reports: gone when it ends."""
     from . import cache
 
-    if cache_dir:
-        cache.clear(cache_dir)
-    state = out_dir / STATE_DIR
-    (state / "plan.json").unlink(missing_ok=True)
-    for folder in (state / "cache", state):
-        try:
+    try:
+        if cache_dir:
+            cache.clear(cache_dir)
+        state = out_dir / STATE_DIR
+        (state / "plan.json").unlink(missing_ok=True)
+        for folder in (state / "cache", state):
             folder.rmdir()
-        except OSError:
-            break
+    except OSError:
+        pass  # not empty, or cannot be removed now: the next batch removes what is left
 
 
 @contextmanager
 def _batch_lock(out_dir: Path):
-    """Hold DIR/.salesnb.lock (flock, exclusive) for the batch, or fail at once."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Hold DIR/.salesnb.lock (flock, exclusive) for the batch, or fail at once.
+
+    The kernel releases the lock of a process that dies, however it dies, so
+    a killed batch never blocks the next one; the PID in the file only names
+    the holder in the message. Taking the lock, a batch removes what a killed
+    one may have left (:func:`_tidy_after_killed_batch`).
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_write(exc, out_dir) from None
     try:
         import fcntl
     except ImportError:  # no flock (Windows): no protection against a second batch
         yield
         return
     path = out_dir / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _cannot_write(exc, out_dir, LOCK) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        try:
-            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
-        except OSError:
-            holder = "unknown"
+        holder = _lock_holder(fd)
         os.close(fd)
         raise OutputFolderBusy(
             f"another salesnb report batch (PID {holder}) is writing to {out_dir}; "
             f"wait for it to finish, or write to another --out folder (lock: {path})"
         ) from None
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        except OSError as exc:
+            raise _cannot_write(exc, out_dir, LOCK) from None
+        _tidy_after_killed_batch(out_dir)
         yield
     finally:
         try:
@@ -963,6 +1006,79 @@ def _batch_lock(out_dir: Path):
             pass
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _lock_holder(fd: int) -> str:
+    """The PID written in a held lock file; the holder writes it just after
+    it locks, so an empty file is read again for a moment."""
+    for _ in range(40):
+        try:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        except OSError:
+            break
+        if holder:
+            return holder
+        time.sleep(0.025)
+    return "unknown"
+
+
+def _tidy_after_killed_batch(out_dir: Path) -> None:
+    """Remove what a batch killed outright left in DIR: the temporary files of
+    the writes it was making and its data cache. Only under the lock (no batch
+    is writing); best effort, and nothing but salesnb's own files."""
+    from . import cache
+
+    state = out_dir / STATE_DIR
+    folders = [out_dir, out_dir / FAILED_DIR, state, state / "cache"]
+    folders += [out_dir / folder for _, folder, _ in KINDS.values() if folder]
+    try:
+        caches = [entry for entry in (state / "cache").iterdir() if entry.is_dir()]
+    except OSError:
+        caches = []
+    try:
+        for folder in folders + caches:
+            atomic.remove_temporaries(folder)
+        for folder in caches:
+            cache.clear(folder)
+        for folder in (state / "cache", state):
+            folder.rmdir()
+    except OSError:
+        pass  # not there, not empty (plan.json of a scheduler's batch), or not ours to remove
+
+
+_CANNOT_WRITE = {  # errno -> (what is wrong, what to do)
+    getattr(errno, name): reason for name, reason in {
+        "ENOSPC": ("the disk is full (no space left on device)", "free some space there, or choose another --out folder"),
+        "EDQUOT": ("the disk quota is used up", "free some space there, or choose another --out folder"),
+        "EFBIG": ("a file would be larger than this process may write (see `ulimit -f`)",
+                  "raise the file size limit, or choose another --out folder"),
+        "EROFS": ("it is on a read-only file system", "choose a folder on a writable disk as --out"),
+        "EACCES": ("permission denied", "choose an --out folder you may write to, or get write permission for it"),
+        "EPERM": ("the system does not allow writing there", "choose an --out folder you may write to"),
+        "ENOENT": ("the folder cannot be created there", "choose an --out folder on a normal disk"),
+    }.items() if hasattr(errno, name)
+}
+
+
+def _cannot_write(exc: OSError, out_dir: Path, what: str | None = None, *, note: str = "") -> OutputError:
+    """One paragraph for an OSError met writing into ``out_dir``: which folder,
+    what is wrong, what to do. ``what`` is the file being written, relative to it."""
+    code = getattr(exc, "errno", None)
+    blocker = _file_in_the_way(out_dir) if code in (errno.ENOTDIR, errno.EEXIST) else None
+    if blocker is not None:
+        why, advice = f"{blocker} is a file, not a folder", "choose another --out folder, or move that file away"
+    else:
+        why, advice = _CANNOT_WRITE.get(code, (exc.strerror or str(exc), "check the folder, or choose another --out folder"))
+    doing = f" while writing {what}" if what else ""
+    return OutputError(f"cannot write the reports to {out_dir}: {why}{doing}. {advice[0].upper()}{advice[1:]}, "
+                       f"then run the same command again{note}.")
+
+
+def _file_in_the_way(out_dir: Path) -> Path | None:
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists() and not folder.is_dir():
+            return folder
+    return None
 
 
 # -- index.html ------------------------------------------------------------------
