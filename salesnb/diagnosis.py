@@ -172,8 +172,7 @@ def require_rep(ds, rep: str) -> None:
         return
     aside = set_aside_rep(ds, rep)
     if aside is not None:
-        raise InputError(f"rep {rep!r} is in the data, but its row was set aside: {aside}; "
-                         f"fix that row (run `salesnb validate` to see every problem) and run again")
+        raise InputError(aside)
     close = [r for r in known if r.casefold() == str(rep).casefold()]
     shown = close or known[:8]
     more = "" if close or len(known) <= 8 else f" (and {len(known) - 8} more)"
@@ -182,9 +181,9 @@ def require_rep(ds, rep: str) -> None:
 
 
 def set_aside_rep(ds, rep: str) -> str | None:
-    """Where and why ``rep``'s own row was set aside by the loader
-    ("reps.csv, line 3: territory: required value is missing"), or None when
-    no quarantined reps row holds that rep_id."""
+    """The message for a rep asked for by id whose own row the loader set
+    aside (where, why, what to do), or None when no quarantined reps row
+    holds that rep_id. Saying "no such rep" would be wrong: it is in the data."""
     import json
 
     quarantine = getattr(ds, "quarantine", None)
@@ -200,7 +199,8 @@ def set_aside_rep(ds, rep: str) -> str | None:
                        if p.table == "reps" and p.file == row.file and p.line == row.line]
             unit = located[0].unit if located else "line"
             where = f"{row.file}, {unit} {row.line}" if pd.notna(row.line) else str(row.file)
-            return f"{where}: {row.problems}"
+            return (f"rep {rep!r} is in the data, but its row was set aside: {where}: {row.problems}; "
+                    f"fix that row (run `salesnb validate` to see every problem) and run again")
     return None
 
 

@@ -249,7 +249,7 @@ def plan_batch(
     out_dir = Path(out_dir).resolve()
     notebooks = Path(notebooks_dir).resolve() if notebooks_dir is not None else default_notebooks_dir()
     roster = _roster(dataset)
-    chosen_reps = _choose_reps(roster, reps)
+    chosen_reps = _choose_reps(roster, reps, dataset)
     chosen_teams = _choose_teams(roster, teams)
 
     common = {
@@ -322,12 +322,18 @@ def _roster(dataset) -> dict:
     return {"rep_ids": rep_ids, "names": names, "teams": sorted(teams.values(), key=str.casefold)}
 
 
-def _choose_reps(roster: dict, wanted: Iterable[str]) -> list[str]:
+def _choose_reps(roster: dict, wanted: Iterable[str], dataset=None) -> list[str]:
+    from .diagnosis import set_aside_rep
+
     wanted = [str(w).strip() for w in wanted]
     if not wanted:
         return list(roster["rep_ids"])
     known = set(roster["rep_ids"])
     unknown = [w for w in wanted if w not in known]
+    for rep in unknown:
+        aside = set_aside_rep(dataset, rep) if dataset is not None else None
+        if aside is not None:
+            raise InputError(aside)
     if unknown:
         raise InputError(
             f"no rep {_names(unknown)} in the reps table (rep_id is matched exactly); "
@@ -968,6 +974,7 @@ def _batch_lock(out_dir: Path):
     the holder in the message. Taking the lock, a batch removes what a killed
     one may have left (:func:`_tidy_after_killed_batch`).
     """
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -1004,8 +1011,21 @@ def _batch_lock(out_dir: Path):
             os.ftruncate(fd, 0)
         except OSError:
             pass
+        if created:  # a batch refused before writing anything leaves no folder behind
+            _remove_if_only_lock(out_dir, path)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _remove_if_only_lock(out_dir: Path, lock: Path) -> None:
+    """Remove a folder this batch created when all it holds is the lock
+    (the batch stopped on bad input before writing a report)."""
+    try:
+        if [entry.name for entry in out_dir.iterdir()] == [lock.name]:
+            lock.unlink()
+            out_dir.rmdir()
+    except OSError:
+        pass
 
 
 def _lock_holder(fd: int) -> str:

@@ -63,7 +63,7 @@ OTHER_CATEGORIES = {"strict"}
 
 REQUIRED_KEYS = {"about", "category", "command", "exit"}
 OPTIONAL_KEYS = {"source", "stdout", "stderr", "stdout_empty", "never", "json", "json_contains", "load", "quarantined",
-                 "problems", "kept", "columns", "subprocess", "xfail"}
+                 "problems", "kept", "columns", "subprocess", "xfail", "no_output"}
 NEVER_ANYWHERE = ("Traceback",)
 
 # The column that names a row of each table in `kept:` lists.
@@ -147,6 +147,9 @@ def _check_output(case: Case, prepared: Prepared, exit_code: int, stdout: str, s
             assert prepared.fill(phrase) in text, f"{stream} lacks {prepared.fill(phrase)!r}:\n{text}"
     if spec.get("stdout_empty"):
         assert stdout == "", f"stdout should be empty:\n{stdout}"
+    if spec.get("no_output"):
+        out = Path(prepared.places["out"])
+        assert not out.exists(), f"a refused report batch left {sorted(p.name for p in out.iterdir())} in {out}"
     if "json" in spec or "json_contains" in spec:
         rows = json.loads(stdout)
         assert isinstance(rows, list), stdout
