@@ -73,7 +73,7 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             out[col.name] = values
         else:
             out[col.name] = values.astype("object").where(values.notna(), None).astype("str")
-    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+    return pd.DataFrame(out, index=frame.index, copy=False).reset_index(drop=True)
 
 
 def from_frames(*, expectations: dict | None = None, source: str = "<frames>", **frames: pd.DataFrame) -> Dataset:

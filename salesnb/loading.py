@@ -60,12 +60,24 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
     notes = [note for c in checked.values() for note in c.notes]
     if strict and problems:
         raise DataError(problems)
-    tables = {name: conform(name, c.frame[~c.bad]) for name, c in checked.items()}
+    tables = {name: conform(name, c.frame[~c.bad] if c.bad.any() else c.frame) for name, c in checked.items()}
     _canonical_categories(tables)
     dataset = Dataset(tables=tables, problems=problems, quarantine=_quarantine(checked, raws), expectations=goals,
                       source=src.describe(), files={name: raw.file for name, raw in raws.items()}, notes=notes)
     dataset.fingerprint = fingerprint or _frames_fingerprint(tables)
+    _release_arrow_memory()
     return dataset
+
+
+def _release_arrow_memory() -> None:
+    """Hand the Arrow allocator's freed pages (read buffers, checks) back to
+    the OS, so a large load does not keep its high-water mark."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):  # pragma: no cover - older pyarrow
+        pass
 
 
 def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
@@ -159,7 +171,7 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
             out[column] = pd.Series([None] * n, dtype=object)
     if problems:
         raise DataError(problems)
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out, copy=False)  # no copy of the columns (copy-on-write keeps the raw frame intact)
     for column, translation in spec.values.items():
         values = frame[column]
         present = values.notna()
@@ -182,10 +194,12 @@ def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:
             if col.kind == CATEGORY:
                 by_column.setdefault(col.name, []).append(name)
     for column, names in by_column.items():
-        values = pd.concat([tables[n][column] for n in names], ignore_index=True).dropna()
-        if values.empty:
+        # each table's distinct values, in first-seen order (no concatenated copy of the columns)
+        found = [pd.Series(tables[n][column].dropna().unique()) for n in names]
+        found = [values for values in found if len(values)]
+        if not found:
             continue
-        unique = pd.Series(values.unique())
+        unique = pd.Series(pd.concat(found, ignore_index=True).unique())
         canonical = pd.Series(unique.to_numpy(), index=unique.str.casefold()).groupby(level=0).first()
         if len(canonical) == len(unique):
             continue  # no two spellings of one value

@@ -430,12 +430,17 @@ def customer_book(opportunities: pd.DataFrame, customers: pd.DataFrame | None = 
         book["acquired_date"] = book["acquired_date"].astype("datetime64[ns]")
     else:
         _check(customers, "customers", ("customer_id", "rep_id", "acquired_date", *attrs), ())
-        own = customers[["customer_id", "rep_id", "acquired_date", *attrs]].drop_duplicates("customer_id")
+        own = customers[["customer_id", "rep_id", "acquired_date", *attrs]]
+        repeated = _repeated(own["customer_id"])  # a loaded table has none: one hash pass, no copy
+        own = own[~repeated] if repeated.any() else own
         at = _positions(own["customer_id"], first_won["customer_id"])
         book = own.reset_index(drop=True)
         for column in ("first_won_rep_id", "first_won_date", "first_won_method"):
             book[column] = pd.api.extensions.take(first_won[column].array, at, allow_fill=True)
-        only_won = first_won[_missing_from(first_won["customer_id"], own["customer_id"])]
+        # first_won has one row per customer: those no customers row matched are the ones it lacks
+        matched = np.zeros(len(first_won), dtype=bool)
+        matched[at[at >= 0]] = True
+        only_won = first_won[~matched]
         if len(only_won):  # customers that appear only on opportunities
             book = pd.concat([book, only_won], ignore_index=True)
     book["rep_id"] = book["rep_id"].fillna(book["first_won_rep_id"])
@@ -558,7 +563,8 @@ class _MetricsContext:
             self.rep_label = pd.Series(reps[by].to_numpy(), index=reps["rep_id"])
         self.customer_label = None
         if by in (*_CUSTOMER_GROUPS, "acquisition_method") and self.customers is not None:
-            customers = self.customers.drop_duplicates("customer_id")
+            repeated = _repeated(self.customers["customer_id"])
+            customers = self.customers[~repeated] if repeated.any() else self.customers
             self.customer_label = pd.Series(customers[self.column].to_numpy(), index=customers["customer_id"])
         self.deals = self._label_deals(_unique_deals(ds.opportunities))
         self.deal_codes = pd.factorize(self.deals[self.column], use_na_sentinel=False)
@@ -763,7 +769,8 @@ def _deals(opportunities, by: Sequence[str]) -> pd.DataFrame:
 def _unique_deals(opps: pd.DataFrame) -> pd.DataFrame:
     """Opportunities counted once each (the first row of a repeated ID)."""
     ids = opps["opportunity_id"]
-    return opps if ids.is_unique else opps[~ids.duplicated(keep="first").to_numpy()]
+    repeated = _repeated(ids)
+    return opps[~repeated] if repeated.any() else opps
 
 
 def _deal_flags(deals: pd.DataFrame, period: Period) -> dict[str, np.ndarray]:
@@ -788,6 +795,14 @@ def _deal_flags(deals: pd.DataFrame, period: Period) -> dict[str, np.ndarray]:
     }
 
 
+def _repeated(values: pd.Series) -> np.ndarray:
+    """True for every occurrence of a value after its first (see
+    :func:`salesnb.validation._repeated`)."""
+    from .validation import _repeated as repeated
+
+    return repeated(values)
+
+
 def _first_contact_positions(acts: pd.DataFrame) -> np.ndarray:
     """Positions of each customer's first contact."""
     return _first_positions(acts["customer_id"], acts["date"], acts["activity_id"])
@@ -799,9 +814,9 @@ def _first_positions(keys: pd.Series, dates: pd.Series, ids: pd.Series) -> np.nd
     with no key or no date are nobody's first.
 
     Runs in DuckDB over Arrow views of the columns (no copy of the
-    strings): each key's first date, then the lowest id among the rows on
-    it. On ten million activities that is about twice as fast as a pandas
-    groupby, and it uses every core.
+    strings): one pass, each key's row with the least (date, id length,
+    id). On ten million activities that is several times faster than a
+    pandas groupby, and it uses every core.
     """
     import duckdb
     import pyarrow as pa
@@ -815,9 +830,8 @@ def _first_positions(keys: pd.Series, dates: pd.Series, ids: pd.Series) -> np.nd
     with duckdb.connect() as con:
         con.register("rows_", rows)
         first = con.execute(
-            "WITH first_day AS (SELECT key, min(day) AS day FROM rows_ WHERE key IS NOT NULL GROUP BY key) "
-            "SELECT arg_min(r.pos, (length(r.id), r.id)) AS pos "
-            "FROM rows_ r JOIN first_day f ON r.key = f.key AND r.day = f.day GROUP BY r.key"
+            "SELECT arg_min(pos, (day, length(id), id)) AS pos FROM rows_ "
+            "WHERE key IS NOT NULL AND day IS NOT NULL GROUP BY key"
         ).fetchnumpy()["pos"]
     return np.sort(np.asarray(first, dtype="int64"))
 

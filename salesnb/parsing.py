@@ -53,12 +53,38 @@ def is_blank(values: pd.Series) -> pd.Series:
     return blank
 
 
+# What Python's str.strip() removes, as an RE2 class (Arrow's own trim differs on a few).
+_PY_SPACE = r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_EDGE_SPACE = f"^{_PY_SPACE}|{_PY_SPACE}$"
+
+
 def clean_text(values: pd.Series) -> pd.Series:
     """Trimmed strings, NaN for blanks; numbers become their plain text."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return _clean_arrow_text(values)
     out = values.astype("object")
     present = out.notna()
     out = out.where(~present, out[present].map(_plain_text).str.strip()) if present.any() else out
     out = out.where(out.ne(""), None)
+    return out.astype("str")
+
+
+def _clean_arrow_text(values: pd.Series) -> pd.Series:
+    """:func:`clean_text` of Arrow-backed strings (Parquet, CSV): vectorised,
+    and the very same column (no copy) when nothing needs trimming."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.chunked_array(values.array._pa_array) if hasattr(values.array, "_pa_array") else pa.array(values.array)
+    padded = pc.match_substring_regex(array, _EDGE_SPACE)
+    empty = pc.equal(array, "")
+    needs_work = pc.or_(padded, empty)
+    if not pc.any(needs_work).as_py():
+        return values if values.dtype == "str" else values.astype("str")
+    out = values.astype("object")
+    positions = np.flatnonzero(needs_work.fill_null(False).to_numpy(zero_copy_only=False))
+    fixed = [v.strip() for v in out.iloc[positions]]
+    out.iloc[positions] = [v if v else None for v in fixed]
     return out.astype("str")
 
 
@@ -136,7 +162,8 @@ def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, p
     """
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
-        return dates.astype(DATE_DTYPE), pd.Series(False, index=values.index), None
+        dates, outside = _in_ns_range(dates)  # a date past 2262 (Parquet, SQL) has no nanosecond form
+        return dates, pd.Series(outside, index=values.index), None
     blank = is_blank(values)
     text = values.where(~blank).astype("object")
     text = text.where(blank, text.astype(str).str.strip())
@@ -184,7 +211,20 @@ def _to_datetime(text: pd.Series, *, format: str) -> pd.Series:
                 parsed = pd.to_datetime(local, format=format, errors="coerce")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
-    return parsed.astype(DATE_DTYPE)
+    return _in_ns_range(parsed)[0]
+
+
+def _in_ns_range(dates: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``dates`` as datetime64[ns] and the mask of those outside its range
+    (before 1677 or after 2262, e.g. "9999-12-31" or "-5"), which become NaT."""
+    if dates.dtype == DATE_DTYPE:
+        return dates, np.zeros(len(dates), dtype=bool)
+    raw = dates.to_numpy()
+    low, high = np.datetime64(pd.Timestamp.min.ceil("s")), np.datetime64(pd.Timestamp.max.floor("s"))
+    outside = ~np.isnat(raw) & ((raw < low) | (raw > high))
+    if outside.any():
+        raw = np.where(outside, np.datetime64("NaT"), raw)
+    return pd.Series(raw.astype(DATE_DTYPE), index=dates.index, name=dates.name), outside
 
 
 def _ambiguous_day_month(text: pd.Series) -> str | None:

@@ -182,3 +182,32 @@ def test_unmapped_required_column_names_table_and_found_columns(tmp_path):
     assert "reps.csv" in text
     assert "required column 'rep_id' of table reps is missing" in text
     assert "columns found: id, name, territory" in text
+
+
+def test_parquet_typed_fast_path_locates_bad_rows_and_keeps_good_ones(tmp_path):
+    """Typed Parquet columns skip per-cell parsing; bad rows are still found,
+    located by row and quarantined, and every good row is kept."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"rep_id": ["R1", "R2"], "name": ["Ann", "Bob"], "territory": [" North", "South"]}),
+                   tmp_path / "reps.parquet")
+    pq.write_table(pa.table({
+        "opportunity_id": ["O1", "O2", "O2", "O4", "O5", "O6"],
+        "rep_id": ["R1", "R2", "R1", "R9", "R1", "R2"],
+        "created_date": pa.array([dt.date(2025, 1, 1)] * 4 + [dt.date(9999, 1, 1), dt.date(2025, 2, 1)], pa.date32()),
+        "closed_date": pa.array([None] * 6, pa.date32()),
+        "status": ["open", "Open ", "open", "open", "open", "open"],
+        "amount": [1.0, 2.0, 3.0, 4.0, 5.0, -6.0],
+    }), tmp_path / "opportunities.parquet")
+    ds = salesnb.load(tmp_path)
+    found = sorted((p.line, p.column, p.flag, p.unit) for p in ds.problems)
+    assert found == [(3, "opportunity_id", "duplicate_id", "row"), (4, "rep_id", "orphan_rep", "row"),
+                     (5, "created_date", "bad_value", "row"), (6, "amount", "negative_amount", "row")]
+    assert ds.opportunities["opportunity_id"].tolist() == ["O1", "O2"]
+    assert ds.opportunities["status"].tolist() == ["open", "open"]
+    assert ds.opportunities["created_date"].dtype == DATE_DTYPE
+    assert ds.reps["territory"].tolist() == ["North", "South"]
+    assert sorted(ds.quarantine["line"]) == [3, 4, 5, 6]

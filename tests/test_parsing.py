@@ -216,3 +216,23 @@ def test_parse_forecast_periods_numeric_year():
     periods, bad = parse_forecast_periods(pd.Series([2025.0, 2026.0]))
     assert periods.tolist() == ["2025", "2026"]
     assert not bad.any()
+
+
+def test_dates_outside_the_nanosecond_range_are_bad_not_a_crash():
+    import numpy as np
+
+    dates, bad, _ = parse_dates(pd.Series(["-5", "2024-01-01", "9999-12-31", None], dtype="str"))
+    assert bad.tolist() == [True, False, True, False] and dates.dtype == DATE_DTYPE
+    typed = pd.Series(np.array(["2020-01-01", "9999-01-01", "NaT"], dtype="datetime64[ms]"))  # Parquet date32
+    dates, bad, _ = parse_dates(typed)
+    assert bad.tolist() == [False, True, False] and dates.dtype == DATE_DTYPE
+    assert dates.iloc[0] == pd.Timestamp("2020-01-01") and dates.iloc[1:].isna().all()
+
+
+def test_clean_text_arrow_strings_match_python_strip():
+    clean = pd.Series(["R1", "R2", None], dtype="str")
+    assert clean_text(clean) is clean  # nothing to trim: the very same column, no copy
+    messy = pd.Series([" a\u3000", "\x1cb\t", "", "  ", "c\u200b", None], dtype="str")
+    out = clean_text(messy)
+    assert out.tolist()[:2] == ["a", "b"] and out.iloc[4] == "c\u200b"  # zero-width space is not white space
+    assert out.isna().tolist() == [False, False, True, True, False, True]
