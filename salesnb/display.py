@@ -286,14 +286,52 @@ def chart(fig, *, alt: str | None = None, dpi: int = CHART_DPI):
         titles += [ax.get_title(loc=loc) for ax in fig.axes for loc in ("center", "left", "right")]
         titles = [t for t in titles if t]
         alt = titles[0] if titles else "chart"
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    picture = _pixels(fig, dpi=dpi)
     _release(fig)
-    picture = PILImage.open(io.BytesIO(buffer.getvalue())).convert("RGB")
     small = picture.quantize(colors=_CHART_COLOURS, method=PILImage.Quantize.FASTOCTREE)
     out = io.BytesIO()
     small.save(out, format="png", optimize=True)
     return Image(data=out.getvalue(), format="png", alt=alt)
+
+
+def _pixels(fig, *, dpi: int):
+    """The RGB pixels ``fig.savefig(..., format="png", dpi=dpi)`` would write, as a PIL image.
+
+    Two shortcuts, the pixels unchanged: the figure's layout engine runs
+    once, directly, where savefig would first draw the whole figure without
+    rendering only to run it; and the pixels are taken raw, not compressed
+    into a PNG that would be decoded again at once.
+    """
+    import matplotlib
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+    from PIL import Image as PILImage
+
+    def as_png():
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        return PILImage.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+    engine = fig.get_layout_engine()
+    if (not isinstance(engine, ConstrainedLayoutEngine) or matplotlib.rcParams["savefig.bbox"] is not None
+            or matplotlib.rcParams["figure.autolayout"] or matplotlib.rcParams["figure.constrained_layout.use"]):
+        return as_png()  # a cropped image, or an engine savefig must run itself
+    screen_dpi = fig.dpi
+    fig.dpi = dpi
+    try:
+        engine.execute(fig)
+        width, height = fig.canvas.get_width_height(physical=True)  # as Agg sizes its canvas
+    finally:
+        fig.dpi = screen_dpi
+    fig.set_layout_engine(None)  # laid out: savefig goes straight to drawing
+    try:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="rgba", dpi=dpi)
+    finally:
+        fig.set_layout_engine(engine)
+    raw = buffer.getvalue()
+    if len(raw) != width * height * 4:  # pragma: no cover - a canvas that sizes itself otherwise
+        return as_png()
+    return PILImage.frombuffer("RGBA", (width, height), raw, "raw", "RGBA", 0, 1).convert("RGB")
 
 
 def _release(fig) -> None:

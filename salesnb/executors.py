@@ -115,7 +115,10 @@ class LocalExecutor(Executor):
             return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(), initializer=fn)
-            self._pool.submit(_nothing)  # spawns the workers, whose initializer runs fn
+            # One task per worker: the pool starts a process per task while none is idle
+            # (with one task only the first worker would start, and warm, now).
+            for _ in range(self.workers):
+                self._pool.submit(_nothing)
 
     @staticmethod
     def _run_inline(fn, jobs, on_error):

@@ -29,6 +29,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from . import memo
 from .errors import InputError
 from .metrics import _lookup
 from .periods import Period, parse_period
@@ -127,12 +128,9 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
         out = pd.DataFrame({c: pd.Series([], dtype="object") for c in SCORECARD_COLUMNS})
         out.attrs["notes"] = [NO_EXPECTATIONS]
         return out
-    table = metrics_table(ds, by="rep", period=period).set_index("rep_id")
-    measured = {
-        "visits": _visits(ds, period),
-        "travel": _travel(ds, period) if ds.activities is not None else None,
-        "prospecting": _prospecting(ds, period),
-    }
+    # the batch-wide measures are computed once per data snapshot (salesnb.memo); the rows per rep
+    table = memo.call(metrics_table, ds, by="rep", period=period).set_index("rep_id")
+    measured = memo.call(_measures, ds, period=period)
     rows: list[dict] = []
     for rep_id, team in zip(reps["rep_id"], reps["team"]):
         goals = for_rep(ds.expectations, rep_id, team)
@@ -229,6 +227,15 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
             row(key, None, None, "", f"salesnb does not know how to measure {key!r}; known: {', '.join(KNOWN_KEYS)}",
                 judged=False)
     return rows
+
+
+def _measures(ds, *, period: Period) -> dict:
+    """What the scorecard measures for every rep at once: visits, travel, prospecting."""
+    return {
+        "visits": _visits(ds, period),
+        "travel": _travel(ds, period) if ds.activities is not None else None,
+        "prospecting": _prospecting(ds, period),
+    }
 
 
 def _visits(ds, period: Period) -> pd.DataFrame | None:

@@ -71,8 +71,9 @@ __all__ = [
 
 ENGINE_NAME = "salesnb-fork"
 PREWARM_ENV = "SALESNB_PREWARM"
-"""Set by the batch runner for a rep report: JSON of its source, mapping, period,
-as_of and rep_id, from which the warm template pre-computes the batch-wide tables."""
+"""Set by the batch runner for each report: JSON of its source, mapping, period,
+as_of and (a rep report's) rep_id, from which the warm template pre-computes the
+batch-wide tables and draws a rep report's charts once."""
 PRELOAD_ENV = "SALESNB_PRELOAD"  # extra modules to import in the template, comma-separated
 
 #: Imported by every template, before any notebook asks: the libraries a
@@ -362,12 +363,36 @@ def get_kernel(kernel_name: str) -> ForkingKernel:
 
 def prestart(kernel_name: str) -> None:
     """Start this process's template for ``kernel_name`` in the background
-    (no wait); best effort: a failure shows up, explained, at the first run."""
+    (no wait); best effort: a failure shows up, explained, at the first run.
+
+    In a worker process (one a process pool or a Dask nanny started), also
+    pay, while the template imports, the worker's own one-time costs of a
+    first report: importing papermill and building the HTML exporter with
+    its compiled template. In the batch's main process (``--jobs 1``) they
+    are left to the first report, so a batch that cannot be planned (an
+    unknown rep, a bad period) says so without waiting for them."""
     try:
         kernel = get_kernel(kernel_name)
         if not kernel.alive:
             kernel.launch()
     except Exception:  # noqa: BLE001 - e.g. no such kernel: the batch says so itself
+        return
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        _prepare_worker()
+
+
+def _prepare_worker() -> None:
+    try:
+        import papermill  # noqa: F401 - imported for its side effect: paid now, not by the first report
+        from nbformat.v4 import new_markdown_cell, new_notebook
+
+        from . import render
+
+        register_engine()
+        render.notebook_to_html(new_notebook(cells=[new_markdown_cell("warm-up")]), title="warm-up")
+    except Exception:  # noqa: BLE001 - only a head start
         pass
 
 
@@ -747,8 +772,11 @@ def _batch_part(prewarm: str) -> str:
 
 def _prewarm(directory: str, prewarm: str) -> None:
     """Compute a rep report's batch-wide tables (:mod:`salesnb.memo`) once from the
-    preloaded batch data, so every forked report finds them made. The template's
-    own copy of the data is left as it was (reports still take it from the cache)."""
+    preloaded batch data, so every forked report finds them made, then draw its
+    charts once (:func:`_warm_charts`). Any report of the batch asks for this; a
+    team or data-quality report names no rep, and the first rep stands in. The
+    template's own copy of the data is left as it was (reports still take it
+    from the cache)."""
     try:
         import json
 
@@ -758,9 +786,31 @@ def _prewarm(directory: str, prewarm: str) -> None:
         dataset = cache._MEMORY.get((str(directory), cache.key(request["source"], request.get("mapping"))))
         if dataset is None or not getattr(dataset, "fingerprint", ""):
             return
+        rep_id = request.get("rep_id") or str(dataset.reps["rep_id"].iloc[0])  # a team or data report: any rep
         memo.clear()
-        views.rep_report(dataset, request["rep_id"], period=request["period"], as_of=request["as_of"])
+        report = views.rep_report(dataset, rep_id, period=request["period"], as_of=request["as_of"])
     except Exception:  # noqa: BLE001 - only a warm-up: reports compute what is missing
+        return
+    _warm_charts(report)
+
+
+def _warm_charts(report) -> None:
+    """Draw a rep report's charts once and throw them away, so every fork finds
+    the fonts loaded, the plotting code's lazy imports done and the sizes of
+    the labels all reports share (titles, axis labels, legends, most tick
+    labels) measured: :mod:`salesnb.plots` keeps one renderer, with its text
+    sizes, per chart size. No figure stays open and no setting changes."""
+    try:
+        from . import display, plots, views
+
+        figures = [plots.factor_bands(report.factors, peer_label=report.peer_label)]
+        figures += [plots.trend(report.trend(metric), metric=metric, peer_label=report.peer_label)
+                    for metric in views.TREND_METRICS]
+        figures += [plots.value_vs_cost(report.value_frame(), highlight=["You"]),
+                    plots.forecast_vs_actual(report.forecasts)]
+        for figure in figures:
+            display.chart(figure)
+    except Exception:  # noqa: BLE001 - only a warm-up
         pass
 
 

@@ -1,7 +1,8 @@
 """A small memo of batch-wide tables, keyed by the data's fingerprint.
 
 Every rep report of a batch computes the same tables (every rep's metrics,
-the quarterly metrics, the data-quality flags, value vs cost) from an equal
+the quarterly metrics, every rep's diagnosis, the scorecard's measures, the
+data-quality flags, value vs cost) from an equal
 :class:`~salesnb.dataset.Dataset`: a batch's reports load the same cached
 snapshot, so their datasets share ``ds.fingerprint`` though each is a new
 object. :func:`call` computes such a table once per (fingerprint, function,

@@ -19,12 +19,14 @@ warning vermillion.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping, Sequence
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from cycler import cycler
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
@@ -74,8 +76,78 @@ def _styled(draw):
     return wrapper
 
 
+class _ReportCanvas(FigureCanvasAgg):
+    """An Agg canvas that borrows its renderer from a per-thread pool.
+
+    Agg keeps a renderer per canvas, and matplotlib caches text sizes per
+    renderer; with one canvas per chart every chart measured its tick
+    labels, titles and legends from scratch. Charts of one size share one
+    renderer here (each draw clears it first, as Agg always does), so a
+    label measured once is measured for every later chart of that size, in
+    this process and in any process forked from it. The pixels are the
+    same as with a fresh renderer; what differs is that
+    ``canvas.buffer_rgba()`` is only valid until the next chart of the same
+    size is drawn (savefig and the notebook display encode it at once).
+    """
+
+    def get_renderer(self):
+        w, h = self.get_width_height(physical=True)
+        key = (threading.get_ident(), w, h, self.figure.dpi)
+        with _RENDERERS_LOCK:
+            renderer = _RENDERERS.pop(key, None)
+            if renderer is None:
+                renderer = _Renderer(w, h, self.figure.dpi)
+            _RENDERERS[key] = renderer  # the most recently used last
+            while len(_RENDERERS) > _MAX_RENDERERS:
+                _RENDERERS.pop(next(iter(_RENDERERS)))
+        self.renderer = renderer
+        return renderer
+
+
+class _Renderer(RendererAgg):
+    """RendererAgg that also remembers each font's line metrics.
+
+    matplotlib asks the renderer for them (``_get_font_height_metrics``)
+    before it falls back to reading the font's tables for every text it
+    lays out; the values are the ones that fallback computes.
+    """
+
+    def __init__(self, width, height, dpi):
+        super().__init__(width, height, dpi)
+        self._line_metrics: dict = {}
+
+    def _get_font_height_metrics(self, prop):
+        key = (prop.copy(), self.dpi)
+        metrics = self._line_metrics.get(key)
+        if metrics is None:
+            metrics = self._line_metrics[key] = _font_height_metrics(prop, self.dpi)
+        return metrics
+
+
+def _font_height_metrics(prop, dpi):
+    """Ascent, descent and line gap in pixels, as matplotlib.text reads them
+    from the font's OS/2 or hhea table; (None, None, None): let it measure."""
+    from matplotlib.font_manager import fontManager, get_font
+
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap, ascent, descent in (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                                             ("hhea", "lineGap", "ascent", "descent")):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72
+        return table[ascent] * scale, -table[descent] * scale, table[gap] * scale
+    return None, None, None
+
+
+_RENDERERS_LOCK = threading.Lock()
+_RENDERERS: dict = {}  # (thread, width, height, dpi) -> _Renderer, least recently used first
+_MAX_RENDERERS = 8  # a report draws charts of a few sizes; each renderer holds its pixels (about 1 MB)
+
+
 def _figure(nrows: int = 1, ncols: int = 1, *, figsize=FIGSIZE, **kw):
     fig = Figure(figsize=figsize, layout="constrained")
+    _ReportCanvas(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     for ax in axes.flat:
         ax.grid(True, axis="both", color=_RC["grid.color"], linewidth=_RC["grid.linewidth"])

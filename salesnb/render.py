@@ -98,7 +98,14 @@ def safe_html(markup) -> str:
         return ""
     if isinstance(markup, (list, tuple)):  # nbformat may split text into lines
         markup = "".join(markup)
-    return _cleaner().clean(str(markup))
+    return _clean(str(markup))
+
+
+@functools.lru_cache(maxsize=1024)
+def _clean(markup: str) -> str:
+    """The sanitizer is a pure function of the text; a batch's reports repeat
+    much of theirs (the notebook's prose, the same notes and headings)."""
+    return _cleaner().clean(markup)
 
 
 @functools.lru_cache(maxsize=1)
@@ -115,6 +122,7 @@ def html_exporter():
     config.HTMLExporter.exclude_output_prompt = True
     config.HTMLExporter.exclude_anchor_links = True
     config.HTMLExporter.embed_images = True  # markdown attachments become data: URIs
+    config.HTMLExporter.optimistic_validation = True  # validate once, after every preprocessor, not after each
     config.NbConvertBase.display_data_priority = DISPLAY_PRIORITY
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = set(REMOVE_CELL_TAGS)

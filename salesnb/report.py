@@ -455,12 +455,13 @@ def _execute(job: ReportJob, capture: str):
     _memory_notebooks()
     notebook = Path(job.notebook)
     env = {CACHE_ENV: job.cache_dir} if job.cache_dir else {}
-    if job.cache_dir and job.kind == "rep_coaching" and job.key is not None:
-        # the warm template computes the batch-wide tables once before it forks (kernels._prewarm)
+    if job.cache_dir:
+        # the warm template computes the batch-wide tables once before it forks (kernels._prewarm),
+        # whichever report of the batch comes first; a rep report names its rep
         import json
 
         env[PREWARM_ENV] = json.dumps({k: job.parameters.get(k) for k in ("source", "mapping", "period", "as_of")}
-                                      | {"rep_id": job.key}, sort_keys=True)
+                                      | ({"rep_id": job.key} if job.kind == "rep_coaching" else {}), sort_keys=True)
     common = dict(parameters=dict(job.parameters), kernel_name=job.kernel_name, progress_bar=False,
                   start_timeout=job.start_timeout, execution_timeout=job.cell_timeout)
     if job.engine == "fork":

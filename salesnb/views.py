@@ -541,7 +541,7 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
     metrics = table[table["rep_id"].isin(ids)].reset_index(drop=True)
     metrics.insert(1, "label", metrics["rep_id"].map(labels))
-    diagnoses = [d for d in diagnose(ds, period=span, as_of=as_of) if d["rep_id"] in set(ids)]
+    diagnoses = [d for d in memo.call(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] in set(ids)]
 
     focus_rows, band_rows = [], []
     for d in diagnoses:
@@ -563,10 +563,10 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
 
     scoped = segment(ds, team=team) if team is not None else ds
     breakdowns = {by: _drop_empty_unknown(metrics_table(scoped, by=by, period=span, as_of=as_of)) for by in BREAKDOWNS}
-    teams = metrics_table(ds, by="team", period=span, as_of=as_of)
+    teams = memo.call(metrics_table, ds, by="team", period=span, as_of=as_of)
     if team is not None:
         teams = teams[teams["team"].map(_fold).eq(_fold(team)).to_numpy()].reset_index(drop=True)
-    value = value_cost(ds, period=span)
+    value = memo.call(value_cost, ds, period=span)
     value = value[value["rep_id"].isin(ids)].reset_index(drop=True)
     value.insert(1, "label", value["rep_id"].map(labels))
     notes = [n for n in table.attrs.get("notes", [])]

@@ -192,3 +192,37 @@ def test_chart_is_a_small_png_with_its_title_as_alt_text():
     picture = Image.open(io.BytesIO(image.data))
     assert picture.size == (630, 315)  # 7 x 3.5 inches at 90 dpi
     assert len(image.data) < 40_000
+
+
+def test_chart_pixels_are_the_ones_savefig_writes():
+    """chart() lays a constrained figure out once and takes its pixels raw: the
+    same pixels a plain savefig to PNG gives, and the figure keeps its engine."""
+    from salesnb import plots
+
+    frame = pd.DataFrame({"quarter": ["2025-Q1", "2025-Q2"], "rep_value": [0.2, 0.3], "peer_median": [0.4, 0.5]})
+    fig = plots.trend(frame, metric="win_rate")
+    engine = fig.get_layout_engine()
+    fast = show._pixels(fig, dpi=90)
+    assert fig.get_layout_engine() is engine
+    buffer = io.BytesIO()
+    plots.trend(frame, metric="win_rate").savefig(buffer, format="png", dpi=90)
+    slow = Image.open(buffer).convert("RGB")
+    assert fast.size == slow.size == (630, 315) and fast.tobytes() == slow.tobytes()
+
+
+def test_chart_pixels_of_a_tall_chart_take_the_fast_path(monkeypatch):
+    """A height in inches that is not a whole number of pixels (16.9 in at 90 dpi)
+    is sized as Agg sizes it: one draw, raw pixels, equal to savefig's PNG."""
+    from salesnb import plots
+
+    frame = pd.DataFrame({"label": [f"Rep {i}" for i in range(50)], "value_cost_ratio": np.arange(50.0)})
+    formats = []
+    real_savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **kw: formats.append(kw.get("format"))
+                        or real_savefig(self, *a, **kw))
+    fast = show._pixels(plots.value_vs_cost(frame), dpi=90)
+    assert formats == ["rgba"]
+    buffer = io.BytesIO()
+    real_savefig(plots.value_vs_cost(frame), buffer, format="png", dpi=90)
+    slow = Image.open(buffer).convert("RGB")
+    assert fast.size == slow.size == (630, 1521) and fast.tobytes() == slow.tobytes()

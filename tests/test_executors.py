@@ -38,6 +38,30 @@ def test_local_pool_fails_only_the_job_that_killed_its_worker():
     assert sorted(results, key=str) == expected(jobs)
 
 
+def mark_warm(folder: str) -> None:
+    """A warm-up: leaves a file named after the worker process it ran in."""
+    with open(os.path.join(folder, str(os.getpid())), "w"):
+        pass
+
+
+def test_warm_up_starts_and_warms_every_worker_before_the_jobs(tmp_path):
+    import functools
+    import time
+
+    with LocalExecutor(2) as executor:
+        executor.warm_up(functools.partial(mark_warm, str(tmp_path)))
+        deadline = time.monotonic() + 60
+        while len(os.listdir(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(os.listdir(tmp_path)) == 2  # not only the first worker: both warm while the batch plans
+        pids = set(executor.map_unordered(_pid, range(8)))
+    assert pids <= {int(name) for name in os.listdir(tmp_path)}  # the jobs ran in the warmed workers
+
+
+def _pid(_job) -> int:
+    return os.getpid()
+
+
 def test_make_executor_names_the_engines():
     assert isinstance(make_executor("local", jobs=2), LocalExecutor)
     with pytest.raises(ValueError, match="local, dask"):

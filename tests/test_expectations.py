@@ -177,3 +177,26 @@ def test_quotas_per_rep():
     got = quotas(scorecard_dataset(), period="2025-Q1")
     assert got.to_dict() == {"R1": 325_000, "R07": 225_000}
     assert quotas(scorecard_dataset(expectations=None), period="2025").isna().all()
+
+
+def test_scorecard_measures_every_rep_once_per_data_snapshot(monkeypatch):
+    """A batch's rep reports each ask for one rep's scorecard: the measures behind
+    it (metrics, visits, travel, prospecting) are computed once per fingerprint,
+    and one rep's card is exactly its rows of everybody's."""
+    import dataclasses
+
+    from salesnb import expectations, memo
+
+    memo.clear()
+    calls = []
+    measure = expectations._measures
+    monkeypatch.setattr(expectations, "_measures", lambda ds, **kw: calls.append(kw) or measure(ds, **kw))
+    ds = dataclasses.replace(scorecard_dataset(), fingerprint="snapshot-1")
+    everybody = scorecard(ds, period="2025")
+    for rep in ("R1", "R07"):
+        card = scorecard(dataclasses.replace(ds), period="2025", rep=rep)  # each report loads its own copy
+        mine = everybody[everybody["rep_id"] == rep].reset_index(drop=True)
+        pd.testing.assert_frame_equal(card.reset_index(drop=True), mine)
+    assert len(calls) == 1
+    scorecard(scorecard_dataset(), period="2025", rep="R1")  # no fingerprint (built from frames): computed
+    assert len(calls) == 2

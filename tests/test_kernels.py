@@ -222,3 +222,35 @@ def test_a_forked_report_is_byte_identical_to_one_run_by_a_jupyter_kernel(tmp_pa
     assert len(pages) == 4  # data quality, Alpha (with a matplotlib chart), R1, a/b; R3 fails in both
     for page in pages:
         assert (tmp_path / "fork" / page).read_bytes() == (tmp_path / "kernel" / page).read_bytes()
+
+
+@pytest.mark.slow
+def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tmp_path):
+    """The template pre-computes the batch-wide tables and draws a rep report's
+    charts once, whichever report comes first (a team or data report names no
+    rep); it opens no figure and changes no setting a report could see."""
+    import json
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from salesnb import cache, expectations, memo, plots
+    from salesnb.loading import load
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    folder = tmp_path / "cache"
+    cache.store(load(sample), folder, source=str(sample))
+    cache.preload(folder)
+    figures, settings = plt.get_fignums(), dict(matplotlib.rcParams)
+    memo.clear()
+    plots._RENDERERS.clear()
+    try:
+        kernels._prewarm(str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025",
+                                                  "as_of": "2026-01-05"}))
+        made = {key[0] for key in memo._MEMO}
+        assert expectations._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
+        assert plots._RENDERERS  # the charts' text sizes, measured once for every fork
+        assert plt.get_fignums() == figures and dict(matplotlib.rcParams) == settings
+    finally:
+        cache._MEMORY.clear()
+        memo.clear()

@@ -142,3 +142,26 @@ def test_empty_inputs_still_give_a_titled_chart():
 def test_wrong_frame_says_which_columns_are_needed():
     with pytest.raises(KeyError, match="needs the columns"):
         plots.trend(pd.DataFrame({"quarter": []}), metric="win_rate")
+
+
+def test_charts_of_one_size_share_a_renderer_and_draw_what_a_fresh_one_would():
+    """plots keeps one Agg renderer per chart size (text sizes measured once);
+    a chart's pixels are the same as with matplotlib's own fresh canvas, and
+    drawing another chart in between leaves nothing behind."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    def png(fig):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        return buffer.getvalue()
+
+    def fresh(fig):
+        FigureCanvasBase(fig)  # savefig then draws on a new Agg canvas, as for any Figure
+        return png(fig)
+
+    first, second = plots.trend(TREND, metric="win_rate"), plots.trend(TREND, metric="win_rate")
+    assert first.canvas.get_renderer() is second.canvas.get_renderer()
+    for name, (draw, args, kwargs, _) in CASES.items():
+        shared = png(draw(*args, **kwargs))
+        png(plots.factor_bands(FACTORS))  # something else on the shared renderers in between
+        assert shared == fresh(draw(*args, **kwargs)), name

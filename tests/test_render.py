@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from salesnb.render import html_exporter, notebook_to_html, safe_html
+from salesnb.render import _clean, html_exporter, notebook_to_html, safe_html
 
 HOSTILE = "<script>alert(1)</script>"
 TINY_PNG = base64.b64encode(
@@ -178,3 +178,15 @@ def test_safe_html_allow_list():
     assert 'src="data:image/png;base64,AAAA"' in safe_html('<img src="data:image/png;base64,AAAA" alt="c">')
     assert "<style>" in safe_html("<style>.dataframe td {color: red}</style>")
     assert "&lt;form" in safe_html("<form action='https://evil.example'><input></form>")
+
+
+def test_sanitizing_is_remembered_and_validation_runs_once():
+    """A batch renders the same prose hundreds of times: the sanitizer's answer
+    is kept (it is a pure function of the text); nbconvert validates the
+    notebook once after its preprocessors, not after each."""
+    markup = "<p>Strengths first<script>alert(1)</script></p>"
+    assert safe_html(markup) == safe_html(markup) and "<script>" not in safe_html(markup)
+    hits = _clean.cache_info().hits
+    safe_html(markup)
+    assert _clean.cache_info().hits == hits + 1
+    assert html_exporter().optimistic_validation
