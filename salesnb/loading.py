@@ -16,7 +16,7 @@ import pandas as pd
 
 from .dataset import Dataset, conform
 from .errors import DataError, Problem
-from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, translate
+from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, read_utf8, translate
 from .schema import CATEGORY, REQUIRED_TABLES, TABLES
 from .sources import RawTable, _norm, open_source
 from .validation import Checked, check_references, check_table
@@ -47,6 +47,7 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
             spec = table_map.for_table(name)
             frame = _apply_mapping(raw, spec)
             checked[name] = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
+            checked[name].problems[:0] = raw.problems  # warnings from reading the file (e.g. a line in another encoding)
         check_references(checked)
         expectations_path = expectations if expectations is not None else src.sidecar("expectations.yml")
         goals = read_expectations(expectations_path) if expectations_path is not None else None
@@ -247,7 +248,10 @@ def read_expectations(path) -> dict:
 
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        raw = yaml.safe_load(read_utf8(path, table="expectations", flag="bad_expectations")) or {}
+    except FileNotFoundError:
+        raise DataError(Problem("expectations", str(path), None, None, None, f"expectations file not found: {path}",
+                                "pass the path of an existing expectations.yml", "bad_expectations")) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DataError(Problem("expectations", str(path), mark.line + 1 if mark else None, None, None,

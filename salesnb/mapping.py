@@ -65,21 +65,21 @@ def read_mapping(path: str | Path | None) -> Mapping:
     return parse_mapping(raw, where=where)
 
 
-def read_utf8(path: Path) -> str:
-    """The text of a YAML file, which must be UTF-8 (a BOM is fine). Any other
-    encoding raises :class:`DataError` naming the file, the line and the byte,
-    instead of guessing: a guessed encoding would silently change names and
-    values that must match the data exactly."""
+def read_utf8(path: Path, *, table: str = "mapping", flag: str = "bad_mapping") -> str:
+    """The text of a YAML file (mapping.yml, expectations.yml), which must be
+    UTF-8 (a BOM is fine). Any other encoding raises :class:`DataError`
+    naming the file, the line and the byte, instead of guessing: a guessed
+    encoding would silently change names and values that must match the data
+    exactly. ``table`` and ``flag`` label the problem."""
     data = path.read_bytes()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise DataError(_problem(
-            str(path), None,
-            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}; it was probably saved as Windows-1252 or Latin-1)",
-            "save the file as UTF-8 (most editors: Save As, Encoding: UTF-8) and run again",
-            line=line)) from None
+        raise DataError(Problem(
+            table=table, file=str(path), line=line, column=None, value=None,
+            message=f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}; it was probably saved as Windows-1252 or Latin-1)",
+            hint="save the file as UTF-8 (most editors: Save As, Encoding: UTF-8) and run again", flag=flag)) from None
 
 
 def parse_mapping(raw: object, *, where: str = "mapping") -> Mapping:

@@ -9,6 +9,7 @@ go first; the slow per-value parsers only see what they could not read.
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
 
 import numpy as np
@@ -40,7 +41,6 @@ DATE_FORMATS = (
     "%Y%m%d",
 )
 
-_CURRENCY_NOISE = re.compile(r"[^\d,.\-()]")
 _UTC_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 
 
@@ -120,35 +120,74 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _parse_amount_text(text: str) -> float:
     """One amount written as text; NaN when it is not a number.
 
-    The decimal separator is the last of ``,`` and ``.`` when both occur;
-    a lone comma followed by exactly three digits is a thousands separator
-    (``22,700``), otherwise a decimal comma (``22,70``); repeated single
-    separators are thousands separators (``1.234.567``). ``(100)`` is -100.
+    Currency signs and codes around the number are dropped (``$``, ``€``,
+    ``USD``, ``US$``, ``CHF``); any other word or letter makes the value bad,
+    so ``$10k`` or ``1.5 Mio`` are never read as 10 or 1.5. The decimal
+    separator is the last of ``,`` and ``.`` when both occur; a lone comma
+    followed by exactly three digits is a thousands separator (``22,700``),
+    otherwise a decimal comma (``22,70``); repeated single separators are
+    thousands separators (``1.234.567``). Spaces and ``'`` also group
+    thousands. Thousands groups must have three digits (``1,234,56`` is
+    bad). ``(100)`` is -100.
     """
-    s = text.strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace("'", "")
+    for token in _AMOUNT_WORD.findall(text):
+        if not _is_currency(token):
+            return float("nan")
+    s = _AMOUNT_WORD.sub(" ", text).strip()
     negative = s.startswith("(") and s.endswith(")")
-    s = _CURRENCY_NOISE.sub("", s.strip("()"))
-    if s.startswith("-"):
-        negative, s = True, s[1:]
-    if not s or not any(ch.isdigit() for ch in s) or "-" in s or "(" in s or ")" in s:
+    if negative:
+        s = s[1:-1].strip()
+    if s[:1] in ("-", "+"):
+        negative, s = negative or s[0] == "-", s[1:].strip()
+    if not _AMOUNT_SHAPE.match(s):
         return float("nan")
     if "," in s and "." in s:
         decimal = "," if s.rfind(",") > s.rfind(".") else "."
-        thousands = "." if decimal == "," else ","
-        s = s.replace(thousands, "").replace(decimal, ".")
-    elif "," in s:
-        parts = s.split(",")
-        if len(parts) > 2 or (len(parts) == 2 and len(parts[1]) == 3):
-            s = s.replace(",", "")
-        else:
-            s = s.replace(",", ".")
-    elif s.count(".") > 1:
-        s = s.replace(".", "")
-    try:
-        number = float(s)
-    except ValueError:
+    elif s.count(",") == 1:
+        whole, _, fraction = s.partition(",")
+        decimal = "," if len(fraction) != 3 or _GROUPS.sub("", whole).lstrip("0") == "" else ""
+    elif s.count(".") == 1:
+        decimal = "."
+    else:
+        decimal = ""  # repeated separators: thousands only
+    whole, _, fraction = s.rpartition(decimal) if decimal else (s, "", "")
+    if fraction and not fraction.isdigit() or (decimal and not fraction):
         return float("nan")
+    groups = _GROUPS.split(whole)
+    if len(groups) > 1 and not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
+        return float("nan")  # "1,234,56": not a thousands grouping
+    digits = "".join(groups)
+    if not digits.isdigit():
+        return float("nan")
+    number = float(f"{digits}.{fraction or 0}")
     return -number if negative else number
+
+
+# A run of anything that is not part of a number: a currency sign or code, or a word.
+_AMOUNT_WORD = re.compile(r"[^\d\s,.'\-+()\u00a0\u202f]+\.?")
+# What is left once currency is dropped: digits with grouping and decimal separators.
+_AMOUNT_SHAPE = re.compile(r"^\d[\d,.'\s\u00a0\u202f]*$")
+_GROUPS = re.compile(r"[,.'\s\u00a0\u202f]")
+_CURRENCY_CODES = frozenset("""
+    aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd btn bwp byn bzd cad cdf
+    chf clp cny cop crc cup cve czk djf dkk dop dzd egp ern etb eur fjd fkp gbp gel ghs gip gmd gnf gtq gyd hkd
+    hnl htg huf idr ils inr iqd irr isk jmd jod jpy kes kgs khr kmf kpw krw kwd kyd kzt lak lbp lkr lrd lsl lyd
+    mad mdl mga mkd mmk mnt mop mru mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln
+    pyg qar ron rsd rub rwf sar sbd scr sdg sek sgd shp sle sos srd ssp stn svc syp szl thb tjs tmt tnd top try
+    ttd twd tzs uah ugx usd uyu uzs ves vnd vuv wst xaf xcd xof xpf yer zar zmw zwl
+    kr fr sfr zł rs lei
+""".split())
+# Letters written before a dollar sign: US$, A$, C$, HK$, NZ$, S$, R$ ...
+_DOLLAR_PREFIXES = frozenset("us a au c ca hk nz s sg r mx nt rd".split())
+
+
+def _is_currency(token: str) -> bool:
+    """True when ``token`` (a run of non-number characters) is a currency
+    sign, an ISO 4217 code or a common currency abbreviation."""
+    letters = "".join(ch for ch in token if unicodedata.category(ch) != "Sc").rstrip(".").casefold()
+    if not letters:
+        return True
+    return letters in _CURRENCY_CODES or (letters != token.rstrip(".").casefold() and letters in _DOLLAR_PREFIXES)
 
 
 def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series, str | None]:

@@ -8,9 +8,10 @@ interprets values; :mod:`salesnb.validation` does.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,6 @@ FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb")
 _DELIMITERS = (",", ";", "\t", "|")
-_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 _EXCEL_HEADER_SEARCH_ROWS = 30
 
 
@@ -35,6 +35,7 @@ class RawTable:
     file: str
     lines: np.ndarray
     unit: str = "line"
+    problems: list[Problem] = field(default_factory=list)  # warnings found while reading (e.g. a stray encoding)
 
 
 def _error(file: str, message: str, hint: str, *, table: str = "", line: int | None = None) -> DataError:
@@ -83,7 +84,7 @@ class FolderSource:
             return _read_parquet(table, path)
         if suffix in (".xlsx", ".xlsm"):
             return _read_excel(table, path, expected or set())
-        return _read_csv(table, path)
+        return _read_csv(table, path, expected)
 
     def listing(self) -> str:
         return ", ".join(p.name for p in self._files.values()) or "no files"
@@ -98,40 +99,152 @@ class FolderSource:
         return digest.hexdigest()
 
 
-def _read_csv(table: str, path: Path) -> RawTable:
+def _read_csv(table: str, path: Path, expected: set[str] | None = None) -> RawTable:
+    """A CSV/TSV file as text cells. UTF-8 (with or without BOM) is read as
+    is; a UTF-16 file (Excel's "Unicode Text", with its BOM) is decoded; a
+    file that is not UTF-8 is read as Windows-1252, except a UTF-8 file with
+    a few stray Windows-1252 lines, whose lines are each read in their own
+    encoding with a warning (see :func:`_decode_mixed`)."""
     with path.open("rb") as handle:
         head = handle.read(65536)
-    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+    problems: list[Problem] = []
+    if head.startswith(_UTF16_BOMS):  # Excel's "Unicode Text": UTF-16, usually tab-delimited
+        try:
+            source = path.read_bytes().decode("utf-16").lstrip("\ufeff")
+        except UnicodeDecodeError as exc:
+            raise _error(str(path), f"the file starts as UTF-16 text but is not valid UTF-16 ({exc.reason})",
+                         "save the file again as CSV UTF-8 (Excel: Save As, CSV UTF-8)", table=table) from None
+        header_text, encoding = source[:65536], None
+    else:
+        source, encoding = path, "utf-8-sig"
+        header_text = head.decode("utf-8-sig", errors="replace")  # the delimiters are ASCII whatever the encoding
+    if not header_text.strip("\ufeff \t\r\n"):
         raise _error(str(path), "the file is empty", f"write a header row with the {table} columns (see data/README.md), then the data",
                      table=table)
-    last_error: Exception | None = None
-    for encoding in _ENCODINGS:
-        try:
-            # Only the header line: the 64 KiB cut may split a multi-byte character.
-            first_line = head.splitlines()[0].decode(encoding, errors="strict" if encoding != "latin-1" else "replace")
-            sep = max(_DELIMITERS, key=first_line.count)
-            with warnings.catch_warnings():
-                # index_col=False: rows with a trailing delimiter must not shift the
-                # columns; a row with extra values is an error, not silently cut.
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False,
-                                    encoding=encoding, encoding_errors="strict", index_col=False)
-            break
-        except UnicodeDecodeError as exc:
-            last_error = exc
-        except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-            found = re.search(r"in line (\d+)", str(exc))
-            raise _error(str(path), f"cannot read the file as CSV: {str(exc).strip()}",
-                         "check that every row has as many fields as the header and that quotes are closed", table=table,
-                         line=int(found.group(1)) if found else None) from None
-    else:  # pragma: no cover - latin-1 decodes any byte
-        raise _error(str(path), f"cannot decode the file: {last_error}", "save it as UTF-8", table=table)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    first_line = header_text.splitlines()[0]
+    sep = max(_DELIMITERS, key=first_line.count)
+    try:
+        frame = _parse_csv(table, path, source, sep=sep, encoding=encoding)
+    except UnicodeDecodeError:
+        source, problems = _decode_mixed(table, path)
+        encoding = None
+        frame = _parse_csv(table, path, source, sep=sep, encoding=None)
+    frame.columns = _checked_header(table, path, frame, source, sep=sep, encoding=encoding, expected=expected)
     lines = np.arange(2, len(frame) + 2)
     keep = np.ones(len(frame), bool)
     if len(frame.columns):  # a line of nothing but delimiters or spaces is a blank line
         keep = ~frame.apply(lambda column: column.isna() | column.str.strip().eq("")).all(axis=1).to_numpy()
-    return RawTable(table, frame[keep].reset_index(drop=True), str(path), lines[keep])
+    return RawTable(table, frame[keep].reset_index(drop=True), str(path), lines[keep], problems=problems)
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# A character UTF-8 encodes in two to four bytes (a cp1252 file rarely holds one by chance).
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _decode_mixed(table: str, path: Path) -> tuple[str, list[Problem]]:
+    """The text of a file that is not valid UTF-8, and a warning per line
+    read otherwise. When most lines with accented letters are UTF-8 (an
+    export pasted together from two systems), each line is read as UTF-8
+    and the few that are not as Windows-1252, so "Müller" elsewhere in the
+    file stays "Müller"; otherwise the whole file is Windows-1252 (Latin-1
+    for bytes cp1252 leaves undefined)."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if _UTF8_SEQUENCE.search(data):
+        raw_lines = data.split(b"\n")
+        decoded, stray = [], []
+        utf8_lines = 0
+        for number, raw in enumerate(raw_lines, start=1):
+            if raw.isascii():
+                decoded.append(raw.decode("ascii"))
+                continue
+            try:
+                decoded.append(raw.decode("utf-8"))
+                utf8_lines += 1
+            except UnicodeDecodeError as exc:
+                decoded.append(_decode_legacy(raw))
+                stray.append((number, raw[exc.start]))
+        if utf8_lines >= len(stray):
+            problems = [Problem(table, str(path), number, None, None,
+                                f"this line is not UTF-8 like the rest of the file (byte 0x{byte:02x}); it was read as Windows-1252",
+                                "check the accented letters on this line, and save the file as UTF-8", "bad_value", "warning")
+                        for number, byte in stray]
+            return "\n".join(decoded), problems
+    return _decode_legacy(data), []
+
+
+def _decode_legacy(data: bytes) -> str:
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:  # a byte cp1252 leaves undefined: Latin-1 decodes any byte
+        return data.decode("latin-1")
+
+
+def _parse_csv(table: str, path: Path, source, *, sep: str, encoding: str | None) -> pd.DataFrame:
+    """pandas' reading of the file (``source``: the path, or its decoded text)."""
+    try:
+        with warnings.catch_warnings():
+            # index_col=False: rows with a trailing delimiter must not shift the
+            # columns; a row with extra values is an error, not silently cut.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(io.StringIO(source) if isinstance(source, str) else source, sep=sep, dtype=str,
+                               keep_default_na=False, na_values=[""], skip_blank_lines=False,
+                               encoding=encoding, encoding_errors="strict", index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        message = str(exc).strip()
+        if "EOF inside string" in message:
+            line = _unclosed_quote_line(source, encoding)
+            raise _error(str(path), "a quote opened on this line is never closed, so the rest of the file reads as one value",
+                         "make sure quotes are closed: add the closing quote, or write a quote inside a value twice (\"\")",
+                         table=table, line=line) from None
+        found = re.search(r"in line (\d+)", message)
+        raise _error(str(path), f"cannot read the file as CSV: {message}",
+                     "check that every row has as many fields as the header and that quotes are closed", table=table,
+                     line=int(found.group(1)) if found else None) from None
+
+
+def _unclosed_quote_line(source, encoding: str | None) -> int | None:
+    """The line where the quote that is never closed opens (1 = the header)."""
+    handle = io.StringIO(source) if isinstance(source, str) else open(source, encoding=encoding, errors="replace", newline="")
+    opened_on, inside = None, False
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if line.count('"') % 2:
+                inside = not inside
+                opened_on = number if inside else None
+    return opened_on if inside else None
+
+
+def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep: str, encoding: str | None,
+                    expected: set[str] | None) -> list[str]:
+    """The column names as written (trimmed). A name the loader needs that
+    occurs twice stops the load: which column holds the value cannot be
+    guessed. Other repeated names are kept apart (``notes``, ``notes (2)``)."""
+    names = [str(c).strip() for c in frame.columns]
+    if len(set(names)) == len(names) and not any(re.search(r"\.\d+$", n) for n in names):
+        return names
+    # pandas renames a repeated name ("amount" -> "amount.1"): read the header row as written
+    handle = io.StringIO(source) if isinstance(source, str) else source
+    header = pd.read_csv(handle, sep=sep, dtype=str, header=None, nrows=1, keep_default_na=False, encoding=encoding, index_col=False)
+    written = [str(c).strip() for c in header.iloc[0].tolist()] if len(header) else names
+    if len(written) != len(names):
+        written = names
+    wanted = {_norm(c) for c in (expected or ())}
+    counts: dict[str, list[int]] = {}
+    for position, name in enumerate(written, start=1):
+        counts.setdefault(name, []).append(position)
+    for name, positions in counts.items():
+        if len(positions) > 1 and (not wanted or _norm(name) in wanted):
+            raise _error(str(path), f"the header names column {name!r} {len(positions)} times (columns {', '.join(map(str, positions))})",
+                         f"keep one {name!r} column and rename or delete the others: which one holds the {name} cannot be guessed",
+                         table=table, line=1)
+    out, seen = [], {}
+    for name in written:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
 
 
 def _read_parquet(table: str, path: Path) -> RawTable:
@@ -236,7 +349,16 @@ class SQLSource:
             elif self.dialect == "sqlite":
                 import sqlite3
 
-                self._connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+                # as_uri() percent-encodes the path: a '#' or '?' in a file name
+                # cannot end the path early and drop mode=ro.
+                self._connection = sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=ro", uri=True)
+                try:  # sqlite3 opens any file; the first read finds out whether it is a database
+                    self._connection.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+                except sqlite3.DatabaseError as exc:
+                    self._connection.close()
+                    self._connection = None
+                    raise _error(self.describe(), f"the file is not a SQLite database ({exc})",
+                                 "pass a SQLite database file; for CSV, Parquet or Excel files, pass the folder that holds them") from None
             else:
                 import sqlalchemy
 
@@ -244,6 +366,8 @@ class SQLSource:
                 self._connection = engine.connect()
                 if engine.dialect.name == "postgresql":
                     self._connection.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        except DataError:
+            raise
         except Exception as exc:  # drivers raise their own types
             raise _error(self.describe(), f"cannot connect to the database: {_hide_password(str(exc)).splitlines()[0]}",
                          "check the URL, that the server is running and that the driver is installed") from None
@@ -252,15 +376,19 @@ class SQLSource:
     def table_names(self) -> dict[str, str]:
         if self._tables is None:
             connection = self._connect()
-            if self.dialect == "duckdb":
-                names = [row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-            elif self.dialect == "sqlite":
-                names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')").fetchall()]
-            else:
-                import sqlalchemy
+            try:
+                if self.dialect == "duckdb":
+                    names = [row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+                elif self.dialect == "sqlite":
+                    names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')").fetchall()]
+                else:
+                    import sqlalchemy
 
-                inspector = sqlalchemy.inspect(connection)
-                names = inspector.get_table_names() + inspector.get_view_names()
+                    inspector = sqlalchemy.inspect(connection)
+                    names = inspector.get_table_names() + inspector.get_view_names()
+            except Exception as exc:  # drivers raise their own types
+                raise _error(self.describe(), f"cannot list the tables of the database: {_hide_password(str(exc)).splitlines()[0]}",
+                             "check that the source is a readable database and that you may read its tables") from None
             self._tables = {name.casefold(): name for name in names}
         return self._tables
 
@@ -314,15 +442,31 @@ def _hide_password(text: str) -> str:
     return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
+def _url_database(text: str) -> str | None:
+    """The database file a ``sqlite:///`` or ``duckdb:///`` URL names, without its query string."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(text).database
+    except ArgumentError:
+        raise _error(_hide_password(text), "the database URL is not valid",
+                     "write it as sqlite:///path/to/file.sqlite or duckdb:///path/to/file.duckdb") from None
+
+
 def open_source(source) -> FolderSource | SQLSource:
     """The right reader for ``source``: a folder, a database file or a URL."""
     text = str(source)
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
-        if scheme.startswith("duckdb"):
-            return SQLSource(text, dialect="duckdb", path=Path(text.split(":///", 1)[-1]))
-        if scheme.startswith("sqlite") and ":///" in text and ":memory:" not in text:
-            return SQLSource(text, dialect="sqlite", path=Path(text.split(":///", 1)[-1]))
+        if scheme.startswith(("duckdb", "sqlite")):
+            database = _url_database(text)
+            if scheme.startswith("duckdb"):
+                return SQLSource(text, dialect="duckdb", path=Path(database or ":memory:"))
+            if database and database != ":memory:":
+                # A database file: opened by its own driver, read-only; the URL's
+                # query string (?timeout=5) is not part of the path.
+                return SQLSource(text, dialect="sqlite", path=Path(database))
         return SQLSource(text, dialect="sqlalchemy")
     path = Path(text).expanduser()
     if path.is_dir():

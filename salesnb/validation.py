@@ -37,21 +37,23 @@ class RowRule:
     message: str
     hint: str
     flag: str
+    reads: tuple[str, ...] = ()  # every column the rule looks at
 
 
 ROW_RULES: dict[str, tuple[RowRule, ...]] = {
     "opportunities": (
         RowRule("closed_before_created", "closed_date", lambda d: ~(d["closed_date"] < d["created_date"]),
-                "closed_date is before created_date", "correct one of the two dates", "closed_before_created"),
+                "closed_date is before created_date", "correct one of the two dates", "closed_before_created",
+                ("closed_date", "created_date")),
         RowRule("closed_needs_date", "closed_date", lambda d: ~(d["status"].isin(["won", "lost"]) & d["closed_date"].isna()),
                 "closed_date is required when status is won or lost", "fill in the date the deal was won or lost",
-                "missing_required"),
+                "missing_required", ("status", "closed_date")),
         RowRule("won_needs_amount", "amount", lambda d: ~(d["status"].eq("won") & d["amount"].isna()),
-                "amount is required for a won deal", "fill in the contract value", "missing_required"),
+                "amount is required for a won deal", "fill in the contract value", "missing_required", ("status", "amount")),
     ),
     "training": (
         RowRule("end_before_start", "end_date", lambda d: ~(d["end_date"] < d["start_date"]),
-                "end_date is before start_date", "swap the dates or correct the end date", "bad_value"),
+                "end_date is before start_date", "swap the dates or correct the end date", "bad_value", ("start_date", "end_date")),
     ),
 }
 
@@ -139,7 +141,8 @@ def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray,
         elif col.kind == AMOUNT:
             values, bad = parse_amounts(raw)
             message = "not a number"
-            hint = "write the amount as a number such as 22700.50 (currency signs and thousands separators are fine)"
+            hint = ("write the amount as a number such as 22700.50 (currency signs or codes and thousands separators are fine; "
+                    "no words or k/M suffixes: write 10k as 10000)")
         elif col.kind == ENUM:
             values = clean_text(raw).str.lower()
         elif col.kind == PERIOD:
@@ -149,30 +152,46 @@ def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray,
             values = clean_text(raw)
         if bad is not None and bad.any():
             unparsed[col.name] = bad.to_numpy()
-            checked.flag_rows(unparsed[col.name], column=col.name, message=message, hint=hint, flag="bad_value")
+            if _blank_if_bad(name, col):  # the parsers leave a bad cell blank: the row is kept without it
+                checked.flag_rows(unparsed[col.name], column=col.name, message=f"{message}; left blank", flag="bad_value",
+                                  hint=f"{hint}; the row is kept with {col.name} blank", severity="warning")
+            else:
+                checked.flag_rows(unparsed[col.name], column=col.name, message=message, hint=hint, flag="bad_value")
         typed[col.name] = values.reset_index(drop=True)
     checked.frame = pd.DataFrame(typed, copy=False)  # the parsed columns as they are: no copy
     _apply_schema(checked, unparsed)
     return checked
 
 
+def _blank_if_bad(table: str, column) -> bool:
+    """True when a value of ``column`` that cannot be read is only a warning
+    and left blank: an optional column no row rule reads (a rep's
+    annual_cost or hire_date), where a blank is a valid value. Elsewhere (a
+    required value, an amount or close date a rule needs) the row is set aside."""
+    return not column.required and not any(column.name in rule.reads for rule in ROW_RULES.get(table, ()))
+
+
 def _apply_schema(checked: Checked, unparsed: dict[str, np.ndarray]) -> None:
     """Validate the typed frame against the contract schema; a cell that
     could not be parsed is reported once (as unparseable), not again as
-    missing."""
+    missing. Repeated IDs are judged last, among the rows that pass every
+    other check of the table (see :func:`_flag_duplicates`)."""
     failures = _schema_failures(checked.name, checked.frame)
     if not failures:
         return
     rules = {rule.name: rule for rule in ROW_RULES.get(checked.name, ())}
     table = TABLES[checked.name]
-    key = table.key
     seen: dict[str, set[int]] = {c: set(np.flatnonzero(mask).tolist()) for c, mask in unparsed.items()}
+    repeated: list[tuple[str, str, str, str, np.ndarray]] = []
     for column, check, failed in failures:
         rule = rules.get(check)
         if rule is not None:
             column, message, hint, flag = rule.column, rule.message, rule.hint, rule.flag
         else:
             message, hint, flag = _column_failure(check, table.column(column))
+        if flag == "duplicate_id":
+            repeated.append((column, message, hint, flag, failed))
+            continue
         done = seen.setdefault(column, set())
         positions = sorted(set(failed.tolist()) - done)
         if not positions:
@@ -180,18 +199,45 @@ def _apply_schema(checked: Checked, unparsed: dict[str, np.ndarray]) -> None:
         done.update(positions)
         mask = np.zeros(len(checked.frame), dtype=bool)
         mask[positions] = True
-        if flag == "duplicate_id":
-            ids = checked.frame[key]
-            # the line of each repeated ID's first row, looked at only among the rows holding such an ID
-            involved = np.flatnonzero(_is_in(ids, ids.iloc[positions]))
-            first: dict = {}
-            for value, line in zip(ids.iloc[involved].tolist(), checked.lines[involved].tolist()):
-                first.setdefault(value, line)
-            repeated_ids = dict(zip(positions, ids.iloc[positions].tolist()))
-            checked.flag_rows(mask, column=column, hint=hint, flag=flag,
-                              message=lambda pos: f"{message}: first used on {checked.unit} {int(first[repeated_ids[pos]])}")
-        else:
-            checked.flag_rows(mask, column=column, message=message, hint=hint, flag=flag)
+        checked.flag_rows(mask, column=column, message=message, hint=hint, flag=flag)
+    for column, message, hint, flag, failed in repeated:
+        _flag_duplicates(checked, column, failed, message=message, hint=hint, flag=flag)
+
+
+def _flag_duplicates(checked: Checked, column: str, failed: np.ndarray, *, message: str, hint: str, flag: str) -> None:
+    """Set aside every repeat of an ID after its first use by a row that is
+    kept. A row already set aside for another problem does not claim the ID:
+    a valid row with the same ID is kept (line 2 O1 with a bad date, line 3
+    a valid O1: line 3 is kept), with a warning pointing at the set-aside
+    row, so the two can be compared. ``failed``: the repeats over all rows."""
+    ids = checked.frame[column]
+    involved = np.flatnonzero(_is_in(ids, ids.iloc[failed]))  # every row holding a repeated ID, in file order
+    aside = checked.bad[involved].copy()
+    alive = involved[~aside]
+    alive_ids = ids.iloc[alive]
+    repeat = alive_ids.duplicated(keep="first").to_numpy()
+    first_kept: dict = {}
+    for value, line in zip(alive_ids.tolist(), checked.lines[alive].tolist()):
+        first_kept.setdefault(value, line)
+    unit = checked.unit
+    if repeat.any():
+        mask = np.zeros(len(checked.frame), dtype=bool)
+        mask[alive[repeat]] = True
+        row_ids = dict(zip(alive[repeat].tolist(), alive_ids[repeat].tolist()))
+        checked.flag_rows(mask, column=column, hint=hint, flag=flag,
+                          message=lambda pos: f"{message}: first used on {unit} {int(first_kept[row_ids[pos]])}")
+    first_aside: dict = {}
+    for value, line in zip(ids.iloc[involved[aside]].tolist(), checked.lines[involved[aside]].tolist()):
+        first_aside.setdefault(value, line)
+    kept_first = alive[~repeat]
+    shares = np.array([value in first_aside for value in ids.iloc[kept_first].tolist()], dtype=bool)
+    if shares.any():
+        mask = np.zeros(len(checked.frame), dtype=bool)
+        mask[kept_first[shares]] = True
+        kept_ids = dict(zip(kept_first[shares].tolist(), ids.iloc[kept_first[shares]].tolist()))
+        checked.flag_rows(mask, column=column, flag=flag, severity="warning",
+                          message=lambda pos: f"{message}: also on {unit} {int(first_aside[kept_ids[pos]])}, which was set aside; this row is kept",
+                          hint="fix or remove the set-aside row; if both rows are versions of one record, keep the right one")
 
 
 def _schema_failures(name: str, frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:

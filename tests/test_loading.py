@@ -211,3 +211,77 @@ def test_parquet_typed_fast_path_locates_bad_rows_and_keeps_good_ones(tmp_path):
     assert ds.opportunities["created_date"].dtype == DATE_DTYPE
     assert ds.reps["territory"].tolist() == ["North", "South"]
     assert sorted(ds.quarantine["line"]) == [3, 4, 5, 6]
+
+
+# --- reading CSV files: encodings, headers, quotes --------------------------------------------------
+
+OPPORTUNITIES_CSV = "opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount\nO1,R1,,2025-01-01,,open,10\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_unicode_text_is_read(tmp_path, encoding):
+    """Excel's "Unicode Text": a BOM, UTF-16, tab-delimited."""
+    text = "rep_id\tname\tterritory\r\nR1\tZoë\tNorth\r\nR2\tBob\tSouth\r\n"
+    bom = b"\xff\xfe" if encoding.endswith("le") else b"\xfe\xff"
+    (tmp_path / "reps.csv").write_bytes(bom + text.encode(encoding))
+    (tmp_path / "opportunities.csv").write_text(OPPORTUNITIES_CSV, encoding="utf-8")
+    ds = salesnb.load(tmp_path)
+    assert ds.reps["name"].tolist() == ["Zoë", "Bob"] and ds.problems == []
+
+
+def test_a_stray_cp1252_line_in_a_utf8_file_is_read_with_a_warning(tmp_path):
+    data = "rep_id,name,territory\nR1,Müller,Köln\n".encode() + "R2,Björn,South\n".encode("cp1252") + "R3,Zoë,North\n".encode()
+    (tmp_path / "reps.csv").write_bytes(data)
+    (tmp_path / "opportunities.csv").write_text(OPPORTUNITIES_CSV, encoding="utf-8")
+    ds = salesnb.load(tmp_path)
+    assert ds.reps["name"].tolist() == ["Müller", "Björn", "Zoë"]
+    assert [(p.line, p.flag, p.severity) for p in ds.problems] == [(3, "bad_value", "warning")]
+
+
+def test_a_cp1252_file_is_read_as_cp1252_without_warnings(tmp_path):
+    (tmp_path / "reps.csv").write_bytes("rep_id,name,territory\nR1,Müller,Köln\nR2,Björn,South\n".encode("cp1252"))
+    (tmp_path / "opportunities.csv").write_text(OPPORTUNITIES_CSV, encoding="utf-8")
+    ds = salesnb.load(tmp_path)
+    assert ds.reps["name"].tolist() == ["Müller", "Björn"] and ds.problems == []
+
+
+def test_a_repeated_column_the_loader_needs_stops_the_load(tmp_path):
+    (tmp_path / "reps.csv").write_text("rep_id,name,territory\nR1,Ann,North\n", encoding="utf-8")
+    (tmp_path / "opportunities.csv").write_text(OPPORTUNITIES_CSV.replace("amount\n", "amount, amount\n").replace("10\n", "10,20\n"),
+                                                encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        salesnb.load(tmp_path)
+    assert "opportunities.csv, line 1" in str(caught.value) and "'amount' 2 times (columns 7, 8)" in str(caught.value)
+
+
+def test_a_repeated_column_the_loader_does_not_use_is_kept_apart(tmp_path):
+    (tmp_path / "reps.csv").write_text("rep_id,name,territory,note,note\nR1,Ann,North,a,b\n", encoding="utf-8")
+    (tmp_path / "opportunities.csv").write_text(OPPORTUNITIES_CSV, encoding="utf-8")
+    ds = salesnb.load(tmp_path)
+    assert ds.reps["rep_id"].tolist() == ["R1"] and ds.problems == []
+
+
+def test_an_unclosed_quote_is_located_on_the_line_it_opens(tmp_path):
+    (tmp_path / "reps.csv").write_text("rep_id,name,territory\nR1,Ann,North\n", encoding="utf-8")
+    (tmp_path / "opportunities.csv").write_text(
+        OPPORTUNITIES_CSV + 'O2,R1,"two\nlines",2025-01-01,,open,10\nO3,R1,"Acme,2025-01-01,,open,10\nO4,R1,,2025-01-01,,open,10\n',
+        encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        salesnb.load(tmp_path)
+    assert "opportunities.csv, line 5: a quote opened on this line is never closed" in str(caught.value)
+
+
+def test_an_expectations_file_that_is_not_utf8_is_located(tmp_path):
+    from salesnb.loading import read_expectations
+
+    (tmp_path / "expectations.yml").write_bytes("default:\n  quota: 100\n# Müller\n".encode("cp1252"))
+    with pytest.raises(DataError) as caught:
+        read_expectations(tmp_path / "expectations.yml")
+    problem = caught.value.problems[0]
+    assert (problem.line, problem.flag) == (3, "bad_expectations") and "UTF-8" in problem.message
+
+
+def test_a_text_file_named_sqlite_is_not_a_database(tmp_path):
+    (tmp_path / "sales.sqlite").write_text("rep_id,name\nR1,Ann\n", encoding="utf-8")
+    with pytest.raises(DataError, match="not a SQLite database"):
+        salesnb.load(tmp_path / "sales.sqlite")

@@ -45,6 +45,10 @@ def _same(actual: pd.Series, expected: list) -> None:
     ("  42  ", 42.0),
     ("USD 99", 99.0),
     ("1e3", 1000.0),
+    ("US$ 1,000", 1000.0),
+    ("CHF 1'000.50", 1000.5),
+    ("22,700.00 USD", 22700.0),
+    ("($100)", -100.0),
 ])
 def test_parse_amounts_text_formats(text, expected):
     amounts, bad = parse_amounts(pd.Series([text]))
@@ -53,7 +57,8 @@ def test_parse_amounts_text_formats(text, expected):
     assert not bad.iloc[0]
 
 
-@pytest.mark.parametrize("text", ["abc", "N/A", "12-34", "--", "inf", "-inf", "1,2,3.4.5x(", "(", "$"])
+@pytest.mark.parametrize("text", ["abc", "N/A", "12-34", "--", "inf", "-inf", "1,2,3.4.5x(", "(", "$",
+                                  "$10k", "1.5 Mio", "2M", "10 bn", "1,234,56", "1.234.56", "12 34", "5 apples"])
 def test_parse_amounts_not_a_number_is_bad(text):
     amounts, bad = parse_amounts(pd.Series(["10", text]))
     assert bad.tolist() == [False, True]

@@ -291,9 +291,6 @@ def test_sql_sources_are_opened_read_only(tmp_path, monkeypatch, kind):
     assert snapshot(tmp_path) == before  # byte for byte, and no journal, WAL or new file beside it
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (salesnb/sources.py, SQLSource._connect): the SQLite URI is built as "
-                   "f'file:{path}?mode=ro' without quoting, so '#' or '?' in a path, or a query string in a "
-                   "sqlite:/// URL, drops mode=ro: another file is created, or the database is opened read-write")
 @pytest.mark.parametrize("kind", ["'#' in the file name", "'?' in the file name", "sqlite url with a query string"])
 def test_sql_sources_are_read_only_whatever_the_path(tmp_path, monkeypatch, kind):
     names = {"'#' in the file name": "sales#2025.sqlite", "'?' in the file name": "sales?v=2.sqlite"}
