@@ -23,6 +23,8 @@ from __future__ import annotations
 import html
 import io
 import math
+import numbers
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
@@ -89,6 +91,7 @@ _STYLE = (
     ".salesnb-note{color:#59636e;font-size:.9rem;margin:.2rem 0}"
     ".salesnb-warning{border-left:4px solid #de8f05;background:#fff8e6;padding:.5rem .8rem;margin:0 0 .8rem}"
     ".salesnb-table td,.salesnb-table th{padding:.3rem .6rem}"
+    ".salesnb-table td.text,.salesnb-table th.text{text-align:left}"
     "</style>"
 )
 
@@ -232,19 +235,20 @@ def table(frame, *, columns: Mapping[str, str] | Sequence[str] | None = None, fo
     shown = frame if max_rows is None else frame.head(max_rows)
     if len(shown) == 0:
         return fragment(_STYLE + f"<p>{_e(empty)}</p>" + _notes_markup(notes))
-    head = "".join(f'<th scope="col">{_e(title)}</th>' for title in columns.values())
+    text = {c: _is_text(shown[c], formats.get(c, c)) for c in columns}  # left-aligned; numbers stay right
+    head = "".join(f'<th scope="col"{_TEXT if text[c] else ""}>{_e(title)}</th>' for c, title in columns.items())
     rows = []
     for record in shown[list(columns)].itertuples(index=False, name=None):
         cells = []
         for column, value in zip(columns, record):
             rule = formats.get(column, column)
             if rule in METRIC_LABELS:
-                text = fmt(rule, value)
+                text_of = fmt(rule, value)
             elif rule in UNITS:
-                text = fmt_unit(rule, value)
+                text_of = fmt_unit(rule, value)
             else:
-                text = "" if _missing(value) else _cell(value)
-            cells.append(f"<td>{_e(text)}</td>")
+                text_of = "" if _missing(value) else _cell(value)
+            cells.append(f"<td{_TEXT if text[column] else ''}>{_e(text_of)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
     if max_rows is not None and len(frame) > max_rows:
@@ -252,6 +256,22 @@ def table(frame, *, columns: Mapping[str, str] | Sequence[str] | None = None, fo
     markup = (f'{_STYLE}<table class="salesnb-table"><thead><tr>{head}</tr></thead>'
               f"<tbody>{''.join(rows)}</tbody></table>{more}{_notes_markup(notes)}")
     return fragment(markup)
+
+
+_TEXT = ' class="text"'
+
+
+_FIGURE = re.compile(r"[-+\u2212]?[\d.,]+\s?(%|x|d|days)?|n/a|")  # "1,234", "-7%", "1.2x", "40 d" (formatted upstream)
+
+
+def _is_text(values, rule) -> bool:
+    """A column mostly of words (names, notes, flags), not figures: shown
+    left-aligned, so prose does not read ragged; figures stay right-aligned."""
+    if rule in METRIC_LABELS or rule in UNITS:
+        return False
+    present = [v for v in values if not _missing(v)]
+    words = sum(not (isinstance(v, numbers.Number) or _FIGURE.fullmatch(str(v).strip())) for v in present)
+    return words * 2 > len(present)
 
 
 def _header(column) -> str:

@@ -236,7 +236,8 @@ def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
     _require(factors, ["factor", "metric", "rep_value", "peer_low", "peer_median", "peer_high"], "factor_bands")
     order = [f for f in _FACTOR_TITLES if f in set(factors["factor"])]
     fig, axes = _figure(1, max(len(order), 1), figsize=(7.0, 3.2))
-    fig.suptitle(f"Your funnel against the {peer_label}'s middle half", fontsize=11, fontweight="bold", x=0.01,
+    whose = "your team's middle half" if peer_label == "team" else "the middle half of all reps"
+    fig.suptitle(f"Your funnel against {whose}", fontsize=11, fontweight="bold", x=0.01,
                  ha="left")
     rows = factors.set_index("factor")
     for ax, factor in zip(axes.flat, order):

@@ -72,7 +72,9 @@ def test_table_columns_rename_and_unit_formats():
     frame = pd.DataFrame({"label": ["A (R1)"], "rows": [1234], "share_over": [0.75]})
     html = markup(show.table(frame, columns={"label": "Who", "rows": "Rows", "share_over": "Over"},
                              formats={"rows": "count", "share_over": "share"}))
-    assert "<th scope=\"col\">Who</th>" in html and "<td>1,234</td>" in html and "<td>75%</td>" in html
+    # words are left-aligned (class "text"), figures keep the right alignment
+    assert '<th scope="col" class="text">Who</th>' in html and '<td class="text">A (R1)</td>' in html
+    assert '<th scope="col">Rows</th>' in html and "<td>1,234</td>" in html and "<td>75%</td>" in html
     with pytest.raises(KeyError, match="no columns"):
         show.table(frame, columns=["nope"])
 
@@ -154,8 +156,9 @@ def test_scorecard_formats_by_unit_and_says_met():
          "note": SCRIPT},
     ])
     html = markup(show.scorecard(card))
-    for text in ("<td>1,000,000</td>", "<td>627,987</td>", "<td>not met</td>", "<td>0.25</td>", "<td>0.33</td>",
-                 "<td>met</td>", "<td>none set</td>", "<td>75%</td>", "<td>not judged</td>", SCRIPT_ESCAPED):
+    for text in ("<td>1,000,000</td>", "<td>627,987</td>", '<td class="text">not met</td>', "<td>0.25</td>", "<td>0.33</td>",
+                 '<td class="text">met</td>', "<td>none set</td>", "<td>75%</td>", '<td class="text">not judged</td>',
+                 SCRIPT_ESCAPED):
         assert text in html
 
 
