@@ -22,6 +22,8 @@ a handful of results in memory at once.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -114,7 +116,8 @@ class LocalExecutor(Executor):
             fn()
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(), initializer=fn)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(),
+                                             initializer=_start_worker, initargs=(fn,))
             # One task per worker: the pool starts a process per task while none is idle
             # (with one task only the first worker would start, and warm, now).
             for _ in range(self.workers):
@@ -146,7 +149,7 @@ class LocalExecutor(Executor):
         def submit(job, alone: bool) -> None:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)),
-                                                 mp_context=_process_context())
+                                                 mp_context=_process_context(), initializer=_start_worker)
             pending[self._pool.submit(fn, job)] = (job, alone)
 
         def fill() -> None:
@@ -322,6 +325,27 @@ class DaskExecutor(Executor):
 
 def _nothing() -> None:
     return None
+
+
+def _start_worker(fn: Callable[[], object] | None = None) -> None:
+    """A pool worker's first step: exit as soon as the batch's process is gone,
+    however it ended, so a batch killed outright (say by the out-of-memory
+    killer) leaves no worker rendering pages into a folder whose lock died
+    with it; the worker's templates and reports die with the worker. Then
+    ``fn`` (the warm-up).
+
+    A forkserver child outlives the batch otherwise: the forkserver does
+    not end with it, and the pool's queues are only read between jobs."""
+    batch = multiprocessing.parent_process()
+    if batch is not None:
+        threading.Thread(target=_exit_with, args=(batch,), name="salesnb-exit-with-batch", daemon=True).start()
+    if fn is not None:
+        fn()
+
+
+def _exit_with(batch) -> None:
+    batch.join()  # returns when the batch process has ended
+    os._exit(75)
 
 
 def _job_name(job) -> str:

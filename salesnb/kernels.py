@@ -71,6 +71,7 @@ __all__ = [
 
 ENGINE_NAME = "salesnb-fork"
 PREWARM_ENV = "SALESNB_PREWARM"
+DIE_WITH_PARENT_ENV = "SALESNB_DIE_WITH_PARENT"  # set for a template that must die with its parent
 """Set by the batch runner for each report: JSON of its source, mapping, period,
 as_of and (a rep report's) rep_id, from which the warm template pre-computes the
 batch-wide tables and draws a rep report's charts once."""
@@ -146,6 +147,9 @@ class ForkingKernel:
         env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
         env.pop("SALESNB_CACHE_DIR", None)  # a run says which batch cache it reads
         env.pop(PREWARM_ENV, None)
+        # Linux ties a child's death to the *thread* that started it: only a template
+        # started by the main thread may die with its parent (a Dask thread can end).
+        env[DIE_WITH_PARENT_ENV] = "1" if threading.current_thread() is threading.main_thread() else ""
         try:
             self.process = subprocess.Popen(
                 [self.python, "-m", "salesnb.kernels", str(theirs.fileno())],
@@ -550,6 +554,8 @@ def __getattr__(name):  # ForkEngine, built on first use: papermill is imported 
 def _template_main(fd: int) -> None:
     """Build the shell, import, then fork one child per run request."""
     conn = Connection(fd)
+    if os.environ.pop(DIE_WITH_PARENT_ENV, ""):
+        die_with_parent()  # a killed batch or worker takes its template (and so its reports) with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the batch; it ends us by closing the connection
     os.environ.setdefault("MPLBACKEND", _INLINE_BACKEND)
     shell = _make_shell()  # before pandas is imported: pandas asks the shell what it runs in
@@ -616,7 +622,7 @@ def _fork_and_run(conn: Connection, shell, spec: dict) -> None:
 def _child(conn: Connection, shell, spec: dict) -> None:
     os.setpgid(0, 0)  # a timeout kills the report and anything it started
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    _die_with_parent()
+    die_with_parent()
     conn.send(("forked", os.getpid()))
     fd_out = _redirect_fds()
     if spec["cwd"]:
@@ -666,7 +672,7 @@ def _redirect_fds() -> _FdOutput:
     return _FdOutput()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the report dies with the template (never an orphan that keeps running)."""
     if not sys.platform.startswith("linux"):
         return

@@ -658,3 +658,36 @@ def test_enospc_writing_the_manifest_or_index_is_one_clear_error(no_kernel, tmp_
     assert rerun.exit_code == 0
     expected_skipped = 0 if name == report_module.MANIFEST else N_FIXTURE_REPORTS
     assert rerun.counts["skipped"] == expected_skipped
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="dying with the parent is a Linux feature (PR_SET_PDEATHSIG)")
+@pytest.mark.parametrize("jobs", [2, 1])
+def test_killing_only_the_batch_process_takes_its_workers_and_reports_with_it(tmp_path, jobs):
+    """The out-of-memory killer ends one process, not a process group: when the
+    batch's own process dies, its pool workers, their warm templates and the
+    reports they fork must die too, not go on writing pages into a folder whose
+    lock died with the batch."""
+    source = write_source(tmp_path / "src", CALM_REPS)
+    out = tmp_path / "out"
+    args = (source, *FIXTURE_ARGS, "--out", out, "--jobs", jobs)
+    batch = start(args, tmp_path / "logs" / "killed")
+    deadline = time.monotonic() + 120
+    # wait until reports are being rendered: a page written, with the templates running
+    while _pages_written_since(out, batch.started_ns) < 1 and batch.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    processes = descendants(batch.proc.pid)
+    assert batch.proc.poll() is None, "the batch finished before it could be killed: make it slower"
+    assert processes, "the batch has no child processes to check"
+    os.kill(batch.proc.pid, signal.SIGKILL)  # the batch process alone, not its group
+    batch.proc.wait()
+    left = survivors(processes, timeout=10.0)
+    for pid in left:  # do not leave them running on failure
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"{len(left)} of {len(processes)} processes of the killed batch live on: {left}"
+    pages = {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
+    time.sleep(1.0)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.html")} == pages, "pages were written after the batch died"
+    rerun = finish(start(args, tmp_path / "logs" / "rerun"))
+    assert assert_complete(out, rerun, reports=N_FIXTURE_REPORTS)["counts"]["failed"] == 0
