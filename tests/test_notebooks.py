@@ -190,10 +190,11 @@ def test_team_overview_names_reps_and_their_focus(tmp_path):
     nb = execute("team_overview", tmp_path, team="Alpha")
     assert_ran_clean(nb)
     page = "\n".join(texts(nb, "text/html"))
-    assert "Chloe Patel (R03)" in page and "<td>conversion</td>" in page and "<td>velocity</td>" in page
+    # words sit in left-aligned cells (class "text"), figures in plain ones
+    assert "Chloe Patel (R03)" in page and '<td class="text">conversion</td>' in page and '<td class="text">velocity</td>' in page
     assert "Ben Kowalski" not in page  # Beta's rep is not in Alpha's overview
     for territory in ("North", "East"):
-        assert f"<td>{territory}</td>" in page
+        assert f'<td class="text">{territory}</td>' in page
     assert images(nb) >= 5
 
 
@@ -231,8 +232,9 @@ def test_forecast_review_finds_the_over_and_under_forecasters(tmp_path):
     nb = execute("forecast_review", tmp_path)
     assert_ran_clean(nb)
     page = "\n".join(texts(nb, "text/html"))
-    assert "<td>Grace Lindqvist (R07)</td><td>8</td><td>+34%</td><td>+35%</td><td>100%</td><td>0%</td><td>over</td>" in page
-    assert "<td>Hugo Tanaka (R08)</td>" in page and "<td>under</td>" in page
+    assert ('<td class="text">Grace Lindqvist (R07)</td><td>8</td><td>+34%</td><td>+35%</td><td>100%</td><td>0%</td>'
+            '<td class="text">over</td>') in page
+    assert '<td class="text">Hugo Tanaka (R08)</td>' in page and '<td class="text">under</td>' in page
     assert images(nb) == 2
 
 
@@ -241,8 +243,8 @@ def test_data_quality_lists_flags_with_what_to_fix(tmp_path):
     nb = execute("data_quality", tmp_path)
     assert_ran_clean(nb)
     page = "\n".join(texts(nb, "text/html"))
-    assert "<td>padded_activity</td><td>Felix Novak (R06)</td>" in page
-    assert "<td>stale_pipeline</td><td>Emma Dubois (R05)</td>" in page
+    assert '<td class="text">padded_activity</td><td class="text">Felix Novak (R06)</td>' in page
+    assert '<td class="text">stale_pipeline</td><td class="text">Emma Dubois (R05)</td>' in page
     assert "log each contact against the customer" in page
     assert "No rows were set aside." in page
     assert images(nb) == 1
