@@ -62,14 +62,20 @@ def forecast_accuracy(ds, *, period=None, as_of=None) -> pd.DataFrame:
     bad = sorted(str(label) for label, p in parsed.items() if p is None)
     if bad or forecasts["period"].isna().any():
         notes.append(f"forecasts with unreadable periods left out: {', '.join(bad) or '(blank)'}; write YYYY, YYYY-Qn or YYYY-MM")
-    periods = forecasts["period"].map(lambda label: parsed.get(label))
-    keep = periods.notna().to_numpy() & forecasts["rep_id"].notna().to_numpy()
+    readable = {label: p for label, p in parsed.items() if p is not None}
+    labels = forecasts["period"]
+    keep = labels.isin(list(readable)).to_numpy() & forecasts["rep_id"].notna().to_numpy()
+    labels = labels[keep]
+
+    def each(attribute: str) -> pd.Series:  # one lookup per row in a {label: value} table, no Python per row
+        return labels.map({label: getattr(p, attribute) for label, p in readable.items()})
+
     frame = pd.DataFrame({
         "rep_id": forecasts["rep_id"][keep],
-        "period": periods[keep].map(lambda p: p.label),
-        "kind": periods[keep].map(lambda p: p.kind),
-        "period_start": periods[keep].map(lambda p: p.start),
-        "period_end": periods[keep].map(lambda p: p.end),
+        "period": each("label"),
+        "kind": each("kind"),
+        "period_start": each("start"),
+        "period_end": each("end"),
         "forecast_amount": forecasts["forecast_amount"][keep],
         "submitted_date": forecasts["submitted_date"][keep],
     })

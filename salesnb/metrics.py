@@ -303,13 +303,15 @@ def _contact_counts(activities: pd.DataFrame, by: Sequence[str], period: Period,
     ``by`` columns; with ``labels`` ({"opportunity_id": label by opportunity,
     "customer_id": label by customer}) the single group column ``by[0]`` is
     the activity's opportunity's label, else its customer's, else
-    "(unknown)". The pass over all activities runs in DuckDB (Arrow views,
-    no copy); only the first contacts (one per customer) are handled in
-    pandas; ``first`` is their positions or those rows (see :func:`_first_rows`)."""
+    "(unknown)". One pass over all activities in DuckDB (Arrow views, no
+    copy of the strings) counts every column; ``first`` marks each
+    customer's first contact, as their positions or a boolean mask over
+    the rows (see :func:`_first_contact_mask`)."""
     import duckdb
     import pyarrow as pa
 
-    columns = {"day": pa.Array.from_pandas(activities["date"]), "cust": _arrow(activities["customer_id"])}
+    columns = {"day": pa.Array.from_pandas(activities["date"]), "cust": _arrow(activities["customer_id"]),
+               "first_": pa.array(_first_contact_mask(len(activities), first))}
     tables = {}
     if labels is None:
         for i, column in enumerate(by):
@@ -330,6 +332,7 @@ def _contact_counts(activities: pd.DataFrame, by: Sequence[str], period: Period,
         keys = "coalesce(" + ", ".join(choices) + f", '{UNKNOWN}') AS \"{by[0]}\""
     inside = "r.day >= $start AND r.day < $end"
     sql = (f"SELECT {keys}, count(*) FILTER (WHERE {inside}) AS contacts, "
+           f"count(*) FILTER (WHERE {inside} AND r.first_) AS new_prospect_contacts, "
            f"count(*) FILTER (WHERE {inside} AND r.cust IS NULL) AS unlinked_contacts "
            f"FROM rows_ r{joins} GROUP BY ALL")
     with duckdb.connect() as con:
@@ -340,29 +343,22 @@ def _contact_counts(activities: pd.DataFrame, by: Sequence[str], period: Period,
     for column in by:
         out[column] = out[column].astype("object").where(out[column].notna(), np.nan).astype(activities[column].dtype
                                                                                              if labels is None else "str")
-    out[["contacts", "unlinked_contacts"]] = out[["contacts", "unlinked_contacts"]].astype("int64")
-
-    firsts = first if isinstance(first, pd.DataFrame) else _first_rows(activities, first)
-    firsts = firsts[period.contains(firsts["date"]).to_numpy()]
-    if labels is None:
-        first_keys = [firsts[c] for c in by]
-    else:
-        label = pd.Series(np.nan, index=firsts.index, dtype="object")
-        for column in ("opportunity_id", "customer_id"):
-            if column in labels:
-                label = label.fillna(_lookup(firsts[column], labels[column]))
-        first_keys = [label.fillna(UNKNOWN).astype("str").rename(by[0])]
-    new = pd.Series(1, index=firsts.index).groupby(first_keys, dropna=False).sum().rename("new_prospect_contacts")
-    out = out.merge(new.reset_index(), on=list(by), how="left")
-    out["new_prospect_contacts"] = out["new_prospect_contacts"].fillna(0).astype("int64")
+    counts = ["contacts", "new_prospect_contacts", "unlinked_contacts"]
+    out[counts] = out[counts].astype("int64")
     out["follow_up_contacts"] = out["contacts"] - out["new_prospect_contacts"] - out["unlinked_contacts"]
     out = out.sort_values(list(by), na_position="last", kind="stable", ignore_index=True)
     return out[[*by, *CONTACT_COLUMNS]]
 
 
-def _first_rows(activities: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
-    """The first-contact rows, only the columns the counts need."""
-    return activities[["rep_id", "date", "customer_id", "opportunity_id"]].iloc[positions]
+def _first_contact_mask(rows: int, first: np.ndarray) -> np.ndarray:
+    """A boolean mask over ``rows`` activities marking the first contacts,
+    from their positions (or such a mask, returned as is)."""
+    first = np.asarray(first)
+    if first.dtype == bool:
+        return first
+    mask = np.zeros(rows, dtype=bool)
+    mask[first] = True
+    return mask
 
 
 def _label_table(labels: pd.Series):
@@ -554,7 +550,7 @@ class _MetricsContext:
         self.ds, self.by, self.column = ds, by, GROUPINGS[by]
         self.activities = ds.activities
         if self.activities is not None:
-            self.first_contact = _first_rows(self.activities, _first_contact_positions(self.activities))
+            self.first_contact = _first_contact_mask(len(self.activities), _first_contact_positions(self.activities))
         reps = ds.reps.drop_duplicates("rep_id")
         self.reps = reps
         self.customers = ds.customers

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .metrics import GROUPINGS, UNKNOWN, _by, _first_positions, _lookup, _missing_from, customer_book
+from .metrics import GROUPINGS, UNKNOWN, _by, _first_positions, _lookup, _positions, customer_book
 from .periods import Period, parse_period
 
 CLV_SOURCES = ("orders", "won_opportunities")
@@ -61,10 +61,12 @@ def customer_values(ds, *, as_of_end, _book: pd.DataFrame | None = None) -> pd.D
         orders = ds.orders
         realised = orders[(orders["date"] < end).to_numpy()]
         revenue = realised.groupby("customer_id", sort=False)["amount"].sum()
-        first = orders.iloc[_first_positions(orders["customer_id"], orders["date"], orders["order_id"])]
-        order_rep = pd.Series(first["rep_id"].to_numpy(), index=first["customer_id"])
         values = _with_revenue(book, revenue)
-        values["rep_id"] = values["rep_id"].fillna(_lookup(values["customer_id"], order_rep))
+        unowned = values["rep_id"].isna().to_numpy() & values["customer_id"].notna().to_numpy()
+        if unowned.any():  # only then is the first order per customer needed (a pass over every order)
+            first = orders.iloc[_first_positions(orders["customer_id"], orders["date"], orders["order_id"])]
+            order_rep = pd.Series(first["rep_id"].to_numpy(), index=first["customer_id"])
+            values["rep_id"] = values["rep_id"].fillna(_lookup(values["customer_id"][unowned], order_rep))
     else:
         opps = ds.opportunities
         won = opps[(opps["status"].eq("won") & (opps["closed_date"] < end) & opps["amount"].notna()).to_numpy()]
@@ -125,7 +127,8 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
     values = customer_values(ds, as_of_end=period.end, _book=_book)
     values["customers"] = (values["revenue"] > 0).astype("int64")
     reps = ds.reps.drop_duplicates("rep_id")[["rep_id", "team", "territory", "annual_cost"]]
-    per_rep = values.dropna(subset=["rep_id"]).groupby("rep_id", sort=False)[["revenue", "customers"]].sum()
+    # groupby leaves out a missing rep_id itself: no copy of the other columns first
+    per_rep = values[["rep_id", "revenue", "customers"]].groupby("rep_id", sort=False)[["revenue", "customers"]].sum()
     if by in ("rep", "team", "territory"):
         frame = reps.merge(per_rep, left_on="rep_id", right_index=True, how="outer", sort=False)
         frame[["revenue", "customers"]] = frame[["revenue", "customers"]].fillna(0)
@@ -157,8 +160,14 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
 def _with_revenue(book: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
     """``book`` with a ``revenue`` column, plus rows for customers that have
     revenue but are not in the book."""
-    values = book.assign(revenue=_lookup(book["customer_id"], revenue).astype("float64"))
-    extra = revenue[_missing_from(revenue.index, book["customer_id"])]
+    # one hash lookup, on the customers with revenue (usually far fewer than the book's)
+    at = _positions(book["customer_id"], revenue.index)
+    amounts = revenue.to_numpy(dtype="float64")
+    values = book.assign(revenue=np.where(at >= 0, amounts[np.maximum(at, 0)] if len(amounts) else np.nan, np.nan))
+    # the book has one row per customer: the revenue no book row matched is the extra customers'
+    matched = np.zeros(len(revenue), dtype=bool)
+    matched[at[at >= 0]] = True
+    extra = revenue[~matched]
     if len(extra):
         values = pd.concat([values, pd.DataFrame({"customer_id": extra.index, "revenue": extra.to_numpy()})], ignore_index=True)
     return values

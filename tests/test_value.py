@@ -93,6 +93,22 @@ def test_orders_of_a_customer_nobody_owns_go_to_the_rep_on_its_first_order():
     assert values.set_index("customer_id").loc["C7", ["rep_id", "revenue"]].tolist() == ["RB", 50.0]
 
 
+def test_customer_values_book_rows_then_customers_only_on_orders():
+    # C1 is in the book (won by RA) and has orders; C2 is in the book with none (0);
+    # C8 then C7 only appear on orders: added after the book in order of their first
+    # order row, owned by the rep on their first order; C9's only order is after the end.
+    deals = pd.DataFrame([won("O1", "RA", "C1", "2024-03-01", 10.0), won("O2", "RB", "C2", "2024-03-01", 5.0)])
+    orders = pd.DataFrame({"order_id": ["X1", "X2", "X3", "X4", "X5"], "customer_id": ["C8", "C1", "C7", "C8", "C9"],
+                           "rep_id": ["RC", "RA", "RB", "RA", "RA"],
+                           "date": pd.to_datetime(["2024-04-01", "2024-02-01", "2024-05-01", "2024-03-01", "2025-02-01"]),
+                           "amount": [7.0, 40.0, 3.0, 1.0, 99.0]})
+    values = customer_values(from_frames(reps=REPS, opportunities=deals, orders=orders), as_of_end="2024-12-31")
+    assert values["customer_id"].tolist() == ["C1", "C2", "C8", "C7"]
+    # C8's first order is X4 (2024-03-01, RA), not the first row X1
+    assert values["rep_id"].tolist() == ["RA", "RB", "RA", "RB"]
+    assert values["revenue"].tolist() == [40.0, 0.0, 8.0, 3.0]
+
+
 def test_value_cost_by_team_sums_value_and_cost():
     table = value_cost(example(), period="2024", by="team").set_index("team")
     # East (RA + RB): (500,000 + 80,000) / (100,000 + 40,000) = 4.142857...
