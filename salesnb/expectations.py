@@ -89,10 +89,18 @@ def quotas(ds, *, period) -> pd.Series:
     pro-rated), indexed by rep_id; NaN when the rep has none."""
     period = parse_period(period)
     reps = ds.reps.drop_duplicates("rep_id")
-    values = [
-        prorate(for_rep(ds.expectations, rep, team).get("revenue_quota"), period)
-        for rep, team in zip(reps["rep_id"], reps["team"])
-    ]
+    expectations = ds.expectations
+    own = set()  # reps with an entry of their own; every other rep's quota is its team's
+    if isinstance(expectations, dict) and set(SECTIONS) & set(expectations):
+        own = {str(key).strip() for key in _section(expectations, "reps")}
+    known: dict = {}
+    values = []
+    for rep, team in zip(reps["rep_id"], reps["team"]):
+        no_team = team is None or (isinstance(team, float) and np.isnan(team))
+        key = ("rep", str(rep).strip()) if str(rep).strip() in own else ("team", None if no_team else str(team).strip().casefold())
+        if key not in known:
+            known[key] = prorate(for_rep(expectations, rep, team).get("revenue_quota"), period)
+        values.append(known[key])
     return pd.Series(values, index=pd.Index(reps["rep_id"], name="rep_id"), name="quota", dtype="float64")
 
 

@@ -179,6 +179,32 @@ def test_quotas_per_rep():
     assert quotas(scorecard_dataset(expectations=None), period="2025").isna().all()
 
 
+def test_quotas_take_team_and_own_entries_like_for_rep():
+    # 1,200,000 a year by default, 800,000 for team east (matched case-insensitively), 400,000 for
+    # R3 itself; a quarter is a quarter of the year. R4 has no team; R5's team has no entry.
+    from salesnb.dataset import from_frames
+
+    expectations = {"default": {"revenue_quota": 1_200_000}, "teams": {"East": {"revenue_quota": 800_000}},
+                    "reps": {"R3": {"revenue_quota": 400_000}}}
+    reps = pd.DataFrame({"rep_id": ["R1", "R2", "R3", "R4", "R5"], "name": list("ABCDE"), "territory": ["N"] * 5,
+                         "team": ["east", "East ", "East", None, "West"]})
+    deals = pd.DataFrame({"opportunity_id": ["O1"], "rep_id": ["R1"], "created_date": pd.to_datetime(["2025-01-02"]),
+                          "closed_date": pd.to_datetime([None]), "status": ["open"], "amount": [1.0]})
+    ds = from_frames(reps=reps, opportunities=deals, expectations=expectations)
+    got = quotas(ds, period="2025-Q1")
+    share = 0.25
+    assert got.to_dict() == pytest.approx({"R1": 800_000 * share, "R2": 800_000 * share, "R3": 400_000 * share,
+                                           "R4": 1_200_000 * share, "R5": 1_200_000 * share})
+    for rep, team in zip(reps["rep_id"], reps["team"]):
+        assert got[rep] == pytest.approx(prorate(for_rep(expectations, rep, team)["revenue_quota"], ds_period("2025-Q1")))
+
+
+def ds_period(text):
+    from salesnb.periods import parse_period
+
+    return parse_period(text)
+
+
 def test_scorecard_measures_every_rep_once_per_data_snapshot(monkeypatch):
     """A batch's rep reports each ask for one rep's scorecard: the measures behind
     it (metrics, visits, travel, prospecting) are computed once per fingerprint,
