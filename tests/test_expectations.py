@@ -183,6 +183,7 @@ def test_quotas_take_team_and_own_entries_like_for_rep():
     # 1,200,000 a year by default, 800,000 for team east (matched case-insensitively), 400,000 for
     # R3 itself; a quarter is a quarter of the year. R4 has no team; R5's team has no entry.
     from salesnb.dataset import from_frames
+    from salesnb.periods import parse_period
 
     expectations = {"default": {"revenue_quota": 1_200_000}, "teams": {"East": {"revenue_quota": 800_000}},
                     "reps": {"R3": {"revenue_quota": 400_000}}}
@@ -196,13 +197,7 @@ def test_quotas_take_team_and_own_entries_like_for_rep():
     assert got.to_dict() == pytest.approx({"R1": 800_000 * share, "R2": 800_000 * share, "R3": 400_000 * share,
                                            "R4": 1_200_000 * share, "R5": 1_200_000 * share})
     for rep, team in zip(reps["rep_id"], reps["team"]):
-        assert got[rep] == pytest.approx(prorate(for_rep(expectations, rep, team)["revenue_quota"], ds_period("2025-Q1")))
-
-
-def ds_period(text):
-    from salesnb.periods import parse_period
-
-    return parse_period(text)
+        assert got[rep] == pytest.approx(prorate(for_rep(expectations, rep, team)["revenue_quota"], parse_period("2025-Q1")))
 
 
 def test_scorecard_measures_every_rep_once_per_data_snapshot(monkeypatch):
