@@ -868,11 +868,6 @@ def _lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     return pd.Series(taken, index=keys.index, name=mapping.name)
 
 
-def _missing_from(values, known) -> np.ndarray:
-    """Which ``values`` are not among the unique ``known`` values."""
-    return _positions(values, known) < 0
-
-
 def _keys(frame: pd.DataFrame, by: Sequence[str]) -> list[pd.Series]:
     return [frame[c] for c in by]
 

@@ -27,9 +27,9 @@ from salesnb.cli import cli
 from salesnb.exports import FORMULA_STARTS, neutralise_formulas, to_csv_text
 
 try:
-    from test_report import FIXTURE_NOTEBOOKS, _fake_execute
+    from test_report import FIXTURE_NOTEBOOKS, _fake_execute, run_cli
 except ImportError:  # tests/ became a package
-    from tests.test_report import FIXTURE_NOTEBOOKS, _fake_execute
+    from tests.test_report import FIXTURE_NOTEBOOKS, _fake_execute, run_cli
 
 REAL_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -416,11 +416,8 @@ def hostile_batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     source = hostile_real_source(root / "src")
     out = root / "out"
-    result = CliRunner().invoke(cli, ["report", str(source), "--period", "2025-Q4", "--as-of", "2026-01-05",
-                                      "--out", str(out), "--notebooks", str(REAL_NOTEBOOKS), "--jobs", "2",
-                                      "--no-progress"])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = run_cli(source, "--period", "2025-Q4", "--as-of", "2026-01-05", "--out", out,
+                     "--notebooks", REAL_NOTEBOOKS, "--jobs", "2")
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     return {"out": out, "result": result, "manifest": manifest}
 
