@@ -310,7 +310,7 @@ def chart(fig, *, alt: str | None = None, dpi: int = CHART_DPI):
     _release(fig)
     small = picture.quantize(colors=_CHART_COLOURS, method=PILImage.Quantize.FASTOCTREE)
     out = io.BytesIO()
-    small.save(out, format="png", optimize=True)
+    small.save(out, format="png")  # optimize=True: 12% smaller, 7x slower (50 ms a report)
     return Image(data=out.getvalue(), format="png", alt=alt)
 
 
