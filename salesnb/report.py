@@ -504,13 +504,15 @@ def _environment(values: dict):
 
 
 def _keep_failed(job: ReportJob, capture: str) -> str | None:
+    """Write the partly executed notebook to ``_failed/``, a database URL's
+    password masked (papermill wrote the parameters into it)."""
     saved = _memory_notebooks().saved.get(capture)
     if saved is None:  # it failed before papermill saved anything (unreadable notebook, no kernel...)
         return None
     target = Path(job.out_dir) / job.failed_notebook
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(target, saved)
+        atomic.write_text(target, _hide_password(saved))
     except OSError as exc:
         raise _cannot_write(exc, Path(job.out_dir), job.failed_notebook) from exc
     return job.failed_notebook
@@ -536,7 +538,7 @@ def _describe(exc: BaseException) -> dict:
             text += f"; register it with `python -m ipykernel install --sys-prefix --name {KERNEL_NAME}` (make kernel)"
         error = f"{name}: {text}" if text else name
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    error = " ".join(error.split())
+    error, detail = _hide_password(" ".join(error.split())), _hide_password(detail)
     if len(error) > 500:
         error = error[:497] + "..."
     return {"error": error, "error_detail": detail[-20000:]}

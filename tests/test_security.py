@@ -16,6 +16,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -322,6 +323,41 @@ def test_a_server_database_gets_a_read_only_session(monkeypatch):
     monkeypatch.setattr(sqlalchemy, "create_engine", lambda url: Engine())
     sources.open_source("postgresql://ann:secret@db.example/sales")._connect()
     assert statements == ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"]
+
+
+def test_a_database_password_is_never_written_to_the_output_folder(tmp_path, monkeypatch):
+    """A report that fails keeps its executed notebook in _failed/; papermill wrote
+    the source URL into it, and the error may quote it. The password is masked
+    in that notebook, the manifest and the index; the report still ran with it."""
+    secret = "s3cret-pw"
+    source = f"sqlite://ann:{secret}@/{make_sqlite(tmp_path / 'sales.sqlite')}"
+    seen = []
+
+    def execute(job, capture):
+        seen.append(job.parameters["source"])
+        from papermill.exceptions import PapermillExecutionError
+        from nbformat.v4 import new_code_cell, new_notebook
+
+        nb = new_notebook(cells=[new_code_cell(f"source = {job.parameters['source']!r}")])
+        report_module._memory_notebooks().saved[capture] = nbformat.writes(nb)
+        raise PapermillExecutionError(cell_index=0, exec_count=1, source="", ename="OperationalError",
+                                      evalue=f"cannot open {job.parameters['source']}",
+                                      traceback=[f"OperationalError: cannot open {job.parameters['source']}"])
+
+    monkeypatch.setattr(report_module, "_execute", execute)
+    monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
+    out = tmp_path / "out"
+    result = report_module.run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS,
+                                     progress=False)
+    assert result.counts["failed"] == len(result.reports) > 0
+    assert seen and all(secret in s for s in seen)  # the kernel gets the real URL
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".ipynb" for p in written) and any(p.name == "manifest.json" for p in written)
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert secret not in text, path
+    kept = next(p for p in written if p.suffix == ".ipynb").read_text(encoding="utf-8")
+    assert "sqlite://ann:***@/" in kept
 
 
 # -- output paths cannot leave the output folder --------------------------------------------------
