@@ -46,14 +46,23 @@ class Problem:
     flag: str = "bad_value"
     severity: str = "error"
     unit: str = "line"  # "line" in a text file or spreadsheet, "row" in Parquet or SQL
+    #: The column's header in the user's file when it differs from ``column``
+    #: (a mapping.yml rename such as ``status: Stage``, or "Opportunity ID").
+    source_column: str | None = None
 
     def location(self) -> str:
         where = self.file or self.table
         if self.line is not None:
             where += f", {self.unit} {self.line}"
         if self.column:
-            where += f", column '{self.column}'"
+            where += f", column {self.column_label()}"
         return where
+
+    def column_label(self) -> str:
+        """``'Stage' (read as status)`` for a renamed column, else ``'status'``."""
+        if self.source_column and self.source_column != self.column:
+            return f"'{self.source_column}' (read as {self.column})"
+        return f"'{self.column}'"
 
     def __str__(self) -> str:
         text = f"{self.location()}: {self.message}"

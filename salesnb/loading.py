@@ -8,6 +8,7 @@ listed, never silently dropped) or, with ``strict=True``, stop the load.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
             checked[name] = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
             checked[name].problems[:0] = raw.problems  # warnings from reading the file (e.g. a line in another encoding)
         check_references(checked)
+        for name, raw in raws.items():
+            _name_file_headers(checked[name].problems, _file_headers(raw, table_map.for_table(name)))
         expectations_path = expectations if expectations is not None else src.sidecar("expectations.yml")
         goals = read_expectations(expectations_path) if expectations_path is not None else None
         extra = Path(mapping_path).read_bytes() if mapping_path is not None else b""
@@ -143,6 +146,23 @@ def _match_columns(available, wanted) -> dict[str, str]:
     return out
 
 
+def _file_headers(raw: RawTable, spec: TableMapping) -> dict[str, str]:
+    """Contract column -> the file's own header, where the two differ (a
+    mapping's ``status: Stage``, or "Opportunity ID" read as opportunity_id)."""
+    wanted = {c: spec.columns.get(c, c) for c in TABLES[raw.name].column_names}
+    found = _match_columns(raw.frame.columns, [s for s in wanted.values() if isinstance(s, str)])
+    return {c: found[s] for c, s in wanted.items() if isinstance(s, str) and s in found and found[s] != c}
+
+
+def _name_file_headers(problems: list[Problem], headers: dict[str, str]) -> None:
+    """Problems name the column as the user's file does, beside the contract's name."""
+    if not headers:
+        return
+    for i, p in enumerate(problems):
+        if p.column in headers and p.source_column is None:
+            problems[i] = dataclasses.replace(p, source_column=headers[p.column])
+
+
 def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
     """The raw table with contract column names and translated values."""
     table = TABLES[raw.name]
@@ -226,7 +246,7 @@ def _quarantine(checked: dict[str, Checked], raws: dict[str, RawTable]) -> pd.Da
             record = {str(k): (None if v != v else str(v)) for k, v in raw.iloc[pos].items()}
             rows.append({"table": name, "file": c.file, "line": line,
                          "flags": ";".join(dict.fromkeys(p.flag for p in found)),
-                         "problems": "; ".join(f"{p.column}: {p.message}" for p in found),
+                         "problems": "; ".join(f"{p.source_column or p.column}: {p.message}" for p in found),
                          "record": json.dumps(record, ensure_ascii=False)})
     return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
 

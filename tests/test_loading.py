@@ -151,6 +151,27 @@ def test_mapped_crm_export(tmp_path):
     assert opp.loc["D-1", "customer_id"] == "ACME"
 
 
+def test_problems_name_the_column_as_the_users_file_does(tmp_path):
+    """A problem in a renamed column names the file's header, and the contract's name beside it."""
+    bad = DEALS.replace('D-4,Bob Jones,"$5,000.00","18 Apr, 2021 09:00:00"', 'D-4,Bob Jones,lots,"18 Apr, 2021 09:00:00"')
+    (tmp_path / "deals_export.csv").write_text(bad, encoding="utf-8")
+    (tmp_path / "mapping.yml").write_text(MAPPING, encoding="utf-8")
+    ds = salesnb.load(tmp_path)
+    [problem] = ds.problems
+    assert (problem.line, problem.column, problem.source_column) == (5, "amount", "Amount")
+    assert "deals_export.csv, line 5, column 'Amount' (read as amount): " in str(problem)
+    assert problem.to_dict()["column"] == "amount" and problem.to_dict()["source_column"] == "Amount"
+    assert ds.quarantine.iloc[0]["problems"].startswith("Amount: ")
+    # without a mapping, an export-style header matched loosely is named as written too
+    (tmp_path / "mapping.yml").unlink()
+    (tmp_path / "deals_export.csv").unlink()
+    (tmp_path / "reps.csv").write_text("Rep ID,Name,Territory\nR1,Ann,North\n", encoding="utf-8")
+    (tmp_path / "opportunities.csv").write_text(
+        "Opportunity ID,Rep ID,Created Date,Status,amount\nO1,R1,2025-01-01,maybe,5\n", encoding="utf-8")
+    [problem] = salesnb.load(tmp_path).problems
+    assert "opportunities.csv, line 2, column 'Status' (read as status): " in str(problem)
+
+
 def test_mapping_passed_explicitly_and_row_numbers(tmp_path):
     data = tmp_path / "export"
     data.mkdir()
