@@ -681,7 +681,10 @@ def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
         by_rep.columns.name = None
     quarantine = _quarantine_counts(ds.quarantine)
     problems = pd.DataFrame([p.to_dict() for p in ds.problems],
-                            columns=["table", "file", "line", "column", "value", "message", "hint", "flag", "severity", "unit"])
+                            columns=["table", "file", "line", "column", "value", "message", "hint", "flag", "severity", "unit",
+                                     "source_column"])
+    # the column as the user's file names it (a mapping.yml rename), for the reader to find it
+    problems["file_column"] = problems["source_column"].where(problems["source_column"].notna(), problems["column"])
     kept = pd.DataFrame({"table": list(ds.tables), "rows": [len(f) for f in ds.tables.values()],
                          "file": [ds.files.get(name, "") for name in ds.tables]})
     return QualityReport(period=span, flags=flags, by_rep=by_rep, quarantine=quarantine, problems=problems, kept=kept)

@@ -194,3 +194,19 @@ def test_forecast_quality_and_training_reports(ds):
     effect = views.training_report(ds, program="consultative selling", period=PERIOD)
     assert effect["treated"] == ["R08", "R09", "R10", "R11"] and effect["effect"] > 0
     assert effect["treated_labels"][0] == "Hugo Tanaka (R08)"
+
+
+def test_the_quality_reports_problems_name_the_users_column(tmp_path):
+    (tmp_path / "deals.csv").write_text(
+        "Deal,Owner,Opened,Stage\nD1,Ann,2025-01-02,Open\nD2,Ann,2025-01-03,Negotiation\n", encoding="utf-8")
+    (tmp_path / "mapping.yml").write_text(
+        "tables:\n"
+        "  opportunities:\n"
+        "    file: deals.csv\n"
+        "    columns: {opportunity_id: Deal, rep_id: Owner, created_date: Opened, status: Stage}\n"
+        "    values: {status: {Open: open}}\n"
+        "  reps: {from: opportunities, columns: {rep_id: Owner, name: Owner, territory: {const: All}}}\n",
+        encoding="utf-8")
+    quality = views.quality_report(salesnb.load(tmp_path), period="2025", as_of="2026-01-05")
+    [row] = quality.problems.to_dict("records")
+    assert (row["line"], row["column"], row["source_column"], row["file_column"]) == (3, "status", "Stage", "Stage")
