@@ -399,16 +399,39 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
                 "peers": int(len(values)),
             })
     trends = pd.DataFrame(rows)
+    order = [q.label for q in window]
     thin = trends[(trends["metric"] == "win_rate") & trends["small_sample"] & trends["rep_value"].notna()]["quarter"].tolist()
     if thin:
-        notes.append(f"Fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed in {_and(thin)}: the win rate there is drawn hollow and means little.")
+        notes.append(f"Fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed in {_quarters(thin, order)}: the win rate there is drawn "
+                     "hollow and means little.")
     if hire is not None and not pd.isna(hire) and pd.Timestamp(hire) > window[0].start:
         notes.append(f"Hired {pd.Timestamp(hire):%Y-%m-%d}: quarters before that are left blank.")
-    few = trends.loc[trends["peers"] < MIN_PEERS, "quarter"].unique().tolist()
-    if few:
-        notes.append(f"Fewer than {MIN_PEERS} peers have enough data in {_and(few)}: no peer median is drawn there.")
+    notes += _thin_peer_notes(trends, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)
     trends.attrs["notes"] = [n for n in table.attrs.get("notes", []) if "expectations.yml" not in n]
     return trends, notes
+
+
+def _thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min_closed: int) -> list[str]:
+    """Say where a trend chart draws no peer median (fewer than ``min_peers``
+    peers with data) or only the median, no middle half (fewer than
+    BAND_MIN_PEERS), per chart; charts with the same gaps share a note."""
+    from .display import label
+
+    notes = []
+    for low, high, consequence in ((0, min_peers, "no peer median is drawn there"),
+                                   (min_peers, BAND_MIN_PEERS, "only their median is drawn there, not their middle half")):
+        thin = trends[(trends["peers"] >= low) & (trends["peers"] < high)]
+        by_quarters: dict[tuple, list[str]] = {}
+        for metric in TREND_METRICS:
+            quarters = tuple(thin.loc[thin["metric"] == metric, "quarter"])
+            if quarters:
+                by_quarters.setdefault(quarters, []).append(metric)
+        for quarters, metrics in by_quarters.items():
+            names = _and([label(m).lower() for m in metrics])
+            enough = f" ({min_closed} or more deals closed)" if metrics == ["win_rate"] else ""
+            notes.append(f"Fewer than {high} peers have enough data{enough} for the {names} in {_quarters(quarters, order)}: "
+                         f"{consequence}.")
+    return notes
 
 
 def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
@@ -767,6 +790,21 @@ def _plain(value, *, nan: bool = False):
     if isinstance(value, (np.floating, float)):
         return (np.nan if nan else None) if np.isnan(value) else float(value)
     return value
+
+
+def _quarters(quarters, order) -> str:
+    """Quarters for a sentence, three or more in a row as a range: "2024-Q1 and 2024-Q3 to 2025-Q2"."""
+    position = {q: i for i, q in enumerate(order)}
+    runs: list[list[str]] = []
+    for q in sorted(set(quarters), key=position.get):
+        if runs and position[q] == position[runs[-1][-1]] + 1:
+            runs[-1].append(q)
+        else:
+            runs.append([q])
+    parts: list[str] = []
+    for run in runs:
+        parts += run if len(run) < 3 else [f"{run[0]} to {run[-1]}"]
+    return _and(parts)
 
 
 def _and(items: list[str]) -> str:

@@ -210,3 +210,20 @@ def test_the_quality_reports_problems_name_the_users_column(tmp_path):
     quality = views.quality_report(salesnb.load(tmp_path), period="2025", as_of="2026-01-05")
     [row] = quality.problems.to_dict("records")
     assert (row["line"], row["column"], row["source_column"], row["file_column"]) == (3, "status", "Stage", "Stage")
+
+
+def test_trend_notes_say_where_the_peer_median_or_band_is_missing():
+    order = ["2024-Q4", "2025-Q1", "2025-Q2", "2025-Q3"]
+    peers = {"win_rate": [2, 4, 4, 4], "revenue_won": [6, 4, 6, 6], "opportunities": [6, 4, 6, 6]}
+    trends = pd.DataFrame([{"metric": m, "quarter": q, "peers": n} for m, counts in peers.items()
+                           for q, n in zip(order, counts)])
+    assert views._thin_peer_notes(trends, order, 3, 10) == [
+        "Fewer than 3 peers have enough data (10 or more deals closed) for the win rate in 2024-Q4: "
+        "no peer median is drawn there.",
+        "Fewer than 5 peers have enough data (10 or more deals closed) for the win rate in 2025-Q1 to 2025-Q3: "
+        "only their median is drawn there, not their middle half.",
+        "Fewer than 5 peers have enough data for the revenue won and new opportunities in 2025-Q1: "
+        "only their median is drawn there, not their middle half.",
+    ]
+    assert views._thin_peer_notes(trends.assign(peers=5), order, 3, 10) == []
+    assert views._quarters(["2025-Q3", "2024-Q4", "2025-Q1"], order) == "2024-Q4, 2025-Q1 and 2025-Q3"
