@@ -314,6 +314,18 @@ def chart(fig, *, alt: str | None = None, dpi: int = CHART_DPI):
     return Image(data=out.getvalue(), format="png", alt=alt)
 
 
+def image_html(image):
+    """An ``IPython.display.Image`` from :func:`chart` as an HTML ``<img>`` that
+    keeps its alt text: JupyterLab draws a PNG output without it, so a live
+    view (the segment explorer) shows charts this way."""
+    import base64
+
+    data = image.data if isinstance(image.data, bytes) else bytes(image.data)
+    alt = (image.metadata or {}).get("alt") or getattr(image, "alt", None) or "chart"
+    return fragment(f'<img class="salesnb-chart" alt="{_e(alt)}" '
+                    f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">')
+
+
 def _pixels(fig, *, dpi: int):
     """The RGB pixels ``fig.savefig(..., format="png", dpi=dpi)`` would write, as a PIL image.
 

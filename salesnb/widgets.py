@@ -305,9 +305,11 @@ class SegmentExplorer:
         if self.chart_output is None or get_ipython() is None:
             return  # no kernel to draw into (a script or a test): the table and figure are up to date
 
+        from . import display as show
+
         with self.chart_output:
             self.chart_output.clear_output(wait=True)
-            display(self.chart_view())
+            display(show.image_html(self.chart_view()))
         with self.table_output:
             self.table_output.clear_output(wait=True)
             display(self.table_view())

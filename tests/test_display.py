@@ -229,3 +229,17 @@ def test_chart_pixels_of_a_tall_chart_take_the_fast_path(monkeypatch):
     real_savefig(plots.value_vs_cost(frame), buffer, format="png", dpi=90)
     slow = Image.open(buffer).convert("RGB")
     assert fast.size == slow.size == (630, 1521) and fast.tobytes() == slow.tobytes()
+
+
+def test_image_html_keeps_the_alt_text_escaped():
+    """The live explorer shows charts as <img> markup: JupyterLab drops an Image's alt text."""
+    import base64
+
+    from IPython.display import Image as IPythonImage
+
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    png = show.chart(fig).data
+    markup = show.image_html(IPythonImage(data=png, format="png", alt='Win rate of "<b>North</b>"')).data
+    assert markup.startswith('<img class="salesnb-chart" alt="Win rate of &quot;&lt;b&gt;North&lt;/b&gt;&quot;" ')
+    assert base64.b64decode(markup.split("base64,")[1][:-2]) == png

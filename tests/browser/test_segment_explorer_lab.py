@@ -177,6 +177,7 @@ def test_segment_explorer_redraws_when_a_control_changes(browser, jupyterlab, sc
         src, table = chart_and_table(page)
         assert src.startswith("data:image/png")
         assert page.locator(".widget-output img").first.evaluate("img => img.complete && img.naturalWidth") > 300
+        assert page.locator(".widget-output img").first.get_attribute("alt").startswith("Revenue won by rep")
         assert all(f"R{n:02d}" in table for n in range(1, 13))
         explorer_screenshot(page, screenshots, "lab-segment-explorer-all")
 
