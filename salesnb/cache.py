@@ -91,6 +91,7 @@ def lookup(source, mapping=None, *, strict: bool = False, expectations=None):
             return None
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             return None  # unreadable: load the source itself
+    _mark_snapshot(dataset)
     if strict and getattr(dataset, "problems", None):
         from .errors import DataError
 
@@ -106,11 +107,21 @@ def preload(directory) -> int:
     for path in Path(directory).glob(f"*{_SUFFIX}"):
         try:
             with open(path, "rb") as handle:
-                _MEMORY[(str(directory), path.name[: -len(_SUFFIX)])] = pickle.load(handle)
+                dataset = pickle.load(handle)
+            _mark_snapshot(dataset)
+            _MEMORY[(str(directory), path.name[: -len(_SUFFIX)])] = dataset
             count += 1
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             continue
     return count
+
+
+def _mark_snapshot(dataset) -> None:
+    """A batch's data: the memo may share tables computed from it (:mod:`salesnb.memo`)."""
+    try:
+        dataset.snapshot = True
+    except AttributeError:  # not a Dataset (a test's stand-in)
+        pass
 
 
 def clear(directory) -> None:

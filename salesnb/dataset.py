@@ -26,6 +26,9 @@ class Dataset:
     fingerprint: str = ""
     files: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: A report batch's read-only copy (:mod:`salesnb.cache`): only such a
+    #: dataset shares memoised tables (:mod:`salesnb.memo`) with others.
+    snapshot: bool = False
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The typed frame for contract table ``name``, or None when absent."""

@@ -10,7 +10,10 @@ arguments) and hands every caller its own copy, so no caller can change
 what the next one gets. A warm report template (:mod:`salesnb.kernels`) may
 fill the memo before it forks, so each report starts with the tables made.
 
-Datasets without a fingerprint (built from frames) are never memoised.
+Only a batch's snapshot is memoised (``ds.snapshot``, set by
+:mod:`salesnb.cache` for the data a report loads): a dataset an analyst
+loaded in a notebook may be edited in place, and must never be answered
+from tables computed before the edit.
 """
 from __future__ import annotations
 
@@ -28,10 +31,10 @@ _MEMO: OrderedDict = OrderedDict()
 
 
 def call(function, ds, **kwargs):
-    """``function(ds, **kwargs)``, from the memo when ``ds`` has a fingerprint;
-    the result is always a copy the caller may change."""
+    """``function(ds, **kwargs)``, from the memo when ``ds`` is a batch's
+    snapshot with a fingerprint; the result is always a copy the caller may change."""
     fingerprint = getattr(ds, "fingerprint", "")
-    if not fingerprint:
+    if not fingerprint or not getattr(ds, "snapshot", False):
         return function(ds, **kwargs)
     key = (function, fingerprint, str(getattr(ds, "source", "")), repr(getattr(ds, "expectations", None)),
            tuple((name, len(frame)) for name, frame in sorted(ds.tables.items())),

@@ -212,7 +212,7 @@ def test_scorecard_measures_every_rep_once_per_data_snapshot(monkeypatch):
     calls = []
     measure = expectations._measures
     monkeypatch.setattr(expectations, "_measures", lambda ds, **kw: calls.append(kw) or measure(ds, **kw))
-    ds = dataclasses.replace(scorecard_dataset(), fingerprint="snapshot-1")
+    ds = dataclasses.replace(scorecard_dataset(), fingerprint="snapshot-1", snapshot=True)
     everybody = scorecard(ds, period="2025")
     for rep in ("R1", "R07"):
         card = scorecard(dataclasses.replace(ds), period="2025", rep=rep)  # each report loads its own copy

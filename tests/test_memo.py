@@ -1,15 +1,18 @@
 """The batch-table memo: computed once per fingerprint, never shared mutably."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from salesnb import memo
 from salesnb.dataset import Dataset
 
 
-def _dataset(fingerprint: str, source: str = "src", rows: int = 2) -> Dataset:
+def _dataset(fingerprint: str, source: str = "src", rows: int = 2, snapshot: bool = True) -> Dataset:
     reps = pd.DataFrame({"rep_id": [f"R{i}" for i in range(rows)]})
-    return Dataset(tables={"reps": reps}, source=source, fingerprint=fingerprint)
+    return Dataset(tables={"reps": reps}, source=source, fingerprint=fingerprint, snapshot=snapshot)
 
 
 def test_computed_once_per_fingerprint_and_arguments():
@@ -53,3 +56,36 @@ def test_no_fingerprint_or_other_source_is_not_shared():
     segment = memo.call(table, _dataset("abc", source="all [territory=North]", rows=1))
     assert calls == ["src", "src", "all", "all [territory=North]"]
     assert segment["rows"].tolist() == [1]
+
+
+def test_a_dataset_loaded_in_a_notebook_is_never_answered_from_the_memo(tmp_path, monkeypatch):
+    """An analyst's dataset may be edited in place: a rep report after the edit
+    shows the edited figures, not tables computed before it. A batch's
+    snapshot (what a report loads from the batch cache) is memoised."""
+    import salesnb
+    from salesnb import cache, views
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    memo.clear()
+    ds = salesnb.load(sample)
+    assert ds.fingerprint and not ds.snapshot
+    before = views.rep_report(ds, "R01", period="2025", as_of="2026-01-05").figures["revenue_won"]
+    opps = ds.opportunities
+    won = (opps["rep_id"] == "R01") & (opps["status"] == "won") & (opps["closed_date"].dt.year == 2025)
+    opps.loc[opps.index[won][0], "amount"] += 1000.0  # same rows, new content
+    after = views.rep_report(ds, "R01", period="2025", as_of="2026-01-05").figures["revenue_won"]
+    assert after == pytest.approx(before + 1000.0)
+
+    cache.store(salesnb.load(sample), tmp_path / "cache", source=str(sample))
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
+    calls = []
+
+    def table(ds):
+        calls.append(1)
+        return pd.DataFrame({"rows": [len(ds.opportunities)]})
+
+    for _ in range(2):
+        snapshot = salesnb.load(sample)
+        assert snapshot.snapshot
+        memo.call(table, snapshot)
+    assert calls == [1]
