@@ -1,12 +1,14 @@
 """How fast `salesnb report` renders a batch, against the naive shell loop.
 
-    python benchmarks/reports.py [--reps 100] [--jobs 2] [--naive 5] [--notebooks DIR]
+    python benchmarks/reports.py [--reps 100] [--jobs 2] [--naive 6] [--notebooks DIR]
 
 1. generates a sample source with --reps reps and --months months of history
    (salesnb.sample.generate);
 2. renders --naive rep reports the naive way, one after the other, as a
    shell loop would: `papermill NOTEBOOK out.ipynb -p ... -k salesnb`, then
-   `jupyter nbconvert --to html --no-input out.ipynb`;
+   `jupyter nbconvert --to html --no-input out.ipynb` -- half of them
+   before step 3 and half after, so that a change in the shared machine's
+   load during the run weighs on both sides of the ratio;
 3. renders the whole batch with `salesnb report ... --jobs N` (each --jobs
    value in turn, each into a fresh folder, --force);
 4. prints reports per minute for each, the ratio to the naive loop, the cold
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=100, help="reps in the generated source (default 100)")
     parser.add_argument("--months", type=int, default=12, help="months of history (default 12)")
     parser.add_argument("--jobs", default="2", help="--jobs values to measure, comma-separated (default 2; e.g. 1,2)")
-    parser.add_argument("--naive", type=int, default=5, help="rep reports rendered by the naive loop (default 5; 0: skip)")
+    parser.add_argument("--naive", type=int, default=6, help="rep reports rendered by the naive loop, half before and half after salesnb (default 6; 0: skip)")
     parser.add_argument("--notebooks", type=Path, default=None,
                         help="notebooks folder (default: notebooks/ if it holds rep_coaching.ipynb, else the test fixtures)")
     parser.add_argument("--period", default="2025")
@@ -80,17 +82,26 @@ def _run(args, notebooks: Path, jobs_list: list[int], work: Path) -> int:
           f"(generated in {time.perf_counter() - clock:.1f} s)")
     rep_ids = _rep_ids(source)
 
-    naive_rate = None
-    if args.naive:
-        sample = rep_ids[:: max(1, len(rep_ids) // args.naive)][: args.naive]
-        seconds = _naive(sample, source, notebooks, work / "naive", args)
-        naive_rate = 60 * len(sample) / seconds
-        print(f"naive CLI loop (papermill + jupyter nbconvert per report): {len(sample)} reports in {seconds:.1f} s "
-              f"-> {naive_rate:.1f} reports/min ({seconds / len(sample):.2f} s per report)")
+    sample = rep_ids[:: max(1, len(rep_ids) // args.naive)][: args.naive] if args.naive else []
+    half = (len(sample) + 1) // 2
+    naive_seconds = 0.0
+    if sample:  # half the naive loop now, half after salesnb: a change in the machine's load shows in both
+        naive_seconds += _naive_part("before", sample[:half], source, notebooks, work / "naive", args)
 
+    runs = []
     for jobs in jobs_list:
         out = work / f"salesnb-jobs{jobs}"
-        stats = _salesnb(source, notebooks, out, jobs, args)
+        runs.append((jobs, out, _salesnb(source, notebooks, out, jobs, args), os.getloadavg()[0]))
+
+    naive_rate = None
+    if sample:
+        if sample[half:]:
+            naive_seconds += _naive_part("after", sample[half:], source, notebooks, work / "naive", args)
+        naive_rate = 60 * len(sample) / naive_seconds
+        print(f"naive CLI loop (papermill + jupyter nbconvert per report): {len(sample)} reports in {naive_seconds:.1f} s "
+              f"-> {naive_rate:.1f} reports/min ({naive_seconds / len(sample):.2f} s per report)")
+
+    for jobs, out, stats, load in runs:
         manifest = json.loads((out / "manifest.json").read_text())
         reports = manifest["reports"]
         ok = sum(r["status"] == "ok" for r in reports)
@@ -99,7 +110,7 @@ def _run(args, notebooks: Path, jobs_list: list[int], work: Path) -> int:
         first = min(_ts(r["ended"]) for r in reports if r["status"] == "ok") if ok else None
         print(f"salesnb report --jobs {jobs} ({manifest['engine']} engine, {manifest['executor']}): "
               f"{len(reports)} reports ({ok} ok) in {stats['seconds']:.1f} s -> {rate:.1f} reports/min"
-              + (f"; {rate / naive_rate:.1f}x the naive loop" if naive_rate else ""))
+              + (f"; {rate / naive_rate:.1f}x the naive loop" if naive_rate else "") + f" (load average after: {load:.2f})")
         if first is not None:
             print(f"  cold start: {first - stats['launched']:.1f} s from process start to the first finished report "
                   f"(planning: loading the data took part of it)")
@@ -121,6 +132,13 @@ def _rep_ids(source: Path) -> list[str]:
 
     with open(source / "reps.csv", newline="", encoding="utf-8") as handle:
         return [row["rep_id"] for row in csv.DictReader(handle)]
+
+
+def _naive_part(when: str, sample, source: Path, notebooks: Path, folder: Path, args) -> float:
+    seconds = _naive(sample, source, notebooks, folder, args)
+    print(f"  naive loop, {when} salesnb: {len(sample)} reports in {seconds:.1f} s -> {60 * len(sample) / seconds:.1f} "
+          f"reports/min (load average {os.getloadavg()[0]:.2f})")
+    return seconds
 
 
 def _naive(sample, source: Path, notebooks: Path, folder: Path, args) -> float:
