@@ -292,8 +292,15 @@ def trend(frame: pd.DataFrame, *, metric: str, peer_label: str = "team") -> Figu
     ax = axes[0, 0]
     x = np.arange(len(frame))
     if {"peer_low", "peer_high"} <= set(frame.columns) and frame["peer_low"].notna().any():
-        ax.fill_between(x, frame["peer_low"].astype(float), frame["peer_high"].astype(float), color=PALETTE["band"],
-                        alpha=0.8, linewidth=0, label=f"{peer_label.capitalize()} middle half")
+        low, high = frame["peer_low"].astype(float).to_numpy(), frame["peer_high"].astype(float).to_numpy()
+        ax.fill_between(x, low, high, color=PALETTE["band"], alpha=0.8, linewidth=0,
+                        label=f"{peer_label.capitalize()} middle half")
+        # a quarter whose neighbours have no band would be an invisible sliver of area: a short bar instead
+        has = ~np.isnan(low)
+        alone = has & ~np.r_[False, has[:-1]] & ~np.r_[has[1:], False]
+        if alone.any():
+            ax.bar(x[alone], (high - low)[alone], bottom=low[alone], width=0.3, color=PALETTE["band"], alpha=0.8,
+                   linewidth=0)
     ax.plot(x, frame["peer_median"].astype(float), color=PALETTE["peer"], linestyle="--", marker="s", markersize=4,
             linewidth=1.5, label=f"{peer_label.capitalize()} median")
     values = frame["rep_value"].astype(float)

@@ -132,6 +132,17 @@ def test_trend_units_and_axis_format():
     assert "You, fewer than 10 deals closed" in ax.get_legend_handles_labels()[1]
 
 
+def test_trend_band_of_a_lone_quarter_is_drawn_as_a_bar():
+    """fill_between draws nothing for a quarter whose neighbours have no band:
+    TREND's 2025-Q1 and 2025-Q3 get a short bar spanning their middle half."""
+    ax = plots.trend(TREND, metric="win_rate").axes[0]
+    bars = sorted((round(b.get_x() + b.get_width() / 2, 6), round(b.get_y(), 6), round(b.get_height(), 6))
+                  for b in ax.patches)
+    assert bars == [(0.0, 0.57, 0.18), (2.0, 0.55, round(0.71 - 0.55, 6))]
+    joined = TREND.assign(peer_low=[0.57, 0.56, 0.55], peer_high=[0.75, 0.74, 0.71])
+    assert not plots.trend(joined, metric="win_rate").axes[0].patches  # a run of quarters: the area alone
+
+
 def test_empty_inputs_still_give_a_titled_chart():
     empty = plots.forecast_vs_actual(pd.DataFrame(columns=["period", "forecast_amount", "actual"]))
     assert empty.axes[0].get_title()
