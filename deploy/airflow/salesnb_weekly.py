@@ -20,7 +20,7 @@ retried or inspected on its own:
   ``manifest.json``, removes the stored data, and fails the DAG run when
   any report failed, so the run shows red with the reports named in its log.
 
-Needs: ``pip install "salesnb[airflow]"`` in the Airflow environment (with
+Needs: ``pip install "salesnb[airflow]"`` (Airflow 3) in the Airflow environment (with
 the ``salesnb`` Jupyter kernel registered there), and the data source, the
 notebooks and the output folder at the same paths on every worker (a
 shared file system). ``max_active_runs=1``: two runs never write one folder
@@ -40,9 +40,13 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.decorators import dag, task
-from airflow.models.param import Param
-from airflow.utils.trigger_rule import TriggerRule
+
+try:  # Airflow 3.1+: all four from the task SDK
+    from airflow.sdk import Param, TriggerRule, dag, task
+except ImportError:  # Airflow 3.0
+    from airflow.decorators import dag, task
+    from airflow.models.param import Param
+    from airflow.utils.trigger_rule import TriggerRule
 
 PARALLEL = int(os.environ.get("SALESNB_PARALLEL", "16"))
 
@@ -66,11 +70,11 @@ PARALLEL = int(os.environ.get("SALESNB_PARALLEL", "16"))
 )
 def salesnb_weekly():
     @task
-    def plan(params=None, data_interval_end=None) -> list[dict]:
+    def plan(params=None, data_interval_end=None, dag_run=None) -> list[dict]:
         from salesnb.report import prepare_batch
 
         batch = prepare_batch(
-            params["source"], period=params["period"], out=params["out"], as_of=data_interval_end.date(),
+            params["source"], period=params["period"], out=params["out"], as_of=_run_day(data_interval_end, dag_run),
             mapping=params["mapping"] or None, notebooks=params["notebooks"] or None, force=params["force"],
         )
         batch.save()
@@ -87,12 +91,12 @@ def salesnb_weekly():
         return result
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def finish(results, params=None, data_interval_end=None) -> str:
+    def finish(results, params=None, data_interval_end=None, dag_run=None) -> str:
         from airflow.exceptions import AirflowFailException
 
         from salesnb.report import BatchPlan, batch_folder, finish_batch
 
-        out_dir = batch_folder(params["out"], period=params["period"], as_of=data_interval_end.date())
+        out_dir = batch_folder(params["out"], period=params["period"], as_of=_run_day(data_interval_end, dag_run))
         done = finish_batch(BatchPlan.load(out_dir), [r for r in results if r])
         print(done.summary())
         if done.failed:
@@ -101,6 +105,14 @@ def salesnb_weekly():
         return done.summary()
 
     finish(render.expand(job=plan()))
+
+
+def _run_day(data_interval_end, dag_run):
+    """The day the run is for: the end of its data interval; a run triggered by
+    hand in Airflow 3 has none, then the moment it was triggered for (the same
+    for every task of the run)."""
+    when = data_interval_end or getattr(dag_run, "run_after", None) or dag_run.logical_date
+    return when.date()
 
 
 salesnb_weekly()
