@@ -270,7 +270,8 @@ def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
             ylabel = "Median cycle (days, lower is faster)"
         _labels(ax, "you vs peers", ylabel)
     handles, names = [], []
-    for ax in axes.flat:
+    focus_last = sorted(zip(axes.flat, order), key=lambda pair: bool(rows.loc[pair[1]].get("is_focus")))
+    for ax, _ in focus_last:  # "You" in the legend is blue: the focus panel's vermillion dot comes last
         for h, n in zip(*ax.get_legend_handles_labels()):
             if n not in names:
                 handles.append(h)

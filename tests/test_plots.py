@@ -124,6 +124,16 @@ def test_factor_bands_has_one_panel_per_factor_with_units():
                                                    "Average won deal (currency)", "Median cycle (days, lower is faster)"]
 
 
+def test_factor_bands_legend_shows_you_in_blue_whichever_panel_is_the_focus():
+    from matplotlib.colors import to_hex
+
+    focus_first = FACTORS.assign(is_focus=FACTORS["factor"] == "prospecting")
+    legend = plots.factor_bands(focus_first).legends[0]
+    you = dict(zip([t.get_text() for t in legend.get_texts()], legend.legend_handles))["You"]
+    assert to_hex(you.get_edgecolor()[0]) == plots.PALETTE["you"]
+    assert sorted(t.get_text() for t in legend.get_texts()) == ["Team median", "Team middle half", "You"]
+
+
 def test_trend_units_and_axis_format():
     fig = plots.trend(TREND, metric="win_rate", peer_label="team")
     ax = fig.axes[0]
