@@ -275,7 +275,12 @@ def _is_text(values, rule) -> bool:
 
 
 def _header(column) -> str:
-    return label(column) if column in METRIC_LABELS or column in HEADERS else str(column)
+    """A column's header: the metric's label, a known column's, and for other
+    snake_case names (a data-quality flag) the words: ``stale_pipeline`` -> "Stale pipeline"."""
+    if column in METRIC_LABELS or column in HEADERS:
+        return label(column)
+    text = str(column)
+    return text.replace("_", " ").capitalize() if "_" in text and text == text.lower() and " " not in text else text
 
 
 def _cell(value) -> str:

@@ -243,3 +243,11 @@ def test_image_html_keeps_the_alt_text_escaped():
     markup = show.image_html(IPythonImage(data=png, format="png", alt='Win rate of "<b>North</b>"')).data
     assert markup.startswith('<img class="salesnb-chart" alt="Win rate of &quot;&lt;b&gt;North&lt;/b&gt;&quot;" ')
     assert base64.b64decode(markup.split("base64,")[1][:-2]) == png
+
+
+def test_table_headers_are_words_for_snake_case_columns():
+    """A pivot of data-quality flags has flag names as columns: a reader sees words."""
+    frame = pd.DataFrame({"label": ["Ann (R1)"], "padded_activity": [3], "stale_pipeline": [0], "Mixed_Case": [1]})
+    markup = show.table(frame).data
+    for header in ("Rep", "Padded activity", "Stale pipeline", "Mixed_Case"):  # a name that is not snake_case stays
+        assert f">{header}</th>" in markup
