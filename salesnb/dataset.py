@@ -29,6 +29,9 @@ class Dataset:
     #: A report batch's read-only copy (:mod:`salesnb.cache`): only such a
     #: dataset shares memoised tables (:mod:`salesnb.memo`) with others.
     snapshot: bool = False
+    keys_unique: bool = False
+    """True when each table's own ID is known to be unique (``salesnb.load``
+    sets it: repeats are quarantined), so analyses skip checking again."""
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The typed frame for contract table ``name``, or None when absent."""
@@ -58,10 +61,13 @@ class Dataset:
 
 def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` as contract table ``name``: every column, in contract
-    order, with the contract dtypes (str for IDs and text, datetime64[ns] for
-    dates, float64 for amounts). Values must already be clean; the loader
-    parses and validates messy ones before calling this.
+    order, with the contract dtypes (str for unique IDs and free text,
+    ``category`` of str for repeated text -- references to other tables'
+    IDs, categories, enums, stage: see :mod:`salesnb.categorical` --,
+    datetime64[ns] for dates, float64 for amounts). Values must already be
+    clean; the loader parses and validates messy ones before calling this.
     """
+    from .categorical import as_category
     from .schema import AMOUNT, DATE, DATE_DTYPE
 
     table = TABLES[name]
@@ -72,6 +78,8 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             out[col.name] = values if values.dtype == DATE_DTYPE else pd.to_datetime(values).astype(DATE_DTYPE)
         elif col.kind == AMOUNT:
             out[col.name] = values if values.dtype == "float64" else pd.to_numeric(values).astype("float64")
+        elif col.categorical:
+            out[col.name] = as_category(values if values.dtype != object else values.where(values.notna(), None).astype("str"))
         elif pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
             out[col.name] = values
         else:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import memo
+from .categorical import folded, plain
 from .errors import InputError
 from .metrics import _lookup
 from .periods import Period, parse_period
@@ -254,14 +255,14 @@ def _visits(ds, period: Period) -> pd.DataFrame | None:
     inside = acts[period.contains(acts["date"]).to_numpy()][["rep_id", "customer_id", "type"]]
     tiers = pd.Series(customers["market_tier"].to_numpy(), index=customers["customer_id"]).groupby(level=0).first()
     tier = _lookup(inside["customer_id"], tiers).str.lower()
-    is_visit = inside["type"].str.strip().str.casefold().isin(VISIT_TYPES)
+    is_visit = folded(inside["type"]).isin(VISIT_TYPES)
     out = {}
     for name in ("primary", "secondary"):
         of_tier = tier.eq(name).to_numpy()
         out[f"visits_{name}"] = (is_visit.to_numpy() & of_tier).astype("int64")
-    frame = pd.DataFrame(out, index=inside.index).groupby(inside["rep_id"]).sum()
+    frame = pd.DataFrame(out, index=inside.index).groupby(inside["rep_id"], observed=True).sum()
     for name in ("primary", "secondary"):
-        contacted = inside[tier.eq(name).to_numpy()].groupby("rep_id")["customer_id"].nunique()
+        contacted = inside[tier.eq(name).to_numpy()].groupby("rep_id", observed=True)["customer_id"].nunique()
         frame[f"customers_{name}"] = contacted.reindex(frame.index).fillna(0).astype("int64")
     return frame
 
@@ -269,8 +270,8 @@ def _visits(ds, period: Period) -> pd.DataFrame | None:
 def _travel(ds, period: Period) -> pd.DataFrame:
     acts = ds.activities
     inside = acts[period.contains(acts["date"]).to_numpy()]
-    is_visit = inside["type"].str.strip().str.casefold().isin(VISIT_TYPES).astype("int64")
-    return pd.DataFrame({"activities": 1, "visits": is_visit}, index=inside.index).groupby(inside["rep_id"]).sum()
+    is_visit = folded(inside["type"]).isin(VISIT_TYPES).astype("int64")
+    return pd.DataFrame({"activities": 1, "visits": is_visit}, index=inside.index).groupby(inside["rep_id"], observed=True).sum()
 
 
 def _prospecting(ds, period: Period) -> pd.DataFrame:
@@ -287,13 +288,14 @@ def _prospecting(ds, period: Period) -> pd.DataFrame:
         opps = ds.opportunities
         rows = opps[period.contains(opps["created_date"]).to_numpy()]
         basis = "opportunities created (no customers table)"
-    method = rows["acquisition_method"].str.strip().str.casefold()
+    method = plain(folded(rows["acquisition_method"]))
+    rep = plain(rows["rep_id"])  # plain labels: a crosstab of categoricals would list every category
     if len(rows) and method.notna().any():
-        frame = pd.crosstab(rows["rep_id"], method)
+        frame = pd.crosstab(rep, method)
     else:
         frame = pd.DataFrame(index=pd.Index([], name="rep_id"))
     frame["known"] = frame.sum(axis=1) if len(frame.columns) else 0
-    unknown = rows[method.isna().to_numpy()].groupby("rep_id").size()
+    unknown = rep[method.isna().to_numpy()].groupby(rep[method.isna().to_numpy()], observed=True).size()
     frame = frame.reindex(frame.index.union(unknown.index), fill_value=0)
     frame["unknown"] = unknown.reindex(frame.index).fillna(0).astype("int64")
     frame.attrs["basis"] = basis

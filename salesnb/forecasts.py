@@ -109,7 +109,7 @@ def forecast_bias(ds, *, period=None, as_of=None) -> pd.DataFrame:
         out.attrs["notes"] = accuracy.attrs.get("notes", [])
         return out
     errors = accuracy.dropna(subset=["forecast_error_pct"])
-    grouped = errors.groupby("rep_id")["forecast_error_pct"]
+    grouped = errors.groupby("rep_id", observed=True)["forecast_error_pct"]
     out = pd.DataFrame({
         "periods": grouped.size(),
         "mean_error_pct": grouped.mean(),
@@ -142,9 +142,9 @@ def forecast_in_period(ds, *, period, as_of=None) -> pd.DataFrame:
     if accuracy.empty:
         return _empty(["rep_id", "forecasts", "forecast_amount", "actual", "forecast_error_pct"])
     rank = accuracy["kind"].map(_KIND_RANK)
-    coarsest = rank.groupby(accuracy["rep_id"]).transform("max")
+    coarsest = rank.groupby(accuracy["rep_id"], observed=True).transform("max")
     used = accuracy[(rank == coarsest).to_numpy()]
-    out = used.groupby("rep_id", sort=True).agg(forecasts=("period", "size"), forecast_amount=("forecast_amount", "sum"),
+    out = used.groupby("rep_id", sort=True, observed=True).agg(forecasts=("period", "size"), forecast_amount=("forecast_amount", "sum"),
                                                 actual=("actual", "sum")).reset_index()
     out["forecast_error_pct"] = _error_pct(out["forecast_amount"], out["actual"]).to_numpy()
     return out
@@ -168,7 +168,7 @@ def _actuals(opportunities: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     won = opportunities[(opportunities["status"].eq("won") & opportunities["closed_date"].notna()
                          & opportunities["amount"].notna()).to_numpy()]
     month = won["closed_date"].dt.year * 12 + won["closed_date"].dt.month - 1
-    monthly = won["amount"].groupby([won["rep_id"], month.rename("month")]).sum().rename("won").reset_index()
+    monthly = won["amount"].groupby([won["rep_id"], month.rename("month")], observed=True).sum().rename("won").reset_index()
     months = frame["kind"].map(_MONTHS).to_numpy()
     first = (frame["period_start"].dt.year * 12 + frame["period_start"].dt.month - 1).to_numpy()
     row = np.repeat(np.arange(len(frame)), months)

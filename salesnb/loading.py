@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .categorical import is_categorical, map_categories
 from .dataset import Dataset, conform
 from .errors import DataError, Problem
 from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, read_utf8, translate
 from .schema import CATEGORY, REQUIRED_TABLES, TABLES
 from .sources import RawTable, _norm, open_source
-from .validation import Checked, check_references, check_table
+from .validation import Checked, check_references, check_table, release_arrow_memory
 
 QUARANTINE_COLUMNS = ["table", "file", "line", "flags", "problems", "record"]
 
@@ -49,6 +50,7 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
             frame = _apply_mapping(raw, spec)
             checked[name] = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
             checked[name].problems[:0] = raw.problems  # warnings from reading the file (e.g. a line in another encoding)
+            release_arrow_memory()
         check_references(checked)
         for name, raw in raws.items():
             _name_file_headers(checked[name].problems, _file_headers(raw, table_map.for_table(name)))
@@ -67,21 +69,11 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
     tables = {name: conform(name, c.frame[~c.bad] if c.bad.any() else c.frame) for name, c in checked.items()}
     _canonical_categories(tables)
     dataset = Dataset(tables=tables, problems=problems, quarantine=_quarantine(checked, raws), expectations=goals,
-                      source=src.describe(), files={name: raw.file for name, raw in raws.items()}, notes=notes)
+                      source=src.describe(), files={name: raw.file for name, raw in raws.items()}, notes=notes,
+                      keys_unique=True)
     dataset.fingerprint = fingerprint or _frames_fingerprint(tables)
-    _release_arrow_memory()
+    release_arrow_memory()  # a large load does not keep its high-water mark
     return dataset
-
-
-def _release_arrow_memory() -> None:
-    """Hand the Arrow allocator's freed pages (read buffers, checks) back to
-    the OS, so a large load does not keep its high-water mark."""
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except (ImportError, AttributeError):  # pragma: no cover - older pyarrow
-        pass
 
 
 def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
@@ -93,7 +85,9 @@ def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
             derived.append(name)
             continue
         expected = {s for s in spec.columns.values() if isinstance(s, str)} | set(TABLES[name].column_names)
-        raw = src.read(name, spec.file, expected)
+        categorical = {_norm(spec.columns.get(c.name, c.name)) for c in TABLES[name].columns
+                       if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)}
+        raw = src.read(name, spec.file, expected, categorical=categorical)
         if raw is not None:
             raws[name] = raw
     for name in derived:
@@ -195,6 +189,10 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
     frame = pd.DataFrame(out, copy=False)  # no copy of the columns (copy-on-write keeps the raw frame intact)
     for column, translation in spec.values.items():
         values = frame[column]
+        if is_categorical(values):  # translate each distinct value once
+            frame[column] = map_categories(values, lambda text: text.map(lambda v: v if translate(v, translation) is None
+                                                                          else translate(v, translation)))
+            continue
         present = values.notna()
         text = values[present].astype(str)
         lookup = {v: translate(v, translation) for v in text.unique()}
@@ -216,17 +214,28 @@ def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:
                 by_column.setdefault(col.name, []).append(name)
     for column, names in by_column.items():
         # each table's distinct values, in first-seen order (no concatenated copy of the columns)
-        found = [pd.Series(tables[n][column].dropna().unique()) for n in names]
+        found = [_first_seen(tables[n][column]) for n in names]
         found = [values for values in found if len(values)]
         if not found:
             continue
-        unique = pd.Series(pd.concat(found, ignore_index=True).unique())
+        unique = pd.Series(pd.concat(found, ignore_index=True).unique(), dtype="str")
         canonical = pd.Series(unique.to_numpy(), index=unique.str.casefold()).groupby(level=0).first()
         if len(canonical) == len(unique):
             continue  # no two spellings of one value
         lookup = dict(zip(unique, unique.str.casefold().map(canonical)))
         for n in names:
-            tables[n][column] = tables[n][column].map(lookup).astype("str")
+            values = tables[n][column]
+            tables[n][column] = (map_categories(values, lambda text: text.map(lambda v: lookup.get(v, v)))
+                                 if is_categorical(values) else values.map(lookup).astype("str"))
+
+
+def _first_seen(values: pd.Series) -> pd.Series:
+    """The distinct values of a column, in the order of their first row
+    (for a categorical: from its codes, not one string per row)."""
+    if not is_categorical(values):
+        return pd.Series(values.dropna().unique())
+    codes = values.array.codes
+    return pd.Series(values.cat.categories.take(pd.unique(codes[codes >= 0])), dtype="str")
 
 
 def _quarantine(checked: dict[str, Checked], raws: dict[str, RawTable]) -> pd.DataFrame:

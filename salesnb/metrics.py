@@ -37,6 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .categorical import arrow_dictionary, coalesce, concat_rows, is_categorical, map_categories, plain
 from .errors import InputError
 from .periods import RELATIVE, Period, data_span, parse_period, periods_between
 
@@ -187,9 +188,9 @@ def _cycle_days(deals: pd.DataFrame, by: Sequence[str], period: Period, *, flags
         out = pd.DataFrame({"n": grouped.count()}).reindex(range(len(uniques)))
         out["n"] = out["n"].fillna(0).astype("int64")
         quantiles = grouped.quantile([0.5, 0.25, 0.75]).unstack().reindex(index=out.index, columns=[0.5, 0.25, 0.75])
-        out.insert(0, by[0], uniques)
+        out.insert(0, by[0], plain(uniques))
     else:
-        grouped = pd.Series(days, index=deals.index).groupby(_keys(deals, by), dropna=False, sort=True)
+        grouped = pd.Series(days, index=deals.index).groupby(_keys(deals, by), dropna=False, sort=True, observed=True)
         out = pd.DataFrame({"n": grouped.count()})
         quantiles = grouped.quantile([0.5, 0.25, 0.75]).unstack().reindex(index=out.index, columns=[0.5, 0.25, 0.75])
     out["cycle_days_median"] = quantiles[0.5].to_numpy()
@@ -197,6 +198,8 @@ def _cycle_days(deals: pd.DataFrame, by: Sequence[str], period: Period, *, flags
     out["cycle_days_p75"] = quantiles[0.75].to_numpy()
     out = out.reset_index(drop=len(by) == 1)
     out.columns = [*by, *out.columns[len(by):]]
+    for column in by:
+        out[column] = plain(out[column])
     out["small_sample"] = out["n"] < SMALL_SAMPLE_MIN_CLOSED
     return out.sort_values(list(by), na_position="last", kind="stable", ignore_index=True)
 
@@ -341,8 +344,8 @@ def _contact_counts(activities: pd.DataFrame, by: Sequence[str], period: Period,
             con.register(name, table)
         out = con.execute(sql, {"start": period.start.to_pydatetime(), "end": period.end_exclusive.to_pydatetime()}).df()
     for column in by:
-        out[column] = out[column].astype("object").where(out[column].notna(), np.nan).astype(activities[column].dtype
-                                                                                             if labels is None else "str")
+        dtype = "str" if labels is not None or is_categorical(activities[column]) else activities[column].dtype
+        out[column] = out[column].astype("object").where(out[column].notna(), np.nan).astype(dtype)
     counts = ["contacts", "new_prospect_contacts", "unlinked_contacts"]
     out[counts] = out[counts].astype("int64")
     out["follow_up_contacts"] = out["contacts"] - out["new_prospect_contacts"] - out["unlinked_contacts"]
@@ -395,7 +398,7 @@ def contacts_per_opportunity(opportunities: pd.DataFrame, activities: pd.DataFra
 
 # -- customers -----------------------------------------------------------------
 
-def customer_book(opportunities: pd.DataFrame, customers: pd.DataFrame | None = None) -> pd.DataFrame:
+def customer_book(opportunities: pd.DataFrame, customers: pd.DataFrame | None = None, *, _unique: bool = False) -> pd.DataFrame:
     """One row per known customer: who owns it and when it was won.
 
     ``rep_id`` is the owning rep: ``customers.rep_id``, else the rep of the
@@ -427,8 +430,9 @@ def customer_book(opportunities: pd.DataFrame, customers: pd.DataFrame | None = 
     else:
         _check(customers, "customers", ("customer_id", "rep_id", "acquired_date", *attrs), ())
         own = customers[["customer_id", "rep_id", "acquired_date", *attrs]]
-        repeated = _repeated(own["customer_id"])  # a loaded table has none: one hash pass, no copy
-        own = own[~repeated] if repeated.any() else own
+        if not _unique:  # a loaded table has none (_unique): otherwise one hash pass, no copy
+            repeated = _repeated(own["customer_id"])
+            own = own[~repeated] if repeated.any() else own
         at = _positions(own["customer_id"], first_won["customer_id"])
         book = own.reset_index(drop=True)
         for column in ("first_won_rep_id", "first_won_date", "first_won_method"):
@@ -438,10 +442,10 @@ def customer_book(opportunities: pd.DataFrame, customers: pd.DataFrame | None = 
         matched[at[at >= 0]] = True
         only_won = first_won[~matched]
         if len(only_won):  # customers that appear only on opportunities
-            book = pd.concat([book, only_won], ignore_index=True)
-    book["rep_id"] = book["rep_id"].fillna(book["first_won_rep_id"])
+            book = concat_rows([book, only_won])
+    book["rep_id"] = coalesce(book["rep_id"], book["first_won_rep_id"])
     book["acquired_date"] = book["acquired_date"].fillna(book["first_won_date"])
-    book["acquisition_method"] = book["acquisition_method"].fillna(book["first_won_method"])
+    book["acquisition_method"] = coalesce(book["acquisition_method"], book["first_won_method"])
     return book[["customer_id", "rep_id", "acquired_date", "first_won_rep_id", *attrs]].reset_index(drop=True)
 
 
@@ -464,7 +468,8 @@ def new_customers(opportunities: pd.DataFrame, customers: pd.DataFrame | None = 
 
 def _new_customers(book: pd.DataFrame, by: Sequence[str], period: Period, *, tiers_known: bool) -> pd.DataFrame:
     is_new = period.contains(book["acquired_date"]).to_numpy()
-    tier = book["market_tier"].str.lower()
+    tier = book["market_tier"]
+    tier = map_categories(tier, lambda text: text.str.lower()) if is_categorical(tier) else tier.str.lower()
     parts = pd.DataFrame(
         {
             "new_customers": is_new,
@@ -556,22 +561,22 @@ class _MetricsContext:
         self.customers = ds.customers
         self.rep_label = None
         if by in ("team", "territory"):
-            self.rep_label = pd.Series(reps[by].to_numpy(), index=reps["rep_id"])
+            self.rep_label = pd.Series(plain(reps[by]).to_numpy(), index=reps["rep_id"])
         self.customer_label = None
         if by in (*_CUSTOMER_GROUPS, "acquisition_method") and self.customers is not None:
-            repeated = _repeated(self.customers["customer_id"])
+            repeated = np.zeros(0, dtype=bool) if ds.keys_unique else _repeated(self.customers["customer_id"])
             customers = self.customers[~repeated] if repeated.any() else self.customers
-            self.customer_label = pd.Series(customers[self.column].to_numpy(), index=customers["customer_id"])
-        self.deals = self._label_deals(_unique_deals(ds.opportunities))
+            self.customer_label = pd.Series(customers[self.column].array, index=customers["customer_id"])
+        self.deals = self._label_deals(ds.opportunities if ds.keys_unique else _unique_deals(ds.opportunities))
         self.deal_codes = pd.factorize(self.deals[self.column], use_na_sentinel=False)
-        self.raw_book = customer_book(ds.opportunities, self.customers)
+        self.raw_book = customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
         self.book = self.raw_book.assign(**{self.column: self._label_book(self.raw_book)}) if by != "rep" else self.raw_book
 
     # -- labels --------------------------------------------------------------
     def _from_reps(self, rep_ids: pd.Series) -> pd.Series:
         if self.by == "rep":
             return rep_ids
-        return _lookup(rep_ids, self.rep_label).fillna(UNKNOWN).astype("str")
+        return _lookup(rep_ids, self.rep_label).astype("str").fillna(UNKNOWN)
 
     def _from_customers(self, customer_ids: pd.Series) -> pd.Series:
         if self.customer_label is None:
@@ -583,16 +588,16 @@ class _MetricsContext:
         if self.by in _REP_GROUPS:
             label = self._from_reps(opps["rep_id"])
         elif self.by == "acquisition_method":
-            label = opps["acquisition_method"].fillna(self._from_customers(opps["customer_id"]))
+            label = coalesce(opps["acquisition_method"], self._from_customers(opps["customer_id"]))
         else:
             label = self._from_customers(opps["customer_id"])
-        cols[self.column] = label if self.by == "rep" else label.fillna(UNKNOWN).astype("str")
+        cols[self.column] = label if self.by == "rep" else plain(label).astype("str").fillna(UNKNOWN)
         return pd.DataFrame(cols, index=opps.index)
 
     def _label_book(self, book: pd.DataFrame) -> pd.Series:
         if self.by in _REP_GROUPS:
             return self._from_reps(book["rep_id"])
-        return book[self.column].fillna(UNKNOWN).astype("str")
+        return plain(book[self.column]).astype("str").fillna(UNKNOWN)
 
     # -- the table -----------------------------------------------------------
     def table(self, period: Period) -> pd.DataFrame:
@@ -653,7 +658,7 @@ class _MetricsContext:
             if self.by == "rep":
                 return out
             out[col] = self._from_reps(out["rep_id"])
-            return out.groupby(col, dropna=False, sort=False)[list(CONTACT_COLUMNS)].sum().reset_index()
+            return out.groupby(col, dropna=False, sort=False, observed=True)[list(CONTACT_COLUMNS)].sum().reset_index()
         labels = {} if self.customer_label is None else {"customer_id": self.customer_label}
         if self.by == "acquisition_method":
             labels["opportunity_id"] = pd.Series(self.deals[col].where(self.deals[col] != UNKNOWN).to_numpy(),
@@ -677,7 +682,7 @@ class _MetricsContext:
         if self.by == "rep":
             return frame
         frame[col] = self._from_reps(frame["rep_id"])
-        return frame.groupby(col, sort=False)["quota"].sum(skipna=False).reset_index()
+        return frame.groupby(col, sort=False, observed=True)["quota"].sum(skipna=False).reset_index()
 
     def _value(self, period: Period) -> pd.DataFrame:
         from .value import value_cost
@@ -699,7 +704,7 @@ class _MetricsContext:
         per_rep = forecast_in_period(self.ds, period=period)
         if self.by != "rep":
             per_rep[col] = self._from_reps(per_rep["rep_id"])
-            per_rep = per_rep.groupby(col, sort=False)[["forecast_amount", "actual"]].sum(min_count=1).reset_index()
+            per_rep = per_rep.groupby(col, sort=False, observed=True)[["forecast_amount", "actual"]].sum(min_count=1).reset_index()
         per_rep["forecast_error_pct"] = _error_pct(per_rep["forecast_amount"], per_rep["actual"])
         return per_rep[[col, "forecast_amount", "forecast_error_pct"]]
 
@@ -728,6 +733,7 @@ class _MetricsContext:
         table = table.reset_index()
         if self.by == "rep":
             info = self.reps.set_index("rep_id")[["name", "team", "territory"]]
+            info = info.assign(team=plain(info["team"]), territory=plain(info["territory"]))
             table = table.join(info, on="rep_id")
         return table
 
@@ -812,13 +818,16 @@ def _first_positions(keys: pd.Series, dates: pd.Series, ids: pd.Series) -> np.nd
     Runs in DuckDB over Arrow views of the columns (no copy of the
     strings): one pass, each key's row with the least (date, id length,
     id). On ten million activities that is several times faster than a
-    pandas groupby, and it uses every core.
+    pandas groupby, and it uses every core. A categorical key (a loaded
+    Dataset's) goes by its codes instead: see :func:`_first_positions_by_codes`.
     """
     import duckdb
     import pyarrow as pa
 
     if len(keys) == 0:
         return np.zeros(0, dtype="int64")
+    if is_categorical(keys) and dates.dtype.kind == "M":
+        return _first_positions_by_codes(keys, dates, ids)
     rows = pa.table({
         "key": _arrow(keys), "day": pa.Array.from_pandas(dates), "id": _arrow(ids),
         "pos": pa.array(np.arange(len(keys), dtype="int32" if len(keys) < 2**31 else "int64")),
@@ -832,11 +841,50 @@ def _first_positions(keys: pd.Series, dates: pd.Series, ids: pd.Series) -> np.nd
     return np.sort(np.asarray(first, dtype="int64"))
 
 
+def _first_positions_by_codes(keys: pd.Series, dates: pd.Series, ids: pd.Series) -> np.ndarray:
+    """:func:`_first_positions` for a categorical key, in a few arrays of
+    numbers: each code's earliest date (``np.minimum.at``), the rows on it,
+    and only for the keys with several such rows, the lowest id among them
+    (an Arrow sort of those few). No hash table of ten million strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    size = len(keys.cat.categories)
+    days = dates.to_numpy().view("int64")
+    codes = keys.array.codes  # a view, no copy
+    slot = codes.astype(np.int32)
+    slot[(codes < 0) | (days == np.iinfo(np.int64).min)] = size  # no key or no date: nobody's first
+    least = np.full(size + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(least, slot, days)
+    candidates = []
+    step = 1 << 20
+    for start in range(0, len(slot), step):  # the rows on their key's earliest day, a slice at a time
+        part = slot[start:start + step]
+        hit = (part < size) & (days[start:start + step] == least[part])
+        candidates.append(np.flatnonzero(hit) + start)
+    del slot, least
+    candidates = np.concatenate(candidates) if candidates else np.zeros(0, dtype=np.int64)
+    key_of = codes[candidates]
+    tied = np.bincount(key_of, minlength=size)[key_of] > 1
+    if not tied.any():
+        return candidates.astype("int64")
+    rows = candidates[tied]
+    text = _arrow(ids.iloc[rows])
+    table = pa.table({"key": key_of[tied], "len": pc.utf8_length(text), "id": text})
+    order = pc.sort_indices(table, sort_keys=[("key", "ascending"), ("len", "ascending"), ("id", "ascending")]).to_numpy()
+    ordered_keys = key_of[tied][order]
+    leading = np.ones(len(order), dtype=bool)
+    leading[1:] = ordered_keys[1:] != ordered_keys[:-1]
+    return np.sort(np.concatenate([candidates[~tied], rows[order[leading]]])).astype("int64")
+
+
 def _arrow(values):
     """An Arrow large_string view of a Series or Index of IDs or labels
     (zero-copy for pandas' Arrow-backed str dtype; other values as text)."""
     import pyarrow as pa
 
+    if is_categorical(values):  # DuckDB and Arrow read the codes and the categories: no string per row
+        return arrow_dictionary(pd.Series(values, copy=False))
     try:
         array = pa.array(values.array)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
@@ -857,6 +905,11 @@ def _positions(values, lookup) -> np.ndarray:
         return np.zeros(0, dtype="int64")
     if len(lookup) == 0:
         return np.full(len(values), -1, dtype="int64")
+    if is_categorical(lookup):
+        lookup = plain(lookup)
+    if is_categorical(values):  # each category looked up once, spread by the codes
+        at = _positions(pd.Series(values.array.categories), lookup)
+        return np.append(at, -1)[values.array.codes]
     found = pc.index_in(_arrow(values), value_set=_arrow(lookup), skip_nulls=True).fill_null(-1)
     return np.asarray(found.to_numpy(), dtype="int64")
 
@@ -865,7 +918,7 @@ def _lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     """``keys.map(mapping)`` for a mapping with a unique index, fast on
     Arrow strings; missing keys give NaN."""
     taken = pd.api.extensions.take(mapping.array, _positions(keys, mapping.index), allow_fill=True)
-    return pd.Series(taken, index=keys.index, name=mapping.name)
+    return pd.Series(taken, index=keys.index, name=mapping.name, copy=False)
 
 
 def _keys(frame: pd.DataFrame, by: Sequence[str]) -> list[pd.Series]:
@@ -878,16 +931,18 @@ def _group_sum(parts: pd.DataFrame, frame: pd.DataFrame, by: Sequence[str], *, c
     back as int64 counts. A single key is factorised once and summed with
     ``np.bincount`` (much cheaper than a groupby on millions of rows)."""
     if len(by) != 1:
-        out = parts.groupby(_keys(frame, by), dropna=False, sort=True).sum()
+        out = parts.groupby(_keys(frame, by), dropna=False, sort=True, observed=True).sum()
         for column in out.columns:
             if out[column].dtype == bool:
                 out[column] = out[column].astype("int64")
         out = out.reset_index()
         out.columns = [*by, *parts.columns]
+        for column in by:
+            out[column] = plain(out[column])
         return out
     codes, uniques = pd.factorize(frame[by[0]], use_na_sentinel=False) if codes is None else codes
     size = len(uniques)
-    data = {by[0]: uniques}
+    data = {by[0]: plain(uniques)}
     for column in parts.columns:
         values = parts[column].to_numpy()
         if values.dtype == bool:

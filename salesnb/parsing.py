@@ -59,7 +59,12 @@ _EDGE_SPACE = f"^{_PY_SPACE}|{_PY_SPACE}$"
 
 
 def clean_text(values: pd.Series) -> pd.Series:
-    """Trimmed strings, NaN for blanks; numbers become their plain text."""
+    """Trimmed strings, NaN for blanks; numbers become their plain text
+    (a categorical's distinct values only: it stays a categorical)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        from .categorical import as_category, map_categories
+
+        return map_categories(as_category(values), clean_text)
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return _clean_arrow_text(values)
     out = values.astype("object")

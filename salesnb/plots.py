@@ -513,7 +513,7 @@ def forecast_error_heatmap(accuracy: pd.DataFrame, *, label_column: str = "label
     :func:`salesnb.forecasts.forecast_accuracy`).
     """
     _require(accuracy, [label_column, "period", "forecast_error_pct"], "forecast_error_heatmap")
-    grid = accuracy.pivot_table(index=label_column, columns="period", values="forecast_error_pct", aggfunc="mean",
+    grid = accuracy.pivot_table(index=label_column, columns="period", values="forecast_error_pct", aggfunc="mean", observed=True,
                                 sort=True)
     fig, axes = _figure(figsize=(7.0, max(2.6, 1.2 + 0.28 * len(grid))))
     ax = axes[0, 0]

@@ -122,7 +122,7 @@ def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
     acts = acts.assign(day=acts["date"].dt.normalize(), unlinked=_blank(acts["customer_id"]) & _blank(acts["opportunity_id"]))
     acts = acts.assign(month_end=_month_end_day(acts["day"]))
     records = []
-    for rep, own in acts.groupby("rep_id", sort=True):
+    for rep, own in acts.groupby("rep_id", sort=True, observed=True):
         unlinked = own[own["unlinked"]]
         if unlinked.empty:
             continue
@@ -182,7 +182,7 @@ def stale_pipeline(opportunities: pd.DataFrame, activities: pd.DataFrame | None,
     last_touch = opps["created_date"]
     if activities is not None:
         done = activities[activities["opportunity_id"].notna() & (activities["date"] < next_day)]
-        latest = done.groupby("opportunity_id")["date"].max()
+        latest = done.groupby("opportunity_id", observed=True)["date"].max()
         touched = opps["opportunity_id"].map(latest)
         last_touch = pd.concat([last_touch, touched], axis=1).max(axis=1)
     idle = (reference - last_touch.dt.normalize()).dt.days
@@ -190,7 +190,7 @@ def stale_pipeline(opportunities: pd.DataFrame, activities: pd.DataFrame | None,
     basis = ("by last activity, or creation when none" if activities is not None
              else "by creation date: no activities table")
     records = []
-    for rep, own in stale.groupby("rep_id", sort=True):
+    for rep, own in stale.groupby("rep_id", sort=True, observed=True):
         ids = ", ".join(own.sort_values("idle", ascending=False)["opportunity_id"].astype(str).head(5))
         more = f" and {len(own) - 5} more" if len(own) > 5 else ""
         known = own["amount"].dropna()
@@ -257,7 +257,7 @@ def _loader_findings(ds) -> list[dict]:
         return []
     frame = pd.DataFrame(found)
     records = []
-    for (flag, table, rep), group in frame.groupby(["flag", "table", "rep_id"], dropna=False, sort=True):
+    for (flag, table, rep), group in frame.groupby(["flag", "table", "rep_id"], dropna=False, sort=True, observed=True):
         rep = None if rep is None or rep != rep else rep
         lines = group.drop_duplicates(["file", "line"])
         where = ", ".join(sorted(set(lines["file"].dropna().astype(str)) - {""})) or table

@@ -31,6 +31,14 @@ class Column:
     choices: tuple[str, ...] = ()
     unique: bool = False
     hint: str = ""
+    repeated_text: bool = False  # free text whose values repeat (stage): stored as a categorical too
+
+    @property
+    def categorical(self) -> bool:
+        """Stored as a pandas ``category`` of strings (see :mod:`salesnb.categorical`):
+        categories and enums, IDs that refer to another table's rows (they
+        repeat), and repeated free text. A table's own unique ID stays ``str``."""
+        return self.kind in (CATEGORY, ENUM) or (self.kind == ID and not self.unique) or self.repeated_text
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,7 @@ TABLES: dict[str, Table] = {
                 Column("status", ENUM, True, choices=STATUSES),
                 Column("amount", AMOUNT),
                 Column("acquisition_method", CATEGORY),
-                Column("stage", TEXT),
+                Column("stage", TEXT, repeated_text=True),
             ),
             required=True,
             key="opportunity_id",

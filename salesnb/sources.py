@@ -75,13 +75,16 @@ class FolderSource:
                          "keep one of them, or name the right one with file: in mapping.yml", table=table)
         return candidates[0] if candidates else None
 
-    def read(self, table: str, location: str | None = None, expected: set[str] | None = None) -> RawTable | None:
+    def read(self, table: str, location: str | None = None, expected: set[str] | None = None,
+             categorical: set[str] = frozenset()) -> RawTable | None:
+        """The raw table; ``categorical``: the (normalised) names of columns
+        whose strings repeat, which Parquet hands back as categoricals."""
         path = self.locate(table, location)
         if path is None:
             return None
         suffix = path.suffix.lower()
         if suffix in (".parquet", ".pq"):
-            return _read_parquet(table, path)
+            return _read_parquet(table, path, categorical)
         if suffix in (".xlsx", ".xlsm"):
             return _read_excel(table, path, expected or set())
         return _read_csv(table, path, expected)
@@ -247,23 +250,30 @@ def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep:
     return out
 
 
-def _read_parquet(table: str, path: Path) -> RawTable:
+def _read_parquet(table: str, path: Path, categorical: set[str] = frozenset()) -> RawTable:
     """The file's columns as typed: strings as pandas' Arrow-backed ``str``
-    (no Python objects), dates and timestamps as ``datetime64[ns]`` (when
-    in range; others are left for the date check to flag), numbers as they
-    are. Read one column at a time so the Arrow copy of the whole file never
-    sits beside the frame."""
+    (no Python objects), or, for the ``categorical`` columns (normalised
+    names), as categoricals decoded straight from the file's dictionary
+    pages (one string per distinct value, never one per row); dates and
+    timestamps as ``datetime64[ns]`` (when in range; others are left for
+    the date check to flag), numbers as they are. Read one column at a time
+    so the Arrow copy of the whole file never sits beside the frame."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         handle = pq.ParquetFile(path)
+        names = handle.schema_arrow.names
+        wanted = [n for n in names if _norm(n) in categorical and _is_text(handle.schema_arrow.field(n).type)]
+        dictionary = pq.ParquetFile(path, read_dictionary=wanted) if wanted else handle
         columns = {}
         pandas_index = {c for c in (handle.schema_arrow.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
-        for name in handle.schema_arrow.names:
+        for name in names:
             if name in pandas_index:  # a DataFrame index pandas stored (to_parquet): not data
                 continue
-            columns[str(name).strip()] = _arrow_to_pandas(handle.read(columns=[name], use_threads=True).column(0))
+            reader = dictionary if name in wanted else handle
+            columns[str(name).strip()] = _arrow_to_pandas(reader.read(columns=[name], use_threads=True).column(0),
+                                                          categorical=name in wanted)
             pa.default_memory_pool().release_unused()  # the decode buffers: freed, not kept by the allocator
         rows = handle.metadata.num_rows
     except Exception as exc:  # pyarrow raises many types for a damaged file
@@ -272,12 +282,23 @@ def _read_parquet(table: str, path: Path) -> RawTable:
     return RawTable(table, frame, str(path), np.arange(1, rows + 1), unit="row")
 
 
-def _arrow_to_pandas(column) -> pd.Series:
+def _is_text(kind) -> bool:
+    import pyarrow as pa
+
+    kind = kind.value_type if pa.types.is_dictionary(kind) else kind
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def _arrow_to_pandas(column, *, categorical: bool = False) -> pd.Series:
     """One Arrow column as a pandas Series, without Python objects where the
     contract's dtype allows (see :func:`_read_parquet`)."""
     import pyarrow as pa
 
+    from .categorical import from_arrow
+
     kind = column.type
+    if categorical and _is_text(kind):
+        return from_arrow(column)
     if pa.types.is_dictionary(kind):
         column, kind = column.cast(kind.value_type), kind.value_type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
@@ -395,7 +416,9 @@ class SQLSource:
     def listing(self) -> str:
         return ", ".join(self.table_names().values()) or "no tables"
 
-    def read(self, table: str, location: str | None = None, expected: set[str] | None = None) -> RawTable | None:
+    def read(self, table: str, location: str | None = None, expected: set[str] | None = None,
+             categorical: set[str] = frozenset()) -> RawTable | None:
+        """The raw table (``categorical`` is for files; the loader converts these columns)."""
         wanted = location or table
         actual = self.table_names().get(wanted.casefold())
         if actual is None:

@@ -73,8 +73,8 @@ def training_effect(ds: Dataset, *, program: str, metric: str = "win_rate", wind
     if training is None:
         raise InputError(Dataset.missing("training"))
     rows, name = _program_rows(training, program)
-    starts = rows.groupby("rep_id")["start_date"].min()
-    ends = rows.assign(end=rows["end_date"].fillna(rows["start_date"])).groupby("rep_id")["end"].max()
+    starts = rows.groupby("rep_id", observed=True)["start_date"].min()
+    ends = rows.assign(end=rows["end_date"].fillna(rows["start_date"])).groupby("rep_id", observed=True)["end"].max()
     first_start = starts.min()
     first_end = ends[starts[starts == first_start].index].min()
 

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .categorical import as_category, is_categorical, map_categories
 from .errors import Problem
 from .parsing import clean_text, parse_amounts, parse_dates, parse_forecast_periods
 from .schema import AMOUNT, DATE, ENUM, PERIOD, TABLES
@@ -144,12 +145,15 @@ def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray,
             hint = ("write the amount as a number such as 22700.50 (currency signs or codes and thousands separators are fine; "
                     "no words or k/M suffixes: write 10k as 10000)")
         elif col.kind == ENUM:
-            values = clean_text(raw).str.lower()
+            values = clean_text(raw)
+            values = map_categories(values, lambda text: text.str.lower()) if is_categorical(values) else values.str.lower()
         elif col.kind == PERIOD:
             values, bad = parse_forecast_periods(raw)
             message, hint = "not a period", "write the period as YYYY, YYYY-Qn or YYYY-MM (e.g. 2025-Q2)"
         else:
             values = clean_text(raw)
+        if col.categorical:  # repeated text: one string per distinct value (see salesnb.categorical)
+            values = as_category(values)
         if bad is not None and bad.any():
             unparsed[col.name] = bad.to_numpy()
             if _blank_if_bad(name, col):  # the parsers leave a bad cell blank: the row is kept without it
@@ -294,14 +298,29 @@ def _repeated(values: pd.Series) -> np.ndarray:
         con.register("ids_", pa.table({"id": array}))
         hashes = con.execute("SELECT hash(id) AS h FROM ids_").fetchnumpy()["h"]
     hashes = np.asarray(hashes, dtype="uint64")
-    ordered = np.sort(hashes)
-    shared = ordered[1:][ordered[1:] == ordered[:-1]]
-    del ordered
+    hashes.sort()  # in place: one array of hashes at a time
+    shared = hashes[1:][hashes[1:] == hashes[:-1]]
     repeated = np.zeros(len(values), dtype=bool)
-    if len(shared):
-        candidates = np.flatnonzero(np.isin(hashes, np.unique(shared)))
+    if len(shared):  # rare: hash again, in row order, to find the rows
+        shared = np.unique(shared)
+        with duckdb.connect() as con:
+            con.register("ids_", pa.table({"id": array}))
+            hashes = np.asarray(con.execute("SELECT hash(id) AS h FROM ids_").fetchnumpy()["h"], dtype="uint64")
+        candidates = np.flatnonzero(np.isin(hashes, shared))
         repeated[candidates] = values.iloc[candidates].duplicated(keep="first").to_numpy()
     return repeated
+
+
+def release_arrow_memory() -> None:
+    """Hand the Arrow allocator's freed pages (lookups, hashes, decode
+    buffers) back to the OS, so one step's scratch space does not stay on
+    top of the next step's."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):  # pragma: no cover - older pyarrow
+        pass
 
 
 def _arrow_view(values: pd.Series):
@@ -315,6 +334,11 @@ def _is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
     """``values.isin(known)`` as a bool array (missing values are never in):
     one Arrow hash lookup for Arrow-backed strings, where pandas would build
     a Python object per known value."""
+    if is_categorical(known):
+        known = pd.Series(known.cat.categories.take(np.unique(known.array.codes[known.array.codes >= 0])))
+    if is_categorical(values):  # look up each category once, then spread by the codes
+        hit = _is_in(pd.Series(values.cat.categories), known)
+        return np.append(hit, False)[values.array.codes]
     array, value_set = _arrow_view(values), _arrow_view(known)
     if array is None or value_set is None:
         return values.isin(set(known.dropna())).to_numpy() & values.notna().to_numpy()
@@ -360,8 +384,10 @@ def check_references(checked: dict[str, Checked]) -> None:
                                     hint="fix the rep's row in reps; this row is set aside with it")
             elif target in checked:
                 other = checked[target]
-                known = other.frame[TABLES[target].key][~other.bad]
+                known = other.frame[TABLES[target].key]
+                known = known[~other.bad] if other.bad.any() else known  # no copy of the IDs when none was set aside
                 missing = present & ~_is_in(values, known)
                 table.flag_rows(missing, column=column, message=f"{column} is not in the {target} table",
                                 hint=f"add it to {target} or correct the {column}; the row is kept",
                                 flag="dangling_reference", severity="warning")
+            release_arrow_memory()

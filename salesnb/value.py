@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .categorical import coalesce, concat_rows, fill_text, is_categorical, plain
 from .errors import InputError
 from .metrics import GROUPINGS, UNKNOWN, _by, _first_positions, _lookup, _positions, customer_book
 from .periods import Period, parse_period
@@ -59,24 +60,26 @@ def customer_values(ds, *, as_of_end, _book: pd.DataFrame | None = None) -> pd.D
     attrs = ["customer_type", "market_tier", "acquisition_method", "territory"]
     if clv_source(ds) == "orders":
         orders = ds.orders
-        realised = orders[(orders["date"] < end).to_numpy()]
-        revenue = realised.groupby("customer_id", sort=False)["amount"].sum()
+        done = (orders["date"] < end).to_numpy()
+        amounts, customers = (orders["amount"], orders["customer_id"]) if done.all() else \
+            (orders["amount"][done], orders["customer_id"][done])  # only the two columns it needs, and no copy when all count
+        revenue = _sum_by_customer(amounts, customers)
         values = _with_revenue(book, revenue)
         unowned = values["rep_id"].isna().to_numpy() & values["customer_id"].notna().to_numpy()
         if unowned.any():  # only then is the first order per customer needed (a pass over every order)
             first = orders.iloc[_first_positions(orders["customer_id"], orders["date"], orders["order_id"])]
-            order_rep = pd.Series(first["rep_id"].to_numpy(), index=first["customer_id"])
-            values["rep_id"] = values["rep_id"].fillna(_lookup(values["customer_id"][unowned], order_rep))
+            order_rep = pd.Series(first["rep_id"].array, index=first["customer_id"])
+            values["rep_id"] = coalesce(values["rep_id"], _lookup(values["customer_id"][unowned], order_rep).reindex(values.index))
     else:
         opps = ds.opportunities
         won = opps[(opps["status"].eq("won") & (opps["closed_date"] < end) & opps["amount"].notna()).to_numpy()]
         linked = won["customer_id"].notna().to_numpy()
-        revenue = won[linked].groupby("customer_id", sort=False)["amount"].sum()
+        revenue = _sum_by_customer(won["amount"][linked], won["customer_id"][linked])
         values = _with_revenue(book, revenue)
         one_off = pd.DataFrame({"customer_id": won.loc[~linked, "customer_id"], "rep_id": won.loc[~linked, "rep_id"],
                                 "revenue": won.loc[~linked, "amount"]})
         if len(one_off):
-            values = pd.concat([values, one_off], ignore_index=True)
+            values = concat_rows([values, one_off])
     values["revenue"] = values["revenue"].fillna(0.0)
     return values[["customer_id", "rep_id", "revenue", *attrs]].reset_index(drop=True)
 
@@ -96,7 +99,9 @@ def clv(ds, *, by=("rep_id",), as_of_end) -> pd.DataFrame:
     if missing:
         raise InputError(f"clv cannot group by {missing}; use columns of customer_values: {list(values.columns)}")
     values["customers"] = (values["revenue"] > 0).astype("int64")
-    out = values.groupby(list(by), dropna=False, sort=True)[["revenue", "customers"]].sum().reset_index()
+    out = values.groupby(list(by), dropna=False, sort=True, observed=True)[["revenue", "customers"]].sum().reset_index()
+    for column in by:
+        out[column] = plain(out[column])
     out = out.rename(columns={"revenue": "clv"})
     out["clv_source"] = clv_source(ds)
     return out
@@ -128,13 +133,14 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
     values["customers"] = (values["revenue"] > 0).astype("int64")
     reps = ds.reps.drop_duplicates("rep_id")[["rep_id", "team", "territory", "annual_cost"]]
     # groupby leaves out a missing rep_id itself: no copy of the other columns first
-    per_rep = values[["rep_id", "revenue", "customers"]].groupby("rep_id", sort=False)[["revenue", "customers"]].sum()
+    per_rep = values[["rep_id", "revenue", "customers"]].groupby("rep_id", sort=False, observed=True)[["revenue", "customers"]].sum()
+    per_rep.index = plain(per_rep.index)
     if by in ("rep", "team", "territory"):
         frame = reps.merge(per_rep, left_on="rep_id", right_index=True, how="outer", sort=False)
         frame[["revenue", "customers"]] = frame[["revenue", "customers"]].fillna(0)
         if by != "rep":
-            frame[column] = frame[column].fillna(UNKNOWN)
-            frame = frame.groupby(column, sort=True).agg(
+            frame[column] = plain(frame[column]).fillna(UNKNOWN)
+            frame = frame.groupby(column, sort=True, observed=True).agg(
                 revenue=("revenue", "sum"), customers=("customers", "sum"),
                 annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)))
             frame = frame.reset_index()
@@ -145,8 +151,8 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
         rep_customers = _lookup(owned["rep_id"], per_rep["customers"]).astype("float64")
         share = rep_cost / rep_customers.where(rep_customers > 0)
         owned["annual_cost"] = np.where(owned["customers"] > 0, share, 0.0)
-        owned[column] = owned[column].fillna(UNKNOWN)
-        frame = owned.groupby(column, sort=True).agg(
+        owned[column] = plain(fill_text(owned[column], UNKNOWN))
+        frame = owned.groupby(column, sort=True, observed=True).agg(
             revenue=("revenue", "sum"), customers=("customers", "sum"),
             annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)))
         frame = frame.reset_index()
@@ -155,6 +161,19 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
     frame["value_cost_ratio"] = frame["clv"] / frame["annual_cost"].where(frame["annual_cost"] > 0)
     frame["clv_source"] = clv_source(ds)
     return frame[[column, "clv", "annual_cost", "value_cost_ratio", "customers", "clv_source"]].reset_index(drop=True)
+
+
+def _sum_by_customer(amounts: pd.Series, customers: pd.Series) -> pd.Series:
+    """Total amount per customer_id (rows with no customer left out),
+    indexed by the id. For categorical ids (a loaded Dataset's) one
+    ``np.bincount`` over the codes: no groupby factorisation of millions of rows."""
+    if not is_categorical(customers):
+        return amounts.groupby(customers, sort=False, observed=True).sum()
+    codes = customers.array.codes
+    weights = np.nan_to_num(amounts.to_numpy(dtype="float64", na_value=np.nan))  # a blank amount adds 0, as sum() skips it
+    total = np.bincount(codes.astype(np.int64) + 1, weights=weights, minlength=len(customers.cat.categories) + 1)[1:]
+    seen = pd.unique(codes[codes >= 0])  # in order of first appearance, as groupby(sort=False) gives them
+    return pd.Series(total[seen], index=pd.Index(customers.cat.categories.take(seen), name=customers.name), name=amounts.name)
 
 
 def _with_revenue(book: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
@@ -169,7 +188,8 @@ def _with_revenue(book: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
     matched[at[at >= 0]] = True
     extra = revenue[~matched]
     if len(extra):
-        values = pd.concat([values, pd.DataFrame({"customer_id": extra.index, "revenue": extra.to_numpy()})], ignore_index=True)
+        values = concat_rows([values, pd.DataFrame({"customer_id": extra.index.to_series(index=range(len(extra))),
+                                                    "revenue": extra.to_numpy()})])
     return values
 
 

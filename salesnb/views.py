@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import memo
+from .categorical import coalesce
 from .dataset import Dataset
 from .errors import InputError
 from .periods import Period, data_span, parse_period
@@ -135,7 +136,7 @@ def segment(ds: Dataset, *, team=None, territory=None, customer_type=None, acqui
     deal_method = None
     if "acquisition_method" in wanted:
         methods = customers.drop_duplicates("customer_id").set_index("customer_id")["acquisition_method"] if customers is not None else pd.Series(dtype="str")
-        deal_method = opps["acquisition_method"].fillna(opps["customer_id"].map(methods))
+        deal_method = coalesce(opps["acquisition_method"], opps["customer_id"].map(methods))
         deal_ok &= deal_method.map(_fold).eq(wanted["acquisition_method"]).to_numpy()
     new_opps = opps[deal_ok]
     kept_deals = set(new_opps["opportunity_id"])
@@ -156,7 +157,7 @@ def segment(ds: Dataset, *, team=None, territory=None, customer_type=None, acqui
                                acts["customer_id"].isin(kept_customers).to_numpy())
         tables["activities"] = acts[act_ok].reset_index(drop=True)
     if orders is not None:
-        order_owner = orders["customer_id"].map(owner).fillna(orders["rep_id"])
+        order_owner = coalesce(orders["customer_id"].map(owner), orders["rep_id"])
         order_ok = np.ones(len(orders), dtype=bool)
         if by_rep:
             order_ok &= order_owner.isin(rep_ids).to_numpy()
@@ -699,7 +700,7 @@ def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
     if per_rep.empty:
         by_rep = pd.DataFrame(columns=["label"])
     else:
-        by_rep = per_rep.pivot_table(index="label", columns="flag", values="rows", aggfunc="sum", fill_value=0)
+        by_rep = per_rep.pivot_table(index="label", columns="flag", values="rows", aggfunc="sum", fill_value=0, observed=True)
         by_rep = by_rep.reset_index()
         by_rep.columns.name = None
     quarantine = _quarantine_counts(ds.quarantine)
