@@ -146,11 +146,15 @@ def survivors(processes: dict[int, int], timeout: float = 10.0) -> list[int]:
 
 
 def _pages_written_since(out: Path, since_ns: int) -> int:
+    """Pages written since ``since_ns``, while the batch writes and removes
+    folders (its data cache) under ``out``: a folder gone mid-walk is skipped."""
     count = 0
-    for page in out.rglob("*.html"):
-        with contextlib.suppress(OSError):
-            if page.name != report_module.INDEX and page.stat().st_mtime_ns >= since_ns:
-                count += 1
+    for folder, _, files in os.walk(out):  # os.walk ignores a folder that vanishes; Path.rglob raises
+        for name in files:
+            if name.endswith(".html") and name != report_module.INDEX:
+                with contextlib.suppress(OSError):
+                    if os.stat(os.path.join(folder, name)).st_mtime_ns >= since_ns:
+                        count += 1
     return count
 
 
