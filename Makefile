@@ -65,7 +65,7 @@ lab: $(STAMP) ## Open JupyterLab on the notebooks with the salesnb kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(SUDO),,--allow-root)
 
 bench: $(STAMP) ## Print report throughput figures (100 reps; slow)
-	$(BIN)/python benchmarks/reports.py --reps 100 --naive 5 --jobs 1,2
+	$(BIN)/python benchmarks/reports.py --reps 100 --jobs 1,2
 
 sample: $(STAMP) ## Regenerate the committed sample data in data/sample
 	$(BIN)/salesnb sample $(SAMPLE) --seed 7 --reps 12 --months 24
