@@ -150,11 +150,52 @@ def _figure(nrows: int = 1, ncols: int = 1, *, figsize=FIGSIZE, **kw):
     _ReportCanvas(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     for ax in axes.flat:
+        for axis in (ax.xaxis, ax.yaxis):
+            if _TickMemo.fits(axis):
+                axis._update_ticks = _TickMemo(axis)
         ax.grid(True, axis="both", color=_RC["grid.color"], linewidth=_RC["grid.linewidth"])
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     return fig, axes
+
+
+class _TickMemo:
+    """``axis._update_ticks`` that recomputes only when what it depends on changed.
+
+    matplotlib recomputes an axis's ticks (locator, formatter, every tick's
+    position and text) each time something asks for them: the layout
+    engine's two passes, the title and label placement and the draw itself
+    ask about ten times per axis per chart, always with the same answer. The
+    answer depends on the view limits, the axes' size in pixels (how many
+    ticks fit), the locator and formatter objects and which tick parts are
+    shown; when none of these changed, the ticks are already as the last
+    call left them and that call's list is returned. Pixels are unchanged
+    (a test draws every chart of real reports both ways)."""
+
+    _NEEDS = ("_major_tick_kw", "_minor_tick_kw", "majorTicks", "minorTicks", "major", "minor")
+
+    @classmethod
+    def fits(cls, axis) -> bool:
+        """Whether this matplotlib has the axis internals the memo reads (else: no memo, same charts)."""
+        return callable(getattr(type(axis), "_update_ticks", None)) and all(hasattr(axis, a) for a in cls._NEEDS)
+
+    def __init__(self, axis):
+        self._compute = type(axis)._update_ticks.__get__(axis)
+        self._axis = axis
+        self._key = self._ticks = None
+
+    def __call__(self):
+        axis = self._axis
+        major, minor = axis.major, axis.minor
+        key = (tuple(axis.get_view_interval()), axis.axes.bbox.bounds, axis.get_figure(root=True).dpi,
+               major.locator, major.formatter, minor.locator, minor.formatter,
+               tuple(sorted(axis._major_tick_kw.items(), key=str)), tuple(sorted(axis._minor_tick_kw.items(), key=str)),
+               len(axis.majorTicks), len(axis.minorTicks))
+        if self._ticks is None or key != self._key:
+            self._ticks = self._compute()
+            self._key = (*key[:-2], len(axis.majorTicks), len(axis.minorTicks))  # after any ticks it created
+        return self._ticks
 
 
 LABEL_CHARS = 40

@@ -165,6 +165,34 @@ def test_wrong_frame_says_which_columns_are_needed():
         plots.trend(pd.DataFrame({"quarter": []}), metric="win_rate")
 
 
+def test_tick_memo_draws_the_same_pixels_and_skips_recomputing(monkeypatch):
+    """plots remembers each axis's ticks while nothing they depend on changes:
+    every chart kind's pixels are the same as when matplotlib recomputes them
+    at every request, and a chart computes them a handful of times, not ~30."""
+    def png(fig):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        return buffer.getvalue()
+
+    memoised = {name: png(draw(*args, **kwargs)) for name, (draw, args, kwargs, _) in CASES.items()}
+    computed, asked = [], []
+    memo_call = plots._TickMemo.__call__
+    monkeypatch.setattr(plots._TickMemo, "__call__", lambda self: asked.append(1) or memo_call(self))
+    real_init = plots._TickMemo.__init__
+
+    def counting_init(self, axis):
+        real_init(self, axis)
+        compute = self._compute
+        self._compute = lambda: computed.append(1) or compute()
+
+    monkeypatch.setattr(plots._TickMemo, "__init__", counting_init)
+    png(plots.trend(TREND, metric="win_rate"))
+    assert len(asked) > 3 * len(computed) > 0
+    monkeypatch.setattr(plots._TickMemo, "__call__", lambda self: self._compute())  # recompute every time
+    for name, (draw, args, kwargs, _) in CASES.items():
+        assert png(draw(*args, **kwargs)) == memoised[name], name
+
+
 def test_charts_of_one_size_share_a_renderer_and_draw_what_a_fresh_one_would():
     """plots keeps one Agg renderer per chart size (text sizes measured once);
     a chart's pixels are the same as with matplotlib's own fresh canvas, and
