@@ -325,10 +325,9 @@ def image_html(image):
     view (the segment explorer) shows charts this way."""
     import base64
 
-    data = image.data if isinstance(image.data, bytes) else bytes(image.data)
-    alt = (image.metadata or {}).get("alt") or getattr(image, "alt", None) or "chart"
+    alt = getattr(image, "alt", None) or "chart"
     return fragment(f'<img class="salesnb-chart" alt="{_e(alt)}" '
-                    f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">')
+                    f'src="data:image/png;base64,{base64.b64encode(image.data).decode("ascii")}">')
 
 
 def _pixels(fig, *, dpi: int):

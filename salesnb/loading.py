@@ -140,11 +140,18 @@ def _match_columns(available, wanted) -> dict[str, str]:
     return out
 
 
+def _column_sources(raw: RawTable, spec: TableMapping) -> tuple[dict, dict[str, str]]:
+    """Where each contract column comes from: the mapping's source per
+    column (a header, ``@row`` or a Const) and the file's header each
+    named source matched."""
+    wanted = {c: spec.columns.get(c, c) for c in TABLES[raw.name].column_names}
+    return wanted, _match_columns(raw.frame.columns, [s for s in wanted.values() if isinstance(s, str)])
+
+
 def _file_headers(raw: RawTable, spec: TableMapping) -> dict[str, str]:
     """Contract column -> the file's own header, where the two differ (a
     mapping's ``status: Stage``, or "Opportunity ID" read as opportunity_id)."""
-    wanted = {c: spec.columns.get(c, c) for c in TABLES[raw.name].column_names}
-    found = _match_columns(raw.frame.columns, [s for s in wanted.values() if isinstance(s, str)])
+    wanted, found = _column_sources(raw, spec)
     return {c: found[s] for c, s in wanted.items() if isinstance(s, str) and s in found and found[s] != c}
 
 
@@ -161,8 +168,7 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
     """The raw table with contract column names and translated values."""
     table = TABLES[raw.name]
     n = len(raw.frame)
-    wanted = {c: (spec.columns.get(c, c)) for c in table.column_names}
-    found = _match_columns(raw.frame.columns, [s for s in wanted.values() if isinstance(s, str)])
+    wanted, found = _column_sources(raw, spec)
     out: dict[str, pd.Series] = {}
     problems: list[Problem] = []
     for column, source in wanted.items():
