@@ -227,7 +227,8 @@ def test_a_forked_report_is_byte_identical_to_one_run_by_a_jupyter_kernel(tmp_pa
 @pytest.mark.slow
 def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tmp_path):
     """The template pre-computes the batch-wide tables and draws a rep report's
-    charts once, whichever report comes first (a team or data report names no
+    charts once (leaving blank figures of their shapes and their glyphs for the
+    forks), whichever report comes first (a team or data report names no
     rep); it opens no figure and changes no setting a report could see."""
     import json
 
@@ -250,7 +251,12 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
         made = {key[0] for key in memo._MEMO}
         assert expectations._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
         assert plots._RENDERERS  # the charts' text sizes, measured once for every fork
+        stocked = {shape: len(waiting) for shape, waiting in plots._STOCK._figures.items()}
+        assert sum(stocked.values()) == 6  # a rep report's six charts: blank figures made ahead for each fork
+        assert stocked[(1, 1, plots.FIGSIZE, ())] == 4  # three trends and the forecasts share one shape
+        assert plots._GLYPHS._bitmaps  # and the glyphs of their texts
         assert plt.get_fignums() == figures and dict(matplotlib.rcParams) == settings
     finally:
         cache._MEMORY.clear()
         memo.clear()
+        plots._STOCK.clear()

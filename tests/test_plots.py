@@ -214,3 +214,61 @@ def test_charts_of_one_size_share_a_renderer_and_draw_what_a_fresh_one_would():
         shared = png(draw(*args, **kwargs))
         png(plots.factor_bands(FACTORS))  # something else on the shared renderers in between
         assert shared == fresh(draw(*args, **kwargs)), name
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
+def _without_glyph_cache(monkeypatch):
+    monkeypatch.setattr(plots._Glyphs, "fits", staticmethod(lambda: False))
+
+
+def test_stocked_figures_draw_what_new_ones_would(monkeypatch):
+    """A report template makes blank figures ahead (plots.stock_figures); a
+    chart that takes one draws the same pixels as one that builds its own,
+    each is taken once, and none is taken once matplotlib's settings changed."""
+    fresh = {name: _png(draw(*args, **kwargs)) for name, (draw, args, kwargs, _) in CASES.items()}
+
+    def draw_all():
+        for draw, args, kwargs, _ in CASES.values():
+            _png(draw(*args, **kwargs))
+
+    made = plots.stock_figures(draw_all)
+    try:
+        assert made == len(CASES)
+        taken = []
+        real_take = plots._STOCK.take
+        monkeypatch.setattr(plots._STOCK, "take", lambda shape: taken.append(real_take(shape)) or taken[-1])
+        for name, (draw, args, kwargs, _) in CASES.items():
+            assert _png(draw(*args, **kwargs)) == fresh[name], name
+        assert sum(t is not None for t in taken) >= len(CASES) - 1  # two cases may share a shape: one each
+        assert plots.stock_figures(draw_all) == made
+        taken.clear()
+        with plt.rc_context({"lines.linewidth": 3.0}):  # another setting: stock figures would not match it
+            plots.trend(TREND, metric="win_rate")
+        assert taken == [None]
+    finally:
+        plots._STOCK.clear()
+
+
+def test_glyph_cache_draws_what_matplotlib_draws(monkeypatch):
+    """Text is drawn from remembered layouts and glyph bitmaps (plots._Glyphs):
+    the pixels are those of matplotlib's own text drawing, for every chart
+    kind, rotated labels and text drawn without antialiasing included."""
+    plots._GLYPHS._layouts.clear()
+    plots._GLYPHS._bitmaps.clear()
+    with plt.rc_context({"text.antialiased": False}):
+        aliased = _png(plots.trend(TREND, metric="revenue_won"))
+    cached = {name: _png(draw(*args, **kwargs)) for name, (draw, args, kwargs, _) in CASES.items()}
+    assert aliased != cached["trend_revenue"]  # the other rendering mode did draw otherwise
+    again = _png(plots.factor_bands(FACTORS))  # this time every glyph comes from the cache
+    assert plots._GLYPHS._bitmaps and plots._GLYPHS._layouts
+    _without_glyph_cache(monkeypatch)
+    for name, (draw, args, kwargs, _) in CASES.items():
+        assert _png(draw(*args, **kwargs)) == cached[name], name
+    assert _png(plots.factor_bands(FACTORS)) == again
+    with plt.rc_context({"text.antialiased": False}):
+        assert _png(plots.trend(TREND, metric="revenue_won")) == aliased
