@@ -165,9 +165,11 @@ def _actuals(opportunities: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     per rep and calendar month once, then the months of each period added."""
     if frame.empty:
         return np.zeros(0)
-    won = opportunities[(opportunities["status"].eq("won") & opportunities["closed_date"].notna()
-                         & opportunities["amount"].notna()).to_numpy()]
-    month = won["closed_date"].dt.year * 12 + won["closed_date"].dt.month - 1
+    won = opportunities.loc[(opportunities["status"].eq("won") & opportunities["closed_date"].notna()
+                             & opportunities["amount"].notna()).to_numpy(), ["rep_id", "closed_date", "amount"]]  # only what is summed
+    # year * 12 + month - 1, from the dates' own month numbers (no year and month arrays beside them)
+    month = pd.Series((won["closed_date"].to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12).astype(np.int32),
+                      index=won.index)
     monthly = won["amount"].groupby([won["rep_id"], month.rename("month")], observed=True).sum().rename("won").reset_index()
     months = frame["kind"].map(_MONTHS).to_numpy()
     first = (frame["period_start"].dt.year * 12 + frame["period_start"].dt.month - 1).to_numpy()

@@ -40,6 +40,7 @@ import pandas as pd
 from .categorical import arrow_dictionary, coalesce, concat_rows, is_categorical, map_categories, plain
 from .errors import InputError
 from .periods import RELATIVE, Period, data_span, parse_period, periods_between
+from .validation import release_arrow_memory
 
 SMALL_SAMPLE_MIN_CLOSED = 10
 """A rate resting on fewer closed deals than this is flagged ``small_sample``."""
@@ -313,6 +314,8 @@ def _contact_counts(activities: pd.DataFrame, by: Sequence[str], period: Period,
     import duckdb
     import pyarrow as pa
 
+    if labels is None and len(by) == 1 and is_categorical(activities[by[0]]) and activities["date"].dtype == "datetime64[ns]":
+        return _contact_counts_by_codes(activities, by[0], period, first)
     columns = {"day": pa.Array.from_pandas(activities["date"]), "cust": _arrow(activities["customer_id"]),
                "first_": pa.array(_first_contact_mask(len(activities), first))}
     tables = {}
@@ -351,6 +354,40 @@ def _contact_counts(activities: pd.DataFrame, by: Sequence[str], period: Period,
     out["follow_up_contacts"] = out["contacts"] - out["new_prospect_contacts"] - out["unlinked_contacts"]
     out = out.sort_values(list(by), na_position="last", kind="stable", ignore_index=True)
     return out[[*by, *CONTACT_COLUMNS]]
+
+
+def _contact_counts_by_codes(activities: pd.DataFrame, column: str, period: Period, first) -> pd.DataFrame:
+    """:func:`_contact_counts` grouped by one categorical column (a loaded
+    Dataset's rep_id): counted per code with ``np.bincount``, a slice of
+    rows at a time, so the scratch arrays stay a few MiB (a DuckDB query
+    over ten million activities holds ~100 MiB). Groups, order and dtypes
+    as the DuckDB query gives them: every key found in the activities
+    (a missing key is a group, last), sorted."""
+    keys = activities[column]
+    size = len(keys.cat.categories)
+    codes = keys.array.codes
+    days = activities["date"].to_numpy().view("int64")  # NaT is the least int64: never inside the period
+    start, end = pd.Timestamp(period.start).value, pd.Timestamp(period.end_exclusive).value
+    customers = activities["customer_id"]
+    first = _first_contact_mask(len(activities), first)
+    found = np.zeros(size + 1, dtype=np.int64)
+    counts = {name: np.zeros(size + 1, dtype=np.int64) for name in ("contacts", "new_prospect_contacts", "unlinked_contacts")}
+    step = 1 << 20
+    for at in range(0, len(codes), step):
+        slot = codes[at:at + step].astype(np.int32)
+        slot[slot < 0] = size  # a missing key: the last slot
+        found += np.bincount(slot, minlength=size + 1)
+        inside = (days[at:at + step] >= start) & (days[at:at + step] < end)
+        part = customers.iloc[at:at + step]
+        unlinked = part.array.codes < 0 if is_categorical(part) else part.isna().to_numpy()
+        counts["contacts"] += np.bincount(slot[inside], minlength=size + 1)
+        counts["new_prospect_contacts"] += np.bincount(slot[inside & first[at:at + step]], minlength=size + 1)
+        counts["unlinked_contacts"] += np.bincount(slot[inside & unlinked], minlength=size + 1)
+    present = np.flatnonzero(found)  # the categories are sorted, the missing key's slot last: sorted, na last
+    labels = np.append(keys.cat.categories.to_numpy(dtype=object), np.nan)[present]
+    out = pd.DataFrame({column: pd.Series(labels, dtype="str"), **{name: c[present] for name, c in counts.items()}})
+    out["follow_up_contacts"] = out["contacts"] - out["new_prospect_contacts"] - out["unlinked_contacts"]
+    return out[[column, *CONTACT_COLUMNS]]
 
 
 def _first_contact_mask(rows: int, first: np.ndarray) -> np.ndarray:
@@ -516,7 +553,9 @@ def metrics_table(ds, *, by: str = "rep", period=None, as_of=None) -> pd.DataFra
         enable it and ``table.attrs["period"]`` holds the Period.
     """
     period = _resolve_period(ds, period, as_of)
-    return _MetricsContext(ds, by).table(period)
+    table = _MetricsContext(ds, by).table(period)
+    release_arrow_memory()  # the lookups' scratch space does not stay under the next computation
+    return table
 
 
 def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None, end=None, as_of=None) -> pd.DataFrame:
@@ -554,8 +593,7 @@ class _MetricsContext:
             raise InputError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
         self.ds, self.by, self.column = ds, by, GROUPINGS[by]
         self.activities = ds.activities
-        if self.activities is not None:
-            self.first_contact = _first_contact_mask(len(self.activities), _first_contact_positions(self.activities))
+        self._first_contact = None
         reps = ds.reps.drop_duplicates("rep_id")
         self.reps = reps
         self.customers = ds.customers
@@ -571,6 +609,15 @@ class _MetricsContext:
         self.deal_codes = pd.factorize(self.deals[self.column], use_na_sentinel=False)
         self.raw_book = customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
         self.book = self.raw_book.assign(**{self.column: self._label_book(self.raw_book)}) if by != "rep" else self.raw_book
+
+    @property
+    def first_contact(self) -> np.ndarray:
+        """Each customer's first contact, as a mask over the activities:
+        worked out when the contacts are counted (not beside every other
+        part of the table), then kept for the next period."""
+        if self._first_contact is None:
+            self._first_contact = _first_contact_mask(len(self.activities), _first_contact_positions(self.activities))
+        return self._first_contact
 
     # -- labels --------------------------------------------------------------
     def _from_reps(self, rep_ids: pd.Series) -> pd.Series:
@@ -592,7 +639,7 @@ class _MetricsContext:
         else:
             label = self._from_customers(opps["customer_id"])
         cols[self.column] = label if self.by == "rep" else plain(label).astype("str").fillna(UNKNOWN)
-        return pd.DataFrame(cols, index=opps.index)
+        return pd.DataFrame(cols, index=opps.index, copy=False)  # the columns as they are (a copy would be ~25 MiB per million deals)
 
     def _label_book(self, book: pd.DataFrame) -> pd.Series:
         if self.by in _REP_GROUPS:
@@ -852,17 +899,23 @@ def _first_positions_by_codes(keys: pd.Series, dates: pd.Series, ids: pd.Series)
     size = len(keys.cat.categories)
     days = dates.to_numpy().view("int64")
     codes = keys.array.codes  # a view, no copy
-    slot = codes.astype(np.int32)
-    slot[(codes < 0) | (days == np.iinfo(np.int64).min)] = size  # no key or no date: nobody's first
-    least = np.full(size + 1, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(least, slot, days)
-    candidates = []
     step = 1 << 20
-    for start in range(0, len(slot), step):  # the rows on their key's earliest day, a slice at a time
-        part = slot[start:start + step]
+
+    def slots(start: int) -> np.ndarray:
+        """The key slot of a slice of rows (``size``: no key or no date, nobody's first)."""
+        part = codes[start:start + step].astype(np.int32)
+        part[(part < 0) | (days[start:start + step] == np.iinfo(np.int64).min)] = size
+        return part
+
+    least = np.full(size + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    for start in range(0, len(codes), step):  # each key's earliest day, a slice at a time (scratch: a few MiB)
+        np.minimum.at(least, slots(start), days[start:start + step])
+    candidates = []
+    for start in range(0, len(codes), step):  # the rows on their key's earliest day
+        part = slots(start)
         hit = (part < size) & (days[start:start + step] == least[part])
         candidates.append(np.flatnonzero(hit) + start)
-    del slot, least
+    del least
     candidates = np.concatenate(candidates) if candidates else np.zeros(0, dtype=np.int64)
     key_of = codes[candidates]
     tied = np.bincount(key_of, minlength=size)[key_of] > 1
@@ -911,7 +964,9 @@ def _positions(values, lookup) -> np.ndarray:
         at = _positions(pd.Series(values.array.categories), lookup)
         return np.append(at, -1)[values.array.codes]
     found = pc.index_in(_arrow(values), value_set=_arrow(lookup), skip_nulls=True).fill_null(-1)
-    return np.asarray(found.to_numpy(), dtype="int64")
+    found = np.asarray(found.to_numpy(), dtype="int64")
+    release_arrow_memory()  # the hash table of the lookup's strings: handed back, not kept under the next step
+    return found
 
 
 def _lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:

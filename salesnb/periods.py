@@ -217,15 +217,37 @@ def data_span(ds) -> Period:
         frame = ds.table(name)
         if frame is not None:
             candidates.append(frame["date"])
-    lows = [c.min() for c in candidates if len(c)]
-    highs = [c.max() for c in candidates if len(c)]
-    lows, highs = [v for v in lows if pd.notna(v)], [v for v in highs if pd.notna(v)]
+    bounds = [_date_bounds(c) for c in candidates if len(c)]
+    lows, highs = [low for low, _ in bounds if pd.notna(low)], [high for _, high in bounds if pd.notna(high)]
     if not lows:
         raise InputError("the data holds no dates, so it has no span; pass a period such as --period 2025")
     return Period.between(min(lows).normalize(), max(highs).normalize())
 
 
 # -- internals ---------------------------------------------------------------
+
+def _date_bounds(values: pd.Series) -> tuple:
+    """``(values.min(), values.max())`` of a date column, a slice at a time
+    for plain ``datetime64`` values: pandas' min() and max() each copy the
+    whole column to mask its blanks (75 MiB for ten million activities)."""
+    import numpy as np
+
+    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind == "M"):
+        return values.min(), values.max()
+    days = values.to_numpy()
+    numbers, blank = days.view("int64"), np.iinfo(np.int64).min  # NaT is the least int64
+    low, high = None, None
+    step = 1 << 20
+    for start in range(0, len(numbers), step):
+        part = numbers[start:start + step]
+        part = part[part != blank]
+        if len(part):
+            low = part.min() if low is None else min(low, part.min())
+            high = part.max() if high is None else max(high, part.max())
+    if low is None:
+        return pd.NaT, pd.NaT
+    return pd.Timestamp(np.int64(low).view(days.dtype)), pd.Timestamp(np.int64(high).view(days.dtype))
+
 
 def _as_day(value, what: str) -> pd.Timestamp:
     if isinstance(value, pd.Timestamp):

@@ -306,3 +306,20 @@ def test_a_text_file_named_sqlite_is_not_a_database(tmp_path):
     (tmp_path / "sales.sqlite").write_text("rep_id,name\nR1,Ann\n", encoding="utf-8")
     with pytest.raises(DataError, match="not a SQLite database"):
         salesnb.load(tmp_path / "sales.sqlite")
+
+
+def test_row_numbers_index_like_the_array_they_stand_for():
+    import numpy as np
+
+    from salesnb.sources import RowNumbers
+
+    rows, array = RowNumbers(2, 6), np.arange(2, 8)
+    assert len(rows) == 6 and np.asarray(rows).tolist() == array.tolist()
+    assert rows[0] == 2 and rows[-1] == 7 and isinstance(rows[np.int64(3)], int)
+    mask = np.array([True, False, False, True, True, False])
+    assert rows[mask].tolist() == array[mask].tolist()
+    assert rows[np.array([5, 0, -1])].tolist() == array[np.array([5, 0, -1])].tolist()
+    assert rows[np.array([], dtype=np.int64)].tolist() == []
+    for bad in (6, -7, np.array([6]), np.zeros(5, dtype=bool)):
+        with pytest.raises(IndexError):
+            rows[bad]

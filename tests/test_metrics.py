@@ -421,3 +421,40 @@ def test_metrics_over_time():
     assert out["opportunities"].sum() == 5
     yearly = metrics_over_time(full_dataset(), freq="year")
     assert yearly["period"].unique().tolist() == ["2025"]
+
+
+def test_contact_counts_by_codes_match_the_duckdb_query():
+    """A categorical rep_id (a loaded Dataset's) is counted with bincount;
+    the same rows as text go through DuckDB: the two tables are equal,
+    including a missing rep_id's group, unlinked contacts and blank dates."""
+    from salesnb.metrics import _contact_counts, _first_contact_positions
+    from salesnb.periods import parse_period
+
+    rng = np.random.default_rng(3)
+    n = 400
+    acts = pd.DataFrame({
+        "activity_id": pd.Series([f"A{i}" for i in range(n)], dtype="str"),
+        "rep_id": pd.Series(rng.choice(["R1", "R2", "R3", None], n), dtype="str").astype("category"),
+        "date": pd.Series(pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")),
+        "customer_id": pd.Series(rng.choice(["C1", "C2", "C3", "C4", None], n), dtype="str").astype("category"),
+    })
+    acts.loc[rng.choice(n, 10, replace=False), "date"] = pd.NaT
+    first = _first_contact_positions(acts)
+    for text in ("2024", "2025-Q1", "2023"):
+        period = parse_period(text)
+        fast = _contact_counts(acts, ("rep_id",), period, first)
+        duckdb_side = _contact_counts(acts.assign(rep_id=acts["rep_id"].astype("str")), ("rep_id",), period, first)
+        pd.testing.assert_frame_equal(fast, duckdb_side)
+    assert fast["rep_id"].isna().iloc[-1]  # the missing rep_id is a group, last
+
+
+def test_sum_by_customer_on_codes_matches_groupby():
+    from salesnb.value import _sum_by_customer
+
+    rng = np.random.default_rng(5)
+    customers = pd.Series(rng.choice(["C9", "C1", "C5", None], 300), dtype="str", name="customer_id")
+    amounts = pd.Series(np.where(rng.random(300) < 0.1, np.nan, rng.random(300)), name="amount")
+    got = _sum_by_customer(amounts, customers.astype("category"))
+    expected = amounts.groupby(customers, sort=False).sum()
+    assert got.index.tolist() == expected.index.tolist()  # in order of first appearance
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy())

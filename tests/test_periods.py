@@ -153,3 +153,18 @@ def test_data_span_ignores_expected_close_of_open_deals():
     )
     span = data_span(ds)
     assert (span.start, span.end, span.kind) == (T("2024-03-05"), T("2024-07-02"), "range")
+
+
+def test_date_bounds_match_min_and_max():
+    from salesnb.periods import _date_bounds
+
+    cases = [
+        pd.Series(pd.to_datetime(["2021-01-03", None, "1999-12-31 10:00"], format="mixed")),
+        pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns]"),
+        pd.Series(pd.to_datetime(["2020-05-05", "2020-01-01"]).astype("datetime64[s]")),
+        pd.Series(pd.to_datetime(["2020-05-05"]).tz_localize("UTC")),
+    ]
+    for values in cases:
+        low, high = _date_bounds(values)
+        for ours, theirs in ((low, values.min()), (high, values.max())):
+            assert (pd.isna(ours) and pd.isna(theirs)) or ours == theirs

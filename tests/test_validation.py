@@ -114,3 +114,76 @@ def test_a_bad_amount_on_a_deal_still_sets_the_row_aside():
     checked = check_table("opportunities", frame, file="deals.csv", lines=np.arange(2, 4))
     assert checked.bad.tolist() == [True, False]
     assert [(p.line, p.column, p.severity) for p in checked.problems] == [(2, "amount", "error")]
+
+
+# -- duplicate and membership checks by hashes (millions of IDs, little memory) --------
+
+def _ids(values, *, chunks: int = 1) -> pd.Series:
+    """Arrow-backed strings, in ``chunks`` Arrow chunks (a Parquet file's row groups)."""
+    import pyarrow as pa
+
+    parts = [list(p) for p in np.array_split(np.array(values, dtype=object), chunks)]
+    array = pa.chunked_array([pa.array(p, type=pa.large_string()) for p in parts], type=pa.large_string())
+    return pd.Series(pd.array(array, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+
+
+def _random_ids(rng: random.Random, n: int) -> list:
+    pool = [f"A{rng.randint(0, n)}" + "é" * rng.randint(0, 2) for _ in range(n)] + ["", "x" * 40]
+    return [rng.choice(pool) if rng.random() > 0.05 else None for _ in range(n)]
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_repeated_by_hashes_finds_exactly_the_plain_duplicates(chunks):
+    rng = random.Random(7)
+    for n in (0, 1, 2, 50, 3000):
+        values = _ids(_random_ids(rng, n), chunks=chunks)
+        assert _repeated(values).tolist() == values.duplicated(keep="first").tolist()
+
+
+def test_repeated_hash_collisions_are_not_reported_as_duplicates(monkeypatch):
+    import salesnb.validation as validation
+
+    values = _ids(["a", "b", "a", None, "c", None, "b", "d"])
+    monkeypatch.setattr(validation, "_hash_slice", lambda part: np.zeros(len(part), dtype=np.uint64))  # every value collides
+    assert _repeated(values).tolist() == values.duplicated(keep="first").tolist()
+    monkeypatch.setattr(validation, "_HASH_ROWS", 3)  # hashed three rows at a time
+    assert _repeated(values).tolist() == values.duplicated(keep="first").tolist()
+
+
+def test_text_hashes_depend_on_the_text_only():
+    import pyarrow as pa
+
+    from salesnb.validation import _text_hashes
+
+    texts = ["", "a", "ab", "abcdefgh", "abcdefghi", "Müller", "a\x00", "abcdefgh" * 5]
+    whole = np.concatenate([h for _, h in _text_hashes(pa.array(texts, type=pa.large_string()))])
+    sliced = np.concatenate([h for _, h in _text_hashes(pa.array(["zz", *texts], type=pa.large_string()).slice(1))])
+    assert whole.tolist() == sliced.tolist()  # an offset into the buffers changes nothing
+    assert len(set(whole.tolist())) == len(texts)  # "a" and "a\x00" differ: the length is hashed too
+
+
+@pytest.mark.parametrize("chunks", [1, 2])
+def test_is_in_by_hashes_matches_a_set_lookup(monkeypatch, chunks):
+    import salesnb.validation as validation
+
+    monkeypatch.setattr(validation, "_HASHED_LOOKUP_MIN", 1)
+    rng = random.Random(11)
+    for n, m in ((0, 5), (40, 1), (2000, 1500)):
+        values, known = _random_ids(rng, n), _random_ids(rng, m)
+        if all(k is None for k in known):
+            continue
+        expected = [v is not None and v in set(known) - {None} for v in values]
+        assert validation._is_in(_ids(values, chunks=chunks), _ids(known, chunks=chunks)).tolist() == expected
+        codes = pd.Series(values, dtype="str").astype("category")  # categorical: each category looked up once
+        assert validation._is_in(codes, _ids(known)).tolist() == expected
+
+
+def test_index_in_by_hashes_survives_collisions(monkeypatch):
+    import pyarrow as pa
+
+    import salesnb.validation as validation
+
+    monkeypatch.setattr(validation, "_hash_slice", lambda part: (np.arange(len(part)) % 2).astype(np.uint64))
+    values = pa.array(["a", "b", "c", None, "zz", "q", "b"], type=pa.large_string())
+    known = pa.array(["b", "zz", "q", "a", "b"], type=pa.large_string())
+    assert validation._index_in_hashed(values, known).tolist() == [3, 0, -1, -1, 1, 2, 0]  # first position, as index_in
