@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import pytest
 from click.testing import CliRunner
@@ -114,7 +115,10 @@ def test_dask_renders_the_same_reports_as_the_local_executor(dask_executor, tmp_
                                         json.dumps(r["parameters"], sort_keys=True)) for r in result.reports}
 
     assert comparable(dask) == comparable(local)
-    assert len({r["worker"] for r in dask.reports}) == 2  # both workers rendered reports
+    # every report ran in a Dask worker process, not in this one (which of the two workers
+    # takes which report is the scheduler's choice: under heavy load one may take them all)
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    assert all(r["worker"] and r["worker"] != here for r in dask.reports)
     for entry in local.reports:  # byte-identical report bodies (nothing in a report is a timestamp)
         if entry["html"]:
             assert (tmp_path / "dask" / entry["html"]).read_bytes() == (tmp_path / "local" / entry["html"]).read_bytes()
