@@ -235,28 +235,28 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from salesnb import cache, expectations, memo, plots
+    from salesnb import cache, expectations, figures, memo, plots
     from salesnb.loading import load
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     folder = tmp_path / "cache"
     cache.store(load(sample), folder, source=str(sample))
     cache.preload(folder)
-    figures, settings = plt.get_fignums(), dict(matplotlib.rcParams)
+    open_figures, settings = plt.get_fignums(), dict(matplotlib.rcParams)
     memo.clear()
-    plots._RENDERERS.clear()
+    figures._RENDERERS.clear()
     try:
         kernels._prewarm(str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025",
                                                   "as_of": "2026-01-05"}))
         made = {key[0] for key in memo._MEMO}
         assert expectations._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
-        assert plots._RENDERERS  # the charts' text sizes, measured once for every fork
-        stocked = {shape: len(waiting) for shape, waiting in plots._STOCK._figures.items()}
+        assert figures._RENDERERS  # the charts' text sizes, measured once for every fork
+        stocked = {shape: len(waiting) for shape, waiting in figures._STOCK._figures.items()}
         assert sum(stocked.values()) == 6  # a rep report's six charts: blank figures made ahead for each fork
         assert stocked[(1, 1, plots.FIGSIZE, ())] == 4  # three trends and the forecasts share one shape
-        assert plots._GLYPHS._bitmaps  # and the glyphs of their texts
-        assert plt.get_fignums() == figures and dict(matplotlib.rcParams) == settings
+        assert figures._GLYPHS._bitmaps  # and the glyphs of their texts
+        assert plt.get_fignums() == open_figures and dict(matplotlib.rcParams) == settings
     finally:
         cache._MEMORY.clear()
         memo.clear()
-        plots._STOCK.clear()
+        figures._STOCK.clear()

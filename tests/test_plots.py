@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from salesnb import plots
+from salesnb import figures, plots
 
 HOSTILE = "$\\frac{1}{0 <b>bold</b>"  # broken mathtext and markup: must be drawn as plain text
 
@@ -176,19 +176,19 @@ def test_tick_memo_draws_the_same_pixels_and_skips_recomputing(monkeypatch):
 
     memoised = {name: png(draw(*args, **kwargs)) for name, (draw, args, kwargs, _) in CASES.items()}
     computed, asked = [], []
-    memo_call = plots._TickMemo.__call__
-    monkeypatch.setattr(plots._TickMemo, "__call__", lambda self: asked.append(1) or memo_call(self))
-    real_init = plots._TickMemo.__init__
+    memo_call = figures._TickMemo.__call__
+    monkeypatch.setattr(figures._TickMemo, "__call__", lambda self: asked.append(1) or memo_call(self))
+    real_init = figures._TickMemo.__init__
 
     def counting_init(self, axis):
         real_init(self, axis)
         compute = self._compute
         self._compute = lambda: computed.append(1) or compute()
 
-    monkeypatch.setattr(plots._TickMemo, "__init__", counting_init)
+    monkeypatch.setattr(figures._TickMemo, "__init__", counting_init)
     png(plots.trend(TREND, metric="win_rate"))
     assert len(asked) > 3 * len(computed) > 0
-    monkeypatch.setattr(plots._TickMemo, "__call__", lambda self: self._compute())  # recompute every time
+    monkeypatch.setattr(figures._TickMemo, "__call__", lambda self: self._compute())  # recompute every time
     for name, (draw, args, kwargs, _) in CASES.items():
         assert png(draw(*args, **kwargs)) == memoised[name], name
 
@@ -223,7 +223,7 @@ def _png(fig) -> bytes:
 
 
 def _without_glyph_cache(monkeypatch):
-    monkeypatch.setattr(plots._Glyphs, "fits", staticmethod(lambda: False))
+    monkeypatch.setattr(figures._Glyphs, "fits", staticmethod(lambda: False))
 
 
 def test_stocked_figures_draw_what_new_ones_would(monkeypatch):
@@ -240,8 +240,8 @@ def test_stocked_figures_draw_what_new_ones_would(monkeypatch):
     try:
         assert made == len(CASES)
         taken = []
-        real_take = plots._STOCK.take
-        monkeypatch.setattr(plots._STOCK, "take", lambda shape: taken.append(real_take(shape)) or taken[-1])
+        real_take = figures._STOCK.take
+        monkeypatch.setattr(figures._STOCK, "take", lambda shape: taken.append(real_take(shape)) or taken[-1])
         for name, (draw, args, kwargs, _) in CASES.items():
             assert _png(draw(*args, **kwargs)) == fresh[name], name
         assert sum(t is not None for t in taken) >= len(CASES) - 1  # two cases may share a shape: one each
@@ -251,21 +251,21 @@ def test_stocked_figures_draw_what_new_ones_would(monkeypatch):
             plots.trend(TREND, metric="win_rate")
         assert taken == [None]
     finally:
-        plots._STOCK.clear()
+        figures._STOCK.clear()
 
 
 def test_glyph_cache_draws_what_matplotlib_draws(monkeypatch):
-    """Text is drawn from remembered layouts and glyph bitmaps (plots._Glyphs):
+    """Text is drawn from remembered layouts and glyph bitmaps (figures._Glyphs):
     the pixels are those of matplotlib's own text drawing, for every chart
     kind, rotated labels and text drawn without antialiasing included."""
-    plots._GLYPHS._layouts.clear()
-    plots._GLYPHS._bitmaps.clear()
+    figures._GLYPHS._layouts.clear()
+    figures._GLYPHS._bitmaps.clear()
     with plt.rc_context({"text.antialiased": False}):
         aliased = _png(plots.trend(TREND, metric="revenue_won"))
     cached = {name: _png(draw(*args, **kwargs)) for name, (draw, args, kwargs, _) in CASES.items()}
     assert aliased != cached["trend_revenue"]  # the other rendering mode did draw otherwise
     again = _png(plots.factor_bands(FACTORS))  # this time every glyph comes from the cache
-    assert plots._GLYPHS._bitmaps and plots._GLYPHS._layouts
+    assert figures._GLYPHS._bitmaps and figures._GLYPHS._layouts
     _without_glyph_cache(monkeypatch)
     for name, (draw, args, kwargs, _) in CASES.items():
         assert _png(draw(*args, **kwargs)) == cached[name], name
