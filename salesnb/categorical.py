@@ -8,6 +8,8 @@ are the same strings, but each distinct one is held once and every row is
 a small integer code. Ten million activities then take a fraction of the
 memory of Arrow-backed strings. Categories are always sorted, so sorting
 by codes sorts by text, and built straight from Arrow (no Python strings).
+:func:`release_arrow_memory` hands Arrow's freed scratch space back between
+the loader's and the metrics' large steps.
 """
 from __future__ import annotations
 
@@ -224,3 +226,15 @@ def arrow_dictionary(values: pd.Series):
     if pa.types.is_string(dictionary.type):
         dictionary = dictionary.cast(pa.large_string())
     return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def release_arrow_memory() -> None:
+    """Hand the Arrow allocator's freed pages (lookups, hashes, decode
+    buffers) back to the OS, so one step's scratch space does not stay on
+    top of the next step's."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):  # pragma: no cover - older pyarrow
+        pass

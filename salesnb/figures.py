@@ -19,11 +19,12 @@ of them reads, that one steps aside and matplotlib draws as usual.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
 
 __all__ = ["figure", "stock_figures"]
@@ -116,11 +117,6 @@ class _Glyphs:
                 and hasattr(RendererAgg, "_draw_text_glyphs_and_boxes"))
 
     def draw(self, renderer, gc, x, y, s, prop, angle, mtext) -> None:
-        import math
-
-        from matplotlib.backends.backend_agg import get_hinting_flag
-        from matplotlib.ft2font import RenderMode
-
         font = renderer._prepare_font(prop)
         flags = get_hinting_flag()
         features = mtext.get_fontfeatures() if mtext is not None else None
@@ -143,6 +139,8 @@ class _Glyphs:
             glyph_key = (face, size, dpi, index, rotation, to_x & 63, to_y & 63, flags, antialiased)
             bitmap = self._bitmaps.get(glyph_key)
             if bitmap is None:
+                from matplotlib.ft2font import RenderMode  # (matplotlib 3.11+, as fits() checks)
+
                 face.set_size(size, dpi)
                 face._set_transform(matrix, [to_x & 63, to_y & 63])
                 rendered = face._render_glyph(index, flags, RenderMode.NORMAL if antialiased else RenderMode.MONO)

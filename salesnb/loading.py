@@ -21,7 +21,8 @@ from .errors import DataError, Problem
 from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, read_utf8, translate
 from .schema import CATEGORY, REQUIRED_TABLES, TABLES
 from .sources import RawTable, _norm, open_source
-from .validation import Checked, check_references, check_table, release_arrow_memory
+from .categorical import release_arrow_memory
+from .validation import Checked, check_references, check_table
 
 QUARANTINE_COLUMNS = ["table", "file", "line", "flags", "problems", "record"]
 

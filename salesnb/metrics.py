@@ -37,10 +37,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .categorical import arrow_dictionary, coalesce, concat_rows, is_categorical, map_categories, plain
+from .categorical import (arrow_dictionary, coalesce, concat_rows, is_categorical, map_categories, plain,
+                          release_arrow_memory)
 from .errors import InputError
 from .periods import RELATIVE, Period, data_span, parse_period, periods_between
-from .validation import release_arrow_memory
 
 SMALL_SAMPLE_MIN_CLOSED = 10
 """A rate resting on fewer closed deals than this is flagged ``small_sample``."""

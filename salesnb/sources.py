@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .categorical import release_arrow_memory
 from .errors import DataError, Problem
 
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
@@ -311,7 +312,7 @@ def _read_parquet(table: str, path: Path, categorical: set[str] = frozenset()) -
             reader = dictionary if name in wanted else handle
             columns[str(name).strip()] = _arrow_to_pandas(reader.read(columns=[name], use_threads=False).column(0),
                                                           categorical=name in wanted)
-            pa.default_memory_pool().release_unused()  # the decode buffers: freed, not kept by the allocator
+            release_arrow_memory()  # the decode buffers: freed, not kept by the allocator
         rows = handle.metadata.num_rows
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise _error(str(path), f"cannot read the file as Parquet: {exc}", "re-export the table as Parquet or CSV", table=table) from None

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .categorical import as_category, is_categorical, map_categories
+from .categorical import as_category, is_categorical, map_categories, release_arrow_memory
 from .errors import Problem
 from .parsing import clean_text, parse_amounts, parse_dates, parse_forecast_periods
 from .schema import AMOUNT, DATE, ENUM, PERIOD, TABLES
@@ -367,18 +367,6 @@ def _hash_slice(part) -> np.ndarray:
                 value ^= value >> np.uint64(33)
             hashes[some] = value
     return hashes
-
-
-def release_arrow_memory() -> None:
-    """Hand the Arrow allocator's freed pages (lookups, hashes, decode
-    buffers) back to the OS, so one step's scratch space does not stay on
-    top of the next step's."""
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except (ImportError, AttributeError):  # pragma: no cover - older pyarrow
-        pass
 
 
 def _arrow_view(values: pd.Series):
