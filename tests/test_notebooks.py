@@ -97,12 +97,13 @@ def test_specific_defaults():
 
 # -- executed ------------------------------------------------------------------------
 
-CELL_TIMEOUT = 300
+CELL_TIMEOUT = 120
 """Seconds a notebook cell may take here (each takes a few). A Jupyter kernel
-now and then never answers a finished cell (an idle ipykernel 7 and a client
-waiting for its reply: seen once in many full runs; cf.
-https://github.com/microsoft/vscode-jupyter/issues/17410), and without a
-timeout the client waits forever; such a run is retried once with a new kernel."""
+sometimes never answers a finished cell: ipykernel 7 idle, the client waiting
+for its reply (the segment explorer's widget cell, in some full parallel runs,
+never alone; cf. https://github.com/microsoft/vscode-jupyter/issues/17410,
+https://github.com/jupyter/nbclient/issues/312). Without a timeout the client
+waits forever; such a run is retried once with a new kernel."""
 
 
 def execute(name: str, out_dir: Path, **parameters):
