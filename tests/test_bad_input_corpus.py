@@ -60,6 +60,16 @@ ISSUE_CATEGORIES = {
     "unknown_rep": "a rep that does not exist",
 }
 OTHER_CATEGORIES = {"strict"}
+# Issue #13's hostile inputs: each kind needs at least one case.
+HOSTILE_CATEGORIES = {
+    "output_safety": "an output path that would overwrite an input or leave --out",
+    "credentials": "a password in a URL",
+    "guessed_values": "a value that must not be guessed (compact dates, broken number grouping)",
+    "hang": "an input that used to hang (YAML alias bomb, huge line, huge header, blank spreadsheet rows)",
+    "bad_expectations": "an expectations.yml of the wrong shape or value",
+    "bad_request": "a command-line request that used to end in a traceback",
+    "dropped_data": "a column or value that used to be dropped silently",
+}
 
 REQUIRED_KEYS = {"about", "category", "command", "exit"}
 OPTIONAL_KEYS = {"source", "stdout", "stderr", "stdout_empty", "never", "json", "json_contains", "load", "quarantined",
@@ -88,13 +98,14 @@ def _read_spec(folder: Path) -> dict:
     unknown = set(spec) - REQUIRED_KEYS - OPTIONAL_KEYS
     assert not missing, f"{folder.name}/expected.yml lacks {sorted(missing)}"
     assert not unknown, f"{folder.name}/expected.yml has unknown keys {sorted(unknown)} (see tests/bad_inputs/README.md)"
-    assert spec["category"] in ISSUE_CATEGORIES.keys() | OTHER_CATEGORIES, f"{folder.name}: unknown category {spec['category']!r}"
+    assert spec["category"] in ISSUE_CATEGORIES.keys() | HOSTILE_CATEGORIES.keys() | OTHER_CATEGORIES, f"{folder.name}: unknown category {spec['category']!r}"
     assert spec.get("load") in (None, "raises"), f"{folder.name}: load: must be 'raises' when given"
     return spec
 
 
 def _discover() -> list[Case]:
-    return [Case(folder.name, folder, _read_spec(folder)) for folder in sorted(CORPUS.glob("[0-9][0-9]_*")) if folder.is_dir()]
+    folders = [folder for folder in CORPUS.glob("[0-9][0-9]*_*") if folder.is_dir() and folder.name.split("_")[0].isdigit()]
+    return [Case(folder.name, folder, _read_spec(folder)) for folder in sorted(folders, key=lambda f: int(f.name.split("_")[0]))]
 
 
 CASES = _discover()
@@ -235,12 +246,18 @@ def _no_report_cache(monkeypatch):
 
 def test_corpus_has_at_least_40_cases():
     assert len(CASES) >= MIN_CASES, [c.name for c in CASES]
-    assert len({c.name[:2] for c in CASES}) == len(CASES), "two case folders share a number"
+    assert len({c.name.split("_")[0] for c in CASES}) == len(CASES), "two case folders share a number"
 
 
 def test_every_kind_of_bad_input_in_the_issue_is_covered():
     covered = {c.spec["category"] for c in CASES}
     missing = [text for key, text in ISSUE_CATEGORIES.items() if key not in covered]
+    assert not missing, f"no case for: {', '.join(missing)}"
+
+
+def test_every_kind_of_hostile_input_in_issue_13_is_covered():
+    covered = {c.spec["category"] for c in CASES}
+    missing = [text for key, text in HOSTILE_CATEGORIES.items() if key not in covered]
     assert not missing, f"no case for: {', '.join(missing)}"
 
 
