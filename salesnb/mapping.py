@@ -101,6 +101,11 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> Mapping:
         unknown = set(spec) - _TABLE_KEYS
         if unknown:
             problems.append(_problem(where, f"tables.{name}", f"unknown key(s) {sorted(unknown)}", f"allowed keys: {', '.join(sorted(_TABLE_KEYS))}"))
+        for key in ("file", "table", "from"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                problems.append(_problem(where, f"tables.{name}.{key}", f"{key}: must be one name, not {spec[key]!r}",
+                                         "write e.g. file: deals_export.csv" if key != "from" else "write e.g. from: opportunities"))
+                spec = {k: v for k, v in spec.items() if k != key}
         table = TableMapping(file=spec.get("file") or spec.get("table"), derived_from=spec.get("from"))
         if table.derived_from is not None and table.derived_from not in TABLES:
             problems.append(_problem(where, f"tables.{name}.from", f"unknown table {table.derived_from!r}", f"use one of: {', '.join(TABLES)}"))

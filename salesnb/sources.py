@@ -23,6 +23,7 @@ from .errors import DataError, Problem
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+_DUCKDB_OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 _DELIMITERS = (",", ";", "\t", "|")
 _EXCEL_HEADER_SEARCH_ROWS = 30
 
@@ -233,6 +234,9 @@ def _parse_csv(table: str, path: Path, source, *, sep: str, encoding: str | None
             return pd.read_csv(io.StringIO(source) if isinstance(source, str) else source, sep=sep, dtype=str,
                                keep_default_na=False, na_values=[""], skip_blank_lines=False,
                                encoding=encoding, encoding_errors="strict", index_col=False)
+    except pd.errors.EmptyDataError:  # the first line is blank, or holds only spaces
+        raise _error(str(path), "the first line (the header) is blank", f"start the file with the header row of the {table} columns "
+                     "(see data/README.md); delete blank lines above it", table=table, line=1) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
         message = str(exc).strip()
         if "EOF inside string" in message:
@@ -404,7 +408,9 @@ class SQLSource:
             if self.dialect == "duckdb":
                 import duckdb
 
-                self._connection = duckdb.connect(str(self.path), read_only=True)
+                # Never fetch or load an extension: a file that only looks like another
+                # database (SQLite's header) must not send DuckDB to the network.
+                self._connection = duckdb.connect(str(self.path), read_only=True, config=_DUCKDB_OFFLINE)
             elif self.dialect == "sqlite":
                 import sqlite3
 
