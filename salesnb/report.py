@@ -215,7 +215,14 @@ def safe_name(key: str) -> str:
 
 
 def default_notebooks_dir() -> Path:
-    """``notebooks/`` beside the ``salesnb`` package (the repository's own)."""
+    """The notebooks salesnb renders: ``salesnb/notebooks`` in an installed
+    wheel (the build maps the repository's top-level ``notebooks/`` there),
+    else the repository's own ``notebooks/`` (a clone, an editable install)."""
+    from importlib import resources
+
+    packaged = resources.files("salesnb") / "notebooks"
+    if packaged.is_dir():
+        return Path(str(packaged)).resolve()
     return Path(__file__).resolve().parent.parent / "notebooks"
 
 
