@@ -241,8 +241,8 @@ class _Findings:
 
     def add(self, path: tuple, message: str, hint: str, severity: str, value=None) -> None:
         line = self.source.line(*path) if self.source is not None else None
-        if value is None and self.source is not None and path:
-            value = self.source.text(*path)
+        if value is None and severity == "error" and self.source is not None and path:
+            value = self.source.text(*path)  # as written: 1.0e+400, not inf (a warning is about a key, named in the message)
         self.problems.append(Problem(table="expectations", file=self.file, line=line,
                                      column=".".join(map(str, path)) or None, value=value, message=message, hint=hint,
                                      flag="bad_expectations", severity=severity))
@@ -320,8 +320,7 @@ def _check_name(found: _Findings, section: str, name, names: dict) -> None:
         listing = sorted(known.values())
         close = difflib.get_close_matches(wanted, listing, n=1)
         hint = (f"did you mean {close[0]!r}? " if close else "") + f"{what}s in the data: {_listing(listing)}"
-    found.warning((section, name), f"the {section}: entry {name!r} names no {what} in the data, so it applies to nobody",
-                  hint, value=None)
+    found.warning((section, name), f"the {section}: entry {name!r} names no {what} in the data, so it applies to nobody", hint)
 
 
 def _names(reps: pd.DataFrame | None) -> dict | None:
