@@ -18,7 +18,7 @@ import pandas as pd
 from .categorical import is_categorical, map_categories
 from .dataset import Dataset, conform
 from .errors import DataError, Problem
-from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, read_utf8, translate
+from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, translate
 from .schema import CATEGORY, REQUIRED_TABLES, TABLES
 from .sources import RawTable, _norm, open_source
 from .categorical import release_arrow_memory
@@ -56,14 +56,16 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
         for name, raw in raws.items():
             _name_file_headers(checked[name].problems, _file_headers(raw, table_map.for_table(name)))
         expectations_path = expectations if expectations is not None else src.sidecar("expectations.yml")
-        goals = read_expectations(expectations_path) if expectations_path is not None else None
+        goals, goal_warnings = None, []
+        if expectations_path is not None:  # its errors stop the load; its warnings join the data's problems
+            goals, goal_warnings = _read_expectations(expectations_path, reps=checked["reps"].frame)
         extra = Path(mapping_path).read_bytes() if mapping_path is not None else b""
         fingerprint = src.fingerprint(extra + (Path(expectations_path).read_bytes() if expectations_path else b""))
     finally:
         if hasattr(src, "close"):
             src.close()
 
-    problems = sorted((p for c in checked.values() for p in c.problems), key=lambda p: (p.file, p.line or 0))
+    problems = sorted([*(p for c in checked.values() for p in c.problems), *goal_warnings], key=lambda p: (p.file, p.line or 0))
     notes = [note for c in checked.values() for note in c.notes]
     if strict and problems:
         raise DataError(problems)
@@ -279,22 +281,26 @@ def _frames_fingerprint(tables: dict[str, pd.DataFrame]) -> str:
 
 def read_expectations(path) -> dict:
     """expectations.yml as a dict with ``default``, ``teams`` and ``reps`` keys
-    (a file with none of them is read as ``default``)."""
-    import yaml
+    (a file with none of them is read as ``default``). A value of the wrong
+    shape or a bad target raises :class:`DataError` with the file and line
+    (see :func:`salesnb.expectations.check`)."""
+    return _read_expectations(path)[0]
+
+
+def _read_expectations(path, *, reps: pd.DataFrame | None = None) -> tuple[dict, list[Problem]]:
+    """The expectations and their warnings (unknown keys; with ``reps``,
+    teams:/reps: entries naming nobody in it); errors raise DataError."""
+    from .expectations import check, normalise
+    from .yamlfile import read_yaml
 
     path = Path(path)
     try:
-        raw = yaml.safe_load(read_utf8(path, table="expectations", flag="bad_expectations")) or {}
+        document = read_yaml(path, table="expectations", flag="bad_expectations")
     except FileNotFoundError:
         raise DataError(Problem("expectations", str(path), None, None, None, f"expectations file not found: {path}",
                                 "pass the path of an existing expectations.yml", "bad_expectations")) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataError(Problem("expectations", str(path), mark.line + 1 if mark else None, None, None,
-                                f"not valid YAML: {getattr(exc, 'problem', exc)}", "fix the YAML syntax", "bad_expectations")) from None
-    if not isinstance(raw, dict):
-        raise DataError(Problem("expectations", str(path), None, None, None, "expected a mapping of expectation names to values",
-                                "see the expectations example in the README", "bad_expectations"))
-    if not {"default", "teams", "reps"} & set(raw):
-        raw = {"default": raw}
-    return {"default": raw.get("default") or {}, "teams": raw.get("teams") or {}, "reps": raw.get("reps") or {}}
+    found = check(document.data, file=str(path), source=document, reps=reps)
+    errors = [p for p in found if p.severity == "error"]
+    if errors:
+        raise DataError(errors)
+    return normalise(document.data), [p for p in found if p.severity != "error"]

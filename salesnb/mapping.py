@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import DataError, Problem
 from .schema import TABLES
+from .yamlfile import read_utf8, read_yaml  # noqa: F401 (read_utf8: where it used to live)
 
 ROW_NUMBER = "@row"
 
@@ -50,36 +51,13 @@ def read_mapping(path: str | Path | None) -> Mapping:
     """Read and check a mapping file; ``None`` gives the empty mapping."""
     if path is None:
         return Mapping()
-    import yaml
-
     path = Path(path)
     where = str(path)
-    try:
-        raw = yaml.safe_load(read_utf8(path))
+    try:  # size, alias and nesting caps, located errors: salesnb.yamlfile
+        raw = read_yaml(path, table="mapping", flag="bad_mapping", what="the mapping file").data
     except FileNotFoundError:
         raise DataError(_problem(where, None, f"mapping file not found: {path}", "pass the path of an existing mapping.yml")) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise DataError(_problem(where, None, f"mapping file is not valid YAML: {getattr(exc, 'problem', exc)}", "fix the YAML syntax", line=line)) from None
     return parse_mapping(raw, where=where)
-
-
-def read_utf8(path: Path, *, table: str = "mapping", flag: str = "bad_mapping") -> str:
-    """The text of a YAML file (mapping.yml, expectations.yml), which must be
-    UTF-8 (a BOM is fine). Any other encoding raises :class:`DataError`
-    naming the file, the line and the byte, instead of guessing: a guessed
-    encoding would silently change names and values that must match the data
-    exactly. ``table`` and ``flag`` label the problem."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise DataError(Problem(
-            table=table, file=str(path), line=line, column=None, value=None,
-            message=f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}; it was probably saved as Windows-1252 or Latin-1)",
-            hint="save the file as UTF-8 (most editors: Save As, Encoding: UTF-8) and run again", flag=flag)) from None
 
 
 def parse_mapping(raw: object, *, where: str = "mapping") -> Mapping:

@@ -221,3 +221,132 @@ def test_scorecard_measures_every_rep_once_per_data_snapshot(monkeypatch):
     assert len(calls) == 1
     scorecard(scorecard_dataset(), period="2025", rep="R1")  # no fingerprint (built from frames): computed
     assert len(calls) == 2
+
+
+# -- checking expectations.yml (issue #13: shapes, values, names) -----------------------
+
+REPS_CSV = "rep_id,name,territory,team\nR01,Ann,North,East\nR07,Sam,North,East\n007,Bob,South,West\n"
+OPPS_CSV = "opportunity_id,rep_id,created_date,status,amount\nO1,R01,2025-01-02,open,10\n"
+
+
+def source_with(tmp_path, expectations: str):
+    (tmp_path / "reps.csv").write_text(REPS_CSV, encoding="utf-8")
+    (tmp_path / "opportunities.csv").write_text(OPPS_CSV, encoding="utf-8")
+    (tmp_path / "expectations.yml").write_text(expectations, encoding="utf-8")
+    return tmp_path
+
+
+def located(problems, tmp_path):
+    """Each problem as (line, key path, severity), the file checked to be expectations.yml."""
+    assert all(p.file == str(tmp_path / "expectations.yml") and p.flag == "bad_expectations" for p in problems), problems
+    return [(p.line, p.column, p.severity) for p in problems]
+
+
+def load_error(tmp_path, expectations: str):
+    import salesnb
+    from salesnb.errors import DataError
+
+    with pytest.raises(DataError) as caught:
+        salesnb.load(source_with(tmp_path, expectations))
+    return caught.value.problems
+
+
+def test_negative_quota_is_an_error_with_file_and_line(tmp_path):
+    problems = load_error(tmp_path, "default:\n  revenue_quota: 1300000\nreps:\n  R07: {revenue_quota: -1000000}\n")
+    assert located(problems, tmp_path) == [(4, "reps.R07.revenue_quota", "error")]
+    assert "must not be negative" in problems[0].message and problems[0].value == "-1000000"
+    assert "1000000" in problems[0].hint
+
+
+@pytest.mark.parametrize("text, line, key, phrase, hint", [
+    ("default: [1, 2]\n", 1, "default", "default: must be a mapping", "default: {revenue_quota"),
+    ("revenue_quota: 1M\n", 1, "revenue_quota", "must be a number", "write 1000000"),
+    ("default:\n  win_rate: 0.5\n  revenue_quota: 1.0e+400\n", 3, "default.revenue_quota", "finite", "digits"),
+    ("revenue_quota: .inf\n", 1, "revenue_quota", "finite", "digits"),
+    ("pipeline_coverage: .nan\n", 1, "pipeline_coverage", "finite", "digits"),
+    ("win_rate: 60%\n", 1, "win_rate", "must be a number", "write 0.6 for 60%"),
+    ("win_rate: 60\n", 1, "win_rate", "share, between 0 and 1", "write 0.6 for 60%"),
+    ("new_customers: 5\n", 1, "new_customers", "mapping by market tier", "{primary: 6, secondary: 15}"),
+    ("new_customers: {primary: -2}\n", 1, "new_customers.primary", "must not be negative", "e.g. 2"),
+    ("prospecting_methods: [referral, {a: 1}]\n", 1, "prospecting_methods.1", "by name, not a mapping", "cold_call_phone"),
+    ("reps: [R07]\n", 1, "reps", "reps: must be a mapping", "R07: {revenue_quota"),
+    ("reps:\n  R07: 900000\n", 2, "reps.R07", "entry 'R07' must be a mapping", "R07: {revenue_quota: 900000}"),
+    ("win_rate: yes\n", 1, "win_rate", "must be a number, not a yes/no value", "0.6"),
+])
+def test_wrong_shapes_and_values_are_located_errors(tmp_path, text, line, key, phrase, hint):
+    problems = load_error(tmp_path, text)
+    assert located(problems, tmp_path) == [(line, key, "error")], problems
+    assert phrase in problems[0].message and hint in problems[0].hint, problems[0]
+
+
+def test_every_bad_target_is_reported_at_once(tmp_path):
+    problems = load_error(tmp_path, "default:\n  revenue_quota: -5\n  win_rate: 2\nteams:\n  East: {pipeline_coverage: lots}\n")
+    assert located(problems, tmp_path) == [(2, "default.revenue_quota", "error"), (3, "default.win_rate", "error"),
+                                           (5, "teams.East.pipeline_coverage", "error")]
+
+
+def test_unknown_keys_and_entries_naming_nobody_are_warnings_listed_with_the_problems(tmp_path):
+    import salesnb
+
+    ds = salesnb.load(source_with(tmp_path, (
+        "default:\n"                                  # 1
+        "  revenue_quota: 1300000\n"                  # 2
+        "  win_rte: 0.6\n"                            # 3 misspelt key
+        "  new_customers: {primary: 6, primay: 2}\n"  # 4 misspelt tier
+        "  currency: EUR\n"                           # 5 a known key (the contract's example)
+        "teams:\n"                                    # 6
+        "  east: {win_rate: 0.5}\n"                   # 7 matches East (case-insensitive)
+        "  Eest: {win_rate: 0.4}\n"                   # 8 no such team
+        "reps:\n"                                     # 9
+        "  R07: {revenue_quota: 900000}\n"            # 10
+        "  R7: {revenue_quota: 800000}\n"             # 11 no such rep
+        "  007: {revenue_quota: 700000}\n"            # 12 YAML reads 7: the rep is '007'
+        "defualt: {win_rate: 0.1}\n")))               # 13 not a section
+    assert located(ds.problems, tmp_path) == [
+        (3, "default.win_rte", "warning"), (4, "default.new_customers.primay", "warning"), (8, "teams.Eest", "warning"),
+        (11, "reps.R7", "warning"), (12, "reps.7", "warning"), (13, "defualt", "warning")]
+    hints = [p.hint for p in ds.problems]
+    assert hints[0].startswith("did you mean 'win_rate'?") and hints[1].startswith("did you mean 'primary'?")
+    assert "teams in the data: East, West" in hints[2] and "did you mean 'R07'?" in hints[3]
+    assert hints[4] == "write '007' in quotes: YAML reads 007 as 7"
+    assert "did you mean 'default'?" in hints[5]
+    assert "names no rep in the data" in ds.problems[3].message
+    assert ds.quarantined_rows == 0 and len(ds.reps) == 3  # warnings set no row aside
+    assert for_rep(ds.expectations, "R07")["revenue_quota"] == 900000
+
+
+def test_validate_lists_the_warnings_and_strict_stops_on_them(tmp_path):
+    from click.testing import CliRunner
+
+    from salesnb.cli import cli
+
+    folder = source_with(tmp_path, "default:\n  revenue_quota: 1300000\nreps:\n  R99: {revenue_quota: 1}\n")
+    result = CliRunner().invoke(cli, ["validate", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "problems: 0 errors, 1 warnings" in result.stdout
+    assert (f"[warning] {folder}/expectations.yml, line 4, column 'reps.R99': the reps: entry 'R99' names no rep in the data"
+            in result.stdout)
+    strict = CliRunner().invoke(cli, ["validate", str(folder), "--strict"])
+    assert strict.exit_code == 1 and "line 4, column 'reps.R99'" in strict.stderr
+
+
+@pytest.mark.parametrize("command", [["validate"], ["metrics", "--by", "rep", "--period", "2025"],
+                                     ["diagnose", "--period", "2025"], ["quality"]])
+def test_every_command_stops_on_an_expectations_error_with_the_same_message(tmp_path, command):
+    from click.testing import CliRunner
+
+    from salesnb.cli import cli
+
+    folder = source_with(tmp_path, "revenue_quota: -1000000\n")
+    result = CliRunner().invoke(cli, [command[0], str(folder), *command[1:]])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (f"error: {folder}/expectations.yml, line 1, column 'revenue_quota': revenue_quota must not be "
+                             "negative: a target is 0 or more (value: '-1000000'). Fix: write the target as a positive "
+                             "number, e.g. 1000000\n")
+
+
+def test_prorate_refuses_negative_and_infinite_targets():
+    with pytest.raises(InputError, match="0 or more"):
+        prorate(-1_000_000, "2025")
+    with pytest.raises(InputError, match="finite"):
+        prorate(float("inf"), "2025")
