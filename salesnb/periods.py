@@ -226,19 +226,49 @@ def data_span(ds) -> Period:
     """The whole span of a dataset's dates, as a range: the earliest to the
     latest opportunity created or closed, activity or order date. Used when
     no period is given (e.g. ``salesnb metrics`` without ``--period``)."""
-    candidates = []
-    opps = ds.opportunities
-    closed = opps["status"].isin(["won", "lost"])  # an open deal's close date is only expected
-    candidates += [opps["created_date"], opps.loc[closed, "closed_date"]]
-    for name in ("activities", "orders"):
-        frame = ds.table(name)
-        if frame is not None:
-            candidates.append(frame["date"])
-    bounds = [_date_bounds(c) for c in candidates if len(c)]
+    bounds = [_date_bounds(c) for c in _dated_columns(ds) if len(c)]
     lows, highs = [low for low, _ in bounds if pd.notna(low)], [high for _, high in bounds if pd.notna(high)]
     if not lows:
         raise InputError("the data holds no dates, so it has no span; pass a period such as --period 2025")
     return Period.between(min(lows).normalize(), max(highs).normalize())
+
+
+def no_data_in(ds, period: Period) -> str | None:
+    """``"no data in 2031 (the data runs from 2024-01-01 to 2025-12-31)"``
+    when nothing in the dataset is dated in ``period``: no opportunity
+    created or closed, no activity, no order (the dates :func:`data_span`
+    spans); None when something is, or when the data holds no dates at all
+    (an empty source has no span to point to: each analysis says so itself)."""
+    columns = [c for c in _dated_columns(ds) if len(c)]
+    if any(period.contains(c).any() for c in columns):
+        return None
+    try:
+        span = data_span(ds)
+    except InputError:
+        return None
+    return f"no data in {period.label} (the data runs from {span.start.date()} to {span.end.date()})"
+
+
+def require_data_in(ds, period: Period) -> None:
+    """Raise :class:`InputError` when ``period`` holds no data at all (see
+    :func:`no_data_in`): a report of zeros for a period the data does not
+    reach would read as a period of no work."""
+    message = no_data_in(ds, period)
+    if message:
+        raise InputError(f"{message}; ask for a period within it")
+
+
+def _dated_columns(ds) -> list[pd.Series]:
+    """The date columns that place a dataset in time: opportunities created,
+    deals closed (an open deal's close date is only expected), activities, orders."""
+    opps = ds.opportunities
+    closed = opps["status"].isin(["won", "lost"])
+    columns = [opps["created_date"], opps.loc[closed, "closed_date"]]
+    for name in ("activities", "orders"):
+        frame = ds.table(name)
+        if frame is not None:
+            columns.append(frame["date"])
+    return columns
 
 
 # -- internals ---------------------------------------------------------------
