@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DataError, Problem
-from .schema import TABLES
+from .schema import DATE, TABLES
 from .yamlfile import read_utf8, read_yaml  # noqa: F401 (read_utf8: where it used to live)
 
 ROW_NUMBER = "@row"
@@ -54,14 +54,16 @@ def read_mapping(path: str | Path | None) -> Mapping:
     path = Path(path)
     where = str(path)
     try:  # size, alias and nesting caps, located errors: salesnb.yamlfile
-        raw = read_yaml(path, table="mapping", flag="bad_mapping", what="the mapping file").data
+        document = read_yaml(path, table="mapping", flag="bad_mapping", what="the mapping file")
     except FileNotFoundError:
         raise DataError(_problem(where, None, f"mapping file not found: {path}", "pass the path of an existing mapping.yml")) from None
-    return parse_mapping(raw, where=where)
+    return parse_mapping(document.data, where=where, lines=document.line)
 
 
-def parse_mapping(raw: object, *, where: str = "mapping") -> Mapping:
-    """Check a mapping given as a dict (as read from YAML)."""
+def parse_mapping(raw: object, *, where: str = "mapping", lines=None) -> Mapping:
+    """Check a mapping given as a dict (as read from YAML); ``lines(*keys)``
+    gives the line of a key in the file (:meth:`salesnb.yamlfile.YamlFile.line`)."""
+    lines = lines or (lambda *keys: None)
     if raw is None:
         return Mapping(path=where)
     if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
@@ -112,12 +114,22 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> Mapping:
                                          f"contract columns of {name}: {', '.join(contract_columns)}"))
                 continue
             table.values[column] = {str(k): str(v) for k, v in translation.items()}
+        date_columns = [c.name for c in TABLES[name].columns if c.kind == DATE]
         for column, fmt in sections["formats"].items():
+            key, line = f"tables.{name}.formats.{column}", lines("tables", name, "formats", column)
             if column not in contract_columns:
-                problems.append(_problem(where, f"tables.{name}.formats.{column}", f"{column!r} is not a column of {name}",
-                                         f"contract columns of {name}: {', '.join(contract_columns)}"))
+                problems.append(_problem(where, key, f"{column!r} is not a column of {name}",
+                                         f"contract columns of {name}: {', '.join(contract_columns)}", line=line))
                 continue
-            table.formats[column] = str(fmt)
+            if column not in date_columns:
+                problems.append(_problem(where, key, f"formats: reads dates, and {column!r} is not a date column of {name}",
+                                         f"date columns of {name}: {', '.join(date_columns) or 'none'}", line=line))
+                continue
+            wrong = date_format_problem(fmt)
+            if wrong:
+                problems.append(_problem(where, key, f"{fmt!r} is not a date format: {wrong}", FORMAT_HINT, line=line))
+                continue
+            table.formats[column] = fmt
         mapping.tables[name] = table
     if problems:
         raise DataError(problems)
@@ -134,6 +146,44 @@ def translate(value: str, translation: dict[str, str]) -> str | None:
     if key in folded:
         return folded[key]
     return translation.get("*")
+
+
+# strftime directives a date format may use; %c, %x and %X are left out: they depend on the machine's locale.
+FORMAT_DIRECTIVES = frozenset("aAbBdfGHIjmMpSuUVwWyYzZ%")
+FORMAT_HINT = ('use strftime directives: %Y (2025) or %y (25), %m (01) or %b (Jan) or %B (January), %d (15), '
+               '%H:%M:%S (time), %I and %p (1 PM), %z (+0100), %% (a percent sign); e.g. formats: {created_date: "%d/%m/%Y"}')
+
+
+def date_format_problem(fmt: object) -> str | None:
+    """What is wrong with a ``formats:`` value, or None when it reads whole dates:
+    text of known strftime directives (no stray ``%``) with a year and a day."""
+    if not isinstance(fmt, str) or not fmt.strip():
+        return "a format is text such as \"%d/%m/%Y\""
+    found: set[str] = set()
+    i = 0
+    while i < len(fmt):
+        if fmt[i] != "%":
+            i += 1
+            continue
+        if i + 1 == len(fmt):
+            return "it ends in a lone % (write %% for a percent sign)"
+        directive = fmt[i + 1]
+        if directive not in FORMAT_DIRECTIVES:
+            return f"%{directive} is not a strftime date directive"
+        found.add(directive)
+        i += 2
+    if not found & {"Y", "y", "G"}:
+        return "it has no year (%Y or %y), so every date would be in 1900"
+    has_day = ("d" in found and found & {"m", "b", "B"}) or "j" in found or (found & {"U", "W", "V"} and found & {"a", "A", "w", "u"})
+    if not has_day:
+        return "it does not give the day (%d with %m, %b or %B), so the day would be guessed"
+    import pandas as pd
+
+    try:  # the last word is pandas' own: a combination it cannot read (e.g. %G without %V)
+        pd.to_datetime(pd.Series(["x"]), format=fmt, errors="coerce")
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _problem(where: str, key: str | None, message: str, hint: str, *, line: int | None = None) -> Problem:

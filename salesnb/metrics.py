@@ -558,6 +558,24 @@ def metrics_table(ds, *, by: str = "rep", period=None, as_of=None) -> pd.DataFra
     return table
 
 
+#: What happened in a period: in a period the data does not reach (see
+#: :func:`salesnb.periods.no_data_in`) these are unknown, not 0.
+PERIOD_FIGURES = ("opportunities", "won", "lost", "closed", "contacts", "new_prospect_contacts", "follow_up_contacts",
+                  "revenue_won", "attainment", "new_customers_primary", "new_customers_secondary", "unlinked_contacts")
+
+
+def blank_empty_period(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (from :func:`metrics_table`, for a period in which nothing
+    is recorded) with :data:`PERIOD_FIGURES` blank (NaN, null in JSON)
+    instead of 0: no deal closed in 2031 is not known when the data ends in
+    2025. What stands at the period's end (open pipeline, quota, lifetime
+    value) is kept."""
+    out = table.copy()
+    blank = [name for name in PERIOD_FIGURES if name in out]
+    out[blank] = np.nan
+    return out
+
+
 def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None, end=None, as_of=None) -> pd.DataFrame:
     """:func:`metrics_table` for each consecutive month, quarter or year.
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from .periods import FIRST_YEAR, LAST_YEAR, YEARS_ALLOWED
 from .schema import DATE_DTYPE
 
 # Date formats tried, in order, for values that are not ISO 8601. Month-first
@@ -133,7 +135,8 @@ def _parse_amount_text(text: str) -> float:
     otherwise a decimal comma (``22,70``); repeated single separators are
     thousands separators (``1.234.567``). Spaces and ``'`` also group
     thousands. Thousands groups must have three digits (``1,234,56`` is
-    bad). ``(100)`` is -100.
+    bad) and one separator (``1,234.567,89`` and ``1 234.567,8`` mix two:
+    bad, never guessed). ``(100)`` is -100.
     """
     for token in _AMOUNT_WORD.findall(text):
         if not _is_currency(token):
@@ -158,6 +161,9 @@ def _parse_amount_text(text: str) -> float:
     whole, _, fraction = s.rpartition(decimal) if decimal else (s, "", "")
     if fraction and not fraction.isdigit() or (decimal and not fraction):
         return float("nan")
+    separators = {" " if mark.isspace() else mark for mark in _GROUPS.findall(whole)}
+    if len(separators) > 1 or decimal in separators:
+        return float("nan")  # "1,234.567,89", "1 234.567,8": two groupings, never guessed
     groups = _GROUPS.split(whole)
     if len(groups) > 1 and not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
         return float("nan")  # "1,234,56": not a thousands grouping
@@ -195,6 +201,28 @@ def _is_currency(token: str) -> bool:
     return letters in _CURRENCY_CODES or (letters != token.rstrip(".").casefold() and letters in _DOLLAR_PREFIXES)
 
 
+@dataclass
+class ParsedDates:
+    """A date column read by :func:`read_dates`.
+
+    ``dates`` (NaT for blanks and bad cells) and ``bad`` (non-blank cells
+    that are not a date) as :func:`parse_dates` returns them; ``note`` warns
+    when day/month order was ambiguous. ``reasons`` explains some bad cells
+    better than "not a date": ``(mask, message, hint)`` for each group (a
+    compact date that is not 8 digits, a year outside 1900..2100); the
+    other bad cells are plainly not dates. ``column_problem`` is
+    ``(message, hint, example)`` when the column as a whole cannot be read
+    as dates (a Parquet or SQL column of numbers and no ``formats:``): the
+    caller reports it once, for the column, and stops.
+    """
+
+    dates: pd.Series
+    bad: pd.Series
+    note: str | None = None
+    reasons: list[tuple[np.ndarray, str, str]] = field(default_factory=list)
+    column_problem: tuple[str, str, object] | None = None
+
+
 def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series, str | None]:
     """Timestamps from raw dates. Returns ``(dates, bad, note)``.
 
@@ -202,27 +230,79 @@ def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, p
     formats in :data:`DATE_FORMATS` (a column may mix them). ``fmt`` (from
     the mapping's ``formats:``) settles an ambiguous column. ``note`` warns
     when day/month order was ambiguous for this column. Time zones are
-    dropped, keeping wall-clock time.
+    dropped, keeping wall-clock time. Nothing is guessed: see
+    :func:`read_dates` for the rules and for why each bad cell is bad.
     """
+    parsed = read_dates(values, fmt)
+    return parsed.dates, parsed.bad, parsed.note
+
+
+def read_dates(values: pd.Series, fmt: str | None = None, *, column: str | None = None) -> ParsedDates:
+    """Read a date column, saying why each bad cell is bad.
+
+    Rules beyond :func:`parse_dates`' formats, so that no date is guessed:
+
+    - a date of digits alone must have 8 of them, ``YYYYMMDD`` (``20250115``);
+      ``2025115``, ``2025011`` or ``250115`` could each be more than one date
+      and are bad (with ``fmt``, digits must fill the format exactly);
+    - a year or a month alone (``2025``, ``2025-01``) is not a day: bad;
+    - a date before 1900-01-01 or after 2100-12-31 is bad, with its own hint
+      (a typo in the year, or a placeholder such as ``9999-12-31``);
+    - a column typed as numbers (Parquet, SQL) is not read as dates unless
+      ``fmt`` says how: :attr:`ParsedDates.column_problem`.
+
+    ``column`` names the column in hints (default: ``values.name``).
+    """
+    column = column or (values.name if isinstance(values.name, str) else "column")
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
-        dates, outside = _in_ns_range(dates)  # a date past 2262 (Parquet, SQL) has no nanosecond form
-        return dates, pd.Series(outside, index=values.index), None
+        dates, outside = _within_years(dates)
+        outside = pd.Series(outside, index=values.index)
+        return ParsedDates(dates, outside, reasons=_outside_reason(outside))
     blank = is_blank(values)
+    if _is_number_column(values):
+        if not fmt:
+            example = values[~blank].iloc[0] if (~blank).any() else None
+            problem = None
+            if example is not None:
+                problem = ("the column holds numbers, not dates (the file stores it as " + str(values.dtype) + ")",
+                           f"store {column} as a date or as text such as 2025-01-15, or say how to read the numbers "
+                           f"in the mapping: formats: {{{column}: \"%Y%m%d\"}}",
+                           _plain_text(example.item() if hasattr(example, "item") else example))
+            return ParsedDates(pd.Series(pd.NaT, index=values.index, dtype=DATE_DTYPE), ~blank, column_problem=problem)
+        values = values.astype("object").map(_plain_text, na_action="ignore")
+    if blank.all():
+        return ParsedDates(pd.Series(pd.NaT, index=values.index, dtype=DATE_DTYPE), ~blank)
     text = values.where(~blank).astype("object")
     text = text.where(blank, text.astype(str).str.strip())
+    digits = text.str.fullmatch(r"\d+", na=False)
+    reasons: list[tuple[np.ndarray, str, str]] = []
     if fmt:
-        dates = _to_datetime(text, format=fmt)
-        return dates, dates.isna() & ~blank, None
-    dates = _to_datetime(text, format="ISO8601")
-    todo = dates.isna() & ~blank
+        dates, outside = _to_datetime(text, format=fmt)
+        if digits.any():  # "2025115" read by %Y%m%d would be 2025-11-05: digits must fill the format exactly
+            loose = digits & dates.notna()
+            loose.loc[loose] = dates[loose].dt.strftime(fmt) != text[loose]
+            if loose.any():
+                dates = dates.where(~loose)
+                reasons.append((loose.to_numpy(), "not a date",
+                                f"digits must fill the mapping's format {fmt!r} exactly, every part in full "
+                                "(20250105, not 202515, for 5 January 2025); or write the date as YYYY-MM-DD"))
+        outside = pd.Series(outside, index=values.index)
+        bad = dates.isna() & ~blank
+        return ParsedDates(dates, bad, None, _outside_reason(outside) + reasons)
+    short = digits & text.str.len().ne(8)
+    partial = text.str.fullmatch(r"\d{4}-\d{1,2}", na=False)  # a month, not a day
+    unguessed = short | partial
+    readable = text.where(~unguessed)
+    dates, outside = _to_datetime(readable, format="ISO8601")
+    outside = pd.Series(outside, index=values.index)
+    todo = dates.isna() & ~blank & ~unguessed & ~outside
     # A lone ISO date is also read by several fallbacks; only non-ISO values reach them.
     note = None
     if todo.any():
         remaining = text[todo]
         ambiguous = _ambiguous_day_month(remaining)
         if ambiguous:
-            column = values.name if isinstance(values.name, str) else "column"
             note = (
                 "dates like " + repr(ambiguous) + " read month-first (MM/DD/YYYY); "
                 "if they are day-first, add formats: {" + column + ": \"%d/%m/%Y\"} to the mapping"
@@ -233,16 +313,42 @@ def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, p
         for candidate in formats:
             if remaining.empty:
                 break
-            parsed = _to_datetime(remaining, format=candidate)
-            hit = parsed.notna()
+            parsed, far = _to_datetime(remaining, format=candidate)
+            if far.any():
+                outside.loc[remaining.index[far]] = True
+            hit = parsed.notna() | far
             if hit.any():
-                dates.loc[parsed.index[hit]] = parsed[hit]
+                dates.loc[parsed.index[parsed.notna()]] = parsed[parsed.notna()]
                 remaining = remaining[~hit]
     bad = dates.isna() & ~blank
-    return dates.astype(DATE_DTYPE), bad, note
+    if short.any():
+        reasons.append((short.to_numpy(), "not a date",
+                        "a date of digits alone must have 8 of them, YYYYMMDD (20250115); other digits (2025115, 250115, "
+                        "a spreadsheet serial such as 45658) could be more than one date and are not guessed: "
+                        "write the date as YYYY-MM-DD"))
+    if partial.any():
+        reasons.append((partial.to_numpy(), "not a date (a year and month, no day)",
+                        "write the day too, as YYYY-MM-DD (2025-01-15)"))
+    return ParsedDates(dates.astype(DATE_DTYPE), bad, note, _outside_reason(outside) + reasons)
 
 
-def _to_datetime(text: pd.Series, *, format: str) -> pd.Series:
+def _is_number_column(values: pd.Series) -> bool:
+    """True for a column typed as numbers (Parquet, SQL), not text."""
+    return (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+            and not isinstance(values.dtype, pd.CategoricalDtype))
+
+
+def _outside_reason(outside: pd.Series) -> list[tuple[np.ndarray, str, str]]:
+    if not outside.any():
+        return []
+    return [(outside.to_numpy(), f"the date is outside the years salesnb reads ({FIRST_YEAR} to {LAST_YEAR})",
+             f"check the year (a typo such as 2205 for 2025, or a placeholder such as 9999-12-31 for \"no date\"): "
+             f"correct it, or leave the cell blank when there is no date; dates run from {YEARS_ALLOWED}")]
+
+
+def _to_datetime(text: pd.Series, *, format: str) -> tuple[pd.Series, np.ndarray]:
+    """``text`` parsed with ``format`` (NaT where it does not fit) and the
+    mask of values that fit but fall outside FIRST_YEAR..LAST_YEAR (NaT too)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -255,19 +361,19 @@ def _to_datetime(text: pd.Series, *, format: str) -> pd.Series:
                 parsed = pd.to_datetime(local, format=format, errors="coerce")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
-    return _in_ns_range(parsed)[0]
+    return _within_years(parsed)
 
 
-def _in_ns_range(dates: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """``dates`` as datetime64[ns] and the mask of those outside its range
-    (before 1677 or after 2262, e.g. "9999-12-31" or "-5"), which become NaT."""
-    if dates.dtype == DATE_DTYPE:
-        return dates, np.zeros(len(dates), dtype=bool)
+def _within_years(dates: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``dates`` as datetime64[ns] and the mask of those outside FIRST_YEAR..LAST_YEAR
+    (e.g. "1704-04-12", "9999-12-31" or "-5", some past what nanoseconds hold), which become NaT."""
     raw = dates.to_numpy()
-    low, high = np.datetime64(pd.Timestamp.min.ceil("s")), np.datetime64(pd.Timestamp.max.floor("s"))
-    outside = ~np.isnat(raw) & ((raw < low) | (raw > high))
+    low, high = np.datetime64(f"{FIRST_YEAR}-01-01"), np.datetime64(f"{LAST_YEAR + 1}-01-01")
+    outside = ~np.isnat(raw) & ((raw < low) | (raw >= high))
     if outside.any():
         raw = np.where(outside, np.datetime64("NaT"), raw)
+    if raw.dtype == DATE_DTYPE and not outside.any() and dates.dtype == DATE_DTYPE:
+        return dates, outside
     return pd.Series(raw.astype(DATE_DTYPE), index=dates.index, name=dates.name), outside
 
 

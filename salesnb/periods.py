@@ -11,6 +11,11 @@ contract's forms into one::
                               resolved against ``as_of`` (default today), so
                               a scheduled run and its rerun name the same dates
 
+Periods run within the years :data:`FIRST_YEAR` to :data:`LAST_YEAR` (1900
+to 2100), the same years a date in the data may have (see
+:mod:`salesnb.parsing`); anything else is an :class:`InputError` naming the
+period and that range, never a pandas overflow.
+
 A period's ``end`` is an inclusive *day*: a timestamp at 17:30 on the end day
 is inside the period (:meth:`Period.contains` compares with the next
 midnight). Yearly expectations are pro-rated by :attr:`Period.year_fraction`.
@@ -34,6 +39,10 @@ ACCEPTED_FORMS = (
     "2025-01-15..2025-03-31 (a date range, inclusive), "
     "or last-month, last-quarter, last-year, ytd (relative to --as-of, default today)"
 )
+
+#: The first and last years a period or a date in the data may fall in.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+YEARS_ALLOWED = f"{FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31"
 
 _DAY = pd.Timedelta(days=1)
 _YEAR = re.compile(r"^(\d{4})$")
@@ -65,12 +74,14 @@ class Period:
     # -- constructors -------------------------------------------------------
     @classmethod
     def for_year(cls, year: int) -> Period:
+        _check_years(f"{year:04d}", year)
         return cls(pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31), f"{year:04d}", "year")
 
     @classmethod
     def for_quarter(cls, year: int, quarter: int) -> Period:
         if not 1 <= quarter <= 4:
             raise InputError(f"a quarter is 1 to 4, not {quarter}; accepted periods: {ACCEPTED_FORMS}")
+        _check_years(f"{year:04d}-Q{quarter}", year)
         start = pd.Timestamp(year, 3 * quarter - 2, 1)
         end = start + pd.offsets.QuarterEnd(startingMonth=3)
         return cls(start, end.normalize(), f"{year:04d}-Q{quarter}", "quarter")
@@ -79,6 +90,7 @@ class Period:
     def for_month(cls, year: int, month: int) -> Period:
         if not 1 <= month <= 12:
             raise InputError(f"a month is 01 to 12, not {month}; accepted periods: {ACCEPTED_FORMS}")
+        _check_years(f"{year:04d}-{month:02d}", year)
         start = pd.Timestamp(year, month, 1)
         return cls(start, (start + pd.offsets.MonthEnd(1)).normalize(), f"{year:04d}-{month:02d}", "month")
 
@@ -86,6 +98,7 @@ class Period:
     def between(cls, start, end) -> Period:
         """The date range ``start..end``, both days inclusive."""
         first, last = _as_day(start, "start"), _as_day(end, "end")
+        _check_years(f"{first.date()}..{last.date()}", first.year, last.year)
         if last < first:
             raise InputError(f"the range {first.date()}..{last.date()} ends before it starts; put the earlier date first")
         return cls(first, last, f"{first.date()}..{last.date()}", "range")
@@ -173,7 +186,11 @@ def parse_period(text, *, as_of=None) -> Period:
     raw = text.strip()
     lowered = raw.lower()
     if lowered in RELATIVE:
-        return _relative(lowered, _as_day(as_of, "as_of") if as_of is not None else pd.Timestamp.today().normalize())
+        today = _as_day(as_of, "as_of") if as_of is not None else pd.Timestamp.today().normalize()
+        try:
+            return _relative(lowered, today)
+        except InputError as exc:
+            raise InputError(f"{lowered} as of {today.date()}: {exc}") from None
     if ".." in raw:
         left, _, right = raw.partition("..")
         if _DATE.match(left.strip()) and _DATE.match(right.strip()):
@@ -209,22 +226,61 @@ def data_span(ds) -> Period:
     """The whole span of a dataset's dates, as a range: the earliest to the
     latest opportunity created or closed, activity or order date. Used when
     no period is given (e.g. ``salesnb metrics`` without ``--period``)."""
-    candidates = []
-    opps = ds.opportunities
-    closed = opps["status"].isin(["won", "lost"])  # an open deal's close date is only expected
-    candidates += [opps["created_date"], opps.loc[closed, "closed_date"]]
-    for name in ("activities", "orders"):
-        frame = ds.table(name)
-        if frame is not None:
-            candidates.append(frame["date"])
-    bounds = [_date_bounds(c) for c in candidates if len(c)]
+    bounds = [_date_bounds(c) for c in _dated_columns(ds) if len(c)]
     lows, highs = [low for low, _ in bounds if pd.notna(low)], [high for _, high in bounds if pd.notna(high)]
     if not lows:
         raise InputError("the data holds no dates, so it has no span; pass a period such as --period 2025")
     return Period.between(min(lows).normalize(), max(highs).normalize())
 
 
+def no_data_in(ds, period: Period) -> str | None:
+    """``"no data in 2031 (the data runs from 2024-01-01 to 2025-12-31)"``
+    when nothing in the dataset is dated in ``period``: no opportunity
+    created or closed, no activity, no order (the dates :func:`data_span`
+    spans); None when something is, or when the data holds no dates at all
+    (an empty source has no span to point to: each analysis says so itself)."""
+    columns = [c for c in _dated_columns(ds) if len(c)]
+    if any(period.contains(c).any() for c in columns):
+        return None
+    try:
+        span = data_span(ds)
+    except InputError:
+        return None
+    return f"no data in {period.label} (the data runs from {span.start.date()} to {span.end.date()})"
+
+
+def require_data_in(ds, period: Period) -> None:
+    """Raise :class:`InputError` when ``period`` holds no data at all (see
+    :func:`no_data_in`): a report of zeros for a period the data does not
+    reach would read as a period of no work."""
+    message = no_data_in(ds, period)
+    if message:
+        raise InputError(f"{message}; ask for a period within it")
+
+
+def _dated_columns(ds) -> list[pd.Series]:
+    """The date columns that place a dataset in time: opportunities created,
+    deals closed (an open deal's close date is only expected), activities, orders."""
+    opps = ds.opportunities
+    closed = opps["status"].isin(["won", "lost"])
+    columns = [opps["created_date"], opps.loc[closed, "closed_date"]]
+    for name in ("activities", "orders"):
+        frame = ds.table(name)
+        if frame is not None:
+            columns.append(frame["date"])
+    return columns
+
+
 # -- internals ---------------------------------------------------------------
+
+def _check_years(label: str, *years: int) -> None:
+    """Raise :class:`InputError` when a period would reach outside
+    FIRST_YEAR..LAST_YEAR (pandas holds nanosecond timestamps only from
+    1677 to 2262, and no sales data is older than 1900 or later than 2100)."""
+    if any(not FIRST_YEAR <= year <= LAST_YEAR for year in years):
+        raise InputError(f"the period {label} is outside the dates salesnb handles, {YEARS_ALLOWED}; "
+                         "ask for a period within those years")
+
 
 def _date_bounds(values: pd.Series) -> tuple:
     """``(values.min(), values.max())`` of a date column, a slice at a time

@@ -782,6 +782,9 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
     _require_kernel(kernel_name)
 
     dataset = _load_dataset(source, mapping)
+    from .periods import require_data_in
+
+    require_data_in(dataset, resolved)  # a period the data does not reach: say so, render no pages of zeros
     fingerprint = _data_fingerprint(dataset, source, mapping)
     cache_dir = out_dir / STATE_DIR / "cache" / (fingerprint[:16] or "data")
     planned = plan_batch(

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .categorical import as_category, is_categorical, map_categories, release_arrow_memory
-from .errors import Problem
-from .parsing import clean_text, parse_amounts, parse_dates, parse_forecast_periods
+from .errors import DataError, Problem
+from .parsing import clean_text, parse_amounts, parse_forecast_periods, read_dates
 from .schema import AMOUNT, DATE, ENUM, PERIOD, TABLES
 
 
@@ -133,8 +133,13 @@ def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray,
     for col in TABLES[name].columns:
         raw = frame[col.name]
         bad = None
+        reasons: list[tuple[np.ndarray, str, str]] = []  # bad cells with a message and hint of their own
         if col.kind == DATE:
-            values, bad, note = parse_dates(raw, formats.get(col.name))
+            dates = read_dates(raw, formats.get(col.name), column=col.name)
+            if dates.column_problem is not None:  # e.g. a Parquet column of integers: one problem, for the column
+                why, fix, example = dates.column_problem
+                raise DataError(Problem(name, file, None, col.name, example, why, fix, "bad_type", unit=unit))
+            values, bad, note, reasons = dates.dates, dates.bad, dates.note, dates.reasons
             if note:
                 checked.notes.append(f"{file}, column '{col.name}': {note}")
             message = "not a date"
@@ -156,11 +161,15 @@ def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray,
             values = as_category(values)
         if bad is not None and bad.any():
             unparsed[col.name] = bad.to_numpy()
-            if _blank_if_bad(name, col):  # the parsers leave a bad cell blank: the row is kept without it
-                checked.flag_rows(unparsed[col.name], column=col.name, message=f"{message}; left blank", flag="bad_value",
-                                  hint=f"{hint}; the row is kept with {col.name} blank", severity="warning")
-            else:
-                checked.flag_rows(unparsed[col.name], column=col.name, message=message, hint=hint, flag="bad_value")
+            plain = unparsed[col.name].copy()
+            for mask, _, _ in reasons:
+                plain &= ~mask
+            for mask, why, fix in [(plain, message, hint), *reasons]:
+                if _blank_if_bad(name, col):  # the parsers leave a bad cell blank: the row is kept without it
+                    checked.flag_rows(mask, column=col.name, message=f"{why}; left blank", flag="bad_value",
+                                      hint=f"{fix}; the row is kept with {col.name} blank", severity="warning")
+                else:
+                    checked.flag_rows(mask, column=col.name, message=why, hint=fix, flag="bad_value")
         typed[col.name] = values.reset_index(drop=True)
     checked.frame = pd.DataFrame(typed, copy=False)  # the parsed columns as they are: no copy
     _apply_schema(checked, unparsed)

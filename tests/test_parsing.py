@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.parsing import clean_text, parse_amounts, parse_dates, parse_forecast_periods
+from salesnb.parsing import clean_text, parse_amounts, parse_dates, parse_forecast_periods, read_dates
 from salesnb.schema import DATE_DTYPE
 
 
@@ -241,3 +241,100 @@ def test_clean_text_arrow_strings_match_python_strip():
     out = clean_text(messy)
     assert out.tolist()[:2] == ["a", "b"] and out.iloc[4] == "c\u200b"  # zero-width space is not white space
     assert out.isna().tolist() == [False, False, True, True, False, True]
+
+
+# --- issue #13: values that must not be guessed ---------------------------------
+
+@pytest.mark.parametrize("text", ["1,234.567,89", "1 234.567,8", "1.234,567.89", "1 234,567", "1'234.567,5"])
+def test_parse_amounts_two_kinds_of_grouping_are_bad_not_guessed(text):
+    amounts, bad = parse_amounts(pd.Series([text]))
+    assert bad.tolist() == [True] and amounts.isna().all()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1.234.567,89", 1234567.89),
+    ("1,234,567.89", 1234567.89),
+    ("1 234 567,80", 1234567.80),
+    ("1\u00a0234 567,5", 1234567.5),  # a no-break space and a space are one grouping
+    ("1'234'567.25", 1234567.25),
+])
+def test_parse_amounts_one_consistent_grouping_is_read(text, expected):
+    amounts, bad = parse_amounts(pd.Series([text]))
+    assert amounts.tolist() == [expected] and not bad.any()
+
+
+def test_compact_dates_only_8_digits_are_read():
+    values = pd.Series(["20250115", "2025115", "2025011", "1704412", "250115", "2025", "45658", None], name="created_date")
+    parsed = read_dates(values)
+    _same(parsed.dates, _ts("2025-01-15", None, None, None, None, None, None, None))
+    assert parsed.bad.tolist() == [False, True, True, True, True, True, True, False]
+    [(mask, message, hint)] = parsed.reasons
+    assert mask.tolist() == [False, True, True, True, True, True, True, False]
+    assert message == "not a date" and "must have 8 of them, YYYYMMDD" in hint and "not guessed" in hint
+
+
+def test_a_year_and_month_without_a_day_is_not_a_date():
+    parsed = read_dates(pd.Series(["2025-01", "2025-01-31"]))
+    _same(parsed.dates, _ts(None, "2025-01-31"))
+    assert [m.tolist() for m, _, _ in parsed.reasons] == [[True, False]]
+
+
+def test_with_a_format_digits_must_fill_it_exactly():
+    parsed = read_dates(pd.Series(["20250105", "202515", "2025115"]), "%Y%m%d")
+    _same(parsed.dates, _ts("2025-01-05", None, None))
+    assert parsed.bad.tolist() == [False, True, True]
+    [(mask, _, hint)] = parsed.reasons
+    assert mask.tolist() == [False, True, True] and "'%Y%m%d' exactly" in hint
+
+
+def test_dates_outside_1900_to_2100_are_bad_with_their_own_hint():
+    parsed = read_dates(pd.Series(["1899-12-31", "1900-01-01", "2100-12-31", "2101-01-01", "9999-12-31", "0001-01-01",
+                                   "31.12.1850", "soon"]))
+    _same(parsed.dates, _ts(None, "1900-01-01", "2100-12-31", None, None, None, None, None))
+    assert parsed.bad.tolist() == [True, False, False, True, True, True, True, True]
+    [(mask, message, hint)] = parsed.reasons  # "soon" is plainly not a date: no reason of its own
+    assert mask.tolist() == [True, False, False, True, True, True, True, False]
+    assert message == "the date is outside the years salesnb reads (1900 to 2100)"
+    assert "dates run from 1900-01-01 to 2100-12-31" in hint
+
+
+def test_typed_timestamps_outside_1900_to_2100_are_bad():
+    typed = pd.Series(np.array(["1704-04-12", "2025-01-15", "2200-01-01", "NaT"], dtype="datetime64[s]"))
+    parsed = read_dates(typed)
+    assert parsed.bad.tolist() == [True, False, True, False]
+    assert [m.tolist() for m, _, _ in parsed.reasons] == [[True, False, True, False]]
+    assert parsed.dates.iloc[1] == pd.Timestamp("2025-01-15") and parsed.dates.dtype == DATE_DTYPE
+
+
+def test_a_column_of_numbers_is_a_column_problem_unless_a_format_says_how_to_read_it():
+    numbers = pd.Series([20250115, 1704412], dtype="int64", name="created_date")
+    parsed = read_dates(numbers)
+    assert parsed.column_problem is not None
+    message, hint, example = parsed.column_problem
+    assert message == "the column holds numbers, not dates (the file stores it as int64)"
+    assert example == "20250115" and 'formats: {created_date: "%Y%m%d"}' in hint
+    # a float column (an integer column with a blank, as pandas holds it) with the format: read, 7 digits bad
+    floats = pd.Series([20250115.0, None, 2025115.0], name="created_date")
+    parsed = read_dates(floats, "%Y%m%d")
+    assert parsed.column_problem is None
+    _same(parsed.dates, _ts("2025-01-15", None, None))
+    assert parsed.bad.tolist() == [False, False, True]
+
+
+def test_parquet_integer_date_column_stops_the_load_naming_the_column(tmp_path):
+    from salesnb.errors import DataError
+    from salesnb.loading import load
+
+    pd.DataFrame({"rep_id": ["R1"], "name": ["Ann"], "territory": ["North"]}).to_parquet(tmp_path / "reps.parquet")
+    pd.DataFrame({"opportunity_id": ["O1", "O2"], "rep_id": ["R1", "R1"], "created_date": [20250115, 1704412],
+                  "status": ["open", "open"], "amount": [1.0, 2.0]}).to_parquet(tmp_path / "opportunities.parquet")
+    with pytest.raises(DataError) as raised:
+        load(tmp_path)
+    [problem] = raised.value.problems
+    assert (problem.column, problem.line, problem.value, problem.flag) == ("created_date", None, "20250115", "bad_type")
+    assert problem.file.endswith("opportunities.parquet")
+    (tmp_path / "mapping.yml").write_text('tables:\n  opportunities:\n    formats: {created_date: "%Y%m%d"}\n')
+    dataset = load(tmp_path)
+    assert dataset.opportunities["created_date"].tolist() == _ts("2025-01-15")
+    [problem] = dataset.problems  # 1704412: row 2, set aside, not 1704-04-12
+    assert (problem.line, problem.unit, problem.column) == (2, "row", "created_date")

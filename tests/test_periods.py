@@ -168,3 +168,39 @@ def test_date_bounds_match_min_and_max():
         low, high = _date_bounds(values)
         for ours, theirs in ((low, values.min()), (high, values.max())):
             assert (pd.isna(ours) and pd.isna(theirs)) or ours == theirs
+
+
+# -- issue #13: periods outside 1900..2100 are refused, not an OverflowError in metrics --
+
+@pytest.mark.parametrize(
+    "text, as_of, label",
+    [
+        ("9999", None, "9999"),
+        ("0001-Q1", None, "0001-Q1"),
+        ("1899-12", None, "1899-12"),
+        ("2101", None, "2101"),
+        ("1000-01-01..9000-12-31", None, "1000-01-01..9000-12-31"),
+        ("1899-12-31..2025-01-01", None, "1899-12-31..2025-01-01"),
+        ("last-year", "9999-12-31", "9998"),
+        ("ytd", dt.date(2101, 3, 1), "2101-01-01..2101-03-01"),
+    ],
+)
+def test_a_period_outside_1900_to_2100_is_an_input_error_naming_it(text, as_of, label):
+    with pytest.raises(InputError) as raised:
+        parse_period(text, as_of=as_of)
+    assert f"the period {label} is outside the dates salesnb handles, 1900-01-01 to 2100-12-31" in str(raised.value)
+
+
+def test_a_relative_period_outside_the_years_names_its_as_of_day():
+    with pytest.raises(InputError, match=r"^last-year as of 9999-12-31: the period 9998 is outside"):
+        parse_period("last-year", as_of="9999-12-31")
+
+
+def test_the_years_1900_to_2100_are_allowed_at_both_ends():
+    whole = parse_period("1900-01-01..2100-12-31")
+    # 201 years of 365 days plus the leap days 1904..2096 (49, 2000 included; 1900 and 2100 are not leap years)
+    assert whole.days == 201 * 365 + 49
+    assert parse_period("1900-Q1").start == T("1900-01-01")
+    assert parse_period("2100-12").end == T("2100-12-31")
+    with pytest.raises(InputError, match="the period 1899 is outside"):
+        Period.for_year(1900).previous()

@@ -184,13 +184,13 @@ def test_full_rerun_replaces_and_partial_rerun_merges(no_kernel, tmp_path):
     (out / "notes.txt").write_text("not ours")
     first_files = files_under(out)
 
-    # --rep R1 --team Alpha for another period: R1 is replaced, the other reps' reports stay
-    second = run_batch(source, period="2026-Q2", as_of="2026-07-02", out=out, notebooks=FIXTURE_NOTEBOOKS,
+    # --rep R1 --team Alpha for another period (one the data reaches): R1 is replaced, the other reps' reports stay
+    second = run_batch(source, period="2026-02", as_of="2026-03-02", out=out, notebooks=FIXTURE_NOTEBOOKS,
                        reps=["R1"], teams=["Alpha"])
     assert second.exit_code == 0 and len(second.reports) == 3  # data quality, Alpha, R1
     r1 = by_key(second.manifest)[("rep_coaching", "R1")]
     assert r1["html"] == by_key(first.manifest)[("rep_coaching", "R1")]["html"]  # same place, new content
-    assert "2026-Q2" in (out / r1["html"]).read_text(encoding="utf-8")
+    assert "2026-02" in (out / r1["html"]).read_text(encoding="utf-8")
     assert files_under(out) == first_files  # nothing removed
     manifest = read_manifest(out)
     assert len(manifest["reports"]) == len(first.reports) and manifest["kept_from_earlier_runs"] == 4
@@ -205,7 +205,7 @@ def test_full_rerun_replaces_and_partial_rerun_merges(no_kernel, tmp_path):
 
     # a full batch owns the folder: a rep who left loses the report, earlier-run entries go
     source = write_source(tmp_path / "src", [r for r in REPS if r[0] != "a/b"])
-    third = run_batch(source, period="2026-Q2", as_of="2026-07-02", out=out, notebooks=FIXTURE_NOTEBOOKS)
+    third = run_batch(source, period="2026-02", as_of="2026-03-02", out=out, notebooks=FIXTURE_NOTEBOOKS)
     manifest = read_manifest(out)
     assert not any(r.get("earlier_run") for r in manifest["reports"]) and manifest["kept_from_earlier_runs"] == 0
     assert ("rep_coaching", "a/b") not in by_key(manifest)

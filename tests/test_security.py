@@ -347,7 +347,7 @@ def test_a_database_password_is_never_written_to_the_output_folder(tmp_path, mon
     monkeypatch.setattr(report_module, "_execute", execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
     out = tmp_path / "out"
-    result = report_module.run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS,
+    result = report_module.run_batch(source, period="2025-Q1", as_of="2025-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS,
                                      progress=False)
     assert result.counts["failed"] == len(result.reports) > 0
     assert seen and all(secret in s for s in seen)  # the kernel gets the real URL

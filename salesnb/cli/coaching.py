@@ -38,8 +38,10 @@ def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
     """
     from ..diagnosis import diagnose as run_diagnose
     from ..loading import load
+    from ..periods import parse_period, require_data_in
 
     dataset = load(source, mapping=mapping)
+    require_data_in(dataset, parse_period(period, as_of=as_of))  # "no data in 2031", not a diagnosis of zeros
     results = run_diagnose(dataset, period=period, rep=rep, as_of=as_of)
     if fmt == "json":
         click.echo(_to_json(results))

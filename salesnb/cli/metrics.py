@@ -47,13 +47,17 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
     Without --period the whole span of the data is used.
     """
     from ..loading import load
-    from ..metrics import metrics_table
-    from ..periods import data_span, parse_period
+    from ..metrics import blank_empty_period, metrics_table
+    from ..periods import data_span, no_data_in, parse_period
 
     dataset = load(source, mapping=mapping)
     span = parse_period(period, as_of=as_of) if period is not None else data_span(dataset)
     table = metrics_table(dataset, by=by, period=span, as_of=as_of)
     notes = list(table.attrs.get("notes", []))
+    empty = no_data_in(dataset, span)
+    if empty:  # the rows stay (a script reads one per group), with the period's own figures null, not 0
+        table = blank_empty_period(table)
+        click.echo(f"note: {empty}: the period's counts, revenue and attainment are blank, not 0", err=True)
     if dataset.quarantined_rows:
         notes.append(f"{dataset.quarantined_rows} rows broke the contract and were set aside; "
                      f"run `salesnb validate {source}` to see them.")

@@ -76,10 +76,30 @@ def sqlite_wrong_types() -> None:
     connection.close()
 
 
+def sqlite_integer_dates() -> None:
+    path = HERE / "144_sqlite_integer_date_column" / "sales.sqlite"
+    path.unlink(missing_ok=True)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA page_size = 512")
+    connection.execute("CREATE TABLE reps (rep_id TEXT, name TEXT, territory TEXT)")
+    connection.executemany("INSERT INTO reps VALUES (?, ?, ?)", [("R1", "Ann", "North"), ("R2", "Bob", "South")])
+    # created_date is an INTEGER column: 1704412 would read as 1704-04-12, 2025115 as 2025-11-05.
+    connection.execute("CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date INTEGER, status TEXT, amount REAL)")
+    connection.executemany("INSERT INTO opportunities VALUES (?, ?, ?, ?, ?)", [
+        ("O1", "R1", 20250115, "open", 10.0),  # row 1: the column's first value, named in the message
+        ("O2", "R1", 1704412, "open", 5.0),    # row 2
+        ("O3", "R2", 2025115, "open", 7.0),    # row 3
+    ])
+    connection.commit()
+    connection.execute("VACUUM")
+    connection.close()
+
+
 if __name__ == "__main__":
     excel_empty_sheet()
     excel_title_rows()
     excel_totals_row()
     sqlite_wrong_types()
+    sqlite_integer_dates()
     for path in sorted(HERE.glob("*/*.xlsx")) + sorted(HERE.glob("*/*.sqlite")):
         print(f"{path.relative_to(HERE)}: {path.stat().st_size} bytes")
