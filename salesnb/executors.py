@@ -28,13 +28,31 @@ from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "EXECUTORS", "make_executor"]
+__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "EXECUTORS", "MAX_WORKERS", "make_executor", "worker_count",
+           "available_cores"]
 
 J = TypeVar("J")
 R = TypeVar("R")
 
 EXECUTORS = ("local", "dask")
 IN_FLIGHT_PER_WORKER = 2  # jobs queued per worker: enough to keep it busy, few enough to stay small
+#: The most workers a batch starts, whatever ``--jobs`` says: each holds a warm
+#: report template (about 350 MB), and past the cores more workers only slow it down.
+MAX_WORKERS = 32
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(jobs: int, reports: int) -> int:
+    """Workers for ``reports`` reports asked to run ``jobs`` at once: never
+    more than the reports, nor :data:`MAX_WORKERS`; at least one."""
+    return max(1, min(int(jobs), int(reports), MAX_WORKERS))
 
 
 class Executor(ABC):

@@ -18,11 +18,16 @@ from . import cli
 @click.option("--out", required=True, metavar="DIR",
               help="Output folder; may contain {period} and {as_of}, e.g. reports/{period}.")
 @click.option("--rep", "reps", multiple=True, metavar="REP_ID",
-              help="Only this rep's coaching report (repeatable; default: every rep).")
+              help="Render only this rep's coaching report (repeatable); no team overview and no data quality "
+                   "page unless --team or --all asks for them. Default: every report.")
 @click.option("--team", "teams", multiple=True, metavar="TEAM",
-              help="Only this team's overview (repeatable; default: every team).")
+              help="Render this team's overview and the data quality page (repeatable), plus the --rep reports, "
+                   "or every rep's when no --rep is given.")
+@click.option("--all", "overviews", is_flag=True, default=None,
+              help="With --rep: also the data quality page and every team's overview.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Reports rendered at once, each in its own worker process.")
+              help="Reports rendered at once, each in its own worker process; never more workers than "
+                   "reports, at most 32 (a warning above this machine's cores).")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
               help="The day relative periods count back from (default: today).")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None, metavar="M",
@@ -44,14 +49,16 @@ from . import cli
               help="fork: a warm process per worker, a fresh fork of it per report (fast); "
                    "kernel: a fresh Jupyter kernel per report (slow); auto: fork on Linux, else kernel.")
 @click.pass_context
-def report(ctx, source, period, out, reps, teams, jobs, as_of, mapping, notebooks, timeout, progress, force,
+def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mapping, notebooks, timeout, progress, force,
            executor, scheduler, engine):
     """Render coaching reports for SOURCE as self-contained HTML in DIR.
 
     One report per rep (rep_coaching), one per team (team_overview) and one
     data_quality report, listed in DIR/index.html and DIR/manifest.json.
     A rerun skips reports whose inputs did not change (--force renders
-    them); --rep/--team rerun some reports and keep the others.
+    them); --rep/--team render only the reports named (--rep alone: only
+    those reps' pages) and keep the others from earlier runs. DIR must be
+    new, empty or a folder salesnb wrote; it is never the data's folder.
     Exits 1 if any report failed; the others are still written.
     """
     from ..executors import make_executor
@@ -59,12 +66,14 @@ def report(ctx, source, period, out, reps, teams, jobs, as_of, mapping, notebook
 
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
+    jobs = _checked_jobs(jobs)
     runner = make_executor(executor, jobs=jobs, scheduler=scheduler) if executor != "local" else None
     try:
         result = run_batch(
             source, period=period, out=out, reps=reps, teams=teams, jobs=jobs,
             as_of=as_of.date() if as_of is not None else None, mapping=mapping, notebooks=notebooks,
             progress=progress, cell_timeout=timeout, force=force, engine=engine, executor=runner,
+            overviews=overviews or None,
         )
     finally:
         if runner is not None:
@@ -96,8 +105,11 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
     from ..schedule import DEFAULT_PERIOD, Schedule, render_schedule
 
+    from ..outputs import fill_placeholders
+
     period = period or DEFAULT_PERIOD
     _check_period(period)
+    fill_placeholders(out, {"period": period, "as_of": "2000-01-01"})  # a bad placeholder fails now, not at 6 a.m.
     plan = Schedule(
         cadence=cadence, source=_absolute(source), out=_absolute(out), period=period, at=at,
         weekday=weekday, day=day, executable=_salesnb_executable(),
@@ -106,6 +118,21 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
         extra=("--jobs", str(jobs)) if jobs != 1 else (), name=name,
     )
     click.echo(render_schedule(plan), nl=False)
+
+
+def _checked_jobs(jobs: int) -> int:
+    """--jobs capped at MAX_WORKERS; a warning above the cores of this machine."""
+    from ..executors import MAX_WORKERS, available_cores
+
+    cores = available_cores()
+    if jobs > MAX_WORKERS:
+        click.echo(f"warning: --jobs {jobs} is capped at {MAX_WORKERS} workers", err=True)
+        jobs = MAX_WORKERS
+    if jobs > cores:
+        click.echo(f"warning: --jobs {jobs} is more than the {cores} core{'s' if cores != 1 else ''} here: each worker "
+                   f"holds its own report template in memory, and reports render no faster (try --jobs {cores})",
+                   err=True)
+    return jobs
 
 
 def _check_period(period: str) -> None:
