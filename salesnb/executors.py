@@ -86,6 +86,11 @@ class Executor(ABC):
     def close(self) -> None:
         """Release workers; the executor cannot be used afterwards."""
 
+    def stop(self) -> None:
+        """Stop now (the batch was interrupted): end the running jobs without
+        waiting for them, then :meth:`close`. Default: :meth:`close`."""
+        self.close()
+
     def __enter__(self):
         return self
 
@@ -220,6 +225,21 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def stop(self) -> None:
+        """End the workers at once (SIGTERM to each; their report templates die
+        with them), then release the pool's queues and semaphores in order, so
+        an interrupted batch leaves no process and no "leaked semaphore"."""
+        pool = self._pool
+        if pool is not None:
+            # ProcessPoolExecutor has no public way to end busy workers: its process table,
+            # read defensively (without it, close() waits for the running reports).
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                try:
+                    process.terminate()
+                except (OSError, ValueError, AttributeError):
+                    pass
+        self.close()
 
 
 class DaskExecutor(Executor):

@@ -92,6 +92,7 @@ __all__ = [
     "BatchPlan",
     "BatchResult",
     "OutputFolderBusy",
+    "BatchStopped",
     "batch_folder",
     "default_notebooks_dir",
     "safe_name",
@@ -125,6 +126,19 @@ UNCHANGED = "unchanged"
 
 class OutputFolderBusy(InputError):
     """Another batch is writing the same output folder."""
+
+
+class BatchStopped(KeyboardInterrupt):
+    """A batch stopped by Ctrl-C (SIGINT) or SIGTERM before it finished.
+
+    ``signum`` is the signal; ``written`` the reports this batch rendered
+    before it stopped (they are in the manifest and the index, the others
+    keep their earlier page, if any); ``out_dir`` the folder. A rerun
+    renders only what is missing."""
+
+    def __init__(self, signum: int = 2, *, written: int = 0, out_dir: Path | None = None):
+        super().__init__(signum)
+        self.signum, self.written, self.out_dir = signum, written, out_dir
 
 
 # -- jobs ----------------------------------------------------------------------
@@ -747,14 +761,17 @@ def run_batch(
                 if result["status"] == "failed":
                     failures += 1
                     bar.set_postfix_str(f"{failures} failed")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            if own_executor:  # no worker may write once the manifest says what is there
+                executor.stop()
             for job in plan.to_run:  # a report not rendered yet keeps its last page, if it has one
                 if job.id not in results:
                     earlier = plan.previous.get(job.id)
                     results[job.id] = (dict(earlier, earlier_run=True) if earlier and earlier.get("html")
                                        else _skipped(job, "not run: the batch was interrupted"))
             finish_batch(plan, results)
-            raise
+            written = sum(r.get("status") == "ok" and not r.get("earlier_run") for r in results.values())
+            raise BatchStopped(getattr(exc, "signum", 2), written=written, out_dir=out_dir) from None
         finally:
             bar.close()
             if own_executor:

@@ -2,7 +2,10 @@
 (a batch every day, week or month)."""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -67,17 +70,25 @@ def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mappin
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
     jobs = _checked_jobs(jobs)
-    runner = make_executor(executor, jobs=jobs, scheduler=scheduler) if executor != "local" else None
+    runner = None
     try:
-        result = run_batch(
-            source, period=period, out=out, reps=reps, teams=teams, jobs=jobs,
-            as_of=as_of.date() if as_of is not None else None, mapping=mapping, notebooks=notebooks,
-            progress=progress, cell_timeout=timeout, force=force, engine=engine, executor=runner,
-            overviews=overviews or None,
-        )
+        with _stop_on_sigterm():
+            runner = make_executor(executor, jobs=jobs, scheduler=scheduler) if executor != "local" else None
+            result = run_batch(
+                source, period=period, out=out, reps=reps, teams=teams, jobs=jobs,
+                as_of=as_of.date() if as_of is not None else None, mapping=mapping, notebooks=notebooks,
+                progress=progress, cell_timeout=timeout, force=force, engine=engine, executor=runner,
+                overviews=overviews or None,
+            )
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (BatchStopped): one line, exit 128 + signal
+        signum = getattr(exc, "signum", signal.SIGINT)
+        written = getattr(exc, "written", 0)
+        click.echo(f"stopped: {written} report{'s' if written != 1 else ''} written, rerun to finish", err=True)
+        ctx.exit(128 + int(signum))
     finally:
         if runner is not None:
-            runner.close()
+            with _stop_on_sigterm():
+                runner.close()
     for failed in result.failed:
         where = f"; notebook kept in {result.out_dir / failed['failed_notebook']}" if failed["failed_notebook"] else ""
         click.echo(f"failed: {failed['kind']} {_printable(failed['label'])}: {_printable(failed['error'])}{where}", err=True)
@@ -118,6 +129,32 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
         extra=("--jobs", str(jobs)) if jobs != 1 else (), name=name,
     )
     click.echo(render_schedule(plan), nl=False)
+
+
+@contextmanager
+def _stop_on_sigterm():
+    """SIGTERM (systemd, kill) stops the batch the way Ctrl-C does: the
+    reports written so far stay listed, the workers end, nothing leaks. A
+    second signal while it tidies up is ignored (SIGKILL still ends it)."""
+    from ..report import BatchStopped
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise BatchStopped(signum)
+
+    if threading.current_thread() is not threading.main_thread():  # signals only reach the main thread
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, stop)
+    if previous[signal.SIGINT] is signal.default_int_handler:  # not when started with SIGINT ignored (nohup, &)
+        signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _checked_jobs(jobs: int) -> int:
