@@ -33,8 +33,8 @@ __all__ = ["source_inputs", "check_output_file", "check_output_folder", "check_n
 
 # Files a folder source reads besides its table files (see salesnb.loading).
 SIDECARS = ("mapping.yml", "mapping.yaml", "expectations.yml", "expectations.yaml")
-# What a salesnb output folder may hold before its first manifest: the lock a batch takes first.
-_OWN_MARKERS = (".salesnb.lock",)
+# What marks a folder as salesnb's before its first manifest:
+_OWN_MARKERS = (".salesnb.lock", ".salesnb")  # the lock; the data cache and plan of a batch (Airflow takes no lock)
 
 
 def source_inputs(source, *, mapping=None, expectations=None, files: Iterable[str] = ()) -> list[Path]:
@@ -105,7 +105,8 @@ def check_output_folder(out_dir, *, inputs: Iterable[Path] = (), manifest: str =
     - not ``/``, not the home folder, not an input (the source folder or a
       folder holding it or one of its files);
     - missing, empty, or salesnb's: holding a ``manifest`` salesnb wrote,
-      or the lock file of a salesnb batch;
+      or the lock file or state folder a salesnb batch leaves (a batch
+      killed before its first manifest, an Airflow plan);
     - no symlink among the names salesnb writes there.
 
     A path that exists but is not a folder is left to the writer (its error
