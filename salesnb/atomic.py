@@ -8,9 +8,11 @@ leaves the old file as it was and no temporary file behind.
 
 A process killed outright (SIGKILL, power loss) cannot remove its
 temporary file: the target is still whole (old or new), and a hidden
-``.<name>.<8 random characters>.tmp`` may be left beside it.
-:func:`remove_temporaries` removes those; the report runner calls it on
-its own folders when it takes the output folder's lock.
+``.<name>.<8 random characters>.salesnb.tmp`` may be left beside it.
+:func:`remove_temporaries` removes those, and only those (the
+``.salesnb.tmp`` ending is salesnb's own: a user's ``.notes.abcdefgh.tmp``
+is never touched); the report runner calls it on its own folders when it
+takes the output folder's lock.
 """
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from typing import IO, Iterator
 
 __all__ = ["atomic_open", "write_bytes", "write_text", "write_json", "is_temporary", "remove_temporaries"]
 
-TEMP_SUFFIX = ".tmp"
-# What atomic_open names its temporary files: "." + target name (cut at 60) + "." + mkstemp's 8 characters + ".tmp"
-_TEMPORARY = re.compile(r"\..{1,60}\.[a-z0-9_]{8}\.tmp", re.DOTALL)
+TEMP_SUFFIX = ".salesnb.tmp"
+# What atomic_open names its temporary files: "." + target name (cut at 60) + "." + mkstemp's 8 characters
+# + ".salesnb.tmp" (an ending no other program uses, so a user's own file never matches)
+_TEMPORARY = re.compile(r"\..{1,60}\.[a-z0-9_]{8}\.salesnb\.tmp", re.DOTALL)
 
 # The process umask, read once: temporary files are created 0600, and a
 # report must end up with the permissions any other new file would get.

@@ -28,13 +28,31 @@ from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "EXECUTORS", "make_executor"]
+__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "EXECUTORS", "MAX_WORKERS", "make_executor", "worker_count",
+           "available_cores"]
 
 J = TypeVar("J")
 R = TypeVar("R")
 
 EXECUTORS = ("local", "dask")
 IN_FLIGHT_PER_WORKER = 2  # jobs queued per worker: enough to keep it busy, few enough to stay small
+#: The most workers a batch starts, whatever ``--jobs`` says: each holds a warm
+#: report template (about 350 MB), and past the cores more workers only slow it down.
+MAX_WORKERS = 32
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(jobs: int, reports: int) -> int:
+    """Workers for ``reports`` reports asked to run ``jobs`` at once: never
+    more than the reports, nor :data:`MAX_WORKERS`; at least one."""
+    return max(1, min(int(jobs), int(reports), MAX_WORKERS))
 
 
 class Executor(ABC):
@@ -67,6 +85,11 @@ class Executor(ABC):
 
     def close(self) -> None:
         """Release workers; the executor cannot be used afterwards."""
+
+    def stop(self) -> None:
+        """Stop now (the batch was interrupted): end the running jobs without
+        waiting for them, then :meth:`close`. Default: :meth:`close`."""
+        self.close()
 
     def __enter__(self):
         return self
@@ -202,6 +225,21 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def stop(self) -> None:
+        """End the workers at once (SIGTERM to each; their report templates die
+        with them), then release the pool's queues and semaphores in order, so
+        an interrupted batch leaves no process and no "leaked semaphore"."""
+        pool = self._pool
+        if pool is not None:
+            # ProcessPoolExecutor has no public way to end busy workers: its process table,
+            # read defensively (without it, close() waits for the running reports).
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                try:
+                    process.terminate()
+                except (OSError, ValueError, AttributeError):
+                    pass
+        self.close()
 
 
 class DaskExecutor(Executor):

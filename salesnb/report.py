@@ -92,6 +92,7 @@ __all__ = [
     "BatchPlan",
     "BatchResult",
     "OutputFolderBusy",
+    "BatchStopped",
     "batch_folder",
     "default_notebooks_dir",
     "safe_name",
@@ -125,6 +126,19 @@ UNCHANGED = "unchanged"
 
 class OutputFolderBusy(InputError):
     """Another batch is writing the same output folder."""
+
+
+class BatchStopped(KeyboardInterrupt):
+    """A batch stopped by Ctrl-C (SIGINT) or SIGTERM before it finished.
+
+    ``signum`` is the signal; ``written`` the reports this batch rendered
+    before it stopped (they are in the manifest and the index, the others
+    keep their earlier page, if any); ``out_dir`` the folder. A rerun
+    renders only what is missing."""
+
+    def __init__(self, signum: int = 2, *, written: int = 0, out_dir: Path | None = None):
+        super().__init__(signum)
+        self.signum, self.written, self.out_dir = signum, written, out_dir
 
 
 # -- jobs ----------------------------------------------------------------------
@@ -242,10 +256,18 @@ def plan_batch(
     cell_timeout: float | None = CELL_TIMEOUT,
     engine: str = "auto",
     cache_dir=None,
+    overviews: bool | None = None,
 ) -> list[ReportJob]:
     """One job per report: data_quality, then one team_overview per team,
     then one rep_coaching per rep, for the reps/teams asked for (all in
     ``dataset.reps`` when none are).
+
+    What is planned: nothing asked, every report; ``reps`` only, those reps'
+    coaching reports and nothing else (a 10,000-rep source renders one page
+    for ``--rep R01``); ``teams``, the data quality page and those teams'
+    overviews (plus ``reps``, or every rep when none are named).
+    ``overviews=True`` (``--all``) adds the data quality page and every
+    team's overview to a ``reps`` batch.
 
     Each job carries its ``input_key`` (see :func:`input_key`), the
     ``engine`` that runs it (``fork``, ``kernel``; ``auto`` is ``fork``
@@ -256,8 +278,11 @@ def plan_batch(
     out_dir = Path(out_dir).resolve()
     notebooks = Path(notebooks_dir).resolve() if notebooks_dir is not None else default_notebooks_dir()
     roster = _roster(dataset)
+    reps, teams = [str(r) for r in reps], [str(t) for t in teams]
+    if overviews is None:
+        overviews = bool(teams) or not reps
     chosen_reps = _choose_reps(roster, reps, dataset)
-    chosen_teams = _choose_teams(roster, teams)
+    chosen_teams = _choose_teams(roster, teams) if overviews else []
 
     common = {
         "source": _parameter_path(source),
@@ -299,7 +324,7 @@ def plan_batch(
                                 parameters={**common, **extra}, kind=kind),
         )
 
-    jobs = [job("data_quality", None, "all reps", f"Data quality, {period.label}")]
+    jobs = [job("data_quality", None, "all reps", f"Data quality, {period.label}")] if overviews else []
     jobs += [job("team_overview", team, team, f"Team overview: {team}, {period.label}") for team in chosen_teams]
     for rep_id in chosen_reps:
         name = roster["names"].get(rep_id) or ""
@@ -394,9 +419,12 @@ def render_report(job: ReportJob) -> dict:
 
         page = render.notebook_to_html(nb, title=job.title, subtitle=job.subtitle)
         del nb
-        target = out_dir / job.html
+        from .outputs import check_no_symlinks
+
+        target = check_no_symlinks(out_dir, job.html)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            check_no_symlinks(out_dir, job.html)  # the folder just made (or found) is still no link
             atomic.write_text(target, page)
         except OSError as exc:
             raise _cannot_write(exc, out_dir, job.html) from exc
@@ -516,7 +544,9 @@ def _keep_failed(job: ReportJob, capture: str) -> str | None:
     saved = _memory_notebooks().saved.get(capture)
     if saved is None:  # it failed before papermill saved anything (unreadable notebook, no kernel...)
         return None
-    target = Path(job.out_dir) / job.failed_notebook
+    from .outputs import check_no_symlinks
+
+    target = check_no_symlinks(Path(job.out_dir), job.failed_notebook)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_text(target, _hide_password(saved))
@@ -669,6 +699,7 @@ def run_batch(
     kernel_name: str = KERNEL_NAME,
     force: bool = False,
     engine: str = "auto",
+    overviews: bool | None = None,
 ) -> BatchResult:
     """Render every report of one batch into ``out``; see the module docstring.
 
@@ -681,7 +712,12 @@ def run_batch(
     terminal). ``force`` renders reports whose inputs did not change.
     ``engine``: ``fork`` (warm template, a fresh fork per report),
     ``kernel`` (a fresh Jupyter kernel per report) or ``auto`` (fork on
-    Linux).
+    Linux). ``reps``, ``teams`` and ``overviews`` choose the reports: see
+    :func:`plan_batch`.
+
+    Workers: never more than the reports to render, nor
+    :data:`~salesnb.executors.MAX_WORKERS`; with ``jobs > 1`` the pool
+    starts once the plan says how many reports there are.
 
     Raises :class:`~salesnb.errors.InputError` (bad period, unknown rep or
     team, no notebooks, :class:`OutputFolderBusy`) or
@@ -693,20 +729,33 @@ def run_batch(
     as_of_day = _as_date(as_of)
     resolved = _parse_period(period, as_of_day)
     out_dir = _out_dir(out, resolved.label, as_of_day)
+    _check_out_dir(out_dir, source, mapping)
     with _batch_lock(out_dir):
         own_executor = executor is None
-        executor = executor if executor is not None else LocalExecutor(jobs)
+        # One worker: it is this process, warmed while the data loads. More: the pool waits for the
+        # plan, so it never starts more workers than there are reports to render.
+        early = executor if executor is not None else (LocalExecutor(1) if jobs == 1 else None)
         try:
-            if _engine(engine) == "fork":  # each worker's report template imports while the data loads
+            if early is not None and _engine(engine) == "fork":  # the report template imports while the data loads
                 from .kernels import prestart
 
-                executor.warm_up(functools.partial(prestart, kernel_name))
+                early.warm_up(functools.partial(prestart, kernel_name))
             plan = _prepare(source, resolved=resolved, as_of_day=as_of_day, out_dir=out_dir, reps=reps, teams=teams,
                             mapping=mapping, notebooks=notebooks, force=force, kernel_name=kernel_name,
-                            cell_timeout=cell_timeout, engine=engine)
+                            cell_timeout=cell_timeout, engine=engine, overviews=overviews)
+            if early is None:
+                from .executors import worker_count
+
+                executor = LocalExecutor(worker_count(jobs, len(plan.to_run)))
+                if _engine(engine) == "fork" and executor.workers > 1:
+                    from .kernels import prestart
+
+                    executor.warm_up(functools.partial(prestart, kernel_name))
+            else:
+                executor = early
         except BaseException:
-            if own_executor:
-                executor.close()
+            if own_executor and early is not None:
+                early.close()
             raise
         plan.header.update(executor=type(executor).__name__, workers=getattr(executor, "workers", 1))
         results: dict[str, dict] = {}
@@ -719,14 +768,17 @@ def run_batch(
                 if result["status"] == "failed":
                     failures += 1
                     bar.set_postfix_str(f"{failures} failed")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            if own_executor:  # no worker may write once the manifest says what is there
+                executor.stop()
             for job in plan.to_run:  # a report not rendered yet keeps its last page, if it has one
                 if job.id not in results:
                     earlier = plan.previous.get(job.id)
                     results[job.id] = (dict(earlier, earlier_run=True) if earlier and earlier.get("html")
                                        else _skipped(job, "not run: the batch was interrupted"))
             finish_batch(plan, results)
-            raise
+            written = sum(r.get("status") == "ok" and not r.get("earlier_run") for r in results.values())
+            raise BatchStopped(getattr(exc, "signum", 2), written=written, out_dir=out_dir) from None
         finally:
             bar.close()
             if own_executor:
@@ -755,6 +807,7 @@ def prepare_batch(
     cell_timeout: float | None = CELL_TIMEOUT,
     kernel_name: str = KERNEL_NAME,
     engine: str = "auto",
+    overviews: bool | None = None,
 ) -> BatchPlan:
     """Plan a batch without running it: load the data once, store it for the
     reports, decide what to render. For schedulers that run each report as
@@ -765,13 +818,14 @@ def prepare_batch(
     as_of_day = _as_date(as_of)
     resolved = _parse_period(period, as_of_day)
     out_dir = _out_dir(out, resolved.label, as_of_day)
+    _check_out_dir(out_dir, source, mapping)
     return _prepare(source, resolved=resolved, as_of_day=as_of_day, out_dir=out_dir, reps=reps, teams=teams,
                     mapping=mapping, notebooks=notebooks, force=force, kernel_name=kernel_name,
-                    cell_timeout=cell_timeout, engine=engine)
+                    cell_timeout=cell_timeout, engine=engine, overviews=overviews)
 
 
 def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping, notebooks, force, kernel_name,
-             cell_timeout, engine) -> BatchPlan:
+             cell_timeout, engine, overviews=None) -> BatchPlan:
     started = _now()
     reps, teams = list(reps), list(teams)
     notebooks_dir = Path(notebooks).resolve() if notebooks is not None else default_notebooks_dir()
@@ -790,7 +844,7 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
     planned = plan_batch(
         dataset, source=source, period=resolved, as_of=as_of_day, out_dir=out_dir, reps=reps, teams=teams,
         mapping=mapping, notebooks_dir=notebooks_dir, data_fingerprint=fingerprint,
-        kernel_name=kernel_name, cell_timeout=cell_timeout, engine=engine, cache_dir=cache_dir,
+        kernel_name=kernel_name, cell_timeout=cell_timeout, engine=engine, cache_dir=cache_dir, overviews=overviews,
     )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -873,8 +927,12 @@ def finish_batch(plan: BatchPlan, results) -> BatchResult:
         "kept_from_earlier_runs": sum(bool(r.get("earlier_run")) for r in everything),
         "reports": everything,
     }
+    from .outputs import check_no_symlinks
+
     writing = MANIFEST
     try:
+        for name in (MANIFEST, INDEX):
+            check_no_symlinks(plan.out_dir, name)
         atomic.write_json(plan.out_dir / MANIFEST, manifest)
         writing = INDEX
         atomic.write_text(plan.out_dir / INDEX, render_index(manifest))
@@ -978,6 +1036,22 @@ def _remove_state(out_dir: Path, cache_dir: str) -> None:
         pass  # not empty, or cannot be removed now: the next batch removes what is left
 
 
+# What a batch writes directly in DIR: none of these may be a symlink (it would carry writes out of DIR).
+_OWN_NAMES = (LOCK, STATE_DIR, MANIFEST, INDEX, FAILED_DIR, "data_quality.html",
+              *(folder for _, folder, _ in KINDS.values() if folder))
+
+
+def _check_out_dir(out_dir: Path, source, mapping) -> None:
+    """Refuse an output folder salesnb must not write (see :mod:`salesnb.outputs`):
+    an input, ``/``, home, a folder of someone else's files, a planted symlink."""
+    from .outputs import check_no_symlinks, check_output_folder, source_inputs
+
+    check_output_folder(out_dir, inputs=source_inputs(source, mapping=mapping), manifest=MANIFEST)
+    if out_dir.is_dir():
+        for name in _OWN_NAMES:
+            check_no_symlinks(out_dir, name)
+
+
 @contextmanager
 def _batch_lock(out_dir: Path):
     """Hold DIR/.salesnb.lock (flock, exclusive) for the batch, or fail at once.
@@ -999,7 +1073,7 @@ def _batch_lock(out_dir: Path):
         return
     path = out_dir / LOCK
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as exc:
         raise _cannot_write(exc, out_dir, LOCK) from None
     try:
@@ -1195,12 +1269,9 @@ def _data_fingerprint(dataset, source, mapping) -> str:
 
 
 def _out_dir(out, period_label: str, as_of: _dt.date) -> Path:
-    text = str(out)
-    if "{" in text:
-        try:
-            text = text.format(period=period_label.replace("..", "_"), as_of=as_of.isoformat())
-        except (KeyError, IndexError, ValueError) as exc:
-            raise InputError(f"--out {out!r}: only {{period}} and {{as_of}} may be filled in ({exc})") from None
+    from .outputs import fill_placeholders
+
+    text = fill_placeholders(str(out), {"period": period_label.replace("..", "_"), "as_of": as_of.isoformat()})
     return Path(text).expanduser().resolve()
 
 

@@ -12,7 +12,8 @@ MAX_PROBLEMS_SHOWN = 50
 @click.argument("source")
 @click.option("--mapping", "mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)")
 @click.option("--strict", is_flag=True, help="Any problem is fatal (exit 1) instead of setting bad rows aside.")
-@click.option("--quarantine-out", type=click.Path(dir_okay=False, writable=True), help="Write the set-aside rows to this CSV file.")
+@click.option("--quarantine-out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the set-aside rows to this CSV file (never one of the source's own files).")
 @click.option("--all", "show_all", is_flag=True, help=f"List every problem (default: the first {MAX_PROBLEMS_SHOWN}).")
 def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str | None, show_all: bool) -> None:
     """Check SOURCE against the data contract and summarise it.
@@ -23,8 +24,11 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
     when there is any problem, or when the source cannot be read at all.
     """
     from ..loading import load
+    from ..outputs import check_output_file, source_inputs
     from ..summary import describe
 
+    if quarantine_out:  # refused before the (maybe long) load; again below with the files the loader read
+        check_output_file(quarantine_out, inputs=source_inputs(source, mapping=mapping), option="--quarantine-out")
     dataset = load(source, mapping, strict=strict)
     click.echo(describe(dataset))
     shown = dataset.problems if show_all else dataset.problems[:MAX_PROBLEMS_SHOWN]
@@ -40,7 +44,9 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
         from ..atomic import write_text
         from ..exports import to_csv_text
 
-        write_text(quarantine_out, to_csv_text(dataset.quarantine))
+        target = check_output_file(quarantine_out, option="--quarantine-out",
+                                   inputs=source_inputs(source, mapping=mapping, files=dataset.files.values()))
+        write_text(target, to_csv_text(dataset.quarantine))
         click.echo(f"\nwrote {dataset.quarantined_rows} set-aside rows to {quarantine_out}")
 
 

@@ -2,7 +2,10 @@
 (a batch every day, week or month)."""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -18,11 +21,16 @@ from . import cli
 @click.option("--out", required=True, metavar="DIR",
               help="Output folder; may contain {period} and {as_of}, e.g. reports/{period}.")
 @click.option("--rep", "reps", multiple=True, metavar="REP_ID",
-              help="Only this rep's coaching report (repeatable; default: every rep).")
+              help="Render only this rep's coaching report (repeatable); no team overview and no data quality "
+                   "page unless --team or --all asks for them. Default: every report.")
 @click.option("--team", "teams", multiple=True, metavar="TEAM",
-              help="Only this team's overview (repeatable; default: every team).")
+              help="Render this team's overview and the data quality page (repeatable), plus the --rep reports, "
+                   "or every rep's when no --rep is given.")
+@click.option("--all", "overviews", is_flag=True, default=None,
+              help="With --rep: also the data quality page and every team's overview.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Reports rendered at once, each in its own worker process.")
+              help="Reports rendered at once, each in its own worker process; never more workers than "
+                   "reports, at most 32 (a warning above this machine's cores).")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
               help="The day relative periods count back from (default: today).")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None, metavar="M",
@@ -44,14 +52,16 @@ from . import cli
               help="fork: a warm process per worker, a fresh fork of it per report (fast); "
                    "kernel: a fresh Jupyter kernel per report (slow); auto: fork on Linux, else kernel.")
 @click.pass_context
-def report(ctx, source, period, out, reps, teams, jobs, as_of, mapping, notebooks, timeout, progress, force,
+def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mapping, notebooks, timeout, progress, force,
            executor, scheduler, engine):
     """Render coaching reports for SOURCE as self-contained HTML in DIR.
 
     One report per rep (rep_coaching), one per team (team_overview) and one
     data_quality report, listed in DIR/index.html and DIR/manifest.json.
     A rerun skips reports whose inputs did not change (--force renders
-    them); --rep/--team rerun some reports and keep the others.
+    them); --rep/--team render only the reports named (--rep alone: only
+    those reps' pages) and keep the others from earlier runs. DIR must be
+    new, empty or a folder salesnb wrote; it is never the data's folder.
     Exits 1 if any report failed; the others are still written.
     """
     from ..executors import make_executor
@@ -59,16 +69,26 @@ def report(ctx, source, period, out, reps, teams, jobs, as_of, mapping, notebook
 
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
-    runner = make_executor(executor, jobs=jobs, scheduler=scheduler) if executor != "local" else None
+    jobs = _checked_jobs(jobs)
+    runner = None
     try:
-        result = run_batch(
-            source, period=period, out=out, reps=reps, teams=teams, jobs=jobs,
-            as_of=as_of.date() if as_of is not None else None, mapping=mapping, notebooks=notebooks,
-            progress=progress, cell_timeout=timeout, force=force, engine=engine, executor=runner,
-        )
+        with _stop_on_sigterm():
+            runner = make_executor(executor, jobs=jobs, scheduler=scheduler) if executor != "local" else None
+            result = run_batch(
+                source, period=period, out=out, reps=reps, teams=teams, jobs=jobs,
+                as_of=as_of.date() if as_of is not None else None, mapping=mapping, notebooks=notebooks,
+                progress=progress, cell_timeout=timeout, force=force, engine=engine, executor=runner,
+                overviews=overviews or None,
+            )
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (BatchStopped): one line, exit 128 + signal
+        signum = getattr(exc, "signum", signal.SIGINT)
+        written = getattr(exc, "written", 0)
+        click.echo(f"stopped: {written} report{'s' if written != 1 else ''} written, rerun to finish", err=True)
+        ctx.exit(128 + int(signum))
     finally:
         if runner is not None:
-            runner.close()
+            with _stop_on_sigterm():
+                runner.close()
     for failed in result.failed:
         where = f"; notebook kept in {result.out_dir / failed['failed_notebook']}" if failed["failed_notebook"] else ""
         click.echo(f"failed: {failed['kind']} {_printable(failed['label'])}: {_printable(failed['error'])}{where}", err=True)
@@ -96,8 +116,11 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
     from ..schedule import DEFAULT_PERIOD, Schedule, render_schedule
 
+    from ..outputs import fill_placeholders
+
     period = period or DEFAULT_PERIOD
     _check_period(period)
+    fill_placeholders(out, {"period": period, "as_of": "2000-01-01"})  # a bad placeholder fails now, not at 6 a.m.
     plan = Schedule(
         cadence=cadence, source=_absolute(source), out=_absolute(out), period=period, at=at,
         weekday=weekday, day=day, executable=_salesnb_executable(),
@@ -106,6 +129,47 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
         extra=("--jobs", str(jobs)) if jobs != 1 else (), name=name,
     )
     click.echo(render_schedule(plan), nl=False)
+
+
+@contextmanager
+def _stop_on_sigterm():
+    """SIGTERM (systemd, kill) stops the batch the way Ctrl-C does: the
+    reports written so far stay listed, the workers end, nothing leaks. A
+    second signal while it tidies up is ignored (SIGKILL still ends it)."""
+    from ..report import BatchStopped
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise BatchStopped(signum)
+
+    if threading.current_thread() is not threading.main_thread():  # signals only reach the main thread
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, stop)
+    if previous[signal.SIGINT] is signal.default_int_handler:  # not when started with SIGINT ignored (nohup, &)
+        signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _checked_jobs(jobs: int) -> int:
+    """--jobs capped at MAX_WORKERS; a warning above the cores of this machine."""
+    from ..executors import MAX_WORKERS, available_cores
+
+    cores = available_cores()
+    if jobs > MAX_WORKERS:
+        click.echo(f"warning: --jobs {jobs} is capped at {MAX_WORKERS} workers", err=True)
+        jobs = MAX_WORKERS
+    if jobs > cores:
+        click.echo(f"warning: --jobs {jobs} is more than the {cores} core{'s' if cores != 1 else ''} here: each worker "
+                   f"holds its own report template in memory, and reports render no faster (try --jobs {cores})",
+                   err=True)
+    return jobs
 
 
 def _check_period(period: str) -> None:
