@@ -68,7 +68,7 @@ bench: $(STAMP) ## Print report throughput figures (100 reps; slow)
 	$(BIN)/python benchmarks/reports.py --reps 100 --jobs 1,2
 
 sample: $(STAMP) ## Regenerate the committed sample data in data/sample
-	$(BIN)/salesnb sample $(SAMPLE) --seed 7 --reps 12 --months 24
+	$(BIN)/salesnb sample $(SAMPLE) --seed 7 --reps 12 --months 24 --force
 
 clean: ## Remove generated reports and caches (keeps .venv)
 	rm -rf reports/demo .pytest_cache

@@ -320,3 +320,26 @@ def test_report_help_says_what_rep_renders():
     assert "Render only this rep's coaching report (repeatable); no team overview and no data quality page " \
            "unless --team or --all asks for them." in help_text
     assert "--all With --rep: also the data quality page and every team's overview." in help_text
+
+
+# -- salesnb sample OUT never overwrites a user's data folder ----------------------
+
+def test_sample_refuses_a_folder_holding_files_and_leaves_them_untouched(tmp_path):
+    own = tmp_path / "my_data"
+    own.mkdir()
+    (own / "reps.csv").write_text("rep_id,name,territory\nME,Me,Home\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["sample", str(own), "--reps", "2", "--months", "1"])
+    assert result.exit_code == 1, result.output
+    assert "is not empty" in result.output and "--force" in result.output
+    assert (own / "reps.csv").read_text(encoding="utf-8") == "rep_id,name,territory\nME,Me,Home\n"
+    assert sorted(p.name for p in own.iterdir()) == ["reps.csv"]
+
+
+def test_sample_writes_into_a_new_folder_and_regenerates_in_place_with_force(tmp_path):
+    out = tmp_path / "sample"
+    first = CliRunner().invoke(cli, ["sample", str(out), "--reps", "2", "--months", "1"])
+    assert first.exit_code == 0, first.output
+    reps = (out / "reps.csv").read_bytes()
+    again = CliRunner().invoke(cli, ["sample", str(out), "--reps", "2", "--months", "1", "--force"])
+    assert again.exit_code == 0, again.output
+    assert (out / "reps.csv").read_bytes() == reps  # same seed, same files

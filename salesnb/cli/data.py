@@ -57,9 +57,22 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
 @click.option("--months", default=24, show_default=True, help="Months of history ending at --end.")
 @click.option("--end", default="2025-12-31", show_default=True, help="Last day of the generated history.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-def sample(out: str, seed: int, n_reps: int, months: int, end: str, fmt: str) -> None:
-    """Write a deterministic sample data source to OUT (see data/README.md)."""
+@click.option("--force", is_flag=True,
+              help="Write into OUT even though it holds files: the sample's table files and expectations.yml there are replaced.")
+def sample(out: str, seed: int, n_reps: int, months: int, end: str, fmt: str, force: bool) -> None:
+    """Write a deterministic sample data source to OUT (see data/README.md).
+
+    OUT must be missing or empty, unless --force: a folder of your own data
+    (reps.csv, opportunities.csv...) is never overwritten by accident."""
+    from pathlib import Path
+
+    from ..errors import OutputError
     from ..sample import generate
+
+    folder = Path(out)
+    if folder.is_dir() and not force and any(folder.iterdir()):
+        raise OutputError(f"{out} is not empty: the sample would replace the table files and expectations.yml there. "
+                          "Pass a new or empty folder, or add --force to regenerate a sample in place")
 
     rows = generate(out, seed=seed, reps=n_reps, months=months, end=end, fmt=fmt)
     for table, count in rows.items():
