@@ -19,6 +19,7 @@ import pandas as pd
 
 from .categorical import release_arrow_memory
 from .errors import DataError, Problem
+from .urls import mask_text, mask_url, remember
 
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -389,7 +390,7 @@ class SQLSource:
         self._connection = None
 
     def describe(self) -> str:
-        return _hide_password(self.source)
+        return mask_url(self.source)
 
     def sidecar(self, filename: str) -> Path | None:
         if self.path is None:
@@ -428,7 +429,7 @@ class SQLSource:
         except DataError:
             raise
         except Exception as exc:  # drivers raise their own types
-            raise _error(self.describe(), f"cannot connect to the database: {_hide_password(str(exc)).splitlines()[0]}",
+            raise _error(self.describe(), f"cannot connect to the database: {mask_text(str(exc), self.source).splitlines()[0]}",
                          "check the URL, that the server is running and that the driver is installed") from None
         return self._connection
 
@@ -446,7 +447,7 @@ class SQLSource:
                     inspector = sqlalchemy.inspect(connection)
                     names = inspector.get_table_names() + inspector.get_view_names()
             except Exception as exc:  # drivers raise their own types
-                raise _error(self.describe(), f"cannot list the tables of the database: {_hide_password(str(exc)).splitlines()[0]}",
+                raise _error(self.describe(), f"cannot list the tables of the database: {mask_text(str(exc), self.source).splitlines()[0]}",
                              "check that the source is a readable database and that you may read its tables") from None
             self._tables = {name.casefold(): name for name in names}
         return self._tables
@@ -478,7 +479,7 @@ class SQLSource:
         except DataError:
             raise
         except Exception as exc:  # drivers raise their own types
-            raise _error(self.describe(), f"cannot read table {actual!r}: {exc}", "check the table in the database", table=table) from None
+            raise _error(self.describe(), f"cannot read table {actual!r}: {mask_text(exc, self.source)}", "check the table in the database", table=table) from None
         frame.columns = [str(c).strip() for c in frame.columns]
         return RawTable(table, frame, f"{self.describe()} table {actual}", RowNumbers(1, len(frame)), unit="row")
 
@@ -497,12 +498,6 @@ class SQLSource:
             self._connection = None
 
 
-def _hide_password(text: str) -> str:
-    import re
-
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
-
-
 def _url_database(text: str) -> str | None:
     """The database file a ``sqlite:///`` or ``duckdb:///`` URL names, without its query string."""
     from sqlalchemy.engine import make_url
@@ -510,8 +505,8 @@ def _url_database(text: str) -> str | None:
 
     try:
         return make_url(text).database
-    except ArgumentError:
-        raise _error(_hide_password(text), "the database URL is not valid",
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise _error(mask_url(text), "the database URL is not valid",
                      "write it as sqlite:///path/to/file.sqlite or duckdb:///path/to/file.duckdb") from None
 
 
@@ -519,6 +514,7 @@ def open_source(source) -> FolderSource | SQLSource:
     """The right reader for ``source``: a folder, a database file or a URL."""
     text = str(source)
     if "://" in text:
+        remember(text)  # its secrets are hidden from every message of this process (salesnb.urls)
         scheme = text.split("://", 1)[0].lower()
         if scheme.startswith(("duckdb", "sqlite")):
             database = _url_database(text)
