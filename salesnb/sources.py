@@ -343,6 +343,7 @@ def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep:
     occurs twice stops the load: which column holds the value cannot be
     guessed. Other repeated names are kept apart (``notes``, ``notes (2)``)."""
     names = [str(c).strip() for c in frame.columns]
+    _check_lookalike_names(table, path, names, expected)
     if len(set(names)) == len(names) and not any(re.search(r"\.\d+$", n) for n in names):
         return names
     # pandas renames a repeated name ("amount" -> "amount.1"): read the header row as written
@@ -365,6 +366,23 @@ def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep:
         seen[name] = seen.get(name, 0) + 1
         out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
     return out
+
+
+def _check_lookalike_names(table: str, path: Path, names: list[str], expected: set[str] | None) -> None:
+    """Two columns whose names differ only in case or punctuation (``amount``
+    and ``Amount``) both match a column the loader reads: which holds it
+    cannot be guessed, and the other would be dropped unseen."""
+    wanted = {_norm(c) for c in (expected or ())}
+    found: dict[str, list[tuple[int, str]]] = {}
+    for position, name in enumerate(names, start=1):
+        if _norm(name) in wanted:
+            found.setdefault(_norm(name), []).append((position, name))
+    for columns in found.values():
+        if len({name for _, name in columns}) > 1:
+            listed = " and ".join(f"{name!r} (column {position})" for position, name in columns)
+            raise _error(str(path), f"the header has {listed}, which both read as {_norm(columns[0][1])!r}",
+                         f"keep one of them and rename or delete the others: which one holds the {_norm(columns[0][1])} "
+                         "cannot be guessed", table=table, line=1)
 
 
 def _read_parquet(table: str, path: Path, categorical: set[str] = frozenset()) -> RawTable:
