@@ -22,6 +22,7 @@ from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, tra
 from .schema import CATEGORY, REQUIRED_TABLES, TABLES
 from .sources import RawTable, _norm, open_source
 from .categorical import release_arrow_memory
+from .urls import remember
 from .validation import Checked, check_references, check_table
 
 QUARANTINE_COLUMNS = ["table", "file", "line", "flags", "problems", "record"]
@@ -38,6 +39,7 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
     """
     from .cache import lookup  # a report batch loads once: see salesnb.cache (SALESNB_CACHE_DIR)
 
+    remember(source)  # a URL's secrets are hidden from every message (salesnb.urls), a cached load's too
     if (cached := lookup(source, mapping, strict=strict, expectations=expectations)) is not None:
         return cached
     src = open_source(source)

@@ -290,7 +290,7 @@ def plan_batch(
         "period": period.label,
         "as_of": as_of.isoformat(),
     }
-    shown = dict(common, source=_hide_password(common["source"]))
+    shown = dict(common, source=_mask_url(common["source"]))
     subtitle = f"{period.label} ({_day(period.start)} to {_day(period.end)}), as of {as_of.isoformat()}"
     engine = _engine(engine)
     notebook_hashes: dict[str, str] = {}
@@ -885,7 +885,7 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
         "salesnb_version": _version(),
         "period": {"label": resolved.label, "start": _day(resolved.start), "end": _day(resolved.end)},
         "as_of": as_of_day.isoformat(),
-        "source": _hide_password(_parameter_path(source)),
+        "source": _mask_url(_parameter_path(source)),
         "mapping": _parameter_path(mapping) if mapping is not None else None,
         "notebooks": str(notebooks_dir),
         "data_fingerprint": fingerprint,
@@ -1297,7 +1297,16 @@ def _parameter_path(value) -> str:
 
 
 def _hide_password(text: str) -> str:
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    """Free text (an error, a notebook) with a database URL's secrets hidden."""
+    from .urls import mask_text  # one masking for every output (issue #13)
+
+    return mask_text(text)
+
+
+def _mask_url(url: str) -> str:
+    from .urls import mask_url
+
+    return mask_url(url)
 
 
 def _text(value) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .categorical import release_arrow_memory
 from .errors import DataError, Problem
+from .urls import mask_text, mask_url, remember
 
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -26,6 +27,12 @@ DUCKDB_SUFFIXES = (".duckdb", ".ddb")
 _DUCKDB_OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 _DELIMITERS = (",", ";", "\t", "|")
 _EXCEL_HEADER_SEARCH_ROWS = 30
+#: The longest line a CSV file may have (bytes; characters in a UTF-16 file):
+#: 4 MiB, a hundred times a wide export's row. A longer one is a file whose
+#: line breaks were lost, or not a table; it is refused at once, never parsed.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+#: The most columns a table may have: 16,384, as many as an Excel sheet holds.
+MAX_COLUMNS = 16_384
 
 
 class RowNumbers:
@@ -162,8 +169,10 @@ def _read_csv(table: str, path: Path, expected: set[str] | None = None) -> RawTa
     if not header_text.strip("\ufeff \t\r\n"):
         raise _error(str(path), "the file is empty", f"write a header row with the {table} columns (see data/README.md), then the data",
                      table=table)
+    _check_line_lengths(table, path, source)
     first_line = header_text.splitlines()[0]
     sep = max(_DELIMITERS, key=first_line.count)
+    _check_column_count(table, path, source, sep)
     try:
         frame = _parse_csv(table, path, source, sep=sep, encoding=encoding)
     except UnicodeDecodeError:
@@ -173,10 +182,80 @@ def _read_csv(table: str, path: Path, expected: set[str] | None = None) -> RawTa
     frame.columns = _checked_header(table, path, frame, source, sep=sep, encoding=encoding, expected=expected)
     lines = RowNumbers(2, len(frame))
     if len(frame.columns):  # a line of nothing but delimiters or spaces is a blank line
-        keep = ~frame.apply(lambda column: column.isna() | column.str.strip().eq("")).all(axis=1).to_numpy()
+        keep = ~_blank_rows(frame)
         if not keep.all():
             frame, lines = frame[keep], lines[keep]
     return RawTable(table, frame.reset_index(drop=True), str(path), lines, problems=problems)
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is blank or spaces. Column by column, over the
+    rows still blank only: a wide file costs a column or two, not one pass
+    per column."""
+    blank = np.ones(len(frame), dtype=bool)
+    for position in range(frame.shape[1]):
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            break
+        cells = frame.iloc[rows, position]
+        blank[rows[~(cells.isna() | cells.str.strip().eq("")).to_numpy()]] = False
+    return blank
+
+
+def _line_breaks(block):
+    """A block of a file (bytes or text) with every line break (CRLF, CR, LF) written as LF."""
+    crlf, cr, lf = ("\r\n", "\r", "\n") if isinstance(block, str) else (b"\r\n", b"\r", b"\n")
+    return block.replace(crlf, lf).replace(cr, lf)
+
+
+def _check_line_lengths(table: str, path: Path, source) -> None:
+    """Refuse a file with a line longer than :data:`MAX_LINE_BYTES` before
+    parsing it (a 50 MB line would keep the parser busy for minutes).
+    ``source``: the path, or the decoded text of a UTF-16 file."""
+    def blocks():
+        if isinstance(source, str):
+            yield from (source[i:i + (1 << 20)] for i in range(0, len(source), 1 << 20))
+            return
+        with path.open("rb") as handle:
+            yield from iter(lambda: handle.read(1 << 20), b"")
+
+    line, length, carried = 1, 0, None  # the line being read, and its length so far
+    for block in blocks():  # a block (1 MiB) is shorter than the cap: only a line crossing blocks can pass it
+        if carried is not None:  # a CR that ended the last block, perhaps the start of CRLF
+            block = carried + block
+        carried = None
+        if block[-1:] in ("\r", b"\r"):
+            block, carried = block[:-1], block[-1:]
+        block = _line_breaks(block)
+        lf = "\n" if isinstance(block, str) else b"\n"
+        first_break = block.find(lf)
+        length += len(block) if first_break < 0 else first_break
+        if length > MAX_LINE_BYTES:
+            raise _error(str(path), f"this line is longer than {MAX_LINE_BYTES:,} bytes, too long for a row of a table",
+                         "check that the file is a CSV export with one record per line (its line breaks may have been lost, "
+                         "or it is not a CSV file); a value this long does not belong in the table", table=table, line=line)
+        if first_break >= 0:
+            line += block.count(lf)
+            length = len(block) - block.rfind(lf) - 1
+
+
+def _check_column_count(table: str, path: Path, source, sep: str) -> None:
+    """Refuse a header naming more than :data:`MAX_COLUMNS` columns before
+    parsing (100,000 columns would take minutes to check, cell by cell)."""
+    import csv
+
+    if isinstance(source, str):
+        first = source.split("\n", 1)[0]
+    else:
+        with path.open("rb") as handle:
+            first = handle.readline(MAX_LINE_BYTES + 1).decode("utf-8-sig", errors="replace")
+    if first.count(sep) < MAX_COLUMNS:
+        return
+    columns = len(next(csv.reader([first.rstrip("\r\n")], delimiter=sep), []))
+    if columns > MAX_COLUMNS:
+        raise _error(str(path), f"the header names {columns:,} columns, more than the {MAX_COLUMNS:,} a table may have",
+                     f"export only the columns the {table} table needs (see data/README.md); "
+                     f"an Excel sheet cannot hold more than {MAX_COLUMNS:,} columns either", table=table, line=1)
 
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -268,6 +347,7 @@ def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep:
     occurs twice stops the load: which column holds the value cannot be
     guessed. Other repeated names are kept apart (``notes``, ``notes (2)``)."""
     names = [str(c).strip() for c in frame.columns]
+    _check_lookalike_names(table, path, names, expected)
     if len(set(names)) == len(names) and not any(re.search(r"\.\d+$", n) for n in names):
         return names
     # pandas renames a repeated name ("amount" -> "amount.1"): read the header row as written
@@ -290,6 +370,23 @@ def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep:
         seen[name] = seen.get(name, 0) + 1
         out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
     return out
+
+
+def _check_lookalike_names(table: str, path: Path, names: list[str], expected: set[str] | None) -> None:
+    """Two columns whose names differ only in case or punctuation (``amount``
+    and ``Amount``) both match a column the loader reads: which holds it
+    cannot be guessed, and the other would be dropped unseen."""
+    wanted = {_norm(c) for c in (expected or ())}
+    found: dict[str, list[tuple[int, str]]] = {}
+    for position, name in enumerate(names, start=1):
+        if _norm(name) in wanted:
+            found.setdefault(_norm(name), []).append((position, name))
+    for columns in found.values():
+        if len({name for _, name in columns}) > 1:
+            listed = " and ".join(f"{name!r} (column {position})" for position, name in columns)
+            raise _error(str(path), f"the header has {listed}, which both read as {_norm(columns[0][1])!r}",
+                         f"keep one of them and rename or delete the others: which one holds the {_norm(columns[0][1])} "
+                         "cannot be guessed", table=table, line=1)
 
 
 def _read_parquet(table: str, path: Path, categorical: set[str] = frozenset()) -> RawTable:
@@ -357,7 +454,9 @@ def _read_excel(table: str, path: Path, expected: set[str]) -> RawTable:
     """The first sheet; the header is the row (among the first 30) naming the
     most expected columns, so title rows above the table are skipped."""
     try:
-        grid = pd.read_excel(path, sheet_name=0, header=None, dtype=str)
+        last_row, has_formulas = _last_row_with_data(path)
+        grid = pd.read_excel(path, sheet_name=0, header=None, dtype=str, nrows=last_row)
+        unsaved = _formulas_without_values(path, grid) if has_formulas else {}
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise _error(str(path), f"cannot read the file as Excel: {exc}", "re-save it as .xlsx, or export the sheet as CSV", table=table) from None
     grid = grid.dropna(how="all", axis=1)
@@ -370,11 +469,128 @@ def _read_excel(table: str, path: Path, expected: set[str]) -> RawTable:
         if hits > best_hits:
             best, best_hits = i, hits
     header = [str(v).strip() if v == v else f"column_{j + 1}" for j, v in enumerate(grid.iloc[best])]
+    _check_formulas(table, path, unsaved, header, grid.columns, first_row=best + 2, wanted=wanted)
     body = grid.iloc[best + 1:].copy()
     body.columns = header
     lines = np.arange(best + 2, best + 2 + len(body))
     keep = ~body.isna().all(axis=1).to_numpy()
     return RawTable(table, body[keep].reset_index(drop=True), f"{path}", lines[keep])
+
+
+def _last_row_with_data(path: Path) -> tuple[int | None, bool]:
+    """The Excel row number of the first sheet's last row holding a value
+    or a formula, and whether the sheet has formulas, from a scan of its XML
+    (a million formatted but blank rows below the table cost a second, not
+    minutes of reading them cell by cell). ``None`` for the row when the
+    file does not say (rows without numbers): then every row is read."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        part = _first_sheet_part(archive)
+        if part is None:
+            return None, True
+        last_row, current_row, formulas = 0, None, False
+        prefix, carried = None, b""
+        with archive.open(part) as stream:
+            for chunk in iter(lambda: stream.read(1 << 22), b""):
+                text = carried + chunk
+                cut = text.rfind(b"<")  # tags before the last '<' are whole
+                segment, carried = (text[:cut], text[cut:]) if cut > 0 else (b"", text)
+                if prefix is None:
+                    found = re.search(rb"<(\w+:)?sheetData[\s>/]", segment)
+                    if found is None:
+                        carried = text
+                        continue
+                    prefix = found.group(1) or b""
+                value_tags = [b"<" + prefix + tag for tag in (b"v>", b"v ", b"is>", b"is ", b"f>", b"f ", b"f/")]
+                formulas = formulas or any(tag in segment for tag in value_tags[4:])
+                last_value = max(segment.rfind(tag) for tag in value_tags)
+                row_tags = (b"<" + prefix + b"row ", b"<" + prefix + b"row>")
+                if last_value >= 0:
+                    row_start = max(segment.rfind(tag, 0, last_value) for tag in row_tags)
+                    row = _row_number(segment[row_start:]) if row_start >= 0 else current_row
+                    if row is None:
+                        return None, True
+                    last_row = max(last_row, row)
+                row_start = max(segment.rfind(tag) for tag in row_tags)
+                if row_start >= 0:
+                    current_row = _row_number(segment[row_start:])
+        return last_row, formulas
+
+
+def _row_number(tag: bytes) -> int | None:
+    found = re.match(rb"<(?:\w+:)?row\b[^>]*?\sr=[\"'](\d+)[\"']", tag)
+    return int(found.group(1)) if found else None
+
+
+def _first_sheet_part(archive) -> str | None:
+    """The path inside an .xlsx of its first sheet (as pandas' ``sheet_name=0``)."""
+    import posixpath
+    import xml.etree.ElementTree as ET
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    relations = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    try:
+        workbook = ET.fromstring(archive.read("xl/workbook.xml"))
+        rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ET.ParseError):
+        return None
+    sheet = workbook.find(f"{main}sheets/{main}sheet")
+    if sheet is None:
+        return None
+    target = next((r.get("Target") for r in rels if r.get("Id") == sheet.get(f"{relations}id")), None)
+    if not target:
+        return None
+    part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+    return part if part in archive.namelist() else None
+
+
+def _formulas_without_values(path: Path, grid: pd.DataFrame) -> dict[tuple[int, int], str]:
+    """(row, column) positions in ``grid`` of formula cells with no saved
+    value (a file written by a program, never calculated by Excel), with
+    their formula. openpyxl reads such a cell's value as empty."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        sheet = book.worksheets[0]
+        found = {}
+        for i, row in enumerate(sheet.iter_rows(max_row=len(grid), values_only=True)):
+            for j, value in enumerate(row):
+                formula = getattr(value, "text", value)  # an ArrayFormula holds its text
+                if isinstance(formula, str) and formula.startswith("=") and j < grid.shape[1] and grid.iat[i, j] != grid.iat[i, j]:
+                    found[(i, j)] = formula
+        return found
+    finally:
+        book.close()
+
+
+def _check_formulas(table: str, path: Path, unsaved: dict, header: list[str], columns, *, first_row: int, wanted: set[str]) -> None:
+    """Stop on a formula in a column the loader reads whose value was never
+    calculated: its value is unknown, and reading it as blank would lose it."""
+    problems = []
+    for (i, j), formula in sorted(unsaved.items()):
+        column = next((header[k] for k, c in enumerate(columns) if c == j), None)
+        if i + 1 < first_row or column is None or (wanted and _norm(column) not in wanted):
+            continue
+        cell = f"{_column_letter(j)}{i + 1}"
+        problems.append(Problem(table, str(path), i + 1, column, formula,
+                                f"cell {cell} holds a formula whose value was never calculated (the file was written by a program, "
+                                "not saved by Excel), so its value is unknown",
+                                "open the file in Excel (or LibreOffice) and save it, so each formula's value is stored; "
+                                "or export the sheet as CSV", "unreadable"))
+    if problems:
+        raise DataError(problems)
+
+
+def _column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: a column as Excel names it."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def _norm(name: object) -> str:
@@ -393,7 +609,7 @@ class SQLSource:
         self._connection = None
 
     def describe(self) -> str:
-        return _hide_password(self.source)
+        return mask_url(self.source)
 
     def sidecar(self, filename: str) -> Path | None:
         if self.path is None:
@@ -434,7 +650,7 @@ class SQLSource:
         except DataError:
             raise
         except Exception as exc:  # drivers raise their own types
-            raise _error(self.describe(), f"cannot connect to the database: {_hide_password(str(exc)).splitlines()[0]}",
+            raise _error(self.describe(), f"cannot connect to the database: {mask_text(str(exc), self.source).splitlines()[0]}",
                          "check the URL, that the server is running and that the driver is installed") from None
         return self._connection
 
@@ -452,7 +668,7 @@ class SQLSource:
                     inspector = sqlalchemy.inspect(connection)
                     names = inspector.get_table_names() + inspector.get_view_names()
             except Exception as exc:  # drivers raise their own types
-                raise _error(self.describe(), f"cannot list the tables of the database: {_hide_password(str(exc)).splitlines()[0]}",
+                raise _error(self.describe(), f"cannot list the tables of the database: {mask_text(str(exc), self.source).splitlines()[0]}",
                              "check that the source is a readable database and that you may read its tables") from None
             self._tables = {name.casefold(): name for name in names}
         return self._tables
@@ -484,7 +700,7 @@ class SQLSource:
         except DataError:
             raise
         except Exception as exc:  # drivers raise their own types
-            raise _error(self.describe(), f"cannot read table {actual!r}: {exc}", "check the table in the database", table=table) from None
+            raise _error(self.describe(), f"cannot read table {actual!r}: {mask_text(exc, self.source)}", "check the table in the database", table=table) from None
         frame.columns = [str(c).strip() for c in frame.columns]
         return RawTable(table, frame, f"{self.describe()} table {actual}", RowNumbers(1, len(frame)), unit="row")
 
@@ -503,12 +719,6 @@ class SQLSource:
             self._connection = None
 
 
-def _hide_password(text: str) -> str:
-    import re
-
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
-
-
 def _url_database(text: str) -> str | None:
     """The database file a ``sqlite:///`` or ``duckdb:///`` URL names, without its query string."""
     from sqlalchemy.engine import make_url
@@ -516,8 +726,8 @@ def _url_database(text: str) -> str | None:
 
     try:
         return make_url(text).database
-    except ArgumentError:
-        raise _error(_hide_password(text), "the database URL is not valid",
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise _error(mask_url(text), "the database URL is not valid",
                      "write it as sqlite:///path/to/file.sqlite or duckdb:///path/to/file.duckdb") from None
 
 
@@ -525,6 +735,7 @@ def open_source(source) -> FolderSource | SQLSource:
     """The right reader for ``source``: a folder, a database file or a URL."""
     text = str(source)
     if "://" in text:
+        remember(text)  # its secrets are hidden from every message of this process (salesnb.urls)
         scheme = text.split("://", 1)[0].lower()
         if scheme.startswith(("duckdb", "sqlite")):
             database = _url_database(text)

@@ -20,13 +20,20 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SalesnbError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_masked(exc)}", err=True)
             ctx.exit(1)
         except BrokenPipeError:  # output piped into `head`: not an error
             ctx.exit(0)
         except (OSError, ImportError) as exc:  # unreadable file, missing optional dependency
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_masked(exc)}", err=True)
             ctx.exit(1)
+
+
+def _masked(exc: BaseException) -> str:
+    """An error's message with the secrets of a database URL hidden (salesnb.urls)."""
+    from ..urls import mask_text
+
+    return mask_text(str(exc))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -49,6 +49,7 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
     from ..loading import load
     from ..metrics import blank_empty_period, metrics_table
     from ..periods import data_span, no_data_in, parse_period
+    from ..urls import mask_url
 
     dataset = load(source, mapping=mapping)
     span = parse_period(period, as_of=as_of) if period is not None else data_span(dataset)
@@ -60,7 +61,7 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
         click.echo(f"note: {empty}: the period's counts, revenue and attainment are blank, not 0", err=True)
     if dataset.quarantined_rows:
         notes.append(f"{dataset.quarantined_rows} rows broke the contract and were set aside; "
-                     f"run `salesnb validate {source}` to see them.")
+                     f"run `salesnb validate {mask_url(source)}` to see them.")
     if fmt == "table":
         click.echo(_as_text(table, span))
         for note in notes:

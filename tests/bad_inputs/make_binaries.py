@@ -56,8 +56,7 @@ def excel_totals_row() -> None:
     ], HERE / "54_excel_totals_row" / "opportunities.xlsx")
 
 
-def sqlite_wrong_types() -> None:
-    path = HERE / "13_sqlite_wrong_types" / "sales.sqlite"
+def sqlite_wrong_types(path: Path = HERE / "13_sqlite_wrong_types" / "sales.sqlite") -> None:
     path.unlink(missing_ok=True)
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA page_size = 512")
@@ -101,5 +100,6 @@ if __name__ == "__main__":
     excel_totals_row()
     sqlite_wrong_types()
     sqlite_integer_dates()
+    sqlite_wrong_types(HERE / "120_sqlite_url_password_in_query" / "sales.sqlite")  # the same rows, read by a URL
     for path in sorted(HERE.glob("*/*.xlsx")) + sorted(HERE.glob("*/*.sqlite")):
         print(f"{path.relative_to(HERE)}: {path.stat().st_size} bytes")
