@@ -56,12 +56,18 @@ def excel_totals_row() -> None:
     ], HERE / "54_excel_totals_row" / "opportunities.xlsx")
 
 
-def sqlite_wrong_types(path: Path = HERE / "13_sqlite_wrong_types" / "sales.sqlite") -> None:
+def _sqlite_with_reps(path: Path) -> sqlite3.Connection:
+    """A new, small SQLite file at ``path`` holding the two reps R1 and R2."""
     path.unlink(missing_ok=True)
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA page_size = 512")
     connection.execute("CREATE TABLE reps (rep_id TEXT, name TEXT, territory TEXT)")
     connection.executemany("INSERT INTO reps VALUES (?, ?, ?)", [("R1", "Ann", "North"), ("R2", "Bob", "South")])
+    return connection
+
+
+def sqlite_wrong_types(path: Path = HERE / "13_sqlite_wrong_types" / "sales.sqlite") -> None:
+    connection = _sqlite_with_reps(path)
     # SQLite lets a REAL column hold text and a date column hold anything.
     connection.execute("CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date TEXT, status TEXT, amount REAL)")
     connection.executemany("INSERT INTO opportunities VALUES (?, ?, ?, ?, ?)", [
@@ -76,12 +82,7 @@ def sqlite_wrong_types(path: Path = HERE / "13_sqlite_wrong_types" / "sales.sqli
 
 
 def sqlite_integer_dates() -> None:
-    path = HERE / "144_sqlite_integer_date_column" / "sales.sqlite"
-    path.unlink(missing_ok=True)
-    connection = sqlite3.connect(path)
-    connection.execute("PRAGMA page_size = 512")
-    connection.execute("CREATE TABLE reps (rep_id TEXT, name TEXT, territory TEXT)")
-    connection.executemany("INSERT INTO reps VALUES (?, ?, ?)", [("R1", "Ann", "North"), ("R2", "Bob", "South")])
+    connection = _sqlite_with_reps(HERE / "144_sqlite_integer_date_column" / "sales.sqlite")
     # created_date is an INTEGER column: 1704412 would read as 1704-04-12, 2025115 as 2025-11-05.
     connection.execute("CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date INTEGER, status TEXT, amount REAL)")
     connection.executemany("INSERT INTO opportunities VALUES (?, ?, ?, ?, ?)", [
