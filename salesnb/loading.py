@@ -18,9 +18,9 @@ import pandas as pd
 from .categorical import is_categorical, map_categories
 from .dataset import Dataset, conform
 from .errors import DataError, Problem
-from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, translate
+from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, check_file_inside, read_mapping, translate
 from .schema import CATEGORY, ID, REQUIRED_TABLES, TABLES
-from .sources import RawTable, _norm, open_source
+from .sources import FolderSource, RawTable, _norm, open_source
 from .categorical import release_arrow_memory
 from .urls import remember
 from .validation import Checked, check_references, check_table
@@ -93,6 +93,8 @@ def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
         expected = {s for s in spec.columns.values() if isinstance(s, str)} | set(TABLES[name].column_names)
         categorical = {_norm(spec.columns.get(c.name, c.name)) for c in TABLES[name].columns
                        if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)}
+        if isinstance(src, FolderSource):
+            check_file_inside(src.path, name, spec, where=table_map.path)
         raw = src.read(name, spec.file, expected, categorical=categorical)
         if raw is not None:
             raws[name] = raw
