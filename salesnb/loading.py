@@ -18,9 +18,9 @@ import pandas as pd
 from .categorical import is_categorical, map_categories
 from .dataset import Dataset, conform
 from .errors import DataError, Problem
-from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, read_mapping, translate
-from .schema import CATEGORY, REQUIRED_TABLES, TABLES
-from .sources import RawTable, _norm, open_source
+from .mapping import ROW_NUMBER, Const, Mapping, TableMapping, check_file_inside, read_mapping, translate
+from .schema import CATEGORY, ID, REQUIRED_TABLES, TABLES
+from .sources import FolderSource, RawTable, _norm, open_source
 from .categorical import release_arrow_memory
 from .urls import remember
 from .validation import Checked, check_references, check_table
@@ -52,6 +52,7 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
             spec = table_map.for_table(name)
             frame = _apply_mapping(raw, spec)
             checked[name] = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
+            _flag_nul_ids(checked[name])
             checked[name].problems[:0] = raw.problems  # warnings from reading the file (e.g. a line in another encoding)
             release_arrow_memory()
         check_references(checked)
@@ -92,6 +93,8 @@ def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
         expected = {s for s in spec.columns.values() if isinstance(s, str)} | set(TABLES[name].column_names)
         categorical = {_norm(spec.columns.get(c.name, c.name)) for c in TABLES[name].columns
                        if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)}
+        if isinstance(src, FolderSource):
+            check_file_inside(src.path, name, spec, where=table_map.path)
         raw = src.read(name, spec.file, expected, categorical=categorical)
         if raw is not None:
             raws[name] = raw
@@ -210,6 +213,29 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
         mapped = text.map(lookup)
         frame.loc[present, column] = mapped.where(mapped.notna(), text)
     return frame
+
+
+def _flag_nul_ids(checked: Checked) -> None:
+    """Set aside a row whose ID holds a NUL character (``\\x00``): invisible,
+    it cuts the ID short in some programs and not in others, so "R1\\x00X"
+    could print as R1 and be taken for it. A categorical column is checked
+    once per distinct value."""
+    for column in TABLES[checked.name].columns:
+        if column.kind != ID:
+            continue
+        values = checked.frame[column.name]
+        if is_categorical(values):
+            bad_categories = np.asarray(values.cat.categories.str.contains("\x00", regex=False), dtype=bool)
+            if not bad_categories.any():
+                continue
+            codes = values.cat.codes.to_numpy()
+            mask = (codes >= 0) & bad_categories[np.maximum(codes, 0)]
+        else:
+            mask = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
+        checked.flag_rows(mask, column=column.name, flag="bad_value",
+                          message="the ID holds a NUL character (\\x00): invisible, and many programs cut the ID short at it",
+                          hint="delete the NUL character from the ID (the export or a tool damaged the cell); "
+                               "re-export the file if many cells hold one")
 
 
 def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:

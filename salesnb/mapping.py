@@ -33,6 +33,7 @@ class TableMapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     derived_from: str | None = None  # reps: {from: opportunities}
+    file_line: int | None = None  # the line of file: (or table:) in the mapping file
 
 
 @dataclass
@@ -86,7 +87,8 @@ def parse_mapping(raw: object, *, where: str = "mapping", lines=None) -> Mapping
                 problems.append(_problem(where, f"tables.{name}.{key}", f"{key}: must be one name, not {spec[key]!r}",
                                          "write e.g. file: deals_export.csv" if key != "from" else "write e.g. from: opportunities"))
                 spec = {k: v for k, v in spec.items() if k != key}
-        table = TableMapping(file=spec.get("file") or spec.get("table"), derived_from=spec.get("from"))
+        file_key = "file" if spec.get("file") else "table"
+        table = TableMapping(file=spec.get(file_key), derived_from=spec.get("from"), file_line=lines("tables", name, file_key))
         if table.derived_from is not None and table.derived_from not in TABLES:
             problems.append(_problem(where, f"tables.{name}.from", f"unknown table {table.derived_from!r}", f"use one of: {', '.join(TABLES)}"))
         contract_columns = TABLES[name].column_names
@@ -134,6 +136,23 @@ def parse_mapping(raw: object, *, where: str = "mapping", lines=None) -> Mapping
     if problems:
         raise DataError(problems)
     return mapping
+
+
+def check_file_inside(folder: Path, table: str, spec: TableMapping, *, where: str) -> None:
+    """Refuse a relative ``file:`` that leads out of the source ``folder``
+    (``../x.csv``, or a symlink in it to a file elsewhere): a mapping copied
+    beside other data must not read files nobody named. A file elsewhere is
+    read only when its absolute path is written (``salesnb validate`` names it)."""
+    if spec.file is None or Path(spec.file).is_absolute():
+        return
+    inside = Path(folder).resolve()
+    target = (Path(folder) / spec.file).resolve()
+    if target == inside or inside in target.parents:
+        return
+    raise DataError(_problem(where, f"tables.{table}.file",
+                             f"file: {spec.file!r} leads outside the source folder {folder} (to {target})",
+                             f"put the file in {folder}, or if you mean that file, write its absolute path: file: {target}",
+                             line=spec.file_line))
 
 
 def translate(value: str, translation: dict[str, str]) -> str | None:

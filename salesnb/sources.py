@@ -180,12 +180,85 @@ def _read_csv(table: str, path: Path, expected: set[str] | None = None) -> RawTa
         encoding = None
         frame = _parse_csv(table, path, source, sep=sep, encoding=None)
     frame.columns = _checked_header(table, path, frame, source, sep=sep, encoding=encoding, expected=expected)
+    if _file_contains(path, source, '="'):
+        frame = _unwrap_excel_text(frame)
     lines = RowNumbers(2, len(frame))
     if len(frame.columns):  # a line of nothing but delimiters or spaces is a blank line
         keep = ~_blank_rows(frame)
         if not keep.all():
             frame, lines = frame[keep], lines[keep]
+    # pandas names a column whose header cell is blank "Unnamed: <position>"
+    unnamed = [i for i, name in enumerate(frame.columns) if name in (f"Unnamed: {i}", "")]  # "": a header cell of spaces
+    if unnamed:  # after the blank lines: a row with a value only there is kept (and found to lack its IDs)
+        problems += _unnamed_columns(table, str(path), frame, unnamed, header_line=1)
+        frame.columns = [_unnamed_label(i) if i in unnamed else name for i, name in enumerate(frame.columns)]
     return RawTable(table, frame.reset_index(drop=True), str(path), lines, problems=problems)
+
+
+def _unnamed_columns(table: str, file: str, frame: pd.DataFrame, positions: list[int], *, header_line: int,
+                     letters: list[int] | None = None) -> list[Problem]:
+    """A warning for each column at ``positions`` (0-based, in ``frame``)
+    whose header cell is blank while the column holds values: the loader
+    reads columns by name, so its values are not read. ``letters``: the
+    columns' own positions in the sheet, where they differ (Excel)."""
+    problems = []
+    for k, position in enumerate(positions):
+        cells = frame.iloc[:, position]
+        filled = cells.notna() & cells.astype("str").str.strip().ne("")
+        if not filled.any():
+            continue  # a trailing delimiter: nothing is lost
+        sheet_position = letters[k] if letters is not None else position
+        count = int(filled.sum())
+        problems.append(Problem(table, file, header_line, None, cells[filled].iloc[0],
+                                f"column {sheet_position + 1} ({_column_letter(sheet_position)}) has no name in the header, "
+                                f"so its values ({count:,} {'row' if count == 1 else 'rows'}) are not read",
+                                "write the column's name in the header (a contract column's name, or map it in mapping.yml), "
+                                "or delete the column if it is not needed", "unnamed_column", "warning"))
+    return problems
+
+
+def _unnamed_label(position: int) -> str:
+    """What a column with a blank header is called (0-based ``position``): no
+    contract column or mapping matches it, and a set-aside row's record still
+    shows its value."""
+    return f"(no name, column {_column_letter(position)})"
+
+
+#: Excel's way to force text in a CSV export, ="007": a formula whose value is the text between the quotes.
+_EXCEL_TEXT = re.compile(r'="((?:[^"]|"")*)"', re.S)
+
+
+def _file_contains(path: Path, source, needle: str) -> bool:
+    """Whether the file's text (``source``: the path, or the decoded text) holds ``needle`` (ASCII)."""
+    if isinstance(source, str):
+        return needle in source
+    wanted, tail = needle.encode(), b""
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if wanted in tail + block:
+                return True
+            tail = block[-(len(wanted) - 1):] if len(wanted) > 1 else b""
+    return False
+
+
+def _unwrap_excel_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells written exactly ``="..."`` read as the text between the quotes
+    (``="007"`` is 007, as Excel shows it; ``=""`` is blank). Only that exact
+    form: ``=A1``, ``="a"&B2`` or `` ="7"`` stay as written."""
+    def unwrap(cell: str):
+        found = _EXCEL_TEXT.fullmatch(cell)
+        if found is None:
+            return cell
+        return found.group(1).replace('""', '"') or np.nan
+
+    for position in range(frame.shape[1]):
+        cells = frame.iloc[:, position]
+        hits = cells.str.startswith('="', na=False).to_numpy(dtype=bool)
+        if hits.any():
+            column = cells.astype(object)
+            column[hits] = [unwrap(cell) for cell in cells[hits]]
+            frame.isetitem(position, column.astype("str"))
+    return frame
 
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
@@ -368,7 +441,7 @@ def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep:
     out, seen = [], {}
     for name in written:
         seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+        out.append(name if seen[name] == 1 or not name else f"{name} ({seen[name]})")  # blank: named by _read_csv
     return out
 
 
@@ -474,7 +547,14 @@ def _read_excel(table: str, path: Path, expected: set[str]) -> RawTable:
     body.columns = header
     lines = np.arange(best + 2, best + 2 + len(body))
     keep = ~body.isna().all(axis=1).to_numpy()
-    return RawTable(table, body[keep].reset_index(drop=True), f"{path}", lines[keep])
+    body = body[keep].reset_index(drop=True)
+    unnamed = [k for k, v in enumerate(grid.iloc[best]) if v != v]  # a blank header cell
+    problems = []
+    if unnamed:
+        problems = _unnamed_columns(table, str(path), body, unnamed, header_line=best + 1,
+                                    letters=[int(grid.columns[k]) for k in unnamed])
+        body.columns = [_unnamed_label(int(grid.columns[k])) if k in unnamed else name for k, name in enumerate(body.columns)]
+    return RawTable(table, body, f"{path}", lines[keep], problems=problems)
 
 
 def _last_row_with_data(path: Path) -> tuple[int | None, bool]:
@@ -624,9 +704,19 @@ class SQLSource:
             if self.dialect == "duckdb":
                 import duckdb
 
+                self._check_duckdb_file()
                 # Never fetch or load an extension: a file that only looks like another
                 # database (SQLite's header) must not send DuckDB to the network.
-                self._connection = duckdb.connect(str(self.path), read_only=True, config=_DUCKDB_OFFLINE)
+                try:
+                    self._connection = duckdb.connect(str(self.path), read_only=True, config=_DUCKDB_OFFLINE)
+                except duckdb.IOException as exc:
+                    if "lock" not in str(exc).casefold():
+                        raise
+                    holder = re.search(r"held in (.+?) \(PID (\d+)\)", str(exc))
+                    who = f" ({Path(holder.group(1)).name}, process {holder.group(2)})" if holder else ""
+                    raise _error(self.describe(), f"another program{who} has the database open for writing, so it cannot be read now",
+                                 "close that program (or its connection to the file) and run again; "
+                                 "or copy the file and pass the copy") from None
             elif self.dialect == "sqlite":
                 import sqlite3
 
@@ -638,6 +728,9 @@ class SQLSource:
                 except sqlite3.DatabaseError as exc:
                     self._connection.close()
                     self._connection = None
+                    if _file_kind(self.path) == "duckdb":
+                        raise _error(self.describe(), "the file is a DuckDB database, not a SQLite one",
+                                     f"give it the .duckdb name ({Path(self.path).stem}.duckdb), or pass it as duckdb:///{self.path}") from None
                     raise _error(self.describe(), f"the file is not a SQLite database ({exc})",
                                  "pass a SQLite database file; for CSV, Parquet or Excel files, pass the folder that holds them") from None
             else:
@@ -653,6 +746,28 @@ class SQLSource:
             raise _error(self.describe(), f"cannot connect to the database: {mask_text(str(exc), self.source).splitlines()[0]}",
                          "check the URL, that the server is running and that the driver is installed") from None
         return self._connection
+
+    def _check_duckdb_file(self) -> None:
+        """Name what a DuckDB source file really is when it is not one (a
+        SQLite database named .duckdb, a text file), before DuckDB tries
+        to open it (and to fetch an extension for it)."""
+        if str(self.path) == ":memory:":
+            return
+        path = Path(self.path)
+        if not path.exists():
+            raise _error(self.describe(), "the DuckDB database file does not exist",
+                         "check the path (duckdb:///name.duckdb is relative to the current folder, "
+                         "duckdb:////abs/path.duckdb absolute); salesnb never creates a database")
+        kind = _file_kind(path)
+        if kind is None and path.is_file() and path.stat().st_size == 0:
+            raise _error(self.describe(), "the file is empty, not a DuckDB database",
+                         "pass the DuckDB database file that holds the tables (the empty one may be a failed copy)")
+        if kind == "sqlite":
+            raise _error(self.describe(), "the file is a SQLite database, not a DuckDB one",
+                         f"give it a .sqlite name ({path.stem}.sqlite), or pass it as sqlite:///{path}")
+        if kind != "duckdb":
+            raise _error(self.describe(), "the file is not a DuckDB database (nor any database salesnb reads)",
+                         "pass a DuckDB or SQLite database file; for CSV, Parquet or Excel files, pass the folder that holds them")
 
     def table_names(self) -> dict[str, str]:
         if self._tables is None:
@@ -717,6 +832,21 @@ class SQLSource:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _file_kind(path) -> str | None:
+    """``"sqlite"`` or ``"duckdb"`` when the file starts as that database
+    does (SQLite's 16-byte header; DuckDB's "DUCK" at byte 8), else None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if head.startswith(b"SQLite format 3\x00"):
+        return "sqlite"
+    if head[8:12] == b"DUCK":
+        return "duckdb"
+    return None
 
 
 def _url_database(text: str) -> str | None:

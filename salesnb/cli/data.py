@@ -31,6 +31,8 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
         check_output_file(quarantine_out, inputs=source_inputs(source, mapping=mapping), option="--quarantine-out")
     dataset = load(source, mapping, strict=strict)
     click.echo(describe(dataset))
+    for table, file in _outside_files(dataset):
+        click.echo(f"Read from outside the source folder: {table} from {file} (an absolute path in the mapping)")
     shown = dataset.problems if show_all else dataset.problems[:MAX_PROBLEMS_SHOWN]
     if shown:
         click.echo(f"\nProblems ({len(dataset.problems)}):")
@@ -48,6 +50,19 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
                                    inputs=source_inputs(source, mapping=mapping, files=dataset.files.values()))
         write_text(target, to_csv_text(dataset.quarantine))
         click.echo(f"\nwrote {dataset.quarantined_rows} set-aside rows to {quarantine_out}")
+
+
+def _outside_files(dataset) -> list[tuple[str, str]]:
+    """(table, file) for each table of a folder source read from a file
+    outside the folder (a mapping's absolute ``file:``)."""
+    from pathlib import Path
+
+    folder = Path(dataset.source)
+    if not folder.is_dir():
+        return []
+    inside = folder.resolve()
+    return [(table, file) for table, file in dataset.files.items()
+            if Path(file).is_file() and inside not in Path(file).resolve().parents]
 
 
 @cli.command()

@@ -1,4 +1,4 @@
-"""Rebuild the corpus's binary sources (Excel workbooks, a SQLite database).
+"""Rebuild the corpus's binary sources (Excel workbooks, SQLite databases).
 
 They are committed, so the tests do not need this script; run it after
 changing one of them: ``.venv/bin/python tests/bad_inputs/make_binaries.py``.
@@ -95,6 +95,31 @@ def sqlite_integer_dates() -> None:
     connection.close()
 
 
+def sqlite_named_duckdb() -> None:
+    """A SQLite database under a DuckDB name (the name is the bad part; the rows are good)."""
+    path = HERE / "180_duckdb_file_is_sqlite" / "sales.duckdb"
+    path.unlink(missing_ok=True)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA page_size = 512")
+    connection.execute("CREATE TABLE reps (rep_id TEXT, name TEXT, territory TEXT)")
+    connection.execute("INSERT INTO reps VALUES ('R1', 'Ann', 'North')")
+    connection.execute("CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date TEXT, status TEXT, amount REAL)")
+    connection.execute("INSERT INTO opportunities VALUES ('O1', 'R1', '2025-01-01', 'open', 10.0)")
+    connection.commit()
+    connection.execute("VACUUM")
+    connection.close()
+
+
+def nul_inside_ids() -> None:
+    """A CSV with NUL bytes inside two IDs (git shows it as binary)."""
+    (HERE / "183_nul_inside_ids" / "opportunities.csv").write_bytes(
+        b"opportunity_id,rep_id,created_date,status,amount\n"  # line 1: header
+        b"O1,R1,2025-01-01,open,10\n"                           # line 2: good
+        b"O1\x00B,R1,2025-01-02,open,20\n"                     # line 3: NUL in opportunity_id (would print as O1, a duplicate)
+        b"O3,R2\x00,2025-01-03,open,30\n"                      # line 4: NUL at the end of rep_id (would print as R2)
+        b"O4,R2,2025-01-04,open,40\n")                          # line 5: good
+
+
 if __name__ == "__main__":
     excel_empty_sheet()
     excel_title_rows()
@@ -102,5 +127,7 @@ if __name__ == "__main__":
     sqlite_wrong_types()
     sqlite_integer_dates()
     sqlite_wrong_types(HERE / "120_sqlite_url_password_in_query" / "sales.sqlite")  # the same rows, read by a URL
-    for path in sorted(HERE.glob("*/*.xlsx")) + sorted(HERE.glob("*/*.sqlite")):
+    sqlite_named_duckdb()
+    nul_inside_ids()
+    for path in sorted(HERE.glob("*/*.xlsx")) + sorted(HERE.glob("*/*.sqlite")) + sorted(HERE.glob("*/*.duckdb")):
         print(f"{path.relative_to(HERE)}: {path.stat().st_size} bytes")
