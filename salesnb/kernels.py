@@ -248,7 +248,11 @@ class ForkingKernel:
         pid = None
         finished = False
         try:
-            message = self._receive(start_timeout, what="fork")
+            # Before it forks, the template loads the batch's tables and computes
+            # what every report shares (_prewarm): work that grows with the data,
+            # so it has a cell's time, not a start's (10,000 reps took ~60 s).
+            fork_timeout = None if cell_timeout is None else max(start_timeout, cell_timeout)
+            message = self._receive(fork_timeout, what="fork")
             if message[0] != "forked":
                 raise _dead(f"unexpected message from the report template: {message[0]!r}")
             pid = message[1]

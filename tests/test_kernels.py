@@ -136,6 +136,22 @@ def test_a_dead_or_hung_report_fails_alone_and_a_dead_template_is_replaced(kerne
 
 
 @pytest.mark.slow
+def test_work_the_template_does_before_it_forks_has_a_cells_time_not_a_starts(tmp_path):
+    """The template loads the batch and computes shared tables before it forks a
+    report: on 10,000 reps that took about a minute and failed at the 60 s start
+    timeout. A slow import requested by the run stands in for that work here."""
+    (tmp_path / "slow_batch_tables.py").write_text("import time\ntime.sleep(3)\n")
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with kernels.ForkingKernel(env=env) as template:
+        template.start()
+        results = run(template, "import slow_batch_tables\nprint('forked')", imports=["slow_batch_tables"],
+                      start_timeout=1, cell_timeout=30)
+    assert results[0].ok and results[0].outputs[0]["text"] == "forked\n"
+
+
+@pytest.mark.slow
 def test_outputs_are_what_a_kernel_sends(kernel):
     results = run(
         kernel,
