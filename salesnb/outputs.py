@@ -44,15 +44,17 @@ def source_inputs(source, *, mapping=None, expectations=None, files: Iterable[st
     mapping and the expectations (given, or the ones beside the data).
     A database URL without a local file gives nothing."""
     from .schema import TABLES
-    from .sources import DUCKDB_SUFFIXES, FILE_SUFFIXES, SQLITE_SUFFIXES
+    from .errors import DataError
+    from .sources import DUCKDB_SUFFIXES, FILE_SUFFIXES, SQLITE_SUFFIXES, database_file
 
     found: list[Path] = []
     text = str(source) if source is not None else ""
     path: Path | None = None
     if "://" in text:
-        database = text.split("://", 1)[1].split("?", 1)[0]
-        if text.split("://", 1)[0].lower().startswith(("sqlite", "duckdb")) and database.startswith("/"):
-            path = Path(database[1:] if database.startswith("//") else database)  # sqlite:////abs, sqlite:///rel
+        try:
+            path = database_file(text)
+        except DataError:  # an invalid URL names no file; opening it says why
+            path = None
     elif text:
         path = Path(text).expanduser()
     if path is not None:

@@ -83,6 +83,7 @@ from typing import Iterable
 
 from . import atomic
 from .errors import InputError, OutputError
+from .urls import mask_text, mask_url  # one masking for every output (issue #13)
 
 __all__ = [
     "KINDS",
@@ -290,7 +291,7 @@ def plan_batch(
         "period": period.label,
         "as_of": as_of.isoformat(),
     }
-    shown = dict(common, source=_mask_url(common["source"]))
+    shown = dict(common, source=mask_url(common["source"]))
     subtitle = f"{period.label} ({_day(period.start)} to {_day(period.end)}), as of {as_of.isoformat()}"
     engine = _engine(engine)
     notebook_hashes: dict[str, str] = {}
@@ -549,7 +550,7 @@ def _keep_failed(job: ReportJob, capture: str) -> str | None:
     target = check_no_symlinks(Path(job.out_dir), job.failed_notebook)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(target, _hide_password(saved))
+        atomic.write_text(target, mask_text(saved))
     except OSError as exc:
         raise _cannot_write(exc, Path(job.out_dir), job.failed_notebook) from exc
     return job.failed_notebook
@@ -575,7 +576,7 @@ def _describe(exc: BaseException) -> dict:
             text += f"; register it with `python -m ipykernel install --sys-prefix --name {KERNEL_NAME}` (make kernel)"
         error = f"{name}: {text}" if text else name
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    error, detail = _hide_password(" ".join(error.split())), _hide_password(detail)
+    error, detail = mask_text(" ".join(error.split())), mask_text(detail)
     if len(error) > 500:
         error = error[:497] + "..."
     return {"error": error, "error_detail": detail[-20000:]}
@@ -885,7 +886,7 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
         "salesnb_version": _version(),
         "period": {"label": resolved.label, "start": _day(resolved.start), "end": _day(resolved.end)},
         "as_of": as_of_day.isoformat(),
-        "source": _mask_url(_parameter_path(source)),
+        "source": mask_url(_parameter_path(source)),
         "mapping": _parameter_path(mapping) if mapping is not None else None,
         "notebooks": str(notebooks_dir),
         "data_fingerprint": fingerprint,
@@ -1294,19 +1295,6 @@ def _parameter_path(value) -> str:
     if "://" in text:
         return text
     return str(Path(text).expanduser().resolve())
-
-
-def _hide_password(text: str) -> str:
-    """Free text (an error, a notebook) with a database URL's secrets hidden."""
-    from .urls import mask_text  # one masking for every output (issue #13)
-
-    return mask_text(text)
-
-
-def _mask_url(url: str) -> str:
-    from .urls import mask_url
-
-    return mask_url(url)
 
 
 def _text(value) -> str:

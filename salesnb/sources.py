@@ -861,20 +861,28 @@ def _url_database(text: str) -> str | None:
                      "write it as sqlite:///path/to/file.sqlite or duckdb:///path/to/file.duckdb") from None
 
 
+def database_file(url: str) -> Path | None:
+    """The local file a ``sqlite:///`` or ``duckdb:///`` URL names; None for
+    any other URL and for an in-memory database. An invalid URL of those
+    schemes raises :class:`DataError`."""
+    if not url.split("://", 1)[0].lower().startswith(("duckdb", "sqlite")):
+        return None
+    database = _url_database(url)
+    return Path(database) if database and database != ":memory:" else None
+
+
 def open_source(source) -> FolderSource | SQLSource:
     """The right reader for ``source``: a folder, a database file or a URL."""
     text = str(source)
     if "://" in text:
         remember(text)  # its secrets are hidden from every message of this process (salesnb.urls)
-        scheme = text.split("://", 1)[0].lower()
-        if scheme.startswith(("duckdb", "sqlite")):
-            database = _url_database(text)
-            if scheme.startswith("duckdb"):
-                return SQLSource(text, dialect="duckdb", path=Path(database or ":memory:"))
-            if database and database != ":memory:":
-                # A database file: opened by its own driver, read-only; the URL's
-                # query string (?timeout=5) is not part of the path.
-                return SQLSource(text, dialect="sqlite", path=Path(database))
+        # A database file is opened by its own driver, read-only; the URL's
+        # query string (?timeout=5) is not part of the path.
+        path = database_file(text)
+        if text.split("://", 1)[0].lower().startswith("duckdb"):
+            return SQLSource(text, dialect="duckdb", path=path or Path(":memory:"))
+        if path is not None:
+            return SQLSource(text, dialect="sqlite", path=path)
         return SQLSource(text, dialect="sqlalchemy")
     path = Path(text).expanduser()
     if path.is_dir():

@@ -16,6 +16,7 @@ from salesnb.cli import cli
 from salesnb.dataset import from_frames
 from salesnb.loading import load
 from salesnb.periods import no_data_in, parse_period
+from sources import write_source
 
 REPS = "rep_id,name,territory\nR1,Ann,North\nR2,Bob,South\n"
 # Data from 2025-01-05 (O1 created) to 2025-06-30 (A2); O3 is still open.
@@ -35,13 +36,8 @@ NO_DATA = "no data in 2031 (the data runs from 2025-01-04 to 2025-06-30)"
 
 @pytest.fixture
 def source(tmp_path):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    (folder / "reps.csv").write_text(REPS, encoding="utf-8")
-    (folder / "opportunities.csv").write_text(OPPORTUNITIES, encoding="utf-8")
-    (folder / "activities.csv").write_text(ACTIVITIES, encoding="utf-8")
-    (folder / "expectations.yml").write_text("revenue_quota: 1200\n", encoding="utf-8")
-    return folder
+    return write_source(tmp_path / "data", {"reps": REPS, "opportunities": OPPORTUNITIES, "activities": ACTIVITIES,
+                                            "expectations.yml": "revenue_quota: 1200\n"})
 
 
 def run(*args):

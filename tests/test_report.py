@@ -411,7 +411,7 @@ def test_fingerprint_falls_back_to_the_source_files(tmp_path):
 
 
 def test_passwords_never_reach_the_manifest():
-    assert report_module._hide_password("postgresql://ann:s3cret@db/sales") == "postgresql://ann:***@db/sales"
+    assert report_module.mask_text("postgresql://ann:s3cret@db/sales") == "postgresql://ann:***@db/sales"
 
 
 # -- executors -------------------------------------------------------------------------
