@@ -1,10 +1,10 @@
-"""How fast `salesnb.metrics.metrics_table` is on a load-test source, against
+"""How fast `salesnb.analysis.metrics.metrics_table` is on a load-test source, against
 the same aggregations written directly in DuckDB SQL over the Parquet files.
 
     .venv/bin/python benchmarks/metrics.py [--reps 2900 --months 60 --activity-scale 3]
                                            [--dir PATH] [--by rep] [--period 2025]
 
-1. generates a Parquet sample source with salesnb.sample.generate (reps=2900,
+1. generates a Parquet sample source with salesnb.io.sample.generate (reps=2900,
    months=60, activity_scale=3: ~1.02 M opportunities, ~9.4 M activities,
    ~12-15 s), or reuses it when --dir (default: a folder under /tmp keyed by
    the arguments) already holds it;
@@ -79,7 +79,7 @@ def source_dir(args) -> Path:
 
 def ensure_source(args) -> tuple[Path, bool, float | None]:
     """The source folder, whether it was reused, and the generation seconds."""
-    from salesnb.sample import generate
+    from salesnb.io.sample import generate
 
     folder = source_dir(args)
     if all((folder / f"{t}.parquet").exists() for t in TABLES) and (args.dir or (folder / MARKER).exists()):
@@ -346,8 +346,8 @@ def main(argv=None) -> int:
     import duckdb
 
     import salesnb
-    from salesnb.metrics import metrics_table
-    from salesnb.periods import parse_period
+    from salesnb.analysis.metrics import metrics_table
+    from salesnb.analysis.periods import parse_period
 
     print(f"python {sys.version.split()[0]}, pandas {pd.__version__}, duckdb {duckdb.__version__}, "
           f"cores {os.cpu_count()} (shared machine: compare the ratio, not the seconds)")

@@ -3,7 +3,7 @@
     python benchmarks/reports.py [--reps 100] [--jobs 2] [--naive 6] [--notebooks DIR]
 
 1. generates a sample source with --reps reps and --months months of history
-   (salesnb.sample.generate);
+   (salesnb.io.sample.generate);
 2. renders --naive rep reports the naive way, one after the other, as a
    shell loop would: `papermill NOTEBOOK out.ipynb -p ... -k salesnb`, then
    `jupyter nbconvert --to html --no-input out.ipynb` -- half of them
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
 
 
 def _run(args, notebooks: Path, jobs_list: list[int], work: Path) -> int:
-    from salesnb.sample import generate
+    from salesnb.io.sample import generate
 
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"notebooks: {notebooks}")

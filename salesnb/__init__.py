@@ -17,15 +17,15 @@ __all__ = ["load", "Dataset", "DataError", "Problem", "__version__"]
 
 def __getattr__(name: str):
     if name == "load":
-        from .loading import load
+        from salesnb.io.loading import load
 
         return load
     if name == "Dataset":
-        from .dataset import Dataset
+        from salesnb.io.dataset import Dataset
 
         return Dataset
     if name in ("DataError", "Problem"):
-        from . import errors
+        from salesnb import errors
 
         return getattr(errors, name)
     raise AttributeError(f"module 'salesnb' has no attribute {name!r}")

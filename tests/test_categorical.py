@@ -11,11 +11,11 @@ import pyarrow as pa
 import pytest
 
 import salesnb
-from salesnb import metrics, value
-from salesnb.categorical import coalesce, concat_rows, fill_text, from_arrow, map_categories
-from salesnb.dataset import from_frames
-from salesnb.metrics import UNKNOWN
-from salesnb.schema import TABLES
+from salesnb.analysis import metrics, value
+from salesnb.io.categorical import coalesce, concat_rows, fill_text, from_arrow, map_categories
+from salesnb.io.dataset import from_frames
+from salesnb.analysis.metrics import UNKNOWN
+from salesnb.io.schema import TABLES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 

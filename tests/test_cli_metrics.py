@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from salesnb.cli import cli
-from salesnb.metrics import EXTRAS, METRICS
+from salesnb.analysis.metrics import EXTRAS, METRICS
 
 REPS = "rep_id,name,territory,team,annual_cost\nR1,Ann,North,East,100000\nR2,=HYPERLINK(\"x\"),South,East,40000\nR3,Cy,North,West,\n"
 OPPORTUNITIES = (

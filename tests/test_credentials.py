@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import salesnb
-from salesnb import urls
+from salesnb.io import urls
 from salesnb.cli import cli
 from salesnb.errors import DataError
 

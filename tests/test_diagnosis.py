@@ -12,7 +12,7 @@ import math
 import pandas as pd
 import pytest
 
-from salesnb.diagnosis import FOCUS_VOCABULARY, SHORTFALL_MIN, diagnose_table
+from salesnb.analysis.diagnosis import FOCUS_VOCABULARY, SHORTFALL_MIN, diagnose_table
 from salesnb.errors import InputError
 
 BASE = dict(territory="North", opportunities=20, won=10, lost=10, closed=20, win_rate=0.5,
@@ -215,8 +215,8 @@ def test_bad_input_says_what_to_pass():
 
 @pytest.fixture(scope="module")
 def sample_ds(tmp_path_factory):
-    from salesnb.loading import load
-    from salesnb.sample import generate
+    from salesnb.io.loading import load
+    from salesnb.io.sample import generate
 
     folder = tmp_path_factory.mktemp("sample")
     generate(folder)  # defaults: 12 reps, 24 months to 2025-12-31, seed 7
@@ -224,8 +224,8 @@ def sample_ds(tmp_path_factory):
 
 
 def test_planted_weaknesses_are_the_diagnosed_focus(sample_ds):
-    from salesnb.diagnosis import diagnose
-    from salesnb.sample import FOCUS, PLANTED
+    from salesnb.analysis.diagnosis import diagnose
+    from salesnb.io.sample import FOCUS, PLANTED
 
     results = {r["rep_id"]: r for r in diagnose(sample_ds, period="2025")}
     assert set(results) == set(PLANTED)
@@ -238,7 +238,7 @@ def test_planted_weaknesses_are_the_diagnosed_focus(sample_ds):
 
 
 def test_diagnose_one_rep_and_unknown_rep(sample_ds):
-    from salesnb.diagnosis import diagnose
+    from salesnb.analysis.diagnosis import diagnose
 
     only = diagnose(sample_ds, period="2025", rep="R03")
     assert [r["rep_id"] for r in only] == ["R03"] and only[0]["focus"] == "conversion"
@@ -249,8 +249,8 @@ def test_diagnose_one_rep_and_unknown_rep(sample_ds):
 # -- new hires: opportunities compared as a pace --------------------------------
 
 def test_active_share_counts_employed_days_of_the_period():
-    from salesnb.diagnosis import active_share
-    from salesnb.periods import parse_period
+    from salesnb.analysis.diagnosis import active_share
+    from salesnb.analysis.periods import parse_period
 
     reps = pd.DataFrame({"rep_id": ["A", "B", "C", "D"],
                          "hire_date": pd.to_datetime(["2025-07-01", "2019-03-01", "2026-02-01", None])})
@@ -295,7 +295,7 @@ def test_new_hire_below_pace_still_gets_prospecting_focus():
 def test_planted_new_hire_is_not_told_to_prospect_for_months_before_hiring():
     # R12 (planted new hire, data/sample) joined mid-2025 with a planted win rate of 50 %.
     import salesnb
-    from salesnb.diagnosis import diagnose
+    from salesnb.analysis.diagnosis import diagnose
 
     from pathlib import Path
 

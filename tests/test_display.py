@@ -14,7 +14,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from salesnb import display as show
+from salesnb.present import html as show
 
 SCRIPT = "<script>alert(1)</script>"
 BOLD = "<b>bold</b>"
@@ -200,7 +200,7 @@ def test_chart_is_a_small_png_with_its_title_as_alt_text():
 def test_chart_pixels_are_the_ones_savefig_writes():
     """chart() lays a constrained figure out once and takes its pixels raw: the
     same pixels a plain savefig to PNG gives, and the figure keeps its engine."""
-    from salesnb import plots
+    from salesnb.present import charts as plots
 
     frame = pd.DataFrame({"quarter": ["2025-Q1", "2025-Q2"], "rep_value": [0.2, 0.3], "peer_median": [0.4, 0.5]})
     fig = plots.trend(frame, metric="win_rate")
@@ -216,7 +216,7 @@ def test_chart_pixels_are_the_ones_savefig_writes():
 def test_chart_pixels_of_a_tall_chart_take_the_fast_path(monkeypatch):
     """A height in inches that is not a whole number of pixels (16.9 in at 90 dpi)
     is sized as Agg sizes it: one draw, raw pixels, equal to savefig's PNG."""
-    from salesnb import plots
+    from salesnb.present import charts as plots
 
     frame = pd.DataFrame({"label": [f"Rep {i}" for i in range(50)], "value_cost_ratio": np.arange(50.0)})
     formats = []

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from salesnb.cli import cli
-from salesnb.dataset import from_frames
-from salesnb.loading import load
-from salesnb.periods import no_data_in, parse_period
+from salesnb.io.dataset import from_frames
+from salesnb.io.loading import load
+from salesnb.analysis.periods import no_data_in, parse_period
 from sources import write_source
 
 REPS = "rep_id,name,territory\nR1,Ann,North\nR2,Bob,South\n"

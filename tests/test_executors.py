@@ -1,4 +1,4 @@
-"""salesnb.executors: the local pool and a Dask cluster keep one contract.
+"""salesnb.run.executors: the local pool and a Dask cluster keep one contract.
 
 A job that kills its worker fails alone; every other job comes back. On
 Dask (a LocalCluster of two worker processes) a whole batch gives the same
@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from salesnb.cli import cli
-from salesnb.executors import Executor, LocalExecutor, make_executor
-from salesnb.report import run_batch
+from salesnb.run.executors import Executor, LocalExecutor, make_executor
+from salesnb.run.batch import run_batch
 
 from tests.test_report import FIXTURE_NOTEBOOKS, REPS, by_key, files_under, read_manifest, write_source
 
@@ -81,7 +81,7 @@ def test_the_executor_boundary_is_one_method():
 @pytest.fixture(scope="module")
 def dask_executor():
     pytest.importorskip("distributed", reason="dask.distributed is not installed: pip install -e '.[dask]'")
-    from salesnb.executors import DaskExecutor
+    from salesnb.run.executors import DaskExecutor
 
     executor = DaskExecutor(jobs=2)
     yield executor

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.dataset import from_frames
+from salesnb.io.dataset import from_frames
 from salesnb.errors import InputError
-from salesnb.expectations import SCORECARD_COLUMNS, for_rep, prorate, quotas, scorecard
-from salesnb.periods import parse_period
+from salesnb.analysis.expectations import SCORECARD_COLUMNS, for_rep, prorate, quotas, scorecard
+from salesnb.analysis.periods import parse_period
 
 CONTRACT_EXAMPLE = {
     "default": {
@@ -182,8 +182,8 @@ def test_quotas_per_rep():
 def test_quotas_take_team_and_own_entries_like_for_rep():
     # 1,200,000 a year by default, 800,000 for team east (matched case-insensitively), 400,000 for
     # R3 itself; a quarter is a quarter of the year. R4 has no team; R5's team has no entry.
-    from salesnb.dataset import from_frames
-    from salesnb.periods import parse_period
+    from salesnb.io.dataset import from_frames
+    from salesnb.analysis.periods import parse_period
 
     expectations = {"default": {"revenue_quota": 1_200_000}, "teams": {"East": {"revenue_quota": 800_000}},
                     "reps": {"R3": {"revenue_quota": 400_000}}}
@@ -206,7 +206,7 @@ def test_scorecard_measures_every_rep_once_per_data_snapshot(monkeypatch):
     and one rep's card is exactly its rows of everybody's."""
     import dataclasses
 
-    from salesnb import expectations, memo
+    from salesnb.analysis import expectations, memo
 
     memo.clear()
     calls = []

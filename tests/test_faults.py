@@ -42,7 +42,7 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell
 
-import salesnb.report as report_module
+import salesnb.run.batch as report_module
 from salesnb import atomic
 from salesnb.cli import cli
 from salesnb.errors import OutputError
@@ -411,7 +411,7 @@ def test_real_notebooks_killed_then_a_raising_report_fails_alone(tmp_path, fault
     report failed (exit 1, its notebook kept) and every other report whole.
     (That a failed report, and only it, runs again once its cause is gone:
     test_report.test_unchanged_reports_are_skipped_and_force_renders_them.)"""
-    from salesnb.sample import generate
+    from salesnb.io.sample import generate
 
     rng = random.Random(SEED + 1)
     source = tmp_path / "src"
@@ -704,7 +704,7 @@ def test_killing_only_the_batch_process_takes_its_workers_and_reports_with_it(tm
 _SLOW_FAKE = """
 import sys, time
 sys.path.insert(0, {tests!r})
-import salesnb.report as report
+import salesnb.run.batch as report
 from test_report import _fake_execute
 def slow(job, capture):
     time.sleep(0.25)

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.dataset import from_frames
-from salesnb.forecasts import ACCURACY_COLUMNS, BIAS_COLUMNS, forecast_accuracy, forecast_bias, forecast_in_period
-from salesnb.metrics import metrics_table
+from salesnb.io.dataset import from_frames
+from salesnb.analysis.forecasts import ACCURACY_COLUMNS, BIAS_COLUMNS, forecast_accuracy, forecast_bias, forecast_in_period
+from salesnb.analysis.metrics import metrics_table
 
 REPS = pd.DataFrame({"rep_id": ["R1", "R2", "R3"], "name": ["Ann", "Bob", "Cy"], "territory": ["N", "N", "S"], "team": ["T", "T", "U"]})
 

@@ -2,7 +2,7 @@
 
 Whatever a user's folder holds (random bytes, CSV of any shape, YAML of any
 shape beside it) ``salesnb.load`` ends in one of two ways, within 10 s: a
-loaded :class:`~salesnb.dataset.Dataset`, or a :class:`~salesnb.errors.DataError`
+loaded :class:`~salesnb.io.dataset.Dataset`, or a :class:`~salesnb.errors.DataError`
 whose every problem names the file it is about. Any other exception, or a
 problem that says nowhere, is a bug.
 

@@ -1,4 +1,4 @@
-"""salesnb.kernels: warm templates that fork one clean process per report.
+"""salesnb.run.forkserver: warm templates that fork one clean process per report.
 
 What must hold: a report never sees state another report left behind on
 the same worker (globals, module objects, rcParams, open figures, cwd,
@@ -16,8 +16,8 @@ import pytest
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
-from salesnb import kernels
-from salesnb.report import run_batch
+from salesnb.run import forkserver as kernels
+from salesnb.run.batch import run_batch
 from tests.test_report import by_key, write_source
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="needs os.fork")
@@ -29,19 +29,19 @@ CHECK_CLEAN = """\
 import json, os, sys
 import matplotlib
 import matplotlib.pyplot as plt
-import salesnb, salesnb.cache, salesnb.display
+import salesnb, salesnb.run.cache, salesnb.present.html
 
 leaks = []
 if "LEAKED_GLOBAL" in globals(): leaks.append("a global")
 if hasattr(json, "salesnb_leak"): leaks.append("a module attribute")
-if "Leaked" in salesnb.display.METRIC_LABELS: leaks.append("a mutated module-level dict")
+if "Leaked" in salesnb.present.html.METRIC_LABELS: leaks.append("a mutated module-level dict")
 if matplotlib.rcParams["lines.linewidth"] != 1.5: leaks.append("rcParams")
 if plt.get_fignums(): leaks.append("an open figure")
 if "SALESNB_LEAK" in os.environ: leaks.append("an environment variable")
 if not os.path.exists("rep_coaching.ipynb"): leaks.append("the working directory")
 if "salesnb_leaky_module" in sys.modules: leaks.append("an imported module")
 assert not leaks, f"state from an earlier report: {leaks}"
-assert salesnb.cache.lookup(source, mapping) is not None  # the batch's data, shared
+assert salesnb.run.cache.lookup(source, mapping) is not None  # the batch's data, shared
 ds = salesnb.load(source, mapping)
 print("clean", rep_id, len(ds.reps))
 """
@@ -49,7 +49,7 @@ print("clean", rep_id, len(ds.reps))
 LEAK_EVERYTHING = """\
 LEAKED_GLOBAL = rep_id
 json.salesnb_leak = rep_id
-salesnb.display.METRIC_LABELS["Leaked"] = ("Leaked", "count")
+salesnb.present.html.METRIC_LABELS["Leaked"] = ("Leaked", "count")
 matplotlib.rcParams["lines.linewidth"] = 7
 plt.figure()
 os.environ["SALESNB_LEAK"] = rep_id
@@ -107,7 +107,7 @@ def test_no_report_sees_what_an_earlier_one_left_on_the_same_worker(tmp_path):
 def test_the_leak_check_does_catch_leaks(kernel, tmp_path):
     """Control: the same two cells run twice in one process do fail the check."""
     write_notebooks(tmp_path)
-    from salesnb import cache
+    from salesnb.run import cache
 
     cache.store(object(), tmp_path / "cache", source=tmp_path / "src")
     prelude = f"source = {str(tmp_path / 'src')!r}; mapping = None; rep_id = 'R1'\nimport os; os.chdir({str(tmp_path)!r})"
@@ -183,18 +183,18 @@ def test_outputs_are_what_a_kernel_sends(kernel):
 
 
 def test_notebook_imports_are_found_for_the_template():
-    cells = ["import salesnb\nfrom salesnb import display as show, plots\nimport pandas as pd",
+    cells = ["import salesnb\nfrom salesnb.present import html as show, charts as plots\nimport pandas as pd",
              "%matplotlib inline\nimport seaborn.objects", "from . import x", "def broken(:"]
-    assert kernels.notebook_imports(cells) == ["salesnb", "salesnb.display", "salesnb.plots", "pandas",
-                                               "seaborn.objects"]
+    assert kernels.notebook_imports(cells) == ["salesnb", "salesnb.present", "salesnb.present.html", "salesnb.present.charts",
+                                               "pandas", "seaborn.objects"]
 
 
 # -- the batch's data cache -------------------------------------------------------------
 
 def test_load_is_a_cache_hit_only_in_a_batch(tmp_path, monkeypatch):
-    from salesnb import cache
+    from salesnb.run import cache
     from salesnb.errors import DataError
-    from salesnb.loading import load
+    from salesnb.io.loading import load
 
     source = write_source(tmp_path / "src", FOUR_REPS)
     dataset = load(source)
@@ -251,8 +251,8 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from salesnb import cache, expectations, figures, memo, plots
-    from salesnb.loading import load
+    from salesnb.run import cache; from salesnb.analysis import expectations, memo; from salesnb.present import drawing, charts as plots
+    from salesnb.io.loading import load
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     folder = tmp_path / "cache"
@@ -260,19 +260,19 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     cache.preload(folder)
     open_figures, settings = plt.get_fignums(), dict(matplotlib.rcParams)
     memo.clear()
-    figures._RENDERERS.clear()
+    drawing._RENDERERS.clear()
     try:
         kernels._prewarm(str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025",
                                                   "as_of": "2026-01-05"}))
         made = {key[0] for key in memo._MEMO}
         assert expectations._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
-        assert figures._RENDERERS  # the charts' text sizes, measured once for every fork
-        stocked = {shape: len(waiting) for shape, waiting in figures._STOCK._figures.items()}
+        assert drawing._RENDERERS  # the charts' text sizes, measured once for every fork
+        stocked = {shape: len(waiting) for shape, waiting in drawing._STOCK._figures.items()}
         assert sum(stocked.values()) == 6  # a rep report's six charts: blank figures made ahead for each fork
         assert stocked[(1, 1, plots.FIGSIZE, ())] == 4  # three trends and the forecasts share one shape
-        assert figures._GLYPHS._bitmaps  # and the glyphs of their texts
+        assert drawing._GLYPHS._bitmaps  # and the glyphs of their texts
         assert plt.get_fignums() == open_figures and dict(matplotlib.rcParams) == settings
     finally:
         cache._MEMORY.clear()
         memo.clear()
-        figures._STOCK.clear()
+        drawing._STOCK.clear()

@@ -11,7 +11,7 @@ import pytest
 
 import salesnb
 from salesnb.errors import DataError
-from salesnb.schema import DATE_DTYPE, TABLES
+from salesnb.io.schema import DATE_DTYPE, TABLES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -89,7 +89,7 @@ def test_sqlite_url_source_is_read_only(from_csv, tmp_path):
     loaded = salesnb.load(f"sqlite:///{path}")
     pd.testing.assert_frame_equal(loaded.reps, from_csv.reps)
     # the loader's own connection refuses writes
-    from salesnb.sources import open_source
+    from salesnb.io.sources import open_source
 
     src = open_source(f"sqlite:///{path}")
     connection = src._connect()
@@ -293,7 +293,7 @@ def test_an_unclosed_quote_is_located_on_the_line_it_opens(tmp_path):
 
 
 def test_an_expectations_file_that_is_not_utf8_is_located(tmp_path):
-    from salesnb.loading import read_expectations
+    from salesnb.io.loading import read_expectations
 
     (tmp_path / "expectations.yml").write_bytes("default:\n  quota: 100\n# Müller\n".encode("cp1252"))
     with pytest.raises(DataError) as caught:
@@ -311,7 +311,7 @@ def test_a_text_file_named_sqlite_is_not_a_database(tmp_path):
 def test_row_numbers_index_like_the_array_they_stand_for():
     import numpy as np
 
-    from salesnb.sources import RowNumbers
+    from salesnb.io.sources import RowNumbers
 
     rows, array = RowNumbers(2, 6), np.arange(2, 8)
     assert len(rows) == 6 and np.asarray(rows).tolist() == array.tolist()

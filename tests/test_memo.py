@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from salesnb import memo
-from salesnb.dataset import Dataset
+from salesnb.analysis import memo
+from salesnb.io.dataset import Dataset
 
 
 def _dataset(fingerprint: str, source: str = "src", rows: int = 2, snapshot: bool = True) -> Dataset:
@@ -63,17 +63,17 @@ def test_a_dataset_loaded_in_a_notebook_is_never_answered_from_the_memo(tmp_path
     shows the edited figures, not tables computed before it. A batch's
     snapshot (what a report loads from the batch cache) is memoised."""
     import salesnb
-    from salesnb import cache, views
+    from salesnb.run import cache; from salesnb.present import pages
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     memo.clear()
     ds = salesnb.load(sample)
     assert ds.fingerprint and not ds.snapshot
-    before = views.rep_report(ds, "R01", period="2025", as_of="2026-01-05").figures["revenue_won"]
+    before = pages.rep_report(ds, "R01", period="2025", as_of="2026-01-05").figures["revenue_won"]
     opps = ds.opportunities
     won = (opps["rep_id"] == "R01") & (opps["status"] == "won") & (opps["closed_date"].dt.year == 2025)
     opps.loc[opps.index[won][0], "amount"] += 1000.0  # same rows, new content
-    after = views.rep_report(ds, "R01", period="2025", as_of="2026-01-05").figures["revenue_won"]
+    after = pages.rep_report(ds, "R01", period="2025", as_of="2026-01-05").figures["revenue_won"]
     assert after == pytest.approx(before + 1000.0)
 
     cache.store(salesnb.load(sample), tmp_path / "cache", source=str(sample))

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.dataset import from_frames
+from salesnb.io.dataset import from_frames
 from salesnb.errors import InputError
-from salesnb.metrics import (
+from salesnb.analysis.metrics import (
     EXTRAS, METRICS, SMALL_SAMPLE_MIN_CLOSED, UNKNOWN, contact_close_rate, contact_counts, contacts_per_opportunity,
     customer_book, cycle_days, first_contacts, metrics_over_time, metrics_table, new_customers, opportunity_counts,
     pipeline, pipeline_coverage, revenue, win_rate,
@@ -427,8 +427,8 @@ def test_contact_counts_by_codes_match_the_duckdb_query():
     """A categorical rep_id (a loaded Dataset's) is counted with bincount;
     the same rows as text go through DuckDB: the two tables are equal,
     including a missing rep_id's group, unlinked contacts and blank dates."""
-    from salesnb.metrics import _contact_counts, _first_contact_positions
-    from salesnb.periods import parse_period
+    from salesnb.analysis.metrics import _contact_counts, _first_contact_positions
+    from salesnb.analysis.periods import parse_period
 
     rng = np.random.default_rng(3)
     n = 400
@@ -449,7 +449,7 @@ def test_contact_counts_by_codes_match_the_duckdb_query():
 
 
 def test_sum_by_customer_on_codes_matches_groupby():
-    from salesnb.value import _sum_by_customer
+    from salesnb.analysis.value import _sum_by_customer
 
     rng = np.random.default_rng(5)
     customers = pd.Series(rng.choice(["C9", "C1", "C5", None], 300), dtype="str", name="customer_id")

@@ -7,7 +7,7 @@ with defaults pointing at the bundled sample, outputs stripped, the
 Tests marked ``slow`` execute each notebook once with papermill (kernel
 ``salesnb``, cwd notebooks/, the bundled sample) and assert on what it
 produced: the figures shown equal the metric functions' output as
-:func:`salesnb.display.fmt` formats it, R03's report names the focus
+:func:`salesnb.present.html.fmt` formats it, R03's report names the focus
 ``conversion`` and never another rep, and a rep named
 ``<script>alert(1)</script>`` appears only as text.
 """
@@ -162,8 +162,8 @@ def rep_coaching(tmp_path_factory):
 
 @pytest.mark.slow
 def test_rep_coaching_shows_the_reps_own_figures(rep_coaching, sample):
-    from salesnb.display import fmt
-    from salesnb.metrics import metrics_table
+    from salesnb.present.html import fmt
+    from salesnb.analysis.metrics import metrics_table
 
     assert_ran_clean(rep_coaching)
     row = metrics_table(sample, by="rep", period=PERIOD).set_index("rep_id").loc["R03"]
@@ -214,9 +214,9 @@ def test_team_overview_names_reps_and_their_focus(tmp_path):
 
 @pytest.mark.slow
 def test_segment_explorer_renders_statically_under_papermill(tmp_path, sample):
-    from salesnb.display import fmt
-    from salesnb.metrics import metrics_table
-    from salesnb.views import segment
+    from salesnb.present.html import fmt
+    from salesnb.analysis.metrics import metrics_table
+    from salesnb.present.pages import segment
 
     nb = execute("segment_explorer", tmp_path, territory="North", metric="win_rate")
     assert_ran_clean(nb)
@@ -230,7 +230,7 @@ def test_segment_explorer_renders_statically_under_papermill(tmp_path, sample):
 
 @pytest.mark.slow
 def test_training_effect_shows_the_interval_and_the_small_group_warning(tmp_path, sample):
-    from salesnb.views import training_report
+    from salesnb.present.pages import training_report
 
     nb = execute("training_effect", tmp_path)
     assert_ran_clean(nb)

@@ -1,4 +1,4 @@
-"""Issue #13: where salesnb writes (salesnb.outputs and its callers).
+"""Issue #13: where salesnb writes (salesnb.run.outputs and its callers).
 
 An output is never one of the inputs; an output folder is new, empty or
 salesnb's own, never /, home or the data's folder; nothing is written
@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import salesnb.executors as executors_module
-import salesnb.report as report_module
+import salesnb.run.executors as executors_module
+import salesnb.run.batch as report_module
 from salesnb import atomic
 from salesnb.cli import cli
 from salesnb.errors import InputError, OutputError
-from salesnb.executors import MAX_WORKERS, LocalExecutor, worker_count
-from salesnb.outputs import check_output_folder, fill_placeholders
-from salesnb.report import run_batch
+from salesnb.run.executors import MAX_WORKERS, LocalExecutor, worker_count
+from salesnb.run.outputs import check_output_folder, fill_placeholders
+from salesnb.run.batch import run_batch
 
 try:
     from test_report import FIXTURE_NOTEBOOKS, REPS, _fake_execute, by_key, read_manifest, write_source

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.parsing import clean_text, parse_amounts, parse_dates, parse_forecast_periods, read_dates
-from salesnb.schema import DATE_DTYPE
+from salesnb.io.parsing import clean_text, parse_amounts, parse_dates, parse_forecast_periods, read_dates
+from salesnb.io.schema import DATE_DTYPE
 
 
 def _ts(*values):
@@ -323,7 +323,7 @@ def test_a_column_of_numbers_is_a_column_problem_unless_a_format_says_how_to_rea
 
 def test_parquet_integer_date_column_stops_the_load_naming_the_column(tmp_path):
     from salesnb.errors import DataError
-    from salesnb.loading import load
+    from salesnb.io.loading import load
 
     pd.DataFrame({"rep_id": ["R1"], "name": ["Ann"], "territory": ["North"]}).to_parquet(tmp_path / "reps.parquet")
     pd.DataFrame({"opportunity_id": ["O1", "O2"], "rep_id": ["R1", "R1"], "created_date": [20250115, 1704412],

@@ -6,9 +6,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from salesnb.dataset import from_frames
+from salesnb.io.dataset import from_frames
 from salesnb.errors import InputError
-from salesnb.periods import Period, data_span, parse_period, periods_between
+from salesnb.analysis.periods import Period, data_span, parse_period, periods_between
 
 T = pd.Timestamp
 
@@ -156,7 +156,7 @@ def test_data_span_ignores_expected_close_of_open_deals():
 
 
 def test_date_bounds_match_min_and_max():
-    from salesnb.periods import _date_bounds
+    from salesnb.analysis.periods import _date_bounds
 
     cases = [
         pd.Series(pd.to_datetime(["2021-01-03", None, "1999-12-31 10:00"], format="mixed")),

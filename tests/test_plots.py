@@ -1,7 +1,7 @@
 """Charts: each function returns a Figure with a title, labelled axes (units in
 parentheses on numeric axes) and draws data text literally.
 
-The inputs are small hand-made frames in the shapes salesnb.views produces:
+The inputs are small hand-made frames in the shapes salesnb.present.pages produces:
 a rep at a 27 % win rate against a team whose middle half is 55-75 %, three
 quarters of trend, two forecasts, four reps with a value/cost ratio.
 """
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from salesnb import figures, plots
+from salesnb.present import drawing as figures, charts
 
 HOSTILE = "$\\frac{1}{0 <b>bold</b>"  # broken mathtext and markup: must be drawn as plain text
 
@@ -57,24 +57,24 @@ BIAS = pd.DataFrame({"label": ["Ann (R1)", HOSTILE, "Cy (R3)"], "median_error_pc
 
 # (function, arguments, which axis is numeric: its label must carry a unit in parentheses)
 CASES = {
-    "factor_bands": (plots.factor_bands, (FACTORS,), {"peer_label": "team"}, "y"),
-    "trend": (plots.trend, (TREND,), {"metric": "win_rate"}, "y"),
-    "trend_revenue": (plots.trend, (TREND.assign(rep_value=[1e5, 2e5, 3e5]),), {"metric": "revenue_won"}, "y"),
-    "value_vs_cost": (plots.value_vs_cost, (pd.DataFrame({"label": ["You", "Team median"],
+    "factor_bands": (charts.factor_bands, (FACTORS,), {"peer_label": "team"}, "y"),
+    "trend": (charts.trend, (TREND,), {"metric": "win_rate"}, "y"),
+    "trend_revenue": (charts.trend, (TREND.assign(rep_value=[1e5, 2e5, 3e5]),), {"metric": "revenue_won"}, "y"),
+    "value_vs_cost": (charts.value_vs_cost, (pd.DataFrame({"label": ["You", "Team median"],
                                                           "value_cost_ratio": [13.2, 19.0]}),),
                       {"highlight": ["You"]}, "x"),
-    "forecast_vs_actual": (plots.forecast_vs_actual, (pd.DataFrame({"period": ["2025-Q1", "2025-Q2"],
+    "forecast_vs_actual": (charts.forecast_vs_actual, (pd.DataFrame({"period": ["2025-Q1", "2025-Q2"],
                                                                     "forecast_amount": [168_700.0, 128_300.0],
                                                                     "actual": [173_282.0, 117_192.0]}),), {}, "y"),
-    "team_band": (plots.team_band, (BAND,), {"metric": "win_rate"}, "x"),
-    "metric_bars": (plots.metric_bars, (pd.DataFrame({"territory": ["North", HOSTILE], "revenue_won": [4.6e6, 2.9e6]}),),
+    "team_band": (charts.team_band, (BAND,), {"metric": "win_rate"}, "x"),
+    "metric_bars": (charts.metric_bars, (pd.DataFrame({"territory": ["North", HOSTILE], "revenue_won": [4.6e6, 2.9e6]}),),
                     {"metric": "revenue_won", "group": "territory"}, "x"),
-    "effect_interval": (plots.effect_interval, (EFFECT,), {}, "x"),
-    "before_after": (plots.before_after, ({"treated_before": 0.57, "treated_after": 0.71, "control_before": 0.55,
+    "effect_interval": (charts.effect_interval, (EFFECT,), {}, "x"),
+    "before_after": (charts.before_after, ({"treated_before": 0.57, "treated_after": 0.71, "control_before": 0.55,
                                            "control_after": 0.55},), {}, "y"),
-    "forecast_error_heatmap": (plots.forecast_error_heatmap, (ACCURACY,), {}, None),
-    "forecast_bias": (plots.forecast_bias, (BIAS,), {}, "x"),
-    "quality_counts": (plots.quality_counts, (pd.DataFrame({"flag": ["padded_activity", "stale_pipeline"],
+    "forecast_error_heatmap": (charts.forecast_error_heatmap, (ACCURACY,), {}, None),
+    "forecast_bias": (charts.forecast_bias, (BIAS,), {}, "x"),
+    "quality_counts": (charts.quality_counts, (pd.DataFrame({"flag": ["padded_activity", "stale_pipeline"],
                                                             "rows": [536, 11]}),), {}, "x"),
 }
 
@@ -111,13 +111,13 @@ def test_charts_live_outside_pyplot():
 
 
 def test_data_text_is_drawn_literally():
-    fig = plots.team_band(BAND, metric="win_rate")
+    fig = charts.team_band(BAND, metric="win_rate")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert HOSTILE in labels
 
 
 def test_factor_bands_has_one_panel_per_factor_with_units():
-    fig = plots.factor_bands(FACTORS)
+    fig = charts.factor_bands(FACTORS)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["Prospecting", "Conversion (focus)", "Deal size", "Velocity"]
     assert [ax.get_ylabel() for ax in fig.axes] == ["New opportunities (count)", "Win rate (%)",
@@ -128,14 +128,14 @@ def test_factor_bands_legend_shows_you_in_blue_whichever_panel_is_the_focus():
     from matplotlib.colors import to_hex
 
     focus_first = FACTORS.assign(is_focus=FACTORS["factor"] == "prospecting")
-    legend = plots.factor_bands(focus_first).legends[0]
+    legend = charts.factor_bands(focus_first).legends[0]
     you = dict(zip([t.get_text() for t in legend.get_texts()], legend.legend_handles))["You"]
-    assert to_hex(you.get_edgecolor()[0]) == plots.PALETTE["you"]
+    assert to_hex(you.get_edgecolor()[0]) == charts.PALETTE["you"]
     assert sorted(t.get_text() for t in legend.get_texts()) == ["Team median", "Team middle half", "You"]
 
 
 def test_trend_units_and_axis_format():
-    fig = plots.trend(TREND, metric="win_rate", peer_label="team")
+    fig = charts.trend(TREND, metric="win_rate", peer_label="team")
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Win rate (%)" and ax.get_xlabel() == "Quarter"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2025-Q1", "2025-Q2", "2025-Q3"]
@@ -145,24 +145,24 @@ def test_trend_units_and_axis_format():
 def test_trend_band_of_a_lone_quarter_is_drawn_as_a_bar():
     """fill_between draws nothing for a quarter whose neighbours have no band:
     TREND's 2025-Q1 and 2025-Q3 get a short bar spanning their middle half."""
-    ax = plots.trend(TREND, metric="win_rate").axes[0]
+    ax = charts.trend(TREND, metric="win_rate").axes[0]
     bars = sorted((round(b.get_x() + b.get_width() / 2, 6), round(b.get_y(), 6), round(b.get_height(), 6))
                   for b in ax.patches)
     assert bars == [(0.0, 0.57, 0.18), (2.0, 0.55, round(0.71 - 0.55, 6))]
     joined = TREND.assign(peer_low=[0.57, 0.56, 0.55], peer_high=[0.75, 0.74, 0.71])
-    assert not plots.trend(joined, metric="win_rate").axes[0].patches  # a run of quarters: the area alone
+    assert not charts.trend(joined, metric="win_rate").axes[0].patches  # a run of quarters: the area alone
 
 
 def test_empty_inputs_still_give_a_titled_chart():
-    empty = plots.forecast_vs_actual(pd.DataFrame(columns=["period", "forecast_amount", "actual"]))
+    empty = charts.forecast_vs_actual(pd.DataFrame(columns=["period", "forecast_amount", "actual"]))
     assert empty.axes[0].get_title()
-    no_cost = plots.value_vs_cost(pd.DataFrame({"label": ["You"], "value_cost_ratio": [np.nan]}))
+    no_cost = charts.value_vs_cost(pd.DataFrame({"label": ["You"], "value_cost_ratio": [np.nan]}))
     assert "No yearly cost" in " ".join(t.get_text() for t in no_cost.axes[0].texts)
 
 
 def test_wrong_frame_says_which_columns_are_needed():
     with pytest.raises(KeyError, match="needs the columns"):
-        plots.trend(pd.DataFrame({"quarter": []}), metric="win_rate")
+        charts.trend(pd.DataFrame({"quarter": []}), metric="win_rate")
 
 
 def test_tick_memo_draws_the_same_pixels_and_skips_recomputing(monkeypatch):
@@ -186,7 +186,7 @@ def test_tick_memo_draws_the_same_pixels_and_skips_recomputing(monkeypatch):
         self._compute = lambda: computed.append(1) or compute()
 
     monkeypatch.setattr(figures._TickMemo, "__init__", counting_init)
-    png(plots.trend(TREND, metric="win_rate"))
+    png(charts.trend(TREND, metric="win_rate"))
     assert len(asked) > 3 * len(computed) > 0
     monkeypatch.setattr(figures._TickMemo, "__call__", lambda self: self._compute())  # recompute every time
     for name, (draw, args, kwargs, _) in CASES.items():
@@ -208,11 +208,11 @@ def test_charts_of_one_size_share_a_renderer_and_draw_what_a_fresh_one_would():
         FigureCanvasBase(fig)  # savefig then draws on a new Agg canvas, as for any Figure
         return png(fig)
 
-    first, second = plots.trend(TREND, metric="win_rate"), plots.trend(TREND, metric="win_rate")
+    first, second = charts.trend(TREND, metric="win_rate"), charts.trend(TREND, metric="win_rate")
     assert first.canvas.get_renderer() is second.canvas.get_renderer()
     for name, (draw, args, kwargs, _) in CASES.items():
         shared = png(draw(*args, **kwargs))
-        png(plots.factor_bands(FACTORS))  # something else on the shared renderers in between
+        png(charts.factor_bands(FACTORS))  # something else on the shared renderers in between
         assert shared == fresh(draw(*args, **kwargs)), name
 
 
@@ -227,7 +227,7 @@ def _without_glyph_cache(monkeypatch):
 
 
 def test_stocked_figures_draw_what_new_ones_would(monkeypatch):
-    """A report template makes blank figures ahead (plots.stock_figures); a
+    """A report template makes blank figures ahead (charts.stock_figures); a
     chart that takes one draws the same pixels as one that builds its own,
     each is taken once, and none is taken once matplotlib's settings changed."""
     fresh = {name: _png(draw(*args, **kwargs)) for name, (draw, args, kwargs, _) in CASES.items()}
@@ -236,7 +236,7 @@ def test_stocked_figures_draw_what_new_ones_would(monkeypatch):
         for draw, args, kwargs, _ in CASES.values():
             _png(draw(*args, **kwargs))
 
-    made = plots.stock_figures(draw_all)
+    made = charts.stock_figures(draw_all)
     try:
         assert made == len(CASES)
         taken = []
@@ -245,10 +245,10 @@ def test_stocked_figures_draw_what_new_ones_would(monkeypatch):
         for name, (draw, args, kwargs, _) in CASES.items():
             assert _png(draw(*args, **kwargs)) == fresh[name], name
         assert sum(t is not None for t in taken) >= len(CASES) - 1  # two cases may share a shape: one each
-        assert plots.stock_figures(draw_all) == made
+        assert charts.stock_figures(draw_all) == made
         taken.clear()
         with plt.rc_context({"lines.linewidth": 3.0}):  # another setting: stock figures would not match it
-            plots.trend(TREND, metric="win_rate")
+            charts.trend(TREND, metric="win_rate")
         assert taken == [None]
     finally:
         figures._STOCK.clear()
@@ -261,14 +261,14 @@ def test_glyph_cache_draws_what_matplotlib_draws(monkeypatch):
     figures._GLYPHS._layouts.clear()
     figures._GLYPHS._bitmaps.clear()
     with plt.rc_context({"text.antialiased": False}):
-        aliased = _png(plots.trend(TREND, metric="revenue_won"))
+        aliased = _png(charts.trend(TREND, metric="revenue_won"))
     cached = {name: _png(draw(*args, **kwargs)) for name, (draw, args, kwargs, _) in CASES.items()}
     assert aliased != cached["trend_revenue"]  # the other rendering mode did draw otherwise
-    again = _png(plots.factor_bands(FACTORS))  # this time every glyph comes from the cache
+    again = _png(charts.factor_bands(FACTORS))  # this time every glyph comes from the cache
     assert figures._GLYPHS._bitmaps and figures._GLYPHS._layouts
     _without_glyph_cache(monkeypatch)
     for name, (draw, args, kwargs, _) in CASES.items():
         assert _png(draw(*args, **kwargs)) == cached[name], name
-    assert _png(plots.factor_bands(FACTORS)) == again
+    assert _png(charts.factor_bands(FACTORS)) == again
     with plt.rc_context({"text.antialiased": False}):
-        assert _png(plots.trend(TREND, metric="revenue_won")) == aliased
+        assert _png(charts.trend(TREND, metric="revenue_won")) == aliased

@@ -10,9 +10,9 @@ import json
 
 import pandas as pd
 
-from salesnb.dataset import Dataset, from_frames
+from salesnb.io.dataset import Dataset, from_frames
 from salesnb.errors import Problem
-from salesnb.quality import COLUMNS, padded_activity, quality_flags, quality_for_rep, stale_pipeline
+from salesnb.analysis.quality import COLUMNS, padded_activity, quality_flags, quality_for_rep, stale_pipeline
 
 Q2_DAYS = pd.bdate_range("2025-04-01", "2025-06-30")
 REPS = ["R1", "R2", "R3", "R4", "R5"]
@@ -61,7 +61,7 @@ def test_padded_bursts_and_month_end_piles_are_flagged_honest_reps_are_not():
 
 
 def test_padding_is_judged_inside_the_period():
-    from salesnb.periods import parse_period
+    from salesnb.analysis.periods import parse_period
 
     # In April alone R1's June burst and two of R4's three month ends are outside:
     # R4 has 8 unlinked contacts (< 20), nobody is flagged.
@@ -156,7 +156,7 @@ def test_loader_findings_are_counted_per_flag_table_and_rep():
 
 
 def test_loaded_csv_folder_reports_its_set_aside_rows(tmp_path):
-    from salesnb.loading import load
+    from salesnb.io.loading import load
 
     (tmp_path / "reps.csv").write_text("rep_id,name,territory\nR1,Ann,North\nR2,Bo,North\n")
     (tmp_path / "opportunities.csv").write_text(
@@ -183,8 +183,8 @@ def test_no_activities_and_empty_data_give_an_empty_frame():
 # -- the generated sample: the padded rep is flagged, honest reps are not -----------
 
 def test_planted_padding_and_stale_pipeline_are_flagged(tmp_path):
-    from salesnb.loading import load
-    from salesnb.sample import PLANTED, generate
+    from salesnb.io.loading import load
+    from salesnb.io.sample import PLANTED, generate
 
     generate(tmp_path)  # defaults: 12 reps, 24 months to 2025-12-31
     ds = load(tmp_path)

@@ -1,4 +1,4 @@
-"""salesnb.render: executed notebook -> one safe, self-contained HTML page.
+"""salesnb.present.render: executed notebook -> one safe, self-contained HTML page.
 
 These tests build executed notebooks in memory (no kernel), so they are
 fast; tests/test_report.py renders notebooks that really ran.
@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from salesnb.render import _clean, html_exporter, notebook_to_html, safe_html
+from salesnb.present.render import _clean, html_exporter, notebook_to_html, safe_html
 
 HOSTILE = "<script>alert(1)</script>"
 TINY_PNG = base64.b64encode(

@@ -1,4 +1,4 @@
-"""salesnb.report and salesnb.executors: batches of reports.
+"""salesnb.run.batch and salesnb.run.executors: batches of reports.
 
 Fast tests replace the kernel with a fake execution (``_execute``) so the
 runner's own logic (naming, index, manifest, failures, reruns) is checked
@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-import salesnb.report as report_module
+import salesnb.run.batch as report_module
 from salesnb.cli import cli
 from salesnb.errors import InputError
-from salesnb.executors import Executor, LocalExecutor
-from salesnb.report import plan_batch, run_batch, safe_name
+from salesnb.run.executors import Executor, LocalExecutor
+from salesnb.run.batch import plan_batch, run_batch, safe_name
 
 FIXTURE_NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
 HOSTILE_NAME = "<script>alert(1)</script>"
@@ -91,7 +91,7 @@ def test_safe_names_do_not_collide():
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from salesnb.loading import load
+    from salesnb.io.loading import load
 
     return load(write_source(tmp_path_factory.mktemp("plan") / "src", REPS + [("R9", "Ida", "West", "Beta")]))
 
@@ -99,7 +99,7 @@ def dataset(tmp_path_factory):
 def plan(dataset, tmp_path, **kw):
     import datetime as dt
 
-    from salesnb.periods import parse_period
+    from salesnb.analysis.periods import parse_period
 
     return plan_batch(dataset, source=tmp_path / "src", period=parse_period("2026-Q1"), as_of=dt.date(2026, 4, 2),
                       out_dir=tmp_path / "out", notebooks_dir=FIXTURE_NOTEBOOKS, **kw)
@@ -303,7 +303,7 @@ def test_a_second_batch_on_the_same_folder_is_refused(no_kernel, tmp_path):
     source = write_source(tmp_path / "src")
     out = tmp_path / "out"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; import salesnb.report as r\n"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; import salesnb.run.batch as r\n"
          "with r._batch_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)", str(out)],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -353,7 +353,7 @@ def test_missing_notebooks_are_skipped_not_failed(no_kernel, tmp_path):
 
 
 def test_relative_period_is_resolved_once_and_can_name_the_folder(no_kernel, tmp_path):
-    pytest.importorskip("salesnb.periods")
+    pytest.importorskip("salesnb.analysis.periods")
     result = run_batch(write_source(tmp_path / "src"), period="last-quarter", as_of="2026-04-02",
                        out=tmp_path / "reports" / "{period}", notebooks=FIXTURE_NOTEBOOKS, reps=["R1"], teams=["Alpha"])
     assert result.out_dir == (tmp_path / "reports" / "2026-Q1").resolve()
@@ -400,7 +400,7 @@ def test_missing_kernel_is_explained():
 
 
 def test_fingerprint_falls_back_to_the_source_files(tmp_path):
-    from salesnb.dataset import Dataset
+    from salesnb.io.dataset import Dataset
 
     source = write_source(tmp_path / "src")
     first = report_module._data_fingerprint(Dataset(tables={}), source, None)

@@ -1,4 +1,4 @@
-"""salesnb.sample: deterministic, shaped like the contract, and every planted
+"""salesnb.io.sample: deterministic, shaped like the contract, and every planted
 profile visible in the raw tables with plain pandas (no salesnb analytics),
 over the whole span and over the last twelve months."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from salesnb.errors import InputError
-from salesnb.sample import (
+from salesnb.io.sample import (
     FORECAST_BIAS,
     NEW_HIRE,
     PLANTED,
@@ -21,7 +21,7 @@ from salesnb.sample import (
     generate,
     planted_profiles,
 )
-from salesnb.schema import TABLES
+from salesnb.io.schema import TABLES
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 END = pd.Timestamp("2025-12-31")
@@ -110,7 +110,7 @@ def test_a_failed_run_leaves_the_old_files_and_no_temporary_ones(tmp_path, monke
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("salesnb.sample._simulate_block", broken)
+    monkeypatch.setattr("salesnb.io.sample._simulate_block", broken)
     with pytest.raises(RuntimeError):
         generate(tmp_path, reps=2, months=3, seed=99)
     assert _bytes(tmp_path) == before

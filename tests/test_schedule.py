@@ -1,4 +1,4 @@
-"""salesnb.schedule: crontab lines and systemd units that run `salesnb report`.
+"""salesnb.run.schedule: crontab lines and systemd units that run `salesnb report`.
 
 The commands are not only compared as text: they are run through /bin/sh
 (after undoing cron's or systemd's own escaping, as those do) with a stub
@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from salesnb.cli import cli
 from salesnb.errors import InputError
-from salesnb.schedule import (
+from salesnb.run.schedule import (
     DEFAULT_PERIOD,
     Schedule,
     crontab_line,

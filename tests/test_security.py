@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 import salesnb
-import salesnb.report as report_module
-from salesnb import sources
+import salesnb.run.batch as report_module
+from salesnb.io import sources
 from salesnb.cli import cli
-from salesnb.exports import FORMULA_STARTS, neutralise_formulas, to_csv_text
+from salesnb.io.exports import FORMULA_STARTS, neutralise_formulas, to_csv_text
 
 try:
     from test_report import FIXTURE_NOTEBOOKS, _fake_execute, run_cli
@@ -422,7 +422,7 @@ PAYLOAD = {  # text columns, value -> a marked payload
 
 def hostile_real_source(folder: Path) -> Path:
     """A small generated source (3 reps, 4 months) whose every text field is rewritten with markup."""
-    from salesnb.sample import generate
+    from salesnb.io.sample import generate
 
     generate(folder, seed=11, reps=3, months=4, end="2025-12-31")
     tables = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in folder.glob("*.csv")}

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import salesnb
-from salesnb import sources
+from salesnb.io import sources
 from salesnb.cli import cli
 from salesnb.errors import DataError
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from salesnb.dataset import Dataset, from_frames
+from salesnb.io.dataset import Dataset, from_frames
 from salesnb.errors import InputError
-from salesnb.training import training_effect
+from salesnb.analysis.training import training_effect
 
 TREATED = [f"T{i}" for i in range(1, 6)]
 CONTROL = [f"C{i}" for i in range(1, 6)]
@@ -131,8 +131,8 @@ def test_count_metrics_work_too():
 # -- the generated sample: the planted effect is recovered ----------------------
 
 def test_planted_training_effect_lies_in_the_interval(tmp_path):
-    from salesnb.loading import load
-    from salesnb.sample import NEW_HIRE, TRAINED, TRAINING_EFFECT, TRAINING_PROGRAM, generate
+    from salesnb.io.loading import load
+    from salesnb.io.sample import NEW_HIRE, TRAINED, TRAINING_EFFECT, TRAINING_PROGRAM, generate
 
     generate(tmp_path)  # defaults: 12 reps, 24 months to 2025-12-31, training in January 2025
     result = training_effect(load(tmp_path), program=TRAINING_PROGRAM)

@@ -8,8 +8,8 @@ import pandas as pd
 import pandera.errors
 import pytest
 
-from salesnb.schema import AMOUNT, DATE, ENUM, TABLES
-from salesnb.validation import ROW_RULES, _repeated, _schema_failures, contract_schema
+from salesnb.io.schema import AMOUNT, DATE, ENUM, TABLES
+from salesnb.io.validation import ROW_RULES, _repeated, _schema_failures, contract_schema
 
 
 def _typed_frame(name: str, rng: random.Random, n: int) -> pd.DataFrame:
@@ -68,7 +68,7 @@ def _opportunities(rows: list[tuple[str, str]]) -> pd.DataFrame:
 def test_a_row_set_aside_does_not_claim_its_id():
     """Line 2 (O1) has a bad date; lines 3 and 4 are valid O1s. Line 3 is kept
     (warned about line 2), line 4 is a duplicate of line 3."""
-    from salesnb.validation import check_table
+    from salesnb.io.validation import check_table
 
     frame = _opportunities([("O1", "bad"), ("O1", "2025-01-01"), ("O1", "2025-01-02"), ("O2", "2025-01-01")])
     checked = check_table("opportunities", frame, file="deals.csv", lines=np.arange(2, 6))
@@ -82,7 +82,7 @@ def test_a_row_set_aside_does_not_claim_its_id():
 
 
 def test_plain_duplicates_still_set_aside_every_repeat():
-    from salesnb.validation import check_table
+    from salesnb.io.validation import check_table
 
     frame = _opportunities([("O1", "2025-01-01"), ("O2", "2025-01-01"), ("O1", "2025-01-01"), ("O1", "2025-01-03")])
     checked = check_table("opportunities", frame, file="deals.csv", lines=np.arange(2, 6))
@@ -92,7 +92,7 @@ def test_plain_duplicates_still_set_aside_every_repeat():
 
 
 def test_a_bad_optional_value_no_rule_needs_is_left_blank_with_a_warning():
-    from salesnb.validation import check_table
+    from salesnb.io.validation import check_table
 
     frame = pd.DataFrame({"rep_id": ["R1", "R2"], "name": ["Ann", "Bob"], "territory": ["North", "South"], "team": None,
                           "hire_date": ["2020-01-01", "soon"], "annual_cost": ["lots", "90000"]})
@@ -107,7 +107,7 @@ def test_a_bad_optional_value_no_rule_needs_is_left_blank_with_a_warning():
 
 def test_a_bad_amount_on_a_deal_still_sets_the_row_aside():
     """amount is optional, but a rule reads it (a won deal needs one): not blanked."""
-    from salesnb.validation import check_table
+    from salesnb.io.validation import check_table
 
     frame = _opportunities([("O1", "2025-01-01"), ("O2", "2025-01-01")])
     frame["amount"] = ["lots", "10"]
@@ -141,7 +141,7 @@ def test_repeated_by_hashes_finds_exactly_the_plain_duplicates(chunks):
 
 
 def test_repeated_hash_collisions_are_not_reported_as_duplicates(monkeypatch):
-    import salesnb.validation as validation
+    import salesnb.io.validation as validation
 
     values = _ids(["a", "b", "a", None, "c", None, "b", "d"])
     monkeypatch.setattr(validation, "_hash_slice", lambda part: np.zeros(len(part), dtype=np.uint64))  # every value collides
@@ -153,7 +153,7 @@ def test_repeated_hash_collisions_are_not_reported_as_duplicates(monkeypatch):
 def test_text_hashes_depend_on_the_text_only():
     import pyarrow as pa
 
-    from salesnb.validation import _text_hashes
+    from salesnb.io.validation import _text_hashes
 
     texts = ["", "a", "ab", "abcdefgh", "abcdefghi", "Müller", "a\x00", "abcdefgh" * 5]
     whole = np.concatenate([h for _, h in _text_hashes(pa.array(texts, type=pa.large_string()))])
@@ -164,7 +164,7 @@ def test_text_hashes_depend_on_the_text_only():
 
 @pytest.mark.parametrize("chunks", [1, 2])
 def test_is_in_by_hashes_matches_a_set_lookup(monkeypatch, chunks):
-    import salesnb.validation as validation
+    import salesnb.io.validation as validation
 
     monkeypatch.setattr(validation, "_HASHED_LOOKUP_MIN", 1)
     rng = random.Random(11)
@@ -181,7 +181,7 @@ def test_is_in_by_hashes_matches_a_set_lookup(monkeypatch, chunks):
 def test_index_in_by_hashes_survives_collisions(monkeypatch):
     import pyarrow as pa
 
-    import salesnb.validation as validation
+    import salesnb.io.validation as validation
 
     monkeypatch.setattr(validation, "_hash_slice", lambda part: (np.arange(len(part)) % 2).astype(np.uint64))
     values = pa.array(["a", "b", "c", None, "zz", "q", "b"], type=pa.large_string())

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.dataset import from_frames
+from salesnb.io.dataset import from_frames
 from salesnb.errors import InputError
-from salesnb.metrics import UNKNOWN, metrics_table
-from salesnb.value import clv, customer_values, value_cost
+from salesnb.analysis.metrics import UNKNOWN, metrics_table
+from salesnb.analysis.value import clv, customer_values, value_cost
 
 REPS = pd.DataFrame({
     "rep_id": ["RA", "RB", "RC"], "name": ["Ann", "Bob", "Cy"], "territory": ["North", "North", "South"],

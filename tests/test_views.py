@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 import salesnb
-from salesnb import views
-from salesnb.diagnosis import MIN_PEERS, diagnose
+from salesnb.present import pages
+from salesnb.analysis.diagnosis import MIN_PEERS, diagnose
 from salesnb.errors import InputError
-from salesnb.metrics import metrics_over_time, metrics_table
-from salesnb.sample import FOCUS
+from salesnb.analysis.metrics import metrics_over_time, metrics_table
+from salesnb.io.sample import FOCUS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 PERIOD, AS_OF = "2025", "2026-01-05"
@@ -31,7 +31,7 @@ def ds():
 
 @pytest.fixture(scope="module")
 def r03(ds):
-    return views.rep_report(ds, "R03", period=PERIOD, as_of=AS_OF)
+    return pages.rep_report(ds, "R03", period=PERIOD, as_of=AS_OF)
 
 
 def strings(value):
@@ -99,23 +99,23 @@ def test_value_and_forecasts(ds, r03):
 
 
 def test_quality_notes_go_next_to_the_figures_they_affect(ds):
-    r06 = views.rep_report(ds, "R06", period=PERIOD, as_of=AS_OF, quarters=1)
+    r06 = pages.rep_report(ds, "R06", period=PERIOD, as_of=AS_OF, quarters=1)
     assert any("padded activity" in n for n in r06.notes_for("scorecard"))
-    r05 = views.rep_report(ds, "R05", period=PERIOD, as_of=AS_OF, quarters=1)
+    r05 = pages.rep_report(ds, "R05", period=PERIOD, as_of=AS_OF, quarters=1)
     assert any("stale pipeline" in n and "What to do" in n for n in r05.notes_for("scorecard"))
     assert set(r05.quality["flag"]) == {"stale_pipeline"}
 
 
 def test_new_hire_quarters_before_the_hire_are_blank(ds):
-    r12 = views.rep_report(ds, "R12", period=PERIOD, as_of=AS_OF, quarters=4)
+    r12 = pages.rep_report(ds, "R12", period=PERIOD, as_of=AS_OF, quarters=4)
     opportunities = r12.trend("opportunities").set_index("quarter")["rep_value"]
     assert opportunities[:"2025-Q2"].isna().all() and opportunities["2025-Q3"] > 0
 
 
 def test_too_few_peers_gives_no_peer_figures(ds):
     # North alone holds three reps (R01, R05, R09): two peers each, fewer than MIN_PEERS
-    north = views.segment(ds, territory="North")
-    r01 = views.rep_report(north, "R01", period=PERIOD, as_of=AS_OF, quarters=2)
+    north = pages.segment(ds, territory="North")
+    r01 = pages.rep_report(north, "R01", period=PERIOD, as_of=AS_OF, quarters=2)
     assert r01.factors["peer_median"].isna().all()
     assert r01.trends["peer_median"].isna().all()
     assert r01.value["peer_median_ratio"] is None and list(r01.value_frame()["label"]) == ["You"]
@@ -125,24 +125,24 @@ def test_with_three_or_four_peers_only_the_median_is_shown(ds):
     # 2025-Q1, team Beta without R04: R12 not yet hired, R02 closed fewer than 10 deals, so the
     # win rate rests on 3 peers (R06, R08, R10) and the other factors on 4: median and 25th/75th
     # percentile together would give away their figures, so only the median is shown.
-    r04 = views.rep_report(ds, "R04", period="2025-Q1", as_of=AS_OF, quarters=1)
+    r04 = pages.rep_report(ds, "R04", period="2025-Q1", as_of=AS_OF, quarters=1)
     assert r04.peer_group == "team" and r04.diagnosis["peer_count"] == 4
     assert r04.factors["peer_median"].notna().all()
     assert r04.factors["peer_low"].isna().all() and r04.factors["peer_high"].isna().all()
     trend = r04.trend("win_rate").iloc[0]
     assert trend["peers"] == 3 and not np.isnan(trend["peer_median"]) and np.isnan(trend["peer_low"])
-    assert views.BAND_MIN_PEERS == 5 and MIN_PEERS == 3
+    assert pages.BAND_MIN_PEERS == 5 and MIN_PEERS == 3
 
 
 def test_unknown_rep_is_an_input_error(ds):
     with pytest.raises(InputError, match="no rep 'R99'"):
-        views.rep_report(ds, "R99", period=PERIOD)
+        pages.rep_report(ds, "R99", period=PERIOD)
 
 
 # -- segments ------------------------------------------------------------------------
 
 def test_territory_segment_keeps_those_reps_figures_unchanged(ds):
-    north = views.segment(ds, territory="north")  # case-insensitive
+    north = pages.segment(ds, territory="north")  # case-insensitive
     assert sorted(north.reps["rep_id"]) == ["R01", "R05", "R09"]
     full = metrics_table(ds, by="rep", period=PERIOD).set_index("rep_id").loc[["R01", "R05", "R09"]].reset_index()
     pd.testing.assert_frame_equal(metrics_table(north, by="rep", period=PERIOD), full)
@@ -151,23 +151,23 @@ def test_territory_segment_keeps_those_reps_figures_unchanged(ds):
 @pytest.mark.parametrize("by", ["customer_type", "acquisition_method"])
 def test_customer_segments_partition_the_deals_as_metrics_table_groups_them(ds, by):
     grouped = metrics_table(ds, by=by, period=PERIOD).set_index(by)
-    for value in views.segment_options(ds)[by]:
-        part = metrics_table(views.segment(ds, **{by: value}), by="rep", period=PERIOD)
+    for value in pages.segment_options(ds)[by]:
+        part = metrics_table(pages.segment(ds, **{by: value}), by="rep", period=PERIOD)
         for metric in ("opportunities", "won", "lost", "revenue_won"):
             assert part[metric].sum() == pytest.approx(grouped.loc[value, metric]), (value, metric)
 
 
 def test_customer_segment_drops_quotas_and_forecasts_and_says_so(ds):
-    retail = views.segment(ds, customer_type="Retail")
+    retail = pages.segment(ds, customer_type="Retail")
     assert retail.expectations is None and len(retail.forecasts) == 0
     assert any("quotas and forecasts" in n for n in retail.notes)
-    assert views.segment(ds) is ds
+    assert pages.segment(ds) is ds
 
 
 # -- the manager's views ------------------------------------------------------------
 
 def test_team_report(ds):
-    alpha = views.team_report(ds, "alpha", period=PERIOD, as_of=AS_OF)
+    alpha = pages.team_report(ds, "alpha", period=PERIOD, as_of=AS_OF)
     assert alpha.title == "Team Alpha" and list(alpha.members["rep_id"]) == ["R01", "R03", "R05", "R07", "R09", "R11"]
     focus = alpha.focus.set_index("rep_id")["focus"]
     assert focus["R03"] == "conversion" and focus["R05"] == "velocity"
@@ -176,22 +176,22 @@ def test_team_report(ds):
     assert list(alpha.teams["team"]) == ["Alpha"]
     assert set(alpha.breakdowns) == {"territory", "customer_type", "acquisition_method"}
     assert set(alpha.breakdowns["territory"]["territory"]) == {"North", "East"}
-    everyone = views.team_report(ds, "", period=PERIOD, as_of=AS_OF)
+    everyone = pages.team_report(ds, "", period=PERIOD, as_of=AS_OF)
     assert everyone.title == "All reps" and len(everyone.members) == 12
     with pytest.raises(InputError, match="known teams: Alpha, Beta"):
-        views.team_report(ds, "Gamma", period=PERIOD)
+        pages.team_report(ds, "Gamma", period=PERIOD)
 
 
 def test_forecast_quality_and_training_reports(ds):
-    forecasts = views.forecast_report(ds, period=PERIOD, as_of=AS_OF)
+    forecasts = pages.forecast_report(ds, period=PERIOD, as_of=AS_OF)
     bias = forecasts.bias.set_index("rep_id")["bias"]
     assert bias["R07"] == "over" and bias["R08"] == "under"
-    quality = views.quality_report(ds, period=PERIOD, as_of=AS_OF)
+    quality = pages.quality_report(ds, period=PERIOD, as_of=AS_OF)
     flagged = quality.flags.set_index("flag")["rep_id"]
     assert flagged["padded_activity"] == "R06" and flagged["stale_pipeline"] == "R05"
     assert quality.quarantine.empty and quality.problems.empty
     assert dict(zip(quality.kept["table"], quality.kept["rows"]))["reps"] == 12
-    effect = views.training_report(ds, program="consultative selling", period=PERIOD)
+    effect = pages.training_report(ds, program="consultative selling", period=PERIOD)
     assert effect["treated"] == ["R08", "R09", "R10", "R11"] and effect["effect"] > 0
     assert effect["treated_labels"][0] == "Hugo Tanaka (R08)"
 
@@ -207,7 +207,7 @@ def test_the_quality_reports_problems_name_the_users_column(tmp_path):
         "    values: {status: {Open: open}}\n"
         "  reps: {from: opportunities, columns: {rep_id: Owner, name: Owner, territory: {const: All}}}\n",
         encoding="utf-8")
-    quality = views.quality_report(salesnb.load(tmp_path), period="2025", as_of="2026-01-05")
+    quality = pages.quality_report(salesnb.load(tmp_path), period="2025", as_of="2026-01-05")
     [row] = quality.problems.to_dict("records")
     assert (row["line"], row["column"], row["source_column"], row["file_column"]) == (3, "status", "Stage", "Stage")
 
@@ -217,7 +217,7 @@ def test_trend_notes_say_where_the_peer_median_or_band_is_missing():
     peers = {"win_rate": [2, 4, 4, 4], "revenue_won": [6, 4, 6, 6], "opportunities": [6, 4, 6, 6]}
     trends = pd.DataFrame([{"metric": m, "quarter": q, "peers": n} for m, counts in peers.items()
                            for q, n in zip(order, counts)])
-    assert views._thin_peer_notes(trends, order, 3, 10) == [
+    assert pages._thin_peer_notes(trends, order, 3, 10) == [
         "Fewer than 3 peers have enough data (10 or more deals closed) for the win rate in 2024-Q4: "
         "no peer median is drawn there.",
         "Fewer than 5 peers have enough data (10 or more deals closed) for the win rate in 2025-Q1 to 2025-Q3: "
@@ -225,5 +225,5 @@ def test_trend_notes_say_where_the_peer_median_or_band_is_missing():
         "Fewer than 5 peers have enough data for the revenue won and new opportunities in 2025-Q1: "
         "only their median is drawn there, not their middle half.",
     ]
-    assert views._thin_peer_notes(trends.assign(peers=5), order, 3, 10) == []
-    assert views._quarters(["2025-Q3", "2024-Q4", "2025-Q1"], order) == "2024-Q4, 2025-Q1 and 2025-Q3"
+    assert pages._thin_peer_notes(trends.assign(peers=5), order, 3, 10) == []
+    assert pages._quarters(["2025-Q3", "2024-Q4", "2025-Q1"], order) == "2024-Q4, 2025-Q1 and 2025-Q3"

@@ -39,8 +39,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_the_notebooks_and_templates(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"salesnb/notebooks/{name}" for name in NOTEBOOKS} <= names
-    assert "salesnb/templates/index.html.j2" in names
-    assert "salesnb/templates/salesnb_report/index.html.j2" in names
+    assert "salesnb/present/templates/index.html.j2" in names
+    assert "salesnb/present/templates/salesnb_report/index.html.j2" in names
     assert not any(name.startswith(("tests/", "data/", "benchmarks/")) for name in names)
 
 
@@ -65,7 +65,7 @@ def test_an_installed_wheel_renders_the_samples_reports_outside_the_repository(w
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SALESNB_CACHE_DIR", "JUPYTER_PATH")}
     env["JUPYTER_PATH"] = str(jupyter_path)
 
-    where = subprocess.run([str(python), "-c", "import salesnb.report as r; print(r.__file__); print(r.default_notebooks_dir())"],
+    where = subprocess.run([str(python), "-c", "import salesnb.run.batch as r; print(r.__file__); print(r.default_notebooks_dir())"],
                            check=True, capture_output=True, text=True, cwd=work, env=env).stdout.split()
     assert where[0].startswith(str(purelib)), where  # the wheel's code, not this checkout's
     assert where[1] == str(purelib / "salesnb" / "notebooks")

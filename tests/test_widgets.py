@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 import salesnb
-from salesnb import widgets
+from salesnb.present import widgets
 from salesnb.errors import InputError
-from salesnb.metrics import metrics_table
-from salesnb.views import segment
-from salesnb.widgets import ALL, SegmentExplorer
+from salesnb.analysis.metrics import metrics_table
+from salesnb.present.pages import segment
+from salesnb.present.widgets import ALL, SegmentExplorer
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 PERIOD = "2025"

@@ -1,4 +1,4 @@
-"""salesnb.yamlfile: a user's YAML file is read with caps (size, alias
+"""salesnb.io.yamlfile: a user's YAML file is read with caps (size, alias
 expansion, nesting), located errors, and lines kept for later checks."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import time
 import pytest
 
 import salesnb
-from salesnb import yamlfile
+from salesnb.io import yamlfile
 from salesnb.errors import DataError
-from salesnb.mapping import read_mapping
-from salesnb.yamlfile import MAX_BYTES, MAX_DEPTH, read_yaml
+from salesnb.io.mapping import read_mapping
+from salesnb.io.yamlfile import MAX_BYTES, MAX_DEPTH, read_yaml
 
 
 def billion_laughs(levels: int = 9) -> str:

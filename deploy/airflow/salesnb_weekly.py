@@ -13,7 +13,7 @@ retried or inspected on its own:
   (unchanged ones are skipped, as in ``salesnb report``; ``force`` renders
   all), stores the loaded data for the reports, writes the plan into
   ``OUT/.salesnb/plan.json`` and returns one job per report to render;
-- ``render`` runs :func:`salesnb.report.render_report` on one job: the same
+- ``render`` runs :func:`salesnb.run.batch.render_report` on one job: the same
   function the local and Dask executors run; it never raises for a report
   that fails (the failure is in its result);
 - ``finish`` (runs even when render tasks failed) writes ``index.html`` and
@@ -71,7 +71,7 @@ PARALLEL = int(os.environ.get("SALESNB_PARALLEL", "16"))
 def salesnb_weekly():
     @task
     def plan(params=None, data_interval_end=None, dag_run=None) -> list[dict]:
-        from salesnb.report import prepare_batch
+        from salesnb.run.batch import prepare_batch
 
         batch = prepare_batch(
             params["source"], period=params["period"], out=params["out"], as_of=_run_day(data_interval_end, dag_run),
@@ -83,7 +83,7 @@ def salesnb_weekly():
 
     @task(max_active_tis_per_dagrun=PARALLEL, retries=0)
     def render(job: dict) -> dict:
-        from salesnb.report import ReportJob, render_report
+        from salesnb.run.batch import ReportJob, render_report
 
         result = render_report(ReportJob.from_dict(job))
         print(f"{result['status']}: {result['title']}" + (f" ({result['error']})" if result["error"] else ""))
@@ -94,7 +94,7 @@ def salesnb_weekly():
     def finish(results, params=None, data_interval_end=None, dag_run=None) -> str:
         from airflow.exceptions import AirflowFailException
 
-        from salesnb.report import BatchPlan, batch_folder, finish_batch
+        from salesnb.run.batch import BatchPlan, batch_folder, finish_batch
 
         out_dir = batch_folder(params["out"], period=params["period"], as_of=_run_day(data_interval_end, dag_run))
         done = finish_batch(BatchPlan.load(out_dir), [r for r in results if r])

@@ -15,7 +15,7 @@ class _Group(click.Group):
     """A group that turns salesnb's own errors into messages, not tracebacks."""
 
     def invoke(self, ctx: click.Context):
-        from ..errors import SalesnbError
+        from salesnb.errors import SalesnbError
 
         try:
             return super().invoke(ctx)
@@ -30,8 +30,8 @@ class _Group(click.Group):
 
 
 def _masked(exc: BaseException) -> str:
-    """An error's message with the secrets of a database URL hidden (salesnb.urls)."""
-    from ..urls import mask_text
+    """An error's message with the secrets of a database URL hidden (salesnb.io.urls)."""
+    from salesnb.io.urls import mask_text
 
     return mask_text(str(exc))
 
@@ -64,5 +64,5 @@ def main() -> None:
 
 
 # Commands register themselves on `cli` when their module is imported.
-from . import coaching, data, metrics, reports  # noqa: E402,F401
+from salesnb.cli import coaching, data, metrics, reports  # noqa: E402,F401
 

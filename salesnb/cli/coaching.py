@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from . import cli, parse_as_of as _as_of
+from salesnb.cli import cli, parse_as_of as _as_of
 
 _WIDTH = 96
 
@@ -36,9 +36,9 @@ def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
     prospecting, conversion, deal_size or velocity (or none when the data
     is too thin or nothing falls short).
     """
-    from ..diagnosis import diagnose as run_diagnose
-    from ..loading import load
-    from ..periods import parse_period, require_data_in
+    from salesnb.analysis.diagnosis import diagnose as run_diagnose
+    from salesnb.io.loading import load
+    from salesnb.analysis.periods import parse_period, require_data_in
 
     dataset = load(source, mapping=mapping)
     require_data_in(dataset, parse_period(period, as_of=as_of))  # "no data in 2031", not a diagnosis of zeros
@@ -58,8 +58,8 @@ def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
 def training_effect(source, mapping, as_of, program, metric, fmt) -> None:
     """Estimate a training program's effect on a metric (difference in
     differences against untrained reps, with a 95% bootstrap interval)."""
-    from ..loading import load
-    from ..training import training_effect as run_training_effect
+    from salesnb.io.loading import load
+    from salesnb.analysis.training import training_effect as run_training_effect
 
     dataset = load(source, mapping=mapping)
     result = run_training_effect(dataset, program=program, metric=metric, as_of=as_of)
@@ -73,8 +73,8 @@ def training_effect(source, mapping, as_of, program, metric, fmt) -> None:
 def quality(source, mapping, as_of, period, fmt) -> None:
     """List data-quality flags: padded activity, stale pipeline, small
     samples and the rows the loader set aside."""
-    from ..loading import load
-    from ..quality import quality_flags
+    from salesnb.io.loading import load
+    from salesnb.analysis.quality import quality_flags
 
     dataset = load(source, mapping=mapping)
     flags = quality_flags(dataset, period=period, as_of=as_of)
@@ -87,7 +87,7 @@ def quality(source, mapping, as_of, period, fmt) -> None:
 # -- output helpers ------------------------------------------------------------
 
 def _to_json(value) -> str:
-    from ..exports import to_json
+    from salesnb.io.exports import to_json
 
     return to_json(value)
 
@@ -109,13 +109,13 @@ def _value(metric: str, value) -> str:
 
 
 def _rep_flags(dataset, period, as_of):
-    from ..quality import quality_flags
+    from salesnb.analysis.quality import quality_flags
 
     return quality_flags(dataset, period=period, as_of=as_of)
 
 
 def _diagnosis_text(result: dict, flags) -> str:
-    from ..quality import quality_for_rep
+    from salesnb.analysis.quality import quality_for_rep
 
     focus = result["focus"] or "none named"
     lines = [f"{result['rep_id']}  {result['period']}  focus: {focus}", _wrap(result["summary"])]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import cli
+from salesnb.cli import cli
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -23,9 +23,9 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
     source is usable (bad rows are set aside and counted), 1 with --strict
     when there is any problem, or when the source cannot be read at all.
     """
-    from ..loading import load
-    from ..outputs import check_output_file, source_inputs
-    from ..summary import describe
+    from salesnb.io.loading import load
+    from salesnb.run.outputs import check_output_file, source_inputs
+    from salesnb.analysis.summary import describe
 
     if quarantine_out:  # refused before the (maybe long) load; again below with the files the loader read
         check_output_file(quarantine_out, inputs=source_inputs(source, mapping=mapping), option="--quarantine-out")
@@ -43,8 +43,8 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
     for note in dataset.notes:
         click.echo(f"note: {note}")
     if quarantine_out:
-        from ..atomic import write_text
-        from ..exports import to_csv_text
+        from salesnb.atomic import write_text
+        from salesnb.io.exports import to_csv_text
 
         target = check_output_file(quarantine_out, option="--quarantine-out",
                                    inputs=source_inputs(source, mapping=mapping, files=dataset.files.values()))
@@ -81,8 +81,8 @@ def sample(out: str, seed: int, n_reps: int, months: int, end: str, fmt: str, fo
     (reps.csv, opportunities.csv...) is never overwritten by accident."""
     from pathlib import Path
 
-    from ..errors import OutputError
-    from ..sample import generate
+    from salesnb.errors import OutputError
+    from salesnb.io.sample import generate
 
     folder = Path(out)
     if folder.is_dir() and not force and any(folder.iterdir()):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from . import cli, parse_as_of as _as_of
+from salesnb.cli import cli, parse_as_of as _as_of
 
 GROUPS = ("rep", "team", "territory", "customer_type", "acquisition_method", "market_tier")
 
@@ -19,7 +19,7 @@ def _period(ctx, param, value):
     read; like every other command, that is a bad input (exit 1), not bad usage."""
     if value is None:
         return None
-    from ..periods import parse_period
+    from salesnb.analysis.periods import parse_period
 
     parse_period(value, as_of="2000-01-01")  # the form only; relative periods are resolved later
     return value
@@ -46,10 +46,10 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
     blank (null in JSON) and a note says which table would enable it.
     Without --period the whole span of the data is used.
     """
-    from ..loading import load
-    from ..metrics import blank_empty_period, metrics_table
-    from ..periods import data_span, no_data_in, parse_period
-    from ..urls import mask_url
+    from salesnb.io.loading import load
+    from salesnb.analysis.metrics import blank_empty_period, metrics_table
+    from salesnb.analysis.periods import data_span, no_data_in, parse_period
+    from salesnb.io.urls import mask_url
 
     dataset = load(source, mapping=mapping)
     span = parse_period(period, as_of=as_of) if period is not None else data_span(dataset)
@@ -74,13 +74,13 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
 
 
 def _as_json(table) -> str:
-    from ..exports import to_json
+    from salesnb.io.exports import to_json
 
     return to_json(table.astype("object").to_dict("records"))
 
 
 def _as_csv(table) -> str:
-    from ..exports import to_csv_text
+    from salesnb.io.exports import to_csv_text
 
     return to_csv_text(table)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import cli
+from salesnb.cli import cli
 
 
 @cli.command("report")
@@ -64,8 +64,8 @@ def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mappin
     new, empty or a folder salesnb wrote; it is never the data's folder.
     Exits 1 if any report failed; the others are still written.
     """
-    from ..executors import make_executor
-    from ..report import run_batch
+    from salesnb.run.executors import make_executor
+    from salesnb.run.batch import run_batch
 
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
@@ -114,9 +114,9 @@ def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mappin
 def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks, jobs, name):
     """Print a crontab line and a systemd service + timer that run
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
-    from ..schedule import DEFAULT_PERIOD, Schedule, render_schedule
+    from salesnb.run.schedule import DEFAULT_PERIOD, Schedule, render_schedule
 
-    from ..outputs import fill_placeholders
+    from salesnb.run.outputs import fill_placeholders
 
     period = period or DEFAULT_PERIOD
     _check_period(period)
@@ -136,7 +136,7 @@ def _stop_on_sigterm():
     """SIGTERM (systemd, kill) stops the batch the way Ctrl-C does: the
     reports written so far stay listed, the workers end, nothing leaks. A
     second signal while it tidies up is ignored (SIGKILL still ends it)."""
-    from ..report import BatchStopped
+    from salesnb.run.batch import BatchStopped
 
     def stop(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -159,7 +159,7 @@ def _stop_on_sigterm():
 
 def _checked_jobs(jobs: int) -> int:
     """--jobs capped at MAX_WORKERS; a warning above the cores of this machine."""
-    from ..executors import MAX_WORKERS, available_cores
+    from salesnb.run.executors import MAX_WORKERS, available_cores
 
     cores = available_cores()
     if jobs > MAX_WORKERS:
@@ -175,7 +175,7 @@ def _checked_jobs(jobs: int) -> int:
 def _check_period(period: str) -> None:
     """Catch a typo now rather than at 6 a.m.; warn when a fixed period would
     re-render the same dates on every run."""
-    from ..periods import RELATIVE, parse_period
+    from salesnb.analysis.periods import RELATIVE, parse_period
 
     parse_period(period)
     if period.strip().lower() not in RELATIVE:

@@ -4,7 +4,7 @@ The bundled sample is rendered once (R01 and R02's coaching reports, team
 Alpha's overview, the data-quality report). Each page is opened from
 ``file://`` with every network request aborted and recorded: none is made,
 the page shows its title and headings, and every chart is a loaded image.
-R02 is the planted prospecting rep (salesnb.sample.PLANTED), so the focus
+R02 is the planted prospecting rep (salesnb.io.sample.PLANTED), so the focus
 section names prospecting: 36 new opportunities against a team median of 63.
 Full-page screenshots land in reports/screenshots/.
 """

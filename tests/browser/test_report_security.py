@@ -1,6 +1,6 @@
 """Markup and script in the data are shown as text, and never run.
 
-A four-rep source is generated with salesnb.sample.generate, then every
+A four-rep source is generated with salesnb.io.sample.generate, then every
 free-text value (rep IDs and names, territories, teams, customer names and
 types, acquisition methods, stages, activity types, training programs) gets
 one of conftest.PAYLOADS appended: a <script>, an <img onerror>, an attribute

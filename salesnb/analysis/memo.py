@@ -1,0 +1,74 @@
+"""A small memo of batch-wide tables, keyed by the data's fingerprint.
+
+Every rep report of a batch computes the same tables (every rep's metrics,
+the quarterly metrics, every rep's diagnosis, the scorecard's measures, the
+data-quality flags, value vs cost) from an equal
+:class:`~salesnb.io.dataset.Dataset`: a batch's reports load the same cached
+snapshot, so their datasets share ``ds.fingerprint`` though each is a new
+object. :func:`call` computes such a table once per (fingerprint, function,
+arguments) and hands every caller its own copy, so no caller can change
+what the next one gets. A warm report template (:mod:`salesnb.run.forkserver`) may
+fill the memo before it forks, so each report starts with the tables made.
+
+Only a batch's snapshot is memoised (``ds.snapshot``, set by
+:mod:`salesnb.run.cache` for the data a report loads): a dataset an analyst
+loaded in a notebook may be edited in place, and must never be answered
+from tables computed before the edit.
+"""
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+
+import pandas as pd
+
+__all__ = ["call", "clear", "MAX_ENTRIES"]
+
+MAX_ENTRIES = 64
+"""At most this many tables are kept; the oldest used goes first."""
+
+_MEMO: OrderedDict = OrderedDict()
+
+
+def call(function, ds, **kwargs):
+    """``function(ds, **kwargs)``, from the memo when ``ds`` is a batch's
+    snapshot with a fingerprint; the result is always a copy the caller may change."""
+    fingerprint = getattr(ds, "fingerprint", "")
+    if not fingerprint or not getattr(ds, "snapshot", False):
+        return function(ds, **kwargs)
+    key = (function, fingerprint, str(getattr(ds, "source", "")), repr(getattr(ds, "expectations", None)),
+           tuple((name, len(frame)) for name, frame in sorted(ds.tables.items())),
+           tuple(sorted((name, _key(value)) for name, value in kwargs.items())))
+    try:
+        result = _MEMO[key]
+        _MEMO.move_to_end(key)
+    except KeyError:
+        result = function(ds, **kwargs)
+        _MEMO[key] = _copy(result)
+        while len(_MEMO) > MAX_ENTRIES:
+            _MEMO.popitem(last=False)
+    return _copy(result)
+
+
+def clear() -> None:
+    """Forget every memoised table."""
+    _MEMO.clear()
+
+
+def _key(value):
+    """A hashable stand-in for an argument: a Period by its label and bounds."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return (type(value).__name__, value)
+    if all(hasattr(value, a) for a in ("label", "start", "end")):
+        return ("period", str(value.label), str(value.start), str(value.end))
+    if isinstance(value, pd.Timestamp):
+        return ("timestamp", value.isoformat())
+    return (type(value).__name__, repr(value))
+
+
+def _copy(value):
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        out = value.copy(deep=True)
+        out.attrs = copy.deepcopy(value.attrs)
+        return out
+    return copy.deepcopy(value)

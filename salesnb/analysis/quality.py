@@ -1,0 +1,320 @@
+"""Data-quality flags: what a reader should know before trusting a figure.
+
+:func:`quality_flags` returns one tidy frame, ``flag, rep_id, table, rows,
+detail``, with the contract's stable flag names:
+
+``padded_activity``
+    Bursts of contacts linked to no customer and no opportunity. A rep is
+    flagged when either (a) on some day they log at least
+    :data:`BURST_MIN_CONTACTS` unlinked contacts *and* at least
+    :data:`BURST_FACTOR` times their own usual day (the median number of
+    contacts on the days they log any), or (b) at least
+    :data:`PILE_MIN_UNLINKED` of their unlinked contacts exist, at least
+    :data:`PILE_MIN_SHARE` of them fall on month-end days (the last calendar
+    or working day of a month, about 1 working day in 20) and that share is
+    at least :data:`BURST_FACTOR` times the share of their linked contacts
+    on those days. Both rules compare a rep with their own rhythm only, so a
+    busy rep is not flagged for being busy, and an honest rep with a few
+    unlinked calls a week never reaches the thresholds.
+``stale_pipeline``
+    Deals open at the reference day (the period's end, else ``as_of``, else
+    the data's last day) whose last activity, or created date when none, is
+    more than :data:`STALE_DAYS` days earlier.
+``small_sample``
+    Fewer than ``metrics.SMALL_SAMPLE_MIN_CLOSED`` closed deals in the
+    period (the whole data span when no period is given).
+``closed_before_created``, ``missing_required``, ``orphan_rep``, ``duplicate_id`` (and any other loader flag)
+    The loader's findings, counted per flag, table and rep where the rep is
+    known.
+``quarantined``
+    Per table, how many rows were set aside and left out of every figure.
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from salesnb.io.dataset import Dataset
+
+COLUMNS = ["flag", "rep_id", "table", "rows", "detail"]
+
+BURST_MIN_CONTACTS = 10
+"""A burst day holds at least this many unlinked contacts..."""
+BURST_FACTOR = 3.0
+"""...and at least this many times the rep's usual number of contacts a day."""
+PILE_MIN_UNLINKED = 20
+"""A month-end pile needs at least this many unlinked contacts in the period..."""
+PILE_MIN_SHARE = 0.30
+"""...at least this share of them on month-end days (about 5 % would be chance)."""
+STALE_DAYS = 90
+"""An open deal untouched for more than this many days is stale."""
+
+FLAG_ORDER = ("padded_activity", "stale_pipeline", "small_sample", "closed_before_created", "missing_required",
+              "orphan_rep", "duplicate_id")
+
+
+def quality_flags(ds: Dataset, *, period=None, as_of=None) -> pd.DataFrame:
+    """Every data-quality flag for ``ds``, one row per flag, rep and table.
+
+    Parameters
+    ----------
+    ds : Dataset
+    period : str or Period, optional
+        Limits ``padded_activity`` and ``small_sample`` to the period and
+        sets the reference day for ``stale_pipeline`` (its end). Default:
+        the data's whole span. Loader findings always cover the whole source.
+    as_of : date-like, optional
+        Resolves relative periods; without a period, the reference day for
+        ``stale_pipeline``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``flag, rep_id, table, rows, detail``; ``rep_id`` is None for
+        source-wide rows; ``rows`` counts the rows concerned. Each rep's rows
+        describe that rep's own data only.
+    """
+    from salesnb.analysis.periods import data_span, parse_period
+
+    span = parse_period(period, as_of=as_of) if period is not None else None
+    whole = span or _whole_span(ds, as_of, data_span)
+    if span is not None:
+        reference = span.end
+    elif as_of is not None:
+        reference = pd.Timestamp(as_of).normalize()
+    else:
+        reference = whole.end if whole is not None else None
+    records = []
+    if ds.activities is not None:
+        records += padded_activity(ds.activities, period=span)
+    if reference is not None:
+        records += stale_pipeline(ds.opportunities, ds.activities, reference=reference)
+    if whole is not None:
+        records += _small_sample(ds, whole, as_of)
+    records += _loader_findings(ds)
+    records += _quarantined(ds)
+    frame = pd.DataFrame(records, columns=COLUMNS)
+    order = {flag: i for i, flag in enumerate(FLAG_ORDER)}
+    frame["_order"] = frame["flag"].map(lambda f: order.get(f, len(FLAG_ORDER) + (f == "quarantined")))
+    frame = frame.sort_values(["_order", "flag", "rep_id", "table"], na_position="last", kind="stable")
+    frame = frame.drop(columns="_order").reset_index(drop=True)
+    frame["rows"] = frame["rows"].astype("int64")
+    frame["rep_id"] = frame["rep_id"].astype(object).where(frame["rep_id"].notna(), None)
+    return frame
+
+
+def quality_for_rep(flags: pd.DataFrame, rep_id: str) -> pd.DataFrame:
+    """The rows of :func:`quality_flags` that concern ``rep_id``, to show
+    next to that rep's figures."""
+    return flags[flags["rep_id"].eq(rep_id).fillna(False).astype(bool)].reset_index(drop=True)
+
+
+# -- padded activity -----------------------------------------------------------
+
+def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
+    """``padded_activity`` records, one per flagged rep (rules in the module doc)."""
+    acts = activities[activities["rep_id"].notna() & activities["date"].notna()]
+    if period is not None:
+        acts = acts[period.contains(acts["date"])]
+    if acts.empty:
+        return []
+    acts = acts.assign(day=acts["date"].dt.normalize(), unlinked=_blank(acts["customer_id"]) & _blank(acts["opportunity_id"]))
+    acts = acts.assign(month_end=_month_end_day(acts["day"]))
+    records = []
+    for rep, own in acts.groupby("rep_id", sort=True, observed=True):
+        unlinked = own[own["unlinked"]]
+        if unlinked.empty:
+            continue
+        per_day = own.groupby("day").size()
+        usual = float(per_day.median())
+        unlinked_per_day = unlinked.groupby("day").size()
+        burst_days = unlinked_per_day[(unlinked_per_day >= BURST_MIN_CONTACTS) & (unlinked_per_day >= BURST_FACTOR * usual)]
+
+        share_end = float(unlinked["month_end"].mean())
+        linked = own[~own["unlinked"]]
+        linked_share_end = float(linked["month_end"].mean()) if len(linked) else 0.0
+        baseline = max(linked_share_end, 1 / 21)  # a month-end day is about one working day in 21
+        piled = len(unlinked) >= PILE_MIN_UNLINKED and share_end >= PILE_MIN_SHARE and share_end >= BURST_FACTOR * baseline
+
+        if burst_days.empty and not piled:
+            continue
+        suspect_days = set(burst_days.index)
+        if piled:
+            suspect_days |= set(unlinked.loc[unlinked["month_end"], "day"])
+        suspect = unlinked_per_day[unlinked_per_day.index.isin(suspect_days)].sort_values(ascending=False, kind="stable")
+        shown = ", ".join(f"{day:%Y-%m-%d}: {n}" for day, n in suspect.head(4).items())
+        more = f" and {len(suspect) - 4} more days" if len(suspect) > 4 else ""
+        detail = (f"{int(suspect.sum())} contacts linked to no customer and no opportunity on {len(suspect)} "
+                  f"day{'s' if len(suspect) != 1 else ''} ({shown}{more}), against this rep's usual {usual:g} "
+                  f"contact{'s' if usual != 1 else ''} a day; "
+                  f"{share_end:.0%} of this rep's {len(unlinked)} unlinked contacts fall on month-end days")
+        records.append({"flag": "padded_activity", "rep_id": str(rep), "table": "activities",
+                        "rows": int(suspect.sum()), "detail": detail})
+    return records
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    return values.isna() | values.astype("str").str.strip().eq("").fillna(False)
+
+
+def _month_end_day(days: pd.Series) -> pd.Series:
+    """True on the last calendar day and the last working day of a month."""
+    last_calendar = days + pd.offsets.MonthEnd(0)
+    last_working = days + pd.offsets.BMonthEnd(0)
+    return (days == last_calendar) | (days == last_working)
+
+
+# -- stale pipeline ------------------------------------------------------------
+
+def stale_pipeline(opportunities: pd.DataFrame, activities: pd.DataFrame | None, *, reference) -> list[dict]:
+    """``stale_pipeline`` records: per rep, deals open at ``reference`` with
+    no activity (or creation) in the :data:`STALE_DAYS` days before it."""
+    reference = pd.Timestamp(reference).normalize()
+    opps = opportunities
+    next_day = reference + pd.Timedelta(days=1)
+    open_then = (opps["created_date"] < next_day) & (
+        opps["status"].eq("open") | (opps["closed_date"] >= next_day)  # won or lost after the day: open then
+    ) & opps["rep_id"].notna()
+    opps = opps[open_then.fillna(False).astype(bool)]
+    if opps.empty:
+        return []
+    last_touch = opps["created_date"]
+    if activities is not None:
+        done = activities[activities["opportunity_id"].notna() & (activities["date"] < next_day)]
+        latest = done.groupby("opportunity_id", observed=True)["date"].max()
+        touched = opps["opportunity_id"].map(latest)
+        last_touch = pd.concat([last_touch, touched], axis=1).max(axis=1)
+    idle = (reference - last_touch.dt.normalize()).dt.days
+    stale = opps.assign(idle=idle)[idle > STALE_DAYS]
+    basis = ("by last activity, or creation when none" if activities is not None
+             else "by creation date: no activities table")
+    records = []
+    for rep, own in stale.groupby("rep_id", sort=True, observed=True):
+        ids = ", ".join(own.sort_values("idle", ascending=False)["opportunity_id"].astype(str).head(5))
+        more = f" and {len(own) - 5} more" if len(own) > 5 else ""
+        known = own["amount"].dropna()
+        value = f"; {known.sum():,.0f} of open value" + (" (some amounts unknown)" if len(known) < len(own) else "") if len(known) else ""
+        detail = (f"{len(own)} open deal{'s' if len(own) != 1 else ''} untouched for more than {STALE_DAYS} days at "
+                  f"{reference:%Y-%m-%d} ({ids}{more}{value}); the longest idle for {int(own['idle'].max())} days "
+                  f"({basis})")
+        records.append({"flag": "stale_pipeline", "rep_id": str(rep), "table": "opportunities", "rows": len(own), "detail": detail})
+    return records
+
+
+# -- small samples -------------------------------------------------------------
+
+def _whole_span(ds, as_of, data_span):
+    from salesnb.errors import InputError
+
+    try:
+        span = data_span(ds)
+    except InputError:
+        return None
+    if as_of is not None:
+        from salesnb.analysis.periods import Period
+
+        end = pd.Timestamp(as_of).normalize()
+        return Period.between(span.start, max(end, span.start))
+    return span
+
+
+def _small_sample(ds, span, as_of) -> list[dict]:
+    from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED, metrics_table
+
+    table = metrics_table(ds, by="rep", period=span, as_of=as_of)
+    records = []
+    for _, row in table[table["small_sample"].fillna(True).astype(bool)].iterrows():
+        closed = int(row["closed"]) if pd.notna(row["closed"]) else 0
+        detail = (f"only {closed} closed deal{'s' if closed != 1 else ''} in {span.label} (fewer than "
+                  f"{SMALL_SAMPLE_MIN_CLOSED}): win rate, deal size and cycle length are shown but mean little")
+        records.append({"flag": "small_sample", "rep_id": str(row["rep_id"]), "table": "opportunities",
+                        "rows": closed, "detail": detail})
+    return records
+
+
+# -- the loader's findings -----------------------------------------------------
+
+def _loader_findings(ds) -> list[dict]:
+    """Problems found by the loader, counted per flag, table and rep."""
+    reps_by_line = _quarantined_reps(ds.quarantine)
+    found = []
+    for p in ds.problems:
+        rep = None
+        if p.column == "rep_id" and p.value is not None and p.value == p.value and str(p.value).strip():
+            rep = str(p.value).strip()
+        else:
+            rep = reps_by_line.get((p.table, p.file, p.line))
+        found.append({"flag": p.flag, "table": p.table, "file": p.file, "line": p.line, "rep_id": rep,
+                      "message": p.message, "hint": p.hint, "unit": getattr(p, "unit", "line")})
+    seen = {(f["flag"], f["table"], f["file"], f["line"]) for f in found}
+    for row in _quarantine_records(ds.quarantine):  # flags known only from the quarantine list
+        for flag in row["flags"]:
+            if (flag, row["table"], row["file"], row["line"]) not in seen:
+                found.append({"flag": flag, "table": row["table"], "file": row["file"], "line": row["line"],
+                              "rep_id": row["rep_id"], "message": row["message"], "hint": "", "unit": "line"})
+    if not found:
+        return []
+    frame = pd.DataFrame(found)
+    records = []
+    for (flag, table, rep), group in frame.groupby(["flag", "table", "rep_id"], dropna=False, sort=True, observed=True):
+        rep = None if rep is None or rep != rep else rep
+        lines = group.drop_duplicates(["file", "line"])
+        where = ", ".join(sorted(set(lines["file"].dropna().astype(str)) - {""})) or table
+        numbered = sorted(int(x) for x in lines["line"].dropna())
+        unit = lines["unit"].iloc[0] or "line"
+        at = f" ({unit}s {', '.join(map(str, numbered[:6]))}{', ...' if len(numbered) > 6 else ''})" if numbered else ""
+        message = group["message"].mode().iloc[0]
+        hint = next((h for h in group["hint"] if h), "")
+        count = len(lines)
+        detail = f"{count} row{'s' if count != 1 else ''} in {where}{at}: {message}" + (f". Fix: {hint}" if hint else "")
+        records.append({"flag": flag, "rep_id": rep, "table": table, "rows": count, "detail": detail})
+    return records
+
+
+def _quarantine_records(quarantine) -> list[dict]:
+    if quarantine is None or quarantine.empty:
+        return []
+    out = []
+    for _, row in quarantine.iterrows():
+        flags = row.get("flags", row.get("flag", ""))
+        flags = [f for f in str(flags).split(";") if f and f != "nan"] if flags is not None else []
+        line = row.get("line")
+        out.append({"table": row.get("table"), "file": row.get("file"),
+                    "line": None if line is None or pd.isna(line) else int(line),
+                    "flags": flags, "rep_id": _record_rep(row), "message": row.get("problems", row.get("message", ""))})
+    return out
+
+
+def _quarantined_reps(quarantine) -> dict:
+    return {(r["table"], r["file"], r["line"]): r["rep_id"] for r in _quarantine_records(quarantine) if r["rep_id"]}
+
+
+def _record_rep(row) -> str | None:
+    """The rep_id of a quarantined row, when its raw record names one."""
+    if "rep_id" in row.index and isinstance(row["rep_id"], str) and row["rep_id"].strip():
+        return row["rep_id"].strip()
+    record = row.get("record")
+    if not isinstance(record, str):
+        return None
+    try:
+        values = json.loads(record)
+    except ValueError:
+        return None
+    rep = values.get("rep_id") if isinstance(values, dict) else None
+    return rep.strip() if isinstance(rep, str) and rep.strip() else None
+
+
+def _quarantined(ds) -> list[dict]:
+    rows = _quarantine_records(ds.quarantine)
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows)
+    records = []
+    for table, group in frame.groupby("table", sort=True):
+        counts = pd.Series([f for flags in group["flags"] for f in flags]).value_counts()
+        reasons = ", ".join(f"{flag} {n}" for flag, n in counts.items()) or "see the quarantine list"
+        files = ", ".join(sorted(set(group["file"].dropna().astype(str)) - {""})) or table
+        detail = f"{len(group)} row{'s' if len(group) != 1 else ''} of {files} set aside and left out of every figure ({reasons})"
+        records.append({"flag": "quarantined", "rep_id": None, "table": table, "rows": len(group), "detail": detail})
+    return records

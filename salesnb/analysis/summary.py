@@ -1,0 +1,57 @@
+"""A short description of a loaded source, for people (``salesnb validate``)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from salesnb.io.dataset import Dataset
+from salesnb.io.schema import DATE, TABLES
+
+
+def table_summary(dataset: Dataset) -> pd.DataFrame:
+    """One row per contract table: rows kept, rows set aside, date span, file."""
+    return pd.DataFrame(_table_rows(dataset))
+
+
+def _table_rows(dataset: Dataset) -> list[dict]:
+    quarantine = dataset.quarantine
+    set_aside = quarantine["table"].value_counts() if quarantine is not None and len(quarantine) else pd.Series(dtype=int)
+    rows = []
+    for name, table in TABLES.items():
+        frame = dataset.table(name)
+        if frame is None:
+            rows.append({"table": name, "rows": None, "set_aside": None, "first": None, "last": None,
+                         "file": "(required, missing)" if table.required else "(not provided)"})
+            continue
+        dates = [frame[c.name] for c in table.columns if c.kind == DATE and frame[c.name].notna().any()]
+        first = min(d.min() for d in dates) if dates else None
+        last = max(d.max() for d in dates) if dates else None
+        rows.append({"table": name, "rows": len(frame), "set_aside": int(set_aside.get(name, 0)),
+                     "first": first.date().isoformat() if first is not None else "",
+                     "last": last.date().isoformat() if last is not None else "",
+                     "file": dataset.files.get(name, "")})
+    return rows
+
+
+def describe(dataset: Dataset) -> str:
+    """The text ``salesnb validate`` prints before the problems."""
+    from types import SimpleNamespace
+
+    summary = [SimpleNamespace(**row) for row in _table_rows(dataset)]
+    lines = [f"Source: {dataset.source}", ""]
+    lines.append(f"{'table':<14}{'rows':>10}{'set aside':>11}  {'date span':<23}  file")
+    for row in summary:
+        if row.rows is None:
+            lines.append(f"{row.table:<14}{'-':>10}{'-':>11}  {'':<23}  {row.file}")
+            continue
+        span = f"{row.first} .. {row.last}" if row.first else ""
+        lines.append(f"{row.table:<14}{row.rows:>10,}{row.set_aside:>11,}  {span:<23}  {row.file}")
+    reps = dataset.reps
+    teams = reps["team"].nunique() if reps is not None else 0
+    territories = reps["territory"].nunique() if reps is not None else 0
+    lines.append("")
+    lines.append(f"Reps: {0 if reps is None else len(reps)} in {teams} teams and {territories} territories")
+    errors = sum(p.severity == "error" for p in dataset.problems)
+    warnings = len(dataset.problems) - errors
+    lines.append(f"Rows set aside (quarantined): {dataset.quarantined_rows}; problems: {errors} errors, {warnings} warnings")
+    lines.append(f"Expectations: {'expectations.yml found' if dataset.expectations is not None else 'none (quota and scorecard need expectations.yml)'}")
+    return "\n".join(lines)

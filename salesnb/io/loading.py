@@ -1,0 +1,334 @@
+"""``salesnb.load``: a data source in, typed and checked contract tables out.
+
+The steps, each in its own module: :mod:`salesnb.io.sources` reads raw tables,
+:mod:`salesnb.io.mapping` renames a CRM export's files, columns and values,
+:mod:`salesnb.io.validation` parses and checks every cell and row. Rows that
+break the contract are set aside in ``Dataset.quarantine`` (counted and
+listed, never silently dropped) or, with ``strict=True``, stop the load.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from salesnb.io.categorical import is_categorical, map_categories
+from salesnb.io.dataset import Dataset, conform
+from salesnb.errors import DataError, Problem
+from salesnb.io.mapping import ROW_NUMBER, Const, Mapping, TableMapping, check_file_inside, read_mapping, translate
+from salesnb.io.schema import CATEGORY, ID, REQUIRED_TABLES, TABLES
+from salesnb.io.sources import FolderSource, RawTable, _norm, open_source
+from salesnb.io.categorical import release_arrow_memory
+from salesnb.io.urls import remember
+from salesnb.io.validation import Checked, check_references, check_table
+
+QUARANTINE_COLUMNS = ["table", "file", "line", "flags", "problems", "record"]
+
+
+def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Dataset:
+    """Read ``source`` (folder, SQLite/DuckDB file or SQLAlchemy URL) into a
+    :class:`~salesnb.io.dataset.Dataset`.
+
+    ``mapping`` is a mapping.yml path (default: ``mapping.yml`` beside the
+    data, if any); ``expectations`` an expectations.yml path (default: the
+    one beside the data). With ``strict`` any problem raises
+    :class:`~salesnb.errors.DataError`; otherwise bad rows are quarantined.
+    """
+    from salesnb.run.cache import lookup  # a report batch loads once: see salesnb.run.cache (SALESNB_CACHE_DIR)
+
+    remember(source)  # a URL's secrets are hidden from every message (salesnb.io.urls), a cached load's too
+    if (cached := lookup(source, mapping, strict=strict, expectations=expectations)) is not None:
+        return cached
+    src = open_source(source)
+    try:
+        mapping_path = mapping if mapping is not None else src.sidecar("mapping.yml")
+        table_map = read_mapping(mapping_path)
+        raws = _read_tables(src, table_map)
+        checked: dict[str, Checked] = {}
+        for name, raw in raws.items():
+            spec = table_map.for_table(name)
+            frame = _apply_mapping(raw, spec)
+            checked[name] = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
+            _flag_nul_ids(checked[name])
+            checked[name].problems[:0] = raw.problems  # warnings from reading the file (e.g. a line in another encoding)
+            release_arrow_memory()
+        check_references(checked)
+        for name, raw in raws.items():
+            _name_file_headers(checked[name].problems, _file_headers(raw, table_map.for_table(name)))
+        expectations_path = expectations if expectations is not None else src.sidecar("expectations.yml")
+        goals, goal_warnings = None, []
+        if expectations_path is not None:  # its errors stop the load; its warnings join the data's problems
+            goals, goal_warnings = _read_expectations(expectations_path, reps=checked["reps"].frame)
+        extra = Path(mapping_path).read_bytes() if mapping_path is not None else b""
+        fingerprint = src.fingerprint(extra + (Path(expectations_path).read_bytes() if expectations_path else b""))
+    finally:
+        if hasattr(src, "close"):
+            src.close()
+
+    problems = sorted([*(p for c in checked.values() for p in c.problems), *goal_warnings], key=lambda p: (p.file, p.line or 0))
+    notes = [note for c in checked.values() for note in c.notes]
+    if strict and problems:
+        raise DataError(problems)
+    tables = {name: conform(name, c.frame[~c.bad] if c.bad.any() else c.frame) for name, c in checked.items()}
+    _canonical_categories(tables)
+    dataset = Dataset(tables=tables, problems=problems, quarantine=_quarantine(checked, raws), expectations=goals,
+                      source=src.describe(), files={name: raw.file for name, raw in raws.items()}, notes=notes,
+                      keys_unique=True)
+    dataset.fingerprint = fingerprint or _frames_fingerprint(tables)
+    release_arrow_memory()  # a large load does not keep its high-water mark
+    return dataset
+
+
+def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
+    raws: dict[str, RawTable] = {}
+    derived: list[str] = []
+    for name in TABLES:
+        spec = table_map.for_table(name)
+        if spec.derived_from:
+            derived.append(name)
+            continue
+        expected = {s for s in spec.columns.values() if isinstance(s, str)} | set(TABLES[name].column_names)
+        categorical = {_norm(spec.columns.get(c.name, c.name)) for c in TABLES[name].columns
+                       if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)}
+        if isinstance(src, FolderSource):
+            check_file_inside(src.path, name, spec, where=table_map.path)
+        raw = src.read(name, spec.file, expected, categorical=categorical)
+        if raw is not None:
+            raws[name] = raw
+    for name in derived:
+        spec = table_map.for_table(name)
+        if spec.derived_from not in raws:
+            raise DataError(Problem(name, table_map.path, None, f"tables.{name}.from", spec.derived_from,
+                                    f"{name} is to be derived from {spec.derived_from!r}, which the source does not have",
+                                    f"add the {spec.derived_from} table or give {name} a file", "bad_mapping"))
+        base = raws[spec.derived_from]
+        raws[name] = _derive(name, base, spec)
+    missing = [name for name in REQUIRED_TABLES if name not in raws]
+    if missing:
+        raise DataError([Problem(name, src.describe(), None, None, None, f"the required table {name!r} is missing",
+                                 f"add {name}.csv (or .parquet/.xlsx, or a database table named {name}), or name its file in mapping.yml; "
+                                 f"found: {src.listing()}", "missing_required") for name in missing])
+    return raws
+
+
+def _derive(name: str, base: RawTable, spec: TableMapping) -> RawTable:
+    """A table built from the distinct values of another table's columns
+    (``reps: {from: opportunities, columns: {rep_id: Owner, name: Owner}}``)."""
+    sources = [s for s in spec.columns.values() if isinstance(s, str) and s != ROW_NUMBER]
+    found = _match_columns(base.frame.columns, sources)
+    missing = [s for s in sources if s not in found]
+    if missing:
+        raise DataError(Problem(name, base.file, None, missing[0], None,
+                                f"the mapping derives {name} from column {missing[0]!r}, which {base.file} does not have",
+                                f"columns found: {', '.join(map(str, base.frame.columns))}", "bad_mapping"))
+    frame = base.frame[[found[s] for s in dict.fromkeys(sources)]].copy()
+    frame.columns = list(dict.fromkeys(sources))
+    first = ~frame.duplicated()
+    frame = frame[first.to_numpy()].reset_index(drop=True)
+    lines = base.lines[first.to_numpy()]
+    return RawTable(name, frame, base.file, lines, base.unit)
+
+
+def _match_columns(available, wanted) -> dict[str, str]:
+    """Map wanted names to the source's columns: exact, else case- and
+    punctuation-insensitive ("Deal ID" finds "deal_id")."""
+    exact = {str(c): str(c) for c in available}
+    loose = {}
+    for c in available:
+        loose.setdefault(_norm(c), str(c))
+    out = {}
+    for name in wanted:
+        if name in exact:
+            out[name] = exact[name]
+        elif _norm(name) in loose:
+            out[name] = loose[_norm(name)]
+    return out
+
+
+def _column_sources(raw: RawTable, spec: TableMapping) -> tuple[dict, dict[str, str]]:
+    """Where each contract column comes from: the mapping's source per
+    column (a header, ``@row`` or a Const) and the file's header each
+    named source matched."""
+    wanted = {c: spec.columns.get(c, c) for c in TABLES[raw.name].column_names}
+    return wanted, _match_columns(raw.frame.columns, [s for s in wanted.values() if isinstance(s, str)])
+
+
+def _file_headers(raw: RawTable, spec: TableMapping) -> dict[str, str]:
+    """Contract column -> the file's own header, where the two differ (a
+    mapping's ``status: Stage``, or "Opportunity ID" read as opportunity_id)."""
+    wanted, found = _column_sources(raw, spec)
+    return {c: found[s] for c, s in wanted.items() if isinstance(s, str) and s in found and found[s] != c}
+
+
+def _name_file_headers(problems: list[Problem], headers: dict[str, str]) -> None:
+    """Problems name the column as the user's file does, beside the contract's name."""
+    if not headers:
+        return
+    for i, p in enumerate(problems):
+        if p.column in headers and p.source_column is None:
+            problems[i] = dataclasses.replace(p, source_column=headers[p.column])
+
+
+def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
+    """The raw table with contract column names and translated values."""
+    table = TABLES[raw.name]
+    n = len(raw.frame)
+    wanted, found = _column_sources(raw, spec)
+    out: dict[str, pd.Series] = {}
+    problems: list[Problem] = []
+    for column, source in wanted.items():
+        if isinstance(source, Const):
+            out[column] = pd.Series([source.value] * n, dtype=object)
+        elif source == ROW_NUMBER:
+            out[column] = pd.Series(np.arange(1, n + 1).astype(str), dtype=object)
+        elif source in found:
+            out[column] = raw.frame[found[source]].reset_index(drop=True)
+        elif column in spec.columns:
+            problems.append(Problem(raw.name, raw.file, None, source, None,
+                                    f"the mapping takes {raw.name}.{column} from column {source!r}, which is not in the file",
+                                    f"columns found: {', '.join(map(str, raw.frame.columns))}", "bad_mapping"))
+        elif table.column(column).required:
+            problems.append(Problem(raw.name, raw.file, None, column, None,
+                                    f"required column {column!r} of table {raw.name} is missing",
+                                    f"columns found: {', '.join(map(str, raw.frame.columns)) or 'none'}; rename one, or map it in "
+                                    f"mapping.yml: tables: {{{raw.name}: {{columns: {{{column}: \"Your column\"}}}}}}",
+                                    "missing_required"))
+        else:
+            out[column] = pd.Series([None] * n, dtype=object)
+    if problems:
+        raise DataError(problems)
+    frame = pd.DataFrame(out, copy=False)  # no copy of the columns (copy-on-write keeps the raw frame intact)
+    for column, translation in spec.values.items():
+        values = frame[column]
+        if is_categorical(values):  # translate each distinct value once
+            frame[column] = map_categories(values, lambda text: text.map(lambda v: v if translate(v, translation) is None
+                                                                          else translate(v, translation)))
+            continue
+        present = values.notna()
+        text = values[present].astype(str)
+        lookup = {v: translate(v, translation) for v in text.unique()}
+        mapped = text.map(lookup)
+        frame.loc[present, column] = mapped.where(mapped.notna(), text)
+    return frame
+
+
+def _flag_nul_ids(checked: Checked) -> None:
+    """Set aside a row whose ID holds a NUL character (``\\x00``): invisible,
+    it cuts the ID short in some programs and not in others, so "R1\\x00X"
+    could print as R1 and be taken for it. A categorical column is checked
+    once per distinct value."""
+    for column in TABLES[checked.name].columns:
+        if column.kind != ID:
+            continue
+        values = checked.frame[column.name]
+        if is_categorical(values):
+            bad_categories = np.asarray(values.cat.categories.str.contains("\x00", regex=False), dtype=bool)
+            if not bad_categories.any():
+                continue
+            codes = values.cat.codes.to_numpy()
+            mask = (codes >= 0) & bad_categories[np.maximum(codes, 0)]
+        else:
+            mask = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
+        checked.flag_rows(mask, column=column.name, flag="bad_value",
+                          message="the ID holds a NUL character (\\x00): invisible, and many programs cut the ID short at it",
+                          hint="delete the NUL character from the ID (the export or a tool damaged the cell); "
+                               "re-export the file if many cells hold one")
+
+
+def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:
+    """One spelling per free-text category across all tables: the first seen.
+
+    Categories are kept as written but match case-insensitively, so "north"
+    in customers and "North" in reps are the same territory.
+    """
+    by_column: dict[str, list[str]] = {}
+    for name, frame in tables.items():
+        for col in TABLES[name].columns:
+            if col.kind == CATEGORY:
+                by_column.setdefault(col.name, []).append(name)
+    for column, names in by_column.items():
+        # each table's distinct values, in first-seen order (no concatenated copy of the columns)
+        found = [_first_seen(tables[n][column]) for n in names]
+        found = [values for values in found if len(values)]
+        if not found:
+            continue
+        unique = pd.Series(pd.concat(found, ignore_index=True).unique(), dtype="str")
+        canonical = pd.Series(unique.to_numpy(), index=unique.str.casefold()).groupby(level=0).first()
+        if len(canonical) == len(unique):
+            continue  # no two spellings of one value
+        lookup = dict(zip(unique, unique.str.casefold().map(canonical)))
+        for n in names:
+            values = tables[n][column]
+            tables[n][column] = (map_categories(values, lambda text: text.map(lambda v: lookup.get(v, v)))
+                                 if is_categorical(values) else values.map(lookup).astype("str"))
+
+
+def _first_seen(values: pd.Series) -> pd.Series:
+    """The distinct values of a column, in the order of their first row
+    (for a categorical: from its codes, not one string per row)."""
+    if not is_categorical(values):
+        return pd.Series(values.dropna().unique())
+    codes = values.array.codes
+    return pd.Series(values.cat.categories.take(pd.unique(codes[codes >= 0])), dtype="str")
+
+
+def _quarantine(checked: dict[str, Checked], raws: dict[str, RawTable]) -> pd.DataFrame:
+    """One row per set-aside record: where it was, why, and its raw values."""
+    rows = []
+    for name, c in checked.items():
+        if not c.bad.any():
+            continue
+        by_line: dict[int, list[Problem]] = {}
+        for p in c.problems:
+            if p.severity == "error":
+                by_line.setdefault(p.line, []).append(p)
+        raw = raws[name].frame
+        for pos in np.flatnonzero(c.bad):
+            line = int(c.lines[pos])
+            found = by_line.get(line, [])
+            record = {str(k): (None if v != v else str(v)) for k, v in raw.iloc[pos].items()}
+            rows.append({"table": name, "file": c.file, "line": line,
+                         "flags": ";".join(dict.fromkeys(p.flag for p in found)),
+                         "problems": "; ".join(f"{p.source_column or p.column}: {p.message}" for p in found),
+                         "record": json.dumps(record, ensure_ascii=False)})
+    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+
+
+def _frames_fingerprint(tables: dict[str, pd.DataFrame]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        digest.update(name.encode())
+        digest.update(pd.util.hash_pandas_object(tables[name], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def read_expectations(path) -> dict:
+    """expectations.yml as a dict with ``default``, ``teams`` and ``reps`` keys
+    (a file with none of them is read as ``default``). A value of the wrong
+    shape or a bad target raises :class:`DataError` with the file and line
+    (see :func:`salesnb.analysis.expectations.check`)."""
+    return _read_expectations(path)[0]
+
+
+def _read_expectations(path, *, reps: pd.DataFrame | None = None) -> tuple[dict, list[Problem]]:
+    """The expectations and their warnings (unknown keys; with ``reps``,
+    teams:/reps: entries naming nobody in it); errors raise DataError."""
+    from salesnb.analysis.expectations import check, normalise
+    from salesnb.io.yamlfile import read_yaml
+
+    path = Path(path)
+    try:
+        document = read_yaml(path, table="expectations", flag="bad_expectations")
+    except FileNotFoundError:
+        raise DataError(Problem("expectations", str(path), None, None, None, f"expectations file not found: {path}",
+                                "pass the path of an existing expectations.yml", "bad_expectations")) from None
+    found = check(document.data, file=str(path), source=document, reps=reps)
+    errors = [p for p in found if p.severity == "error"]
+    if errors:
+        raise DataError(errors)
+    return normalise(document.data), [p for p in found if p.severity != "error"]

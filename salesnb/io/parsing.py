@@ -1,0 +1,412 @@
+"""Turning raw export cells into contract values.
+
+Each parser takes a raw column (strings from CSV/Excel, or already-typed
+values from Parquet/SQL) and returns the parsed column plus a boolean mask
+of the cells that could not be parsed, so the validator can report each bad
+cell with its line instead of guessing or dropping it. Fast vectorised paths
+go first; the slow per-value parsers only see what they could not read.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from salesnb.analysis.periods import FIRST_YEAR, LAST_YEAR, YEARS_ALLOWED
+from salesnb.io.schema import DATE_DTYPE
+
+# Date formats tried, in order, for values that are not ISO 8601. Month-first
+# comes before day-first: CRM exports are mostly US-style; a column where both
+# would read every value is reported as ambiguous (see ``parse_dates``).
+DATE_FORMATS = (
+    "%d %b, %Y %H:%M:%S",
+    "%d %b, %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d-%b-%Y",
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%d/%m/%Y",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%Y/%m/%d",
+    "%Y%m%d",
+)
+
+_UTC_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+
+
+def is_blank(values: pd.Series) -> pd.Series:
+    """True where a raw cell is missing or only white space."""
+    blank = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        text = values[~blank].astype(str).str.strip()
+        blank.loc[text.index] = text.eq("")
+    return blank
+
+
+# What Python's str.strip() removes, as an RE2 class (Arrow's own trim differs on a few).
+_PY_SPACE = r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_EDGE_SPACE = f"^{_PY_SPACE}|{_PY_SPACE}$"
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Trimmed strings, NaN for blanks; numbers become their plain text
+    (a categorical's distinct values only: it stays a categorical)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        from salesnb.io.categorical import as_category, map_categories
+
+        return map_categories(as_category(values), clean_text)
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return _clean_arrow_text(values)
+    out = values.astype("object")
+    present = out.notna()
+    out = out.where(~present, out[present].map(_plain_text).str.strip()) if present.any() else out
+    out = out.where(out.ne(""), None)
+    return out.astype("str")
+
+
+def _clean_arrow_text(values: pd.Series) -> pd.Series:
+    """:func:`clean_text` of Arrow-backed strings (Parquet, CSV): vectorised,
+    and the very same column (no copy) when nothing needs trimming."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.chunked_array(values.array._pa_array) if hasattr(values.array, "_pa_array") else pa.array(values.array)
+    padded = pc.match_substring_regex(array, _EDGE_SPACE)
+    empty = pc.equal(array, "")
+    needs_work = pc.or_(padded, empty)
+    if not pc.any(needs_work).as_py():
+        return values if values.dtype == "str" else values.astype("str")
+    out = values.astype("object")
+    positions = np.flatnonzero(needs_work.fill_null(False).to_numpy(zero_copy_only=False))
+    fixed = [v.strip() for v in out.iloc[positions]]
+    out.iloc[positions] = [v if v else None for v in fixed]
+    return out.astype("str")
+
+
+def _plain_text(value) -> str:
+    """A cell as text; a whole float (an ID read as a number) without ".0"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers from raw amounts: ``22700``, ``"$22,700.00"``, ``"22.700,00 €"``.
+
+    Returns ``(amounts, bad)``: float64 amounts (NaN for blanks and bad
+    cells) and a mask of non-blank cells that are not a number.
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        amounts = values.astype("float64")
+        infinite = pd.Series(np.isinf(amounts.to_numpy()), index=values.index)
+        return amounts.where(~infinite), infinite
+    blank = is_blank(values)
+    amounts = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
+    amounts = amounts.where(np.isfinite(amounts))  # "inf" is not an amount
+    slow = amounts.isna() & ~blank
+    if slow.any():
+        unique = values[slow].astype(str).unique()
+        lookup = {text: _parse_amount_text(text) for text in unique}
+        amounts.loc[slow] = values[slow].astype(str).map(lookup).astype("float64")
+    bad = amounts.isna() & ~blank
+    return amounts, bad
+
+
+def _parse_amount_text(text: str) -> float:
+    """One amount written as text; NaN when it is not a number.
+
+    Currency signs and codes around the number are dropped (``$``, ``€``,
+    ``USD``, ``US$``, ``CHF``); any other word or letter makes the value bad,
+    so ``$10k`` or ``1.5 Mio`` are never read as 10 or 1.5. The decimal
+    separator is the last of ``,`` and ``.`` when both occur; a lone comma
+    followed by exactly three digits is a thousands separator (``22,700``),
+    otherwise a decimal comma (``22,70``); repeated single separators are
+    thousands separators (``1.234.567``). Spaces and ``'`` also group
+    thousands. Thousands groups must have three digits (``1,234,56`` is
+    bad) and one separator (``1,234.567,89`` and ``1 234.567,8`` mix two:
+    bad, never guessed). ``(100)`` is -100.
+    """
+    for token in _AMOUNT_WORD.findall(text):
+        if not _is_currency(token):
+            return float("nan")
+    s = _AMOUNT_WORD.sub(" ", text).strip()
+    negative = s.startswith("(") and s.endswith(")")
+    if negative:
+        s = s[1:-1].strip()
+    if s[:1] in ("-", "+"):
+        negative, s = negative or s[0] == "-", s[1:].strip()
+    if not _AMOUNT_SHAPE.match(s):
+        return float("nan")
+    if "," in s and "." in s:
+        decimal = "," if s.rfind(",") > s.rfind(".") else "."
+    elif s.count(",") == 1:
+        whole, _, fraction = s.partition(",")
+        decimal = "," if len(fraction) != 3 or _GROUPS.sub("", whole).lstrip("0") == "" else ""
+    elif s.count(".") == 1:
+        decimal = "."
+    else:
+        decimal = ""  # repeated separators: thousands only
+    whole, _, fraction = s.rpartition(decimal) if decimal else (s, "", "")
+    if fraction and not fraction.isdigit() or (decimal and not fraction):
+        return float("nan")
+    separators = {" " if mark.isspace() else mark for mark in _GROUPS.findall(whole)}
+    if len(separators) > 1 or decimal in separators:
+        return float("nan")  # "1,234.567,89", "1 234.567,8": two groupings, never guessed
+    groups = _GROUPS.split(whole)
+    if len(groups) > 1 and not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
+        return float("nan")  # "1,234,56": not a thousands grouping
+    digits = "".join(groups)
+    if not digits.isdigit():
+        return float("nan")
+    number = float(f"{digits}.{fraction or 0}")
+    return -number if negative else number
+
+
+# A run of anything that is not part of a number: a currency sign or code, or a word.
+_AMOUNT_WORD = re.compile(r"[^\d\s,.'\-+()\u00a0\u202f]+\.?")
+# What is left once currency is dropped: digits with grouping and decimal separators.
+_AMOUNT_SHAPE = re.compile(r"^\d[\d,.'\s\u00a0\u202f]*$")
+_GROUPS = re.compile(r"[,.'\s\u00a0\u202f]")
+_CURRENCY_CODES = frozenset("""
+    aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd btn bwp byn bzd cad cdf
+    chf clp cny cop crc cup cve czk djf dkk dop dzd egp ern etb eur fjd fkp gbp gel ghs gip gmd gnf gtq gyd hkd
+    hnl htg huf idr ils inr iqd irr isk jmd jod jpy kes kgs khr kmf kpw krw kwd kyd kzt lak lbp lkr lrd lsl lyd
+    mad mdl mga mkd mmk mnt mop mru mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln
+    pyg qar ron rsd rub rwf sar sbd scr sdg sek sgd shp sle sos srd ssp stn svc syp szl thb tjs tmt tnd top try
+    ttd twd tzs uah ugx usd uyu uzs ves vnd vuv wst xaf xcd xof xpf yer zar zmw zwl
+    kr fr sfr zł rs lei
+""".split())
+# Letters written before a dollar sign: US$, A$, C$, HK$, NZ$, S$, R$ ...
+_DOLLAR_PREFIXES = frozenset("us a au c ca hk nz s sg r mx nt rd".split())
+
+
+def _is_currency(token: str) -> bool:
+    """True when ``token`` (a run of non-number characters) is a currency
+    sign, an ISO 4217 code or a common currency abbreviation."""
+    letters = "".join(ch for ch in token if unicodedata.category(ch) != "Sc").rstrip(".").casefold()
+    if not letters:
+        return True
+    return letters in _CURRENCY_CODES or (letters != token.rstrip(".").casefold() and letters in _DOLLAR_PREFIXES)
+
+
+@dataclass
+class ParsedDates:
+    """A date column read by :func:`read_dates`.
+
+    ``dates`` (NaT for blanks and bad cells) and ``bad`` (non-blank cells
+    that are not a date) as :func:`parse_dates` returns them; ``note`` warns
+    when day/month order was ambiguous. ``reasons`` explains some bad cells
+    better than "not a date": ``(mask, message, hint)`` for each group (a
+    compact date that is not 8 digits, a year outside 1900..2100); the
+    other bad cells are plainly not dates. ``column_problem`` is
+    ``(message, hint, example)`` when the column as a whole cannot be read
+    as dates (a Parquet or SQL column of numbers and no ``formats:``): the
+    caller reports it once, for the column, and stops.
+    """
+
+    dates: pd.Series
+    bad: pd.Series
+    note: str | None = None
+    reasons: list[tuple[np.ndarray, str, str]] = field(default_factory=list)
+    column_problem: tuple[str, str, object] | None = None
+
+
+def parse_dates(values: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series, str | None]:
+    """Timestamps from raw dates. Returns ``(dates, bad, note)``.
+
+    ISO 8601 dates and timestamps are read first, then the common export
+    formats in :data:`DATE_FORMATS` (a column may mix them). ``fmt`` (from
+    the mapping's ``formats:``) settles an ambiguous column. ``note`` warns
+    when day/month order was ambiguous for this column. Time zones are
+    dropped, keeping wall-clock time. Nothing is guessed: see
+    :func:`read_dates` for the rules and for why each bad cell is bad.
+    """
+    parsed = read_dates(values, fmt)
+    return parsed.dates, parsed.bad, parsed.note
+
+
+def read_dates(values: pd.Series, fmt: str | None = None, *, column: str | None = None) -> ParsedDates:
+    """Read a date column, saying why each bad cell is bad.
+
+    Rules beyond :func:`parse_dates`' formats, so that no date is guessed:
+
+    - a date of digits alone must have 8 of them, ``YYYYMMDD`` (``20250115``);
+      ``2025115``, ``2025011`` or ``250115`` could each be more than one date
+      and are bad (with ``fmt``, digits must fill the format exactly);
+    - a year or a month alone (``2025``, ``2025-01``) is not a day: bad;
+    - a date before 1900-01-01 or after 2100-12-31 is bad, with its own hint
+      (a typo in the year, or a placeholder such as ``9999-12-31``);
+    - a column typed as numbers (Parquet, SQL) is not read as dates unless
+      ``fmt`` says how: :attr:`ParsedDates.column_problem`.
+
+    ``column`` names the column in hints (default: ``values.name``).
+    """
+    column = column or (values.name if isinstance(values.name, str) else "column")
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
+        dates, outside = _within_years(dates)
+        outside = pd.Series(outside, index=values.index)
+        return ParsedDates(dates, outside, reasons=_outside_reason(outside))
+    blank = is_blank(values)
+    if _is_number_column(values):
+        if not fmt:
+            example = values[~blank].iloc[0] if (~blank).any() else None
+            problem = None
+            if example is not None:
+                problem = ("the column holds numbers, not dates (the file stores it as " + str(values.dtype) + ")",
+                           f"store {column} as a date or as text such as 2025-01-15, or say how to read the numbers "
+                           f"in the mapping: formats: {{{column}: \"%Y%m%d\"}}",
+                           _plain_text(example.item() if hasattr(example, "item") else example))
+            return ParsedDates(pd.Series(pd.NaT, index=values.index, dtype=DATE_DTYPE), ~blank, column_problem=problem)
+        values = values.astype("object").map(_plain_text, na_action="ignore")
+    if blank.all():
+        return ParsedDates(pd.Series(pd.NaT, index=values.index, dtype=DATE_DTYPE), ~blank)
+    text = values.where(~blank).astype("object")
+    text = text.where(blank, text.astype(str).str.strip())
+    digits = text.str.fullmatch(r"\d+", na=False)
+    reasons: list[tuple[np.ndarray, str, str]] = []
+    if fmt:
+        dates, outside = _to_datetime(text, format=fmt)
+        if digits.any():  # "2025115" read by %Y%m%d would be 2025-11-05: digits must fill the format exactly
+            loose = digits & dates.notna()
+            loose.loc[loose] = dates[loose].dt.strftime(fmt) != text[loose]
+            if loose.any():
+                dates = dates.where(~loose)
+                reasons.append((loose.to_numpy(), "not a date",
+                                f"digits must fill the mapping's format {fmt!r} exactly, every part in full "
+                                "(20250105, not 202515, for 5 January 2025); or write the date as YYYY-MM-DD"))
+        outside = pd.Series(outside, index=values.index)
+        bad = dates.isna() & ~blank
+        return ParsedDates(dates, bad, None, _outside_reason(outside) + reasons)
+    short = digits & text.str.len().ne(8)
+    partial = text.str.fullmatch(r"\d{4}-\d{1,2}", na=False)  # a month, not a day
+    unguessed = short | partial
+    readable = text.where(~unguessed)
+    dates, outside = _to_datetime(readable, format="ISO8601")
+    outside = pd.Series(outside, index=values.index)
+    todo = dates.isna() & ~blank & ~unguessed & ~outside
+    # A lone ISO date is also read by several fallbacks; only non-ISO values reach them.
+    note = None
+    if todo.any():
+        remaining = text[todo]
+        ambiguous = _ambiguous_day_month(remaining)
+        if ambiguous:
+            note = (
+                "dates like " + repr(ambiguous) + " read month-first (MM/DD/YYYY); "
+                "if they are day-first, add formats: {" + column + ": \"%d/%m/%Y\"} to the mapping"
+            )
+        formats = DATE_FORMATS
+        if _day_first(remaining):  # 15/04/2021 somewhere: 03/04/2021 is 3 April too
+            formats = tuple(sorted(DATE_FORMATS, key=lambda f: not f.startswith("%d/%m/")))
+        for candidate in formats:
+            if remaining.empty:
+                break
+            parsed, far = _to_datetime(remaining, format=candidate)
+            if far.any():
+                outside.loc[remaining.index[far]] = True
+            hit = parsed.notna() | far
+            if hit.any():
+                dates.loc[parsed.index[parsed.notna()]] = parsed[parsed.notna()]
+                remaining = remaining[~hit]
+    bad = dates.isna() & ~blank
+    if short.any():
+        reasons.append((short.to_numpy(), "not a date",
+                        "a date of digits alone must have 8 of them, YYYYMMDD (20250115); other digits (2025115, 250115, "
+                        "a spreadsheet serial such as 45658) could be more than one date and are not guessed: "
+                        "write the date as YYYY-MM-DD"))
+    if partial.any():
+        reasons.append((partial.to_numpy(), "not a date (a year and month, no day)",
+                        "write the day too, as YYYY-MM-DD (2025-01-15)"))
+    return ParsedDates(dates.astype(DATE_DTYPE), bad, note, _outside_reason(outside) + reasons)
+
+
+def _is_number_column(values: pd.Series) -> bool:
+    """True for a column typed as numbers (Parquet, SQL), not text."""
+    return (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+            and not isinstance(values.dtype, pd.CategoricalDtype))
+
+
+def _outside_reason(outside: pd.Series) -> list[tuple[np.ndarray, str, str]]:
+    if not outside.any():
+        return []
+    return [(outside.to_numpy(), f"the date is outside the years salesnb reads ({FIRST_YEAR} to {LAST_YEAR})",
+             f"check the year (a typo such as 2205 for 2025, or a placeholder such as 9999-12-31 for \"no date\"): "
+             f"correct it, or leave the cell blank when there is no date; dates run from {YEARS_ALLOWED}")]
+
+
+def _to_datetime(text: pd.Series, *, format: str) -> tuple[pd.Series, np.ndarray]:
+    """``text`` parsed with ``format`` (NaT where it does not fit) and the
+    mask of values that fit but fall outside FIRST_YEAR..LAST_YEAR (NaT too)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(text, format=format, errors="coerce")
+        except (ValueError, TypeError):  # mixed UTC offsets (summer and winter time)
+            if "%z" in format:
+                parsed = pd.to_datetime(text, format=format, errors="coerce", utc=True)
+            else:  # keep each value's wall-clock time, as for a single offset
+                local = text.str.replace(_UTC_OFFSET, r"\1", regex=True)
+                parsed = pd.to_datetime(local, format=format, errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return _within_years(parsed)
+
+
+def _within_years(dates: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``dates`` as datetime64[ns] and the mask of those outside FIRST_YEAR..LAST_YEAR
+    (e.g. "1704-04-12", "9999-12-31" or "-5", some past what nanoseconds hold), which become NaT."""
+    raw = dates.to_numpy()
+    low, high = np.datetime64(f"{FIRST_YEAR}-01-01"), np.datetime64(f"{LAST_YEAR + 1}-01-01")
+    outside = ~np.isnat(raw) & ((raw < low) | (raw >= high))
+    if outside.any():
+        raw = np.where(outside, np.datetime64("NaT"), raw)
+    if raw.dtype == DATE_DTYPE and not outside.any() and dates.dtype == DATE_DTYPE:
+        return dates, outside
+    return pd.Series(raw.astype(DATE_DTYPE), index=dates.index, name=dates.name), outside
+
+
+def _ambiguous_day_month(text: pd.Series) -> str | None:
+    """An example value when a slash-dated column reads both ways, else None."""
+    slashed = text[text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}", na=False)]
+    if slashed.empty:
+        return None
+    parts = slashed.str.extract(r"^(\d{1,2})/(\d{1,2})/").astype(int)
+    if (parts[0] > 12).any() or (parts[1] > 12).any():
+        return None  # one of the orders is impossible somewhere: not ambiguous
+    both = parts[(parts[0] != parts[1])]
+    return None if both.empty else str(slashed.loc[both.index[0]])
+
+
+def _day_first(text: pd.Series) -> bool:
+    """True when a slash-dated column can only be day-first (a day above 12
+    comes first somewhere and never second)."""
+    slashed = text[text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}", na=False)]
+    if slashed.empty:
+        return False
+    parts = slashed.str.extract(r"^(\d{1,2})/(\d{1,2})/").astype(int)
+    return bool((parts[0] > 12).any() and not (parts[1] > 12).any())
+
+
+_PERIOD = re.compile(r"^\d{4}(-[Qq][1-4]|-(0[1-9]|1[0-2]))?$")
+
+
+def parse_forecast_periods(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``YYYY``, ``YYYY-Qn`` or ``YYYY-MM``, normalised (``2025-q2`` -> ``2025-Q2``)."""
+    text = clean_text(values)
+    present = text.notna()
+    ok = text.str.match(_PERIOD, na=False)
+    normal = text.where(~ok, text.str.upper())
+    return normal.where(ok), present & ~ok
+

@@ -1,0 +1,493 @@
+"""Checking raw tables against the contract, row by row.
+
+:func:`check_table` parses every cell of one table into its contract type
+(:mod:`salesnb.io.parsing`), then validates the typed frame against the
+schema built from :mod:`salesnb.io.schema` (required values, enums,
+non-negative amounts, unique IDs) plus the contract's row rules (closed not
+before created, won deals need a close date and an amount). The checks are
+vectorised (:func:`_schema_failures`, one pass per column, no copies, so ten
+million rows take seconds); :func:`contract_schema`, the same rules as a
+pandera schema, is the reference the tests hold them to.
+:func:`check_references` applies the rules between tables (every rep_id is
+a known rep). Each failure becomes a :class:`~salesnb.errors.Problem`
+located by file and line, with a hint; rows are flagged, never dropped here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from salesnb.io.categorical import as_category, is_categorical, map_categories, release_arrow_memory
+from salesnb.errors import DataError, Problem
+from salesnb.io.parsing import clean_text, parse_amounts, parse_forecast_periods, read_dates
+from salesnb.io.schema import AMOUNT, DATE, ENUM, PERIOD, TABLES
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A contract rule across columns of one row: ``holds(frame)`` is True
+    where the row is fine; failures are reported on ``column``."""
+
+    name: str
+    column: str
+    holds: Callable[[pd.DataFrame], pd.Series]
+    message: str
+    hint: str
+    flag: str
+    reads: tuple[str, ...] = ()  # every column the rule looks at
+
+
+ROW_RULES: dict[str, tuple[RowRule, ...]] = {
+    "opportunities": (
+        RowRule("closed_before_created", "closed_date", lambda d: ~(d["closed_date"] < d["created_date"]),
+                "closed_date is before created_date", "correct one of the two dates", "closed_before_created",
+                ("closed_date", "created_date")),
+        RowRule("closed_needs_date", "closed_date", lambda d: ~(d["status"].isin(["won", "lost"]) & d["closed_date"].isna()),
+                "closed_date is required when status is won or lost", "fill in the date the deal was won or lost",
+                "missing_required", ("status", "closed_date")),
+        RowRule("won_needs_amount", "amount", lambda d: ~(d["status"].eq("won") & d["amount"].isna()),
+                "amount is required for a won deal", "fill in the contract value", "missing_required", ("status", "amount")),
+    ),
+    "training": (
+        RowRule("end_before_start", "end_date", lambda d: ~(d["end_date"] < d["start_date"]),
+                "end_date is before start_date", "swap the dates or correct the end date", "bad_value", ("start_date", "end_date")),
+    ),
+}
+
+
+def _column_failure(check: str, column) -> tuple[str, str, str]:
+    """(message, hint, flag) for a pandera column check that failed."""
+    if check == "not_nullable":
+        return "required value is missing", f"fill in {column.name} on this row, or remove the row", "missing_required"
+    if check in ("field_uniqueness", "unique"):
+        return f"duplicate {column.name}", f"give every row its own {column.name}, or remove the repeated row", "duplicate_id"
+    if check.startswith("isin"):
+        return (f"not one of {', '.join(column.choices)}",
+                f"use {' / '.join(column.choices)}, or translate your values in the mapping: "
+                f"values: {{{column.name}: {{\"Your value\": {column.choices[0]}}}}}", "bad_value")
+    if check.startswith("greater_than_or_equal_to"):
+        return "negative amount", "amounts are non-negative; record refunds or credits outside this table", "negative_amount"
+    return f"fails check {check}", "correct the value", "bad_value"
+
+
+@lru_cache(maxsize=None)
+def contract_schema(name: str):
+    """The pandera schema of contract table ``name`` (typed frame)."""
+    import pandera.pandas as pa
+
+    table = TABLES[name]
+    columns = {}
+    for col in table.columns:
+        checks = []
+        if col.kind == ENUM:
+            checks.append(pa.Check.isin(list(col.choices)))
+        if col.kind == AMOUNT:
+            checks.append(pa.Check.ge(0))
+        columns[col.name] = pa.Column(nullable=not col.required, unique=col.unique, checks=checks,
+                                      report_duplicates="exclude_first")
+    rules = [pa.Check(rule.holds, name=rule.name) for rule in ROW_RULES.get(name, ())]
+    return pa.DataFrameSchema(columns, checks=rules, name=name)
+
+
+@dataclass
+class Checked:
+    """One table after checking: typed values, problems, rows to set aside."""
+
+    name: str
+    frame: pd.DataFrame
+    file: str
+    lines: np.ndarray  # or a sources.RowNumbers: the line or row of every record
+    unit: str
+    problems: list[Problem]
+    bad: np.ndarray
+    notes: list[str]
+    raw: pd.DataFrame | None = None
+
+    def flag_rows(self, mask: np.ndarray, *, column: str | None, message, hint: str, flag: str, severity: str = "error") -> None:
+        """Record a problem for every row in ``mask``; ``message`` may be a
+        callable of the row position for row-specific text."""
+        positions = np.flatnonzero(mask)
+        if not len(positions):
+            return
+        source = self.raw if self.raw is not None and column in self.raw else self.frame
+        values = source[column].iloc[positions].to_numpy(dtype=object) if column else None  # only the flagged cells
+        for i, pos in enumerate(positions):
+            text = message(pos) if callable(message) else message
+            value = values[i] if values is not None else None
+            self.problems.append(Problem(self.name, self.file, int(self.lines[pos]), column, value, text, hint, flag, severity, self.unit))
+        if severity == "error":
+            self.bad |= mask
+
+
+def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray, unit: str = "line",
+                formats: dict[str, str] | None = None) -> Checked:
+    """Parse and check one table whose columns are already the contract's."""
+    formats = formats or {}
+    checked = Checked(name, frame, file, lines, unit, [], np.zeros(len(frame), dtype=bool), [], raw=frame)
+    unparsed: dict[str, np.ndarray] = {}
+    typed: dict[str, pd.Series] = {}
+    for col in TABLES[name].columns:
+        raw = frame[col.name]
+        bad = None
+        reasons: list[tuple[np.ndarray, str, str]] = []  # bad cells with a message and hint of their own
+        if col.kind == DATE:
+            dates = read_dates(raw, formats.get(col.name), column=col.name)
+            if dates.column_problem is not None:  # e.g. a Parquet column of integers: one problem, for the column
+                why, fix, example = dates.column_problem
+                raise DataError(Problem(name, file, None, col.name, example, why, fix, "bad_type", unit=unit))
+            values, bad, note, reasons = dates.dates, dates.bad, dates.note, dates.reasons
+            if note:
+                checked.notes.append(f"{file}, column '{col.name}': {note}")
+            message = "not a date"
+            hint = f"write dates as YYYY-MM-DD, or name the format in the mapping: formats: {{{col.name}: \"%d/%m/%Y\"}}"
+        elif col.kind == AMOUNT:
+            values, bad = parse_amounts(raw)
+            message = "not a number"
+            hint = ("write the amount as a number such as 22700.50 (currency signs or codes and thousands separators are fine; "
+                    "no words or k/M suffixes: write 10k as 10000)")
+        elif col.kind == ENUM:
+            values = clean_text(raw)
+            values = map_categories(values, lambda text: text.str.lower()) if is_categorical(values) else values.str.lower()
+        elif col.kind == PERIOD:
+            values, bad = parse_forecast_periods(raw)
+            message, hint = "not a period", "write the period as YYYY, YYYY-Qn or YYYY-MM (e.g. 2025-Q2)"
+        else:
+            values = clean_text(raw)
+        if col.categorical:  # repeated text: one string per distinct value (see salesnb.io.categorical)
+            values = as_category(values)
+        if bad is not None and bad.any():
+            unparsed[col.name] = bad.to_numpy()
+            plain = unparsed[col.name].copy()
+            for mask, _, _ in reasons:
+                plain &= ~mask
+            for mask, why, fix in [(plain, message, hint), *reasons]:
+                if _blank_if_bad(name, col):  # the parsers leave a bad cell blank: the row is kept without it
+                    checked.flag_rows(mask, column=col.name, message=f"{why}; left blank", flag="bad_value",
+                                      hint=f"{fix}; the row is kept with {col.name} blank", severity="warning")
+                else:
+                    checked.flag_rows(mask, column=col.name, message=why, hint=fix, flag="bad_value")
+        typed[col.name] = values.reset_index(drop=True)
+    checked.frame = pd.DataFrame(typed, copy=False)  # the parsed columns as they are: no copy
+    _apply_schema(checked, unparsed)
+    return checked
+
+
+def _blank_if_bad(table: str, column) -> bool:
+    """True when a value of ``column`` that cannot be read is only a warning
+    and left blank: an optional column no row rule reads (a rep's
+    annual_cost or hire_date), where a blank is a valid value. Elsewhere (a
+    required value, an amount or close date a rule needs) the row is set aside."""
+    return not column.required and not any(column.name in rule.reads for rule in ROW_RULES.get(table, ()))
+
+
+def _apply_schema(checked: Checked, unparsed: dict[str, np.ndarray]) -> None:
+    """Validate the typed frame against the contract schema; a cell that
+    could not be parsed is reported once (as unparseable), not again as
+    missing. Repeated IDs are judged last, among the rows that pass every
+    other check of the table (see :func:`_flag_duplicates`)."""
+    failures = _schema_failures(checked.name, checked.frame)
+    if not failures:
+        return
+    rules = {rule.name: rule for rule in ROW_RULES.get(checked.name, ())}
+    table = TABLES[checked.name]
+    seen: dict[str, set[int]] = {c: set(np.flatnonzero(mask).tolist()) for c, mask in unparsed.items()}
+    repeated: list[tuple[str, str, str, str, np.ndarray]] = []
+    for column, check, failed in failures:
+        rule = rules.get(check)
+        if rule is not None:
+            column, message, hint, flag = rule.column, rule.message, rule.hint, rule.flag
+        else:
+            message, hint, flag = _column_failure(check, table.column(column))
+        if flag == "duplicate_id":
+            repeated.append((column, message, hint, flag, failed))
+            continue
+        done = seen.setdefault(column, set())
+        positions = sorted(set(failed.tolist()) - done)
+        if not positions:
+            continue
+        done.update(positions)
+        mask = np.zeros(len(checked.frame), dtype=bool)
+        mask[positions] = True
+        checked.flag_rows(mask, column=column, message=message, hint=hint, flag=flag)
+    for column, message, hint, flag, failed in repeated:
+        _flag_duplicates(checked, column, failed, message=message, hint=hint, flag=flag)
+
+
+def _flag_duplicates(checked: Checked, column: str, failed: np.ndarray, *, message: str, hint: str, flag: str) -> None:
+    """Set aside every repeat of an ID after its first use by a row that is
+    kept. A row already set aside for another problem does not claim the ID:
+    a valid row with the same ID is kept (line 2 O1 with a bad date, line 3
+    a valid O1: line 3 is kept), with a warning pointing at the set-aside
+    row, so the two can be compared. ``failed``: the repeats over all rows."""
+    ids = checked.frame[column]
+    involved = np.flatnonzero(_is_in(ids, ids.iloc[failed]))  # every row holding a repeated ID, in file order
+    aside = checked.bad[involved].copy()
+    alive = involved[~aside]
+    alive_ids = ids.iloc[alive]
+    repeat = alive_ids.duplicated(keep="first").to_numpy()
+    first_kept: dict = {}
+    for value, line in zip(alive_ids.tolist(), checked.lines[alive].tolist()):
+        first_kept.setdefault(value, line)
+    unit = checked.unit
+    if repeat.any():
+        mask = np.zeros(len(checked.frame), dtype=bool)
+        mask[alive[repeat]] = True
+        row_ids = dict(zip(alive[repeat].tolist(), alive_ids[repeat].tolist()))
+        checked.flag_rows(mask, column=column, hint=hint, flag=flag,
+                          message=lambda pos: f"{message}: first used on {unit} {int(first_kept[row_ids[pos]])}")
+    first_aside: dict = {}
+    for value, line in zip(ids.iloc[involved[aside]].tolist(), checked.lines[involved[aside]].tolist()):
+        first_aside.setdefault(value, line)
+    kept_first = alive[~repeat]
+    shares = np.array([value in first_aside for value in ids.iloc[kept_first].tolist()], dtype=bool)
+    if shares.any():
+        mask = np.zeros(len(checked.frame), dtype=bool)
+        mask[kept_first[shares]] = True
+        kept_ids = dict(zip(kept_first[shares].tolist(), ids.iloc[kept_first[shares]].tolist()))
+        checked.flag_rows(mask, column=column, flag=flag, severity="warning",
+                          message=lambda pos: f"{message}: also on {unit} {int(first_aside[kept_ids[pos]])}, which was set aside; this row is kept",
+                          hint="fix or remove the set-aside row; if both rows are versions of one record, keep the right one")
+
+
+def _schema_failures(name: str, frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """The contract schema's failures as ``(column, check, positions)``, in
+    the order they are reported: the row rules, then per column (contract
+    order) missing required values, repeated unique values (all but the
+    first), then the value checks (enum choices, non-negative amounts).
+    Vectorised: each check is one pass over its column, with no copy of it.
+    Missing values are only judged by the required check (and row rules).
+
+    The same checks as :func:`contract_schema`'s pandera schema, which
+    stays the reference for small frames (see the tests)."""
+    failures: list[tuple[str, str, np.ndarray]] = []
+
+    def add(column: str, check: str, failed: np.ndarray) -> None:
+        positions = np.flatnonzero(failed)
+        if len(positions):
+            failures.append((column, check, positions))
+
+    for rule in ROW_RULES.get(name, ()):
+        add(rule.column, rule.name, ~np.asarray(rule.holds(frame), dtype=bool))
+    for col in TABLES[name].columns:
+        values = frame[col.name]
+        missing = values.isna().to_numpy()
+        if col.required:
+            add(col.name, "not_nullable", missing)
+        if col.unique:
+            add(col.name, "field_uniqueness", _repeated(values) & ~missing)
+        if col.kind == ENUM:
+            add(col.name, f"isin({list(col.choices)})", ~missing & ~values.isin(list(col.choices)).to_numpy())
+        if col.kind == AMOUNT:
+            with np.errstate(invalid="ignore"):
+                add(col.name, "greater_than_or_equal_to(0)", ~missing & ~(values.to_numpy(dtype="float64", na_value=np.nan) >= 0))
+    return failures
+
+
+def _repeated(values: pd.Series) -> np.ndarray:
+    """True for every occurrence of a value after its first.
+
+    For Arrow-backed strings (millions of IDs) each value is hashed to 64
+    bits (:func:`_text_hashes`, from the Arrow buffers: no copy of the
+    strings, 8 bytes a row); the hashes are sorted in place, and values
+    whose hash no other row shares are unique. Only the rows whose hash is
+    shared (real repeats, or the rare collision) are compared exactly. A
+    hash table of the IDs themselves would cost several times the memory
+    of the column."""
+    array = _arrow_view(values)
+    if array is None or len(array) < 2:
+        return values.duplicated(keep="first").to_numpy()
+    hashes = np.empty(len(array), dtype=np.uint64)
+    for start, part in _text_hashes(array):
+        hashes[start:start + len(part)] = part
+    hashes.sort()  # in place: one array of hashes at a time
+    shared = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
+    missing = values.isna().to_numpy()
+    repeated = np.zeros(len(values), dtype=bool)
+    if missing.any():  # every missing value after the first, as duplicated() says (their hashes mean nothing)
+        repeated[np.flatnonzero(missing)[1:]] = True
+    if len(shared):  # rare: hash again, a slice at a time, to find the rows
+        candidates = np.concatenate([start + np.flatnonzero(np.isin(part, shared)) for start, part in _text_hashes(array)])
+        candidates = candidates[~missing[candidates]]
+        repeated[candidates] = values.iloc[candidates].duplicated(keep="first").to_numpy()
+    return repeated
+
+
+_HASH_ROWS = 1 << 16  # rows hashed at a time: the scratch arrays stay a few MiB
+_HASH_BYTES = 1 << 20  # ...and so do the bytes gathered from long strings
+_MIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_LENGTH_SEED = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _text_hashes(array):
+    """``(start, hashes)`` for consecutive slices of an Arrow string array
+    (or chunked array): a 64-bit hash of each value's UTF-8 bytes, computed
+    in numpy from the array's own buffers, a slice at a time. Equal strings
+    hash equal; a missing value's hash means nothing (callers set missing
+    values apart). Different strings rarely share a hash, so
+    callers confirm shared hashes exactly."""
+    import pyarrow as pa
+
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    position = 0
+    with np.errstate(over="ignore"):
+        for chunk in chunks:
+            chunk = chunk.cast(pa.large_string()) if not pa.types.is_large_string(chunk.type) else chunk
+            for start in range(0, len(chunk), _HASH_ROWS):
+                part = chunk.slice(start, _HASH_ROWS)
+                yield position + start, _hash_slice(part)
+            position += len(chunk)
+
+
+def _hash_slice(part) -> np.ndarray:
+    """:func:`_text_hashes` of one slice of a large_string array: the values
+    of each length as rows of 8-byte words, each word mixed into the hash
+    (murmur3's finaliser) together with the length."""
+    n = len(part)
+    _, offsets, data = part.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64, count=part.offset + n + 1)[part.offset:] if n else np.zeros(1, np.int64)
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    lengths = np.diff(offsets)
+    hashes = np.empty(n, dtype=np.uint64)
+    uniform = n > 0 and lengths.min() == lengths.max()
+    for length in (lengths[:1] if uniform else np.unique(lengths)):
+        length = int(length)
+        rows = np.arange(n) if uniform else np.flatnonzero(lengths == length)
+        step = max(1, _HASH_BYTES // max(length, 1))
+        for first in range(0, len(rows), step):
+            some = rows[first:first + step]
+            words = np.zeros((len(some), -(-length // 8) * 8), dtype=np.uint8)
+            if uniform:  # the values lie end to end: a reshape, no index arrays
+                begin = offsets[some[0]]
+                words[:, :length] = data[begin:begin + len(some) * length].reshape(len(some), length)
+            else:
+                words[:, :length] = data[offsets[some][:, None] + np.arange(length)]
+            value = np.full(len(some), _LENGTH_SEED * np.uint64(length + 1), dtype=np.uint64)
+            for word in words.view(np.uint64).T:
+                value ^= word
+                value ^= value >> np.uint64(33)
+                value *= _MIX[0]
+                value ^= value >> np.uint64(33)
+                value *= _MIX[1]
+                value ^= value >> np.uint64(33)
+            hashes[some] = value
+    return hashes
+
+
+def _arrow_view(values: pd.Series):
+    """The Arrow array behind an Arrow-backed string Series (no copy), else None."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" and hasattr(values.array, "_pa_array"):
+        return values.array._pa_array
+    return None
+
+
+def _is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """``values.isin(known)`` as a bool array (missing values are never in):
+    one Arrow hash lookup for Arrow-backed strings, where pandas would build
+    a Python object per known value."""
+    if is_categorical(known):
+        known = pd.Series(known.cat.categories.take(np.unique(known.array.codes[known.array.codes >= 0])))
+    if is_categorical(values):  # look up each category once, then spread by the codes
+        hit = _is_in(pd.Series(values.cat.categories), known)
+        return np.append(hit, False)[values.array.codes]
+    array, value_set = _arrow_view(values), _arrow_view(known)
+    if array is None or value_set is None:
+        return values.isin(set(known.dropna())).to_numpy() & values.notna().to_numpy()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if value_set.null_count:
+        value_set = value_set.drop_null()
+    if len(value_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    if len(value_set) >= _HASHED_LOOKUP_MIN and pa.types.is_large_string(array.type) and pa.types.is_large_string(value_set.type):
+        return _index_in_hashed(array, value_set) >= 0
+    value_set = value_set.combine_chunks() if isinstance(value_set, pa.ChunkedArray) else value_set
+    found = pc.is_in(array, value_set=value_set.cast(array.type), skip_nulls=True).fill_null(False)
+    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False) if len(values) else np.zeros(0, dtype=bool)
+
+
+_HASHED_LOOKUP_MIN = 1 << 16  # known values from which a lookup goes by sorted hashes (below: an Arrow hash table)
+
+
+def _index_in_hashed(array, value_set) -> np.ndarray:
+    """``pc.index_in(array, value_set, skip_nulls=True)`` for large_string
+    arrays, as int64 positions (-1: not there, or missing), by sorted 64-bit
+    hashes (:func:`_text_hashes`): each value's hash is looked up in the
+    sorted hashes of ``value_set`` and a match confirmed by comparing the
+    two strings, so a hash collision cannot make an unknown ID look known.
+    About 16 bytes per known value, where Arrow's hash table copies every
+    string and holds several slots a value (~100 MiB for 1.6 M customer
+    IDs); no string is copied beyond a slice at a time. A value whose hash
+    matches a different string (rare) is looked up exactly. Like
+    ``index_in``, a value found more than once gives its first position."""
+    import pyarrow.compute as pc
+
+    known = np.empty(len(value_set), dtype=np.uint64)
+    for start, part in _text_hashes(value_set):
+        known[start:start + len(part)] = part
+    order = np.argsort(known, kind="stable")  # equal hashes keep their order: the first position comes first
+    known = known[order]
+    found = np.full(len(array), -1, dtype=np.int64)
+    unsure = []
+    for start, part in _text_hashes(array):
+        at = np.minimum(np.searchsorted(known, part), len(known) - 1)
+        rows = np.flatnonzero(known[at] == part)
+        if not len(rows):
+            continue
+        positions = order[at[rows]]
+        same = pc.equal(array.slice(start, len(part)).take(rows), value_set.take(positions))
+        same = same.fill_null(False).to_numpy(zero_copy_only=False)
+        found[start + rows[same]] = positions[same]
+        unsure.append(start + rows[~same])
+    unsure = np.concatenate(unsure) if unsure else np.zeros(0, dtype=np.int64)
+    if len(unsure):  # a hash shared by different strings: these few exactly
+        exact = pc.index_in(array.take(unsure), value_set=value_set, skip_nulls=True).fill_null(-1)
+        found[unsure] = exact.to_numpy(zero_copy_only=False)
+    if array.null_count:  # a missing value is never found (its hash means nothing)
+        found[~array.is_valid().to_numpy(zero_copy_only=False)] = -1
+    return found
+
+
+def check_references(checked: dict[str, Checked]) -> None:
+    """Rules between tables, applied to rows not already set aside.
+
+    A rep_id that is not in reps sets the row aside (``orphan_rep``): its
+    figures would belong to nobody. A customer or opportunity reference that
+    is not in its table is reported as a warning and the row kept, since the
+    deal or contact itself is real.
+    """
+    reps = checked["reps"]
+    known_reps = reps.frame["rep_id"][~reps.bad]
+    # rep_id -> line of a reps row that was itself set aside (first such line)
+    aside_rows = reps.bad & reps.frame["rep_id"].notna().to_numpy()
+    set_aside_reps = dict(zip(reps.frame["rep_id"].to_numpy()[aside_rows][::-1], reps.lines[aside_rows][::-1]))
+    for name, table in checked.items():
+        if name == "reps":
+            continue
+        for column, target in TABLES[name].references.items():
+            values = table.frame[column]
+            present = values.notna().to_numpy() & ~table.bad
+            if target == "reps":
+                missing = present & ~_is_in(values, known_reps)
+                aside = missing & values.isin(list(set_aside_reps)).to_numpy()
+                table.flag_rows(missing & ~aside, column=column, message="rep_id is not in the reps table",
+                                hint="add the rep to reps, or correct the rep_id", flag="orphan_rep")
+                if aside.any():
+                    rep_ids = values.to_numpy(dtype=object)
+                    table.flag_rows(aside, column=column, flag="orphan_rep",
+                                    message=lambda pos: f"the rep's own row was set aside ({reps.file}, {reps.unit} {set_aside_reps[rep_ids[pos]]})",
+                                    hint="fix the rep's row in reps; this row is set aside with it")
+            elif target in checked:
+                other = checked[target]
+                known = other.frame[TABLES[target].key]
+                known = known[~other.bad] if other.bad.any() else known  # no copy of the IDs when none was set aside
+                missing = present & ~_is_in(values, known)
+                table.flag_rows(missing, column=column, message=f"{column} is not in the {target} table",
+                                hint=f"add it to {target} or correct the {column}; the row is kept",
+                                flag="dangling_reference", severity="warning")
+            release_arrow_memory()

@@ -1,0 +1,335 @@
+"""How salesnb's charts are built and drawn fast, with matplotlib's own pixels.
+
+:mod:`salesnb.present.charts` says what a chart shows; this module builds its Figure
+and makes drawing it cheap, because drawing is most of a report's time:
+
+- :func:`figure` builds a chart's Figure and Axes on a :class:`_ReportCanvas`,
+  whose Agg renderer comes from a pool, one per chart size (text sizes are
+  measured once) and remembers fonts' line metrics;
+- :class:`_Glyphs` keeps each text's glyph layout and each glyph's bitmap;
+- :class:`_TickMemo` recomputes an axis's ticks only when what they depend
+  on changed;
+- :func:`stock_figures` makes blank figures ahead, in a process that forks
+  one child per report (:mod:`salesnb.run.forkserver`).
+
+Each is exact: tests/test_plots.py compares the pixels with plain
+matplotlib's for every chart kind. Where matplotlib lacks an internal one
+of them reads, that one steps aside and matplotlib draws as usual.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import threading
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.figure import Figure
+
+__all__ = ["figure", "stock_figures"]
+
+
+class _ReportCanvas(FigureCanvasAgg):
+    """An Agg canvas that borrows its renderer from a per-thread pool.
+
+    Agg keeps a renderer per canvas, and matplotlib caches text sizes per
+    renderer; with one canvas per chart every chart measured its tick
+    labels, titles and legends from scratch. Charts of one size share one
+    renderer here (each draw clears it first, as Agg always does), so a
+    label measured once is measured for every later chart of that size, in
+    this process and in any process forked from it. The pixels are the
+    same as with a fresh renderer; what differs is that
+    ``canvas.buffer_rgba()`` is only valid until the next chart of the same
+    size is drawn (savefig and the notebook display encode it at once).
+    """
+
+    def get_renderer(self):
+        w, h = self.get_width_height(physical=True)
+        key = (threading.get_ident(), w, h, self.figure.dpi)
+        with _RENDERERS_LOCK:
+            renderer = _RENDERERS.pop(key, None)
+            if renderer is None:
+                renderer = _Renderer(w, h, self.figure.dpi)
+            _RENDERERS[key] = renderer  # the most recently used last
+            while len(_RENDERERS) > _MAX_RENDERERS:
+                _RENDERERS.pop(next(iter(_RENDERERS)))
+        self.renderer = renderer
+        return renderer
+
+
+class _Renderer(RendererAgg):
+    """RendererAgg that also remembers each font's line metrics.
+
+    matplotlib asks the renderer for them (``_get_font_height_metrics``)
+    before it falls back to reading the font's tables for every text it
+    lays out; the values are the ones that fallback computes.
+    """
+
+    def __init__(self, width, height, dpi):
+        super().__init__(width, height, dpi)
+        self._line_metrics: dict = {}
+
+    def _get_font_height_metrics(self, prop):
+        key = (prop.copy(), self.dpi)
+        metrics = self._line_metrics.get(key)
+        if metrics is None:
+            metrics = self._line_metrics[key] = _font_height_metrics(prop, self.dpi)
+        return metrics
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        """RendererAgg.draw_text with each text's glyph layout and each glyph's
+        bitmap remembered (:class:`_Glyphs`); mathtext, and a matplotlib
+        without the internals this reads, are drawn by RendererAgg itself."""
+        if ismath or not _Glyphs.fits():
+            return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        _GLYPHS.draw(self, gc, x, y, s, prop, angle, mtext)
+
+
+class _Glyphs:
+    """The glyphs of the texts charts draw, laid out and rendered once.
+
+    Drawing text is a sixth of a chart's time, and a report's charts draw
+    the same titles, labels, legends and tick labels as every other report.
+    RendererAgg lays out each text (FreeType, every time) and renders each
+    glyph at its position; here the layout is kept per text, font, size and
+    dpi, and each glyph's bitmap per glyph, size, rotation and position
+    within its pixel (1/64 px, as FreeType places it): a glyph at a whole
+    pixel further is the same bitmap, moved. The bitmaps are put on the
+    canvas exactly as RendererAgg puts them, so the pixels are the same
+    (tests/test_plots.py). What a report template draws before it forks
+    is there for every report.
+    """
+
+    LIMIT = 100_000  # entries of each kind kept; beyond, start again (a few MB)
+
+    def __init__(self):
+        self._layouts: dict = {}
+        self._bitmaps: dict = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    @functools.cache
+    def fits() -> bool:
+        from matplotlib.ft2font import FT2Font
+
+        return (all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform"))
+                and hasattr(RendererAgg, "_draw_text_glyphs_and_boxes"))
+
+    def draw(self, renderer, gc, x, y, s, prop, angle, mtext) -> None:
+        font = renderer._prepare_font(prop)
+        flags = get_hinting_flag()
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        size, dpi = prop.get_size_in_points(), renderer.dpi
+        key = (s, font, size, dpi, flags, features, language)
+        glyphs = self._layouts.get(key)
+        if glyphs is None:
+            glyphs = [(item.ft_object, item.glyph_index, item.x, item.y)
+                      for item in font._layout(s, flags=flags, features=features, language=language)]
+            self._remember(self._layouts, key, glyphs)
+        cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
+        rotation = tuple(matrix.ravel())
+        antialiased = gc.get_antialiased()
+        height = renderer.height
+        for face, index, dx, dy in glyphs:  # dy is upwards, as FreeType's y
+            to_x = round(0x40 * (x + dx * cos - dy * sin))
+            to_y = round(0x40 * (height - y + dx * sin + dy * cos))
+            glyph_key = (face, size, dpi, index, rotation, to_x & 63, to_y & 63, flags, antialiased)
+            bitmap = self._bitmaps.get(glyph_key)
+            if bitmap is None:
+                from matplotlib.ft2font import RenderMode  # (matplotlib 3.11+, as fits() checks)
+
+                face.set_size(size, dpi)
+                face._set_transform(matrix, [to_x & 63, to_y & 63])
+                rendered = face._render_glyph(index, flags, RenderMode.NORMAL if antialiased else RenderMode.MONO)
+                buffer = np.array(rendered.buffer, copy=True)
+                if not antialiased:
+                    buffer *= 0xff
+                bitmap = (buffer, rendered.left, rendered.top)
+                self._remember(self._bitmaps, glyph_key, bitmap)
+            buffer, left, top = bitmap
+            renderer._renderer.draw_text_image(buffer, left + (to_x >> 6),
+                                               int(height) - (top + (to_y >> 6)) + buffer.shape[0], 0, gc)
+
+    def _remember(self, cache: dict, key, value) -> None:
+        with self._lock:
+            if len(cache) >= self.LIMIT:
+                cache.clear()
+            cache[key] = value
+
+
+_GLYPHS = _Glyphs()
+
+
+def _font_height_metrics(prop, dpi):
+    """Ascent, descent and line gap in pixels, as matplotlib.text reads them
+    from the font's OS/2 or hhea table; (None, None, None): let it measure."""
+    from matplotlib.font_manager import fontManager, get_font
+
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap, ascent, descent in (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                                             ("hhea", "lineGap", "ascent", "descent")):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72
+        return table[ascent] * scale, -table[descent] * scale, table[gap] * scale
+    return None, None, None
+
+
+_RENDERERS_LOCK = threading.Lock()
+_RENDERERS: dict = {}  # (thread, width, height, dpi) -> _Renderer, least recently used first
+_MAX_RENDERERS = 8  # a report draws charts of a few sizes; each renderer holds its pixels (about 1 MB)
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, figsize, style: dict, **kw):
+    """A new chart's Figure and its grid of Axes, built under ``style`` (rcParams,
+    already in effect): a blank one made ahead (:func:`stock_figures`) when
+    there is one of this shape, else built now."""
+    shape = _shape(nrows, ncols, figsize, kw)
+    made = _STOCK.take(shape) if shape is not None else None
+    if made is None:
+        made = _new_figure(nrows, ncols, figsize=figsize, style=style, **kw)
+    if _STOCK.recording is not None:
+        _STOCK.recording.append((shape, made[1]))
+    return made
+
+
+def _new_figure(nrows: int = 1, ncols: int = 1, *, figsize, style: dict, **kw):
+    fig = Figure(figsize=figsize, layout="constrained")
+    _ReportCanvas(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    for ax in axes.flat:
+        for axis in (ax.xaxis, ax.yaxis):
+            if _TickMemo.fits(axis):
+                axis._update_ticks = _TickMemo(axis)
+        ax.grid(True, axis="both", color=style["grid.color"], linewidth=style["grid.linewidth"])
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    return fig, axes
+
+
+def _shape(nrows, ncols, figsize, kw):
+    """What a blank figure from :func:`_figure` depends on, hashable; None if it cannot be."""
+    try:
+        shape = (nrows, ncols, tuple(figsize), tuple(sorted(kw.items())))
+        hash(shape)
+    except TypeError:
+        return None
+    return shape
+
+
+class _Stock:
+    """Blank figures made ahead, by shape, with the matplotlib settings they were made under.
+
+    Building a Figure, its Axes and their ticks is about a third of what a
+    report's chart costs. A process that forks one child per report
+    (:mod:`salesnb.run.forkserver`) makes them once, before it forks; every child
+    finds them in its own copy of memory and only draws. A figure is handed
+    out only while ``matplotlib.rcParams`` are exactly what they were when it
+    was made (a notebook that changes a setting gets figures built as
+    usual), and each is handed out once.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._figures: dict = {}  # shape -> [(fig, axes)], never drawn on
+        self._rc: dict | None = None
+        self.recording: list | None = None  # (shape, axes) of each figure _figure returns, while stocking
+
+    def take(self, shape):
+        with self._lock:
+            waiting = self._figures.get(shape)
+            if not waiting or dict(matplotlib.rcParams) != self._rc:
+                return None
+            return waiting.pop()
+
+    def fill(self, used: list, style: dict) -> int:
+        """Make, for each shape in ``used`` ((shape, axes) pairs), as many blank
+        figures as it appears, each axis with as many ticks as the most it was
+        drawn with: the ticks then exist already, as matplotlib would create them."""
+        ticks: dict = {}
+        for shape, axes in used:
+            counts = [(len(ax.xaxis.majorTicks), len(ax.yaxis.majorTicks)) for ax in axes.flat]
+            known = ticks.get(shape, counts)
+            ticks[shape] = [(max(a[0], b[0]), max(a[1], b[1])) for a, b in zip(known, counts)]
+        figures: dict = {}
+        with matplotlib.rc_context(style):
+            for shape, _ in used:
+                if shape is None:
+                    continue
+                nrows, ncols, figsize, kw = shape
+                fig, axes = _new_figure(nrows, ncols, figsize=figsize, style=style, **dict(kw))
+                for ax, (x_ticks, y_ticks) in zip(axes.flat, ticks[shape]):
+                    ax.xaxis.get_major_ticks(x_ticks)
+                    ax.yaxis.get_major_ticks(y_ticks)
+                figures.setdefault(shape, []).append((fig, axes))
+            rc = dict(matplotlib.rcParams)
+        with self._lock:
+            self._figures, self._rc = figures, rc
+        return sum(len(v) for v in figures.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._figures, self._rc = {}, None
+
+
+_STOCK = _Stock()
+
+
+def stock_figures(draw, *, style: dict) -> int:
+    """Call ``draw()`` (which builds and renders charts, e.g. one report's),
+    then make ahead blank figures of the shapes it used, as many of each as
+    it used; later charts of those shapes take them instead of building
+    their own. For a process that forks a child per report, before it
+    forks. Returns how many figures were made. The pixels are the same
+    either way (tests/test_plots.py)."""
+    _STOCK.clear()
+    _STOCK.recording = []
+    try:
+        draw()
+        used = _STOCK.recording
+    finally:
+        _STOCK.recording = None
+    return _STOCK.fill(used, style)
+
+
+class _TickMemo:
+    """``axis._update_ticks`` that recomputes only when what it depends on changed.
+
+    matplotlib recomputes an axis's ticks (locator, formatter, every tick's
+    position and text) each time something asks for them: the layout
+    engine's two passes, the title and label placement and the draw itself
+    ask about ten times per axis per chart, always with the same answer. The
+    answer depends on the view limits, the axes' size in pixels (how many
+    ticks fit), the locator and formatter objects and which tick parts are
+    shown; when none of these changed, the ticks are already as the last
+    call left them and that call's list is returned. Pixels are unchanged
+    (a test draws every chart of real reports both ways)."""
+
+    _NEEDS = ("_major_tick_kw", "_minor_tick_kw", "majorTicks", "minorTicks", "major", "minor")
+
+    @classmethod
+    def fits(cls, axis) -> bool:
+        """Whether this matplotlib has the axis internals the memo reads (else: no memo, same charts)."""
+        return callable(getattr(type(axis), "_update_ticks", None)) and all(hasattr(axis, a) for a in cls._NEEDS)
+
+    def __init__(self, axis):
+        self._compute = type(axis)._update_ticks.__get__(axis)
+        self._axis = axis
+        self._key = self._ticks = None
+
+    def __call__(self):
+        axis = self._axis
+        major, minor = axis.major, axis.minor
+        key = (tuple(axis.get_view_interval()), axis.axes.bbox.bounds, axis.get_figure(root=True).dpi,
+               major.locator, major.formatter, minor.locator, minor.formatter,
+               tuple(sorted(axis._major_tick_kw.items(), key=str)), tuple(sorted(axis._minor_tick_kw.items(), key=str)),
+               len(axis.majorTicks), len(axis.minorTicks))
+        if self._ticks is None or key != self._key:
+            self._ticks = self._compute()
+            self._key = (*key[:-2], len(axis.majorTicks), len(axis.minorTicks))  # after any ticks it created
+        return self._ticks

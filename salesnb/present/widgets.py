@@ -1,0 +1,327 @@
+"""The segment explorer: pick a territory, customer type, acquisition method,
+team, period and metric, and see the chart and the table change.
+
+::
+
+    explorer = SegmentExplorer(ds, period="2025")
+    explorer.show()                       # live controls in JupyterLab, a static view elsewhere
+    explorer.controls["territory"].value = "North"
+    explorer.table                        # metrics_table of North's data, one row per rep
+    explorer.update(metric="win_rate", by="customer_type")
+
+Every recomputation filters the Dataset with :func:`salesnb.present.pages.segment`
+and calls :func:`salesnb.analysis.metrics.metrics_table` on the segment; nothing is
+computed here. :attr:`SegmentExplorer.table` is the current table,
+:attr:`SegmentExplorer.figure` the current chart.
+
+Where widgets cannot be shown (ipywidgets not installed, or the notebook is
+executed by papermill/nbconvert with no browser attached) :meth:`show`
+renders the current selection as a static chart and table instead, so a
+scheduled run never needs a browser. :func:`live_frontend` decides.
+"""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from salesnb.io.dataset import Dataset
+from salesnb.errors import InputError
+from salesnb.analysis.periods import Period, data_span, parse_period, periods_between
+
+__all__ = ["ALL", "FILTERS", "SegmentExplorer", "live_frontend", "widgets_available"]
+
+ALL = ""
+"""The value of a filter control that keeps everything."""
+
+FILTERS = ("territory", "customer_type", "acquisition_method", "team")
+"""The segment filters, in the order the controls show them."""
+
+CONTEXT_COLUMNS = ("opportunities", "won", "lost", "win_rate", "revenue_won")
+"""Columns the explorer's table always shows beside the chosen metric."""
+
+STATIC_ENV = "SALESNB_STATIC"
+"""Set this environment variable to 1 to always render the static view."""
+
+_FILTER_NAMES = {"territory": "Territory", "customer_type": "Customer type",
+                 "acquisition_method": "Acquisition method", "team": "Team"}
+_GROUP_NAMES = {"rep": "Rep", "team": "Team", "territory": "Territory", "customer_type": "Customer type",
+                "acquisition_method": "Acquisition method", "market_tier": "Market tier"}
+
+
+def widgets_available() -> bool:
+    """True when ipywidgets can be imported."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def live_frontend() -> bool:
+    """True when live widgets can be shown: ipywidgets is installed and the
+    code runs in a kernel whose current request came from an interactive
+    Jupyter front end.
+
+    Papermill, nbconvert and nbclient execute cells with ``allow_stdin``
+    off; JupyterLab, Notebook and VS Code turn it on. The environment
+    variable ``SALESNB_STATIC=1`` forces the static view.
+    """
+    if os.environ.get(STATIC_ENV, "").strip() not in ("", "0"):
+        return False
+    if not widgets_available():
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None)
+    return bool(getattr(kernel, "_allow_stdin", False))
+
+
+class SegmentExplorer:
+    """Metrics for one segment of the data, with controls that redraw them.
+
+    Parameters
+    ----------
+    ds : Dataset
+    period : str or Period
+        The starting period (any form :func:`~salesnb.analysis.periods.parse_period`
+        accepts); the period control offers every year and quarter of the
+        data plus this one.
+    as_of : date-like, optional
+        Resolves relative periods.
+    metric : str
+        The starting metric (a column of metrics_table).
+    by : str
+        Rows of the table: rep, team, territory, customer_type,
+        acquisition_method or market_tier.
+    **selection
+        Starting filters: territory, customer_type, acquisition_method, team.
+
+    Attributes
+    ----------
+    selection : dict
+        The current choice of every control.
+    table : DataFrame
+        ``metrics_table`` of the current segment and period, grouped ``by``.
+    figure : matplotlib Figure
+        The current chart: the chosen metric per row of the table.
+    controls : dict
+        Control name -> ipywidgets Dropdown (empty without ipywidgets).
+    chart_output, table_output : ipywidgets.Output or None
+        Where the live view draws the chart and the table.
+    """
+
+    def __init__(self, ds: Dataset, *, period="2025", as_of=None, metric: str = "revenue_won", by: str = "rep",
+                 **selection):
+        from salesnb.analysis.metrics import GROUPINGS, METRICS
+
+        if not isinstance(ds, Dataset):
+            raise InputError(f"SegmentExplorer needs a loaded Dataset (salesnb.load(...)), not {type(ds).__name__}")
+        from salesnb.present.pages import segment_options
+
+        self.ds = ds
+        self.as_of = None if as_of in (None, "") else as_of
+        start = parse_period(period, as_of=self.as_of)
+        self.options: dict[str, list] = dict(segment_options(ds))
+        self.options["period"] = _period_choices(ds, start)
+        self.options["metric"] = list(METRICS)
+        self.options["by"] = list(GROUPINGS)
+        self.selection = {name: ALL for name in FILTERS}
+        self.selection.update(period=start.label, metric=metric, by=by)
+        self.table: pd.DataFrame | None = None
+        self.figure = None
+        self.segment: Dataset = ds
+        self.controls: dict = {}
+        self.chart_output = self.table_output = None
+        self._syncing = False
+        if widgets_available():
+            self._build_controls()
+        self.update(**selection)
+
+    # -- recomputing -------------------------------------------------------------
+    def update(self, **selection) -> pd.DataFrame:
+        """Change any of the selection (territory, customer_type,
+        acquisition_method, team, period, metric, by), recompute the table
+        and redraw. Returns the new :attr:`table`."""
+        unknown = set(selection) - set(self.selection)
+        if unknown:
+            raise InputError(f"SegmentExplorer has no control {sorted(unknown)}; controls: {', '.join(self.selection)}")
+        chosen = dict(self.selection)
+        for name, value in selection.items():
+            chosen[name] = self._check(name, value)
+        self.selection = chosen
+        self._recompute()
+        self._sync_controls()
+        self._redraw()
+        return self.table
+
+    def _check(self, name: str, value):
+        if name in FILTERS:
+            if value is None or str(value).strip() == "":
+                return ALL
+            folded = {str(o).casefold(): o for o in self.options[name]}
+            if str(value).strip().casefold() not in folded:
+                raise InputError(f"no {_FILTER_NAMES[name].lower()} {value!r} in the data; "
+                                 f"choose one of: {', '.join(map(str, self.options[name])) or 'none'}")
+            return folded[str(value).strip().casefold()]
+        if name == "period":
+            label = parse_period(value, as_of=self.as_of).label
+            if label not in self.options["period"]:
+                self.options["period"].append(label)
+                if "period" in self.controls:
+                    self.controls["period"].options = self.options["period"]
+            return label
+        if value not in self.options[name]:
+            raise InputError(f"{name} must be one of {', '.join(self.options[name])}, not {value!r}")
+        return value
+
+    def _recompute(self) -> None:
+        from salesnb.present import charts
+        from salesnb.analysis.metrics import GROUPINGS, metrics_table
+        from salesnb.present.pages import rep_label, segment
+
+        s = self.selection
+        self.segment = segment(self.ds, **{name: s[name] for name in FILTERS})
+        table = metrics_table(self.segment, by=s["by"], period=s["period"], as_of=self.as_of)
+        if s["by"] == "rep":
+            # only the segment's reps (a customer owned outside the segment never adds a row)
+            table = table[table["rep_id"].isin(set(self.segment.reps["rep_id"]))].reset_index(drop=True)
+        self.table = table
+        if s["by"] == "rep":
+            chart_frame, group = table.assign(label=[rep_label(r, n) for r, n in zip(table["rep_id"], table["name"])]), "label"
+        else:
+            chart_frame, group = table, GROUPINGS[s["by"]]
+        self.figure = charts.metric_bars(chart_frame, metric=s["metric"], group=group, title=self._title())
+        notes = list(table.attrs.get("notes", []))
+        if self.segment.expectations is None and self.ds.expectations is not None:
+            notes = [n for n in notes if "expectations.yml" not in n]  # dropped on purpose, said below
+        notes += [n for n in self.segment.notes if n not in self.ds.notes and n not in notes]
+        self.notes = notes
+
+    def _title(self) -> str:
+        from salesnb.present.html import label
+
+        s = self.selection
+        chosen = [s[name] for name in FILTERS if s[name] != ALL]
+        where = ", ".join(map(str, chosen)) if chosen else "all data"
+        return f"{label(s['metric'])} by {_GROUP_NAMES[s['by']].lower()}, {s['period']} ({where})"
+
+    # -- showing ------------------------------------------------------------------
+    def table_view(self):
+        """The current table as escaped HTML: the group, the chosen metric and context columns."""
+        from salesnb.present import html as show
+        from salesnb.analysis.metrics import GROUPINGS
+
+        s = self.selection
+        front = ["rep_id", "name"] if s["by"] == "rep" else [GROUPINGS[s["by"]]]
+        metrics = [s["metric"], *[c for c in CONTEXT_COLUMNS if c != s["metric"]]]
+        return show.table(self.table, columns=front + metrics, notes=self.notes)
+
+    def chart_view(self):
+        """The current chart as an embedded image."""
+        from salesnb.present import html as show
+
+        return show.chart(self.figure)
+
+    def static(self) -> list:
+        """What the static view shows: a sentence naming the selection, the chart, the table."""
+        from salesnb.present import html as show
+
+        s = self.selection
+        chosen = "; ".join(f"{_FILTER_NAMES[n].lower()} {s[n]}" for n in FILTERS if s[n] != ALL) or "no filter"
+        return [show.paragraph(f"Selection: {chosen}; period {s['period']}; rows by {_GROUP_NAMES[s['by']].lower()}."),
+                self.chart_view(), self.table_view()]
+
+    def widget(self):
+        """The live view: the controls above the chart and the table (needs ipywidgets)."""
+        if not self.controls:
+            raise InputError("ipywidgets is not installed: use SegmentExplorer.static() or pip install ipywidgets")
+        import ipywidgets as w
+
+        rows = [w.HBox([self.controls[n] for n in FILTERS]),
+                w.HBox([self.controls[n] for n in ("period", "metric", "by")])]
+        return w.VBox([*rows, self.chart_output, self.table_output])
+
+    def show(self, interactive: bool | None = None) -> None:
+        """Display the explorer: live controls when ``interactive`` (default:
+        :func:`live_frontend`), else the static chart and table."""
+        from IPython.display import display
+
+        live = live_frontend() if interactive is None else bool(interactive) and bool(self.controls)
+        if live:
+            display(self.widget())
+        else:
+            for item in self.static():
+                display(item)
+
+    # -- controls -----------------------------------------------------------------
+    def _build_controls(self) -> None:
+        import ipywidgets as w
+
+        from salesnb.present.html import label
+
+        style = {"description_width": "initial"}
+        layout = w.Layout(width="auto")
+        for name in FILTERS:
+            options = [(f"All", ALL)] + [(str(v), v) for v in self.options[name]]
+            self.controls[name] = w.Dropdown(options=options, value=ALL, description=_FILTER_NAMES[name],
+                                             style=style, layout=layout)
+        self.controls["period"] = w.Dropdown(options=self.options["period"], value=self.selection["period"],
+                                             description="Period", style=style, layout=layout)
+        self.controls["metric"] = w.Dropdown(options=[(label(m), m) for m in self.options["metric"]],
+                                             value=self.selection["metric"], description="Metric", style=style,
+                                             layout=layout)
+        self.controls["by"] = w.Dropdown(options=[(_GROUP_NAMES[b], b) for b in self.options["by"]],
+                                         value=self.selection["by"], description="Rows by", style=style, layout=layout)
+        for name, control in self.controls.items():
+            control.observe(self._on_change(name), names="value")
+        self.chart_output = w.Output()
+        self.table_output = w.Output()
+
+    def _on_change(self, name: str):
+        def handler(change):
+            if not self._syncing:
+                self.update(**{name: change["new"]})
+        return handler
+
+    def _sync_controls(self) -> None:
+        if not self.controls:
+            return
+        self._syncing = True
+        try:
+            for name, control in self.controls.items():
+                if control.value != self.selection[name]:
+                    control.value = self.selection[name]
+        finally:
+            self._syncing = False
+
+    def _redraw(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if self.chart_output is None or get_ipython() is None:
+            return  # no kernel to draw into (a script or a test): the table and figure are up to date
+
+        from salesnb.present import html as show
+
+        with self.chart_output:
+            self.chart_output.clear_output(wait=True)
+            display(show.image_html(self.chart_view()))
+        with self.table_output:
+            self.table_output.clear_output(wait=True)
+            display(self.table_view())
+
+
+def _period_choices(ds: Dataset, start: Period) -> list[str]:
+    try:
+        span = data_span(ds)
+    except InputError:
+        return [start.label]
+    labels = [p.label for p in periods_between(span.start, span.end, "year")]
+    labels += [p.label for p in periods_between(span.start, span.end, "quarter")]
+    if start.label not in labels:
+        labels.append(start.label)
+    return labels

@@ -1,0 +1,989 @@
+"""Warm notebook kernels that fork: one clean namespace per report, no start-up cost.
+
+Starting a Jupyter kernel and importing pandas, matplotlib and salesnb
+costs a second or two; a coaching report's own cells often take less.
+A :class:`ForkingKernel` pays that once per worker:
+
+- a *template* process (``python -m salesnb.run.forkserver``) starts, builds an
+  IPython shell that behaves like a notebook kernel (rich display, inline
+  matplotlib, tracebacks) and imports what the notebooks import, then
+  waits;
+- for each report it ``fork()``\\ s: the child runs the notebook's cells in
+  its own copy of that warm process, streams each cell's outputs back as
+  nbformat outputs, and exits. The template itself never runs a report's
+  code.
+
+So every report starts from the same pristine state: a global set, a
+module-level object mutated, rcParams or a seaborn theme changed, the
+working directory or an environment variable changed by one report cannot
+reach the next, because the next report is a fresh fork of a process that
+never saw them. A report that hangs is killed (its process group, so
+anything it started goes too) and fails with a timeout; a report that
+crashes its process fails as a dead kernel; neither touches the template.
+A template that dies is started again for the next report.
+
+Fidelity to a real kernel: outputs are the messages ipykernel would send
+(``stream``, ``display_data`` with ``transient.display_id`` updates,
+``execute_result``, ``error`` with the coloured traceback), images are
+base64 text as jupyter_client encodes them, ``!cmd`` output is captured,
+output written straight to file descriptors 1 and 2 (C libraries) is
+kept, matplotlib uses ``matplotlib_inline`` exactly as under ipykernel,
+and pandas sees a notebook front end (``shell.kernel`` exists), so tables
+look as they do in JupyterLab. Widgets have no front end here, as in any
+static report: they show their text form.
+
+:class:`ForkEngine` plugs this into papermill as the engine
+``salesnb-fork``, so parameter injection, notebook metadata and error
+handling are papermill's own.
+
+Needs ``os.fork`` (Linux, macOS); elsewhere salesnb uses one fresh kernel
+per report (papermill's default engine).
+"""
+from __future__ import annotations
+
+import ast
+import atexit
+import base64
+import gc
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Iterable, Iterator
+
+__all__ = [
+    "ENGINE_NAME",
+    "ForkEngine",
+    "ForkingKernel",
+    "CellResult",
+    "available",
+    "get_kernel",
+    "notebook_imports",
+    "prestart",
+    "register_engine",
+    "shutdown_all",
+]
+
+ENGINE_NAME = "salesnb-fork"
+PREWARM_ENV = "SALESNB_PREWARM"
+DIE_WITH_PARENT_ENV = "SALESNB_DIE_WITH_PARENT"  # set for a template that must die with its parent
+"""Set by the batch runner for each report: JSON of its source, mapping, period,
+as_of and (a rep report's) rep_id, from which the warm template pre-computes the
+batch-wide tables and draws a rep report's charts once."""
+REPORT_GC_THRESHOLD = (50_000, 10, 10)
+"""A report's process collects garbage after 50,000 new objects, not Python's
+700: a chart makes tens of thousands of small objects, most of them alive
+until it is drawn, and the default collected (and re-scanned) them about
+ten times per report, ~8% of its time. A report lives for seconds, so
+what waits to be collected stays small."""
+PRELOAD_ENV = "SALESNB_PRELOAD"  # extra modules to import in the template, comma-separated
+
+#: Imported by every template, before any notebook asks: the libraries a
+#: salesnb notebook uses. Failures are ignored (the notebook will meet them).
+DEFAULT_IMPORTS = (
+    "numpy", "pandas", "pyarrow", "matplotlib", "matplotlib.pyplot", "IPython.display",
+    "salesnb", "salesnb.io.loading", "salesnb.analysis.metrics", "salesnb.analysis.periods", "salesnb.present.html",
+    "salesnb.analysis.diagnosis", "salesnb.analysis.quality", "salesnb.analysis.value", "salesnb.analysis.expectations",
+    "salesnb.analysis.forecasts", "salesnb.analysis.training", "salesnb.present.charts", "salesnb.present.widgets", "salesnb.present.pages",
+)
+_INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+def available() -> bool:
+    """Whether this platform can fork (POSIX)."""
+    return hasattr(os, "fork") and sys.platform != "win32"
+
+
+# -- worker side -------------------------------------------------------------------------
+
+class CellResult(tuple):
+    """``(index, execution_count, outputs, ok)`` for one executed code cell."""
+
+    __slots__ = ()
+
+    def __new__(cls, index: int, execution_count: int | None, outputs: list, ok: bool):
+        return super().__new__(cls, (index, execution_count, outputs, ok))
+
+    index = property(lambda self: self[0])
+    execution_count = property(lambda self: self[1])
+    outputs = property(lambda self: self[2])
+    ok = property(lambda self: self[3])
+
+
+class ForkingKernel:
+    """A warm template process that forks one child per notebook run.
+
+    ``python`` is the interpreter to run (default: this one; the
+    ``salesnb`` kernel spec's own Python when :func:`get_kernel` is used).
+    Not thread-safe: one run at a time, as one Jupyter kernel would.
+    """
+
+    def __init__(self, python: str | None = None, *, env: dict | None = None):
+        self.python = python or sys.executable
+        self.env = dict(env) if env else None
+        self.process: subprocess.Popen | None = None
+        self.conn: Connection | None = None
+        self.starts = 0  # how many templates were started (1 unless one died)
+        self.runs = 0
+        self._stderr = None
+        self._imported: set[str] = set()
+        self._starting = False
+
+    # life cycle
+    def start(self, *, timeout: float = 60.0) -> None:
+        """Start the template and wait until it has imported :data:`DEFAULT_IMPORTS`."""
+        if not self.alive:
+            self.launch()
+        self._wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the template without waiting for it (it imports while the
+        caller does something else, e.g. loads the batch's data); the first
+        :meth:`run` waits until it is ready."""
+        self.close()
+        ours, theirs = socket.socketpair()
+        self._stderr = tempfile.TemporaryFile()
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("MPLBACKEND", _INLINE_BACKEND)
+        env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+        env.pop("SALESNB_CACHE_DIR", None)  # a run says which batch cache it reads
+        env.pop(PREWARM_ENV, None)
+        # Linux ties a child's death to the *thread* that started it: only a template
+        # started by the main thread may die with its parent (a Dask thread can end).
+        env[DIE_WITH_PARENT_ENV] = "1" if threading.current_thread() is threading.main_thread() else ""
+        try:
+            self.process = subprocess.Popen(
+                [self.python, "-m", "salesnb.run.forkserver", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=self._stderr, env=env, cwd=str(Path(__file__).resolve().parents[2]),
+                close_fds=True,
+            )
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.starts += 1
+        self._imported = set()
+        extra = [m.strip() for m in os.environ.get(PRELOAD_ENV, "").split(",") if m.strip()]
+        self.conn.send(("warm", list(DEFAULT_IMPORTS) + extra))
+        self._starting = True
+
+    def _wait_ready(self, timeout: float) -> None:
+        if not self._starting:
+            return
+        message = self._receive(timeout, what="start")
+        if message[0] != "ready":
+            raise _dead(f"the report template did not start: {message!r}{self._stderr_tail()}")
+        self._starting = False
+        self._imported.update(message[1])
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None and self.conn is not None
+
+    def close(self) -> None:
+        """Stop the template (its children were reaped after each run)."""
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except OSError:
+                pass
+            self.conn = None
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=5)  # it exits when its connection closes
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        self._starting = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # running
+    def run(
+        self,
+        cells: Iterable[tuple[int, str]],
+        *,
+        cwd: str | None = None,
+        env: dict | None = None,
+        allow_errors: Iterable[int] = (),
+        cell_timeout: float | None = None,
+        start_timeout: float = 60.0,
+        imports: Iterable[str] = (),
+    ) -> Iterator[CellResult]:
+        """Run ``cells`` (``(index, source)`` pairs) in a fresh fork; yield one
+        :class:`CellResult` per cell as it finishes.
+
+        Stops after the first cell that raises, unless its index is in
+        ``allow_errors`` (papermill's ``raises-exception`` tag). Raises
+        nbclient's ``CellTimeoutError`` when a cell runs longer than
+        ``cell_timeout`` seconds (the child is killed) and
+        ``DeadKernelError`` when the child or the template dies.
+        """
+        cells = [(int(i), str(source)) for i, source in cells]
+        self.start(timeout=start_timeout)
+        self.runs += 1
+        spec = {
+            "cells": cells,
+            "cwd": str(cwd) if cwd else None,
+            "env": {str(k): str(v) for k, v in (env or {}).items()},
+            "allow_errors": sorted(int(i) for i in allow_errors),
+            "imports": sorted(set(imports) - self._imported),
+        }
+        self._imported.update(spec["imports"])
+        self.conn.send(("run", spec))
+        pid = None
+        finished = False
+        try:
+            # Before it forks, the template loads the batch's tables and computes
+            # what every report shares (_prewarm): work that grows with the data,
+            # so it has a cell's time, not a start's (10,000 reps took ~60 s).
+            fork_timeout = None if cell_timeout is None else max(start_timeout, cell_timeout)
+            message = self._receive(fork_timeout, what="fork")
+            if message[0] != "forked":
+                raise _dead(f"unexpected message from the report template: {message[0]!r}")
+            pid = message[1]
+            for _ in cells:
+                message = self._receive(cell_timeout, what="cell", pid=pid)
+                if message[0] == "cell":
+                    yield CellResult(*message[1:])
+                    continue
+                if message[0] == "finished":
+                    finished = True
+                    break
+                if message[0] == "exited":
+                    pid = None
+                    raise _dead(f"the report's process ended during a cell ({message[1]})")
+                raise _dead(f"unexpected message from the report: {message[0]!r}")
+            if not finished:
+                message = self._receive(cell_timeout, what="cell", pid=pid)
+                if message[0] == "exited":
+                    pid = None
+                    raise _dead(f"the report's process ended before it finished ({message[1]})")
+            message = self._receive(30, what="exit", pid=pid)
+            if message[0] != "exited":
+                raise _dead(f"unexpected message from the report template: {message[0]!r}")
+            pid = None
+        except BaseException:
+            if pid is not None:  # a timeout, an interrupt, a consumer that stopped early
+                _kill_group(pid)
+                if self.conn is not None:
+                    self._drain_until_exited()
+            raise
+
+    def _receive(self, timeout: float | None, *, what: str, pid: int | None = None):
+        """The next message from the template or its child; a timeout kills the child."""
+        from nbclient.exceptions import CellTimeoutError
+
+        conn = self.conn
+        try:
+            ready = conn.poll(timeout)
+        except (OSError, EOFError):
+            ready = True  # recv() says what happened
+        if not ready:
+            if what == "cell":  # run() kills the child and waits for the template to reap it
+                raise CellTimeoutError(f"A cell timed out while it was being executed, after {timeout:g} seconds.")
+            self._abandon()
+            raise _dead(f"the report template did not answer within {timeout:g} s ({what}){self._stderr_tail()}")
+        try:
+            return conn.recv()
+        except (EOFError, OSError) as exc:
+            tail = self._stderr_tail()
+            self._abandon()
+            raise _dead(f"the report template ended unexpectedly ({type(exc).__name__}){tail}") from None
+
+    def _drain_until_exited(self, timeout: float = 10.0) -> None:
+        """After killing a child: read what it had sent until the template reports it reaped."""
+        deadline = time.monotonic() + timeout
+        try:
+            while self.conn is not None and time.monotonic() < deadline:
+                if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+                    break
+                if self.conn.recv()[0] == "exited":
+                    return
+        except (EOFError, OSError):
+            pass
+        self._abandon()
+
+    def _abandon(self) -> None:
+        """Give up on this template; the next run starts a new one."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        self.close()
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - 2000))
+            text = self._stderr.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+        return f"; its last words: {text}" if text else ""
+
+
+def _dead(message: str):
+    from nbclient.exceptions import DeadKernelError
+
+    return DeadKernelError(message)
+
+
+def _kill_group(pid: int | None) -> None:
+    if pid is None:
+        return
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            kill()
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
+        except OSError:
+            continue
+
+
+# -- one warm template per worker process ------------------------------------------------
+
+_KERNELS: dict[tuple[str, int], ForkingKernel] = {}
+_LOCK = threading.Lock()
+
+
+def get_kernel(kernel_name: str) -> ForkingKernel:
+    """This thread's warm kernel for ``kernel_name`` (started on first use).
+
+    One per thread, as a kernel runs one thing at a time: a Dask worker
+    with several threads keeps one template per thread."""
+    key = (kernel_name, threading.get_ident())
+    with _LOCK:
+        kernel = _KERNELS.get(key)
+        if kernel is None:
+            python, env = _kernel_python(kernel_name)
+            kernel = _KERNELS[key] = ForkingKernel(python, env=env)
+        return kernel
+
+
+def prestart(kernel_name: str) -> None:
+    """Start this process's template for ``kernel_name`` in the background
+    (no wait); best effort: a failure shows up, explained, at the first run.
+
+    In a worker process (one a process pool or a Dask nanny started), also
+    pay, while the template imports, the worker's own one-time costs of a
+    first report: importing papermill and building the HTML exporter with
+    its compiled template. In the batch's main process (``--jobs 1``) they
+    are left to the first report, so a batch that cannot be planned (an
+    unknown rep, a bad period) says so without waiting for them."""
+    try:
+        kernel = get_kernel(kernel_name)
+        if not kernel.alive:
+            kernel.launch()
+    except Exception:  # noqa: BLE001 - e.g. no such kernel: the batch says so itself
+        return
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        _prepare_worker()
+
+
+def _prepare_worker() -> None:
+    try:
+        import papermill  # noqa: F401 - imported for its side effect: paid now, not by the first report
+        from nbformat.v4 import new_markdown_cell, new_notebook
+
+        from salesnb.present import render
+
+        register_engine()
+        render.notebook_to_html(new_notebook(cells=[new_markdown_cell("warm-up")]), title="warm-up")
+    except Exception:  # noqa: BLE001 - only a head start
+        pass
+
+
+def shutdown_all() -> None:
+    """Stop every template this process started."""
+    with _LOCK:
+        kernels = list(_KERNELS.values())
+        _KERNELS.clear()
+    for kernel in kernels:
+        kernel.close()
+
+
+atexit.register(shutdown_all)
+
+
+def _kernel_python(kernel_name: str) -> tuple[str, dict | None]:
+    """The Python (and environment) the named kernel spec runs, when it is
+    a Python kernel; else this interpreter."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(kernel_name)  # NoSuchKernel propagates
+    argv = list(spec.argv or [])
+    python = sys.executable
+    if argv and "ipykernel" in " ".join(argv):
+        candidate = argv[0]
+        if candidate in ("python", "python3"):
+            candidate = sys.executable
+        if os.path.isabs(candidate) and os.access(candidate, os.X_OK):
+            python = candidate
+    env = None
+    if spec.env:
+        env = dict(os.environ)
+        env.update({str(k): str(v) for k, v in spec.env.items()})
+    return python, env
+
+
+def notebook_imports(sources: Iterable[str]) -> list[str]:
+    """Top-level modules (and their submodules) that cells import, so the
+    template can import them before it forks: ``import pandas as pd`` ->
+    ``pandas``; ``from salesnb.present import charts`` -> ``salesnb.present``,
+    ``salesnb.present.charts``. Cells with magics are read as IPython would."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        transform = TransformerManager().transform_cell
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        transform = str
+    found: dict[str, None] = {}
+    for source in sources:
+        try:
+            tree = ast.parse(transform(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    found.setdefault(alias.name, None)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.setdefault(node.module, None)
+                for alias in node.names:
+                    if alias.name != "*":
+                        found.setdefault(f"{node.module}.{alias.name}", None)
+    return list(found)
+
+
+# -- papermill engine --------------------------------------------------------------------
+
+def register_engine() -> None:
+    """Make ``engine_name="salesnb-fork"`` available to ``papermill.execute_notebook``."""
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(ENGINE_NAME, globals().get("ForkEngine") or __getattr__("ForkEngine"))
+
+
+def _make_engine():
+    from papermill.engines import Engine
+
+    class ForkEngine(Engine):
+        """papermill engine: run the notebook in a fork of this process's warm template.
+
+        Extra keyword arguments (``papermill.execute_notebook(..., **kwargs)``):
+        ``kernel_cwd`` (the notebook's working directory), ``kernel_env``
+        (environment variables set for this run only).
+        """
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, execution_timeout=None, start_timeout=60,
+                                     kernel_cwd=None, kernel_env=None, **kwargs):
+            nb = nb_man.nb
+            runnable, allowed = [], []
+            for index, cell in enumerate(nb.cells):
+                if cell.get("cell_type") != "code" or not str(cell.get("source", "")).strip():
+                    continue
+                tags = cell.get("metadata", {}).get("tags", [])
+                if "skip-execution" in tags:
+                    continue
+                runnable.append((index, cell.source))
+                if "raises-exception" in tags:
+                    allowed.append(index)
+            kernel = get_kernel(kernel_name)
+            results = kernel.run(
+                runnable, cwd=kernel_cwd, env=kernel_env, allow_errors=allowed,
+                cell_timeout=execution_timeout, start_timeout=start_timeout,
+                imports=notebook_imports(source for _, source in runnable),
+            )
+            wanted = {index for index, _ in runnable}
+            try:
+                for index, cell in enumerate(nb.cells):
+                    nb_man.cell_start(cell, index)
+                    failed = False
+                    try:
+                        if index in wanted:
+                            result = next(results, None)
+                            if result is None:
+                                raise _dead(f"the report stopped before cell {index}")
+                            cell.outputs = [_output_node(o) for o in result.outputs]
+                            cell.execution_count = result.execution_count
+                            failed = not result.ok and index not in allowed
+                            if failed:
+                                nb_man.cell_exception(cell, cell_index=index)
+                    finally:
+                        nb_man.cell_complete(cell, cell_index=index)
+                    if failed:
+                        break
+            except Exception as exc:  # papermill saves nothing more: hand over what ran
+                if getattr(exc, "notebook", None) is None:
+                    try:
+                        exc.notebook = nb
+                    except AttributeError:
+                        pass
+                raise
+            finally:
+                results.close()
+            return nb
+
+    return ForkEngine
+
+
+def _output_node(output: dict):
+    from nbformat import from_dict
+
+    return from_dict(output)
+
+
+def __getattr__(name):  # ForkEngine, built on first use: papermill is imported only then
+    if name == "ForkEngine":
+        engine = _make_engine()
+        globals()["ForkEngine"] = engine
+        return engine
+    raise AttributeError(name)
+
+
+# -- template side (python -m salesnb.run.forkserver FD) ---------------------------------------------
+
+def _template_main(fd: int) -> None:
+    """Build the shell, import, then fork one child per run request."""
+    conn = Connection(fd)
+    if os.environ.pop(DIE_WITH_PARENT_ENV, ""):
+        die_with_parent()  # a killed batch or worker takes its template (and so its reports) with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the batch; it ends us by closing the connection
+    os.environ.setdefault("MPLBACKEND", _INLINE_BACKEND)
+    shell = _make_shell()  # before pandas is imported: pandas asks the shell what it runs in
+    imported: list[str] = []
+    cache_dir_loaded = prewarmed = None
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            break
+        if message[0] == "warm":
+            imported = _import_all(message[1])
+            _warm_up()
+            _freeze()
+            conn.send(("ready", imported))
+        elif message[0] == "run":
+            spec = message[1]
+            if spec["imports"]:
+                _import_all(spec["imports"])
+            cache_dir = spec["env"].get("SALESNB_CACHE_DIR")
+            if cache_dir and cache_dir != cache_dir_loaded:  # one batch's data at a time
+                cache_dir_loaded = cache_dir
+                prewarmed = None
+                _preload_cache(cache_dir)
+            prewarm = spec["env"].get(PREWARM_ENV)
+            if cache_dir and prewarm and (cache_dir, _batch_part(prewarm)) != prewarmed:
+                prewarmed = (cache_dir, _batch_part(prewarm))
+                _prewarm(cache_dir, prewarm)
+            _freeze()
+            _fork_and_run(conn, shell, spec)
+        elif message[0] == "stop":
+            break
+    conn.close()
+
+
+def _fork_and_run(conn: Connection, shell, spec: dict) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the report
+        code = 0
+        try:
+            _child(conn, shell, spec)
+        except BaseException:  # noqa: BLE001 - the child must never return into the template's loop
+            code = 70
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = str(signum)
+        text = f"killed by signal {name}" + (" (out of memory?)" if signum == signal.SIGKILL else "")
+    else:
+        text = f"exit code {os.WEXITSTATUS(status)}"
+    try:
+        conn.send(("exited", text))
+    except OSError:
+        pass
+
+
+def _child(conn: Connection, shell, spec: dict) -> None:
+    os.setpgid(0, 0)  # a timeout kills the report and anything it started
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    die_with_parent()
+    conn.send(("forked", os.getpid()))
+    fd_out = _redirect_fds()
+    if spec["cwd"]:
+        os.chdir(spec["cwd"])
+    os.environ.update(spec["env"])
+    if "numpy" in sys.modules:  # a fresh kernel would draw fresh entropy
+        sys.modules["numpy"].random.seed()
+    gc.set_threshold(*REPORT_GC_THRESHOLD)
+    allowed = set(spec["allow_errors"])
+    capture = shell.capture
+    for index, source in spec["cells"]:
+        outputs = capture.begin()
+        result = shell.run_cell(source, store_history=True)
+        capture.end()
+        fd_out.collect(outputs)
+        ok = result.success
+        conn.send(("cell", index, result.execution_count, _json_safe(outputs), ok))
+        if not ok and index not in allowed:
+            break
+    conn.send(("finished",))
+
+
+class _FdOutput:
+    """Files that fds 1 and 2 point to: what C code writes there becomes a stream output."""
+
+    def __init__(self):
+        self.files = {}
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            handle = tempfile.TemporaryFile()
+            os.dup2(handle.fileno(), fd)
+            self.files[name] = handle
+
+    def collect(self, outputs: list) -> None:
+        for name, handle in self.files.items():
+            handle.seek(0)
+            data = handle.read()
+            if data:
+                handle.seek(0)
+                handle.truncate()
+                os.lseek(1 if name == "stdout" else 2, 0, os.SEEK_SET)
+                _append_stream(outputs, name, data.decode("utf-8", "replace"))
+
+
+def _redirect_fds() -> _FdOutput:
+    return _FdOutput()
+
+
+def die_with_parent() -> None:
+    """Linux: the report dies with the template (never an orphan that keeps running)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(75)
+    except (OSError, AttributeError):
+        pass
+
+
+def _json_safe(outputs: list) -> list:
+    """Outputs as a kernel would have sent them through JSON: bytes as base64 text."""
+    import json
+
+    def default(obj):
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            return base64.b64encode(bytes(obj)).decode("ascii")
+        try:
+            from jupyter_client.jsonutil import json_default
+
+            return json_default(obj)
+        except TypeError:
+            return repr(obj)
+
+    return json.loads(json.dumps(outputs, default=default))
+
+
+def _append_stream(outputs: list, name: str, text: str) -> None:
+    if outputs and outputs[-1]["output_type"] == "stream" and outputs[-1]["name"] == name:
+        outputs[-1]["text"] += text
+    else:
+        outputs.append({"output_type": "stream", "name": name, "text": text})
+
+
+def _import_all(names: Iterable[str]) -> list[str]:
+    import importlib
+
+    done = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 - a module that fails here fails in the notebook, with its message
+            parent = name.rpartition(".")[0]
+            if parent:
+                try:
+                    importlib.import_module(parent)
+                except BaseException:  # noqa: BLE001
+                    pass
+            continue
+        done.append(name)
+    return done
+
+
+def _warm_up() -> None:
+    """Pay one-time costs that leave no state a report could see: font
+    loading and the first PNG, the first HTML table."""
+    try:
+        import io
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(1, 1), dpi=20)
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        axes.bar([0, 1], [1, 2])
+        axes.set_title("warm-up")
+        figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    except Exception:  # noqa: BLE001 - only a warm-up
+        pass
+    try:
+        import pandas as pd
+
+        frame = pd.DataFrame({"a": [1.5], "b": ["x"]})
+        frame._repr_html_()
+        repr(frame)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _preload_cache(directory: str) -> None:
+    try:
+        from salesnb.run import cache
+
+        cache.preload(directory)
+    except Exception:  # noqa: BLE001 - reports then read the cache files themselves
+        pass
+
+
+def _batch_part(prewarm: str) -> str:
+    """The pre-warm request without its rep: equal for every rep report of a batch."""
+    import json
+
+    try:
+        return json.dumps({k: v for k, v in json.loads(prewarm).items() if k != "rep_id"}, sort_keys=True)
+    except (ValueError, AttributeError):
+        return prewarm
+
+
+def _prewarm(directory: str, prewarm: str) -> None:
+    """Compute a rep report's batch-wide tables (:mod:`salesnb.analysis.memo`) once from the
+    preloaded batch data, so every forked report finds them made, then draw its
+    charts once (:func:`_warm_charts`). Any report of the batch asks for this; a
+    team or data-quality report names no rep, and the first rep stands in. The
+    template's own copy of the data is left as it was (reports still take it
+    from the cache)."""
+    try:
+        import json
+
+        from salesnb.run import cache
+        from salesnb.analysis import memo
+        from salesnb.present import pages as views
+
+        request = json.loads(prewarm)
+        dataset = cache._MEMORY.get((str(directory), cache.key(request["source"], request.get("mapping"))))
+        if dataset is None or not getattr(dataset, "fingerprint", ""):
+            return
+        rep_id = request.get("rep_id") or str(dataset.reps["rep_id"].iloc[0])  # a team or data report: any rep
+        memo.clear()
+        report = views.rep_report(dataset, rep_id, period=request["period"], as_of=request["as_of"])
+    except Exception:  # noqa: BLE001 - only a warm-up: reports compute what is missing
+        return
+    _warm_charts(report)
+
+
+def _warm_charts(report) -> None:
+    """Draw a rep report's charts once and throw them away, so every fork finds
+    the fonts loaded, the plotting code's lazy imports done and the sizes of
+    the labels all reports share (titles, axis labels, legends, most tick
+    labels) measured: :mod:`salesnb.present.charts` keeps one renderer, with its text
+    sizes, per chart size. Then make blank figures of the shapes those charts
+    used (:func:`salesnb.present.charts.stock_figures`): every fork takes them instead
+    of building its own. No figure stays open and no setting changes."""
+    try:
+        from salesnb.present import html as display, charts as plots, pages as views
+
+        def draw():
+            figures = [plots.factor_bands(report.factors, peer_label=report.peer_label)]
+            figures += [plots.trend(report.trend(metric), metric=metric, peer_label=report.peer_label)
+                        for metric in views.TREND_METRICS]
+            figures += [plots.value_vs_cost(report.value_frame(), highlight=["You"]),
+                        plots.forecast_vs_actual(report.forecasts)]
+            for figure in figures:
+                display.chart(figure)
+
+        plots.stock_figures(draw)
+    except Exception:  # noqa: BLE001 - only a warm-up
+        pass
+
+
+def _freeze() -> None:
+    """Objects the template holds are never scanned by the children's
+    garbage collector, so their pages stay shared (copy-on-write)."""
+    gc.collect()
+    if hasattr(gc, "freeze"):
+        gc.freeze()
+
+
+class _Capture:
+    """Where a cell's outputs go, in the order the kernel would send them."""
+
+    def __init__(self):
+        self.outputs: list | None = None
+        self.display_ids: dict[str, list[dict]] = {}
+        self.clear_pending = False
+
+    def begin(self) -> list:
+        self.outputs = []
+        self.display_ids = {}
+        self.clear_pending = False
+        return self.outputs
+
+    def end(self) -> None:
+        self.clear_pending = False
+
+    def add(self, output: dict) -> None:
+        if self.outputs is None:
+            return
+        if self.clear_pending:
+            self.outputs.clear()
+            self.clear_pending = False
+        self.outputs.append(output)
+
+    def stream(self, name: str, text: str) -> None:
+        if self.outputs is None or not text:
+            return
+        if self.clear_pending:
+            self.outputs.clear()
+            self.clear_pending = False
+        _append_stream(self.outputs, name, text)
+
+    def clear(self, wait: bool) -> None:
+        if self.outputs is None:
+            return
+        if wait:
+            self.clear_pending = True
+        else:
+            self.outputs.clear()
+
+
+def _make_shell():
+    """An IPython shell whose outputs become nbformat outputs (see module doc)."""
+    import io
+
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    capture = _Capture()
+
+    class _Stream(io.TextIOBase):
+        def __init__(self, name: str):
+            self.name = name
+
+        @property
+        def encoding(self):
+            return "utf-8"
+
+        def writable(self):
+            return True
+
+        def isatty(self):
+            return False
+
+        def write(self, text):
+            if not isinstance(text, str):
+                raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+            capture.stream(self.name, text)
+            return len(text)
+
+        def flush(self):
+            pass
+
+    class _Publisher(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+            display_id = (transient or {}).get("display_id")
+            if update:
+                for output in capture.display_ids.get(display_id, []):
+                    output["data"] = dict(data)
+                    output["metadata"] = dict(metadata or {})
+                return
+            output = {"output_type": "display_data", "data": dict(data), "metadata": dict(metadata or {})}
+            capture.add(output)
+            if display_id:
+                capture.display_ids.setdefault(display_id, []).append(output)
+
+        def clear_output(self, wait=False):
+            capture.clear(wait)
+
+    class _DisplayHook(DisplayHook):
+        def start_displayhook(self):
+            self._is_active = True
+            self._pending = {"output_type": "execute_result", "execution_count": self.prompt_count,
+                             "data": {}, "metadata": {}}
+
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            self._pending["data"] = dict(format_dict)
+            self._pending["metadata"] = dict(md_dict or {})
+
+        def finish_displayhook(self):
+            if self._pending.get("data"):
+                capture.add(self._pending)
+            self._is_active = False
+
+    class ReportShell(InteractiveShell):
+        """Runs a report's cells; outputs go to :class:`_Capture`."""
+
+        displayhook_class = _DisplayHook
+        display_pub_class = _Publisher
+        #: pandas (and others) tell a notebook front end from a terminal by
+        #: ``hasattr(get_ipython(), "kernel")``; there is none to talk to.
+        kernel = None
+
+        def _showtraceback(self, etype, evalue, stb):
+            capture.add({"output_type": "error", "ename": str(etype.__name__), "evalue": str(evalue),
+                         "traceback": list(stb)})
+
+        def system(self, cmd):  # `!cmd`: its output is captured, as ipykernel does
+            return self.system_piped(cmd)
+
+        def enable_gui(self, gui=None):
+            pass
+
+    config = Config()
+    config.HistoryManager.enabled = False  # no SQLite file, no saving thread
+    shell = ReportShell.instance(config=config)
+    shell.capture = capture
+    sys.stdout = _Stream("stdout")
+    sys.stderr = _Stream("stderr")
+    return shell
+
+
+if __name__ == "__main__":
+    _template_main(int(sys.argv[1]))
