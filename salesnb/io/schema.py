@@ -2,7 +2,7 @@
 
 Every other module asks this one which tables exist, which columns they
 hold, which are required, and of what kind each column is. The text of the
-contract lives in ``shared/data-contract.md``; this module is its executable
+contract lives in ``docs/contract.md``; this module is its executable
 form.
 """
 from __future__ import annotations
