@@ -311,7 +311,7 @@ def test_a_text_file_named_sqlite_is_not_a_database(tmp_path):
 def test_row_numbers_index_like_the_array_they_stand_for():
     import numpy as np
 
-    from salesnb.io.sources import RowNumbers
+    from salesnb.io.raw_tables import RowNumbers
 
     rows, array = RowNumbers(2, 6), np.arange(2, 8)
     assert len(rows) == 6 and np.asarray(rows).tolist() == array.tolist()

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import salesnb
-from salesnb.io import sources
+from salesnb.io import csv_files
 from salesnb.cli import cli
 from salesnb.errors import DataError
 
@@ -59,7 +59,7 @@ def test_a_huge_value_is_located_on_its_line(tmp_path):
 def test_line_numbers_of_a_long_line_across_blocks(tmp_path, monkeypatch, newline):
     """With a small cap, the line that crosses it is named, whichever line break the file uses,
     also when a CRLF is split between two 1 MiB blocks."""
-    monkeypatch.setattr(sources, "MAX_LINE_BYTES", 1_500_000)
+    monkeypatch.setattr(csv_files, "MAX_LINE_BYTES", 1_500_000)
     folder = write_source(tmp_path / "src", {"reps": REPS})
     first = f"{HEADER}{newline}O1,R1,2025-01-01,open,{'1' * ((1 << 20) - 1 - len(HEADER) - len(newline) - 22)}{newline}"
     assert len(first) == (1 << 20) - 1 + len(newline)  # line 2's line break starts on the last byte of the first block

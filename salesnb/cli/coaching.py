@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from salesnb.cli import cli, parse_as_of as _as_of
+from salesnb.cli.group import cli, parse_as_of as _as_of
 
 _WIDTH = 96
 

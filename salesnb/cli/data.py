@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from salesnb.cli import cli
+from salesnb.cli.group import cli
 
 MAX_PROBLEMS_SHOWN = 50
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from salesnb.cli import cli
+from salesnb.cli.group import cli
 
 
 @cli.command("report")

@@ -20,7 +20,8 @@ from salesnb.io.dataset import Dataset, conform
 from salesnb.errors import DataError, Problem
 from salesnb.io.mapping import ROW_NUMBER, Const, Mapping, TableMapping, check_file_inside, read_mapping, translate
 from salesnb.io.schema import CATEGORY, ID, REQUIRED_TABLES, TABLES
-from salesnb.io.sources import FolderSource, RawTable, _norm, open_source
+from salesnb.io.raw_tables import RawTable, normalise_column_name
+from salesnb.io.sources import FolderSource, open_source
 from salesnb.io.categorical import release_arrow_memory
 from salesnb.io.urls import remember
 from salesnb.io.validation import Checked, check_references, check_table
@@ -91,7 +92,7 @@ def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
             derived.append(name)
             continue
         expected = {s for s in spec.columns.values() if isinstance(s, str)} | set(TABLES[name].column_names)
-        categorical = {_norm(spec.columns.get(c.name, c.name)) for c in TABLES[name].columns
+        categorical = {normalise_column_name(spec.columns.get(c.name, c.name)) for c in TABLES[name].columns
                        if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)}
         if isinstance(src, FolderSource):
             check_file_inside(src.path, name, spec, where=table_map.path)
@@ -138,13 +139,13 @@ def _match_columns(available, wanted) -> dict[str, str]:
     exact = {str(c): str(c) for c in available}
     loose = {}
     for c in available:
-        loose.setdefault(_norm(c), str(c))
+        loose.setdefault(normalise_column_name(c), str(c))
     out = {}
     for name in wanted:
         if name in exact:
             out[name] = exact[name]
-        elif _norm(name) in loose:
-            out[name] = loose[_norm(name)]
+        elif normalise_column_name(name) in loose:
+            out[name] = loose[normalise_column_name(name)]
     return out
 
 
