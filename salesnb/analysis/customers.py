@@ -89,6 +89,8 @@ def new_customers(opportunities: pd.DataFrame, customers: pd.DataFrame | None = 
 
 
 def count_new_customers(book: pd.DataFrame, by: Sequence[str], period: Period, *, tiers_known: bool) -> pd.DataFrame:
+    """:func:`new_customers` over a ready :func:`customer_book` (its ``by`` columns
+    labelled); ``tiers_known``: False without a customers table (tiers NaN)."""
     is_new = period.contains(book["acquired_date"]).to_numpy()
     tier = book["market_tier"]
     tier = map_categories(tier, lambda text: text.str.lower()) if is_categorical(tier) else tier.str.lower()

@@ -59,6 +59,8 @@ def opportunity_counts(opportunities: pd.DataFrame, *, by=("rep_id",), period) -
 
 
 def deal_counts(deals: pd.DataFrame, by: Sequence[str], period: Period, *, flags=None, codes=None) -> pd.DataFrame:
+    """:func:`opportunity_counts` over prepared deals (:func:`checked_deals`), with
+    :func:`deal_flags` and the factorised ``by`` column (``codes``) passed in when shared."""
     flags = deal_flags(deals, period) if flags is None else flags
     counts = pd.DataFrame(
         {"opportunities": flags["created"], "won": flags["won"], "lost": flags["lost"], "open": flags["open"]},
@@ -93,6 +95,7 @@ def revenue(opportunities: pd.DataFrame, *, by=("rep_id",), period) -> pd.DataFr
 
 
 def deal_revenue(deals: pd.DataFrame, by: Sequence[str], period: Period, *, flags=None, codes=None) -> pd.DataFrame:
+    """:func:`revenue` over prepared deals; ``flags`` and ``codes`` as in :func:`deal_counts`."""
     won = (deal_flags(deals, period) if flags is None else flags)["won"]
     known = deals["amount"].notna().to_numpy()
     parts = pd.DataFrame(
@@ -126,6 +129,7 @@ def cycle_days(opportunities: pd.DataFrame, *, by=("rep_id",), period) -> pd.Dat
 
 
 def deal_cycle_days(deals: pd.DataFrame, by: Sequence[str], period: Period, *, flags=None, codes=None) -> pd.DataFrame:
+    """:func:`cycle_days` over prepared deals; ``flags`` and ``codes`` as in :func:`deal_counts`."""
     won = (deal_flags(deals, period) if flags is None else flags)["won"]
     days = (deals["closed_date"].dt.floor("D") - deals["created_date"].dt.floor("D")).to_numpy() / np.timedelta64(1, "D")
     days = np.where(won & (days >= 0), days, np.nan)
@@ -171,6 +175,8 @@ def pipeline(opportunities: pd.DataFrame, *, by=("rep_id",), period) -> pd.DataF
 
 
 def deal_pipeline(deals: pd.DataFrame, by: Sequence[str], period: Period, *, flags=None, codes=None) -> pd.DataFrame:
+    """:func:`pipeline` over prepared deals (plus ``history_win_rate``); ``flags``
+    and ``codes`` as in :func:`deal_counts`."""
     flags = deal_flags(deals, period) if flags is None else flags
     is_open = flags["open"]
     known = deals["amount"].notna().to_numpy()
@@ -220,6 +226,8 @@ def pipeline_coverage(opportunities: pd.DataFrame, *, by=("rep_id",), period, qu
 # -- prepared deals --------------------------------------------------------------
 
 def checked_deals(opportunities, by: Sequence[str]) -> pd.DataFrame:
+    """``opportunities`` checked to hold the deal and ``by`` columns, each
+    opportunity once (:func:`unique_deals`)."""
     return unique_deals(check_frame(opportunities, "opportunities", ("opportunity_id", *DEAL_COLUMNS), by))
 
 
@@ -231,6 +239,9 @@ def unique_deals(opps: pd.DataFrame) -> pd.DataFrame:
 
 
 def deal_flags(deals: pd.DataFrame, period: Period) -> dict[str, np.ndarray]:
+    """Per deal, what ``period`` makes of it: ``created``, ``won``, ``lost`` (closed
+    in the period), ``open`` (at its end), ``is_won`` and ``closed_at`` (the day
+    a won or lost deal closed, NaT for an open one)."""
     status = deals["status"]
     is_won = status.eq("won").to_numpy()
     is_lost = status.eq("lost").to_numpy()

@@ -32,10 +32,11 @@ GROUPINGS = {
     "acquisition_method": "acquisition_method",
     "market_tier": "market_tier",
 }
-"""``by=`` choices of :func:`metrics_table` and the group column each gives."""
+"""``by=`` choices of :func:`salesnb.analysis.metrics.metrics_table` and the group column each gives."""
 
 
 def by_columns(by) -> tuple[str, ...]:
+    """``by`` as a tuple of column names (one name or a sequence of them); InputError otherwise."""
     if isinstance(by, str):
         return (by,)
     if isinstance(by, Sequence) and all(isinstance(b, str) for b in by):
@@ -44,6 +45,8 @@ def by_columns(by) -> tuple[str, ...]:
 
 
 def check_frame(frame, what: str, needed: Sequence[str], by: Sequence[str]) -> pd.DataFrame:
+    """``frame`` itself, once it is a DataFrame holding the ``needed`` and ``by``
+    columns; an InputError that says which table to pass otherwise."""
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"{what} must be a DataFrame (e.g. ds.{what}), not {type(frame).__name__}")
     missing = [c for c in (*needed, *by) if c not in frame.columns]
@@ -205,6 +208,8 @@ def group_sum(parts: pd.DataFrame, frame: pd.DataFrame, by: Sequence[str], *, co
 
 
 def merge_counts(left: pd.DataFrame, right: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Two count frames side by side on the ``by`` columns, a group missing
+    from one side counting 0 there."""
     out = left.merge(right, on=list(by), how="outer")
     numeric = [c for c in out.columns if c not in by]
     out[numeric] = out[numeric].fillna(0).astype("int64")

@@ -36,11 +36,14 @@ def divide(numerator, denominator) -> pd.Series:
 
 
 def ratio(frame: pd.DataFrame, name: str) -> pd.Series:
+    """The ratio metric ``name`` of :data:`RATES` over ``frame``'s columns."""
     numerator, denominator, _ = RATES[name]
     return divide(frame[numerator], frame[denominator])
 
 
 def rate_frame(frame: pd.DataFrame, by: Sequence[str], name: str) -> pd.DataFrame:
+    """The rate form of the ratio metric ``name``: *by, numerator,
+    denominator, n, value, small_sample."""
     numerator, denominator, n = RATES[name]
     out = frame[list(by)].copy()
     out["numerator"] = frame[numerator]
