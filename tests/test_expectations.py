@@ -7,7 +7,8 @@ import pytest
 
 from salesnb.io.dataset import from_frames
 from salesnb.errors import InputError
-from salesnb.analysis.expectations import SCORECARD_COLUMNS, for_rep, prorate, quotas, scorecard
+from salesnb.analysis.expectations import for_rep, prorate, quotas
+from salesnb.analysis.scorecard import SCORECARD_COLUMNS, scorecard
 from salesnb.analysis.periods import parse_period
 
 CONTRACT_EXAMPLE = {
@@ -206,12 +207,13 @@ def test_scorecard_measures_every_rep_once_per_data_snapshot(monkeypatch):
     and one rep's card is exactly its rows of everybody's."""
     import dataclasses
 
-    from salesnb.analysis import expectations, memo
+    from salesnb.analysis import memo
+    from salesnb.analysis import scorecard as scorecards
 
     memo.clear()
     calls = []
-    measure = expectations._measures
-    monkeypatch.setattr(expectations, "_measures", lambda ds, **kw: calls.append(kw) or measure(ds, **kw))
+    measure = scorecards._measures
+    monkeypatch.setattr(scorecards, "_measures", lambda ds, **kw: calls.append(kw) or measure(ds, **kw))
     ds = dataclasses.replace(scorecard_dataset(), fingerprint="snapshot-1", snapshot=True)
     everybody = scorecard(ds, period="2025")
     for rep in ("R1", "R07"):

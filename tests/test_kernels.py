@@ -251,7 +251,7 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from salesnb.run import cache; from salesnb.analysis import expectations, memo; from salesnb.present import drawing, charts as plots
+    from salesnb.run import cache; from salesnb.analysis import memo, scorecard; from salesnb.present import drawing, charts as plots
     from salesnb.io.loading import load
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -265,7 +265,7 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
         kernels._prewarm(str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025",
                                                   "as_of": "2026-01-05"}))
         made = {key[0] for key in memo._MEMO}
-        assert expectations._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
+        assert scorecard._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
         assert drawing._RENDERERS  # the charts' text sizes, measured once for every fork
         stocked = {shape: len(waiting) for shape, waiting in drawing._STOCK._figures.items()}
         assert sum(stocked.values()) == 6  # a rep report's six charts: blank figures made ahead for each fork

@@ -427,7 +427,8 @@ def test_contact_counts_by_codes_match_the_duckdb_query():
     """A categorical rep_id (a loaded Dataset's) is counted with bincount;
     the same rows as text go through DuckDB: the two tables are equal,
     including a missing rep_id's group, unlinked contacts and blank dates."""
-    from salesnb.analysis.metrics import _contact_counts, _first_contact_positions
+    from salesnb.analysis.contacts import count_contacts as _contact_counts
+    from salesnb.analysis.contacts import first_contact_positions as _first_contact_positions
     from salesnb.analysis.periods import parse_period
 
     rng = np.random.default_rng(3)

@@ -9,7 +9,8 @@ import pandera.errors
 import pytest
 
 from salesnb.io.schema import AMOUNT, DATE, ENUM, TABLES
-from salesnb.io.validation import ROW_RULES, _repeated, _schema_failures, contract_schema
+from salesnb.io.validation import ROW_RULES, _schema_failures, contract_schema
+from salesnb.io.validation import repeats as _repeated
 
 
 def _typed_frame(name: str, rng: random.Random, n: int) -> pd.DataFrame:

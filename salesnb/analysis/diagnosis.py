@@ -35,7 +35,12 @@ import numpy as np
 import pandas as pd
 
 from salesnb.errors import InputError
-from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
+from salesnb.analysis.rates import SMALL_SAMPLE_MIN_CLOSED
+
+__all__ = [
+    "FOCUS_VOCABULARY", "MIN_PEERS", "MIN_TEAM_REPS", "SHORTFALL_MIN", "active_share", "diagnose", "diagnose_table",
+    "require_rep", "set_aside_rep",
+]
 
 FOCUS_VOCABULARY = ("prospecting", "conversion", "deal_size", "velocity")
 

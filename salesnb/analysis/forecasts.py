@@ -3,7 +3,7 @@
 Each row of the ``forecasts`` table is a rep's forecast for a year
 (``2025``), quarter (``2025-Q2``) or month (``2025-06``). The *actual* is the
 revenue the rep won in that period (won deals by ``closed_date``, as in
-:func:`salesnb.analysis.metrics.revenue`), and
+:func:`salesnb.analysis.deals.revenue`), and
 
     forecast_error_pct = (forecast - actual) / actual x 100
 
@@ -22,12 +22,14 @@ import numpy as np
 import pandas as pd
 
 from salesnb.errors import InputError
-from salesnb.analysis.metrics import _error_pct
 from salesnb.analysis.periods import Period, parse_period
 
 BIAS_MIN_PERIODS = 3
 BIAS_MIN_MEDIAN_PCT = 10.0
 BIAS_MIN_SHARE = 0.75
+
+__all__ = ["ACCURACY_COLUMNS", "BIAS_COLUMNS", "BIAS_MIN_MEDIAN_PCT", "BIAS_MIN_PERIODS", "BIAS_MIN_SHARE",
+           "error_pct", "forecast_accuracy", "forecast_bias", "forecast_in_period"]
 
 ACCURACY_COLUMNS = ["rep_id", "period", "kind", "period_start", "period_end", "forecast_amount", "actual", "forecast_error_pct"]
 BIAS_COLUMNS = ["rep_id", "periods", "mean_error_pct", "median_error_pct", "share_over", "share_under", "bias"]
@@ -87,7 +89,7 @@ def forecast_accuracy(ds, *, period=None, as_of=None) -> pd.DataFrame:
         frame = frame[((frame["period_start"] >= window.start) & (frame["period_end"] <= window.end)).to_numpy()]
     frame = frame.sort_values(["rep_id", "period_start", "kind"], kind="stable").reset_index(drop=True)
     frame["actual"] = _actuals(ds.opportunities, frame)
-    frame["forecast_error_pct"] = _error_pct(frame["forecast_amount"], frame["actual"]).to_numpy()
+    frame["forecast_error_pct"] = error_pct(frame["forecast_amount"], frame["actual"]).to_numpy()
     out = frame[ACCURACY_COLUMNS]
     out.attrs["notes"] = notes
     return out
@@ -146,8 +148,14 @@ def forecast_in_period(ds, *, period, as_of=None) -> pd.DataFrame:
     used = accuracy[(rank == coarsest).to_numpy()]
     out = used.groupby("rep_id", sort=True, observed=True).agg(forecasts=("period", "size"), forecast_amount=("forecast_amount", "sum"),
                                                 actual=("actual", "sum")).reset_index()
-    out["forecast_error_pct"] = _error_pct(out["forecast_amount"], out["actual"]).to_numpy()
+    out["forecast_error_pct"] = error_pct(out["forecast_amount"], out["actual"]).to_numpy()
     return out
+
+
+def error_pct(forecast, actual) -> pd.Series:
+    """(forecast - actual) / actual x 100; positive = over-forecast; NaN when actual is 0."""
+    forecast = pd.Series(forecast, dtype="float64")
+    return (forecast - actual) / pd.Series(actual, dtype="float64").where(actual != 0) * 100
 
 
 # -- internals -------------------------------------------------------------------

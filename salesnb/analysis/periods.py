@@ -11,10 +11,11 @@ contract's forms into one::
                               resolved against ``as_of`` (default today), so
                               a scheduled run and its rerun name the same dates
 
-Periods run within the years :data:`FIRST_YEAR` to :data:`LAST_YEAR` (1900
-to 2100), the same years a date in the data may have (see
-:mod:`salesnb.io.parsing`); anything else is an :class:`InputError` naming the
-period and that range, never a pandas overflow.
+Periods run within the years :data:`salesnb.io.schema.FIRST_YEAR` to
+:data:`~salesnb.io.schema.LAST_YEAR` (1900 to 2100), the same years a date
+in the data may have (see :mod:`salesnb.io.parsing`); anything else is an
+:class:`InputError` naming the period and that range, never a pandas
+overflow.
 
 A period's ``end`` is an inclusive *day*: a timestamp at 17:30 on the end day
 is inside the period (:meth:`Period.contains` compares with the next
@@ -29,6 +30,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from salesnb.errors import InputError
+from salesnb.io.schema import FIRST_YEAR, LAST_YEAR, YEARS_ALLOWED  # the years a date in the data may have too
+
+__all__ = [
+    "ACCEPTED_FORMS", "FREQS", "KINDS", "RELATIVE", "Period", "data_span", "no_data_in", "parse_period",
+    "periods_between", "require_data_in",
+]
 
 KINDS = ("year", "quarter", "month", "range")
 FREQS = ("month", "quarter", "year")
@@ -39,10 +46,6 @@ ACCEPTED_FORMS = (
     "2025-01-15..2025-03-31 (a date range, inclusive), "
     "or last-month, last-quarter, last-year, ytd (relative to --as-of, default today)"
 )
-
-#: The first and last years a period or a date in the data may fall in.
-FIRST_YEAR, LAST_YEAR = 1900, 2100
-YEARS_ALLOWED = f"{FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31"
 
 _DAY = pd.Timedelta(days=1)
 _YEAR = re.compile(r"^(\d{4})$")

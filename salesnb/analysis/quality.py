@@ -37,6 +37,11 @@ import pandas as pd
 
 from salesnb.io.dataset import Dataset
 
+__all__ = [
+    "BURST_FACTOR", "BURST_MIN_CONTACTS", "COLUMNS", "FLAG_ORDER", "PILE_MIN_SHARE", "PILE_MIN_UNLINKED",
+    "STALE_DAYS", "padded_activity", "quality_flags", "quality_for_rep", "stale_pipeline",
+]
+
 COLUMNS = ["flag", "rep_id", "table", "rows", "detail"]
 
 BURST_MIN_CONTACTS = 10

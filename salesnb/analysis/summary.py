@@ -6,6 +6,8 @@ import pandas as pd
 from salesnb.io.dataset import Dataset
 from salesnb.io.schema import DATE, TABLES
 
+__all__ = ["describe", "table_summary"]
+
 
 def table_summary(dataset: Dataset) -> pd.DataFrame:
     """One row per contract table: rows kept, rows set aside, date span, file."""

@@ -27,6 +27,8 @@ import pandas as pd
 from salesnb.io.dataset import Dataset
 from salesnb.errors import InputError
 
+__all__ = ["MAX_WINDOW_DAYS", "MIN_GROUP_REPS", "training_effect"]
+
 MAX_WINDOW_DAYS = 365
 """The default window: the longest equal span the data allows before the
 first start and after the last end of the program, capped at 12 months."""

@@ -34,8 +34,11 @@ import pandas as pd
 
 from salesnb.io.categorical import coalesce, concat_rows, fill_text, is_categorical, plain
 from salesnb.errors import InputError
-from salesnb.analysis.metrics import GROUPINGS, UNKNOWN, _by, _first_positions, _lookup, _positions, customer_book
+from salesnb.analysis.customers import customer_book
+from salesnb.analysis.frames import GROUPINGS, UNKNOWN, by_columns, first_positions, lookup, positions
 from salesnb.analysis.periods import Period, parse_period
+
+__all__ = ["CLV_SOURCES", "clv", "clv_source", "customer_values", "value_cost"]
 
 CLV_SOURCES = ("orders", "won_opportunities")
 
@@ -67,9 +70,9 @@ def customer_values(ds, *, as_of_end, _book: pd.DataFrame | None = None) -> pd.D
         values = _with_revenue(book, revenue)
         unowned = values["rep_id"].isna().to_numpy() & values["customer_id"].notna().to_numpy()
         if unowned.any():  # only then is the first order per customer needed (a pass over every order)
-            first = orders.iloc[_first_positions(orders["customer_id"], orders["date"], orders["order_id"])]
+            first = orders.iloc[first_positions(orders["customer_id"], orders["date"], orders["order_id"])]
             order_rep = pd.Series(first["rep_id"].array, index=first["customer_id"])
-            values["rep_id"] = coalesce(values["rep_id"], _lookup(values["customer_id"][unowned], order_rep).reindex(values.index))
+            values["rep_id"] = coalesce(values["rep_id"], lookup(values["customer_id"][unowned], order_rep).reindex(values.index))
     else:
         opps = ds.opportunities
         won = opps[(opps["status"].eq("won") & (opps["closed_date"] < end) & opps["amount"].notna()).to_numpy()]
@@ -93,7 +96,7 @@ def clv(ds, *, by=("rep_id",), as_of_end) -> pd.DataFrame:
     Returns *by, clv, customers (those with revenue > 0), clv_source.
     Customers with no owner are grouped under a missing rep_id.
     """
-    by = _by(by)
+    by = by_columns(by)
     values = customer_values(ds, as_of_end=as_of_end)
     missing = [c for c in by if c not in values.columns]
     if missing:
@@ -145,8 +148,8 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
         values["customers"] = (values["revenue"] > 0).astype("int64")
         owned = values.dropna(subset=["rep_id"]).copy()
         cost = reps.set_index("rep_id")["annual_cost"]
-        rep_cost = _lookup(owned["rep_id"], cost).astype("float64")
-        rep_customers = _lookup(owned["rep_id"], per_rep["customers"]).astype("float64")
+        rep_cost = lookup(owned["rep_id"], cost).astype("float64")
+        rep_customers = lookup(owned["rep_id"], per_rep["customers"]).astype("float64")
         share = rep_cost / rep_customers.where(rep_customers > 0)
         owned["annual_cost"] = np.where(owned["customers"] > 0, share, 0.0)
         owned[column] = plain(fill_text(owned[column], UNKNOWN))
@@ -204,7 +207,7 @@ def _with_revenue(book: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
     """``book`` with a ``revenue`` column, plus rows for customers that have
     revenue but are not in the book."""
     # one hash lookup, on the customers with revenue (usually far fewer than the book's)
-    at = _positions(book["customer_id"], revenue.index)
+    at = positions(book["customer_id"], revenue.index)
     amounts = revenue.to_numpy(dtype="float64")
     values = book.assign(revenue=np.where(at >= 0, amounts[np.maximum(at, 0)] if len(amounts) else np.nan, np.nan))
     # the book has one row per customer: the revenue no book row matched is the extra customers'

@@ -312,14 +312,14 @@ def read_expectations(path) -> dict:
     """expectations.yml as a dict with ``default``, ``teams`` and ``reps`` keys
     (a file with none of them is read as ``default``). A value of the wrong
     shape or a bad target raises :class:`DataError` with the file and line
-    (see :func:`salesnb.analysis.expectations.check`)."""
+    (see :func:`salesnb.io.expectations_file.check`)."""
     return _read_expectations(path)[0]
 
 
 def _read_expectations(path, *, reps: pd.DataFrame | None = None) -> tuple[dict, list[Problem]]:
     """The expectations and their warnings (unknown keys; with ``reps``,
     teams:/reps: entries naming nobody in it); errors raise DataError."""
-    from salesnb.analysis.expectations import check, normalise
+    from salesnb.io.expectations_file import check, normalise
     from salesnb.io.yamlfile import read_yaml
 
     path = Path(path)

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis.periods import FIRST_YEAR, LAST_YEAR, YEARS_ALLOWED
-from salesnb.io.schema import DATE_DTYPE
+from salesnb.io.schema import DATE_DTYPE, FIRST_YEAR, LAST_YEAR, YEARS_ALLOWED
 
 # Date formats tried, in order, for values that are not ISO 8601. Month-first
 # comes before day-first: CRM exports are mostly US-style; a column where both

@@ -20,6 +20,12 @@ PERIOD = "period"    # YYYY, YYYY-Qn or YYYY-MM
 
 DATE_DTYPE = "datetime64[ns]"
 
+#: The first and last years a date in the data (or a reporting period) may fall in:
+#: pandas holds nanosecond timestamps only from 1677 to 2262, and no sales data is
+#: older than 1900 or later than 2100.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+YEARS_ALLOWED = f"{FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31"
+
 
 @dataclass(frozen=True)
 class Column:

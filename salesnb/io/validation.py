@@ -278,7 +278,7 @@ def _schema_failures(name: str, frame: pd.DataFrame) -> list[tuple[str, str, np.
         if col.required:
             add(col.name, "not_nullable", missing)
         if col.unique:
-            add(col.name, "field_uniqueness", _repeated(values) & ~missing)
+            add(col.name, "field_uniqueness", repeats(values) & ~missing)
         if col.kind == ENUM:
             add(col.name, f"isin({list(col.choices)})", ~missing & ~values.isin(list(col.choices)).to_numpy())
         if col.kind == AMOUNT:
@@ -287,7 +287,7 @@ def _schema_failures(name: str, frame: pd.DataFrame) -> list[tuple[str, str, np.
     return failures
 
 
-def _repeated(values: pd.Series) -> np.ndarray:
+def repeats(values: pd.Series) -> np.ndarray:
     """True for every occurrence of a value after its first.
 
     For Arrow-backed strings (millions of IDs) each value is hashed to 64

@@ -224,7 +224,7 @@ class RepReport:
         factor, metric, rep_value, peer_low, peer_median, peer_high, gap_pct,
         n, small_sample, is_focus: the rep against the peers' band.
     scorecard : DataFrame
-        This rep's expectations (:func:`salesnb.analysis.expectations.scorecard`).
+        This rep's expectations (:func:`salesnb.analysis.scorecard.scorecard`).
     trends : DataFrame
         quarter, period_start, metric, rep_value, small_sample, peer_low,
         peer_median, peer_high, peers: per quarter of the last
@@ -287,7 +287,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     :data:`salesnb.analysis.diagnosis.MIN_PEERS` peers.
     """
     from salesnb.analysis.diagnosis import diagnose, require_rep
-    from salesnb.analysis.expectations import scorecard
+    from salesnb.analysis.scorecard import scorecard
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.quality import quality_flags, quality_for_rep
 
