@@ -22,7 +22,11 @@ from salesnb.io.urls import mask_text
 from salesnb.run.folder import cannot_write
 from salesnb.run.plan import KERNEL_NAME, ReportJob, utc_now
 
-__all__ = ["render_report", "describe"]
+__all__ = ["render_report", "describe", "INSTALL_SNAPSHOTS"]
+
+#: What a report's process runs before the notebook: its ``salesnb.load`` then
+#: answers from the batch's data (:func:`salesnb.run.cache.install`).
+INSTALL_SNAPSHOTS = "from salesnb.run import cache; cache.install()"
 
 
 def render_report(job: ReportJob) -> dict:
@@ -144,12 +148,15 @@ def _execute(job: ReportJob, capture: str):
 
                 _memory_notebooks().saved[capture] = nbformat.writes(partial)
             raise
+    # The kernel's own start-up warnings would interleave with the progress bar; the
+    # notebook's outputs are unaffected.
+    arguments = ["--IPKernelApp.log_level=ERROR"]
+    if job.cache_dir:  # its salesnb.load() answers from the batch's data (run before the cells, not counted)
+        arguments.append(f"--IPKernelApp.exec_lines={INSTALL_SNAPSHOTS}")
     with _environment(env):  # a new kernel inherits this process's environment
         return papermill.execute_notebook(
             str(notebook), capture, request_save_on_cell_execute=True, cwd=str(notebook.parent),
-            # The kernel's own start-up warnings would interleave with the progress
-            # bar; the notebook's outputs are unaffected.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"], **common)
+            extra_arguments=arguments, **common)
 
 
 @contextmanager

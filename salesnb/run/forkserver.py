@@ -579,6 +579,7 @@ def _template_main(fd: int) -> None:
             break
         if message[0] == "warm":
             imported = _import_all(message[1])
+            _install_snapshots()
             _warm_up()
             _freeze()
             conn.send(("ready", imported))
@@ -769,6 +770,17 @@ def _warm_up() -> None:
         pass
 
 
+def _install_snapshots() -> None:
+    """Every report forked from here loads the batch's data through the cache
+    (:func:`salesnb.run.cache.install`), as a report in a kernel does."""
+    try:
+        from salesnb.run import cache
+
+        cache.install()
+    except Exception:  # noqa: BLE001 - reports then read their sources themselves
+        pass
+
+
 def _preload_cache(directory: str) -> None:
     try:
         from salesnb.run import cache
@@ -803,7 +815,7 @@ def _prewarm(directory: str, prewarm: str) -> None:
         from salesnb.present import pages as views
 
         request = json.loads(prewarm)
-        dataset = cache._MEMORY.get((str(directory), cache.key(request["source"], request.get("mapping"))))
+        dataset = cache.preloaded(directory, request["source"], request.get("mapping"))
         if dataset is None or not getattr(dataset, "fingerprint", ""):
             return
         rep_id = request.get("rep_id") or str(dataset.reps["rep_id"].iloc[0])  # a team or data report: any rep
