@@ -276,7 +276,7 @@ def run_batch(
         early = executor if executor is not None else (LocalExecutor(1) if jobs == 1 else None)
         try:
             if early is not None and resolve_engine(engine) == "fork":  # the report template imports while the data loads
-                from salesnb.run.forkserver import prestart
+                from salesnb.run.forkengine import prestart
 
                 early.warm_up(functools.partial(prestart, kernel_name))
             plan = _prepare(source, resolved=resolved, as_of_day=as_of_day, out_dir=out_dir, reps=reps, teams=teams,
@@ -287,7 +287,7 @@ def run_batch(
 
                 executor = LocalExecutor(worker_count(jobs, len(plan.to_run)))
                 if resolve_engine(engine) == "fork" and executor.workers > 1:
-                    from salesnb.run.forkserver import prestart
+                    from salesnb.run.forkengine import prestart
 
                     executor.warm_up(functools.partial(prestart, kernel_name))
             else:

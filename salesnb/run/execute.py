@@ -132,14 +132,14 @@ def _execute(job: ReportJob, capture: str):
     common = dict(parameters=dict(job.parameters), kernel_name=job.kernel_name, progress_bar=False,
                   start_timeout=job.start_timeout, execution_timeout=job.cell_timeout)
     if job.engine == "fork":
-        from salesnb.run import forkserver as kernels
+        from salesnb.run import forkengine
 
-        kernels.register_engine()
+        forkengine.register_engine()
         try:
             # No save after every cell (it costs more than a small cell): the
             # engine hands over the partly run notebook if the run breaks off.
             return papermill.execute_notebook(
-                str(notebook), capture, engine_name=kernels.ENGINE_NAME, request_save_on_cell_execute=False,
+                str(notebook), capture, engine_name=forkengine.ENGINE_NAME, request_save_on_cell_execute=False,
                 kernel_cwd=str(notebook.parent), kernel_env=env, **common)
         except Exception as exc:
             partial = getattr(exc, "notebook", None)
