@@ -123,7 +123,7 @@ def _execute(job: ReportJob, capture: str):
     notebook = Path(job.notebook)
     env = {CACHE_ENV: job.cache_dir} if job.cache_dir else {}
     if job.cache_dir:
-        # the warm template computes the batch-wide tables once before it forks (kernels._prewarm),
+        # the warm template computes the batch-wide tables once before it forks (warmup.prewarm_batch),
         # whichever report of the batch comes first; a rep report names its rep
         import json
 

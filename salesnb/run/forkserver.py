@@ -57,6 +57,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from salesnb.run.capture import json_safe, make_shell, redirect_fds
+from salesnb.run.warmup import (
+    DEFAULT_IMPORTS, batch_part, install_snapshots, preload_cache, prewarm_batch, warm_libraries,
+)
 
 __all__ = [
     "ForkingKernel",
@@ -82,14 +85,6 @@ ten times per report, ~8% of its time. A report lives for seconds, so
 what waits to be collected stays small."""
 PRELOAD_ENV = "SALESNB_PRELOAD"  # extra modules to import in the template, comma-separated
 
-#: Imported by every template, before any notebook asks: the libraries a
-#: salesnb notebook uses. Failures are ignored (the notebook will meet them).
-DEFAULT_IMPORTS = (
-    "numpy", "pandas", "pyarrow", "matplotlib", "matplotlib.pyplot", "IPython.display",
-    "salesnb", "salesnb.io.loading", "salesnb.analysis.metrics", "salesnb.analysis.periods", "salesnb.present.html",
-    "salesnb.analysis.diagnosis", "salesnb.analysis.quality", "salesnb.analysis.value", "salesnb.analysis.expectations",
-    "salesnb.analysis.forecasts", "salesnb.analysis.training", "salesnb.present.charts", "salesnb.present.widgets", "salesnb.present.pages",
-)
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
@@ -247,7 +242,7 @@ class ForkingKernel:
         finished = False
         try:
             # Before it forks, the template loads the batch's tables and computes
-            # what every report shares (_prewarm): work that grows with the data,
+            # what every report shares (warmup.prewarm_batch): work that grows with the data,
             # so it has a cell's time, not a start's (10,000 reps took ~60 s).
             fork_timeout = None if cell_timeout is None else max(start_timeout, cell_timeout)
             message = self._receive(fork_timeout, what="fork")
@@ -455,23 +450,23 @@ def _template_main(fd: int) -> None:
             break
         if message[0] == "warm":
             imported = _import_all(message[1])
-            _install_snapshots()
-            _warm_up()
+            install_snapshots()
+            warm_libraries()
             _freeze()
             conn.send(("ready", imported))
         elif message[0] == "run":
             spec = message[1]
             if spec["imports"]:
-                _import_all(spec["imports"])
+                imported += _import_all(spec["imports"])
             cache_dir = spec["env"].get("SALESNB_CACHE_DIR")
             if cache_dir and cache_dir != cache_dir_loaded:  # one batch's data at a time
                 cache_dir_loaded = cache_dir
                 prewarmed = None
-                _preload_cache(cache_dir)
+                preload_cache(cache_dir)
             prewarm = spec["env"].get(PREWARM_ENV)
-            if cache_dir and prewarm and (cache_dir, _batch_part(prewarm)) != prewarmed:
-                prewarmed = (cache_dir, _batch_part(prewarm))
-                _prewarm(cache_dir, prewarm)
+            if cache_dir and prewarm and (cache_dir, batch_part(prewarm)) != prewarmed:
+                prewarmed = (cache_dir, batch_part(prewarm))
+                prewarm_batch(cache_dir, prewarm, imported)
             _freeze()
             _fork_and_run(conn, shell, spec)
         elif message[0] == "stop":
@@ -565,114 +560,6 @@ def _import_all(names: Iterable[str]) -> list[str]:
             continue
         done.append(name)
     return done
-
-
-def _warm_up() -> None:
-    """Pay one-time costs that leave no state a report could see: font
-    loading and the first PNG, the first HTML table."""
-    try:
-        import io
-
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(1, 1), dpi=20)
-        FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
-        axes.bar([0, 1], [1, 2])
-        axes.set_title("warm-up")
-        figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
-    except Exception:  # noqa: BLE001 - only a warm-up
-        pass
-    try:
-        import pandas as pd
-
-        frame = pd.DataFrame({"a": [1.5], "b": ["x"]})
-        frame._repr_html_()
-        repr(frame)
-    except Exception:  # noqa: BLE001
-        pass
-
-
-def _install_snapshots() -> None:
-    """Every report forked from here loads the batch's data through the cache
-    (:func:`salesnb.run.cache.install`), as a report in a kernel does."""
-    try:
-        from salesnb.run import cache
-
-        cache.install()
-    except Exception:  # noqa: BLE001 - reports then read their sources themselves
-        pass
-
-
-def _preload_cache(directory: str) -> None:
-    try:
-        from salesnb.run import cache
-
-        cache.preload(directory)
-    except Exception:  # noqa: BLE001 - reports then read the cache files themselves
-        pass
-
-
-def _batch_part(prewarm: str) -> str:
-    """The pre-warm request without its rep: equal for every rep report of a batch."""
-    import json
-
-    try:
-        return json.dumps({k: v for k, v in json.loads(prewarm).items() if k != "rep_id"}, sort_keys=True)
-    except (ValueError, AttributeError):
-        return prewarm
-
-
-def _prewarm(directory: str, prewarm: str) -> None:
-    """Compute a rep report's batch-wide tables (:mod:`salesnb.analysis.memo`) once from the
-    preloaded batch data, so every forked report finds them made, then draw its
-    charts once (:func:`_warm_charts`). Any report of the batch asks for this; a
-    team or data-quality report names no rep, and the first rep stands in. The
-    template's own copy of the data is left as it was (reports still take it
-    from the cache)."""
-    try:
-        import json
-
-        from salesnb.run import cache
-        from salesnb.analysis import memo
-        from salesnb.present import pages as views
-
-        request = json.loads(prewarm)
-        dataset = cache.preloaded(directory, request["source"], request.get("mapping"))
-        if dataset is None or not getattr(dataset, "fingerprint", ""):
-            return
-        rep_id = request.get("rep_id") or str(dataset.reps["rep_id"].iloc[0])  # a team or data report: any rep
-        memo.clear()
-        report = views.rep_report(dataset, rep_id, period=request["period"], as_of=request["as_of"])
-    except Exception:  # noqa: BLE001 - only a warm-up: reports compute what is missing
-        return
-    _warm_charts(report)
-
-
-def _warm_charts(report) -> None:
-    """Draw a rep report's charts once and throw them away, so every fork finds
-    the fonts loaded, the plotting code's lazy imports done and the sizes of
-    the labels all reports share (titles, axis labels, legends, most tick
-    labels) measured: :mod:`salesnb.present.charts` keeps one renderer, with its text
-    sizes, per chart size. Then make blank figures of the shapes those charts
-    used (:func:`salesnb.present.charts.stock_figures`): every fork takes them instead
-    of building its own. No figure stays open and no setting changes."""
-    try:
-        from salesnb.present import html as display, charts as plots, pages as views
-
-        def draw():
-            figures = [plots.factor_bands(report.factors, peer_label=report.peer_label)]
-            figures += [plots.trend(report.trend(metric), metric=metric, peer_label=report.peer_label)
-                        for metric in views.TREND_METRICS]
-            figures += [plots.value_vs_cost(report.value_frame(), highlight=["You"]),
-                        plots.forecast_vs_actual(report.forecasts)]
-            for figure in figures:
-                display.chart(figure)
-
-        plots.stock_figures(draw)
-    except Exception:  # noqa: BLE001 - only a warm-up
-        pass
 
 
 def _freeze() -> None:
