@@ -43,6 +43,7 @@ from click.testing import CliRunner
 from nbformat.v4 import new_code_cell
 
 import salesnb.run.batch as report_module
+import salesnb.run.execute as execute_module
 from salesnb import atomic
 from salesnb.cli import cli
 from salesnb.errors import OutputError
@@ -381,7 +382,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_and_the_next_batch_tidies
     (out / STATE / "cache" / "0123456789abcdef" / "x.dataset.pickle").write_bytes(b"\x80")
     (out / "reps" / ".notes.tmp").write_text("not atomic.py's: stays")
 
-    with report_module._batch_lock(out):  # the dead writer's lock does not block
+    with report_module.batch_lock(out):  # the dead writer's lock does not block
         assert (out / report_module.LOCK).read_text().strip() == str(os.getpid())
         assert sorted(p.name for p in (out / "reps").iterdir()) == [".notes.tmp", "r1.html"]
         assert not (out / STATE).exists()
@@ -578,7 +579,7 @@ def _calm_execute(job, capture):
 
 @pytest.fixture
 def no_kernel(monkeypatch):
-    monkeypatch.setattr(report_module, "_execute", _calm_execute)
+    monkeypatch.setattr(execute_module, "_execute", _calm_execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
 
 
@@ -705,11 +706,12 @@ _SLOW_FAKE = """
 import sys, time
 sys.path.insert(0, {tests!r})
 import salesnb.run.batch as report
+import salesnb.run.execute as execute
 from test_report import _fake_execute
 def slow(job, capture):
     time.sleep(0.25)
     return _fake_execute(job, capture)
-report._execute = slow
+execute._execute = slow
 report._require_kernel = lambda name: None
 from salesnb.cli import main
 sys.argv = ["salesnb", *sys.argv[1:]]

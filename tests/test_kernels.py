@@ -17,6 +17,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
 from salesnb.run import forkserver as kernels
+from salesnb.run import warmup
 from salesnb.run.batch import run_batch
 from tests.test_report import by_key, write_source
 
@@ -262,8 +263,8 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     memo.clear()
     drawing._RENDERERS.clear()
     try:
-        kernels._prewarm(str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025",
-                                                  "as_of": "2026-01-05"}))
+        warmup.prewarm_batch(str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025",
+                                                      "as_of": "2026-01-05"}))
         made = {key[0] for key in memo._MEMO}
         assert scorecard._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
         assert drawing._RENDERERS  # the charts' text sizes, measured once for every fork

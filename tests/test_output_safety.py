@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 import salesnb.run.executors as executors_module
 import salesnb.run.batch as report_module
+import salesnb.run.execute as execute_module
 from salesnb import atomic
 from salesnb.cli import cli
 from salesnb.errors import InputError, OutputError
@@ -39,7 +40,7 @@ COMMON = dict(period="2026-Q1", as_of="2026-04-02", notebooks=FIXTURE_NOTEBOOKS)
 
 @pytest.fixture
 def no_kernel(monkeypatch):
-    monkeypatch.setattr(report_module, "_execute", _fake_execute)
+    monkeypatch.setattr(execute_module, "_execute", _fake_execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
 
 
@@ -202,7 +203,7 @@ def test_a_symlink_planted_during_the_batch_fails_that_report_only(no_kernel, so
             (out / "reps").symlink_to(elsewhere)
         return _fake_execute(job, capture)
 
-    monkeypatch.setattr(report_module, "_execute", plant_then_execute)
+    monkeypatch.setattr(execute_module, "_execute", plant_then_execute)
     result = run_batch(source, out=out, reps=["R1"], **COMMON)
     assert result.counts == {"ok": 0, "failed": 1, "skipped": 0}
     assert "is a symbolic link" in result.failed[0]["error"] and os.listdir(elsewhere) == []

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 import salesnb.run.batch as report_module
+import salesnb.run.execute as execute_module
 from salesnb.cli import cli
 from salesnb.errors import InputError
 from salesnb.run.executors import Executor, LocalExecutor
@@ -142,7 +143,7 @@ def _fake_execute(job, capture):
 
     nb = new_notebook(cells=[new_code_cell("print('fixture-input-marker')", execution_count=1, outputs=[
         new_output("stream", name="stdout", text=f"{job.kind} {job.key} {job.parameters['period']}\n")])])
-    report_module._memory_notebooks().saved[capture] = nbformat.writes(nb)
+    execute_module._memory_notebooks().saved[capture] = nbformat.writes(nb)
     if job.key == "R3":
         raise PapermillExecutionError(cell_index=0, exec_count=1, source="", ename="RuntimeError",
                                       evalue="fixture failure", traceback=["Traceback", "RuntimeError: fixture failure"])
@@ -151,7 +152,7 @@ def _fake_execute(job, capture):
 
 @pytest.fixture
 def no_kernel(monkeypatch):
-    monkeypatch.setattr(report_module, "_execute", _fake_execute)
+    monkeypatch.setattr(execute_module, "_execute", _fake_execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
 
 
@@ -225,7 +226,7 @@ def test_a_report_that_fails_now_loses_its_old_page(no_kernel, tmp_path, monkeyp
     def fail_everything(job, capture):
         raise RuntimeError("kernel exploded")
 
-    monkeypatch.setattr(report_module, "_execute", fail_everything)
+    monkeypatch.setattr(execute_module, "_execute", fail_everything)
     result = run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS, reps=["R1"],
                        teams=["Alpha"], force=True)
     assert result.counts["failed"] == 3 and not page.exists()
@@ -239,7 +240,7 @@ def test_unchanged_reports_are_skipped_and_force_renders_them(no_kernel, tmp_pat
         executed.append(job.key)
         return _fake_execute(job, capture)
 
-    monkeypatch.setattr(report_module, "_execute", counting)
+    monkeypatch.setattr(execute_module, "_execute", counting)
     notebooks = tmp_path / "notebooks"
     shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
     source = write_source(tmp_path / "src")
@@ -304,7 +305,7 @@ def test_a_second_batch_on_the_same_folder_is_refused(no_kernel, tmp_path):
     out = tmp_path / "out"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; import salesnb.run.batch as r\n"
-         "with r._batch_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)", str(out)],
+         "with r.batch_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)", str(out)],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -585,7 +586,7 @@ def test_an_interrupted_rerun_keeps_the_pages_it_did_not_get_to(no_kernel, tmp_p
             raise KeyboardInterrupt
         return _fake_execute(job, capture)
 
-    monkeypatch.setattr(report_module, "_execute", interrupted)
+    monkeypatch.setattr(execute_module, "_execute", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS, force=True)
     manifest = read_manifest(out)

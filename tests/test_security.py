@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 import salesnb
 import salesnb.run.batch as report_module
+import salesnb.run.execute as execute_module
 from salesnb.io import sources
 from salesnb.cli import cli
 from salesnb.io.exports import FORMULA_STARTS, neutralise_formulas, to_csv_text
@@ -339,12 +340,12 @@ def test_a_database_password_is_never_written_to_the_output_folder(tmp_path, mon
         from nbformat.v4 import new_code_cell, new_notebook
 
         nb = new_notebook(cells=[new_code_cell(f"source = {job.parameters['source']!r}")])
-        report_module._memory_notebooks().saved[capture] = nbformat.writes(nb)
+        execute_module._memory_notebooks().saved[capture] = nbformat.writes(nb)
         raise PapermillExecutionError(cell_index=0, exec_count=1, source="", ename="OperationalError",
                                       evalue=f"cannot open {job.parameters['source']}",
                                       traceback=[f"OperationalError: cannot open {job.parameters['source']}"])
 
-    monkeypatch.setattr(report_module, "_execute", execute)
+    monkeypatch.setattr(execute_module, "_execute", execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
     out = tmp_path / "out"
     result = report_module.run_batch(source, period="2025-Q1", as_of="2025-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS,
@@ -370,7 +371,7 @@ HOSTILE_TEAMS = ["../../teams", "/etc", "..", "NUL", "Zoë/🙂 team"]
 
 
 def test_no_rep_id_or_team_can_write_outside_the_output_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(report_module, "_execute", _fake_execute)
+    monkeypatch.setattr(execute_module, "_execute", _fake_execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
     reps = [{"rep_id": rep_id, "name": f"Rep {i}", "territory": "North", "team": HOSTILE_TEAMS[i % len(HOSTILE_TEAMS)]}
             for i, rep_id in enumerate(HOSTILE_IDS)]

@@ -29,6 +29,23 @@ from salesnb.io.validation import Checked, check_references, check_table
 QUARANTINE_COLUMNS = ["table", "file", "line", "flags", "problems", "record"]
 
 
+#: The runner's snapshot finder (None: every load reads its source); see :func:`use_snapshots`.
+_snapshots = None
+
+
+def use_snapshots(finder) -> None:
+    """Have :func:`load` ask ``finder(source, mapping, strict=..., expectations=...)``
+    first and return what it gives (None: read the source as usual).
+
+    The one seam between loading and the report runner: a batch loads its
+    data once and the process that runs its reports installs the batch's
+    snapshot here (:func:`salesnb.run.cache.install`). ``use_snapshots(None)``
+    removes it. An analyst's notebook never has one installed.
+    """
+    global _snapshots
+    _snapshots = finder
+
+
 def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Dataset:
     """Read ``source`` (folder, SQLite/DuckDB file or SQLAlchemy URL) into a
     :class:`~salesnb.io.dataset.Dataset`.
@@ -38,11 +55,10 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
     one beside the data). With ``strict`` any problem raises
     :class:`~salesnb.errors.DataError`; otherwise bad rows are quarantined.
     """
-    from salesnb.run.cache import lookup  # a report batch loads once: see salesnb.run.cache (SALESNB_CACHE_DIR)
-
     remember(source)  # a URL's secrets are hidden from every message (salesnb.io.urls), a cached load's too
-    if (cached := lookup(source, mapping, strict=strict, expectations=expectations)) is not None:
-        return cached
+    if _snapshots is not None:  # a report of a batch: the runner's copy of the data (see use_snapshots)
+        if (snapshot := _snapshots(source, mapping, strict=strict, expectations=expectations)) is not None:
+            return snapshot
     src = open_source(source)
     try:
         mapping_path = mapping if mapping is not None else src.sidecar("mapping.yml")

@@ -37,7 +37,7 @@ __all__ = [
     "TREND_METRICS", "CLOSED_METRICS", "QUALITY_ADVICE", "QUALITY_SECTIONS",
     "RepReport", "TeamReport", "ForecastReport", "QualityReport",
     "BREAKDOWNS", "BREAKDOWN_COLUMNS", "rep_report", "team_report", "forecast_report", "quality_report", "training_report",
-    "segment", "segment_options", "rep_label",
+    "segment", "segment_options", "rep_label", "warm_up",
 ]
 
 TREND_METRICS = ("win_rate", "revenue_won", "opportunities")
@@ -811,3 +811,32 @@ def _quarters(quarters, order) -> str:
 def _and(items: list[str]) -> str:
     items = [str(i) for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
+    """What a batch of these pages computes and draws once, before its reports fork.
+
+    The fork server (:mod:`salesnb.run.forkserver`) calls this on the batch's
+    data in its warm template: one rep's coaching report (``rep_id``, else the
+    first rep: a team or data-quality report names none) fills the memo with
+    the batch-wide tables, and its charts are drawn once and thrown away, so
+    every fork finds the fonts loaded, the label sizes measured and blank
+    figures of the charts' shapes made (:func:`salesnb.present.charts.stock_figures`).
+    No figure stays open and no setting changes.
+    """
+    report = rep_report(ds, rep_id or str(ds.reps["rep_id"].iloc[0]), period=period, as_of=as_of)
+    from salesnb.present import charts, html
+
+    def draw():
+        drawn = [charts.factor_bands(report.factors, peer_label=report.peer_label)]
+        drawn += [charts.trend(report.trend(metric), metric=metric, peer_label=report.peer_label)
+                  for metric in TREND_METRICS]
+        drawn += [charts.value_vs_cost(report.value_frame(), highlight=["You"]),
+                  charts.forecast_vs_actual(report.forecasts)]
+        for figure in drawn:
+            html.chart(figure)
+
+    try:
+        charts.stock_figures(draw)
+    except Exception:  # noqa: BLE001 - only a warm-up: each report draws its own charts anyway
+        pass

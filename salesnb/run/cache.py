@@ -5,12 +5,18 @@ reading and validating the source again for each of hundreds of reports
 would cost more than the report. The batch runner loads the source once
 (it needs the reps and the fingerprint anyway), :func:`store`\\ s the
 :class:`~salesnb.io.dataset.Dataset` in a private cache folder and sets
-``SALESNB_CACHE_DIR`` for the notebooks; :func:`salesnb.io.loading.load` asks
-:func:`lookup` first, so the notebook's own call is a cache hit that
+``SALESNB_CACHE_DIR`` for the notebooks. Where the reports run, the runner
+calls :func:`install`, which hands :func:`lookup` to
+:func:`salesnb.io.loading.use_snapshots` (the one seam between loading and
+the runner): the notebook's own ``load`` call is then a cache hit that
 returns the very same data, checked the same way, in milliseconds.
 
-- The cache is only consulted when ``SALESNB_CACHE_DIR`` is set (by the
-  batch runner, for its notebooks); an analyst's notebook never sees it.
+- The cache is only consulted in a process that installed it (importing
+  this module installs it: the batch runner, its fork template
+  (:mod:`salesnb.run.forkserver`) and the kernels it starts
+  (:mod:`salesnb.run.execute`)) and only when ``SALESNB_CACHE_DIR`` is set
+  (by the batch runner, for its notebooks); an analyst's notebook never
+  sees it.
 - An entry is keyed by the ``load`` arguments that change its result: the
   source (a local path made absolute), the mapping file and the
   expectations file. ``strict=True`` is answered from the same entry, as
@@ -33,7 +39,7 @@ import os
 import pickle
 from pathlib import Path
 
-__all__ = ["ENV", "key", "store", "lookup", "preload", "clear"]
+__all__ = ["ENV", "key", "store", "lookup", "install", "preload", "preloaded", "clear"]
 
 ENV = "SALESNB_CACHE_DIR"
 _SUFFIX = ".dataset.pickle"
@@ -99,6 +105,14 @@ def lookup(source, mapping=None, *, strict: bool = False, expectations=None):
     return dataset
 
 
+def install() -> None:
+    """Make :func:`salesnb.io.loading.load` answer from the batch's snapshot
+    (:func:`lookup`) in this process."""
+    from salesnb.io.loading import use_snapshots
+
+    use_snapshots(lookup)
+
+
 def preload(directory) -> int:
     """Read every entry of ``directory`` into memory (a report template does,
     before it forks), forgetting other folders' entries; returns how many."""
@@ -114,6 +128,12 @@ def preload(directory) -> int:
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             continue
     return count
+
+
+def preloaded(directory, source, mapping=None):
+    """The entry :func:`preload` read for ``load(source, mapping)``, left in
+    place (a template looks at it before it forks), or None."""
+    return _MEMORY.get((str(directory), key(source, mapping)))
 
 
 def _mark_snapshot(dataset) -> None:
@@ -135,3 +155,6 @@ def clear(directory) -> None:
         folder.rmdir()
     except OSError:
         pass
+
+
+install()  # a process that imports the batch cache (the runner's, a report's) loads through it

@@ -32,7 +32,7 @@ and pandas sees a notebook front end (``shell.kernel`` exists), so tables
 look as they do in JupyterLab. Widgets have no front end here, as in any
 static report: they show their text form.
 
-:class:`ForkEngine` plugs this into papermill as the engine
+:class:`~salesnb.run.forkengine.ForkEngine` plugs this into papermill as the engine
 ``salesnb-fork``, so parameter injection, notebook metadata and error
 handling are papermill's own.
 
@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import ast
 import atexit
-import base64
 import gc
 import os
 import signal
@@ -57,20 +56,22 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from salesnb.run.capture import json_safe, make_shell, redirect_fds
+from salesnb.run.warmup import (
+    DEFAULT_IMPORTS, batch_part, install_snapshots, preload_cache, prewarm_batch, warm_libraries,
+)
+
 __all__ = [
-    "ENGINE_NAME",
-    "ForkEngine",
     "ForkingKernel",
     "CellResult",
     "available",
     "get_kernel",
     "notebook_imports",
-    "prestart",
-    "register_engine",
     "shutdown_all",
+    "dead_kernel_error",
+    "die_with_parent",
 ]
 
-ENGINE_NAME = "salesnb-fork"
 PREWARM_ENV = "SALESNB_PREWARM"
 DIE_WITH_PARENT_ENV = "SALESNB_DIE_WITH_PARENT"  # set for a template that must die with its parent
 """Set by the batch runner for each report: JSON of its source, mapping, period,
@@ -84,14 +85,6 @@ ten times per report, ~8% of its time. A report lives for seconds, so
 what waits to be collected stays small."""
 PRELOAD_ENV = "SALESNB_PRELOAD"  # extra modules to import in the template, comma-separated
 
-#: Imported by every template, before any notebook asks: the libraries a
-#: salesnb notebook uses. Failures are ignored (the notebook will meet them).
-DEFAULT_IMPORTS = (
-    "numpy", "pandas", "pyarrow", "matplotlib", "matplotlib.pyplot", "IPython.display",
-    "salesnb", "salesnb.io.loading", "salesnb.analysis.metrics", "salesnb.analysis.periods", "salesnb.present.html",
-    "salesnb.analysis.diagnosis", "salesnb.analysis.quality", "salesnb.analysis.value", "salesnb.analysis.expectations",
-    "salesnb.analysis.forecasts", "salesnb.analysis.training", "salesnb.present.charts", "salesnb.present.widgets", "salesnb.present.pages",
-)
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
@@ -178,7 +171,7 @@ class ForkingKernel:
             return
         message = self._receive(timeout, what="start")
         if message[0] != "ready":
-            raise _dead(f"the report template did not start: {message!r}{self._stderr_tail()}")
+            raise dead_kernel_error(f"the report template did not start: {message!r}{self._stderr_tail()}")
         self._starting = False
         self._imported.update(message[1])
 
@@ -249,12 +242,12 @@ class ForkingKernel:
         finished = False
         try:
             # Before it forks, the template loads the batch's tables and computes
-            # what every report shares (_prewarm): work that grows with the data,
+            # what every report shares (warmup.prewarm_batch): work that grows with the data,
             # so it has a cell's time, not a start's (10,000 reps took ~60 s).
             fork_timeout = None if cell_timeout is None else max(start_timeout, cell_timeout)
             message = self._receive(fork_timeout, what="fork")
             if message[0] != "forked":
-                raise _dead(f"unexpected message from the report template: {message[0]!r}")
+                raise dead_kernel_error(f"unexpected message from the report template: {message[0]!r}")
             pid = message[1]
             for _ in cells:
                 message = self._receive(cell_timeout, what="cell", pid=pid)
@@ -266,16 +259,16 @@ class ForkingKernel:
                     break
                 if message[0] == "exited":
                     pid = None
-                    raise _dead(f"the report's process ended during a cell ({message[1]})")
-                raise _dead(f"unexpected message from the report: {message[0]!r}")
+                    raise dead_kernel_error(f"the report's process ended during a cell ({message[1]})")
+                raise dead_kernel_error(f"unexpected message from the report: {message[0]!r}")
             if not finished:
                 message = self._receive(cell_timeout, what="cell", pid=pid)
                 if message[0] == "exited":
                     pid = None
-                    raise _dead(f"the report's process ended before it finished ({message[1]})")
+                    raise dead_kernel_error(f"the report's process ended before it finished ({message[1]})")
             message = self._receive(30, what="exit", pid=pid)
             if message[0] != "exited":
-                raise _dead(f"unexpected message from the report template: {message[0]!r}")
+                raise dead_kernel_error(f"unexpected message from the report template: {message[0]!r}")
             pid = None
         except BaseException:
             if pid is not None:  # a timeout, an interrupt, a consumer that stopped early
@@ -297,13 +290,13 @@ class ForkingKernel:
             if what == "cell":  # run() kills the child and waits for the template to reap it
                 raise CellTimeoutError(f"A cell timed out while it was being executed, after {timeout:g} seconds.")
             self._abandon()
-            raise _dead(f"the report template did not answer within {timeout:g} s ({what}){self._stderr_tail()}")
+            raise dead_kernel_error(f"the report template did not answer within {timeout:g} s ({what}){self._stderr_tail()}")
         try:
             return conn.recv()
         except (EOFError, OSError) as exc:
             tail = self._stderr_tail()
             self._abandon()
-            raise _dead(f"the report template ended unexpectedly ({type(exc).__name__}){tail}") from None
+            raise dead_kernel_error(f"the report template ended unexpectedly ({type(exc).__name__}){tail}") from None
 
     def _drain_until_exited(self, timeout: float = 10.0) -> None:
         """After killing a child: read what it had sent until the template reports it reaped."""
@@ -337,7 +330,7 @@ class ForkingKernel:
         return f"; its last words: {text}" if text else ""
 
 
-def _dead(message: str):
+def dead_kernel_error(message: str):
     from nbclient.exceptions import DeadKernelError
 
     return DeadKernelError(message)
@@ -374,41 +367,6 @@ def get_kernel(kernel_name: str) -> ForkingKernel:
             python, env = _kernel_python(kernel_name)
             kernel = _KERNELS[key] = ForkingKernel(python, env=env)
         return kernel
-
-
-def prestart(kernel_name: str) -> None:
-    """Start this process's template for ``kernel_name`` in the background
-    (no wait); best effort: a failure shows up, explained, at the first run.
-
-    In a worker process (one a process pool or a Dask nanny started), also
-    pay, while the template imports, the worker's own one-time costs of a
-    first report: importing papermill and building the HTML exporter with
-    its compiled template. In the batch's main process (``--jobs 1``) they
-    are left to the first report, so a batch that cannot be planned (an
-    unknown rep, a bad period) says so without waiting for them."""
-    try:
-        kernel = get_kernel(kernel_name)
-        if not kernel.alive:
-            kernel.launch()
-    except Exception:  # noqa: BLE001 - e.g. no such kernel: the batch says so itself
-        return
-    import multiprocessing
-
-    if multiprocessing.parent_process() is not None:
-        _prepare_worker()
-
-
-def _prepare_worker() -> None:
-    try:
-        import papermill  # noqa: F401 - imported for its side effect: paid now, not by the first report
-        from nbformat.v4 import new_markdown_cell, new_notebook
-
-        from salesnb.present import render
-
-        register_engine()
-        render.notebook_to_html(new_notebook(cells=[new_markdown_cell("warm-up")]), title="warm-up")
-    except Exception:  # noqa: BLE001 - only a head start
-        pass
 
 
 def shutdown_all() -> None:
@@ -473,93 +431,6 @@ def notebook_imports(sources: Iterable[str]) -> list[str]:
     return list(found)
 
 
-# -- papermill engine --------------------------------------------------------------------
-
-def register_engine() -> None:
-    """Make ``engine_name="salesnb-fork"`` available to ``papermill.execute_notebook``."""
-    from papermill.engines import papermill_engines
-
-    papermill_engines.register(ENGINE_NAME, globals().get("ForkEngine") or __getattr__("ForkEngine"))
-
-
-def _make_engine():
-    from papermill.engines import Engine
-
-    class ForkEngine(Engine):
-        """papermill engine: run the notebook in a fork of this process's warm template.
-
-        Extra keyword arguments (``papermill.execute_notebook(..., **kwargs)``):
-        ``kernel_cwd`` (the notebook's working directory), ``kernel_env``
-        (environment variables set for this run only).
-        """
-
-        @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, execution_timeout=None, start_timeout=60,
-                                     kernel_cwd=None, kernel_env=None, **kwargs):
-            nb = nb_man.nb
-            runnable, allowed = [], []
-            for index, cell in enumerate(nb.cells):
-                if cell.get("cell_type") != "code" or not str(cell.get("source", "")).strip():
-                    continue
-                tags = cell.get("metadata", {}).get("tags", [])
-                if "skip-execution" in tags:
-                    continue
-                runnable.append((index, cell.source))
-                if "raises-exception" in tags:
-                    allowed.append(index)
-            kernel = get_kernel(kernel_name)
-            results = kernel.run(
-                runnable, cwd=kernel_cwd, env=kernel_env, allow_errors=allowed,
-                cell_timeout=execution_timeout, start_timeout=start_timeout,
-                imports=notebook_imports(source for _, source in runnable),
-            )
-            wanted = {index for index, _ in runnable}
-            try:
-                for index, cell in enumerate(nb.cells):
-                    nb_man.cell_start(cell, index)
-                    failed = False
-                    try:
-                        if index in wanted:
-                            result = next(results, None)
-                            if result is None:
-                                raise _dead(f"the report stopped before cell {index}")
-                            cell.outputs = [_output_node(o) for o in result.outputs]
-                            cell.execution_count = result.execution_count
-                            failed = not result.ok and index not in allowed
-                            if failed:
-                                nb_man.cell_exception(cell, cell_index=index)
-                    finally:
-                        nb_man.cell_complete(cell, cell_index=index)
-                    if failed:
-                        break
-            except Exception as exc:  # papermill saves nothing more: hand over what ran
-                if getattr(exc, "notebook", None) is None:
-                    try:
-                        exc.notebook = nb
-                    except AttributeError:
-                        pass
-                raise
-            finally:
-                results.close()
-            return nb
-
-    return ForkEngine
-
-
-def _output_node(output: dict):
-    from nbformat import from_dict
-
-    return from_dict(output)
-
-
-def __getattr__(name):  # ForkEngine, built on first use: papermill is imported only then
-    if name == "ForkEngine":
-        engine = _make_engine()
-        globals()["ForkEngine"] = engine
-        return engine
-    raise AttributeError(name)
-
-
 # -- template side (python -m salesnb.run.forkserver FD) ---------------------------------------------
 
 def _template_main(fd: int) -> None:
@@ -569,7 +440,7 @@ def _template_main(fd: int) -> None:
         die_with_parent()  # a killed batch or worker takes its template (and so its reports) with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the batch; it ends us by closing the connection
     os.environ.setdefault("MPLBACKEND", _INLINE_BACKEND)
-    shell = _make_shell()  # before pandas is imported: pandas asks the shell what it runs in
+    shell = make_shell()  # before pandas is imported: pandas asks the shell what it runs in
     imported: list[str] = []
     cache_dir_loaded = prewarmed = None
     while True:
@@ -579,22 +450,23 @@ def _template_main(fd: int) -> None:
             break
         if message[0] == "warm":
             imported = _import_all(message[1])
-            _warm_up()
+            install_snapshots()
+            warm_libraries()
             _freeze()
             conn.send(("ready", imported))
         elif message[0] == "run":
             spec = message[1]
             if spec["imports"]:
-                _import_all(spec["imports"])
+                imported += _import_all(spec["imports"])
             cache_dir = spec["env"].get("SALESNB_CACHE_DIR")
             if cache_dir and cache_dir != cache_dir_loaded:  # one batch's data at a time
                 cache_dir_loaded = cache_dir
                 prewarmed = None
-                _preload_cache(cache_dir)
+                preload_cache(cache_dir)
             prewarm = spec["env"].get(PREWARM_ENV)
-            if cache_dir and prewarm and (cache_dir, _batch_part(prewarm)) != prewarmed:
-                prewarmed = (cache_dir, _batch_part(prewarm))
-                _prewarm(cache_dir, prewarm)
+            if cache_dir and prewarm and (cache_dir, batch_part(prewarm)) != prewarmed:
+                prewarmed = (cache_dir, batch_part(prewarm))
+                prewarm_batch(cache_dir, prewarm, imported)
             _freeze()
             _fork_and_run(conn, shell, spec)
         elif message[0] == "stop":
@@ -635,7 +507,7 @@ def _child(conn: Connection, shell, spec: dict) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     die_with_parent()
     conn.send(("forked", os.getpid()))
-    fd_out = _redirect_fds()
+    fd_out = redirect_fds()
     if spec["cwd"]:
         os.chdir(spec["cwd"])
     os.environ.update(spec["env"])
@@ -650,38 +522,10 @@ def _child(conn: Connection, shell, spec: dict) -> None:
         capture.end()
         fd_out.collect(outputs)
         ok = result.success
-        conn.send(("cell", index, result.execution_count, _json_safe(outputs), ok))
+        conn.send(("cell", index, result.execution_count, json_safe(outputs), ok))
         if not ok and index not in allowed:
             break
     conn.send(("finished",))
-
-
-class _FdOutput:
-    """Files that fds 1 and 2 point to: what C code writes there becomes a stream output."""
-
-    def __init__(self):
-        self.files = {}
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        for fd, name in ((1, "stdout"), (2, "stderr")):
-            handle = tempfile.TemporaryFile()
-            os.dup2(handle.fileno(), fd)
-            self.files[name] = handle
-
-    def collect(self, outputs: list) -> None:
-        for name, handle in self.files.items():
-            handle.seek(0)
-            data = handle.read()
-            if data:
-                handle.seek(0)
-                handle.truncate()
-                os.lseek(1 if name == "stdout" else 2, 0, os.SEEK_SET)
-                _append_stream(outputs, name, data.decode("utf-8", "replace"))
-
-
-def _redirect_fds() -> _FdOutput:
-    return _FdOutput()
 
 
 def die_with_parent() -> None:
@@ -697,30 +541,6 @@ def die_with_parent() -> None:
             os._exit(75)
     except (OSError, AttributeError):
         pass
-
-
-def _json_safe(outputs: list) -> list:
-    """Outputs as a kernel would have sent them through JSON: bytes as base64 text."""
-    import json
-
-    def default(obj):
-        if isinstance(obj, (bytes, bytearray, memoryview)):
-            return base64.b64encode(bytes(obj)).decode("ascii")
-        try:
-            from jupyter_client.jsonutil import json_default
-
-            return json_default(obj)
-        except TypeError:
-            return repr(obj)
-
-    return json.loads(json.dumps(outputs, default=default))
-
-
-def _append_stream(outputs: list, name: str, text: str) -> None:
-    if outputs and outputs[-1]["output_type"] == "stream" and outputs[-1]["name"] == name:
-        outputs[-1]["text"] += text
-    else:
-        outputs.append({"output_type": "stream", "name": name, "text": text})
 
 
 def _import_all(names: Iterable[str]) -> list[str]:
@@ -742,247 +562,12 @@ def _import_all(names: Iterable[str]) -> list[str]:
     return done
 
 
-def _warm_up() -> None:
-    """Pay one-time costs that leave no state a report could see: font
-    loading and the first PNG, the first HTML table."""
-    try:
-        import io
-
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(1, 1), dpi=20)
-        FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
-        axes.bar([0, 1], [1, 2])
-        axes.set_title("warm-up")
-        figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
-    except Exception:  # noqa: BLE001 - only a warm-up
-        pass
-    try:
-        import pandas as pd
-
-        frame = pd.DataFrame({"a": [1.5], "b": ["x"]})
-        frame._repr_html_()
-        repr(frame)
-    except Exception:  # noqa: BLE001
-        pass
-
-
-def _preload_cache(directory: str) -> None:
-    try:
-        from salesnb.run import cache
-
-        cache.preload(directory)
-    except Exception:  # noqa: BLE001 - reports then read the cache files themselves
-        pass
-
-
-def _batch_part(prewarm: str) -> str:
-    """The pre-warm request without its rep: equal for every rep report of a batch."""
-    import json
-
-    try:
-        return json.dumps({k: v for k, v in json.loads(prewarm).items() if k != "rep_id"}, sort_keys=True)
-    except (ValueError, AttributeError):
-        return prewarm
-
-
-def _prewarm(directory: str, prewarm: str) -> None:
-    """Compute a rep report's batch-wide tables (:mod:`salesnb.analysis.memo`) once from the
-    preloaded batch data, so every forked report finds them made, then draw its
-    charts once (:func:`_warm_charts`). Any report of the batch asks for this; a
-    team or data-quality report names no rep, and the first rep stands in. The
-    template's own copy of the data is left as it was (reports still take it
-    from the cache)."""
-    try:
-        import json
-
-        from salesnb.run import cache
-        from salesnb.analysis import memo
-        from salesnb.present import pages as views
-
-        request = json.loads(prewarm)
-        dataset = cache._MEMORY.get((str(directory), cache.key(request["source"], request.get("mapping"))))
-        if dataset is None or not getattr(dataset, "fingerprint", ""):
-            return
-        rep_id = request.get("rep_id") or str(dataset.reps["rep_id"].iloc[0])  # a team or data report: any rep
-        memo.clear()
-        report = views.rep_report(dataset, rep_id, period=request["period"], as_of=request["as_of"])
-    except Exception:  # noqa: BLE001 - only a warm-up: reports compute what is missing
-        return
-    _warm_charts(report)
-
-
-def _warm_charts(report) -> None:
-    """Draw a rep report's charts once and throw them away, so every fork finds
-    the fonts loaded, the plotting code's lazy imports done and the sizes of
-    the labels all reports share (titles, axis labels, legends, most tick
-    labels) measured: :mod:`salesnb.present.charts` keeps one renderer, with its text
-    sizes, per chart size. Then make blank figures of the shapes those charts
-    used (:func:`salesnb.present.charts.stock_figures`): every fork takes them instead
-    of building its own. No figure stays open and no setting changes."""
-    try:
-        from salesnb.present import html as display, charts as plots, pages as views
-
-        def draw():
-            figures = [plots.factor_bands(report.factors, peer_label=report.peer_label)]
-            figures += [plots.trend(report.trend(metric), metric=metric, peer_label=report.peer_label)
-                        for metric in views.TREND_METRICS]
-            figures += [plots.value_vs_cost(report.value_frame(), highlight=["You"]),
-                        plots.forecast_vs_actual(report.forecasts)]
-            for figure in figures:
-                display.chart(figure)
-
-        plots.stock_figures(draw)
-    except Exception:  # noqa: BLE001 - only a warm-up
-        pass
-
-
 def _freeze() -> None:
     """Objects the template holds are never scanned by the children's
     garbage collector, so their pages stay shared (copy-on-write)."""
     gc.collect()
     if hasattr(gc, "freeze"):
         gc.freeze()
-
-
-class _Capture:
-    """Where a cell's outputs go, in the order the kernel would send them."""
-
-    def __init__(self):
-        self.outputs: list | None = None
-        self.display_ids: dict[str, list[dict]] = {}
-        self.clear_pending = False
-
-    def begin(self) -> list:
-        self.outputs = []
-        self.display_ids = {}
-        self.clear_pending = False
-        return self.outputs
-
-    def end(self) -> None:
-        self.clear_pending = False
-
-    def add(self, output: dict) -> None:
-        if self.outputs is None:
-            return
-        if self.clear_pending:
-            self.outputs.clear()
-            self.clear_pending = False
-        self.outputs.append(output)
-
-    def stream(self, name: str, text: str) -> None:
-        if self.outputs is None or not text:
-            return
-        if self.clear_pending:
-            self.outputs.clear()
-            self.clear_pending = False
-        _append_stream(self.outputs, name, text)
-
-    def clear(self, wait: bool) -> None:
-        if self.outputs is None:
-            return
-        if wait:
-            self.clear_pending = True
-        else:
-            self.outputs.clear()
-
-
-def _make_shell():
-    """An IPython shell whose outputs become nbformat outputs (see module doc)."""
-    import io
-
-    from IPython.core.displayhook import DisplayHook
-    from IPython.core.displaypub import DisplayPublisher
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    capture = _Capture()
-
-    class _Stream(io.TextIOBase):
-        def __init__(self, name: str):
-            self.name = name
-
-        @property
-        def encoding(self):
-            return "utf-8"
-
-        def writable(self):
-            return True
-
-        def isatty(self):
-            return False
-
-        def write(self, text):
-            if not isinstance(text, str):
-                raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-            capture.stream(self.name, text)
-            return len(text)
-
-        def flush(self):
-            pass
-
-    class _Publisher(DisplayPublisher):
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-            display_id = (transient or {}).get("display_id")
-            if update:
-                for output in capture.display_ids.get(display_id, []):
-                    output["data"] = dict(data)
-                    output["metadata"] = dict(metadata or {})
-                return
-            output = {"output_type": "display_data", "data": dict(data), "metadata": dict(metadata or {})}
-            capture.add(output)
-            if display_id:
-                capture.display_ids.setdefault(display_id, []).append(output)
-
-        def clear_output(self, wait=False):
-            capture.clear(wait)
-
-    class _DisplayHook(DisplayHook):
-        def start_displayhook(self):
-            self._is_active = True
-            self._pending = {"output_type": "execute_result", "execution_count": self.prompt_count,
-                             "data": {}, "metadata": {}}
-
-        def write_output_prompt(self):
-            pass
-
-        def write_format_data(self, format_dict, md_dict=None):
-            self._pending["data"] = dict(format_dict)
-            self._pending["metadata"] = dict(md_dict or {})
-
-        def finish_displayhook(self):
-            if self._pending.get("data"):
-                capture.add(self._pending)
-            self._is_active = False
-
-    class ReportShell(InteractiveShell):
-        """Runs a report's cells; outputs go to :class:`_Capture`."""
-
-        displayhook_class = _DisplayHook
-        display_pub_class = _Publisher
-        #: pandas (and others) tell a notebook front end from a terminal by
-        #: ``hasattr(get_ipython(), "kernel")``; there is none to talk to.
-        kernel = None
-
-        def _showtraceback(self, etype, evalue, stb):
-            capture.add({"output_type": "error", "ename": str(etype.__name__), "evalue": str(evalue),
-                         "traceback": list(stb)})
-
-        def system(self, cmd):  # `!cmd`: its output is captured, as ipykernel does
-            return self.system_piped(cmd)
-
-        def enable_gui(self, gui=None):
-            pass
-
-    config = Config()
-    config.HistoryManager.enabled = False  # no SQLite file, no saving thread
-    shell = ReportShell.instance(config=config)
-    shell.capture = capture
-    sys.stdout = _Stream("stdout")
-    sys.stderr = _Stream("stderr")
-    return shell
 
 
 if __name__ == "__main__":

@@ -1,0 +1,220 @@
+"""Running one report: execute its notebook with papermill, render the page.
+
+:func:`render_report` is the single place where one report is executed (with
+the job's engine: a fork of the warm template, :mod:`salesnb.run.forkserver`,
+or a fresh Jupyter kernel) and rendered (:mod:`salesnb.present.render`). It
+never raises: a failing report becomes an entry with ``status: "failed"``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import socket
+import time
+import traceback
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from salesnb import atomic
+from salesnb.io.urls import mask_text
+from salesnb.run.folder import cannot_write
+from salesnb.run.plan import KERNEL_NAME, ReportJob, utc_now
+
+__all__ = ["render_report", "describe", "INSTALL_SNAPSHOTS"]
+
+#: What a report's process runs before the notebook: its ``salesnb.load`` then
+#: answers from the batch's data (:func:`salesnb.run.cache.install`).
+INSTALL_SNAPSHOTS = "from salesnb.run import cache; cache.install()"
+
+
+def render_report(job: ReportJob) -> dict:
+    """Execute ``job``'s notebook with papermill and render it to HTML.
+
+    Returns the report's manifest entry: the job's description plus
+    ``status`` (``ok`` or ``failed``), ``error`` (None, or one line saying
+    what went wrong), ``error_detail`` (the traceback, for debugging),
+    ``failed_notebook`` (where the executed notebook of a failed report was
+    kept, relative to the output folder), ``started``, ``ended`` (UTC, ISO
+    8601), ``rendered_at`` (when the page was written), ``seconds``,
+    ``engine`` and ``worker`` (host:pid). Never raises for a failing report.
+    """
+    started = utc_now()
+    clock = time.perf_counter()
+    out_dir = Path(job.out_dir)
+    capture = f"{_MemoryNotebooks.SCHEME}{uuid.uuid4().hex}.ipynb"
+    result = dict(job.entry(), status="ok", reason=None, error=None, error_detail=None, failed_notebook=None)
+    try:
+        nb = _execute(job, capture)
+        from salesnb.present import render
+
+        page = render.notebook_to_html(nb, title=job.title, subtitle=job.subtitle)
+        del nb
+        from salesnb.run.outputs import check_no_symlinks
+
+        target = check_no_symlinks(out_dir, job.html)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            check_no_symlinks(out_dir, job.html)  # the folder just made (or found) is still no link
+            atomic.write_text(target, page)
+        except OSError as exc:
+            raise cannot_write(exc, out_dir, job.html) from exc
+    except Exception as exc:
+        result.update(status="failed", html=None, **describe(exc))
+        try:
+            result["failed_notebook"] = _keep_failed(job, capture)
+        except Exception as keep_exc:  # e.g. a full disk: say so, do not hide the first error
+            result["error"] += f" (and the executed notebook could not be kept: {keep_exc})"
+    finally:
+        _memory_notebooks().saved.pop(capture, None)
+    ended = utc_now()
+    result.update(started=started, ended=ended, rendered_at=ended if result["status"] == "ok" else None,
+                  seconds=round(time.perf_counter() - clock, 3), engine=job.engine, worker=_worker())
+    return result
+
+
+class _MemoryNotebooks:
+    """A papermill I/O handler that keeps "written" notebooks in memory.
+
+    Papermill saves the notebook (after every cell with the ``kernel``
+    engine, and before raising on an error); saving to memory costs no disk
+    write for the reports that succeed and leaves the partly executed
+    notebook at hand when one fails, even when the kernel died or a cell
+    timed out.
+    """
+
+    SCHEME = "salesnb-memory://"
+
+    def __init__(self):
+        self.saved: dict[str, str] = {}
+
+    def read(self, path):
+        return self.saved[path]
+
+    def write(self, buf, path):
+        self.saved[path] = buf
+
+    def listdir(self, path):
+        return []
+
+    def pretty_path(self, path):
+        return path
+
+
+@functools.lru_cache(maxsize=1)
+def _memory_notebooks() -> _MemoryNotebooks:
+    from papermill.iorw import papermill_io
+
+    handler = _MemoryNotebooks()
+    papermill_io.register(_MemoryNotebooks.SCHEME, handler)
+    return handler
+
+
+def _execute(job: ReportJob, capture: str):
+    """Run the notebook through papermill with the job's engine; the executed
+    notebook (partly executed, on failure) is left in ``capture``."""
+    import papermill
+
+    from salesnb.run.cache import ENV as CACHE_ENV
+    from salesnb.run.forkserver import PREWARM_ENV
+
+    _memory_notebooks()
+    notebook = Path(job.notebook)
+    env = {CACHE_ENV: job.cache_dir} if job.cache_dir else {}
+    if job.cache_dir:
+        # the warm template computes the batch-wide tables once before it forks (warmup.prewarm_batch),
+        # whichever report of the batch comes first; a rep report names its rep
+        import json
+
+        env[PREWARM_ENV] = json.dumps({k: job.parameters.get(k) for k in ("source", "mapping", "period", "as_of")}
+                                      | ({"rep_id": job.key} if job.kind == "rep_coaching" else {}), sort_keys=True)
+    common = dict(parameters=dict(job.parameters), kernel_name=job.kernel_name, progress_bar=False,
+                  start_timeout=job.start_timeout, execution_timeout=job.cell_timeout)
+    if job.engine == "fork":
+        from salesnb.run import forkengine
+
+        forkengine.register_engine()
+        try:
+            # No save after every cell (it costs more than a small cell): the
+            # engine hands over the partly run notebook if the run breaks off.
+            return papermill.execute_notebook(
+                str(notebook), capture, engine_name=forkengine.ENGINE_NAME, request_save_on_cell_execute=False,
+                kernel_cwd=str(notebook.parent), kernel_env=env, **common)
+        except Exception as exc:
+            partial = getattr(exc, "notebook", None)
+            if partial is not None and capture not in _memory_notebooks().saved:
+                import nbformat
+
+                _memory_notebooks().saved[capture] = nbformat.writes(partial)
+            raise
+    # The kernel's own start-up warnings would interleave with the progress bar; the
+    # notebook's outputs are unaffected.
+    arguments = ["--IPKernelApp.log_level=ERROR"]
+    if job.cache_dir:  # its salesnb.load() answers from the batch's data (run before the cells, not counted)
+        arguments.append(f"--IPKernelApp.exec_lines={INSTALL_SNAPSHOTS}")
+    with _environment(env):  # a new kernel inherits this process's environment
+        return papermill.execute_notebook(
+            str(notebook), capture, request_save_on_cell_execute=True, cwd=str(notebook.parent),
+            extra_arguments=arguments, **common)
+
+
+@contextmanager
+def _environment(values: dict):
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _keep_failed(job: ReportJob, capture: str) -> str | None:
+    """Write the partly executed notebook to ``_failed/``, a database URL's
+    password masked (papermill wrote the parameters into it)."""
+    saved = _memory_notebooks().saved.get(capture)
+    if saved is None:  # it failed before papermill saved anything (unreadable notebook, no kernel...)
+        return None
+    from salesnb.run.outputs import check_no_symlinks
+
+    target = check_no_symlinks(Path(job.out_dir), job.failed_notebook)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(target, mask_text(saved))
+    except OSError as exc:
+        raise cannot_write(exc, Path(job.out_dir), job.failed_notebook) from exc
+    return job.failed_notebook
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def describe(exc: BaseException) -> dict:
+    """``error``: one line a manager can read; ``error_detail``: the traceback."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        where = f" (cell {exc.exec_count})" if exc.exec_count is not None else ""
+        error = f"{exc.ename}: {_ANSI.sub('', str(exc.evalue))}{where}"
+        detail = _ANSI.sub("", "\n".join(exc.traceback or []))
+    else:
+        name = type(exc).__name__
+        text = _ANSI.sub("", str(exc)).strip()
+        if name == "DeadKernelError":
+            text = f"the kernel died ({text or 'no message'}); out of memory, or a crash in native code?"
+        elif name == "NoSuchKernel":
+            text += f"; register it with `python -m ipykernel install --sys-prefix --name {KERNEL_NAME}` (make kernel)"
+        error = f"{name}: {text}" if text else name
+        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    error, detail = mask_text(" ".join(error.split())), mask_text(detail)
+    if len(error) > 500:
+        error = error[:497] + "..."
+    return {"error": error, "error_detail": detail[-20000:]}
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
