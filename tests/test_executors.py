@@ -18,7 +18,7 @@ from salesnb.cli import cli
 from salesnb.run.executors import Executor, LocalExecutor, make_executor
 from salesnb.run.batch import run_batch
 
-from tests.test_report import FIXTURE_NOTEBOOKS, REPS, by_key, files_under, read_manifest, write_source
+from batches import FIXTURE_NOTEBOOKS, REPS, by_key, files_under, read_manifest, write_source
 
 
 def double_or_die(x: int) -> int:
@@ -80,7 +80,7 @@ def test_the_executor_boundary_is_one_method():
 
 @pytest.fixture(scope="module")
 def dask_executor():
-    pytest.importorskip("distributed", reason="dask.distributed is not installed: pip install -e '.[dask]'")
+    # the dask extra is part of `make test`: a missing dask.distributed fails here, never skips
     from salesnb.run.executors import DaskExecutor
 
     executor = DaskExecutor(jobs=2)

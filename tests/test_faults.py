@@ -48,10 +48,7 @@ from salesnb import atomic
 from salesnb.cli import cli
 from salesnb.errors import OutputError
 
-try:
-    from test_report import FIXTURE_NOTEBOOKS, REPS, _fake_execute, write_source
-except ImportError:  # tests/ became a package
-    from tests.test_report import FIXTURE_NOTEBOOKS, REPS, _fake_execute, write_source
+from batches import FIXTURE_NOTEBOOKS, REPS, fake_execute as _fake_execute, write_source
 
 SEED = int(os.environ.get("SALESNB_FAULT_SEED", "20260105"))
 REAL_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -707,7 +704,7 @@ import sys, time
 sys.path.insert(0, {tests!r})
 import salesnb.run.batch as report
 import salesnb.run.execute as execute
-from test_report import _fake_execute
+from batches import fake_execute as _fake_execute
 def slow(job, capture):
     time.sleep(0.25)
     return _fake_execute(job, capture)

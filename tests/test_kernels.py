@@ -19,9 +19,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 from salesnb.run import forkserver as kernels
 from salesnb.run import warmup
 from salesnb.run.batch import run_batch
-from tests.test_report import by_key, write_source
+from batches import by_key, write_source
 
-pytestmark = pytest.mark.skipif(not kernels.available(), reason="needs os.fork")
+# salesnb runs on Linux (os.fork): the fork server is always there, so nothing here may skip
 
 FOUR_REPS = [("R1", "Ann", "North", "Alpha"), ("R2", "Bob", "North", "Alpha"),
              ("R3", "Cy", "South", "Alpha"), ("R4", "Di", "South", "Alpha")]
@@ -225,7 +225,7 @@ def test_load_is_a_cache_hit_only_in_a_batch(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_forked_report_is_byte_identical_to_one_run_by_a_jupyter_kernel(tmp_path):
-    from tests.test_report import FIXTURE_NOTEBOOKS, REPS
+    from batches import FIXTURE_NOTEBOOKS, REPS
 
     source = write_source(tmp_path / "src", REPS)
     common = dict(period="2026-Q1", as_of="2026-04-02", notebooks=FIXTURE_NOTEBOOKS, reps=["R1", "a/b", "R3"],

@@ -28,10 +28,7 @@ from salesnb.run.executors import MAX_WORKERS, LocalExecutor, worker_count
 from salesnb.run.outputs import check_output_folder, fill_placeholders
 from salesnb.run.batch import run_batch
 
-try:
-    from test_report import FIXTURE_NOTEBOOKS, REPS, _fake_execute, by_key, read_manifest, write_source
-except ImportError:  # tests/ became a package
-    from tests.test_report import FIXTURE_NOTEBOOKS, REPS, _fake_execute, by_key, read_manifest, write_source
+from batches import FIXTURE_NOTEBOOKS, REPS, fake_execute as _fake_execute, by_key, read_manifest, write_source
 
 # The fake execution fails R3's report: these tests are about where files go, so R3 is left out.
 CALM = [r for r in REPS if r[0] != "R3"]

@@ -97,7 +97,8 @@ def test_unescaped_markup_in_html_and_markdown_cannot_run():
 
 
 def test_dataframe_output_keeps_its_table_and_escapes_cells():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     frame = pd.DataFrame({"rep_id": ["R2"], "name": [HOSTILE]})
     page = render(display({"text/html": frame.to_html(), "text/plain": str(frame)}))
     assert "<table" in page and "<th>name</th>" in page
@@ -147,7 +148,8 @@ def test_stderr_and_tagged_cells_are_left_out():
 
 
 def test_template_overhead_is_small_and_charts_fit_the_budget():
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

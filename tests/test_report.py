@@ -25,47 +25,9 @@ from salesnb.errors import InputError
 from salesnb.run.executors import Executor, LocalExecutor
 from salesnb.run.batch import plan_batch, run_batch, safe_name
 
-FIXTURE_NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
-HOSTILE_NAME = "<script>alert(1)</script>"
-LONG_ID = "Zoë/" + "x" * 296  # unicode, a slash and 300 characters in one rep_id
-REPS = [
-    # rep_id, name, territory, team; territory "explode" makes the fixture notebook raise.
-    # One team (spelled two ways) keeps the slow batch small: 5 reps + 1 team + data quality.
-    ("R1", "Ann Lee", "North", "Alpha"),
-    ("a/b", HOSTILE_NAME, "South", "Alpha"),
-    ("R3", "Carl", "explode", "Alpha"),
-    ("../../etc/passwd", "Dan", "North", ""),
-    (LONG_ID, "Zoe", "North", "alpha"),
-]
+from batches import FIXTURE_NOTEBOOKS, HOSTILE_NAME, LONG_ID, REPS, by_key, files_under, read_manifest, run_cli, write_source
+from batches import fake_execute as _fake_execute
 
-
-def write_source(folder: Path, reps=REPS) -> Path:
-    """reps.csv and opportunities.csv (one opportunity per rep) with the contract columns."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "reps.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["rep_id", "name", "territory", "team"])
-        writer.writerows(reps)
-    with open(folder / "opportunities.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["opportunity_id", "rep_id", "customer_id", "created_date", "closed_date", "status", "amount"])
-        for i, (rep_id, *_rest) in enumerate(reps, start=1):
-            writer.writerow([f"O{i}", rep_id, f"C{i}", "2026-01-10", "2026-02-20", "won", 1000 * i])
-    return folder
-
-
-def files_under(folder: Path) -> set[str]:
-    """Every file under ``folder`` but a batch's lock file (it stays, empty, by design)."""
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")
-            if p.is_file() and p.name != report_module.LOCK}
-
-
-def read_manifest(out: Path) -> dict:
-    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-
-
-def by_key(manifest: dict) -> dict:
-    return {(r["kind"], r["key"]): r for r in manifest["reports"]}
 
 
 # -- naming --------------------------------------------------------------------
@@ -136,19 +98,6 @@ def test_unknown_rep_or_team_is_named(dataset, tmp_path):
 
 
 # -- running, without a kernel ---------------------------------------------------------
-
-def _fake_execute(job, capture):
-    """Stands in for papermill: an 'executed' notebook; fails like papermill for R3."""
-    from papermill.exceptions import PapermillExecutionError
-
-    nb = new_notebook(cells=[new_code_cell("print('fixture-input-marker')", execution_count=1, outputs=[
-        new_output("stream", name="stdout", text=f"{job.kind} {job.key} {job.parameters['period']}\n")])])
-    execute_module._memory_notebooks().saved[capture] = nbformat.writes(nb)
-    if job.key == "R3":
-        raise PapermillExecutionError(cell_index=0, exec_count=1, source="", ename="RuntimeError",
-                                      evalue="fixture failure", traceback=["Traceback", "RuntimeError: fixture failure"])
-    return nb
-
 
 @pytest.fixture
 def no_kernel(monkeypatch):
@@ -354,7 +303,6 @@ def test_missing_notebooks_are_skipped_not_failed(no_kernel, tmp_path):
 
 
 def test_relative_period_is_resolved_once_and_can_name_the_folder(no_kernel, tmp_path):
-    pytest.importorskip("salesnb.analysis.periods")
     result = run_batch(write_source(tmp_path / "src"), period="last-quarter", as_of="2026-04-02",
                        out=tmp_path / "reports" / "{period}", notebooks=FIXTURE_NOTEBOOKS, reps=["R1"], teams=["Alpha"])
     assert result.out_dir == (tmp_path / "reports" / "2026-Q1").resolve()
@@ -427,13 +375,6 @@ def test_local_executor_yields_every_result_and_reports_errors(jobs):
 
 
 # -- end to end: real notebooks, real kernel ---------------------------------------------
-
-def run_cli(*args):
-    result = CliRunner().invoke(cli, ["report", *map(str, args), "--no-progress"])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):

@@ -28,10 +28,7 @@ from salesnb.io import sources
 from salesnb.cli import cli
 from salesnb.io.exports import FORMULA_STARTS, neutralise_formulas, to_csv_text
 
-try:
-    from test_report import FIXTURE_NOTEBOOKS, _fake_execute, run_cli
-except ImportError:  # tests/ became a package
-    from tests.test_report import FIXTURE_NOTEBOOKS, _fake_execute, run_cli
+from batches import FIXTURE_NOTEBOOKS, fake_execute as _fake_execute, run_cli
 
 REAL_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -221,7 +218,8 @@ def make_sqlite(path: Path) -> Path:
 
 
 def make_duckdb(path: Path) -> Path:
-    duckdb = pytest.importorskip("duckdb")
+    import duckdb
+
     db = duckdb.connect(str(path))
     db.execute("CREATE TABLE reps (rep_id VARCHAR, name VARCHAR, territory VARCHAR)")
     db.execute("CREATE TABLE opportunities (opportunity_id VARCHAR, rep_id VARCHAR, created_date DATE, "
