@@ -7,6 +7,22 @@ has a title and labelled axes with units ("Win rate (%)", "Revenue won
 (about 7 x 3.5 inches; :func:`salesnb.present.html.chart` writes it as a compact
 PNG).
 
+Two kinds of chart, two ways of drawing:
+
+- the analyst-facing charts (team pages, the analysis notebooks, the segment
+  explorer: :func:`team_band`, :func:`metric_bars`, :func:`effect_interval`,
+  :func:`before_after`, :func:`forecast_error_heatmap`, :func:`forecast_bias`,
+  :func:`quality_counts`) are drawn with seaborn's functions (stripplot,
+  barplot, pointplot, heatmap) inside seaborn's "whitegrid" style and "paper"
+  context, entered as contexts around each chart (never a global
+  ``sns.set_theme()``: a report leaves rcParams as it found them). An analyst
+  extends one the way they extend any seaborn chart: another ``sns.*`` call
+  with ``ax=fig.axes[0]``;
+- the rep-report charts (:func:`factor_bands`, :func:`trend`,
+  :func:`value_vs_cost`, :func:`forecast_vs_actual`) stay plain matplotlib:
+  every scheduled report draws them, and :mod:`salesnb.present.drawing` makes
+  them cheap with tests that compare their pixels to matplotlib's own.
+
 Figures are built with :class:`matplotlib.figure.Figure`, outside pyplot:
 nothing is drawn twice by the inline backend and nothing stays open.
 Text that comes from data (rep names, territories) is drawn literally, never
@@ -24,13 +40,14 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from cycler import cycler
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
 from salesnb.present import drawing as figures
 from salesnb.present.html import METRIC_LABELS, axis_label, label, unit
-from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
 
 __all__ = [
     "PALETTE", "FIGSIZE", "factor_bands", "trend", "value_vs_cost", "forecast_vs_actual",
@@ -40,8 +57,7 @@ __all__ = [
 
 FIGSIZE = (7.0, 3.5)
 
-_COLORBLIND = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
-               "#ece133", "#56b4e9")
+_COLORBLIND = tuple(sns.color_palette("colorblind").as_hex())
 PALETTE = {
     "you": _COLORBLIND[0],
     "peer": "#6e6e6e",
@@ -75,15 +91,43 @@ def _styled(draw):
     return wrapper
 
 
-def _figure(nrows: int = 1, ncols: int = 1, *, figsize=FIGSIZE, **kw):
-    """A new chart's Figure and grid of Axes in salesnb's style (:func:`salesnb.present.drawing.figure`)."""
-    return figures.figure(nrows, ncols, figsize=figsize, style=_RC, **kw)
+_THEME = ("whitegrid", {"font.family": ["DejaVu Sans"]})
+"""seaborn's style for the analyst charts (:func:`seaborn.axes_style` arguments), in salesnb's font."""
+_CONTEXT = ("paper", 1, {"axes.titlesize": 11, "axes.labelsize": 9, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5,
+                      "legend.fontsize": 8.5})
+"""seaborn's context for them (:func:`seaborn.plotting_context` arguments), at the rep charts' text sizes."""
+_THEME_EXTRA = {"axes.titleweight": "bold", "legend.frameon": False, "text.parse_math": False,
+                "axes.prop_cycle": cycler(color=list(_COLORBLIND))}
+"""What seaborn's theme leaves to matplotlib: bold titles, data text never mathtext, the palette."""
+_SEABORN_RC = {**sns.axes_style(*_THEME), **sns.plotting_context(*_CONTEXT), **_THEME_EXTRA}
+
+
+def _seaborn_themed(draw):
+    """Run an analyst chart inside seaborn's theme (style, context, then salesnb's few extras), as
+    contexts: the settings are back as they were when the chart is built."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with sns.axes_style(*_THEME), sns.plotting_context(*_CONTEXT), matplotlib.rc_context(_THEME_EXTRA):
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+def _figure(nrows: int = 1, ncols: int = 1, *, figsize=FIGSIZE, style=None, **kw):
+    """A new chart's Figure and grid of Axes in salesnb's style (:func:`salesnb.present.drawing.figure`);
+    ``style``: the rcParams the chart is drawn under, when not the rep charts' ``_RC``."""
+    return figures.figure(nrows, ncols, figsize=figsize, style=_RC if style is None else style, **kw)
+
+
+def _seaborn_figure(*, figsize):
+    """A new analyst chart's Figure and its one Axes, under seaborn's theme (:func:`_seaborn_themed`)."""
+    fig, axes = _figure(figsize=figsize, style=_SEABORN_RC)
+    return fig, axes[0, 0]
 
 
 def stock_figures(draw) -> int:
     """:func:`salesnb.present.drawing.stock_figures` for salesnb's charts: call ``draw()``
     (e.g. one report's charts), then make blank figures of the shapes it used."""
-    return figures.stock_figures(draw, style=_RC)
+    return figures.stock_figures(draw)
 
 
 LABEL_CHARS = 40
@@ -305,65 +349,94 @@ def forecast_vs_actual(frame: pd.DataFrame) -> Figure:
     return fig
 
 
-# -- the manager's views ----------------------------------------------------------------
+# -- the manager's and analyst's views (seaborn) -------------------------------------------
 
-@_styled
+def _categories(values) -> list[str]:
+    """Data text for a categorical axis, one per row: literal, shortened, and
+    told apart when shortening made two the same (seaborn puts equal
+    categories on one row)."""
+    names, seen = [], {}
+    for value in values:
+        name = _text(value)
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return names
+
+
+def _marker(colour, *, hollow: bool = False, size: float = 7.0):
+    """A legend entry for a dot drawn by :func:`seaborn.stripplot` (filled, or hollow: few closed deals)."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], linestyle="", marker="o", markersize=size, color=colour,
+                  markerfacecolor="white" if hollow else colour, markeredgewidth=1.8 if hollow else 0)
+
+
+def _seaborn_legend_below(fig, ax) -> None:
+    """Move the legend seaborn put on ``ax`` below the chart, as the other charts have theirs."""
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    _legend_below(fig, ax)
+
+
+@_seaborn_themed
 def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> Figure:
     """Every rep's value of one funnel factor against the team's middle half.
 
     ``frame``: label, value, band_low, band_median, band_high, and optionally
     is_focus (vermillion: this factor is the rep's focus) and small_sample
-    (hollow: too few closed deals).
+    (hollow: too few closed deals). The reps are a :func:`seaborn.stripplot`,
+    one row each.
     """
     _require(frame, ["label", "value", "band_low", "band_median", "band_high"], "team_band")
     rows = frame.reset_index(drop=True)
-    fig, axes = _figure(figsize=(7.0, max(2.4, 1.0 + 0.3 * len(rows))))
-    ax = axes[0, 0]
-    y = np.arange(len(rows))
+    fig, ax = _seaborn_figure(figsize=(7.0, max(2.4, 1.0 + 0.3 * len(rows))))
     low, mid, high = (rows[c].iloc[0] if len(rows) else np.nan for c in ("band_low", "band_median", "band_high"))
     if pd.notna(low):
         ax.axvspan(low, high, color=PALETTE["band"], alpha=0.8, label="Team middle half", linewidth=0)
         ax.axvline(mid, color=PALETTE["peer"], linestyle="--", linewidth=1.5, label="Team median")
     focus = rows["is_focus"].astype(bool).to_numpy() if "is_focus" in rows else np.zeros(len(rows), bool)
     small = rows["small_sample"].astype(bool).to_numpy() if "small_sample" in rows and metric in ("win_rate", "avg_deal_size", "cycle_days_median") else np.zeros(len(rows), bool)
-    values = rows["value"].astype(float).to_numpy()
+    reps = pd.DataFrame({"rep": _categories(rows["label"]), "value": rows["value"].astype(float)})
+    handles, names = list(ax.get_legend_handles_labels()[0]), list(ax.get_legend_handles_labels()[1])
     for mask, colour, name in ((~focus, PALETTE["you"], "Rep"), (focus, PALETTE["focus"], "Rep whose focus this is")):
-        solid, hollow = mask & ~small, mask & small
-        if solid.any():
-            ax.scatter(values[solid], y[solid], color=colour, s=50, zorder=3, label=name)
-        if hollow.any():
-            ax.scatter(values[hollow], y[hollow], color="white", edgecolors=colour, linewidths=1.8, s=50, zorder=3,
-                       label=f"{name}, few closed deals")
-    ax.set_yticks(y, [_text(v) for v in rows["label"]])
-    ax.invert_yaxis()
+        for hollow in (False, True):
+            points = reps[mask & (small == hollow)]
+            if points.empty:
+                continue
+            sns.stripplot(data=points, x="value", y="rep", order=list(reps["rep"]), orient="h", jitter=False, size=7,
+                          color="white" if hollow else colour, edgecolor=colour, linewidth=1.8 if hollow else 0,
+                          legend=False, ax=ax)
+            handles.append(_marker(colour, hollow=hollow))
+            names.append(f"{name}, few closed deals" if hollow else name)
+    if reps.empty or not ax.collections:  # no rep drawn: the rows are still named
+        ax.set_yticks(np.arange(len(reps)), list(reps["rep"]))
+        ax.set_ylim(len(reps) - 0.5, -0.5)
     ax.grid(False, axis="y")
     _value_axis(ax.xaxis, metric)
     _title(ax, title or f"{label(metric)} by rep, against the team's middle half")
     xlabel = axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
     _labels(ax, xlabel, "Rep")
-    _legend_below(fig, ax)
+    if handles:
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), frameon=False, fontsize=8)
     return fig
 
 
-@_styled
+@_seaborn_themed
 def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | None = None) -> Figure:
-    """One metric per group (rep, territory, customer type...): horizontal bars.
+    """One metric per group (rep, territory, customer type...): a horizontal :func:`seaborn.barplot`.
 
     ``frame``: the ``group`` column and ``metric`` (e.g. a metrics_table).
     """
     _require(frame, [group, metric], "metric_bars")
     rows = frame[[group, metric]].reset_index(drop=True)
-    fig, axes = _figure(figsize=(7.0, max(2.2, 1.0 + 0.28 * len(rows))))
-    ax = axes[0, 0]
+    fig, ax = _seaborn_figure(figsize=(7.0, max(2.2, 1.0 + 0.28 * len(rows))))
     group_name = _GROUP_NAMES.get(group, group.replace("_", " ").capitalize())
     if rows[metric].notna().sum() == 0:
         _empty(ax, f"No {label(metric).lower()} for this selection")
     else:
-        y = np.arange(len(rows))
-        values = rows[metric].astype(float).fillna(0)
-        ax.barh(y, values, color=PALETTE["you"], height=0.6)
-        ax.set_yticks(y, [_text(v) for v in rows[group]])
-        ax.invert_yaxis()
+        bars = pd.DataFrame({group_name: _categories(rows[group]), metric: rows[metric].astype(float).fillna(0)})
+        sns.barplot(data=bars, x=metric, y=group_name, order=list(bars[group_name]), orient="h", color=PALETTE["you"],
+                    saturation=1, width=0.6, errorbar=None, ax=ax)
         ax.grid(False, axis="y")
         _value_axis(ax.xaxis, metric)
     _title(ax, title or f"{label(metric)} by {group_name.lower()}")
@@ -376,55 +449,64 @@ _GROUP_NAMES = {"rep_id": "Rep", "label": "Rep", "name": "Rep", "team": "Team", 
                 "market_tier": "Market tier"}
 
 
-@_styled
+@_seaborn_themed
 def effect_interval(effect: Mapping) -> Figure:
     """A training effect as a point with its 95 % interval, against zero.
 
     ``effect``: a :func:`salesnb.analysis.training.training_effect` dict (program,
-    metric, effect, ci_low, ci_high).
+    metric, effect, ci_low, ci_high). The point and its interval are a
+    :func:`seaborn.pointplot` whose error bar is the estimated 95 % interval.
     """
     metric = effect.get("metric", "win_rate")
-    fig, axes = _figure(figsize=(7.0, 2.4))
-    ax = axes[0, 0]
+    fig, ax = _seaborn_figure(figsize=(7.0, 2.4))
     share = unit(metric) == "share"
     scale = 100.0 if share else 1.0
     what = "percentage points" if share else METRIC_LABELS.get(metric, (metric, "count"))[1]
+    program = _text(effect.get("program"))
     if effect.get("effect") is None:
         _empty(ax, "No effect could be estimated")
     else:
         point, low, high = (float(effect[k]) * scale for k in ("effect", "ci_low", "ci_high"))
         ax.axvline(0, color=PALETTE["peer"], linewidth=1.2, linestyle="--", label="No effect")
-        ax.errorbar([point], [0], xerr=[[point - low], [high - point]], fmt="o", color=PALETTE["you"], ecolor=PALETTE["you"],
-                    elinewidth=3, capsize=6, markersize=9, label="Effect and 95% interval")
-        ax.text(point, 0.18, f"{point:+.1f} ({low:+.1f} to {high:+.1f})", ha="center", fontsize=9, parse_math=False)
+        # the estimate is the median of (low, effect, high) and its interval their full range
+        sns.pointplot(x=[low, point, high], y=[program] * 3, orient="h", estimator="median", errorbar=("pi", 100),
+                      color=PALETTE["you"], markersize=9, err_kws={"linewidth": 3}, capsize=0.12,
+                      label="Effect and 95% interval", ax=ax)
+        ax.text(point, -0.2, f"{point:+.1f} ({low:+.1f} to {high:+.1f})", ha="center", fontsize=9, parse_math=False)
         span = max(abs(low), abs(high), 1.0)
         ax.set_xlim(min(-0.2 * span, low - 0.2 * span), max(0.2 * span, high + 0.2 * span))
-        ax.set_ylim(-0.5, 0.5)
         ax.legend(loc="lower right")
-    ax.set_yticks([0], [_text(effect.get("program"))])
+    ax.set_yticks([0], [program])
+    ax.set_ylim(0.5, -0.5)
     ax.grid(False, axis="y")
     _title(ax, f"Training effect on {label(metric).lower()}, with its 95% interval")
     _labels(ax, f"Change in {label(metric).lower()}, trained minus untrained ({what})", "Program")
     return fig
 
 
-@_styled
+@_seaborn_themed
 def before_after(means: Mapping, *, metric: str = "win_rate") -> Figure:
-    """Trained and untrained reps' average ``metric`` before and after the program.
+    """Trained and untrained reps' average ``metric`` before and after the program: a :func:`seaborn.pointplot`.
 
     ``means``: treated_before, treated_after, control_before, control_after
     (the ``means`` of a training_effect dict).
     """
-    fig, axes = _figure(figsize=(7.0, 3.0))
-    ax = axes[0, 0]
-    x = [0, 1]
-    for group, colour, name in (("treated", PALETTE["you"], "Trained reps"), ("control", PALETTE["other"], "Untrained reps")):
-        values = [means.get(f"{group}_before"), means.get(f"{group}_after")]
-        if all(v is not None for v in values):
-            ax.plot(x, values, marker="o", color=colour, linewidth=2, markersize=7, label=name)
-    if not ax.lines:
+    fig, ax = _seaborn_figure(figsize=(7.0, 3.0))
+    windows = ["Before the program", "After the program"]
+    groups = {"Trained reps": ("treated", PALETTE["you"]), "Untrained reps": ("control", PALETTE["other"])}
+    averages = pd.DataFrame([{"group": name, "window": window, "value": float(means[f"{group}_{when}"])}
+                             for name, (group, _) in groups.items()
+                             if all(means.get(f"{group}_{when}") is not None for when in ("before", "after"))
+                             for window, when in zip(windows, ("before", "after"))],
+                            columns=["group", "window", "value"])
+    if averages.empty:
         _empty(ax, "No before and after averages to compare")
-    ax.set_xticks(x, ["Before the program", "After the program"])
+    else:
+        sns.pointplot(data=averages, x="window", y="value", hue="group", order=windows,
+                      hue_order=list(averages["group"].unique()),
+                      palette={name: colour for name, (_, colour) in groups.items()}, errorbar=None, markersize=7,
+                      linewidth=2, ax=ax)
+    ax.set_xticks([0, 1], windows)
     ax.set_xlim(-0.3, 1.3)
     _value_axis(ax.yaxis, metric)
     _title(ax, f"Average {label(metric).lower()} before and after, trained vs untrained")
@@ -434,9 +516,9 @@ def before_after(means: Mapping, *, metric: str = "win_rate") -> Figure:
     return fig
 
 
-@_styled
+@_seaborn_themed
 def forecast_error_heatmap(accuracy: pd.DataFrame, *, label_column: str = "label") -> Figure:
-    """Forecast error per rep and period: over-forecasts orange, under-forecasts blue.
+    """Forecast error per rep and period, a :func:`seaborn.heatmap`: over-forecasts orange, under-forecasts blue.
 
     ``accuracy``: ``label_column``, period, forecast_error_pct (from
     :func:`salesnb.analysis.forecasts.forecast_accuracy`).
@@ -444,78 +526,77 @@ def forecast_error_heatmap(accuracy: pd.DataFrame, *, label_column: str = "label
     _require(accuracy, [label_column, "period", "forecast_error_pct"], "forecast_error_heatmap")
     grid = accuracy.pivot_table(index=label_column, columns="period", values="forecast_error_pct", aggfunc="mean", observed=True,
                                 sort=True)
-    fig, axes = _figure(figsize=(7.0, max(2.6, 1.2 + 0.28 * len(grid))))
-    ax = axes[0, 0]
+    fig, ax = _seaborn_figure(figsize=(7.0, max(2.6, 1.2 + 0.28 * len(grid))))
     if grid.empty:
         _empty(ax, "No forecasts")
     else:
         limit = max(10.0, float(np.nanpercentile(np.abs(grid.to_numpy(dtype=float)), 95)))
         cmap = matplotlib.colormaps["PuOr_r"].with_extremes(bad="#f2f2f2")
-        image = ax.imshow(np.ma.masked_invalid(grid.to_numpy(dtype=float)), aspect="auto", cmap=cmap, vmin=-limit,
-                          vmax=limit)
+        sns.heatmap(grid.astype(float), cmap=cmap, vmin=-limit, vmax=limit, xticklabels=_categories(grid.columns),
+                    yticklabels=_categories(grid.index), linewidths=0.5, linecolor="white",
+                    cbar_kws={"shrink": 0.9, "format": FuncFormatter(lambda v, _: f"{v:+.0f}%")}, ax=ax)
+        ax.patch.set_facecolor("#f2f2f2")  # periods without a forecast: light grey, as the colour map's missing values
         rotate = grid.shape[1] > 6
-        ax.set_xticks(np.arange(grid.shape[1]), [_text(c) for c in grid.columns], rotation=45 if rotate else 0,
-                      ha="right" if rotate else "center")
-        ax.set_yticks(np.arange(grid.shape[0]), [_text(i) for i in grid.index])
+        ax.tick_params(axis="x", labelrotation=45 if rotate else 0)
+        ax.tick_params(axis="y", labelrotation=0)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right" if rotate else "center")
         ax.grid(False)
-        bar = fig.colorbar(image, ax=ax, shrink=0.9)
+        bar = ax.collections[0].colorbar
         bar.set_label("Forecast error (%)", fontsize=8.5)
-        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}%"))
     _title(ax, "Forecast error by rep and period")
     _labels(ax, "Period", "Rep")
     return fig
 
 
-@_styled
+@_seaborn_themed
 def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
-    """Each rep's median forecast error; consistent over- and under-forecasters coloured.
+    """Each rep's median forecast error, a horizontal :func:`seaborn.barplot`; consistent over- and
+    under-forecasters coloured.
 
     ``bias``: ``label_column``, median_error_pct, bias (``over``, ``under``,
     ``none``) from :func:`salesnb.analysis.forecasts.forecast_bias`.
     """
     _require(bias, [label_column, "median_error_pct", "bias"], "forecast_bias")
     rows = bias.dropna(subset=["median_error_pct"]).reset_index(drop=True)
-    fig, axes = _figure(figsize=(7.0, max(2.4, 1.0 + 0.28 * len(rows))))
-    ax = axes[0, 0]
+    fig, ax = _seaborn_figure(figsize=(7.0, max(2.4, 1.0 + 0.28 * len(rows))))
     if rows.empty:
         _empty(ax, "No forecasts with a result to judge")
     else:
         colours = {"over": PALETTE["second"], "under": PALETTE["you"], "none": PALETTE["other"]}
         names = {"over": "Consistently over-forecasts", "under": "Consistently under-forecasts", "none": "No consistent bias"}
-        y = np.arange(len(rows))
-        for kind in ("over", "under", "none"):
-            mask = (rows["bias"] == kind).to_numpy()
-            if mask.any():
-                ax.barh(y[mask], rows.loc[mask, "median_error_pct"].astype(float), color=colours[kind], height=0.6,
-                        label=names[kind])
+        errors = pd.DataFrame({"Rep": _categories(rows[label_column]),
+                               "median_error_pct": rows["median_error_pct"].astype(float),
+                               "Bias": rows["bias"].map(names)})
+        kinds = [names[kind] for kind in ("over", "under", "none") if (rows["bias"] == kind).any()]
+        sns.barplot(data=errors, x="median_error_pct", y="Rep", hue="Bias", order=list(errors["Rep"]), hue_order=kinds,
+                    palette={names[kind]: colour for kind, colour in colours.items()}, orient="h", dodge=False,
+                    saturation=1, width=0.6, errorbar=None, ax=ax)
         ax.axvline(0, color=PALETTE["peer"], linewidth=1)
-        ax.set_yticks(y, [_text(v) for v in rows[label_column]])
-        ax.invert_yaxis()
         ax.grid(False, axis="y")
         _value_axis(ax.xaxis, "median_error_pct")
-        _legend_below(fig, ax)
+        _seaborn_legend_below(fig, ax)
     _title(ax, "Who over- or under-forecasts consistently")
     _labels(ax, "Median forecast error (%)", "Rep")
     return fig
 
 
-@_styled
+@_seaborn_themed
 def quality_counts(flags: pd.DataFrame) -> Figure:
-    """Rows concerned per data-quality check: where the data needs fixing first.
+    """Rows concerned per data-quality check, a horizontal :func:`seaborn.barplot`: where the data needs fixing first.
 
     ``flags``: flag, rows (from :func:`salesnb.analysis.quality.quality_flags`).
     """
     _require(flags, ["flag", "rows"], "quality_counts")
     counts = flags.groupby("flag", sort=False)["rows"].sum()
-    fig, axes = _figure(figsize=(7.0, max(2.2, 1.0 + 0.3 * len(counts))))
-    ax = axes[0, 0]
+    fig, ax = _seaborn_figure(figsize=(7.0, max(2.2, 1.0 + 0.3 * len(counts))))
     if counts.empty:
         _empty(ax, "No data-quality flags")
     else:
-        y = np.arange(len(counts))
-        ax.barh(y, counts.to_numpy(dtype=float), color=PALETTE["second"], height=0.6)
-        ax.set_yticks(y, [_text(f).replace("_", " ") for f in counts.index])
-        ax.invert_yaxis()
+        checks = pd.DataFrame({"Check": _categories(str(f).replace("_", " ") for f in counts.index),
+                               "rows": counts.to_numpy(dtype=float)})
+        sns.barplot(data=checks, x="rows", y="Check", order=list(checks["Check"]), orient="h", color=PALETTE["second"],
+                    saturation=1, width=0.6, errorbar=None, ax=ax)
         ax.grid(False, axis="y")
         _value_axis(ax.xaxis, "opportunities")
     _title(ax, "Rows concerned, by data-quality check")

@@ -193,7 +193,7 @@ def figure(nrows: int = 1, ncols: int = 1, *, figsize, style: dict, **kw):
     if made is None:
         made = _new_figure(nrows, ncols, figsize=figsize, style=style, **kw)
     if _STOCK.recording is not None:
-        _STOCK.recording.append((shape, made[1]))
+        _STOCK.recording.append((shape, made[1], style))
     return made
 
 
@@ -223,70 +223,79 @@ def _shape(nrows, ncols, figsize, kw):
 
 
 class _Stock:
-    """Blank figures made ahead, by shape, with the matplotlib settings they were made under.
+    """Blank figures made ahead, by style and shape, with the matplotlib settings they were made under.
 
     Building a Figure, its Axes and their ticks is about a third of what a
     report's chart costs. A process that forks one child per report
     (:mod:`salesnb.run.forkserver`) makes them once, before it forks; every child
     finds them in its own copy of memory and only draws. A figure is handed
     out only while ``matplotlib.rcParams`` are exactly what they were when it
-    was made (a notebook that changes a setting gets figures built as
-    usual), and each is handed out once.
+    was made (a chart drawn under another style, or a notebook that changes a
+    setting, gets figures built as usual), and each is handed out once.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._figures: dict = {}  # shape -> [(fig, axes)], never drawn on
-        self._rc: dict | None = None
-        self.recording: list | None = None  # (shape, axes) of each figure _figure returns, while stocking
+        self._stocks: list = []  # (rcParams made under, {shape: [(fig, axes)]}), never drawn on
+        self.recording: list | None = None  # (shape, axes, style) of each figure figure() returns, while stocking
 
     def take(self, shape):
         with self._lock:
-            waiting = self._figures.get(shape)
-            if not waiting or dict(matplotlib.rcParams) != self._rc:
+            if not any(shape in figures for _, figures in self._stocks):
                 return None
-            return waiting.pop()
-
-    def fill(self, used: list, style: dict) -> int:
-        """Make, for each shape in ``used`` ((shape, axes) pairs), as many blank
-        figures as it appears, each axis with as many ticks as the most it was
-        drawn with: the ticks then exist already, as matplotlib would create them."""
-        ticks: dict = {}
-        for shape, axes in used:
-            counts = [(len(ax.xaxis.majorTicks), len(ax.yaxis.majorTicks)) for ax in axes.flat]
-            known = ticks.get(shape, counts)
-            ticks[shape] = [(max(a[0], b[0]), max(a[1], b[1])) for a, b in zip(known, counts)]
-        figures: dict = {}
-        with matplotlib.rc_context(style):
-            for shape, _ in used:
-                if shape is None:
-                    continue
-                nrows, ncols, figsize, kw = shape
-                fig, axes = _new_figure(nrows, ncols, figsize=figsize, style=style, **dict(kw))
-                for ax, (x_ticks, y_ticks) in zip(axes.flat, ticks[shape]):
-                    ax.xaxis.get_major_ticks(x_ticks)
-                    ax.yaxis.get_major_ticks(y_ticks)
-                figures.setdefault(shape, []).append((fig, axes))
             rc = dict(matplotlib.rcParams)
+            for made_under, figures in self._stocks:
+                if figures.get(shape) and made_under == rc:
+                    return figures[shape].pop()
+            return None
+
+    def fill(self, used: list) -> int:
+        """Make, for each shape and style in ``used`` ((shape, axes, style) triples), as
+        many blank figures as it appears, each axis with as many ticks as the most it
+        was drawn with: the ticks then exist already, as matplotlib would create them."""
+        styles: list = []  # the distinct styles, in order of first use
+        ticks: dict = {}
+        for shape, axes, style in used:
+            if style not in styles:
+                styles.append(style)
+            key = (styles.index(style), shape)
+            counts = [(len(ax.xaxis.majorTicks), len(ax.yaxis.majorTicks)) for ax in axes.flat]
+            known = ticks.get(key, counts)
+            ticks[key] = [(max(a[0], b[0]), max(a[1], b[1])) for a, b in zip(known, counts)]
+        stocks = []
+        for number, style in enumerate(styles):
+            figures: dict = {}
+            with matplotlib.rc_context(style):
+                for shape, _, used_style in used:
+                    if shape is None or used_style != style:
+                        continue
+                    nrows, ncols, figsize, kw = shape
+                    fig, axes = _new_figure(nrows, ncols, figsize=figsize, style=style, **dict(kw))
+                    for ax, (x_ticks, y_ticks) in zip(axes.flat, ticks[(number, shape)]):
+                        ax.xaxis.get_major_ticks(x_ticks)
+                        ax.yaxis.get_major_ticks(y_ticks)
+                    figures.setdefault(shape, []).append((fig, axes))
+                rc = dict(matplotlib.rcParams)
+            stocks.append((rc, figures))
         with self._lock:
-            self._figures, self._rc = figures, rc
-        return sum(len(v) for v in figures.values())
+            self._stocks = stocks
+        return sum(len(v) for _, figures in stocks for v in figures.values())
 
     def clear(self) -> None:
         with self._lock:
-            self._figures, self._rc = {}, None
+            self._stocks = []
 
 
 _STOCK = _Stock()
 
 
-def stock_figures(draw, *, style: dict) -> int:
+def stock_figures(draw) -> int:
     """Call ``draw()`` (which builds and renders charts, e.g. one report's),
-    then make ahead blank figures of the shapes it used, as many of each as
-    it used; later charts of those shapes take them instead of building
-    their own. For a process that forks a child per report, before it
-    forks. Returns how many figures were made. The pixels are the same
-    either way (tests/test_plots.py)."""
+    then make ahead blank figures of the shapes it used, under the style each
+    was drawn in, as many of each as it used; later charts of those shapes and
+    styles take them instead of building their own. For a process that forks
+    a child per report, before it forks. Returns how many figures were made.
+    The pixels are the same either way (tests/test_plots.py)."""
     _STOCK.clear()
     _STOCK.recording = []
     try:
@@ -294,7 +303,7 @@ def stock_figures(draw, *, style: dict) -> int:
         used = _STOCK.recording
     finally:
         _STOCK.recording = None
-    return _STOCK.fill(used, style)
+    return _STOCK.fill(used)
 
 
 class _TickMemo:
