@@ -15,18 +15,16 @@ and makes drawing it cheap, because drawing is most of a report's time:
 Each is exact: tests/test_plots.py compares the pixels with plain
 matplotlib's for every chart kind. They read matplotlib internals (the
 versions tested are pinned in pyproject.toml), and this module is the only
-one that does: each fast path is a :class:`FastPath` switch that turns
-itself off for the rest of the process on its first exception, that call
-drawn by plain matplotlib instead (tests/test_fast_paths.py forces it and
-compares pixels). ``SALESNB_FAST_PATHS=0`` in the environment turns them
-all off (:func:`fast_paths_allowed`).
+one that does: each fast path has a :class:`salesnb.fast_paths.FastPath`
+switch and turns itself off for the rest of the process on its first
+exception, that call drawn by plain matplotlib instead
+(tests/test_fast_paths.py forces it and compares pixels);
+``SALESNB_FAST_PATHS=0`` in the environment turns them all off.
 """
 from __future__ import annotations
 
 import functools
-import logging
 import math
-import os
 import threading
 
 import matplotlib
@@ -34,43 +32,14 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
 
-__all__ = ["FastPath", "FAST_PATHS", "fast_paths_allowed", "figure", "stock_figures"]
+from salesnb.fast_paths import FastPath
 
-_LOG = logging.getLogger(__name__)
-
-
-def fast_paths_allowed() -> bool:
-    """Whether the fast paths may run: not when the environment says
-    ``SALESNB_FAST_PATHS=0`` (read here only, once, when the module loads)."""
-    return os.environ.get("SALESNB_FAST_PATHS", "1").strip() != "0"
-
-
-class FastPath:
-    """The switch of one fast path: on unless the environment turned the fast
-    paths off, and off for the rest of the process after its first exception
-    (kept in ``error``; logged at INFO, as a chart never shows it)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.on = fast_paths_allowed()
-        self.error: BaseException | None = None
-
-    def fail(self, error: BaseException) -> None:
-        """Turn this path off for good: the caller draws this call with plain matplotlib."""
-        if self.on:
-            _LOG.info("salesnb fast path %r turned off after %r; charts are drawn by plain matplotlib", self.name, error)
-        self.on, self.error = False, error
-
-    def __repr__(self):
-        return f"FastPath({self.name!r}, on={self.on})"
-
+__all__ = ["figure", "stock_figures"]
 
 _SHARED_RENDERERS = FastPath("shared renderers")  # _ReportCanvas's pool and _Renderer's line metrics
 _GLYPH_CACHE = FastPath("glyph cache")  # _Glyphs
 _TICK_MEMO = FastPath("tick memo")  # _TickMemo
 _STOCKED_FIGURES = FastPath("stocked figures")  # _Stock
-FAST_PATHS = {path.name: path for path in (_SHARED_RENDERERS, _GLYPH_CACHE, _TICK_MEMO, _STOCKED_FIGURES)}
-"""Every fast path's switch, by name."""
 
 
 class _ReportCanvas(FigureCanvasAgg):
