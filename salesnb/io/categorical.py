@@ -10,6 +10,11 @@ memory of Arrow-backed strings. Categories are always sorted, so sorting
 by codes sorts by text, and built straight from Arrow (no Python strings).
 :func:`release_arrow_memory` hands Arrow's freed scratch space back between
 the loader's and the metrics' large steps.
+
+This is the one module that reads pandas' private API (``_pa_array``,
+``CategoricalDtype._from_fastpath``), each behind a
+:class:`salesnb.fast_paths.FastPath` with the public way as its fallback;
+the other modules call :func:`arrow_array`.
 """
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from salesnb.fast_paths import FastPath
+
+_PA_ARRAY = FastPath("pandas _pa_array")  # arrow_array
+_DTYPE_FASTPATH = FastPath("pandas CategoricalDtype._from_fastpath")  # _dtype
 
 
 def is_categorical(values) -> bool:
@@ -48,15 +58,45 @@ def _dtype(categories: pd.Index) -> pd.CategoricalDtype:
     uniqueness check: that builds a hash table of Python strings and keeps
     it (120 MiB for 1.6 M customer IDs) for as long as the categories live."""
     fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)
-    return fastpath(categories, False) if fastpath is not None else pd.CategoricalDtype(categories, ordered=False)
+    if _DTYPE_FASTPATH.on and fastpath is not None:
+        try:
+            return fastpath(categories, False)
+        except Exception as error:  # noqa: BLE001 - a fast path: the public constructor instead
+            _DTYPE_FASTPATH.fail(error)
+    return pd.CategoricalDtype(categories, ordered=False)
+
+
+def arrow_array(values, *, type=None):
+    """The Arrow data of pandas ``values`` (a Series, Index or array) as a
+    ``pyarrow.ChunkedArray``, cast to ``type`` if one is given.
+
+    Arrow-backed values give the very array pandas holds, without a copy
+    (pandas' private ``_pa_array``, read nowhere else); any other values, a
+    pandas without that attribute, and every call after it first fails,
+    convert through the public ``pyarrow.array`` (a copy; missing values
+    are nulls). Both give equal arrays (tests/test_fast_paths.py).
+    """
+    import pyarrow as pa
+
+    array = getattr(values, "array", values)
+    held = None
+    if _PA_ARRAY.on:
+        try:
+            held = getattr(array, "_pa_array", None)
+            if held is not None and not isinstance(held, pa.ChunkedArray):
+                raise TypeError(f"pandas' _pa_array is a {held.__class__.__name__}, not a pyarrow.ChunkedArray")
+        except Exception as error:  # noqa: BLE001 - a fast path: the public conversion instead
+            _PA_ARRAY.fail(error)
+            held = None
+    if held is None:
+        held = pa.chunked_array([pa.array(array, from_pandas=True)])
+    return held if type is None or held.type == type else held.cast(type)
 
 
 def _arrow_text(categories: pd.Index):
     import pyarrow as pa
 
-    if hasattr(categories.array, "_pa_array"):
-        return categories.array._pa_array
-    return pa.array(categories.to_numpy(dtype=object), type=pa.large_string())
+    return arrow_array(categories, type=pa.large_string())
 
 
 def _is_sorted(categories: pd.Index) -> bool:
@@ -221,8 +261,7 @@ def arrow_dictionary(values: pd.Series):
     codes = values.array.codes
     missing = codes < 0
     indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
-    dictionary = pa.array(values.cat.categories.to_numpy(dtype=object), type=pa.large_string()) \
-        if not hasattr(values.cat.categories.array, "_pa_array") else values.cat.categories.array._pa_array.combine_chunks()
+    dictionary = arrow_array(values.cat.categories).combine_chunks()
     if pa.types.is_string(dictionary.type):
         dictionary = dictionary.cast(pa.large_string())
     return pa.DictionaryArray.from_arrays(indices, dictionary)

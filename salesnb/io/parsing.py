@@ -78,10 +78,11 @@ def clean_text(values: pd.Series) -> pd.Series:
 def _clean_arrow_text(values: pd.Series) -> pd.Series:
     """:func:`clean_text` of Arrow-backed strings (Parquet, CSV): vectorised,
     and the very same column (no copy) when nothing needs trimming."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.chunked_array(values.array._pa_array) if hasattr(values.array, "_pa_array") else pa.array(values.array)
+    from salesnb.io.categorical import arrow_array
+
+    array = arrow_array(values)
     padded = pc.match_substring_regex(array, _EDGE_SPACE)
     empty = pc.equal(array, "")
     needs_work = pc.or_(padded, empty)

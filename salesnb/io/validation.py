@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from salesnb.io.categorical import as_category, is_categorical, map_categories, release_arrow_memory
+from salesnb.io.categorical import arrow_array, as_category, is_categorical, map_categories, release_arrow_memory
 from salesnb.errors import DataError, Problem
 from salesnb.io.parsing import clean_text, parse_amounts, parse_forecast_periods, read_dates
 from salesnb.io.schema import AMOUNT, DATE, ENUM, PERIOD, TABLES
@@ -380,8 +380,8 @@ def _hash_slice(part) -> np.ndarray:
 
 def _arrow_view(values: pd.Series):
     """The Arrow array behind an Arrow-backed string Series (no copy), else None."""
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" and hasattr(values.array, "_pa_array"):
-        return values.array._pa_array
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return arrow_array(values)
     return None
 
 

@@ -13,8 +13,13 @@ and makes drawing it cheap, because drawing is most of a report's time:
   one child per report (:mod:`salesnb.run.forkserver`).
 
 Each is exact: tests/test_plots.py compares the pixels with plain
-matplotlib's for every chart kind. Where matplotlib lacks an internal one
-of them reads, that one steps aside and matplotlib draws as usual.
+matplotlib's for every chart kind. They read matplotlib internals (the
+versions tested are pinned in pyproject.toml), and this module is the only
+one that does: each fast path has a :class:`salesnb.fast_paths.FastPath`
+switch and turns itself off for the rest of the process on its first
+exception, that call drawn by plain matplotlib instead
+(tests/test_fast_paths.py forces it and compares pixels);
+``SALESNB_FAST_PATHS=0`` in the environment turns them all off.
 """
 from __future__ import annotations
 
@@ -27,7 +32,14 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
 
+from salesnb.fast_paths import FastPath
+
 __all__ = ["figure", "stock_figures"]
+
+_SHARED_RENDERERS = FastPath("shared renderers")  # _ReportCanvas's pool and _Renderer's line metrics
+_GLYPH_CACHE = FastPath("glyph cache")  # _Glyphs
+_TICK_MEMO = FastPath("tick memo")  # _TickMemo
+_STOCKED_FIGURES = FastPath("stocked figures")  # _Stock
 
 
 class _ReportCanvas(FigureCanvasAgg):
@@ -45,6 +57,16 @@ class _ReportCanvas(FigureCanvasAgg):
     """
 
     def get_renderer(self):
+        if _SHARED_RENDERERS.on:
+            try:
+                return self._shared_renderer()
+            except Exception as error:  # noqa: BLE001 - a fast path: plain matplotlib draws instead
+                _SHARED_RENDERERS.fail(error)
+        if isinstance(getattr(self, "renderer", None), _Renderer):
+            self._lastKey = None  # a plain renderer of its own from here on, as FigureCanvasAgg makes
+        return super().get_renderer()
+
+    def _shared_renderer(self):
         w, h = self.get_width_height(physical=True)
         key = (threading.get_ident(), w, h, self.figure.dpi)
         with _RENDERERS_LOCK:
@@ -70,20 +92,34 @@ class _Renderer(RendererAgg):
         super().__init__(width, height, dpi)
         self._line_metrics: dict = {}
 
-    def _get_font_height_metrics(self, prop):
-        key = (prop.copy(), self.dpi)
-        metrics = self._line_metrics.get(key)
-        if metrics is None:
-            metrics = self._line_metrics[key] = _font_height_metrics(prop, self.dpi)
-        return metrics
+    def _get_font_height_metrics(self, prop, *args, **kwargs):
+        """(ascent, descent, line gap); (None, None, None) lets matplotlib.text
+        read them itself, as it does for a renderer without this method."""
+        if _SHARED_RENDERERS.on:
+            try:
+                if args or kwargs:
+                    raise TypeError(f"_get_font_height_metrics called with more than prop: {args!r} {kwargs!r}")
+                key = (prop.copy(), self.dpi)
+                metrics = self._line_metrics.get(key)
+                if metrics is None:
+                    metrics = self._line_metrics[key] = _font_height_metrics(prop, self.dpi)
+                return metrics
+            except Exception as error:  # noqa: BLE001 - a fast path: matplotlib measures instead
+                _SHARED_RENDERERS.fail(error)
+        return None, None, None
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         """RendererAgg.draw_text with each text's glyph layout and each glyph's
-        bitmap remembered (:class:`_Glyphs`); mathtext, and a matplotlib
-        without the internals this reads, are drawn by RendererAgg itself."""
-        if ismath or not _Glyphs.fits():
-            return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
-        _GLYPHS.draw(self, gc, x, y, s, prop, angle, mtext)
+        bitmap remembered (:class:`_Glyphs`); mathtext, a matplotlib without
+        the internals this reads and any text after the glyph cache's first
+        exception are drawn by RendererAgg itself."""
+        if not ismath and _GLYPH_CACHE.on and _Glyphs.fits():
+            try:
+                _GLYPHS.draw(self, gc, x, y, s, prop, angle, mtext)
+                return None
+            except Exception as error:  # noqa: BLE001 - a fast path: RendererAgg draws this text instead
+                _GLYPH_CACHE.fail(error)
+        return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
 
 
 class _Glyphs:
@@ -133,6 +169,8 @@ class _Glyphs:
         rotation = tuple(matrix.ravel())
         antialiased = gc.get_antialiased()
         height = renderer.height
+        put = renderer._renderer.draw_text_image
+        placed = []  # every bitmap first: an exception then leaves the canvas untouched for RendererAgg
         for face, index, dx, dy in glyphs:  # dy is upwards, as FreeType's y
             to_x = round(0x40 * (x + dx * cos - dy * sin))
             to_y = round(0x40 * (height - y + dx * sin + dy * cos))
@@ -150,8 +188,9 @@ class _Glyphs:
                 bitmap = (buffer, rendered.left, rendered.top)
                 self._remember(self._bitmaps, glyph_key, bitmap)
             buffer, left, top = bitmap
-            renderer._renderer.draw_text_image(buffer, left + (to_x >> 6),
-                                               int(height) - (top + (to_y >> 6)) + buffer.shape[0], 0, gc)
+            placed.append((buffer, left + (to_x >> 6), int(height) - (top + (to_y >> 6)) + buffer.shape[0]))
+        for buffer, left, bottom in placed:
+            put(buffer, left, bottom, 0, gc)
 
     def _remember(self, cache: dict, key, value) -> None:
         with self._lock:
@@ -189,7 +228,12 @@ def figure(nrows: int = 1, ncols: int = 1, *, figsize, style: dict, **kw):
     already in effect): a blank one made ahead (:func:`stock_figures`) when
     there is one of this shape, else built now."""
     shape = _shape(nrows, ncols, figsize, kw)
-    made = _STOCK.take(shape) if shape is not None else None
+    made = None
+    if _STOCKED_FIGURES.on and shape is not None:
+        try:
+            made = _STOCK.take(shape)
+        except Exception as error:  # noqa: BLE001 - a fast path: the figure is built now instead
+            _STOCKED_FIGURES.fail(error)
     if made is None:
         made = _new_figure(nrows, ncols, figsize=figsize, style=style, **kw)
     if _STOCK.recording is not None:
@@ -203,8 +247,7 @@ def _new_figure(nrows: int = 1, ncols: int = 1, *, figsize, style: dict, **kw):
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     for ax in axes.flat:
         for axis in (ax.xaxis, ax.yaxis):
-            if _TickMemo.fits(axis):
-                axis._update_ticks = _TickMemo(axis)
+            _TickMemo.install(axis)
         ax.grid(True, axis="both", color=style["grid.color"], linewidth=style["grid.linewidth"])
         ax.set_axisbelow(True)
         for side in ("top", "right"):
@@ -294,7 +337,8 @@ def stock_figures(draw) -> int:
     then make ahead blank figures of the shapes it used, under the style each
     was drawn in, as many of each as it used; later charts of those shapes and
     styles take them instead of building their own. For a process that forks
-    a child per report, before it forks. Returns how many figures were made.
+    a child per report, before it forks. Returns how many figures were made
+    (none once the path is off).
     The pixels are the same either way (tests/test_plots.py)."""
     _STOCK.clear()
     _STOCK.recording = []
@@ -303,7 +347,14 @@ def stock_figures(draw) -> int:
         used = _STOCK.recording
     finally:
         _STOCK.recording = None
-    return _STOCK.fill(used)
+    if not _STOCKED_FIGURES.on:
+        return 0
+    try:
+        return _STOCK.fill(used)
+    except Exception as error:  # noqa: BLE001 - a fast path: figures are built when asked for instead
+        _STOCKED_FIGURES.fail(error)
+        _STOCK.clear()
+        return 0
 
 
 class _TickMemo:
@@ -326,19 +377,41 @@ class _TickMemo:
         """Whether this matplotlib has the axis internals the memo reads (else: no memo, same charts)."""
         return callable(getattr(type(axis), "_update_ticks", None)) and all(hasattr(axis, a) for a in cls._NEEDS)
 
+    @classmethod
+    def install(cls, axis) -> None:
+        """Put a memo on ``axis`` (while the path is on and this matplotlib fits)."""
+        if not _TICK_MEMO.on:
+            return
+        try:
+            if cls.fits(axis):
+                axis._update_ticks = cls(axis)
+        except Exception as error:  # noqa: BLE001 - a fast path: the axis keeps matplotlib's own
+            _TICK_MEMO.fail(error)
+
     def __init__(self, axis):
         self._compute = type(axis)._update_ticks.__get__(axis)
         self._axis = axis
         self._key = self._ticks = None
 
     def __call__(self):
-        axis = self._axis
-        major, minor = axis.major, axis.minor
-        key = (tuple(axis.get_view_interval()), axis.axes.bbox.bounds, axis.get_figure(root=True).dpi,
-               major.locator, major.formatter, minor.locator, minor.formatter,
-               tuple(sorted(axis._major_tick_kw.items(), key=str)), tuple(sorted(axis._minor_tick_kw.items(), key=str)),
-               len(axis.majorTicks), len(axis.minorTicks))
+        """The axis's ticks: the last call's while nothing they depend on changed;
+        computed by matplotlib every time once the memo is off."""
+        if not _TICK_MEMO.on:
+            return self._compute()
+        try:
+            key = self._depends_on()
+        except Exception as error:  # noqa: BLE001 - a fast path: matplotlib computes them instead
+            _TICK_MEMO.fail(error)
+            return self._compute()
         if self._ticks is None or key != self._key:
             self._ticks = self._compute()
-            self._key = (*key[:-2], len(axis.majorTicks), len(axis.minorTicks))  # after any ticks it created
+            self._key = (*key[:-2], len(self._axis.majorTicks), len(self._axis.minorTicks))  # after any ticks it created
         return self._ticks
+
+    def _depends_on(self) -> tuple:
+        axis = self._axis
+        major, minor = axis.major, axis.minor
+        return (tuple(axis.get_view_interval()), axis.axes.bbox.bounds, axis.get_figure(root=True).dpi,
+                major.locator, major.formatter, minor.locator, minor.formatter,
+                tuple(sorted(axis._major_tick_kw.items(), key=str)), tuple(sorted(axis._minor_tick_kw.items(), key=str)),
+                len(axis.majorTicks), len(axis.minorTicks))

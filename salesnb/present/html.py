@@ -307,7 +307,7 @@ def chart(fig, *, alt: str | None = None, dpi: int = CHART_DPI):
     from PIL import Image as PILImage
 
     if alt is None:
-        titles = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) is not None else []
+        titles = [fig.get_suptitle()]  # "" when there is none (matplotlib >= 3.8)
         titles += [ax.get_title(loc=loc) for ax in fig.axes for loc in ("center", "left", "right")]
         titles = [t for t in titles if t]
         alt = titles[0] if titles else "chart"
