@@ -392,7 +392,7 @@ def main(argv=None) -> int:
     assert (pd.Timestamp(first_day), pd.Timestamp(last_day)) == (used.start, used.end), \
         f"periods differ: DuckDB {first_day}..{last_day}, salesnb {used.start.date()}..{used.end.date()}"
     differ = compare(ours, theirs)
-    print("agreement per rep (rows that differ, of %d): " % len(ours)
+    print(f"agreement per rep (rows that differ, of {len(ours)}): "
           + ", ".join(f"{c} {n}" for c, n in differ.items()))
     totals = {c: (ours[c].sum(), theirs[c].sum()) for c in ASSERTED}
     print("totals salesnb / DuckDB: " + ", ".join(f"{c} {a:,.0f} / {b:,.0f}" for c, (a, b) in totals.items()))

@@ -252,7 +252,10 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from salesnb.run import cache; from salesnb.analysis import memo, scorecard; from salesnb.present import drawing, charts as plots
+    from salesnb.analysis import memo, scorecard
+    from salesnb.present import charts as plots
+    from salesnb.present import drawing
+    from salesnb.run import cache
     from salesnb.io.loading import load
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"

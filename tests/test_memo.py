@@ -63,7 +63,8 @@ def test_a_dataset_loaded_in_a_notebook_is_never_answered_from_the_memo(tmp_path
     shows the edited figures, not tables computed before it. A batch's
     snapshot (what a report loads from the batch cache) is memoised."""
     import salesnb
-    from salesnb.run import cache; from salesnb.present import pages
+    from salesnb.present import pages
+    from salesnb.run import cache
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     memo.clear()

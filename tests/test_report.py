@@ -418,7 +418,7 @@ def test_one_failing_notebook_fails_only_its_report(batch):
     kept = nbformat.read(out / failed["failed_notebook"], as_version=4)
     assert any(o.get("output_type") == "error" for c in kept.cells for o in c.get("outputs", []))
     assert kept.metadata.papermill["parameters"]["rep_id"] == "R3"
-    for (kind, key), entry in reports.items():
+    for (kind, _key), entry in reports.items():
         if entry["status"] == "ok":
             page = (out / entry["html"]).read_text(encoding="utf-8")
             assert page.rstrip().endswith("</html>")

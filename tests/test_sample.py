@@ -319,7 +319,8 @@ def test_padded_activity_is_unlinked_and_on_month_ends(sample, window):
     assert others.customer_id.notna().mean() > 0.98, "everyone else links (nearly) every contact to a customer"
 
 
-def _forecast_vs_actual(sample, since=pd.Timestamp("2000-01-01")) -> pd.DataFrame:
+def _forecast_vs_actual(sample, since="2000-01-01") -> pd.DataFrame:
+    since = pd.Timestamp(since)
     opp, forecasts = sample["opportunities"], sample["forecasts"]
     won = opp[opp.status == "won"]
     quarter = won.closed_date.dt.year.astype(str) + "-Q" + won.closed_date.dt.quarter.astype(str)

@@ -54,7 +54,7 @@ def cron_command(line: str) -> str:
 
 def systemd_exec(service: str) -> str:
     """The /bin/sh -c argument systemd would pass, undoing its escapes."""
-    line = next(l for l in service.splitlines() if l.startswith("ExecStart="))
+    line = next(text for text in service.splitlines() if text.startswith("ExecStart="))
     prefix = 'ExecStart=/bin/sh -c "'
     assert line.startswith(prefix) and line.endswith('"')
     word = line[len(prefix):-1]
@@ -152,7 +152,7 @@ def test_cli_prints_absolute_paths_and_checks_the_period(tmp_path, monkeypatch):
     result = runner.invoke(cli, ["schedule", "--cadence", "weekly", "--weekday", "tue", "--at", "05:30",
                                  "--source", "data", "--out", "reports/{period}", "--jobs", "2"])
     assert result.exit_code == 0, result.output
-    line = next(l for l in result.stdout.splitlines() if l.startswith("30 5 * * 2 "))
+    line = next(text for text in result.stdout.splitlines() if text.startswith("30 5 * * 2 "))
     assert f" report {tmp_path / 'data'} --period last-month --out '{tmp_path / 'reports'}/{{period}}' --jobs 2 " in line
     assert "[Timer]" in result.stdout and "OnCalendar=Tue *-*-* 05:30:00" in result.stdout
 

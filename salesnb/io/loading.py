@@ -221,8 +221,8 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
     for column, translation in spec.values.items():
         values = frame[column]
         if is_categorical(values):  # translate each distinct value once
-            frame[column] = map_categories(values, lambda text: text.map(lambda v: v if translate(v, translation) is None
-                                                                          else translate(v, translation)))
+            frame[column] = map_categories(values, lambda text: text.map(lambda v: v if translate(v, translation) is None  # noqa: B023 - called at once
+                                                                          else translate(v, translation)))  # noqa: B023
             continue
         present = values.notna()
         text = values[present].astype(str)
@@ -262,7 +262,7 @@ def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:
     in customers and "North" in reps are the same territory.
     """
     by_column: dict[str, list[str]] = {}
-    for name, frame in tables.items():
+    for name in tables:
         for col in TABLES[name].columns:
             if col.kind == CATEGORY:
                 by_column.setdefault(col.name, []).append(name)
@@ -279,7 +279,7 @@ def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:
         lookup = dict(zip(unique, unique.str.casefold().map(canonical)))
         for n in names:
             values = tables[n][column]
-            tables[n][column] = (map_categories(values, lambda text: text.map(lambda v: lookup.get(v, v)))
+            tables[n][column] = (map_categories(values, lambda text: text.map(lambda v: lookup.get(v, v)))  # noqa: B023 - called at once
                                  if is_categorical(values) else values.map(lookup).astype("str"))
 
 

@@ -480,7 +480,7 @@ def check_references(checked: dict[str, Checked]) -> None:
                 if aside.any():
                     rep_ids = values.to_numpy(dtype=object)
                     table.flag_rows(aside, column=column, flag="orphan_rep",
-                                    message=lambda pos: f"the rep's own row was set aside ({reps.file}, {reps.unit} {set_aside_reps[rep_ids[pos]]})",
+                                    message=lambda pos: f"the rep's own row was set aside ({reps.file}, {reps.unit} {set_aside_reps[rep_ids[pos]]})",  # noqa: B023 - called at once
                                     hint="fix the rep's row in reps; this row is set aside with it")
             elif target in checked:
                 other = checked[target]

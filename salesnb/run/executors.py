@@ -78,12 +78,12 @@ class Executor(ABC):
         Closing the iterator early cancels the jobs not yet started.
         """
 
-    def warm_up(self, fn: Callable[[], object]) -> None:
+    def warm_up(self, fn: Callable[[], object]) -> None:  # noqa: B027 - optional hook, nothing by default
         """Optional: start the workers now and run ``fn()`` (picklable, quick,
         never raising) once in each, ahead of the jobs, e.g. to start a warm
         report template while the caller plans. Best effort; default: nothing."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing by default
         """Release workers; the executor cannot be used afterwards."""
 
     def stop(self) -> None:
@@ -206,7 +206,7 @@ class LocalExecutor(Executor):
                         result = on_error(job, exc)
                     yield result
                 if broken:
-                    for future, (job, alone) in list(pending.items()):
+                    for future, (job, _alone) in list(pending.items()):
                         future.cancel()
                         suspects.append(job)
                     pending.clear()

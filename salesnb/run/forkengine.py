@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from salesnb.run.forkserver import dead_kernel_error, get_kernel, notebook_imports
 
-__all__ = ["ENGINE_NAME", "ForkEngine", "register_engine", "prestart"]
+__all__ = ["ENGINE_NAME", "ForkEngine", "register_engine", "prestart"]  # noqa: F822 - ForkEngine is made on first use (papermill is heavy)
 
 ENGINE_NAME = "salesnb-fork"
 
