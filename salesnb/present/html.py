@@ -23,8 +23,18 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from salesnb.analysis import wording
 from salesnb.analysis.labels import (
-    EXPECTATION_NAMES, EXPECTATION_UNITS, HEADERS, METRIC_LABELS, UNITS, axis_label, factor_name, fmt, fmt_unit,
-    is_missing, label, unit,
+    EXPECTATION_NAMES,
+    EXPECTATION_UNITS,
+    HEADERS,
+    METRIC_LABELS,
+    UNITS,
+    axis_label,
+    factor_name,
+    fmt,
+    fmt_unit,
+    is_missing,
+    label,
+    unit,
 )
 
 __all__ = [

@@ -287,9 +287,9 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     :data:`salesnb.analysis.diagnosis.MIN_PEERS` peers.
     """
     from salesnb.analysis.diagnosis import diagnose, peer_counts, require_rep, with_active_share
-    from salesnb.analysis.scorecard import scorecard
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.quality import quality_flags, quality_for_rep
+    from salesnb.analysis.scorecard import scorecard
 
     as_of = _as_of(as_of)
     require_rep(ds, rep_id)
