@@ -149,15 +149,22 @@ def fmt(metric: str, value, *, missing: str = "n/a") -> str:
     return fmt_unit(unit(metric), value, missing=missing)
 
 
-def fmt_unit(kind: str, value, *, missing: str = "n/a", signed: bool = True) -> str:
+def fmt_unit(kind: str, value, *, missing: str = "n/a", signed: bool = True, compact: bool = False) -> str:
     """``value`` formatted by unit code ``kind`` (see :data:`UNITS`); :func:`fmt` by metric.
 
     ``signed=False`` drops the sign of a ``"pct"`` figure (a gap said in
-    words, "41% fewer").
+    words, "41% fewer"); ``compact=True`` writes money as a chart's axis
+    ticks do (``1.2M``, ``35k``, ``800``).
     """
     if is_missing(value):
         return missing
     number = float(value)
+    if compact and kind == "currency":
+        size = abs(number)
+        if size >= 1e6:
+            return f"{number / 1e6:,.1f}M"
+        if size >= 1e3:
+            return f"{number / 1e3:,.0f}k"
     if kind == "share":
         return f"{number:.0%}"
     if kind == "pct":
