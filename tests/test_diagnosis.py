@@ -12,7 +12,7 @@ import math
 import pandas as pd
 import pytest
 
-from salesnb.analysis.diagnosis import FOCUS_VOCABULARY, SHORTFALL_MIN, diagnose_table
+from salesnb.analysis.diagnosis import FOCUS_VOCABULARY, SHORTFALL_MIN, diagnose_table, peer_counts
 from salesnb.errors import InputError
 
 BASE = dict(territory="North", opportunities=20, won=10, lost=10, closed=20, win_rate=0.5,
@@ -305,3 +305,16 @@ def test_planted_new_hire_is_not_told_to_prospect_for_months_before_hiring():
     assert 0.4 < e["active_share"] < 0.6
     assert e["rep_value"] == pytest.approx(e["raw_value"] / e["active_share"], rel=1e-3)
     assert r12["focus"] != "prospecting"
+
+
+def test_peer_counts_are_the_peers_each_median_rests_on():
+    # R1's five team-mates: R2 has a small sample (left out of the closed-deal
+    # factors), R3 was hired after the period (active_share 0: no pace, so no
+    # prospecting peer, though its count of opportunities is known).
+    table = team(R2={"small_sample": True, "closed": 4, "won": 2, "lost": 2}).assign(active_share=1.0)
+    table.loc[table["rep_id"] == "R3", "active_share"] = 0.0
+    counts = peer_counts(table, "R1")
+    assert counts == {"prospecting": 4, "conversion": 4, "deal_size": 4, "velocity": 4}
+    assert peer_counts(team(), "R1") == dict.fromkeys(FOCUS_VOCABULARY, 5)
+    with pytest.raises(InputError, match="no rep 'R9'"):
+        peer_counts(team(), "R9")

@@ -106,6 +106,10 @@ DIAGNOSIS = {
     "summary": (f"{SCRIPT}, first what is working: you opened 77 new opportunities, in line with the team median of 77. "
                 "You won 27% of your closed deals in 2025, against the team median of 68%. The lever is qualification."),
     "questions": [f"What about {SCRIPT}?", "Second?", "Third?", "Fourth is never shown?"],
+    # the facts the focus box words (the summary's second part is built from them)
+    "period": "2025", "peer_group": "team",
+    "evidence": [{"factor": "conversion", "metric": "win_rate", "rep_value": 21 / 79, "peer_median": 0.681,
+                  "gap_pct": -61.0, "score": 0.94}],
 }
 
 

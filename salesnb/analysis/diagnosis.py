@@ -24,7 +24,10 @@ from ``reps.hire_date``), for the rep and the peers alike. Rates, deal size
 and cycle length need no such correction.
 
 :func:`diagnose_table` is the pure core (metrics rows in, dicts out);
-:func:`diagnose` loads the metrics for a period and calls it.
+:func:`diagnose` loads the metrics for a period and calls it. The peer rule
+(who counts as a peer for each factor) lives here alone: a report asks
+:func:`peer_counts`. The facts are decided here; their words are built in
+:mod:`salesnb.analysis.wording`.
 """
 from __future__ import annotations
 
@@ -34,15 +37,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from salesnb.errors import InputError
+from salesnb.analysis import wording
+from salesnb.analysis.labels import FACTOR_NAMES
 from salesnb.analysis.rates import SMALL_SAMPLE_MIN_CLOSED
+from salesnb.errors import InputError
 
 __all__ = [
     "FOCUS_VOCABULARY", "MIN_PEERS", "MIN_TEAM_REPS", "SHORTFALL_MIN", "active_share", "diagnose", "diagnose_table",
-    "require_rep", "set_aside_rep",
+    "peer_counts", "require_rep", "set_aside_rep", "with_active_share",
 ]
 
-FOCUS_VOCABULARY = ("prospecting", "conversion", "deal_size", "velocity")
+FOCUS_VOCABULARY = tuple(FACTOR_NAMES)
+"""The funnel factors, in funnel order (names: :data:`salesnb.analysis.labels.FACTOR_NAMES`)."""
 
 MIN_TEAM_REPS = 5
 """A team with fewer reps with data (the rep included) is benchmarked against all reps."""
@@ -79,61 +85,6 @@ _FACTORS = (
     _Factor("velocity", "cycle_days_median", "won", False, True),  # cycle length is measured on won deals
 )
 
-_ADVICE = {
-    "prospecting": (
-        "The biggest gap is the number of deals you start, not how you work them. "
-        "The lever is new pipeline: more first conversations with new prospects, which does mean "
-        "making more calls and visits to the right accounts, and turning them into real opportunities."
-    ),
-    "conversion": (
-        "The opportunities are there; too few of them end in a win. The lever is qualification and "
-        "closing, not more activity: qualify need, budget, decision maker and timeline early, drop "
-        "deals that do not fit, and agree a clear next step and decision date at every meeting."
-    ),
-    "deal_size": (
-        "The biggest gap is the size of the deals you win. The lever is the size of each deal: "
-        "understand the customer's full need, propose the wider solution, and hold price instead of "
-        "discounting to close."
-    ),
-    "velocity": (
-        "Your deals take much longer to close than your peers', so revenue arrives late and deals "
-        "go cold. The lever is pace: a mutual close plan with dates, the decision maker involved "
-        "early, and a hard look at deals that have stalled."
-    ),
-}
-
-_QUESTIONS = {
-    "prospecting": [
-        "Where will your next ten new opportunities come from: which accounts, lists or referrals?",
-        "How much of your week is set aside for reaching new prospects, and what usually eats into it?",
-        "Think of a recent first conversation that became a real opportunity: what made it work, and how can you repeat it?",
-    ],
-    "conversion": [
-        "Take your last two lost deals: when did you first sense they would not close, and what did you know then about need, budget and who decides?",
-        "Which of your open deals would you drop today if you qualified them strictly?",
-        "How do you agree the next step and the decision date with a buyer before a meeting ends?",
-    ],
-    "deal_size": [
-        "In your last few wins, what else did the customer need that was not in the proposal?",
-        "When did you last give a discount, and what would it have taken to hold the price?",
-        "Which larger accounts in your territory could you open, and what would the first step be?",
-    ],
-    "velocity": [
-        "Which of your deals are stuck, and what is the next step and date for each?",
-        "At what point do you bring in the person who signs, and could it be earlier?",
-        "What does a buyer need to see from you to decide sooner?",
-    ],
-    "none": [
-        "What do you do that you think makes the difference, and could you show it to a colleague?",
-        "What stretch goal would you set yourself for the next period?",
-    ],
-    "thin": [
-        "Which deals do you expect to close next, and when?",
-        "What would help you get more deals to a decision, won or lost, this period?",
-    ],
-}
-
-
 def diagnose(ds, *, period, rep: str | None = None, as_of=None) -> list[dict]:
     """Diagnose every rep (or one) in ``period``.
 
@@ -161,8 +112,7 @@ def diagnose(ds, *, period, rep: str | None = None, as_of=None) -> list[dict]:
         require_rep(ds, rep)
     span = parse_period(period, as_of=as_of)
     table = metrics_table(ds, by="rep", period=span, as_of=as_of)
-    share = active_share(ds.reps, span)
-    table = table.assign(active_share=table["rep_id"].map(share).fillna(1.0).to_numpy())
+    table = with_active_share(table, ds.reps, span)
     results = diagnose_table(table, period=span.label)
     if rep is not None:
         results = [r for r in results if r["rep_id"] == rep]
@@ -224,6 +174,38 @@ def active_share(reps: pd.DataFrame, span) -> pd.Series:
     return pd.Series(share.to_numpy(dtype="float64"), index=frame["rep_id"].astype(str).to_numpy())
 
 
+def with_active_share(rep_metrics: pd.DataFrame, reps: pd.DataFrame, span) -> pd.DataFrame:
+    """``rep_metrics`` with the column ``active_share`` (:func:`active_share`
+    of each rep in ``span``, 1.0 when unknown), as :func:`diagnose_table`
+    needs it to compare prospecting paces."""
+    share = active_share(reps, span)
+    return rep_metrics.assign(active_share=rep_metrics["rep_id"].map(share).fillna(1.0).to_numpy())
+
+
+def peer_counts(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") -> dict[str, int]:
+    """How many peers each factor's peer median and band rest on for ``rep_id``.
+
+    The peer rule of :func:`diagnose_table`, in one place: the rep's team
+    (when it has at least :data:`MIN_TEAM_REPS` reps with data) or all other
+    reps with data; of those, the ones with a value of the compared figure
+    (for prospecting the pace, ``opportunities_pace``: pass ``rep_metrics``
+    through :func:`with_active_share` first), small samples left out for
+    conversion, deal size and velocity.
+
+    Returns
+    -------
+    dict
+        factor (:data:`FOCUS_VOCABULARY`) -> number of peers.
+    """
+    frame = _prepare(rep_metrics)
+    where = np.flatnonzero(frame["rep_id"].astype(str).to_numpy() == str(rep_id))
+    if len(where) == 0:
+        raise InputError(f"no rep {rep_id!r} in the metrics rows")
+    _, peer_mask = _peer_mask(frame, int(where[0]), _has_data(frame), peers)
+    mask = peer_mask.to_numpy()
+    return {factor.name: int(_usable(frame, factor, mask).sum()) for factor in _FACTORS}
+
+
 def diagnose_table(rep_metrics: pd.DataFrame, *, peers: str = "team", period: str | None = None) -> list[dict]:
     """Name each rep's coaching focus from metrics_table-shaped rows.
 
@@ -260,7 +242,7 @@ def diagnose_table(rep_metrics: pd.DataFrame, *, peers: str = "team", period: st
     if peers not in ("team", "all"):
         raise InputError(f"peers must be 'team' or 'all', not {peers!r}")
     frame = _prepare(rep_metrics)
-    has_data = (frame["opportunities"].fillna(0) > 0) | (frame["closed"] > 0)
+    has_data = _has_data(frame)
     results = []
     for pos in range(len(frame)):
         row = frame.iloc[pos]
@@ -298,6 +280,11 @@ def _prepare(rep_metrics: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _has_data(frame: pd.DataFrame) -> pd.Series:
+    """Reps with any opportunity opened or deal closed in the period: the only ones that count as peers."""
+    return (frame["opportunities"].fillna(0) > 0) | (frame["closed"] > 0)
+
+
 def _label(value) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -322,24 +309,14 @@ def _diagnose_row(frame, row, peer_mask: np.ndarray, group: str, period, rep_has
     closed = int(row["closed"])
     evidence = [_evidence(frame, row, factor, peer_mask) for factor in _FACTORS]
     peer_count = int(peer_mask.sum())
-    where = "the rep's team" if group == "team" else "all reps"
-    notes = [f"Benchmark: the median of {peer_count} other reps with data ({where})."]
-    share = float(row["active_share"])
-    if 0 < share < 1:
-        notes.append(f"Employed for {share:.0%} of the period: opportunities are compared as a full-period pace "
-                     f"({_num(row['opportunities']) or 0:,.0f} opened, {_num(row['opportunities_pace']) or 0:,.0f} at that pace).")
 
     focus = None
     if not rep_has_data:
         reason = "no_data"
-        notes.append("No opportunities created or deals closed in this period: nothing to diagnose yet.")
     elif small:
         reason = "thin_sample"
-        notes.append(f"Only {closed} closed deal{'' if closed == 1 else 's'} in this period: too few for win rate, deal size and cycle "
-                     "length to say which factor holds revenue back. Try a longer period.")
     elif peer_count < MIN_PEERS:
         reason = "thin_peers"
-        notes.append(f"Only {peer_count} other reps with data to compare with: too few for a fair benchmark.")
     else:
         candidates = [e for e in evidence if e["_meaningful"]]
         reason = None if candidates else "none"
@@ -349,31 +326,40 @@ def _diagnose_row(frame, row, peer_mask: np.ndarray, group: str, period, rep_has
     if focus is not None:
         evidence.sort(key=lambda e: e["factor"] != focus)  # stable: focus first, then funnel order
     shown = [e for e in evidence if e["_strength"] and not (small and e["_needs_closed"])]
-    strengths = [_strength_text(e, group) for e in shown]
-    summary = _summary(row, evidence, focus, reason, group, period, shown, closed)
     for e in evidence:
         for key in ("_meaningful", "_strength", "_needs_closed"):
             e.pop(key)
+    name = row.get("name")
     return {
         "rep_id": str(row["rep_id"]),
         "period": period,
         "focus": focus,
-        "strengths": strengths,
+        "strengths": [wording.strength(e, group) for e in shown],
         "evidence": evidence,
-        "summary": summary,
-        "questions": list(_QUESTIONS[focus or ("none" if reason == "none" else "thin")]),
+        "summary": wording.summary(name=name, strengths=shown, focus=focus, reason=reason, evidence=evidence,
+                                   group=group, period=period, closed=closed),
+        "questions": wording.questions(focus, reason),
         "peer_group": group,
         "peer_count": peer_count,
-        "notes": notes,
+        "notes": wording.notes(peer_count=peer_count, group=group, active_share=float(row["active_share"]),
+                               opened=_num(row["opportunities"]), pace=_num(row["opportunities_pace"]),
+                               reason=reason, closed=closed),
     }
+
+
+def _usable(frame: pd.DataFrame, factor: _Factor, peer_mask: np.ndarray) -> np.ndarray:
+    """The peers a factor's median and band rest on: peers with a value of the
+    compared column (the pace, for prospecting), small samples left out
+    for the factors measured on closed deals."""
+    usable = peer_mask & frame[factor.column].notna().to_numpy()
+    if factor.needs_closed:
+        usable &= ~frame["small_sample"].to_numpy(dtype=bool)
+    return usable
 
 
 def _evidence(frame, row, factor: _Factor, peer_mask: np.ndarray) -> dict:
     values = frame[factor.column].to_numpy(dtype="float64")
-    usable = peer_mask & ~np.isnan(values)
-    if factor.needs_closed:
-        usable &= ~frame["small_sample"].to_numpy(dtype=bool)
-    peer_values = values[usable]
+    peer_values = values[_usable(frame, factor, peer_mask)]
     rep_value = _num(row[factor.column])
     n = _num(row.get(factor.n_column))
     if len(peer_values) >= MIN_PEERS:  # with one or two peers a "median" would show their own figures
@@ -419,86 +405,3 @@ def _num(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(number) else number
-
-
-def _fmt(metric: str, value: float) -> str:
-    if metric == "win_rate":
-        return f"{value:.0%}"
-    if metric == "cycle_days_median":
-        return f"{value:,.0f} days"
-    return f"{value:,.0f}"
-
-
-def _peer_phrase(group: str) -> str:
-    return "the team median" if group == "team" else "the median across all reps"
-
-
-def _strength_text(e: dict, group: str, *, you: bool = False) -> str:
-    """One strength in words: "Wins 62% of closed deals, above the team median
-    of 55%" (``you=True``: "you win 62% of your closed deals, ...")."""
-    rep, med, peer = e["rep_value"], e["peer_median"], _peer_phrase(group)
-    level = "in line with" if e["score"] == 0 else ("faster than" if e["factor"] == "velocity" else "above")
-    if e["factor"] == "prospecting":
-        what = f"{'you opened' if you else 'Opened'} {rep:,.0f} new opportunities"
-        if "raw_value" in e:
-            what = (f"{'you opened' if you else 'Opened'} {e['raw_value']:,.0f} new opportunities in "
-                    f"{e['active_share']:.0%} of the period, a full-period pace of {rep:,.0f}")
-        bench = f"{med:,.0f}"
-    elif e["factor"] == "conversion":
-        what = f"{'you win' if you else 'Wins'} {rep:.0%} of {'your ' if you else ''}closed deals"
-        bench = f"{med:.0%}"
-    elif e["factor"] == "deal_size":
-        what = f"{'your average won deal is' if you else 'Average won deal of'} {rep:,.0f}"
-        bench = f"{med:,.0f}"
-    else:
-        what = f"{'you close' if you else 'Closes'} deals in a median {rep:,.0f} days"
-        bench = f"{med:,.0f} days"
-    return f"{what}, {level} {peer} of {bench}"
-
-
-def _focus_text(e: dict, group: str, period) -> str:
-    rep, med, peer = e["rep_value"], e["peer_median"], _peer_phrase(group)
-    gap = abs(e["gap_pct"])
-    when = f" in {period}" if period else ""
-    if e["factor"] == "prospecting":
-        if "raw_value" in e:
-            return (f"You opened {e['raw_value']:,.0f} new opportunities{when} in {e['active_share']:.0%} of it, a pace of "
-                    f"{rep:,.0f} for the whole period, {gap:.0f}% fewer than {peer} of {med:,.0f}.")
-        return f"You opened {rep:,.0f} new opportunities{when}, {gap:.0f}% fewer than {peer} of {med:,.0f}."
-    if e["factor"] == "conversion":
-        return f"You won {rep:.0%} of your closed deals{when}, against {peer} of {med:.0%}."
-    if e["factor"] == "deal_size":
-        return f"Your average won deal{when} was {rep:,.0f}, {gap:.0f}% below {peer} of {med:,.0f}."
-    return f"Your deals took a median {rep:,.0f} days to close{when}, {gap:.0f}% longer than {peer} of {med:,.0f} days."
-
-
-_NO_FOCUS_TEXT = {
-    "none": ("No part of your funnel falls meaningfully short of your peers: opportunities, win rate, deal size "
-             "and cycle length are all within the usual range. Keep doing what works; the next step is a "
-             "stretch goal you choose."),
-    "no_data": ("There is no new opportunity or closed deal in this period yet, so there is nothing to judge; "
-                "we will look again when there is."),
-    "thin_sample": ("With {closed} closed deals in this period the numbers are too few to say fairly which part of "
-                    "your funnel to work on; we will look again over a longer period."),
-    "thin_peers": ("There are too few other reps with data in this period to compare with fairly, so no single "
-                   "focus is named this time."),
-}
-
-
-def _summary(row, evidence, focus, reason, group, period, shown_strengths, closed) -> str:
-    name = row.get("name")
-    opener = f"{name}, " if isinstance(name, str) and name else ""
-    parts = []
-    if shown_strengths:
-        said = "; ".join(_strength_text(e, group, you=True) for e in shown_strengths)
-        parts.append(f"{opener}first what is working: {said}.")
-    elif opener:
-        parts.append(f"{opener}here is how your period looks.")
-    if focus is not None:
-        e = next(e for e in evidence if e["factor"] == focus)
-        parts.append(_focus_text(e, group, period))
-        parts.append(_ADVICE[focus])
-    else:
-        parts.append(_NO_FOCUS_TEXT[reason].format(closed=closed))
-    text = " ".join(parts)
-    return text[0].upper() + text[1:]

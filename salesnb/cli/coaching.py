@@ -99,13 +99,10 @@ def _wrap(text: str, indent: str = "  ", hanging: str = "") -> str:
 
 
 def _value(metric: str, value) -> str:
-    if value is None:
-        return "n/a"
-    if metric == "win_rate":
-        return f"{value:.0%}"
-    if metric == "cycle_days_median":
-        return f"{value:,.0f} d"
-    return f"{value:,.0f}"
+    """A figure by the label book's rule, days shortened to fit the evidence columns ("31 d")."""
+    from salesnb.analysis.labels import fmt
+
+    return fmt(metric, value).replace(" days", " d")
 
 
 def _rep_flags(dataset, period, as_of):

@@ -7,25 +7,35 @@ comes from data, so a rep named ``<script>alert(1)</script>`` or a territory
 ``<b>bold</b>`` appears as text, never as markup. Tables go through
 :func:`table`, which formats each column and escapes every cell.
 
-Numbers are formatted in exactly one place, :func:`fmt`, so a figure reads
-the same in a headline, a table and a test::
-
-    fmt("win_rate", 0.2658)        -> '27%'
-    fmt("revenue_won", 627987.47)  -> '627,987'
-    fmt("cycle_days_median", 31.0) -> '31 days'
-
-:data:`METRIC_LABELS` holds each metric's name in a manager's words and its
-unit; :mod:`salesnb.present.charts` uses it for axis labels. :func:`chart` turns a
-matplotlib Figure into a small embedded PNG (the size budget of a report).
+Names and numbers come from the label book, :mod:`salesnb.analysis.labels`
+(:func:`fmt`, :func:`fmt_unit`, :data:`METRIC_LABELS`... are its own, named
+here too for the notebooks and charts); the words of a diagnosis from
+:mod:`salesnb.analysis.wording`. :func:`chart` turns a matplotlib Figure
+into a small embedded PNG (the size budget of a report).
 """
 from __future__ import annotations
 
 import html
 import io
-import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
+
+from salesnb.analysis import wording
+from salesnb.analysis.labels import (
+    EXPECTATION_NAMES,
+    EXPECTATION_UNITS,
+    HEADERS,
+    METRIC_LABELS,
+    UNITS,
+    axis_label,
+    factor_name,
+    fmt,
+    fmt_unit,
+    is_missing,
+    label,
+    unit,
+)
 
 __all__ = [
     "METRIC_LABELS", "HEADERS", "UNITS", "CHART_DPI", "label", "unit", "axis_label", "fmt", "fmt_unit",
@@ -33,51 +43,6 @@ __all__ = [
     "questions", "notes", "scorecard", "value_cost", "forecasts", "quality", "warning", "paragraph",
     "focus_table", "training_summary",
 ]
-
-# unit codes -> how an axis names them
-UNITS = {
-    "count": "count",
-    "share": "%",          # stored as 0..1, shown as a percentage
-    "pct": "%",            # already in percent (forecast_error_pct)
-    "currency": "currency",
-    "days": "days",
-    "x_quota": "x quota",
-    "x_cost": "x yearly cost",
-    "ratio": "contacts per opportunity",
-}
-
-METRIC_LABELS: dict[str, tuple[str, str]] = {
-    "opportunities": ("New opportunities", "count"),
-    "won": ("Deals won", "count"),
-    "lost": ("Deals lost", "count"),
-    "open": ("Open deals", "count"),
-    "closed": ("Deals closed", "count"),
-    "win_rate": ("Win rate", "share"),
-    "contacts": ("Contacts", "count"),
-    "new_prospect_contacts": ("New-prospect contacts", "count"),
-    "follow_up_contacts": ("Follow-up contacts", "count"),
-    "contact_close_rate": ("Wins per contact", "share"),
-    "contacts_per_opportunity": ("Contacts per opportunity", "ratio"),
-    "revenue_won": ("Revenue won", "currency"),
-    "avg_deal_size": ("Average won deal", "currency"),
-    "cycle_days_median": ("Median sales cycle", "days"),
-    "pipeline_open_amount": ("Open pipeline", "currency"),
-    "weighted_pipeline": ("Weighted pipeline", "currency"),
-    "pipeline_coverage": ("Pipeline coverage", "x_quota"),
-    "quota": ("Quota", "currency"),
-    "attainment": ("Quota attainment", "share"),
-    "new_customers_primary": ("New primary customers", "count"),
-    "new_customers_secondary": ("New secondary customers", "count"),
-    "clv": ("Customer lifetime value", "currency"),
-    "annual_cost": ("Yearly cost", "currency"),
-    "value_cost_ratio": ("Value / cost", "x_cost"),
-    "forecast_amount": ("Forecast", "currency"),
-    "actual": ("Revenue won", "currency"),
-    "forecast_error_pct": ("Forecast error", "pct"),
-    "median_error_pct": ("Median forecast error", "pct"),
-    "mean_error_pct": ("Mean forecast error", "pct"),
-}
-"""metric -> (name in a manager's words, unit code of :data:`UNITS`)."""
 
 CHART_DPI = 90
 """Pixels per inch of report charts: a (7, 3.5) inch chart is 630 x 315 px."""
@@ -94,75 +59,6 @@ _STYLE = (
     ".salesnb-table td.text,.salesnb-table th.text{text-align:left}"
     "</style>"
 )
-
-
-# -- labels and numbers ------------------------------------------------------------
-
-HEADERS = {
-    "label": "Rep", "rep_id": "Rep ID", "name": "Name", "team": "Team", "territory": "Territory",
-    "customer_type": "Customer type", "acquisition_method": "Acquisition method", "market_tier": "Market tier",
-    "customers": "Customers", "periods": "Periods judged", "share_over": "Share over", "share_under": "Share under",
-    "bias": "Bias", "table": "Table", "rows": "Rows", "file": "File", "flag": "Check", "period": "Period",
-    "line": "Line", "column": "Column", "value": "Value", "message": "Problem", "hint": "Fix", "severity": "Severity",
-    "detail": "Detail", "focus": "Focus",
-}
-"""Column headers for the non-metric columns tables show."""
-
-
-def label(metric: str) -> str:
-    """A metric's (or a known column's) name in a manager's words (``win_rate`` -> ``Win rate``)."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric][0]
-    return HEADERS.get(metric, metric.replace("_", " ").capitalize())
-
-
-def unit(metric: str) -> str:
-    """A metric's unit code (see :data:`UNITS`)."""
-    return METRIC_LABELS.get(metric, ("", "count"))[1]
-
-
-def axis_label(metric: str) -> str:
-    """An axis label with its unit in parentheses: ``Win rate (%)``."""
-    return f"{label(metric)} ({UNITS[unit(metric)]})"
-
-
-def _missing(value) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value) or (isinstance(value, float) and math.isnan(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def fmt(metric: str, value, *, missing: str = "n/a") -> str:
-    """``value`` of ``metric`` as a report shows it (the one formatting rule).
-
-    Shares (win rate, attainment) as whole percentages, money and counts
-    with thousands separators and no decimals, days as ``31 days``, ratios
-    with one decimal (``13.2x``), forecast error signed (``+41%``). Missing
-    values read ``n/a``.
-    """
-    return fmt_unit(unit(metric), value, missing=missing)
-
-
-def fmt_unit(kind: str, value, *, missing: str = "n/a") -> str:
-    """``value`` formatted by unit code ``kind`` (see :data:`UNITS`); :func:`fmt` by metric."""
-    if _missing(value):
-        return missing
-    number = float(value)
-    if kind == "share":
-        return f"{number:.0%}"
-    if kind == "pct":
-        whole = round(number)
-        return "0%" if whole == 0 else f"{whole:+.0f}%"
-    if kind == "days":
-        return f"{number:,.0f} days"
-    if kind in ("x_quota", "x_cost"):
-        return f"{number:,.1f}x"
-    if kind == "ratio":
-        return f"{number:,.2f}".rstrip("0").rstrip(".")
-    return f"{number:,.0f}"
 
 
 def _e(value) -> str:
@@ -247,7 +143,7 @@ def table(frame, *, columns: Mapping[str, str] | Sequence[str] | None = None, fo
             elif rule in UNITS:
                 text_of = fmt_unit(rule, value)
             else:
-                text_of = "" if _missing(value) else _cell(value)
+                text_of = "" if is_missing(value) else _cell(value)
             cells.append(f"<td{_TEXT if text[column] else ''}>{_e(text_of)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
@@ -269,7 +165,7 @@ def _is_text(values, rule) -> bool:
     left-aligned, so prose does not read ragged; figures stay right-aligned."""
     if rule in METRIC_LABELS or rule in UNITS:
         return False
-    present = [v for v in values if not _missing(v)]
+    present = [v for v in values if not is_missing(v)]
     words = sum(not (isinstance(v, numbers.Number) or _FIGURE.fullmatch(str(v).strip())) for v in present)
     return words * 2 > len(present)
 
@@ -391,14 +287,14 @@ def headline(rep: Mapping, figures: Mapping, *, period: str):
 
     who = _e(rep.get("name") or rep.get("rep_id"))
     rep_id = _e(rep.get("rep_id"))
-    where = ", ".join(f"{what} {_e(rep.get(what))}" for what in ("territory", "team") if not _missing(rep.get(what)) and rep.get(what) != "")
+    where = ", ".join(f"{what} {_e(rep.get(what))}" for what in ("territory", "team") if not is_missing(rep.get(what)) and rep.get(what) != "")
     closed = figures.get("closed")
     sentence = (
         f"In {_e(period)}, {who} won {figure('revenue_won')} in revenue from {figure('won')} deals, "
         f"winning {figure('win_rate')} of {_e(fmt('closed', closed))} deals closed, "
         f"and opened {figure('opportunities')} new opportunities."
     )
-    if not _missing(figures.get("attainment")):
+    if not is_missing(figures.get("attainment")):
         sentence += f" That is {figure('attainment')} of the quota for the period."
     return fragment(
         f'{_STYLE}<p class="salesnb-headline"><strong>{who}</strong> ({rep_id}'
@@ -415,27 +311,17 @@ def strengths(diagnosis: Mapping):
 
 
 def focus(diagnosis: Mapping):
-    """The one focus, in the words of the diagnosis summary."""
+    """The one focus, in the diagnosis's words (:func:`salesnb.analysis.wording.focus_words`).
+
+    The summary says the strengths first and the strengths are listed above
+    the box, so when there are strengths the box shows the focus and its
+    advice alone; otherwise (no strengths, or no focus) the whole summary.
+    """
     name = diagnosis.get("focus")
     title = f"Focus: {name.replace('_', ' ')}" if name else "No single focus this period"
-    summary = diagnosis.get("summary") or ""
-    # the summary repeats the strengths first; the focus box shows what follows them
-    text = _after_strengths(summary, diagnosis) if name else summary
+    text = wording.focus_words(diagnosis) if name and diagnosis.get("strengths") else diagnosis.get("summary") or ""
     return fragment(f'{_STYLE}<div class="salesnb-focus"><p><strong class="focus {_e(name or "none")}">'
                     f'{_e(title)}</strong></p><p>{_e(text)}</p></div>')
-
-
-def _after_strengths(summary: str, diagnosis: Mapping) -> str:
-    marker = "first what is working:"
-    if marker not in summary.lower():
-        return summary
-    # the strengths sentence ends at the first ". " after the marker
-    start = summary.lower().index(marker)
-    end = summary.find(". ", start)
-    return summary[end + 2:] if end != -1 else summary
-
-
-_FACTOR_NAMES = {"prospecting": "Prospecting", "conversion": "Conversion", "deal_size": "Deal size", "velocity": "Velocity"}
 
 
 def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None = None):
@@ -450,8 +336,8 @@ def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None =
     for f in factors.to_dict("records"):
         metric = f["metric"]
         band = (f"{fmt(metric, f['peer_low'])} to {fmt(metric, f['peer_high'])}"
-                if not _missing(f["peer_low"]) else "too few peers")
-        name = _FACTOR_NAMES.get(f["factor"], f["factor"])
+                if not is_missing(f["peer_low"]) else "too few peers")
+        name = factor_name(f["factor"])
         if f.get("is_focus"):
             name += " (focus)"
         you = fmt(metric, f["rep_value"])
@@ -471,32 +357,16 @@ def questions(diagnosis: Mapping):
     return fragment("<ol>" + "".join(f"<li>{_e(q)}</li>" for q in items) + "</ol>")
 
 
-_SCORECARD_NAMES = {
-    "revenue_quota": "Revenue against quota",
-    "new_customers_primary": "New primary customers",
-    "new_customers_secondary": "New secondary customers",
-    "visits_per_customer_primary": "Visits per primary customer",
-    "visits_per_customer_secondary": "Visits per secondary customer",
-    "prospecting_methods": "Share of new customers from prospecting",
-    "max_travel_share": "Share of activities that are visits (at most)",
-    "pipeline_coverage": "Pipeline coverage",
-    "win_rate": "Win rate",
-}
-# the scorecard's unit column -> unit code of UNITS
-_SCORECARD_UNITS = {"currency": "currency", "customers": "count", "visits per customer": "ratio",
-                    "share": "share", "x quota": "x_quota"}
-
-
 def scorecard(card, *, notes: Iterable[str] | None = None):
     """The expectations scorecard: what was expected, what happened, met or not."""
     import pandas as pd
 
     rows = []
     for r in card.to_dict("records"):
-        name = _SCORECARD_NAMES.get(r["expectation"], str(r["expectation"]).replace("_", " ").capitalize())
-        kind = _SCORECARD_UNITS.get(str(r.get("unit")), "ratio")
+        name = EXPECTATION_NAMES.get(r["expectation"], str(r["expectation"]).replace("_", " ").capitalize())
+        kind = EXPECTATION_UNITS.get(str(r.get("unit")), "ratio")
         met = r.get("met")
-        verdict = "not judged" if _missing(met) else ("met" if met else "not met")
+        verdict = "not judged" if is_missing(met) else ("met" if met else "not met")
         rows.append({"Expectation": name, "Target": fmt_unit(kind, r["target"], missing="none set"),
                      "Actual": fmt_unit(kind, r["actual"]), "Result": verdict, "Note": r.get("note") or ""})
     return table(pd.DataFrame(rows, columns=["Expectation", "Target", "Actual", "Result", "Note"]),
@@ -505,14 +375,14 @@ def scorecard(card, *, notes: Iterable[str] | None = None):
 
 def value_cost(value: Mapping, *, peer_label: str = "team", notes: Iterable[str] | None = None):
     """Value vs cost in one sentence: lifetime value, yearly cost, their ratio vs the peers' median ratio."""
-    if _missing(value.get("value_cost_ratio")):
+    if is_missing(value.get("value_cost_ratio")):
         text = (f"Customer lifetime value to date is {fmt('clv', value.get('clv'))}; "
                 "no yearly cost is recorded, so value per unit of cost cannot be shown.")
     else:
         text = (f"The customers you brought in have paid {_metric('clv', value.get('clv'))} to date, "
                 f"against a yearly cost of {_metric('annual_cost', value.get('annual_cost'))}: "
                 f"{_metric('value_cost_ratio', value.get('value_cost_ratio'))} the cost")
-        if not _missing(value.get("peer_median_ratio")):
+        if not is_missing(value.get("peer_median_ratio")):
             text += f", where the {_e(peer_label)} median is {_e(fmt('value_cost_ratio', value.get('peer_median_ratio')))}"
         text += "."
         return fragment(_STYLE + f"<p>{text}</p>" + _notes_markup(notes))

@@ -286,10 +286,10 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     peer figure is a median or percentile over at least
     :data:`salesnb.analysis.diagnosis.MIN_PEERS` peers.
     """
-    from salesnb.analysis.diagnosis import diagnose, require_rep
-    from salesnb.analysis.scorecard import scorecard
+    from salesnb.analysis.diagnosis import diagnose, peer_counts, require_rep, with_active_share
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.quality import quality_flags, quality_for_rep
+    from salesnb.analysis.scorecard import scorecard
 
     as_of = _as_of(as_of)
     require_rep(ds, rep_id)
@@ -307,11 +307,13 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     peers = _peer_ids(reps, rep_id, group)
     peer_label = "team" if group == "team" else "all-rep"
 
-    band = {e["metric"]: _usable_peers(table, peers, e["metric"]) >= BAND_MIN_PEERS for e in diagnosis["evidence"]}
+    # the peers each factor's figures rest on, by diagnosis's own rule (prospecting: their paces)
+    counts = peer_counts(with_active_share(table, ds.reps, span), rep_id)
+    band = {factor: n >= BAND_MIN_PEERS for factor, n in counts.items()}
     factors = pd.DataFrame([{
         "factor": e["factor"], "metric": e["metric"], "rep_value": e["rep_value"],
-        "peer_low": e["peer_band"][0] if e["peer_band"] and band[e["metric"]] else None, "peer_median": e["peer_median"],
-        "peer_high": e["peer_band"][1] if e["peer_band"] and band[e["metric"]] else None, "gap_pct": e["gap_pct"], "n": e["n"],
+        "peer_low": e["peer_band"][0] if e["peer_band"] and band[e["factor"]] else None, "peer_median": e["peer_median"],
+        "peer_high": e["peer_band"][1] if e["peer_band"] and band[e["factor"]] else None, "gap_pct": e["gap_pct"], "n": e["n"],
         "small_sample": e["small_sample"], "is_focus": e["factor"] == diagnosis["focus"],
     } for e in diagnosis["evidence"]], columns=["factor", "metric", "rep_value", "peer_low", "peer_median",
                                                  "peer_high", "gap_pct", "n", "small_sample", "is_focus"])
@@ -347,17 +349,6 @@ def _peer_ids(reps: pd.DataFrame, rep_id: str, group: str) -> list[str]:
         team = _fold(reps.at[rep_id, "team"])
         others = [r for r in others if _fold(reps.at[r, "team"]) == team]
     return [str(r) for r in others]
-
-
-def _usable_peers(table: pd.DataFrame, peers: list[str], metric: str) -> int:
-    """How many peers a peer figure of ``metric`` rests on: peers with data
-    and a value, small samples left out for closed-deal metrics (the
-    diagnosis's rule)."""
-    rows = table[table["rep_id"].isin(peers).to_numpy()]
-    usable = ((rows["opportunities"].fillna(0) > 0) | (rows["closed"].fillna(0) > 0)) & rows[metric].notna()
-    if metric in CLOSED_METRICS:
-        usable &= ~rows["small_sample"].astype(bool)
-    return int(usable.sum())
 
 
 def _quarter_window(span: Period, quarters: int, first_day: pd.Timestamp | None) -> list[Period]:
@@ -416,7 +407,7 @@ def _thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min
     """Say where a trend chart draws no peer median (fewer than ``min_peers``
     peers with data) or only the median, no middle half (fewer than
     BAND_MIN_PEERS), per chart; charts with the same gaps share a note."""
-    from salesnb.present.html import label
+    from salesnb.analysis.labels import label
 
     notes = []
     for low, high, consequence in ((0, min_peers, "no peer median is drawn there"),

@@ -1,0 +1,179 @@
+"""The label book: every name a reader sees and every number format, in one place.
+
+Metric names in a manager's words with their units, the four funnel
+factors, the groups a table or chart breaks down by, the expectations of a
+scorecard, and one formatting rule per unit, so a figure reads the same in
+a diagnosis sentence, a report table, a chart and the CLI::
+
+    fmt("win_rate", 0.2658)        -> '27%'
+    fmt("revenue_won", 627987.47)  -> '627,987'
+    fmt("cycle_days_median", 31.0) -> '31 days'
+
+It sits in ``analysis`` (and imports nothing of salesnb) so that analysis,
+present and cli may all use it.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "UNITS", "METRIC_LABELS", "FACTOR_NAMES", "GROUP_NAMES", "HEADERS", "EXPECTATION_NAMES", "EXPECTATION_UNITS",
+    "label", "unit", "axis_label", "factor_name", "group_name", "is_missing", "fmt", "fmt_unit",
+]
+
+UNITS = {
+    "count": "count",
+    "share": "%",          # stored as 0..1, shown as a percentage
+    "pct": "%",            # already in percent (forecast_error_pct, a gap to the peers)
+    "currency": "currency",
+    "days": "days",
+    "x_quota": "x quota",
+    "x_cost": "x yearly cost",
+    "ratio": "contacts per opportunity",
+}
+"""Unit code -> how an axis names it."""
+
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "opportunities": ("New opportunities", "count"),
+    "won": ("Deals won", "count"),
+    "lost": ("Deals lost", "count"),
+    "open": ("Open deals", "count"),
+    "closed": ("Deals closed", "count"),
+    "win_rate": ("Win rate", "share"),
+    "contacts": ("Contacts", "count"),
+    "new_prospect_contacts": ("New-prospect contacts", "count"),
+    "follow_up_contacts": ("Follow-up contacts", "count"),
+    "contact_close_rate": ("Wins per contact", "share"),
+    "contacts_per_opportunity": ("Contacts per opportunity", "ratio"),
+    "revenue_won": ("Revenue won", "currency"),
+    "avg_deal_size": ("Average won deal", "currency"),
+    "cycle_days_median": ("Median sales cycle", "days"),
+    "pipeline_open_amount": ("Open pipeline", "currency"),
+    "weighted_pipeline": ("Weighted pipeline", "currency"),
+    "pipeline_coverage": ("Pipeline coverage", "x_quota"),
+    "quota": ("Quota", "currency"),
+    "attainment": ("Quota attainment", "share"),
+    "new_customers_primary": ("New primary customers", "count"),
+    "new_customers_secondary": ("New secondary customers", "count"),
+    "clv": ("Customer lifetime value", "currency"),
+    "annual_cost": ("Yearly cost", "currency"),
+    "value_cost_ratio": ("Value / cost", "x_cost"),
+    "forecast_amount": ("Forecast", "currency"),
+    "actual": ("Revenue won", "currency"),
+    "forecast_error_pct": ("Forecast error", "pct"),
+    "median_error_pct": ("Median forecast error", "pct"),
+    "mean_error_pct": ("Mean forecast error", "pct"),
+}
+"""metric -> (name in a manager's words, unit code of :data:`UNITS`)."""
+
+FACTOR_NAMES = {"prospecting": "Prospecting", "conversion": "Conversion", "deal_size": "Deal size",
+                "velocity": "Velocity"}
+"""The funnel factors a diagnosis weighs, in funnel order -> their names."""
+
+GROUP_NAMES = {"rep": "Rep", "team": "Team", "territory": "Territory", "customer_type": "Customer type",
+               "acquisition_method": "Acquisition method", "market_tier": "Market tier"}
+"""What metrics break down by (``metrics_table(by=...)``, a segment) -> its name."""
+
+HEADERS = {
+    "label": "Rep", "rep_id": "Rep ID", "name": "Name", **{k: v for k, v in GROUP_NAMES.items() if k != "rep"},
+    "customers": "Customers", "periods": "Periods judged", "share_over": "Share over", "share_under": "Share under",
+    "bias": "Bias", "table": "Table", "rows": "Rows", "file": "File", "flag": "Check", "period": "Period",
+    "line": "Line", "column": "Column", "value": "Value", "message": "Problem", "hint": "Fix", "severity": "Severity",
+    "detail": "Detail", "focus": "Focus",
+}
+"""Column headers for the non-metric columns tables show."""
+
+EXPECTATION_NAMES = {
+    "revenue_quota": "Revenue against quota",
+    "new_customers_primary": "New primary customers",
+    "new_customers_secondary": "New secondary customers",
+    "visits_per_customer_primary": "Visits per primary customer",
+    "visits_per_customer_secondary": "Visits per secondary customer",
+    "prospecting_methods": "Share of new customers from prospecting",
+    "max_travel_share": "Share of activities that are visits (at most)",
+    "pipeline_coverage": "Pipeline coverage",
+    "win_rate": "Win rate",
+}
+"""A scorecard's expectations -> their names."""
+
+EXPECTATION_UNITS = {"currency": "currency", "customers": "count", "visits per customer": "ratio",
+                     "share": "share", "x quota": "x_quota"}
+"""A scorecard's ``unit`` column -> unit code of :data:`UNITS`."""
+
+
+def label(metric: str) -> str:
+    """A metric's (or a known column's) name in a manager's words (``win_rate`` -> ``Win rate``)."""
+    if metric in METRIC_LABELS:
+        return METRIC_LABELS[metric][0]
+    return HEADERS.get(metric, metric.replace("_", " ").capitalize())
+
+
+def unit(metric: str) -> str:
+    """A metric's unit code (see :data:`UNITS`)."""
+    return METRIC_LABELS.get(metric, ("", "count"))[1]
+
+
+def axis_label(metric: str) -> str:
+    """An axis label with its unit in parentheses: ``Win rate (%)``."""
+    return f"{label(metric)} ({UNITS[unit(metric)]})"
+
+
+def factor_name(factor: str) -> str:
+    """A funnel factor's name (``deal_size`` -> ``Deal size``)."""
+    return FACTOR_NAMES.get(factor, factor)
+
+
+def group_name(group: str) -> str:
+    """A breakdown's name (``acquisition_method`` -> ``Acquisition method``)."""
+    return GROUP_NAMES.get(group, group.replace("_", " ").capitalize())
+
+
+def is_missing(value) -> bool:
+    """True for None, NaN and pandas' missing values."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value) or (isinstance(value, float) and math.isnan(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt(metric: str, value, *, missing: str = "n/a") -> str:
+    """``value`` of ``metric`` as a report shows it (the one formatting rule).
+
+    Shares (win rate, attainment) as whole percentages, money and counts
+    with thousands separators and no decimals, days as ``31 days``, ratios
+    with one decimal (``13.2x``), forecast error signed (``+41%``). Missing
+    values read ``n/a``.
+    """
+    return fmt_unit(unit(metric), value, missing=missing)
+
+
+def fmt_unit(kind: str, value, *, missing: str = "n/a", signed: bool = True, compact: bool = False) -> str:
+    """``value`` formatted by unit code ``kind`` (see :data:`UNITS`); :func:`fmt` by metric.
+
+    ``signed=False`` drops the sign of a ``"pct"`` figure (a gap said in
+    words, "41% fewer"); ``compact=True`` writes money as a chart's axis
+    ticks do (``1.2M``, ``35k``, ``800``).
+    """
+    if is_missing(value):
+        return missing
+    number = float(value)
+    if compact and kind == "currency":
+        size = abs(number)
+        if size >= 1e6:
+            return f"{number / 1e6:,.1f}M"
+        if size >= 1e3:
+            return f"{number / 1e3:,.0f}k"
+    if kind == "share":
+        return f"{number:.0%}"
+    if kind == "pct":
+        whole = round(number)
+        return "0%" if whole == 0 else f"{whole:+.0f}%" if signed else f"{abs(whole):.0f}%"
+    if kind == "days":
+        return f"{number:,.0f} days"
+    if kind in ("x_quota", "x_cost"):
+        return f"{number:,.1f}x"
+    if kind == "ratio":
+        return f"{number:,.2f}".rstrip("0").rstrip(".")
+    return f"{number:,.0f}"
