@@ -47,7 +47,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
 from salesnb.present import drawing as figures
-from salesnb.present.html import METRIC_LABELS, axis_label, label, unit
+from salesnb.analysis import labels
+from salesnb.analysis.labels import FACTOR_NAMES, METRIC_LABELS, axis_label, factor_name, fmt_unit, label, unit
 
 __all__ = [
     "PALETTE", "FIGSIZE", "factor_bands", "trend", "value_vs_cost", "forecast_vs_actual",
@@ -69,8 +70,6 @@ PALETTE = {
 }
 """seaborn's "colorblind" palette, by role."""
 
-_FACTOR_TITLES = {"prospecting": "Prospecting", "conversion": "Conversion", "deal_size": "Deal size",
-                  "velocity": "Velocity"}
 
 _RC = {
     "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 11, "axes.titleweight": "bold",
@@ -166,12 +165,8 @@ def _value_axis(axis, metric: str) -> None:
 
 
 def _money(value, _pos=None) -> str:
-    size = abs(value)
-    if size >= 1e6:
-        return f"{value / 1e6:,.1f}M"
-    if size >= 1e3:
-        return f"{value / 1e3:,.0f}k"
-    return f"{value:,.0f}"
+    """A money axis tick: 1.2M, 35k (the label book's compact money)."""
+    return fmt_unit("currency", value, compact=True)
 
 
 def _require(frame, columns: Sequence[str], what: str) -> None:
@@ -207,7 +202,7 @@ def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
     dashed line and the rep as a dot (vermillion on the focus factor).
     """
     _require(factors, ["factor", "metric", "rep_value", "peer_low", "peer_median", "peer_high"], "factor_bands")
-    order = [f for f in _FACTOR_TITLES if f in set(factors["factor"])]
+    order = [f for f in FACTOR_NAMES if f in set(factors["factor"])]
     fig, axes = _figure(1, max(len(order), 1), figsize=(7.0, 3.2))
     whose = "your team's middle half" if peer_label == "team" else "the middle half of all reps"
     fig.suptitle(f"Your funnel against {whose}", fontsize=11, fontweight="bold", x=0.01,
@@ -236,7 +231,7 @@ def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
         ax.set_xticks([])
         ax.grid(False, axis="x")
         _value_axis(ax.yaxis, metric)
-        title = _FACTOR_TITLES.get(factor, factor) + (" (focus)" if r.get("is_focus") else "")
+        title = factor_name(factor) + (" (focus)" if r.get("is_focus") else "")
         _title(ax, title)
         ylabel = axis_label(metric)
         if metric == "cycle_days_median":
@@ -430,23 +425,20 @@ def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | No
     _require(frame, [group, metric], "metric_bars")
     rows = frame[[group, metric]].reset_index(drop=True)
     fig, ax = _seaborn_figure(figsize=(7.0, max(2.2, 1.0 + 0.28 * len(rows))))
-    group_name = _GROUP_NAMES.get(group, group.replace("_", " ").capitalize())
+    group_title = labels.group_name("rep" if group in ("rep_id", "label", "name") else group)
     if rows[metric].notna().sum() == 0:
         _empty(ax, f"No {label(metric).lower()} for this selection")
     else:
-        bars = pd.DataFrame({group_name: _categories(rows[group]), metric: rows[metric].astype(float).fillna(0)})
-        sns.barplot(data=bars, x=metric, y=group_name, order=list(bars[group_name]), orient="h", color=PALETTE["you"],
+        bars = pd.DataFrame({group_title: _categories(rows[group]), metric: rows[metric].astype(float).fillna(0)})
+        sns.barplot(data=bars, x=metric, y=group_title, order=list(bars[group_title]), orient="h", color=PALETTE["you"],
                     saturation=1, width=0.6, errorbar=None, ax=ax)
         ax.grid(False, axis="y")
         _value_axis(ax.xaxis, metric)
-    _title(ax, title or f"{label(metric)} by {group_name.lower()}")
-    _labels(ax, axis_label(metric), group_name)
+    _title(ax, title or f"{label(metric)} by {group_title.lower()}")
+    _labels(ax, axis_label(metric), group_title)
     return fig
 
 
-_GROUP_NAMES = {"rep_id": "Rep", "label": "Rep", "name": "Rep", "team": "Team", "territory": "Territory",
-                "customer_type": "Customer type", "acquisition_method": "Acquisition method",
-                "market_tier": "Market tier"}
 
 
 @_seaborn_themed
