@@ -13,7 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel demo report test test-fast test-browser browser-deps lab sample bench clean
+.PHONY: help setup kernel demo report test format test-fast test-browser browser-deps lab sample bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
@@ -39,8 +39,14 @@ demo: $(STAMP) ## Set up, validate the bundled sample, print its metrics and ren
 report: $(STAMP) ## Render the coaching reports for the sample into $(OUT) (open $(OUT)/index.html)
 	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
 
-test: $(STAMP) ## Run the whole test suite (what CI runs), browser tests included (skipped, with the reason, without Chromium)
+test: $(STAMP) ## Lint (ruff), then run the whole test suite (what CI runs), browser tests included (skipped, with the reason, without Chromium)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
+
+format: $(STAMP) ## Format the code and fix what the linter can (ruff)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 test-fast: $(STAMP) ## Run the tests that execute no notebook
 	$(BIN)/python -m pytest -n 2 -m "not slow and not browser"

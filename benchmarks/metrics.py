@@ -41,11 +41,11 @@ like-for-like of everything metrics_table does.
 
 On a shared machine only the ratio means something; run both in one go.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import sys
@@ -59,7 +59,7 @@ import pandas as pd
 TABLES = ("reps", "customers", "opportunities", "activities", "orders")
 MARKER = ".generated.json"
 MIB = 1024 * 1024
-TARGET_RATIO = 1.5     # issue #4: metrics_table within 1.5x of DuckDB...
+TARGET_RATIO = 1.5  # issue #4: metrics_table within 1.5x of DuckDB...
 TARGET_PEAK_MIB = 1024  # ...and the whole salesnb side (load + metrics_table) under 1 GiB
 
 try:
@@ -69,6 +69,7 @@ except ImportError:  # the RSS increase is then not reported
 
 
 # -- the source ----------------------------------------------------------------
+
 
 def source_dir(args) -> Path:
     if args.dir:
@@ -88,10 +89,17 @@ def ensure_source(args) -> tuple[Path, bool, float | None]:
     start = time.perf_counter()
     rows = generate(folder, reps=args.reps, months=args.months, fmt="parquet", activity_scale=args.activity_scale)
     seconds = time.perf_counter() - start
-    (folder / MARKER).write_text(json.dumps({
-        "reps": args.reps, "months": args.months, "activity_scale": args.activity_scale,
-        "rows": {k: int(v) for k, v in rows.items()}, "seconds": seconds,
-    }))
+    (folder / MARKER).write_text(
+        json.dumps(
+            {
+                "reps": args.reps,
+                "months": args.months,
+                "activity_scale": args.activity_scale,
+                "rows": {k: int(v) for k, v in rows.items()},
+                "seconds": seconds,
+            }
+        )
+    )
     return folder, False, seconds
 
 
@@ -102,6 +110,7 @@ def parquet_rows(folder: Path) -> dict[str, int]:
 
 
 # -- memory --------------------------------------------------------------------
+
 
 def maxrss_mib() -> float:
     """Peak RSS of this process so far (Linux reports KiB, macOS bytes)."""
@@ -142,8 +151,10 @@ class RssPeak:
     def describe(self) -> str:
         if psutil is None:
             return "psutil not installed"
-        return (f"RSS before {self.before / MIB:,.0f} MiB, peak {self.peak / MIB:,.0f} MiB "
-                f"(+{(self.peak - self.before) / MIB:,.0f} MiB), after {self.after / MIB:,.0f} MiB")
+        return (
+            f"RSS before {self.before / MIB:,.0f} MiB, peak {self.peak / MIB:,.0f} MiB "
+            f"(+{(self.peak - self.before) / MIB:,.0f} MiB), after {self.after / MIB:,.0f} MiB"
+        )
 
 
 def release_memory() -> None:
@@ -311,8 +322,18 @@ def duckdb_metrics(con, folder: Path, period):
 # -- agreement -------------------------------------------------------------------
 
 ASSERTED = ("opportunities", "won", "revenue_won", "contacts", "new_prospect_contacts")
-CHECKED = ("lost", "open", "win_rate", "avg_deal_size", "cycle_days_median", "pipeline_open_amount",
-           "follow_up_contacts", "unlinked_contacts", "clv", "value_cost_ratio")
+CHECKED = (
+    "lost",
+    "open",
+    "win_rate",
+    "avg_deal_size",
+    "cycle_days_median",
+    "pipeline_open_amount",
+    "follow_up_contacts",
+    "unlinked_contacts",
+    "clv",
+    "value_cost_ratio",
+)
 
 
 def compare(ours: pd.DataFrame, theirs: pd.DataFrame) -> dict[str, int]:
@@ -332,6 +353,7 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame) -> dict[str, int]:
 
 # -- main --------------------------------------------------------------------------
 
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=2900)
@@ -349,8 +371,10 @@ def main(argv=None) -> int:
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.periods import parse_period
 
-    print(f"python {sys.version.split()[0]}, pandas {pd.__version__}, duckdb {duckdb.__version__}, "
-          f"cores {os.cpu_count()} (shared machine: compare the ratio, not the seconds)")
+    print(
+        f"python {sys.version.split()[0]}, pandas {pd.__version__}, duckdb {duckdb.__version__}, "
+        f"cores {os.cpu_count()} (shared machine: compare the ratio, not the seconds)"
+    )
 
     folder, reused, gen_seconds = ensure_source(args)
     print(f"source: {folder} ({'reused' if reused else f'generated in {gen_seconds:.1f} s'})")
@@ -362,20 +386,22 @@ def main(argv=None) -> int:
         ds = salesnb.load(folder)
     load_seconds = time.perf_counter() - start
     loaded = {t: len(ds.tables[t]) for t in ds.tables if ds.tables[t] is not None}
-    print(f"load: {load_seconds:.2f} s (salesnb.load; not part of the ratio), "
-          f"quarantined rows {ds.quarantined_rows}; {load_memory.describe()}")
+    print(
+        f"load: {load_seconds:.2f} s (salesnb.load; not part of the ratio), "
+        f"quarantined rows {ds.quarantined_rows}; {load_memory.describe()}"
+    )
     if any(loaded.get(t) != n for t, n in rows.items()):
         print("rows per table (loaded):  " + ", ".join(f"{t} {n:,}" for t, n in loaded.items()))
     print(f"ru_maxrss after load: {maxrss_mib():,.0f} MiB")
 
     period = None if args.period is None else parse_period(args.period)
-    ours_best, ours_times, ours, ours_memory = best_of(
-        args.runs, lambda: metrics_table(ds, by=args.by, period=args.period))
+    ours_best, ours_times, ours, ours_memory = best_of(args.runs, lambda: metrics_table(ds, by=args.by, period=args.period))
     used = ours.attrs["period"]
-    print(f"period: {args.period or 'whole span'} = {used.start.date()}..{used.end.date()}, by={args.by}, "
-          f"{len(ours)} rows")
-    print(f"salesnb metrics_table: best {ours_best:.2f} s of {', '.join(f'{t:.2f}' for t in ours_times)}; "
-          f"first run {ours_memory.describe()}")
+    print(f"period: {args.period or 'whole span'} = {used.start.date()}..{used.end.date()}, by={args.by}, {len(ours)} rows")
+    print(
+        f"salesnb metrics_table: best {ours_best:.2f} s of {', '.join(f'{t:.2f}' for t in ours_times)}; "
+        f"first run {ours_memory.describe()}"
+    )
     salesnb_peak = maxrss_mib()  # load + metrics_table: DuckDB has not run yet
     print(f"ru_maxrss after metrics_table: {salesnb_peak:,.0f} MiB (peak of load + metrics_table)")
 
@@ -383,29 +409,35 @@ def main(argv=None) -> int:
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     theirs_best, theirs_times, theirs, theirs_memory = best_of(args.runs, lambda: duckdb_metrics(con, folder, period))
     con.close()
-    print(f"DuckDB SQL over Parquet ({threads} threads): "
-          f"best {theirs_best:.2f} s of {', '.join(f'{t:.2f}' for t in theirs_times)}; "
-          f"first run {theirs_memory.describe()}")
+    print(
+        f"DuckDB SQL over Parquet ({threads} threads): "
+        f"best {theirs_best:.2f} s of {', '.join(f'{t:.2f}' for t in theirs_times)}; "
+        f"first run {theirs_memory.describe()}"
+    )
     print(f"ru_maxrss at the end: {maxrss_mib():,.0f} MiB (peak of the whole process)")
 
     first_day, last_day = theirs.attrs["span"]
-    assert (pd.Timestamp(first_day), pd.Timestamp(last_day)) == (used.start, used.end), \
+    assert (pd.Timestamp(first_day), pd.Timestamp(last_day)) == (used.start, used.end), (
         f"periods differ: DuckDB {first_day}..{last_day}, salesnb {used.start.date()}..{used.end.date()}"
+    )
     differ = compare(ours, theirs)
-    print(f"agreement per rep (rows that differ, of {len(ours)}): "
-          + ", ".join(f"{c} {n}" for c, n in differ.items()))
+    print(f"agreement per rep (rows that differ, of {len(ours)}): " + ", ".join(f"{c} {n}" for c, n in differ.items()))
     totals = {c: (ours[c].sum(), theirs[c].sum()) for c in ASSERTED}
     print("totals salesnb / DuckDB: " + ", ".join(f"{c} {a:,.0f} / {b:,.0f}" for c, (a, b) in totals.items()))
     bad = [c for c in ASSERTED if differ[c]]
     assert not bad, f"salesnb and DuckDB disagree on {bad}"
 
     ratio = ours_best / theirs_best
-    print(f"ratio salesnb / DuckDB: {ratio:.2f}x "
-          f"(salesnb {ours_best:.2f} s, DuckDB {theirs_best:.2f} s, load {load_seconds:.2f} s not included)")
-    print(f"targets (issue #4): ratio <= {TARGET_RATIO}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'} ({ratio:.2f}x); "
-          f"peak RSS of load + metrics_table < {TARGET_PEAK_MIB:,} MiB: "
-          f"{'met' if salesnb_peak < TARGET_PEAK_MIB else 'NOT met'} ({salesnb_peak:,.0f} MiB); "
-          f"load {load_seconds:.2f} s, load peak {load_memory.peak / MIB if psutil else float('nan'):,.0f} MiB")
+    print(
+        f"ratio salesnb / DuckDB: {ratio:.2f}x "
+        f"(salesnb {ours_best:.2f} s, DuckDB {theirs_best:.2f} s, load {load_seconds:.2f} s not included)"
+    )
+    print(
+        f"targets (issue #4): ratio <= {TARGET_RATIO}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'} ({ratio:.2f}x); "
+        f"peak RSS of load + metrics_table < {TARGET_PEAK_MIB:,} MiB: "
+        f"{'met' if salesnb_peak < TARGET_PEAK_MIB else 'NOT met'} ({salesnb_peak:,.0f} MiB); "
+        f"load {load_seconds:.2f} s, load peak {load_memory.peak / MIB if psutil else float('nan'):,.0f} MiB"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ The entry points most users need::
 Heavy modules (pandas, plotting) are imported on first use, so importing the
 package, and ``salesnb --help``, stay fast.
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -14,15 +14,17 @@ temporary file: the target is still whole (old or new), and a hidden
 is never touched); the report runner calls it on its own folders when it
 takes the output folder's lock.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 __all__ = ["atomic_open", "write_bytes", "write_text", "write_json", "is_temporary", "remove_temporaries"]
 

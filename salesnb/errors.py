@@ -6,6 +6,7 @@ column, value) with a hint that says what would fix it. A
 :class:`DataError` carries one or more problems that stop a run; the CLI
 turns it into a message and exit code 1, never a traceback.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -8,6 +8,7 @@ its first exception, the caller then doing that call through the public
 API. The library versions they were tested with are pinned in
 pyproject.toml; docs/internals.md says how to lift a pin.
 """
+
 from __future__ import annotations
 
 import logging

@@ -2,6 +2,7 @@
 names, the fixture notebooks, a stand-in for papermill and readers of what a
 batch wrote. Shared by the tests of salesnb.run (a helper module, like
 ``sources.py``: no test imports another test module)."""
+
 from __future__ import annotations
 
 import csv
@@ -47,8 +48,7 @@ def write_source(folder: Path, reps=REPS) -> Path:
 
 def files_under(folder: Path) -> set[str]:
     """Every file under ``folder`` but a batch's lock file (it stays, empty, by design)."""
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")
-            if p.is_file() and p.name != LOCK}
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != LOCK}
 
 
 def read_manifest(out: Path) -> dict:
@@ -63,12 +63,25 @@ def fake_execute(job, capture):
     """Stands in for papermill: an 'executed' notebook; fails like papermill for R3."""
     from papermill.exceptions import PapermillExecutionError
 
-    nb = new_notebook(cells=[new_code_cell("print('fixture-input-marker')", execution_count=1, outputs=[
-        new_output("stream", name="stdout", text=f"{job.kind} {job.key} {job.parameters['period']}\n")])])
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "print('fixture-input-marker')",
+                execution_count=1,
+                outputs=[new_output("stream", name="stdout", text=f"{job.kind} {job.key} {job.parameters['period']}\n")],
+            )
+        ]
+    )
     execute_module._memory_notebooks().saved[capture] = nbformat.writes(nb)
     if job.key == "R3":
-        raise PapermillExecutionError(cell_index=0, exec_count=1, source="", ename="RuntimeError",
-                                      evalue="fixture failure", traceback=["Traceback", "RuntimeError: fixture failure"])
+        raise PapermillExecutionError(
+            cell_index=0,
+            exec_count=1,
+            source="",
+            ename="RuntimeError",
+            evalue="fixture failure",
+            traceback=["Traceback", "RuntimeError: fixture failure"],
+        )
     return nb
 
 

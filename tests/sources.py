@@ -9,6 +9,7 @@ A table name with a suffix (``"deals_export.csv"``, ``"reps.xlsx"``) is
 used as the file name as it is. :data:`REPS` and :func:`opps` give a
 small valid pair to start from.
 """
+
 from __future__ import annotations
 
 import csv

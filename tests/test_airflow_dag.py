@@ -11,6 +11,7 @@ venv). To run it, in a separate environment (Airflow 3; checked with 3.3.2):
 The functions the tasks call (prepare_batch, render_report, finish_batch)
 are tested without Airflow in tests/test_report.py.
 """
+
 from __future__ import annotations
 
 import ast
@@ -83,19 +84,39 @@ def test_airflow_runs_the_dag_end_to_end(tmp_path):
     import sys
 
     root = DAG_FILE.parent.parent.parent
-    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path / "home"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__CORE__DAGS_FOLDER=str(DAG_FILE.parent))
+    env = dict(
+        os.environ,
+        AIRFLOW_HOME=str(tmp_path / "home"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAG_FILE.parent),
+    )
     # the render tasks run the notebooks on the `salesnb` kernel: register it for this environment
-    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", str(tmp_path / "jupyter"), "--name", "salesnb"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "ipykernel", "install", "--prefix", str(tmp_path / "jupyter"), "--name", "salesnb"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     env["JUPYTER_PATH"] = str(tmp_path / "jupyter" / "share" / "jupyter")
     airflow = [sys.executable, "-m", "airflow"]
     for command in (["db", "migrate"], ["dags", "reserialize"]):  # Airflow 3 runs only serialized DAGs
         subprocess.run(airflow + command, env=env, check=True, capture_output=True, timeout=300)
     out = tmp_path / "reports"
-    ran = subprocess.run([sys.executable, "-c", RUN_THE_DAG, str(DAG_FILE), str(root / "data" / "sample"),
-                          str(out / "{period}"), str(root / "tests" / "fixtures" / "notebooks")],
-                         env=env, capture_output=True, text=True, timeout=600)
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RUN_THE_DAG,
+            str(DAG_FILE),
+            str(root / "data" / "sample"),
+            str(out / "{period}"),
+            str(root / "tests" / "fixtures" / "notebooks"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "STATE success" in ran.stdout, ran.stdout[-3000:] + ran.stderr[-3000:]
     manifest = json.loads((out / "2025-Q4" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counts"]["ok"] == len(manifest["reports"]) == 12 + 2 + 1  # reps, teams, data quality

@@ -8,6 +8,7 @@ Every ``import`` in ``salesnb/`` counts, those inside functions too:
   or ``run``; ``analysis`` nothing of ``present`` or ``run``; ``present``
   nothing of ``run``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -92,8 +93,11 @@ def test_no_private_name_taken_from_another_module():
     for module, path in MODULES.items():
         for target, names, line in _imports(path):
             if target.startswith("salesnb") and target != module:
-                taken += [f"{path.relative_to(PACKAGE.parent)}:{line} takes {target}.{n}" for n in names
-                          if n.startswith("_") and not n.startswith("__")]
+                taken += [
+                    f"{path.relative_to(PACKAGE.parent)}:{line} takes {target}.{n}"
+                    for n in names
+                    if n.startswith("_") and not n.startswith("__")
+                ]
     assert not taken, "\n".join(taken)
 
 

@@ -9,6 +9,7 @@ to check the rows kept, the rows set aside and every problem's file, line,
 column and flag: no good row lost. The format is described in
 tests/bad_inputs/README.md.
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,13 +73,35 @@ HOSTILE_CATEGORIES = {
 }
 
 REQUIRED_KEYS = {"about", "category", "command", "exit"}
-OPTIONAL_KEYS = {"source", "stdout", "stderr", "stdout_empty", "never", "json", "json_contains", "load", "quarantined",
-                 "problems", "kept", "columns", "subprocess", "xfail", "no_output"}
+OPTIONAL_KEYS = {
+    "source",
+    "stdout",
+    "stderr",
+    "stdout_empty",
+    "never",
+    "json",
+    "json_contains",
+    "load",
+    "quarantined",
+    "problems",
+    "kept",
+    "columns",
+    "subprocess",
+    "xfail",
+    "no_output",
+}
 NEVER_ANYWHERE = ("Traceback",)
 
 # The column that names a row of each table in `kept:` lists.
-ROW_KEY = {"reps": "rep_id", "customers": "customer_id", "opportunities": "opportunity_id", "activities": "activity_id",
-           "orders": "order_id", "training": "program", "forecasts": "period"}
+ROW_KEY = {
+    "reps": "rep_id",
+    "customers": "customer_id",
+    "opportunities": "opportunity_id",
+    "activities": "activity_id",
+    "orders": "order_id",
+    "training": "program",
+    "forecasts": "period",
+}
 
 
 @dataclass(frozen=True)
@@ -98,7 +121,9 @@ def _read_spec(folder: Path) -> dict:
     unknown = set(spec) - REQUIRED_KEYS - OPTIONAL_KEYS
     assert not missing, f"{folder.name}/expected.yml lacks {sorted(missing)}"
     assert not unknown, f"{folder.name}/expected.yml has unknown keys {sorted(unknown)} (see tests/bad_inputs/README.md)"
-    assert spec["category"] in ISSUE_CATEGORIES.keys() | HOSTILE_CATEGORIES.keys() | OTHER_CATEGORIES, f"{folder.name}: unknown category {spec['category']!r}"
+    assert spec["category"] in ISSUE_CATEGORIES.keys() | HOSTILE_CATEGORIES.keys() | OTHER_CATEGORIES, (
+        f"{folder.name}: unknown category {spec['category']!r}"
+    )
     assert spec.get("load") in (None, "raises"), f"{folder.name}: load: must be 'raises' when given"
     return spec
 
@@ -112,17 +137,23 @@ CASES = _discover()
 
 
 def _params(cases):
-    return [pytest.param(case, id=case.name,
-                         marks=[pytest.mark.xfail(reason=case.spec["xfail"], strict=True)] if case.spec.get("xfail") else [])
-            for case in cases]
+    return [
+        pytest.param(
+            case,
+            id=case.name,
+            marks=[pytest.mark.xfail(reason=case.spec["xfail"], strict=True)] if case.spec.get("xfail") else [],
+        )
+        for case in cases
+    ]
 
 
 # -- running one case -------------------------------------------------------------
 
+
 @dataclass
 class Prepared:
     folder: Path  # the case's files, copied to tmp_path (a run never writes into the corpus)
-    source: str   # SOURCE as passed on the command line
+    source: str  # SOURCE as passed on the command line
     args: list[str]
     places: dict[str, str]
 
@@ -174,7 +205,7 @@ def _check_output(case: Case, prepared: Prepared, exit_code: int, stdout: str, s
 
 def _relative(prepared: Prepared, file: str) -> str:
     prefix = str(prepared.folder) + os.sep
-    return file[len(prefix):] if file.startswith(prefix) else file
+    return file[len(prefix) :] if file.startswith(prefix) else file
 
 
 def _problem_key(prepared: Prepared, problem) -> str:
@@ -217,8 +248,9 @@ def _check_load(case: Case, prepared: Prepared) -> None:
     if "quarantined" in spec:
         assert ds.quarantined_rows == spec["quarantined"], ds.quarantine
     if "problems" in spec:
-        assert sorted(_problem_key(prepared, p) for p in ds.problems) == sorted(spec["problems"]), \
-            "\n".join(str(p) for p in ds.problems)
+        assert sorted(_problem_key(prepared, p) for p in ds.problems) == sorted(spec["problems"]), "\n".join(
+            str(p) for p in ds.problems
+        )
         # set aside: exactly the rows with an error, each once
         errors = {(_relative(prepared, p.file), p.line) for p in ds.problems if p.severity == "error"}
         quarantined = [(_relative(prepared, f), int(line)) for f, line in zip(ds.quarantine["file"], ds.quarantine["line"])]
@@ -243,6 +275,7 @@ def _no_report_cache(monkeypatch):
 
 
 # -- the tests ----------------------------------------------------------------------
+
 
 def test_corpus_has_at_least_40_cases():
     assert len(CASES) >= MIN_CASES, [c.name for c in CASES]
@@ -277,8 +310,9 @@ def test_some_cases_use_each_command_and_run_in_a_real_terminal():
 def test_case(case: Case, tmp_path):
     prepared = _prepare(case, tmp_path)
     result = CliRunner().invoke(cli, prepared.args)
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        "".join(traceback.format_exception(result.exception))
+    assert result.exception is None or isinstance(result.exception, SystemExit), "".join(
+        traceback.format_exception(result.exception)
+    )
     _check_output(case, prepared, result.exit_code, result.stdout, result.stderr)
     _check_load(case, prepared)
 

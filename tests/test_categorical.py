@@ -1,6 +1,7 @@
 """Repeated text as categoricals: the loaded dtypes, the same values as plain
 strings, no phantom groups for categories a subset no longer holds, and
 the "(unknown)" fill."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +13,9 @@ import pytest
 
 import salesnb
 from salesnb.analysis import metrics, value
+from salesnb.analysis.metrics import UNKNOWN
 from salesnb.io.categorical import coalesce, concat_rows, fill_text, from_arrow, map_categories
 from salesnb.io.dataset import from_frames
-from salesnb.analysis.metrics import UNKNOWN
 from salesnb.io.schema import TABLES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -90,9 +91,17 @@ def test_metrics_over_a_period_match_plain_strings(sample):
 
 def test_value_fills_unknown_into_a_categorical():
     reps = pd.DataFrame({"rep_id": ["RA"], "name": ["Ann"], "territory": ["North"], "annual_cost": [100.0]})
-    deals = pd.DataFrame({"opportunity_id": ["O1", "O2"], "rep_id": ["RA", "RA"], "customer_id": ["C1", "C2"],
-                          "created_date": pd.Timestamp("2024-01-01"), "closed_date": pd.Timestamp("2024-02-01"),
-                          "status": "won", "amount": [30.0, 70.0]})
+    deals = pd.DataFrame(
+        {
+            "opportunity_id": ["O1", "O2"],
+            "rep_id": ["RA", "RA"],
+            "customer_id": ["C1", "C2"],
+            "created_date": pd.Timestamp("2024-01-01"),
+            "closed_date": pd.Timestamp("2024-02-01"),
+            "status": "won",
+            "amount": [30.0, 70.0],
+        }
+    )
     customers = pd.DataFrame({"customer_id": ["C1", "C2"], "customer_type": ["retail", None], "rep_id": ["RA", "RA"]})
     ds = from_frames(reps=reps, opportunities=deals, customers=customers)
     assert isinstance(ds.customers["customer_type"].dtype, pd.CategoricalDtype)
@@ -112,8 +121,12 @@ def test_helpers_keep_categories_sorted_and_values_unchanged():
     assert filled.tolist() == ["b", UNKNOWN] and list(filled.cat.categories) == sorted([UNKNOWN, "b"])
     both = coalesce(pd.Series(["x", None, None], dtype="category"), pd.Series(["q", "y", None], dtype="category"))
     assert both.tolist()[:2] == ["x", "y"] and pd.isna(both.iloc[2]) and list(both.cat.categories) == ["q", "x", "y"]
-    rows = concat_rows([pd.DataFrame({"k": pd.Series(["b"], dtype="category"), "n": [1]}),
-                        pd.DataFrame({"k": pd.Series(["a"], dtype="category")})])
+    rows = concat_rows(
+        [
+            pd.DataFrame({"k": pd.Series(["b"], dtype="category"), "n": [1]}),
+            pd.DataFrame({"k": pd.Series(["a"], dtype="category")}),
+        ]
+    )
     assert rows["k"].tolist() == ["b", "a"] and list(rows["k"].cat.categories) == ["a", "b"]
     assert rows["n"].iloc[0] == 1 and np.isnan(rows["n"].iloc[1])
 
@@ -127,5 +140,6 @@ def test_only_a_loaded_dataset_skips_the_duplicate_id_check(sample):
     assert not doubled.keys_unique
     once = from_frames(reps=sample.reps, opportunities=opps)
     columns = ["rep_id", "opportunities", "won", "lost", "revenue_won"]
-    pd.testing.assert_frame_equal(metrics.metrics_table(doubled, period="2025")[columns],
-                                  metrics.metrics_table(once, period="2025")[columns])
+    pd.testing.assert_frame_equal(
+        metrics.metrics_table(doubled, period="2025")[columns], metrics.metrics_table(once, period="2025")[columns]
+    )

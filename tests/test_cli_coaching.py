@@ -5,6 +5,7 @@ The team: six reps R1-R6 in team North. Each closes 20 deals in 2025-Q2
 20 in Q2; R1 created only 10 in Q2 (the other 10 in late March), so R1 has
 10 new opportunities against a team median of 20: -50 %, focus prospecting.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,17 @@ def write(folder, **tables):
 
 
 def deals(rep, n, created, closed, won_every=2, tag=""):
-    return [{"opportunity_id": f"{rep}{tag}-{i}", "rep_id": rep, "created_date": created, "closed_date": closed,
-             "status": "won" if i % won_every == 0 else "lost", "amount": 10_000} for i in range(n)]
+    return [
+        {
+            "opportunity_id": f"{rep}{tag}-{i}",
+            "rep_id": rep,
+            "created_date": created,
+            "closed_date": closed,
+            "status": "won" if i % won_every == 0 else "lost",
+            "amount": 10_000,
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -37,8 +47,8 @@ def team_source(tmp_path):
     opps = []
     for rep in REPS:
         in_q2 = 10 if rep == "R1" else 20
-        opps += deals(rep, in_q2, "2025-04-01", "2025-05-11", tag="a")            # 40 days
-        opps += deals(rep, 20 - in_q2, "2025-03-20", "2025-04-29", tag="b")      # 40 days
+        opps += deals(rep, in_q2, "2025-04-01", "2025-05-11", tag="a")  # 40 days
+        opps += deals(rep, 20 - in_q2, "2025-03-20", "2025-04-29", tag="b")  # 40 days
     return write(tmp_path / "team", reps=reps, opportunities=opps)
 
 
@@ -55,8 +65,14 @@ def test_diagnose_json_is_the_contract_shape(team_source):
     r1 = data[0]
     assert r1["period"] == "2025-Q2" and r1["focus"] == "prospecting"
     # 10 / 20 - 1 = -50 %
-    assert r1["evidence"][0] == {**r1["evidence"][0], "factor": "prospecting", "rep_value": 10.0,
-                                 "peer_median": 20.0, "gap_pct": -50.0, "small_sample": False}
+    assert r1["evidence"][0] == {
+        **r1["evidence"][0],
+        "factor": "prospecting",
+        "rep_value": 10.0,
+        "peer_median": 20.0,
+        "gap_pct": -50.0,
+        "small_sample": False,
+    }
     assert [d["focus"] for d in data[1:]] == [None] * 5
 
 
@@ -99,11 +115,29 @@ def training_source(tmp_path):
     reps, opps, training = [], [], []
     for rep in ["T1", "T2", "T3", "C1", "C2", "C3"]:
         reps.append({"rep_id": rep, "name": f"Rep {rep}", "territory": "North"})
-        opps += [{"opportunity_id": f"{rep}-b{i}", "rep_id": rep, "created_date": "2024-07-01",
-                  "closed_date": "2024-10-15", "status": "won" if i < 5 else "lost", "amount": 1000} for i in range(10)]
+        opps += [
+            {
+                "opportunity_id": f"{rep}-b{i}",
+                "rep_id": rep,
+                "created_date": "2024-07-01",
+                "closed_date": "2024-10-15",
+                "status": "won" if i < 5 else "lost",
+                "amount": 1000,
+            }
+            for i in range(10)
+        ]
         wins = 8 if rep.startswith("T") else 5
-        opps += [{"opportunity_id": f"{rep}-a{i}", "rep_id": rep, "created_date": "2025-02-10",
-                  "closed_date": "2025-06-30", "status": "won" if i < wins else "lost", "amount": 1000} for i in range(10)]
+        opps += [
+            {
+                "opportunity_id": f"{rep}-a{i}",
+                "rep_id": rep,
+                "created_date": "2025-02-10",
+                "closed_date": "2025-06-30",
+                "status": "won" if i < wins else "lost",
+                "amount": 1000,
+            }
+            for i in range(10)
+        ]
         if rep.startswith("T"):
             training.append({"rep_id": rep, "program": "Closing Skills", "start_date": "2025-01-01", "end_date": "2025-01-31"})
     return write(tmp_path / "training", reps=reps, opportunities=opps, training=training)
@@ -137,14 +171,26 @@ def padded_source(tmp_path):
     days = pd.bdate_range("2025-04-01", "2025-06-30")
     acts = []
     for rep in ["P1", "P2"]:
-        acts += [{"activity_id": f"{rep}-{i}", "rep_id": rep, "date": d.date(), "type": "call", "customer_id": "K1"}
-                 for i, d in enumerate(d for d in days for _ in range(5))]
+        acts += [
+            {"activity_id": f"{rep}-{i}", "rep_id": rep, "date": d.date(), "type": "call", "customer_id": "K1"}
+            for i, d in enumerate(d for d in days for _ in range(5))
+        ]
     acts += [{"activity_id": f"P1-x{i}", "rep_id": "P1", "date": "2025-06-30", "type": "call"} for i in range(30)]
-    acts += [{"activity_id": f"P2-x{i}", "rep_id": "P2", "date": d.date(), "type": "call"}
-             for i, d in enumerate(d for d in days if d.day_of_week == 0)]
+    acts += [
+        {"activity_id": f"P2-x{i}", "rep_id": "P2", "date": d.date(), "type": "call"}
+        for i, d in enumerate(d for d in days if d.day_of_week == 0)
+    ]
     reps = [{"rep_id": r, "name": r, "territory": "North"} for r in ["P1", "P2"]]
-    opps = [{"opportunity_id": "O1", "rep_id": "P2", "created_date": "2025-04-02", "closed_date": "2025-05-02",
-             "status": "won", "amount": 500}]
+    opps = [
+        {
+            "opportunity_id": "O1",
+            "rep_id": "P2",
+            "created_date": "2025-04-02",
+            "closed_date": "2025-05-02",
+            "status": "won",
+            "amount": 500,
+        }
+    ]
     return write(tmp_path / "padded", reps=reps, opportunities=opps, activities=pd.DataFrame(acts))
 
 

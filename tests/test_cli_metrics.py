@@ -1,4 +1,5 @@
 """``salesnb metrics`` on a real CSV folder."""
+
 from __future__ import annotations
 
 import csv
@@ -8,10 +9,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from salesnb.cli import cli
 from salesnb.analysis.metrics import EXTRAS, METRICS
+from salesnb.cli import cli
 
-REPS = "rep_id,name,territory,team,annual_cost\nR1,Ann,North,East,100000\nR2,=HYPERLINK(\"x\"),South,East,40000\nR3,Cy,North,West,\n"
+REPS = (
+    'rep_id,name,territory,team,annual_cost\nR1,Ann,North,East,100000\nR2,=HYPERLINK("x"),South,East,40000\nR3,Cy,North,West,\n'
+)
 OPPORTUNITIES = (
     "opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount\n"
     "O1,R1,C1,2025-01-05,2025-02-01,won,100\n"
@@ -44,7 +47,14 @@ def test_json_is_a_list_of_objects_with_group_column_and_metric_names(source):
         assert name in rows[0]
     r1 = rows[0]
     # Q1: R1 created O1, O2; won O1 (100), lost O2 (on the end day) -> win rate 0.5; quota 1200 / 4 = 300
-    assert (r1["opportunities"], r1["won"], r1["lost"], r1["win_rate"], r1["revenue_won"], r1["quota"]) == (2, 1, 1, 0.5, 100, 300)
+    assert (r1["opportunities"], r1["won"], r1["lost"], r1["win_rate"], r1["revenue_won"], r1["quota"]) == (
+        2,
+        1,
+        1,
+        0.5,
+        100,
+        300,
+    )
     assert r1["contacts"] is None and r1["forecast_amount"] is None  # no activities / forecasts table: null, not 0
     assert r1["small_sample"] is True and r1["period"] == "2025-Q1"
     # R2's open O3 has a blank amount: unknown, so the open amount is null and counted as unknown
@@ -66,7 +76,7 @@ def test_csv_neutralises_formulas(source):
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0])[:5] == ["rep_id", "name", "team", "territory", "opportunities"]
-    assert rows[1]["name"] == "'=HYPERLINK(\"x\")"
+    assert rows[1]["name"] == '\'=HYPERLINK("x")'
     assert rows[1]["revenue_won"] == "300.0" and rows[0]["contacts"] == ""
 
 

@@ -4,6 +4,7 @@ The unit cases state each URL and its masked form by hand; the end-to-end
 cases run the real ``salesnb`` on a SQLite file given by a URL carrying
 ``?password=...`` and read every file and stream it wrote.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,55 +17,63 @@ import pytest
 from click.testing import CliRunner
 
 import salesnb
-from salesnb.io import urls
 from salesnb.cli import cli
 from salesnb.errors import DataError
+from salesnb.io import urls
 
 SALESNB = Path(sys.executable).parent / "salesnb"
 
 
-@pytest.mark.parametrize("url, masked", [
-    # a password in the query string, of a file database and of a server
-    ("sqlite:////data/sales.sqlite?password=hunter2", "sqlite:////data/sales.sqlite?password=***"),
-    ("postgresql://h/db?password=hunter2&sslmode=require", "postgresql://h/db?password=***&sslmode=require"),
-    # every sensitive key, whatever its case; other keys kept
-    ("snowflake://acct/db?PWD=a1&pass=a2&Token=a3&client_secret=a4&api_key=a5&role=sales",
-     "snowflake://acct/db?PWD=***&pass=***&Token=***&client_secret=***&api_key=***&role=sales"),
-    ("duckdb:///x.duckdb?motherduck_token=a6", "duckdb:///x.duckdb?motherduck_token=***"),
-    # a password with a space, with an '@', with a '/', percent-encoded
-    ("postgresql://ann:my secret@h/db", "postgresql://ann:***@h/db"),
-    ("postgresql://ann:p@ss@h/db", "postgresql://ann:***@h/db"),
-    ("postgresql://ann:pa/ss@h:5432/db", "postgresql://ann:***@h:5432/db"),
-    ("postgresql://ann:p%40ss@h/db", "postgresql://ann:***@h/db"),
-    ("sqlite://ann:s3cret@//tmp/x.sqlite", "sqlite://ann:***@//tmp/x.sqlite"),
-    # a connection string inside a query value
-    ("mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BPWD%3Dhunter2", "mssql+pyodbc:///?odbc_connect=***"),
-    # nothing secret: kept exactly as written
-    ("duckdb:///:memory:", "duckdb:///:memory:"),
-    ("sqlite:///relative dir/sales.db?timeout=5", "sqlite:///relative dir/sales.db?timeout=5"),
-    ("/home/ann/sales folder", "/home/ann/sales folder"),
-    # URLs SQLAlchemy cannot parse: user info, a port that is no number and the query are hidden whole
-    ("postgresql+psycopg2://ann:hunter2@h:notaport/db", "postgresql+psycopg2://***@h:***/db"),
-    ("my db://ann:hunter2@h/db?token=t1", "my db://***@h/db?***"),
-    ("postgresql://ann:hunter2", "postgresql://ann:***"),
-])
+@pytest.mark.parametrize(
+    "url, masked",
+    [
+        # a password in the query string, of a file database and of a server
+        ("sqlite:////data/sales.sqlite?password=hunter2", "sqlite:////data/sales.sqlite?password=***"),
+        ("postgresql://h/db?password=hunter2&sslmode=require", "postgresql://h/db?password=***&sslmode=require"),
+        # every sensitive key, whatever its case; other keys kept
+        (
+            "snowflake://acct/db?PWD=a1&pass=a2&Token=a3&client_secret=a4&api_key=a5&role=sales",
+            "snowflake://acct/db?PWD=***&pass=***&Token=***&client_secret=***&api_key=***&role=sales",
+        ),
+        ("duckdb:///x.duckdb?motherduck_token=a6", "duckdb:///x.duckdb?motherduck_token=***"),
+        # a password with a space, with an '@', with a '/', percent-encoded
+        ("postgresql://ann:my secret@h/db", "postgresql://ann:***@h/db"),
+        ("postgresql://ann:p@ss@h/db", "postgresql://ann:***@h/db"),
+        ("postgresql://ann:pa/ss@h:5432/db", "postgresql://ann:***@h:5432/db"),
+        ("postgresql://ann:p%40ss@h/db", "postgresql://ann:***@h/db"),
+        ("sqlite://ann:s3cret@//tmp/x.sqlite", "sqlite://ann:***@//tmp/x.sqlite"),
+        # a connection string inside a query value
+        ("mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BPWD%3Dhunter2", "mssql+pyodbc:///?odbc_connect=***"),
+        # nothing secret: kept exactly as written
+        ("duckdb:///:memory:", "duckdb:///:memory:"),
+        ("sqlite:///relative dir/sales.db?timeout=5", "sqlite:///relative dir/sales.db?timeout=5"),
+        ("/home/ann/sales folder", "/home/ann/sales folder"),
+        # URLs SQLAlchemy cannot parse: user info, a port that is no number and the query are hidden whole
+        ("postgresql+psycopg2://ann:hunter2@h:notaport/db", "postgresql+psycopg2://***@h:***/db"),
+        ("my db://ann:hunter2@h/db?token=t1", "my db://***@h/db?***"),
+        ("postgresql://ann:hunter2", "postgresql://ann:***"),
+    ],
+)
 def test_mask_url(url, masked):
     assert urls.mask_url(url) == masked
     assert urls.mask_url(masked) == masked  # masking twice changes nothing
 
 
-@pytest.mark.parametrize("url, secret", [
-    ("postgresql://ann:my secret@h/db", "my secret"),
-    ("postgresql://ann:p%40ss@h/db", "p@ss"),
-    ("my db://ann:hunter2@h/db?token=t1", "hunter2"),
-    ("sqlite:////data/sales.sqlite?password=hunter2", "hunter2"),
-])
+@pytest.mark.parametrize(
+    "url, secret",
+    [
+        ("postgresql://ann:my secret@h/db", "my secret"),
+        ("postgresql://ann:p%40ss@h/db", "p@ss"),
+        ("my db://ann:hunter2@h/db?token=t1", "hunter2"),
+        ("sqlite:////data/sales.sqlite?password=hunter2", "hunter2"),
+    ],
+)
 def test_mask_text_hides_a_secret_quoted_alone(url, secret):
     """A driver may quote the password without the URL around it, decoded or JSON-escaped."""
     text = f'connect {url} failed: bad password "{secret}" for ann\n{json.dumps({"source": url})}'
     masked = urls.mask_text(text, url)
     assert secret not in masked and secret.replace("@", "%40") not in masked
-    assert masked.startswith(f"connect {urls.mask_url(url)} failed: bad password \"***\" for ann")
+    assert masked.startswith(f'connect {urls.mask_url(url)} failed: bad password "***" for ann')
 
 
 def test_mask_text_finds_urls_it_was_not_told_about():
@@ -84,15 +93,20 @@ def test_a_source_opened_in_this_process_is_masked_in_any_later_message():
 def _make_sqlite(path: Path) -> Path:
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE reps (rep_id TEXT, name TEXT, territory TEXT, team TEXT)")
-        db.execute("CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date TEXT, closed_date TEXT, "
-                   "status TEXT, amount REAL)")
+        db.execute(
+            "CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date TEXT, closed_date TEXT, "
+            "status TEXT, amount REAL)"
+        )
         db.executemany("INSERT INTO reps VALUES (?, ?, ?, ?)", [("R1", "Ann", "North", "A"), ("R2", "Bob", "South", "A")])
-        db.executemany("INSERT INTO opportunities VALUES (?, ?, ?, ?, ?, ?)", [
-            ("O1", "R1", "2026-01-05", "2026-02-01", "won", 100.0),
-            ("O2", "R2", "2026-01-06", "2026-02-03", "lost", 50.0),
-            ("O3", "R1", "2026-01-07", None, "open", 70.0),
-            ("O4", "R2", "2026-01-07", "2026-01-01", "won", 70.0),  # closed before created: set aside, listed by file
-        ])
+        db.executemany(
+            "INSERT INTO opportunities VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                ("O1", "R1", "2026-01-05", "2026-02-01", "won", 100.0),
+                ("O2", "R2", "2026-01-06", "2026-02-03", "lost", 50.0),
+                ("O3", "R1", "2026-01-07", None, "open", 70.0),
+                ("O4", "R2", "2026-01-07", "2026-01-01", "won", 70.0),  # closed before created: set aside, listed by file
+            ],
+        )
     db.close()
     return path
 

@@ -4,6 +4,7 @@ The baseline rep opened 20 opportunities, closed 20 (10 won, 10 lost: win
 rate 50 %), averaged 10,000 per won deal and took a median 40 days; every
 test changes one or two figures of one rep and states the expected gap.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,17 @@ import pytest
 from salesnb.analysis.diagnosis import FOCUS_VOCABULARY, SHORTFALL_MIN, diagnose_table, peer_counts
 from salesnb.errors import InputError
 
-BASE = dict(territory="North", opportunities=20, won=10, lost=10, closed=20, win_rate=0.5,
-            avg_deal_size=10_000.0, cycle_days_median=40.0, small_sample=False)
+BASE = dict(
+    territory="North",
+    opportunities=20,
+    won=10,
+    lost=10,
+    closed=20,
+    win_rate=0.5,
+    avg_deal_size=10_000.0,
+    cycle_days_median=40.0,
+    small_sample=False,
+)
 NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ines", "Jonas"]
 
 
@@ -150,8 +160,16 @@ def test_small_team_is_benchmarked_against_all_reps():
 def test_reps_without_data_are_not_peers_and_no_team_means_all_reps():
     # R7-R9 opened and closed nothing (say, they left): they must not drag the
     # opportunities median of 20 down to 10 = median(0, 0, 0, 10, 20, 20, 20, 20).
-    idle = {"opportunities": 0, "won": 0, "lost": 0, "closed": 0, "win_rate": math.nan,
-            "avg_deal_size": math.nan, "cycle_days_median": math.nan, "small_sample": True}
+    idle = {
+        "opportunities": 0,
+        "won": 0,
+        "lost": 0,
+        "closed": 0,
+        "win_rate": math.nan,
+        "avg_deal_size": math.nan,
+        "cycle_days_median": math.nan,
+        "small_sample": True,
+    }
     frame = team(9, R1={"opportunities": 10}, R7=idle, R8=idle, R9=idle).assign(team=math.nan)
     results = diagnose_table(frame)
     r1 = result_for(results, "R1")
@@ -195,8 +213,17 @@ def test_strengths_come_first_and_name_no_other_rep():
 
 def test_missing_values_are_json_ready_and_vocabulary_is_fixed():
     # R6 closed no deals at all: NaN win rate, deal size and cycle become null.
-    frame = team(R6={"won": 0, "lost": 0, "closed": 0, "win_rate": math.nan, "avg_deal_size": math.nan,
-                     "cycle_days_median": math.nan, "small_sample": True})
+    frame = team(
+        R6={
+            "won": 0,
+            "lost": 0,
+            "closed": 0,
+            "win_rate": math.nan,
+            "avg_deal_size": math.nan,
+            "cycle_days_median": math.nan,
+            "small_sample": True,
+        }
+    )
     results = diagnose_table(frame)
     json.dumps(results, allow_nan=False)
     r6 = result_for(results, "R6")
@@ -212,6 +239,7 @@ def test_bad_input_says_what_to_pass():
 
 
 # -- the generated sample: every planted weakness is found ----------------------
+
 
 @pytest.fixture(scope="module")
 def sample_ds(tmp_path_factory):
@@ -248,12 +276,14 @@ def test_diagnose_one_rep_and_unknown_rep(sample_ds):
 
 # -- new hires: opportunities compared as a pace --------------------------------
 
+
 def test_active_share_counts_employed_days_of_the_period():
     from salesnb.analysis.diagnosis import active_share
     from salesnb.analysis.periods import parse_period
 
-    reps = pd.DataFrame({"rep_id": ["A", "B", "C", "D"],
-                         "hire_date": pd.to_datetime(["2025-07-01", "2019-03-01", "2026-02-01", None])})
+    reps = pd.DataFrame(
+        {"rep_id": ["A", "B", "C", "D"], "hire_date": pd.to_datetime(["2025-07-01", "2019-03-01", "2026-02-01", None])}
+    )
     share = active_share(reps, parse_period("2025"))
     # 2025-07-01..2025-12-31 is 184 of 365 days; hired before: whole period;
     # hired after it: none of it; unknown hire date: assumed employed throughout.
@@ -294,10 +324,10 @@ def test_new_hire_below_pace_still_gets_prospecting_focus():
 
 def test_planted_new_hire_is_not_told_to_prospect_for_months_before_hiring():
     # R12 (planted new hire, data/sample) joined mid-2025 with a planted win rate of 50 %.
+    from pathlib import Path
+
     import salesnb
     from salesnb.analysis.diagnosis import diagnose
-
-    from pathlib import Path
 
     ds = salesnb.load(Path(__file__).resolve().parent.parent / "data" / "sample")
     r12 = diagnose(ds, period="2025", rep="R12")[0]

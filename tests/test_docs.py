@@ -5,6 +5,7 @@ resolves to a file of the repository (and an anchor to a heading of it); no
 link leaves the repository; the README stays short and links the data
 contract, whose copy lives in ``docs/contract.md``.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-PAGES = [README, *DOCS, ROOT / "data" / "README.md", ROOT / "tests" / "bad_inputs" / "README.md",
-         ROOT / "reports" / "README.md"]
+PAGES = [README, *DOCS, ROOT / "data" / "README.md", ROOT / "tests" / "bad_inputs" / "README.md", ROOT / "reports" / "README.md"]
 
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 CODE = re.compile(r"`[^`\n]*`")
@@ -73,8 +73,9 @@ def test_relative_link_resolves_inside_the_repository(page: Path, target: str):
     assert resolved.is_relative_to(ROOT), f"{page.relative_to(ROOT)}: {target} points outside the repository"
     assert resolved.exists(), f"{page.relative_to(ROOT)}: {target} does not exist"
     if anchor and resolved.suffix == ".md":
-        assert anchor in _anchors(resolved), \
+        assert anchor in _anchors(resolved), (
             f"{page.relative_to(ROOT)}: {target}: no heading #{anchor} in {resolved.relative_to(ROOT)}"
+        )
 
 
 def test_no_page_refers_to_the_contract_outside_the_repository():
@@ -96,7 +97,9 @@ def test_readme_stays_short():
 
 
 def test_slug_matches_github():
-    assert _slug("Command line (machine-readable outputs are part of the contract)") == \
-        "command-line-machine-readable-outputs-are-part-of-the-contract"
+    assert (
+        _slug("Command line (machine-readable outputs are part of the contract)")
+        == "command-line-machine-readable-outputs-are-part-of-the-contract"
+    )
     assert _slug("Expectations (`expectations.yml`)") == "expectations-expectationsyml"
     assert _slug("Metrics, diagnosis and the other analyses") == "metrics-diagnosis-and-the-other-analyses"

@@ -5,18 +5,19 @@ figures null, not 0, and a note on stderr; ``diagnose`` and ``report``
 stop with exit 1 and "no data in 2031 (the data runs from X to Y)" rather
 than a page of zeros that reads as a period of no work.
 """
+
 from __future__ import annotations
 
 import json
 
 import pytest
 from click.testing import CliRunner
+from sources import write_source
 
+from salesnb.analysis.periods import no_data_in, parse_period
 from salesnb.cli import cli
 from salesnb.io.dataset import from_frames
 from salesnb.io.loading import load
-from salesnb.analysis.periods import no_data_in, parse_period
-from sources import write_source
 
 REPS = "rep_id,name,territory\nR1,Ann,North\nR2,Bob,South\n"
 # Data from 2025-01-05 (O1 created) to 2025-06-30 (A2); O3 is still open.
@@ -26,18 +27,16 @@ OPPORTUNITIES = (
     "O2,R1,C2,2025-01-06,2025-03-31,lost,50\n"
     "O3,R2,C3,2025-02-01,,open,40\n"
 )
-ACTIVITIES = (
-    "activity_id,rep_id,date,type,customer_id\n"
-    "A1,R1,2025-01-04,call,C1\n"
-    "A2,R2,2025-06-30,call,C3\n"
-)
+ACTIVITIES = "activity_id,rep_id,date,type,customer_id\nA1,R1,2025-01-04,call,C1\nA2,R2,2025-06-30,call,C3\n"
 NO_DATA = "no data in 2031 (the data runs from 2025-01-04 to 2025-06-30)"
 
 
 @pytest.fixture
 def source(tmp_path):
-    return write_source(tmp_path / "data", {"reps": REPS, "opportunities": OPPORTUNITIES, "activities": ACTIVITIES,
-                                            "expectations.yml": "revenue_quota: 1200\n"})
+    return write_source(
+        tmp_path / "data",
+        {"reps": REPS, "opportunities": OPPORTUNITIES, "activities": ACTIVITIES, "expectations.yml": "revenue_quota: 1200\n"},
+    )
 
 
 def run(*args):
@@ -56,8 +55,10 @@ def test_no_data_in_names_the_period_and_the_span(source):
 
 
 def test_a_source_without_any_date_is_left_to_each_analysis():
-    empty = from_frames(reps={"rep_id": ["R1"], "name": ["Ann"], "territory": ["North"]},
-                        opportunities={"opportunity_id": [], "rep_id": [], "created_date": [], "status": []})
+    empty = from_frames(
+        reps={"rep_id": ["R1"], "name": ["Ann"], "territory": ["North"]},
+        opportunities={"opportunity_id": [], "rep_id": [], "created_date": [], "status": []},
+    )
     assert no_data_in(empty, parse_period("2025")) is None
 
 

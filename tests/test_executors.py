@@ -5,6 +5,7 @@ Dask (a LocalCluster of two worker processes) a whole batch gives the same
 reports, byte for byte, as the local executor. The Dask tests are skipped
 when dask.distributed is not installed (``pip install -e ".[dask]"``).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,12 @@ import os
 import socket
 
 import pytest
+from batches import FIXTURE_NOTEBOOKS, REPS, by_key, files_under, read_manifest, write_source
 from click.testing import CliRunner
 
 from salesnb.cli import cli
-from salesnb.run.executors import Executor, LocalExecutor, make_executor
 from salesnb.run.batch import run_batch
-
-from batches import FIXTURE_NOTEBOOKS, REPS, by_key, files_under, read_manifest, write_source
+from salesnb.run.executors import Executor, LocalExecutor, make_executor
 
 
 def double_or_die(x: int) -> int:
@@ -78,6 +78,7 @@ def test_the_executor_boundary_is_one_method():
 
 # -- Dask ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def dask_executor():
     # the dask extra is part of `make test`: a missing dask.distributed fails here, never skips
@@ -111,8 +112,16 @@ def test_dask_renders_the_same_reports_as_the_local_executor(dask_executor, tmp_
     assert dask.manifest["executor"] == "DaskExecutor" and dask.manifest["workers"] == 2
 
     def comparable(result):
-        return {(r["kind"], r["key"]): (r["status"], r["html"], r["error"], r["input_key"],
-                                        json.dumps(r["parameters"], sort_keys=True)) for r in result.reports}
+        return {
+            (r["kind"], r["key"]): (
+                r["status"],
+                r["html"],
+                r["error"],
+                r["input_key"],
+                json.dumps(r["parameters"], sort_keys=True),
+            )
+            for r in result.reports
+        }
 
     assert comparable(dask) == comparable(local)
     # every report ran in a Dask worker process, not in this one (which of the two workers
@@ -130,12 +139,28 @@ def test_dask_renders_the_same_reports_as_the_local_executor(dask_executor, tmp_
 def test_cli_sends_reports_to_a_dask_scheduler(dask_executor, tmp_path):
     source = write_source(tmp_path / "src", [r for r in REPS if r[2] != "explode"])
     address = dask_executor.client.scheduler.address
-    result = CliRunner().invoke(cli, ["report", str(source), "--period", "2026-Q1", "--out", str(tmp_path / "out"),
-                                      "--notebooks", str(FIXTURE_NOTEBOOKS), "--executor", "dask",
-                                      "--scheduler", address, "--no-progress"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            str(source),
+            "--period",
+            "2026-Q1",
+            "--out",
+            str(tmp_path / "out"),
+            "--notebooks",
+            str(FIXTURE_NOTEBOOKS),
+            "--executor",
+            "dask",
+            "--scheduler",
+            address,
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = read_manifest(tmp_path / "out")
     assert manifest["executor"] == "DaskExecutor" and manifest["counts"]["ok"] == 6
-    usage = CliRunner().invoke(cli, ["report", str(source), "--period", "2026-Q1", "--out", str(tmp_path / "o2"),
-                                     "--scheduler", address])
+    usage = CliRunner().invoke(
+        cli, ["report", str(source), "--period", "2026-Q1", "--out", str(tmp_path / "o2"), "--scheduler", address]
+    )
     assert usage.exit_code == 2 and "--executor dask" in usage.output

@@ -1,15 +1,16 @@
 """Expectations: merging default/team/rep, pro-rating, and the scorecard."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.io.dataset import from_frames
-from salesnb.errors import InputError
 from salesnb.analysis.expectations import for_rep, prorate, quotas
-from salesnb.analysis.scorecard import SCORECARD_COLUMNS, scorecard
 from salesnb.analysis.periods import parse_period
+from salesnb.analysis.scorecard import SCORECARD_COLUMNS, scorecard
+from salesnb.errors import InputError
+from salesnb.io.dataset import from_frames
 
 CONTRACT_EXAMPLE = {
     "default": {
@@ -26,6 +27,7 @@ CONTRACT_EXAMPLE = {
 
 
 # -- for_rep ---------------------------------------------------------------------
+
 
 def test_for_rep_default_and_rep_override():
     assert for_rep(CONTRACT_EXAMPLE, "R01")["revenue_quota"] == 1300000
@@ -57,6 +59,7 @@ def test_for_rep_file_without_sections_is_default_and_none_is_empty():
 
 # -- prorate ---------------------------------------------------------------------
 
+
 def test_prorate():
     assert prorate(1_300_000, "2025") == 1_300_000
     assert prorate(1_300_000, "2025-Q2") == 325_000
@@ -70,35 +73,54 @@ def test_prorate():
 
 # -- scorecard ----------------------------------------------------------------------
 
+
 def scorecard_dataset(expectations=CONTRACT_EXAMPLE, with_activities=True):
-    reps = pd.DataFrame({"rep_id": ["R1", "R07"], "name": ["Ann", "Sam"], "territory": ["North", "North"], "team": ["East", "East"]})
-    won = [("O1", "R1", "C1", "2025-03-01", 400_000.0), ("O2", "R1", "C2", "2025-06-01", 500_000.0),
-           ("O3", "R1", "C3", "2025-09-01", 500_000.0), ("O4", "R07", "C4", "2025-05-01", 300_000.0)]
-    deals = pd.DataFrame({
-        "opportunity_id": [w[0] for w in won] + ["O5", "O6"],
-        "rep_id": [w[1] for w in won] + ["R1", "R07"],
-        "customer_id": [w[2] for w in won] + [None, None],
-        "created_date": pd.to_datetime(["2025-01-02"] * 6),
-        "closed_date": pd.to_datetime([w[3] for w in won] + ["2025-10-01", None]),
-        "status": ["won"] * 4 + ["lost", "open"],
-        "amount": [w[4] for w in won] + [10.0, 1_800_000.0],
-    })
-    customers = pd.DataFrame({
-        "customer_id": ["C1", "C2", "C3", "C4", "C5"],
-        "market_tier": ["primary", "primary", "secondary", "secondary", "primary"],
-        "acquisition_method": ["referral", "inbound", "cold_call_phone", None, None],
-    })
-    acts = pd.DataFrame({
-        "activity_id": [f"A{i}" for i in range(8)],
-        "rep_id": ["R1"] * 8,
-        "date": pd.to_datetime(["2025-01-05", "2025-02-05", "2025-03-05", "2025-04-05", "2025-05-05", "2025-06-05",
-                                "2025-07-05", "2025-08-05"]),
-        # R1: 4 visits to C1, 2 to C2 (primary), 1 call to C1, 1 email to C3 (secondary)
-        "type": ["visit", "Visit", "visit", "visit", "visit", "visit", "call", "email"],
-        "customer_id": ["C1", "C1", "C1", "C1", "C2", "C2", "C1", "C3"],
-    })
-    return from_frames(reps=reps, opportunities=deals, customers=customers,
-                       activities=acts if with_activities else None, expectations=expectations)
+    reps = pd.DataFrame(
+        {"rep_id": ["R1", "R07"], "name": ["Ann", "Sam"], "territory": ["North", "North"], "team": ["East", "East"]}
+    )
+    won = [
+        ("O1", "R1", "C1", "2025-03-01", 400_000.0),
+        ("O2", "R1", "C2", "2025-06-01", 500_000.0),
+        ("O3", "R1", "C3", "2025-09-01", 500_000.0),
+        ("O4", "R07", "C4", "2025-05-01", 300_000.0),
+    ]
+    deals = pd.DataFrame(
+        {
+            "opportunity_id": [w[0] for w in won] + ["O5", "O6"],
+            "rep_id": [w[1] for w in won] + ["R1", "R07"],
+            "customer_id": [w[2] for w in won] + [None, None],
+            "created_date": pd.to_datetime(["2025-01-02"] * 6),
+            "closed_date": pd.to_datetime([w[3] for w in won] + ["2025-10-01", None]),
+            "status": ["won"] * 4 + ["lost", "open"],
+            "amount": [w[4] for w in won] + [10.0, 1_800_000.0],
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+            "market_tier": ["primary", "primary", "secondary", "secondary", "primary"],
+            "acquisition_method": ["referral", "inbound", "cold_call_phone", None, None],
+        }
+    )
+    acts = pd.DataFrame(
+        {
+            "activity_id": [f"A{i}" for i in range(8)],
+            "rep_id": ["R1"] * 8,
+            "date": pd.to_datetime(
+                ["2025-01-05", "2025-02-05", "2025-03-05", "2025-04-05", "2025-05-05", "2025-06-05", "2025-07-05", "2025-08-05"]
+            ),
+            # R1: 4 visits to C1, 2 to C2 (primary), 1 call to C1, 1 email to C3 (secondary)
+            "type": ["visit", "Visit", "visit", "visit", "visit", "visit", "call", "email"],
+            "customer_id": ["C1", "C1", "C1", "C1", "C2", "C2", "C1", "C3"],
+        }
+    )
+    return from_frames(
+        reps=reps,
+        opportunities=deals,
+        customers=customers,
+        activities=acts if with_activities else None,
+        expectations=expectations,
+    )
 
 
 def test_scorecard_shape_and_revenue_quota():
@@ -106,7 +128,11 @@ def test_scorecard_shape_and_revenue_quota():
     assert list(card.columns) == SCORECARD_COLUMNS
     r1 = card[card["rep_id"] == "R1"].set_index("expectation")
     # R1 won 400k + 500k + 500k = 1.4M against 1.3M: met
-    assert (r1.loc["revenue_quota", "target"], r1.loc["revenue_quota", "actual"], r1.loc["revenue_quota", "met"]) == (1_300_000, 1_400_000, True)
+    assert (r1.loc["revenue_quota", "target"], r1.loc["revenue_quota", "actual"], r1.loc["revenue_quota", "met"]) == (
+        1_300_000,
+        1_400_000,
+        True,
+    )
     r07 = card[card["rep_id"] == "R07"].set_index("expectation")
     # R07's own quota 900k; won 300k: not met
     assert (r07.loc["revenue_quota", "target"], r07.loc["revenue_quota", "met"]) == (900_000, False)
@@ -183,20 +209,38 @@ def test_quotas_per_rep():
 def test_quotas_take_team_and_own_entries_like_for_rep():
     # 1,200,000 a year by default, 800,000 for team east (matched case-insensitively), 400,000 for
     # R3 itself; a quarter is a quarter of the year. R4 has no team; R5's team has no entry.
-    from salesnb.io.dataset import from_frames
     from salesnb.analysis.periods import parse_period
+    from salesnb.io.dataset import from_frames
 
-    expectations = {"default": {"revenue_quota": 1_200_000}, "teams": {"East": {"revenue_quota": 800_000}},
-                    "reps": {"R3": {"revenue_quota": 400_000}}}
-    reps = pd.DataFrame({"rep_id": ["R1", "R2", "R3", "R4", "R5"], "name": list("ABCDE"), "territory": ["N"] * 5,
-                         "team": ["east", "East ", "East", None, "West"]})
-    deals = pd.DataFrame({"opportunity_id": ["O1"], "rep_id": ["R1"], "created_date": pd.to_datetime(["2025-01-02"]),
-                          "closed_date": pd.to_datetime([None]), "status": ["open"], "amount": [1.0]})
+    expectations = {
+        "default": {"revenue_quota": 1_200_000},
+        "teams": {"East": {"revenue_quota": 800_000}},
+        "reps": {"R3": {"revenue_quota": 400_000}},
+    }
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["R1", "R2", "R3", "R4", "R5"],
+            "name": list("ABCDE"),
+            "territory": ["N"] * 5,
+            "team": ["east", "East ", "East", None, "West"],
+        }
+    )
+    deals = pd.DataFrame(
+        {
+            "opportunity_id": ["O1"],
+            "rep_id": ["R1"],
+            "created_date": pd.to_datetime(["2025-01-02"]),
+            "closed_date": pd.to_datetime([None]),
+            "status": ["open"],
+            "amount": [1.0],
+        }
+    )
     ds = from_frames(reps=reps, opportunities=deals, expectations=expectations)
     got = quotas(ds, period="2025-Q1")
     share = 0.25
-    assert got.to_dict() == pytest.approx({"R1": 800_000 * share, "R2": 800_000 * share, "R3": 400_000 * share,
-                                           "R4": 1_200_000 * share, "R5": 1_200_000 * share})
+    assert got.to_dict() == pytest.approx(
+        {"R1": 800_000 * share, "R2": 800_000 * share, "R3": 400_000 * share, "R4": 1_200_000 * share, "R5": 1_200_000 * share}
+    )
     for rep, team in zip(reps["rep_id"], reps["team"]):
         assert got[rep] == pytest.approx(prorate(for_rep(expectations, rep, team)["revenue_quota"], parse_period("2025-Q1")))
 
@@ -260,21 +304,24 @@ def test_negative_quota_is_an_error_with_file_and_line(tmp_path):
     assert "1000000" in problems[0].hint
 
 
-@pytest.mark.parametrize("text, line, key, phrase, hint", [
-    ("default: [1, 2]\n", 1, "default", "default: must be a mapping", "default: {revenue_quota"),
-    ("revenue_quota: 1M\n", 1, "revenue_quota", "must be a number", "write 1000000"),
-    ("default:\n  win_rate: 0.5\n  revenue_quota: 1.0e+400\n", 3, "default.revenue_quota", "finite", "digits"),
-    ("revenue_quota: .inf\n", 1, "revenue_quota", "finite", "digits"),
-    ("pipeline_coverage: .nan\n", 1, "pipeline_coverage", "finite", "digits"),
-    ("win_rate: 60%\n", 1, "win_rate", "must be a number", "write 0.6 for 60%"),
-    ("win_rate: 60\n", 1, "win_rate", "share, between 0 and 1", "write 0.6 for 60%"),
-    ("new_customers: 5\n", 1, "new_customers", "mapping by market tier", "{primary: 6, secondary: 15}"),
-    ("new_customers: {primary: -2}\n", 1, "new_customers.primary", "must not be negative", "e.g. 2"),
-    ("prospecting_methods: [referral, {a: 1}]\n", 1, "prospecting_methods.1", "by name, not a mapping", "cold_call_phone"),
-    ("reps: [R07]\n", 1, "reps", "reps: must be a mapping", "R07: {revenue_quota"),
-    ("reps:\n  R07: 900000\n", 2, "reps.R07", "entry 'R07' must be a mapping", "R07: {revenue_quota: 900000}"),
-    ("win_rate: yes\n", 1, "win_rate", "must be a number, not a yes/no value", "0.6"),
-])
+@pytest.mark.parametrize(
+    "text, line, key, phrase, hint",
+    [
+        ("default: [1, 2]\n", 1, "default", "default: must be a mapping", "default: {revenue_quota"),
+        ("revenue_quota: 1M\n", 1, "revenue_quota", "must be a number", "write 1000000"),
+        ("default:\n  win_rate: 0.5\n  revenue_quota: 1.0e+400\n", 3, "default.revenue_quota", "finite", "digits"),
+        ("revenue_quota: .inf\n", 1, "revenue_quota", "finite", "digits"),
+        ("pipeline_coverage: .nan\n", 1, "pipeline_coverage", "finite", "digits"),
+        ("win_rate: 60%\n", 1, "win_rate", "must be a number", "write 0.6 for 60%"),
+        ("win_rate: 60\n", 1, "win_rate", "share, between 0 and 1", "write 0.6 for 60%"),
+        ("new_customers: 5\n", 1, "new_customers", "mapping by market tier", "{primary: 6, secondary: 15}"),
+        ("new_customers: {primary: -2}\n", 1, "new_customers.primary", "must not be negative", "e.g. 2"),
+        ("prospecting_methods: [referral, {a: 1}]\n", 1, "prospecting_methods.1", "by name, not a mapping", "cold_call_phone"),
+        ("reps: [R07]\n", 1, "reps", "reps: must be a mapping", "R07: {revenue_quota"),
+        ("reps:\n  R07: 900000\n", 2, "reps.R07", "entry 'R07' must be a mapping", "R07: {revenue_quota: 900000}"),
+        ("win_rate: yes\n", 1, "win_rate", "must be a number, not a yes/no value", "0.6"),
+    ],
+)
 def test_wrong_shapes_and_values_are_located_errors(tmp_path, text, line, key, phrase, hint):
     problems = load_error(tmp_path, text)
     assert located(problems, tmp_path) == [(line, key, "error")], problems
@@ -283,30 +330,44 @@ def test_wrong_shapes_and_values_are_located_errors(tmp_path, text, line, key, p
 
 def test_every_bad_target_is_reported_at_once(tmp_path):
     problems = load_error(tmp_path, "default:\n  revenue_quota: -5\n  win_rate: 2\nteams:\n  East: {pipeline_coverage: lots}\n")
-    assert located(problems, tmp_path) == [(2, "default.revenue_quota", "error"), (3, "default.win_rate", "error"),
-                                           (5, "teams.East.pipeline_coverage", "error")]
+    assert located(problems, tmp_path) == [
+        (2, "default.revenue_quota", "error"),
+        (3, "default.win_rate", "error"),
+        (5, "teams.East.pipeline_coverage", "error"),
+    ]
 
 
 def test_unknown_keys_and_entries_naming_nobody_are_warnings_listed_with_the_problems(tmp_path):
     import salesnb
 
-    ds = salesnb.load(source_with(tmp_path, (
-        "default:\n"                                  # 1
-        "  revenue_quota: 1300000\n"                  # 2
-        "  win_rte: 0.6\n"                            # 3 misspelt key
-        "  new_customers: {primary: 6, primay: 2}\n"  # 4 misspelt tier
-        "  currency: EUR\n"                           # 5 a known key (the contract's example)
-        "teams:\n"                                    # 6
-        "  east: {win_rate: 0.5}\n"                   # 7 matches East (case-insensitive)
-        "  Eest: {win_rate: 0.4}\n"                   # 8 no such team
-        "reps:\n"                                     # 9
-        "  R07: {revenue_quota: 900000}\n"            # 10
-        "  R7: {revenue_quota: 800000}\n"             # 11 no such rep
-        "  007: {revenue_quota: 700000}\n"            # 12 YAML reads 7: the rep is '007'
-        "defualt: {win_rate: 0.1}\n")))               # 13 not a section
+    ds = salesnb.load(
+        source_with(
+            tmp_path,
+            (
+                "default:\n"  # 1
+                "  revenue_quota: 1300000\n"  # 2
+                "  win_rte: 0.6\n"  # 3 misspelt key
+                "  new_customers: {primary: 6, primay: 2}\n"  # 4 misspelt tier
+                "  currency: EUR\n"  # 5 a known key (the contract's example)
+                "teams:\n"  # 6
+                "  east: {win_rate: 0.5}\n"  # 7 matches East (case-insensitive)
+                "  Eest: {win_rate: 0.4}\n"  # 8 no such team
+                "reps:\n"  # 9
+                "  R07: {revenue_quota: 900000}\n"  # 10
+                "  R7: {revenue_quota: 800000}\n"  # 11 no such rep
+                "  007: {revenue_quota: 700000}\n"  # 12 YAML reads 7: the rep is '007'
+                "defualt: {win_rate: 0.1}\n"
+            ),
+        )
+    )  # 13 not a section
     assert located(ds.problems, tmp_path) == [
-        (3, "default.win_rte", "warning"), (4, "default.new_customers.primay", "warning"), (8, "teams.Eest", "warning"),
-        (11, "reps.R7", "warning"), (12, "reps.7", "warning"), (13, "defualt", "warning")]
+        (3, "default.win_rte", "warning"),
+        (4, "default.new_customers.primay", "warning"),
+        (8, "teams.Eest", "warning"),
+        (11, "reps.R7", "warning"),
+        (12, "reps.7", "warning"),
+        (13, "defualt", "warning"),
+    ]
     hints = [p.hint for p in ds.problems]
     assert hints[0].startswith("did you mean 'win_rate'?") and hints[1].startswith("did you mean 'primary'?")
     assert "teams in the data: East, West" in hints[2] and "did you mean 'R07'?" in hints[3]
@@ -326,14 +387,17 @@ def test_validate_lists_the_warnings_and_strict_stops_on_them(tmp_path):
     result = CliRunner().invoke(cli, ["validate", str(folder)])
     assert result.exit_code == 0, result.output
     assert "problems: 0 errors, 1 warnings" in result.stdout
-    assert (f"[warning] {folder}/expectations.yml, line 4, column 'reps.R99': the reps: entry 'R99' names no rep in the data"
-            in result.stdout)
+    assert (
+        f"[warning] {folder}/expectations.yml, line 4, column 'reps.R99': the reps: entry 'R99' names no rep in the data"
+        in result.stdout
+    )
     strict = CliRunner().invoke(cli, ["validate", str(folder), "--strict"])
     assert strict.exit_code == 1 and "line 4, column 'reps.R99'" in strict.stderr
 
 
-@pytest.mark.parametrize("command", [["validate"], ["metrics", "--by", "rep", "--period", "2025"],
-                                     ["diagnose", "--period", "2025"], ["quality"]])
+@pytest.mark.parametrize(
+    "command", [["validate"], ["metrics", "--by", "rep", "--period", "2025"], ["diagnose", "--period", "2025"], ["quality"]]
+)
 def test_every_command_stops_on_an_expectations_error_with_the_same_message(tmp_path, command):
     from click.testing import CliRunner
 
@@ -342,9 +406,11 @@ def test_every_command_stops_on_an_expectations_error_with_the_same_message(tmp_
     folder = source_with(tmp_path, "revenue_quota: -1000000\n")
     result = CliRunner().invoke(cli, [command[0], str(folder), *command[1:]])
     assert result.exit_code == 1 and result.stdout == ""
-    assert result.stderr == (f"error: {folder}/expectations.yml, line 1, column 'revenue_quota': revenue_quota must not be "
-                             "negative: a target is 0 or more (value: '-1000000'). Fix: write the target as a positive "
-                             "number, e.g. 1000000\n")
+    assert result.stderr == (
+        f"error: {folder}/expectations.yml, line 1, column 'revenue_quota': revenue_quota must not be "
+        "negative: a target is 0 or more (value: '-1000000'). Fix: write the target as a positive "
+        "number, e.g. 1000000\n"
+    )
 
 
 def test_prorate_refuses_negative_and_infinite_targets():

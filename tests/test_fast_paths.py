@@ -8,6 +8,7 @@ The charts are a rep report's four kinds, on small hand-made frames: a rep
 at a 27 % win rate against a team whose middle half is 55-75 %, three
 quarters of trend, two forecasts, a value/cost ratio against the team's.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,23 +29,51 @@ from salesnb.fast_paths import FAST_PATHS
 from salesnb.io import categorical, parsing, validation
 from salesnb.present import charts, drawing
 
-FACTORS = pd.DataFrame([
-    {"factor": "conversion", "metric": "win_rate", "rep_value": 0.27, "peer_low": 0.55, "peer_median": 0.68,
-     "peer_high": 0.75, "small_sample": False, "is_focus": True},
-    {"factor": "prospecting", "metric": "opportunities", "rep_value": 77.0, "peer_low": 60.0, "peer_median": 77.0,
-     "peer_high": 94.0, "small_sample": False, "is_focus": False},
-])
-TREND = pd.DataFrame({"quarter": ["2025-Q1", "2025-Q2", "2025-Q3"], "rep_value": [0.25, 0.25, np.nan],
-                      "small_sample": [False, True, True], "peer_low": [0.57, np.nan, 0.55],
-                      "peer_median": [0.68, np.nan, 0.71], "peer_high": [0.75, np.nan, 0.71]})
+FACTORS = pd.DataFrame(
+    [
+        {
+            "factor": "conversion",
+            "metric": "win_rate",
+            "rep_value": 0.27,
+            "peer_low": 0.55,
+            "peer_median": 0.68,
+            "peer_high": 0.75,
+            "small_sample": False,
+            "is_focus": True,
+        },
+        {
+            "factor": "prospecting",
+            "metric": "opportunities",
+            "rep_value": 77.0,
+            "peer_low": 60.0,
+            "peer_median": 77.0,
+            "peer_high": 94.0,
+            "small_sample": False,
+            "is_focus": False,
+        },
+    ]
+)
+TREND = pd.DataFrame(
+    {
+        "quarter": ["2025-Q1", "2025-Q2", "2025-Q3"],
+        "rep_value": [0.25, 0.25, np.nan],
+        "small_sample": [False, True, True],
+        "peer_low": [0.57, np.nan, 0.55],
+        "peer_median": [0.68, np.nan, 0.71],
+        "peer_high": [0.75, np.nan, 0.71],
+    }
+)
 CHARTS = {
     "factor_bands": lambda: charts.factor_bands(FACTORS, peer_label="team"),
     "trend": lambda: charts.trend(TREND, metric="win_rate"),
     "value_vs_cost": lambda: charts.value_vs_cost(
-        pd.DataFrame({"label": ["You", "Team median"], "value_cost_ratio": [13.2, 19.0]}), highlight=["You"]),
+        pd.DataFrame({"label": ["You", "Team median"], "value_cost_ratio": [13.2, 19.0]}), highlight=["You"]
+    ),
     "forecast_vs_actual": lambda: charts.forecast_vs_actual(
-        pd.DataFrame({"period": ["2025-Q1", "2025-Q2"], "forecast_amount": [168_700.0, 128_300.0],
-                      "actual": [173_282.0, 117_192.0]})),
+        pd.DataFrame(
+            {"period": ["2025-Q1", "2025-Q2"], "forecast_amount": [168_700.0, 128_300.0], "actual": [173_282.0, 117_192.0]}
+        )
+    ),
 }
 
 
@@ -173,8 +202,10 @@ def test_stocked_figures_turn_themselves_off_on_their_first_exception(monkeypatc
 
 
 def test_the_environment_turns_every_fast_path_off():
-    code = ("from salesnb.present import drawing; from salesnb.io import categorical; "
-            "from salesnb.fast_paths import FAST_PATHS; print(sorted(n for n, p in FAST_PATHS.items() if p.on))")
+    code = (
+        "from salesnb.present import drawing; from salesnb.io import categorical; "
+        "from salesnb.fast_paths import FAST_PATHS; print(sorted(n for n, p in FAST_PATHS.items() if p.on))"
+    )
     env = {**os.environ, "SALESNB_FAST_PATHS": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -197,8 +228,9 @@ def test_arrow_array_without_pa_array_gives_an_equal_array(monkeypatch):
     monkeypatch.setattr(FAST_PATHS["pandas _pa_array"], "on", False)
     converted = categorical.arrow_array(TEXT)
     assert converted is not held and converted.equals(held)
-    assert categorical.arrow_array(pd.Series(["b", "a"], dtype=object)).equals(pa.chunked_array([["b", "a"]],
-                                                                                             type=pa.large_string()))
+    assert categorical.arrow_array(pd.Series(["b", "a"], dtype=object)).equals(
+        pa.chunked_array([["b", "a"]], type=pa.large_string())
+    )
 
 
 def test_arrow_array_turns_itself_off_when_pa_array_fails(monkeypatch):
@@ -222,8 +254,12 @@ def test_loader_steps_give_the_same_results_without_pa_array(monkeypatch):
     codes = pd.Series(["b", "a", None, "b"], dtype="category")
 
     def results():
-        return (parsing.clean_text(TEXT), validation._is_in(TEXT, known), categorical.arrow_dictionary(codes),
-                categorical.as_category(TEXT))
+        return (
+            parsing.clean_text(TEXT),
+            validation._is_in(TEXT, known),
+            categorical.arrow_dictionary(codes),
+            categorical.as_category(TEXT),
+        )
 
     monkeypatch.setattr(FAST_PATHS["pandas _pa_array"], "on", True)
     cleaned, is_in, dictionary, category = results()

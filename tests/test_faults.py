@@ -19,6 +19,7 @@ a read-only bind mount, RLIMIT_FSIZE, a file where the folder should be,
 in-process. Each must end with exit 1 and one clear paragraph naming the
 folder and what to do, never a traceback, and leave no partial file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,6 +40,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from batches import FIXTURE_NOTEBOOKS, REPS, write_source
+from batches import fake_execute as _fake_execute
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell
 
@@ -47,8 +50,6 @@ import salesnb.run.execute as execute_module
 from salesnb import atomic
 from salesnb.cli import cli
 from salesnb.errors import OutputError
-
-from batches import FIXTURE_NOTEBOOKS, REPS, fake_execute as _fake_execute, write_source
 
 SEED = int(os.environ.get("SALESNB_FAULT_SEED", "20260105"))
 REAL_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -66,6 +67,7 @@ def salesnb_report(*args) -> list[str]:
 
 
 # -- running and killing a batch ----------------------------------------------------------
+
 
 @dataclass
 class Batch:
@@ -89,8 +91,9 @@ def start(args, logs: Path, **popen) -> Batch:
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / "stdout", "wb") as out, open(logs / "stderr", "wb") as err:
         started_ns = time.time_ns()
-        proc = subprocess.Popen(salesnb_report(*args), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                start_new_session=True, **popen)
+        proc = subprocess.Popen(
+            salesnb_report(*args), stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True, **popen
+        )
     return Batch(proc, time.monotonic(), started_ns, logs)
 
 
@@ -136,8 +139,11 @@ def survivors(processes: dict[int, int], timeout: float = 10.0) -> list[int]:
     """The processes still alive (not zombies) after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        alive = [pid for pid, started in processes.items()
-                 if (stat := _proc_stat(pid)) is not None and stat[1] not in "ZX" and stat[2] == started]
+        alive = [
+            pid
+            for pid, started in processes.items()
+            if (stat := _proc_stat(pid)) is not None and stat[1] not in "ZX" and stat[2] == started
+        ]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.05)
@@ -164,8 +170,7 @@ def _temporaries_now(out: Path) -> bool:
     return False
 
 
-def kill_batch(batch: Batch, out: Path, mode: str, rng: random.Random, *, expected: float = 8.0,
-               max_pages: int = 4) -> dict:
+def kill_batch(batch: Batch, out: Path, mode: str, rng: random.Random, *, expected: float = 8.0, max_pages: int = 4) -> dict:
     """SIGKILL the batch's whole process group at a moment chosen by ``mode``:
 
     - ``time``: a random delay after the start, up to ``expected`` (how long a whole batch took last);
@@ -196,12 +201,18 @@ def kill_batch(batch: Batch, out: Path, mode: str, rng: random.Random, *, expect
     batch.proc.wait()
     left = survivors(processes)
     assert not left, f"processes of the killed batch live on: {left}"
-    return dict(plan, at=round(at, 3), pid=batch.proc.pid, processes=len(processes),
-                outcome="finished before the kill" if finished_first else "killed",
-                returncode=batch.proc.returncode)
+    return dict(
+        plan,
+        at=round(at, 3),
+        pid=batch.proc.pid,
+        processes=len(processes),
+        outcome="finished before the kill" if finished_first else "killed",
+        returncode=batch.proc.returncode,
+    )
 
 
 # -- what a folder may hold ------------------------------------------------------------------
+
 
 class _Strict(html.parser.HTMLParser):
     def __init__(self):
@@ -297,6 +308,7 @@ def fault_log(record_property):
 
 # -- SIGKILL at random moments, fixture notebooks ------------------------------------------------
 
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_leaves_no_partial_file_and_a_rerun_completes(tmp_path, fault_log):
     """Six kills in two rounds, each ending with a rerun (no --force) that
@@ -322,9 +334,12 @@ def test_sigkill_at_random_moments_leaves_no_partial_file_and_a_rerun_completes(
             batch = start((*args, *extra), tmp_path / "logs" / f"kill-{len(fault_log)}")
             fault = kill_batch(batch, out, modes[len(fault_log)], rng, expected=expected)
             found = check_folder(out, after_kill=True)
-            fault.update(run=f"round {number}, --jobs {3 - number}" + (" --force" if extra else ""),
-                         pages=found["pages"], temporaries_left=found["temporaries"],
-                         cache_files_left=len(found["state"]))
+            fault.update(
+                run=f"round {number}, --jobs {3 - number}" + (" --force" if extra else ""),
+                pages=found["pages"],
+                temporaries_left=found["temporaries"],
+                cache_files_left=len(found["state"]),
+            )
             fault_log.append(fault)
             lock = out / report_module.LOCK
             if lock.exists() and lock.read_text().strip():
@@ -356,16 +371,23 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_and_the_next_batch_tidies
     page = out / "reps" / "r1.html"
     page.write_text("<!DOCTYPE html><html>old</html>\n")
     writer = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, os, sys, time\n"
-         "from salesnb import atomic\n"
-         "fd = os.open(sys.argv[2], os.O_RDWR | os.O_CREAT, 0o644)\n"
-         "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, f'{os.getpid()}\\n'.encode())\n"
-         "with atomic.atomic_open(sys.argv[1]) as handle:\n"
-         "    handle.write('<!DOCTYPE html><html>new, half writ'); handle.flush()\n"
-         "    print('inside', flush=True); time.sleep(60)\n",
-         str(page), str(out / report_module.LOCK)],
-        stdout=subprocess.PIPE, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "from salesnb import atomic\n"
+            "fd = os.open(sys.argv[2], os.O_RDWR | os.O_CREAT, 0o644)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, f'{os.getpid()}\\n'.encode())\n"
+            "with atomic.atomic_open(sys.argv[1]) as handle:\n"
+            "    handle.write('<!DOCTYPE html><html>new, half writ'); handle.flush()\n"
+            "    print('inside', flush=True); time.sleep(60)\n",
+            str(page),
+            str(out / report_module.LOCK),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert writer.stdout.readline().strip() == "inside"
     finally:
@@ -395,9 +417,13 @@ def poisoned_notebooks(folder: Path, rep_id: str, flag: Path) -> Path:
     shutil.copytree(REAL_NOTEBOOKS, folder)
     nb = nbformat.read(folder / "rep_coaching.ipynb", as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])) + 1
-    nb.cells.insert(at, new_code_cell(
-        f"import os\nif rep_id == {rep_id!r} and os.path.exists({str(flag)!r}):\n"
-        f"    raise RuntimeError('poisoned report for ' + rep_id)"))
+    nb.cells.insert(
+        at,
+        new_code_cell(
+            f"import os\nif rep_id == {rep_id!r} and os.path.exists({str(flag)!r}):\n"
+            f"    raise RuntimeError('poisoned report for ' + rep_id)"
+        ),
+    )
     nbformat.write(nb, folder / "rep_coaching.ipynb")
     return folder
 
@@ -419,14 +445,32 @@ def test_real_notebooks_killed_then_a_raising_report_fails_alone(tmp_path, fault
     flag.write_text("on")
     notebooks = poisoned_notebooks(tmp_path / "notebooks", "R02", flag)
     out = tmp_path / "out"
-    args = (source, "--period", "2025-Q4", "--as-of", "2026-01-05", "--out", out, "--notebooks", notebooks,
-            "--rep", "R01", "--rep", "R02", "--team", team, "--jobs", 2)
+    args = (
+        source,
+        "--period",
+        "2025-Q4",
+        "--as-of",
+        "2026-01-05",
+        "--out",
+        out,
+        "--notebooks",
+        notebooks,
+        "--rep",
+        "R01",
+        "--rep",
+        "R02",
+        "--team",
+        team,
+        "--jobs",
+        2,
+    )
 
     batch = start(args, tmp_path / "logs" / "kill")
     fault = kill_batch(batch, out, "page", rng, max_pages=2)  # it writes 3 pages (one report fails)
     found = check_folder(out, after_kill=True)
-    fault.update(run="real notebooks", pages=found["pages"], temporaries_left=found["temporaries"],
-                 cache_files_left=len(found["state"]))
+    fault.update(
+        run="real notebooks", pages=found["pages"], temporaries_left=found["temporaries"], cache_files_left=len(found["state"])
+    )
     fault_log.append(fault)
 
     rerun = finish(start(args, tmp_path / "logs" / "rerun"))
@@ -445,6 +489,7 @@ def test_real_notebooks_killed_then_a_raising_report_fails_alone(tmp_path, fault
 
 # -- two batches at once ---------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_two_batches_started_at_once_one_runs_the_other_is_refused(tmp_path):
     source = write_source(tmp_path / "src", CALM_REPS)
@@ -456,13 +501,16 @@ def test_two_batches_started_at_once_one_runs_the_other_is_refused(tmp_path):
     assert codes == [0, 1], (first.stderr, second.stderr)
     winner, loser = (first, second) if first.proc.returncode == 0 else (second, first)
     message = loser.stderr.strip()
-    assert message == (f"error: another salesnb report batch (PID {winner.proc.pid}) is writing to {out}; "
-                       f"wait for it to finish, or write to another --out folder (lock: {out / report_module.LOCK})")
+    assert message == (
+        f"error: another salesnb report batch (PID {winner.proc.pid}) is writing to {out}; "
+        f"wait for it to finish, or write to another --out folder (lock: {out / report_module.LOCK})"
+    )
     assert loser.stdout == ""
     assert_complete(out, winner, reports=3)
 
 
 # -- folders that cannot be written ------------------------------------------------------------------
+
 
 def assert_clear_error(batch: Batch, folder: Path, *phrases: str) -> str:
     """Exit 1 and one paragraph on stderr, naming ``folder`` and saying what to do; no traceback."""
@@ -481,8 +529,13 @@ def fixture_batch(tmp_path: Path, out: Path, name: str, **popen) -> Batch:
     source = tmp_path / "src"
     if not source.exists():
         write_source(source, CALM_REPS)
-    return finish(start((source, *FIXTURE_ARGS, "--out", out, "--rep", "R1", "--team", "Alpha", "--jobs", 1),
-                        tmp_path / "logs" / name, **popen))
+    return finish(
+        start(
+            (source, *FIXTURE_ARGS, "--out", out, "--rep", "R1", "--team", "Alpha", "--jobs", 1),
+            tmp_path / "logs" / name,
+            **popen,
+        )
+    )
 
 
 def test_out_below_a_file_or_where_nothing_may_be_written(tmp_path):
@@ -522,10 +575,13 @@ def test_read_only_bind_mount(tmp_path):
     with mounted(tmp_path / "ro", "--bind", "-o", "ro", str(writable)) as ro:
         with pytest.raises(OSError):
             (ro / "probe").write_text("x")  # read-only even for root
-        assert_clear_error(fixture_batch(tmp_path, ro / "reports", "ro-new"), ro / "reports",
-                           "read-only file system")
-        assert_clear_error(fixture_batch(tmp_path, ro / "existing", "ro-existing"), ro / "existing",
-                           "read-only file system", "while writing .salesnb.lock")
+        assert_clear_error(fixture_batch(tmp_path, ro / "reports", "ro-new"), ro / "reports", "read-only file system")
+        assert_clear_error(
+            fixture_batch(tmp_path, ro / "existing", "ro-existing"),
+            ro / "existing",
+            "read-only file system",
+            "while writing .salesnb.lock",
+        )
     assert sorted(p.name for p in writable.rglob("*")) == ["existing"]
 
 
@@ -541,8 +597,9 @@ def test_a_full_disk_gives_a_clear_error_and_no_partial_file(tmp_path, free_kib)
                 handle.write(b"\0" * ((64 - free_kib) * 1024))
         out = disk / "reports"
         batch = fixture_batch(tmp_path, out, f"full-{free_kib}")
-        line = assert_clear_error(batch, out, "the disk is full (no space left on device)",
-                                  "Free some space there, or choose another --out folder")
+        line = assert_clear_error(
+            batch, out, "the disk is full (no space left on device)", "Free some space there, or choose another --out folder"
+        )
         found = check_folder(out, after_kill=False)
         assert found["manifest"] is None  # it could not be written, and there was none before
         assert not (out / report_module.INDEX).exists()
@@ -555,6 +612,7 @@ def test_a_full_disk_gives_a_clear_error_and_no_partial_file(tmp_path, free_kib)
 @pytest.mark.slow
 def test_a_file_size_limit_gives_a_clear_error(tmp_path):
     """RLIMIT_FSIZE (``ulimit -f``) with SIGXFSZ ignored: writes past it fail with EFBIG."""
+
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500))  # the lock file fits, the data cache does not
@@ -566,6 +624,7 @@ def test_a_file_size_limit_gives_a_clear_error(tmp_path):
 
 
 # -- ENOSPC in the middle of one report, in-process --------------------------------------------------
+
 
 def _calm_execute(job, capture):
     """test_report's stand-in for papermill, without its failure for R3."""
@@ -622,14 +681,15 @@ def test_enospc_writing_one_report_fails_that_report_with_a_clear_error(no_kerne
     source = write_source(tmp_path / "src", CALM_REPS)
     out = tmp_path / "out"
     with disk_full_while_writing(monkeypatch, lambda path: "/reps/.r1-" in path) as hits:
-        result = report_module.run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out,
-                                         notebooks=FIXTURE_NOTEBOOKS)
+        result = report_module.run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS)
     assert hits and result.exit_code == 1
     assert result.counts == {"ok": N_FIXTURE_REPORTS - 1, "failed": 1, "skipped": 0}
     failed = result.failed[0]
     assert failed["key"] == "R1" and failed["html"] is None
-    assert failed["error"].startswith(f"OutputError: cannot write the reports to {out.resolve()}: the disk is full "
-                                      f"(no space left on device) while writing reps/r1-")
+    assert failed["error"].startswith(
+        f"OutputError: cannot write the reports to {out.resolve()}: the disk is full "
+        f"(no space left on device) while writing reps/r1-"
+    )
     found = check_folder(out, after_kill=False)  # no temporary left, no half page
     assert found["pages"] == N_FIXTURE_REPORTS - 1
     assert not list((out / "reps").glob("r1-*"))
@@ -647,10 +707,25 @@ def test_enospc_writing_the_manifest_or_index_is_one_clear_error(no_kernel, tmp_
             f"cannot write the reports to {out.resolve()}: the disk is full (no space left on device) "
             f"while writing {name}. "
             "Free some space there, or choose another --out folder, then run the same command again; the reports "
-            "written so far are kept, and the rerun renders only what is missing.")
-        cli_run = CliRunner().invoke(cli, ["report", str(source), "--period", "2026-Q1", "--as-of", "2026-04-02",
-                                           "--out", str(out), "--notebooks", str(FIXTURE_NOTEBOOKS), "--force",
-                                           "--no-progress"])
+            "written so far are kept, and the rerun renders only what is missing."
+        )
+        cli_run = CliRunner().invoke(
+            cli,
+            [
+                "report",
+                str(source),
+                "--period",
+                "2026-Q1",
+                "--as-of",
+                "2026-04-02",
+                "--out",
+                str(out),
+                "--notebooks",
+                str(FIXTURE_NOTEBOOKS),
+                "--force",
+                "--no-progress",
+            ],
+        )
     assert cli_run.exit_code == 1 and cli_run.output == f"error: {raised.value}\n"
     found = check_folder(out, after_kill=False)  # no temporary, no data cache left behind
     assert found["pages"] == N_FIXTURE_REPORTS
@@ -722,9 +797,27 @@ def _fake_batch(source: Path, out: Path, logs: Path) -> Batch:
     logs.mkdir(parents=True, exist_ok=True)
     program = _SLOW_FAKE.format(tests=str(Path(__file__).resolve().parent))
     with open(logs / "stdout", "wb") as stdout, open(logs / "stderr", "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", program, "report", str(source), *map(str, FIXTURE_ARGS),
-                                 "--out", str(out), "--engine", "kernel", "--jobs", "1", "--no-progress"],
-                                stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                program,
+                "report",
+                str(source),
+                *map(str, FIXTURE_ARGS),
+                "--out",
+                str(out),
+                "--engine",
+                "kernel",
+                "--jobs",
+                "1",
+                "--no-progress",
+            ],
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return Batch(proc, time.monotonic(), time.time_ns(), logs)
 
 
@@ -753,8 +846,10 @@ def test_sigterm_or_ctrl_c_stops_with_one_line_and_a_rerun_finishes(tmp_path, si
     assert 1 <= written < 1 + 1 + len(STOPPABLE_REPS) and batch.stdout == ""
     assert {r["status"] for r in manifest["reports"]} <= {"ok", "skipped"}
     assert check_folder(out, after_kill=False)["pages"] == written  # a page cut off by the stop is not left behind
-    assert sum(r["reason"] == "not run: the batch was interrupted" for r in manifest["reports"]) == \
-        1 + 1 + len(STOPPABLE_REPS) - written
+    assert (
+        sum(r["reason"] == "not run: the batch was interrupted" for r in manifest["reports"])
+        == 1 + 1 + len(STOPPABLE_REPS) - written
+    )
 
     rerun = finish(_fake_batch(source, out, tmp_path / "logs" / "rerun"), timeout=120)
     assert rerun.proc.returncode == 0, rerun.stderr

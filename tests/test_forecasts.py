@@ -1,30 +1,47 @@
 """Forecast accuracy and bias, with numbers checkable by hand."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.io.dataset import from_frames
 from salesnb.analysis.forecasts import ACCURACY_COLUMNS, BIAS_COLUMNS, forecast_accuracy, forecast_bias, forecast_in_period
 from salesnb.analysis.metrics import metrics_table
+from salesnb.io.dataset import from_frames
 
-REPS = pd.DataFrame({"rep_id": ["R1", "R2", "R3"], "name": ["Ann", "Bob", "Cy"], "territory": ["N", "N", "S"], "team": ["T", "T", "U"]})
+REPS = pd.DataFrame(
+    {"rep_id": ["R1", "R2", "R3"], "name": ["Ann", "Bob", "Cy"], "territory": ["N", "N", "S"], "team": ["T", "T", "U"]}
+)
 
 
 def won(oid, rep, closed, amount):
-    return {"opportunity_id": oid, "rep_id": rep, "created_date": pd.Timestamp("2024-12-01"),
-            "closed_date": pd.Timestamp(closed), "status": "won", "amount": amount}
+    return {
+        "opportunity_id": oid,
+        "rep_id": rep,
+        "created_date": pd.Timestamp("2024-12-01"),
+        "closed_date": pd.Timestamp(closed),
+        "status": "won",
+        "amount": amount,
+    }
 
 
-DEALS = pd.DataFrame([
-    won("O1", "R1", "2025-02-10", 100.0),          # R1 Q1: 100
-    won("O2", "R1", "2025-05-01", 200.0),          # R1 Q2: 200
-    won("O3", "R1", "2025-09-30 18:00", 50.0),     # R1 Q3: 50 (on the quarter's last day)
-    won("O4", "R2", "2025-02-01", 80.0),           # R2 Q1: 80
-    {"opportunity_id": "O5", "rep_id": "R1", "created_date": pd.Timestamp("2025-01-01"), "closed_date": pd.Timestamp("2025-03-01"),
-     "status": "lost", "amount": 1_000.0},         # lost: never actual revenue
-])
+DEALS = pd.DataFrame(
+    [
+        won("O1", "R1", "2025-02-10", 100.0),  # R1 Q1: 100
+        won("O2", "R1", "2025-05-01", 200.0),  # R1 Q2: 200
+        won("O3", "R1", "2025-09-30 18:00", 50.0),  # R1 Q3: 50 (on the quarter's last day)
+        won("O4", "R2", "2025-02-01", 80.0),  # R2 Q1: 80
+        {
+            "opportunity_id": "O5",
+            "rep_id": "R1",
+            "created_date": pd.Timestamp("2025-01-01"),
+            "closed_date": pd.Timestamp("2025-03-01"),
+            "status": "lost",
+            "amount": 1_000.0,
+        },  # lost: never actual revenue
+    ]
+)
 
 
 def forecasts(*rows):
@@ -38,12 +55,14 @@ def dataset(fc):
 
 
 def test_error_pct_sign_and_zero_actual():
-    ds = dataset(forecasts(
-        ("R1", "2025-Q1", 120.0, None),   # (120 - 100) / 100 = +20 %: over-forecast
-        ("R1", "2025-Q2", 150.0, None),   # (150 - 200) / 200 = -25 %: under
-        ("R1", "2025-Q3", 60.0, None),    # (60 - 50) / 50 = +20 %
-        ("R2", "2025-Q4", 50.0, None),    # nothing won: actual 0 -> NaN, never infinite
-    ))
+    ds = dataset(
+        forecasts(
+            ("R1", "2025-Q1", 120.0, None),  # (120 - 100) / 100 = +20 %: over-forecast
+            ("R1", "2025-Q2", 150.0, None),  # (150 - 200) / 200 = -25 %: under
+            ("R1", "2025-Q3", 60.0, None),  # (60 - 50) / 50 = +20 %
+            ("R2", "2025-Q4", 50.0, None),  # nothing won: actual 0 -> NaN, never infinite
+        )
+    )
     got = forecast_accuracy(ds)
     assert list(got.columns) == ACCURACY_COLUMNS
     by = got.set_index(["rep_id", "period"])
@@ -62,11 +81,13 @@ def test_year_and_month_forecasts():
 
 
 def test_latest_submission_wins_and_period_filter():
-    ds = dataset(forecasts(
-        ("R1", "2025-Q1", 999.0, "2024-12-01"),
-        ("R1", "2025-Q1", 110.0, "2025-01-05"),  # resubmitted: this one counts
-        ("R1", "2025-Q2", 150.0, "2025-04-01"),
-    ))
+    ds = dataset(
+        forecasts(
+            ("R1", "2025-Q1", 999.0, "2024-12-01"),
+            ("R1", "2025-Q1", 110.0, "2025-01-05"),  # resubmitted: this one counts
+            ("R1", "2025-Q2", 150.0, "2025-04-01"),
+        )
+    )
     got = forecast_accuracy(ds)
     assert got.set_index("period").loc["2025-Q1", "forecast_amount"] == 110
     inside = forecast_accuracy(ds, period="2025-01-01..2025-04-30")  # Q2 does not lie inside
@@ -81,13 +102,17 @@ def test_unreadable_periods_are_left_out_and_noted():
 
 
 def test_bias_labels():
-    ds = dataset(forecasts(
-        # R1: +20, -25, +20, and 2025 year +14.29: median +17.1, 3 of 4 over -> over
-        ("R1", "2025-Q1", 120.0, None), ("R1", "2025-Q2", 150.0, None), ("R1", "2025-Q3", 60.0, None),
-        ("R1", "2025", 400.0, None),
-        # R2: one judged period only -> none, however large
-        ("R2", "2025-Q1", 200.0, None),
-    ))
+    ds = dataset(
+        forecasts(
+            # R1: +20, -25, +20, and 2025 year +14.29: median +17.1, 3 of 4 over -> over
+            ("R1", "2025-Q1", 120.0, None),
+            ("R1", "2025-Q2", 150.0, None),
+            ("R1", "2025-Q3", 60.0, None),
+            ("R1", "2025", 400.0, None),
+            # R2: one judged period only -> none, however large
+            ("R2", "2025-Q1", 200.0, None),
+        )
+    )
     bias = forecast_bias(ds)
     assert list(bias.columns) == BIAS_COLUMNS
     r1 = bias.set_index("rep_id").loc["R1"]
@@ -98,13 +123,24 @@ def test_bias_labels():
 
 def test_bias_under_and_inconsistent():
     deals = pd.DataFrame([won(f"O{m}", "R1", f"2025-{m:02d}-15", 100.0) for m in range(1, 7)])
-    ds = from_frames(reps=REPS, opportunities=deals, forecasts=forecasts(
-        *[("R1", f"2025-{m:02d}", 80.0, None) for m in range(1, 5)],  # R1: -20 % four times -> under
-    ))
+    ds = from_frames(
+        reps=REPS,
+        opportunities=deals,
+        forecasts=forecasts(
+            *[("R1", f"2025-{m:02d}", 80.0, None) for m in range(1, 5)],  # R1: -20 % four times -> under
+        ),
+    )
     assert forecast_bias(ds).set_index("rep_id").loc["R1", "bias"] == "under"
-    mixed = from_frames(reps=REPS, opportunities=deals, forecasts=forecasts(
-        ("R1", "2025-01", 130.0, None), ("R1", "2025-02", 70.0, None), ("R1", "2025-03", 130.0, None), ("R1", "2025-04", 70.0, None),
-    ))  # +30, -30, +30, -30: half over -> none
+    mixed = from_frames(
+        reps=REPS,
+        opportunities=deals,
+        forecasts=forecasts(
+            ("R1", "2025-01", 130.0, None),
+            ("R1", "2025-02", 70.0, None),
+            ("R1", "2025-03", 130.0, None),
+            ("R1", "2025-04", 70.0, None),
+        ),
+    )  # +30, -30, +30, -30: half over -> none
     assert forecast_bias(mixed).set_index("rep_id").loc["R1", "bias"] == "none"
 
 
@@ -118,10 +154,15 @@ def test_missing_forecasts_table():
 
 
 def test_metrics_table_uses_the_coarsest_forecasts_inside_the_period():
-    ds = dataset(forecasts(
-        ("R1", "2025", 400.0, None), ("R1", "2025-Q1", 120.0, None), ("R1", "2025-Q2", 150.0, None),
-        ("R2", "2025-Q1", 100.0, None), ("R2", "2025-Q4", 50.0, None),
-    ))
+    ds = dataset(
+        forecasts(
+            ("R1", "2025", 400.0, None),
+            ("R1", "2025-Q1", 120.0, None),
+            ("R1", "2025-Q2", 150.0, None),
+            ("R2", "2025-Q1", 100.0, None),
+            ("R2", "2025-Q4", 50.0, None),
+        )
+    )
     per_rep = forecast_in_period(ds, period="2025").set_index("rep_id")
     # R1: the year forecast only (not year + quarters): 400 vs 350
     assert (per_rep.loc["R1", "forecasts"], per_rep.loc["R1", "forecast_amount"], per_rep.loc["R1", "actual"]) == (1, 400, 350)

@@ -12,6 +12,7 @@ with e.g. ``SALESNB_FUZZ_EXAMPLES=2000 .venv/bin/python -m pytest
 tests/test_fuzz_load.py -p no:xdist`` and ``SALESNB_FUZZ_RANDOM=1`` for new
 seeds each run.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,10 @@ import salesnb
 from salesnb.errors import DataError
 
 REPS = "rep_id,name,territory\nR1,Ann,North\nR2,Bob,South\n"
-OPPS = ("opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount\n"
-        "O1,R1,C1,2025-01-02,2025-02-01,won,100\nO2,R2,,2025-01-05,,open,\n")
+OPPS = (
+    "opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount\n"
+    "O1,R1,C1,2025-01-02,2025-02-01,won,100\nO2,R2,,2025-01-05,,open,\n"
+)
 LIMIT_SECONDS = 10.0
 
 FUZZ = settings(
@@ -43,15 +46,70 @@ FUZZ = settings(
 
 # -- what goes into a file --------------------------------------------------------
 
-CONTRACT_COLUMNS = ["opportunity_id", "rep_id", "customer_id", "created_date", "closed_date", "status", "amount",
-                    "acquisition_method", "stage", "Opportunity ID", "AMOUNT", "", " ", "amount "]
+CONTRACT_COLUMNS = [
+    "opportunity_id",
+    "rep_id",
+    "customer_id",
+    "created_date",
+    "closed_date",
+    "status",
+    "amount",
+    "acquisition_method",
+    "stage",
+    "Opportunity ID",
+    "AMOUNT",
+    "",
+    " ",
+    "amount ",
+]
 CELLS = st.one_of(
-    st.sampled_from(["", " ", "O1", "R1", "R2", "R9", "C1", "won", "lost", "open", "WON", "2025-01-02",
-                     "02/01/2025", "31/12/2025", "2025115", "1704412", "20250115", "0", "-5", "1e400", "nan",
-                     "inf", "$1,234.50", "1.234,50 €", "1,234.567,89", '="007"', "NULL", "#N/A", "\x00",
-                     "\ufeff", "é", "9999-12-31", "0001-01-01", "45292", '"', "'", ",", ";", "\t", "\r", "\n"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "O1",
+            "R1",
+            "R2",
+            "R9",
+            "C1",
+            "won",
+            "lost",
+            "open",
+            "WON",
+            "2025-01-02",
+            "02/01/2025",
+            "31/12/2025",
+            "2025115",
+            "1704412",
+            "20250115",
+            "0",
+            "-5",
+            "1e400",
+            "nan",
+            "inf",
+            "$1,234.50",
+            "1.234,50 €",
+            "1,234.567,89",
+            '="007"',
+            "NULL",
+            "#N/A",
+            "\x00",
+            "\ufeff",
+            "é",
+            "9999-12-31",
+            "0001-01-01",
+            "45292",
+            '"',
+            "'",
+            ",",
+            ";",
+            "\t",
+            "\r",
+            "\n",
+        ]
+    ),
     st.text(max_size=12),
-    st.integers(min_value=-10**20, max_value=10**20).map(str),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.dates().map(str),
 )
@@ -76,16 +134,64 @@ def csv_text(draw) -> bytes:
 
 
 YAML_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=10),
-    st.sampled_from(["1M", "1.0e+400", "-1000", "primary", "secondary", "R1", "North", "%Q-%Y", "%", "*",
-                     "opportunities", "reps", "deals.csv", "../outside.csv", "/etc/passwd", "@row"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=10),
+    st.sampled_from(
+        [
+            "1M",
+            "1.0e+400",
+            "-1000",
+            "primary",
+            "secondary",
+            "R1",
+            "North",
+            "%Q-%Y",
+            "%",
+            "*",
+            "opportunities",
+            "reps",
+            "deals.csv",
+            "../outside.csv",
+            "/etc/passwd",
+            "@row",
+        ]
+    ),
 )
 YAML_KEYS = st.one_of(
-    st.sampled_from(["default", "teams", "reps", "revenue_quota", "new_customers", "primary", "secondary",
-                     "visits_per_customer", "prospecting_methods", "max_travel_share", "pipeline_coverage",
-                     "win_rate", "currency", "defualt", "tables", "opportunities", "file", "columns", "values",
-                     "formats", "from", "const", "status", "amount", "created_date", "R1", "where"]),
+    st.sampled_from(
+        [
+            "default",
+            "teams",
+            "reps",
+            "revenue_quota",
+            "new_customers",
+            "primary",
+            "secondary",
+            "visits_per_customer",
+            "prospecting_methods",
+            "max_travel_share",
+            "pipeline_coverage",
+            "win_rate",
+            "currency",
+            "defualt",
+            "tables",
+            "opportunities",
+            "file",
+            "columns",
+            "values",
+            "formats",
+            "from",
+            "const",
+            "status",
+            "amount",
+            "created_date",
+            "R1",
+            "where",
+        ]
+    ),
     st.text(max_size=8),
 )
 YAML_TREES = st.recursive(
@@ -103,10 +209,12 @@ def yaml_text(draw) -> bytes:
     return draw(st.text(max_size=200)).encode("utf-8")
 
 
-MAPPING_VALUES = st.one_of(YAML_SCALARS, st.sampled_from(["opportunities.csv", "reps.csv", "Owner", "Stage", "Amount",
-                                                          "rep_id", "amount", "status"]),
-                            st.lists(st.sampled_from(["opportunities.csv", "reps.csv", "amount", "rep_id"]), max_size=3),
-                            st.dictionaries(st.sampled_from(["const", "from", "values", "won", "*"]), YAML_SCALARS, max_size=2))
+MAPPING_VALUES = st.one_of(
+    YAML_SCALARS,
+    st.sampled_from(["opportunities.csv", "reps.csv", "Owner", "Stage", "Amount", "rep_id", "amount", "status"]),
+    st.lists(st.sampled_from(["opportunities.csv", "reps.csv", "amount", "rep_id"]), max_size=3),
+    st.dictionaries(st.sampled_from(["const", "from", "values", "won", "*"]), YAML_SCALARS, max_size=2),
+)
 
 
 @st.composite
@@ -114,17 +222,36 @@ def mapping_text(draw) -> bytes:
     """A mapping.yml shaped like a real one (tables, file, columns, values,
     formats, from) with random pieces in every place."""
     tables = {}
-    for table in draw(st.lists(st.sampled_from(["opportunities", "reps", "customers", "activities", "nonsense"]),
-                               max_size=3, unique=True)):
+    for table in draw(
+        st.lists(st.sampled_from(["opportunities", "reps", "customers", "activities", "nonsense"]), max_size=3, unique=True)
+    ):
         spec = {}
-        for key in draw(st.lists(st.sampled_from(["file", "columns", "values", "formats", "from", "where", "extra"]),
-                                 max_size=4, unique=True)):
+        for key in draw(
+            st.lists(st.sampled_from(["file", "columns", "values", "formats", "from", "where", "extra"]), max_size=4, unique=True)
+        ):
             if key in ("columns", "values", "formats"):
-                spec[key] = draw(st.one_of(
-                    st.dictionaries(st.sampled_from(["opportunity_id", "rep_id", "amount", "status", "created_date",
-                                                     "closed_date", "name", "territory", "bogus"]),
-                                    MAPPING_VALUES, max_size=4),
-                    MAPPING_VALUES))
+                spec[key] = draw(
+                    st.one_of(
+                        st.dictionaries(
+                            st.sampled_from(
+                                [
+                                    "opportunity_id",
+                                    "rep_id",
+                                    "amount",
+                                    "status",
+                                    "created_date",
+                                    "closed_date",
+                                    "name",
+                                    "territory",
+                                    "bogus",
+                                ]
+                            ),
+                            MAPPING_VALUES,
+                            max_size=4,
+                        ),
+                        MAPPING_VALUES,
+                    )
+                )
             else:
                 spec[key] = draw(MAPPING_VALUES)
         tables[table] = draw(st.one_of(st.just(spec), MAPPING_VALUES))
@@ -132,6 +259,7 @@ def mapping_text(draw) -> bytes:
 
 
 # -- the property -----------------------------------------------------------------
+
 
 def _load_within_limit(folder: Path) -> None:
     """Load ``folder``; a Dataset or a located DataError, within LIMIT_SECONDS."""
@@ -170,9 +298,21 @@ def _check(files: dict[str, bytes]) -> None:
 
 
 @FUZZ
-@given(content=st.binary(max_size=2000), table=st.sampled_from(["opportunities.csv", "reps.csv", "activities.csv",
-                                                                 "customers.csv", "forecasts.csv", "opportunities.xlsx",
-                                                                 "opportunities.parquet", "reps.xlsx"]))
+@given(
+    content=st.binary(max_size=2000),
+    table=st.sampled_from(
+        [
+            "opportunities.csv",
+            "reps.csv",
+            "activities.csv",
+            "customers.csv",
+            "forecasts.csv",
+            "opportunities.xlsx",
+            "opportunities.parquet",
+            "reps.xlsx",
+        ]
+    ),
+)
 def test_random_bytes_in_a_table_file(content, table):
     files = {"reps.csv": REPS.encode(), "opportunities.csv": OPPS.encode()}
     files.pop(table.split(".")[0] + ".csv", None)  # opportunities.xlsx replaces opportunities.csv

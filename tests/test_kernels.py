@@ -6,6 +6,7 @@ environment, imported modules); a report that kills its process or hangs
 fails alone and the next report on that worker runs; a template that dies
 is replaced; outputs are the ones a Jupyter kernel would give.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,18 +14,22 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from batches import by_key, write_source
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
 from salesnb.run import forkserver as kernels
 from salesnb.run import warmup
 from salesnb.run.batch import run_batch
-from batches import by_key, write_source
 
 # salesnb runs on Linux (os.fork): the fork server is always there, so nothing here may skip
 
-FOUR_REPS = [("R1", "Ann", "North", "Alpha"), ("R2", "Bob", "North", "Alpha"),
-             ("R3", "Cy", "South", "Alpha"), ("R4", "Di", "South", "Alpha")]
+FOUR_REPS = [
+    ("R1", "Ann", "North", "Alpha"),
+    ("R2", "Bob", "North", "Alpha"),
+    ("R3", "Cy", "South", "Alpha"),
+    ("R4", "Di", "South", "Alpha"),
+]
 
 CHECK_CLEAN = """\
 import json, os, sys
@@ -64,10 +69,13 @@ print("leaked", rep_id)
 
 def write_notebooks(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    parameters = new_code_cell('source = ""\nmapping = None\nperiod = ""\nas_of = ""\nrep_id = ""',
-                               metadata={"tags": ["parameters"]})
-    nb = new_notebook(cells=[parameters, new_code_cell(CHECK_CLEAN), new_code_cell(LEAK_EVERYTHING)],
-                      metadata={"kernelspec": {"name": "salesnb", "language": "python", "display_name": "salesnb"}})
+    parameters = new_code_cell(
+        'source = ""\nmapping = None\nperiod = ""\nas_of = ""\nrep_id = ""', metadata={"tags": ["parameters"]}
+    )
+    nb = new_notebook(
+        cells=[parameters, new_code_cell(CHECK_CLEAN), new_code_cell(LEAK_EVERYTHING)],
+        metadata={"kernelspec": {"name": "salesnb", "language": "python", "display_name": "salesnb"}},
+    )
     nbformat.write(nb, folder / "rep_coaching.ipynb")
     return folder
 
@@ -88,8 +96,14 @@ def test_no_report_sees_what_an_earlier_one_left_on_the_same_worker(tmp_path):
     notebooks = write_notebooks(tmp_path / "notebooks")
     template = kernels.get_kernel("salesnb")
     runs_before = template.runs
-    result = run_batch(write_source(tmp_path / "src", FOUR_REPS), period="2026-Q1", out=tmp_path / "out",
-                       notebooks=notebooks, jobs=1, teams=["Alpha"])
+    result = run_batch(
+        write_source(tmp_path / "src", FOUR_REPS),
+        period="2026-Q1",
+        out=tmp_path / "out",
+        notebooks=notebooks,
+        jobs=1,
+        teams=["Alpha"],
+    )
     reports = by_key(result.manifest)
     rep_reports = [reports[("rep_coaching", r[0])] for r in FOUR_REPS]
     assert len({r["worker"] for r in rep_reports}) == 1 and template.runs - runs_before == 4  # one worker, reused
@@ -147,8 +161,9 @@ def test_work_the_template_does_before_it_forks_has_a_cells_time_not_a_starts(tm
     env = dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with kernels.ForkingKernel(env=env) as template:
         template.start()
-        results = run(template, "import slow_batch_tables\nprint('forked')", imports=["slow_batch_tables"],
-                      start_timeout=1, cell_timeout=30)
+        results = run(
+            template, "import slow_batch_tables\nprint('forked')", imports=["slow_batch_tables"], start_timeout=1, cell_timeout=30
+        )
     assert results[0].ok and results[0].outputs[0]["text"] == "forked\n"
 
 
@@ -168,11 +183,17 @@ def test_outputs_are_what_a_kernel_sends(kernel):
     )
     assert [r.ok for r in results] == [True] * 6 + [False]  # stops at the error, like papermill
     first, display_, cleared, frame, figure, shell, error = (r.outputs for r in results)
-    assert first == [{"output_type": "stream", "name": "stdout", "text": "a\n"},
-                     {"output_type": "stream", "name": "stderr", "text": "b\n"},
-                     {"output_type": "stream", "name": "stdout", "text": "c\n"},
-                     {"output_type": "execute_result", "execution_count": results[0].execution_count,
-                      "data": {"text/plain": "42"}, "metadata": {}}]
+    assert first == [
+        {"output_type": "stream", "name": "stdout", "text": "a\n"},
+        {"output_type": "stream", "name": "stderr", "text": "b\n"},
+        {"output_type": "stream", "name": "stdout", "text": "c\n"},
+        {
+            "output_type": "execute_result",
+            "execution_count": results[0].execution_count,
+            "data": {"text/plain": "42"},
+            "metadata": {},
+        },
+    ]
     assert display_[0]["data"]["text/html"] == "<b>new</b>" and display_[1]["text"] == "between\n"
     assert cleared == [{"output_type": "stream", "name": "stdout", "text": "kept\n"}]
     assert "<table" in frame[0]["data"]["text/html"] and frame[0]["execution_count"] == results[3].execution_count
@@ -184,18 +205,29 @@ def test_outputs_are_what_a_kernel_sends(kernel):
 
 
 def test_notebook_imports_are_found_for_the_template():
-    cells = ["import salesnb\nfrom salesnb.present import html as show, charts as plots\nimport pandas as pd",
-             "%matplotlib inline\nimport seaborn.objects", "from . import x", "def broken(:"]
-    assert kernels.notebook_imports(cells) == ["salesnb", "salesnb.present", "salesnb.present.html", "salesnb.present.charts",
-                                               "pandas", "seaborn.objects"]
+    cells = [
+        "import salesnb\nfrom salesnb.present import html as show, charts as plots\nimport pandas as pd",
+        "%matplotlib inline\nimport seaborn.objects",
+        "from . import x",
+        "def broken(:",
+    ]
+    assert kernels.notebook_imports(cells) == [
+        "salesnb",
+        "salesnb.present",
+        "salesnb.present.html",
+        "salesnb.present.charts",
+        "pandas",
+        "seaborn.objects",
+    ]
 
 
 # -- the batch's data cache -------------------------------------------------------------
 
+
 def test_load_is_a_cache_hit_only_in_a_batch(tmp_path, monkeypatch):
-    from salesnb.run import cache
     from salesnb.errors import DataError
     from salesnb.io.loading import load
+    from salesnb.run import cache
 
     source = write_source(tmp_path / "src", FOUR_REPS)
     dataset = load(source)
@@ -228,13 +260,13 @@ def test_a_forked_report_is_byte_identical_to_one_run_by_a_jupyter_kernel(tmp_pa
     from batches import FIXTURE_NOTEBOOKS, REPS
 
     source = write_source(tmp_path / "src", REPS)
-    common = dict(period="2026-Q1", as_of="2026-04-02", notebooks=FIXTURE_NOTEBOOKS, reps=["R1", "a/b", "R3"],
-                  teams=["Alpha"])
+    common = dict(period="2026-Q1", as_of="2026-04-02", notebooks=FIXTURE_NOTEBOOKS, reps=["R1", "a/b", "R3"], teams=["Alpha"])
     forked = run_batch(source, out=tmp_path / "fork", engine="fork", **common)
     kernel = run_batch(source, out=tmp_path / "kernel", engine="kernel", **common)
     assert forked.manifest["engine"] == "fork" and kernel.manifest["engine"] == "kernel"
     assert [(r["id"], r["status"], r["error"]) for r in forked.reports] == [
-        (r["id"], r["status"], r["error"]) for r in kernel.reports]
+        (r["id"], r["status"], r["error"]) for r in kernel.reports
+    ]
     pages = [r["html"] for r in forked.reports if r["html"]]
     assert len(pages) == 4  # data quality, Alpha (with a matplotlib chart), R1, a/b; R3 fails in both
     for page in pages:
@@ -253,10 +285,10 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     import matplotlib.pyplot as plt
 
     from salesnb.analysis import memo, scorecard
+    from salesnb.io.loading import load
     from salesnb.present import charts as plots
     from salesnb.present import drawing
     from salesnb.run import cache
-    from salesnb.io.loading import load
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     folder = tmp_path / "cache"
@@ -266,8 +298,9 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     memo.clear()
     drawing._RENDERERS.clear()
     try:
-        warmup.prewarm_batch(str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025",
-                                                      "as_of": "2026-01-05"}))
+        warmup.prewarm_batch(
+            str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025", "as_of": "2026-01-05"})
+        )
         made = {key[0] for key in memo._MEMO}
         assert scorecard._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
         assert drawing._RENDERERS  # the charts' text sizes, measured once for every fork

@@ -1,4 +1,5 @@
 """Loading: every source kind gives the same frames; a mapped CRM export loads."""
+
 from __future__ import annotations
 
 import shutil
@@ -72,8 +73,9 @@ def test_sample_loads_clean(from_csv):
     assert opp["opportunity_id"].is_unique
 
 
-@pytest.mark.parametrize("writer", [_write_parquet, _write_excel, _write_sqlite, _write_duckdb],
-                         ids=["parquet", "excel", "sqlite", "duckdb"])
+@pytest.mark.parametrize(
+    "writer", [_write_parquet, _write_excel, _write_sqlite, _write_duckdb], ids=["parquet", "excel", "sqlite", "duckdb"]
+)
 def test_every_source_kind_gives_identical_frames(from_csv, writer, tmp_path):
     source = writer(from_csv, tmp_path / "source")
     loaded = salesnb.load(source)
@@ -167,7 +169,8 @@ def test_problems_name_the_column_as_the_users_file_does(tmp_path):
     (tmp_path / "deals_export.csv").unlink()
     (tmp_path / "reps.csv").write_text("Rep ID,Name,Territory\nR1,Ann,North\n", encoding="utf-8")
     (tmp_path / "opportunities.csv").write_text(
-        "Opportunity ID,Rep ID,Created Date,Status,amount\nO1,R1,2025-01-01,maybe,5\n", encoding="utf-8")
+        "Opportunity ID,Rep ID,Created Date,Status,amount\nO1,R1,2025-01-01,maybe,5\n", encoding="utf-8"
+    )
     [problem] = salesnb.load(tmp_path).problems
     assert "opportunities.csv, line 2, column 'Status' (read as status): " in str(problem)
 
@@ -196,7 +199,9 @@ def test_mapping_passed_explicitly_and_row_numbers(tmp_path):
 
 def test_unmapped_required_column_names_table_and_found_columns(tmp_path):
     (tmp_path / "reps.csv").write_text("id,name,territory\nR1,Ann,North\n", encoding="utf-8")
-    (tmp_path / "opportunities.csv").write_text("opportunity_id,rep_id,created_date,status\nO1,R1,2025-01-01,open\n", encoding="utf-8")
+    (tmp_path / "opportunities.csv").write_text(
+        "opportunity_id,rep_id,created_date,status\nO1,R1,2025-01-01,open\n", encoding="utf-8"
+    )
     with pytest.raises(DataError) as caught:
         salesnb.load(tmp_path)
     text = str(caught.value)
@@ -213,20 +218,30 @@ def test_parquet_typed_fast_path_locates_bad_rows_and_keeps_good_ones(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"rep_id": ["R1", "R2"], "name": ["Ann", "Bob"], "territory": [" North", "South"]}),
-                   tmp_path / "reps.parquet")
-    pq.write_table(pa.table({
-        "opportunity_id": ["O1", "O2", "O2", "O4", "O5", "O6"],
-        "rep_id": ["R1", "R2", "R1", "R9", "R1", "R2"],
-        "created_date": pa.array([dt.date(2025, 1, 1)] * 4 + [dt.date(9999, 1, 1), dt.date(2025, 2, 1)], pa.date32()),
-        "closed_date": pa.array([None] * 6, pa.date32()),
-        "status": ["open", "Open ", "open", "open", "open", "open"],
-        "amount": [1.0, 2.0, 3.0, 4.0, 5.0, -6.0],
-    }), tmp_path / "opportunities.parquet")
+    pq.write_table(
+        pa.table({"rep_id": ["R1", "R2"], "name": ["Ann", "Bob"], "territory": [" North", "South"]}), tmp_path / "reps.parquet"
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "opportunity_id": ["O1", "O2", "O2", "O4", "O5", "O6"],
+                "rep_id": ["R1", "R2", "R1", "R9", "R1", "R2"],
+                "created_date": pa.array([dt.date(2025, 1, 1)] * 4 + [dt.date(9999, 1, 1), dt.date(2025, 2, 1)], pa.date32()),
+                "closed_date": pa.array([None] * 6, pa.date32()),
+                "status": ["open", "Open ", "open", "open", "open", "open"],
+                "amount": [1.0, 2.0, 3.0, 4.0, 5.0, -6.0],
+            }
+        ),
+        tmp_path / "opportunities.parquet",
+    )
     ds = salesnb.load(tmp_path)
     found = sorted((p.line, p.column, p.flag, p.unit) for p in ds.problems)
-    assert found == [(3, "opportunity_id", "duplicate_id", "row"), (4, "rep_id", "orphan_rep", "row"),
-                     (5, "created_date", "bad_value", "row"), (6, "amount", "negative_amount", "row")]
+    assert found == [
+        (3, "opportunity_id", "duplicate_id", "row"),
+        (4, "rep_id", "orphan_rep", "row"),
+        (5, "created_date", "bad_value", "row"),
+        (6, "amount", "negative_amount", "row"),
+    ]
     assert ds.opportunities["opportunity_id"].tolist() == ["O1", "O2"]
     assert ds.opportunities["status"].tolist() == ["open", "open"]
     assert ds.opportunities["created_date"].dtype == DATE_DTYPE
@@ -268,8 +283,9 @@ def test_a_cp1252_file_is_read_as_cp1252_without_warnings(tmp_path):
 
 def test_a_repeated_column_the_loader_needs_stops_the_load(tmp_path):
     (tmp_path / "reps.csv").write_text("rep_id,name,territory\nR1,Ann,North\n", encoding="utf-8")
-    (tmp_path / "opportunities.csv").write_text(OPPORTUNITIES_CSV.replace("amount\n", "amount, amount\n").replace("10\n", "10,20\n"),
-                                                encoding="utf-8")
+    (tmp_path / "opportunities.csv").write_text(
+        OPPORTUNITIES_CSV.replace("amount\n", "amount, amount\n").replace("10\n", "10,20\n"), encoding="utf-8"
+    )
     with pytest.raises(DataError) as caught:
         salesnb.load(tmp_path)
     assert "opportunities.csv, line 1" in str(caught.value) and "'amount' 2 times (columns 7, 8)" in str(caught.value)
@@ -285,8 +301,10 @@ def test_a_repeated_column_the_loader_does_not_use_is_kept_apart(tmp_path):
 def test_an_unclosed_quote_is_located_on_the_line_it_opens(tmp_path):
     (tmp_path / "reps.csv").write_text("rep_id,name,territory\nR1,Ann,North\n", encoding="utf-8")
     (tmp_path / "opportunities.csv").write_text(
-        OPPORTUNITIES_CSV + 'O2,R1,"two\nlines",2025-01-01,,open,10\nO3,R1,"Acme,2025-01-01,,open,10\nO4,R1,,2025-01-01,,open,10\n',
-        encoding="utf-8")
+        OPPORTUNITIES_CSV
+        + 'O2,R1,"two\nlines",2025-01-01,,open,10\nO3,R1,"Acme,2025-01-01,,open,10\nO4,R1,,2025-01-01,,open,10\n',
+        encoding="utf-8",
+    )
     with pytest.raises(DataError) as caught:
         salesnb.load(tmp_path)
     assert "opportunities.csv, line 5: a quote opened on this line is never closed" in str(caught.value)

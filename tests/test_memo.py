@@ -1,4 +1,5 @@
 """The batch-table memo: computed once per fingerprint, never shared mutably."""
+
 from __future__ import annotations
 
 from pathlib import Path

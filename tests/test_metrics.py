@@ -1,35 +1,71 @@
 """Metrics: each with a worked example a person can check by hand."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.io.dataset import from_frames
-from salesnb.errors import InputError
 from salesnb.analysis.metrics import (
-    EXTRAS, METRICS, SMALL_SAMPLE_MIN_CLOSED, UNKNOWN, contact_close_rate, contact_counts, contacts_per_opportunity,
-    customer_book, cycle_days, first_contacts, metrics_over_time, metrics_table, new_customers, opportunity_counts,
-    pipeline, pipeline_coverage, revenue, win_rate,
+    EXTRAS,
+    METRICS,
+    SMALL_SAMPLE_MIN_CLOSED,
+    UNKNOWN,
+    contact_close_rate,
+    contact_counts,
+    contacts_per_opportunity,
+    customer_book,
+    cycle_days,
+    first_contacts,
+    metrics_over_time,
+    metrics_table,
+    new_customers,
+    opportunity_counts,
+    pipeline,
+    pipeline_coverage,
+    revenue,
+    win_rate,
 )
+from salesnb.errors import InputError
+from salesnb.io.dataset import from_frames
 
 Q1 = "2025-Q1"
 
 
 # -- small builders ------------------------------------------------------------
 
+
 def reps_frame(rows=(("R1", "Ann", "North", "East"), ("R2", "Bob", "South", "East"), ("R3", "Cy", "North", "West"))):
     return pd.DataFrame(rows, columns=["rep_id", "name", "territory", "team"])
 
 
 def deal(oid, rep, created, closed=None, status="open", amount=None, customer=None, method=None):
-    return {"opportunity_id": oid, "rep_id": rep, "customer_id": customer, "created_date": created,
-            "closed_date": closed, "status": status, "amount": amount, "acquisition_method": method}
+    return {
+        "opportunity_id": oid,
+        "rep_id": rep,
+        "customer_id": customer,
+        "created_date": created,
+        "closed_date": closed,
+        "status": status,
+        "amount": amount,
+        "acquisition_method": method,
+    }
 
 
 def deals_frame(*rows):
-    frame = pd.DataFrame(list(rows), columns=["opportunity_id", "rep_id", "customer_id", "created_date", "closed_date",
-                                              "status", "amount", "acquisition_method"])
+    frame = pd.DataFrame(
+        list(rows),
+        columns=[
+            "opportunity_id",
+            "rep_id",
+            "customer_id",
+            "created_date",
+            "closed_date",
+            "status",
+            "amount",
+            "acquisition_method",
+        ],
+    )
     for col in ("created_date", "closed_date"):
         frame[col] = pd.to_datetime(frame[col], format="ISO8601")
     frame["amount"] = frame["amount"].astype("float64")
@@ -47,8 +83,14 @@ def acts_frame(*rows):
 
 
 def dataset(deals, acts=None, customers=None, reps=None, expectations=None, **tables):
-    return from_frames(reps=reps_frame() if reps is None else reps, opportunities=deals, activities=acts,
-                       customers=customers, expectations=expectations, **tables)
+    return from_frames(
+        reps=reps_frame() if reps is None else reps,
+        opportunities=deals,
+        activities=acts,
+        customers=customers,
+        expectations=expectations,
+        **tables,
+    )
 
 
 def row(table, key, column="rep_id"):
@@ -60,13 +102,15 @@ def contract_example():
     """The contract's worked example for rep R1 in 2025-Q1: 15 unique
     opportunities created and closed in the quarter, 10 won and 5 lost, and
     60 contacts (15 customers contacted 4 times each)."""
-    rows = [deal(f"O{i:02d}", "R1", "2025-01-10", "2025-02-20", "won" if i < 10 else "lost", 1000.0, f"C{i:02d}")
-            for i in range(15)]
+    rows = [
+        deal(f"O{i:02d}", "R1", "2025-01-10", "2025-02-20", "won" if i < 10 else "lost", 1000.0, f"C{i:02d}") for i in range(15)
+    ]
     contacts = [activity(f"A{i:03d}", "R1", f"2025-01-{1 + i % 28:02d}", f"C{i % 15:02d}") for i in range(60)]
     return dataset(deals_frame(*rows), acts_frame(*contacts))
 
 
 # -- the contract's worked example -----------------------------------------------
+
 
 def test_contract_worked_example_individual_functions(contract_example):
     ds = contract_example
@@ -96,20 +140,23 @@ def test_contract_worked_example_metrics_table(contract_example):
 
 # -- counts and period semantics ----------------------------------------------------
 
+
 def test_counts_follow_the_contract_period_rules():
     deals = deals_frame(
-        deal("O1", "R1", "2024-12-01", "2025-01-15", "won", 100),    # created before Q1, won in Q1: won, not an opportunity of Q1
+        deal("O1", "R1", "2024-12-01", "2025-01-15", "won", 100),  # created before Q1, won in Q1: won, not an opportunity of Q1
         deal("O2", "R1", "2025-01-05", "2025-03-31 23:59", "won", 50),  # closed on the end day (late evening): in
-        deal("O3", "R1", "2025-02-01", "2025-04-01", "lost", 10),    # closed the day after the end: out, and open at the end
-        deal("O4", "R1", "2025-03-01", "2025-03-20", "open", 70),    # open deal with an expected close date: never won/lost
-        deal("O5", "R1", "2025-04-02", None, "open", 5),             # created after the end: nowhere
+        deal("O3", "R1", "2025-02-01", "2025-04-01", "lost", 10),  # closed the day after the end: out, and open at the end
+        deal("O4", "R1", "2025-03-01", "2025-03-20", "open", 70),  # open deal with an expected close date: never won/lost
+        deal("O5", "R1", "2025-04-02", None, "open", 5),  # created after the end: nowhere
     )
     counts = opportunity_counts(deals, period=Q1).set_index("rep_id").loc["R1"]
     assert counts.to_dict() == {"opportunities": 3, "won": 2, "lost": 0, "closed": 2, "open": 2}
 
 
 def test_duplicate_opportunity_ids_count_once():
-    deals = deals_frame(deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 100), deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 100))
+    deals = deals_frame(
+        deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 100), deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 100)
+    )
     counts = opportunity_counts(deals, period=Q1).set_index("rep_id").loc["R1"]
     assert (counts["opportunities"], counts["won"]) == (1, 1)
     assert revenue(deals, period=Q1).set_index("rep_id").loc["R1", "revenue_won"] == 100
@@ -117,7 +164,7 @@ def test_duplicate_opportunity_ids_count_once():
 
 def test_small_sample_flag():
     assert SMALL_SAMPLE_MIN_CLOSED == 10
-    rows = [deal(f"O{i}", "R1", "2025-01-02", "2025-02-01", "won", 1) for i in range(9)]   # R1: 9 closed
+    rows = [deal(f"O{i}", "R1", "2025-01-02", "2025-02-01", "won", 1) for i in range(9)]  # R1: 9 closed
     rows += [deal(f"P{i}", "R2", "2025-01-02", "2025-02-01", "lost", 1) for i in range(10)]  # R2: 10 closed
     rates = win_rate(deals_frame(*rows), period=Q1).set_index("rep_id")
     assert rates.loc["R1", "small_sample"] and not rates.loc["R2", "small_sample"]
@@ -130,7 +177,10 @@ def test_win_rate_with_no_closed_deals_is_nan_not_zero():
 
 
 def test_by_several_columns():
-    deals = deals_frame(deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 1), deal("O2", "R1", "2025-01-05", "2025-02-01", "lost", 1, method="referral"))
+    deals = deals_frame(
+        deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 1),
+        deal("O2", "R1", "2025-01-05", "2025-02-01", "lost", 1, method="referral"),
+    )
     rates = win_rate(deals, by=("rep_id", "acquisition_method"), period=Q1)
     assert list(rates.columns[:2]) == ["rep_id", "acquisition_method"] and len(rates) == 2  # the blank method is its own group
 
@@ -146,6 +196,7 @@ def test_functions_check_their_inputs():
 
 # -- revenue, cycle ---------------------------------------------------------------
 
+
 def test_revenue_and_average_deal():
     deals = deals_frame(
         deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 100),
@@ -159,10 +210,10 @@ def test_revenue_and_average_deal():
 
 def test_cycle_days_median_and_spread():
     deals = deals_frame(
-        deal("O1", "R1", "2025-01-01", "2025-01-11", "won", 1),   # 10 days
-        deal("O2", "R1", "2025-01-01", "2025-01-21", "won", 1),   # 20
-        deal("O3", "R1", "2025-01-01", "2025-01-31 18:00", "won", 1),   # 30 (calendar days)
-        deal("O4", "R1", "2024-12-01", "2025-03-11", "won", 1),   # 100
+        deal("O1", "R1", "2025-01-01", "2025-01-11", "won", 1),  # 10 days
+        deal("O2", "R1", "2025-01-01", "2025-01-21", "won", 1),  # 20
+        deal("O3", "R1", "2025-01-01", "2025-01-31 18:00", "won", 1),  # 30 (calendar days)
+        deal("O4", "R1", "2024-12-01", "2025-03-11", "won", 1),  # 100
         deal("O5", "R1", "2025-01-01", "2025-01-02", "lost", 1),  # lost: not in the cycle
     )
     got = cycle_days(deals, period=Q1).set_index("rep_id").loc["R1"]
@@ -172,16 +223,17 @@ def test_cycle_days_median_and_spread():
 
 # -- pipeline ---------------------------------------------------------------------
 
+
 def test_pipeline_counts_blank_amounts_as_unknown():
     deals = deals_frame(
         deal("O1", "R1", "2025-01-05", None, "open", 100),
         deal("O2", "R1", "2025-02-05", None, "open", 300),
-        deal("O3", "R1", "2025-03-05", None, "open", None),          # blank: unknown, never 0
-        deal("O4", "R1", "2024-06-01", "2024-07-01", "won", 10),     # history: 3 won of 4 closed
+        deal("O3", "R1", "2025-03-05", None, "open", None),  # blank: unknown, never 0
+        deal("O4", "R1", "2024-06-01", "2024-07-01", "won", 10),  # history: 3 won of 4 closed
         deal("O5", "R1", "2024-06-01", "2024-07-01", "won", 10),
         deal("O6", "R1", "2024-06-01", "2025-02-01", "won", 10),
         deal("O7", "R1", "2024-06-01", "2024-07-01", "lost", 10),
-        deal("O8", "R2", "2025-01-05", None, "open", None),          # R2: only a blank amount
+        deal("O8", "R2", "2025-01-05", None, "open", None),  # R2: only a blank amount
     )
     got = pipeline(deals, period=Q1).set_index("rep_id")
     r1 = got.loc["R1"]
@@ -195,16 +247,18 @@ def test_pipeline_counts_blank_amounts_as_unknown():
 def test_pipeline_is_taken_at_the_period_end():
     deals = deals_frame(
         deal("O1", "R1", "2025-01-05", "2025-04-01", "won", 100),  # won the day after the end: still open at the end
-        deal("O2", "R1", "2025-03-31 17:00", None, "open", 50),    # created on the end day: open at the end
-        deal("O3", "R1", "2025-04-01", None, "open", 1000),        # created after: not in the pipeline
-        deal("O4", "R1", "2025-01-05", "2025-03-31", "lost", 7),   # lost on the end day: closed
+        deal("O2", "R1", "2025-03-31 17:00", None, "open", 50),  # created on the end day: open at the end
+        deal("O3", "R1", "2025-04-01", None, "open", 1000),  # created after: not in the pipeline
+        deal("O4", "R1", "2025-01-05", "2025-03-31", "lost", 7),  # lost on the end day: closed
     )
     r1 = pipeline(deals, period=Q1).set_index("rep_id").loc["R1"]
     assert (r1["open"], r1["pipeline_open_amount"]) == (2, 150)
 
 
 def test_pipeline_coverage_against_prorated_quota():
-    deals = deals_frame(deal("O1", "R1", "2025-01-05", None, "open", 400_000), deal("O2", "R1", "2025-01-05", None, "open", 200_000))
+    deals = deals_frame(
+        deal("O1", "R1", "2025-01-05", None, "open", 400_000), deal("O2", "R1", "2025-01-05", None, "open", 200_000)
+    )
     # yearly quota 800,000 -> 200,000 for a quarter; 600,000 open / 200,000 = 3.0
     got = pipeline_coverage(deals, period=Q1, quota=200_000).set_index("rep_id").loc["R1"]
     assert (got["numerator"], got["denominator"], got["value"]) == (600_000, 200_000, 3.0)
@@ -217,14 +271,15 @@ def test_pipeline_coverage_against_prorated_quota():
 
 # -- contacts ---------------------------------------------------------------------
 
+
 def test_contacts_split_new_prospect_follow_up_and_unlinked():
     acts = acts_frame(
-        activity("A1", "R1", "2024-12-15", "C1"),        # before Q1: C1's first contact ever
-        activity("A2", "R1", "2025-01-10", "C1"),        # so this is a follow-up
+        activity("A1", "R1", "2024-12-15", "C1"),  # before Q1: C1's first contact ever
+        activity("A2", "R1", "2025-01-10", "C1"),  # so this is a follow-up
         activity("A10", "R2", "2025-02-01 09:00", "C2"),  # same day as A9: tie broken by the lowest ID,
-        activity("A9", "R1", "2025-02-01", "C2"),        # A9 (before A10), so A9 is C2's new-prospect contact
+        activity("A9", "R1", "2025-02-01", "C2"),  # A9 (before A10), so A9 is C2's new-prospect contact
         activity("A11", "R1", "2025-03-31 23:30", None),  # no customer: unlinked, counted in contacts only
-        activity("A12", "R2", "2025-04-01", "C3"),       # after Q1: not counted
+        activity("A12", "R2", "2025-04-01", "C3"),  # after Q1: not counted
     )
     got = contact_counts(acts, period=Q1).set_index("rep_id")
     assert got.loc["R1"].to_dict() == {"contacts": 3, "new_prospect_contacts": 1, "follow_up_contacts": 1, "unlinked_contacts": 1}
@@ -239,10 +294,11 @@ def test_contact_rates_with_no_opportunities_or_contacts_are_nan():
     assert np.isnan(per_opp.loc["R1", "value"]) and np.isnan(per_opp.loc["R2", "value"])  # 0 opportunities created
     close = contact_close_rate(deals, acts, period=Q1).set_index("rep_id")
     assert np.isnan(close.loc["R1", "value"])  # 1 won, 0 contacts
-    assert close.loc["R2", "value"] == 0.0     # 0 won, 1 contact
+    assert close.loc["R2", "value"] == 0.0  # 0 won, 1 contact
 
 
 # -- customers --------------------------------------------------------------------
+
 
 def test_new_customers_by_tier_and_owner():
     deals = deals_frame(
@@ -252,14 +308,17 @@ def test_new_customers_by_tier_and_owner():
         deal("O4", "R1", "2025-01-01", "2025-03-01", "won", 10, "C3"),
         deal("O5", "R1", "2025-01-01", "2025-03-01", "won", 10, "C9"),  # C9 is not in the customers table: tier unknown
     )
-    customers = pd.DataFrame({
-        "customer_id": ["C1", "C2", "C3", "C4"],
-        "market_tier": ["primary", "secondary", "primary", "primary"],
-        "rep_id": [None, "R1", None, "R2"],            # ... but C2 is owned by R1
-        "acquired_date": pd.to_datetime([None, None, None, "2025-03-05"]),  # C4 acquired in Q1 per the table
-    })
-    got = new_customers(deals, from_frames(reps=reps_frame(), opportunities=deals, customers=customers).customers,
-                        period=Q1).set_index("rep_id")
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4"],
+            "market_tier": ["primary", "secondary", "primary", "primary"],
+            "rep_id": [None, "R1", None, "R2"],  # ... but C2 is owned by R1
+            "acquired_date": pd.to_datetime([None, None, None, "2025-03-05"]),  # C4 acquired in Q1 per the table
+        }
+    )
+    got = new_customers(
+        deals, from_frames(reps=reps_frame(), opportunities=deals, customers=customers).customers, period=Q1
+    ).set_index("rep_id")
     # R1: C1 (primary), C2 (secondary, owned), C9 (no tier); R2: C4 (primary)
     assert got.loc["R1"].to_dict() == {"new_customers": 3, "new_customers_primary": 1, "new_customers_secondary": 1}
     assert got.loc["R2"].to_dict() == {"new_customers": 1, "new_customers_primary": 1, "new_customers_secondary": 0}
@@ -286,6 +345,7 @@ def test_customer_book_ownership():
 
 # -- the metrics table ---------------------------------------------------------------
 
+
 def full_dataset():
     deals = deals_frame(
         deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 100, "C1"),
@@ -301,12 +361,14 @@ def full_dataset():
         activity("A4", "R2", "2025-01-05"),
         activity("A5", "R1", "2025-01-05", "C2", "call", "O2"),
     )
-    customers = pd.DataFrame({
-        "customer_id": ["C1", "C2", "C3"],
-        "customer_type": ["Retail", "Retail", None],
-        "market_tier": ["primary", "secondary", "primary"],
-        "acquisition_method": ["inbound", "inbound", None],
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "customer_type": ["Retail", "Retail", None],
+            "market_tier": ["primary", "secondary", "primary"],
+            "acquisition_method": ["inbound", "inbound", None],
+        }
+    )
     return dataset(deals, acts, customers, expectations={"revenue_quota": 1200})
 
 
@@ -315,13 +377,37 @@ def test_metrics_table_columns_in_contract_order():
     table = metrics_table(ds, period=Q1)
     assert list(table.columns) == ["rep_id", "name", "team", "territory", *METRICS, *EXTRAS]
     assert list(METRICS) == [
-        "opportunities", "won", "lost", "open", "win_rate", "contacts", "new_prospect_contacts", "follow_up_contacts",
-        "contact_close_rate", "contacts_per_opportunity", "revenue_won", "avg_deal_size", "cycle_days_median",
-        "pipeline_open_amount", "pipeline_coverage", "quota", "attainment", "new_customers_primary",
-        "new_customers_secondary", "clv", "value_cost_ratio", "forecast_amount", "forecast_error_pct",
+        "opportunities",
+        "won",
+        "lost",
+        "open",
+        "win_rate",
+        "contacts",
+        "new_prospect_contacts",
+        "follow_up_contacts",
+        "contact_close_rate",
+        "contacts_per_opportunity",
+        "revenue_won",
+        "avg_deal_size",
+        "cycle_days_median",
+        "pipeline_open_amount",
+        "pipeline_coverage",
+        "quota",
+        "attainment",
+        "new_customers_primary",
+        "new_customers_secondary",
+        "clv",
+        "value_cost_ratio",
+        "forecast_amount",
+        "forecast_error_pct",
     ]
-    for by, column in (("team", "team"), ("territory", "territory"), ("customer_type", "customer_type"),
-                       ("acquisition_method", "acquisition_method"), ("market_tier", "market_tier")):
+    for by, column in (
+        ("team", "team"),
+        ("territory", "territory"),
+        ("customer_type", "customer_type"),
+        ("acquisition_method", "acquisition_method"),
+        ("market_tier", "market_tier"),
+    ):
         assert list(metrics_table(ds, by=by, period=Q1).columns) == [column, *METRICS, *EXTRAS]
 
 
@@ -346,9 +432,21 @@ def test_metrics_table_missing_optional_tables_give_nan_and_notes():
     deals = deals_frame(deal("O1", "R1", "2025-01-05", "2025-02-01", "won", 100, "C1"))
     table = metrics_table(dataset(deals), period=Q1)
     r1 = row(table, "R1")
-    for name in ("contacts", "new_prospect_contacts", "follow_up_contacts", "contact_close_rate", "contacts_per_opportunity",
-                 "unlinked_contacts", "quota", "attainment", "pipeline_coverage", "new_customers_primary",
-                 "new_customers_secondary", "forecast_amount", "forecast_error_pct"):
+    for name in (
+        "contacts",
+        "new_prospect_contacts",
+        "follow_up_contacts",
+        "contact_close_rate",
+        "contacts_per_opportunity",
+        "unlinked_contacts",
+        "quota",
+        "attainment",
+        "pipeline_coverage",
+        "new_customers_primary",
+        "new_customers_secondary",
+        "forecast_amount",
+        "forecast_error_pct",
+    ):
         assert np.isnan(r1[name]), name
     # clv is still known from won opportunities, and says so
     assert (r1["clv"], r1["clv_source"]) == (100, "won_opportunities")
@@ -386,7 +484,11 @@ def test_metrics_table_by_customer_groups_keeps_unknowns():
     assert by_method.loc["referral", "opportunities"] == 1 and by_method.loc["inbound", "opportunities"] == 1
     assert by_method.loc[UNKNOWN, "opportunities"] == 3
     # contacts follow their opportunity (A5 -> O2 referral), else their customer (A1 -> inbound)
-    assert (by_method.loc["referral", "contacts"], by_method.loc["inbound", "contacts"], by_method.loc[UNKNOWN, "contacts"]) == (1, 2, 2)
+    assert (by_method.loc["referral", "contacts"], by_method.loc["inbound", "contacts"], by_method.loc[UNKNOWN, "contacts"]) == (
+        1,
+        2,
+        2,
+    )
     by_tier = metrics_table(ds, by="market_tier", period=Q1).set_index("market_tier")
     assert by_tier["opportunities"].sum() == 5 and by_tier["contacts"].sum() == 5
     assert by_tier.loc["primary", "new_customers_primary"] == 1  # C1 first won in Q1
@@ -433,12 +535,14 @@ def test_contact_counts_by_codes_match_the_duckdb_query():
 
     rng = np.random.default_rng(3)
     n = 400
-    acts = pd.DataFrame({
-        "activity_id": pd.Series([f"A{i}" for i in range(n)], dtype="str"),
-        "rep_id": pd.Series(rng.choice(["R1", "R2", "R3", None], n), dtype="str").astype("category"),
-        "date": pd.Series(pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")),
-        "customer_id": pd.Series(rng.choice(["C1", "C2", "C3", "C4", None], n), dtype="str").astype("category"),
-    })
+    acts = pd.DataFrame(
+        {
+            "activity_id": pd.Series([f"A{i}" for i in range(n)], dtype="str"),
+            "rep_id": pd.Series(rng.choice(["R1", "R2", "R3", None], n), dtype="str").astype("category"),
+            "date": pd.Series(pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")),
+            "customer_id": pd.Series(rng.choice(["C1", "C2", "C3", "C4", None], n), dtype="str").astype("category"),
+        }
+    )
     acts.loc[rng.choice(n, 10, replace=False), "date"] = pd.NaT
     first = _first_contact_positions(acts)
     for text in ("2024", "2025-Q1", "2023"):

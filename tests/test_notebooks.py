@@ -11,6 +11,7 @@ produced: the figures shown equal the metric functions' output as
 ``conversion`` and never another rep, and a rep named
 ``<script>alert(1)</script>`` appears only as text.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,7 @@ COMMON = {"source", "mapping", "period", "as_of"}
 PARAMETERS = {
     "rep_coaching": COMMON | {"rep_id"},
     "team_overview": COMMON | {"team"},
-    "segment_explorer": COMMON | {"territory", "customer_type", "acquisition_method", "team", "metric", "by",
-                                  "interactive"},
+    "segment_explorer": COMMON | {"territory", "customer_type", "acquisition_method", "team", "metric", "by", "interactive"},
     "training_effect": COMMON | {"program", "metric"},
     "forecast_review": COMMON,
     "data_quality": COMMON,
@@ -58,6 +58,7 @@ def defaults(nb) -> dict:
 
 
 # -- the committed files -------------------------------------------------------------
+
 
 def test_every_notebook_is_there():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(PARAMETERS)
@@ -111,9 +112,18 @@ def execute(name: str, out_dir: Path, **parameters):
 
     values = {"source": str(SAMPLE), "period": PERIOD, "as_of": AS_OF, **parameters}
     output = out_dir / f"{name}.ipynb"
-    run = functools.partial(papermill.execute_notebook, str(NOTEBOOKS / f"{name}.ipynb"), str(output),
-                            parameters=values, kernel_name="salesnb", cwd=str(NOTEBOOKS), progress_bar=False,
-                            log_output=False, request_save_on_cell_execute=False, execution_timeout=CELL_TIMEOUT)
+    run = functools.partial(
+        papermill.execute_notebook,
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(output),
+        parameters=values,
+        kernel_name="salesnb",
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        log_output=False,
+        request_save_on_cell_execute=False,
+        execution_timeout=CELL_TIMEOUT,
+    )
     try:
         run()
     except TimeoutError:  # a lost reply (see CELL_TIMEOUT), not a slow notebook: once more, on a new kernel
@@ -162,8 +172,8 @@ def rep_coaching(tmp_path_factory):
 
 @pytest.mark.slow
 def test_rep_coaching_shows_the_reps_own_figures(rep_coaching, sample):
-    from salesnb.present.html import fmt
     from salesnb.analysis.metrics import metrics_table
+    from salesnb.present.html import fmt
 
     assert_ran_clean(rep_coaching)
     row = metrics_table(sample, by="rep", period=PERIOD).set_index("rep_id").loc["R03"]
@@ -214,8 +224,8 @@ def test_team_overview_names_reps_and_their_focus(tmp_path):
 
 @pytest.mark.slow
 def test_segment_explorer_renders_statically_under_papermill(tmp_path, sample):
-    from salesnb.present.html import fmt
     from salesnb.analysis.metrics import metrics_table
+    from salesnb.present.html import fmt
     from salesnb.present.pages import segment
 
     nb = execute("segment_explorer", tmp_path, territory="North", metric="win_rate")
@@ -246,8 +256,10 @@ def test_forecast_review_finds_the_over_and_under_forecasters(tmp_path):
     nb = execute("forecast_review", tmp_path)
     assert_ran_clean(nb)
     page = "\n".join(texts(nb, "text/html"))
-    assert ('<td class="text">Grace Lindqvist (R07)</td><td>8</td><td>+34%</td><td>+35%</td><td>100%</td><td>0%</td>'
-            '<td class="text">over</td>') in page
+    assert (
+        '<td class="text">Grace Lindqvist (R07)</td><td>8</td><td>+34%</td><td>+35%</td><td>100%</td><td>0%</td>'
+        '<td class="text">over</td>'
+    ) in page
     assert '<td class="text">Hugo Tanaka (R08)</td>' in page and '<td class="text">under</td>' in page
     assert images(nb) == 2
 

@@ -9,26 +9,26 @@ workers than reports; --rep renders only what was asked.
 The report runs replace the kernel with test_report's fake execution, so
 each test takes milliseconds to a second.
 """
+
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
+from batches import FIXTURE_NOTEBOOKS, REPS, by_key, read_manifest, write_source
+from batches import fake_execute as _fake_execute
 from click.testing import CliRunner
 
-import salesnb.run.executors as executors_module
 import salesnb.run.batch as report_module
 import salesnb.run.execute as execute_module
+import salesnb.run.executors as executors_module
 from salesnb import atomic
 from salesnb.cli import cli
 from salesnb.errors import InputError, OutputError
+from salesnb.run.batch import run_batch
 from salesnb.run.executors import MAX_WORKERS, LocalExecutor, worker_count
 from salesnb.run.outputs import check_output_folder, fill_placeholders
-from salesnb.run.batch import run_batch
-
-from batches import FIXTURE_NOTEBOOKS, REPS, fake_execute as _fake_execute, by_key, read_manifest, write_source
 
 # The fake execution fails R3's report: these tests are about where files go, so R3 is left out.
 CALM = [r for r in REPS if r[0] != "R3"]
@@ -58,6 +58,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 # -- item 1: an input is never an output ----------------------------------------------------
+
 
 @pytest.mark.parametrize("target", ["opportunities.csv", "reps.csv", "mapping.yml", "expectations.yml"])
 def test_quarantine_out_onto_an_input_is_refused_and_the_input_kept(source, target):
@@ -91,8 +92,9 @@ def test_quarantine_out_onto_a_sqlite_source_is_refused(tmp_path):
     with sqlite3.connect(database) as connection:
         connection.execute("create table reps (rep_id text, name text, territory text)")
         connection.execute("insert into reps values ('R1', 'Ann', 'North')")
-        connection.execute("create table opportunities (opportunity_id text, rep_id text, created_date text, "
-                           "status text, amount real)")
+        connection.execute(
+            "create table opportunities (opportunity_id text, rep_id text, created_date text, status text, amount real)"
+        )
     before = database.read_bytes()
     result = run("validate", database, "--quarantine-out", database)
     assert result.exit_code == 1 and "is an input of the data source" in result.stderr
@@ -102,13 +104,16 @@ def test_quarantine_out_onto_a_sqlite_source_is_refused(tmp_path):
 def test_quarantine_out_into_a_missing_folder_names_the_folder(source, tmp_path):
     result = run("validate", source, "--quarantine-out", tmp_path / "nowhere" / "q.csv")
     assert result.exit_code == 1
-    assert result.stderr == (f"error: cannot write --quarantine-out {tmp_path / 'nowhere' / 'q.csv'}: the folder "
-                             f"{tmp_path / 'nowhere'} does not exist. Create the folder first, or choose a file in "
-                             f"an existing folder\n")
+    assert result.stderr == (
+        f"error: cannot write --quarantine-out {tmp_path / 'nowhere' / 'q.csv'}: the folder "
+        f"{tmp_path / 'nowhere'} does not exist. Create the folder first, or choose a file in "
+        f"an existing folder\n"
+    )
     assert not (tmp_path / "nowhere").exists()
 
 
 # -- item 4: an output folder is salesnb's -----------------------------------------------------
+
 
 def test_report_into_the_source_folder_or_a_folder_holding_it_is_refused(source, tmp_path):
     before = snapshot(tmp_path)
@@ -171,6 +176,7 @@ def test_atomic_temporaries_carry_the_salesnb_ending(tmp_path):
 
 # -- item 3: nothing leaves --out --------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["reps", "teams", "_failed", ".salesnb", ".salesnb.lock", "index.html", "manifest.json"])
 def test_a_symlink_planted_in_the_output_folder_is_refused(no_kernel, source, tmp_path, name):
     out = tmp_path / "out"
@@ -208,8 +214,10 @@ def test_a_symlink_planted_during_the_batch_fails_that_report_only(no_kernel, so
 
 # -- --out placeholders ------------------------------------------------------------------
 
-@pytest.mark.parametrize("template", ["{period.__class__.__name__}", "{period[0]}", "{as_of!r}", "{period:>40}",
-                                      "{0}", "{}", "{rep}", "x}"])
+
+@pytest.mark.parametrize(
+    "template", ["{period.__class__.__name__}", "{period[0]}", "{as_of!r}", "{period:>40}", "{0}", "{}", "{rep}", "x}"]
+)
 def test_only_the_documented_placeholders_are_filled(template):
     with pytest.raises(InputError, match="is not a placeholder; only {period} and {as_of} are filled in"):
         fill_placeholders(template, {"period": "2026-Q1", "as_of": "2026-04-02"})
@@ -233,6 +241,7 @@ def test_schedule_refuses_a_bad_placeholder_at_once(tmp_path):
 
 
 # -- item 7: --jobs ------------------------------------------------------------------------
+
 
 def test_worker_count_is_capped_by_reports_and_the_maximum():
     assert worker_count(24, 4) == 4
@@ -285,6 +294,7 @@ class _Done:
 
 # -- --rep renders what was asked -------------------------------------------------------------
 
+
 def test_rep_alone_renders_only_that_rep_and_a_full_run_afterwards_renders_everything(no_kernel, source, tmp_path):
     out = tmp_path / "out"
     one = run_batch(source, out=out, reps=["R1"], **COMMON)
@@ -307,20 +317,39 @@ def test_rep_alone_renders_only_that_rep_and_a_full_run_afterwards_renders_every
 def test_rep_with_all_or_team_adds_the_overviews(no_kernel, source, tmp_path):
     with_all = run_batch(source, out=tmp_path / "all", reps=["R1"], overviews=True, **COMMON)
     assert [(r["kind"], r["key"]) for r in with_all.reports] == [
-        ("data_quality", None), ("team_overview", "Alpha"), ("rep_coaching", "R1")]
-    cli_run = run("report", source, "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", tmp_path / "cli",
-                  "--notebooks", FIXTURE_NOTEBOOKS, "--rep", "R1", "--no-progress")
+        ("data_quality", None),
+        ("team_overview", "Alpha"),
+        ("rep_coaching", "R1"),
+    ]
+    cli_run = run(
+        "report",
+        source,
+        "--period",
+        "2026-Q1",
+        "--as-of",
+        "2026-04-02",
+        "--out",
+        tmp_path / "cli",
+        "--notebooks",
+        FIXTURE_NOTEBOOKS,
+        "--rep",
+        "R1",
+        "--no-progress",
+    )
     assert cli_run.exit_code == 0 and cli_run.stdout.startswith("1 report for 2026-Q1: 1 ok")
 
 
 def test_report_help_says_what_rep_renders():
     help_text = " ".join(run("report", "--help").output.split())
-    assert "Render only this rep's coaching report (repeatable); no team overview and no data quality page " \
-           "unless --team or --all asks for them." in help_text
+    assert (
+        "Render only this rep's coaching report (repeatable); no team overview and no data quality page "
+        "unless --team or --all asks for them." in help_text
+    )
     assert "--all With --rep: also the data quality page and every team's overview." in help_text
 
 
 # -- salesnb sample OUT never overwrites a user's data folder ----------------------
+
 
 def test_sample_refuses_a_folder_holding_files_and_leaves_them_untouched(tmp_path):
     own = tmp_path / "my_data"

@@ -1,4 +1,5 @@
 """Unit tests of the cell parsers: amounts, dates, text, forecast periods."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,29 +28,33 @@ def _same(actual: pd.Series, expected: list) -> None:
 
 # --- amounts ----------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("22700", 22700.0),
-    ("22700.5", 22700.5),
-    ("$22,700.00", 22700.0),
-    ("22.700,00 €", 22700.0),
-    ("€ 1.234.567,89", 1234567.89),
-    ("1 234,50", 1234.5),
-    ("1\u00a0234,50", 1234.5),          # no-break space as thousands separator
-    ("1'234.50", 1234.5),               # Swiss
-    ("22,700", 22700.0),                # lone comma + 3 digits: thousands
-    ("22,70", 22.7),                    # otherwise a decimal comma
-    ("1.234.567", 1234567.0),           # repeated dots: thousands
-    ("1,234,567", 1234567.0),
-    ("(1,000)", -1000.0),               # accounting negative
-    ("-$5.50", -5.5),
-    ("  42  ", 42.0),
-    ("USD 99", 99.0),
-    ("1e3", 1000.0),
-    ("US$ 1,000", 1000.0),
-    ("CHF 1'000.50", 1000.5),
-    ("22,700.00 USD", 22700.0),
-    ("($100)", -100.0),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("22700", 22700.0),
+        ("22700.5", 22700.5),
+        ("$22,700.00", 22700.0),
+        ("22.700,00 €", 22700.0),
+        ("€ 1.234.567,89", 1234567.89),
+        ("1 234,50", 1234.5),
+        ("1\u00a0234,50", 1234.5),  # no-break space as thousands separator
+        ("1'234.50", 1234.5),  # Swiss
+        ("22,700", 22700.0),  # lone comma + 3 digits: thousands
+        ("22,70", 22.7),  # otherwise a decimal comma
+        ("1.234.567", 1234567.0),  # repeated dots: thousands
+        ("1,234,567", 1234567.0),
+        ("(1,000)", -1000.0),  # accounting negative
+        ("-$5.50", -5.5),
+        ("  42  ", 42.0),
+        ("USD 99", 99.0),
+        ("1e3", 1000.0),
+        ("US$ 1,000", 1000.0),
+        ("CHF 1'000.50", 1000.5),
+        ("22,700.00 USD", 22700.0),
+        ("($100)", -100.0),
+    ],
+)
 def test_parse_amounts_text_formats(text, expected):
     amounts, bad = parse_amounts(pd.Series([text]))
     assert amounts.dtype == "float64"
@@ -57,8 +62,28 @@ def test_parse_amounts_text_formats(text, expected):
     assert not bad.iloc[0]
 
 
-@pytest.mark.parametrize("text", ["abc", "N/A", "12-34", "--", "inf", "-inf", "1,2,3.4.5x(", "(", "$",
-                                  "$10k", "1.5 Mio", "2M", "10 bn", "1,234,56", "1.234.56", "12 34", "5 apples"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "abc",
+        "N/A",
+        "12-34",
+        "--",
+        "inf",
+        "-inf",
+        "1,2,3.4.5x(",
+        "(",
+        "$",
+        "$10k",
+        "1.5 Mio",
+        "2M",
+        "10 bn",
+        "1,234,56",
+        "1.234.56",
+        "12 34",
+        "5 apples",
+    ],
+)
 def test_parse_amounts_not_a_number_is_bad(text):
     amounts, bad = parse_amounts(pd.Series(["10", text]))
     assert bad.tolist() == [False, True]
@@ -96,26 +121,32 @@ def test_parse_amounts_object_column_mixing_numbers_and_text():
 
 # --- dates ------------------------------------------------------------------
 
+
 def test_parse_dates_iso_and_timestamps():
-    dates, bad, note = parse_dates(pd.Series(["2021-04-15", "2021-04-15T10:30:00", "2021-04-15 10:30:00.250", "2021-04-15T10:30:00Z"]))
+    dates, bad, note = parse_dates(
+        pd.Series(["2021-04-15", "2021-04-15T10:30:00", "2021-04-15 10:30:00.250", "2021-04-15T10:30:00Z"])
+    )
     assert dates.dtype == DATE_DTYPE
     assert dates.tolist() == _ts("2021-04-15", "2021-04-15 10:30", "2021-04-15 10:30:00.250", "2021-04-15 10:30")
     assert not bad.any() and note is None
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("15 Apr, 2021 00:02:00", "2021-04-15 00:02:00"),
-    ("15 Apr, 2021", "2021-04-15"),
-    ("15 April 2021", "2021-04-15"),
-    ("Apr 15, 2021", "2021-04-15"),
-    ("15-Apr-2021", "2021-04-15"),
-    ("04/15/2021", "2021-04-15"),
-    ("04/15/2021 13:45", "2021-04-15 13:45"),
-    ("4/15/2021 1:45 PM", "2021-04-15 13:45"),
-    ("15.04.2021", "2021-04-15"),
-    ("2021/04/15", "2021-04-15"),
-    ("20210415", "2021-04-15"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("15 Apr, 2021 00:02:00", "2021-04-15 00:02:00"),
+        ("15 Apr, 2021", "2021-04-15"),
+        ("15 April 2021", "2021-04-15"),
+        ("Apr 15, 2021", "2021-04-15"),
+        ("15-Apr-2021", "2021-04-15"),
+        ("04/15/2021", "2021-04-15"),
+        ("04/15/2021 13:45", "2021-04-15 13:45"),
+        ("4/15/2021 1:45 PM", "2021-04-15 13:45"),
+        ("15.04.2021", "2021-04-15"),
+        ("2021/04/15", "2021-04-15"),
+        ("20210415", "2021-04-15"),
+    ],
+)
 def test_parse_dates_export_formats(text, expected):
     dates, bad, note = parse_dates(pd.Series([text]))
     assert dates.iloc[0] == pd.Timestamp(expected)
@@ -188,6 +219,7 @@ def test_parse_dates_typed_columns_pass_through():
 
 # --- text ---------------------------------------------------------------------
 
+
 def test_clean_text_whole_floats_have_no_decimal_point():
     assert clean_text(pd.Series([7.0, 12.0, np.nan])).tolist()[:2] == ["7", "12"]
     assert clean_text(pd.Series([7.0, 7.5])).tolist() == ["7", "7.5"]
@@ -209,6 +241,7 @@ def test_clean_text_integers_and_nullable_floats():
 
 
 # --- forecast periods ---------------------------------------------------------
+
 
 def test_parse_forecast_periods_normalises_and_rejects():
     values = pd.Series(["2025-q2", "2025", "2025-06", " 2025-Q4 ", "2025-13", "2025-Q5", "Q2 2025", "2025-6", None])
@@ -245,19 +278,23 @@ def test_clean_text_arrow_strings_match_python_strip():
 
 # --- issue #13: values that must not be guessed ---------------------------------
 
+
 @pytest.mark.parametrize("text", ["1,234.567,89", "1 234.567,8", "1.234,567.89", "1 234,567", "1'234.567,5"])
 def test_parse_amounts_two_kinds_of_grouping_are_bad_not_guessed(text):
     amounts, bad = parse_amounts(pd.Series([text]))
     assert bad.tolist() == [True] and amounts.isna().all()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("1.234.567,89", 1234567.89),
-    ("1,234,567.89", 1234567.89),
-    ("1 234 567,80", 1234567.80),
-    ("1\u00a0234 567,5", 1234567.5),  # a no-break space and a space are one grouping
-    ("1'234'567.25", 1234567.25),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1.234.567,89", 1234567.89),
+        ("1,234,567.89", 1234567.89),
+        ("1 234 567,80", 1234567.80),
+        ("1\u00a0234 567,5", 1234567.5),  # a no-break space and a space are one grouping
+        ("1'234'567.25", 1234567.25),
+    ],
+)
 def test_parse_amounts_one_consistent_grouping_is_read(text, expected):
     amounts, bad = parse_amounts(pd.Series([text]))
     assert amounts.tolist() == [expected] and not bad.any()
@@ -288,8 +325,9 @@ def test_with_a_format_digits_must_fill_it_exactly():
 
 
 def test_dates_outside_1900_to_2100_are_bad_with_their_own_hint():
-    parsed = read_dates(pd.Series(["1899-12-31", "1900-01-01", "2100-12-31", "2101-01-01", "9999-12-31", "0001-01-01",
-                                   "31.12.1850", "soon"]))
+    parsed = read_dates(
+        pd.Series(["1899-12-31", "1900-01-01", "2100-12-31", "2101-01-01", "9999-12-31", "0001-01-01", "31.12.1850", "soon"])
+    )
     _same(parsed.dates, _ts(None, "1900-01-01", "2100-12-31", None, None, None, None, None))
     assert parsed.bad.tolist() == [True, False, False, True, True, True, True, True]
     [(mask, message, hint)] = parsed.reasons  # "soon" is plainly not a date: no reason of its own
@@ -326,8 +364,15 @@ def test_parquet_integer_date_column_stops_the_load_naming_the_column(tmp_path):
     from salesnb.io.loading import load
 
     pd.DataFrame({"rep_id": ["R1"], "name": ["Ann"], "territory": ["North"]}).to_parquet(tmp_path / "reps.parquet")
-    pd.DataFrame({"opportunity_id": ["O1", "O2"], "rep_id": ["R1", "R1"], "created_date": [20250115, 1704412],
-                  "status": ["open", "open"], "amount": [1.0, 2.0]}).to_parquet(tmp_path / "opportunities.parquet")
+    pd.DataFrame(
+        {
+            "opportunity_id": ["O1", "O2"],
+            "rep_id": ["R1", "R1"],
+            "created_date": [20250115, 1704412],
+            "status": ["open", "open"],
+            "amount": [1.0, 2.0],
+        }
+    ).to_parquet(tmp_path / "opportunities.parquet")
     with pytest.raises(DataError) as raised:
         load(tmp_path)
     [problem] = raised.value.problems

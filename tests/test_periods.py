@@ -1,4 +1,5 @@
 """Periods: every contract form, the inclusive end day, pro-rating, stepping back."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,9 +7,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from salesnb.io.dataset import from_frames
-from salesnb.errors import InputError
 from salesnb.analysis.periods import Period, data_span, parse_period, periods_between
+from salesnb.errors import InputError
+from salesnb.io.dataset import from_frames
 
 T = pd.Timestamp
 
@@ -79,13 +80,17 @@ def test_bad_as_of_raises():
 
 def test_contains_counts_the_whole_end_day():
     period = parse_period("2025-Q1")
-    dates = pd.Series(pd.to_datetime([
-        "2024-12-31 23:59:59",  # day before: out
-        "2025-01-01 00:00:00",  # first instant: in
-        "2025-03-31 23:59:59",  # a timestamp on the end day: in
-        "2025-04-01 00:00:00",  # the day after the end: out
-        None,                   # missing: out
-    ]))
+    dates = pd.Series(
+        pd.to_datetime(
+            [
+                "2024-12-31 23:59:59",  # day before: out
+                "2025-01-01 00:00:00",  # first instant: in
+                "2025-03-31 23:59:59",  # a timestamp on the end day: in
+                "2025-04-01 00:00:00",  # the day after the end: out
+                None,  # missing: out
+            ]
+        )
+    )
     assert period.contains(dates).tolist() == [False, True, True, False, False]
 
 
@@ -142,14 +147,19 @@ def test_periods_between_rejects_bad_freq_and_order():
 def test_data_span_ignores_expected_close_of_open_deals():
     ds = from_frames(
         reps=pd.DataFrame({"rep_id": ["R1"], "name": ["Ann"], "territory": ["North"]}),
-        opportunities=pd.DataFrame({
-            "opportunity_id": ["O1", "O2"], "rep_id": ["R1", "R1"],
-            "created_date": pd.to_datetime(["2024-03-05", "2024-05-01"]),
-            "closed_date": pd.to_datetime(["2024-06-30", "2030-01-01"]),  # O2 open: 2030 is only expected
-            "status": ["won", "open"], "amount": [1.0, 2.0],
-        }),
-        activities=pd.DataFrame({"activity_id": ["A1"], "rep_id": ["R1"], "date": pd.to_datetime(["2024-07-02 10:30"]),
-                                 "type": ["call"]}),
+        opportunities=pd.DataFrame(
+            {
+                "opportunity_id": ["O1", "O2"],
+                "rep_id": ["R1", "R1"],
+                "created_date": pd.to_datetime(["2024-03-05", "2024-05-01"]),
+                "closed_date": pd.to_datetime(["2024-06-30", "2030-01-01"]),  # O2 open: 2030 is only expected
+                "status": ["won", "open"],
+                "amount": [1.0, 2.0],
+            }
+        ),
+        activities=pd.DataFrame(
+            {"activity_id": ["A1"], "rep_id": ["R1"], "date": pd.to_datetime(["2024-07-02 10:30"]), "type": ["call"]}
+        ),
     )
     span = data_span(ds)
     assert (span.start, span.end, span.kind) == (T("2024-03-05"), T("2024-07-02"), "range")
@@ -171,6 +181,7 @@ def test_date_bounds_match_min_and_max():
 
 
 # -- issue #13: periods outside 1900..2100 are refused, not an OverflowError in metrics --
+
 
 @pytest.mark.parametrize(
     "text, as_of, label",

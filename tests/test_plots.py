@@ -5,6 +5,7 @@ The inputs are small hand-made frames in the shapes salesnb.present.pages produc
 a rep at a 27 % win rate against a team whose middle half is 55-75 %, three
 quarters of trend, two forecasts, four reps with a value/cost ratio.
 """
+
 from __future__ import annotations
 
 import io
@@ -15,67 +16,136 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from salesnb.present import drawing as figures, charts
+from salesnb.present import charts
+from salesnb.present import drawing as figures
 
 HOSTILE = "$\\frac{1}{0 <b>bold</b>"  # broken mathtext and markup: must be drawn as plain text
 
-FACTORS = pd.DataFrame([
-    {"factor": "conversion", "metric": "win_rate", "rep_value": 0.27, "peer_low": 0.55, "peer_median": 0.68,
-     "peer_high": 0.75, "small_sample": False, "is_focus": True},
-    {"factor": "prospecting", "metric": "opportunities", "rep_value": 77.0, "peer_low": 60.0, "peer_median": 77.0,
-     "peer_high": 94.0, "small_sample": False, "is_focus": False},
-    {"factor": "deal_size", "metric": "avg_deal_size", "rep_value": 29_904.0, "peer_low": 23_468.0,
-     "peer_median": 25_528.0, "peer_high": 26_468.0, "small_sample": False, "is_focus": False},
-    {"factor": "velocity", "metric": "cycle_days_median", "rep_value": 31.0, "peer_low": None, "peer_median": None,
-     "peer_high": None, "small_sample": True, "is_focus": False},
-])
+FACTORS = pd.DataFrame(
+    [
+        {
+            "factor": "conversion",
+            "metric": "win_rate",
+            "rep_value": 0.27,
+            "peer_low": 0.55,
+            "peer_median": 0.68,
+            "peer_high": 0.75,
+            "small_sample": False,
+            "is_focus": True,
+        },
+        {
+            "factor": "prospecting",
+            "metric": "opportunities",
+            "rep_value": 77.0,
+            "peer_low": 60.0,
+            "peer_median": 77.0,
+            "peer_high": 94.0,
+            "small_sample": False,
+            "is_focus": False,
+        },
+        {
+            "factor": "deal_size",
+            "metric": "avg_deal_size",
+            "rep_value": 29_904.0,
+            "peer_low": 23_468.0,
+            "peer_median": 25_528.0,
+            "peer_high": 26_468.0,
+            "small_sample": False,
+            "is_focus": False,
+        },
+        {
+            "factor": "velocity",
+            "metric": "cycle_days_median",
+            "rep_value": 31.0,
+            "peer_low": None,
+            "peer_median": None,
+            "peer_high": None,
+            "small_sample": True,
+            "is_focus": False,
+        },
+    ]
+)
 
-TREND = pd.DataFrame({
-    "quarter": ["2025-Q1", "2025-Q2", "2025-Q3"],
-    "rep_value": [0.25, 0.25, np.nan],
-    "small_sample": [False, True, True],
-    "peer_low": [0.57, np.nan, 0.55],
-    "peer_median": [0.68, np.nan, 0.71],
-    "peer_high": [0.75, np.nan, 0.71],
-})
+TREND = pd.DataFrame(
+    {
+        "quarter": ["2025-Q1", "2025-Q2", "2025-Q3"],
+        "rep_value": [0.25, 0.25, np.nan],
+        "small_sample": [False, True, True],
+        "peer_low": [0.57, np.nan, 0.55],
+        "peer_median": [0.68, np.nan, 0.71],
+        "peer_high": [0.75, np.nan, 0.71],
+    }
+)
 
-BAND = pd.DataFrame({
-    "label": ["Ann (R1)", HOSTILE, "Cy (R3)", "Di (R4)"],
-    "value": [0.78, 0.27, 0.55, np.nan],
-    "small_sample": [False, False, True, True],
-    "is_focus": [False, True, False, False],
-    "band_low": 0.5, "band_median": 0.6, "band_high": 0.7,
-})
+BAND = pd.DataFrame(
+    {
+        "label": ["Ann (R1)", HOSTILE, "Cy (R3)", "Di (R4)"],
+        "value": [0.78, 0.27, 0.55, np.nan],
+        "small_sample": [False, False, True, True],
+        "is_focus": [False, True, False, False],
+        "band_low": 0.5,
+        "band_median": 0.6,
+        "band_high": 0.7,
+    }
+)
 
 EFFECT = {"program": HOSTILE, "metric": "win_rate", "effect": 0.146, "ci_low": 0.119, "ci_high": 0.175}
 
-ACCURACY = pd.DataFrame({"label": ["Ann (R1)", "Ann (R1)", HOSTILE], "period": ["2025-Q1", "2025-Q2", "2025-Q1"],
-                         "forecast_error_pct": [35.0, 41.0, -26.0]})
+ACCURACY = pd.DataFrame(
+    {
+        "label": ["Ann (R1)", "Ann (R1)", HOSTILE],
+        "period": ["2025-Q1", "2025-Q2", "2025-Q1"],
+        "forecast_error_pct": [35.0, 41.0, -26.0],
+    }
+)
 
-BIAS = pd.DataFrame({"label": ["Ann (R1)", HOSTILE, "Cy (R3)"], "median_error_pct": [33.6, -26.8, 1.0],
-                     "bias": ["over", "under", "none"]})
+BIAS = pd.DataFrame(
+    {"label": ["Ann (R1)", HOSTILE, "Cy (R3)"], "median_error_pct": [33.6, -26.8, 1.0], "bias": ["over", "under", "none"]}
+)
 
 # (function, arguments, which axis is numeric: its label must carry a unit in parentheses)
 CASES = {
     "factor_bands": (charts.factor_bands, (FACTORS,), {"peer_label": "team"}, "y"),
     "trend": (charts.trend, (TREND,), {"metric": "win_rate"}, "y"),
     "trend_revenue": (charts.trend, (TREND.assign(rep_value=[1e5, 2e5, 3e5]),), {"metric": "revenue_won"}, "y"),
-    "value_vs_cost": (charts.value_vs_cost, (pd.DataFrame({"label": ["You", "Team median"],
-                                                          "value_cost_ratio": [13.2, 19.0]}),),
-                      {"highlight": ["You"]}, "x"),
-    "forecast_vs_actual": (charts.forecast_vs_actual, (pd.DataFrame({"period": ["2025-Q1", "2025-Q2"],
-                                                                    "forecast_amount": [168_700.0, 128_300.0],
-                                                                    "actual": [173_282.0, 117_192.0]}),), {}, "y"),
+    "value_vs_cost": (
+        charts.value_vs_cost,
+        (pd.DataFrame({"label": ["You", "Team median"], "value_cost_ratio": [13.2, 19.0]}),),
+        {"highlight": ["You"]},
+        "x",
+    ),
+    "forecast_vs_actual": (
+        charts.forecast_vs_actual,
+        (
+            pd.DataFrame(
+                {"period": ["2025-Q1", "2025-Q2"], "forecast_amount": [168_700.0, 128_300.0], "actual": [173_282.0, 117_192.0]}
+            ),
+        ),
+        {},
+        "y",
+    ),
     "team_band": (charts.team_band, (BAND,), {"metric": "win_rate"}, "x"),
-    "metric_bars": (charts.metric_bars, (pd.DataFrame({"territory": ["North", HOSTILE], "revenue_won": [4.6e6, 2.9e6]}),),
-                    {"metric": "revenue_won", "group": "territory"}, "x"),
+    "metric_bars": (
+        charts.metric_bars,
+        (pd.DataFrame({"territory": ["North", HOSTILE], "revenue_won": [4.6e6, 2.9e6]}),),
+        {"metric": "revenue_won", "group": "territory"},
+        "x",
+    ),
     "effect_interval": (charts.effect_interval, (EFFECT,), {}, "x"),
-    "before_after": (charts.before_after, ({"treated_before": 0.57, "treated_after": 0.71, "control_before": 0.55,
-                                           "control_after": 0.55},), {}, "y"),
+    "before_after": (
+        charts.before_after,
+        ({"treated_before": 0.57, "treated_after": 0.71, "control_before": 0.55, "control_after": 0.55},),
+        {},
+        "y",
+    ),
     "forecast_error_heatmap": (charts.forecast_error_heatmap, (ACCURACY,), {}, None),
     "forecast_bias": (charts.forecast_bias, (BIAS,), {}, "x"),
-    "quality_counts": (charts.quality_counts, (pd.DataFrame({"flag": ["padded_activity", "stale_pipeline"],
-                                                            "rows": [536, 11]}),), {}, "x"),
+    "quality_counts": (
+        charts.quality_counts,
+        (pd.DataFrame({"flag": ["padded_activity", "stale_pipeline"], "rows": [536, 11]}),),
+        {},
+        "x",
+    ),
 }
 
 
@@ -120,8 +190,12 @@ def test_factor_bands_has_one_panel_per_factor_with_units():
     fig = charts.factor_bands(FACTORS)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["Prospecting", "Conversion (focus)", "Deal size", "Velocity"]
-    assert [ax.get_ylabel() for ax in fig.axes] == ["New opportunities (count)", "Win rate (%)",
-                                                   "Average won deal (currency)", "Median cycle (days, lower is faster)"]
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "New opportunities (count)",
+        "Win rate (%)",
+        "Average won deal (currency)",
+        "Median cycle (days, lower is faster)",
+    ]
 
 
 def test_factor_bands_legend_shows_you_in_blue_whichever_panel_is_the_focus():
@@ -146,8 +220,7 @@ def test_trend_band_of_a_lone_quarter_is_drawn_as_a_bar():
     """fill_between draws nothing for a quarter whose neighbours have no band:
     TREND's 2025-Q1 and 2025-Q3 get a short bar spanning their middle half."""
     ax = charts.trend(TREND, metric="win_rate").axes[0]
-    bars = sorted((round(b.get_x() + b.get_width() / 2, 6), round(b.get_y(), 6), round(b.get_height(), 6))
-                  for b in ax.patches)
+    bars = sorted((round(b.get_x() + b.get_width() / 2, 6), round(b.get_y(), 6), round(b.get_height(), 6)) for b in ax.patches)
     assert bars == [(0.0, 0.57, 0.18), (2.0, 0.55, round(0.71 - 0.55, 6))]
     joined = TREND.assign(peer_low=[0.57, 0.56, 0.55], peer_high=[0.75, 0.74, 0.71])
     assert not charts.trend(joined, metric="win_rate").axes[0].patches  # a run of quarters: the area alone
@@ -169,6 +242,7 @@ def test_tick_memo_draws_the_same_pixels_and_skips_recomputing(monkeypatch):
     """plots remembers each axis's ticks while nothing they depend on changes:
     every chart kind's pixels are the same as when matplotlib recomputes them
     at every request, and a chart computes them a handful of times, not ~30."""
+
     def png(fig):
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=90)

@@ -4,15 +4,16 @@ Q2 2025 has 64 working days (April 22, May 21 with 2025-05-30 its last
 working day, June 21). Every rep logs 5 contacts linked to a customer on
 each working day; what differs is the contacts linked to nothing.
 """
+
 from __future__ import annotations
 
 import json
 
 import pandas as pd
 
-from salesnb.io.dataset import Dataset, from_frames
-from salesnb.errors import Problem
 from salesnb.analysis.quality import COLUMNS, padded_activity, quality_flags, quality_for_rep, stale_pipeline
+from salesnb.errors import Problem
+from salesnb.io.dataset import Dataset, from_frames
 
 Q2_DAYS = pd.bdate_range("2025-04-01", "2025-06-30")
 REPS = ["R1", "R2", "R3", "R4", "R5"]
@@ -22,8 +23,15 @@ def contacts(rep, days, per_day, *, linked=True, start=0):
     rows = []
     for day in days:
         for _ in range(per_day):
-            rows.append({"activity_id": f"{rep}-{start + len(rows)}", "rep_id": rep, "date": day, "type": "call",
-                         "customer_id": f"C-{rep}" if linked else None})
+            rows.append(
+                {
+                    "activity_id": f"{rep}-{start + len(rows)}",
+                    "rep_id": rep,
+                    "date": day,
+                    "type": "call",
+                    "customer_id": f"C-{rep}" if linked else None,
+                }
+            )
     return rows
 
 
@@ -69,25 +77,35 @@ def test_padding_is_judged_inside_the_period():
 
 
 def opportunity(opp_id, rep, created, status="open", closed=None, amount=1000.0):
-    return {"opportunity_id": opp_id, "rep_id": rep, "created_date": created, "closed_date": closed,
-            "status": status, "amount": amount}
+    return {
+        "opportunity_id": opp_id,
+        "rep_id": rep,
+        "created_date": created,
+        "closed_date": closed,
+        "status": status,
+        "amount": amount,
+    }
 
 
 def test_stale_pipeline_counts_deals_idle_for_over_90_days():
-    opps = pd.DataFrame([
-        opportunity("O1", "R2", "2025-01-10"),                       # last touched 2025-03-01: 121 days idle -> stale
-        opportunity("O2", "R2", "2025-02-01"),                       # touched 2025-06-01: 29 days -> fresh
-        opportunity("O3", "R3", "2025-03-31"),                       # never touched, created 91 days before -> stale
-        opportunity("O4", "R3", "2025-04-01"),                       # 90 days: not *more* than 90 -> fresh
-        opportunity("O5", "R3", "2025-01-02", "won", "2025-07-15"),  # still open on 06-30, 179 days idle -> stale
-        opportunity("O6", "R1", "2025-01-02", "lost", "2025-05-15"),  # closed before 06-30 -> not pipeline
-        opportunity("O7", "R1", "2025-08-01"),                       # created after 06-30 -> not yet pipeline
-    ])
-    acts = pd.DataFrame([
-        {"activity_id": "A1", "rep_id": "R2", "date": "2025-03-01", "type": "call", "opportunity_id": "O1"},
-        {"activity_id": "A2", "rep_id": "R2", "date": "2025-06-01", "type": "call", "opportunity_id": "O2"},
-        {"activity_id": "A3", "rep_id": "R2", "date": "2025-07-20", "type": "call", "opportunity_id": "O1"},  # after: ignored
-    ])
+    opps = pd.DataFrame(
+        [
+            opportunity("O1", "R2", "2025-01-10"),  # last touched 2025-03-01: 121 days idle -> stale
+            opportunity("O2", "R2", "2025-02-01"),  # touched 2025-06-01: 29 days -> fresh
+            opportunity("O3", "R3", "2025-03-31"),  # never touched, created 91 days before -> stale
+            opportunity("O4", "R3", "2025-04-01"),  # 90 days: not *more* than 90 -> fresh
+            opportunity("O5", "R3", "2025-01-02", "won", "2025-07-15"),  # still open on 06-30, 179 days idle -> stale
+            opportunity("O6", "R1", "2025-01-02", "lost", "2025-05-15"),  # closed before 06-30 -> not pipeline
+            opportunity("O7", "R1", "2025-08-01"),  # created after 06-30 -> not yet pipeline
+        ]
+    )
+    acts = pd.DataFrame(
+        [
+            {"activity_id": "A1", "rep_id": "R2", "date": "2025-03-01", "type": "call", "opportunity_id": "O1"},
+            {"activity_id": "A2", "rep_id": "R2", "date": "2025-06-01", "type": "call", "opportunity_id": "O2"},
+            {"activity_id": "A3", "rep_id": "R2", "date": "2025-07-20", "type": "call", "opportunity_id": "O1"},  # after: ignored
+        ]
+    )
     ds = from_frames(reps=reps_frame(), opportunities=opps, activities=acts)
     records = {r["rep_id"]: r for r in stale_pipeline(ds.opportunities, ds.activities, reference="2025-06-30")}
     assert set(records) == {"R2", "R3"}
@@ -125,22 +143,47 @@ def test_without_a_period_the_whole_span_is_used():
 
 def test_loader_findings_are_counted_per_flag_table_and_rep():
     ds = from_frames(reps=reps_frame(), opportunities=pd.DataFrame(closed_deals("R1", 12)))
-    cbc = dict(column="closed_date", value="2025-01-01", message="closed_date is before created_date",
-               hint="correct one of the two dates", flag="closed_before_created")
+    cbc = dict(
+        column="closed_date",
+        value="2025-01-01",
+        message="closed_date is before created_date",
+        hint="correct one of the two dates",
+        flag="closed_before_created",
+    )
     ds.problems = [
         Problem("opportunities", "opportunities.csv", 5, **cbc),
         Problem("opportunities", "opportunities.csv", 9, **cbc),
-        Problem("opportunities", "opportunities.csv", 12, "rep_id", "R99", "rep_id is not in the reps table",
-                "add the rep to reps, or correct the rep_id", "orphan_rep"),
-        Problem("reps", "reps.csv", 4, "rep_id", "R3", "duplicate rep_id: first used on line 3",
-                "give every row its own rep_id", "duplicate_id"),
+        Problem(
+            "opportunities",
+            "opportunities.csv",
+            12,
+            "rep_id",
+            "R99",
+            "rep_id is not in the reps table",
+            "add the rep to reps, or correct the rep_id",
+            "orphan_rep",
+        ),
+        Problem(
+            "reps",
+            "reps.csv",
+            4,
+            "rep_id",
+            "R3",
+            "duplicate rep_id: first used on line 3",
+            "give every row its own rep_id",
+            "duplicate_id",
+        ),
     ]
-    ds.quarantine = pd.DataFrame({
-        "table": ["opportunities"] * 3 + ["reps"], "file": ["opportunities.csv"] * 3 + ["reps.csv"],
-        "line": [5, 9, 12, 4], "flags": ["closed_before_created", "closed_before_created", "orphan_rep", "duplicate_id"],
-        "problems": ["", "", "", ""],
-        "record": [json.dumps({"rep_id": r}) for r in ("R2", "R2", "R99", "R3")],
-    })
+    ds.quarantine = pd.DataFrame(
+        {
+            "table": ["opportunities"] * 3 + ["reps"],
+            "file": ["opportunities.csv"] * 3 + ["reps.csv"],
+            "line": [5, 9, 12, 4],
+            "flags": ["closed_before_created", "closed_before_created", "orphan_rep", "duplicate_id"],
+            "problems": ["", "", "", ""],
+            "record": [json.dumps({"rep_id": r}) for r in ("R2", "R2", "R99", "R3")],
+        }
+    )
     flags = quality_flags(ds, period="2025-Q2")
     loader = flags[flags["flag"] != "small_sample"].reset_index(drop=True)
     assert loader[["flag", "rep_id", "table", "rows"]].values.tolist() == [
@@ -150,8 +193,9 @@ def test_loader_findings_are_counted_per_flag_table_and_rep():
         ["quarantined", None, "opportunities", 3],
         ["quarantined", None, "reps", 1],
     ]
-    assert loader.loc[0, "detail"] == ("2 rows in opportunities.csv (lines 5, 9): closed_date is before created_date. "
-                                       "Fix: correct one of the two dates")
+    assert loader.loc[0, "detail"] == (
+        "2 rows in opportunities.csv (lines 5, 9): closed_date is before created_date. Fix: correct one of the two dates"
+    )
     assert "closed_before_created 2, orphan_rep 1" in loader.loc[3, "detail"]
 
 
@@ -162,25 +206,34 @@ def test_loaded_csv_folder_reports_its_set_aside_rows(tmp_path):
     (tmp_path / "opportunities.csv").write_text(
         "opportunity_id,rep_id,created_date,closed_date,status,amount\n"
         "O1,R1,2025-04-01,2025-05-01,won,100\n"
-        "O2,R1,2025-04-10,2025-03-01,lost,\n"      # line 3: closed before created
-        "O3,R9,2025-04-01,,open,50\n"              # line 4: R9 is not a rep
-        "O1,R2,2025-04-01,2025-05-01,won,100\n"    # line 5: duplicate id
+        "O2,R1,2025-04-10,2025-03-01,lost,\n"  # line 3: closed before created
+        "O3,R9,2025-04-01,,open,50\n"  # line 4: R9 is not a rep
+        "O1,R2,2025-04-01,2025-05-01,won,100\n"  # line 5: duplicate id
     )
     flags = quality_flags(load(tmp_path), period="2025-Q2")
     found = flags[~flags["flag"].isin(["small_sample", "stale_pipeline"])]
     got = {(f, r, n) for f, r, n in found[["flag", "rep_id", "rows"]].itertuples(index=False)}
-    assert got == {("closed_before_created", "R1", 1), ("orphan_rep", "R9", 1), ("duplicate_id", "R2", 1),
-                   ("quarantined", None, 3)}
+    assert got == {
+        ("closed_before_created", "R1", 1),
+        ("orphan_rep", "R9", 1),
+        ("duplicate_id", "R2", 1),
+        ("quarantined", None, 3),
+    }
 
 
 def test_no_activities_and_empty_data_give_an_empty_frame():
-    ds = Dataset(tables={"reps": from_frames(reps=reps_frame()).reps,
-                         "opportunities": from_frames(opportunities=pd.DataFrame(columns=["opportunity_id"])).opportunities})
+    ds = Dataset(
+        tables={
+            "reps": from_frames(reps=reps_frame()).reps,
+            "opportunities": from_frames(opportunities=pd.DataFrame(columns=["opportunity_id"])).opportunities,
+        }
+    )
     flags = quality_flags(ds)
     assert flags.empty and list(flags.columns) == COLUMNS
 
 
 # -- the generated sample: the padded rep is flagged, honest reps are not -----------
+
 
 def test_planted_padding_and_stale_pipeline_are_flagged(tmp_path):
     from salesnb.io.loading import load

@@ -3,6 +3,7 @@
 These tests build executed notebooks in memory (no kernel), so they are
 fast; tests/test_report.py renders notebooks that really ran.
 """
+
 from __future__ import annotations
 
 import base64
@@ -10,7 +11,6 @@ import html
 import io
 from html.parser import HTMLParser
 
-import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from salesnb.present.render import _clean, html_exporter, notebook_to_html, safe_html
@@ -87,8 +87,12 @@ def test_escaped_html_output_stays_escaped():
 def test_unescaped_markup_in_html_and_markdown_cannot_run():
     # a helper that forgot to escape must still not let data run as code
     page = render(
-        display({"text/html": f"<p>{HOSTILE}</p><img src=x onerror=alert(2)><a href='javascript:alert(3)'>x</a>"
-                              "<iframe src='https://evil.example'></iframe><img src='https://evil.example/t.png'>"}),
+        display(
+            {
+                "text/html": f"<p>{HOSTILE}</p><img src=x onerror=alert(2)><a href='javascript:alert(3)'>x</a>"
+                "<iframe src='https://evil.example'></iframe><img src='https://evil.example/t.png'>"
+            }
+        ),
         display({"text/markdown": f"**{HOSTILE}** [link](javascript:alert(4))"}),
         cells=[new_markdown_cell(f"# Title {HOSTILE}")],
     )
@@ -108,8 +112,9 @@ def test_dataframe_output_keeps_its_table_and_escapes_cells():
 
 def test_images_are_embedded():
     svg = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>'
-    page = render(display({"image/png": TINY_PNG, "text/plain": "<Figure>"}),
-                  display({"image/svg+xml": svg, "text/plain": "<Figure>"}))
+    page = render(
+        display({"image/png": TINY_PNG, "text/plain": "<Figure>"}), display({"image/svg+xml": svg, "text/plain": "<Figure>"})
+    )
     assert f'src="data:image/png;base64,{TINY_PNG}"' in page
     assert 'src="data:image/svg+xml;base64,' in page
     assert "<svg" not in page  # shown as an image, never inlined
@@ -117,8 +122,11 @@ def test_images_are_embedded():
 
 
 def test_page_forbids_scripts_and_network_and_is_titled():
-    page = render(new_output("stream", name="stdout", text="x\n"), title=f"Coaching report: {HOSTILE}",
-                  subtitle="2026-Q1 (2026-01-01 to 2026-03-31)")
+    page = render(
+        new_output("stream", name="stdout", text="x\n"),
+        title=f"Coaching report: {HOSTILE}",
+        subtitle="2026-Q1 (2026-01-01 to 2026-03-31)",
+    )
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert "<title>Coaching report: &lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
     assert "<h1>Coaching report: &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in page
@@ -129,9 +137,12 @@ def test_page_forbids_scripts_and_network_and_is_titled():
 def test_javascript_and_widget_outputs_fall_back_to_text():
     page = render(
         display({"application/javascript": "alert(5)", "text/plain": "js fallback"}),
-        display({"application/vnd.jupyter.widget-view+json": {"model_id": "m1", "version_major": 2,
-                                                               "version_minor": 0},
-                 "text/plain": "widget fallback"}),
+        display(
+            {
+                "application/vnd.jupyter.widget-view+json": {"model_id": "m1", "version_major": 2, "version_minor": 0},
+                "text/plain": "widget fallback",
+            }
+        ),
     )
     assert "alert(5)" not in page
     assert "js fallback" in page and "widget fallback" in page
@@ -141,8 +152,11 @@ def test_javascript_and_widget_outputs_fall_back_to_text():
 def test_stderr_and_tagged_cells_are_left_out():
     hidden = new_code_cell("y = 2", outputs=[new_output("stream", name="stdout", text="HIDDEN-CELL\n")])
     hidden.metadata["tags"] = ["remove-cell"]
-    page = render(new_output("stream", name="stderr", text="FutureWarning: noise\n"),
-                  new_output("stream", name="stdout", text="kept\n"), cells=[hidden])
+    page = render(
+        new_output("stream", name="stderr", text="FutureWarning: noise\n"),
+        new_output("stream", name="stdout", text="kept\n"),
+        cells=[hidden],
+    )
     assert "kept" in page
     assert "FutureWarning" not in page and "HIDDEN-CELL" not in page
 

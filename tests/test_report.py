@@ -5,9 +5,9 @@ runner's own logic (naming, index, manifest, failures, reruns) is checked
 in milliseconds. Tests marked ``slow`` run the tiny fixture notebooks in
 tests/fixtures/notebooks through papermill with the ``salesnb`` kernel.
 """
+
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shutil
@@ -15,25 +15,24 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from batches import FIXTURE_NOTEBOOKS, HOSTILE_NAME, LONG_ID, REPS, by_key, files_under, read_manifest, run_cli, write_source
+from batches import fake_execute as _fake_execute
 from click.testing import CliRunner
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell
 
 import salesnb.run.batch as report_module
 import salesnb.run.execute as execute_module
 from salesnb.cli import cli
 from salesnb.errors import InputError
-from salesnb.run.executors import Executor, LocalExecutor
 from salesnb.run.batch import plan_batch, run_batch, safe_name
-
-from batches import FIXTURE_NOTEBOOKS, HOSTILE_NAME, LONG_ID, REPS, by_key, files_under, read_manifest, run_cli, write_source
-from batches import fake_execute as _fake_execute
-
-
+from salesnb.run.executors import Executor, LocalExecutor
 
 # -- naming --------------------------------------------------------------------
 
-@pytest.mark.parametrize("key", ["R1", "../../etc/passwd", "a/b", "..", ".hidden", "a\\b", LONG_ID, HOSTILE_NAME,
-                                 "con", "tab\there", "ü", "   ", "💼"])
+
+@pytest.mark.parametrize(
+    "key", ["R1", "../../etc/passwd", "a/b", "..", ".hidden", "a\\b", LONG_ID, HOSTILE_NAME, "con", "tab\there", "ü", "   ", "💼"]
+)
 def test_safe_name_cannot_escape_and_is_short(key):
     name = safe_name(key)
     assert len(name) <= 51
@@ -52,6 +51,7 @@ def test_safe_names_do_not_collide():
 
 # -- planning --------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     from salesnb.io.loading import load
@@ -64,8 +64,15 @@ def plan(dataset, tmp_path, **kw):
 
     from salesnb.analysis.periods import parse_period
 
-    return plan_batch(dataset, source=tmp_path / "src", period=parse_period("2026-Q1"), as_of=dt.date(2026, 4, 2),
-                      out_dir=tmp_path / "out", notebooks_dir=FIXTURE_NOTEBOOKS, **kw)
+    return plan_batch(
+        dataset,
+        source=tmp_path / "src",
+        period=parse_period("2026-Q1"),
+        as_of=dt.date(2026, 4, 2),
+        out_dir=tmp_path / "out",
+        notebooks_dir=FIXTURE_NOTEBOOKS,
+        **kw,
+    )
 
 
 def test_plan_has_one_report_per_rep_and_team_plus_data_quality(dataset, tmp_path):
@@ -76,8 +83,13 @@ def test_plan_has_one_report_per_rep_and_team_plus_data_quality(dataset, tmp_pat
     assert [j.key for j in jobs if j.kind == "rep_coaching"] == [r[0] for r in REPS] + ["R9"]
     assert len({j.id for j in jobs}) == len({j.html for j in jobs}) == len(jobs)
     rep = next(j for j in jobs if j.key == "a/b")
-    assert rep.parameters == {"source": str((tmp_path / "src").resolve()), "mapping": None, "period": "2026-Q1",
-                              "as_of": "2026-04-02", "rep_id": "a/b"}
+    assert rep.parameters == {
+        "source": str((tmp_path / "src").resolve()),
+        "mapping": None,
+        "period": "2026-Q1",
+        "as_of": "2026-04-02",
+        "rep_id": "a/b",
+    }
     assert rep.title == f"Coaching report: {HOSTILE_NAME} (a/b), 2026-Q1"
     assert rep.html.startswith("reps/a-b-") and rep.notebook == str(FIXTURE_NOTEBOOKS.resolve() / "rep_coaching.ipynb")
     assert next(j for j in jobs if j.key == "Beta").parameters["team"] == "Beta"
@@ -86,8 +98,12 @@ def test_plan_has_one_report_per_rep_and_team_plus_data_quality(dataset, tmp_pat
 
 def test_plan_subset_and_team_matching_is_case_insensitive(dataset, tmp_path):
     jobs = plan(dataset, tmp_path, reps=["a/b", "R1"], teams=["beta"])
-    assert [(j.kind, j.key) for j in jobs] == [("data_quality", None), ("team_overview", "Beta"),
-                                               ("rep_coaching", "a/b"), ("rep_coaching", "R1")]
+    assert [(j.kind, j.key) for j in jobs] == [
+        ("data_quality", None),
+        ("team_overview", "Beta"),
+        ("rep_coaching", "a/b"),
+        ("rep_coaching", "R1"),
+    ]
 
 
 def test_unknown_rep_or_team_is_named(dataset, tmp_path):
@@ -98,6 +114,7 @@ def test_unknown_rep_or_team_is_named(dataset, tmp_path):
 
 
 # -- running, without a kernel ---------------------------------------------------------
+
 
 @pytest.fixture
 def no_kernel(monkeypatch):
@@ -123,7 +140,8 @@ def test_batch_writes_index_manifest_and_reports(no_kernel, tmp_path):
         if entry["status"] == "ok":
             assert (out / entry["html"]).read_text(encoding="utf-8").rstrip().endswith("</html>")
     assert files_under(out) == {"index.html", "manifest.json", failed["failed_notebook"]} | {
-        r["html"] for r in manifest["reports"] if r["html"]}
+        r["html"] for r in manifest["reports"] if r["html"]
+    }
     assert not list(out.rglob("*.tmp"))
 
 
@@ -135,8 +153,9 @@ def test_full_rerun_replaces_and_partial_rerun_merges(no_kernel, tmp_path):
     first_files = files_under(out)
 
     # --rep R1 --team Alpha for another period (one the data reaches): R1 is replaced, the other reps' reports stay
-    second = run_batch(source, period="2026-02", as_of="2026-03-02", out=out, notebooks=FIXTURE_NOTEBOOKS,
-                       reps=["R1"], teams=["Alpha"])
+    second = run_batch(
+        source, period="2026-02", as_of="2026-03-02", out=out, notebooks=FIXTURE_NOTEBOOKS, reps=["R1"], teams=["Alpha"]
+    )
     assert second.exit_code == 0 and len(second.reports) == 3  # data quality, Alpha, R1
     r1 = by_key(second.manifest)[("rep_coaching", "R1")]
     assert r1["html"] == by_key(first.manifest)[("rep_coaching", "R1")]["html"]  # same place, new content
@@ -160,15 +179,15 @@ def test_full_rerun_replaces_and_partial_rerun_merges(no_kernel, tmp_path):
     assert not any(r.get("earlier_run") for r in manifest["reports"]) and manifest["kept_from_earlier_runs"] == 0
     assert ("rep_coaching", "a/b") not in by_key(manifest)
     assert files_under(out) == {"index.html", "manifest.json", "notes.txt"} | {
-        p for r in third.reports for p in (r["html"], r["failed_notebook"]) if p}
+        p for r in third.reports for p in (r["html"], r["failed_notebook"]) if p
+    }
     assert not (out / report_module.STATE_DIR).exists()  # the data cache went with the batch
 
 
 def test_a_report_that_fails_now_loses_its_old_page(no_kernel, tmp_path, monkeypatch):
     source = write_source(tmp_path / "src")
     out = tmp_path / "out"
-    run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS, reps=["R1"],
-              teams=["Alpha"])
+    run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS, reps=["R1"], teams=["Alpha"])
     page = out / by_key(read_manifest(out))[("rep_coaching", "R1")]["html"]
     assert page.exists()
 
@@ -176,8 +195,16 @@ def test_a_report_that_fails_now_loses_its_old_page(no_kernel, tmp_path, monkeyp
         raise RuntimeError("kernel exploded")
 
     monkeypatch.setattr(execute_module, "_execute", fail_everything)
-    result = run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS, reps=["R1"],
-                       teams=["Alpha"], force=True)
+    result = run_batch(
+        source,
+        period="2026-Q1",
+        as_of="2026-04-02",
+        out=out,
+        notebooks=FIXTURE_NOTEBOOKS,
+        reps=["R1"],
+        teams=["Alpha"],
+        force=True,
+    )
     assert result.counts["failed"] == 3 and not page.exists()
     assert "RuntimeError: kernel exploded" in (out / "index.html").read_text(encoding="utf-8")
 
@@ -197,8 +224,7 @@ def test_unchanged_reports_are_skipped_and_force_renders_them(no_kernel, tmp_pat
 
     def batch(**kw):
         executed.clear()
-        return run_batch(source, **{"period": "2026-Q1", "as_of": "2026-04-02", "out": out, "notebooks": notebooks,
-                                    **kw})
+        return run_batch(source, **{"period": "2026-Q1", "as_of": "2026-04-02", "out": out, "notebooks": notebooks, **kw})
 
     first = batch()
     assert len(executed) == 7 and first.counts == {"ok": 6, "failed": 1, "skipped": 0}
@@ -237,12 +263,10 @@ def test_unchanged_reports_are_skipped_and_force_renders_them(no_kernel, tmp_pat
 
 
 def test_input_key_covers_data_notebook_parameters_and_version():
-    base = dict(data_fingerprint="d", notebook_hash="n", parameters={"rep_id": "R1"}, kind="rep_coaching",
-                version="1")
+    base = dict(data_fingerprint="d", notebook_hash="n", parameters={"rep_id": "R1"}, kind="rep_coaching", version="1")
     key = report_module.input_key(**base)
     assert key == report_module.input_key(**base)
-    for change in ({"data_fingerprint": "d2"}, {"notebook_hash": "n2"}, {"parameters": {"rep_id": "R2"}},
-                   {"version": "2"}):
+    for change in ({"data_fingerprint": "d2"}, {"notebook_hash": "n2"}, {"parameters": {"rep_id": "R2"}}, {"version": "2"}):
         assert report_module.input_key(**{**base, **change}) != key
 
 
@@ -253,13 +277,32 @@ def test_a_second_batch_on_the_same_folder_is_refused(no_kernel, tmp_path):
     source = write_source(tmp_path / "src")
     out = tmp_path / "out"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; import salesnb.run.batch as r\n"
-         "with r.batch_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)", str(out)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; import salesnb.run.batch as r\n"
+            "with r.batch_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        refused = CliRunner().invoke(cli, ["report", str(source), "--period", "2026-Q1", "--out", str(out),
-                                           "--notebooks", str(FIXTURE_NOTEBOOKS), "--no-progress"])
+        refused = CliRunner().invoke(
+            cli,
+            [
+                "report",
+                str(source),
+                "--period",
+                "2026-Q1",
+                "--out",
+                str(out),
+                "--notebooks",
+                str(FIXTURE_NOTEBOOKS),
+                "--no-progress",
+            ],
+        )
         assert refused.exit_code == 1
         assert f"PID {holder.pid}" in refused.output and str(out) in refused.output
         assert "another salesnb report batch" in refused.output
@@ -273,8 +316,9 @@ def test_a_second_batch_on_the_same_folder_is_refused(no_kernel, tmp_path):
 
 
 def test_a_plan_survives_a_round_trip_through_json(no_kernel, tmp_path):
-    plan = report_module.prepare_batch(write_source(tmp_path / "src"), period="2026-Q1", as_of="2026-04-02",
-                                       out=tmp_path / "out", notebooks=FIXTURE_NOTEBOOKS)
+    plan = report_module.prepare_batch(
+        write_source(tmp_path / "src"), period="2026-Q1", as_of="2026-04-02", out=tmp_path / "out", notebooks=FIXTURE_NOTEBOOKS
+    )
     plan.save()
     again = report_module.BatchPlan.load(tmp_path / "out")
     assert again.jobs == plan.jobs and [j.id for j in again.to_run] == [j.id for j in plan.to_run]
@@ -291,8 +335,9 @@ def test_missing_notebooks_are_skipped_not_failed(no_kernel, tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     shutil.copy(FIXTURE_NOTEBOOKS / "rep_coaching.ipynb", notebooks)
-    result = run_batch(write_source(tmp_path / "src"), period="2026-Q1", out=tmp_path / "out", notebooks=notebooks,
-                       reps=["R1"], overviews=True)  # --rep R1 --all: the overviews too, whose notebooks are missing
+    result = run_batch(
+        write_source(tmp_path / "src"), period="2026-Q1", out=tmp_path / "out", notebooks=notebooks, reps=["R1"], overviews=True
+    )  # --rep R1 --all: the overviews too, whose notebooks are missing
     statuses = {(r["kind"], r["status"]) for r in result.reports}
     assert statuses == {("rep_coaching", "ok"), ("team_overview", "skipped"), ("data_quality", "skipped")}
     assert result.exit_code == 0 and "skipped" in result.summary()
@@ -303,8 +348,15 @@ def test_missing_notebooks_are_skipped_not_failed(no_kernel, tmp_path):
 
 
 def test_relative_period_is_resolved_once_and_can_name_the_folder(no_kernel, tmp_path):
-    result = run_batch(write_source(tmp_path / "src"), period="last-quarter", as_of="2026-04-02",
-                       out=tmp_path / "reports" / "{period}", notebooks=FIXTURE_NOTEBOOKS, reps=["R1"], teams=["Alpha"])
+    result = run_batch(
+        write_source(tmp_path / "src"),
+        period="last-quarter",
+        as_of="2026-04-02",
+        out=tmp_path / "reports" / "{period}",
+        notebooks=FIXTURE_NOTEBOOKS,
+        reps=["R1"],
+        teams=["Alpha"],
+    )
     assert result.out_dir == (tmp_path / "reports" / "2026-Q1").resolve()
     assert result.manifest["period"] == {"label": "2026-Q1", "start": "2026-01-01", "end": "2026-03-31"}
     assert {r["parameters"]["period"] for r in result.reports} == {"2026-Q1"}
@@ -322,8 +374,15 @@ class _DyingExecutor(Executor):
 
 
 def test_any_executor_and_a_dead_worker_gives_failed_reports(no_kernel, tmp_path):
-    result = run_batch(write_source(tmp_path / "src"), period="2026-Q1", out=tmp_path / "out",
-                       notebooks=FIXTURE_NOTEBOOKS, reps=["R1"], teams=["Alpha"], executor=_DyingExecutor())
+    result = run_batch(
+        write_source(tmp_path / "src"),
+        period="2026-Q1",
+        out=tmp_path / "out",
+        notebooks=FIXTURE_NOTEBOOKS,
+        reps=["R1"],
+        teams=["Alpha"],
+        executor=_DyingExecutor(),
+    )
     assert result.counts == {"ok": 0, "failed": 3, "skipped": 0}
     assert {r["error"] for r in result.reports} == {"RuntimeError: worker lost"}
     assert result.manifest["executor"] == "_DyingExecutor" and result.manifest["workers"] == 3
@@ -333,13 +392,26 @@ def test_cli_usage_and_input_errors(no_kernel, tmp_path):
     source = str(write_source(tmp_path / "src"))
     runner = CliRunner()
     assert runner.invoke(cli, ["report", source, "--out", str(tmp_path / "o")]).exit_code == 2  # no --period
-    assert runner.invoke(cli, ["report", source, "--period", "2026", "--out", str(tmp_path / "o"),
-                               "--jobs", "0"]).exit_code == 2
-    unknown = runner.invoke(cli, ["report", source, "--period", "2026", "--out", str(tmp_path / "o"),
-                                  "--notebooks", str(FIXTURE_NOTEBOOKS), "--rep", "R99"])
+    assert runner.invoke(cli, ["report", source, "--period", "2026", "--out", str(tmp_path / "o"), "--jobs", "0"]).exit_code == 2
+    unknown = runner.invoke(
+        cli,
+        [
+            "report",
+            source,
+            "--period",
+            "2026",
+            "--out",
+            str(tmp_path / "o"),
+            "--notebooks",
+            str(FIXTURE_NOTEBOOKS),
+            "--rep",
+            "R99",
+        ],
+    )
     assert unknown.exit_code == 1 and "R99" in unknown.output
-    bad_period = runner.invoke(cli, ["report", source, "--period", "someday", "--out", str(tmp_path / "o"),
-                                     "--notebooks", str(FIXTURE_NOTEBOOKS)])
+    bad_period = runner.invoke(
+        cli, ["report", source, "--period", "someday", "--out", str(tmp_path / "o"), "--notebooks", str(FIXTURE_NOTEBOOKS)]
+    )
     assert bad_period.exit_code == 1 and "someday" in bad_period.output
 
 
@@ -365,6 +437,7 @@ def test_passwords_never_reach_the_manifest():
 
 # -- executors -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_local_executor_yields_every_result_and_reports_errors(jobs):
     with LocalExecutor(jobs) as executor:
@@ -376,14 +449,16 @@ def test_local_executor_yields_every_result_and_reports_errors(jobs):
 
 # -- end to end: real notebooks, real kernel ---------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     """The whole fixture source rendered once, with two worker processes."""
     root = tmp_path_factory.mktemp("batch")
     source = write_source(root / "src")
     out = root / "out"
-    result = run_cli(source, "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", out,
-                     "--notebooks", FIXTURE_NOTEBOOKS, "--jobs", 2)
+    result = run_cli(
+        source, "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", out, "--notebooks", FIXTURE_NOTEBOOKS, "--jobs", 2
+    )
     return {"root": root, "source": source, "out": out, "cli": result, "manifest": read_manifest(out)}
 
 
@@ -397,11 +472,11 @@ def test_batch_lists_every_report_with_its_status(batch):
     assert batch["cli"].exit_code == 1
     assert "7 reports for 2026-Q1: 6 ok, 1 failed, 0 skipped" in batch["cli"].stdout
     assert str(out / "index.html") in batch["cli"].stdout
-    expected = {("data_quality", None), ("team_overview", "Alpha")} | {
-        ("rep_coaching", r[0]) for r in REPS}
+    expected = {("data_quality", None), ("team_overview", "Alpha")} | {("rep_coaching", r[0]) for r in REPS}
     assert set(by_key(manifest)) == expected
     assert {k: r["status"] for k, r in by_key(manifest).items()} == {
-        k: "failed" if k == ("rep_coaching", "R3") else "ok" for k in expected}
+        k: "failed" if k == ("rep_coaching", "R3") else "ok" for k in expected
+    }
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count('class="row-ok"') == 6 and index.count('class="row-failed"') == 1
     for entry in manifest["reports"]:
@@ -474,26 +549,61 @@ def test_rerun_replaces_files_and_jobs_do_not_change_the_outputs(batch, tmp_path
     rerun, fresh = tmp_path / "rerun", tmp_path / "fresh"
     shutil.copytree(batch["out"], rerun)
     subset = ["--rep", "R3", "--team", "Alpha"]
-    one = run_cli(source, "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", rerun,
-                  "--notebooks", FIXTURE_NOTEBOOKS, "--jobs", 1, *subset)
-    two = run_cli(source, "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", fresh,
-                  "--notebooks", FIXTURE_NOTEBOOKS, "--jobs", 2, *subset)
+    one = run_cli(
+        source,
+        "--period",
+        "2026-Q1",
+        "--as-of",
+        "2026-04-02",
+        "--out",
+        rerun,
+        "--notebooks",
+        FIXTURE_NOTEBOOKS,
+        "--jobs",
+        1,
+        *subset,
+    )
+    two = run_cli(
+        source,
+        "--period",
+        "2026-Q1",
+        "--as-of",
+        "2026-04-02",
+        "--out",
+        fresh,
+        "--notebooks",
+        FIXTURE_NOTEBOOKS,
+        "--jobs",
+        2,
+        *subset,
+    )
     assert one.exit_code == two.exit_code == 0
-    assert files_under(fresh) == {"index.html", "manifest.json", "data_quality.html",
-                                  *(r["html"] for r in read_manifest(fresh)["reports"])}
+    assert files_under(fresh) == {
+        "index.html",
+        "manifest.json",
+        "data_quality.html",
+        *(r["html"] for r in read_manifest(fresh)["reports"]),
+    }
     assert len(files_under(fresh)) == 5 and not list(rerun.rglob("*.tmp"))
     # the partial rerun replaced its own reports and kept the others (R3 no longer failed)
-    assert files_under(rerun) == (files_under(batch["out"]) - {by_key(batch["manifest"])[("rep_coaching", "R3")]["failed_notebook"]}
-                                  | files_under(fresh))
+    assert files_under(rerun) == (
+        files_under(batch["out"]) - {by_key(batch["manifest"])[("rep_coaching", "R3")]["failed_notebook"]} | files_under(fresh)
+    )
 
     def comparable(out):
-        return sorted((r["id"], r["status"], r["html"], json.dumps(r["parameters"], sort_keys=True),
-                       r["data_fingerprint"], r["input_key"]) for r in read_manifest(out)["reports"]
-                      if not r.get("earlier_run"))
+        return sorted(
+            (r["id"], r["status"], r["html"], json.dumps(r["parameters"], sort_keys=True), r["data_fingerprint"], r["input_key"])
+            for r in read_manifest(out)["reports"]
+            if not r.get("earlier_run")
+        )
 
     assert comparable(rerun) == comparable(fresh)
     assert {r["key"] for r in read_manifest(rerun)["reports"] if r.get("earlier_run")} == {
-        "R1", "a/b", "../../etc/passwd", LONG_ID}
+        "R1",
+        "a/b",
+        "../../etc/passwd",
+        LONG_ID,
+    }
     assert read_manifest(fresh)["workers"] == 2 and read_manifest(rerun)["workers"] == 1
     for entry in read_manifest(fresh)["reports"]:
         assert (rerun / entry["html"]).read_bytes() == (fresh / entry["html"]).read_bytes()
@@ -506,8 +616,15 @@ def test_a_hung_cell_times_out_and_its_notebook_is_kept(tmp_path):
     nb = nbformat.read(FIXTURE_NOTEBOOKS / "data_quality.ipynb", as_version=4)
     nb.cells.append(new_code_cell("import time\nprint('about to hang', flush=True)\ntime.sleep(60)"))
     nbformat.write(nb, notebooks / "data_quality.ipynb")
-    result = run_batch(write_source(tmp_path / "src"), period="2026-Q1", out=tmp_path / "out", notebooks=notebooks,
-                       reps=["R1"], teams=["Alpha"], cell_timeout=3)
+    result = run_batch(
+        write_source(tmp_path / "src"),
+        period="2026-Q1",
+        out=tmp_path / "out",
+        notebooks=notebooks,
+        reps=["R1"],
+        teams=["Alpha"],
+        cell_timeout=3,
+    )
     quality = by_key(result.manifest)[("data_quality", None)]
     assert quality["status"] == "failed" and "timed out" in quality["error"].lower()
     assert quality["seconds"] < 30

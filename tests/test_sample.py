@@ -1,6 +1,7 @@
 """salesnb.io.sample: deterministic, shaped like the contract, and every planted
 profile visible in the raw tables with plain pandas (no salesnb analytics),
 over the whole span and over the last twelve months."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,6 +64,7 @@ def small_run(tmp_path_factory) -> Path:
 
 # --- Determinism -------------------------------------------------------------
 
+
 def _bytes(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
@@ -116,8 +118,9 @@ def test_a_failed_run_leaves_the_old_files_and_no_temporary_ones(tmp_path, monke
     assert _bytes(tmp_path) == before
 
 
-@pytest.mark.parametrize("kwargs", [{"reps": 0}, {"months": -1}, {"seed": "x"}, {"fmt": "xlsx"},
-                                    {"end": "31/12/2025"}, {"activity_scale": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"reps": 0}, {"months": -1}, {"seed": "x"}, {"fmt": "xlsx"}, {"end": "31/12/2025"}, {"activity_scale": 0}]
+)
 def test_bad_arguments_say_what_to_pass(tmp_path, kwargs):
     with pytest.raises(InputError):
         generate(tmp_path, **kwargs)
@@ -125,16 +128,22 @@ def test_bad_arguments_say_what_to_pass(tmp_path, kwargs):
 
 # --- Contract shape ----------------------------------------------------------
 
+
 def test_every_table_has_exactly_the_contract_columns(sample):
     for name, table in TABLES.items():
         assert list(sample[name].columns) == table.column_names, name
 
 
-@pytest.mark.parametrize("table, column, pattern", [
-    ("reps", "rep_id", r"R\d{2}"), ("customers", "customer_id", r"C\d{5}"),
-    ("opportunities", "opportunity_id", r"O\d{6}"), ("activities", "activity_id", r"A\d{7}"),
-    ("orders", "order_id", r"S\d{6}"),
-])
+@pytest.mark.parametrize(
+    "table, column, pattern",
+    [
+        ("reps", "rep_id", r"R\d{2}"),
+        ("customers", "customer_id", r"C\d{5}"),
+        ("opportunities", "opportunity_id", r"O\d{6}"),
+        ("activities", "activity_id", r"A\d{7}"),
+        ("orders", "order_id", r"S\d{6}"),
+    ],
+)
 def test_ids_are_unique_prefixed_and_zero_padded(sample, table, column, pattern):
     ids = sample[table][column]
     assert ids.is_unique
@@ -156,8 +165,13 @@ def test_dates_are_iso_and_in_order(sample):
     opp = sample["opportunities"]
     assert (opp.closed_date.dropna() >= opp.loc[opp.closed_date.notna(), "created_date"]).all()
     assert opp.closed_date.isna().eq(opp.status == "open").all()
-    for name, col in [("opportunities", "created_date"), ("opportunities", "closed_date"), ("activities", "date"),
-                      ("orders", "date"), ("customers", "acquired_date")]:
+    for name, col in [
+        ("opportunities", "created_date"),
+        ("opportunities", "closed_date"),
+        ("activities", "date"),
+        ("orders", "date"),
+        ("customers", "acquired_date"),
+    ]:
         assert sample[name][col].max() <= END, (name, col)
     for name, table in TABLES.items():  # written as YYYY-MM-DD, blank when unknown
         text = pd.read_csv(SAMPLE_DIR / f"{name}.csv", dtype=str, keep_default_na=False)
@@ -166,8 +180,12 @@ def test_dates_are_iso_and_in_order(sample):
 
 
 def test_amounts_are_non_negative_cents(sample):
-    for name, col in [("opportunities", "amount"), ("orders", "amount"), ("forecasts", "forecast_amount"),
-                      ("reps", "annual_cost")]:
+    for name, col in [
+        ("opportunities", "amount"),
+        ("orders", "amount"),
+        ("forecasts", "forecast_amount"),
+        ("reps", "annual_cost"),
+    ]:
         values = sample[name][col]
         assert values.notna().all() and (values >= 0).all(), (name, col)
         assert np.allclose(values, values.round(2)), (name, col)
@@ -180,8 +198,14 @@ def test_realistic_mix(sample):
     assert sample["reps"].team.nunique() == 2
     assert customers.customer_type.nunique() == 5
     assert 0.5 < (customers.market_tier == "primary").mean() < 0.7
-    assert set(customers.acquisition_method) == {"cold_call_phone", "cold_call_visit", "referral", "inbound", "event",
-                                                "house_account"}
+    assert set(customers.acquisition_method) == {
+        "cold_call_phone",
+        "cold_call_visit",
+        "referral",
+        "inbound",
+        "event",
+        "house_account",
+    }
     assert set(sample["activities"].type) == {"call", "email", "meeting", "visit"}
     cost = sample["reps"].annual_cost
     assert cost.between(80_000, 140_000).all()
@@ -209,8 +233,14 @@ def test_expectations_file(sample):
     goals = yaml.safe_load((SAMPLE_DIR / "expectations.yml").read_text())
     default = goals["default"]
     assert default["revenue_quota"] == 1_000_000
-    for key in ("new_customers", "visits_per_customer", "prospecting_methods", "max_travel_share",
-                "pipeline_coverage", "win_rate"):
+    for key in (
+        "new_customers",
+        "visits_per_customer",
+        "prospecting_methods",
+        "max_travel_share",
+        "pipeline_coverage",
+        "win_rate",
+    ):
         assert key in default
     assert list(goals["teams"]) == ["Beta"] and set(sample["reps"].team) == {"Alpha", "Beta"}
     assert goals["reps"][NEW_HIRE]["revenue_quota"] < default["revenue_quota"]
@@ -222,6 +252,7 @@ def test_expectations_file(sample):
 
 # --- Planted profiles, with plain pandas -------------------------------------
 
+
 def factors(sample: dict, since: pd.Timestamp) -> pd.DataFrame:
     """Per rep: opportunities created since ``since``; win rate, mean won
     amount and median cycle of deals closed since then; contacts per opportunity."""
@@ -230,14 +261,16 @@ def factors(sample: dict, since: pd.Timestamp) -> pd.DataFrame:
     closed = opp[opp.closed_date >= since]
     won = closed[closed.status == "won"]
     contacts = act[(act.date >= since) & act.customer_id.notna()]
-    table = pd.DataFrame({
-        "opportunities": created.groupby("rep_id").size(),
-        "win_rate": (closed.status == "won").groupby(closed.rep_id).mean(),
-        "avg_deal_size": won.groupby("rep_id").amount.mean(),
-        "cycle_days_median": (closed.closed_date - closed.created_date).dt.days.groupby(closed.rep_id).median(),
-        "contacts": contacts.groupby("rep_id").size(),
-        "revenue_won": won.groupby("rep_id").amount.sum(),
-    })
+    table = pd.DataFrame(
+        {
+            "opportunities": created.groupby("rep_id").size(),
+            "win_rate": (closed.status == "won").groupby(closed.rep_id).mean(),
+            "avg_deal_size": won.groupby("rep_id").amount.mean(),
+            "cycle_days_median": (closed.closed_date - closed.created_date).dt.days.groupby(closed.rep_id).median(),
+            "contacts": contacts.groupby("rep_id").size(),
+            "revenue_won": won.groupby("rep_id").amount.sum(),
+        }
+    )
     table["contacts_per_opportunity"] = table.contacts / table.opportunities
     return table
 

@@ -5,6 +5,7 @@ The commands are not only compared as text: they are run through /bin/sh
 in place of salesnb that prints its arguments, so quoting is proven, not
 eyeballed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,7 @@ from salesnb.run.schedule import (
     systemd_timer,
 )
 
-HOSTILE_PATH = "/tmp/my data/it's \"100%\" $HOME `id`"
+HOSTILE_PATH = '/tmp/my data/it\'s "100%" $HOME `id`'
 
 
 @pytest.fixture
@@ -57,10 +58,10 @@ def systemd_exec(service: str) -> str:
     line = next(text for text in service.splitlines() if text.startswith("ExecStart="))
     prefix = 'ExecStart=/bin/sh -c "'
     assert line.startswith(prefix) and line.endswith('"')
-    word = line[len(prefix):-1]
+    word = line[len(prefix) : -1]
     out, i = [], 0
     while i < len(word):
-        pair = word[i:i + 2]
+        pair = word[i : i + 2]
         if pair in ("\\\\", '\\"', "%%", "$$"):
             out.append(pair[1])
             i += 2
@@ -80,13 +81,16 @@ def test_weekly_defaults():
     assert "OnCalendar=Mon *-*-* 06:00:00" in systemd_timer(plan)
 
 
-@pytest.mark.parametrize("cadence, options, cron, calendar", [
-    ("daily", {"at": "23:45"}, "45 23 * * *", "*-*-* 23:45:00"),
-    ("weekly", {"weekday": "sun", "at": "7:05"}, "5 7 * * 0", "Sun *-*-* 07:05:00"),
-    ("weekly", {"weekday": "fri"}, "0 6 * * 5", "Fri *-*-* 06:00:00"),
-    ("monthly", {}, "0 6 1 * *", "*-*-01 06:00:00"),
-    ("monthly", {"day": 15, "at": "00:30"}, "30 0 15 * *", "*-*-15 00:30:00"),
-])
+@pytest.mark.parametrize(
+    "cadence, options, cron, calendar",
+    [
+        ("daily", {"at": "23:45"}, "45 23 * * *", "*-*-* 23:45:00"),
+        ("weekly", {"weekday": "sun", "at": "7:05"}, "5 7 * * 0", "Sun *-*-* 07:05:00"),
+        ("weekly", {"weekday": "fri"}, "0 6 * * 5", "Fri *-*-* 06:00:00"),
+        ("monthly", {}, "0 6 1 * *", "*-*-01 06:00:00"),
+        ("monthly", {"day": 15, "at": "00:30"}, "30 0 15 * *", "*-*-15 00:30:00"),
+    ],
+)
 def test_cadences(cadence, options, cron, calendar):
     plan = Schedule(cadence=cadence, source="/d", out="/o", **options)
     assert crontab_line(plan).startswith(cron + " ")
@@ -94,18 +98,21 @@ def test_cadences(cadence, options, cron, calendar):
     assert f"OnCalendar={calendar}\n" in timer and "Persistent=true" in timer and "WantedBy=timers.target" in timer
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"cadence": "hourly"}, "cadence"),
-    ({"at": "25:00"}, "HH:MM"),
-    ({"at": "6am"}, "HH:MM"),
-    ({"weekday": "mon", "cadence": "daily"}, "weekly"),
-    ({"weekday": "someday"}, "weekday"),
-    ({"day": 15}, "monthly"),
-    ({"cadence": "monthly", "day": 31}, "1 to 28"),
-    ({"out": ""}, "out"),
-    ({"source": "/d\n0 * * * * rm -rf /"}, "line break"),
-    ({"name": "../evil"}, "unit name"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"cadence": "hourly"}, "cadence"),
+        ({"at": "25:00"}, "HH:MM"),
+        ({"at": "6am"}, "HH:MM"),
+        ({"weekday": "mon", "cadence": "daily"}, "weekly"),
+        ({"weekday": "someday"}, "weekday"),
+        ({"day": 15}, "monthly"),
+        ({"cadence": "monthly", "day": 31}, "1 to 28"),
+        ({"out": ""}, "out"),
+        ({"source": "/d\n0 * * * * rm -rf /"}, "line break"),
+        ({"name": "../evil"}, "unit name"),
+    ],
+)
 def test_bad_schedules_are_refused_with_a_reason(options, message):
     settings = {"cadence": "weekly", "source": "/d", "out": "/o", **options}
     with pytest.raises(InputError, match=message):
@@ -113,8 +120,15 @@ def test_bad_schedules_are_refused_with_a_reason(options, message):
 
 
 def test_cron_line_runs_the_exact_command_with_the_run_date(stub):
-    plan = Schedule(cadence="daily", source=HOSTILE_PATH, out=HOSTILE_PATH + "/{period}", period="last-quarter",
-                    executable=stub, mapping="/m/map%.yml", extra=("--jobs", "2"))
+    plan = Schedule(
+        cadence="daily",
+        source=HOSTILE_PATH,
+        out=HOSTILE_PATH + "/{period}",
+        period="last-quarter",
+        executable=stub,
+        mapping="/m/map%.yml",
+        extra=("--jobs", "2"),
+    )
     argv = run_sh(cron_command(crontab_line(plan)))
     assert argv == [*report_argv(plan)[1:], "--as-of", dt.date.today().isoformat()]
     assert argv[1] == HOSTILE_PATH and "--mapping" in argv and argv[argv.index("--jobs") + 1] == "2"
@@ -133,9 +147,14 @@ def test_systemd_accepts_the_units(tmp_path):
     plan = Schedule(cadence="monthly", day=3, source=HOSTILE_PATH, out="/srv/out", executable="/usr/bin/true")
     (tmp_path / "salesnb-report.service").write_text(systemd_service(plan))
     (tmp_path / "salesnb-report.timer").write_text(systemd_timer(plan))
-    done = subprocess.run(["systemd-analyze", "verify", "salesnb-report.service", "salesnb-report.timer"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "salesnb-report.service", "salesnb-report.timer"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
+    )
     assert done.returncode == 0, done.stderr
     assert "salesnb-report" not in done.stderr, done.stderr
 
@@ -149,8 +168,24 @@ def test_render_schedule_says_how_to_install_each():
 def test_cli_prints_absolute_paths_and_checks_the_period(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    result = runner.invoke(cli, ["schedule", "--cadence", "weekly", "--weekday", "tue", "--at", "05:30",
-                                 "--source", "data", "--out", "reports/{period}", "--jobs", "2"])
+    result = runner.invoke(
+        cli,
+        [
+            "schedule",
+            "--cadence",
+            "weekly",
+            "--weekday",
+            "tue",
+            "--at",
+            "05:30",
+            "--source",
+            "data",
+            "--out",
+            "reports/{period}",
+            "--jobs",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     line = next(text for text in result.stdout.splitlines() if text.startswith("30 5 * * 2 "))
     assert f" report {tmp_path / 'data'} --period last-month --out '{tmp_path / 'reports'}/{{period}}' --jobs 2 " in line

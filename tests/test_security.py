@@ -5,6 +5,7 @@ that was not escaped and for any rep's name or id in another rep's report.
 
 The browser tests (Content-Security-Policy, nothing runs) live elsewhere.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,16 +20,16 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from batches import FIXTURE_NOTEBOOKS, run_cli
+from batches import fake_execute as _fake_execute
 from click.testing import CliRunner
 
 import salesnb
 import salesnb.run.batch as report_module
 import salesnb.run.execute as execute_module
-from salesnb.io import sources
 from salesnb.cli import cli
+from salesnb.io import sources
 from salesnb.io.exports import FORMULA_STARTS, neutralise_formulas, to_csv_text
-
-from batches import FIXTURE_NOTEBOOKS, fake_execute as _fake_execute, run_cli
 
 REAL_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -42,7 +43,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def invoke(*args) -> "click.testing.Result":  # noqa: F821
+def invoke(*args) -> click.testing.Result:  # noqa: F821
     result = CliRunner().invoke(cli, [str(a) for a in args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
@@ -70,16 +71,17 @@ def test_every_csv_output_of_the_cli_is_known():
 
 
 def test_neutralise_formulas_cell_by_cell():
-    frame = pd.DataFrame({
-        "text": ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1+1", "\r=1+1", "plain", "a=b", None, "'=already"],
-        "number": [-1.5, -2.0, 3.0, -0.0, 1e9, -7.25, 0.0, 1.0, float("nan"), -3.0],
-        "count": pd.array([-1, 2, -3, 4, -5, 6, -7, 8, None, 10], dtype="Int64"),
-        "mixed": [-5, "-5", "=x", 2.5, None, "@", "+", "", "ok", "-"],
-    })
+    frame = pd.DataFrame(
+        {
+            "text": ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1+1", "\r=1+1", "plain", "a=b", None, "'=already"],
+            "number": [-1.5, -2.0, 3.0, -0.0, 1e9, -7.25, 0.0, 1.0, float("nan"), -3.0],
+            "count": pd.array([-1, 2, -3, 4, -5, 6, -7, 8, None, 10], dtype="Int64"),
+            "mixed": [-5, "-5", "=x", 2.5, None, "@", "+", "", "ok", "-"],
+        }
+    )
     out = neutralise_formulas(frame)
     cells = lambda column: [None if not isinstance(v, str) and pd.isna(v) else v for v in out[column]]  # noqa: E731
-    assert cells("text") == ["'=1+1", "'+1", "'-1+2", "'@SUM(A1)", "'\t=1+1", "'\r=1+1", "plain", "a=b", None,
-                                 "'=already"]
+    assert cells("text") == ["'=1+1", "'+1", "'-1+2", "'@SUM(A1)", "'\t=1+1", "'\r=1+1", "plain", "a=b", None, "'=already"]
     pd.testing.assert_series_equal(out["number"], frame["number"])  # a negative number is not a formula
     pd.testing.assert_series_equal(out["count"], frame["count"])
     assert cells("mixed") == [-5, "'-5", "'=x", 2.5, None, "'@", "'+", "", "ok", "'-"]
@@ -98,7 +100,7 @@ def test_neutralise_formulas_cell_by_cell():
     assert set(FORMULA_PREFIXES) <= set(FORMULA_STARTS)
 
 
-@pytest.mark.parametrize("cell", ["Ann\r=HYPERLINK(\"http://x\")", "Ann\n=1+1", "Ann\r\n@SUM(1)", "a,b\r-c"])
+@pytest.mark.parametrize("cell", ['Ann\r=HYPERLINK("http://x")', "Ann\n=1+1", "Ann\r\n@SUM(1)", "a,b\r-c"])
 def test_a_line_break_inside_a_cell_cannot_start_a_row(cell):
     """A spreadsheet reads a bare CR as a new row, whose first cell would be the formula after it."""
     frame = pd.DataFrame({"name": [cell, "Bob"], "won": [1, -2]})
@@ -125,22 +127,49 @@ def hostile_csv_source(folder: Path) -> Path:
     customers, opportunities = [], []
     for i, rep in enumerate(HOSTILE_REPS):
         rep_id = rep["rep_id"].strip()
-        customers.append({"customer_id": f"C{i}", "name": f"=Cust{i}",
-                          "customer_type": ["=Retail", "+Tech", "-Health", "@Gov"][i],
-                          "market_tier": ["primary", "secondary"][i % 2],
-                          "acquisition_method": ["@referral", "=cold", "+event", "-inbound"][i], "rep_id": rep_id})
+        customers.append(
+            {
+                "customer_id": f"C{i}",
+                "name": f"=Cust{i}",
+                "customer_type": ["=Retail", "+Tech", "-Health", "@Gov"][i],
+                "market_tier": ["primary", "secondary"][i % 2],
+                "acquisition_method": ["@referral", "=cold", "+event", "-inbound"][i],
+                "rep_id": rep_id,
+            }
+        )
         opportunities += [
-            {"opportunity_id": f"O{i}a", "rep_id": rep_id, "customer_id": f"C{i}", "created_date": "2025-02-01",
-             "closed_date": "2025-03-01", "status": "won", "amount": 1000 * (i + 1),
-             "acquisition_method": "=HYPERLINK(1)", "stage": "=Closed Won"},
-            {"opportunity_id": f"O{i}b", "rep_id": rep_id, "customer_id": f"C{i}", "created_date": "2025-02-01",
-             "closed_date": "2025-04-01", "status": "lost", "amount": 500, "acquisition_method": "-x",
-             "stage": "@lost"},
+            {
+                "opportunity_id": f"O{i}a",
+                "rep_id": rep_id,
+                "customer_id": f"C{i}",
+                "created_date": "2025-02-01",
+                "closed_date": "2025-03-01",
+                "status": "won",
+                "amount": 1000 * (i + 1),
+                "acquisition_method": "=HYPERLINK(1)",
+                "stage": "=Closed Won",
+            },
+            {
+                "opportunity_id": f"O{i}b",
+                "rep_id": rep_id,
+                "customer_id": f"C{i}",
+                "created_date": "2025-02-01",
+                "closed_date": "2025-04-01",
+                "status": "lost",
+                "amount": 500,
+                "acquisition_method": "-x",
+                "stage": "@lost",
+            },
         ]
     write_csv(folder / "customers.csv", customers)
     write_csv(folder / "opportunities.csv", opportunities)
-    write_csv(folder / "forecasts.csv", [{"rep_id": "=1+1", "period": "2025", "forecast_amount": 250},
-                                         {"rep_id": "-2+3", "period": "2025", "forecast_amount": 9000}])
+    write_csv(
+        folder / "forecasts.csv",
+        [
+            {"rep_id": "=1+1", "period": "2025", "forecast_amount": 250},
+            {"rep_id": "-2+3", "period": "2025", "forecast_amount": 9000},
+        ],
+    )
     return folder
 
 
@@ -170,15 +199,23 @@ def test_metrics_csv_neutralises_formulas_and_keeps_negative_numbers(tmp_path, b
     assert len(rows) >= 2
     negatives = assert_no_formula_cells(rows)
     group = next(iter(rows[0]))
-    expected = {"rep": {"'=1+1", "'-2+3", "'@R3", "'=R4"}, "team": {"'@Alpha", "'-Beta", "'=Gamma", "'+Delta"},
-                "territory": {"'+North", "'=South", "'-East", "'@West"},
-                "customer_type": {"'=Retail", "'+Tech", "'-Health", "'@Gov"},
-                "acquisition_method": {"'=HYPERLINK(1)", "'-x"}, "market_tier": {"primary", "secondary"}}[by]
+    expected = {
+        "rep": {"'=1+1", "'-2+3", "'@R3", "'=R4"},
+        "team": {"'@Alpha", "'-Beta", "'=Gamma", "'+Delta"},
+        "territory": {"'+North", "'=South", "'-East", "'@West"},
+        "customer_type": {"'=Retail", "'+Tech", "'-Health", "'@Gov"},
+        "acquisition_method": {"'=HYPERLINK(1)", "'-x"},
+        "market_tier": {"primary", "secondary"},
+    }[by]
     assert expected <= {row[group] for row in rows}, rows  # the values are all there, as text
     if by == "rep":
         assert len(rows) == len(HOSTILE_REPS)
-        assert {r["name"] for r in rows} == {"'=HYPERLINK(\"http://evil.example\",\"Ann\")", "Bob\r=cmd|' /C calc'!A0",
-                                             "'@Cy", "'=Dee"}
+        assert {r["name"] for r in rows} == {
+            '\'=HYPERLINK("http://evil.example","Ann")',
+            "Bob\r=cmd|' /C calc'!A0",
+            "'@Cy",
+            "'=Dee",
+        }
         under = next(r for r in rows if r["rep_id"] == "'=1+1")
         assert float(under["forecast_error_pct"]) < 0 and negatives >= 1  # -75.0, a number
 
@@ -186,10 +223,12 @@ def test_metrics_csv_neutralises_formulas_and_keeps_negative_numbers(tmp_path, b
 def test_quarantine_csv_neutralises_formulas(tmp_path):
     source = hostile_csv_source(tmp_path / "src")
     with open(source / "opportunities.csv", "a", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows([
-            ["=O9", "=1+1", "C0", "2025-02-01", "2025-01-01", "won", "-5", "@x", "=stage"],  # closed before created
-            ["+O10", "-2+3", "C1", "2025-02-01", "", "=cmd|' /C calc'!A0", "10", "-y", "+s"],  # bad status
-        ])
+        csv.writer(handle).writerows(
+            [
+                ["=O9", "=1+1", "C0", "2025-02-01", "2025-01-01", "won", "-5", "@x", "=stage"],  # closed before created
+                ["+O10", "-2+3", "C1", "2025-02-01", "", "=cmd|' /C calc'!A0", "10", "-y", "+s"],  # bad status
+            ]
+        )
     out = tmp_path / "set-aside.csv"
     result = invoke("validate", source, "--quarantine-out", out)
     assert result.exit_code == 0, result.output
@@ -209,8 +248,10 @@ OPP_ROWS = [("O1", "R1", "2025-01-02", "2025-02-01", "won", 100.0), ("O2", "R2",
 def make_sqlite(path: Path) -> Path:
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE reps (rep_id TEXT, name TEXT, territory TEXT)")
-        db.execute("CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date TEXT, closed_date TEXT, "
-                   "status TEXT, amount REAL)")
+        db.execute(
+            "CREATE TABLE opportunities (opportunity_id TEXT, rep_id TEXT, created_date TEXT, closed_date TEXT, "
+            "status TEXT, amount REAL)"
+        )
         db.executemany("INSERT INTO reps VALUES (?, ?, ?)", REPS_ROWS)
         db.executemany("INSERT INTO opportunities VALUES (?, ?, ?, ?, ?, ?)", OPP_ROWS)
     db.close()
@@ -222,8 +263,10 @@ def make_duckdb(path: Path) -> Path:
 
     db = duckdb.connect(str(path))
     db.execute("CREATE TABLE reps (rep_id VARCHAR, name VARCHAR, territory VARCHAR)")
-    db.execute("CREATE TABLE opportunities (opportunity_id VARCHAR, rep_id VARCHAR, created_date DATE, "
-               "closed_date DATE, status VARCHAR, amount DOUBLE)")
+    db.execute(
+        "CREATE TABLE opportunities (opportunity_id VARCHAR, rep_id VARCHAR, created_date DATE, "
+        "closed_date DATE, status VARCHAR, amount DOUBLE)"
+    )
     db.executemany("INSERT INTO reps VALUES (?, ?, ?)", REPS_ROWS)
     db.executemany("INSERT INTO opportunities VALUES (?, ?, ?, ?, ?, ?)", OPP_ROWS)
     db.close()
@@ -234,8 +277,12 @@ def snapshot(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-WRITES = ["INSERT INTO reps VALUES ('R9', 'Mallory', 'East')", "CREATE TABLE salesnb_probe (x INTEGER)",
-          "DELETE FROM reps", "DROP TABLE opportunities"]
+WRITES = [
+    "INSERT INTO reps VALUES ('R9', 'Mallory', 'East')",
+    "CREATE TABLE salesnb_probe (x INTEGER)",
+    "DELETE FROM reps",
+    "DROP TABLE opportunities",
+]
 
 
 def attempt_writes(connection, dialect: str) -> list[str]:
@@ -282,8 +329,12 @@ def test_sql_sources_are_opened_read_only(tmp_path, monkeypatch, kind):
         path = make_duckdb(tmp_path / "sales.duckdb")
     else:
         path = make_sqlite(tmp_path / "sales.sqlite")
-    source = {"sqlite file": str(path), "duckdb file": str(path), "sqlite url": f"sqlite:///{path}",
-              "duckdb url": f"duckdb:///{path}"}[kind]
+    source = {
+        "sqlite file": str(path),
+        "duckdb file": str(path),
+        "sqlite url": f"sqlite:///{path}",
+        "duckdb url": f"duckdb:///{path}",
+    }[kind]
     before = snapshot(tmp_path)
     assert load_and_try_to_write(monkeypatch, source) == []
     assert invoke("metrics", source, "--by", "rep", "--format", "json").exit_code == 0
@@ -334,20 +385,26 @@ def test_a_database_password_is_never_written_to_the_output_folder(tmp_path, mon
 
     def execute(job, capture):
         seen.append(job.parameters["source"])
-        from papermill.exceptions import PapermillExecutionError
         from nbformat.v4 import new_code_cell, new_notebook
+        from papermill.exceptions import PapermillExecutionError
 
         nb = new_notebook(cells=[new_code_cell(f"source = {job.parameters['source']!r}")])
         execute_module._memory_notebooks().saved[capture] = nbformat.writes(nb)
-        raise PapermillExecutionError(cell_index=0, exec_count=1, source="", ename="OperationalError",
-                                      evalue=f"cannot open {job.parameters['source']}",
-                                      traceback=[f"OperationalError: cannot open {job.parameters['source']}"])
+        raise PapermillExecutionError(
+            cell_index=0,
+            exec_count=1,
+            source="",
+            ename="OperationalError",
+            evalue=f"cannot open {job.parameters['source']}",
+            traceback=[f"OperationalError: cannot open {job.parameters['source']}"],
+        )
 
     monkeypatch.setattr(execute_module, "_execute", execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
     out = tmp_path / "out"
-    result = report_module.run_batch(source, period="2025-Q1", as_of="2025-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS,
-                                     progress=False)
+    result = report_module.run_batch(
+        source, period="2025-Q1", as_of="2025-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS, progress=False
+    )
     assert result.counts["failed"] == len(result.reports) > 0
     assert seen and all(secret in s for s in seen)  # the kernel gets the real URL
     written = [p for p in out.rglob("*") if p.is_file()]
@@ -361,25 +418,65 @@ def test_a_database_password_is_never_written_to_the_output_folder(tmp_path, mon
 
 # -- output paths cannot leave the output folder --------------------------------------------------
 
-HOSTILE_IDS = ["../../etc/x", "/abs/path", "..", ".", "...", "CON", "con.txt", "NUL", "AUX", "LPT1", "COM1.html",
-               "x" * 300, "Zoë/🙂", "a\nb", "tab\tid", "\u2400null", "a\x01b", "C:\\Windows\\system32", "%2e%2e%2f",
-               "~root", "$HOME", ".hidden", "index", "data_quality", "../index.html", "reps/../../x", "/dev/null",
-               "\\\\server\\share", "-rf"]
+HOSTILE_IDS = [
+    "../../etc/x",
+    "/abs/path",
+    "..",
+    ".",
+    "...",
+    "CON",
+    "con.txt",
+    "NUL",
+    "AUX",
+    "LPT1",
+    "COM1.html",
+    "x" * 300,
+    "Zoë/🙂",
+    "a\nb",
+    "tab\tid",
+    "\u2400null",
+    "a\x01b",
+    "C:\\Windows\\system32",
+    "%2e%2e%2f",
+    "~root",
+    "$HOME",
+    ".hidden",
+    "index",
+    "data_quality",
+    "../index.html",
+    "reps/../../x",
+    "/dev/null",
+    "\\\\server\\share",
+    "-rf",
+]
 HOSTILE_TEAMS = ["../../teams", "/etc", "..", "NUL", "Zoë/🙂 team"]
 
 
 def test_no_rep_id_or_team_can_write_outside_the_output_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(execute_module, "_execute", _fake_execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
-    reps = [{"rep_id": rep_id, "name": f"Rep {i}", "territory": "North", "team": HOSTILE_TEAMS[i % len(HOSTILE_TEAMS)]}
-            for i, rep_id in enumerate(HOSTILE_IDS)]
+    reps = [
+        {"rep_id": rep_id, "name": f"Rep {i}", "territory": "North", "team": HOSTILE_TEAMS[i % len(HOSTILE_TEAMS)]}
+        for i, rep_id in enumerate(HOSTILE_IDS)
+    ]
     write_csv(tmp_path / "src" / "reps.csv", reps)
-    write_csv(tmp_path / "src" / "opportunities.csv", [
-        {"opportunity_id": f"O{i}", "rep_id": r["rep_id"], "customer_id": "", "created_date": "2026-01-10",
-         "closed_date": "", "status": "open", "amount": 10} for i, r in enumerate(reps)])
+    write_csv(
+        tmp_path / "src" / "opportunities.csv",
+        [
+            {
+                "opportunity_id": f"O{i}",
+                "rep_id": r["rep_id"],
+                "customer_id": "",
+                "created_date": "2026-01-10",
+                "closed_date": "",
+                "status": "open",
+                "amount": 10,
+            }
+            for i, r in enumerate(reps)
+        ],
+    )
     out = tmp_path / "deep" / "out"
-    result = report_module.run_batch(tmp_path / "src", period="2026-Q1", as_of="2026-04-02", out=out,
-                                     notebooks=FIXTURE_NOTEBOOKS)
+    result = report_module.run_batch(tmp_path / "src", period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS)
     root = out.resolve()
     reported = {r["key"] for r in result.reports if r["kind"] == "rep_coaching"}
     assert len(reported) >= len(HOSTILE_IDS) - 2, reported  # (the loader may trim or refuse one or two)
@@ -401,11 +498,16 @@ def test_no_rep_id_or_team_can_write_outside_the_output_folder(tmp_path, monkeyp
 # -- a whole batch of real reports on hostile data ---------------------------------------------------
 
 # Each rep's id and name carry markup and a marker found nowhere else (alert(1N), a surname).
-HOSTILE_REP_IDS = {"R01": 'R1"><svg onload=alert(11)>', "R02": "../../etc/passwd<b>alert(12)</b>",
-                   "R03": "=R3+1<script>alert(13)</script>"}
-HOSTILE_NAMES = {"R01": "Quillon <script>alert('x')</script> Ashgrove",
-                 "R02": "Barnaby <img src=x onerror=alert(1)> Thistlewood",
-                 "R03": "Cordelia \"><svg onload=alert(2)> Wexmoor"}
+HOSTILE_REP_IDS = {
+    "R01": 'R1"><svg onload=alert(11)>',
+    "R02": "../../etc/passwd<b>alert(12)</b>",
+    "R03": "=R3+1<script>alert(13)</script>",
+}
+HOSTILE_NAMES = {
+    "R01": "Quillon <script>alert('x')</script> Ashgrove",
+    "R02": "Barnaby <img src=x onerror=alert(1)> Thistlewood",
+    "R03": 'Cordelia "><svg onload=alert(2)> Wexmoor',
+}
 SURNAMES = {"R01": "Ashgrove", "R02": "Thistlewood", "R03": "Wexmoor"}
 TEAM = "Team <script>alert('team')</script>"
 PAYLOAD = {  # text columns, value -> a marked payload
@@ -438,8 +540,16 @@ def hostile_real_source(folder: Path) -> Path:
     reps["team"] = TEAM
     tables["customers"]["name"] = tables["customers"]["name"].map(PAYLOAD["customer_name"])
     first = HOSTILE_REP_IDS["R01"]
-    tables["training"] = pd.DataFrame([{"rep_id": first, "program": PAYLOAD["program"]("Consultative Selling"),
-                                        "start_date": "2025-10-01", "end_date": "2025-10-15"}])
+    tables["training"] = pd.DataFrame(
+        [
+            {
+                "rep_id": first,
+                "program": PAYLOAD["program"]("Consultative Selling"),
+                "start_date": "2025-10-01",
+                "end_date": "2025-10-15",
+            }
+        ]
+    )
     for name, frame in tables.items():
         frame.to_csv(folder / f"{name}.csv", index=False)
     (folder / "expectations.yml").unlink(missing_ok=True)  # its team overrides name the old teams
@@ -451,8 +561,9 @@ def hostile_batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     source = hostile_real_source(root / "src")
     out = root / "out"
-    result = run_cli(source, "--period", "2025-Q4", "--as-of", "2026-01-05", "--out", out,
-                     "--notebooks", REAL_NOTEBOOKS, "--jobs", "2")
+    result = run_cli(
+        source, "--period", "2025-Q4", "--as-of", "2026-01-05", "--out", out, "--notebooks", REAL_NOTEBOOKS, "--jobs", "2"
+    )
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     return {"out": out, "result": result, "manifest": manifest}
 
@@ -508,9 +619,20 @@ def test_no_markup_from_the_data_is_left_unescaped_in_any_page(hostile_batch):
         for raw in ("<script", "<svg", "<iframe", "<img src=x"):  # as markup (as text they are escaped)
             assert raw not in lowered, (page.relative_to(out), raw)
         shown = html.unescape(text)  # what a reader sees: the payloads, as text
-        seen |= {marker for marker in ("alert('territory')", "alert('type')", "alert('method')", "alert('stage')",
-                                       "alert('customer')", "alert('team')", "alert('x')", "alert(11)")
-                 if marker in shown}
+        seen |= {
+            marker
+            for marker in (
+                "alert('territory')",
+                "alert('type')",
+                "alert('method')",
+                "alert('stage')",
+                "alert('customer')",
+                "alert('team')",
+                "alert('x')",
+                "alert(11)",
+            )
+            if marker in shown
+        }
     # the markup did reach the pages (as text): the scan above had something to find
     assert {"alert('team')", "alert('x')", "alert(11)", "alert('territory')"} <= seen, seen
 
@@ -529,8 +651,13 @@ def test_a_rep_report_names_no_other_rep(hostile_batch):
         for other in HOSTILE_REP_IDS:
             if other == own:
                 continue
-            for marker in (HOSTILE_REP_IDS[other], HOSTILE_NAMES[other], SURNAMES[other],
-                           HOSTILE_NAMES[other].split()[0], f"alert({10 + int(other[-1])})"):
+            for marker in (
+                HOSTILE_REP_IDS[other],
+                HOSTILE_NAMES[other],
+                SURNAMES[other],
+                HOSTILE_NAMES[other].split()[0],
+                f"alert({10 + int(other[-1])})",
+            ):
                 assert marker not in shown and marker not in text, (own, other, marker)
     # and the manager's pages do name every rep (the scan would find a leak)
     team = (out / next(r for r in manifest["reports"] if r["kind"] == "team_overview")["html"]).read_text("utf-8")

@@ -4,6 +4,7 @@ Every huge input is generated in tmp_path here (never committed). The time
 limits are generous (a loaded 2-core machine): each of these ran for minutes
 before the caps.
 """
+
 from __future__ import annotations
 
 import io
@@ -12,13 +13,12 @@ import zipfile
 
 import pytest
 from click.testing import CliRunner
+from sources import REPS, write_source
 
 import salesnb
-from salesnb.io import csv_files
 from salesnb.cli import cli
 from salesnb.errors import DataError
-
-from sources import REPS, write_source
+from salesnb.io import csv_files
 
 HEADER = "opportunity_id,rep_id,created_date,status,amount"
 LIMIT_SECONDS = 20
@@ -63,8 +63,11 @@ def test_line_numbers_of_a_long_line_across_blocks(tmp_path, monkeypatch, newlin
     folder = write_source(tmp_path / "src", {"reps": REPS})
     first = f"{HEADER}{newline}O1,R1,2025-01-01,open,{'1' * ((1 << 20) - 1 - len(HEADER) - len(newline) - 22)}{newline}"
     assert len(first) == (1 << 20) - 1 + len(newline)  # line 2's line break starts on the last byte of the first block
-    (folder / "opportunities.csv").write_bytes((first + f"O2,R1,2025-01-01,open,{'2' * 1_400_000}{newline}"
-                                                + f"O3,R1,2025-01-01,open,{'3' * 1_600_000}{newline}").encode())
+    (folder / "opportunities.csv").write_bytes(
+        (
+            first + f"O2,R1,2025-01-01,open,{'2' * 1_400_000}{newline}" + f"O3,R1,2025-01-01,open,{'3' * 1_600_000}{newline}"
+        ).encode()
+    )
     _, error = _timed_load(folder)
     assert error.problems[0].line == 4
 
@@ -72,7 +75,9 @@ def test_line_numbers_of_a_long_line_across_blocks(tmp_path, monkeypatch, newlin
 def test_100_000_columns_are_refused_at_once(tmp_path):
     folder = write_source(tmp_path / "src", {"reps": REPS})
     extra = [f"c{i}" for i in range(100_000)]
-    (folder / "opportunities.csv").write_text(",".join([HEADER, *extra]) + "\n" + ",".join(["O1,R1,2025-01-01,open,10", *["x"] * 100_000]) + "\n")
+    (folder / "opportunities.csv").write_text(
+        ",".join([HEADER, *extra]) + "\n" + ",".join(["O1,R1,2025-01-01,open,10", *["x"] * 100_000]) + "\n"
+    )
     _, error = _timed_load(folder)
     problem = error.problems[0]
     assert (problem.line, problem.flag) == (1, "unreadable")
@@ -109,11 +114,13 @@ def _xlsx_with_blank_rows(path, blank_rows: int, *, data_after=None) -> None:
                 blank = "".join(f'<row r="{i}"><c r="A{i}" s="1"/></row>' for i in range(4, last + 1))
                 if data_after:
                     last += 1
-                    blank += (f'<row r="{last}"><c r="A{last}" t="inlineStr"><is><t>{data_after[0]}</t></is></c>'
-                              f'<c r="B{last}" t="inlineStr"><is><t>R1</t></is></c>'
-                              f'<c r="C{last}" t="inlineStr"><is><t>2025-01-03</t></is></c>'
-                              f'<c r="D{last}" t="inlineStr"><is><t>open</t></is></c><c r="E{last}"><v>5</v></c></row>')
-                text = text[:text.index('<row r="4"')] + blank + text[text.index("</sheetData>"):]
+                    blank += (
+                        f'<row r="{last}"><c r="A{last}" t="inlineStr"><is><t>{data_after[0]}</t></is></c>'
+                        f'<c r="B{last}" t="inlineStr"><is><t>R1</t></is></c>'
+                        f'<c r="C{last}" t="inlineStr"><is><t>2025-01-03</t></is></c>'
+                        f'<c r="D{last}" t="inlineStr"><is><t>open</t></is></c><c r="E{last}"><v>5</v></c></row>'
+                    )
+                text = text[: text.index('<row r="4"')] + blank + text[text.index("</sheetData>") :]
                 text = text.replace('<dimension ref="A1:E4" />', f'<dimension ref="A1:E{last}" />')
                 data = text.encode()
             target.writestr(item, data)
@@ -140,8 +147,11 @@ def test_a_formula_never_calculated_is_named_with_its_cell(tmp_path):
     folder = write_source(tmp_path / "src", {"reps": REPS})
     book = openpyxl.Workbook()
     sheet = book.active
-    for row in ([*HEADER.split(","), "note"], ["O1", "R1", "2025-01-01", "open", 10, "=1+1"],
-                ["O2", "R1", "2025-01-02", "open", "=E2*2", None]):
+    for row in (
+        [*HEADER.split(","), "note"],
+        ["O1", "R1", "2025-01-01", "open", 10, "=1+1"],
+        ["O2", "R1", "2025-01-02", "open", "=E2*2", None],
+    ):
         sheet.append(row)  # openpyxl stores formulas without a value, as any program but Excel does
     book.save(folder / "opportunities.xlsx")
     _, error = _timed_load(folder)

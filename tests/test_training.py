@@ -5,14 +5,15 @@ untrained reps (C1-C5) do not. Before: every rep closes 10 deals in October
 2024 and wins 5 (win rate 0.5). After: trained reps win 8 of 10 (0.8),
 untrained reps still 5 of 10 (0.5). Effect = (0.8 - 0.5) - (0.5 - 0.5) = +0.30.
 """
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from salesnb.io.dataset import Dataset, from_frames
-from salesnb.errors import InputError
 from salesnb.analysis.training import training_effect
+from salesnb.errors import InputError
+from salesnb.io.dataset import Dataset, from_frames
 
 TREATED = [f"T{i}" for i in range(1, 6)]
 CONTROL = [f"C{i}" for i in range(1, 6)]
@@ -21,8 +22,16 @@ CONTROL = [f"C{i}" for i in range(1, 6)]
 def deals(rep, won, lost, *, created, closed, tag):
     rows = []
     for i in range(won + lost):
-        rows.append({"opportunity_id": f"{rep}-{tag}-{i}", "rep_id": rep, "created_date": created, "closed_date": closed,
-                     "status": "won" if i < won else "lost", "amount": 1000.0})
+        rows.append(
+            {
+                "opportunity_id": f"{rep}-{tag}-{i}",
+                "rep_id": rep,
+                "created_date": created,
+                "closed_date": closed,
+                "status": "won" if i < won else "lost",
+                "amount": 1000.0,
+            }
+        )
     return rows
 
 
@@ -33,17 +42,28 @@ def dataset(after_wins=None, before_wins=None, *, treated=TREATED, control=CONTR
     before_wins = before_wins or {}
     reps, opps = [], []
     for rep in list(treated) + list(control):
-        reps.append({"rep_id": rep, "name": f"Rep {rep}", "territory": "North", "team": "A",
-                     "hire_date": (hire_dates or {}).get(rep, "2020-01-01")})
+        reps.append(
+            {
+                "rep_id": rep,
+                "name": f"Rep {rep}",
+                "territory": "North",
+                "team": "A",
+                "hire_date": (hire_dates or {}).get(rep, "2020-01-01"),
+            }
+        )
         won_before = before_wins.get(rep, 5)
         won_after = after_wins.get(rep, 8 if rep in treated else 5)
         opps += deals(rep, won_before, 10 - won_before, created="2024-07-01", closed="2024-10-15", tag="b")
         opps += deals(rep, won_after, 10 - won_after, created="2025-02-10", closed="2025-06-30", tag="a")
     if training is None:
-        training = [{"rep_id": r, "program": "Closing Skills", "start_date": "2025-01-01", "end_date": "2025-01-31"}
-                    for r in treated]
-    return from_frames(reps=pd.DataFrame(reps), opportunities=pd.DataFrame(opps),
-                       training=pd.DataFrame(training) if training is not None else None)
+        training = [
+            {"rep_id": r, "program": "Closing Skills", "start_date": "2025-01-01", "end_date": "2025-01-31"} for r in treated
+        ]
+    return from_frames(
+        reps=pd.DataFrame(reps),
+        opportunities=pd.DataFrame(opps),
+        training=pd.DataFrame(training) if training is not None else None,
+    )
 
 
 def test_known_effect_is_recovered_with_default_windows():
@@ -55,8 +75,9 @@ def test_known_effect_is_recovered_with_default_windows():
     assert result["ci_low"] == pytest.approx(0.30) and result["ci_high"] == pytest.approx(0.30)
     assert result["treated"] == TREATED and result["control"] == CONTROL
     assert result["n_treated"] == 5 and result["n_control"] == 5 and result["warning"] is None
-    assert result["means"] == pytest.approx({"treated_before": 0.5, "treated_after": 0.8,
-                                             "control_before": 0.5, "control_after": 0.5})
+    assert result["means"] == pytest.approx(
+        {"treated_before": 0.5, "treated_after": 0.8, "control_before": 0.5, "control_after": 0.5}
+    )
     # Default window: data from 2024-07-01 to 2025-06-30; 184 days before the start
     # (2025-01-01), 150 days after the end (2025-01-31): the shorter, 150 days.
     # Before: 2025-01-01 - 150 days = 2024-08-04 .. 2024-12-31; after: 2025-02-01 .. 2025-06-30.
@@ -96,8 +117,9 @@ def test_controls_use_the_program_s_first_session_and_late_hires_are_left_out():
     # 2025-01-01 - 152 days = 2024-08-02, and T2's after window runs 2025-04-01..2025-08-30.
     # C5 was hired on 2024-12-01, inside its before window: left out.
     training = [{"rep_id": "T1", "program": "Closing Skills", "start_date": "2025-01-01", "end_date": "2025-01-31"}]
-    training += [{"rep_id": r, "program": "Closing Skills", "start_date": "2025-03-01", "end_date": "2025-03-31"}
-                 for r in TREATED[1:]]
+    training += [
+        {"rep_id": r, "program": "Closing Skills", "start_date": "2025-03-01", "end_date": "2025-03-31"} for r in TREATED[1:]
+    ]
     ds = dataset(training=training, hire_dates={"C5": "2024-12-01"})
     result = training_effect(ds, program="Closing Skills", window=152)
     assert result["before"] == {"start": "2024-08-02", "end": "2024-12-31"}  # 2025-01-01 - 152 days
@@ -129,6 +151,7 @@ def test_count_metrics_work_too():
 
 
 # -- the generated sample: the planted effect is recovered ----------------------
+
 
 def test_planted_training_effect_lies_in_the_interval(tmp_path):
     from salesnb.io.loading import load

@@ -1,4 +1,5 @@
 """The vectorised contract checks agree with the pandera schema they replace."""
+
 from __future__ import annotations
 
 import random
@@ -61,8 +62,13 @@ def test_repeated_marks_every_occurrence_after_the_first():
 
 def _opportunities(rows: list[tuple[str, str]]) -> pd.DataFrame:
     """Raw opportunities text: (opportunity_id, created_date) per row, the rest valid."""
-    values = {"opportunity_id": [r[0] for r in rows], "rep_id": "R1", "created_date": [r[1] for r in rows],
-              "status": "open", "amount": "10"}
+    values = {
+        "opportunity_id": [r[0] for r in rows],
+        "rep_id": "R1",
+        "created_date": [r[1] for r in rows],
+        "status": "open",
+        "amount": "10",
+    }
     return pd.DataFrame({c: values.get(c, None) for c in TABLES["opportunities"].column_names}, index=range(len(rows)))
 
 
@@ -77,7 +83,13 @@ def test_a_row_set_aside_does_not_claim_its_id():
     found = [(p.line, p.column, p.flag, p.severity, p.message) for p in checked.problems]
     assert sorted(found) == [
         (2, "created_date", "bad_value", "error", "not a date"),
-        (3, "opportunity_id", "duplicate_id", "warning", "duplicate opportunity_id: also on line 2, which was set aside; this row is kept"),
+        (
+            3,
+            "opportunity_id",
+            "duplicate_id",
+            "warning",
+            "duplicate opportunity_id: also on line 2, which was set aside; this row is kept",
+        ),
         (4, "opportunity_id", "duplicate_id", "error", "duplicate opportunity_id: first used on line 3"),
     ]
 
@@ -88,20 +100,32 @@ def test_plain_duplicates_still_set_aside_every_repeat():
     frame = _opportunities([("O1", "2025-01-01"), ("O2", "2025-01-01"), ("O1", "2025-01-01"), ("O1", "2025-01-03")])
     checked = check_table("opportunities", frame, file="deals.csv", lines=np.arange(2, 6))
     assert checked.bad.tolist() == [False, False, True, True]
-    assert [(p.line, p.message) for p in checked.problems] == [(4, "duplicate opportunity_id: first used on line 2"),
-                                                               (5, "duplicate opportunity_id: first used on line 2")]
+    assert [(p.line, p.message) for p in checked.problems] == [
+        (4, "duplicate opportunity_id: first used on line 2"),
+        (5, "duplicate opportunity_id: first used on line 2"),
+    ]
 
 
 def test_a_bad_optional_value_no_rule_needs_is_left_blank_with_a_warning():
     from salesnb.io.validation import check_table
 
-    frame = pd.DataFrame({"rep_id": ["R1", "R2"], "name": ["Ann", "Bob"], "territory": ["North", "South"], "team": None,
-                          "hire_date": ["2020-01-01", "soon"], "annual_cost": ["lots", "90000"]})
+    frame = pd.DataFrame(
+        {
+            "rep_id": ["R1", "R2"],
+            "name": ["Ann", "Bob"],
+            "territory": ["North", "South"],
+            "team": None,
+            "hire_date": ["2020-01-01", "soon"],
+            "annual_cost": ["lots", "90000"],
+        }
+    )
     frame = frame[TABLES["reps"].column_names]
     checked = check_table("reps", frame, file="reps.csv", lines=np.arange(2, 4))
     assert checked.bad.tolist() == [False, False]
     assert sorted((p.line, p.column, p.severity, p.message) for p in checked.problems) == [
-        (2, "annual_cost", "warning", "not a number; left blank"), (3, "hire_date", "warning", "not a date; left blank")]
+        (2, "annual_cost", "warning", "not a number; left blank"),
+        (3, "hire_date", "warning", "not a date; left blank"),
+    ]
     assert checked.frame["annual_cost"].isna().tolist() == [True, False]
     assert checked.frame["hire_date"].isna().tolist() == [False, True]
 
@@ -118,6 +142,7 @@ def test_a_bad_amount_on_a_deal_still_sets_the_row_aside():
 
 
 # -- duplicate and membership checks by hashes (millions of IDs, little memory) --------
+
 
 def _ids(values, *, chunks: int = 1) -> pd.Series:
     """Arrow-backed strings, in ``chunks`` Arrow chunks (a Parquet file's row groups)."""

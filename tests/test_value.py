@@ -1,42 +1,61 @@
 """Customer lifetime value and value / cost, with the contract's worked examples."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.io.dataset import from_frames
-from salesnb.errors import InputError
 from salesnb.analysis.metrics import UNKNOWN, metrics_table
 from salesnb.analysis.value import clv, customer_values, value_cost
+from salesnb.errors import InputError
+from salesnb.io.dataset import from_frames
 
-REPS = pd.DataFrame({
-    "rep_id": ["RA", "RB", "RC"], "name": ["Ann", "Bob", "Cy"], "territory": ["North", "North", "South"],
-    "team": ["East", "East", "West"], "annual_cost": [100_000.0, 40_000.0, np.nan],
-})
+REPS = pd.DataFrame(
+    {
+        "rep_id": ["RA", "RB", "RC"],
+        "name": ["Ann", "Bob", "Cy"],
+        "territory": ["North", "North", "South"],
+        "team": ["East", "East", "West"],
+        "annual_cost": [100_000.0, 40_000.0, np.nan],
+    }
+)
 
 
 def won(oid, rep, customer, closed, amount):
-    return {"opportunity_id": oid, "rep_id": rep, "customer_id": customer, "created_date": pd.Timestamp("2024-01-01"),
-            "closed_date": pd.Timestamp(closed), "status": "won", "amount": amount}
+    return {
+        "opportunity_id": oid,
+        "rep_id": rep,
+        "customer_id": customer,
+        "created_date": pd.Timestamp("2024-01-01"),
+        "closed_date": pd.Timestamp(closed),
+        "status": "won",
+        "amount": amount,
+    }
 
 
 def example(with_orders=False, customers=None):
     """RA's customers bring in 500,000 (C1 300k + C2 200k), RB's 80,000 (C3)."""
-    deals = pd.DataFrame([
-        won("O1", "RA", "C1", "2024-03-01", 300_000.0),
-        won("O2", "RA", "C2", "2024-06-01", 200_000.0),
-        won("O3", "RB", "C3", "2024-09-01", 80_000.0),
-    ])
+    deals = pd.DataFrame(
+        [
+            won("O1", "RA", "C1", "2024-03-01", 300_000.0),
+            won("O2", "RA", "C2", "2024-06-01", 200_000.0),
+            won("O3", "RB", "C3", "2024-09-01", 80_000.0),
+        ]
+    )
     orders = None
     if with_orders:
-        orders = pd.DataFrame({
-            "order_id": ["X1", "X2", "X3", "X4", "X5"],
-            "customer_id": ["C1", "C1", "C2", "C3", "C3"],
-            "date": pd.to_datetime(["2024-03-05", "2024-12-31 16:00", "2024-07-01", "2024-10-01", "2025-01-01"], format="ISO8601"),
-            # C1: 250k + 250k (the second on the end day: in); C2 0 here; C3 80k, then 999 after the end: out
-            "amount": [250_000.0, 250_000.0, 0.0, 80_000.0, 999.0],
-        })
+        orders = pd.DataFrame(
+            {
+                "order_id": ["X1", "X2", "X3", "X4", "X5"],
+                "customer_id": ["C1", "C1", "C2", "C3", "C3"],
+                "date": pd.to_datetime(
+                    ["2024-03-05", "2024-12-31 16:00", "2024-07-01", "2024-10-01", "2025-01-01"], format="ISO8601"
+                ),
+                # C1: 250k + 250k (the second on the end day: in); C2 0 here; C3 80k, then 999 after the end: out
+                "amount": [250_000.0, 250_000.0, 0.0, 80_000.0, 999.0],
+            }
+        )
     return from_frames(reps=REPS, opportunities=deals, orders=orders, customers=customers)
 
 
@@ -51,8 +70,10 @@ def test_contract_worked_examples(with_orders, source):
 
 def test_missing_or_zero_cost_gives_nan():
     reps = REPS.assign(annual_cost=[0.0, 40_000.0, np.nan])
-    ds = from_frames(reps=reps, opportunities=pd.DataFrame([won("O1", "RA", "C1", "2024-03-01", 10.0),
-                                                           won("O2", "RC", "C2", "2024-03-01", 10.0)]))
+    ds = from_frames(
+        reps=reps,
+        opportunities=pd.DataFrame([won("O1", "RA", "C1", "2024-03-01", 10.0), won("O2", "RC", "C2", "2024-03-01", 10.0)]),
+    )
     table = value_cost(ds, period="2024").set_index("rep_id")
     assert np.isnan(table.loc["RA", "value_cost_ratio"]) and np.isnan(table.loc["RC", "value_cost_ratio"])
     assert table.loc["RB", "value_cost_ratio"] == 0  # cost known, no customers: a true 0
@@ -68,8 +89,9 @@ def test_clv_counts_revenue_up_to_the_period_end():
 
 
 def test_clv_ownership_customers_table_beats_first_won_deal():
-    customers = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "rep_id": ["RB", None, None],
-                              "customer_type": ["Bank", "Retail", "Retail"]})
+    customers = pd.DataFrame(
+        {"customer_id": ["C1", "C2", "C3"], "rep_id": ["RB", None, None], "customer_type": ["Bank", "Retail", "Retail"]}
+    )
     ds = example(customers=customers)
     by_rep = clv(ds, as_of_end="2024-12-31").set_index("rep_id")
     # C1 (300k) is owned by RB per the customers table; C2 stays with RA, who won it first
@@ -87,8 +109,15 @@ def test_won_deal_without_customer_is_a_one_off_customer():
 
 def test_orders_of_a_customer_nobody_owns_go_to_the_rep_on_its_first_order():
     deals = pd.DataFrame([won("O1", "RA", "C1", "2024-03-01", 10.0)])
-    orders = pd.DataFrame({"order_id": ["X1", "X2"], "customer_id": ["C7", "C7"], "rep_id": ["RB", "RA"],
-                           "date": pd.to_datetime(["2024-02-01", "2024-05-01"]), "amount": [30.0, 20.0]})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["X1", "X2"],
+            "customer_id": ["C7", "C7"],
+            "rep_id": ["RB", "RA"],
+            "date": pd.to_datetime(["2024-02-01", "2024-05-01"]),
+            "amount": [30.0, 20.0],
+        }
+    )
     values = customer_values(from_frames(reps=REPS, opportunities=deals, orders=orders), as_of_end="2024-12-31")
     assert values.set_index("customer_id").loc["C7", ["rep_id", "revenue"]].tolist() == ["RB", 50.0]
 
@@ -98,10 +127,15 @@ def test_customer_values_book_rows_then_customers_only_on_orders():
     # C8 then C7 only appear on orders: added after the book in order of their first
     # order row, owned by the rep on their first order; C9's only order is after the end.
     deals = pd.DataFrame([won("O1", "RA", "C1", "2024-03-01", 10.0), won("O2", "RB", "C2", "2024-03-01", 5.0)])
-    orders = pd.DataFrame({"order_id": ["X1", "X2", "X3", "X4", "X5"], "customer_id": ["C8", "C1", "C7", "C8", "C9"],
-                           "rep_id": ["RC", "RA", "RB", "RA", "RA"],
-                           "date": pd.to_datetime(["2024-04-01", "2024-02-01", "2024-05-01", "2024-03-01", "2025-02-01"]),
-                           "amount": [7.0, 40.0, 3.0, 1.0, 99.0]})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["X1", "X2", "X3", "X4", "X5"],
+            "customer_id": ["C8", "C1", "C7", "C8", "C9"],
+            "rep_id": ["RC", "RA", "RB", "RA", "RA"],
+            "date": pd.to_datetime(["2024-04-01", "2024-02-01", "2024-05-01", "2024-03-01", "2025-02-01"]),
+            "amount": [7.0, 40.0, 3.0, 1.0, 99.0],
+        }
+    )
     values = customer_values(from_frames(reps=REPS, opportunities=deals, orders=orders), as_of_end="2024-12-31")
     assert values["customer_id"].tolist() == ["C1", "C2", "C8", "C7"]
     # C8's first order is X4 (2024-03-01, RA), not the first row X1
@@ -121,7 +155,11 @@ def test_value_cost_by_customer_type_splits_each_reps_cost_over_its_customers():
     customers = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "customer_type": ["Bank", "Retail", "Retail"]})
     table = value_cost(example(customers=customers), period="2024", by="customer_type").set_index("customer_type")
     # RA's 100,000 over its 2 customers: 50,000 to C1 (Bank), 50,000 to C2 (Retail); RB's 40,000 all to C3 (Retail)
-    assert (table.loc["Bank", "clv"], table.loc["Bank", "annual_cost"], table.loc["Bank", "value_cost_ratio"]) == (300_000, 50_000, 6)
+    assert (table.loc["Bank", "clv"], table.loc["Bank", "annual_cost"], table.loc["Bank", "value_cost_ratio"]) == (
+        300_000,
+        50_000,
+        6,
+    )
     # Retail: (200,000 + 80,000) / (50,000 + 40,000) = 3.111...
     assert table.loc["Retail", "value_cost_ratio"] == pytest.approx(280_000 / 90_000)
 

@@ -5,6 +5,7 @@ id or figure) and for agreeing with the metric functions; segments are
 checked against metrics_table's own grouping (the customer-type segments
 partition the deals, so their counts add up to the by-customer-type table).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,11 +15,11 @@ import pandas as pd
 import pytest
 
 import salesnb
-from salesnb.present import pages
 from salesnb.analysis.diagnosis import MIN_PEERS, diagnose
-from salesnb.errors import InputError
 from salesnb.analysis.metrics import metrics_over_time, metrics_table
+from salesnb.errors import InputError
 from salesnb.io.sample import FOCUS
+from salesnb.present import pages
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 PERIOD, AS_OF = "2025", "2026-01-05"
@@ -141,6 +142,7 @@ def test_unknown_rep_is_an_input_error(ds):
 
 # -- segments ------------------------------------------------------------------------
 
+
 def test_territory_segment_keeps_those_reps_figures_unchanged(ds):
     north = pages.segment(ds, territory="north")  # case-insensitive
     assert sorted(north.reps["rep_id"]) == ["R01", "R05", "R09"]
@@ -165,6 +167,7 @@ def test_customer_segment_drops_quotas_and_forecasts_and_says_so(ds):
 
 
 # -- the manager's views ------------------------------------------------------------
+
 
 def test_team_report(ds):
     alpha = pages.team_report(ds, "alpha", period=PERIOD, as_of=AS_OF)
@@ -198,7 +201,8 @@ def test_forecast_quality_and_training_reports(ds):
 
 def test_the_quality_reports_problems_name_the_users_column(tmp_path):
     (tmp_path / "deals.csv").write_text(
-        "Deal,Owner,Opened,Stage\nD1,Ann,2025-01-02,Open\nD2,Ann,2025-01-03,Negotiation\n", encoding="utf-8")
+        "Deal,Owner,Opened,Stage\nD1,Ann,2025-01-02,Open\nD2,Ann,2025-01-03,Negotiation\n", encoding="utf-8"
+    )
     (tmp_path / "mapping.yml").write_text(
         "tables:\n"
         "  opportunities:\n"
@@ -206,7 +210,8 @@ def test_the_quality_reports_problems_name_the_users_column(tmp_path):
         "    columns: {opportunity_id: Deal, rep_id: Owner, created_date: Opened, status: Stage}\n"
         "    values: {status: {Open: open}}\n"
         "  reps: {from: opportunities, columns: {rep_id: Owner, name: Owner, territory: {const: All}}}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     quality = pages.quality_report(salesnb.load(tmp_path), period="2025", as_of="2026-01-05")
     [row] = quality.problems.to_dict("records")
     assert (row["line"], row["column"], row["source_column"], row["file_column"]) == (3, "status", "Stage", "Stage")
@@ -215,8 +220,7 @@ def test_the_quality_reports_problems_name_the_users_column(tmp_path):
 def test_trend_notes_say_where_the_peer_median_or_band_is_missing():
     order = ["2024-Q4", "2025-Q1", "2025-Q2", "2025-Q3"]
     peers = {"win_rate": [2, 4, 4, 4], "revenue_won": [6, 4, 6, 6], "opportunities": [6, 4, 6, 6]}
-    trends = pd.DataFrame([{"metric": m, "quarter": q, "peers": n} for m, counts in peers.items()
-                           for q, n in zip(order, counts)])
+    trends = pd.DataFrame([{"metric": m, "quarter": q, "peers": n} for m, counts in peers.items() for q, n in zip(order, counts)])
     assert pages._thin_peer_notes(trends, order, 3, 10) == [
         "Fewer than 3 peers have enough data (10 or more deals closed) for the win rate in 2024-Q4: "
         "no peer median is drawn there.",

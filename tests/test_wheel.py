@@ -8,6 +8,7 @@ unlike an install, does not run their ``.pth`` hooks, so this checkout's
 editable install stays invisible). The sample's reports are then rendered
 from a folder outside the repository.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
-                   check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     (built,) = out.glob("salesnb-*.whl")
     return built
 
@@ -48,14 +54,30 @@ def test_an_installed_wheel_renders_the_samples_reports_outside_the_repository(w
     env_dir = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
     python = env_dir / "bin" / "python"
-    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                  check=True, capture_output=True, text=True).stdout.strip())
+    purelib = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     (purelib / "_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet", str(wheel)],
-                   check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet", str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     # the kernel a pip user registers, as the error message and README say
-    subprocess.run([str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", "salesnb"],
-                   check=True, capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        [str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", "salesnb"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     # nbconvert's own templates are data files of its install: borrow only those
     jupyter_path = tmp_path / "jupyter"
     jupyter_path.mkdir()
@@ -65,14 +87,39 @@ def test_an_installed_wheel_renders_the_samples_reports_outside_the_repository(w
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SALESNB_CACHE_DIR", "JUPYTER_PATH")}
     env["JUPYTER_PATH"] = str(jupyter_path)
 
-    where = subprocess.run([str(python), "-c", "import salesnb.run.batch as r; print(r.__file__); print(r.default_notebooks_dir())"],
-                           check=True, capture_output=True, text=True, cwd=work, env=env).stdout.split()
+    where = subprocess.run(
+        [str(python), "-c", "import salesnb.run.batch as r; print(r.__file__); print(r.default_notebooks_dir())"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+    ).stdout.split()
     assert where[0].startswith(str(purelib)), where  # the wheel's code, not this checkout's
     assert where[1] == str(purelib / "salesnb" / "notebooks")
 
-    ran = subprocess.run([str(env_dir / "bin" / "salesnb"), "report", str(sample), "--period", "2025", "--as-of", "2026-01-05",
-                          "--out", str(work / "out"), "--rep", "R01", "--jobs", "1"],
-                         capture_output=True, text=True, cwd=work, env=env, timeout=600)
+    ran = subprocess.run(
+        [
+            str(env_dir / "bin" / "salesnb"),
+            "report",
+            str(sample),
+            "--period",
+            "2025",
+            "--as-of",
+            "2026-01-05",
+            "--out",
+            str(work / "out"),
+            "--rep",
+            "R01",
+            "--jobs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=600,
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     manifest = json.loads((work / "out" / "manifest.json").read_text())
     assert manifest["notebooks"] == str(purelib / "salesnb" / "notebooks")

@@ -4,6 +4,7 @@ North holds R01, R05 and R09; their rows in the explorer must be exactly their
 rows of the unfiltered metrics table (a rep's figures do not depend on who
 else is selected), and equal metrics_table of the filtered data.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +13,9 @@ import pandas as pd
 import pytest
 
 import salesnb
-from salesnb.present import widgets
-from salesnb.errors import InputError
 from salesnb.analysis.metrics import metrics_table
+from salesnb.errors import InputError
+from salesnb.present import widgets
 from salesnb.present.pages import segment
 from salesnb.present.widgets import ALL, SegmentExplorer
 

@@ -1,5 +1,6 @@
 """salesnb.io.yamlfile: a user's YAML file is read with caps (size, alias
 expansion, nesting), located errors, and lines kept for later checks."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,8 @@ import time
 import pytest
 
 import salesnb
-from salesnb.io import yamlfile
 from salesnb.errors import DataError
+from salesnb.io import yamlfile
 from salesnb.io.mapping import read_mapping
 from salesnb.io.yamlfile import MAX_BYTES, MAX_DEPTH, read_yaml
 
@@ -90,12 +91,15 @@ def test_a_key_written_twice_is_an_error_naming_both_lines(tmp_path):
     assert problem.line == 4 and "'R07' is written twice" in problem.message and "lines 2 and 4" in problem.message
 
 
-@pytest.mark.parametrize("text, line, phrase", [
-    ("default:\n  revenue_quota: 5\n  start: 2025-13-45\n", 3, "cannot read '2025-13-45' as a timestamp"),
-    ("default:\n  revenue_quota: " + "1" * 5000 + "\n", 2, "too many digits"),
-    ("default: !!python/object:os.system x\n", 1, "could not determine a constructor"),
-    ("a: 1\n---\nb: 2\n", 2, "another document"),
-])
+@pytest.mark.parametrize(
+    "text, line, phrase",
+    [
+        ("default:\n  revenue_quota: 5\n  start: 2025-13-45\n", 3, "cannot read '2025-13-45' as a timestamp"),
+        ("default:\n  revenue_quota: " + "1" * 5000 + "\n", 2, "too many digits"),
+        ("default: !!python/object:os.system x\n", 1, "could not determine a constructor"),
+        ("a: 1\n---\nb: 2\n", 2, "another document"),
+    ],
+)
 def test_values_yaml_cannot_build_are_located_errors_not_tracebacks(tmp_path, text, line, phrase):
     with pytest.raises(DataError) as caught:
         read(tmp_path, text)
@@ -123,7 +127,8 @@ def test_mapping_yml_goes_through_the_same_caps(tmp_path):
 def test_load_refuses_an_expectations_alias_bomb_in_seconds(tmp_path):
     (tmp_path / "reps.csv").write_text("rep_id,name,territory\nR1,Ann,North\n", encoding="utf-8")
     (tmp_path / "opportunities.csv").write_text(
-        "opportunity_id,rep_id,created_date,status,amount\nO1,R1,2025-01-02,open,10\n", encoding="utf-8")
+        "opportunity_id,rep_id,created_date,status,amount\nO1,R1,2025-01-02,open,10\n", encoding="utf-8"
+    )
     (tmp_path / "expectations.yml").write_text(billion_laughs(), encoding="utf-8")
     started = time.monotonic()
     with pytest.raises(DataError) as caught:

@@ -35,6 +35,7 @@ SALESNB_MAPPING, SALESNB_NOTEBOOKS, SALESNB_PARALLEL (render tasks at once).
 The run's ``--as-of`` is the day the run is for (the end of its data
 interval), so a rerun of a past week names the same dates.
 """
+
 from __future__ import annotations
 
 import os
@@ -74,8 +75,13 @@ def salesnb_weekly():
         from salesnb.run.batch import prepare_batch
 
         batch = prepare_batch(
-            params["source"], period=params["period"], out=params["out"], as_of=_run_day(data_interval_end, dag_run),
-            mapping=params["mapping"] or None, notebooks=params["notebooks"] or None, force=params["force"],
+            params["source"],
+            period=params["period"],
+            out=params["out"],
+            as_of=_run_day(data_interval_end, dag_run),
+            mapping=params["mapping"] or None,
+            notebooks=params["notebooks"] or None,
+            force=params["force"],
         )
         batch.save()
         print(f"{len(batch.jobs)} reports planned, {len(batch.to_run)} to render into {batch.out_dir}")

@@ -9,6 +9,7 @@ the rates that set deals against contacts.
 Activities count by their date; "new prospect" means the first recorded
 contact with a customer across all history (:func:`first_contacts`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -23,8 +24,14 @@ from salesnb.analysis.rates import rate_frame
 from salesnb.io.categorical import is_categorical
 
 __all__ = [
-    "CONTACT_COLUMNS", "contact_close_rate", "contact_counts", "contacts_per_opportunity", "count_contacts",
-    "first_contact_mask", "first_contact_positions", "first_contacts",
+    "CONTACT_COLUMNS",
+    "contact_close_rate",
+    "contact_counts",
+    "contacts_per_opportunity",
+    "count_contacts",
+    "first_contact_mask",
+    "first_contact_positions",
+    "first_contacts",
 ]
 
 CONTACT_COLUMNS = ("contacts", "new_prospect_contacts", "follow_up_contacts", "unlinked_contacts")
@@ -59,8 +66,9 @@ def contact_counts(activities: pd.DataFrame, *, by=("rep_id",), period) -> pd.Da
     return count_contacts(activities, by, period, first_contact_positions(activities))
 
 
-def count_contacts(activities: pd.DataFrame, by: Sequence[str], period: Period, first,
-                    *, labels: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+def count_contacts(
+    activities: pd.DataFrame, by: Sequence[str], period: Period, first, *, labels: dict[str, pd.Series] | None = None
+) -> pd.DataFrame:
     """Contact counts per group. Without ``labels`` the groups are the
     ``by`` columns; with ``labels`` ({"opportunity_id": label by opportunity,
     "customer_id": label by customer}) the single group column ``by[0]`` is
@@ -74,8 +82,11 @@ def count_contacts(activities: pd.DataFrame, by: Sequence[str], period: Period, 
 
     if labels is None and len(by) == 1 and is_categorical(activities[by[0]]) and activities["date"].dtype == "datetime64[ns]":
         return _contact_counts_by_codes(activities, by[0], period, first)
-    columns = {"day": pa.Array.from_pandas(activities["date"]), "cust": arrow_text(activities["customer_id"]),
-               "first_": pa.array(first_contact_mask(len(activities), first))}
+    columns = {
+        "day": pa.Array.from_pandas(activities["date"]),
+        "cust": arrow_text(activities["customer_id"]),
+        "first_": pa.array(first_contact_mask(len(activities), first)),
+    }
     tables = {}
     if labels is None:
         for i, column in enumerate(by):
@@ -95,10 +106,12 @@ def count_contacts(activities: pd.DataFrame, by: Sequence[str], period: Period, 
             choices.append("c.label")
         keys = "coalesce(" + ", ".join(choices) + f", '{UNKNOWN}') AS \"{by[0]}\""
     inside = "r.day >= $start AND r.day < $end"
-    sql = (f"SELECT {keys}, count(*) FILTER (WHERE {inside}) AS contacts, "
-           f"count(*) FILTER (WHERE {inside} AND r.first_) AS new_prospect_contacts, "
-           f"count(*) FILTER (WHERE {inside} AND r.cust IS NULL) AS unlinked_contacts "
-           f"FROM rows_ r{joins} GROUP BY ALL")
+    sql = (
+        f"SELECT {keys}, count(*) FILTER (WHERE {inside}) AS contacts, "
+        f"count(*) FILTER (WHERE {inside} AND r.first_) AS new_prospect_contacts, "
+        f"count(*) FILTER (WHERE {inside} AND r.cust IS NULL) AS unlinked_contacts "
+        f"FROM rows_ r{joins} GROUP BY ALL"
+    )
     with duckdb.connect() as con:
         con.register("rows_", pa.table(columns))
         for name, table in tables.items():
@@ -132,14 +145,14 @@ def _contact_counts_by_codes(activities: pd.DataFrame, column: str, period: Peri
     counts = {name: np.zeros(size + 1, dtype=np.int64) for name in ("contacts", "new_prospect_contacts", "unlinked_contacts")}
     step = 1 << 20
     for at in range(0, len(codes), step):
-        slot = codes[at:at + step].astype(np.int32)
+        slot = codes[at : at + step].astype(np.int32)
         slot[slot < 0] = size  # a missing key: the last slot
         found += np.bincount(slot, minlength=size + 1)
-        inside = (days[at:at + step] >= start) & (days[at:at + step] < end)
-        part = customers.iloc[at:at + step]
+        inside = (days[at : at + step] >= start) & (days[at : at + step] < end)
+        part = customers.iloc[at : at + step]
         unlinked = part.array.codes < 0 if is_categorical(part) else part.isna().to_numpy()
         counts["contacts"] += np.bincount(slot[inside], minlength=size + 1)
-        counts["new_prospect_contacts"] += np.bincount(slot[inside & first[at:at + step]], minlength=size + 1)
+        counts["new_prospect_contacts"] += np.bincount(slot[inside & first[at : at + step]], minlength=size + 1)
         counts["unlinked_contacts"] += np.bincount(slot[inside & unlinked], minlength=size + 1)
     present = np.flatnonzero(found)  # the categories are sorted, the missing key's slot last: sorted, na last
     labels = np.append(keys.cat.categories.to_numpy(dtype=object), np.nan)[present]
@@ -175,8 +188,9 @@ def contact_close_rate(opportunities: pd.DataFrame, activities: pd.DataFrame, *,
     Example: 10 won, 60 contacts -> 10 / 60 = 0.167.
     """
     by = by_columns(by)
-    out = merge_counts(opportunity_counts(opportunities, by=by, period=period),
-                        contact_counts(activities, by=by, period=period), by)
+    out = merge_counts(
+        opportunity_counts(opportunities, by=by, period=period), contact_counts(activities, by=by, period=period), by
+    )
     return rate_frame(out, by, "contact_close_rate")
 
 
@@ -186,8 +200,9 @@ def contacts_per_opportunity(opportunities: pd.DataFrame, activities: pd.DataFra
     opportunities -> 4.
     """
     by = by_columns(by)
-    out = merge_counts(opportunity_counts(opportunities, by=by, period=period),
-                        contact_counts(activities, by=by, period=period), by)
+    out = merge_counts(
+        opportunity_counts(opportunities, by=by, period=period), contact_counts(activities, by=by, period=period), by
+    )
     return rate_frame(out, by, "contacts_per_opportunity")
 
 

@@ -2,6 +2,7 @@
 (:func:`customer_book`), and the new customers of a period by market tier
 (:func:`new_customers`: new_customers_primary, new_customers_secondary).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,13 +36,15 @@ def customer_book(opportunities: pd.DataFrame, customers: pd.DataFrame | None = 
     """
     check_frame(opportunities, "opportunities", ("opportunity_id", "customer_id", "rep_id", *DEAL_COLUMNS), ())
     won = opportunities.loc[
-        opportunities["status"].eq("won").to_numpy() & opportunities["customer_id"].notna().to_numpy()
+        opportunities["status"].eq("won").to_numpy()
+        & opportunities["customer_id"].notna().to_numpy()
         & opportunities["closed_date"].notna().to_numpy(),
         ["customer_id", "rep_id", "closed_date", "opportunity_id", "acquisition_method"],
     ]
     first_won = won.iloc[first_positions(won["customer_id"], won["closed_date"], won["opportunity_id"])]
-    first_won = first_won.rename(columns={"rep_id": "first_won_rep_id", "closed_date": "first_won_date",
-                                          "acquisition_method": "first_won_method"})
+    first_won = first_won.rename(
+        columns={"rep_id": "first_won_rep_id", "closed_date": "first_won_date", "acquisition_method": "first_won_method"}
+    )
     first_won = first_won.drop(columns="opportunity_id")
     attrs = ["customer_type", "market_tier", "acquisition_method", "territory"]
     if customers is None:

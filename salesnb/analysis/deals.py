@@ -18,6 +18,7 @@ compute the same figures over prepared deals (:func:`checked_deals`: each
 opportunity once) with :func:`deal_flags` computed once, which is how
 :func:`salesnb.analysis.metrics.metrics_table` shares that work.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,14 +34,27 @@ from salesnb.io.categorical import plain
 from salesnb.io.validation import repeats
 
 __all__ = [
-    "DEAL_COLUMNS", "checked_deals", "cycle_days", "deal_counts", "deal_cycle_days", "deal_flags", "deal_pipeline",
-    "deal_revenue", "opportunity_counts", "pipeline", "pipeline_coverage", "revenue", "unique_deals", "win_rate",
+    "DEAL_COLUMNS",
+    "checked_deals",
+    "cycle_days",
+    "deal_counts",
+    "deal_cycle_days",
+    "deal_flags",
+    "deal_pipeline",
+    "deal_revenue",
+    "opportunity_counts",
+    "pipeline",
+    "pipeline_coverage",
+    "revenue",
+    "unique_deals",
+    "win_rate",
 ]
 
 DEAL_COLUMNS = ("created_date", "closed_date", "status", "amount")
 
 
 # -- by group --------------------------------------------------------------------
+
 
 def opportunity_counts(opportunities: pd.DataFrame, *, by=("rep_id",), period) -> pd.DataFrame:
     """Deal counts in ``period``.
@@ -149,7 +163,7 @@ def deal_cycle_days(deals: pd.DataFrame, by: Sequence[str], period: Period, *, f
     out["cycle_days_p25"] = quantiles[0.25].to_numpy()
     out["cycle_days_p75"] = quantiles[0.75].to_numpy()
     out = out.reset_index(drop=len(by) == 1)
-    out.columns = [*by, *out.columns[len(by):]]
+    out.columns = [*by, *out.columns[len(by) :]]
     for column in by:
         out[column] = plain(out[column])
     out["small_sample"] = out["n"] < SMALL_SAMPLE_MIN_CLOSED
@@ -224,6 +238,7 @@ def pipeline_coverage(opportunities: pd.DataFrame, *, by=("rep_id",), period, qu
 
 
 # -- prepared deals --------------------------------------------------------------
+
 
 def checked_deals(opportunities, by: Sequence[str]) -> pd.DataFrame:
     """``opportunities`` checked to hold the deal and ``by`` columns, each

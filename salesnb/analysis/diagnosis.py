@@ -29,6 +29,7 @@ and cycle length need no such correction.
 :func:`peer_counts`. The facts are decided here; their words are built in
 :mod:`salesnb.analysis.wording`.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,17 @@ from salesnb.analysis.rates import SMALL_SAMPLE_MIN_CLOSED
 from salesnb.errors import InputError
 
 __all__ = [
-    "FOCUS_VOCABULARY", "MIN_PEERS", "MIN_TEAM_REPS", "SHORTFALL_MIN", "active_share", "diagnose", "diagnose_table",
-    "peer_counts", "require_rep", "set_aside_rep", "with_active_share",
+    "FOCUS_VOCABULARY",
+    "MIN_PEERS",
+    "MIN_TEAM_REPS",
+    "SHORTFALL_MIN",
+    "active_share",
+    "diagnose",
+    "diagnose_table",
+    "peer_counts",
+    "require_rep",
+    "set_aside_rep",
+    "with_active_share",
 ]
 
 FOCUS_VOCABULARY = tuple(FACTOR_NAMES)
@@ -68,9 +78,9 @@ _RATIO_CLIP = (0.05, 20.0)  # keeps log ratios finite when a rep has 0 of someth
 class _Factor:
     name: str
     metric: str
-    n_column: str          # the count behind the rep's value
+    n_column: str  # the count behind the rep's value
     higher_is_better: bool
-    needs_closed: bool     # a rate/size/cycle from closed deals: peers with small samples are left out
+    needs_closed: bool  # a rate/size/cycle from closed deals: peers with small samples are left out
     compared: str | None = None  # the column compared, when not ``metric`` itself (a pro-rated pace)
 
     @property
@@ -84,6 +94,7 @@ _FACTORS = (
     _Factor("deal_size", "avg_deal_size", "won", True, True),
     _Factor("velocity", "cycle_days_median", "won", False, True),  # cycle length is measured on won deals
 )
+
 
 def diagnose(ds, *, period, rep: str | None = None, as_of=None) -> list[dict]:
     """Diagnose every rep (or one) in ``period``.
@@ -150,12 +161,15 @@ def set_aside_rep(ds, rep: str) -> str | None:
         except (TypeError, ValueError):
             continue
         if str(record.get("rep_id") or "").strip() == rep:
-            located = [p for p in getattr(ds, "problems", []) or []
-                       if p.table == "reps" and p.file == row.file and p.line == row.line]
+            located = [
+                p for p in getattr(ds, "problems", []) or [] if p.table == "reps" and p.file == row.file and p.line == row.line
+            ]
             unit = located[0].unit if located else "line"
             where = f"{row.file}, {unit} {row.line}" if pd.notna(row.line) else str(row.file)
-            return (f"rep {rep!r} is in the data, but its row was set aside: {where}: {row.problems}; "
-                    f"fix that row (run `salesnb validate` to see every problem) and run again")
+            return (
+                f"rep {rep!r} is in the data, but its row was set aside: {where}: {row.problems}; "
+                f"fix that row (run `salesnb validate` to see every problem) and run again"
+            )
     return None
 
 
@@ -254,11 +268,14 @@ def diagnose_table(rep_metrics: pd.DataFrame, *, peers: str = "team", period: st
 
 # -- internals ---------------------------------------------------------------
 
+
 def _prepare(rep_metrics: pd.DataFrame) -> pd.DataFrame:
     needed = {"rep_id", "opportunities", "win_rate", "avg_deal_size", "cycle_days_median"}
     missing = needed - set(rep_metrics.columns)
     if missing:
-        raise InputError(f"diagnose_table needs the metrics columns {sorted(missing)}; pass metrics_table(ds, by='rep', period=...)")
+        raise InputError(
+            f"diagnose_table needs the metrics columns {sorted(missing)}; pass metrics_table(ds, by='rep', period=...)"
+        )
     frame = rep_metrics.reset_index(drop=True).copy()
     for col in ("opportunities", "won", "lost", "win_rate", "avg_deal_size", "cycle_days_median"):
         if col in frame:
@@ -336,14 +353,21 @@ def _diagnose_row(frame, row, peer_mask: np.ndarray, group: str, period, rep_has
         "focus": focus,
         "strengths": [wording.strength(e, group) for e in shown],
         "evidence": evidence,
-        "summary": wording.summary(name=name, strengths=shown, focus=focus, reason=reason, evidence=evidence,
-                                   group=group, period=period, closed=closed),
+        "summary": wording.summary(
+            name=name, strengths=shown, focus=focus, reason=reason, evidence=evidence, group=group, period=period, closed=closed
+        ),
         "questions": wording.questions(focus, reason),
         "peer_group": group,
         "peer_count": peer_count,
-        "notes": wording.notes(peer_count=peer_count, group=group, active_share=float(row["active_share"]),
-                               opened=_num(row["opportunities"]), pace=_num(row["opportunities_pace"]),
-                               reason=reason, closed=closed),
+        "notes": wording.notes(
+            peer_count=peer_count,
+            group=group,
+            active_share=float(row["active_share"]),
+            opened=_num(row["opportunities"]),
+            pace=_num(row["opportunities_pace"]),
+            reason=reason,
+            closed=closed,
+        ),
     }
 
 

@@ -26,6 +26,7 @@ Reading and checking the file (its keys, shapes and values, with lines) is
 :mod:`salesnb.io.expectations_file`; measuring each rep against the targets
 is :mod:`salesnb.analysis.scorecard`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,9 +35,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from salesnb.analysis.periods import parse_period
 from salesnb.errors import InputError
 from salesnb.io.expectations_file import SECTIONS, as_number
-from salesnb.analysis.periods import parse_period
 
 __all__ = ["for_rep", "prorate", "quotas", "target_number"]
 
@@ -92,7 +93,9 @@ def quotas(ds, *, period) -> pd.Series:
     values = []
     for rep, team in zip(reps["rep_id"], reps["team"]):
         no_team = team is None or (isinstance(team, float) and np.isnan(team))
-        key = ("rep", str(rep).strip()) if str(rep).strip() in own else ("team", None if no_team else str(team).strip().casefold())
+        key = (
+            ("rep", str(rep).strip()) if str(rep).strip() in own else ("team", None if no_team else str(team).strip().casefold())
+        )
         if key not in known:
             known[key] = prorate(for_rep(expectations, rep, team).get("revenue_quota"), period)
         values.append(known[key])
@@ -114,6 +117,7 @@ def target_number(value, what: str) -> float:
 
 
 # -- internals ------------------------------------------------------------------
+
 
 def _section(expectations: dict, name: str) -> dict:
     value = expectations.get(name) or {}

@@ -16,20 +16,30 @@ is consistent: at least ``BIAS_MIN_PERIODS`` judged periods, a median error
 of at least ``BIAS_MIN_MEDIAN_PCT`` percent and at least
 ``BIAS_MIN_SHARE`` of the periods on that side; otherwise ``none``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from salesnb.errors import InputError
 from salesnb.analysis.periods import Period, parse_period
+from salesnb.errors import InputError
 
 BIAS_MIN_PERIODS = 3
 BIAS_MIN_MEDIAN_PCT = 10.0
 BIAS_MIN_SHARE = 0.75
 
-__all__ = ["ACCURACY_COLUMNS", "BIAS_COLUMNS", "BIAS_MIN_MEDIAN_PCT", "BIAS_MIN_PERIODS", "BIAS_MIN_SHARE",
-           "error_pct", "forecast_accuracy", "forecast_bias", "forecast_in_period"]
+__all__ = [
+    "ACCURACY_COLUMNS",
+    "BIAS_COLUMNS",
+    "BIAS_MIN_MEDIAN_PCT",
+    "BIAS_MIN_PERIODS",
+    "BIAS_MIN_SHARE",
+    "error_pct",
+    "forecast_accuracy",
+    "forecast_bias",
+    "forecast_in_period",
+]
 
 ACCURACY_COLUMNS = ["rep_id", "period", "kind", "period_start", "period_end", "forecast_amount", "actual", "forecast_error_pct"]
 BIAS_COLUMNS = ["rep_id", "periods", "mean_error_pct", "median_error_pct", "share_over", "share_under", "bias"]
@@ -72,15 +82,17 @@ def forecast_accuracy(ds, *, period=None, as_of=None) -> pd.DataFrame:
     def each(attribute: str) -> pd.Series:  # one lookup per row in a {label: value} table, no Python per row
         return labels.map({label: getattr(p, attribute) for label, p in readable.items()})
 
-    frame = pd.DataFrame({
-        "rep_id": forecasts["rep_id"][keep],
-        "period": each("label"),
-        "kind": each("kind"),
-        "period_start": each("start"),
-        "period_end": each("end"),
-        "forecast_amount": forecasts["forecast_amount"][keep],
-        "submitted_date": forecasts["submitted_date"][keep],
-    })
+    frame = pd.DataFrame(
+        {
+            "rep_id": forecasts["rep_id"][keep],
+            "period": each("label"),
+            "kind": each("kind"),
+            "period_start": each("start"),
+            "period_end": each("end"),
+            "forecast_amount": forecasts["forecast_amount"][keep],
+            "submitted_date": forecasts["submitted_date"][keep],
+        }
+    )
     frame = frame.astype({"period_start": "datetime64[ns]", "period_end": "datetime64[ns]", "period": "str", "kind": "str"})
     frame = frame.sort_values("submitted_date", na_position="first", kind="stable")
     frame = frame.drop_duplicates(["rep_id", "period"], keep="last")
@@ -112,13 +124,15 @@ def forecast_bias(ds, *, period=None, as_of=None) -> pd.DataFrame:
         return out
     errors = accuracy.dropna(subset=["forecast_error_pct"])
     grouped = errors.groupby("rep_id", observed=True)["forecast_error_pct"]
-    out = pd.DataFrame({
-        "periods": grouped.size(),
-        "mean_error_pct": grouped.mean(),
-        "median_error_pct": grouped.median(),
-        "share_over": grouped.apply(lambda e: float((e > 0).mean())),
-        "share_under": grouped.apply(lambda e: float((e < 0).mean())),
-    })
+    out = pd.DataFrame(
+        {
+            "periods": grouped.size(),
+            "mean_error_pct": grouped.mean(),
+            "median_error_pct": grouped.median(),
+            "share_over": grouped.apply(lambda e: float((e > 0).mean())),
+            "share_under": grouped.apply(lambda e: float((e < 0).mean())),
+        }
+    )
     out = out.reindex(pd.Index(sorted(accuracy["rep_id"].unique()), name="rep_id"))
     out["periods"] = out["periods"].fillna(0).astype("int64")
     enough = out["periods"] >= BIAS_MIN_PERIODS
@@ -146,8 +160,11 @@ def forecast_in_period(ds, *, period, as_of=None) -> pd.DataFrame:
     rank = accuracy["kind"].map(_KIND_RANK)
     coarsest = rank.groupby(accuracy["rep_id"], observed=True).transform("max")
     used = accuracy[(rank == coarsest).to_numpy()]
-    out = used.groupby("rep_id", sort=True, observed=True).agg(forecasts=("period", "size"), forecast_amount=("forecast_amount", "sum"),
-                                                actual=("actual", "sum")).reset_index()
+    out = (
+        used.groupby("rep_id", sort=True, observed=True)
+        .agg(forecasts=("period", "size"), forecast_amount=("forecast_amount", "sum"), actual=("actual", "sum"))
+        .reset_index()
+    )
     out["forecast_error_pct"] = error_pct(out["forecast_amount"], out["actual"]).to_numpy()
     return out
 
@@ -159,6 +176,7 @@ def error_pct(forecast, actual) -> pd.Series:
 
 
 # -- internals -------------------------------------------------------------------
+
 
 def _forecast_period(label) -> Period | None:
     try:
@@ -173,11 +191,14 @@ def _actuals(opportunities: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     per rep and calendar month once, then the months of each period added."""
     if frame.empty:
         return np.zeros(0)
-    won = opportunities.loc[(opportunities["status"].eq("won") & opportunities["closed_date"].notna()
-                             & opportunities["amount"].notna()).to_numpy(), ["rep_id", "closed_date", "amount"]]  # only what is summed
+    won = opportunities.loc[
+        (opportunities["status"].eq("won") & opportunities["closed_date"].notna() & opportunities["amount"].notna()).to_numpy(),
+        ["rep_id", "closed_date", "amount"],
+    ]  # only what is summed
     # year * 12 + month - 1, from the dates' own month numbers (no year and month arrays beside them)
-    month = pd.Series((won["closed_date"].to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12).astype(np.int32),
-                      index=won.index)
+    month = pd.Series(
+        (won["closed_date"].to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12).astype(np.int32), index=won.index
+    )
     monthly = won["amount"].groupby([won["rep_id"], month.rename("month")], observed=True).sum().rename("won").reset_index()
     months = frame["kind"].map(_MONTHS).to_numpy()
     first = (frame["period_start"].dt.year * 12 + frame["period_start"].dt.month - 1).to_numpy()

@@ -6,6 +6,7 @@ A metric module (:mod:`~salesnb.analysis.deals`, :mod:`~salesnb.analysis.contact
 these from here, never from another metric module, so the arrows run one way:
 frames <- families <- :mod:`salesnb.analysis.metrics` (the table of them all).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -17,8 +18,16 @@ from salesnb.errors import InputError
 from salesnb.io.categorical import arrow_dictionary, is_categorical, plain, release_arrow_memory
 
 __all__ = [
-    "GROUPINGS", "UNKNOWN", "arrow_text", "by_columns", "check_frame", "first_positions", "group_sum", "lookup",
-    "merge_counts", "positions",
+    "GROUPINGS",
+    "UNKNOWN",
+    "arrow_text",
+    "by_columns",
+    "check_frame",
+    "first_positions",
+    "group_sum",
+    "lookup",
+    "merge_counts",
+    "positions",
 ]
 
 UNKNOWN = "(unknown)"
@@ -51,8 +60,9 @@ def check_frame(frame, what: str, needed: Sequence[str], by: Sequence[str]) -> p
         raise InputError(f"{what} must be a DataFrame (e.g. ds.{what}), not {type(frame).__name__}")
     missing = [c for c in (*needed, *by) if c not in frame.columns]
     if missing:
-        raise InputError(f"{what} lacks the columns {missing}; pass the contract table (ds.{what}) "
-                         f"with the group columns {list(by)} added")
+        raise InputError(
+            f"{what} lacks the columns {missing}; pass the contract table (ds.{what}) with the group columns {list(by)} added"
+        )
     return frame
 
 
@@ -74,15 +84,18 @@ def first_positions(keys: pd.Series, dates: pd.Series, ids: pd.Series) -> np.nda
         return np.zeros(0, dtype="int64")
     if is_categorical(keys) and dates.dtype.kind == "M":
         return _first_positions_by_codes(keys, dates, ids)
-    rows = pa.table({
-        "key": arrow_text(keys), "day": pa.Array.from_pandas(dates), "id": arrow_text(ids),
-        "pos": pa.array(np.arange(len(keys), dtype="int32" if len(keys) < 2**31 else "int64")),
-    })
+    rows = pa.table(
+        {
+            "key": arrow_text(keys),
+            "day": pa.Array.from_pandas(dates),
+            "id": arrow_text(ids),
+            "pos": pa.array(np.arange(len(keys), dtype="int32" if len(keys) < 2**31 else "int64")),
+        }
+    )
     with duckdb.connect() as con:
         con.register("rows_", rows)
         first = con.execute(
-            "SELECT arg_min(pos, (day, length(id), id)) AS pos FROM rows_ "
-            "WHERE key IS NOT NULL AND day IS NOT NULL GROUP BY key"
+            "SELECT arg_min(pos, (day, length(id), id)) AS pos FROM rows_ WHERE key IS NOT NULL AND day IS NOT NULL GROUP BY key"
         ).fetchnumpy()["pos"]
     return np.sort(np.asarray(first, dtype="int64"))
 
@@ -102,17 +115,17 @@ def _first_positions_by_codes(keys: pd.Series, dates: pd.Series, ids: pd.Series)
 
     def slots(start: int) -> np.ndarray:
         """The key slot of a slice of rows (``size``: no key or no date, nobody's first)."""
-        part = codes[start:start + step].astype(np.int32)
-        part[(part < 0) | (days[start:start + step] == np.iinfo(np.int64).min)] = size
+        part = codes[start : start + step].astype(np.int32)
+        part[(part < 0) | (days[start : start + step] == np.iinfo(np.int64).min)] = size
         return part
 
     least = np.full(size + 1, np.iinfo(np.int64).max, dtype=np.int64)
     for start in range(0, len(codes), step):  # each key's earliest day, a slice at a time (scratch: a few MiB)
-        np.minimum.at(least, slots(start), days[start:start + step])
+        np.minimum.at(least, slots(start), days[start : start + step])
     candidates = []
     for start in range(0, len(codes), step):  # the rows on their key's earliest day
         part = slots(start)
-        hit = (part < size) & (days[start:start + step] == least[part])
+        hit = (part < size) & (days[start : start + step] == least[part])
         candidates.append(np.flatnonzero(hit) + start)
     del least
     candidates = np.concatenate(candidates) if candidates else np.zeros(0, dtype=np.int64)

@@ -12,19 +12,33 @@ a diagnosis sentence, a report table, a chart and the CLI::
 It sits in ``analysis`` (and imports nothing of salesnb) so that analysis,
 present and cli may all use it.
 """
+
 from __future__ import annotations
 
 import math
 
 __all__ = [
-    "UNITS", "METRIC_LABELS", "FACTOR_NAMES", "GROUP_NAMES", "HEADERS", "EXPECTATION_NAMES", "EXPECTATION_UNITS",
-    "label", "unit", "axis_label", "factor_name", "group_name", "is_missing", "fmt", "fmt_unit",
+    "UNITS",
+    "METRIC_LABELS",
+    "FACTOR_NAMES",
+    "GROUP_NAMES",
+    "HEADERS",
+    "EXPECTATION_NAMES",
+    "EXPECTATION_UNITS",
+    "label",
+    "unit",
+    "axis_label",
+    "factor_name",
+    "group_name",
+    "is_missing",
+    "fmt",
+    "fmt_unit",
 ]
 
 UNITS = {
     "count": "count",
-    "share": "%",          # stored as 0..1, shown as a percentage
-    "pct": "%",            # already in percent (forecast_error_pct, a gap to the peers)
+    "share": "%",  # stored as 0..1, shown as a percentage
+    "pct": "%",  # already in percent (forecast_error_pct, a gap to the peers)
     "currency": "currency",
     "days": "days",
     "x_quota": "x quota",
@@ -66,20 +80,42 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 }
 """metric -> (name in a manager's words, unit code of :data:`UNITS`)."""
 
-FACTOR_NAMES = {"prospecting": "Prospecting", "conversion": "Conversion", "deal_size": "Deal size",
-                "velocity": "Velocity"}
+FACTOR_NAMES = {"prospecting": "Prospecting", "conversion": "Conversion", "deal_size": "Deal size", "velocity": "Velocity"}
 """The funnel factors a diagnosis weighs, in funnel order -> their names."""
 
-GROUP_NAMES = {"rep": "Rep", "team": "Team", "territory": "Territory", "customer_type": "Customer type",
-               "acquisition_method": "Acquisition method", "market_tier": "Market tier"}
+GROUP_NAMES = {
+    "rep": "Rep",
+    "team": "Team",
+    "territory": "Territory",
+    "customer_type": "Customer type",
+    "acquisition_method": "Acquisition method",
+    "market_tier": "Market tier",
+}
 """What metrics break down by (``metrics_table(by=...)``, a segment) -> its name."""
 
 HEADERS = {
-    "label": "Rep", "rep_id": "Rep ID", "name": "Name", **{k: v for k, v in GROUP_NAMES.items() if k != "rep"},
-    "customers": "Customers", "periods": "Periods judged", "share_over": "Share over", "share_under": "Share under",
-    "bias": "Bias", "table": "Table", "rows": "Rows", "file": "File", "flag": "Check", "period": "Period",
-    "line": "Line", "column": "Column", "value": "Value", "message": "Problem", "hint": "Fix", "severity": "Severity",
-    "detail": "Detail", "focus": "Focus",
+    "label": "Rep",
+    "rep_id": "Rep ID",
+    "name": "Name",
+    **{k: v for k, v in GROUP_NAMES.items() if k != "rep"},
+    "customers": "Customers",
+    "periods": "Periods judged",
+    "share_over": "Share over",
+    "share_under": "Share under",
+    "bias": "Bias",
+    "table": "Table",
+    "rows": "Rows",
+    "file": "File",
+    "flag": "Check",
+    "period": "Period",
+    "line": "Line",
+    "column": "Column",
+    "value": "Value",
+    "message": "Problem",
+    "hint": "Fix",
+    "severity": "Severity",
+    "detail": "Detail",
+    "focus": "Focus",
 }
 """Column headers for the non-metric columns tables show."""
 
@@ -96,8 +132,13 @@ EXPECTATION_NAMES = {
 }
 """A scorecard's expectations -> their names."""
 
-EXPECTATION_UNITS = {"currency": "currency", "customers": "count", "visits per customer": "ratio",
-                     "share": "share", "x quota": "x_quota"}
+EXPECTATION_UNITS = {
+    "currency": "currency",
+    "customers": "count",
+    "visits per customer": "ratio",
+    "share": "share",
+    "x quota": "x_quota",
+}
 """A scorecard's ``unit`` column -> unit code of :data:`UNITS`."""
 
 

@@ -15,6 +15,7 @@ Only a batch's snapshot is memoised (``ds.snapshot``, set by
 loaded in a notebook may be edited in place, and must never be answered
 from tables computed before the edit.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,9 +37,14 @@ def call(function, ds, **kwargs):
     fingerprint = getattr(ds, "fingerprint", "")
     if not fingerprint or not getattr(ds, "snapshot", False):
         return function(ds, **kwargs)
-    key = (function, fingerprint, str(getattr(ds, "source", "")), repr(getattr(ds, "expectations", None)),
-           tuple((name, len(frame)) for name, frame in sorted(ds.tables.items())),
-           tuple(sorted((name, _key(value)) for name, value in kwargs.items())))
+    key = (
+        function,
+        fingerprint,
+        str(getattr(ds, "source", "")),
+        repr(getattr(ds, "expectations", None)),
+        tuple((name, len(frame)) for name, frame in sorted(ds.tables.items())),
+        tuple(sorted((name, _key(value)) for name, value in kwargs.items())),
+    )
     try:
         result = _MEMO[key]
         _MEMO.move_to_end(key)

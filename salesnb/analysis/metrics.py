@@ -23,17 +23,38 @@ the day they *closed*; the open pipeline is taken at the period's *end*
 (created on or before the end day, not closed by then); activities count by
 their date. A metric whose table is missing is NaN, never an invented 0.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis.contacts import (CONTACT_COLUMNS, contact_close_rate, contact_counts, contacts_per_opportunity,
-                                       count_contacts, first_contact_mask, first_contact_positions, first_contacts)
+from salesnb.analysis.contacts import (
+    CONTACT_COLUMNS,
+    contact_close_rate,
+    contact_counts,
+    contacts_per_opportunity,
+    count_contacts,
+    first_contact_mask,
+    first_contact_positions,
+    first_contacts,
+)
 from salesnb.analysis.customers import NEW_CUSTOMER_COLUMNS, count_new_customers, customer_book, new_customers
-from salesnb.analysis.deals import (DEAL_COLUMNS, cycle_days, deal_counts, deal_cycle_days, deal_flags, deal_pipeline,
-                                    deal_revenue, opportunity_counts, pipeline, pipeline_coverage, revenue, unique_deals,
-                                    win_rate)
+from salesnb.analysis.deals import (
+    DEAL_COLUMNS,
+    cycle_days,
+    deal_counts,
+    deal_cycle_days,
+    deal_flags,
+    deal_pipeline,
+    deal_revenue,
+    opportunity_counts,
+    pipeline,
+    pipeline_coverage,
+    revenue,
+    unique_deals,
+    win_rate,
+)
 from salesnb.analysis.expectations import quotas
 from salesnb.analysis.forecasts import error_pct, forecast_in_period
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
@@ -45,25 +66,68 @@ from salesnb.io.categorical import coalesce, plain, release_arrow_memory
 from salesnb.io.validation import repeats
 
 __all__ = [
-    "CONTACT_COLUMNS", "EXTRAS", "GROUPINGS", "METRICS", "NEW_CUSTOMER_COLUMNS", "PERIOD_FIGURES", "RATES",
-    "SMALL_SAMPLE_MIN_CLOSED", "UNKNOWN", "blank_empty_period", "contact_close_rate", "contact_counts",
-    "contacts_per_opportunity", "customer_book", "cycle_days", "first_contacts", "metrics_over_time",
-    "metrics_table", "new_customers", "opportunity_counts", "pipeline", "pipeline_coverage", "revenue", "win_rate",
+    "CONTACT_COLUMNS",
+    "EXTRAS",
+    "GROUPINGS",
+    "METRICS",
+    "NEW_CUSTOMER_COLUMNS",
+    "PERIOD_FIGURES",
+    "RATES",
+    "SMALL_SAMPLE_MIN_CLOSED",
+    "UNKNOWN",
+    "blank_empty_period",
+    "contact_close_rate",
+    "contact_counts",
+    "contacts_per_opportunity",
+    "customer_book",
+    "cycle_days",
+    "first_contacts",
+    "metrics_over_time",
+    "metrics_table",
+    "new_customers",
+    "opportunity_counts",
+    "pipeline",
+    "pipeline_coverage",
+    "revenue",
+    "win_rate",
 ]
 
 METRICS = (
-    "opportunities", "won", "lost", "open", "win_rate",
-    "contacts", "new_prospect_contacts", "follow_up_contacts", "contact_close_rate", "contacts_per_opportunity",
-    "revenue_won", "avg_deal_size", "cycle_days_median",
-    "pipeline_open_amount", "pipeline_coverage", "quota", "attainment",
-    "new_customers_primary", "new_customers_secondary",
-    "clv", "value_cost_ratio", "forecast_amount", "forecast_error_pct",
+    "opportunities",
+    "won",
+    "lost",
+    "open",
+    "win_rate",
+    "contacts",
+    "new_prospect_contacts",
+    "follow_up_contacts",
+    "contact_close_rate",
+    "contacts_per_opportunity",
+    "revenue_won",
+    "avg_deal_size",
+    "cycle_days_median",
+    "pipeline_open_amount",
+    "pipeline_coverage",
+    "quota",
+    "attainment",
+    "new_customers_primary",
+    "new_customers_secondary",
+    "clv",
+    "value_cost_ratio",
+    "forecast_amount",
+    "forecast_error_pct",
 )
 """The contract's metric names, in contract order."""
 
 EXTRAS = (
-    "closed", "small_sample", "cycle_days_p25", "cycle_days_p75", "weighted_pipeline",
-    "pipeline_unknown_amounts", "unlinked_contacts", "clv_source",
+    "closed",
+    "small_sample",
+    "cycle_days_p25",
+    "cycle_days_p75",
+    "weighted_pipeline",
+    "pipeline_unknown_amounts",
+    "unlinked_contacts",
+    "clv_source",
 )
 """Columns :func:`metrics_table` adds after the contract metrics."""
 
@@ -72,6 +136,7 @@ _CUSTOMER_GROUPS = ("customer_type", "market_tier")
 
 
 # -- the metrics table -----------------------------------------------------------
+
 
 def metrics_table(ds, *, by: str = "rep", period=None, as_of=None) -> pd.DataFrame:
     """Every contract metric for ``period``, one row per group.
@@ -109,8 +174,20 @@ def metrics_table(ds, *, by: str = "rep", period=None, as_of=None) -> pd.DataFra
 
 #: What happened in a period: in a period the data does not reach (see
 #: :func:`salesnb.analysis.periods.no_data_in`) these are unknown, not 0.
-PERIOD_FIGURES = ("opportunities", "won", "lost", "closed", "contacts", "new_prospect_contacts", "follow_up_contacts",
-                  "revenue_won", "attainment", "new_customers_primary", "new_customers_secondary", "unlinked_contacts")
+PERIOD_FIGURES = (
+    "opportunities",
+    "won",
+    "lost",
+    "closed",
+    "contacts",
+    "new_prospect_contacts",
+    "follow_up_contacts",
+    "revenue_won",
+    "attainment",
+    "new_customers_primary",
+    "new_customers_secondary",
+    "unlinked_contacts",
+)
 
 
 def blank_empty_period(table: pd.DataFrame) -> pd.DataFrame:
@@ -137,8 +214,9 @@ def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None,
         span = data_span(ds)
         start = span.start if start is None else start
         end = span.end if end is None else end
-    start, end = (parse_period(b, as_of=as_of) if isinstance(b, str) and b.strip().lower() in RELATIVE else b
-                  for b in (start, end))
+    start, end = (
+        parse_period(b, as_of=as_of) if isinstance(b, str) and b.strip().lower() in RELATIVE else b for b in (start, end)
+    )
     frames, notes = [], []
     context = _MetricsContext(ds, by)
     for period in periods_between(start, end, freq):
@@ -206,7 +284,9 @@ class _MetricsContext:
         else:
             label = self._from_customers(opps["customer_id"])
         cols[self.column] = label if self.by == "rep" else plain(label).astype("str").fillna(UNKNOWN)
-        return pd.DataFrame(cols, index=opps.index, copy=False)  # the columns as they are (a copy would be ~25 MiB per million deals)
+        return pd.DataFrame(
+            cols, index=opps.index, copy=False
+        )  # the columns as they are (a copy would be ~25 MiB per million deals)
 
     def _label_book(self, book: pd.DataFrame) -> pd.Series:
         if self.by in _REP_GROUPS:
@@ -273,8 +353,9 @@ class _MetricsContext:
             return out.groupby(col, dropna=False, sort=False, observed=True)[list(CONTACT_COLUMNS)].sum().reset_index()
         labels = {} if self.customer_label is None else {"customer_id": self.customer_label}
         if self.by == "acquisition_method":
-            labels["opportunity_id"] = pd.Series(self.deals[col].where(self.deals[col] != UNKNOWN).to_numpy(),
-                                                 index=self.deals["opportunity_id"])
+            labels["opportunity_id"] = pd.Series(
+                self.deals[col].where(self.deals[col] != UNKNOWN).to_numpy(), index=self.deals["opportunity_id"]
+            )
         if not labels:  # no customers table: every contact's group is unknown
             labels = {"customer_id": pd.Series([], dtype="str")}
         return count_contacts(acts, (col,), period, self.first_contact, labels=labels)
@@ -300,8 +381,13 @@ class _MetricsContext:
 
     def _forecast(self, period: Period, notes: list[str]) -> pd.DataFrame:
         col = self.column
-        empty = pd.DataFrame({col: pd.Series([], dtype="str"), "forecast_amount": pd.Series([], dtype="float64"),
-                              "forecast_error_pct": pd.Series([], dtype="float64")})
+        empty = pd.DataFrame(
+            {
+                col: pd.Series([], dtype="str"),
+                "forecast_amount": pd.Series([], dtype="float64"),
+                "forecast_error_pct": pd.Series([], dtype="float64"),
+            }
+        )
         if self.ds.forecasts is None:
             notes.append(self.ds.missing("forecasts"))
             return empty
@@ -310,7 +396,9 @@ class _MetricsContext:
         per_rep = forecast_in_period(self.ds, period=period)
         if self.by != "rep":
             per_rep[col] = self._from_reps(per_rep["rep_id"])
-            per_rep = per_rep.groupby(col, sort=False, observed=True)[["forecast_amount", "actual"]].sum(min_count=1).reset_index()
+            per_rep = (
+                per_rep.groupby(col, sort=False, observed=True)[["forecast_amount", "actual"]].sum(min_count=1).reset_index()
+            )
         per_rep["forecast_error_pct"] = error_pct(per_rep["forecast_amount"], per_rep["actual"])
         return per_rep[[col, "forecast_amount", "forecast_error_pct"]]
 
@@ -327,8 +415,11 @@ class _MetricsContext:
             extra = sorted(set(seen) - set(known))
             groups = known.append(pd.Index(extra))
         else:
-            base = self.reps[col] if self.by in _REP_GROUPS else (
-                self.customers[col] if self.customers is not None and col in self.customers else pd.Series([], dtype="str"))
+            base = (
+                self.reps[col]
+                if self.by in _REP_GROUPS
+                else (self.customers[col] if self.customers is not None and col in self.customers else pd.Series([], dtype="str"))
+            )
             values = (set(base.dropna().unique()) | seen) - {UNKNOWN}
             unknown = [UNKNOWN] if UNKNOWN in seen or base.isna().any() else []
             groups = pd.Index(sorted(values, key=lambda v: (str(v).casefold(), str(v))) + unknown)
@@ -345,6 +436,7 @@ class _MetricsContext:
 
 
 # -- internals -------------------------------------------------------------------
+
 
 def _resolve_period(ds, period, as_of) -> Period:
     if period is None:

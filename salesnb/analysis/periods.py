@@ -21,6 +21,7 @@ A period's ``end`` is an inclusive *day*: a timestamp at 17:30 on the end day
 is inside the period (:meth:`Period.contains` compares with the next
 midnight). Yearly expectations are pro-rated by :attr:`Period.year_fraction`.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -33,8 +34,16 @@ from salesnb.errors import InputError
 from salesnb.io.schema import FIRST_YEAR, LAST_YEAR, YEARS_ALLOWED  # the years a date in the data may have too
 
 __all__ = [
-    "ACCEPTED_FORMS", "FREQS", "KINDS", "RELATIVE", "Period", "data_span", "no_data_in", "parse_period",
-    "periods_between", "require_data_in",
+    "ACCEPTED_FORMS",
+    "FREQS",
+    "KINDS",
+    "RELATIVE",
+    "Period",
+    "data_span",
+    "no_data_in",
+    "parse_period",
+    "periods_between",
+    "require_data_in",
 ]
 
 KINDS = ("year", "quarter", "month", "range")
@@ -184,8 +193,9 @@ def parse_period(text, *, as_of=None) -> Period:
     if isinstance(text, int) and not isinstance(text, bool):
         text = str(text)
     if not isinstance(text, str):
-        raise InputError(f"a period is text such as '2025-Q2', not {type(text).__name__} {text!r}; "
-                         f"accepted periods: {ACCEPTED_FORMS}")
+        raise InputError(
+            f"a period is text such as '2025-Q2', not {type(text).__name__} {text!r}; accepted periods: {ACCEPTED_FORMS}"
+        )
     raw = text.strip()
     lowered = raw.lower()
     if lowered in RELATIVE:
@@ -276,13 +286,15 @@ def _dated_columns(ds) -> list[pd.Series]:
 
 # -- internals ---------------------------------------------------------------
 
+
 def _check_years(label: str, *years: int) -> None:
     """Raise :class:`InputError` when a period would reach outside
     FIRST_YEAR..LAST_YEAR (pandas holds nanosecond timestamps only from
     1677 to 2262, and no sales data is older than 1900 or later than 2100)."""
     if any(not FIRST_YEAR <= year <= LAST_YEAR for year in years):
-        raise InputError(f"the period {label} is outside the dates salesnb handles, {YEARS_ALLOWED}; "
-                         "ask for a period within those years")
+        raise InputError(
+            f"the period {label} is outside the dates salesnb handles, {YEARS_ALLOWED}; ask for a period within those years"
+        )
 
 
 def _date_bounds(values: pd.Series) -> tuple:
@@ -298,7 +310,7 @@ def _date_bounds(values: pd.Series) -> tuple:
     low, high = None, None
     step = 1 << 20
     for start in range(0, len(numbers), step):
-        part = numbers[start:start + step]
+        part = numbers[start : start + step]
         part = part[part != blank]
         if len(part):
             low = part.min() if low is None else min(low, part.min())

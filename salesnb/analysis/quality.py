@@ -29,6 +29,7 @@ detail``, with the contract's stable flag names:
 ``quarantined``
     Per table, how many rows were set aside and left out of every figure.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,17 @@ import pandas as pd
 from salesnb.io.dataset import Dataset
 
 __all__ = [
-    "BURST_FACTOR", "BURST_MIN_CONTACTS", "COLUMNS", "FLAG_ORDER", "PILE_MIN_SHARE", "PILE_MIN_UNLINKED",
-    "STALE_DAYS", "padded_activity", "quality_flags", "quality_for_rep", "stale_pipeline",
+    "BURST_FACTOR",
+    "BURST_MIN_CONTACTS",
+    "COLUMNS",
+    "FLAG_ORDER",
+    "PILE_MIN_SHARE",
+    "PILE_MIN_UNLINKED",
+    "STALE_DAYS",
+    "padded_activity",
+    "quality_flags",
+    "quality_for_rep",
+    "stale_pipeline",
 ]
 
 COLUMNS = ["flag", "rep_id", "table", "rows", "detail"]
@@ -55,8 +65,15 @@ PILE_MIN_SHARE = 0.30
 STALE_DAYS = 90
 """An open deal untouched for more than this many days is stale."""
 
-FLAG_ORDER = ("padded_activity", "stale_pipeline", "small_sample", "closed_before_created", "missing_required",
-              "orphan_rep", "duplicate_id")
+FLAG_ORDER = (
+    "padded_activity",
+    "stale_pipeline",
+    "small_sample",
+    "closed_before_created",
+    "missing_required",
+    "orphan_rep",
+    "duplicate_id",
+)
 
 
 def quality_flags(ds: Dataset, *, period=None, as_of=None) -> pd.DataFrame:
@@ -117,6 +134,7 @@ def quality_for_rep(flags: pd.DataFrame, rep_id: str) -> pd.DataFrame:
 
 # -- padded activity -----------------------------------------------------------
 
+
 def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
     """``padded_activity`` records, one per flagged rep (rules in the module doc)."""
     acts = activities[activities["rep_id"].notna() & activities["date"].notna()]
@@ -150,12 +168,15 @@ def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
         suspect = unlinked_per_day[unlinked_per_day.index.isin(suspect_days)].sort_values(ascending=False, kind="stable")
         shown = ", ".join(f"{day:%Y-%m-%d}: {n}" for day, n in suspect.head(4).items())
         more = f" and {len(suspect) - 4} more days" if len(suspect) > 4 else ""
-        detail = (f"{int(suspect.sum())} contacts linked to no customer and no opportunity on {len(suspect)} "
-                  f"day{'s' if len(suspect) != 1 else ''} ({shown}{more}), against this rep's usual {usual:g} "
-                  f"contact{'s' if usual != 1 else ''} a day; "
-                  f"{share_end:.0%} of this rep's {len(unlinked)} unlinked contacts fall on month-end days")
-        records.append({"flag": "padded_activity", "rep_id": str(rep), "table": "activities",
-                        "rows": int(suspect.sum()), "detail": detail})
+        detail = (
+            f"{int(suspect.sum())} contacts linked to no customer and no opportunity on {len(suspect)} "
+            f"day{'s' if len(suspect) != 1 else ''} ({shown}{more}), against this rep's usual {usual:g} "
+            f"contact{'s' if usual != 1 else ''} a day; "
+            f"{share_end:.0%} of this rep's {len(unlinked)} unlinked contacts fall on month-end days"
+        )
+        records.append(
+            {"flag": "padded_activity", "rep_id": str(rep), "table": "activities", "rows": int(suspect.sum()), "detail": detail}
+        )
     return records
 
 
@@ -172,15 +193,20 @@ def _month_end_day(days: pd.Series) -> pd.Series:
 
 # -- stale pipeline ------------------------------------------------------------
 
+
 def stale_pipeline(opportunities: pd.DataFrame, activities: pd.DataFrame | None, *, reference) -> list[dict]:
     """``stale_pipeline`` records: per rep, deals open at ``reference`` with
     no activity (or creation) in the :data:`STALE_DAYS` days before it."""
     reference = pd.Timestamp(reference).normalize()
     opps = opportunities
     next_day = reference + pd.Timedelta(days=1)
-    open_then = (opps["created_date"] < next_day) & (
-        opps["status"].eq("open") | (opps["closed_date"] >= next_day)  # won or lost after the day: open then
-    ) & opps["rep_id"].notna()
+    open_then = (
+        (opps["created_date"] < next_day)
+        & (
+            opps["status"].eq("open") | (opps["closed_date"] >= next_day)  # won or lost after the day: open then
+        )
+        & opps["rep_id"].notna()
+    )
     opps = opps[open_then.fillna(False).astype(bool)]
     if opps.empty:
         return []
@@ -192,22 +218,30 @@ def stale_pipeline(opportunities: pd.DataFrame, activities: pd.DataFrame | None,
         last_touch = pd.concat([last_touch, touched], axis=1).max(axis=1)
     idle = (reference - last_touch.dt.normalize()).dt.days
     stale = opps.assign(idle=idle)[idle > STALE_DAYS]
-    basis = ("by last activity, or creation when none" if activities is not None
-             else "by creation date: no activities table")
+    basis = "by last activity, or creation when none" if activities is not None else "by creation date: no activities table"
     records = []
     for rep, own in stale.groupby("rep_id", sort=True, observed=True):
         ids = ", ".join(own.sort_values("idle", ascending=False)["opportunity_id"].astype(str).head(5))
         more = f" and {len(own) - 5} more" if len(own) > 5 else ""
         known = own["amount"].dropna()
-        value = f"; {known.sum():,.0f} of open value" + (" (some amounts unknown)" if len(known) < len(own) else "") if len(known) else ""
-        detail = (f"{len(own)} open deal{'s' if len(own) != 1 else ''} untouched for more than {STALE_DAYS} days at "
-                  f"{reference:%Y-%m-%d} ({ids}{more}{value}); the longest idle for {int(own['idle'].max())} days "
-                  f"({basis})")
-        records.append({"flag": "stale_pipeline", "rep_id": str(rep), "table": "opportunities", "rows": len(own), "detail": detail})
+        value = (
+            f"; {known.sum():,.0f} of open value" + (" (some amounts unknown)" if len(known) < len(own) else "")
+            if len(known)
+            else ""
+        )
+        detail = (
+            f"{len(own)} open deal{'s' if len(own) != 1 else ''} untouched for more than {STALE_DAYS} days at "
+            f"{reference:%Y-%m-%d} ({ids}{more}{value}); the longest idle for {int(own['idle'].max())} days "
+            f"({basis})"
+        )
+        records.append(
+            {"flag": "stale_pipeline", "rep_id": str(rep), "table": "opportunities", "rows": len(own), "detail": detail}
+        )
     return records
 
 
 # -- small samples -------------------------------------------------------------
+
 
 def _whole_span(ds, as_of, data_span):
     from salesnb.errors import InputError
@@ -231,14 +265,18 @@ def _small_sample(ds, span, as_of) -> list[dict]:
     records = []
     for _, row in table[table["small_sample"].fillna(True).astype(bool)].iterrows():
         closed = int(row["closed"]) if pd.notna(row["closed"]) else 0
-        detail = (f"only {closed} closed deal{'s' if closed != 1 else ''} in {span.label} (fewer than "
-                  f"{SMALL_SAMPLE_MIN_CLOSED}): win rate, deal size and cycle length are shown but mean little")
-        records.append({"flag": "small_sample", "rep_id": str(row["rep_id"]), "table": "opportunities",
-                        "rows": closed, "detail": detail})
+        detail = (
+            f"only {closed} closed deal{'s' if closed != 1 else ''} in {span.label} (fewer than "
+            f"{SMALL_SAMPLE_MIN_CLOSED}): win rate, deal size and cycle length are shown but mean little"
+        )
+        records.append(
+            {"flag": "small_sample", "rep_id": str(row["rep_id"]), "table": "opportunities", "rows": closed, "detail": detail}
+        )
     return records
 
 
 # -- the loader's findings -----------------------------------------------------
+
 
 def _loader_findings(ds) -> list[dict]:
     """Problems found by the loader, counted per flag, table and rep."""
@@ -250,14 +288,34 @@ def _loader_findings(ds) -> list[dict]:
             rep = str(p.value).strip()
         else:
             rep = reps_by_line.get((p.table, p.file, p.line))
-        found.append({"flag": p.flag, "table": p.table, "file": p.file, "line": p.line, "rep_id": rep,
-                      "message": p.message, "hint": p.hint, "unit": getattr(p, "unit", "line")})
+        found.append(
+            {
+                "flag": p.flag,
+                "table": p.table,
+                "file": p.file,
+                "line": p.line,
+                "rep_id": rep,
+                "message": p.message,
+                "hint": p.hint,
+                "unit": getattr(p, "unit", "line"),
+            }
+        )
     seen = {(f["flag"], f["table"], f["file"], f["line"]) for f in found}
     for row in _quarantine_records(ds.quarantine):  # flags known only from the quarantine list
         for flag in row["flags"]:
             if (flag, row["table"], row["file"], row["line"]) not in seen:
-                found.append({"flag": flag, "table": row["table"], "file": row["file"], "line": row["line"],
-                              "rep_id": row["rep_id"], "message": row["message"], "hint": "", "unit": "line"})
+                found.append(
+                    {
+                        "flag": flag,
+                        "table": row["table"],
+                        "file": row["file"],
+                        "line": row["line"],
+                        "rep_id": row["rep_id"],
+                        "message": row["message"],
+                        "hint": "",
+                        "unit": "line",
+                    }
+                )
     if not found:
         return []
     frame = pd.DataFrame(found)
@@ -285,9 +343,16 @@ def _quarantine_records(quarantine) -> list[dict]:
         flags = row.get("flags", row.get("flag", ""))
         flags = [f for f in str(flags).split(";") if f and f != "nan"] if flags is not None else []
         line = row.get("line")
-        out.append({"table": row.get("table"), "file": row.get("file"),
-                    "line": None if line is None or pd.isna(line) else int(line),
-                    "flags": flags, "rep_id": _record_rep(row), "message": row.get("problems", row.get("message", ""))})
+        out.append(
+            {
+                "table": row.get("table"),
+                "file": row.get("file"),
+                "line": None if line is None or pd.isna(line) else int(line),
+                "flags": flags,
+                "rep_id": _record_rep(row),
+                "message": row.get("problems", row.get("message", "")),
+            }
+        )
     return out
 
 

@@ -5,6 +5,7 @@ small_sample``: ``n`` is the sample the rate rests on and ``small_sample``
 is ``n < SMALL_SAMPLE_MIN_CLOSED``. A rate is NaN when its denominator is 0
 or unknown, never an invented 0.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -8,6 +8,7 @@ the pipeline coverage and win rate of
 :func:`salesnb.analysis.metrics.metrics_table`.
 It sits above the metrics table, which itself only takes the quotas.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -76,8 +77,8 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
     return out
 
 
-
 # -- rows ---------------------------------------------------------------------
+
 
 def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, period: Period) -> list[dict]:
     rows = []
@@ -89,8 +90,17 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
         met = np.nan
         if judged and not (np.isnan(target) or np.isnan(actual)):
             met = bool(actual <= target) if at_most else bool(actual >= target)
-        rows.append({"rep_id": rep_id, "expectation": expectation, "target": target, "actual": actual,
-                     "met": met, "unit": unit, "note": note})
+        rows.append(
+            {
+                "rep_id": rep_id,
+                "expectation": expectation,
+                "target": target,
+                "actual": actual,
+                "met": met,
+                "unit": unit,
+                "note": note,
+            }
+        )
 
     if "revenue_quota" in goals:
         target = prorate(goals["revenue_quota"], period)
@@ -109,8 +119,7 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
             target = prorate(norm[tier], period)
             if visits is None:
                 missing = [t for t in ("activities", "customers") if ds.table(t) is None]
-                row(f"visits_per_customer_{tier}", target, None, "visits per customer",
-                    " ".join(ds.missing(t) for t in missing))
+                row(f"visits_per_customer_{tier}", target, None, "visits per customer", " ".join(ds.missing(t) for t in missing))
                 continue
             got = visits.loc[rep_id] if rep_id in visits.index else None
             contacted = 0 if got is None else got[f"customers_{tier}"]
@@ -135,8 +144,14 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
             note += f"; {int(unknown)} with no acquisition method left out"
         if share_goal is None:
             note += "; set min_prospecting_share to judge it"
-        row("prospecting_methods", None if share_goal is None else target_number(share_goal, "min_prospecting_share"),
-            actual, "share", note, judged=share_goal is not None)
+        row(
+            "prospecting_methods",
+            None if share_goal is None else target_number(share_goal, "min_prospecting_share"),
+            actual,
+            "share",
+            note,
+            judged=share_goal is not None,
+        )
     if "max_travel_share" in goals:
         target = target_number(goals["max_travel_share"], "max_travel_share")
         if travel is None:
@@ -149,8 +164,13 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
             row("max_travel_share", target, actual, "share", note, at_most=True)
     if "pipeline_coverage" in goals:
         note = "" if "revenue_quota" in goals else "needs revenue_quota to be measured"
-        row("pipeline_coverage", target_number(goals["pipeline_coverage"], "pipeline_coverage"), metrics["pipeline_coverage"],
-            "x quota", note or f"open pipeline at {period.end.date()} / quota pro-rated to {period.label}")
+        row(
+            "pipeline_coverage",
+            target_number(goals["pipeline_coverage"], "pipeline_coverage"),
+            metrics["pipeline_coverage"],
+            "x quota",
+            note or f"open pipeline at {period.end.date()} / quota pro-rated to {period.label}",
+        )
     if "win_rate" in goals:
         note = f"{int(metrics['won'])} won of {int(metrics['closed'])} closed"
         if metrics["small_sample"]:
@@ -158,8 +178,9 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
         row("win_rate", target_number(goals["win_rate"], "win_rate"), metrics["win_rate"], "share", note)
     for key in goals:
         if key not in KNOWN_KEYS:
-            row(key, None, None, "", f"salesnb does not know how to measure {key!r}; known: {', '.join(KNOWN_KEYS)}",
-                judged=False)
+            row(
+                key, None, None, "", f"salesnb does not know how to measure {key!r}; known: {', '.join(KNOWN_KEYS)}", judged=False
+            )
     return rows
 
 
@@ -223,4 +244,3 @@ def _prospecting(ds, period: Period) -> pd.DataFrame:
     frame["unknown"] = unknown.reindex(frame.index).fillna(0).astype("int64")
     frame.attrs["basis"] = basis
     return frame
-

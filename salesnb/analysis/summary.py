@@ -1,4 +1,5 @@
 """A short description of a loaded source, for people (``salesnb validate``)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -21,16 +22,30 @@ def _table_rows(dataset: Dataset) -> list[dict]:
     for name, table in TABLES.items():
         frame = dataset.table(name)
         if frame is None:
-            rows.append({"table": name, "rows": None, "set_aside": None, "first": None, "last": None,
-                         "file": "(required, missing)" if table.required else "(not provided)"})
+            rows.append(
+                {
+                    "table": name,
+                    "rows": None,
+                    "set_aside": None,
+                    "first": None,
+                    "last": None,
+                    "file": "(required, missing)" if table.required else "(not provided)",
+                }
+            )
             continue
         dates = [frame[c.name] for c in table.columns if c.kind == DATE and frame[c.name].notna().any()]
         first = min(d.min() for d in dates) if dates else None
         last = max(d.max() for d in dates) if dates else None
-        rows.append({"table": name, "rows": len(frame), "set_aside": int(set_aside.get(name, 0)),
-                     "first": first.date().isoformat() if first is not None else "",
-                     "last": last.date().isoformat() if last is not None else "",
-                     "file": dataset.files.get(name, "")})
+        rows.append(
+            {
+                "table": name,
+                "rows": len(frame),
+                "set_aside": int(set_aside.get(name, 0)),
+                "first": first.date().isoformat() if first is not None else "",
+                "last": last.date().isoformat() if last is not None else "",
+                "file": dataset.files.get(name, ""),
+            }
+        )
     return rows
 
 
@@ -55,5 +70,7 @@ def describe(dataset: Dataset) -> str:
     errors = sum(p.severity == "error" for p in dataset.problems)
     warnings = len(dataset.problems) - errors
     lines.append(f"Rows set aside (quarantined): {dataset.quarantined_rows}; problems: {errors} errors, {warnings} warnings")
-    lines.append(f"Expectations: {'expectations.yml found' if dataset.expectations is not None else 'none (quota and scorecard need expectations.yml)'}")
+    lines.append(
+        f"Expectations: {'expectations.yml found' if dataset.expectations is not None else 'none (quota and scorecard need expectations.yml)'}"
+    )
     return "\n".join(lines)

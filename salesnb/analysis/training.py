@@ -17,6 +17,7 @@ the windows (e.g. no closed deal, so no win rate), is left out and listed in
 :func:`salesnb.analysis.metrics.metrics_table` for each window; nothing is
 recomputed here.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from salesnb.io.dataset import Dataset
 from salesnb.errors import InputError
+from salesnb.io.dataset import Dataset
 
 __all__ = ["MAX_WINDOW_DAYS", "MIN_GROUP_REPS", "training_effect"]
 
@@ -39,8 +40,9 @@ MIN_GROUP_REPS = 5
 _DAY = pd.Timedelta(days=1)
 
 
-def training_effect(ds: Dataset, *, program: str, metric: str = "win_rate", window=None,
-                    n_boot: int = 2000, seed: int = 0, as_of=None) -> dict:
+def training_effect(
+    ds: Dataset, *, program: str, metric: str = "win_rate", window=None, n_boot: int = 2000, seed: int = 0, as_of=None
+) -> dict:
     """Estimate a training program's effect on ``metric``.
 
     Parameters
@@ -126,8 +128,10 @@ def training_effect(ds: Dataset, *, program: str, metric: str = "win_rate", wind
     if effect is not None and ci_low <= 0 <= ci_high:
         notes.append("The interval includes zero: the data cannot tell this effect from no effect.")
     if window is not None and (first_start - offset < data_start or ends.max() + offset > data_end):
-        notes.append(f"The {window_label} window reaches beyond the data ({data_start:%Y-%m-%d} to {data_end:%Y-%m-%d}); "
-                     "the missing part counts as no activity.")
+        notes.append(
+            f"The {window_label} window reaches beyond the data ({data_start:%Y-%m-%d} to {data_end:%Y-%m-%d}); "
+            "the missing part counts as no activity."
+        )
     return {
         "program": name,
         "metric": metric,
@@ -136,10 +140,12 @@ def training_effect(ds: Dataset, *, program: str, metric: str = "win_rate", wind
         "ci_high": ci_high,
         "treated": treated,
         "control": control,
-        "method": (f"difference in differences: each trained rep's {metric} over the {window_label} before the "
-                   f"program starts vs the {window_label} after it ends, minus the same change for untrained reps "
-                   f"over the windows around the program's first session ({first_start:%Y-%m-%d}); 95% percentile "
-                   f"bootstrap interval, resampling reps within each group ({n_boot} resamples, seed {seed})"),
+        "method": (
+            f"difference in differences: each trained rep's {metric} over the {window_label} before the "
+            f"program starts vs the {window_label} after it ends, minus the same change for untrained reps "
+            f"over the windows around the program's first session ({first_start:%Y-%m-%d}); 95% percentile "
+            f"bootstrap interval, resampling reps within each group ({n_boot} resamples, seed {seed})"
+        ),
         "n_treated": len(treated),
         "n_control": len(control),
         "before": _iso_range(control_before),
@@ -147,8 +153,10 @@ def training_effect(ds: Dataset, *, program: str, metric: str = "win_rate", wind
         "window_days": window_days,
         "treated_windows": {r: {"before": _iso_range(windows[r][0]), "after": _iso_range(windows[r][1])} for r in treated},
         "means": {
-            "treated_before": _mean(t[:, 0]), "treated_after": _mean(t[:, 1]),
-            "control_before": _mean(c[:, 0]), "control_after": _mean(c[:, 1]),
+            "treated_before": _mean(t[:, 0]),
+            "treated_after": _mean(t[:, 1]),
+            "control_before": _mean(c[:, 0]),
+            "control_after": _mean(c[:, 1]),
         },
         "excluded": excluded,
         "warning": _warning(len(treated), len(control)),
@@ -185,8 +193,10 @@ def _window(window, first_start, last_end, data_start, data_end):
         days = min(before, after, MAX_WINDOW_DAYS)
         if days < 1:
             side = "before the program starts" if before < 1 else "after the program ends"
-            raise InputError(f"no data {side} (data spans {data_start:%Y-%m-%d} to {data_end:%Y-%m-%d}); "
-                             "a before/after comparison needs both sides")
+            raise InputError(
+                f"no data {side} (data spans {data_start:%Y-%m-%d} to {data_end:%Y-%m-%d}); "
+                "a before/after comparison needs both sides"
+            )
         return pd.Timedelta(days=days), f"{days} days", days
     if isinstance(window, (int, float)) and not isinstance(window, bool):
         days = int(window)
@@ -254,5 +264,7 @@ def _warning(n_treated: int, n_control: int) -> str | None:
     small = [f"{n} {label} reps" for n, label in ((n_treated, "trained"), (n_control, "untrained")) if n < MIN_GROUP_REPS]
     if not small:
         return None
-    return (f"Only {' and '.join(small)}: groups this small make the estimate fragile (one rep can swing it). "
-            "Read the interval, not the single number, and treat it as a hint rather than proof.")
+    return (
+        f"Only {' and '.join(small)}: groups this small make the estimate fragile (one rep can swing it). "
+        "Read the interval, not the single number, and treat it as a hint rather than proof."
+    )

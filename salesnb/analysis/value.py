@@ -27,16 +27,17 @@ Choices made where the contract is silent:
   its customers' shares, so the ratio says which kinds of customer pay
   back the selling effort. Customers no rep owns are left out.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from salesnb.io.categorical import coalesce, concat_rows, fill_text, is_categorical, plain
-from salesnb.errors import InputError
 from salesnb.analysis.customers import customer_book
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, by_columns, first_positions, lookup, positions
 from salesnb.analysis.periods import Period, parse_period
+from salesnb.errors import InputError
+from salesnb.io.categorical import coalesce, concat_rows, fill_text, is_categorical, plain
 
 __all__ = ["CLV_SOURCES", "clv", "clv_source", "customer_values", "value_cost"]
 
@@ -64,8 +65,9 @@ def customer_values(ds, *, as_of_end, _book: pd.DataFrame | None = None) -> pd.D
     if clv_source(ds) == "orders":
         orders = ds.orders
         done = (orders["date"] < end).to_numpy()
-        amounts, customers = (orders["amount"], orders["customer_id"]) if done.all() else \
-            (orders["amount"][done], orders["customer_id"][done])  # only the two columns it needs, and no copy when all count
+        amounts, customers = (
+            (orders["amount"], orders["customer_id"]) if done.all() else (orders["amount"][done], orders["customer_id"][done])
+        )  # only the two columns it needs, and no copy when all count
         revenue = _sum_by_customer(amounts, customers)
         values = _with_revenue(book, revenue)
         unowned = values["rep_id"].isna().to_numpy() & values["customer_id"].notna().to_numpy()
@@ -79,8 +81,13 @@ def customer_values(ds, *, as_of_end, _book: pd.DataFrame | None = None) -> pd.D
         linked = won["customer_id"].notna().to_numpy()
         revenue = _sum_by_customer(won["amount"][linked], won["customer_id"][linked])
         values = _with_revenue(book, revenue)
-        one_off = pd.DataFrame({"customer_id": won.loc[~linked, "customer_id"], "rep_id": won.loc[~linked, "rep_id"],
-                                "revenue": won.loc[~linked, "amount"]})
+        one_off = pd.DataFrame(
+            {
+                "customer_id": won.loc[~linked, "customer_id"],
+                "rep_id": won.loc[~linked, "rep_id"],
+                "revenue": won.loc[~linked, "amount"],
+            }
+        )
         if len(one_off):
             values = concat_rows([values, one_off])
     values["revenue"] = values["revenue"].fillna(0.0)
@@ -141,8 +148,10 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
         if by != "rep":
             frame[column] = plain(frame[column]).fillna(UNKNOWN)
             frame = frame.groupby(column, sort=True, observed=True).agg(
-                revenue=("revenue", "sum"), customers=("customers", "sum"),
-                annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)))
+                revenue=("revenue", "sum"),
+                customers=("customers", "sum"),
+                annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)),
+            )
             frame = frame.reset_index()
     else:
         values["customers"] = (values["revenue"] > 0).astype("int64")
@@ -154,8 +163,10 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
         owned["annual_cost"] = np.where(owned["customers"] > 0, share, 0.0)
         owned[column] = plain(fill_text(owned[column], UNKNOWN))
         frame = owned.groupby(column, sort=True, observed=True).agg(
-            revenue=("revenue", "sum"), customers=("customers", "sum"),
-            annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)))
+            revenue=("revenue", "sum"),
+            customers=("customers", "sum"),
+            annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)),
+        )
         frame = frame.reset_index()
     frame = frame.rename(columns={"revenue": "clv"})
     frame["customers"] = frame["customers"].astype("int64")
@@ -171,10 +182,12 @@ def _per_rep(values: pd.DataFrame) -> pd.DataFrame:
     customers column and no two-column block beside the values (~45 MiB
     for 1.6 M customers); the sums are the same groupby sums."""
     keys, revenue = values["rep_id"], values["revenue"]
-    per_rep = pd.DataFrame({
-        "revenue": revenue.groupby(keys, sort=False, observed=True).sum(),
-        "customers": (revenue > 0).groupby(keys, sort=False, observed=True).sum().astype("int64"),
-    })
+    per_rep = pd.DataFrame(
+        {
+            "revenue": revenue.groupby(keys, sort=False, observed=True).sum(),
+            "customers": (revenue > 0).groupby(keys, sort=False, observed=True).sum().astype("int64"),
+        }
+    )
     per_rep.index = plain(per_rep.index)
     return per_rep
 
@@ -193,8 +206,8 @@ def _sum_by_customer(amounts: pd.Series, customers: pd.Series) -> pd.Series:
     seen = []
     step = 1 << 20  # a slice of rows at a time: the scratch arrays stay a few MiB (whole, ~60 MiB for 3 M orders)
     for at in range(0, len(codes), step):
-        part = codes[at:at + step]
-        weights = np.nan_to_num(amounts[at:at + step])  # a blank amount adds 0, as sum() skips it
+        part = codes[at : at + step]
+        weights = np.nan_to_num(amounts[at : at + step])  # a blank amount adds 0, as sum() skips it
         np.add.at(total, part.astype(np.intp) + 1, weights)  # row by row, in order: the sums of one bincount over all rows
         seen.append(pd.unique(part[part >= 0]))
     total = total[1:]
@@ -215,8 +228,9 @@ def _with_revenue(book: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
     matched[at[at >= 0]] = True
     extra = revenue[~matched]
     if len(extra):
-        values = concat_rows([values, pd.DataFrame({"customer_id": extra.index.to_series(index=range(len(extra))),
-                                                    "revenue": extra.to_numpy()})])
+        values = concat_rows(
+            [values, pd.DataFrame({"customer_id": extra.index.to_series(index=range(len(extra))), "revenue": extra.to_numpy()})]
+        )
     return values
 
 

@@ -7,6 +7,7 @@ Figures go through :func:`salesnb.analysis.labels.fmt_unit`. A report shows
 a part of the summary on its own through :func:`focus_words`, never by
 searching the summary's text.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -72,15 +73,22 @@ QUESTIONS = {
 """Focus factor (or ``none``: nothing falls short; ``thin``: too little data) -> questions for the one-to-one."""
 
 NO_FOCUS_TEXT = {
-    "none": ("No part of your funnel falls meaningfully short of your peers: opportunities, win rate, deal size "
-             "and cycle length are all within the usual range. Keep doing what works; the next step is a "
-             "stretch goal you choose."),
-    "no_data": ("There is no new opportunity or closed deal in this period yet, so there is nothing to judge; "
-                "we will look again when there is."),
-    "thin_sample": ("With {closed} closed deals in this period the numbers are too few to say fairly which part of "
-                    "your funnel to work on; we will look again over a longer period."),
-    "thin_peers": ("There are too few other reps with data in this period to compare with fairly, so no single "
-                   "focus is named this time."),
+    "none": (
+        "No part of your funnel falls meaningfully short of your peers: opportunities, win rate, deal size "
+        "and cycle length are all within the usual range. Keep doing what works; the next step is a "
+        "stretch goal you choose."
+    ),
+    "no_data": (
+        "There is no new opportunity or closed deal in this period yet, so there is nothing to judge; "
+        "we will look again when there is."
+    ),
+    "thin_sample": (
+        "With {closed} closed deals in this period the numbers are too few to say fairly which part of "
+        "your funnel to work on; we will look again over a longer period."
+    ),
+    "thin_peers": (
+        "There are too few other reps with data in this period to compare with fairly, so no single focus is named this time."
+    ),
 }
 """Why no focus is named -> what the summary says instead."""
 
@@ -113,8 +121,10 @@ def strength(e: Mapping, group: str, *, you: bool = False) -> str:
     if e["factor"] == "prospecting":
         what = f"{'you opened' if you else 'Opened'} {_count(rep)} new opportunities"
         if "raw_value" in e:
-            what = (f"{'you opened' if you else 'Opened'} {_count(e['raw_value'])} new opportunities in "
-                    f"{_share(e['active_share'])} of the period, a full-period pace of {_count(rep)}")
+            what = (
+                f"{'you opened' if you else 'Opened'} {_count(e['raw_value'])} new opportunities in "
+                f"{_share(e['active_share'])} of the period, a full-period pace of {_count(rep)}"
+            )
         bench = _count(med)
     elif e["factor"] == "conversion":
         what = f"{'you win' if you else 'Wins'} {_share(rep)} of {'your ' if you else ''}closed deals"
@@ -134,8 +144,10 @@ def _focus_sentence(e: Mapping, group: str, period) -> str:
     when = f" in {period}" if period else ""
     if e["factor"] == "prospecting":
         if "raw_value" in e:
-            return (f"You opened {_count(e['raw_value'])} new opportunities{when} in {_share(e['active_share'])} of it, "
-                    f"a pace of {_count(rep)} for the whole period, {gap} fewer than {peer} of {_count(med)}.")
+            return (
+                f"You opened {_count(e['raw_value'])} new opportunities{when} in {_share(e['active_share'])} of it, "
+                f"a pace of {_count(rep)} for the whole period, {gap} fewer than {peer} of {_count(med)}."
+            )
         return f"You opened {_count(rep)} new opportunities{when}, {gap} fewer than {peer} of {_count(med)}."
     if e["factor"] == "conversion":
         return f"You won {_share(rep)} of your closed deals{when}, against {peer} of {_share(med)}."
@@ -156,8 +168,17 @@ def focus_words(diagnosis: Mapping) -> str:
     return f"{_focus_sentence(e, diagnosis.get('peer_group', 'team'), diagnosis.get('period'))} {ADVICE[focus]}"
 
 
-def summary(*, name, strengths: Sequence[Mapping], focus: str | None, reason: str | None, evidence: Sequence[Mapping],
-            group: str, period, closed: int) -> str:
+def summary(
+    *,
+    name,
+    strengths: Sequence[Mapping],
+    focus: str | None,
+    reason: str | None,
+    evidence: Sequence[Mapping],
+    group: str,
+    period,
+    closed: int,
+) -> str:
     """The diagnosis read aloud: strengths first (their evidence), then the
     focus and its advice (:func:`focus_words`), or why no focus is named
     (``reason``, a key of :data:`NO_FOCUS_TEXT`)."""
@@ -181,20 +202,23 @@ def questions(focus: str | None, reason: str | None) -> list[str]:
     return list(QUESTIONS[focus or ("none" if reason == "none" else "thin")])
 
 
-def notes(*, peer_count: int, group: str, active_share: float, opened, pace, reason: str | None,
-          closed: int) -> list[str]:
+def notes(*, peer_count: int, group: str, active_share: float, opened, pace, reason: str | None, closed: int) -> list[str]:
     """What qualifies a diagnosis: the benchmark, a pro-rated pace, and why
     no focus is named when the data is too thin (``reason``)."""
     where = "the rep's team" if group == "team" else "all reps"
     said = [f"Benchmark: the median of {peer_count} other reps with data ({where})."]
     if 0 < active_share < 1:
-        said.append(f"Employed for {_share(active_share)} of the period: opportunities are compared as a full-period pace "
-                    f"({_count(opened or 0)} opened, {_count(pace or 0)} at that pace).")
+        said.append(
+            f"Employed for {_share(active_share)} of the period: opportunities are compared as a full-period pace "
+            f"({_count(opened or 0)} opened, {_count(pace or 0)} at that pace)."
+        )
     if reason == "no_data":
         said.append("No opportunities created or deals closed in this period: nothing to diagnose yet.")
     elif reason == "thin_sample":
-        said.append(f"Only {closed} closed deal{'' if closed == 1 else 's'} in this period: too few for win rate, deal size "
-                    "and cycle length to say which factor holds revenue back. Try a longer period.")
+        said.append(
+            f"Only {closed} closed deal{'' if closed == 1 else 's'} in this period: too few for win rate, deal size "
+            "and cycle length to say which factor holds revenue back. Try a longer period."
+        )
     elif reason == "thin_peers":
         said.append(f"Only {peer_count} other reps with data to compare with: too few for a fair benchmark.")
     return said

@@ -6,6 +6,7 @@ group when imported. Only click is imported at start-up, so ``salesnb --help``
 answers fast; pandas and friends are imported inside the commands that need
 them.
 """
+
 from __future__ import annotations
 
 # Commands register themselves on `cli` when their module is imported.

@@ -3,20 +3,28 @@
 Text output is for people; ``--format json`` gives the contract's shapes
 (NaN as null) for scripts.
 """
+
 from __future__ import annotations
 
 import click
 
-from salesnb.cli.group import cli, parse_as_of as _as_of
+from salesnb.cli.group import cli
+from salesnb.cli.group import parse_as_of as _as_of
 
 _WIDTH = 96
 
 
 def _source_options(command):
-    command = click.option("--as-of", "as_of", callback=_as_of, metavar="DATE",
-                           help="Day that relative periods (last-quarter, ytd...) count back from; default today.")(command)
-    command = click.option("--mapping", type=click.Path(dir_okay=False),
-                           help="mapping.yml for a CRM export (default: the one beside the data)")(command)
+    command = click.option(
+        "--as-of",
+        "as_of",
+        callback=_as_of,
+        metavar="DATE",
+        help="Day that relative periods (last-quarter, ytd...) count back from; default today.",
+    )(command)
+    command = click.option(
+        "--mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)"
+    )(command)
     return click.argument("source")(command)
 
 
@@ -26,7 +34,9 @@ def _format_option(command):
 
 @cli.command()
 @_source_options
-@click.option("--period", required=True, metavar="P", help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-quarter, ytd ...")
+@click.option(
+    "--period", required=True, metavar="P", help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-quarter, ytd ..."
+)
 @click.option("--rep", metavar="R", help="Only this rep (benchmarked against the others all the same).")
 @_format_option
 def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
@@ -37,8 +47,8 @@ def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
     is too thin or nothing falls short).
     """
     from salesnb.analysis.diagnosis import diagnose as run_diagnose
-    from salesnb.io.loading import load
     from salesnb.analysis.periods import parse_period, require_data_in
+    from salesnb.io.loading import load
 
     dataset = load(source, mapping=mapping)
     require_data_in(dataset, parse_period(period, as_of=as_of))  # "no data in 2031", not a diagnosis of zeros
@@ -58,8 +68,8 @@ def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
 def training_effect(source, mapping, as_of, program, metric, fmt) -> None:
     """Estimate a training program's effect on a metric (difference in
     differences against untrained reps, with a 95% bootstrap interval)."""
-    from salesnb.io.loading import load
     from salesnb.analysis.training import training_effect as run_training_effect
+    from salesnb.io.loading import load
 
     dataset = load(source, mapping=mapping)
     result = run_training_effect(dataset, program=program, metric=metric, as_of=as_of)
@@ -73,8 +83,8 @@ def training_effect(source, mapping, as_of, program, metric, fmt) -> None:
 def quality(source, mapping, as_of, period, fmt) -> None:
     """List data-quality flags: padded activity, stale pipeline, small
     samples and the rows the loader set aside."""
-    from salesnb.io.loading import load
     from salesnb.analysis.quality import quality_flags
+    from salesnb.io.loading import load
 
     dataset = load(source, mapping=mapping)
     flags = quality_flags(dataset, period=period, as_of=as_of)
@@ -85,6 +95,7 @@ def quality(source, mapping, as_of, period, fmt) -> None:
 
 
 # -- output helpers ------------------------------------------------------------
+
 
 def _to_json(value) -> str:
     from salesnb.io.exports import to_json
@@ -116,14 +127,15 @@ def _diagnosis_text(result: dict, flags) -> str:
 
     focus = result["focus"] or "none named"
     lines = [f"{result['rep_id']}  {result['period']}  focus: {focus}", _wrap(result["summary"])]
-    lines.append("  Evidence (peer = median of the "
-                 + ("team" if result.get("peer_group") == "team" else "other reps") + "):")
+    lines.append("  Evidence (peer = median of the " + ("team" if result.get("peer_group") == "team" else "other reps") + "):")
     for e in result["evidence"]:
         gap = "" if e["gap_pct"] is None else f"{e['gap_pct']:+.0f}%"
         small = "  small sample" if e["small_sample"] else ""
         n = "" if e["n"] is None else f"n={e['n']}"
-        lines.append(f"    {e['factor']:<12}{_value(e['metric'], e['rep_value']):>10}   peer {_value(e['metric'], e['peer_median']):>10}"
-                     f"  {gap:>6}  {n}{small}")
+        lines.append(
+            f"    {e['factor']:<12}{_value(e['metric'], e['rep_value']):>10}   peer {_value(e['metric'], e['peer_median']):>10}"
+            f"  {gap:>6}  {n}{small}"
+        )
     if result.get("questions"):
         lines.append("  Questions for the next one-to-one:")
         lines += [_wrap(f"- {q}", "    ", "  ") for q in result["questions"]]
@@ -162,13 +174,19 @@ def _training_text(r: dict) -> str:
         fmt = _number_format(r["effect"], r["ci_low"], r["ci_high"])
         lines.append(f"  Effect: {r['effect']:+{fmt}} (95% interval {r['ci_low']:+{fmt}} to {r['ci_high']:+{fmt}})")
     fmt = _number_format(*m.values())
-    lines.append(f"  Trained reps ({r['n_treated']}): {_plain(metric, m.get('treated_before'), fmt)} before -> "
-                 f"{_plain(metric, m.get('treated_after'), fmt)} after   [{', '.join(r['treated'])}]")
-    lines.append(f"  Untrained reps ({r['n_control']}): {_plain(metric, m.get('control_before'), fmt)} before -> "
-                 f"{_plain(metric, m.get('control_after'), fmt)} after")
+    lines.append(
+        f"  Trained reps ({r['n_treated']}): {_plain(metric, m.get('treated_before'), fmt)} before -> "
+        f"{_plain(metric, m.get('treated_after'), fmt)} after   [{', '.join(r['treated'])}]"
+    )
+    lines.append(
+        f"  Untrained reps ({r['n_control']}): {_plain(metric, m.get('control_before'), fmt)} before -> "
+        f"{_plain(metric, m.get('control_after'), fmt)} after"
+    )
     if r.get("before") and r.get("after"):
-        lines.append(f"  Windows for untrained reps: {r['before']['start']}..{r['before']['end']} and "
-                     f"{r['after']['start']}..{r['after']['end']} ({r.get('window_days')} days each)")
+        lines.append(
+            f"  Windows for untrained reps: {r['before']['start']}..{r['before']['end']} and "
+            f"{r['after']['start']}..{r['after']['end']} ({r.get('window_days')} days each)"
+        )
     if r.get("warning"):
         lines.append(_wrap(f"Warning: {r['warning']}", hanging="  "))
     for note in r.get("notes", []):

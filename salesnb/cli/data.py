@@ -1,4 +1,5 @@
 """Commands about the data source itself: ``validate`` and ``sample``."""
+
 from __future__ import annotations
 
 import click
@@ -10,10 +11,19 @@ MAX_PROBLEMS_SHOWN = 50
 
 @cli.command()
 @click.argument("source")
-@click.option("--mapping", "mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)")
+@click.option(
+    "--mapping",
+    "mapping",
+    type=click.Path(dir_okay=False),
+    help="mapping.yml for a CRM export (default: the one beside the data)",
+)
 @click.option("--strict", is_flag=True, help="Any problem is fatal (exit 1) instead of setting bad rows aside.")
-@click.option("--quarantine-out", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write the set-aside rows to this CSV file (never one of the source's own files).")
+@click.option(
+    "--quarantine-out",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write the set-aside rows to this CSV file (never one of the source's own files).",
+)
 @click.option("--all", "show_all", is_flag=True, help=f"List every problem (default: the first {MAX_PROBLEMS_SHOWN}).")
 def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str | None, show_all: bool) -> None:
     """Check SOURCE against the data contract and summarise it.
@@ -23,9 +33,9 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
     source is usable (bad rows are set aside and counted), 1 with --strict
     when there is any problem, or when the source cannot be read at all.
     """
+    from salesnb.analysis.summary import describe
     from salesnb.io.loading import load
     from salesnb.run.outputs import check_output_file, source_inputs
-    from salesnb.analysis.summary import describe
 
     if quarantine_out:  # refused before the (maybe long) load; again below with the files the loader read
         check_output_file(quarantine_out, inputs=source_inputs(source, mapping=mapping), option="--quarantine-out")
@@ -46,8 +56,9 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
         from salesnb.atomic import write_text
         from salesnb.io.exports import to_csv_text
 
-        target = check_output_file(quarantine_out, option="--quarantine-out",
-                                   inputs=source_inputs(source, mapping=mapping, files=dataset.files.values()))
+        target = check_output_file(
+            quarantine_out, option="--quarantine-out", inputs=source_inputs(source, mapping=mapping, files=dataset.files.values())
+        )
         write_text(target, to_csv_text(dataset.quarantine))
         click.echo(f"\nwrote {dataset.quarantined_rows} set-aside rows to {quarantine_out}")
 
@@ -61,8 +72,11 @@ def _outside_files(dataset) -> list[tuple[str, str]]:
     if not folder.is_dir():
         return []
     inside = folder.resolve()
-    return [(table, file) for table, file in dataset.files.items()
-            if Path(file).is_file() and inside not in Path(file).resolve().parents]
+    return [
+        (table, file)
+        for table, file in dataset.files.items()
+        if Path(file).is_file() and inside not in Path(file).resolve().parents
+    ]
 
 
 @cli.command()
@@ -72,8 +86,11 @@ def _outside_files(dataset) -> list[tuple[str, str]]:
 @click.option("--months", default=24, show_default=True, help="Months of history ending at --end.")
 @click.option("--end", default="2025-12-31", show_default=True, help="Last day of the generated history.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-@click.option("--force", is_flag=True,
-              help="Write into OUT even though it holds files: the sample's table files and expectations.yml there are replaced.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into OUT even though it holds files: the sample's table files and expectations.yml there are replaced.",
+)
 def sample(out: str, seed: int, n_reps: int, months: int, end: str, fmt: str, force: bool) -> None:
     """Write a deterministic sample data source to OUT (see data/README.md).
 
@@ -86,8 +103,10 @@ def sample(out: str, seed: int, n_reps: int, months: int, end: str, fmt: str, fo
 
     folder = Path(out)
     if folder.is_dir() and not force and any(folder.iterdir()):
-        raise OutputError(f"{out} is not empty: the sample would replace the table files and expectations.yml there. "
-                          "Pass a new or empty folder, or add --force to regenerate a sample in place")
+        raise OutputError(
+            f"{out} is not empty: the sample would replace the table files and expectations.yml there. "
+            "Pass a new or empty folder, or add --force to regenerate a sample in place"
+        )
 
     rows = generate(out, seed=seed, reps=n_reps, months=months, end=end, fmt=fmt)
     for table, count in rows.items():

@@ -5,6 +5,7 @@ The command modules import :data:`cli` from here and register on it;
 purpose (:class:`SalesnbError`) become a message on stderr and exit 1;
 click's usage errors exit 2.
 """
+
 from __future__ import annotations
 
 import click

@@ -5,11 +5,13 @@
 Notes about missing tables and set-aside rows go to stderr for csv/json, so
 the output stays machine-readable.
 """
+
 from __future__ import annotations
 
 import click
 
-from salesnb.cli.group import cli, parse_as_of as _as_of
+from salesnb.cli.group import cli
+from salesnb.cli.group import parse_as_of as _as_of
 
 GROUPS = ("rep", "team", "territory", "customer_type", "acquisition_method", "market_tier")
 
@@ -27,16 +29,30 @@ def _period(ctx, param, value):
 
 @cli.command()
 @click.argument("source")
-@click.option("--by", required=True, type=click.Choice(GROUPS),
-              help="One row per rep, team, territory, customer type, acquisition method or market tier.")
-@click.option("--period", metavar="P", callback=_period,
-              help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-month, last-quarter, last-year or ytd. "
-                   "Default: the whole span of the data.")
+@click.option(
+    "--by",
+    required=True,
+    type=click.Choice(GROUPS),
+    help="One row per rep, team, territory, customer type, acquisition method or market tier.",
+)
+@click.option(
+    "--period",
+    metavar="P",
+    callback=_period,
+    help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-month, last-quarter, last-year or ytd. "
+    "Default: the whole span of the data.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--mapping", type=click.Path(dir_okay=False),
-              help="mapping.yml for a CRM export (default: the one beside the data)")
-@click.option("--as-of", "as_of", callback=_as_of, metavar="DATE",
-              help="Day that relative periods (last-quarter, ytd...) count back from; default today.")
+@click.option(
+    "--mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)"
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=_as_of,
+    metavar="DATE",
+    help="Day that relative periods (last-quarter, ytd...) count back from; default today.",
+)
 def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | None, as_of) -> None:
     """Every contract metric for a period, one row per group.
 
@@ -46,9 +62,9 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
     blank (null in JSON) and a note says which table would enable it.
     Without --period the whole span of the data is used.
     """
-    from salesnb.io.loading import load
     from salesnb.analysis.metrics import blank_empty_period, metrics_table
     from salesnb.analysis.periods import data_span, no_data_in, parse_period
+    from salesnb.io.loading import load
     from salesnb.io.urls import mask_url
 
     dataset = load(source, mapping=mapping)
@@ -60,8 +76,10 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
         table = blank_empty_period(table)
         click.echo(f"note: {empty}: the period's counts, revenue and attainment are blank, not 0", err=True)
     if dataset.quarantined_rows:
-        notes.append(f"{dataset.quarantined_rows} rows broke the contract and were set aside; "
-                     f"run `salesnb validate {mask_url(source)}` to see them.")
+        notes.append(
+            f"{dataset.quarantined_rows} rows broke the contract and were set aside; "
+            f"run `salesnb validate {mask_url(source)}` to see them."
+        )
     if fmt == "table":
         click.echo(_as_text(table, span))
         for note in notes:

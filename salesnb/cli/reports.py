@@ -1,5 +1,6 @@
 """Commands that render reports: ``report`` (a batch now) and ``schedule``
 (a batch every day, week or month)."""
+
 from __future__ import annotations
 
 import signal
@@ -15,45 +16,116 @@ from salesnb.cli.group import cli
 
 @cli.command("report")
 @click.argument("source")
-@click.option("--period", required=True,
-              help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, or last-month, last-quarter, last-year, ytd "
-                   "(resolved once against --as-of).")
-@click.option("--out", required=True, metavar="DIR",
-              help="Output folder; may contain {period} and {as_of}, e.g. reports/{period}.")
-@click.option("--rep", "reps", multiple=True, metavar="REP_ID",
-              help="Render only this rep's coaching report (repeatable); no team overview and no data quality "
-                   "page unless --team or --all asks for them. Default: every report.")
-@click.option("--team", "teams", multiple=True, metavar="TEAM",
-              help="Render this team's overview and the data quality page (repeatable), plus the --rep reports, "
-                   "or every rep's when no --rep is given.")
-@click.option("--all", "overviews", is_flag=True, default=None,
-              help="With --rep: also the data quality page and every team's overview.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Reports rendered at once, each in its own worker process; never more workers than "
-                   "reports, at most 32 (a warning above this machine's cores).")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
-              help="The day relative periods count back from (default: today).")
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None, metavar="M",
-              help="mapping.yml for a CRM export (default: the one beside the data).")
-@click.option("--notebooks", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR",
-              help="Folder holding rep_coaching.ipynb, team_overview.ipynb, data_quality.ipynb "
-                   "(default: the repository's notebooks/).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
-              metavar="SECONDS", help="Longest one notebook cell may run before its report fails.")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: when stderr is a terminal).")
-@click.option("--force", is_flag=True,
-              help="Render every report, even those whose data, notebook and parameters did not change.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Where reports run: this machine, or a Dask cluster (pip install \"salesnb[dask]\").")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of --jobs workers).")
-@click.option("--engine", type=click.Choice(["auto", "fork", "kernel"]), default="auto", show_default=True,
-              help="fork: a warm process per worker, a fresh fork of it per report (fast); "
-                   "kernel: a fresh Jupyter kernel per report (slow); auto: fork on Linux, else kernel.")
+@click.option(
+    "--period",
+    required=True,
+    help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, or last-month, last-quarter, last-year, ytd "
+    "(resolved once against --as-of).",
+)
+@click.option(
+    "--out", required=True, metavar="DIR", help="Output folder; may contain {period} and {as_of}, e.g. reports/{period}."
+)
+@click.option(
+    "--rep",
+    "reps",
+    multiple=True,
+    metavar="REP_ID",
+    help="Render only this rep's coaching report (repeatable); no team overview and no data quality "
+    "page unless --team or --all asks for them. Default: every report.",
+)
+@click.option(
+    "--team",
+    "teams",
+    multiple=True,
+    metavar="TEAM",
+    help="Render this team's overview and the data quality page (repeatable), plus the --rep reports, "
+    "or every rep's when no --rep is given.",
+)
+@click.option(
+    "--all", "overviews", is_flag=True, default=None, help="With --rep: also the data quality page and every team's overview."
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Reports rendered at once, each in its own worker process; never more workers than "
+    "reports, at most 32 (a warning above this machine's cores).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="DATE",
+    help="The day relative periods count back from (default: today).",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    metavar="M",
+    help="mapping.yml for a CRM export (default: the one beside the data).",
+)
+@click.option(
+    "--notebooks",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Folder holding rep_coaching.ipynb, team_overview.ipynb, data_quality.ipynb (default: the repository's notebooks/).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest one notebook cell may run before its report fails.",
+)
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--force", is_flag=True, help="Render every report, even those whose data, notebook and parameters did not change.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help='Where reports run: this machine, or a Dask cluster (pip install "salesnb[dask]").',
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of --jobs workers).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "fork", "kernel"]),
+    default="auto",
+    show_default=True,
+    help="fork: a warm process per worker, a fresh fork of it per report (fast); "
+    "kernel: a fresh Jupyter kernel per report (slow); auto: fork on Linux, else kernel.",
+)
 @click.pass_context
-def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mapping, notebooks, timeout, progress, force,
-           executor, scheduler, engine):
+def report(
+    ctx,
+    source,
+    period,
+    out,
+    reps,
+    teams,
+    overviews,
+    jobs,
+    as_of,
+    mapping,
+    notebooks,
+    timeout,
+    progress,
+    force,
+    executor,
+    scheduler,
+    engine,
+):
     """Render coaching reports for SOURCE as self-contained HTML in DIR.
 
     One report per rep (rep_coaching), one per team (team_overview) and one
@@ -64,8 +136,8 @@ def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mappin
     new, empty or a folder salesnb wrote; it is never the data's folder.
     Exits 1 if any report failed; the others are still written.
     """
-    from salesnb.run.executors import make_executor
     from salesnb.run.batch import run_batch
+    from salesnb.run.executors import make_executor
 
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
@@ -75,9 +147,20 @@ def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mappin
         with _stop_on_sigterm():
             runner = make_executor(executor, jobs=jobs, scheduler=scheduler) if executor != "local" else None
             result = run_batch(
-                source, period=period, out=out, reps=reps, teams=teams, jobs=jobs,
-                as_of=as_of.date() if as_of is not None else None, mapping=mapping, notebooks=notebooks,
-                progress=progress, cell_timeout=timeout, force=force, engine=engine, executor=runner,
+                source,
+                period=period,
+                out=out,
+                reps=reps,
+                teams=teams,
+                jobs=jobs,
+                as_of=as_of.date() if as_of is not None else None,
+                mapping=mapping,
+                notebooks=notebooks,
+                progress=progress,
+                cell_timeout=timeout,
+                force=force,
+                engine=engine,
+                executor=runner,
                 overviews=overviews or None,
             )
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (BatchStopped): one line, exit 128 + signal
@@ -99,14 +182,21 @@ def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mappin
 @cli.command("schedule")
 @click.option("--cadence", required=True, type=click.Choice(["daily", "weekly", "monthly"]))
 @click.option("--at", "at", default="06:00", show_default=True, metavar="HH:MM", help="Time of day (24-hour).")
-@click.option("--weekday", type=click.Choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]), default=None,
-              help="Day of a weekly run (default: mon).")
+@click.option(
+    "--weekday",
+    type=click.Choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+    default=None,
+    help="Day of a weekly run (default: mon).",
+)
 @click.option("--day", type=click.IntRange(1, 28), default=None, help="Day of the month of a monthly run (default: 1).")
 @click.option("--source", required=True, help="The data source, as for `salesnb report`.")
-@click.option("--out", required=True, metavar="DIR",
-              help="Output folder; {period} and {as_of} keep one folder per run, e.g. reports/{period}.")
-@click.option("--period", default=None,
-              help="A relative period: last-month (default), last-quarter, last-year or ytd.")
+@click.option(
+    "--out",
+    required=True,
+    metavar="DIR",
+    help="Output folder; {period} and {as_of} keep one folder per run, e.g. reports/{period}.",
+)
+@click.option("--period", default=None, help="A relative period: last-month (default), last-quarter, last-year or ytd.")
 @click.option("--mapping", default=None, metavar="M", help="mapping.yml, as for `salesnb report`.")
 @click.option("--notebooks", default=None, metavar="DIR", help="Notebooks folder, as for `salesnb report`.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
@@ -114,19 +204,25 @@ def report(ctx, source, period, out, reps, teams, overviews, jobs, as_of, mappin
 def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks, jobs, name):
     """Print a crontab line and a systemd service + timer that run
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
-    from salesnb.run.schedule import DEFAULT_PERIOD, Schedule, render_schedule
-
     from salesnb.run.outputs import fill_placeholders
+    from salesnb.run.schedule import DEFAULT_PERIOD, Schedule, render_schedule
 
     period = period or DEFAULT_PERIOD
     _check_period(period)
     fill_placeholders(out, {"period": period, "as_of": "2000-01-01"})  # a bad placeholder fails now, not at 6 a.m.
     plan = Schedule(
-        cadence=cadence, source=_absolute(source), out=_absolute(out), period=period, at=at,
-        weekday=weekday, day=day, executable=_salesnb_executable(),
+        cadence=cadence,
+        source=_absolute(source),
+        out=_absolute(out),
+        period=period,
+        at=at,
+        weekday=weekday,
+        day=day,
+        executable=_salesnb_executable(),
         mapping=_absolute(mapping) if mapping else None,
         notebooks=_absolute(notebooks) if notebooks else None,
-        extra=("--jobs", str(jobs)) if jobs != 1 else (), name=name,
+        extra=("--jobs", str(jobs)) if jobs != 1 else (),
+        name=name,
     )
     click.echo(render_schedule(plan), nl=False)
 
@@ -166,9 +262,11 @@ def _checked_jobs(jobs: int) -> int:
         click.echo(f"warning: --jobs {jobs} is capped at {MAX_WORKERS} workers", err=True)
         jobs = MAX_WORKERS
     if jobs > cores:
-        click.echo(f"warning: --jobs {jobs} is more than the {cores} core{'s' if cores != 1 else ''} here: each worker "
-                   f"holds its own report template in memory, and reports render no faster (try --jobs {cores})",
-                   err=True)
+        click.echo(
+            f"warning: --jobs {jobs} is more than the {cores} core{'s' if cores != 1 else ''} here: each worker "
+            f"holds its own report template in memory, and reports render no faster (try --jobs {cores})",
+            err=True,
+        )
     return jobs
 
 
@@ -179,8 +277,10 @@ def _check_period(period: str) -> None:
 
     parse_period(period)
     if period.strip().lower() not in RELATIVE:
-        click.echo(f"warning: {period!r} is a fixed period: every run will report the same dates "
-                   f"(relative ones: {', '.join(RELATIVE)})", err=True)
+        click.echo(
+            f"warning: {period!r} is a fixed period: every run will report the same dates (relative ones: {', '.join(RELATIVE)})",
+            err=True,
+        )
 
 
 def _absolute(value: str) -> str:

@@ -16,9 +16,10 @@ This is the one module that reads pandas' private API (``_pa_array``,
 :class:`salesnb.fast_paths.FastPath` with the public way as its fallback;
 the other modules call :func:`arrow_array`.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -131,12 +132,17 @@ def from_arrow(column) -> pd.Series:
         if not pa.types.is_dictionary(column.type):
             chunks = pa.chunked_array(chunks).unify_dictionaries().chunks
         dictionary = chunks[0].dictionary
-        codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks]) if len(chunks) > 1 \
+        codes = (
+            np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks])
+            if len(chunks) > 1
             else chunks[0].indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        )
     else:
         encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
         dictionary, codes = encoded.dictionary, encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    return from_codes(codes, dictionary.cast(pa.large_string()).to_pandas(types_mapper={pa.large_string(): pd.StringDtype(na_value=np.nan)}.get))
+    return from_codes(
+        codes, dictionary.cast(pa.large_string()).to_pandas(types_mapper={pa.large_string(): pd.StringDtype(na_value=np.nan)}.get)
+    )
 
 
 def as_category(values: pd.Series) -> pd.Series:
@@ -208,13 +214,22 @@ def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for column in columns:
         parts = [f[column] if column in f.columns else None for f in frames]
         if not any(is_categorical(p) for p in parts if p is not None):
-            data[column] = pd.concat([p if p is not None else pd.Series(np.nan, index=f.index, dtype=_missing_dtype(parts))
-                                      for p, f in zip(parts, frames)], ignore_index=True)
+            data[column] = pd.concat(
+                [
+                    p if p is not None else pd.Series(np.nan, index=f.index, dtype=_missing_dtype(parts))
+                    for p, f in zip(parts, frames)
+                ],
+                ignore_index=True,
+            )
             continue
         parts = [as_category(p) if p is not None else None for p in parts]
         categories = _union([p.cat.categories for p in parts if p is not None])
-        codes = np.concatenate([_recode(p, categories) if p is not None else np.full(len(f), -1, dtype=_codes_dtype(len(categories)))
-                                for p, f in zip(parts, frames)])
+        codes = np.concatenate(
+            [
+                _recode(p, categories) if p is not None else np.full(len(f), -1, dtype=_codes_dtype(len(categories)))
+                for p, f in zip(parts, frames)
+            ]
+        )
         data[column] = from_codes(codes, categories)
     return pd.DataFrame(data, columns=columns)
 

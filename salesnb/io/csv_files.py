@@ -2,6 +2,7 @@
 Windows-1252 and mixed), its caps (line length, column count), header checks
 (repeated and look-alike names) and Excel's ``="007"`` text cells.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,15 +41,23 @@ def read_csv_table(table: str, path: Path, expected: set[str] | None = None) -> 
         try:
             source = path.read_bytes().decode("utf-16").lstrip("\ufeff")
         except UnicodeDecodeError as exc:
-            raise unreadable(str(path), f"the file starts as UTF-16 text but is not valid UTF-16 ({exc.reason})",
-                             "save the file again as CSV UTF-8 (Excel: Save As, CSV UTF-8)", table=table) from None
+            raise unreadable(
+                str(path),
+                f"the file starts as UTF-16 text but is not valid UTF-16 ({exc.reason})",
+                "save the file again as CSV UTF-8 (Excel: Save As, CSV UTF-8)",
+                table=table,
+            ) from None
         header_text, encoding = source[:65536], None
     else:
         source, encoding = path, "utf-8-sig"
         header_text = head.decode("utf-8-sig", errors="replace")  # the delimiters are ASCII whatever the encoding
     if not header_text.strip("\ufeff \t\r\n"):
-        raise unreadable(str(path), "the file is empty", f"write a header row with the {table} columns (see data/README.md), then the data",
-                         table=table)
+        raise unreadable(
+            str(path),
+            "the file is empty",
+            f"write a header row with the {table} columns (see data/README.md), then the data",
+            table=table,
+        )
     _check_line_lengths(table, path, source)
     first_line = header_text.splitlines()[0]
     sep = max(_DELIMITERS, key=first_line.count)
@@ -88,7 +97,7 @@ def _file_contains(path: Path, source, needle: str) -> bool:
         for block in iter(lambda: handle.read(1 << 20), b""):
             if wanted in tail + block:
                 return True
-            tail = block[-(len(wanted) - 1):] if len(wanted) > 1 else b""
+            tail = block[-(len(wanted) - 1) :] if len(wanted) > 1 else b""
     return False
 
 
@@ -96,6 +105,7 @@ def _unwrap_excel_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Cells written exactly ``="..."`` read as the text between the quotes
     (``="007"`` is 007, as Excel shows it; ``=""`` is blank). Only that exact
     form: ``=A1``, ``="a"&B2`` or `` ="7"`` stay as written."""
+
     def unwrap(cell: str):
         found = _EXCEL_TEXT.fullmatch(cell)
         if found is None:
@@ -136,9 +146,10 @@ def _check_line_lengths(table: str, path: Path, source) -> None:
     """Refuse a file with a line longer than :data:`MAX_LINE_BYTES` before
     parsing it (a 50 MB line would keep the parser busy for minutes).
     ``source``: the path, or the decoded text of a UTF-16 file."""
+
     def blocks():
         if isinstance(source, str):
-            yield from (source[i:i + (1 << 20)] for i in range(0, len(source), 1 << 20))
+            yield from (source[i : i + (1 << 20)] for i in range(0, len(source), 1 << 20))
             return
         with path.open("rb") as handle:
             yield from iter(lambda: handle.read(1 << 20), b"")
@@ -155,9 +166,14 @@ def _check_line_lengths(table: str, path: Path, source) -> None:
         first_break = block.find(lf)
         length += len(block) if first_break < 0 else first_break
         if length > MAX_LINE_BYTES:
-            raise unreadable(str(path), f"this line is longer than {MAX_LINE_BYTES:,} bytes, too long for a row of a table",
-                             "check that the file is a CSV export with one record per line (its line breaks may have been lost, "
-                             "or it is not a CSV file); a value this long does not belong in the table", table=table, line=line)
+            raise unreadable(
+                str(path),
+                f"this line is longer than {MAX_LINE_BYTES:,} bytes, too long for a row of a table",
+                "check that the file is a CSV export with one record per line (its line breaks may have been lost, "
+                "or it is not a CSV file); a value this long does not belong in the table",
+                table=table,
+                line=line,
+            )
         if first_break >= 0:
             line += block.count(lf)
             length = len(block) - block.rfind(lf) - 1
@@ -177,9 +193,14 @@ def _check_column_count(table: str, path: Path, source, sep: str) -> None:
         return
     columns = len(next(csv.reader([first.rstrip("\r\n")], delimiter=sep), []))
     if columns > MAX_COLUMNS:
-        raise unreadable(str(path), f"the header names {columns:,} columns, more than the {MAX_COLUMNS:,} a table may have",
-                         f"export only the columns the {table} table needs (see data/README.md); "
-                         f"an Excel sheet cannot hold more than {MAX_COLUMNS:,} columns either", table=table, line=1)
+        raise unreadable(
+            str(path),
+            f"the header names {columns:,} columns, more than the {MAX_COLUMNS:,} a table may have",
+            f"export only the columns the {table} table needs (see data/README.md); "
+            f"an Excel sheet cannot hold more than {MAX_COLUMNS:,} columns either",
+            table=table,
+            line=1,
+        )
 
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -212,10 +233,20 @@ def _decode_mixed(table: str, path: Path) -> tuple[str, list[Problem]]:
                 decoded.append(_decode_legacy(raw))
                 stray.append((number, raw[exc.start]))
         if utf8_lines >= len(stray):
-            problems = [Problem(table, str(path), number, None, None,
-                                f"this line is not UTF-8 like the rest of the file (byte 0x{byte:02x}); it was read as Windows-1252",
-                                "check the accented letters on this line, and save the file as UTF-8", "bad_value", "warning")
-                        for number, byte in stray]
+            problems = [
+                Problem(
+                    table,
+                    str(path),
+                    number,
+                    None,
+                    None,
+                    f"this line is not UTF-8 like the rest of the file (byte 0x{byte:02x}); it was read as Windows-1252",
+                    "check the accented letters on this line, and save the file as UTF-8",
+                    "bad_value",
+                    "warning",
+                )
+                for number, byte in stray
+            ]
             return "\n".join(decoded), problems
     return _decode_legacy(data), []
 
@@ -234,23 +265,44 @@ def _parse_csv(table: str, path: Path, source, *, sep: str, encoding: str | None
             # index_col=False: rows with a trailing delimiter must not shift the
             # columns; a row with extra values is an error, not silently cut.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(io.StringIO(source) if isinstance(source, str) else source, sep=sep, dtype=str,
-                               keep_default_na=False, na_values=[""], skip_blank_lines=False,
-                               encoding=encoding, encoding_errors="strict", index_col=False)
+            return pd.read_csv(
+                io.StringIO(source) if isinstance(source, str) else source,
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+                encoding=encoding,
+                encoding_errors="strict",
+                index_col=False,
+            )
     except pd.errors.EmptyDataError:  # the first line is blank, or holds only spaces
-        raise unreadable(str(path), "the first line (the header) is blank", f"start the file with the header row of the {table} columns "
-                         "(see data/README.md); delete blank lines above it", table=table, line=1) from None
+        raise unreadable(
+            str(path),
+            "the first line (the header) is blank",
+            f"start the file with the header row of the {table} columns (see data/README.md); delete blank lines above it",
+            table=table,
+            line=1,
+        ) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
         message = str(exc).strip()
         if "EOF inside string" in message:
             line = _unclosed_quote_line(source, encoding)
-            raise unreadable(str(path), "a quote opened on this line is never closed, so the rest of the file reads as one value",
-                             "make sure quotes are closed: add the closing quote, or write a quote inside a value twice (\"\")",
-                             table=table, line=line) from None
+            raise unreadable(
+                str(path),
+                "a quote opened on this line is never closed, so the rest of the file reads as one value",
+                'make sure quotes are closed: add the closing quote, or write a quote inside a value twice ("")',
+                table=table,
+                line=line,
+            ) from None
         found = re.search(r"in line (\d+)", message)
-        raise unreadable(str(path), f"cannot read the file as CSV: {message}",
-                         "check that every row has as many fields as the header and that quotes are closed", table=table,
-                         line=int(found.group(1)) if found else None) from None
+        raise unreadable(
+            str(path),
+            f"cannot read the file as CSV: {message}",
+            "check that every row has as many fields as the header and that quotes are closed",
+            table=table,
+            line=int(found.group(1)) if found else None,
+        ) from None
 
 
 def _unclosed_quote_line(source, encoding: str | None) -> int | None:
@@ -265,8 +317,9 @@ def _unclosed_quote_line(source, encoding: str | None) -> int | None:
     return opened_on if inside else None
 
 
-def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep: str, encoding: str | None,
-                    expected: set[str] | None) -> list[str]:
+def _checked_header(
+    table: str, path: Path, frame: pd.DataFrame, source, *, sep: str, encoding: str | None, expected: set[str] | None
+) -> list[str]:
     """The column names as written (trimmed). A name the loader needs that
     occurs twice stops the load: which column holds the value cannot be
     guessed. Other repeated names are kept apart (``notes``, ``notes (2)``)."""
@@ -276,7 +329,9 @@ def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep:
         return names
     # pandas renames a repeated name ("amount" -> "amount.1"): read the header row as written
     handle = io.StringIO(source) if isinstance(source, str) else source
-    header = pd.read_csv(handle, sep=sep, dtype=str, header=None, nrows=1, keep_default_na=False, encoding=encoding, index_col=False)
+    header = pd.read_csv(
+        handle, sep=sep, dtype=str, header=None, nrows=1, keep_default_na=False, encoding=encoding, index_col=False
+    )
     written = [str(c).strip() for c in header.iloc[0].tolist()] if len(header) else names
     if len(written) != len(names):
         written = names
@@ -286,9 +341,13 @@ def _checked_header(table: str, path: Path, frame: pd.DataFrame, source, *, sep:
         counts.setdefault(name, []).append(position)
     for name, positions in counts.items():
         if len(positions) > 1 and (not wanted or normalise_column_name(name) in wanted):
-            raise unreadable(str(path), f"the header names column {name!r} {len(positions)} times (columns {', '.join(map(str, positions))})",
-                             f"keep one {name!r} column and rename or delete the others: which one holds the {name} cannot be guessed",
-                             table=table, line=1)
+            raise unreadable(
+                str(path),
+                f"the header names column {name!r} {len(positions)} times (columns {', '.join(map(str, positions))})",
+                f"keep one {name!r} column and rename or delete the others: which one holds the {name} cannot be guessed",
+                table=table,
+                line=1,
+            )
     out, seen = [], {}
     for name in written:
         seen[name] = seen.get(name, 0) + 1
@@ -308,6 +367,11 @@ def _check_lookalike_names(table: str, path: Path, names: list[str], expected: s
     for columns in found.values():
         if len({name for _, name in columns}) > 1:
             listed = " and ".join(f"{name!r} (column {position})" for position, name in columns)
-            raise unreadable(str(path), f"the header has {listed}, which both read as {normalise_column_name(columns[0][1])!r}",
-                             f"keep one of them and rename or delete the others: which one holds the {normalise_column_name(columns[0][1])} "
-                             "cannot be guessed", table=table, line=1)
+            raise unreadable(
+                str(path),
+                f"the header has {listed}, which both read as {normalise_column_name(columns[0][1])!r}",
+                f"keep one of them and rename or delete the others: which one holds the {normalise_column_name(columns[0][1])} "
+                "cannot be guessed",
+                table=table,
+                line=1,
+            )

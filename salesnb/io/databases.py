@@ -1,6 +1,7 @@
 """Reading tables from a database: a SQLite or DuckDB file (opened read-only
 by its own driver, never fetching an extension) or any SQLAlchemy URL.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,9 +55,11 @@ class SQLSource:
                         raise
                     holder = re.search(r"held in (.+?) \(PID (\d+)\)", str(exc))
                     who = f" ({Path(holder.group(1)).name}, process {holder.group(2)})" if holder else ""
-                    raise unreadable(self.describe(), f"another program{who} has the database open for writing, so it cannot be read now",
-                                     "close that program (or its connection to the file) and run again; "
-                                     "or copy the file and pass the copy") from None
+                    raise unreadable(
+                        self.describe(),
+                        f"another program{who} has the database open for writing, so it cannot be read now",
+                        "close that program (or its connection to the file) and run again; or copy the file and pass the copy",
+                    ) from None
             elif self.dialect == "sqlite":
                 import sqlite3
 
@@ -69,10 +72,16 @@ class SQLSource:
                     self._connection.close()
                     self._connection = None
                     if _file_kind(self.path) == "duckdb":
-                        raise unreadable(self.describe(), "the file is a DuckDB database, not a SQLite one",
-                                         f"give it the .duckdb name ({Path(self.path).stem}.duckdb), or pass it as duckdb:///{self.path}") from None
-                    raise unreadable(self.describe(), f"the file is not a SQLite database ({exc})",
-                                     "pass a SQLite database file; for CSV, Parquet or Excel files, pass the folder that holds them") from None
+                        raise unreadable(
+                            self.describe(),
+                            "the file is a DuckDB database, not a SQLite one",
+                            f"give it the .duckdb name ({Path(self.path).stem}.duckdb), or pass it as duckdb:///{self.path}",
+                        ) from None
+                    raise unreadable(
+                        self.describe(),
+                        f"the file is not a SQLite database ({exc})",
+                        "pass a SQLite database file; for CSV, Parquet or Excel files, pass the folder that holds them",
+                    ) from None
             else:
                 import sqlalchemy
 
@@ -83,8 +92,11 @@ class SQLSource:
         except DataError:
             raise
         except Exception as exc:  # drivers raise their own types
-            raise unreadable(self.describe(), f"cannot connect to the database: {mask_text(str(exc), self.source).splitlines()[0]}",
-                             "check the URL, that the server is running and that the driver is installed") from None
+            raise unreadable(
+                self.describe(),
+                f"cannot connect to the database: {mask_text(str(exc), self.source).splitlines()[0]}",
+                "check the URL, that the server is running and that the driver is installed",
+            ) from None
         return self._connection
 
     def _check_duckdb_file(self) -> None:
@@ -95,19 +107,31 @@ class SQLSource:
             return
         path = Path(self.path)
         if not path.exists():
-            raise unreadable(self.describe(), "the DuckDB database file does not exist",
-                             "check the path (duckdb:///name.duckdb is relative to the current folder, "
-                             "duckdb:////abs/path.duckdb absolute); salesnb never creates a database")
+            raise unreadable(
+                self.describe(),
+                "the DuckDB database file does not exist",
+                "check the path (duckdb:///name.duckdb is relative to the current folder, "
+                "duckdb:////abs/path.duckdb absolute); salesnb never creates a database",
+            )
         kind = _file_kind(path)
         if kind is None and path.is_file() and path.stat().st_size == 0:
-            raise unreadable(self.describe(), "the file is empty, not a DuckDB database",
-                             "pass the DuckDB database file that holds the tables (the empty one may be a failed copy)")
+            raise unreadable(
+                self.describe(),
+                "the file is empty, not a DuckDB database",
+                "pass the DuckDB database file that holds the tables (the empty one may be a failed copy)",
+            )
         if kind == "sqlite":
-            raise unreadable(self.describe(), "the file is a SQLite database, not a DuckDB one",
-                             f"give it a .sqlite name ({path.stem}.sqlite), or pass it as sqlite:///{path}")
+            raise unreadable(
+                self.describe(),
+                "the file is a SQLite database, not a DuckDB one",
+                f"give it a .sqlite name ({path.stem}.sqlite), or pass it as sqlite:///{path}",
+            )
         if kind != "duckdb":
-            raise unreadable(self.describe(), "the file is not a DuckDB database (nor any database salesnb reads)",
-                             "pass a DuckDB or SQLite database file; for CSV, Parquet or Excel files, pass the folder that holds them")
+            raise unreadable(
+                self.describe(),
+                "the file is not a DuckDB database (nor any database salesnb reads)",
+                "pass a DuckDB or SQLite database file; for CSV, Parquet or Excel files, pass the folder that holds them",
+            )
 
     def table_names(self) -> dict[str, str]:
         if self._tables is None:
@@ -116,30 +140,41 @@ class SQLSource:
                 if self.dialect == "duckdb":
                     names = [row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()]
                 elif self.dialect == "sqlite":
-                    names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')").fetchall()]
+                    names = [
+                        row[0]
+                        for row in connection.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')").fetchall()
+                    ]
                 else:
                     import sqlalchemy
 
                     inspector = sqlalchemy.inspect(connection)
                     names = inspector.get_table_names() + inspector.get_view_names()
             except Exception as exc:  # drivers raise their own types
-                raise unreadable(self.describe(), f"cannot list the tables of the database: {mask_text(str(exc), self.source).splitlines()[0]}",
-                                 "check that the source is a readable database and that you may read its tables") from None
+                raise unreadable(
+                    self.describe(),
+                    f"cannot list the tables of the database: {mask_text(str(exc), self.source).splitlines()[0]}",
+                    "check that the source is a readable database and that you may read its tables",
+                ) from None
             self._tables = {name.casefold(): name for name in names}
         return self._tables
 
     def listing(self) -> str:
         return ", ".join(self.table_names().values()) or "no tables"
 
-    def read(self, table: str, location: str | None = None, expected: set[str] | None = None,
-             categorical: set[str] = frozenset()) -> RawTable | None:
+    def read(
+        self, table: str, location: str | None = None, expected: set[str] | None = None, categorical: set[str] = frozenset()
+    ) -> RawTable | None:
         """The raw table (``categorical`` is for files; the loader converts these columns)."""
         wanted = location or table
         actual = self.table_names().get(wanted.casefold())
         if actual is None:
             if location is not None:
-                raise unreadable(self.describe(), f"the mapping says table {table!r} is in {location!r}, which the database does not have",
-                                 f"tables there: {self.listing()}", table=table)
+                raise unreadable(
+                    self.describe(),
+                    f"the mapping says table {table!r} is in {location!r}, which the database does not have",
+                    f"tables there: {self.listing()}",
+                    table=table,
+                )
             return None
         query = 'SELECT * FROM "{}"'.format(actual.replace('"', '""'))
         try:
@@ -155,7 +190,12 @@ class SQLSource:
         except DataError:
             raise
         except Exception as exc:  # drivers raise their own types
-            raise unreadable(self.describe(), f"cannot read table {actual!r}: {mask_text(exc, self.source)}", "check the table in the database", table=table) from None
+            raise unreadable(
+                self.describe(),
+                f"cannot read table {actual!r}: {mask_text(exc, self.source)}",
+                "check the table in the database",
+                table=table,
+            ) from None
         frame.columns = [str(c).strip() for c in frame.columns]
         return RawTable(table, frame, f"{self.describe()} table {actual}", RowNumbers(1, len(frame)), unit="row")
 

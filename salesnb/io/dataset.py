@@ -6,6 +6,7 @@ the source are all-missing), so analyses need not test for columns; an
 optional table that is absent is ``None`` and :meth:`Dataset.missing` says
 which table would enable the analysis that wanted it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

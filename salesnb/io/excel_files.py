@@ -2,6 +2,7 @@
 row found below any title rows, blank rows past the table skipped from the
 sheet's XML, and formulas whose value was never calculated refused.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from salesnb.errors import DataError, Problem
-from salesnb.io.raw_tables import (RawTable, column_letter, normalise_column_name, unnamed_columns, unnamed_label,
-                                   unreadable)
+from salesnb.io.raw_tables import RawTable, column_letter, normalise_column_name, unnamed_columns, unnamed_label, unreadable
 
 __all__ = ["read_excel_table"]
 
@@ -27,10 +27,14 @@ def read_excel_table(table: str, path: Path, expected: set[str]) -> RawTable:
         grid = pd.read_excel(path, sheet_name=0, header=None, dtype=str, nrows=last_row)
         unsaved = _formulas_without_values(path, grid) if has_formulas else {}
     except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise unreadable(str(path), f"cannot read the file as Excel: {exc}", "re-save it as .xlsx, or export the sheet as CSV", table=table) from None
+        raise unreadable(
+            str(path), f"cannot read the file as Excel: {exc}", "re-save it as .xlsx, or export the sheet as CSV", table=table
+        ) from None
     grid = grid.dropna(how="all", axis=1)
     if grid.dropna(how="all").empty:
-        raise unreadable(str(path), "the sheet is empty", f"put a header row with the {table} columns on the first sheet", table=table)
+        raise unreadable(
+            str(path), "the sheet is empty", f"put a header row with the {table} columns on the first sheet", table=table
+        )
     wanted = {normalise_column_name(c) for c in expected}
     best, best_hits = int(grid.notna().any(axis=1).to_numpy().argmax()), 0
     for i in range(min(_EXCEL_HEADER_SEARCH_ROWS, len(grid))):
@@ -39,7 +43,7 @@ def read_excel_table(table: str, path: Path, expected: set[str]) -> RawTable:
             best, best_hits = i, hits
     header = [str(v).strip() if v == v else f"column_{j + 1}" for j, v in enumerate(grid.iloc[best])]
     _check_formulas(table, path, unsaved, header, grid.columns, first_row=best + 2, wanted=wanted)
-    body = grid.iloc[best + 1:].copy()
+    body = grid.iloc[best + 1 :].copy()
     body.columns = header
     lines = np.arange(best + 2, best + 2 + len(body))
     keep = ~body.isna().all(axis=1).to_numpy()
@@ -47,8 +51,9 @@ def read_excel_table(table: str, path: Path, expected: set[str]) -> RawTable:
     unnamed = [k for k, v in enumerate(grid.iloc[best]) if v != v]  # a blank header cell
     problems = []
     if unnamed:
-        problems = unnamed_columns(table, str(path), body, unnamed, header_line=best + 1,
-                                   letters=[int(grid.columns[k]) for k in unnamed])
+        problems = unnamed_columns(
+            table, str(path), body, unnamed, header_line=best + 1, letters=[int(grid.columns[k]) for k in unnamed]
+        )
         body.columns = [unnamed_label(int(grid.columns[k])) if k in unnamed else name for k, name in enumerate(body.columns)]
     return RawTable(table, body, f"{path}", lines[keep], problems=problems)
 
@@ -134,14 +139,21 @@ def _formulas_without_values(path: Path, grid: pd.DataFrame) -> dict[tuple[int, 
         for i, row in enumerate(sheet.iter_rows(max_row=len(grid), values_only=True)):
             for j, value in enumerate(row):
                 formula = getattr(value, "text", value)  # an ArrayFormula holds its text
-                if isinstance(formula, str) and formula.startswith("=") and j < grid.shape[1] and grid.iat[i, j] != grid.iat[i, j]:
+                if (
+                    isinstance(formula, str)
+                    and formula.startswith("=")
+                    and j < grid.shape[1]
+                    and grid.iat[i, j] != grid.iat[i, j]
+                ):
                     found[(i, j)] = formula
         return found
     finally:
         book.close()
 
 
-def _check_formulas(table: str, path: Path, unsaved: dict, header: list[str], columns, *, first_row: int, wanted: set[str]) -> None:
+def _check_formulas(
+    table: str, path: Path, unsaved: dict, header: list[str], columns, *, first_row: int, wanted: set[str]
+) -> None:
     """Stop on a formula in a column the loader reads whose value was never
     calculated: its value is unknown, and reading it as blank would lose it."""
     problems = []
@@ -150,10 +162,19 @@ def _check_formulas(table: str, path: Path, unsaved: dict, header: list[str], co
         if i + 1 < first_row or column is None or (wanted and normalise_column_name(column) not in wanted):
             continue
         cell = f"{column_letter(j)}{i + 1}"
-        problems.append(Problem(table, str(path), i + 1, column, formula,
-                                f"cell {cell} holds a formula whose value was never calculated (the file was written by a program, "
-                                "not saved by Excel), so its value is unknown",
-                                "open the file in Excel (or LibreOffice) and save it, so each formula's value is stored; "
-                                "or export the sheet as CSV", "unreadable"))
+        problems.append(
+            Problem(
+                table,
+                str(path),
+                i + 1,
+                column,
+                formula,
+                f"cell {cell} holds a formula whose value was never calculated (the file was written by a program, "
+                "not saved by Excel), so its value is unknown",
+                "open the file in Excel (or LibreOffice) and save it, so each formula's value is stored; "
+                "or export the sheet as CSV",
+                "unreadable",
+            )
+        )
     if problems:
         raise DataError(problems)

@@ -9,6 +9,7 @@ loader stops on errors and lists the warnings with the data's problems.
 What the targets mean for a rep (merging, pro-rating, quotas) is
 :mod:`salesnb.analysis.expectations`.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -25,8 +26,15 @@ __all__ = ["KNOWN_KEYS", "NOT_MEASURED", "SECTIONS", "SHARES", "TIERS", "as_numb
 
 SECTIONS = ("default", "teams", "reps")
 KNOWN_KEYS = (
-    "revenue_quota", "new_customers", "visits_per_customer", "prospecting_methods",
-    "max_travel_share", "pipeline_coverage", "win_rate", "min_prospecting_share", "currency",
+    "revenue_quota",
+    "new_customers",
+    "visits_per_customer",
+    "prospecting_methods",
+    "max_travel_share",
+    "pipeline_coverage",
+    "win_rate",
+    "min_prospecting_share",
+    "currency",
 )
 TIERS = ("primary", "secondary")
 """The keys of ``new_customers`` and ``visits_per_customer``."""
@@ -60,8 +68,11 @@ def check(raw, *, file: str = "expectations.yml", source=None, reps: pd.DataFram
     if raw is None:
         return []
     if not isinstance(raw, dict):
-        found.error((), f"expectations.yml must be a mapping of expectation names to values, not {_kind(raw)}",
-                    "see the expectations example in the README: default:, teams: and reps: sections")
+        found.error(
+            (),
+            f"expectations.yml must be a mapping of expectation names to values, not {_kind(raw)}",
+            "see the expectations example in the README: default:, teams: and reps: sections",
+        )
         return found.problems
     if not set(SECTIONS) & set(raw):
         _check_entry(found, raw, (), top=True)
@@ -70,30 +81,42 @@ def check(raw, *, file: str = "expectations.yml", source=None, reps: pd.DataFram
         if key in SECTIONS:
             continue
         if key in KNOWN_KEYS:
-            found.warning((key,), f"{key!r} at the top level is not read: the file has default:/teams:/reps: sections",
-                          f"move {key} under default: (or under a team or rep)")
+            found.warning(
+                (key,),
+                f"{key!r} at the top level is not read: the file has default:/teams:/reps: sections",
+                f"move {key} under default: (or under a team or rep)",
+            )
         else:
             found.warning((key,), f"unknown section {key!r} is not read", _known("a section", key, SECTIONS))
     if isinstance(raw.get("default"), dict):
         _check_entry(found, raw["default"], ("default",))
     elif raw.get("default") is not None:
-        found.error(("default",), f"default: must be a mapping of expectation names to values, not {_kind(raw['default'])}",
-                    "write e.g. default: {revenue_quota: 1300000, win_rate: 0.6}")
+        found.error(
+            ("default",),
+            f"default: must be a mapping of expectation names to values, not {_kind(raw['default'])}",
+            "write e.g. default: {revenue_quota: 1300000, win_rate: 0.6}",
+        )
     names = _names(reps)
     for section in ("teams", "reps"):
         entries = raw.get(section)
         if entries is None:
             continue
         if not isinstance(entries, dict):
-            found.error((section,), f"{section}: must be a mapping of {section[:-1]} names to their expectations, not {_kind(entries)}",
-                        f"write e.g. {section}: {{{'East' if section == 'teams' else 'R07'}: {{revenue_quota: 900000}}}}")
+            found.error(
+                (section,),
+                f"{section}: must be a mapping of {section[:-1]} names to their expectations, not {_kind(entries)}",
+                f"write e.g. {section}: {{{'East' if section == 'teams' else 'R07'}: {{revenue_quota: 900000}}}}",
+            )
             continue
         for name, entry in entries.items():
             if isinstance(entry, dict):
                 _check_entry(found, entry, (section, name))
             elif entry is not None:
-                found.error((section, name), f"the {section}: entry {name!r} must be a mapping of expectation names to values, not {_kind(entry)}",
-                            f"write e.g. {name}: {{revenue_quota: 900000}}")
+                found.error(
+                    (section, name),
+                    f"the {section}: entry {name!r} must be a mapping of expectation names to values, not {_kind(entry)}",
+                    f"write e.g. {name}: {{revenue_quota: 900000}}",
+                )
             if names is not None:
                 _check_name(found, section, name, names)
     return found.problems
@@ -109,9 +132,19 @@ class _Findings:
         line = self.source.line(*path) if self.source is not None else None
         if value is None and severity == "error" and self.source is not None and path:
             value = self.source.text(*path)  # as written: 1.0e+400, not inf (a warning is about a key, named in the message)
-        self.problems.append(Problem(table="expectations", file=self.file, line=line,
-                                     column=".".join(map(str, path)) or None, value=value, message=message, hint=hint,
-                                     flag="bad_expectations", severity=severity))
+        self.problems.append(
+            Problem(
+                table="expectations",
+                file=self.file,
+                line=line,
+                column=".".join(map(str, path)) or None,
+                value=value,
+                message=message,
+                hint=hint,
+                flag="bad_expectations",
+                severity=severity,
+            )
+        )
 
     def error(self, path: tuple, message: str, hint: str, value=None) -> None:
         self.add(path, message, hint, "error", value)
@@ -134,21 +167,28 @@ def _check_entry(found: _Findings, entry: dict, path: tuple, *, top: bool = Fals
             continue  # written but left empty: not set (a rep's own None keeps no target)
         elif key in ("new_customers", "visits_per_customer"):
             if not isinstance(value, dict):
-                found.error(at, f"{key} must be a mapping by market tier, not {_kind(value)}",
-                            f"write e.g. {key}: {{primary: 6, secondary: 15}}")
+                found.error(
+                    at,
+                    f"{key} must be a mapping by market tier, not {_kind(value)}",
+                    f"write e.g. {key}: {{primary: 6, secondary: 15}}",
+                )
                 continue
             for tier, target in value.items():
                 if tier not in TIERS:
-                    found.warning((*at, tier), f"unknown market tier {tier!r} in {key} is not used", _known("a tier", tier, TIERS))
+                    found.warning(
+                        (*at, tier), f"unknown market tier {tier!r} in {key} is not used", _known("a tier", tier, TIERS)
+                    )
                 else:
                     _check_target(found, (*at, tier), f"{key}.{tier}", target)
         elif key == "prospecting_methods":
             methods = value if isinstance(value, list) else [value]
             for i, method in enumerate(methods):
                 if not isinstance(method, str) or not method.strip():
-                    found.error((*at, i) if isinstance(value, list) else at,
-                                f"prospecting_methods lists acquisition methods by name, not {_kind(method)}",
-                                "write e.g. prospecting_methods: [cold_call_phone, referral]")
+                    found.error(
+                        (*at, i) if isinstance(value, list) else at,
+                        f"prospecting_methods lists acquisition methods by name, not {_kind(method)}",
+                        "write e.g. prospecting_methods: [cold_call_phone, referral]",
+                    )
         elif key == "currency":
             if not isinstance(value, str) or not value.strip():
                 found.error(at, f"currency is a code or symbol, not {_kind(value)}", "write e.g. currency: EUR")
@@ -167,9 +207,15 @@ def _check_target(found: _Findings, at: tuple, what: str, value, *, share: bool 
     elif math.isnan(number) or math.isinf(number):
         found.error(at, f"{what} must be a finite number", "write the figure in digits, e.g. 1300000 (or 0.6 for a share)")
     elif number < 0:
-        found.error(at, f"{what} must not be negative: a target is 0 or more", f"write the target as a positive number, e.g. {_plain_number(-number)}")
+        found.error(
+            at,
+            f"{what} must not be negative: a target is 0 or more",
+            f"write the target as a positive number, e.g. {_plain_number(-number)}",
+        )
     elif share and number > 1:
-        found.error(at, f"{what} is a share, between 0 and 1", f"write {_plain_number(number / 100)} for {_plain_number(number)}%")
+        found.error(
+            at, f"{what} is a share, between 0 and 1", f"write {_plain_number(number / 100)} for {_plain_number(number)}%"
+        )
 
 
 def _check_name(found: _Findings, section: str, name, names: dict) -> None:
@@ -262,4 +308,3 @@ def _known(what: str, key, choices) -> str:
 def _listing(names: list[str], limit: int = 8) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "") if names else "none"
-

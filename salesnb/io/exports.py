@@ -9,6 +9,7 @@ so a rep name such as ``=HYPERLINK(...)`` stays text (CSV injection).
 Numbers are left alone: a negative number is not a formula. A carriage
 return inside a cell is quoted, so it cannot start a row of its own.
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,7 +44,8 @@ def to_csv_text(frame: pd.DataFrame) -> str:
     safe = neutralise_formulas(frame)
     has_cr = any(
         safe[column].map(lambda v: isinstance(v, str) and "\r" in v).any()
-        for column in safe.columns if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column].dtype)
+        for column in safe.columns
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column].dtype)
     )
     buffer = io.StringIO()
     safe.to_csv(buffer, index=False, quoting=csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL)

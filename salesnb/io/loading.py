@@ -6,23 +6,24 @@ The steps, each in its own module: :mod:`salesnb.io.sources` reads raw tables,
 break the contract are set aside in ``Dataset.quarantine`` (counted and
 listed, never silently dropped) or, with ``strict=True``, stop the load.
 """
+
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from salesnb.io.categorical import is_categorical, map_categories
-from salesnb.io.dataset import Dataset, conform
 from salesnb.errors import DataError, Problem
+from salesnb.io.categorical import is_categorical, map_categories, release_arrow_memory
+from salesnb.io.dataset import Dataset, conform
 from salesnb.io.mapping import ROW_NUMBER, Const, Mapping, TableMapping, check_file_inside, read_mapping, translate
-from salesnb.io.schema import CATEGORY, ID, REQUIRED_TABLES, TABLES
 from salesnb.io.raw_tables import RawTable, normalise_column_name
+from salesnb.io.schema import CATEGORY, ID, REQUIRED_TABLES, TABLES
 from salesnb.io.sources import FolderSource, open_source
-from salesnb.io.categorical import release_arrow_memory
 from salesnb.io.urls import remember
 from salesnb.io.validation import Checked, check_references, check_table
 
@@ -91,9 +92,16 @@ def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Da
         raise DataError(problems)
     tables = {name: conform(name, c.frame[~c.bad] if c.bad.any() else c.frame) for name, c in checked.items()}
     _canonical_categories(tables)
-    dataset = Dataset(tables=tables, problems=problems, quarantine=_quarantine(checked, raws), expectations=goals,
-                      source=src.describe(), files={name: raw.file for name, raw in raws.items()}, notes=notes,
-                      keys_unique=True)
+    dataset = Dataset(
+        tables=tables,
+        problems=problems,
+        quarantine=_quarantine(checked, raws),
+        expectations=goals,
+        source=src.describe(),
+        files={name: raw.file for name, raw in raws.items()},
+        notes=notes,
+        keys_unique=True,
+    )
     dataset.fingerprint = fingerprint or _frames_fingerprint(tables)
     release_arrow_memory()  # a large load does not keep its high-water mark
     return dataset
@@ -108,8 +116,11 @@ def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
             derived.append(name)
             continue
         expected = {s for s in spec.columns.values() if isinstance(s, str)} | set(TABLES[name].column_names)
-        categorical = {normalise_column_name(spec.columns.get(c.name, c.name)) for c in TABLES[name].columns
-                       if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)}
+        categorical = {
+            normalise_column_name(spec.columns.get(c.name, c.name))
+            for c in TABLES[name].columns
+            if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)
+        }
         if isinstance(src, FolderSource):
             check_file_inside(src.path, name, spec, where=table_map.path)
         raw = src.read(name, spec.file, expected, categorical=categorical)
@@ -118,16 +129,38 @@ def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
     for name in derived:
         spec = table_map.for_table(name)
         if spec.derived_from not in raws:
-            raise DataError(Problem(name, table_map.path, None, f"tables.{name}.from", spec.derived_from,
-                                    f"{name} is to be derived from {spec.derived_from!r}, which the source does not have",
-                                    f"add the {spec.derived_from} table or give {name} a file", "bad_mapping"))
+            raise DataError(
+                Problem(
+                    name,
+                    table_map.path,
+                    None,
+                    f"tables.{name}.from",
+                    spec.derived_from,
+                    f"{name} is to be derived from {spec.derived_from!r}, which the source does not have",
+                    f"add the {spec.derived_from} table or give {name} a file",
+                    "bad_mapping",
+                )
+            )
         base = raws[spec.derived_from]
         raws[name] = _derive(name, base, spec)
     missing = [name for name in REQUIRED_TABLES if name not in raws]
     if missing:
-        raise DataError([Problem(name, src.describe(), None, None, None, f"the required table {name!r} is missing",
-                                 f"add {name}.csv (or .parquet/.xlsx, or a database table named {name}), or name its file in mapping.yml; "
-                                 f"found: {src.listing()}", "missing_required") for name in missing])
+        raise DataError(
+            [
+                Problem(
+                    name,
+                    src.describe(),
+                    None,
+                    None,
+                    None,
+                    f"the required table {name!r} is missing",
+                    f"add {name}.csv (or .parquet/.xlsx, or a database table named {name}), or name its file in mapping.yml; "
+                    f"found: {src.listing()}",
+                    "missing_required",
+                )
+                for name in missing
+            ]
+        )
     return raws
 
 
@@ -138,9 +171,18 @@ def _derive(name: str, base: RawTable, spec: TableMapping) -> RawTable:
     found = _match_columns(base.frame.columns, sources)
     missing = [s for s in sources if s not in found]
     if missing:
-        raise DataError(Problem(name, base.file, None, missing[0], None,
-                                f"the mapping derives {name} from column {missing[0]!r}, which {base.file} does not have",
-                                f"columns found: {', '.join(map(str, base.frame.columns))}", "bad_mapping"))
+        raise DataError(
+            Problem(
+                name,
+                base.file,
+                None,
+                missing[0],
+                None,
+                f"the mapping derives {name} from column {missing[0]!r}, which {base.file} does not have",
+                f"columns found: {', '.join(map(str, base.frame.columns))}",
+                "bad_mapping",
+            )
+        )
     frame = base.frame[[found[s] for s in dict.fromkeys(sources)]].copy()
     frame.columns = list(dict.fromkeys(sources))
     first = ~frame.duplicated()
@@ -204,15 +246,32 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
         elif source in found:
             out[column] = raw.frame[found[source]].reset_index(drop=True)
         elif column in spec.columns:
-            problems.append(Problem(raw.name, raw.file, None, source, None,
-                                    f"the mapping takes {raw.name}.{column} from column {source!r}, which is not in the file",
-                                    f"columns found: {', '.join(map(str, raw.frame.columns))}", "bad_mapping"))
+            problems.append(
+                Problem(
+                    raw.name,
+                    raw.file,
+                    None,
+                    source,
+                    None,
+                    f"the mapping takes {raw.name}.{column} from column {source!r}, which is not in the file",
+                    f"columns found: {', '.join(map(str, raw.frame.columns))}",
+                    "bad_mapping",
+                )
+            )
         elif table.column(column).required:
-            problems.append(Problem(raw.name, raw.file, None, column, None,
-                                    f"required column {column!r} of table {raw.name} is missing",
-                                    f"columns found: {', '.join(map(str, raw.frame.columns)) or 'none'}; rename one, or map it in "
-                                    f"mapping.yml: tables: {{{raw.name}: {{columns: {{{column}: \"Your column\"}}}}}}",
-                                    "missing_required"))
+            problems.append(
+                Problem(
+                    raw.name,
+                    raw.file,
+                    None,
+                    column,
+                    None,
+                    f"required column {column!r} of table {raw.name} is missing",
+                    f"columns found: {', '.join(map(str, raw.frame.columns)) or 'none'}; rename one, or map it in "
+                    f'mapping.yml: tables: {{{raw.name}: {{columns: {{{column}: "Your column"}}}}}}',
+                    "missing_required",
+                )
+            )
         else:
             out[column] = pd.Series([None] * n, dtype=object)
     if problems:
@@ -221,8 +280,7 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
     for column, translation in spec.values.items():
         values = frame[column]
         if is_categorical(values):  # translate each distinct value once
-            frame[column] = map_categories(values, lambda text: text.map(lambda v: v if translate(v, translation) is None  # noqa: B023 - called at once
-                                                                          else translate(v, translation)))  # noqa: B023
+            frame[column] = map_categories(values, functools.partial(_translate_texts, translation=translation))
             continue
         present = values.notna()
         text = values[present].astype(str)
@@ -230,6 +288,11 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
         mapped = text.map(lookup)
         frame.loc[present, column] = mapped.where(mapped.notna(), text)
     return frame
+
+
+def _translate_texts(text: pd.Series, *, translation: dict) -> pd.Series:
+    """Each value translated by a ``values:`` rule; a value no rule names stays as written."""
+    return text.map(lambda value: value if (found := translate(value, translation)) is None else found)
 
 
 def _flag_nul_ids(checked: Checked) -> None:
@@ -249,10 +312,14 @@ def _flag_nul_ids(checked: Checked) -> None:
             mask = (codes >= 0) & bad_categories[np.maximum(codes, 0)]
         else:
             mask = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
-        checked.flag_rows(mask, column=column.name, flag="bad_value",
-                          message="the ID holds a NUL character (\\x00): invisible, and many programs cut the ID short at it",
-                          hint="delete the NUL character from the ID (the export or a tool damaged the cell); "
-                               "re-export the file if many cells hold one")
+        checked.flag_rows(
+            mask,
+            column=column.name,
+            flag="bad_value",
+            message="the ID holds a NUL character (\\x00): invisible, and many programs cut the ID short at it",
+            hint="delete the NUL character from the ID (the export or a tool damaged the cell); "
+            "re-export the file if many cells hold one",
+        )
 
 
 def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:
@@ -279,8 +346,11 @@ def _canonical_categories(tables: dict[str, pd.DataFrame]) -> None:
         lookup = dict(zip(unique, unique.str.casefold().map(canonical)))
         for n in names:
             values = tables[n][column]
-            tables[n][column] = (map_categories(values, lambda text: text.map(lambda v: lookup.get(v, v)))  # noqa: B023 - called at once
-                                 if is_categorical(values) else values.map(lookup).astype("str"))
+            tables[n][column] = (
+                map_categories(values, lambda text: text.map(lambda v: lookup.get(v, v)))  # noqa: B023 - called at once
+                if is_categorical(values)
+                else values.map(lookup).astype("str")
+            )
 
 
 def _first_seen(values: pd.Series) -> pd.Series:
@@ -307,10 +377,16 @@ def _quarantine(checked: dict[str, Checked], raws: dict[str, RawTable]) -> pd.Da
             line = int(c.lines[pos])
             found = by_line.get(line, [])
             record = {str(k): (None if v != v else str(v)) for k, v in raw.iloc[pos].items()}
-            rows.append({"table": name, "file": c.file, "line": line,
-                         "flags": ";".join(dict.fromkeys(p.flag for p in found)),
-                         "problems": "; ".join(f"{p.source_column or p.column}: {p.message}" for p in found),
-                         "record": json.dumps(record, ensure_ascii=False)})
+            rows.append(
+                {
+                    "table": name,
+                    "file": c.file,
+                    "line": line,
+                    "flags": ";".join(dict.fromkeys(p.flag for p in found)),
+                    "problems": "; ".join(f"{p.source_column or p.column}: {p.message}" for p in found),
+                    "record": json.dumps(record, ensure_ascii=False),
+                }
+            )
     return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
 
 
@@ -342,8 +418,18 @@ def _read_expectations(path, *, reps: pd.DataFrame | None = None) -> tuple[dict,
     try:
         document = read_yaml(path, table="expectations", flag="bad_expectations")
     except FileNotFoundError:
-        raise DataError(Problem("expectations", str(path), None, None, None, f"expectations file not found: {path}",
-                                "pass the path of an existing expectations.yml", "bad_expectations")) from None
+        raise DataError(
+            Problem(
+                "expectations",
+                str(path),
+                None,
+                None,
+                None,
+                f"expectations file not found: {path}",
+                "pass the path of an existing expectations.yml",
+                "bad_expectations",
+            )
+        ) from None
     found = check(document.data, file=str(path), source=document, reps=reps)
     errors = [p for p in found if p.severity == "error"]
     if errors:

@@ -5,6 +5,7 @@ A mapping is read and checked once, up front, so a typo in it is reported
 against the mapping file (with the key that is wrong and what is allowed)
 before any data is read.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,7 +58,9 @@ def read_mapping(path: str | Path | None) -> Mapping:
     try:  # size, alias and nesting caps, located errors: salesnb.io.yamlfile
         document = read_yaml(path, table="mapping", flag="bad_mapping", what="the mapping file")
     except FileNotFoundError:
-        raise DataError(_problem(where, None, f"mapping file not found: {path}", "pass the path of an existing mapping.yml")) from None
+        raise DataError(
+            _problem(where, None, f"mapping file not found: {path}", "pass the path of an existing mapping.yml")
+        ) from None
     return parse_mapping(document.data, where=where, lines=document.line)
 
 
@@ -68,8 +71,14 @@ def parse_mapping(raw: object, *, where: str = "mapping", lines=None) -> Mapping
     if raw is None:
         return Mapping(path=where)
     if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
-        raise DataError(_problem(where, None, "a mapping file needs a top-level 'tables:' key holding one entry per contract table",
-                                 "see the README section 'Mapping a CRM export'"))
+        raise DataError(
+            _problem(
+                where,
+                None,
+                "a mapping file needs a top-level 'tables:' key holding one entry per contract table",
+                "see the README section 'Mapping a CRM export'",
+            )
+        )
     mapping = Mapping(path=where)
     problems: list[Problem] = []
     for name, spec in raw["tables"].items():
@@ -77,55 +86,117 @@ def parse_mapping(raw: object, *, where: str = "mapping", lines=None) -> Mapping
             problems.append(_problem(where, f"tables.{name}", f"unknown table {name!r}", f"use one of: {', '.join(TABLES)}"))
             continue
         if not isinstance(spec, dict):
-            problems.append(_problem(where, f"tables.{name}", "expected a mapping with file/columns/values", "write e.g. {file: export.csv, columns: {...}}"))
+            problems.append(
+                _problem(
+                    where,
+                    f"tables.{name}",
+                    "expected a mapping with file/columns/values",
+                    "write e.g. {file: export.csv, columns: {...}}",
+                )
+            )
             continue
         unknown = set(spec) - _TABLE_KEYS
         if unknown:
-            problems.append(_problem(where, f"tables.{name}", f"unknown key(s) {sorted(unknown)}", f"allowed keys: {', '.join(sorted(_TABLE_KEYS))}"))
+            problems.append(
+                _problem(
+                    where,
+                    f"tables.{name}",
+                    f"unknown key(s) {sorted(unknown)}",
+                    f"allowed keys: {', '.join(sorted(_TABLE_KEYS))}",
+                )
+            )
         for key in ("file", "table", "from"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
-                problems.append(_problem(where, f"tables.{name}.{key}", f"{key}: must be one name, not {spec[key]!r}",
-                                         "write e.g. file: deals_export.csv" if key != "from" else "write e.g. from: opportunities"))
+                problems.append(
+                    _problem(
+                        where,
+                        f"tables.{name}.{key}",
+                        f"{key}: must be one name, not {spec[key]!r}",
+                        "write e.g. file: deals_export.csv" if key != "from" else "write e.g. from: opportunities",
+                    )
+                )
                 spec = {k: v for k, v in spec.items() if k != key}
         file_key = "file" if spec.get("file") else "table"
         table = TableMapping(file=spec.get(file_key), derived_from=spec.get("from"), file_line=lines("tables", name, file_key))
         if table.derived_from is not None and table.derived_from not in TABLES:
-            problems.append(_problem(where, f"tables.{name}.from", f"unknown table {table.derived_from!r}", f"use one of: {', '.join(TABLES)}"))
+            problems.append(
+                _problem(
+                    where, f"tables.{name}.from", f"unknown table {table.derived_from!r}", f"use one of: {', '.join(TABLES)}"
+                )
+            )
         contract_columns = TABLES[name].column_names
         sections = {}
         for key in ("columns", "values", "formats"):
             sections[key] = spec.get(key) or {}
             if not isinstance(sections[key], dict):
-                problems.append(_problem(where, f"tables.{name}.{key}", f"{key}: must map contract columns to values, not {sections[key]!r}",
-                                         f"write e.g. {key}: {{{contract_columns[0]}: ...}}; contract columns of {name}: {', '.join(contract_columns)}"))
+                problems.append(
+                    _problem(
+                        where,
+                        f"tables.{name}.{key}",
+                        f"{key}: must map contract columns to values, not {sections[key]!r}",
+                        f"write e.g. {key}: {{{contract_columns[0]}: ...}}; contract columns of {name}: {', '.join(contract_columns)}",
+                    )
+                )
                 sections[key] = {}
         for column, source in sections["columns"].items():
             if column not in contract_columns:
-                problems.append(_problem(where, f"tables.{name}.columns.{column}", f"{column!r} is not a column of {name}",
-                                         f"contract columns of {name}: {', '.join(contract_columns)}"))
+                problems.append(
+                    _problem(
+                        where,
+                        f"tables.{name}.columns.{column}",
+                        f"{column!r} is not a column of {name}",
+                        f"contract columns of {name}: {', '.join(contract_columns)}",
+                    )
+                )
             elif isinstance(source, dict) and set(source) == {"const"}:
                 table.columns[column] = Const(str(source["const"]))
             elif isinstance(source, (str, int)):
                 table.columns[column] = str(source)
             else:
-                problems.append(_problem(where, f"tables.{name}.columns.{column}", f"cannot read source {source!r}",
-                                         'give a column name, "@row", or {const: VALUE}'))
+                problems.append(
+                    _problem(
+                        where,
+                        f"tables.{name}.columns.{column}",
+                        f"cannot read source {source!r}",
+                        'give a column name, "@row", or {const: VALUE}',
+                    )
+                )
         for column, translation in sections["values"].items():
             if column not in contract_columns or not isinstance(translation, dict):
-                problems.append(_problem(where, f"tables.{name}.values.{column}", "values: needs a contract column and a {source: contract} dict",
-                                         f"contract columns of {name}: {', '.join(contract_columns)}"))
+                problems.append(
+                    _problem(
+                        where,
+                        f"tables.{name}.values.{column}",
+                        "values: needs a contract column and a {source: contract} dict",
+                        f"contract columns of {name}: {', '.join(contract_columns)}",
+                    )
+                )
                 continue
             table.values[column] = {str(k): str(v) for k, v in translation.items()}
         date_columns = [c.name for c in TABLES[name].columns if c.kind == DATE]
         for column, fmt in sections["formats"].items():
             key, line = f"tables.{name}.formats.{column}", lines("tables", name, "formats", column)
             if column not in contract_columns:
-                problems.append(_problem(where, key, f"{column!r} is not a column of {name}",
-                                         f"contract columns of {name}: {', '.join(contract_columns)}", line=line))
+                problems.append(
+                    _problem(
+                        where,
+                        key,
+                        f"{column!r} is not a column of {name}",
+                        f"contract columns of {name}: {', '.join(contract_columns)}",
+                        line=line,
+                    )
+                )
                 continue
             if column not in date_columns:
-                problems.append(_problem(where, key, f"formats: reads dates, and {column!r} is not a date column of {name}",
-                                         f"date columns of {name}: {', '.join(date_columns) or 'none'}", line=line))
+                problems.append(
+                    _problem(
+                        where,
+                        key,
+                        f"formats: reads dates, and {column!r} is not a date column of {name}",
+                        f"date columns of {name}: {', '.join(date_columns) or 'none'}",
+                        line=line,
+                    )
+                )
                 continue
             wrong = date_format_problem(fmt)
             if wrong:
@@ -149,10 +220,15 @@ def check_file_inside(folder: Path, table: str, spec: TableMapping, *, where: st
     target = (Path(folder) / spec.file).resolve()
     if target == inside or inside in target.parents:
         return
-    raise DataError(_problem(where, f"tables.{table}.file",
-                             f"file: {spec.file!r} leads outside the source folder {folder} (to {target})",
-                             f"put the file in {folder}, or if you mean that file, write its absolute path: file: {target}",
-                             line=spec.file_line))
+    raise DataError(
+        _problem(
+            where,
+            f"tables.{table}.file",
+            f"file: {spec.file!r} leads outside the source folder {folder} (to {target})",
+            f"put the file in {folder}, or if you mean that file, write its absolute path: file: {target}",
+            line=spec.file_line,
+        )
+    )
 
 
 def translate(value: str, translation: dict[str, str]) -> str | None:
@@ -169,15 +245,17 @@ def translate(value: str, translation: dict[str, str]) -> str | None:
 
 # strftime directives a date format may use; %c, %x and %X are left out: they depend on the machine's locale.
 FORMAT_DIRECTIVES = frozenset("aAbBdfGHIjmMpSuUVwWyYzZ%")
-FORMAT_HINT = ('use strftime directives: %Y (2025) or %y (25), %m (01) or %b (Jan) or %B (January), %d (15), '
-               '%H:%M:%S (time), %I and %p (1 PM), %z (+0100), %% (a percent sign); e.g. formats: {created_date: "%d/%m/%Y"}')
+FORMAT_HINT = (
+    "use strftime directives: %Y (2025) or %y (25), %m (01) or %b (Jan) or %B (January), %d (15), "
+    '%H:%M:%S (time), %I and %p (1 PM), %z (+0100), %% (a percent sign); e.g. formats: {created_date: "%d/%m/%Y"}'
+)
 
 
 def date_format_problem(fmt: object) -> str | None:
     """What is wrong with a ``formats:`` value, or None when it reads whole dates:
     text of known strftime directives (no stray ``%``) with a year and a day."""
     if not isinstance(fmt, str) or not fmt.strip():
-        return "a format is text such as \"%d/%m/%Y\""
+        return 'a format is text such as "%d/%m/%Y"'
     found: set[str] = set()
     i = 0
     while i < len(fmt):
@@ -193,7 +271,9 @@ def date_format_problem(fmt: object) -> str | None:
         i += 2
     if not found & {"Y", "y", "G"}:
         return "it has no year (%Y or %y), so every date would be in 1900"
-    has_day = ("d" in found and found & {"m", "b", "B"}) or "j" in found or (found & {"U", "W", "V"} and found & {"a", "A", "w", "u"})
+    has_day = (
+        ("d" in found and found & {"m", "b", "B"}) or "j" in found or (found & {"U", "W", "V"} and found & {"a", "A", "w", "u"})
+    )
     if not has_day:
         return "it does not give the day (%d with %m, %b or %B), so the day would be guessed"
     import pandas as pd

@@ -1,6 +1,7 @@
 """Reading a Parquet file column by column, as typed, without Python objects
 where the contract's dtype allows.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,12 +36,15 @@ def read_parquet_table(table: str, path: Path, categorical: set[str] = frozenset
             if name in pandas_index:  # a DataFrame index pandas stored (to_parquet): not data
                 continue
             reader = dictionary if name in wanted else handle
-            columns[str(name).strip()] = _arrow_to_pandas(reader.read(columns=[name], use_threads=False).column(0),
-                                                          categorical=name in wanted)
+            columns[str(name).strip()] = _arrow_to_pandas(
+                reader.read(columns=[name], use_threads=False).column(0), categorical=name in wanted
+            )
             release_arrow_memory()  # the decode buffers: freed, not kept by the allocator
         rows = handle.metadata.num_rows
     except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise unreadable(str(path), f"cannot read the file as Parquet: {exc}", "re-export the table as Parquet or CSV", table=table) from None
+        raise unreadable(
+            str(path), f"cannot read the file as Parquet: {exc}", "re-export the table as Parquet or CSV", table=table
+        ) from None
     frame = pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False) if columns else pd.DataFrame(index=pd.RangeIndex(rows))
     return RawTable(table, frame, str(path), RowNumbers(1, rows), unit="row")
 
@@ -65,7 +69,9 @@ def _arrow_to_pandas(column, *, categorical: bool = False) -> pd.Series:
     if pa.types.is_dictionary(kind):
         column, kind = column.cast(kind.value_type), kind.value_type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return pd.Series(column.cast(pa.large_string()).to_pandas(types_mapper={pa.large_string(): pd.StringDtype(na_value=np.nan)}.get))
+        return pd.Series(
+            column.cast(pa.large_string()).to_pandas(types_mapper={pa.large_string(): pd.StringDtype(na_value=np.nan)}.get)
+        )
     if (pa.types.is_date(kind) or pa.types.is_timestamp(kind)) and getattr(kind, "tz", None) is None:
         try:
             return column.cast(pa.timestamp("ns")).to_pandas()  # safe cast: raises when out of range

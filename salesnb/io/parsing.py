@@ -6,6 +6,7 @@ of the cells that could not be parsed, so the validator can report each bad
 cell with its line instead of guessing or dropping it. Fast vectorised paths
 go first; the slow per-value parsers only see what they could not read.
 """
+
 from __future__ import annotations
 
 import re
@@ -179,7 +180,8 @@ _AMOUNT_WORD = re.compile(r"[^\d\s,.'\-+()\u00a0\u202f]+\.?")
 # What is left once currency is dropped: digits with grouping and decimal separators.
 _AMOUNT_SHAPE = re.compile(r"^\d[\d,.'\s\u00a0\u202f]*$")
 _GROUPS = re.compile(r"[,.'\s\u00a0\u202f]")
-_CURRENCY_CODES = frozenset("""
+_CURRENCY_CODES = frozenset(
+    """
     aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd btn bwp byn bzd cad cdf
     chf clp cny cop crc cup cve czk djf dkk dop dzd egp ern etb eur fjd fkp gbp gel ghs gip gmd gnf gtq gyd hkd
     hnl htg huf idr ils inr iqd irr isk jmd jod jpy kes kgs khr kmf kpw krw kwd kyd kzt lak lbp lkr lrd lsl lyd
@@ -187,7 +189,8 @@ _CURRENCY_CODES = frozenset("""
     pyg qar ron rsd rub rwf sar sbd scr sdg sek sgd shp sle sos srd ssp stn svc syp szl thb tjs tmt tnd top try
     ttd twd tzs uah ugx usd uyu uzs ves vnd vuv wst xaf xcd xof xpf yer zar zmw zwl
     kr fr sfr zł rs lei
-""".split())
+""".split()
+)
 # Letters written before a dollar sign: US$, A$, C$, HK$, NZ$, S$, R$ ...
 _DOLLAR_PREFIXES = frozenset("us a au c ca hk nz s sg r mx nt rd".split())
 
@@ -265,10 +268,12 @@ def read_dates(values: pd.Series, fmt: str | None = None, *, column: str | None 
             example = values[~blank].iloc[0] if (~blank).any() else None
             problem = None
             if example is not None:
-                problem = ("the column holds numbers, not dates (the file stores it as " + str(values.dtype) + ")",
-                           f"store {column} as a date or as text such as 2025-01-15, or say how to read the numbers "
-                           f"in the mapping: formats: {{{column}: \"%Y%m%d\"}}",
-                           _plain_text(example.item() if hasattr(example, "item") else example))
+                problem = (
+                    "the column holds numbers, not dates (the file stores it as " + str(values.dtype) + ")",
+                    f"store {column} as a date or as text such as 2025-01-15, or say how to read the numbers "
+                    f'in the mapping: formats: {{{column}: "%Y%m%d"}}',
+                    _plain_text(example.item() if hasattr(example, "item") else example),
+                )
             return ParsedDates(pd.Series(pd.NaT, index=values.index, dtype=DATE_DTYPE), ~blank, column_problem=problem)
         values = values.astype("object").map(_plain_text, na_action="ignore")
     if blank.all():
@@ -284,9 +289,14 @@ def read_dates(values: pd.Series, fmt: str | None = None, *, column: str | None 
             loose.loc[loose] = dates[loose].dt.strftime(fmt) != text[loose]
             if loose.any():
                 dates = dates.where(~loose)
-                reasons.append((loose.to_numpy(), "not a date",
-                                f"digits must fill the mapping's format {fmt!r} exactly, every part in full "
-                                "(20250105, not 202515, for 5 January 2025); or write the date as YYYY-MM-DD"))
+                reasons.append(
+                    (
+                        loose.to_numpy(),
+                        "not a date",
+                        f"digits must fill the mapping's format {fmt!r} exactly, every part in full "
+                        "(20250105, not 202515, for 5 January 2025); or write the date as YYYY-MM-DD",
+                    )
+                )
         outside = pd.Series(outside, index=values.index)
         bad = dates.isna() & ~blank
         return ParsedDates(dates, bad, None, _outside_reason(outside) + reasons)
@@ -305,7 +315,7 @@ def read_dates(values: pd.Series, fmt: str | None = None, *, column: str | None 
         if ambiguous:
             note = (
                 "dates like " + repr(ambiguous) + " read month-first (MM/DD/YYYY); "
-                "if they are day-first, add formats: {" + column + ": \"%d/%m/%Y\"} to the mapping"
+                "if they are day-first, add formats: {" + column + ': "%d/%m/%Y"} to the mapping'
             )
         formats = DATE_FORMATS
         if _day_first(remaining):  # 15/04/2021 somewhere: 03/04/2021 is 3 April too
@@ -322,28 +332,42 @@ def read_dates(values: pd.Series, fmt: str | None = None, *, column: str | None 
                 remaining = remaining[~hit]
     bad = dates.isna() & ~blank
     if short.any():
-        reasons.append((short.to_numpy(), "not a date",
-                        "a date of digits alone must have 8 of them, YYYYMMDD (20250115); other digits (2025115, 250115, "
-                        "a spreadsheet serial such as 45658) could be more than one date and are not guessed: "
-                        "write the date as YYYY-MM-DD"))
+        reasons.append(
+            (
+                short.to_numpy(),
+                "not a date",
+                "a date of digits alone must have 8 of them, YYYYMMDD (20250115); other digits (2025115, 250115, "
+                "a spreadsheet serial such as 45658) could be more than one date and are not guessed: "
+                "write the date as YYYY-MM-DD",
+            )
+        )
     if partial.any():
-        reasons.append((partial.to_numpy(), "not a date (a year and month, no day)",
-                        "write the day too, as YYYY-MM-DD (2025-01-15)"))
+        reasons.append(
+            (partial.to_numpy(), "not a date (a year and month, no day)", "write the day too, as YYYY-MM-DD (2025-01-15)")
+        )
     return ParsedDates(dates.astype(DATE_DTYPE), bad, note, _outside_reason(outside) + reasons)
 
 
 def _is_number_column(values: pd.Series) -> bool:
     """True for a column typed as numbers (Parquet, SQL), not text."""
-    return (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
-            and not isinstance(values.dtype, pd.CategoricalDtype))
+    return (
+        pd.api.types.is_numeric_dtype(values.dtype)
+        and not pd.api.types.is_bool_dtype(values.dtype)
+        and not isinstance(values.dtype, pd.CategoricalDtype)
+    )
 
 
 def _outside_reason(outside: pd.Series) -> list[tuple[np.ndarray, str, str]]:
     if not outside.any():
         return []
-    return [(outside.to_numpy(), f"the date is outside the years salesnb reads ({FIRST_YEAR} to {LAST_YEAR})",
-             f"check the year (a typo such as 2205 for 2025, or a placeholder such as 9999-12-31 for \"no date\"): "
-             f"correct it, or leave the cell blank when there is no date; dates run from {YEARS_ALLOWED}")]
+    return [
+        (
+            outside.to_numpy(),
+            f"the date is outside the years salesnb reads ({FIRST_YEAR} to {LAST_YEAR})",
+            f'check the year (a typo such as 2205 for 2025, or a placeholder such as 9999-12-31 for "no date"): '
+            f"correct it, or leave the cell blank when there is no date; dates run from {YEARS_ALLOWED}",
+        )
+    ]
 
 
 def _to_datetime(text: pd.Series, *, format: str) -> tuple[pd.Series, np.ndarray]:
@@ -409,4 +433,3 @@ def parse_forecast_periods(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     ok = text.str.match(_PERIOD, na=False)
     normal = text.where(~ok, text.str.upper())
     return normal.where(ok), present & ~ok
-

@@ -2,6 +2,7 @@
 record, and the few helpers every reader shares (the unreadable-source
 error, how column names are matched, blank header cells).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,8 +12,7 @@ import pandas as pd
 
 from salesnb.errors import DataError, Problem
 
-__all__ = ["RawTable", "RowNumbers", "column_letter", "normalise_column_name", "unnamed_columns", "unnamed_label",
-           "unreadable"]
+__all__ = ["RawTable", "RowNumbers", "column_letter", "normalise_column_name", "unnamed_columns", "unnamed_label", "unreadable"]
 
 
 class RowNumbers:
@@ -65,7 +65,9 @@ class RawTable:
 
 def unreadable(file: str, message: str, hint: str, *, table: str = "", line: int | None = None) -> DataError:
     """The error for a source that cannot be read as a table (flag ``unreadable``)."""
-    return DataError(Problem(table=table, file=file, line=line, column=None, value=None, message=message, hint=hint, flag="unreadable"))
+    return DataError(
+        Problem(table=table, file=file, line=line, column=None, value=None, message=message, hint=hint, flag="unreadable")
+    )
 
 
 def normalise_column_name(name: object) -> str:
@@ -84,8 +86,9 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def unnamed_columns(table: str, file: str, frame: pd.DataFrame, positions: list[int], *, header_line: int,
-                    letters: list[int] | None = None) -> list[Problem]:
+def unnamed_columns(
+    table: str, file: str, frame: pd.DataFrame, positions: list[int], *, header_line: int, letters: list[int] | None = None
+) -> list[Problem]:
     """A warning for each column at ``positions`` (0-based, in ``frame``)
     whose header cell is blank while the column holds values: the loader
     reads columns by name, so its values are not read. ``letters``: the
@@ -98,11 +101,21 @@ def unnamed_columns(table: str, file: str, frame: pd.DataFrame, positions: list[
             continue  # a trailing delimiter: nothing is lost
         sheet_position = letters[k] if letters is not None else position
         count = int(filled.sum())
-        problems.append(Problem(table, file, header_line, None, cells[filled].iloc[0],
-                                f"column {sheet_position + 1} ({column_letter(sheet_position)}) has no name in the header, "
-                                f"so its values ({count:,} {'row' if count == 1 else 'rows'}) are not read",
-                                "write the column's name in the header (a contract column's name, or map it in mapping.yml), "
-                                "or delete the column if it is not needed", "unnamed_column", "warning"))
+        problems.append(
+            Problem(
+                table,
+                file,
+                header_line,
+                None,
+                cells[filled].iloc[0],
+                f"column {sheet_position + 1} ({column_letter(sheet_position)}) has no name in the header, "
+                f"so its values ({count:,} {'row' if count == 1 else 'rows'}) are not read",
+                "write the column's name in the header (a contract column's name, or map it in mapping.yml), "
+                "or delete the column if it is not needed",
+                "unnamed_column",
+                "warning",
+            )
+        )
     return problems
 
 

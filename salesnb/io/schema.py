@@ -5,18 +5,19 @@ hold, which are required, and of what kind each column is. The text of the
 contract lives in ``docs/contract.md``; this module is its executable
 form.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 # Column kinds: how a raw cell is parsed and what dtype the typed frame uses.
-ID = "id"            # str; numeric-looking IDs keep leading zeros
-TEXT = "text"        # str, trimmed, kept as written
+ID = "id"  # str; numeric-looking IDs keep leading zeros
+TEXT = "text"  # str, trimmed, kept as written
 CATEGORY = "category"  # str, trimmed, matched case-insensitively
-ENUM = "enum"        # lower-cased, must be one of Column.choices
-DATE = "date"        # datetime64[ns]
-AMOUNT = "amount"    # float64 >= 0; text like "$22,700.00" is read as a number
-PERIOD = "period"    # YYYY, YYYY-Qn or YYYY-MM
+ENUM = "enum"  # lower-cased, must be one of Column.choices
+DATE = "date"  # datetime64[ns]
+AMOUNT = "amount"  # float64 >= 0; text like "$22,700.00" is read as a number
+PERIOD = "period"  # YYYY, YYYY-Qn or YYYY-MM
 
 DATE_DTYPE = "datetime64[ns]"
 

@@ -8,6 +8,7 @@ its reader (:mod:`~salesnb.io.csv_files`, :mod:`~salesnb.io.excel_files`,
 :mod:`~salesnb.io.parquet_files`); databases are read by
 :mod:`salesnb.io.databases`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,17 +52,26 @@ class FolderSource:
         if location is not None:
             path = (self.path / location) if not Path(location).is_absolute() else Path(location)
             if not path.is_file():
-                raise unreadable(str(path), f"the mapping says table {table!r} is in {location!r}, which does not exist",
-                                 f"files in {self.path}: {', '.join(sorted(p.name for p in self._files.values())) or 'none'}", table=table)
+                raise unreadable(
+                    str(path),
+                    f"the mapping says table {table!r} is in {location!r}, which does not exist",
+                    f"files in {self.path}: {', '.join(sorted(p.name for p in self._files.values())) or 'none'}",
+                    table=table,
+                )
             return path
         candidates = [self._files[f"{table}{suffix}"] for suffix in FILE_SUFFIXES if f"{table}{suffix}" in self._files]
         if len(candidates) > 1:
-            raise unreadable(str(self.path), f"table {table!r} is in more than one file: {', '.join(p.name for p in candidates)}",
-                             "keep one of them, or name the right one with file: in mapping.yml", table=table)
+            raise unreadable(
+                str(self.path),
+                f"table {table!r} is in more than one file: {', '.join(p.name for p in candidates)}",
+                "keep one of them, or name the right one with file: in mapping.yml",
+                table=table,
+            )
         return candidates[0] if candidates else None
 
-    def read(self, table: str, location: str | None = None, expected: set[str] | None = None,
-             categorical: set[str] = frozenset()) -> RawTable | None:
+    def read(
+        self, table: str, location: str | None = None, expected: set[str] | None = None, categorical: set[str] = frozenset()
+    ) -> RawTable | None:
         """The raw table; ``categorical``: the (normalised) names of columns
         whose strings repeat, which Parquet hands back as categoricals."""
         path = self.locate(table, location)
@@ -95,8 +105,11 @@ def _url_database(text: str) -> str | None:
     try:
         return make_url(text).database
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise unreadable(mask_url(text), "the database URL is not valid",
-                         "write it as sqlite:///path/to/file.sqlite or duckdb:///path/to/file.duckdb") from None
+        raise unreadable(
+            mask_url(text),
+            "the database URL is not valid",
+            "write it as sqlite:///path/to/file.sqlite or duckdb:///path/to/file.duckdb",
+        ) from None
 
 
 def database_file(url: str) -> Path | None:
@@ -131,7 +144,13 @@ def open_source(source) -> FolderSource | SQLSource:
             return SQLSource(text, dialect="duckdb", path=path)
         if suffix in SQLITE_SUFFIXES:
             return SQLSource(text, dialect="sqlite", path=path)
-        raise unreadable(text, "a single file is not a data source",
-                         "pass the folder that holds the table files, a .sqlite/.duckdb file, or a SQLAlchemy URL")
-    raise unreadable(text, "the data source does not exist",
-                     "pass a folder of CSV/Parquet/Excel files, a .sqlite/.duckdb file, or a SQLAlchemy URL such as postgresql://host/db")
+        raise unreadable(
+            text,
+            "a single file is not a data source",
+            "pass the folder that holds the table files, a .sqlite/.duckdb file, or a SQLAlchemy URL",
+        )
+    raise unreadable(
+        text,
+        "the data source does not exist",
+        "pass a folder of CSV/Parquet/Excel files, a .sqlite/.duckdb file, or a SQLAlchemy URL such as postgresql://host/db",
+    )

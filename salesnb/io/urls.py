@@ -12,6 +12,7 @@ value of every sensitive query key (``password``, ``pass``, ``pwd``,
 parsed keeps only its scheme and host: its user info and query are hidden
 whole.
 """
+
 from __future__ import annotations
 
 import json
@@ -208,7 +209,7 @@ def _sqlalchemy_secrets(text: str) -> set[str]:
         return set()
     found = {url.password} if url.password else set()
     for key, value in url.query.items():
-        for one in (value if isinstance(value, tuple) else (value,)):
+        for one in value if isinstance(value, tuple) else (value,):
             if one and (sensitive(key) or _holds_secret(one)):
                 found.add(one)
     return {str(s) for s in found}

@@ -12,17 +12,18 @@ pandera schema, is the reference the tests hold them to.
 a known rep). Each failure becomes a :class:`~salesnb.errors.Problem`
 located by file and line, with a hint; rows are flagged, never dropped here.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from salesnb.io.categorical import arrow_array, as_category, is_categorical, map_categories, release_arrow_memory
 from salesnb.errors import DataError, Problem
+from salesnb.io.categorical import arrow_array, as_category, is_categorical, map_categories, release_arrow_memory
 from salesnb.io.parsing import clean_text, parse_amounts, parse_forecast_periods, read_dates
 from salesnb.io.schema import AMOUNT, DATE, ENUM, PERIOD, TABLES
 
@@ -43,18 +44,44 @@ class RowRule:
 
 ROW_RULES: dict[str, tuple[RowRule, ...]] = {
     "opportunities": (
-        RowRule("closed_before_created", "closed_date", lambda d: ~(d["closed_date"] < d["created_date"]),
-                "closed_date is before created_date", "correct one of the two dates", "closed_before_created",
-                ("closed_date", "created_date")),
-        RowRule("closed_needs_date", "closed_date", lambda d: ~(d["status"].isin(["won", "lost"]) & d["closed_date"].isna()),
-                "closed_date is required when status is won or lost", "fill in the date the deal was won or lost",
-                "missing_required", ("status", "closed_date")),
-        RowRule("won_needs_amount", "amount", lambda d: ~(d["status"].eq("won") & d["amount"].isna()),
-                "amount is required for a won deal", "fill in the contract value", "missing_required", ("status", "amount")),
+        RowRule(
+            "closed_before_created",
+            "closed_date",
+            lambda d: ~(d["closed_date"] < d["created_date"]),
+            "closed_date is before created_date",
+            "correct one of the two dates",
+            "closed_before_created",
+            ("closed_date", "created_date"),
+        ),
+        RowRule(
+            "closed_needs_date",
+            "closed_date",
+            lambda d: ~(d["status"].isin(["won", "lost"]) & d["closed_date"].isna()),
+            "closed_date is required when status is won or lost",
+            "fill in the date the deal was won or lost",
+            "missing_required",
+            ("status", "closed_date"),
+        ),
+        RowRule(
+            "won_needs_amount",
+            "amount",
+            lambda d: ~(d["status"].eq("won") & d["amount"].isna()),
+            "amount is required for a won deal",
+            "fill in the contract value",
+            "missing_required",
+            ("status", "amount"),
+        ),
     ),
     "training": (
-        RowRule("end_before_start", "end_date", lambda d: ~(d["end_date"] < d["start_date"]),
-                "end_date is before start_date", "swap the dates or correct the end date", "bad_value", ("start_date", "end_date")),
+        RowRule(
+            "end_before_start",
+            "end_date",
+            lambda d: ~(d["end_date"] < d["start_date"]),
+            "end_date is before start_date",
+            "swap the dates or correct the end date",
+            "bad_value",
+            ("start_date", "end_date"),
+        ),
     ),
 }
 
@@ -66,15 +93,18 @@ def _column_failure(check: str, column) -> tuple[str, str, str]:
     if check in ("field_uniqueness", "unique"):
         return f"duplicate {column.name}", f"give every row its own {column.name}, or remove the repeated row", "duplicate_id"
     if check.startswith("isin"):
-        return (f"not one of {', '.join(column.choices)}",
-                f"use {' / '.join(column.choices)}, or translate your values in the mapping: "
-                f"values: {{{column.name}: {{\"Your value\": {column.choices[0]}}}}}", "bad_value")
+        return (
+            f"not one of {', '.join(column.choices)}",
+            f"use {' / '.join(column.choices)}, or translate your values in the mapping: "
+            f'values: {{{column.name}: {{"Your value": {column.choices[0]}}}}}',
+            "bad_value",
+        )
     if check.startswith("greater_than_or_equal_to"):
         return "negative amount", "amounts are non-negative; record refunds or credits outside this table", "negative_amount"
     return f"fails check {check}", "correct the value", "bad_value"
 
 
-@lru_cache(maxsize=None)
+@cache
 def contract_schema(name: str):
     """The pandera schema of contract table ``name`` (typed frame)."""
     import pandera.pandas as pa
@@ -87,8 +117,9 @@ def contract_schema(name: str):
             checks.append(pa.Check.isin(list(col.choices)))
         if col.kind == AMOUNT:
             checks.append(pa.Check.ge(0))
-        columns[col.name] = pa.Column(nullable=not col.required, unique=col.unique, checks=checks,
-                                      report_duplicates="exclude_first")
+        columns[col.name] = pa.Column(
+            nullable=not col.required, unique=col.unique, checks=checks, report_duplicates="exclude_first"
+        )
     rules = [pa.Check(rule.holds, name=rule.name) for rule in ROW_RULES.get(name, ())]
     return pa.DataFrameSchema(columns, checks=rules, name=name)
 
@@ -118,13 +149,16 @@ class Checked:
         for i, pos in enumerate(positions):
             text = message(pos) if callable(message) else message
             value = values[i] if values is not None else None
-            self.problems.append(Problem(self.name, self.file, int(self.lines[pos]), column, value, text, hint, flag, severity, self.unit))
+            self.problems.append(
+                Problem(self.name, self.file, int(self.lines[pos]), column, value, text, hint, flag, severity, self.unit)
+            )
         if severity == "error":
             self.bad |= mask
 
 
-def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray, unit: str = "line",
-                formats: dict[str, str] | None = None) -> Checked:
+def check_table(
+    name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray, unit: str = "line", formats: dict[str, str] | None = None
+) -> Checked:
     """Parse and check one table whose columns are already the contract's."""
     formats = formats or {}
     checked = Checked(name, frame, file, lines, unit, [], np.zeros(len(frame), dtype=bool), [], raw=frame)
@@ -143,12 +177,14 @@ def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray,
             if note:
                 checked.notes.append(f"{file}, column '{col.name}': {note}")
             message = "not a date"
-            hint = f"write dates as YYYY-MM-DD, or name the format in the mapping: formats: {{{col.name}: \"%d/%m/%Y\"}}"
+            hint = f'write dates as YYYY-MM-DD, or name the format in the mapping: formats: {{{col.name}: "%d/%m/%Y"}}'
         elif col.kind == AMOUNT:
             values, bad = parse_amounts(raw)
             message = "not a number"
-            hint = ("write the amount as a number such as 22700.50 (currency signs or codes and thousands separators are fine; "
-                    "no words or k/M suffixes: write 10k as 10000)")
+            hint = (
+                "write the amount as a number such as 22700.50 (currency signs or codes and thousands separators are fine; "
+                "no words or k/M suffixes: write 10k as 10000)"
+            )
         elif col.kind == ENUM:
             values = clean_text(raw)
             values = map_categories(values, lambda text: text.str.lower()) if is_categorical(values) else values.str.lower()
@@ -166,8 +202,14 @@ def check_table(name: str, frame: pd.DataFrame, *, file: str, lines: np.ndarray,
                 plain &= ~mask
             for mask, why, fix in [(plain, message, hint), *reasons]:
                 if _blank_if_bad(name, col):  # the parsers leave a bad cell blank: the row is kept without it
-                    checked.flag_rows(mask, column=col.name, message=f"{why}; left blank", flag="bad_value",
-                                      hint=f"{fix}; the row is kept with {col.name} blank", severity="warning")
+                    checked.flag_rows(
+                        mask,
+                        column=col.name,
+                        message=f"{why}; left blank",
+                        flag="bad_value",
+                        hint=f"{fix}; the row is kept with {col.name} blank",
+                        severity="warning",
+                    )
                 else:
                     checked.flag_rows(mask, column=col.name, message=why, hint=fix, flag="bad_value")
         typed[col.name] = values.reset_index(drop=True)
@@ -237,8 +279,13 @@ def _flag_duplicates(checked: Checked, column: str, failed: np.ndarray, *, messa
         mask = np.zeros(len(checked.frame), dtype=bool)
         mask[alive[repeat]] = True
         row_ids = dict(zip(alive[repeat].tolist(), alive_ids[repeat].tolist()))
-        checked.flag_rows(mask, column=column, hint=hint, flag=flag,
-                          message=lambda pos: f"{message}: first used on {unit} {int(first_kept[row_ids[pos]])}")
+        checked.flag_rows(
+            mask,
+            column=column,
+            hint=hint,
+            flag=flag,
+            message=lambda pos: f"{message}: first used on {unit} {int(first_kept[row_ids[pos]])}",
+        )
     first_aside: dict = {}
     for value, line in zip(ids.iloc[involved[aside]].tolist(), checked.lines[involved[aside]].tolist()):
         first_aside.setdefault(value, line)
@@ -248,9 +295,16 @@ def _flag_duplicates(checked: Checked, column: str, failed: np.ndarray, *, messa
         mask = np.zeros(len(checked.frame), dtype=bool)
         mask[kept_first[shares]] = True
         kept_ids = dict(zip(kept_first[shares].tolist(), ids.iloc[kept_first[shares]].tolist()))
-        checked.flag_rows(mask, column=column, flag=flag, severity="warning",
-                          message=lambda pos: f"{message}: also on {unit} {int(first_aside[kept_ids[pos]])}, which was set aside; this row is kept",
-                          hint="fix or remove the set-aside row; if both rows are versions of one record, keep the right one")
+        checked.flag_rows(
+            mask,
+            column=column,
+            flag=flag,
+            severity="warning",
+            message=lambda pos: (
+                f"{message}: also on {unit} {int(first_aside[kept_ids[pos]])}, which was set aside; this row is kept"
+            ),
+            hint="fix or remove the set-aside row; if both rows are versions of one record, keep the right one",
+        )
 
 
 def _schema_failures(name: str, frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
@@ -302,7 +356,7 @@ def repeats(values: pd.Series) -> np.ndarray:
         return values.duplicated(keep="first").to_numpy()
     hashes = np.empty(len(array), dtype=np.uint64)
     for start, part in _text_hashes(array):
-        hashes[start:start + len(part)] = part
+        hashes[start : start + len(part)] = part
     hashes.sort()  # in place: one array of hashes at a time
     shared = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
     del hashes
@@ -349,21 +403,21 @@ def _hash_slice(part) -> np.ndarray:
     (murmur3's finaliser) together with the length."""
     n = len(part)
     _, offsets, data = part.buffers()
-    offsets = np.frombuffer(offsets, dtype=np.int64, count=part.offset + n + 1)[part.offset:] if n else np.zeros(1, np.int64)
+    offsets = np.frombuffer(offsets, dtype=np.int64, count=part.offset + n + 1)[part.offset :] if n else np.zeros(1, np.int64)
     data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
     lengths = np.diff(offsets)
     hashes = np.empty(n, dtype=np.uint64)
     uniform = n > 0 and lengths.min() == lengths.max()
-    for length in (lengths[:1] if uniform else np.unique(lengths)):
+    for length in lengths[:1] if uniform else np.unique(lengths):
         length = int(length)
         rows = np.arange(n) if uniform else np.flatnonzero(lengths == length)
         step = max(1, _HASH_BYTES // max(length, 1))
         for first in range(0, len(rows), step):
-            some = rows[first:first + step]
+            some = rows[first : first + step]
             words = np.zeros((len(some), -(-length // 8) * 8), dtype=np.uint8)
             if uniform:  # the values lie end to end: a reshape, no index arrays
                 begin = offsets[some[0]]
-                words[:, :length] = data[begin:begin + len(some) * length].reshape(len(some), length)
+                words[:, :length] = data[begin : begin + len(some) * length].reshape(len(some), length)
             else:
                 words[:, :length] = data[offsets[some][:, None] + np.arange(length)]
             value = np.full(len(some), _LENGTH_SEED * np.uint64(length + 1), dtype=np.uint64)
@@ -429,7 +483,7 @@ def _index_in_hashed(array, value_set) -> np.ndarray:
 
     known = np.empty(len(value_set), dtype=np.uint64)
     for start, part in _text_hashes(value_set):
-        known[start:start + len(part)] = part
+        known[start : start + len(part)] = part
     order = np.argsort(known, kind="stable")  # equal hashes keep their order: the first position comes first
     known = known[order]
     found = np.full(len(array), -1, dtype=np.int64)
@@ -475,19 +529,35 @@ def check_references(checked: dict[str, Checked]) -> None:
             if target == "reps":
                 missing = present & ~_is_in(values, known_reps)
                 aside = missing & values.isin(list(set_aside_reps)).to_numpy()
-                table.flag_rows(missing & ~aside, column=column, message="rep_id is not in the reps table",
-                                hint="add the rep to reps, or correct the rep_id", flag="orphan_rep")
+                table.flag_rows(
+                    missing & ~aside,
+                    column=column,
+                    message="rep_id is not in the reps table",
+                    hint="add the rep to reps, or correct the rep_id",
+                    flag="orphan_rep",
+                )
                 if aside.any():
                     rep_ids = values.to_numpy(dtype=object)
-                    table.flag_rows(aside, column=column, flag="orphan_rep",
-                                    message=lambda pos: f"the rep's own row was set aside ({reps.file}, {reps.unit} {set_aside_reps[rep_ids[pos]]})",  # noqa: B023 - called at once
-                                    hint="fix the rep's row in reps; this row is set aside with it")
+                    table.flag_rows(
+                        aside,
+                        column=column,
+                        flag="orphan_rep",
+                        message=lambda pos, rep_ids=rep_ids: (
+                            f"the rep's own row was set aside ({reps.file}, {reps.unit} {set_aside_reps[rep_ids[pos]]})"
+                        ),
+                        hint="fix the rep's row in reps; this row is set aside with it",
+                    )
             elif target in checked:
                 other = checked[target]
                 known = other.frame[TABLES[target].key]
                 known = known[~other.bad] if other.bad.any() else known  # no copy of the IDs when none was set aside
                 missing = present & ~_is_in(values, known)
-                table.flag_rows(missing, column=column, message=f"{column} is not in the {target} table",
-                                hint=f"add it to {target} or correct the {column}; the row is kept",
-                                flag="dangling_reference", severity="warning")
+                table.flag_rows(
+                    missing,
+                    column=column,
+                    message=f"{column} is not in the {target} table",
+                    hint=f"add it to {target} or correct the {column}; the row is kept",
+                    flag="dangling_reference",
+                    severity="warning",
+                )
             release_arrow_memory()

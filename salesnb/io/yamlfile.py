@@ -20,6 +20,7 @@ and (where there is one) the line, instead of hanging or crashing:
 The result, :class:`YamlFile`, keeps the composed nodes so later checks
 can name the line of any key (:meth:`YamlFile.line`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -49,8 +50,9 @@ class _SafeLoader(_Loader):
         except (ValueError, OverflowError) as exc:  # datetime.date(2025, 13, 45), int() of 5,000 digits
             kind = node.tag.rsplit(":", 1)[-1]
             detail = "it has too many digits" if kind == "int" else str(exc)
-            raise yaml.constructor.ConstructorError(None, None, f"cannot read {_short(node)} as a {kind}: {detail}",
-                                                    node.start_mark) from None
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {_short(node)} as a {kind}: {detail}", node.start_mark
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,25 @@ def read_yaml(path, *, table: str, flag: str, what: str | None = None) -> YamlFi
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        hint = ("quote the value to keep it as text, or correct it" if isinstance(exc, yaml.constructor.ConstructorError)
-                else "fix the YAML syntax")
-        raise DataError(_problem(table, path, mark.line + 1 if mark is not None else None, flag,
-                                 f"{what} is not valid YAML: {problem}", hint)) from None
+        hint = (
+            "quote the value to keep it as text, or correct it"
+            if isinstance(exc, yaml.constructor.ConstructorError)
+            else "fix the YAML syntax"
+        )
+        raise DataError(
+            _problem(table, path, mark.line + 1 if mark is not None else None, flag, f"{what} is not valid YAML: {problem}", hint)
+        ) from None
     except RecursionError:  # the pure-Python parser (no libyaml) on deep nesting
-        raise DataError(_problem(table, path, None, flag, f"{what} nests lists or mappings too deeply",
-                                 f"keep the nesting under {MAX_DEPTH} levels")) from None
+        raise DataError(
+            _problem(
+                table,
+                path,
+                None,
+                flag,
+                f"{what} nests lists or mappings too deeply",
+                f"keep the nesting under {MAX_DEPTH} levels",
+            )
+        ) from None
     finally:
         loader.dispose()
     return YamlFile(str(path), value, root)
@@ -157,11 +171,19 @@ def decode_utf8(data: bytes, path, *, table: str, flag: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise DataError(Problem(
-            table=table, file=str(path), line=line, column=None, value=None,
-            message=f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}; it was probably saved as Windows-1252 or Latin-1)",
-            hint="save the file as UTF-8 (most editors: Save As, Encoding: UTF-8) and run again", flag=flag)) from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            Problem(
+                table=table,
+                file=str(path),
+                line=line,
+                column=None,
+                value=None,
+                message=f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}; it was probably saved as Windows-1252 or Latin-1)",
+                hint="save the file as UTF-8 (most editors: Save As, Encoding: UTF-8) and run again",
+                flag=flag,
+            )
+        ) from None
 
 
 def read_utf8(path, *, table: str = "mapping", flag: str = "bad_mapping") -> str:
@@ -173,13 +195,22 @@ def read_utf8(path, *, table: str = "mapping", flag: str = "bad_mapping") -> str
 
 # -- internals ------------------------------------------------------------------
 
+
 def _read_capped(path: Path, *, table: str, flag: str, what: str) -> bytes:
     """The file's bytes, reading no more than MAX_BYTES + 1 of them."""
     with open(path, "rb") as handle:
         data = handle.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise DataError(_problem(table, path, None, flag, f"{what} is larger than {MAX_BYTES // 1024 // 1024} MiB, the most salesnb reads from a YAML file",
-                                 f"check that {path} is the right file: {what} holds a few settings, not data"))
+        raise DataError(
+            _problem(
+                table,
+                path,
+                None,
+                flag,
+                f"{what} is larger than {MAX_BYTES // 1024 // 1024} MiB, the most salesnb reads from a YAML file",
+                f"check that {path} is the right file: {what} holds a few settings, not data",
+            )
+        )
     return data
 
 
@@ -199,8 +230,11 @@ def _check_nodes(root: yaml.Node, path: Path, *, table: str, flag: str, what: st
 
     def visit(node: yaml.Node, depth: int) -> tuple[int, int]:
         if id(node) in open_nodes:
-            fail(node, f"{what} has an alias (*name) inside the very anchor (&name) it refers to, so the value would contain itself",
-                 "write the values out instead of the alias")
+            fail(
+                node,
+                f"{what} has an alias (*name) inside the very anchor (&name) it refers to, so the value would contain itself",
+                "write the values out instead of the alias",
+            )
         if id(node) in measured:
             size, height = measured[id(node)]
         else:
@@ -220,8 +254,12 @@ def _check_nodes(root: yaml.Node, path: Path, *, table: str, flag: str, what: st
                 size += child_size
                 height = max(height, child_height + 1)
                 if size > MAX_VALUES:
-                    fail(node, f"{what} uses aliases (*name) that would repeat their anchors' values into more than "
-                               f"{MAX_VALUES:,} values (an alias bomb)", "write each value once; an expectations or mapping file needs no aliases")
+                    fail(
+                        node,
+                        f"{what} uses aliases (*name) that would repeat their anchors' values into more than "
+                        f"{MAX_VALUES:,} values (an alias bomb)",
+                        "write each value once; an expectations or mapping file needs no aliases",
+                    )
             open_nodes.discard(id(node))
             measured[id(node)] = (size, height)
         if depth + height > MAX_DEPTH:
@@ -239,8 +277,11 @@ def _check_duplicate_keys(node: yaml.MappingNode, fail) -> None:
         key = (name.tag, name.value)
         line = name.start_mark.line + 1
         if key in seen:
-            fail(name, f"the key {name.value!r} is written twice in one mapping (lines {seen[key]} and {line}); YAML would keep only the last",
-                 "keep one of them (merge their settings)")
+            fail(
+                name,
+                f"the key {name.value!r} is written twice in one mapping (lines {seen[key]} and {line}); YAML would keep only the last",
+                "keep one of them (merge their settings)",
+            )
         seen[key] = line
 
 

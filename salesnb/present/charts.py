@@ -32,6 +32,7 @@ Conventions: "you" is blue, the peers' median grey and dashed, the peers'
 middle half (25th to 75th percentile) a light grey band, a focus or a
 warning vermillion.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,15 +46,25 @@ from cycler import cycler
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
-from salesnb.present import drawing as figures
 from salesnb.analysis import labels
 from salesnb.analysis.labels import FACTOR_NAMES, METRIC_LABELS, axis_label, factor_name, fmt_unit, label, unit
+from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
+from salesnb.present import drawing as figures
 
 __all__ = [
-    "PALETTE", "FIGSIZE", "factor_bands", "trend", "value_vs_cost", "forecast_vs_actual",
-    "team_band", "metric_bars", "effect_interval", "before_after", "forecast_error_heatmap",
-    "forecast_bias", "quality_counts",
+    "PALETTE",
+    "FIGSIZE",
+    "factor_bands",
+    "trend",
+    "value_vs_cost",
+    "forecast_vs_actual",
+    "team_band",
+    "metric_bars",
+    "effect_interval",
+    "before_after",
+    "forecast_error_heatmap",
+    "forecast_bias",
+    "quality_counts",
 ]
 
 FIGSIZE = (7.0, 3.5)
@@ -72,10 +83,21 @@ PALETTE = {
 
 
 _RC = {
-    "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 11, "axes.titleweight": "bold",
-    "axes.labelsize": 9, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5, "legend.fontsize": 8.5,
-    "legend.frameon": False, "axes.grid": True, "grid.color": "#e5e5e5", "grid.linewidth": 0.8,
-    "axes.axisbelow": True, "font.family": "DejaVu Sans", "text.parse_math": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8.5,
+    "ytick.labelsize": 8.5,
+    "legend.fontsize": 8.5,
+    "legend.frameon": False,
+    "axes.grid": True,
+    "grid.color": "#e5e5e5",
+    "grid.linewidth": 0.8,
+    "axes.axisbelow": True,
+    "font.family": "DejaVu Sans",
+    "text.parse_math": False,
     "axes.prop_cycle": cycler(color=list(_COLORBLIND)),
 }
 
@@ -83,20 +105,29 @@ _RC = {
 def _styled(draw):
     """Run a plot function under salesnb's chart style (so every text object,
     tick labels included, is created with it: data text is never mathtext)."""
+
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
         with matplotlib.rc_context(_RC):
             return draw(*args, **kwargs)
+
     return wrapper
 
 
 _THEME = ("whitegrid", {"font.family": ["DejaVu Sans"]})
 """seaborn's style for the analyst charts (:func:`seaborn.axes_style` arguments), in salesnb's font."""
-_CONTEXT = ("paper", 1, {"axes.titlesize": 11, "axes.labelsize": 9, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5,
-                      "legend.fontsize": 8.5})
+_CONTEXT = (
+    "paper",
+    1,
+    {"axes.titlesize": 11, "axes.labelsize": 9, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5, "legend.fontsize": 8.5},
+)
 """seaborn's context for them (:func:`seaborn.plotting_context` arguments), at the rep charts' text sizes."""
-_THEME_EXTRA = {"axes.titleweight": "bold", "legend.frameon": False, "text.parse_math": False,
-                "axes.prop_cycle": cycler(color=list(_COLORBLIND))}
+_THEME_EXTRA = {
+    "axes.titleweight": "bold",
+    "legend.frameon": False,
+    "text.parse_math": False,
+    "axes.prop_cycle": cycler(color=list(_COLORBLIND)),
+}
 """What seaborn's theme leaves to matplotlib: bold titles, data text never mathtext, the palette."""
 _SEABORN_RC = {**sns.axes_style(*_THEME), **sns.plotting_context(*_CONTEXT), **_THEME_EXTRA}
 
@@ -104,10 +135,12 @@ _SEABORN_RC = {**sns.axes_style(*_THEME), **sns.plotting_context(*_CONTEXT), **_
 def _seaborn_themed(draw):
     """Run an analyst chart inside seaborn's theme (style, context, then salesnb's few extras), as
     contexts: the settings are back as they were when the chart is built."""
+
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
         with sns.axes_style(*_THEME), sns.plotting_context(*_CONTEXT), matplotlib.rc_context(_THEME_EXTRA):
             return draw(*args, **kwargs)
+
     return wrapper
 
 
@@ -136,7 +169,7 @@ LABEL_CHARS = 40
 def _text(value) -> str:
     """Data text for a label: drawn literally (no mathtext, no None), at most LABEL_CHARS long."""
     text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "\u2026"
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "\u2026"
 
 
 def _title(ax, text: str) -> None:
@@ -184,13 +217,13 @@ def _legend_below(fig, ax) -> None:
 
 
 def _empty(ax, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color=PALETTE["peer"],
-            parse_math=False)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color=PALETTE["peer"], parse_math=False)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
 # -- the rep report -------------------------------------------------------------------
+
 
 @_styled
 def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
@@ -205,23 +238,43 @@ def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
     order = [f for f in FACTOR_NAMES if f in set(factors["factor"])]
     fig, axes = _figure(1, max(len(order), 1), figsize=(7.0, 3.2))
     whose = "your team's middle half" if peer_label == "team" else "the middle half of all reps"
-    fig.suptitle(f"Your funnel against {whose}", fontsize=11, fontweight="bold", x=0.01,
-                 ha="left")
+    fig.suptitle(f"Your funnel against {whose}", fontsize=11, fontweight="bold", x=0.01, ha="left")
     rows = factors.set_index("factor")
     for ax, factor in zip(axes.flat, order):
         r = rows.loc[factor]
         metric = r["metric"]
         if pd.notna(r["peer_low"]):
-            ax.bar([0], [r["peer_high"] - r["peer_low"]], bottom=[r["peer_low"]], width=0.5, color=PALETTE["band"],
-                   label=f"{peer_label.capitalize()} middle half")
+            ax.bar(
+                [0],
+                [r["peer_high"] - r["peer_low"]],
+                bottom=[r["peer_low"]],
+                width=0.5,
+                color=PALETTE["band"],
+                label=f"{peer_label.capitalize()} middle half",
+            )
         if pd.notna(r["peer_median"]):
-            ax.hlines(r["peer_median"], -0.35, 0.35, colors=PALETTE["peer"], linestyles="--", linewidth=1.5,
-                      label=f"{peer_label.capitalize()} median")
+            ax.hlines(
+                r["peer_median"],
+                -0.35,
+                0.35,
+                colors=PALETTE["peer"],
+                linestyles="--",
+                linewidth=1.5,
+                label=f"{peer_label.capitalize()} median",
+            )
         if pd.notna(r["rep_value"]):
             colour = PALETTE["focus"] if r.get("is_focus") else PALETTE["you"]
             hollow = bool(r.get("small_sample"))
-            ax.scatter([0], [r["rep_value"]], s=70, zorder=3, color="white" if hollow else colour,
-                       edgecolors=colour, linewidths=2, label="You")
+            ax.scatter(
+                [0],
+                [r["rep_value"]],
+                s=70,
+                zorder=3,
+                color="white" if hollow else colour,
+                edgecolors=colour,
+                linewidths=2,
+                label="You",
+            )
         values = [v for v in (r["rep_value"], r["peer_low"], r["peer_high"]) if pd.notna(v)]
         if values:
             low, high = min(values), max(values)
@@ -262,23 +315,43 @@ def trend(frame: pd.DataFrame, *, metric: str, peer_label: str = "team") -> Figu
     x = np.arange(len(frame))
     if {"peer_low", "peer_high"} <= set(frame.columns) and frame["peer_low"].notna().any():
         low, high = frame["peer_low"].astype(float).to_numpy(), frame["peer_high"].astype(float).to_numpy()
-        ax.fill_between(x, low, high, color=PALETTE["band"], alpha=0.8, linewidth=0,
-                        label=f"{peer_label.capitalize()} middle half")
+        ax.fill_between(
+            x, low, high, color=PALETTE["band"], alpha=0.8, linewidth=0, label=f"{peer_label.capitalize()} middle half"
+        )
         # a quarter whose neighbours have no band would be an invisible sliver of area: a short bar instead
         has = ~np.isnan(low)
         alone = has & ~np.r_[False, has[:-1]] & ~np.r_[has[1:], False]
         if alone.any():
-            ax.bar(x[alone], (high - low)[alone], bottom=low[alone], width=0.3, color=PALETTE["band"], alpha=0.8,
-                   linewidth=0)
-    ax.plot(x, frame["peer_median"].astype(float), color=PALETTE["peer"], linestyle="--", marker="s", markersize=4,
-            linewidth=1.5, label=f"{peer_label.capitalize()} median")
+            ax.bar(x[alone], (high - low)[alone], bottom=low[alone], width=0.3, color=PALETTE["band"], alpha=0.8, linewidth=0)
+    ax.plot(
+        x,
+        frame["peer_median"].astype(float),
+        color=PALETTE["peer"],
+        linestyle="--",
+        marker="s",
+        markersize=4,
+        linewidth=1.5,
+        label=f"{peer_label.capitalize()} median",
+    )
     values = frame["rep_value"].astype(float)
     ax.plot(x, values, color=PALETTE["you"], linewidth=2, label="You")
-    small = frame["small_sample"].astype(bool).to_numpy() if "small_sample" in frame and metric == "win_rate" else np.zeros(len(frame), bool)
+    small = (
+        frame["small_sample"].astype(bool).to_numpy()
+        if "small_sample" in frame and metric == "win_rate"
+        else np.zeros(len(frame), bool)
+    )
     ax.scatter(x[~small], values[~small], color=PALETTE["you"], s=36, zorder=3)
     if small.any():
-        ax.scatter(x[small], values[small], color="white", edgecolors=PALETTE["you"], linewidths=1.8, s=36, zorder=3,
-                   label=f"You, fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed")
+        ax.scatter(
+            x[small],
+            values[small],
+            color="white",
+            edgecolors=PALETTE["you"],
+            linewidths=1.8,
+            s=36,
+            zorder=3,
+            label=f"You, fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed",
+        )
     ax.set_xticks(x, [_text(q) for q in frame["quarter"]])
     _value_axis(ax.yaxis, metric)
     if unit(metric) in ("share", "count", "currency"):
@@ -346,6 +419,7 @@ def forecast_vs_actual(frame: pd.DataFrame) -> Figure:
 
 # -- the manager's and analyst's views (seaborn) -------------------------------------------
 
+
 def _categories(values) -> list[str]:
     """Data text for a categorical axis, one per row: literal, shortened, and
     told apart when shortening made two the same (seaborn puts equal
@@ -362,8 +436,16 @@ def _marker(colour, *, hollow: bool = False, size: float = 7.0):
     """A legend entry for a dot drawn by :func:`seaborn.stripplot` (filled, or hollow: few closed deals)."""
     from matplotlib.lines import Line2D
 
-    return Line2D([], [], linestyle="", marker="o", markersize=size, color=colour,
-                  markerfacecolor="white" if hollow else colour, markeredgewidth=1.8 if hollow else 0)
+    return Line2D(
+        [],
+        [],
+        linestyle="",
+        marker="o",
+        markersize=size,
+        color=colour,
+        markerfacecolor="white" if hollow else colour,
+        markeredgewidth=1.8 if hollow else 0,
+    )
 
 
 def _seaborn_legend_below(fig, ax) -> None:
@@ -390,7 +472,11 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
         ax.axvspan(low, high, color=PALETTE["band"], alpha=0.8, label="Team middle half", linewidth=0)
         ax.axvline(mid, color=PALETTE["peer"], linestyle="--", linewidth=1.5, label="Team median")
     focus = rows["is_focus"].astype(bool).to_numpy() if "is_focus" in rows else np.zeros(len(rows), bool)
-    small = rows["small_sample"].astype(bool).to_numpy() if "small_sample" in rows and metric in ("win_rate", "avg_deal_size", "cycle_days_median") else np.zeros(len(rows), bool)
+    small = (
+        rows["small_sample"].astype(bool).to_numpy()
+        if "small_sample" in rows and metric in ("win_rate", "avg_deal_size", "cycle_days_median")
+        else np.zeros(len(rows), bool)
+    )
     reps = pd.DataFrame({"rep": _categories(rows["label"]), "value": rows["value"].astype(float)})
     handles, names = list(ax.get_legend_handles_labels()[0]), list(ax.get_legend_handles_labels()[1])
     for mask, colour, name in ((~focus, PALETTE["you"], "Rep"), (focus, PALETTE["focus"], "Rep whose focus this is")):
@@ -398,9 +484,20 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
             points = reps[mask & (small == hollow)]
             if points.empty:
                 continue
-            sns.stripplot(data=points, x="value", y="rep", order=list(reps["rep"]), orient="h", jitter=False, size=7,
-                          color="white" if hollow else colour, edgecolor=colour, linewidth=1.8 if hollow else 0,
-                          legend=False, ax=ax)
+            sns.stripplot(
+                data=points,
+                x="value",
+                y="rep",
+                order=list(reps["rep"]),
+                orient="h",
+                jitter=False,
+                size=7,
+                color="white" if hollow else colour,
+                edgecolor=colour,
+                linewidth=1.8 if hollow else 0,
+                legend=False,
+                ax=ax,
+            )
             handles.append(_marker(colour, hollow=hollow))
             names.append(f"{name}, few closed deals" if hollow else name)
     if reps.empty or not ax.collections:  # no rep drawn: the rows are still named
@@ -430,15 +527,23 @@ def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | No
         _empty(ax, f"No {label(metric).lower()} for this selection")
     else:
         bars = pd.DataFrame({group_title: _categories(rows[group]), metric: rows[metric].astype(float).fillna(0)})
-        sns.barplot(data=bars, x=metric, y=group_title, order=list(bars[group_title]), orient="h", color=PALETTE["you"],
-                    saturation=1, width=0.6, errorbar=None, ax=ax)
+        sns.barplot(
+            data=bars,
+            x=metric,
+            y=group_title,
+            order=list(bars[group_title]),
+            orient="h",
+            color=PALETTE["you"],
+            saturation=1,
+            width=0.6,
+            errorbar=None,
+            ax=ax,
+        )
         ax.grid(False, axis="y")
         _value_axis(ax.xaxis, metric)
     _title(ax, title or f"{label(metric)} by {group_title.lower()}")
     _labels(ax, axis_label(metric), group_title)
     return fig
-
-
 
 
 @_seaborn_themed
@@ -461,9 +566,19 @@ def effect_interval(effect: Mapping) -> Figure:
         point, low, high = (float(effect[k]) * scale for k in ("effect", "ci_low", "ci_high"))
         ax.axvline(0, color=PALETTE["peer"], linewidth=1.2, linestyle="--", label="No effect")
         # the estimate is the median of (low, effect, high) and its interval their full range
-        sns.pointplot(x=[low, point, high], y=[program] * 3, orient="h", estimator="median", errorbar=("pi", 100),
-                      color=PALETTE["you"], markersize=9, err_kws={"linewidth": 3}, capsize=0.12,
-                      label="Effect and 95% interval", ax=ax)
+        sns.pointplot(
+            x=[low, point, high],
+            y=[program] * 3,
+            orient="h",
+            estimator="median",
+            errorbar=("pi", 100),
+            color=PALETTE["you"],
+            markersize=9,
+            err_kws={"linewidth": 3},
+            capsize=0.12,
+            label="Effect and 95% interval",
+            ax=ax,
+        )
         ax.text(point, -0.2, f"{point:+.1f} ({low:+.1f} to {high:+.1f})", ha="center", fontsize=9, parse_math=False)
         span = max(abs(low), abs(high), 1.0)
         ax.set_xlim(min(-0.2 * span, low - 0.2 * span), max(0.2 * span, high + 0.2 * span))
@@ -486,18 +601,31 @@ def before_after(means: Mapping, *, metric: str = "win_rate") -> Figure:
     fig, ax = _seaborn_figure(figsize=(7.0, 3.0))
     windows = ["Before the program", "After the program"]
     groups = {"Trained reps": ("treated", PALETTE["you"]), "Untrained reps": ("control", PALETTE["other"])}
-    averages = pd.DataFrame([{"group": name, "window": window, "value": float(means[f"{group}_{when}"])}
-                             for name, (group, _) in groups.items()
-                             if all(means.get(f"{group}_{when}") is not None for when in ("before", "after"))
-                             for window, when in zip(windows, ("before", "after"))],
-                            columns=["group", "window", "value"])
+    averages = pd.DataFrame(
+        [
+            {"group": name, "window": window, "value": float(means[f"{group}_{when}"])}
+            for name, (group, _) in groups.items()
+            if all(means.get(f"{group}_{when}") is not None for when in ("before", "after"))
+            for window, when in zip(windows, ("before", "after"))
+        ],
+        columns=["group", "window", "value"],
+    )
     if averages.empty:
         _empty(ax, "No before and after averages to compare")
     else:
-        sns.pointplot(data=averages, x="window", y="value", hue="group", order=windows,
-                      hue_order=list(averages["group"].unique()),
-                      palette={name: colour for name, (_, colour) in groups.items()}, errorbar=None, markersize=7,
-                      linewidth=2, ax=ax)
+        sns.pointplot(
+            data=averages,
+            x="window",
+            y="value",
+            hue="group",
+            order=windows,
+            hue_order=list(averages["group"].unique()),
+            palette={name: colour for name, (_, colour) in groups.items()},
+            errorbar=None,
+            markersize=7,
+            linewidth=2,
+            ax=ax,
+        )
     ax.set_xticks([0, 1], windows)
     ax.set_xlim(-0.3, 1.3)
     _value_axis(ax.yaxis, metric)
@@ -516,17 +644,27 @@ def forecast_error_heatmap(accuracy: pd.DataFrame, *, label_column: str = "label
     :func:`salesnb.analysis.forecasts.forecast_accuracy`).
     """
     _require(accuracy, [label_column, "period", "forecast_error_pct"], "forecast_error_heatmap")
-    grid = accuracy.pivot_table(index=label_column, columns="period", values="forecast_error_pct", aggfunc="mean", observed=True,
-                                sort=True)
+    grid = accuracy.pivot_table(
+        index=label_column, columns="period", values="forecast_error_pct", aggfunc="mean", observed=True, sort=True
+    )
     fig, ax = _seaborn_figure(figsize=(7.0, max(2.6, 1.2 + 0.28 * len(grid))))
     if grid.empty:
         _empty(ax, "No forecasts")
     else:
         limit = max(10.0, float(np.nanpercentile(np.abs(grid.to_numpy(dtype=float)), 95)))
         cmap = matplotlib.colormaps["PuOr_r"].with_extremes(bad="#f2f2f2")
-        sns.heatmap(grid.astype(float), cmap=cmap, vmin=-limit, vmax=limit, xticklabels=_categories(grid.columns),
-                    yticklabels=_categories(grid.index), linewidths=0.5, linecolor="white",
-                    cbar_kws={"shrink": 0.9, "format": FuncFormatter(lambda v, _: f"{v:+.0f}%")}, ax=ax)
+        sns.heatmap(
+            grid.astype(float),
+            cmap=cmap,
+            vmin=-limit,
+            vmax=limit,
+            xticklabels=_categories(grid.columns),
+            yticklabels=_categories(grid.index),
+            linewidths=0.5,
+            linecolor="white",
+            cbar_kws={"shrink": 0.9, "format": FuncFormatter(lambda v, _: f"{v:+.0f}%")},
+            ax=ax,
+        )
         ax.patch.set_facecolor("#f2f2f2")  # periods without a forecast: light grey, as the colour map's missing values
         rotate = grid.shape[1] > 6
         ax.tick_params(axis="x", labelrotation=45 if rotate else 0)
@@ -557,13 +695,29 @@ def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
     else:
         colours = {"over": PALETTE["second"], "under": PALETTE["you"], "none": PALETTE["other"]}
         names = {"over": "Consistently over-forecasts", "under": "Consistently under-forecasts", "none": "No consistent bias"}
-        errors = pd.DataFrame({"Rep": _categories(rows[label_column]),
-                               "median_error_pct": rows["median_error_pct"].astype(float),
-                               "Bias": rows["bias"].map(names)})
+        errors = pd.DataFrame(
+            {
+                "Rep": _categories(rows[label_column]),
+                "median_error_pct": rows["median_error_pct"].astype(float),
+                "Bias": rows["bias"].map(names),
+            }
+        )
         kinds = [names[kind] for kind in ("over", "under", "none") if (rows["bias"] == kind).any()]
-        sns.barplot(data=errors, x="median_error_pct", y="Rep", hue="Bias", order=list(errors["Rep"]), hue_order=kinds,
-                    palette={names[kind]: colour for kind, colour in colours.items()}, orient="h", dodge=False,
-                    saturation=1, width=0.6, errorbar=None, ax=ax)
+        sns.barplot(
+            data=errors,
+            x="median_error_pct",
+            y="Rep",
+            hue="Bias",
+            order=list(errors["Rep"]),
+            hue_order=kinds,
+            palette={names[kind]: colour for kind, colour in colours.items()},
+            orient="h",
+            dodge=False,
+            saturation=1,
+            width=0.6,
+            errorbar=None,
+            ax=ax,
+        )
         ax.axvline(0, color=PALETTE["peer"], linewidth=1)
         ax.grid(False, axis="y")
         _value_axis(ax.xaxis, "median_error_pct")
@@ -585,10 +739,21 @@ def quality_counts(flags: pd.DataFrame) -> Figure:
     if counts.empty:
         _empty(ax, "No data-quality flags")
     else:
-        checks = pd.DataFrame({"Check": _categories(str(f).replace("_", " ") for f in counts.index),
-                               "rows": counts.to_numpy(dtype=float)})
-        sns.barplot(data=checks, x="rows", y="Check", order=list(checks["Check"]), orient="h", color=PALETTE["second"],
-                    saturation=1, width=0.6, errorbar=None, ax=ax)
+        checks = pd.DataFrame(
+            {"Check": _categories(str(f).replace("_", " ") for f in counts.index), "rows": counts.to_numpy(dtype=float)}
+        )
+        sns.barplot(
+            data=checks,
+            x="rows",
+            y="Check",
+            order=list(checks["Check"]),
+            orient="h",
+            color=PALETTE["second"],
+            saturation=1,
+            width=0.6,
+            errorbar=None,
+            ax=ax,
+        )
         ax.grid(False, axis="y")
         _value_axis(ax.xaxis, "opportunities")
     _title(ax, "Rows concerned, by data-quality check")

@@ -21,6 +21,7 @@ exception, that call drawn by plain matplotlib instead
 (tests/test_fast_paths.py forces it and compares pixels);
 ``SALESNB_FAST_PATHS=0`` in the environment turns them all off.
 """
+
 from __future__ import annotations
 
 import functools
@@ -149,8 +150,9 @@ class _Glyphs:
     def fits() -> bool:
         from matplotlib.ft2font import FT2Font
 
-        return (all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform"))
-                and hasattr(RendererAgg, "_draw_text_glyphs_and_boxes"))
+        return all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform")) and hasattr(
+            RendererAgg, "_draw_text_glyphs_and_boxes"
+        )
 
     def draw(self, renderer, gc, x, y, s, prop, angle, mtext) -> None:
         font = renderer._prepare_font(prop)
@@ -161,8 +163,10 @@ class _Glyphs:
         key = (s, font, size, dpi, flags, features, language)
         glyphs = self._layouts.get(key)
         if glyphs is None:
-            glyphs = [(item.ft_object, item.glyph_index, item.x, item.y)
-                      for item in font._layout(s, flags=flags, features=features, language=language)]
+            glyphs = [
+                (item.ft_object, item.glyph_index, item.x, item.y)
+                for item in font._layout(s, flags=flags, features=features, language=language)
+            ]
             self._remember(self._layouts, key, glyphs)
         cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
         matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
@@ -184,7 +188,7 @@ class _Glyphs:
                 rendered = face._render_glyph(index, flags, RenderMode.NORMAL if antialiased else RenderMode.MONO)
                 buffer = np.array(rendered.buffer, copy=True)
                 if not antialiased:
-                    buffer *= 0xff
+                    buffer *= 0xFF
                 bitmap = (buffer, rendered.left, rendered.top)
                 self._remember(self._bitmaps, glyph_key, bitmap)
             buffer, left, top = bitmap
@@ -208,8 +212,10 @@ def _font_height_metrics(prop, dpi):
     from matplotlib.font_manager import fontManager, get_font
 
     font = get_font(fontManager._find_fonts_by_props(prop))
-    for table_name, gap, ascent, descent in (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
-                                             ("hhea", "lineGap", "ascent", "descent")):
+    for table_name, gap, ascent, descent in (
+        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+        ("hhea", "lineGap", "ascent", "descent"),
+    ):
         table = font.get_sfnt_table(table_name)
         if table is None:
             continue
@@ -411,7 +417,16 @@ class _TickMemo:
     def _depends_on(self) -> tuple:
         axis = self._axis
         major, minor = axis.major, axis.minor
-        return (tuple(axis.get_view_interval()), axis.axes.bbox.bounds, axis.get_figure(root=True).dpi,
-                major.locator, major.formatter, minor.locator, minor.formatter,
-                tuple(sorted(axis._major_tick_kw.items(), key=str)), tuple(sorted(axis._minor_tick_kw.items(), key=str)),
-                len(axis.majorTicks), len(axis.minorTicks))
+        return (
+            tuple(axis.get_view_interval()),
+            axis.axes.bbox.bounds,
+            axis.get_figure(root=True).dpi,
+            major.locator,
+            major.formatter,
+            minor.locator,
+            minor.formatter,
+            tuple(sorted(axis._major_tick_kw.items(), key=str)),
+            tuple(sorted(axis._minor_tick_kw.items(), key=str)),
+            len(axis.majorTicks),
+            len(axis.minorTicks),
+        )

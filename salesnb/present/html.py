@@ -13,6 +13,7 @@ here too for the notebooks and charts); the words of a diagnosis from
 :mod:`salesnb.analysis.wording`. :func:`chart` turns a matplotlib Figure
 into a small embedded PNG (the size budget of a report).
 """
+
 from __future__ import annotations
 
 import html
@@ -38,10 +39,32 @@ from salesnb.analysis.labels import (
 )
 
 __all__ = [
-    "METRIC_LABELS", "HEADERS", "UNITS", "CHART_DPI", "label", "unit", "axis_label", "fmt", "fmt_unit",
-    "chart", "fragment", "table", "headline", "strengths", "focus", "evidence",
-    "questions", "notes", "scorecard", "value_cost", "forecasts", "quality", "warning", "paragraph",
-    "focus_table", "training_summary",
+    "METRIC_LABELS",
+    "HEADERS",
+    "UNITS",
+    "CHART_DPI",
+    "label",
+    "unit",
+    "axis_label",
+    "fmt",
+    "fmt_unit",
+    "chart",
+    "fragment",
+    "table",
+    "headline",
+    "strengths",
+    "focus",
+    "evidence",
+    "questions",
+    "notes",
+    "scorecard",
+    "value_cost",
+    "forecasts",
+    "quality",
+    "warning",
+    "paragraph",
+    "focus_table",
+    "training_summary",
 ]
 
 CHART_DPI = 90
@@ -67,6 +90,7 @@ def _e(value) -> str:
 
 
 # -- building blocks --------------------------------------------------------------
+
 
 def fragment(markup: str):
     """Wrap already-escaped ``markup`` as ``IPython.display.HTML``."""
@@ -102,8 +126,15 @@ def notes(items: Iterable[str] | None, *, heading: str | None = None):
     return fragment(_STYLE + head + body)
 
 
-def table(frame, *, columns: Mapping[str, str] | Sequence[str] | None = None, formats: Mapping[str, str] | None = None,
-          notes: Iterable[str] | None = None, empty: str = "Nothing to show.", max_rows: int | None = None):
+def table(
+    frame,
+    *,
+    columns: Mapping[str, str] | Sequence[str] | None = None,
+    formats: Mapping[str, str] | None = None,
+    notes: Iterable[str] | None = None,
+    empty: str = "Nothing to show.",
+    max_rows: int | None = None,
+):
     """A DataFrame as an escaped HTML table.
 
     Parameters
@@ -149,8 +180,10 @@ def table(frame, *, columns: Mapping[str, str] | Sequence[str] | None = None, fo
     more = ""
     if max_rows is not None and len(frame) > max_rows:
         more = f'<p class="salesnb-note">{len(frame) - max_rows:,} more rows not shown.</p>'
-    markup = (f'{_STYLE}<table class="salesnb-table"><thead><tr>{head}</tr></thead>'
-              f"<tbody>{''.join(rows)}</tbody></table>{more}{_notes_markup(notes)}")
+    markup = (
+        f'{_STYLE}<table class="salesnb-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{more}{_notes_markup(notes)}"
+    )
     return fragment(markup)
 
 
@@ -222,8 +255,9 @@ def image_html(image):
     import base64
 
     alt = getattr(image, "alt", None) or "chart"
-    return fragment(f'<img class="salesnb-chart" alt="{_e(alt)}" '
-                    f'src="data:image/png;base64,{base64.b64encode(image.data).decode("ascii")}">')
+    return fragment(
+        f'<img class="salesnb-chart" alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(image.data).decode("ascii")}">'
+    )
 
 
 def _pixels(fig, *, dpi: int):
@@ -244,8 +278,12 @@ def _pixels(fig, *, dpi: int):
         return PILImage.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
     engine = fig.get_layout_engine()
-    if (not isinstance(engine, ConstrainedLayoutEngine) or matplotlib.rcParams["savefig.bbox"] is not None
-            or matplotlib.rcParams["figure.autolayout"] or matplotlib.rcParams["figure.constrained_layout.use"]):
+    if (
+        not isinstance(engine, ConstrainedLayoutEngine)
+        or matplotlib.rcParams["savefig.bbox"] is not None
+        or matplotlib.rcParams["figure.autolayout"]
+        or matplotlib.rcParams["figure.constrained_layout.use"]
+    ):
         return as_png()  # a cropped image, or an engine savefig must run itself
     screen_dpi = fig.dpi
     fig.dpi = dpi
@@ -274,6 +312,7 @@ def _release(fig) -> None:
 
 # -- rep report fragments ---------------------------------------------------------
 
+
 def headline(rep: Mapping, figures: Mapping, *, period: str):
     """Who the report is about and the period's result in one sentence.
 
@@ -282,12 +321,15 @@ def headline(rep: Mapping, figures: Mapping, *, period: str):
     figure sits in ``<strong class="metric METRIC">`` so a reader (or a
     test) finds it.
     """
+
     def figure(metric):
         return f'<strong class="metric {metric}">{_e(fmt(metric, figures.get(metric)))}</strong>'
 
     who = _e(rep.get("name") or rep.get("rep_id"))
     rep_id = _e(rep.get("rep_id"))
-    where = ", ".join(f"{what} {_e(rep.get(what))}" for what in ("territory", "team") if not is_missing(rep.get(what)) and rep.get(what) != "")
+    where = ", ".join(
+        f"{what} {_e(rep.get(what))}" for what in ("territory", "team") if not is_missing(rep.get(what)) and rep.get(what) != ""
+    )
     closed = figures.get("closed")
     sentence = (
         f"In {_e(period)}, {who} won {figure('revenue_won')} in revenue from {figure('won')} deals, "
@@ -298,7 +340,7 @@ def headline(rep: Mapping, figures: Mapping, *, period: str):
         sentence += f" That is {figure('attainment')} of the quota for the period."
     return fragment(
         f'{_STYLE}<p class="salesnb-headline"><strong>{who}</strong> ({rep_id}'
-        f'{", " + where if where else ""})</p><p>{sentence}</p>'
+        f"{', ' + where if where else ''})</p><p>{sentence}</p>"
     )
 
 
@@ -320,8 +362,10 @@ def focus(diagnosis: Mapping):
     name = diagnosis.get("focus")
     title = f"Focus: {name.replace('_', ' ')}" if name else "No single focus this period"
     text = wording.focus_words(diagnosis) if name and diagnosis.get("strengths") else diagnosis.get("summary") or ""
-    return fragment(f'{_STYLE}<div class="salesnb-focus"><p><strong class="focus {_e(name or "none")}">'
-                    f'{_e(title)}</strong></p><p>{_e(text)}</p></div>')
+    return fragment(
+        f'{_STYLE}<div class="salesnb-focus"><p><strong class="focus {_e(name or "none")}">'
+        f"{_e(title)}</strong></p><p>{_e(text)}</p></div>"
+    )
 
 
 def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None = None):
@@ -335,17 +379,24 @@ def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None =
     rows = []
     for f in factors.to_dict("records"):
         metric = f["metric"]
-        band = (f"{fmt(metric, f['peer_low'])} to {fmt(metric, f['peer_high'])}"
-                if not is_missing(f["peer_low"]) else "too few peers")
+        band = (
+            f"{fmt(metric, f['peer_low'])} to {fmt(metric, f['peer_high'])}" if not is_missing(f["peer_low"]) else "too few peers"
+        )
         name = factor_name(f["factor"])
         if f.get("is_focus"):
             name += " (focus)"
         you = fmt(metric, f["rep_value"])
         if f.get("small_sample"):
             you += " (few deals)"
-        rows.append({"Factor": name, "Measure": label(metric), "You": you,
-                     f"{peer_label.capitalize()} median": fmt(metric, f["peer_median"]),
-                     f"{peer_label.capitalize()} middle half": band})
+        rows.append(
+            {
+                "Factor": name,
+                "Measure": label(metric),
+                "You": you,
+                f"{peer_label.capitalize()} median": fmt(metric, f["peer_median"]),
+                f"{peer_label.capitalize()} middle half": band,
+            }
+        )
     import pandas as pd
 
     return table(pd.DataFrame(rows), notes=notes)
@@ -367,21 +418,35 @@ def scorecard(card, *, notes: Iterable[str] | None = None):
         kind = EXPECTATION_UNITS.get(str(r.get("unit")), "ratio")
         met = r.get("met")
         verdict = "not judged" if is_missing(met) else ("met" if met else "not met")
-        rows.append({"Expectation": name, "Target": fmt_unit(kind, r["target"], missing="none set"),
-                     "Actual": fmt_unit(kind, r["actual"]), "Result": verdict, "Note": r.get("note") or ""})
-    return table(pd.DataFrame(rows, columns=["Expectation", "Target", "Actual", "Result", "Note"]),
-                 notes=notes, empty="No expectations apply to this rep.")
+        rows.append(
+            {
+                "Expectation": name,
+                "Target": fmt_unit(kind, r["target"], missing="none set"),
+                "Actual": fmt_unit(kind, r["actual"]),
+                "Result": verdict,
+                "Note": r.get("note") or "",
+            }
+        )
+    return table(
+        pd.DataFrame(rows, columns=["Expectation", "Target", "Actual", "Result", "Note"]),
+        notes=notes,
+        empty="No expectations apply to this rep.",
+    )
 
 
 def value_cost(value: Mapping, *, peer_label: str = "team", notes: Iterable[str] | None = None):
     """Value vs cost in one sentence: lifetime value, yearly cost, their ratio vs the peers' median ratio."""
     if is_missing(value.get("value_cost_ratio")):
-        text = (f"Customer lifetime value to date is {fmt('clv', value.get('clv'))}; "
-                "no yearly cost is recorded, so value per unit of cost cannot be shown.")
+        text = (
+            f"Customer lifetime value to date is {fmt('clv', value.get('clv'))}; "
+            "no yearly cost is recorded, so value per unit of cost cannot be shown."
+        )
     else:
-        text = (f"The customers you brought in have paid {_metric('clv', value.get('clv'))} to date, "
-                f"against a yearly cost of {_metric('annual_cost', value.get('annual_cost'))}: "
-                f"{_metric('value_cost_ratio', value.get('value_cost_ratio'))} the cost")
+        text = (
+            f"The customers you brought in have paid {_metric('clv', value.get('clv'))} to date, "
+            f"against a yearly cost of {_metric('annual_cost', value.get('annual_cost'))}: "
+            f"{_metric('value_cost_ratio', value.get('value_cost_ratio'))} the cost"
+        )
         if not is_missing(value.get("peer_median_ratio")):
             text += f", where the {_e(peer_label)} median is {_e(fmt('value_cost_ratio', value.get('peer_median_ratio')))}"
         text += "."
@@ -395,9 +460,12 @@ def _metric(metric: str, value) -> str:
 
 def forecasts(accuracy, *, notes: Iterable[str] | None = None):
     """A rep's forecasts against what they won, per period."""
-    return table(accuracy, columns={"period": "Period", "forecast_amount": "Forecast", "actual": "Revenue won",
-                                    "forecast_error_pct": "Error"},
-                 notes=notes, empty="No forecasts for these periods.")
+    return table(
+        accuracy,
+        columns={"period": "Period", "forecast_amount": "Forecast", "actual": "Revenue won", "forecast_error_pct": "Error"},
+        notes=notes,
+        empty="No forecasts for these periods.",
+    )
 
 
 def quality(flags, *, notes: Iterable[str] | None = None, advice: Mapping[str, str] | None = None):
@@ -417,6 +485,7 @@ def quality(flags, *, notes: Iterable[str] | None = None, advice: Mapping[str, s
 
 # -- manager and analyst fragments ------------------------------------------------------
 
+
 def focus_table(focus):
     """Each rep's focus in one line: the weak factor, the rep's figure and the peers' median.
 
@@ -429,15 +498,18 @@ def focus_table(focus):
     for r in focus.to_dict("records"):
         metric = r.get("metric")
         named = r["focus"] not in (None, "none")
-        rows.append({
-            "Rep": r["label"],
-            "Focus": r["focus"].replace("_", " ") if named else "none this period",
-            "Measure": label(metric) if named and metric else "",
-            "Rep's figure": fmt(metric, r.get("rep_value")) if named and metric else "",
-            "Peer median": fmt(metric, r.get("peer_median")) if named and metric else "",
-        })
-    return table(pd.DataFrame(rows, columns=["Rep", "Focus", "Measure", "Rep's figure", "Peer median"]),
-                 empty="No reps in this team.")
+        rows.append(
+            {
+                "Rep": r["label"],
+                "Focus": r["focus"].replace("_", " ") if named else "none this period",
+                "Measure": label(metric) if named and metric else "",
+                "Rep's figure": fmt(metric, r.get("rep_value")) if named and metric else "",
+                "Peer median": fmt(metric, r.get("peer_median")) if named and metric else "",
+            }
+        )
+    return table(
+        pd.DataFrame(rows, columns=["Rep", "Focus", "Measure", "Rep's figure", "Peer median"]), empty="No reps in this team."
+    )
 
 
 def training_summary(effect: Mapping):
@@ -454,14 +526,17 @@ def training_summary(effect: Mapping):
             f"to {_e(fmt(metric, means.get('treated_after')))}; untrained reps' from "
             f"{_e(fmt(metric, means.get('control_before')))} to {_e(fmt(metric, means.get('control_after')))}. "
             f"The program's effect, the difference between those changes, is "
-            f"<strong class=\"effect\">{_e(points(effect['effect']) + what)}</strong> (95% interval "
-            f"{_e(points(effect['ci_low']))} to {_e(points(effect['ci_high']))}).")
+            f'<strong class="effect">{_e(points(effect["effect"]) + what)}</strong> (95% interval '
+            f"{_e(points(effect['ci_low']))} to {_e(points(effect['ci_high']))})."
+        )
     else:
         parts.append("No effect could be estimated.")
     treated = effect.get("treated_labels", effect.get("treated", []))
     control = effect.get("control_labels", effect.get("control", []))
-    parts.append(f"Trained ({len(treated)}): {_e(', '.join(map(str, treated)) or 'none')}. "
-                 f"Untrained ({len(control)}): {_e(', '.join(map(str, control)) or 'none')}.")
+    parts.append(
+        f"Trained ({len(treated)}): {_e(', '.join(map(str, treated)) or 'none')}. "
+        f"Untrained ({len(control)}): {_e(', '.join(map(str, control)) or 'none')}."
+    )
     excluded = effect.get("excluded") or []
     if excluded:
         parts.append("Left out: " + _e("; ".join(f"{x['rep_id']} ({x['reason']})" for x in excluded)) + ".")

@@ -19,6 +19,7 @@ reps are named.
 territory, customer type or acquisition method, so every metric function
 can be run on the segment unchanged.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,16 +29,31 @@ import numpy as np
 import pandas as pd
 
 from salesnb.analysis import memo
+from salesnb.analysis.periods import Period, data_span, parse_period
+from salesnb.errors import InputError
 from salesnb.io.categorical import coalesce
 from salesnb.io.dataset import Dataset
-from salesnb.errors import InputError
-from salesnb.analysis.periods import Period, data_span, parse_period
 
 __all__ = [
-    "TREND_METRICS", "CLOSED_METRICS", "QUALITY_ADVICE", "QUALITY_SECTIONS",
-    "RepReport", "TeamReport", "ForecastReport", "QualityReport",
-    "BREAKDOWNS", "BREAKDOWN_COLUMNS", "rep_report", "team_report", "forecast_report", "quality_report", "training_report",
-    "segment", "segment_options", "rep_label", "warm_up",
+    "TREND_METRICS",
+    "CLOSED_METRICS",
+    "QUALITY_ADVICE",
+    "QUALITY_SECTIONS",
+    "RepReport",
+    "TeamReport",
+    "ForecastReport",
+    "QualityReport",
+    "BREAKDOWNS",
+    "BREAKDOWN_COLUMNS",
+    "rep_report",
+    "team_report",
+    "forecast_report",
+    "quality_report",
+    "training_report",
+    "segment",
+    "segment_options",
+    "rep_label",
+    "warm_up",
 ]
 
 TREND_METRICS = ("win_rate", "revenue_won", "opportunities")
@@ -55,17 +71,22 @@ TREND_QUARTERS = 8
 """How many quarters of history a rep report shows (ending with the period's last quarter)."""
 
 QUALITY_ADVICE = {
-    "padded_activity": ("log each contact against the customer or opportunity it was about, on the day it "
-                        "happened; contacts logged in bulk at month end say nothing about the work done."),
-    "stale_pipeline": ("update or close these deals: record the latest contact and next step, move the expected "
-                       "close date, or mark them lost."),
+    "padded_activity": (
+        "log each contact against the customer or opportunity it was about, on the day it "
+        "happened; contacts logged in bulk at month end say nothing about the work done."
+    ),
+    "stale_pipeline": (
+        "update or close these deals: record the latest contact and next step, move the expected close date, or mark them lost."
+    ),
     "small_sample": "read these rates as rough; compare over a longer period before drawing conclusions.",
     "closed_before_created": "correct the created or closed date in the CRM.",
     "missing_required": "fill in the missing value in the source.",
     "orphan_rep": "add the rep to the reps table, or correct the rep_id on the row.",
     "duplicate_id": "give every row its own ID, or remove the repeated row.",
-    "quarantined": ("fix the rows listed by `salesnb validate SOURCE --quarantine-out bad.csv` and reload; "
-                    "until then they are left out of every figure."),
+    "quarantined": (
+        "fix the rows listed by `salesnb validate SOURCE --quarantine-out bad.csv` and reload; "
+        "until then they are left out of every figure."
+    ),
 }
 """Flag -> what to fix, in plain words (loader findings carry their own ``Fix:`` hint)."""
 
@@ -99,9 +120,16 @@ def segment(ds: Dataset, *, team=None, territory=None, customer_type=None, acqui
     """
     from salesnb.analysis.metrics import customer_book
 
-    wanted = {name: _fold(value) for name, value in
-              (("team", team), ("territory", territory), ("customer_type", customer_type),
-               ("acquisition_method", acquisition_method)) if not _blank(value)}
+    wanted = {
+        name: _fold(value)
+        for name, value in (
+            ("team", team),
+            ("territory", territory),
+            ("customer_type", customer_type),
+            ("acquisition_method", acquisition_method),
+        )
+        if not _blank(value)
+    }
     if not wanted:
         return ds
     reps = ds.reps
@@ -131,11 +159,19 @@ def segment(ds: Dataset, *, team=None, territory=None, customer_type=None, acqui
     if by_rep:
         deal_ok &= opps["rep_id"].isin(rep_ids).to_numpy()
     if "customer_type" in wanted:
-        types = customers.drop_duplicates("customer_id").set_index("customer_id")["customer_type"] if customers is not None else pd.Series(dtype="str")
+        types = (
+            customers.drop_duplicates("customer_id").set_index("customer_id")["customer_type"]
+            if customers is not None
+            else pd.Series(dtype="str")
+        )
         deal_ok &= opps["customer_id"].map(types).map(_fold).eq(wanted["customer_type"]).to_numpy()
     deal_method = None
     if "acquisition_method" in wanted:
-        methods = customers.drop_duplicates("customer_id").set_index("customer_id")["acquisition_method"] if customers is not None else pd.Series(dtype="str")
+        methods = (
+            customers.drop_duplicates("customer_id").set_index("customer_id")["acquisition_method"]
+            if customers is not None
+            else pd.Series(dtype="str")
+        )
         deal_method = coalesce(opps["acquisition_method"], opps["customer_id"].map(methods))
         deal_ok &= deal_method.map(_fold).eq(wanted["acquisition_method"]).to_numpy()
     new_opps = opps[deal_ok]
@@ -152,9 +188,12 @@ def segment(ds: Dataset, *, team=None, territory=None, customer_type=None, acqui
             act_ok &= acts["rep_id"].isin(rep_ids).to_numpy()
         if by_customer:
             # a contact belongs to the segment of its deal, else of its customer
-            on_deal = acts["opportunity_id"].notna().to_numpy() & acts["opportunity_id"].isin(set(opps["opportunity_id"])).to_numpy()
-            act_ok &= np.where(on_deal, acts["opportunity_id"].isin(kept_deals).to_numpy(),
-                               acts["customer_id"].isin(kept_customers).to_numpy())
+            on_deal = (
+                acts["opportunity_id"].notna().to_numpy() & acts["opportunity_id"].isin(set(opps["opportunity_id"])).to_numpy()
+            )
+            act_ok &= np.where(
+                on_deal, acts["opportunity_id"].isin(kept_deals).to_numpy(), acts["customer_id"].isin(kept_customers).to_numpy()
+            )
         tables["activities"] = acts[act_ok].reset_index(drop=True)
     if orders is not None:
         order_owner = coalesce(orders["customer_id"].map(owner), orders["rep_id"])
@@ -176,15 +215,24 @@ def segment(ds: Dataset, *, team=None, territory=None, customer_type=None, acqui
     if by_customer:
         expectations = None
         notes.append("A customer segment leaves out quotas and forecasts: they cover a rep's whole business.")
-    described = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in
-                          (("team", team), ("territory", territory), ("customer_type", customer_type),
-                           ("acquisition_method", acquisition_method)) if not _blank(v))
-    return dataclasses.replace(ds, tables=tables, expectations=expectations, notes=notes,
-                               source=f"{ds.source} [segment: {described}]")
+    described = ", ".join(
+        f"{k.replace('_', ' ')} {v}"
+        for k, v in (
+            ("team", team),
+            ("territory", territory),
+            ("customer_type", customer_type),
+            ("acquisition_method", acquisition_method),
+        )
+        if not _blank(v)
+    )
+    return dataclasses.replace(
+        ds, tables=tables, expectations=expectations, notes=notes, source=f"{ds.source} [segment: {described}]"
+    )
 
 
 def segment_options(ds: Dataset) -> dict[str, list[str]]:
     """The values each :func:`segment` filter can take in ``ds``, sorted."""
+
     def values(*series):
         seen: dict[str, str] = {}
         for s in series:
@@ -200,12 +248,14 @@ def segment_options(ds: Dataset) -> dict[str, list[str]]:
         "team": values(ds.reps["team"]),
         "territory": values(ds.reps["territory"]),
         "customer_type": values(customers["customer_type"] if customers is not None else None),
-        "acquisition_method": values(ds.opportunities["acquisition_method"],
-                                     customers["acquisition_method"] if customers is not None else None),
+        "acquisition_method": values(
+            ds.opportunities["acquisition_method"], customers["acquisition_method"] if customers is not None else None
+        ),
     }
 
 
 # -- one rep's report ----------------------------------------------------------------
+
 
 @dataclass
 class RepReport:
@@ -267,8 +317,7 @@ class RepReport:
         """label ("You", "Team median"), value_cost_ratio: the value-vs-cost comparison as rows."""
         rows = [{"label": "You", "value_cost_ratio": self.value.get("value_cost_ratio")}]
         if self.value.get("peer_median_ratio") is not None:
-            rows.append({"label": f"{self.peer_label.capitalize()} median",
-                         "value_cost_ratio": self.value["peer_median_ratio"]})
+            rows.append({"label": f"{self.peer_label.capitalize()} median", "value_cost_ratio": self.value["peer_median_ratio"]})
         return pd.DataFrame(rows).astype({"value_cost_ratio": "float64"})
 
     def trend(self, metric: str) -> pd.DataFrame:
@@ -310,13 +359,35 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     # the peers each factor's figures rest on, by diagnosis's own rule (prospecting: their paces)
     counts = peer_counts(with_active_share(table, ds.reps, span), rep_id)
     band = {factor: n >= BAND_MIN_PEERS for factor, n in counts.items()}
-    factors = pd.DataFrame([{
-        "factor": e["factor"], "metric": e["metric"], "rep_value": e["rep_value"],
-        "peer_low": e["peer_band"][0] if e["peer_band"] and band[e["factor"]] else None, "peer_median": e["peer_median"],
-        "peer_high": e["peer_band"][1] if e["peer_band"] and band[e["factor"]] else None, "gap_pct": e["gap_pct"], "n": e["n"],
-        "small_sample": e["small_sample"], "is_focus": e["factor"] == diagnosis["focus"],
-    } for e in diagnosis["evidence"]], columns=["factor", "metric", "rep_value", "peer_low", "peer_median",
-                                                 "peer_high", "gap_pct", "n", "small_sample", "is_focus"])
+    factors = pd.DataFrame(
+        [
+            {
+                "factor": e["factor"],
+                "metric": e["metric"],
+                "rep_value": e["rep_value"],
+                "peer_low": e["peer_band"][0] if e["peer_band"] and band[e["factor"]] else None,
+                "peer_median": e["peer_median"],
+                "peer_high": e["peer_band"][1] if e["peer_band"] and band[e["factor"]] else None,
+                "gap_pct": e["gap_pct"],
+                "n": e["n"],
+                "small_sample": e["small_sample"],
+                "is_focus": e["factor"] == diagnosis["focus"],
+            }
+            for e in diagnosis["evidence"]
+        ],
+        columns=[
+            "factor",
+            "metric",
+            "rep_value",
+            "peer_low",
+            "peer_median",
+            "peer_high",
+            "gap_pct",
+            "n",
+            "small_sample",
+            "is_focus",
+        ],
+    )
 
     card = scorecard(ds, period=span, rep=rep_id)
     card_notes = list(card.attrs.get("notes", []))
@@ -329,18 +400,39 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
 
     flags = quality_for_rep(memo.call(quality_flags, ds, period=span, as_of=as_of), rep_id)
     flags = flags.drop(columns="rep_id")
-    notes = {"funnel": list(diagnosis.get("notes", [])), "scorecard": card_notes, "trends": trend_notes,
-             "value": value_notes, "forecasts": forecast_notes, "quality": []}
+    notes = {
+        "funnel": list(diagnosis.get("notes", [])),
+        "scorecard": card_notes,
+        "trends": trend_notes,
+        "value": value_notes,
+        "forecasts": forecast_notes,
+        "quality": [],
+    }
     for r in flags.to_dict("records"):
         notes[QUALITY_SECTIONS.get(r["flag"], "funnel")].append(_flag_note(r))
     said = {n for section in notes.values() for n in section}
     notes["quality"] += [n for n in trends.attrs.get("notes", []) if n not in said]
     if ds.quarantined_rows:
-        notes["quality"].append(f"{ds.quarantined_rows:,} rows of the source broke the data contract and were set aside; "
-                                "they are left out of every figure in this report.")
-    return RepReport(rep=rep, period=span, figures=figures, diagnosis=diagnosis, factors=factors, scorecard=card,
-                     trends=trends, value=value, forecasts=forecasts, quality=flags,
-                     quarantined_rows=int(ds.quarantined_rows), peer_group=group, peer_label=peer_label, notes=notes)
+        notes["quality"].append(
+            f"{ds.quarantined_rows:,} rows of the source broke the data contract and were set aside; "
+            "they are left out of every figure in this report."
+        )
+    return RepReport(
+        rep=rep,
+        period=span,
+        figures=figures,
+        diagnosis=diagnosis,
+        factors=factors,
+        scorecard=card,
+        trends=trends,
+        value=value,
+        forecasts=forecasts,
+        quality=flags,
+        quarantined_rows=int(ds.quarantined_rows),
+        peer_group=group,
+        peer_label=peer_label,
+        notes=notes,
+    )
 
 
 def _peer_ids(reps: pd.DataFrame, rep_id: str, group: str) -> list[str]:
@@ -381,21 +473,27 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
             banded = len(values) >= BAND_MIN_PEERS
             value = mine.at[q.label, metric] if q.label in mine.index else np.nan
             before_hire = hire is not None and not pd.isna(hire) and q.end < pd.Timestamp(hire)
-            rows.append({
-                "quarter": q.label, "period_start": q.start, "metric": metric,
-                "rep_value": np.nan if before_hire else _plain(value, nan=True),
-                "small_sample": bool(mine.at[q.label, "small_sample"]) if q.label in mine.index else True,
-                "peer_low": float(np.percentile(values, 25)) if banded else np.nan,
-                "peer_median": float(np.median(values)) if enough else np.nan,
-                "peer_high": float(np.percentile(values, 75)) if banded else np.nan,
-                "peers": int(len(values)),
-            })
+            rows.append(
+                {
+                    "quarter": q.label,
+                    "period_start": q.start,
+                    "metric": metric,
+                    "rep_value": np.nan if before_hire else _plain(value, nan=True),
+                    "small_sample": bool(mine.at[q.label, "small_sample"]) if q.label in mine.index else True,
+                    "peer_low": float(np.percentile(values, 25)) if banded else np.nan,
+                    "peer_median": float(np.median(values)) if enough else np.nan,
+                    "peer_high": float(np.percentile(values, 75)) if banded else np.nan,
+                    "peers": int(len(values)),
+                }
+            )
     trends = pd.DataFrame(rows)
     order = [q.label for q in window]
     thin = trends[(trends["metric"] == "win_rate") & trends["small_sample"] & trends["rep_value"].notna()]["quarter"].tolist()
     if thin:
-        notes.append(f"Fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed in {_quarters(thin, order)}: the win rate there is drawn "
-                     "hollow and means little.")
+        notes.append(
+            f"Fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed in {_quarters(thin, order)}: the win rate there is drawn "
+            "hollow and means little."
+        )
     if hire is not None and not pd.isna(hire) and pd.Timestamp(hire) > window[0].start:
         notes.append(f"Hired {pd.Timestamp(hire):%Y-%m-%d}: quarters before that are left blank.")
     notes += _thin_peer_notes(trends, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)
@@ -410,8 +508,10 @@ def _thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min
     from salesnb.analysis.labels import label
 
     notes = []
-    for low, high, consequence in ((0, min_peers, "no peer median is drawn there"),
-                                   (min_peers, BAND_MIN_PEERS, "only their median is drawn there, not their middle half")):
+    for low, high, consequence in (
+        (0, min_peers, "no peer median is drawn there"),
+        (min_peers, BAND_MIN_PEERS, "only their median is drawn there, not their middle half"),
+    ):
         thin = trends[(trends["peers"] >= low) & (trends["peers"] < high)]
         by_quarters: dict[tuple, list[str]] = {}
         for metric in TREND_METRICS:
@@ -421,8 +521,10 @@ def _thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min
         for quarters, metrics in by_quarters.items():
             names = _and([label(m).lower() for m in metrics])
             enough = f" ({min_closed} or more deals closed)" if metrics == ["win_rate"] else ""
-            notes.append(f"Fewer than {high} peers have enough data{enough} for the {names} in {_quarters(quarters, order)}: "
-                         f"{consequence}.")
+            notes.append(
+                f"Fewer than {high} peers have enough data{enough} for the {names} in {_quarters(quarters, order)}: "
+                f"{consequence}."
+            )
     return notes
 
 
@@ -448,8 +550,10 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     if source == "orders":
         notes.append(f"Lifetime value is the revenue your customers have actually paid (orders) up to {span.end:%Y-%m-%d}.")
     elif source == "won_opportunities":
-        notes.append(f"Lifetime value is the value of deals won with your customers up to {span.end:%Y-%m-%d} "
-                     "(no orders table: realised revenue would be more exact).")
+        notes.append(
+            f"Lifetime value is the value of deals won with your customers up to {span.end:%Y-%m-%d} "
+            "(no orders table: realised revenue would be more exact)."
+        )
     if value["annual_cost"] is None:
         notes.append("No annual_cost in the reps table for this rep: add it to compare value with cost.")
     if not enough:
@@ -466,8 +570,7 @@ def _rep_forecasts(ds, rep_id, trends, span) -> tuple[pd.DataFrame, list[str]]:
     if ds.forecasts is None:
         return pd.DataFrame(columns=columns), notes
     start = trends["period_start"].min()
-    mine = accuracy[(accuracy["rep_id"] == rep_id) & (accuracy["period_start"] >= start)
-                    & (accuracy["period_end"] <= span.end)]
+    mine = accuracy[(accuracy["rep_id"] == rep_id) & (accuracy["period_start"] >= start) & (accuracy["period_end"] <= span.end)]
     mine = mine.sort_values("period_start")[columns].reset_index(drop=True)
     if mine.empty:
         notes.append("No forecasts from this rep for these periods.")
@@ -487,6 +590,7 @@ def _flag_note(record: dict) -> str:
 
 
 # -- the manager's view ----------------------------------------------------------------
+
 
 @dataclass
 class TeamReport:
@@ -523,8 +627,18 @@ class TeamReport:
 BREAKDOWNS = ("territory", "customer_type", "acquisition_method")
 
 BREAKDOWN_COLUMNS = {
-    by: [by, "opportunities", "won", "lost", "win_rate", "revenue_won", "avg_deal_size", "cycle_days_median",
-         "clv", "value_cost_ratio"]
+    by: [
+        by,
+        "opportunities",
+        "won",
+        "lost",
+        "win_rate",
+        "revenue_won",
+        "avg_deal_size",
+        "cycle_days_median",
+        "clv",
+        "value_cost_ratio",
+    ]
     for by in BREAKDOWNS
 }
 """The columns a breakdown table shows."""
@@ -549,8 +663,11 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
             raise InputError(f"no team {team!r} in the reps table; known teams: {', '.join(known) or 'none'}")
         title = f"Team {str(members['team'].iloc[0])}"
     ids = list(members["rep_id"])
-    members = members[["rep_id", "name", "team", "territory"]].assign(
-        label=[rep_label(r, n) for r, n in zip(members["rep_id"], members["name"])]).reset_index(drop=True)
+    members = (
+        members[["rep_id", "name", "team", "territory"]]
+        .assign(label=[rep_label(r, n) for r, n in zip(members["rep_id"], members["name"])])
+        .reset_index(drop=True)
+    )
     labels = dict(zip(members["rep_id"], members["label"]))
 
     table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
@@ -561,18 +678,34 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     focus_rows, band_rows = [], []
     for d in diagnoses:
         top = d["evidence"][0] if d["focus"] else None
-        focus_rows.append({"rep_id": d["rep_id"], "label": labels[d["rep_id"]], "focus": d["focus"] or "none",
-                           "metric": top["metric"] if top else None,
-                           "rep_value": top["rep_value"] if top else None,
-                           "peer_median": top["peer_median"] if top else None,
-                           "gap_pct": top["gap_pct"] if top else None,
-                           "peer_group": d["peer_group"], "summary": d["summary"]})
+        focus_rows.append(
+            {
+                "rep_id": d["rep_id"],
+                "label": labels[d["rep_id"]],
+                "focus": d["focus"] or "none",
+                "metric": top["metric"] if top else None,
+                "rep_value": top["rep_value"] if top else None,
+                "peer_median": top["peer_median"] if top else None,
+                "gap_pct": top["gap_pct"] if top else None,
+                "peer_group": d["peer_group"],
+                "summary": d["summary"],
+            }
+        )
         for e in d["evidence"]:
-            band_rows.append({"factor": e["factor"], "metric": e["metric"], "rep_id": d["rep_id"],
-                              "label": labels[d["rep_id"]], "value": e["rep_value"],
-                              "small_sample": bool(e["small_sample"]), "is_focus": e["factor"] == d["focus"]})
-    focus = pd.DataFrame(focus_rows, columns=["rep_id", "label", "focus", "metric", "rep_value", "peer_median",
-                                              "gap_pct", "peer_group", "summary"])
+            band_rows.append(
+                {
+                    "factor": e["factor"],
+                    "metric": e["metric"],
+                    "rep_id": d["rep_id"],
+                    "label": labels[d["rep_id"]],
+                    "value": e["rep_value"],
+                    "small_sample": bool(e["small_sample"]),
+                    "is_focus": e["factor"] == d["focus"],
+                }
+            )
+    focus = pd.DataFrame(
+        focus_rows, columns=["rep_id", "label", "focus", "metric", "rep_value", "peer_median", "gap_pct", "peer_group", "summary"]
+    )
     bands = pd.DataFrame(band_rows, columns=["factor", "metric", "rep_id", "label", "value", "small_sample", "is_focus"])
     bands = _with_team_band(bands)
 
@@ -585,8 +718,20 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     value = value[value["rep_id"].isin(ids)].reset_index(drop=True)
     value.insert(1, "label", value["rep_id"].map(labels))
     notes = [n for n in table.attrs.get("notes", [])]
-    return TeamReport(team=team, title=title, period=span, teams=teams, members=members, metrics=metrics, diagnoses=diagnoses,
-                      focus=focus, bands=bands, breakdowns=breakdowns, value=value, notes=notes)
+    return TeamReport(
+        team=team,
+        title=title,
+        period=span,
+        teams=teams,
+        members=members,
+        metrics=metrics,
+        diagnoses=diagnoses,
+        focus=focus,
+        bands=bands,
+        breakdowns=breakdowns,
+        value=value,
+        notes=notes,
+    )
 
 
 def _drop_empty_unknown(table: pd.DataFrame) -> pd.DataFrame:
@@ -606,12 +751,12 @@ def _with_team_band(bands: pd.DataFrame) -> pd.DataFrame:
     """Add the team's 25th percentile, median and 75th percentile per factor
     (reps with a value; small samples left out for closed-deal metrics)."""
     out = []
-    for factor, rows in bands.groupby("factor", sort=False):
+    for _factor, rows in bands.groupby("factor", sort=False):
         usable = rows["value"].notna()
         if rows["metric"].iloc[0] in CLOSED_METRICS:
             usable &= ~rows["small_sample"]
         values = rows.loc[usable, "value"].to_numpy(dtype="float64")
-        low, mid, high = (np.percentile(values, [25, 50, 75]) if len(values) else (np.nan,) * 3)
+        low, mid, high = np.percentile(values, [25, 50, 75]) if len(values) else (np.nan,) * 3
         out.append(rows.assign(band_low=low, band_median=mid, band_high=high, band_reps=len(values)))
     if not out:
         return bands.assign(band_low=np.nan, band_median=np.nan, band_high=np.nan, band_reps=0)
@@ -619,6 +764,7 @@ def _with_team_band(bands: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- forecasts, quality, training ---------------------------------------------------------
+
 
 @dataclass
 class ForecastReport:
@@ -654,7 +800,8 @@ def forecast_report(ds: Dataset, *, period, as_of=None) -> ForecastReport:
     bias = bias.assign(label=bias["rep_id"].map(labels))
     table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
     period_table = table[["rep_id", "name", "forecast_amount", "revenue_won", "forecast_error_pct"]].assign(
-        label=table["rep_id"].map(labels))
+        label=table["rep_id"].map(labels)
+    )
     return ForecastReport(period=span, accuracy=accuracy, bias=bias, period_table=period_table, notes=notes)
 
 
@@ -685,8 +832,10 @@ def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
     span = parse_period(period, as_of=as_of)
     labels = _labels(ds)
     flags = memo.call(quality_flags, ds, period=span, as_of=as_of)
-    flags = flags.assign(label=flags["rep_id"].map(lambda r: labels.get(r, r) if r is not None else "whole source"),
-                         advice=flags["flag"].map(lambda f: QUALITY_ADVICE.get(f, "see the detail and correct the source.")))
+    flags = flags.assign(
+        label=flags["rep_id"].map(lambda r: labels.get(r, r) if r is not None else "whole source"),
+        advice=flags["flag"].map(lambda f: QUALITY_ADVICE.get(f, "see the detail and correct the source.")),
+    )
     per_rep = flags[flags["rep_id"].notna()]
     if per_rep.empty:
         by_rep = pd.DataFrame(columns=["label"])
@@ -695,13 +844,19 @@ def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
         by_rep = by_rep.reset_index()
         by_rep.columns.name = None
     quarantine = _quarantine_counts(ds.quarantine)
-    problems = pd.DataFrame([p.to_dict() for p in ds.problems],
-                            columns=["table", "file", "line", "column", "value", "message", "hint", "flag", "severity", "unit",
-                                     "source_column"])
+    problems = pd.DataFrame(
+        [p.to_dict() for p in ds.problems],
+        columns=["table", "file", "line", "column", "value", "message", "hint", "flag", "severity", "unit", "source_column"],
+    )
     # the column as the user's file names it (a mapping.yml rename), for the reader to find it
     problems["file_column"] = problems["source_column"].where(problems["source_column"].notna(), problems["column"])
-    kept = pd.DataFrame({"table": list(ds.tables), "rows": [len(f) for f in ds.tables.values()],
-                         "file": [ds.files.get(name, "") for name in ds.tables]})
+    kept = pd.DataFrame(
+        {
+            "table": list(ds.tables),
+            "rows": [len(f) for f in ds.tables.values()],
+            "file": [ds.files.get(name, "") for name in ds.tables],
+        }
+    )
     return QualityReport(period=span, flags=flags, by_rep=by_rep, quarantine=quarantine, problems=problems, kept=kept)
 
 
@@ -711,7 +866,7 @@ def _quarantine_counts(quarantine) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     rows = []
     for table, flags in zip(quarantine["table"], quarantine["flags"].fillna("")):
-        for flag in (str(flags).split(";") if flags else ["(no flag)"]):
+        for flag in str(flags).split(";") if flags else ["(no flag)"]:
             rows.append({"table": table, "flag": flag or "(no flag)"})
     return pd.DataFrame(rows).groupby(["table", "flag"]).size().rename("rows").reset_index()
 
@@ -726,9 +881,22 @@ def training_report(ds: Dataset, *, program: str, metric: str = "win_rate", peri
     as_of = _as_of(as_of)
     end = parse_period(period, as_of=as_of).end if not _blank(period) else None
     if ds.training is None:  # say which table would enable it, and carry on
-        return {"program": program, "metric": metric, "effect": None, "ci_low": None, "ci_high": None,
-                "treated": [], "control": [], "method": "", "means": {}, "excluded": [],
-                "warning": Dataset.missing("training"), "notes": [], "treated_labels": [], "control_labels": []}
+        return {
+            "program": program,
+            "metric": metric,
+            "effect": None,
+            "ci_low": None,
+            "ci_high": None,
+            "treated": [],
+            "control": [],
+            "method": "",
+            "means": {},
+            "excluded": [],
+            "warning": Dataset.missing("training"),
+            "notes": [],
+            "treated_labels": [],
+            "control_labels": [],
+        }
     result = training_effect(ds, program=program, metric=metric, as_of=end)
     labels = _labels(ds)
     result["treated_labels"] = [labels.get(r, r) for r in result["treated"]]
@@ -737,6 +905,7 @@ def training_report(ds: Dataset, *, program: str, metric: str = "win_rate", peri
 
 
 # -- helpers ---------------------------------------------------------------------------
+
 
 def rep_label(rep_id, name) -> str:
     """``Ann Lee (R01)``, or the bare id when the name is missing or the same."""
@@ -820,10 +989,8 @@ def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> No
 
     def draw():
         drawn = [charts.factor_bands(report.factors, peer_label=report.peer_label)]
-        drawn += [charts.trend(report.trend(metric), metric=metric, peer_label=report.peer_label)
-                  for metric in TREND_METRICS]
-        drawn += [charts.value_vs_cost(report.value_frame(), highlight=["You"]),
-                  charts.forecast_vs_actual(report.forecasts)]
+        drawn += [charts.trend(report.trend(metric), metric=metric, peer_label=report.peer_label) for metric in TREND_METRICS]
+        drawn += [charts.value_vs_cost(report.value_frame(), highlight=["You"]), charts.forecast_vs_actual(report.forecasts)]
         for figure in drawn:
             html.chart(figure)
 

@@ -14,6 +14,7 @@ escaped by nbconvert's ``ansi2html``.
 
 The exporter is built once per process (:func:`html_exporter`) and reused.
 """
+
 from __future__ import annotations
 
 import functools

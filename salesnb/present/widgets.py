@@ -19,15 +19,16 @@ executed by papermill/nbconvert with no browser attached) :meth:`show`
 renders the current selection as a static chart and table instead, so a
 scheduled run never needs a browser. :func:`live_frontend` decides.
 """
+
 from __future__ import annotations
 
 import os
 
 import pandas as pd
 
-from salesnb.io.dataset import Dataset
-from salesnb.errors import InputError
 from salesnb.analysis.periods import Period, data_span, parse_period, periods_between
+from salesnb.errors import InputError
+from salesnb.io.dataset import Dataset
 
 __all__ = ["ALL", "FILTERS", "SegmentExplorer", "live_frontend", "widgets_available"]
 
@@ -43,10 +44,20 @@ CONTEXT_COLUMNS = ("opportunities", "won", "lost", "win_rate", "revenue_won")
 STATIC_ENV = "SALESNB_STATIC"
 """Set this environment variable to 1 to always render the static view."""
 
-_FILTER_NAMES = {"territory": "Territory", "customer_type": "Customer type",
-                 "acquisition_method": "Acquisition method", "team": "Team"}
-_GROUP_NAMES = {"rep": "Rep", "team": "Team", "territory": "Territory", "customer_type": "Customer type",
-                "acquisition_method": "Acquisition method", "market_tier": "Market tier"}
+_FILTER_NAMES = {
+    "territory": "Territory",
+    "customer_type": "Customer type",
+    "acquisition_method": "Acquisition method",
+    "team": "Team",
+}
+_GROUP_NAMES = {
+    "rep": "Rep",
+    "team": "Team",
+    "territory": "Territory",
+    "customer_type": "Customer type",
+    "acquisition_method": "Acquisition method",
+    "market_tier": "Market tier",
+}
 
 
 def widgets_available() -> bool:
@@ -114,8 +125,7 @@ class SegmentExplorer:
         Where the live view draws the chart and the table.
     """
 
-    def __init__(self, ds: Dataset, *, period="2025", as_of=None, metric: str = "revenue_won", by: str = "rep",
-                 **selection):
+    def __init__(self, ds: Dataset, *, period="2025", as_of=None, metric: str = "revenue_won", by: str = "rep", **selection):
         from salesnb.analysis.metrics import GROUPINGS, METRICS
 
         if not isinstance(ds, Dataset):
@@ -164,8 +174,10 @@ class SegmentExplorer:
                 return ALL
             folded = {str(o).casefold(): o for o in self.options[name]}
             if str(value).strip().casefold() not in folded:
-                raise InputError(f"no {_FILTER_NAMES[name].lower()} {value!r} in the data; "
-                                 f"choose one of: {', '.join(map(str, self.options[name])) or 'none'}")
+                raise InputError(
+                    f"no {_FILTER_NAMES[name].lower()} {value!r} in the data; "
+                    f"choose one of: {', '.join(map(str, self.options[name])) or 'none'}"
+                )
             return folded[str(value).strip().casefold()]
         if name == "period":
             label = parse_period(value, as_of=self.as_of).label
@@ -179,8 +191,8 @@ class SegmentExplorer:
         return value
 
     def _recompute(self) -> None:
-        from salesnb.present import charts
         from salesnb.analysis.metrics import GROUPINGS, metrics_table
+        from salesnb.present import charts
         from salesnb.present.pages import rep_label, segment
 
         s = self.selection
@@ -212,8 +224,8 @@ class SegmentExplorer:
     # -- showing ------------------------------------------------------------------
     def table_view(self):
         """The current table as escaped HTML: the group, the chosen metric and context columns."""
-        from salesnb.present import html as show
         from salesnb.analysis.metrics import GROUPINGS
+        from salesnb.present import html as show
 
         s = self.selection
         front = ["rep_id", "name"] if s["by"] == "rep" else [GROUPINGS[s["by"]]]
@@ -232,8 +244,11 @@ class SegmentExplorer:
 
         s = self.selection
         chosen = "; ".join(f"{_FILTER_NAMES[n].lower()} {s[n]}" for n in FILTERS if s[n] != ALL) or "no filter"
-        return [show.paragraph(f"Selection: {chosen}; period {s['period']}; rows by {_GROUP_NAMES[s['by']].lower()}."),
-                self.chart_view(), self.table_view()]
+        return [
+            show.paragraph(f"Selection: {chosen}; period {s['period']}; rows by {_GROUP_NAMES[s['by']].lower()}."),
+            self.chart_view(),
+            self.table_view(),
+        ]
 
     def widget(self):
         """The live view: the controls above the chart and the table (needs ipywidgets)."""
@@ -241,8 +256,7 @@ class SegmentExplorer:
             raise InputError("ipywidgets is not installed: use SegmentExplorer.static() or pip install ipywidgets")
         import ipywidgets as w
 
-        rows = [w.HBox([self.controls[n] for n in FILTERS]),
-                w.HBox([self.controls[n] for n in ("period", "metric", "by")])]
+        rows = [w.HBox([self.controls[n] for n in FILTERS]), w.HBox([self.controls[n] for n in ("period", "metric", "by")])]
         return w.VBox([*rows, self.chart_output, self.table_output])
 
     def show(self, interactive: bool | None = None) -> None:
@@ -266,16 +280,27 @@ class SegmentExplorer:
         style = {"description_width": "initial"}
         layout = w.Layout(width="auto")
         for name in FILTERS:
-            options = [(f"All", ALL)] + [(str(v), v) for v in self.options[name]]
-            self.controls[name] = w.Dropdown(options=options, value=ALL, description=_FILTER_NAMES[name],
-                                             style=style, layout=layout)
-        self.controls["period"] = w.Dropdown(options=self.options["period"], value=self.selection["period"],
-                                             description="Period", style=style, layout=layout)
-        self.controls["metric"] = w.Dropdown(options=[(label(m), m) for m in self.options["metric"]],
-                                             value=self.selection["metric"], description="Metric", style=style,
-                                             layout=layout)
-        self.controls["by"] = w.Dropdown(options=[(_GROUP_NAMES[b], b) for b in self.options["by"]],
-                                         value=self.selection["by"], description="Rows by", style=style, layout=layout)
+            options = [("All", ALL)] + [(str(v), v) for v in self.options[name]]
+            self.controls[name] = w.Dropdown(
+                options=options, value=ALL, description=_FILTER_NAMES[name], style=style, layout=layout
+            )
+        self.controls["period"] = w.Dropdown(
+            options=self.options["period"], value=self.selection["period"], description="Period", style=style, layout=layout
+        )
+        self.controls["metric"] = w.Dropdown(
+            options=[(label(m), m) for m in self.options["metric"]],
+            value=self.selection["metric"],
+            description="Metric",
+            style=style,
+            layout=layout,
+        )
+        self.controls["by"] = w.Dropdown(
+            options=[(_GROUP_NAMES[b], b) for b in self.options["by"]],
+            value=self.selection["by"],
+            description="Rows by",
+            style=style,
+            layout=layout,
+        )
         for name, control in self.controls.items():
             control.observe(self._on_change(name), names="value")
         self.chart_output = w.Output()
@@ -285,6 +310,7 @@ class SegmentExplorer:
         def handler(change):
             if not self._syncing:
                 self.update(**{name: change["new"]})
+
         return handler
 
     def _sync_controls(self) -> None:

@@ -61,6 +61,7 @@ folder that cannot be written (full disk, read-only, not a folder, no
 permission) raises :class:`~salesnb.errors.OutputError` saying which
 folder and what to do.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -68,24 +69,49 @@ import functools
 import hashlib
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from salesnb import atomic
 from salesnb.errors import InputError
 from salesnb.io.urls import mask_text, mask_url  # noqa: F401 - one masking for every output (issue #13)
 from salesnb.run.execute import describe, render_report
+
 # The names below are this module's public face (the CLI, deploy/airflow and the tests import them
 # from here), whichever room of salesnb.run holds them.
 from salesnb.run.folder import (  # noqa: F401
-    INDEX, LOCK, MANIFEST, STATE_DIR, OutputFolderBusy, batch_lock, cannot_write, check_out_dir, outputs_of,
-    previous_manifest, remove_stale, remove_state,
+    INDEX,
+    LOCK,
+    MANIFEST,
+    STATE_DIR,
+    OutputFolderBusy,
+    batch_lock,
+    cannot_write,
+    check_out_dir,
+    outputs_of,
+    previous_manifest,
+    remove_stale,
+    remove_state,
 )
 from salesnb.run.index import render_index
 from salesnb.run.plan import (  # noqa: F401
-    CELL_TIMEOUT, ENGINES, FAILED_DIR, KERNEL_NAME, KINDS, START_TIMEOUT, ReportJob, default_notebooks_dir,
-    input_key, iso_day, parameter_path, plan_batch, resolve_engine, safe_name, salesnb_version, utc_now,
+    CELL_TIMEOUT,
+    ENGINES,
+    FAILED_DIR,
+    KERNEL_NAME,
+    KINDS,
+    START_TIMEOUT,
+    ReportJob,
+    default_notebooks_dir,
+    input_key,
+    iso_day,
+    parameter_path,
+    plan_batch,
+    resolve_engine,
+    safe_name,
+    salesnb_version,
+    utc_now,
 )
 
 __all__ = [
@@ -148,18 +174,30 @@ class BatchPlan:
 
     def to_dict(self) -> dict:
         return {
-            "out_dir": str(self.out_dir), "header": self.header, "jobs": [j.to_dict() for j in self.jobs],
-            "to_run": [j.id for j in self.to_run], "decided": self.decided, "kept": self.kept,
-            "previous_files": sorted(self.previous_files), "cache_dir": self.cache_dir,
+            "out_dir": str(self.out_dir),
+            "header": self.header,
+            "jobs": [j.to_dict() for j in self.jobs],
+            "to_run": [j.id for j in self.to_run],
+            "decided": self.decided,
+            "kept": self.kept,
+            "previous_files": sorted(self.previous_files),
+            "cache_dir": self.cache_dir,
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "BatchPlan":
+    def from_dict(cls, data: dict) -> BatchPlan:
         jobs = [ReportJob.from_dict(j) for j in data["jobs"]]
         wanted = set(data["to_run"])
-        return cls(out_dir=Path(data["out_dir"]), header=data["header"], jobs=jobs,
-                   to_run=[j for j in jobs if j.id in wanted], decided=data["decided"], kept=data["kept"],
-                   previous_files=set(data["previous_files"]), cache_dir=data.get("cache_dir", ""))
+        return cls(
+            out_dir=Path(data["out_dir"]),
+            header=data["header"],
+            jobs=jobs,
+            to_run=[j for j in jobs if j.id in wanted],
+            decided=data["decided"],
+            kept=data["kept"],
+            previous_files=set(data["previous_files"]),
+            cache_dir=data.get("cache_dir", ""),
+        )
 
     def save(self) -> Path:
         """Write the plan to DIR/.salesnb/plan.json (for a scheduler whose tasks
@@ -169,7 +207,7 @@ class BatchPlan:
         return atomic.write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, out_dir) -> "BatchPlan":
+    def load(cls, out_dir) -> BatchPlan:
         path = Path(out_dir) / STATE_DIR / "plan.json"
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
@@ -279,9 +317,21 @@ def run_batch(
                 from salesnb.run.forkengine import prestart
 
                 early.warm_up(functools.partial(prestart, kernel_name))
-            plan = _prepare(source, resolved=resolved, as_of_day=as_of_day, out_dir=out_dir, reps=reps, teams=teams,
-                            mapping=mapping, notebooks=notebooks, force=force, kernel_name=kernel_name,
-                            cell_timeout=cell_timeout, engine=engine, overviews=overviews)
+            plan = _prepare(
+                source,
+                resolved=resolved,
+                as_of_day=as_of_day,
+                out_dir=out_dir,
+                reps=reps,
+                teams=teams,
+                mapping=mapping,
+                notebooks=notebooks,
+                force=force,
+                kernel_name=kernel_name,
+                cell_timeout=cell_timeout,
+                engine=engine,
+                overviews=overviews,
+            )
             if early is None:
                 from salesnb.run.executors import worker_count
 
@@ -313,8 +363,11 @@ def run_batch(
             for job in plan.to_run:  # a report not rendered yet keeps its last page, if it has one
                 if job.id not in results:
                     earlier = plan.previous.get(job.id)
-                    results[job.id] = (dict(earlier, earlier_run=True) if earlier and earlier.get("html")
-                                       else _skipped(job, "not run: the batch was interrupted"))
+                    results[job.id] = (
+                        dict(earlier, earlier_run=True)
+                        if earlier and earlier.get("html")
+                        else _skipped(job, "not run: the batch was interrupted")
+                    )
             finish_batch(plan, results)
             written = sum(r.get("status") == "ok" and not r.get("earlier_run") for r in results.values())
             raise BatchStopped(getattr(exc, "signum", 2), written=written, out_dir=out_dir) from None
@@ -358,18 +411,46 @@ def prepare_batch(
     resolved = _parse_period(period, as_of_day)
     out_dir = _out_dir(out, resolved.label, as_of_day)
     check_out_dir(out_dir, source, mapping)
-    return _prepare(source, resolved=resolved, as_of_day=as_of_day, out_dir=out_dir, reps=reps, teams=teams,
-                    mapping=mapping, notebooks=notebooks, force=force, kernel_name=kernel_name,
-                    cell_timeout=cell_timeout, engine=engine, overviews=overviews)
+    return _prepare(
+        source,
+        resolved=resolved,
+        as_of_day=as_of_day,
+        out_dir=out_dir,
+        reps=reps,
+        teams=teams,
+        mapping=mapping,
+        notebooks=notebooks,
+        force=force,
+        kernel_name=kernel_name,
+        cell_timeout=cell_timeout,
+        engine=engine,
+        overviews=overviews,
+    )
 
 
-def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping, notebooks, force, kernel_name,
-             cell_timeout, engine, overviews=None) -> BatchPlan:
+def _prepare(
+    source,
+    *,
+    resolved,
+    as_of_day,
+    out_dir: Path,
+    reps,
+    teams,
+    mapping,
+    notebooks,
+    force,
+    kernel_name,
+    cell_timeout,
+    engine,
+    overviews=None,
+) -> BatchPlan:
     started = utc_now()
     reps, teams = list(reps), list(teams)
     notebooks_dir = Path(notebooks).resolve() if notebooks is not None else default_notebooks_dir()
     if not notebooks_dir.is_dir():
-        raise InputError(f"no notebooks folder at {notebooks_dir}; pass --notebooks DIR (a folder holding {', '.join(k + '.ipynb' for k in KINDS)})")
+        raise InputError(
+            f"no notebooks folder at {notebooks_dir}; pass --notebooks DIR (a folder holding {', '.join(k + '.ipynb' for k in KINDS)})"
+        )
     if not any((notebooks_dir / f"{kind}.ipynb").is_file() for kind in KINDS):
         raise InputError(f"{notebooks_dir} holds none of the report notebooks {', '.join(k + '.ipynb' for k in KINDS)}")
     _require_kernel(kernel_name)
@@ -381,9 +462,21 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
     fingerprint = _data_fingerprint(dataset, source, mapping)
     cache_dir = out_dir / STATE_DIR / "cache" / (fingerprint[:16] or "data")
     planned = plan_batch(
-        dataset, source=source, period=resolved, as_of=as_of_day, out_dir=out_dir, reps=reps, teams=teams,
-        mapping=mapping, notebooks_dir=notebooks_dir, data_fingerprint=fingerprint,
-        kernel_name=kernel_name, cell_timeout=cell_timeout, engine=engine, cache_dir=cache_dir, overviews=overviews,
+        dataset,
+        source=source,
+        period=resolved,
+        as_of=as_of_day,
+        out_dir=out_dir,
+        reps=reps,
+        teams=teams,
+        mapping=mapping,
+        notebooks_dir=notebooks_dir,
+        data_fingerprint=fingerprint,
+        kernel_name=kernel_name,
+        cell_timeout=cell_timeout,
+        engine=engine,
+        cache_dir=cache_dir,
+        overviews=overviews,
     )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -413,8 +506,12 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
         from salesnb.run import cache
 
         try:
-            cache.store(dataset, cache_dir, source=parameter_path(source),
-                        mapping=parameter_path(mapping) if mapping is not None else None)
+            cache.store(
+                dataset,
+                cache_dir,
+                source=parameter_path(source),
+                mapping=parameter_path(mapping) if mapping is not None else None,
+            )
         except OSError as exc:
             remove_state(out_dir, str(cache_dir))
             raise cannot_write(exc, out_dir, cache_dir.relative_to(out_dir).as_posix()) from None
@@ -435,9 +532,17 @@ def _prepare(source, *, resolved, as_of_day, out_dir: Path, reps, teams, mapping
         "workers": None,
         "started": started,
     }
-    return BatchPlan(out_dir=out_dir, header=header, jobs=planned, to_run=to_run, decided=decided, kept=kept,
-                     previous_files=outputs_of(previous_entries.values()), cache_dir=str(cache_dir),
-                     previous=previous_entries)
+    return BatchPlan(
+        out_dir=out_dir,
+        header=header,
+        jobs=planned,
+        to_run=to_run,
+        decided=decided,
+        kept=kept,
+        previous_files=outputs_of(previous_entries.values()),
+        cache_dir=str(cache_dir),
+        previous=previous_entries,
+    )
 
 
 def finish_batch(plan: BatchPlan, results) -> BatchResult:
@@ -460,8 +565,7 @@ def finish_batch(plan: BatchPlan, results) -> BatchResult:
         **plan.header,
         "ended": ended,
         "seconds": round(_seconds_between(plan.header["started"], ended), 3),
-        "counts": {status: sum(r["status"] == status and not r.get("earlier_run") for r in reports)
-                   for status in STATUSES},
+        "counts": {status: sum(r["status"] == status and not r.get("earlier_run") for r in reports) for status in STATUSES},
         "unchanged": sum(r.get("reason") == UNCHANGED for r in reports),
         "kept_from_earlier_runs": sum(bool(r.get("earlier_run")) for r in everything),
         "reports": everything,
@@ -476,8 +580,9 @@ def finish_batch(plan: BatchPlan, results) -> BatchResult:
         writing = INDEX
         atomic.write_text(plan.out_dir / INDEX, render_index(manifest))
     except OSError as exc:
-        raise cannot_write(exc, plan.out_dir, writing, note="; the reports written so far are kept, and "
-                            "the rerun renders only what is missing") from None
+        raise cannot_write(
+            exc, plan.out_dir, writing, note="; the reports written so far are kept, and the rerun renders only what is missing"
+        ) from None
     finally:
         remove_state(plan.out_dir, plan.cache_dir)
     return BatchResult(out_dir=plan.out_dir, reports=reports, manifest=manifest)
@@ -487,8 +592,7 @@ def _unchanged(job: ReportJob, previous: dict | None) -> bool:
     """The last rendering of this report had the same inputs, and its page is there."""
     if not previous or not job.input_key or previous.get("input_key") != job.input_key:
         return False
-    rendered = previous.get("status") == "ok" or (
-        previous.get("status") == "skipped" and previous.get("reason") == UNCHANGED)
+    rendered = previous.get("status") == "ok" or (previous.get("status") == "skipped" and previous.get("reason") == UNCHANGED)
     html = previous.get("html")
     return rendered and isinstance(html, str) and html == job.html and (Path(job.out_dir) / html).is_file()
 
@@ -496,23 +600,55 @@ def _unchanged(job: ReportJob, previous: dict | None) -> bool:
 def _unchanged_entry(job: ReportJob, previous: dict) -> dict:
     now = utc_now()
     entry = {k: v for k, v in previous.items() if k != "earlier_run"}
-    entry.update(job.entry(), status="skipped", reason=UNCHANGED, error=None, error_detail=None,
-                 failed_notebook=None, started=now, ended=now, seconds=0.0,
-                 rendered_at=previous.get("rendered_at") or previous.get("ended"))
+    entry.update(
+        job.entry(),
+        status="skipped",
+        reason=UNCHANGED,
+        error=None,
+        error_detail=None,
+        failed_notebook=None,
+        started=now,
+        ended=now,
+        seconds=0.0,
+        rendered_at=previous.get("rendered_at") or previous.get("ended"),
+    )
     return entry
 
 
 def _skipped(job: ReportJob, reason: str) -> dict:
     now = utc_now()
-    return dict(job.entry(), html=None, status="skipped", reason=reason, error=None, error_detail=None,
-                failed_notebook=None, started=now, ended=now, rendered_at=None, seconds=0.0)
+    return dict(
+        job.entry(),
+        html=None,
+        status="skipped",
+        reason=reason,
+        error=None,
+        error_detail=None,
+        failed_notebook=None,
+        started=now,
+        ended=now,
+        rendered_at=None,
+        seconds=0.0,
+    )
 
 
 def _crashed(job: ReportJob, exc: BaseException) -> dict:
     """The entry for a job whose worker died before it could answer."""
     now = utc_now()
-    return dict(job.entry(), html=None, status="failed", reason=None, **describe(exc), failed_notebook=None,
-                started=now, ended=now, rendered_at=None, seconds=0.0, engine=job.engine, worker=None)
+    return dict(
+        job.entry(),
+        html=None,
+        status="failed",
+        reason=None,
+        **describe(exc),
+        failed_notebook=None,
+        started=now,
+        ended=now,
+        rendered_at=None,
+        seconds=0.0,
+        engine=job.engine,
+        worker=None,
+    )
 
 
 def _progress_bar(total: int, progress: bool | None, executor):
@@ -521,11 +657,18 @@ def _progress_bar(total: int, progress: bool | None, executor):
     if progress is None:
         progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
     workers = getattr(executor, "workers", 1)
-    return tqdm(total=total, unit="report", desc=f"reports ({workers} worker{'s' if workers != 1 else ''})",
-                file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        unit="report",
+        desc=f"reports ({workers} worker{'s' if workers != 1 else ''})",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
 
 
 # -- helpers -----------------------------------------------------------------------
+
 
 def _load_dataset(source, mapping):
     """Load the source once, in the parent, to list reps and teams."""
@@ -548,7 +691,7 @@ def _require_kernel(name: str) -> None:
     except NoSuchKernel:
         raise InputError(
             f"no Jupyter kernel named {name!r}; register it with "
-            f"`python -m ipykernel install --sys-prefix --name {name} --display-name \"Python (salesnb)\"` "
+            f'`python -m ipykernel install --sys-prefix --name {name} --display-name "Python (salesnb)"` '
             "(or `make kernel`)"
         ) from None
 

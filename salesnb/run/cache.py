@@ -31,6 +31,7 @@ returns the very same data, checked the same way, in milliseconds.
   entries; each forked report then takes its private copy without reading
   a file.
 """
+
 from __future__ import annotations
 
 import hashlib

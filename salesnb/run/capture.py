@@ -6,6 +6,7 @@ result and error becomes an nbformat output, catches what C code writes
 straight to file descriptors 1 and 2 (:func:`redirect_fds`) and turns the
 outputs into what JSON would carry (:func:`json_safe`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -163,8 +164,7 @@ def make_shell():
     class _DisplayHook(DisplayHook):
         def start_displayhook(self):
             self._is_active = True
-            self._pending = {"output_type": "execute_result", "execution_count": self.prompt_count,
-                             "data": {}, "metadata": {}}
+            self._pending = {"output_type": "execute_result", "execution_count": self.prompt_count, "data": {}, "metadata": {}}
 
         def write_output_prompt(self):
             pass
@@ -188,8 +188,7 @@ def make_shell():
         kernel = None
 
         def _showtraceback(self, etype, evalue, stb):
-            capture.add({"output_type": "error", "ename": str(etype.__name__), "evalue": str(evalue),
-                         "traceback": list(stb)})
+            capture.add({"output_type": "error", "ename": str(etype.__name__), "evalue": str(evalue), "traceback": list(stb)})
 
         def system(self, cmd):  # `!cmd`: its output is captured, as ipykernel does
             return self.system_piped(cmd)

@@ -5,6 +5,7 @@ the job's engine: a fork of the warm template, :mod:`salesnb.run.forkserver`,
 or a fresh Jupyter kernel) and rendered (:mod:`salesnb.present.render`). It
 never raises: a failing report becomes an entry with ``status: "failed"``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -69,8 +70,14 @@ def render_report(job: ReportJob) -> dict:
     finally:
         _memory_notebooks().saved.pop(capture, None)
     ended = utc_now()
-    result.update(started=started, ended=ended, rendered_at=ended if result["status"] == "ok" else None,
-                  seconds=round(time.perf_counter() - clock, 3), engine=job.engine, worker=_worker())
+    result.update(
+        started=started,
+        ended=ended,
+        rendered_at=ended if result["status"] == "ok" else None,
+        seconds=round(time.perf_counter() - clock, 3),
+        engine=job.engine,
+        worker=_worker(),
+    )
     return result
 
 
@@ -127,10 +134,18 @@ def _execute(job: ReportJob, capture: str):
         # whichever report of the batch comes first; a rep report names its rep
         import json
 
-        env[PREWARM_ENV] = json.dumps({k: job.parameters.get(k) for k in ("source", "mapping", "period", "as_of")}
-                                      | ({"rep_id": job.key} if job.kind == "rep_coaching" else {}), sort_keys=True)
-    common = dict(parameters=dict(job.parameters), kernel_name=job.kernel_name, progress_bar=False,
-                  start_timeout=job.start_timeout, execution_timeout=job.cell_timeout)
+        env[PREWARM_ENV] = json.dumps(
+            {k: job.parameters.get(k) for k in ("source", "mapping", "period", "as_of")}
+            | ({"rep_id": job.key} if job.kind == "rep_coaching" else {}),
+            sort_keys=True,
+        )
+    common = dict(
+        parameters=dict(job.parameters),
+        kernel_name=job.kernel_name,
+        progress_bar=False,
+        start_timeout=job.start_timeout,
+        execution_timeout=job.cell_timeout,
+    )
     if job.engine == "fork":
         from salesnb.run import forkengine
 
@@ -139,8 +154,14 @@ def _execute(job: ReportJob, capture: str):
             # No save after every cell (it costs more than a small cell): the
             # engine hands over the partly run notebook if the run breaks off.
             return papermill.execute_notebook(
-                str(notebook), capture, engine_name=forkengine.ENGINE_NAME, request_save_on_cell_execute=False,
-                kernel_cwd=str(notebook.parent), kernel_env=env, **common)
+                str(notebook),
+                capture,
+                engine_name=forkengine.ENGINE_NAME,
+                request_save_on_cell_execute=False,
+                kernel_cwd=str(notebook.parent),
+                kernel_env=env,
+                **common,
+            )
         except Exception as exc:
             partial = getattr(exc, "notebook", None)
             if partial is not None and capture not in _memory_notebooks().saved:
@@ -155,8 +176,13 @@ def _execute(job: ReportJob, capture: str):
         arguments.append(f"--IPKernelApp.exec_lines={INSTALL_SNAPSHOTS}")
     with _environment(env):  # a new kernel inherits this process's environment
         return papermill.execute_notebook(
-            str(notebook), capture, request_save_on_cell_execute=True, cwd=str(notebook.parent),
-            extra_arguments=arguments, **common)
+            str(notebook),
+            capture,
+            request_save_on_cell_execute=True,
+            cwd=str(notebook.parent),
+            extra_arguments=arguments,
+            **common,
+        )
 
 
 @contextmanager

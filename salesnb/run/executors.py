@@ -19,17 +19,27 @@ a handful of results in memory at once.
         for result in executor.map_unordered(render_report, jobs, on_error=as_failed):
             ...
 """
+
 from __future__ import annotations
 
 import multiprocessing
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "EXECUTORS", "MAX_WORKERS", "make_executor", "worker_count",
-           "available_cores"]
+__all__ = [
+    "Executor",
+    "LocalExecutor",
+    "DaskExecutor",
+    "EXECUTORS",
+    "MAX_WORKERS",
+    "make_executor",
+    "worker_count",
+    "available_cores",
+]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -139,8 +149,9 @@ class LocalExecutor(Executor):
             fn()
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(),
-                                             initializer=_start_worker, initargs=(fn,))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=_process_context(), initializer=_start_worker, initargs=(fn,)
+            )
             # One task per worker: the pool starts a process per task while none is idle
             # (with one task only the first worker would start, and warm, now).
             for _ in range(self.workers):
@@ -171,8 +182,9 @@ class LocalExecutor(Executor):
 
         def submit(job, alone: bool) -> None:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)),
-                                                 mp_context=_process_context(), initializer=_start_worker)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=min(self.workers, len(jobs)), mp_context=_process_context(), initializer=_start_worker
+                )
             pending[self._pool.submit(fn, job)] = (job, alone)
 
         def fill() -> None:
@@ -265,9 +277,7 @@ class DaskExecutor(Executor):
         try:
             import distributed
         except ImportError:
-            raise ImportError(
-                "the dask executor needs dask.distributed: pip install \"salesnb[dask]\""
-            ) from None
+            raise ImportError('the dask executor needs dask.distributed: pip install "salesnb[dask]"') from None
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ValueError(f"jobs must be a whole number >= 1, not {jobs!r}")
         self._own_client = client is None
@@ -282,10 +292,12 @@ class DaskExecutor(Executor):
 
             # One job per worker thread at a time (worker-saturation 1.0), and no
             # retry of a job whose worker died: only that job fails.
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                                  "distributed.scheduler.worker-saturation": 1.0}):
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}):
                 self._cluster = distributed.LocalCluster(
-                    n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                    n_workers=jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
                     silence_logs=40,  # logging.ERROR: no INFO chatter over the progress bar
                 )
             self.client = distributed.Client(self._cluster)
@@ -296,8 +308,7 @@ class DaskExecutor(Executor):
         # event loop thread): the task thread is the one that runs the reports.
         try:
             workers = list(self.client.scheduler_info().get("workers", {}))
-            self._warm = [self.client.submit(fn, workers=[address], allow_other_workers=False, pure=False)
-                          for address in workers]
+            self._warm = [self.client.submit(fn, workers=[address], allow_other_workers=False, pure=False) for address in workers]
         except Exception:  # noqa: BLE001 - only a head start
             self._warm = []
 

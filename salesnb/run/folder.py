@@ -5,23 +5,34 @@ killed outright leaves temporary files and its data cache, which the next
 one removes; a folder that cannot be written becomes an
 :class:`~salesnb.errors.OutputError` that says which folder and what to do.
 """
+
 from __future__ import annotations
 
 import errno
 import json
 import os
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
 
 from salesnb import atomic
 from salesnb.errors import InputError, OutputError
 from salesnb.run.plan import FAILED_DIR, KINDS, ReportJob
 
 __all__ = [
-    "MANIFEST", "INDEX", "LOCK", "STATE_DIR", "OutputFolderBusy", "batch_lock", "check_out_dir",
-    "previous_manifest", "outputs_of", "remove_stale", "remove_state", "cannot_write",
+    "MANIFEST",
+    "INDEX",
+    "LOCK",
+    "STATE_DIR",
+    "OutputFolderBusy",
+    "batch_lock",
+    "check_out_dir",
+    "previous_manifest",
+    "outputs_of",
+    "remove_stale",
+    "remove_state",
+    "cannot_write",
 ]
 
 MANIFEST = "manifest.json"
@@ -85,8 +96,15 @@ def remove_state(out_dir: Path, cache_dir: str) -> None:
 
 
 # What a batch writes directly in DIR: none of these may be a symlink (it would carry writes out of DIR).
-_OWN_NAMES = (LOCK, STATE_DIR, MANIFEST, INDEX, FAILED_DIR, "data_quality.html",
-              *(folder for _, folder, _ in KINDS.values() if folder))
+_OWN_NAMES = (
+    LOCK,
+    STATE_DIR,
+    MANIFEST,
+    INDEX,
+    FAILED_DIR,
+    "data_quality.html",
+    *(folder for _, folder, _ in KINDS.values() if folder),
+)
 
 
 def check_out_dir(out_dir: Path, source, mapping) -> None:
@@ -202,16 +220,20 @@ def _tidy_after_killed_batch(out_dir: Path) -> None:
 
 
 _CANNOT_WRITE = {  # errno -> (what is wrong, what to do)
-    getattr(errno, name): reason for name, reason in {
+    getattr(errno, name): reason
+    for name, reason in {
         "ENOSPC": ("the disk is full (no space left on device)", "free some space there, or choose another --out folder"),
         "EDQUOT": ("the disk quota is used up", "free some space there, or choose another --out folder"),
-        "EFBIG": ("a file would be larger than this process may write (see `ulimit -f`)",
-                  "raise the file size limit, or choose another --out folder"),
+        "EFBIG": (
+            "a file would be larger than this process may write (see `ulimit -f`)",
+            "raise the file size limit, or choose another --out folder",
+        ),
         "EROFS": ("it is on a read-only file system", "choose a folder on a writable disk as --out"),
         "EACCES": ("permission denied", "choose an --out folder you may write to, or get write permission for it"),
         "EPERM": ("the system does not allow writing there", "choose an --out folder you may write to"),
         "ENOENT": ("the folder cannot be created there", "choose an --out folder on a normal disk"),
-    }.items() if hasattr(errno, name)
+    }.items()
+    if hasattr(errno, name)
 }
 
 
@@ -225,8 +247,10 @@ def cannot_write(exc: OSError, out_dir: Path, what: str | None = None, *, note: 
     else:
         why, advice = _CANNOT_WRITE.get(code, (exc.strerror or str(exc), "check the folder, or choose another --out folder"))
     doing = f" while writing {what}" if what else ""
-    return OutputError(f"cannot write the reports to {out_dir}: {why}{doing}. {advice[0].upper()}{advice[1:]}, "
-                       f"then run the same command again{note}.")
+    return OutputError(
+        f"cannot write the reports to {out_dir}: {why}{doing}. {advice[0].upper()}{advice[1:]}, "
+        f"then run the same command again{note}."
+    )
 
 
 def _file_in_the_way(out_dir: Path) -> Path | None:

@@ -6,6 +6,7 @@ loads its data); each report then runs through :class:`ForkEngine`.
 Parameter injection, notebook metadata and error handling stay papermill's
 own; only the execution goes to :mod:`salesnb.run.forkserver`.
 """
+
 from __future__ import annotations
 
 from salesnb.run.forkserver import dead_kernel_error, get_kernel, notebook_imports
@@ -34,8 +35,9 @@ def _make_engine():
         """
 
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, execution_timeout=None, start_timeout=60,
-                                     kernel_cwd=None, kernel_env=None, **kwargs):
+        def execute_managed_notebook(
+            cls, nb_man, kernel_name, execution_timeout=None, start_timeout=60, kernel_cwd=None, kernel_env=None, **kwargs
+        ):
             nb = nb_man.nb
             runnable, allowed = [], []
             for index, cell in enumerate(nb.cells):
@@ -49,8 +51,12 @@ def _make_engine():
                     allowed.append(index)
             kernel = get_kernel(kernel_name)
             results = kernel.run(
-                runnable, cwd=kernel_cwd, env=kernel_env, allow_errors=allowed,
-                cell_timeout=execution_timeout, start_timeout=start_timeout,
+                runnable,
+                cwd=kernel_cwd,
+                env=kernel_env,
+                allow_errors=allowed,
+                cell_timeout=execution_timeout,
+                start_timeout=start_timeout,
                 imports=notebook_imports(source for _, source in runnable),
             )
             wanted = {index for index, _ in runnable}

@@ -39,6 +39,7 @@ handling are papermill's own.
 Needs ``os.fork`` (Linux, macOS); elsewhere salesnb uses one fresh kernel
 per report (papermill's default engine).
 """
+
 from __future__ import annotations
 
 import ast
@@ -52,13 +53,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from salesnb.run.capture import json_safe, make_shell, redirect_fds
 from salesnb.run.warmup import (
-    DEFAULT_IMPORTS, batch_part, install_snapshots, preload_cache, prewarm_batch, warm_libraries,
+    DEFAULT_IMPORTS,
+    batch_part,
+    install_snapshots,
+    preload_cache,
+    prewarm_batch,
+    warm_libraries,
 )
 
 __all__ = [
@@ -94,6 +100,7 @@ def available() -> bool:
 
 
 # -- worker side -------------------------------------------------------------------------
+
 
 class CellResult(tuple):
     """``(index, execution_count, outputs, ok)`` for one executed code cell."""
@@ -153,8 +160,12 @@ class ForkingKernel:
         try:
             self.process = subprocess.Popen(
                 [self.python, "-m", "salesnb.run.forkserver", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=self._stderr, env=env, cwd=str(Path(__file__).resolve().parents[2]),
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+                env=env,
+                cwd=str(Path(__file__).resolve().parents[2]),
                 close_fds=True,
             )
         finally:
@@ -432,6 +443,7 @@ def notebook_imports(sources: Iterable[str]) -> list[str]:
 
 
 # -- template side (python -m salesnb.run.forkserver FD) ---------------------------------------------
+
 
 def _template_main(fd: int) -> None:
     """Build the shell, import, then fork one child per run request."""

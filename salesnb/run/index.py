@@ -1,4 +1,5 @@
 """The batch's index page (DIR/index.html): every report with its status."""
+
 from __future__ import annotations
 
 from salesnb.run.plan import KINDS

@@ -19,13 +19,14 @@ Three promises (issue #13):
 Each refusal is an :class:`~salesnb.errors.OutputError` naming the path
 and what to do: the CLI prints it and exits 1.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from salesnb.errors import OutputError
 
@@ -43,8 +44,8 @@ def source_inputs(source, *, mapping=None, expectations=None, files: Iterable[st
     source, plus ``files``: what the loader read, ``Dataset.files``), the
     mapping and the expectations (given, or the ones beside the data).
     A database URL without a local file gives nothing."""
-    from salesnb.io.schema import TABLES
     from salesnb.errors import DataError
+    from salesnb.io.schema import TABLES
     from salesnb.io.sources import DUCKDB_SUFFIXES, FILE_SUFFIXES, SQLITE_SUFFIXES, database_file
 
     found: list[Path] = []
@@ -89,15 +90,18 @@ def check_output_file(path, *, inputs: Iterable[Path] = (), option: str = "the o
             suggestion = target.with_name("quarantine.csv")
             if target.is_dir() or any(_same(suggestion, other) for other in inputs):
                 suggestion = Path.cwd() / "quarantine.csv"
-            raise OutputError(f"{option} {path} is {_what(source)}; salesnb never overwrites its input. "
-                              f"Choose another file, e.g. {suggestion}")
+            raise OutputError(
+                f"{option} {path} is {_what(source)}; salesnb never overwrites its input. Choose another file, e.g. {suggestion}"
+            )
     if target.is_dir():
         raise OutputError(f"{option} {path} is a folder; give a file name, e.g. {target / 'quarantine.csv'}")
     folder = target.parent
     if not folder.is_dir():
         where = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise OutputError(f"cannot write {option} {path}: the folder {folder} {where}. "
-                          f"Create the folder first, or choose a file in an existing folder")
+        raise OutputError(
+            f"cannot write {option} {path}: the folder {folder} {where}. "
+            f"Create the folder first, or choose a file in an existing folder"
+        )
     return target
 
 
@@ -117,13 +121,17 @@ def check_output_folder(out_dir, *, inputs: Iterable[Path] = (), manifest: str =
     out_dir = _absolute(Path(str(out_dir)).expanduser())
     home = _home()
     if out_dir == Path(out_dir.anchor) or (home is not None and out_dir == home):
-        raise OutputError(f"--out {out_dir} is {'the root folder' if out_dir == Path(out_dir.anchor) else 'your home folder'}; "
-                          f"salesnb writes reports only into a folder of their own. Choose a new or empty folder, "
-                          f"e.g. {out_dir / 'reports'}")
+        raise OutputError(
+            f"--out {out_dir} is {'the root folder' if out_dir == Path(out_dir.anchor) else 'your home folder'}; "
+            f"salesnb writes reports only into a folder of their own. Choose a new or empty folder, "
+            f"e.g. {out_dir / 'reports'}"
+        )
     for source in inputs:
         if _same(out_dir, source) or _is_within(source, out_dir):
-            raise OutputError(f"--out {out_dir} {'is' if _same(out_dir, source) else 'holds'} {_what(source)}; "
-                              f"salesnb never writes reports among its input. Choose a new or empty folder outside it")
+            raise OutputError(
+                f"--out {out_dir} {'is' if _same(out_dir, source) else 'holds'} {_what(source)}; "
+                f"salesnb never writes reports among its input. Choose a new or empty folder outside it"
+            )
     if out_dir.is_dir():
         try:
             entries = sorted(entry.name for entry in os.scandir(out_dir))
@@ -134,7 +142,8 @@ def check_output_folder(out_dir, *, inputs: Iterable[Path] = (), manifest: str =
             raise OutputError(
                 f"--out {out_dir} already holds files salesnb did not write ({shown}); salesnb writes only into "
                 f"a new or empty folder, or one holding its own {manifest}. Choose another --out folder, "
-                f"or empty that one")
+                f"or empty that one"
+            )
     return out_dir
 
 
@@ -150,9 +159,11 @@ def check_no_symlinks(out_dir, relative: str) -> Path:
     for part in parts:
         current = current / part
         if current.is_symlink():
-            raise OutputError(f"{current} is a symbolic link; salesnb never follows a link inside its output folder "
-                              f"{out_dir}, so no report can be written outside it. Remove the link, or choose "
-                              f"another --out folder")
+            raise OutputError(
+                f"{current} is a symbolic link; salesnb never follows a link inside its output folder "
+                f"{out_dir}, so no report can be written outside it. Remove the link, or choose "
+                f"another --out folder"
+            )
     return current
 
 
@@ -174,13 +185,16 @@ def fill_placeholders(template: str, values: dict[str, str], *, option: str = "-
         if name is not None and name in values:
             return values[name]
         allowed = " and ".join("{" + key + "}" for key in values)
-        raise InputError(f"{option} {template!r}: {token!r} is not a placeholder; only {allowed} are filled in "
-                         f"(write {{{{ and }}}} for a literal brace)")
+        raise InputError(
+            f"{option} {template!r}: {token!r} is not a placeholder; only {allowed} are filled in "
+            f"(write {{{{ and }}}} for a literal brace)"
+        )
 
     return _PLACEHOLDER.sub(replace, template)
 
 
 # -- helpers ---------------------------------------------------------------------
+
 
 def _absolute(path: Path) -> Path:
     """Absolute, with symlinks resolved where the path exists."""

@@ -4,6 +4,7 @@ The jobs are plain, picklable data (a worker, a Dask task or an Airflow task
 runs one); :func:`plan_batch` lists them for the reps and teams asked for,
 each with its output file and its input key (what decides a rerun).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -12,17 +13,30 @@ import json
 import re
 import sys
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from salesnb.errors import InputError
 from salesnb.io.urls import mask_url
 
 __all__ = [
-    "KERNEL_NAME", "CELL_TIMEOUT", "START_TIMEOUT", "ENGINES", "KINDS", "FAILED_DIR",
-    "ReportJob", "input_key", "safe_name", "default_notebooks_dir", "plan_batch", "resolve_engine",
-    "parameter_path", "iso_day", "utc_now", "salesnb_version",
+    "KERNEL_NAME",
+    "CELL_TIMEOUT",
+    "START_TIMEOUT",
+    "ENGINES",
+    "KINDS",
+    "FAILED_DIR",
+    "ReportJob",
+    "input_key",
+    "safe_name",
+    "default_notebooks_dir",
+    "plan_batch",
+    "resolve_engine",
+    "parameter_path",
+    "iso_day",
+    "utc_now",
+    "salesnb_version",
 ]
 
 KERNEL_NAME = "salesnb"
@@ -89,7 +103,7 @@ class ReportJob:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ReportJob":
+    def from_dict(cls, data: dict) -> ReportJob:
         return cls(**data)
 
 
@@ -216,8 +230,9 @@ def plan_batch(
             cell_timeout=cell_timeout,
             engine=engine,
             cache_dir=str(cache_dir) if cache_dir else "",
-            input_key=input_key(data_fingerprint=data_fingerprint, notebook_hash=notebook_hashes[kind],
-                                parameters={**common, **extra}, kind=kind),
+            input_key=input_key(
+                data_fingerprint=data_fingerprint, notebook_hash=notebook_hashes[kind], parameters={**common, **extra}, kind=kind
+            ),
         )
 
     jobs = [job("data_quality", None, "all reps", f"Data quality, {period.label}")] if overviews else []
@@ -292,6 +307,7 @@ def _check_unique_outputs(jobs: list[ReportJob]) -> None:
 
 
 # -- small helpers the batch shares ----------------------------------------------------
+
 
 def resolve_engine(engine: str) -> str:
     """``auto`` -> ``fork`` where the platform can fork, else ``kernel``."""

@@ -10,6 +10,7 @@ and a rerun of the same day's command renders the same period::
     >>> print(crontab_line(s))
     0 6 * * 1 /opt/salesnb/.venv/bin/salesnb report /data/crm --period last-month --out '/srv/reports/{period}' --as-of "$(date +\\%F)"
 """
+
 from __future__ import annotations
 
 import re

@@ -6,20 +6,37 @@ the batch's pages warmed up on that data: each page module declares its own
 ``warm_up`` (e.g. :func:`salesnb.present.pages.warm_up`); the fork server
 knows no particular notebook.
 """
+
 from __future__ import annotations
 
 import importlib
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["DEFAULT_IMPORTS", "warm_libraries", "install_snapshots", "preload_cache", "batch_part", "prewarm_batch"]
 
 #: Imported by every template, before any notebook asks: the libraries a
 #: salesnb notebook uses. Failures are ignored (the notebook will meet them).
 DEFAULT_IMPORTS = (
-    "numpy", "pandas", "pyarrow", "matplotlib", "matplotlib.pyplot", "IPython.display",
-    "salesnb", "salesnb.io.loading", "salesnb.analysis.metrics", "salesnb.analysis.periods", "salesnb.present.html",
-    "salesnb.analysis.diagnosis", "salesnb.analysis.quality", "salesnb.analysis.value", "salesnb.analysis.expectations",
-    "salesnb.analysis.forecasts", "salesnb.analysis.training", "salesnb.present.charts", "salesnb.present.widgets", "salesnb.present.pages",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "IPython.display",
+    "salesnb",
+    "salesnb.io.loading",
+    "salesnb.analysis.metrics",
+    "salesnb.analysis.periods",
+    "salesnb.present.html",
+    "salesnb.analysis.diagnosis",
+    "salesnb.analysis.quality",
+    "salesnb.analysis.value",
+    "salesnb.analysis.expectations",
+    "salesnb.analysis.forecasts",
+    "salesnb.analysis.training",
+    "salesnb.present.charts",
+    "salesnb.present.widgets",
+    "salesnb.present.pages",
 )
 
 

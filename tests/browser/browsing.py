@@ -7,6 +7,7 @@ they leave and listed in ``Visit.blocked``, and the context's proxy
 (:data:`NO_NETWORK`) leads nowhere should one slip past; :func:`off_machine`
 lists every request that was not a local file or an inline ``data:`` URL.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,6 +62,7 @@ def block_network(context, blocked: list[str], *, allow=None) -> None:
     """Abort every network request of ``context`` (except URLs matching
     ``allow``, a compiled regex, which are not intercepted at all) and list
     it in ``blocked``."""
+
     def leaves(url: str) -> bool:
         return bool(NETWORK.match(url)) and not (allow is not None and allow.match(url))
 
@@ -84,8 +86,7 @@ def opened(browser, target: str | Path, **context_options):
     """Open ``target`` (a URL or a local file) in a fresh context of
     ``browser`` with the network blocked; yield the :class:`Visit`."""
     url = target.resolve().as_uri() if isinstance(target, Path) else target
-    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, "proxy": NO_NETWORK,
-                                     **context_options})
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, "proxy": NO_NETWORK, **context_options})
     try:
         page = context.new_page()
         seen = watch(page, Visit(page))

@@ -19,6 +19,7 @@ Session fixtures render each batch of reports once per test process:
 Screenshots go to ``reports/screenshots/`` (git-ignored; ``SALESNB_SCREENSHOTS``
 moves them), so a person can look at what the tests saw.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -37,9 +38,17 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
 PERIOD, AS_OF = "2025", "2026-01-05"
 CHROMIUM = Path(os.environ.get("SALESNB_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-default-apps", "--no-first-run",
-                 "--disable-features=Translate,OptimizationHints,MediaRouter,InterestFeedContentSuggestions"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,InterestFeedContentSuggestions",
+]
 REQUIRE_ENV = "SALESNB_REQUIRE_BROWSER"
 SCREENSHOTS = Path(os.environ.get("SALESNB_SCREENSHOTS", ROOT / "reports" / "screenshots"))
 
@@ -50,15 +59,20 @@ PAYLOADS = (
     "<script>window.__pwned=1</script>",
     '<img src=x onerror="window.__pwned=1">',
     '"><svg onload=window.__pwned=1>',
-    "'><iframe srcdoc=\"<script>parent.__pwned=1</script>\"></iframe>",
-    "[link](javascript:window.__pwned=1) <b onmouseover=\"window.__pwned=1\">**bold**</b>",
+    '\'><iframe srcdoc="<script>parent.__pwned=1</script>"></iframe>',
+    '[link](javascript:window.__pwned=1) <b onmouseover="window.__pwned=1">**bold**</b>',
 )
 """Markup and script planted in the hostile source, one per kind of value in turn."""
 
 HOSTILE_COLUMNS = {  # table -> {column: kind of value}; one kind reads the same in every table
     "reps": {"rep_id": "rep", "name": "rep name", "territory": "territory", "team": "team"},
-    "customers": {"name": "customer", "territory": "territory", "customer_type": "customer type",
-                  "acquisition_method": "method", "rep_id": "rep"},
+    "customers": {
+        "name": "customer",
+        "territory": "territory",
+        "customer_type": "customer type",
+        "acquisition_method": "method",
+        "rep_id": "rep",
+    },
     "opportunities": {"rep_id": "rep", "acquisition_method": "method", "stage": "stage"},
     "activities": {"rep_id": "rep", "type": "activity type"},
     "orders": {"rep_id": "rep"},
@@ -104,8 +118,21 @@ def screenshots() -> Path:
 
 def render_batch(source: Path, out: Path, *options: str) -> dict:
     """Run ``salesnb report`` on ``source`` into ``out``; return its manifest."""
-    command = [str(Path(sys.executable).with_name("salesnb")), "report", str(source), "--period", PERIOD,
-               "--as-of", AS_OF, "--out", str(out), "--jobs", "2", "--no-progress", *options]
+    command = [
+        str(Path(sys.executable).with_name("salesnb")),
+        "report",
+        str(source),
+        "--period",
+        PERIOD,
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--no-progress",
+        *options,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     manifest = out / "manifest.json"
     assert manifest.is_file(), f"salesnb report wrote no manifest (exit {done.returncode}):\n{done.stderr[-3000:]}"
@@ -142,12 +169,12 @@ def make_hostile(folder: Path, *, reps: int = 4) -> dict[str, dict[str, str]]:
     from salesnb.io.sample import generate
 
     generate(folder, seed=11, reps=reps, months=24, fmt="csv")
-    tables = {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
-              for name in HOSTILE_COLUMNS}
+    tables = {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False) for name in HOSTILE_COLUMNS}
     if tables["training"].empty:  # the planted trainees are R08 and R09: give a small source a program too
         first = tables["reps"]["rep_id"].iloc[0]
-        tables["training"] = pd.DataFrame([{"rep_id": first, "program": "Consultative Selling",
-                                            "start_date": "2025-01-06", "end_date": "2025-01-10"}])
+        tables["training"] = pd.DataFrame(
+            [{"rep_id": first, "program": "Consultative Selling", "start_date": "2025-01-06", "end_date": "2025-01-10"}]
+        )
     mapping: dict[str, dict[str, str]] = {}
     for name, columns in HOSTILE_COLUMNS.items():
         for column, kind in columns.items():

@@ -8,6 +8,7 @@ R02 is the planted prospecting rep (salesnb.io.sample.PLANTED), so the focus
 section names prospecting: 36 new opportunities against a team median of 63.
 Full-page screenshots land in reports/screenshots/.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -75,11 +76,14 @@ def test_rep_report_shows_the_focus_and_every_chart_offline(browser, sample_batc
         screenshot(page, screenshots, "sample-rep-R02")
 
 
-@pytest.mark.parametrize("which, title", [
-    ("reps/R01", "Coaching report: Ava Martin (R01), 2025"),
-    ("teams/Alpha", "Team overview: Alpha, 2025"),
-    ("data_quality", "Data quality, 2025"),
-])
+@pytest.mark.parametrize(
+    "which, title",
+    [
+        ("reps/R01", "Coaching report: Ava Martin (R01), 2025"),
+        ("teams/Alpha", "Team overview: Alpha, 2025"),
+        ("data_quality", "Data quality, 2025"),
+    ],
+)
 def test_other_reports_open_offline(browser, sample_batch, screenshots, which, title):
     with opened(browser, report_path(sample_batch, which)) as visit:
         assert visit.page.title() == title

@@ -18,6 +18,7 @@ opened in Chromium twice:
 And the reader sees the names as written: the literal "<script>" is in the
 page text.
 """
+
 from __future__ import annotations
 
 import pytest

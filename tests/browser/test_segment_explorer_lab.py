@@ -14,6 +14,7 @@ every cell from the Run menu, waits for the seven controls, then picks
 territory North: the chart is redrawn (a new PNG) and the table keeps only North's reps, R01, R05 and R09 (see
 tests/test_widgets.py). Picking the win-rate metric redraws both again.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
 NOTEBOOK = ROOT / "notebooks" / "segment_explorer.ipynb"
-START_TIMEOUT = 90     # seconds for JupyterLab to answer
+START_TIMEOUT = 90  # seconds for JupyterLab to answer
 RUN_TIMEOUT = 120_000  # milliseconds for the notebook to run and the widget to draw
 NORTH = ["R01", "R05", "R09"]
 
@@ -48,8 +49,9 @@ def free_port() -> int:
 
 
 def api(base: str, token: str, path: str, method: str = "GET"):
-    request = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {token}"},
-                                     data=b"" if method == "POST" else None)
+    request = urllib.request.Request(
+        f"{base}{path}", method=method, headers={"Authorization": f"token {token}"}, data=b"" if method == "POST" else None
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         body = response.read()
     return json.loads(body) if body else None
@@ -67,10 +69,16 @@ def lab_workspace(root: Path) -> Path:
 def lab_environment(home: Path) -> dict:
     """Environment for a JupyterLab that keeps its state in ``home`` and asks nobody for news."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "SALESNB_STATIC"))}
-    env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-               IPYTHONDIR=str(home / "ipython"), JUPYTER_PLATFORM_DIRS="1", MPLBACKEND="module://matplotlib_inline.backend_inline",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.update(
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        IPYTHONDIR=str(home / "ipython"),
+        JUPYTER_PLATFORM_DIRS="1",
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     notification = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8")
@@ -84,14 +92,25 @@ def jupyterlab(jupyter_available, tmp_path_factory):
     root = lab_workspace(home / "root")
     port, token = free_port(), secrets.token_hex(16)
     base = f"http://127.0.0.1:{port}"
-    command = [str(jupyter_available), "lab", "--no-browser", f"--ServerApp.root_dir={root}",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={token}", "--ServerApp.terminals_enabled=False",
-               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-               "--LabApp.extension_manager=readonly", "--ServerApp.allow_root=True"]
+    command = [
+        str(jupyter_available),
+        "lab",
+        "--no-browser",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.terminals_enabled=False",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        "--ServerApp.allow_root=True",
+    ]
     log = open(home / "jupyterlab.log", "w+", encoding="utf-8")
-    server = subprocess.Popen(command, cwd=root, env=lab_environment(home), stdout=log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command, cwd=root, env=lab_environment(home), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -122,8 +141,11 @@ def jupyterlab(jupyter_available, tmp_path_factory):
 
 
 def dropdown(page, description: str):
-    return page.locator(".widget-dropdown").filter(has=page.locator("label", has_text=re.compile(f"^{description}$"))) \
-               .locator("select")
+    return (
+        page.locator(".widget-dropdown")
+        .filter(has=page.locator("label", has_text=re.compile(f"^{description}$")))
+        .locator("select")
+    )
 
 
 def chart_and_table(page) -> tuple[str, str]:
@@ -133,8 +155,12 @@ def chart_and_table(page) -> tuple[str, str]:
 
 
 def wait_for_new_chart(page, old_src: str) -> None:
-    page.wait_for_function("old => { const img = document.querySelector('.widget-output img');"
-                           " return img !== null && img.getAttribute('src') !== old; }", arg=old_src, timeout=RUN_TIMEOUT)
+    page.wait_for_function(
+        "old => { const img = document.querySelector('.widget-output img');"
+        " return img !== null && img.getAttribute('src') !== old; }",
+        arg=old_src,
+        timeout=RUN_TIMEOUT,
+    )
 
 
 def explorer_screenshot(page, folder, name: str) -> None:
@@ -183,8 +209,10 @@ def test_segment_explorer_redraws_when_a_control_changes(browser, jupyterlab, sc
 
         dropdown(page, "Territory").select_option(label="North")
         wait_for_new_chart(page, src)
-        page.wait_for_function("() => { const t = document.querySelector('.widget-output table');"
-                               " return t && !t.innerText.includes('R02'); }", timeout=RUN_TIMEOUT)
+        page.wait_for_function(
+            "() => { const t = document.querySelector('.widget-output table'); return t && !t.innerText.includes('R02'); }",
+            timeout=RUN_TIMEOUT,
+        )
         north_src, north_table = chart_and_table(page)
         assert north_src != src
         rows = page.locator(".widget-output table tbody tr td:first-child").all_inner_texts()
@@ -194,8 +222,11 @@ def test_segment_explorer_redraws_when_a_control_changes(browser, jupyterlab, sc
 
         dropdown(page, "Metric").select_option(label="Win rate")
         wait_for_new_chart(page, north_src)
-        page.wait_for_function("() => { const th = document.querySelector('.widget-output table th:nth-child(3)');"
-                               " return th && th.innerText.includes('Win rate'); }", timeout=RUN_TIMEOUT)
+        page.wait_for_function(
+            "() => { const th = document.querySelector('.widget-output table th:nth-child(3)');"
+            " return th && th.innerText.includes('Win rate'); }",
+            timeout=RUN_TIMEOUT,
+        )
         win_src, win_table = chart_and_table(page)
         assert win_src not in (src, north_src) and win_table != north_table
         assert page.locator(".widget-output table tbody tr td:first-child").all_inner_texts() == NORTH
@@ -210,4 +241,3 @@ def test_segment_explorer_redraws_when_a_control_changes(browser, jupyterlab, sc
         raise
     finally:
         context.close()
-

@@ -25,6 +25,7 @@ and every tuning number), :mod:`~salesnb.io.sample.simulation` (the numpy
 draws) and :mod:`~salesnb.io.sample.tables` (Arrow tables and the writer);
 this module runs them in order.
 """
+
 from __future__ import annotations
 
 from contextlib import ExitStack
@@ -89,8 +90,16 @@ __all__ = [
 _FORMATS = ("csv", "parquet")
 
 
-def generate(out_dir, *, seed: int = 7, reps: int = 12, months: int = 24, end: str = "2025-12-31",
-             fmt: str = "csv", activity_scale: float = 1.0) -> dict[str, int]:
+def generate(
+    out_dir,
+    *,
+    seed: int = 7,
+    reps: int = 12,
+    months: int = 24,
+    end: str = "2025-12-31",
+    fmt: str = "csv",
+    activity_scale: float = 1.0,
+) -> dict[str, int]:
     """Write a complete sample data source into ``out_dir``.
 
     Parameters
@@ -125,8 +134,9 @@ def generate(out_dir, *, seed: int = 7, reps: int = 12, months: int = 24, end: s
     widths = id_widths(roster, span, activity_scale)
     rows = {name: 0 for name in TABLE_ORDER}
     with ExitStack() as files:  # every table lands at once at the end, or none does
-        writers = {name: TableWriter(files.enter_context(atomic_open(out / f"{name}.{fmt}", "wb")), name, fmt)
-                   for name in TABLE_ORDER}
+        writers = {
+            name: TableWriter(files.enter_context(atomic_open(out / f"{name}.{fmt}", "wb")), name, fmt) for name in TABLE_ORDER
+        }
         writers["reps"].write(reps_table(roster))
         rows["reps"] = n_reps
         counters = {"customers": 0, "opportunities": 0, "activities": 0, "orders": 0}
@@ -162,8 +172,13 @@ def _check_arguments(*, seed, reps, months, end, fmt, activity_scale) -> tuple[S
     firsts = np.arange(end_month - (int(months) - 1), end_month + 1).astype("datetime64[D]")
     lasts = (np.arange(end_month - (int(months) - 1), end_month + 1) + 1).astype("datetime64[D]") - 1
     lasts = np.minimum(lasts, end_day)
-    span = Span(start=int(firsts[0].astype("int64")), end=int(end_day.astype("int64")),
-                month_first=firsts.astype("int64"), month_last=lasts.astype("int64"), months=int(months))
+    span = Span(
+        start=int(firsts[0].astype("int64")),
+        end=int(end_day.astype("int64")),
+        month_first=firsts.astype("int64"),
+        month_last=lasts.astype("int64"),
+        months=int(months),
+    )
     return span, int(reps)
 
 
@@ -184,4 +199,3 @@ def _simulate_block(rng, roster: Roster, span: Span, counters: dict, widths: dic
     for name in ("customers", "opportunities", "activities", "orders"):
         counters[name] += tables[name].num_rows
     return tables
-

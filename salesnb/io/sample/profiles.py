@@ -7,6 +7,7 @@ The vocabulary and the constants below are shared by the simulation
 (:mod:`salesnb.io.sample.simulation`) and the table writer
 (:mod:`salesnb.io.sample.tables`); ``data/README.md`` describes them in words.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -110,12 +111,24 @@ BASELINE: dict[str, float] = {
 #: typical (or better) so the diagnosis has one clear answer.
 PROFILE_PARAMETERS: dict[str, dict] = {
     "typical": {},
-    "star": {"opportunities_factor": 1.35, "win_rate": 0.75, "deal_factor": 1.3, "cycle_factor": 0.75,
-             "annual_cost": 138_000},
-    "prospecting": {"opportunities_factor": 0.45, "win_rate": 0.62, "deal_factor": 1.15, "cycle_factor": 0.95,
-                    "prospects_factor": 0.4, "lead_mix": "inbound", "annual_cost": 90_000},
-    "conversion": {"opportunities_factor": 1.15, "win_rate": 0.30, "deal_factor": 1.05, "follow_ups_factor": 2.5,
-                   "prospects_factor": 2.0, "annual_cost": 100_000},
+    "star": {"opportunities_factor": 1.35, "win_rate": 0.75, "deal_factor": 1.3, "cycle_factor": 0.75, "annual_cost": 138_000},
+    "prospecting": {
+        "opportunities_factor": 0.45,
+        "win_rate": 0.62,
+        "deal_factor": 1.15,
+        "cycle_factor": 0.95,
+        "prospects_factor": 0.4,
+        "lead_mix": "inbound",
+        "annual_cost": 90_000,
+    },
+    "conversion": {
+        "opportunities_factor": 1.15,
+        "win_rate": 0.30,
+        "deal_factor": 1.05,
+        "follow_ups_factor": 2.5,
+        "prospects_factor": 2.0,
+        "annual_cost": 100_000,
+    },
     "deal_size": {"deal_factor": 0.40, "annual_cost": 125_000},
     "velocity": {"cycle_factor": 2.5, "stale_pipeline": True},
     "padded_activity": {"padding_per_month": (30, 60)},
@@ -143,35 +156,102 @@ LEAD_MIX = {
 METHOD_WIN_ADJUST = np.array([-0.05, -0.02, 0.07, 0.03, 0.0, 0.04])
 ACTIVITY_TYPES = ("call", "email", "meeting", "visit")
 FIRST_CONTACT_TYPE = np.array([0, 3, 0, 1, 2, 0])  # per METHODS: how the first contact is made
-FOLLOW_UP_TYPE_SHARE = np.array([[0.30, 0.30, 0.18, 0.22],   # primary customers get visits
-                                 [0.42, 0.42, 0.10, 0.06]])  # secondary ones mostly calls and emails
+FOLLOW_UP_TYPE_SHARE = np.array(
+    [
+        [0.30, 0.30, 0.18, 0.22],  # primary customers get visits
+        [0.42, 0.42, 0.10, 0.06],
+    ]
+)  # secondary ones mostly calls and emails
 STAGES = ("Qualification", "Proposal", "Negotiation", "Closed Won", "Closed Lost")
 STATUSES = ("open", "won", "lost")
 
-FIRST_NAMES = ("Ava", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jonas",
-               "Katie", "Liam", "Maya", "Noah", "Olivia", "Pablo", "Quinn", "Rosa", "Samir", "Tara")
-LAST_NAMES = ("Martin", "Okafor", "Lindqvist", "Rossi", "Nguyen", "Fischer", "Silva", "Kowalski", "Dubois",
-              "Tanaka", "Murphy", "Haddad", "Jensen", "Moreau", "Patel", "Novak", "Garcia", "Weber", "Costa", "Byrne")
-COMPANY_WORDS = ("Apex", "Birch", "Cobalt", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper",
-                 "Keystone", "Lumen", "Maple", "Nova", "Orbit", "Pioneer", "Quarry", "Ridge", "Summit", "Tidal")
+FIRST_NAMES = (
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Emma",
+    "Felix",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jonas",
+    "Katie",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olivia",
+    "Pablo",
+    "Quinn",
+    "Rosa",
+    "Samir",
+    "Tara",
+)
+LAST_NAMES = (
+    "Martin",
+    "Okafor",
+    "Lindqvist",
+    "Rossi",
+    "Nguyen",
+    "Fischer",
+    "Silva",
+    "Kowalski",
+    "Dubois",
+    "Tanaka",
+    "Murphy",
+    "Haddad",
+    "Jensen",
+    "Moreau",
+    "Patel",
+    "Novak",
+    "Garcia",
+    "Weber",
+    "Costa",
+    "Byrne",
+)
+COMPANY_WORDS = (
+    "Apex",
+    "Birch",
+    "Cobalt",
+    "Delta",
+    "Ember",
+    "Fjord",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Keystone",
+    "Lumen",
+    "Maple",
+    "Nova",
+    "Orbit",
+    "Pioneer",
+    "Quarry",
+    "Ridge",
+    "Summit",
+    "Tidal",
+)
 COMPANY_SUFFIX = {  # per CUSTOMER_TYPES
-    "Manufacturing": "Works", "Retail": "Stores", "Healthcare": "Clinics", "Logistics": "Freight",
+    "Manufacturing": "Works",
+    "Retail": "Stores",
+    "Healthcare": "Clinics",
+    "Logistics": "Freight",
     "Professional Services": "Partners",
 }
 
-TRAINING_DAYS = 4            # end_date = start_date + 4 days
-NEW_HIRE_MONTHS = 6          # hired at the start of the 6th month before end
+TRAINING_DAYS = 4  # end_date = start_date + 4 days
+NEW_HIRE_MONTHS = 6  # hired at the start of the 6th month before end
 PADDING_TYPE = "call"
-STALE_AFTER_DAYS = 150       # velocity rep: open deals older than this went quiet...
-STALE_ACTIVE_DAYS = 20       # ...after their first 20 days (so 130+ days without activity)
-STALLED_SHARE = 0.15         # velocity rep: this share of deals created 150-450 days
-STALLED_WINDOW_DAYS = 450    # before end is stuck, still open
-ORDER_INSTALMENTS = 4        # a won contract is billed in 4 quarterly orders...
-ORDER_RENEWAL_RATE = 0.8     # ...and renewed for a second year (4 more) by most customers
+STALE_AFTER_DAYS = 150  # velocity rep: open deals older than this went quiet...
+STALE_ACTIVE_DAYS = 20  # ...after their first 20 days (so 130+ days without activity)
+STALLED_SHARE = 0.15  # velocity rep: this share of deals created 150-450 days
+STALLED_WINDOW_DAYS = 450  # before end is stuck, still open
+ORDER_INSTALMENTS = 4  # a won contract is billed in 4 quarterly orders...
+ORDER_RENEWAL_RATE = 0.8  # ...and renewed for a second year (4 more) by most customers
 ORDER_RENEWAL_UPLIFT = 1.03
-REPS_PER_BLOCK = 100         # reps simulated and written together (bounds memory)
+REPS_PER_BLOCK = 100  # reps simulated and written together (bounds memory)
 _PATTERN = tuple(PLANTED.values())
-_EXTRA_CYCLE = 36            # reps beyond 12: 24 typical, then the 12-rep pattern again
+_EXTRA_CYCLE = 36  # reps beyond 12: 24 typical, then the 12-rep pattern again
 
 
 def planted_profiles(reps: int = 12) -> dict[str, dict]:
@@ -208,4 +288,3 @@ def _slot(index: int) -> int | None:
 
 def _rep_width(reps: int) -> int:
     return max(2, len(str(reps)))
-

@@ -6,6 +6,7 @@ Every draw comes from the one ``numpy.random.Generator`` that
 arguments give the same arrays; :mod:`salesnb.io.sample.tables` turns them
 into contract tables.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,16 +58,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Span:
-    start: int                # first day (days since 1970-01-01)
-    end: int                  # last day
-    month_first: np.ndarray   # first day of each month
-    month_last: np.ndarray    # last day of each month, clipped to end
+    start: int  # first day (days since 1970-01-01)
+    end: int  # last day
+    month_first: np.ndarray  # first day of each month
+    month_last: np.ndarray  # last day of each month, clipped to end
     months: int
 
     def day_range(self, month: np.ndarray, active_from: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First and last active day of each (month, rep) pair; first > last when inactive."""
         return np.maximum(self.month_first[month], active_from), self.month_last[month]
-
 
 
 @dataclass(frozen=True)
@@ -75,23 +75,23 @@ class Roster:
 
     rep_id: np.ndarray
     name: np.ndarray
-    territory: np.ndarray         # index into TERRITORIES
-    profile: np.ndarray           # profile name
+    territory: np.ndarray  # index into TERRITORIES
+    profile: np.ndarray  # profile name
     hire_day: np.ndarray
-    active_from: np.ndarray       # first day with data (span start, or hire day)
+    active_from: np.ndarray  # first day with data (span start, or hire day)
     annual_cost: np.ndarray
     opportunity_rate: np.ndarray  # new opportunities per full month
     win_rate: np.ndarray
     deal_median: np.ndarray
     cycle_median: np.ndarray
-    follow_ups: np.ndarray        # mean follow-up contacts per opportunity
-    prospects: np.ndarray         # prospects contacted per month who never become opportunities
-    lead_mix: np.ndarray          # 0 default, 1 inbound-heavy
-    stale: np.ndarray             # bool: open deals go quiet (velocity profile)
-    padding: np.ndarray           # bool: 30-60 unlinked calls on each month's last day
+    follow_ups: np.ndarray  # mean follow-up contacts per opportunity
+    prospects: np.ndarray  # prospects contacted per month who never become opportunities
+    lead_mix: np.ndarray  # 0 default, 1 inbound-heavy
+    stale: np.ndarray  # bool: open deals go quiet (velocity profile)
+    padding: np.ndarray  # bool: 30-60 unlinked calls on each month's last day
     forecast_bias: np.ndarray
-    training_day: np.ndarray      # training start day, or a day after the span
-    new_hire: np.ndarray          # bool
+    training_day: np.ndarray  # training start day, or a day after the span
+    new_hire: np.ndarray  # bool
 
     def take(self, index: np.ndarray) -> Roster:
         return Roster(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
@@ -142,8 +142,9 @@ def draw_roster(rng: np.random.Generator, reps: int, span: Span) -> Roster:
     )
 
 
-
-def _monthly_counts(rng, roster: Roster, span: Span, rate: np.ndarray, *, ramp: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _monthly_counts(
+    rng, roster: Roster, span: Span, rate: np.ndarray, *, ramp: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Poisson counts per (rep, month) of events at ``rate`` per full month,
     then a uniformly drawn active day for each event. Returns (rep, month, day)."""
     reps, months = len(roster), span.months
@@ -153,7 +154,7 @@ def _monthly_counts(rng, roster: Roster, span: Span, rate: np.ndarray, *, ramp: 
     active = np.clip(last - first + 1, 0, None) / days_in_month
     lam = rate[:, None] * active
     if ramp:  # a new hire reaches full pace in the third month
-        since = (month[None, :] - np.searchsorted(span.month_first, roster.active_from, side="right")[:, None] + 2)
+        since = month[None, :] - np.searchsorted(span.month_first, roster.active_from, side="right")[:, None] + 2
         lam *= np.where(roster.new_hire[:, None], np.clip(since / 3, 0, 1), 1.0)
     counts = rng.poisson(lam).ravel()
     cell = np.repeat(np.arange(reps * months), counts)
@@ -174,16 +175,16 @@ def _choice(rng, shares: np.ndarray, size: int | None = None, *, u: np.ndarray |
 
 @dataclass
 class Deals:
-    rep: np.ndarray        # local rep index, sorted by (rep, created)
+    rep: np.ndarray  # local rep index, sorted by (rep, created)
     created: np.ndarray
-    closed: np.ndarray     # day, valid where status != open
-    status: np.ndarray     # 0 open, 1 won, 2 lost
-    amount: np.ndarray     # lognormal noise until draw_customers scales it by rep, type and tier
-    method: np.ndarray     # lead source, index into METHODS
-    customer: np.ndarray   # local customer index
+    closed: np.ndarray  # day, valid where status != open
+    status: np.ndarray  # 0 open, 1 won, 2 lost
+    amount: np.ndarray  # lognormal noise until draw_customers scales it by rep, type and tier
+    method: np.ndarray  # lead source, index into METHODS
+    customer: np.ndarray  # local customer index
     new_customer: np.ndarray  # bool: the customer's first opportunity
     stage: np.ndarray
-    stale: np.ndarray      # bool: open and quiet for months
+    stale: np.ndarray  # bool: open and quiet for months
 
 
 def draw_opportunities(rng, roster: Roster, span: Span) -> Deals:
@@ -207,8 +208,7 @@ def draw_opportunities(rng, roster: Roster, span: Span) -> Deals:
     cycle = np.maximum(2, np.round(cycle)).astype(np.int64)
     # The velocity rep also leaves some deals stuck: still open at the end, long untouched.
     age = span.end - created
-    stalled = (roster.stale[rep] & (age >= STALE_AFTER_DAYS) & (age <= STALLED_WINDOW_DAYS)
-               & (rng.random(n) < STALLED_SHARE))
+    stalled = roster.stale[rep] & (age >= STALE_AFTER_DAYS) & (age <= STALLED_WINDOW_DAYS) & (rng.random(n) < STALLED_SHARE)
     cycle = np.where(stalled, np.maximum(cycle, age + 1), cycle)
     closed = created + cycle
     is_open = closed > span.end
@@ -220,8 +220,18 @@ def draw_opportunities(rng, roster: Roster, span: Span) -> Deals:
     progress = age / roster.cycle_median[rep]  # an open deal's stage follows its age
     stage = np.where(status == 1, 3, np.where(status == 2, 4, np.where(progress < 0.3, 0, np.where(progress < 0.7, 1, 2))))
     stale = is_open & roster.stale[rep] & (created <= span.end - STALE_AFTER_DAYS)
-    return Deals(rep=rep, created=created, closed=closed, status=status, amount=amount_noise, method=method,
-                 customer=customer, new_customer=new_customer, stage=stage, stale=stale)
+    return Deals(
+        rep=rep,
+        created=created,
+        closed=closed,
+        status=status,
+        amount=amount_noise,
+        method=method,
+        customer=customer,
+        new_customer=new_customer,
+        stage=stage,
+        stale=stale,
+    )
 
 
 def _systematic_wins(rng, rep, closed, is_open, p_win, n_reps) -> np.ndarray:
@@ -252,9 +262,9 @@ class Customers:
     customer_type: np.ndarray
     tier: np.ndarray
     method: np.ndarray
-    acquired: np.ndarray       # first won deal's closed day, -1 when never won
+    acquired: np.ndarray  # first won deal's closed day, -1 when never won
     extra_contacts: np.ndarray  # follow-up contacts with a prospect who never became an opportunity
-    order: np.ndarray          # local index -> position in ID order
+    order: np.ndarray  # local index -> position in ID order
 
 
 def draw_customers(rng, roster: Roster, span: Span, deals: Deals, activity_scale: float) -> Customers:
@@ -268,8 +278,9 @@ def draw_customers(rng, roster: Roster, span: Span, deals: Deals, activity_scale
     first_contact = np.maximum(deals.created[roots] - lag, roster.active_from[deals.rep[roots]])
 
     p_rep, _, p_day = _monthly_counts(rng, roster, span, roster.prospects * activity_scale, ramp=True)
-    p_method = _choice(rng, np.stack([LEAD_MIX["default"], LEAD_MIX["inbound"]])[roster.lead_mix[p_rep]],
-                       u=rng.random(len(p_rep)))
+    p_method = _choice(
+        rng, np.stack([LEAD_MIX["default"], LEAD_MIX["inbound"]])[roster.lead_mix[p_rep]], u=rng.random(len(p_rep))
+    )
     n = n_deal_customers + len(p_rep)
     rep = np.r_[deals.rep[roots], p_rep]
     first = np.r_[first_contact, p_day]
@@ -279,8 +290,13 @@ def draw_customers(rng, roster: Roster, span: Span, deals: Deals, activity_scale
     extra = np.r_[np.zeros(n_deal_customers, np.int64), rng.poisson(0.4 * activity_scale, len(p_rep))]
 
     deal_customer = deals.customer
-    deals.amount = np.round(roster.deal_median[deals.rep] * TYPE_DEAL_FACTOR[customer_type[deal_customer]]
-                            * TIER_DEAL_FACTOR[tier[deal_customer]] * deals.amount, 2)
+    deals.amount = np.round(
+        roster.deal_median[deals.rep]
+        * TYPE_DEAL_FACTOR[customer_type[deal_customer]]
+        * TIER_DEAL_FACTOR[tier[deal_customer]]
+        * deals.amount,
+        2,
+    )
     acquired = np.full(n, np.iinfo(np.int64).max)
     won = deals.status == 1
     np.minimum.at(acquired, deal_customer[won], deals.closed[won])
@@ -288,17 +304,25 @@ def draw_customers(rng, roster: Roster, span: Span, deals: Deals, activity_scale
     ranking = np.lexsort((np.arange(n), first, rep))
     order = np.empty(n, np.int64)
     order[ranking] = np.arange(n)
-    return Customers(rep=rep, first_contact=first, customer_type=customer_type, tier=tier, method=method,
-                     acquired=acquired, extra_contacts=extra, order=order)
+    return Customers(
+        rep=rep,
+        first_contact=first,
+        customer_type=customer_type,
+        tier=tier,
+        method=method,
+        acquired=acquired,
+        extra_contacts=extra,
+        order=order,
+    )
 
 
 @dataclass
 class Activities:
     rep: np.ndarray
     day: np.ndarray
-    kind: np.ndarray         # index into ACTIVITY_TYPES
-    customer: np.ndarray     # local customer index, -1 for none
-    deal: np.ndarray         # local deal index, -1 for none
+    kind: np.ndarray  # index into ACTIVITY_TYPES
+    customer: np.ndarray  # local customer index, -1 for none
+    deal: np.ndarray  # local deal index, -1 for none
 
 
 def draw_activities(rng, roster: Roster, span: Span, deals: Deals, customers: Customers, activity_scale: float) -> Activities:
@@ -306,12 +330,15 @@ def draw_activities(rng, roster: Roster, span: Span, deals: Deals, customers: Cu
     n_cust = len(customers.rep)
 
     # 1. The first (new-prospect) contact with every customer and prospect, linked to no opportunity.
-    parts.append((customers.rep, customers.first_contact, FIRST_CONTACT_TYPE[customers.method],
-                  np.arange(n_cust), np.full(n_cust, -1)))
+    parts.append(
+        (customers.rep, customers.first_contact, FIRST_CONTACT_TYPE[customers.method], np.arange(n_cust), np.full(n_cust, -1))
+    )
 
     # 2. Follow-ups on each opportunity, between its creation and its close (or end).
     n_deals = len(deals.rep)
-    mean = roster.follow_ups[deals.rep] * activity_scale + (~deals.new_customer)  # a returning customer's deal opens with a contact too
+    mean = roster.follow_ups[deals.rep] * activity_scale + (
+        ~deals.new_customer
+    )  # a returning customer's deal opens with a contact too
     count = rng.poisson(mean)
     deal = np.repeat(np.arange(n_deals), count)
     lo = deals.created[deal]
@@ -319,21 +346,36 @@ def draw_activities(rng, roster: Roster, span: Span, deals: Deals, customers: Cu
     hi = np.where(deals.stale[deal], np.minimum(lo + STALE_ACTIVE_DAYS, span.end), hi)
     day = lo + np.floor(rng.random(len(deal)) * (hi - lo + 1)).astype(np.int64)
     tier = customers.tier[deals.customer[deal]]
-    parts.append((deals.rep[deal], day, _choice(rng, FOLLOW_UP_TYPE_SHARE[tier], u=rng.random(len(deal))),
-                  deals.customer[deal], deal))
+    parts.append(
+        (deals.rep[deal], day, _choice(rng, FOLLOW_UP_TYPE_SHARE[tier], u=rng.random(len(deal))), deals.customer[deal], deal)
+    )
 
     # 3. Open deals that are being worked had a contact in the last 30 days.
     working = np.flatnonzero((deals.status == 0) & ~deals.stale)
     day = np.maximum(deals.created[working], span.end - rng.integers(0, 31, len(working)))
     tier = customers.tier[deals.customer[working]]
-    parts.append((deals.rep[working], day, _choice(rng, FOLLOW_UP_TYPE_SHARE[tier], u=rng.random(len(working))),
-                  deals.customer[working], working))
+    parts.append(
+        (
+            deals.rep[working],
+            day,
+            _choice(rng, FOLLOW_UP_TYPE_SHARE[tier], u=rng.random(len(working))),
+            deals.customer[working],
+            working,
+        )
+    )
 
     # 4. A prospect who never became an opportunity may get a second or third try within a month.
     prospect = np.repeat(np.arange(n_cust), customers.extra_contacts)
     day = np.minimum(customers.first_contact[prospect] + rng.integers(1, 31, len(prospect)), span.end)
-    parts.append((customers.rep[prospect], day, _choice(rng, FOLLOW_UP_TYPE_SHARE[customers.tier[prospect]],
-                                                        u=rng.random(len(prospect))), prospect, np.full(len(prospect), -1)))
+    parts.append(
+        (
+            customers.rep[prospect],
+            day,
+            _choice(rng, FOLLOW_UP_TYPE_SHARE[customers.tier[prospect]], u=rng.random(len(prospect))),
+            prospect,
+            np.full(len(prospect), -1),
+        )
+    )
 
     # 5. Now and then an internal call logged against nobody (everyone).
     rep, _, day = _monthly_counts(rng, roster, span, np.full(len(roster), 0.25), ramp=False)
@@ -350,8 +392,7 @@ def draw_activities(rng, roster: Roster, span: Span, deals: Deals, customers: Cu
     count = rng.integers(low, high + 1, len(cell_rep))
     rep = np.repeat(cell_rep, count)
     day = np.repeat(span.month_last[cell_month], count)
-    parts.append((rep, day, np.full(len(rep), ACTIVITY_TYPES.index(PADDING_TYPE)), np.full(len(rep), -1),
-                  np.full(len(rep), -1)))
+    parts.append((rep, day, np.full(len(rep), ACTIVITY_TYPES.index(PADDING_TYPE)), np.full(len(rep), -1), np.full(len(rep), -1)))
 
     rep, day, kind, customer, deal = (np.concatenate([np.asarray(p[i], np.int64) for p in parts]) for i in range(5))
     order = np.lexsort((day, rep))  # stable: same-day contacts keep the order above
@@ -379,4 +420,3 @@ def draw_orders(rng, span: Span, deals: Deals) -> Orders:
     deal, day, amount = deal[keep], day[keep], np.round(amount[keep], 2)
     order = np.lexsort((deal, day, deals.rep[deal]))
     return Orders(deal=deal[order], day=day[order], amount=amount[order])
-

@@ -5,6 +5,7 @@ writer, and the ``expectations.yml`` text.
 IDs run on across blocks (``counters``) with a zero-padding fixed before the
 first block (:func:`id_widths`), so blocks can be written as they come.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,6 @@ def id_widths(roster: Roster, span: Span, activity_scale: float) -> dict[str, in
     return {name: max(minimum[name], len(str(int(2 * rows) + 1000))) for name, rows in bound.items()}
 
 
-
 def _pa():
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -108,14 +108,17 @@ def _table(name: str, columns: dict):
 def reps_table(roster: Roster):
     pa, _ = _pa()
     territory = np.array(TERRITORIES, dtype=object)[roster.territory]
-    return _table("reps", {
-        "rep_id": pa.array(list(roster.rep_id), pa.string()),
-        "name": pa.array(list(roster.name), pa.string()),
-        "territory": pa.array(list(territory), pa.string()),
-        "team": pa.array([TEAM_OF_TERRITORY[t] for t in territory], pa.string()),
-        "hire_date": _date_array(roster.hire_day),
-        "annual_cost": _amount_array(roster.annual_cost),
-    })
+    return _table(
+        "reps",
+        {
+            "rep_id": pa.array(list(roster.rep_id), pa.string()),
+            "name": pa.array(list(roster.name), pa.string()),
+            "territory": pa.array(list(territory), pa.string()),
+            "team": pa.array([TEAM_OF_TERRITORY[t] for t in territory], pa.string()),
+            "hire_date": _date_array(roster.hire_day),
+            "annual_cost": _amount_array(roster.annual_cost),
+        },
+    )
 
 
 def _rep_ids(roster: Roster, rep: np.ndarray):
@@ -145,68 +148,82 @@ def customers_table(roster: Roster, customers: Customers, counters: dict, widths
     suffix = _labels([COMPANY_SUFFIX[t] for t in CUSTOMER_TYPES], customer_type)
     name = pc.binary_join_element_wise(word, suffix, " ")
     acquired = customers.acquired[ranking]
-    return _table("customers", {
-        "customer_id": _customer_ids(customers, ranking, counters, widths),
-        "name": name,
-        "territory": _labels(TERRITORIES, roster.territory[customers.rep[ranking]]),
-        "customer_type": _labels(CUSTOMER_TYPES, customer_type),
-        "market_tier": _labels(MARKET_TIERS, customers.tier[ranking]),
-        "acquisition_method": _labels(METHODS, customers.method[ranking]),
-        "rep_id": _rep_ids(roster, customers.rep[ranking]),
-        "acquired_date": _date_array(acquired, acquired < 0),
-    })
+    return _table(
+        "customers",
+        {
+            "customer_id": _customer_ids(customers, ranking, counters, widths),
+            "name": name,
+            "territory": _labels(TERRITORIES, roster.territory[customers.rep[ranking]]),
+            "customer_type": _labels(CUSTOMER_TYPES, customer_type),
+            "market_tier": _labels(MARKET_TIERS, customers.tier[ranking]),
+            "acquisition_method": _labels(METHODS, customers.method[ranking]),
+            "rep_id": _rep_ids(roster, customers.rep[ranking]),
+            "acquired_date": _date_array(acquired, acquired < 0),
+        },
+    )
 
 
 def opportunities_table(roster: Roster, deals: Deals, customers: Customers, counters: dict, widths: dict):
     n = len(deals.rep)
     is_open = deals.status == 0
-    return _table("opportunities", {
-        "opportunity_id": _deal_ids(np.arange(n), counters, widths),
-        "rep_id": _rep_ids(roster, deals.rep),
-        "customer_id": _customer_ids(customers, deals.customer, counters, widths),
-        "created_date": _date_array(deals.created),
-        "closed_date": _date_array(deals.closed, is_open),
-        "status": _labels(STATUSES, deals.status),
-        "amount": _amount_array(deals.amount),
-        "acquisition_method": _labels(METHODS, customers.method[deals.customer]),
-        "stage": _labels(STAGES, deals.stage),
-    })
+    return _table(
+        "opportunities",
+        {
+            "opportunity_id": _deal_ids(np.arange(n), counters, widths),
+            "rep_id": _rep_ids(roster, deals.rep),
+            "customer_id": _customer_ids(customers, deals.customer, counters, widths),
+            "created_date": _date_array(deals.created),
+            "closed_date": _date_array(deals.closed, is_open),
+            "status": _labels(STATUSES, deals.status),
+            "amount": _amount_array(deals.amount),
+            "acquisition_method": _labels(METHODS, customers.method[deals.customer]),
+            "stage": _labels(STAGES, deals.stage),
+        },
+    )
 
 
-def activities_table(roster: Roster, activities: Activities, deals: Deals, customers: Customers,
-                     counters: dict, widths: dict):
+def activities_table(roster: Roster, activities: Activities, deals: Deals, customers: Customers, counters: dict, widths: dict):
     n = len(activities.rep)
-    return _table("activities", {
-        "activity_id": _id_array("A", counters["activities"] + 1 + np.arange(n), widths["activities"]),
-        "rep_id": _rep_ids(roster, activities.rep),
-        "date": _date_array(activities.day),
-        "type": _labels(ACTIVITY_TYPES, activities.kind),
-        "customer_id": _customer_ids(customers, activities.customer, counters, widths),
-        "opportunity_id": _deal_ids(activities.deal, counters, widths),
-    })
+    return _table(
+        "activities",
+        {
+            "activity_id": _id_array("A", counters["activities"] + 1 + np.arange(n), widths["activities"]),
+            "rep_id": _rep_ids(roster, activities.rep),
+            "date": _date_array(activities.day),
+            "type": _labels(ACTIVITY_TYPES, activities.kind),
+            "customer_id": _customer_ids(customers, activities.customer, counters, widths),
+            "opportunity_id": _deal_ids(activities.deal, counters, widths),
+        },
+    )
 
 
 def orders_table(roster: Roster, orders: Orders, deals: Deals, customers: Customers, counters: dict, widths: dict):
     n = len(orders.deal)
-    return _table("orders", {
-        "order_id": _id_array("S", counters["orders"] + 1 + np.arange(n), widths["orders"]),
-        "customer_id": _customer_ids(customers, deals.customer[orders.deal], counters, widths),
-        "rep_id": _rep_ids(roster, deals.rep[orders.deal]),
-        "date": _date_array(orders.day),
-        "amount": _amount_array(orders.amount),
-    })
+    return _table(
+        "orders",
+        {
+            "order_id": _id_array("S", counters["orders"] + 1 + np.arange(n), widths["orders"]),
+            "customer_id": _customer_ids(customers, deals.customer[orders.deal], counters, widths),
+            "rep_id": _rep_ids(roster, deals.rep[orders.deal]),
+            "date": _date_array(orders.day),
+            "amount": _amount_array(orders.amount),
+        },
+    )
 
 
 def training_table(roster: Roster, span: Span):
     pa, _ = _pa()
     trained = np.flatnonzero(roster.training_day <= span.end)
     start = roster.training_day[trained]
-    return _table("training", {
-        "rep_id": _rep_ids(roster, trained),
-        "program": pa.array([TRAINING_PROGRAM] * len(trained), pa.string()),
-        "start_date": _date_array(start),
-        "end_date": _date_array(np.minimum(start + TRAINING_DAYS, span.end)),
-    })
+    return _table(
+        "training",
+        {
+            "rep_id": _rep_ids(roster, trained),
+            "program": pa.array([TRAINING_PROGRAM] * len(trained), pa.string()),
+            "start_date": _date_array(start),
+            "end_date": _date_array(np.minimum(start + TRAINING_DAYS, span.end)),
+        },
+    )
 
 
 def forecasts_table(rng, roster: Roster, span: Span, deals: Deals):
@@ -226,8 +243,9 @@ def forecasts_table(rng, roster: Roster, span: Span, deals: Deals):
     won = deals.status == 1
     q_index = np.searchsorted(q_first, deals.closed[won], side="right") - 1
     inside = (q_index >= 0) & (deals.closed[won] <= (q_last[q_index] if n_q else 0))
-    actual = np.bincount(deals.rep[won][inside] * n_q + q_index[inside], weights=deals.amount[won][inside],
-                         minlength=n_reps * n_q).reshape(n_reps, n_q)
+    actual = np.bincount(
+        deals.rep[won][inside] * n_q + q_index[inside], weights=deals.amount[won][inside], minlength=n_reps * n_q
+    ).reshape(n_reps, n_q)
     noise = rng.uniform(0.9, 1.1, size=(n_reps, n_q))
     forecast = np.round(actual * roster.forecast_bias[:, None] * noise, -2)
     keep = (q_first[None, :] >= roster.active_from[:, None]).ravel()
@@ -235,15 +253,19 @@ def forecasts_table(rng, roster: Roster, span: Span, deals: Deals):
     q = np.tile(np.arange(n_q), n_reps)[keep]
     year = q_start_month // 12 + 1970
     label = np.char.add(np.char.add(year.astype(str), "-Q"), (q_start_month % 12 // 3 + 1).astype(str))
-    return _table("forecasts", {
-        "rep_id": _rep_ids(roster, rep),
-        "period": pa.array(list(label[q]), pa.string()),
-        "forecast_amount": _amount_array(forecast.ravel()[keep]),
-        "submitted_date": _date_array(q_first[q]),
-    })
+    return _table(
+        "forecasts",
+        {
+            "rep_id": _rep_ids(roster, rep),
+            "period": pa.array(list(label[q]), pa.string()),
+            "forecast_amount": _amount_array(forecast.ravel()[keep]),
+            "submitted_date": _date_array(q_first[q]),
+        },
+    )
 
 
 # --- Writing -------------------------------------------------------------------
+
 
 class TableWriter:
     """Streams one table, block by block, into an open binary file."""
@@ -257,8 +279,9 @@ class TableWriter:
             self._writer = pq.ParquetWriter(handle, schema, compression="zstd")
         else:
             handle.write((",".join(schema.names) + "\n").encode())
-            self._writer = csv.CSVWriter(handle, schema,
-                                         write_options=csv.WriteOptions(include_header=False, quoting_style="none"))
+            self._writer = csv.CSVWriter(
+                handle, schema, write_options=csv.WriteOptions(include_header=False, quoting_style="none")
+            )
 
     def write(self, table) -> None:
         if table.num_rows:
@@ -286,6 +309,7 @@ def expectations_yaml(roster: Roster) -> str:
     ]
     if new_hires:
         lines.append("reps:")
-        lines += [f"  {rep}: {{revenue_quota: {NEW_HIRE_QUOTA}, new_customers: {{primary: 9, secondary: 6}}}}"
-                  for rep in new_hires]
+        lines += [
+            f"  {rep}: {{revenue_quota: {NEW_HIRE_QUOTA}, new_customers: {{primary: 9, secondary: 6}}}}" for rep in new_hires
+        ]
     return "\n".join(lines) + "\n"
