@@ -304,7 +304,10 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
         made = {key[0] for key in memo._MEMO}
         assert scorecard._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
         assert drawing._RENDERERS  # the charts' text sizes, measured once for every fork
-        stocked = {shape: len(waiting) for shape, waiting in drawing._STOCK._figures.items()}
+        stocked = {}  # shape -> blank figures waiting, over every style they were made under
+        for _made_under, figures in drawing._STOCK._stocks:
+            for shape, waiting in figures.items():
+                stocked[shape] = stocked.get(shape, 0) + len(waiting)
         assert sum(stocked.values()) == 6  # a rep report's six charts: blank figures made ahead for each fork
         assert stocked[(1, 1, plots.FIGSIZE, ())] == 4  # three trends and the forecasts share one shape
         assert drawing._GLYPHS._bitmaps  # and the glyphs of their texts
