@@ -76,7 +76,8 @@ from pathlib import Path
 from salesnb import atomic
 from salesnb.errors import InputError
 from salesnb.io.urls import mask_text, mask_url  # noqa: F401 - one masking for every output (issue #13)
-from salesnb.run.execute import describe, render_report
+from salesnb.run.entries import UNCHANGED, crashed_entry, is_unchanged, skipped_entry, unchanged_entry
+from salesnb.run.execute import render_report
 
 # The names below are this module's public face (the CLI, deploy/airflow and the tests import them
 # from here), whichever room of salesnb.run holds them.
@@ -136,7 +137,6 @@ __all__ = [
 ]
 
 STATUSES = ("ok", "failed", "skipped")
-UNCHANGED = "unchanged"
 
 
 class BatchStopped(KeyboardInterrupt):
@@ -351,7 +351,7 @@ def run_batch(
         bar = _progress_bar(len(plan.to_run), progress, executor)
         failures = 0
         try:
-            for result in executor.map_unordered(render_report, plan.to_run, on_error=_crashed):
+            for result in executor.map_unordered(render_report, plan.to_run, on_error=crashed_entry):
                 results[result["id"]] = result
                 bar.update(1)
                 if result["status"] == "failed":
@@ -366,7 +366,7 @@ def run_batch(
                     results[job.id] = (
                         dict(earlier, earlier_run=True)
                         if earlier and earlier.get("html")
-                        else _skipped(job, "not run: the batch was interrupted")
+                        else skipped_entry(job, "not run: the batch was interrupted")
                     )
             finish_batch(plan, results)
             written = sum(r.get("status") == "ok" and not r.get("earlier_run") for r in results.values())
@@ -489,9 +489,9 @@ def _prepare(
     to_run: list[ReportJob] = []
     for job in planned:
         if not Path(job.notebook).is_file():
-            decided[job.id] = _skipped(job, f"no notebook {Path(job.notebook).name} in {notebooks_dir}")
-        elif not force and _unchanged(job, previous_entries.get(job.id)):
-            decided[job.id] = _unchanged_entry(job, previous_entries[job.id])
+            decided[job.id] = skipped_entry(job, f"no notebook {Path(job.notebook).name} in {notebooks_dir}")
+        elif not force and is_unchanged(job, previous_entries.get(job.id)):
+            decided[job.id] = unchanged_entry(job, previous_entries[job.id])
         else:
             to_run.append(job)
 
@@ -556,7 +556,7 @@ def finish_batch(plan: BatchPlan, results) -> BatchResult:
     for job in plan.jobs:
         entry = plan.decided.get(job.id) or results.get(job.id)
         if entry is None:
-            entry = _crashed(job, RuntimeError("no result came back for this report (its task or worker was lost)"))
+            entry = crashed_entry(job, RuntimeError("no result came back for this report (its task or worker was lost)"))
         reports.append(entry)
     everything = reports + plan.kept
     remove_stale(plan.out_dir, plan.jobs, everything, plan.previous_files)
@@ -586,69 +586,6 @@ def finish_batch(plan: BatchPlan, results) -> BatchResult:
     finally:
         remove_state(plan.out_dir, plan.cache_dir)
     return BatchResult(out_dir=plan.out_dir, reports=reports, manifest=manifest)
-
-
-def _unchanged(job: ReportJob, previous: dict | None) -> bool:
-    """The last rendering of this report had the same inputs, and its page is there."""
-    if not previous or not job.input_key or previous.get("input_key") != job.input_key:
-        return False
-    rendered = previous.get("status") == "ok" or (previous.get("status") == "skipped" and previous.get("reason") == UNCHANGED)
-    html = previous.get("html")
-    return rendered and isinstance(html, str) and html == job.html and (Path(job.out_dir) / html).is_file()
-
-
-def _unchanged_entry(job: ReportJob, previous: dict) -> dict:
-    now = utc_now()
-    entry = {k: v for k, v in previous.items() if k != "earlier_run"}
-    entry.update(
-        job.entry(),
-        status="skipped",
-        reason=UNCHANGED,
-        error=None,
-        error_detail=None,
-        failed_notebook=None,
-        started=now,
-        ended=now,
-        seconds=0.0,
-        rendered_at=previous.get("rendered_at") or previous.get("ended"),
-    )
-    return entry
-
-
-def _skipped(job: ReportJob, reason: str) -> dict:
-    now = utc_now()
-    return dict(
-        job.entry(),
-        html=None,
-        status="skipped",
-        reason=reason,
-        error=None,
-        error_detail=None,
-        failed_notebook=None,
-        started=now,
-        ended=now,
-        rendered_at=None,
-        seconds=0.0,
-    )
-
-
-def _crashed(job: ReportJob, exc: BaseException) -> dict:
-    """The entry for a job whose worker died before it could answer."""
-    now = utc_now()
-    return dict(
-        job.entry(),
-        html=None,
-        status="failed",
-        reason=None,
-        **describe(exc),
-        failed_notebook=None,
-        started=now,
-        ended=now,
-        rendered_at=None,
-        seconds=0.0,
-        engine=job.engine,
-        worker=None,
-    )
 
 
 def _progress_bar(total: int, progress: bool | None, executor):
