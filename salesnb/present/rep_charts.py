@@ -38,9 +38,6 @@ def stock_figures(draw) -> int:
     return figures.stock_figures(draw)
 
 
-# -- the rep report -------------------------------------------------------------------
-
-
 @styled
 def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
     """One rep's funnel factors against the peers' band, one small panel each.
