@@ -1,4 +1,6 @@
 """What notebooks and reports show: pages (the figures a notebook page
-assembles), charts (what a chart says), drawing (how charts are drawn
-fast), html (escaped HTML fragments), widgets (the segment explorer) and
-render (executed notebook to self-contained HTML, with its templates)."""
+assembles; one module a page: segments, rep_page, team_page, analysis_pages,
+with page_text), charts (what a chart says: rep_charts, analyst_charts, in
+chart_style), drawing (how charts are drawn fast), html (escaped HTML
+fragments), widgets (the segment explorer) and render (executed notebook to
+self-contained HTML, with its templates)."""

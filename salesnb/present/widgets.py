@@ -130,7 +130,7 @@ class SegmentExplorer:
 
         if not isinstance(ds, Dataset):
             raise InputError(f"SegmentExplorer needs a loaded Dataset (salesnb.load(...)), not {type(ds).__name__}")
-        from salesnb.present.pages import segment_options
+        from salesnb.present.segments import segment_options
 
         self.ds = ds
         self.as_of = None if as_of in (None, "") else as_of
@@ -193,7 +193,8 @@ class SegmentExplorer:
     def _recompute(self) -> None:
         from salesnb.analysis.metrics import GROUPINGS, metrics_table
         from salesnb.present import charts
-        from salesnb.present.pages import rep_label, segment
+        from salesnb.present.page_text import rep_label
+        from salesnb.present.segments import segment
 
         s = self.selection
         self.segment = segment(self.ds, **{name: s[name] for name in FILTERS})

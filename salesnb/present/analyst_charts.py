@@ -1,0 +1,386 @@
+"""The analyst-facing charts (team pages, the analysis notebooks, the segment explorer),
+drawn with seaborn's functions (stripplot, barplot, pointplot, heatmap).
+
+Each is drawn inside seaborn's "whitegrid" style and "paper" context, entered
+as contexts around the chart (:func:`salesnb.present.chart_style.seaborn_themed`;
+never a global ``sns.set_theme()``: a report leaves rcParams as it found
+them). An analyst extends one the way they extend any seaborn chart: another
+``sns.*`` call with ``ax=fig.axes[0]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from salesnb.analysis import labels
+from salesnb.analysis.labels import METRIC_LABELS, axis_label, label, unit
+from salesnb.present.chart_style import (
+    PALETTE,
+    chart_text,
+    format_value_axis,
+    legend_below,
+    new_seaborn_figure,
+    require_columns,
+    seaborn_themed,
+    set_labels,
+    set_title,
+    show_empty,
+)
+
+__all__ = [
+    "team_band",
+    "metric_bars",
+    "effect_interval",
+    "before_after",
+    "forecast_error_heatmap",
+    "forecast_bias",
+    "quality_counts",
+]
+
+
+def _categories(values) -> list[str]:
+    """Data text for a categorical axis, one per row: literal, shortened, and
+    told apart when shortening made two the same (seaborn puts equal
+    categories on one row)."""
+    names, seen = [], {}
+    for value in values:
+        name = chart_text(value)
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return names
+
+
+def _marker(colour, *, hollow: bool = False, size: float = 7.0):
+    """A legend entry for a dot drawn by :func:`seaborn.stripplot` (filled, or hollow: few closed deals)."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(
+        [],
+        [],
+        linestyle="",
+        marker="o",
+        markersize=size,
+        color=colour,
+        markerfacecolor="white" if hollow else colour,
+        markeredgewidth=1.8 if hollow else 0,
+    )
+
+
+def _seaborn_legend_below(fig, ax) -> None:
+    """Move the legend seaborn put on ``ax`` below the chart, as the other charts have theirs."""
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    legend_below(fig, ax)
+
+
+@seaborn_themed
+def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> Figure:
+    """Every rep's value of one funnel factor against the team's middle half.
+
+    ``frame``: label, value, band_low, band_median, band_high, and optionally
+    is_focus (vermillion: this factor is the rep's focus) and small_sample
+    (hollow: too few closed deals). The reps are a :func:`seaborn.stripplot`,
+    one row each.
+    """
+    require_columns(frame, ["label", "value", "band_low", "band_median", "band_high"], "team_band")
+    rows = frame.reset_index(drop=True)
+    fig, ax = new_seaborn_figure(figsize=(7.0, max(2.4, 1.0 + 0.3 * len(rows))))
+    low, mid, high = (rows[c].iloc[0] if len(rows) else np.nan for c in ("band_low", "band_median", "band_high"))
+    if pd.notna(low):
+        ax.axvspan(low, high, color=PALETTE["band"], alpha=0.8, label="Team middle half", linewidth=0)
+        ax.axvline(mid, color=PALETTE["peer"], linestyle="--", linewidth=1.5, label="Team median")
+    focus = rows["is_focus"].astype(bool).to_numpy() if "is_focus" in rows else np.zeros(len(rows), bool)
+    small = (
+        rows["small_sample"].astype(bool).to_numpy()
+        if "small_sample" in rows and metric in ("win_rate", "avg_deal_size", "cycle_days_median")
+        else np.zeros(len(rows), bool)
+    )
+    reps = pd.DataFrame({"rep": _categories(rows["label"]), "value": rows["value"].astype(float)})
+    handles, names = list(ax.get_legend_handles_labels()[0]), list(ax.get_legend_handles_labels()[1])
+    for mask, colour, name in ((~focus, PALETTE["you"], "Rep"), (focus, PALETTE["focus"], "Rep whose focus this is")):
+        for hollow in (False, True):
+            points = reps[mask & (small == hollow)]
+            if points.empty:
+                continue
+            sns.stripplot(
+                data=points,
+                x="value",
+                y="rep",
+                order=list(reps["rep"]),
+                orient="h",
+                jitter=False,
+                size=7,
+                color="white" if hollow else colour,
+                edgecolor=colour,
+                linewidth=1.8 if hollow else 0,
+                legend=False,
+                ax=ax,
+            )
+            handles.append(_marker(colour, hollow=hollow))
+            names.append(f"{name}, few closed deals" if hollow else name)
+    if reps.empty or not ax.collections:  # no rep drawn: the rows are still named
+        ax.set_yticks(np.arange(len(reps)), list(reps["rep"]))
+        ax.set_ylim(len(reps) - 0.5, -0.5)
+    ax.grid(False, axis="y")
+    format_value_axis(ax.xaxis, metric)
+    set_title(ax, title or f"{label(metric)} by rep, against the team's middle half")
+    xlabel = axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
+    set_labels(ax, xlabel, "Rep")
+    if handles:
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), frameon=False, fontsize=8)
+    return fig
+
+
+@seaborn_themed
+def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | None = None) -> Figure:
+    """One metric per group (rep, territory, customer type...): a horizontal :func:`seaborn.barplot`.
+
+    ``frame``: the ``group`` column and ``metric`` (e.g. a metrics_table).
+    """
+    require_columns(frame, [group, metric], "metric_bars")
+    rows = frame[[group, metric]].reset_index(drop=True)
+    fig, ax = new_seaborn_figure(figsize=(7.0, max(2.2, 1.0 + 0.28 * len(rows))))
+    group_title = labels.group_name("rep" if group in ("rep_id", "label", "name") else group)
+    if rows[metric].notna().sum() == 0:
+        show_empty(ax, f"No {label(metric).lower()} for this selection")
+    else:
+        bars = pd.DataFrame({group_title: _categories(rows[group]), metric: rows[metric].astype(float).fillna(0)})
+        sns.barplot(
+            data=bars,
+            x=metric,
+            y=group_title,
+            order=list(bars[group_title]),
+            orient="h",
+            color=PALETTE["you"],
+            saturation=1,
+            width=0.6,
+            errorbar=None,
+            ax=ax,
+        )
+        ax.grid(False, axis="y")
+        format_value_axis(ax.xaxis, metric)
+    set_title(ax, title or f"{label(metric)} by {group_title.lower()}")
+    set_labels(ax, axis_label(metric), group_title)
+    return fig
+
+
+@seaborn_themed
+def effect_interval(effect: Mapping) -> Figure:
+    """A training effect as a point with its 95 % interval, against zero.
+
+    ``effect``: a :func:`salesnb.analysis.training.training_effect` dict (program,
+    metric, effect, ci_low, ci_high). The point and its interval are a
+    :func:`seaborn.pointplot` whose error bar is the estimated 95 % interval.
+    """
+    metric = effect.get("metric", "win_rate")
+    fig, ax = new_seaborn_figure(figsize=(7.0, 2.4))
+    share = unit(metric) == "share"
+    scale = 100.0 if share else 1.0
+    what = "percentage points" if share else METRIC_LABELS.get(metric, (metric, "count"))[1]
+    program = chart_text(effect.get("program"))
+    if effect.get("effect") is None:
+        show_empty(ax, "No effect could be estimated")
+    else:
+        point, low, high = (float(effect[k]) * scale for k in ("effect", "ci_low", "ci_high"))
+        ax.axvline(0, color=PALETTE["peer"], linewidth=1.2, linestyle="--", label="No effect")
+        # the estimate is the median of (low, effect, high) and its interval their full range
+        sns.pointplot(
+            x=[low, point, high],
+            y=[program] * 3,
+            orient="h",
+            estimator="median",
+            errorbar=("pi", 100),
+            color=PALETTE["you"],
+            markersize=9,
+            err_kws={"linewidth": 3},
+            capsize=0.12,
+            label="Effect and 95% interval",
+            ax=ax,
+        )
+        ax.text(point, -0.2, f"{point:+.1f} ({low:+.1f} to {high:+.1f})", ha="center", fontsize=9, parse_math=False)
+        span = max(abs(low), abs(high), 1.0)
+        ax.set_xlim(min(-0.2 * span, low - 0.2 * span), max(0.2 * span, high + 0.2 * span))
+        ax.legend(loc="lower right")
+    ax.set_yticks([0], [program])
+    ax.set_ylim(0.5, -0.5)
+    ax.grid(False, axis="y")
+    set_title(ax, f"Training effect on {label(metric).lower()}, with its 95% interval")
+    set_labels(ax, f"Change in {label(metric).lower()}, trained minus untrained ({what})", "Program")
+    return fig
+
+
+@seaborn_themed
+def before_after(means: Mapping, *, metric: str = "win_rate") -> Figure:
+    """Trained and untrained reps' average ``metric`` before and after the program: a :func:`seaborn.pointplot`.
+
+    ``means``: treated_before, treated_after, control_before, control_after
+    (the ``means`` of a training_effect dict).
+    """
+    fig, ax = new_seaborn_figure(figsize=(7.0, 3.0))
+    windows = ["Before the program", "After the program"]
+    groups = {"Trained reps": ("treated", PALETTE["you"]), "Untrained reps": ("control", PALETTE["other"])}
+    averages = pd.DataFrame(
+        [
+            {"group": name, "window": window, "value": float(means[f"{group}_{when}"])}
+            for name, (group, _) in groups.items()
+            if all(means.get(f"{group}_{when}") is not None for when in ("before", "after"))
+            for window, when in zip(windows, ("before", "after"))
+        ],
+        columns=["group", "window", "value"],
+    )
+    if averages.empty:
+        show_empty(ax, "No before and after averages to compare")
+    else:
+        sns.pointplot(
+            data=averages,
+            x="window",
+            y="value",
+            hue="group",
+            order=windows,
+            hue_order=list(averages["group"].unique()),
+            palette={name: colour for name, (_, colour) in groups.items()},
+            errorbar=None,
+            markersize=7,
+            linewidth=2,
+            ax=ax,
+        )
+    ax.set_xticks([0, 1], windows)
+    ax.set_xlim(-0.3, 1.3)
+    format_value_axis(ax.yaxis, metric)
+    set_title(ax, f"Average {label(metric).lower()} before and after, trained vs untrained")
+    set_labels(ax, "Window", axis_label(metric))
+    if ax.lines:
+        ax.legend(loc="best")
+    return fig
+
+
+@seaborn_themed
+def forecast_error_heatmap(accuracy: pd.DataFrame, *, label_column: str = "label") -> Figure:
+    """Forecast error per rep and period, a :func:`seaborn.heatmap`: over-forecasts orange, under-forecasts blue.
+
+    ``accuracy``: ``label_column``, period, forecast_error_pct (from
+    :func:`salesnb.analysis.forecasts.forecast_accuracy`).
+    """
+    require_columns(accuracy, [label_column, "period", "forecast_error_pct"], "forecast_error_heatmap")
+    grid = accuracy.pivot_table(
+        index=label_column, columns="period", values="forecast_error_pct", aggfunc="mean", observed=True, sort=True
+    )
+    fig, ax = new_seaborn_figure(figsize=(7.0, max(2.6, 1.2 + 0.28 * len(grid))))
+    if grid.empty:
+        show_empty(ax, "No forecasts")
+    else:
+        limit = max(10.0, float(np.nanpercentile(np.abs(grid.to_numpy(dtype=float)), 95)))
+        cmap = matplotlib.colormaps["PuOr_r"].with_extremes(bad="#f2f2f2")
+        sns.heatmap(
+            grid.astype(float),
+            cmap=cmap,
+            vmin=-limit,
+            vmax=limit,
+            xticklabels=_categories(grid.columns),
+            yticklabels=_categories(grid.index),
+            linewidths=0.5,
+            linecolor="white",
+            cbar_kws={"shrink": 0.9, "format": FuncFormatter(lambda v, _: f"{v:+.0f}%")},
+            ax=ax,
+        )
+        ax.patch.set_facecolor("#f2f2f2")  # periods without a forecast: light grey, as the colour map's missing values
+        rotate = grid.shape[1] > 6
+        ax.tick_params(axis="x", labelrotation=45 if rotate else 0)
+        ax.tick_params(axis="y", labelrotation=0)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right" if rotate else "center")
+        ax.grid(False)
+        bar = ax.collections[0].colorbar
+        bar.set_label("Forecast error (%)", fontsize=8.5)
+    set_title(ax, "Forecast error by rep and period")
+    set_labels(ax, "Period", "Rep")
+    return fig
+
+
+@seaborn_themed
+def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
+    """Each rep's median forecast error, a horizontal :func:`seaborn.barplot`; consistent over- and
+    under-forecasters coloured.
+
+    ``bias``: ``label_column``, median_error_pct, bias (``over``, ``under``,
+    ``none``) from :func:`salesnb.analysis.forecasts.forecast_bias`.
+    """
+    require_columns(bias, [label_column, "median_error_pct", "bias"], "forecast_bias")
+    rows = bias.dropna(subset=["median_error_pct"]).reset_index(drop=True)
+    fig, ax = new_seaborn_figure(figsize=(7.0, max(2.4, 1.0 + 0.28 * len(rows))))
+    if rows.empty:
+        show_empty(ax, "No forecasts with a result to judge")
+    else:
+        colours = {"over": PALETTE["second"], "under": PALETTE["you"], "none": PALETTE["other"]}
+        names = {"over": "Consistently over-forecasts", "under": "Consistently under-forecasts", "none": "No consistent bias"}
+        errors = pd.DataFrame(
+            {
+                "Rep": _categories(rows[label_column]),
+                "median_error_pct": rows["median_error_pct"].astype(float),
+                "Bias": rows["bias"].map(names),
+            }
+        )
+        kinds = [names[kind] for kind in ("over", "under", "none") if (rows["bias"] == kind).any()]
+        sns.barplot(
+            data=errors,
+            x="median_error_pct",
+            y="Rep",
+            hue="Bias",
+            order=list(errors["Rep"]),
+            hue_order=kinds,
+            palette={names[kind]: colour for kind, colour in colours.items()},
+            orient="h",
+            dodge=False,
+            saturation=1,
+            width=0.6,
+            errorbar=None,
+            ax=ax,
+        )
+        ax.axvline(0, color=PALETTE["peer"], linewidth=1)
+        ax.grid(False, axis="y")
+        format_value_axis(ax.xaxis, "median_error_pct")
+        _seaborn_legend_below(fig, ax)
+    set_title(ax, "Who over- or under-forecasts consistently")
+    set_labels(ax, "Median forecast error (%)", "Rep")
+    return fig
+
+
+@seaborn_themed
+def quality_counts(flags: pd.DataFrame) -> Figure:
+    """Rows concerned per data-quality check, a horizontal :func:`seaborn.barplot`: where the data needs fixing first.
+
+    ``flags``: flag, rows (from :func:`salesnb.analysis.quality.quality_flags`).
+    """
+    require_columns(flags, ["flag", "rows"], "quality_counts")
+    counts = flags.groupby("flag", sort=False)["rows"].sum()
+    fig, ax = new_seaborn_figure(figsize=(7.0, max(2.2, 1.0 + 0.3 * len(counts))))
+    if counts.empty:
+        show_empty(ax, "No data-quality flags")
+    else:
+        checks = pd.DataFrame(
+            {"Check": _categories(str(f).replace("_", " ") for f in counts.index), "rows": counts.to_numpy(dtype=float)}
+        )
+        sns.barplot(
+            data=checks,
+            x="rows",
+            y="Check",
+            order=list(checks["Check"]),
+            orient="h",
+            color=PALETTE["second"],
+            saturation=1,
+            width=0.6,
+            errorbar=None,
+            ax=ax,
+        )
+        ax.grid(False, axis="y")
+        format_value_axis(ax.xaxis, "opportunities")
+    set_title(ax, "Rows concerned, by data-quality check")
+    set_labels(ax, "Rows (count)", "Check")
+    return fig

@@ -1,0 +1,230 @@
+"""The rep-report charts, in plain matplotlib: :func:`factor_bands`, :func:`trend`,
+:func:`value_vs_cost`, :func:`forecast_vs_actual`.
+
+Every scheduled report draws them, and :mod:`salesnb.present.drawing` makes
+them cheap (:func:`stock_figures`), with tests that compare their pixels to
+matplotlib's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from salesnb.analysis.labels import FACTOR_NAMES, axis_label, factor_name, label, unit
+from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
+from salesnb.present import drawing as figures
+from salesnb.present.chart_style import (
+    PALETTE,
+    chart_text,
+    format_value_axis,
+    new_figure,
+    require_columns,
+    set_labels,
+    set_title,
+    show_empty,
+    styled,
+)
+
+__all__ = ["factor_bands", "trend", "value_vs_cost", "forecast_vs_actual", "stock_figures"]
+
+
+def stock_figures(draw) -> int:
+    """:func:`salesnb.present.drawing.stock_figures` for salesnb's charts: call ``draw()``
+    (e.g. one report's charts), then make blank figures of the shapes it used."""
+    return figures.stock_figures(draw)
+
+
+@styled
+def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
+    """One rep's funnel factors against the peers' band, one small panel each.
+
+    ``factors``: rows with factor, metric, rep_value, peer_low, peer_median,
+    peer_high, small_sample, is_focus (:attr:`salesnb.present.pages.RepReport.factors`).
+    Each panel shows the peers' middle half as a grey bar, their median as a
+    dashed line and the rep as a dot (vermillion on the focus factor).
+    """
+    require_columns(factors, ["factor", "metric", "rep_value", "peer_low", "peer_median", "peer_high"], "factor_bands")
+    order = [f for f in FACTOR_NAMES if f in set(factors["factor"])]
+    fig, axes = new_figure(1, max(len(order), 1), figsize=(7.0, 3.2))
+    whose = "your team's middle half" if peer_label == "team" else "the middle half of all reps"
+    fig.suptitle(f"Your funnel against {whose}", fontsize=11, fontweight="bold", x=0.01, ha="left")
+    rows = factors.set_index("factor")
+    for ax, factor in zip(axes.flat, order):
+        r = rows.loc[factor]
+        metric = r["metric"]
+        if pd.notna(r["peer_low"]):
+            ax.bar(
+                [0],
+                [r["peer_high"] - r["peer_low"]],
+                bottom=[r["peer_low"]],
+                width=0.5,
+                color=PALETTE["band"],
+                label=f"{peer_label.capitalize()} middle half",
+            )
+        if pd.notna(r["peer_median"]):
+            ax.hlines(
+                r["peer_median"],
+                -0.35,
+                0.35,
+                colors=PALETTE["peer"],
+                linestyles="--",
+                linewidth=1.5,
+                label=f"{peer_label.capitalize()} median",
+            )
+        if pd.notna(r["rep_value"]):
+            colour = PALETTE["focus"] if r.get("is_focus") else PALETTE["you"]
+            hollow = bool(r.get("small_sample"))
+            ax.scatter(
+                [0],
+                [r["rep_value"]],
+                s=70,
+                zorder=3,
+                color="white" if hollow else colour,
+                edgecolors=colour,
+                linewidths=2,
+                label="You",
+            )
+        values = [v for v in (r["rep_value"], r["peer_low"], r["peer_high"]) if pd.notna(v)]
+        if values:
+            low, high = min(values), max(values)
+            pad = (high - low) * 0.25 or abs(high) * 0.2 or 1
+            ax.set_ylim(max(0, low - pad) if low >= 0 else low - pad, high + pad)
+        ax.set_xlim(-0.6, 0.6)
+        ax.set_xticks([])
+        ax.grid(False, axis="x")
+        format_value_axis(ax.yaxis, metric)
+        title = factor_name(factor) + (" (focus)" if r.get("is_focus") else "")
+        set_title(ax, title)
+        ylabel = axis_label(metric)
+        if metric == "cycle_days_median":
+            ylabel = "Median cycle (days, lower is faster)"
+        set_labels(ax, "you vs peers", ylabel)
+    handles, names = [], []
+    focus_last = sorted(zip(axes.flat, order), key=lambda pair: bool(rows.loc[pair[1]].get("is_focus")))
+    for ax, _ in focus_last:  # "You" in the legend is blue: the focus panel's vermillion dot comes last
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    if handles:
+        fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False, fontsize=8.5)
+    return fig
+
+
+@styled
+def trend(frame: pd.DataFrame, *, metric: str, peer_label: str = "team") -> Figure:
+    """A rep's metric per quarter against the peers' median (and middle half).
+
+    ``frame``: quarter, rep_value, peer_median, and optionally peer_low,
+    peer_high, small_sample (hollow markers: too few closed deals).
+    """
+    require_columns(frame, ["quarter", "rep_value", "peer_median"], "trend")
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    x = np.arange(len(frame))
+    if {"peer_low", "peer_high"} <= set(frame.columns) and frame["peer_low"].notna().any():
+        low, high = frame["peer_low"].astype(float).to_numpy(), frame["peer_high"].astype(float).to_numpy()
+        ax.fill_between(
+            x, low, high, color=PALETTE["band"], alpha=0.8, linewidth=0, label=f"{peer_label.capitalize()} middle half"
+        )
+        # a quarter whose neighbours have no band would be an invisible sliver of area: a short bar instead
+        has = ~np.isnan(low)
+        alone = has & ~np.r_[False, has[:-1]] & ~np.r_[has[1:], False]
+        if alone.any():
+            ax.bar(x[alone], (high - low)[alone], bottom=low[alone], width=0.3, color=PALETTE["band"], alpha=0.8, linewidth=0)
+    ax.plot(
+        x,
+        frame["peer_median"].astype(float),
+        color=PALETTE["peer"],
+        linestyle="--",
+        marker="s",
+        markersize=4,
+        linewidth=1.5,
+        label=f"{peer_label.capitalize()} median",
+    )
+    values = frame["rep_value"].astype(float)
+    ax.plot(x, values, color=PALETTE["you"], linewidth=2, label="You")
+    small = (
+        frame["small_sample"].astype(bool).to_numpy()
+        if "small_sample" in frame and metric == "win_rate"
+        else np.zeros(len(frame), bool)
+    )
+    ax.scatter(x[~small], values[~small], color=PALETTE["you"], s=36, zorder=3)
+    if small.any():
+        ax.scatter(
+            x[small],
+            values[small],
+            color="white",
+            edgecolors=PALETTE["you"],
+            linewidths=1.8,
+            s=36,
+            zorder=3,
+            label=f"You, fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed",
+        )
+    ax.set_xticks(x, [chart_text(q) for q in frame["quarter"]])
+    format_value_axis(ax.yaxis, metric)
+    if unit(metric) in ("share", "count", "currency"):
+        ax.set_ylim(bottom=0)
+    set_title(ax, f"{label(metric)} by quarter: you and the {peer_label} median")
+    set_labels(ax, "Quarter", axis_label(metric))
+    ax.legend(loc="best")
+    return fig
+
+
+@styled
+def value_vs_cost(frame: pd.DataFrame, *, label_column: str = "label", highlight: Sequence[str] = ()) -> Figure:
+    """Customer lifetime value per unit of yearly cost, one bar per row.
+
+    ``frame``: ``label_column`` and value_cost_ratio (e.g. "You" and "Team
+    median", or one row per rep). Rows named in ``highlight`` are blue, the
+    others grey.
+    """
+    require_columns(frame, [label_column, "value_cost_ratio"], "value_vs_cost")
+    rows = frame.dropna(subset=["value_cost_ratio"])
+    fig, axes = new_figure(figsize=(7.0, max(2.2, 0.9 + 0.32 * len(rows))))
+    ax = axes[0, 0]
+    if rows.empty:
+        show_empty(ax, "No yearly cost recorded: value per unit of cost cannot be shown")
+    else:
+        names = [chart_text(v) for v in rows[label_column]]
+        colours = [PALETTE["you"] if n in set(highlight) else PALETTE["other"] for n in names]
+        y = np.arange(len(rows))
+        ax.barh(y, rows["value_cost_ratio"].astype(float), color=colours, height=0.6)
+        for yi, v in zip(y, rows["value_cost_ratio"].astype(float)):
+            ax.text(v, yi, f" {v:,.1f}x", va="center", fontsize=8.5, parse_math=False)
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+        ax.grid(False, axis="y")
+        format_value_axis(ax.xaxis, "value_cost_ratio")
+        ax.set_xlim(0, rows["value_cost_ratio"].max() * 1.15)
+    set_title(ax, "Customer value brought in per unit of yearly cost")
+    set_labels(ax, "Lifetime value / yearly cost (x)", "Who")
+    return fig
+
+
+@styled
+def forecast_vs_actual(frame: pd.DataFrame) -> Figure:
+    """Forecast against revenue won, per period: paired bars.
+
+    ``frame``: period, forecast_amount, actual.
+    """
+    require_columns(frame, ["period", "forecast_amount", "actual"], "forecast_vs_actual")
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    if frame.empty:
+        show_empty(ax, "No forecasts for these periods")
+    else:
+        x = np.arange(len(frame))
+        ax.bar(x - 0.2, frame["forecast_amount"].astype(float), width=0.4, color=PALETTE["second"], label="Forecast")
+        ax.bar(x + 0.2, frame["actual"].astype(float), width=0.4, color=PALETTE["you"], label="Revenue won")
+        ax.set_xticks(x, [chart_text(p) for p in frame["period"]])
+        ax.grid(False, axis="x")
+        format_value_axis(ax.yaxis, "actual")
+        ax.legend(loc="upper left")
+    set_title(ax, "Forecast against revenue won, by period")
+    set_labels(ax, "Period", "Revenue (currency)")
+    return fig

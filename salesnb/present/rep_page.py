@@ -1,0 +1,423 @@
+"""One rep's coaching page: :func:`rep_report` gathers exactly what it may show, and
+:func:`warm_up` computes and draws it once before a batch's reports fork.
+
+The rep's own figures and, for comparison, the peers' median and middle half
+(25th to 75th percentile) -- never another rep's name, id or individual
+figure. A peer median needs at least :data:`salesnb.analysis.diagnosis.MIN_PEERS`
+peers and a middle half at least :data:`BAND_MIN_PEERS`; with fewer they are
+left out, so no colleague's figure can be read back from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from salesnb.analysis import memo
+from salesnb.analysis.periods import Period, data_span, parse_period
+from salesnb.errors import InputError
+from salesnb.io.dataset import Dataset
+from salesnb.present.analysis_pages import QUALITY_ADVICE
+from salesnb.present.page_text import and_join, blank_to_none, fold, plain_text, plain_value, quarters_text
+
+__all__ = [
+    "TREND_METRICS",
+    "CLOSED_METRICS",
+    "BAND_MIN_PEERS",
+    "TREND_QUARTERS",
+    "QUALITY_SECTIONS",
+    "RepReport",
+    "rep_report",
+    "thin_peer_notes",
+    "warm_up",
+]
+
+TREND_METRICS = ("win_rate", "revenue_won", "opportunities")
+"""The rep's quarterly trends, each against the peer median per quarter."""
+
+CLOSED_METRICS = ("win_rate", "avg_deal_size", "cycle_days_median")
+"""Metrics measured on closed deals: peers with a small sample are left out of their median (as in the diagnosis)."""
+
+BAND_MIN_PEERS = 5
+"""Fewest peers for a rep report to show their middle half (25th and 75th
+percentile) beside the median: with three peers those three numbers would
+give away each colleague's figure. With fewer, only the median is shown."""
+
+TREND_QUARTERS = 8
+"""How many quarters of history a rep report shows (ending with the period's last quarter)."""
+
+QUALITY_SECTIONS = {
+    "small_sample": "funnel",
+    "padded_activity": "scorecard",
+    "stale_pipeline": "scorecard",
+}
+"""Flag -> the rep-report section whose figures it affects; other flags go with the funnel (deal counts)."""
+
+
+@dataclass
+class RepReport:
+    """Everything one rep's coaching report shows, and nothing more.
+
+    Attributes
+    ----------
+    rep : dict
+        rep_id, name, team, territory of this rep.
+    period : Period
+    figures : dict
+        This rep's metrics for the period (metrics_table's row, as plain values).
+    diagnosis : dict
+        :func:`salesnb.analysis.diagnosis.diagnose` for this rep.
+    factors : DataFrame
+        factor, metric, rep_value, peer_low, peer_median, peer_high, gap_pct,
+        n, small_sample, is_focus: the rep against the peers' band.
+    scorecard : DataFrame
+        This rep's expectations (:func:`salesnb.analysis.scorecard.scorecard`).
+    trends : DataFrame
+        quarter, period_start, metric, rep_value, small_sample, peer_low,
+        peer_median, peer_high, peers: per quarter of the last
+        :data:`TREND_QUARTERS`, for each of :data:`TREND_METRICS`.
+    value : dict
+        clv, annual_cost, value_cost_ratio, clv_source, peer_median_ratio, peers.
+    forecasts : DataFrame
+        period, period_start, forecast_amount, actual, forecast_error_pct.
+    quality : DataFrame
+        :func:`salesnb.analysis.quality.quality_for_rep` (flag, table, rows, detail).
+    quarantined_rows : int
+        Rows of the whole source set aside (a count only).
+    peer_group, peer_label : str
+        ``team`` or ``all``; "team" or "all-rep" as the text says it.
+    notes : dict
+        Section -> notes to show beside its figures: ``funnel``,
+        ``scorecard``, ``trends``, ``value``, ``forecasts``, ``quality``.
+    """
+
+    rep: dict
+    period: Period
+    figures: dict
+    diagnosis: dict
+    factors: pd.DataFrame
+    scorecard: pd.DataFrame
+    trends: pd.DataFrame
+    value: dict
+    forecasts: pd.DataFrame
+    quality: pd.DataFrame
+    quarantined_rows: int
+    peer_group: str
+    peer_label: str
+    notes: dict = field(default_factory=dict)
+
+    def notes_for(self, section: str) -> list[str]:
+        """The notes to show next to ``section``'s figures."""
+        return list(self.notes.get(section, []))
+
+    def value_frame(self) -> pd.DataFrame:
+        """label ("You", "Team median"), value_cost_ratio: the value-vs-cost comparison as rows."""
+        rows = [{"label": "You", "value_cost_ratio": self.value.get("value_cost_ratio")}]
+        if self.value.get("peer_median_ratio") is not None:
+            rows.append({"label": f"{self.peer_label.capitalize()} median", "value_cost_ratio": self.value["peer_median_ratio"]})
+        return pd.DataFrame(rows).astype({"value_cost_ratio": "float64"})
+
+    def trend(self, metric: str) -> pd.DataFrame:
+        """The quarterly trend of one of :data:`TREND_METRICS`."""
+        if metric not in TREND_METRICS:
+            raise InputError(f"no trend for {metric!r}; choose one of {', '.join(TREND_METRICS)}")
+        return self.trends[self.trends["metric"] == metric].reset_index(drop=True)
+
+
+def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = TREND_QUARTERS) -> RepReport:
+    """Assemble what ``rep_id``'s coaching report for ``period`` shows.
+
+    Peers are the ones the diagnosis benchmarks against (the rep's team when
+    it has enough reps with data, else all reps), the rep excluded; every
+    peer figure is a median or percentile over at least
+    :data:`salesnb.analysis.diagnosis.MIN_PEERS` peers.
+    """
+    from salesnb.analysis.diagnosis import diagnose, peer_counts, require_rep, with_active_share
+    from salesnb.analysis.metrics import metrics_table
+    from salesnb.analysis.quality import quality_flags, quality_for_rep
+    from salesnb.analysis.scorecard import scorecard
+
+    as_of = blank_to_none(as_of)
+    require_rep(ds, rep_id)
+    span = parse_period(period, as_of=as_of)
+    reps = ds.reps.drop_duplicates("rep_id").set_index("rep_id")
+    own = reps.loc[rep_id]
+    rep = {
+        "rep_id": rep_id,
+        "name": plain_text(own["name"]),
+        "team": plain_text(own["team"]),
+        "territory": plain_text(own["territory"]),
+    }
+
+    table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
+    row = table[table["rep_id"] == rep_id].iloc[0]
+    figures = {k: plain_value(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory")}
+    # every rep's diagnosis (as diagnose(..., rep=rep_id) computes anyway), then this rep's
+    diagnosis = [d for d in memo.call(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] == rep_id][0]
+    group = diagnosis["peer_group"]
+    peers = _peer_ids(reps, rep_id, group)
+    peer_label = "team" if group == "team" else "all-rep"
+
+    # the peers each factor's figures rest on, by diagnosis's own rule (prospecting: their paces)
+    counts = peer_counts(with_active_share(table, ds.reps, span), rep_id)
+    band = {factor: n >= BAND_MIN_PEERS for factor, n in counts.items()}
+    factors = pd.DataFrame(
+        [
+            {
+                "factor": e["factor"],
+                "metric": e["metric"],
+                "rep_value": e["rep_value"],
+                "peer_low": e["peer_band"][0] if e["peer_band"] and band[e["factor"]] else None,
+                "peer_median": e["peer_median"],
+                "peer_high": e["peer_band"][1] if e["peer_band"] and band[e["factor"]] else None,
+                "gap_pct": e["gap_pct"],
+                "n": e["n"],
+                "small_sample": e["small_sample"],
+                "is_focus": e["factor"] == diagnosis["focus"],
+            }
+            for e in diagnosis["evidence"]
+        ],
+        columns=[
+            "factor",
+            "metric",
+            "rep_value",
+            "peer_low",
+            "peer_median",
+            "peer_high",
+            "gap_pct",
+            "n",
+            "small_sample",
+            "is_focus",
+        ],
+    )
+
+    card = scorecard(ds, period=span, rep=rep_id)
+    card_notes = list(card.attrs.get("notes", []))
+    card = card.drop(columns="rep_id").reset_index(drop=True)
+
+    hire = own.get("hire_date") if "hire_date" in reps.columns else None
+    trends, trend_notes = _trends(ds, rep_id, peers, span, quarters, hire)
+    value, value_notes = _value(ds, rep_id, peers, span, peer_label)
+    forecasts, forecast_notes = _rep_forecasts(ds, rep_id, trends, span)
+
+    flags = quality_for_rep(memo.call(quality_flags, ds, period=span, as_of=as_of), rep_id)
+    flags = flags.drop(columns="rep_id")
+    notes = {
+        "funnel": list(diagnosis.get("notes", [])),
+        "scorecard": card_notes,
+        "trends": trend_notes,
+        "value": value_notes,
+        "forecasts": forecast_notes,
+        "quality": [],
+    }
+    for r in flags.to_dict("records"):
+        notes[QUALITY_SECTIONS.get(r["flag"], "funnel")].append(_flag_note(r))
+    said = {n for section in notes.values() for n in section}
+    notes["quality"] += [n for n in trends.attrs.get("notes", []) if n not in said]
+    if ds.quarantined_rows:
+        notes["quality"].append(
+            f"{ds.quarantined_rows:,} rows of the source broke the data contract and were set aside; "
+            "they are left out of every figure in this report."
+        )
+    return RepReport(
+        rep=rep,
+        period=span,
+        figures=figures,
+        diagnosis=diagnosis,
+        factors=factors,
+        scorecard=card,
+        trends=trends,
+        value=value,
+        forecasts=forecasts,
+        quality=flags,
+        quarantined_rows=int(ds.quarantined_rows),
+        peer_group=group,
+        peer_label=peer_label,
+        notes=notes,
+    )
+
+
+def _peer_ids(reps: pd.DataFrame, rep_id: str, group: str) -> list[str]:
+    others = reps.index[reps.index != rep_id]
+    if group == "team":
+        team = fold(reps.at[rep_id, "team"])
+        others = [r for r in others if fold(reps.at[r, "team"]) == team]
+    return [str(r) for r in others]
+
+
+def _quarter_window(span: Period, quarters: int, first_day: pd.Timestamp | None) -> list[Period]:
+    last = Period.for_quarter(span.end.year, (span.end.month - 1) // 3 + 1)
+    window = [last] + [last.previous(n) for n in range(1, max(quarters, 1))]
+    window = [q for q in reversed(window) if first_day is None or q.end >= first_day]
+    return window or [last]
+
+
+def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list[str]]:
+    from salesnb.analysis.diagnosis import MIN_PEERS
+    from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED, metrics_over_time
+
+    try:
+        first_day = data_span(ds).start
+    except InputError:
+        first_day = None
+    window = _quarter_window(span, quarters, first_day)
+    table = memo.call(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
+    notes: list[str] = []  # missing-table notes of the metrics are said once, with the data checks
+    has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
+    mine = table[table["rep_id"] == rep_id].set_index("period")
+    others = table[table["rep_id"].isin(peers) & has_data]
+    rows = []
+    for metric in TREND_METRICS:
+        pool = others[~others["small_sample"].astype(bool)] if metric in CLOSED_METRICS else others
+        for q in window:
+            values = pool.loc[pool["period"] == q.label, metric].dropna().to_numpy(dtype="float64")
+            enough = len(values) >= MIN_PEERS
+            banded = len(values) >= BAND_MIN_PEERS
+            value = mine.at[q.label, metric] if q.label in mine.index else np.nan
+            before_hire = hire is not None and not pd.isna(hire) and q.end < pd.Timestamp(hire)
+            rows.append(
+                {
+                    "quarter": q.label,
+                    "period_start": q.start,
+                    "metric": metric,
+                    "rep_value": np.nan if before_hire else plain_value(value, nan=True),
+                    "small_sample": bool(mine.at[q.label, "small_sample"]) if q.label in mine.index else True,
+                    "peer_low": float(np.percentile(values, 25)) if banded else np.nan,
+                    "peer_median": float(np.median(values)) if enough else np.nan,
+                    "peer_high": float(np.percentile(values, 75)) if banded else np.nan,
+                    "peers": int(len(values)),
+                }
+            )
+    trends = pd.DataFrame(rows)
+    order = [q.label for q in window]
+    thin = trends[(trends["metric"] == "win_rate") & trends["small_sample"] & trends["rep_value"].notna()]["quarter"].tolist()
+    if thin:
+        notes.append(
+            f"Fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed in {quarters_text(thin, order)}: the win rate there is drawn "
+            "hollow and means little."
+        )
+    if hire is not None and not pd.isna(hire) and pd.Timestamp(hire) > window[0].start:
+        notes.append(f"Hired {pd.Timestamp(hire):%Y-%m-%d}: quarters before that are left blank.")
+    notes += thin_peer_notes(trends, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)
+    trends.attrs["notes"] = [n for n in table.attrs.get("notes", []) if "expectations.yml" not in n]
+    return trends, notes
+
+
+def thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min_closed: int) -> list[str]:
+    """Say where a trend chart draws no peer median (fewer than ``min_peers``
+    peers with data) or only the median, no middle half (fewer than
+    BAND_MIN_PEERS), per chart; charts with the same gaps share a note."""
+    from salesnb.analysis.labels import label
+
+    notes = []
+    for low, high, consequence in (
+        (0, min_peers, "no peer median is drawn there"),
+        (min_peers, BAND_MIN_PEERS, "only their median is drawn there, not their middle half"),
+    ):
+        thin = trends[(trends["peers"] >= low) & (trends["peers"] < high)]
+        by_quarters: dict[tuple, list[str]] = {}
+        for metric in TREND_METRICS:
+            quarters = tuple(thin.loc[thin["metric"] == metric, "quarter"])
+            if quarters:
+                by_quarters.setdefault(quarters, []).append(metric)
+        for quarters, metrics in by_quarters.items():
+            names = and_join([label(m).lower() for m in metrics])
+            enough = f" ({min_closed} or more deals closed)" if metrics == ["win_rate"] else ""
+            notes.append(
+                f"Fewer than {high} peers have enough data{enough} for the {names} in {quarters_text(quarters, order)}: "
+                f"{consequence}."
+            )
+    return notes
+
+
+def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
+    from salesnb.analysis.diagnosis import MIN_PEERS
+    from salesnb.analysis.value import value_cost
+
+    frame = memo.call(value_cost, ds, period=span)
+    own = frame[frame["rep_id"] == rep_id]
+    ratios = frame.loc[frame["rep_id"].isin(peers), "value_cost_ratio"].dropna().to_numpy(dtype="float64")
+    enough = len(ratios) >= MIN_PEERS
+    record = own.iloc[0] if len(own) else None
+    value = {
+        "clv": plain_value(record["clv"]) if record is not None else 0.0,
+        "annual_cost": plain_value(record["annual_cost"]) if record is not None else None,
+        "value_cost_ratio": plain_value(record["value_cost_ratio"]) if record is not None else None,
+        "clv_source": str(record["clv_source"]) if record is not None else None,
+        "peer_median_ratio": float(np.median(ratios)) if enough else None,
+        "peers": int(len(ratios)),
+    }
+    source = value["clv_source"]
+    notes = []
+    if source == "orders":
+        notes.append(f"Lifetime value is the revenue your customers have actually paid (orders) up to {span.end:%Y-%m-%d}.")
+    elif source == "won_opportunities":
+        notes.append(
+            f"Lifetime value is the value of deals won with your customers up to {span.end:%Y-%m-%d} "
+            "(no orders table: realised revenue would be more exact)."
+        )
+    if value["annual_cost"] is None:
+        notes.append("No annual_cost in the reps table for this rep: add it to compare value with cost.")
+    if not enough:
+        notes.append(f"Too few peers with a recorded cost to give the {peer_label} median.")
+    return value, notes
+
+
+def _rep_forecasts(ds, rep_id, trends, span) -> tuple[pd.DataFrame, list[str]]:
+    from salesnb.analysis.forecasts import forecast_accuracy
+
+    columns = ["period", "period_start", "forecast_amount", "actual", "forecast_error_pct"]
+    accuracy = memo.call(forecast_accuracy, ds)
+    notes = list(accuracy.attrs.get("notes", []))
+    if ds.forecasts is None:
+        return pd.DataFrame(columns=columns), notes
+    start = trends["period_start"].min()
+    mine = accuracy[(accuracy["rep_id"] == rep_id) & (accuracy["period_start"] >= start) & (accuracy["period_end"] <= span.end)]
+    mine = mine.sort_values("period_start")[columns].reset_index(drop=True)
+    if mine.empty:
+        notes.append("No forecasts from this rep for these periods.")
+    else:
+        notes.append("Error = (forecast - revenue won) / revenue won: above zero means the forecast was too high.")
+    return mine, notes
+
+
+def _flag_note(record: dict) -> str:
+    name = str(record["flag"]).replace("_", " ")
+    detail = str(record.get("detail") or "")
+    text = f"Data check, {name}: {detail}"
+    advice = QUALITY_ADVICE.get(record["flag"])
+    if advice and "Fix:" not in detail:
+        text += f". What to do: {advice}"
+    return text
+
+
+def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
+    """What a batch of these pages computes and draws once, before its reports fork.
+
+    The fork server (:mod:`salesnb.run.forkserver`) calls this on the batch's
+    data in its warm template: one rep's coaching report (``rep_id``, else the
+    first rep: a team or data-quality report names none) fills the memo with
+    the batch-wide tables, and its charts are drawn once and thrown away, so
+    every fork finds the fonts loaded, the label sizes measured and blank
+    figures of the charts' shapes made (:func:`salesnb.present.rep_charts.stock_figures`).
+    No figure stays open and no setting changes.
+    """
+    report = rep_report(ds, rep_id or str(ds.reps["rep_id"].iloc[0]), period=period, as_of=as_of)
+    from salesnb.present import html, rep_charts
+
+    def draw():
+        drawn = [rep_charts.factor_bands(report.factors, peer_label=report.peer_label)]
+        drawn += [rep_charts.trend(report.trend(metric), metric=metric, peer_label=report.peer_label) for metric in TREND_METRICS]
+        drawn += [
+            rep_charts.value_vs_cost(report.value_frame(), highlight=["You"]),
+            rep_charts.forecast_vs_actual(report.forecasts),
+        ]
+        for figure in drawn:
+            html.chart(figure)
+
+    try:
+        rep_charts.stock_figures(draw)
+    except Exception:  # noqa: BLE001 - only a warm-up: each report draws its own charts anyway
+        pass
