@@ -40,8 +40,10 @@ import pandas as pd
 
 from salesnb.analysis import wording
 from salesnb.analysis.labels import FACTOR_NAMES
+from salesnb.analysis.periods import DateLike, PeriodLike
 from salesnb.analysis.rates import SMALL_SAMPLE_MIN_CLOSED
 from salesnb.errors import InputError
+from salesnb.io.dataset import Dataset
 
 __all__ = [
     "FOCUS_VOCABULARY",
@@ -96,7 +98,7 @@ _FACTORS = (
 )
 
 
-def diagnose(ds, *, period, rep: str | None = None, as_of=None) -> list[dict]:
+def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: DateLike | None = None) -> list[dict]:
     """Diagnose every rep (or one) in ``period``.
 
     Parameters

@@ -58,11 +58,12 @@ from salesnb.analysis.deals import (
 from salesnb.analysis.expectations import quotas
 from salesnb.analysis.forecasts import error_pct, forecast_in_period
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
-from salesnb.analysis.periods import RELATIVE, Period, data_span, parse_period, periods_between
+from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
 from salesnb.analysis.rates import RATES, SMALL_SAMPLE_MIN_CLOSED, ratio
 from salesnb.analysis.value import clv_source, value_cost
 from salesnb.errors import InputError
 from salesnb.io.categorical import coalesce, plain, release_arrow_memory
+from salesnb.io.dataset import Dataset
 from salesnb.io.validation import repeats
 
 __all__ = [
@@ -138,7 +139,9 @@ _CUSTOMER_GROUPS = ("customer_type", "market_tier")
 # -- the metrics table -----------------------------------------------------------
 
 
-def metrics_table(ds, *, by: str = "rep", period=None, as_of=None) -> pd.DataFrame:
+def metrics_table(
+    ds: Dataset, *, by: str = "rep", period: PeriodLike | None = None, as_of: DateLike | None = None
+) -> pd.DataFrame:
     """Every contract metric for ``period``, one row per group.
 
     Parameters

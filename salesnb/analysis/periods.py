@@ -62,6 +62,9 @@ _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 
+DateLike = _dt.date | pd.Timestamp | str
+"""What ``as_of`` accepts: a date, a Timestamp or an ISO date (``2026-01-05``)."""
+
 
 @dataclass(frozen=True)
 class Period:
@@ -170,7 +173,11 @@ class Period:
         return self.label
 
 
-def parse_period(text, *, as_of=None) -> Period:
+PeriodLike = Period | str
+"""What ``period`` accepts: a :class:`Period` or any of the contract's forms (``2025-Q2``, ``last-month``...)."""
+
+
+def parse_period(text: str, *, as_of: DateLike | None = None) -> Period:
     """Read a period in any of the contract's forms.
 
     Parameters

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,13 @@ def use_snapshots(finder) -> None:
     _snapshots = finder
 
 
-def load(source, mapping=None, *, strict: bool = False, expectations=None) -> Dataset:
+def load(
+    source: str | os.PathLike,
+    mapping: str | os.PathLike | None = None,
+    *,
+    strict: bool = False,
+    expectations: str | os.PathLike | None = None,
+) -> Dataset:
     """Read ``source`` (folder, SQLite/DuckDB file or SQLAlchemy URL) into a
     :class:`~salesnb.io.dataset.Dataset`.
 
