@@ -246,27 +246,31 @@ def test_quotas_take_team_and_own_entries_like_for_rep():
 
 
 def test_scorecard_measures_every_rep_once_per_data_snapshot(monkeypatch):
-    """A batch's rep reports each ask for one rep's scorecard: the measures behind
-    it (metrics, visits, travel, prospecting) are computed once per fingerprint,
-    and one rep's card is exactly its rows of everybody's."""
+    """A batch's rep reports each ask for everybody's scorecard through the
+    runner's memo (salesnb.present.tables.batch_table) and keep their rep's
+    rows: the measures behind it (metrics, visits, travel, prospecting) are
+    computed once per fingerprint, and one rep's card is exactly its rows of everybody's."""
     import dataclasses
 
-    from salesnb.analysis import memo
     from salesnb.analysis import scorecard as scorecards
+    from salesnb.present.tables import batch_table
+    from salesnb.run import memo
 
+    ds = dataclasses.replace(scorecard_dataset(), fingerprint="snapshot-1", snapshot=True)
+    cards = {rep: scorecard(ds, period="2025", rep=rep) for rep in ("R1", "R07")}  # one rep's card, asked alone
     memo.clear()
     calls = []
     measure = scorecards._measures
     monkeypatch.setattr(scorecards, "_measures", lambda ds, **kw: calls.append(kw) or measure(ds, **kw))
-    ds = dataclasses.replace(scorecard_dataset(), fingerprint="snapshot-1", snapshot=True)
-    everybody = scorecard(ds, period="2025")
-    for rep in ("R1", "R07"):
-        card = scorecard(dataclasses.replace(ds), period="2025", rep=rep)  # each report loads its own copy
-        mine = everybody[everybody["rep_id"] == rep].reset_index(drop=True)
-        pd.testing.assert_frame_equal(card.reset_index(drop=True), mine)
-    assert len(calls) == 1
-    scorecard(scorecard_dataset(), period="2025", rep="R1")  # no fingerprint (built from frames): computed
+    with memo.installed():
+        for rep in ("R1", "R07"):
+            everybody = batch_table(scorecard, dataclasses.replace(ds), period="2025")  # each report loads its own copy
+            mine = everybody[everybody["rep_id"] == rep].reset_index(drop=True)
+            pd.testing.assert_frame_equal(cards[rep].reset_index(drop=True), mine)
+        assert len(calls) == 1
+        batch_table(scorecard, scorecard_dataset(), period="2025")  # no fingerprint (built from frames): computed
     assert len(calls) == 2
+    memo.clear()
 
 
 # -- checking expectations.yml (issue #13: shapes, values, names) -----------------------

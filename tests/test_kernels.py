@@ -284,11 +284,11 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from salesnb.analysis import memo, scorecard
+    from salesnb.analysis import scorecard
     from salesnb.io.loading import load
     from salesnb.present import charts as plots
     from salesnb.present import drawing
-    from salesnb.run import cache
+    from salesnb.run import cache, memo
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     folder = tmp_path / "cache"
@@ -302,7 +302,7 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
             str(folder), json.dumps({"source": str(sample), "mapping": None, "period": "2025", "as_of": "2026-01-05"})
         )
         made = {key[0] for key in memo._MEMO}
-        assert scorecard._measures in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
+        assert scorecard.scorecard in made and len(made) >= 5  # metrics, diagnoses, scorecard, value, quality...
         assert drawing._RENDERERS  # the charts' text sizes, measured once for every fork
         stocked = {}  # shape -> blank figures waiting, over every style they were made under
         for _made_under, figures in drawing._STOCK._stocks:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from salesnb.analysis import memo
 from salesnb.io.dataset import Dataset
+from salesnb.run import memo
 
 
 def _dataset(fingerprint: str, source: str = "src", rows: int = 2, snapshot: bool = True) -> Dataset:

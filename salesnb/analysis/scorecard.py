@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis import memo
 from salesnb.analysis.customers import customer_book
 from salesnb.analysis.expectations import for_rep, prorate, target_number
 from salesnb.analysis.frames import lookup
@@ -62,9 +61,9 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
         out = pd.DataFrame({c: pd.Series([], dtype="object") for c in SCORECARD_COLUMNS})
         out.attrs["notes"] = [NO_EXPECTATIONS]
         return out
-    # the batch-wide measures are computed once per data snapshot (salesnb.analysis.memo); the rows per rep
-    table = memo.call(metrics_table, ds, by="rep", period=period).set_index("rep_id")
-    measured = memo.call(_measures, ds, period=period)
+    # the measures of every rep at once, then the rows per rep
+    table = metrics_table(ds, by="rep", period=period).set_index("rep_id")
+    measured = _measures(ds, period=period)
     rows: list[dict] = []
     for rep_id, team in zip(reps["rep_id"], reps["team"]):
         goals = for_rep(ds.expectations, rep_id, team)

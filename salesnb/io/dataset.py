@@ -28,7 +28,7 @@ class Dataset:
     files: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     #: A report batch's read-only copy (:mod:`salesnb.run.cache`): only such a
-    #: dataset shares memoised tables (:mod:`salesnb.analysis.memo`) with others.
+    #: dataset shares memoised tables (:mod:`salesnb.run.memo`) with others.
     snapshot: bool = False
     keys_unique: bool = False
     """True when each table's own ID is known to be unique (``salesnb.load``

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from salesnb.analysis import memo
 from salesnb.analysis.periods import Period, data_span, parse_period
 from salesnb.io.dataset import Dataset
 from salesnb.present.page_text import blank_to_none, is_blank, rep_labels
+from salesnb.present.tables import batch_table
 
 __all__ = [
     "QUALITY_ADVICE",
@@ -76,7 +76,7 @@ def forecast_report(ds: Dataset, *, period, as_of=None) -> ForecastReport:
     notes = list(accuracy.attrs.get("notes", []))
     accuracy = accuracy.assign(label=accuracy["rep_id"].map(labels))
     bias = bias.assign(label=bias["rep_id"].map(labels))
-    table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
+    table = batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
     period_table = table[["rep_id", "name", "forecast_amount", "revenue_won", "forecast_error_pct"]].assign(
         label=table["rep_id"].map(labels)
     )
@@ -109,7 +109,7 @@ def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
     as_of = blank_to_none(as_of)
     span = parse_period(period, as_of=as_of)
     labels = rep_labels(ds)
-    flags = memo.call(quality_flags, ds, period=span, as_of=as_of)
+    flags = batch_table(quality_flags, ds, period=span, as_of=as_of)
     flags = flags.assign(
         label=flags["rep_id"].map(lambda r: labels.get(r, r) if r is not None else "whole source"),
         advice=flags["flag"].map(lambda f: QUALITY_ADVICE.get(f, "see the detail and correct the source.")),

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis import memo
 from salesnb.analysis.periods import Period, data_span, parse_period
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.analysis_pages import QUALITY_ADVICE
 from salesnb.present.page_text import and_join, blank_to_none, fold, plain_text, plain_value, quarters_text
+from salesnb.present.tables import batch_table
 
 __all__ = [
     "TREND_METRICS",
@@ -151,11 +151,11 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         "territory": plain_text(own["territory"]),
     }
 
-    table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
+    table = batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
     row = table[table["rep_id"] == rep_id].iloc[0]
     figures = {k: plain_value(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory")}
     # every rep's diagnosis (as diagnose(..., rep=rep_id) computes anyway), then this rep's
-    diagnosis = [d for d in memo.call(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] == rep_id][0]
+    diagnosis = [d for d in batch_table(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] == rep_id][0]
     group = diagnosis["peer_group"]
     peers = _peer_ids(reps, rep_id, group)
     peer_label = "team" if group == "team" else "all-rep"
@@ -193,16 +193,17 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         ],
     )
 
-    card = scorecard(ds, period=span, rep=rep_id)
-    card_notes = list(card.attrs.get("notes", []))
-    card = card.drop(columns="rep_id").reset_index(drop=True)
+    # every rep's scorecard (one table a batch shares), then this rep's rows
+    everybody = batch_table(scorecard, ds, period=span)
+    card_notes = list(everybody.attrs.get("notes", []))
+    card = everybody[(everybody["rep_id"] == rep_id).to_numpy()].drop(columns="rep_id").reset_index(drop=True)
 
     hire = own.get("hire_date") if "hire_date" in reps.columns else None
     trends, trend_notes = _trends(ds, rep_id, peers, span, quarters, hire)
     value, value_notes = _value(ds, rep_id, peers, span, peer_label)
     forecasts, forecast_notes = _rep_forecasts(ds, rep_id, trends, span)
 
-    flags = quality_for_rep(memo.call(quality_flags, ds, period=span, as_of=as_of), rep_id)
+    flags = quality_for_rep(batch_table(quality_flags, ds, period=span, as_of=as_of), rep_id)
     flags = flags.drop(columns="rep_id")
     notes = {
         "funnel": list(diagnosis.get("notes", [])),
@@ -263,7 +264,7 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
     except InputError:
         first_day = None
     window = _quarter_window(span, quarters, first_day)
-    table = memo.call(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
+    table = batch_table(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
     notes: list[str] = []  # missing-table notes of the metrics are said once, with the data checks
     has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
     mine = table[table["rep_id"] == rep_id].set_index("period")
@@ -336,7 +337,7 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     from salesnb.analysis.diagnosis import MIN_PEERS
     from salesnb.analysis.value import value_cost
 
-    frame = memo.call(value_cost, ds, period=span)
+    frame = batch_table(value_cost, ds, period=span)
     own = frame[frame["rep_id"] == rep_id]
     ratios = frame.loc[frame["rep_id"].isin(peers), "value_cost_ratio"].dropna().to_numpy(dtype="float64")
     enough = len(ratios) >= MIN_PEERS
@@ -369,7 +370,7 @@ def _rep_forecasts(ds, rep_id, trends, span) -> tuple[pd.DataFrame, list[str]]:
     from salesnb.analysis.forecasts import forecast_accuracy
 
     columns = ["period", "period_start", "forecast_amount", "actual", "forecast_error_pct"]
-    accuracy = memo.call(forecast_accuracy, ds)
+    accuracy = batch_table(forecast_accuracy, ds)
     notes = list(accuracy.attrs.get("notes", []))
     if ds.forecasts is None:
         return pd.DataFrame(columns=columns), notes
@@ -398,9 +399,10 @@ def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> No
 
     The fork server (:mod:`salesnb.run.forkserver`) calls this on the batch's
     data in its warm template: one rep's coaching report (``rep_id``, else the
-    first rep: a team or data-quality report names none) fills the memo with
-    the batch-wide tables, and its charts are drawn once and thrown away, so
-    every fork finds the fonts loaded, the label sizes measured and blank
+    first rep: a team or data-quality report names none) makes the batch-wide
+    tables (:func:`salesnb.present.tables.batch_table`; the runner's memo
+    keeps them), and its charts are drawn once and thrown away, so every fork
+    finds the fonts loaded, the label sizes measured and blank
     figures of the charts' shapes made (:func:`salesnb.present.rep_charts.stock_figures`).
     No figure stays open and no setting changes.
     """

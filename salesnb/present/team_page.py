@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis import memo
 from salesnb.analysis.periods import Period, parse_period
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.page_text import blank_to_none, fold, is_blank, rep_label
 from salesnb.present.rep_page import CLOSED_METRICS
 from salesnb.present.segments import segment, segment_options
+from salesnb.present.tables import batch_table
 
 __all__ = ["TeamReport", "BREAKDOWNS", "BREAKDOWN_COLUMNS", "team_report"]
 
@@ -99,10 +99,10 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     )
     labels = dict(zip(members["rep_id"], members["label"]))
 
-    table = memo.call(metrics_table, ds, by="rep", period=span, as_of=as_of)
+    table = batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
     metrics = table[table["rep_id"].isin(ids)].reset_index(drop=True)
     metrics.insert(1, "label", metrics["rep_id"].map(labels))
-    diagnoses = [d for d in memo.call(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] in set(ids)]
+    diagnoses = [d for d in batch_table(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] in set(ids)]
 
     focus_rows, band_rows = [], []
     for d in diagnoses:
@@ -140,10 +140,10 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
 
     scoped = segment(ds, team=team) if team is not None else ds
     breakdowns = {by: _drop_empty_unknown(metrics_table(scoped, by=by, period=span, as_of=as_of)) for by in BREAKDOWNS}
-    teams = memo.call(metrics_table, ds, by="team", period=span, as_of=as_of)
+    teams = batch_table(metrics_table, ds, by="team", period=span, as_of=as_of)
     if team is not None:
         teams = teams[teams["team"].map(fold).eq(fold(team)).to_numpy()].reset_index(drop=True)
-    value = memo.call(value_cost, ds, period=span)
+    value = batch_table(value_cost, ds, period=span)
     value = value[value["rep_id"].isin(ids)].reset_index(drop=True)
     value.insert(1, "label", value["rep_id"].map(labels))
     notes = [n for n in table.attrs.get("notes", [])]

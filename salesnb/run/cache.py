@@ -138,7 +138,7 @@ def preloaded(directory, source, mapping=None):
 
 
 def _mark_snapshot(dataset) -> None:
-    """A batch's data: the memo may share tables computed from it (:mod:`salesnb.analysis.memo`)."""
+    """A batch's data: the memo may share tables computed from it (:mod:`salesnb.run.memo`)."""
     try:
         dataset.snapshot = True
     except AttributeError:  # not a Dataset (a test's stand-in)

@@ -26,8 +26,9 @@ from salesnb.run.plan import KERNEL_NAME, ReportJob, utc_now
 __all__ = ["render_report", "describe", "INSTALL_SNAPSHOTS"]
 
 #: What a report's process runs before the notebook: its ``salesnb.load`` then
-#: answers from the batch's data (:func:`salesnb.run.cache.install`).
-INSTALL_SNAPSHOTS = "from salesnb.run import cache; cache.install()"
+#: answers from the batch's data (:func:`salesnb.run.cache.install`) and its
+#: pages' batch-wide tables from the memo (:func:`salesnb.run.memo.install`).
+INSTALL_SNAPSHOTS = "from salesnb.run import cache, memo; cache.install(); memo.install()"
 
 
 def render_report(job: ReportJob) -> dict:
@@ -172,7 +173,9 @@ def _execute(job: ReportJob, capture: str):
     # The kernel's own start-up warnings would interleave with the progress bar; the
     # notebook's outputs are unaffected.
     arguments = ["--IPKernelApp.log_level=ERROR"]
-    if job.cache_dir:  # its salesnb.load() answers from the batch's data (run before the cells, not counted)
+    if (
+        job.cache_dir
+    ):  # its salesnb.load() answers from the batch's data, its tables from the memo (run before the cells, not counted)
         arguments.append(f"--IPKernelApp.exec_lines={INSTALL_SNAPSHOTS}")
     with _environment(env):  # a new kernel inherits this process's environment
         return papermill.execute_notebook(

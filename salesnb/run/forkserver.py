@@ -61,6 +61,7 @@ from salesnb.run.capture import json_safe, make_shell, redirect_fds
 from salesnb.run.warmup import (
     DEFAULT_IMPORTS,
     batch_part,
+    install_memo,
     install_snapshots,
     preload_cache,
     prewarm_batch,
@@ -463,6 +464,7 @@ def _template_main(fd: int) -> None:
         if message[0] == "warm":
             imported = _import_all(message[1])
             install_snapshots()
+            install_memo()
             warm_libraries()
             _freeze()
             conn.send(("ready", imported))

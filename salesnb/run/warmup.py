@@ -1,8 +1,9 @@
 """What the warm template does once, so that every report forked from it starts warm.
 
 Library warm-up (fonts, the first PNG and HTML table), the batch's data
-read into memory (:mod:`salesnb.run.cache`) and loads answered from it, and
-the batch's pages warmed up on that data: each page module declares its own
+read into memory (:mod:`salesnb.run.cache`) and loads answered from it, the
+memo of batch-wide tables installed (:mod:`salesnb.run.memo`), and the
+batch's pages warmed up on that data, filling the memo: each page module declares its own
 ``warm_up`` (e.g. :func:`salesnb.present.pages.warm_up`); the fork server
 knows no particular notebook.
 """
@@ -12,7 +13,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-__all__ = ["DEFAULT_IMPORTS", "warm_libraries", "install_snapshots", "preload_cache", "batch_part", "prewarm_batch"]
+__all__ = [
+    "DEFAULT_IMPORTS",
+    "warm_libraries",
+    "install_snapshots",
+    "install_memo",
+    "preload_cache",
+    "batch_part",
+    "prewarm_batch",
+]
 
 #: Imported by every template, before any notebook asks: the libraries a
 #: salesnb notebook uses. Failures are ignored (the notebook will meet them).
@@ -78,6 +87,17 @@ def install_snapshots() -> None:
         pass
 
 
+def install_memo() -> None:
+    """Every report forked from here asks for its batch-wide tables through the
+    memo (:func:`salesnb.run.memo.install`), as a report in a kernel does."""
+    try:
+        from salesnb.run import memo
+
+        memo.install()
+    except Exception:  # noqa: BLE001 - reports then compute their tables themselves
+        pass
+
+
 def preload_cache(directory: str) -> None:
     try:
         from salesnb.run import cache
@@ -100,7 +120,7 @@ def batch_part(prewarm: str) -> str:
 def prewarm_batch(directory: str, prewarm: str, modules: Iterable[str] = DEFAULT_IMPORTS) -> None:
     """Let the batch's pages warm up once on the preloaded batch data, so every
     forked report finds what they compute (the batch-wide tables of
-    :mod:`salesnb.analysis.memo`) made and what they draw measured. A page
+    :mod:`salesnb.run.memo`, installed while they warm up) made and what they draw measured. A page
     declares its warm-up: a module of salesnb among ``modules`` (the
     template's imports and the notebooks') that defines ``warm_up(dataset, *,
     period, as_of, rep_id=None)`` (e.g. :func:`salesnb.present.pages.warm_up`).
@@ -110,8 +130,7 @@ def prewarm_batch(directory: str, prewarm: str, modules: Iterable[str] = DEFAULT
     try:
         import json
 
-        from salesnb.analysis import memo
-        from salesnb.run import cache
+        from salesnb.run import cache, memo
 
         request = json.loads(prewarm)
         dataset = cache.preloaded(directory, request["source"], request.get("mapping"))
@@ -120,11 +139,12 @@ def prewarm_batch(directory: str, prewarm: str, modules: Iterable[str] = DEFAULT
         memo.clear()
     except Exception:  # noqa: BLE001 - only a warm-up: reports compute what is missing
         return
-    for warm_up in _declared_warm_ups(modules):
-        try:
-            warm_up(dataset, period=request["period"], as_of=request["as_of"], rep_id=request.get("rep_id"))
-        except Exception:  # noqa: BLE001 - only a warm-up
-            continue
+    with memo.installed():
+        for warm_up in _declared_warm_ups(modules):
+            try:
+                warm_up(dataset, period=request["period"], as_of=request["as_of"], rep_id=request.get("rep_id"))
+            except Exception:  # noqa: BLE001 - only a warm-up
+                continue
 
 
 def _declared_warm_ups(modules: Iterable[str]) -> list:

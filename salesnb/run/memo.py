@@ -1,7 +1,7 @@
-"""A small memo of batch-wide tables, keyed by the data's fingerprint.
+"""The runner's memo of batch-wide tables, keyed by the data's fingerprint.
 
 Every rep report of a batch computes the same tables (every rep's metrics,
-the quarterly metrics, every rep's diagnosis, the scorecard's measures, the
+the quarterly metrics, every rep's diagnosis and scorecard, the
 data-quality flags, value vs cost) from an equal
 :class:`~salesnb.io.dataset.Dataset`: a batch's reports load the same cached
 snapshot, so their datasets share ``ds.fingerprint`` though each is a new
@@ -14,16 +14,26 @@ Only a batch's snapshot is memoised (``ds.snapshot``, set by
 :mod:`salesnb.run.cache` for the data a report loads): a dataset an analyst
 loaded in a notebook may be edited in place, and must never be answered
 from tables computed before the edit.
+
+Analysis knows nothing of it: the pages ask for their tables through
+:func:`salesnb.present.tables.batch_table`, and where reports run the runner
+:func:`install`\\ s this memo there (the fork template,
+:mod:`salesnb.run.forkserver`, and a kernel's start-up lines,
+:mod:`salesnb.run.execute`). A notebook run by hand never has it.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 
-__all__ = ["call", "clear", "MAX_ENTRIES"]
+from salesnb.present.tables import use_memo
+
+__all__ = ["call", "clear", "install", "installed", "MAX_ENTRIES"]
 
 MAX_ENTRIES = 64
 """At most this many tables are kept; the oldest used goes first."""
@@ -59,6 +69,22 @@ def call(function, ds, **kwargs):
 def clear() -> None:
     """Forget every memoised table."""
     _MEMO.clear()
+
+
+def install() -> None:
+    """Answer the pages' batch-wide tables (:func:`salesnb.present.tables.batch_table`)
+    from this memo in this process."""
+    use_memo(call)
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """This memo installed for the ``with`` block, whatever was installed restored after."""
+    previous = use_memo(call)
+    try:
+        yield
+    finally:
+        use_memo(previous)
 
 
 def _key(value):

@@ -1,0 +1,106 @@
+"""The pages' seam for batch-wide tables (salesnb.present.tables): plain calls
+unless the runner installs its memo, and the same pages either way."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import salesnb
+from salesnb.present import pages
+from salesnb.present.tables import batch_table, use_memo
+from salesnb.run import memo
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def snapshot():
+    """The sample as a batch's report loads it: a snapshot with a fingerprint, which the memo would share."""
+    ds = dataclasses.replace(salesnb.load(SAMPLE), snapshot=True)
+    assert ds.fingerprint
+    return ds
+
+
+@pytest.fixture
+def no_memo():
+    previous = use_memo(None)
+    memo.clear()
+    yield
+    use_memo(previous)
+    memo.clear()
+
+
+def test_without_a_memo_every_table_is_computed(snapshot, no_memo):
+    """A notebook run by hand: no provider installed, so each call computes, even on a batch's snapshot."""
+    calls = []
+
+    def table(ds, *, period):
+        calls.append(period)
+        return pd.DataFrame({"rows": [len(ds.reps)], "period": [period]})
+
+    first = batch_table(table, snapshot, period="2025")
+    again = batch_table(table, dataclasses.replace(snapshot), period="2025")
+    assert calls == ["2025", "2025"]
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_with_the_memo_installed_a_snapshot_table_is_computed_once(snapshot, no_memo):
+    calls = []
+
+    def table(ds):
+        calls.append(1)
+        return pd.DataFrame({"rows": [len(ds.reps)]})
+
+    with memo.installed():
+        batch_table(table, snapshot)
+        batch_table(table, dataclasses.replace(snapshot))
+    assert calls == [1]
+    batch_table(table, snapshot)  # removed again: computed
+    assert calls == [1, 1]
+
+
+def _same(mine, theirs, where="report"):
+    """Equal, frames by pandas' own test, NaN equal to NaN."""
+    if isinstance(mine, pd.DataFrame | pd.Series):
+        assert type(theirs) is type(mine), where
+        (pd.testing.assert_frame_equal if isinstance(mine, pd.DataFrame) else pd.testing.assert_series_equal)(mine, theirs)
+        assert mine.attrs == theirs.attrs, where
+    elif dataclasses.is_dataclass(mine) and not isinstance(mine, type):
+        for f in dataclasses.fields(mine):
+            _same(getattr(mine, f.name), getattr(theirs, f.name), f"{where}.{f.name}")
+    elif isinstance(mine, dict):
+        assert list(mine) == list(theirs), where
+        for key in mine:
+            _same(mine[key], theirs[key], f"{where}[{key!r}]")
+    elif isinstance(mine, list | tuple):
+        assert len(mine) == len(theirs), where
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            _same(a, b, f"{where}[{i}]")
+    elif isinstance(mine, float) and math.isnan(mine):
+        assert isinstance(theirs, float) and math.isnan(theirs), where
+    else:
+        assert mine == theirs, where
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        lambda ds: pages.rep_report(ds, "R01", period="2025", as_of="2026-01-05"),
+        lambda ds: pages.team_report(ds, period="2025", as_of="2026-01-05"),
+        lambda ds: pages.quality_report(ds, period="2025", as_of="2026-01-05"),
+    ],
+    ids=["rep", "team", "quality"],
+)
+def test_pages_are_the_same_with_and_without_the_memo(snapshot, no_memo, page):
+    plain = page(snapshot)
+    with memo.installed():
+        filled = page(dataclasses.replace(snapshot))  # computes and keeps the batch-wide tables
+        answered = page(dataclasses.replace(snapshot))  # from the memo
+    assert memo._MEMO  # the memo was used
+    _same(filled, plain)
+    _same(answered, plain)
