@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from chart_inputs import FACTORS, TREND
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.font_manager import fontManager
 from matplotlib.ft2font import FT2Font
@@ -29,40 +30,6 @@ from salesnb.fast_paths import FAST_PATHS
 from salesnb.io import categorical, parsing, validation
 from salesnb.present import charts, drawing
 
-FACTORS = pd.DataFrame(
-    [
-        {
-            "factor": "conversion",
-            "metric": "win_rate",
-            "rep_value": 0.27,
-            "peer_low": 0.55,
-            "peer_median": 0.68,
-            "peer_high": 0.75,
-            "small_sample": False,
-            "is_focus": True,
-        },
-        {
-            "factor": "prospecting",
-            "metric": "opportunities",
-            "rep_value": 77.0,
-            "peer_low": 60.0,
-            "peer_median": 77.0,
-            "peer_high": 94.0,
-            "small_sample": False,
-            "is_focus": False,
-        },
-    ]
-)
-TREND = pd.DataFrame(
-    {
-        "quarter": ["2025-Q1", "2025-Q2", "2025-Q3"],
-        "rep_value": [0.25, 0.25, np.nan],
-        "small_sample": [False, True, True],
-        "peer_low": [0.57, np.nan, 0.55],
-        "peer_median": [0.68, np.nan, 0.71],
-        "peer_high": [0.75, np.nan, 0.71],
-    }
-)
 CHARTS = {
     "factor_bands": lambda: charts.factor_bands(FACTORS, peer_label="team"),
     "trend": lambda: charts.trend(TREND, metric="win_rate"),

@@ -14,96 +14,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from chart_inputs import ACCURACY, BAND, BIAS, EFFECT, FACTORS, HOSTILE, TREND
 from matplotlib.figure import Figure
 
 from salesnb.present import charts
 from salesnb.present import drawing as figures
 
-HOSTILE = "$\\frac{1}{0 <b>bold</b>"  # broken mathtext and markup: must be drawn as plain text
-
-FACTORS = pd.DataFrame(
-    [
-        {
-            "factor": "conversion",
-            "metric": "win_rate",
-            "rep_value": 0.27,
-            "peer_low": 0.55,
-            "peer_median": 0.68,
-            "peer_high": 0.75,
-            "small_sample": False,
-            "is_focus": True,
-        },
-        {
-            "factor": "prospecting",
-            "metric": "opportunities",
-            "rep_value": 77.0,
-            "peer_low": 60.0,
-            "peer_median": 77.0,
-            "peer_high": 94.0,
-            "small_sample": False,
-            "is_focus": False,
-        },
-        {
-            "factor": "deal_size",
-            "metric": "avg_deal_size",
-            "rep_value": 29_904.0,
-            "peer_low": 23_468.0,
-            "peer_median": 25_528.0,
-            "peer_high": 26_468.0,
-            "small_sample": False,
-            "is_focus": False,
-        },
-        {
-            "factor": "velocity",
-            "metric": "cycle_days_median",
-            "rep_value": 31.0,
-            "peer_low": None,
-            "peer_median": None,
-            "peer_high": None,
-            "small_sample": True,
-            "is_focus": False,
-        },
-    ]
-)
-
-TREND = pd.DataFrame(
-    {
-        "quarter": ["2025-Q1", "2025-Q2", "2025-Q3"],
-        "rep_value": [0.25, 0.25, np.nan],
-        "small_sample": [False, True, True],
-        "peer_low": [0.57, np.nan, 0.55],
-        "peer_median": [0.68, np.nan, 0.71],
-        "peer_high": [0.75, np.nan, 0.71],
-    }
-)
-
-BAND = pd.DataFrame(
-    {
-        "label": ["Ann (R1)", HOSTILE, "Cy (R3)", "Di (R4)"],
-        "value": [0.78, 0.27, 0.55, np.nan],
-        "small_sample": [False, False, True, True],
-        "is_focus": [False, True, False, False],
-        "band_low": 0.5,
-        "band_median": 0.6,
-        "band_high": 0.7,
-    }
-)
-
-EFFECT = {"program": HOSTILE, "metric": "win_rate", "effect": 0.146, "ci_low": 0.119, "ci_high": 0.175}
-
-ACCURACY = pd.DataFrame(
-    {
-        "label": ["Ann (R1)", "Ann (R1)", HOSTILE],
-        "period": ["2025-Q1", "2025-Q2", "2025-Q1"],
-        "forecast_error_pct": [35.0, 41.0, -26.0],
-    }
-)
-
-BIAS = pd.DataFrame(
-    {"label": ["Ann (R1)", HOSTILE, "Cy (R3)"], "median_error_pct": [33.6, -26.8, 1.0], "bias": ["over", "under", "none"]}
-)
-
-# (function, arguments, which axis is numeric: its label must carry a unit in parentheses)
 CASES = {
     "factor_bands": (charts.factor_bands, (FACTORS,), {"peer_label": "team"}, "y"),
     "trend": (charts.trend, (TREND,), {"metric": "win_rate"}, "y"),
