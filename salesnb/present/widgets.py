@@ -26,6 +26,7 @@ import os
 
 import pandas as pd
 
+from salesnb.analysis.labels import group_name
 from salesnb.analysis.periods import Period, data_span, parse_period, periods_between
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
@@ -43,21 +44,6 @@ CONTEXT_COLUMNS = ("opportunities", "won", "lost", "win_rate", "revenue_won")
 
 STATIC_ENV = "SALESNB_STATIC"
 """Set this environment variable to 1 to always render the static view."""
-
-_FILTER_NAMES = {
-    "territory": "Territory",
-    "customer_type": "Customer type",
-    "acquisition_method": "Acquisition method",
-    "team": "Team",
-}
-_GROUP_NAMES = {
-    "rep": "Rep",
-    "team": "Team",
-    "territory": "Territory",
-    "customer_type": "Customer type",
-    "acquisition_method": "Acquisition method",
-    "market_tier": "Market tier",
-}
 
 
 def widgets_available() -> bool:
@@ -175,7 +161,7 @@ class SegmentExplorer:
             folded = {str(o).casefold(): o for o in self.options[name]}
             if str(value).strip().casefold() not in folded:
                 raise InputError(
-                    f"no {_FILTER_NAMES[name].lower()} {value!r} in the data; "
+                    f"no {group_name(name).lower()} {value!r} in the data; "
                     f"choose one of: {', '.join(map(str, self.options[name])) or 'none'}"
                 )
             return folded[str(value).strip().casefold()]
@@ -220,7 +206,7 @@ class SegmentExplorer:
         s = self.selection
         chosen = [s[name] for name in FILTERS if s[name] != ALL]
         where = ", ".join(map(str, chosen)) if chosen else "all data"
-        return f"{label(s['metric'])} by {_GROUP_NAMES[s['by']].lower()}, {s['period']} ({where})"
+        return f"{label(s['metric'])} by {group_name(s['by']).lower()}, {s['period']} ({where})"
 
     # -- showing ------------------------------------------------------------------
     def table_view(self):
@@ -244,9 +230,9 @@ class SegmentExplorer:
         from salesnb.present import html as show
 
         s = self.selection
-        chosen = "; ".join(f"{_FILTER_NAMES[n].lower()} {s[n]}" for n in FILTERS if s[n] != ALL) or "no filter"
+        chosen = "; ".join(f"{group_name(n).lower()} {s[n]}" for n in FILTERS if s[n] != ALL) or "no filter"
         return [
-            show.paragraph(f"Selection: {chosen}; period {s['period']}; rows by {_GROUP_NAMES[s['by']].lower()}."),
+            show.paragraph(f"Selection: {chosen}; period {s['period']}; rows by {group_name(s['by']).lower()}."),
             self.chart_view(),
             self.table_view(),
         ]
@@ -282,9 +268,7 @@ class SegmentExplorer:
         layout = w.Layout(width="auto")
         for name in FILTERS:
             options = [("All", ALL)] + [(str(v), v) for v in self.options[name]]
-            self.controls[name] = w.Dropdown(
-                options=options, value=ALL, description=_FILTER_NAMES[name], style=style, layout=layout
-            )
+            self.controls[name] = w.Dropdown(options=options, value=ALL, description=group_name(name), style=style, layout=layout)
         self.controls["period"] = w.Dropdown(
             options=self.options["period"], value=self.selection["period"], description="Period", style=style, layout=layout
         )
@@ -296,7 +280,7 @@ class SegmentExplorer:
             layout=layout,
         )
         self.controls["by"] = w.Dropdown(
-            options=[(_GROUP_NAMES[b], b) for b in self.options["by"]],
+            options=[(group_name(b), b) for b in self.options["by"]],
             value=self.selection["by"],
             description="Rows by",
             style=style,
