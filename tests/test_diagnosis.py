@@ -27,7 +27,7 @@ BASE = dict(
     cycle_days_median=40.0,
     small_sample=False,
 )
-NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ines", "Jonas"]
+NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ines", "Jonas", "Kofi", "Lena"]
 
 
 def team(n=6, team_name="North", start=1, **changes):
@@ -63,8 +63,15 @@ def test_half_the_opportunities_is_a_prospecting_focus():
     assert first["score"] == pytest.approx(math.log(2), abs=1e-4)
     assert [e["factor"] for e in r1["evidence"]] == ["prospecting", "conversion", "deal_size", "velocity"]
     assert r1["peer_group"] == "team" and r1["peer_count"] == 5
-    assert "Wins 50% of closed deals, in line with the team median of 50%" in r1["strengths"]
-    assert "calls" in r1["summary"]  # "make more calls" is the advice only here
+    assert r1["focus_strength"] == "clear"  # one team: -50 % against the team and against all reps
+    # at the median is not a strength: nothing is praised for being ordinary
+    assert r1["strengths"] == [] and "in line with" not in r1["summary"]
+    # no new-prospect contacts in the rows (no activities table): no cause, and not a word about calls
+    assert r1["cause"] is None and "call" not in r1["summary"].lower()
+    assert any("nothing is said about call volume" in n for n in r1["notes"])
+    # the stake: 10 missing opportunities x 50 % x 10,000 = 50,000
+    assert r1["stake"] == 50_000
+    assert r1["not_judged"] == [] and r1["team_finding"] is None
     assert len(r1["questions"]) >= 2
     # The five baseline reps have nothing to work on: no focus, said kindly.
     for other in results[1:]:
@@ -105,16 +112,35 @@ def test_the_largest_shortfall_wins():
     assert evidence(r1, "prospecting")["gap_pct"] == pytest.approx(-25.0)
 
 
-def test_too_few_closed_deals_names_no_focus():
-    # R1 closed 6 deals (< 10) and opened half the opportunities: still no focus,
-    # and its win rate / deal size / cycle are not praised either.
-    results = diagnose_table(team(R1={"opportunities": 10, "won": 3, "lost": 3, "closed": 6, "small_sample": True}))
+def test_too_few_closed_deals_still_judges_prospecting():
+    # R1 closed 6 deals (3 won) and opened half the opportunities. Prospecting needs no
+    # closed deal: it is the focus. Conversion (6 < 10 closed), deal size and velocity
+    # (3 < 5 won) are not judged, each with its reason, and no sentence is about them.
+    results = diagnose_table(team(R1={"opportunities": 10, "won": 3, "lost": 3, "closed": 6}))
     r1 = result_for(results, "R1")
-    assert r1["focus"] is None
-    assert "6 closed deals" in r1["summary"]
+    assert r1["focus"] == "prospecting" and r1["focus_strength"] == "clear"
+    assert r1["not_judged"] == [
+        {"factor": "conversion", "code": "thin_sample", "reason": "6 closed deals in the period; 10 needed"},
+        {"factor": "deal_size", "code": "thin_sample", "reason": "3 won deals in the period; 5 needed"},
+        {"factor": "velocity", "code": "thin_sample", "reason": "3 won deals in the period; 5 needed"},
+    ]
     assert r1["strengths"] == []
-    assert evidence(r1, "conversion")["small_sample"] is True
-    assert any("Only 6 closed deals" in n for n in r1["notes"])
+    assert evidence(r1, "conversion")["small_sample"] is True and evidence(r1, "conversion")["judged"] is False
+    for word in ("win rate", "won ", "deal size", "cycle", "faster", "slower"):
+        assert word not in r1["summary"].lower(), word
+    assert "Not judged: conversion (6 closed deals in the period; 10 needed)." in r1["notes"]
+    # stake at the peers' medians for what R1's own data cannot tell: 10 x 50 % x 10,000
+    assert r1["stake"] == 50_000
+
+
+def test_nothing_judged_says_why_and_never_within_the_usual_range():
+    # R1 closed 6 deals and is at the opportunities median: prospecting is judged (no gap),
+    # the other three are not. The summary must not say they are "within the usual range".
+    r1 = result_for(diagnose_table(team(R1={"won": 3, "lost": 3, "closed": 6})), "R1")
+    assert r1["focus"] is None
+    assert "within the usual range" not in r1["summary"]
+    assert "Of what could be judged (new opportunities), nothing falls meaningfully short" in r1["summary"]
+    assert "win rate, deal size and cycle length could not be judged" in r1["summary"]
 
 
 def test_gap_inside_the_peers_usual_range_is_not_a_focus():
@@ -183,7 +209,9 @@ def test_fewer_than_three_peers_names_no_focus():
     # Three reps: R1 has only 2 peers, too few to benchmark even a -50 % gap.
     r1 = result_for(diagnose_table(team(3, R1={"opportunities": 10})), "R1")
     assert r1["peer_count"] == 2 and r1["focus"] is None
-    assert "too few other reps" in r1["summary"]
+    assert {n["code"] for n in r1["not_judged"]} == {"thin_peers"} and len(r1["not_judged"]) == 4
+    assert "too little data in this period to judge any part of your funnel" in r1["summary"]
+    assert "only 2 other reps with data to compare with; 3 needed" in r1["summary"]
     # A "median" of two peers would give away their figures: none is shown.
     assert all(e["peer_median"] is None and e["peer_band"] is None for e in r1["evidence"])
     assert r1["strengths"] == []
@@ -304,7 +332,7 @@ def test_new_hire_with_half_the_opportunities_in_half_the_period_is_on_pace():
     assert e["rep_value"] == 20 and e["raw_value"] == 10 and e["active_share"] == 0.5
     assert e["gap_pct"] == 0.0
     assert any("Employed for 50% of the period" in note for note in r1["notes"])
-    assert "10 new opportunities in 50% of the period, a full-period pace of 20" in r1["summary"]
+    assert "10 opened, 20 at that pace" in " ".join(r1["notes"])
     # Team-mates employed all period carry no pro-rating fields.
     assert "raw_value" not in evidence(result_for(diagnose_table(frame), "R2"), "prospecting")
 

@@ -7,27 +7,47 @@ peers splits into one term per factor::
     log(revenue / peer revenue) ~ log(opps ratio) + log(win-rate ratio)
                                   + log(deal-size ratio) - log(cycle ratio)
 
-and the largest negative term is the factor to coach. Each factor is
-compared with the peer median (peers: the rep's team when it has at least
-:data:`MIN_TEAM_REPS` reps with data, else all reps; never the rep itself).
-A factor counts as a real shortfall only when it is both at least 20 % off
-the peer median (a log ratio of at least :data:`SHORTFALL_MIN`) and outside
-the peers' middle half (below their 25th percentile, or for cycle length
-above their 75th), so a team's natural spread is not mistaken for a
-problem. Contacts are deliberately not a factor: activity is not
-performance.
+and the largest shortfall is the factor to coach. The rules, each in one
+place here (docs/analyses.md says them in words):
 
-A rep hired during the period had less time to open opportunities, so the
-prospecting factor compares paces, not counts: each rep's opportunities are
-divided by the share of the period the rep was employed (``active_share``,
-from ``reps.hire_date``), for the rep and the peers alike. Rates, deal size
-and cycle length need no such correction.
+* **Each factor on its own sample.** Prospecting is judged on the pace of
+  new opportunities (no closed deal needed); conversion on at least
+  :data:`MIN_SAMPLE` ``closed`` deals, deal size and velocity on enough
+  ``won`` deals. A peer counts for a factor only with that same sample. A
+  factor that cannot be judged goes to ``not_judged`` with the reason, and
+  no sentence says anything about it.
+* **Two benchmarks.** Every factor is compared with all other reps and
+  with the rep's team, the team median shrunk toward all reps' by team size
+  (``n / (n + SHRINK_REPS)`` of the team's, the rest all reps'), so a team
+  of three is not judged on one colleague's figure. A shortfall counts
+  against a benchmark when it is at least 20 % off its median
+  (:data:`SHORTFALL_MIN`) and, where that benchmark has
+  :data:`BAND_MIN_PEERS` peers, outside their middle half.
+* **Clear or tentative.** The focus is the largest shortfall; it is
+  ``clear`` when it holds against both benchmarks on :data:`CLEAR_SAMPLE`
+  deals, else ``tentative``.
+* **Team findings.** A gap the whole team shares (the team's median itself
+  20 % off the other teams' reps') is the manager's finding
+  (``team_finding``), not the rep's focus, unless the rep is also 20 %
+  behind the team's own median.
+* **Strengths** are named only where the rep is clearly ahead
+  (:data:`STRENGTH_MIN`, 10 %), never at the median.
+* **Cause.** A prospecting focus says why: ``activity`` (new-prospect
+  contacts below the peers') or ``qualification`` (at or above the peers',
+  too few become opportunities); None without an activities table.
+  Contacts are never a factor of their own: activity is not performance.
+* **Stake**: the revenue closing the focus gap to the peer median would
+  have brought in the period (:func:`stake`).
+
+A rep hired during the period compares paces, not counts: opportunities
+and new-prospect contacts are divided by the share of the period the rep
+was employed (``active_share``, from ``reps.hire_date``).
 
 :func:`diagnose_table` is the pure core (metrics rows in, dicts out);
-:func:`diagnose` loads the metrics for a period and calls it. The peer rule
-(who counts as a peer for each factor) lives here alone: a report asks
-:func:`peer_counts`. The facts are decided here; their words are built in
-:mod:`salesnb.analysis.wording`.
+:func:`diagnose` loads the metrics for a period, calls it and adds the
+rep's own deals behind each focus (:mod:`salesnb.analysis.actions`) and
+the data flags that bear on the advice. The words are built from these
+facts in :mod:`salesnb.analysis.wording` (:func:`~salesnb.analysis.wording.apply`).
 """
 
 from __future__ import annotations
@@ -41,21 +61,28 @@ import pandas as pd
 from salesnb.analysis import wording
 from salesnb.analysis.labels import FACTOR_NAMES
 from salesnb.analysis.periods import DateLike, PeriodLike
-from salesnb.analysis.rates import SMALL_SAMPLE_MIN_CLOSED
+from salesnb.analysis.rates import CLEAR_SAMPLE, MIN_SAMPLE
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 
 __all__ = [
+    "ADVICE_FLAGS",
+    "BAND_MIN_PEERS",
+    "CLEAR_SAMPLE",
     "FOCUS_VOCABULARY",
     "MIN_PEERS",
+    "MIN_SAMPLE",
     "MIN_TEAM_REPS",
     "SHORTFALL_MIN",
+    "SHRINK_REPS",
+    "STRENGTH_MIN",
     "active_share",
     "diagnose",
     "diagnose_table",
     "peer_counts",
     "require_rep",
     "set_aside_rep",
+    "stake",
     "with_active_share",
 ]
 
@@ -63,15 +90,29 @@ FOCUS_VOCABULARY = tuple(FACTOR_NAMES)
 """The funnel factors, in funnel order (names: :data:`salesnb.analysis.labels.FACTOR_NAMES`)."""
 
 MIN_TEAM_REPS = 5
-"""A team with fewer reps with data (the rep included) is benchmarked against all reps."""
+"""A team with fewer reps with data (the rep included) is shown against all reps."""
 
 MIN_PEERS = 3
-"""Fewer peers than this and no focus is named: a median of two says little."""
+"""Fewest peers for a median: a median of two is the mean of two colleagues' figures."""
+
+BAND_MIN_PEERS = 5
+"""Fewest peers for a middle half (25th to 75th percentile): with fewer, the
+band test is left out and no band is shown."""
+
+SHRINK_REPS = 5
+"""Weight of all reps' median in the team benchmark, in reps: a team of
+``n`` peers counts ``n / (n + 5)``."""
 
 SHORTFALL_MIN = math.log(1.25)
 """Smallest log-ratio shortfall that counts: 20 % below the peer median
 (ratio 0.8) for opportunities, win rate and deal size; 25 % longer (ratio
 1.25) for cycle length. The same distance on the log scale either way."""
+
+STRENGTH_MIN = math.log(1.1)
+"""A strength is named only 10 % or more ahead of the peer median (a log ratio of ln 1.1)."""
+
+ADVICE_FLAGS = ("padded_activity", "stale_pipeline")
+"""Data-quality flags of the rep's own data that a diagnosis carries in ``flags``."""
 
 _RATIO_CLIP = (0.05, 20.0)  # keeps log ratios finite when a rep has 0 of something
 
@@ -82,24 +123,27 @@ class _Factor:
     metric: str
     n_column: str  # the count behind the rep's value
     higher_is_better: bool
-    needs_closed: bool  # a rate/size/cycle from closed deals: peers with small samples are left out
     compared: str | None = None  # the column compared, when not ``metric`` itself (a pro-rated pace)
 
     @property
     def column(self) -> str:
         return self.compared or self.metric
 
+    @property
+    def min_n(self) -> int:
+        return MIN_SAMPLE.get(self.name, 0)
+
 
 _FACTORS = (
-    _Factor("prospecting", "opportunities", "opportunities", True, False, "opportunities_pace"),
-    _Factor("conversion", "win_rate", "closed", True, True),
-    _Factor("deal_size", "avg_deal_size", "won", True, True),
-    _Factor("velocity", "cycle_days_median", "won", False, True),  # cycle length is measured on won deals
+    _Factor("prospecting", "opportunities", "opportunities", True, "opportunities_pace"),
+    _Factor("conversion", "win_rate", "closed", True),
+    _Factor("deal_size", "avg_deal_size", "won", True),
+    _Factor("velocity", "cycle_days_median", "won", False),  # cycle length is measured on won deals
 )
 
 
 def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: DateLike | None = None) -> list[dict]:
-    """Diagnose every rep (or one) in ``period``.
+    """Diagnose every rep (or one) in ``period``, with the deals behind each focus.
 
     Parameters
     ----------
@@ -116,19 +160,32 @@ def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: 
     Returns
     -------
     list of dict
-        One :func:`diagnose_table` dict per rep.
+        One :func:`diagnose_table` dict per rep, with ``actions`` (the
+        rep's own deals behind the focus, :func:`salesnb.analysis.actions.actions`)
+        and ``flags`` (the rep's :data:`ADVICE_FLAGS`).
     """
+    from salesnb.analysis.actions import add_actions
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.periods import parse_period
+    from salesnb.analysis.quality import padded_activity, stale_pipeline
 
     if rep is not None:
         require_rep(ds, rep)
     span = parse_period(period, as_of=as_of)
     table = metrics_table(ds, by="rep", period=span, as_of=as_of)
     table = with_active_share(table, ds.reps, span)
-    results = diagnose_table(table, period=span.label)
-    if rep is not None:
-        results = [r for r in results if r["rep_id"] == rep]
+    flagged: dict[str, list[str]] = {}
+    records = []
+    if ds.activities is not None:
+        records += padded_activity(ds.activities, period=span)
+    records += stale_pipeline(ds.opportunities, ds.activities, reference=span.end)
+    for record in records:
+        flagged.setdefault(record["rep_id"], []).append(record["flag"])
+    wanted = None if rep is None else {rep}
+    results = diagnose_table(table, period=span.label, flags=flagged, only=wanted)
+    add_actions(ds, results, span)
+    for result in results:
+        wording.apply(result)
     return results
 
 
@@ -199,14 +256,8 @@ def with_active_share(rep_metrics: pd.DataFrame, reps: pd.DataFrame, span) -> pd
 
 
 def peer_counts(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") -> dict[str, int]:
-    """How many peers each factor's peer median and band rest on for ``rep_id``.
-
-    The peer rule of :func:`diagnose_table`, in one place: the rep's team
-    (when it has at least :data:`MIN_TEAM_REPS` reps with data) or all other
-    reps with data; of those, the ones with a value of the compared figure
-    (for prospecting the pace, ``opportunities_pace``: pass ``rep_metrics``
-    through :func:`with_active_share` first), small samples left out for
-    conversion, deal size and velocity.
+    """How many peers each factor's shown median and band rest on for ``rep_id``
+    (the ``peers`` of each evidence dict of :func:`diagnose_table`).
 
     Returns
     -------
@@ -217,12 +268,18 @@ def peer_counts(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") 
     where = np.flatnonzero(frame["rep_id"].astype(str).to_numpy() == str(rep_id))
     if len(where) == 0:
         raise InputError(f"no rep {rep_id!r} in the metrics rows")
-    _, peer_mask = _peer_mask(frame, int(where[0]), _has_data(frame), peers)
-    mask = peer_mask.to_numpy()
-    return {factor.name: int(_usable(frame, factor, mask).sum()) for factor in _FACTORS}
+    (result,) = diagnose_table(rep_metrics, peers=peers, only={str(rep_id)})
+    return {e["factor"]: int(e["peers"]) for e in result["evidence"]}
 
 
-def diagnose_table(rep_metrics: pd.DataFrame, *, peers: str = "team", period: str | None = None) -> list[dict]:
+def diagnose_table(
+    rep_metrics: pd.DataFrame,
+    *,
+    peers: str = "team",
+    period: str | None = None,
+    flags: dict[str, list[str]] | None = None,
+    only: set[str] | None = None,
+) -> list[dict]:
     """Name each rep's coaching focus from metrics_table-shaped rows.
 
     Parameters
@@ -230,45 +287,114 @@ def diagnose_table(rep_metrics: pd.DataFrame, *, peers: str = "team", period: st
     rep_metrics : DataFrame
         One row per rep with ``rep_id``, ``team`` and the metrics
         ``opportunities``, ``won``, ``lost``, ``win_rate``,
-        ``avg_deal_size``, ``cycle_days_median`` (``closed`` and
-        ``small_sample`` are derived when absent).
+        ``avg_deal_size``, ``cycle_days_median``; optionally
+        ``new_prospect_contacts`` (the prospecting cause), ``revenue_won``,
+        ``pipeline_open_amount`` (the stake), ``active_share``.
     peers : {"team", "all"}
-        Benchmark against the rep's team (when it has at least
-        :data:`MIN_TEAM_REPS` reps with data) or always against all reps.
+        Which benchmark the evidence shows: the rep's team (when it has
+        at least :data:`MIN_TEAM_REPS` reps with data) or all reps. Both
+        benchmarks are judged either way.
     period : str, optional
         Label stored in each result (default: the frame's ``period`` column).
+    flags : dict, optional
+        rep_id -> data-quality flag names of the rep's own data (kept when in
+        :data:`ADVICE_FLAGS`).
+    only : set of str, optional
+        Diagnose only these reps (every rep is still a peer).
 
     Returns
     -------
     list of dict
         Per rep, in input order: ``rep_id``, ``period``, ``focus`` (one of
-        :data:`FOCUS_VOCABULARY` or None), ``strengths`` (sentences),
-        ``evidence`` (one dict per factor, focus first: ``factor``,
-        ``metric``, ``rep_value``, ``peer_median``, ``peer_band`` [25th,
-        75th percentile], ``gap_pct``, ``score`` (log-ratio shortfall,
-        positive = worse), ``n``, ``small_sample``), ``summary`` (read
-        aloud, strengths first), ``questions``, ``peer_group``,
-        ``peer_count``, ``notes``. The prospecting evidence of a rep
-        with ``active_share`` below 1 also holds ``raw_value`` (the count)
-        and ``active_share``; its ``rep_value`` is the full-period pace
-        compared with the peers' paces. NaN values are None, so the dicts are
-        JSON-ready. No other rep is named and no other rep's figures
-        appear, only peer medians and bands.
+        :data:`FOCUS_VOCABULARY` or None), ``focus_strength`` (``clear``,
+        ``tentative`` or None), ``cause``, ``strengths``, ``evidence`` (one
+        dict per factor, focus first: ``factor``, ``metric``,
+        ``rep_value``, ``peer_median``, ``peer_band`` [25th, 75th
+        percentile, from :data:`BAND_MIN_PEERS` peers], ``gap_pct``,
+        ``score`` (log-ratio shortfall, positive = worse), ``n``,
+        ``small_sample``, ``judged``, ``benchmark`` (``team``/``all``: whose
+        median is shown), ``peers``, ``against`` ({"team", "all"}: the
+        shortfall holds against that benchmark), ``team_median`` (shrunk)
+        and ``all_median``), ``not_judged`` ([{"factor", "reason",
+        "code"}]), ``stake``, ``actions`` (empty here: :func:`diagnose` fills
+        it), ``team_finding``, ``flags``, ``summary``, ``questions``,
+        ``peer_group``, ``peer_count``, ``notes``. NaN values are None, so
+        the dicts are JSON-ready. No other rep is named and no other rep's
+        figures appear, only peer medians and bands.
     """
     if peers not in ("team", "all"):
         raise InputError(f"peers must be 'team' or 'all', not {peers!r}")
     frame = _prepare(rep_metrics)
-    has_data = _has_data(frame)
+    has_data = _has_data(frame).to_numpy()
+    teams = _team_codes(frame)
+    # reps with data per team, the rep included: decides which benchmark is shown
+    team_size = pd.Series(has_data).groupby(teams).transform("sum").to_numpy()
+    shown_team = (teams >= 0) & (team_size >= MIN_TEAM_REPS) if peers == "team" else np.zeros(len(frame), bool)
+    pools = {f.name: _Pool(frame, f, has_data, teams) for f in _FACTORS}
+    if "new_prospect_contacts" in frame:
+        pools["contacts"] = _Pool(frame, _CONTACTS, has_data, teams)
+    flags = flags or {}
     results = []
     for pos in range(len(frame)):
         row = frame.iloc[pos]
+        if only is not None and str(row["rep_id"]) not in only:
+            continue
         label = period if period is not None else _label(row.get("period"))
-        group, peer_mask = _peer_mask(frame, pos, has_data, peers)
-        results.append(_diagnose_row(frame, row, peer_mask.to_numpy(), group, label, bool(has_data.iloc[pos])))
+        result = _diagnose_row(row, pos, pools, bool(shown_team[pos]), bool(has_data[pos]), label)
+        result["flags"] = [f for f in ADVICE_FLAGS if f in flags.get(result["rep_id"], ())]
+        wording.apply(result)
+        results.append(result)
     return results
 
 
+def stake(factor: str, row: dict, evidence: dict[str, dict]) -> float | None:
+    """Revenue that closing ``factor``'s gap to the peer median would have
+    brought in the period, from the rep's metrics ``row`` and the
+    ``evidence`` by factor. The other factors are held at the rep's own
+    figures where they could be judged, else at the peer median:
+
+    * prospecting: missing opportunities x win rate x average deal
+      (missing = (median pace - rep pace) x the share of the period worked);
+    * conversion: closed deals x (median win rate - rep's) x average deal;
+    * deal size: won deals x (median deal - rep's);
+    * velocity: revenue won x (rep's cycle / median cycle - 1), at most the
+      open pipeline at the period's end x win rate (only deals that exist
+      can close sooner).
+
+    None when a figure it needs is missing; never negative."""
+    e = evidence[factor]
+    median, value = e["peer_median"], e["rep_value"]
+    if median is None or value is None:
+        return None
+
+    def own_or_median(name: str) -> float | None:
+        other = evidence[name]
+        return other["rep_value"] if other["judged"] else other["peer_median"]
+
+    win_rate, deal = own_or_median("conversion"), own_or_median("deal_size")
+    if factor == "prospecting":
+        if win_rate is None or deal is None:
+            return None
+        amount = (median - value) * float(row.get("active_share") or 1.0) * win_rate * deal
+    elif factor == "conversion":
+        amount = None if deal is None else float(row["closed"]) * (median - value) * deal
+    elif factor == "deal_size":
+        amount = float(row["won"] or 0) * (median - value)
+    else:
+        revenue = _num(row.get("revenue_won"))
+        if revenue is None or median <= 0:
+            return None
+        amount = revenue * (value / median - 1)
+        pipeline = _num(row.get("pipeline_open_amount"))
+        if pipeline is not None and win_rate is not None:
+            amount = min(amount, pipeline * win_rate)
+    return None if amount is None or math.isnan(amount) else round(max(float(amount), 0.0), 0)
+
+
 # -- internals ---------------------------------------------------------------
+
+_CONTACTS = _Factor("contacts", "new_prospect_contacts", "new_prospect_contacts", True, "new_prospect_contacts_pace")
+"""Not a factor: the new-prospect contacts a prospecting focus's cause is judged on."""
 
 
 def _prepare(rep_metrics: pd.DataFrame) -> pd.DataFrame:
@@ -279,7 +405,8 @@ def _prepare(rep_metrics: pd.DataFrame) -> pd.DataFrame:
             f"diagnose_table needs the metrics columns {sorted(missing)}; pass metrics_table(ds, by='rep', period=...)"
         )
     frame = rep_metrics.reset_index(drop=True).copy()
-    for col in ("opportunities", "won", "lost", "win_rate", "avg_deal_size", "cycle_days_median"):
+    numeric = ("opportunities", "won", "lost", "win_rate", "avg_deal_size", "cycle_days_median", "new_prospect_contacts")
+    for col in numeric:
         if col in frame:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     if "closed" not in frame:
@@ -287,13 +414,13 @@ def _prepare(rep_metrics: pd.DataFrame) -> pd.DataFrame:
     frame["closed"] = pd.to_numeric(frame["closed"], errors="coerce").fillna(0)
     if "won" not in frame:
         frame["won"] = np.nan
-    if "small_sample" not in frame:
-        frame["small_sample"] = frame["closed"] < SMALL_SAMPLE_MIN_CLOSED
-    frame["small_sample"] = frame["small_sample"].fillna(True).astype(bool)
     share = pd.to_numeric(frame.get("active_share", 1.0), errors="coerce")
     frame["active_share"] = pd.Series(share, index=frame.index).fillna(1.0).clip(lower=0.0, upper=1.0)
-    # the prospecting pace: opportunities over a full period (None for a rep with no time in it)
-    frame["opportunities_pace"] = frame["opportunities"] / frame["active_share"].where(frame["active_share"] > 0)
+    employed = frame["active_share"].where(frame["active_share"] > 0)
+    # paces: counts over a full period (None for a rep with no time in it)
+    frame["opportunities_pace"] = frame["opportunities"] / employed
+    if "new_prospect_contacts" in frame:
+        frame["new_prospect_contacts_pace"] = frame["new_prospect_contacts"] / employed
     if "team" not in frame:
         frame["team"] = np.nan
     return frame
@@ -304,122 +431,284 @@ def _has_data(frame: pd.DataFrame) -> pd.Series:
     return (frame["opportunities"].fillna(0) > 0) | (frame["closed"] > 0)
 
 
+def _team_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Each rep's team as a code (-1: no team), teams matched as written."""
+    team = frame["team"].astype("object")
+    named = team.map(lambda t: isinstance(t, str) and t.strip() != "")
+    codes, _ = pd.factorize(team.where(named))
+    return codes
+
+
 def _label(value) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return str(value)
 
 
-def _peer_mask(frame: pd.DataFrame, pos: int, has_data: pd.Series, peers: str) -> tuple[str, pd.Series]:
-    """The rep's benchmark: team-mates with data when the team has at least
-    MIN_TEAM_REPS reps with data counting the rep, else all other reps with data."""
-    others = has_data.copy()
-    others.iloc[pos] = False
-    team = frame["team"].iloc[pos]
-    if peers == "team" and isinstance(team, str) and team:
-        team_peers = frame["team"].astype("object").eq(team) & others
-        if int(team_peers.sum()) + 1 >= MIN_TEAM_REPS:
-            return "team", team_peers
-    return "all", others
+def _quantiles(ordered: np.ndarray, drop: float | None, qs=(0.25, 0.5, 0.75)) -> list[float] | None:
+    """numpy's (linear) quantiles of ``ordered`` (sorted) with one value equal
+    to ``drop`` left out (the rep itself), without copying: O(1) per rep."""
+    n = len(ordered)
+    skip = None
+    if drop is not None:
+        skip = int(np.searchsorted(ordered, drop))
+        n -= 1
+    if n <= 0:
+        return None
+
+    def at(k: int) -> float:
+        return float(ordered[k if skip is None or k < skip else k + 1])
+
+    out = []
+    for q in qs:
+        pos = q * (n - 1)
+        low = math.floor(pos)
+        high = min(low + 1, n - 1)
+        out.append(at(low) + (at(high) - at(low)) * (pos - low))
+    return out
 
 
-def _diagnose_row(frame, row, peer_mask: np.ndarray, group: str, period, rep_has_data: bool) -> dict:
-    small = bool(row["small_sample"])
-    closed = int(row["closed"])
-    evidence = [_evidence(frame, row, factor, peer_mask) for factor in _FACTORS]
-    peer_count = int(peer_mask.sum())
+class _Pool:
+    """One factor's values over every rep, sorted once, for leave-one-out
+    medians and bands of all reps, of a team, and of the other teams."""
 
-    focus = None
-    if not rep_has_data:
-        reason = "no_data"
-    elif small:
-        reason = "thin_sample"
-    elif peer_count < MIN_PEERS:
-        reason = "thin_peers"
-    else:
-        candidates = [e for e in evidence if e["_meaningful"]]
-        reason = None if candidates else "none"
-        if candidates:
-            focus = max(candidates, key=lambda e: e["score"])["factor"]
+    def __init__(self, frame: pd.DataFrame, factor: _Factor, has_data: np.ndarray, teams: np.ndarray):
+        self.factor = factor
+        self.values = frame[factor.column].to_numpy(dtype="float64")
+        counts = frame[factor.n_column].to_numpy(dtype="float64") if factor.n_column in frame else self.values
+        self.n = np.nan_to_num(counts, nan=0.0)
+        self.usable = has_data & ~np.isnan(self.values) & (self.n >= factor.min_n)
+        self.teams = teams
+        self.all = np.sort(self.values[self.usable])
+        self.team = {}
+        self.others = {}
+        for code in np.unique(teams[teams >= 0]):
+            mine = teams == code
+            self.team[code] = np.sort(self.values[self.usable & mine])
+            self.others[code] = np.sort(self.values[self.usable & ~mine])
 
-    if focus is not None:
-        evidence.sort(key=lambda e: e["factor"] != focus)  # stable: focus first, then funnel order
-    shown = [e for e in evidence if e["_strength"] and not (small and e["_needs_closed"])]
-    for e in evidence:
-        for key in ("_meaningful", "_strength", "_needs_closed"):
-            e.pop(key)
-    name = row.get("name")
-    return {
-        "rep_id": str(row["rep_id"]),
-        "period": period,
-        "focus": focus,
-        "strengths": [wording.strength(e, group) for e in shown],
-        "evidence": evidence,
-        "summary": wording.summary(
-            name=name, strengths=shown, focus=focus, reason=reason, evidence=evidence, group=group, period=period, closed=closed
-        ),
-        "questions": wording.questions(focus, reason),
-        "peer_group": group,
-        "peer_count": peer_count,
-        "notes": wording.notes(
-            peer_count=peer_count,
-            group=group,
-            active_share=float(row["active_share"]),
-            opened=_num(row["opportunities"]),
-            pace=_num(row["opportunities_pace"]),
-            reason=reason,
-            closed=closed,
-        ),
-    }
+    def all_peers(self, pos: int) -> tuple[int, list[float] | None]:
+        drop = self.values[pos] if self.usable[pos] else None
+        count = len(self.all) - (drop is not None)
+        return count, _quantiles(self.all, drop)
+
+    def team_peers(self, pos: int) -> tuple[int, list[float] | None]:
+        code = self.teams[pos]
+        if code < 0:
+            return 0, None
+        drop = self.values[pos] if self.usable[pos] else None
+        ordered = self.team[code]
+        return len(ordered) - (drop is not None), _quantiles(ordered, drop)
+
+    def team_shares_gap(self, pos: int) -> bool:
+        """The rep's team (all of it, the rep included) is itself short of the other teams' reps."""
+        code = self.teams[pos]
+        if code < 0 or len(self.team[code]) < MIN_PEERS or len(self.others[code]) < MIN_PEERS:
+            return False
+        team_median = float(np.median(self.team[code]))
+        others_median = float(np.median(self.others[code]))
+        score = _score(team_median, others_median, self.factor.higher_is_better)
+        return score is not None and score >= SHORTFALL_MIN - 1e-12
 
 
-def _usable(frame: pd.DataFrame, factor: _Factor, peer_mask: np.ndarray) -> np.ndarray:
-    """The peers a factor's median and band rest on: peers with a value of the
-    compared column (the pace, for prospecting), small samples left out
-    for the factors measured on closed deals."""
-    usable = peer_mask & frame[factor.column].notna().to_numpy()
-    if factor.needs_closed:
-        usable &= ~frame["small_sample"].to_numpy(dtype=bool)
-    return usable
+def _score(value: float | None, median: float | None, higher_is_better: bool) -> float | None:
+    """Log-ratio shortfall of ``value`` against ``median`` (positive = worse), clipped."""
+    if value is None or median is None or not median > 0:
+        return None
+    log_ratio = math.log(min(max(value / median, _RATIO_CLIP[0]), _RATIO_CLIP[1]))
+    return round(-log_ratio if higher_is_better else log_ratio, 4) + 0.0  # no -0.0
 
 
-def _evidence(frame, row, factor: _Factor, peer_mask: np.ndarray) -> dict:
-    values = frame[factor.column].to_numpy(dtype="float64")
-    peer_values = values[_usable(frame, factor, peer_mask)]
-    rep_value = _num(row[factor.column])
+def _short(value, score, band, higher_is_better) -> bool:
+    """A shortfall that counts: 20 % off and, with a band, outside the middle half."""
+    if score is None or score < SHORTFALL_MIN - 1e-12:
+        return False
+    if band is None:
+        return True
+    return value < band[0] if higher_is_better else value > band[1]
+
+
+def _judge(pool: _Pool, row, pos: int, team_shown: bool) -> dict:
+    """One factor of one rep against both benchmarks (facts only; see the module doc)."""
+    factor = pool.factor
+    value = _num(row[factor.column])
     n = _num(row.get(factor.n_column))
-    if len(peer_values) >= MIN_PEERS:  # with one or two peers a "median" would show their own figures
-        median = float(np.median(peer_values))
-        low, high = (float(q) for q in np.percentile(peer_values, [25, 75]))
+    all_count, all_q = pool.all_peers(pos)
+    team_count, team_q = pool.team_peers(pos)
+    all_median = all_q[1] if all_count >= MIN_PEERS else None
+    all_band = [all_q[0], all_q[2]] if all_count >= BAND_MIN_PEERS else None
+    # the team benchmark: the team's median shrunk toward all reps' by team size
+    if all_median is not None and team_q is not None and team_count > 0:
+        weight = team_count / (team_count + SHRINK_REPS)
+        team_median = weight * team_q[1] + (1 - weight) * all_median
     else:
-        median = low = high = None
+        team_median = all_median
+    team_band = [team_q[0], team_q[2]] if team_count >= BAND_MIN_PEERS else None
+    # the benchmark shown: the team's own median when the team is big enough, else all reps'
+    if team_shown and team_count >= MIN_PEERS:
+        benchmark, peers, median = "team", team_count, team_q[1]
+        band = team_band
+    else:
+        benchmark, peers, median, band = "all", all_count, all_median, all_band
+    enough = n is not None and n >= factor.min_n and value is not None
+    judged = bool(enough and median is not None)
     gap = score = None
-    if rep_value is not None and median is not None and median > 0:
-        ratio = rep_value / median
-        gap = round((ratio - 1) * 100, 1)
-        log_ratio = math.log(min(max(ratio, _RATIO_CLIP[0]), _RATIO_CLIP[1]))
-        score = round(-log_ratio if factor.higher_is_better else log_ratio, 4) + 0.0  # no -0.0
-    outside_band = False
-    if score is not None:
-        outside_band = rep_value < low if factor.higher_is_better else rep_value > high
-    rep_small = bool(row["small_sample"]) if factor.needs_closed else False
+    if value is not None and median is not None and median > 0:
+        gap = round((value / median - 1) * 100, 1)
+        score = _score(value, median, factor.higher_is_better)
+    score_all = _score(value, all_median, factor.higher_is_better)
+    own_team_score = _score(value, team_q[1], factor.higher_is_better) if team_q is not None and team_count >= 2 else None
+    score_team = _score(value, team_median, factor.higher_is_better)
+    against = {
+        "team": None if team_median is None else _short(value, score_team, team_band, factor.higher_is_better),
+        "all": None if all_median is None else _short(value, score_all, all_band, factor.higher_is_better),
+    }
+    if not judged:
+        against = {"team": None, "all": None}
     prorated = {}
     if factor.compared and float(row["active_share"]) < 1.0:
         prorated = {"raw_value": _num(row[factor.metric]), "active_share": round(float(row["active_share"]), 4)}
     return {
         "factor": factor.name,
         "metric": factor.metric,
-        "rep_value": rep_value,
+        "rep_value": value,
         "peer_median": median,
-        "peer_band": None if low is None else [low, high],
+        "peer_band": band,
         "gap_pct": gap,
         "score": score,
         "n": None if n is None else int(n),
-        "small_sample": rep_small,
+        "small_sample": bool(factor.min_n and (n is None or n < factor.min_n)),
+        "judged": judged,
+        "benchmark": benchmark,
+        "peers": int(peers),
+        "against": against,
+        "team_median": None if team_median is None else float(team_median),
+        "all_median": all_median,
         **prorated,
-        "_meaningful": score is not None and score >= SHORTFALL_MIN - 1e-12 and outside_band,
-        "_strength": score is not None and score <= 0,
-        "_needs_closed": factor.needs_closed,
+        "_scores": (score_team, score_all),
+        "_team_shares": judged and pool.team_shares_gap(pos),
+        # against the team's own (unshrunk) median: is the rep behind even a team that shares the gap?
+        "_behind_own_team": _short(value, own_team_score, None, factor.higher_is_better),
+    }
+
+
+def _not_judged(e: dict, row, rep_has_data: bool) -> dict:
+    """Why a factor was left out: {"factor", "reason", "code"}."""
+    factor = e["factor"]
+    if not rep_has_data:
+        return {"factor": factor, "code": "no_data", "reason": "no opportunity opened or deal closed in the period"}
+    if factor == "prospecting" and float(row["active_share"]) <= 0:
+        return {"factor": factor, "code": "no_data", "reason": "not employed during the period"}
+    minimum = MIN_SAMPLE[factor]
+    if e["small_sample"]:
+        kind = "closed" if factor == "conversion" else "won"
+        n = e["n"] or 0
+        return {
+            "factor": factor,
+            "code": "thin_sample",
+            "reason": f"{n} {kind} deal{'' if n == 1 else 's'} in the period; {minimum} needed",
+        }
+    need = f" with {minimum} or more {'closed' if factor == 'conversion' else 'won'} deals" if minimum else " with data"
+    return {
+        "factor": factor,
+        "code": "thin_peers",
+        "reason": f"only {e['peers']} other rep{'' if e['peers'] == 1 else 's'}{need} to compare with; {MIN_PEERS} needed",
+    }
+
+
+def _diagnose_row(row, pos: int, pools: dict, team_shown: bool, rep_has_data: bool, period) -> dict:
+    evidence = [_judge(pools[f.name], row, pos, team_shown) for f in _FACTORS]
+    if not rep_has_data:
+        for e in evidence:
+            e["judged"] = False
+            e["against"] = {"team": None, "all": None}
+    by_factor = {e["factor"]: e for e in evidence}
+    not_judged = [_not_judged(e, row, rep_has_data) for e in evidence if not e["judged"]]
+
+    candidates, team_findings = [], []
+    for e in evidence:
+        on_team, on_all = e["against"]["team"], e["against"]["all"]
+        if not e["judged"] or not (on_team or on_all):
+            continue
+        if on_all and e["_team_shares"] and not e["_behind_own_team"]:
+            team_findings.append(e)  # the whole team has this gap: the manager's, not the rep's
+            continue
+        held = [s for s, on in zip(e["_scores"], (on_team, on_all)) if on]
+        candidates.append((max(held), e))
+    focus = strength = None
+    if candidates:
+        best = max(candidates, key=lambda c: c[0])[1]
+        focus = best["factor"]
+        enough = (best["n"] or 0) >= CLEAR_SAMPLE[focus]
+        strength = "clear" if best["against"]["team"] and best["against"]["all"] and enough else "tentative"
+        evidence.sort(key=lambda e: e["factor"] != focus)  # stable: focus first, then funnel order
+
+    cause = None
+    if focus == "prospecting" and "contacts" in pools:
+        cause = _cause(pools["contacts"], row, pos, team_shown, by_factor["prospecting"]["benchmark"])
+        by_factor["prospecting"]["contacts"] = cause["facts"] if cause else None
+        cause = cause["cause"] if cause else None
+
+    finding = None
+    if team_findings:
+        worst = max(team_findings, key=lambda e: e["_scores"][1])
+        team_median = _team_median_raw(pools[worst["factor"]], pos)
+        finding = {"factor": worst["factor"], "team_median": team_median, "all_median": worst["all_median"], "gap_pct": None}
+        if team_median is not None and worst["all_median"]:
+            finding["gap_pct"] = round((team_median / worst["all_median"] - 1) * 100, 1)
+    for e in evidence:
+        e["strength"] = bool(e["judged"] and e["score"] is not None and e["score"] <= -STRENGTH_MIN + 1e-12)
+        for key in ("_scores", "_team_shares", "_behind_own_team"):
+            e.pop(key)
+    plain = {k: _num(v) if isinstance(v, (int, float, np.floating, np.integer)) else v for k, v in row.items()}
+    return {
+        "rep_id": str(row["rep_id"]),
+        "name": row.get("name") if isinstance(row.get("name"), str) else None,
+        "period": period,
+        "focus": focus,
+        "focus_strength": strength,
+        "cause": cause,
+        "strengths": [],
+        "evidence": evidence,
+        "not_judged": not_judged,
+        "stake": None if focus is None else stake(focus, plain, by_factor),
+        "actions": [],
+        "team_finding": finding,
+        "flags": [],
+        "summary": "",
+        "questions": [],
+        "peer_group": "team" if team_shown else "all",
+        "peer_count": max((e["peers"] for e in evidence), default=0),
+        "notes": [],
+        "closed": int(row["closed"]),
+        "active_share": round(float(row["active_share"]), 4),
+    }
+
+
+def _team_median_raw(pool: _Pool, pos: int) -> float | None:
+    ordered = pool.team.get(pool.teams[pos])
+    return None if ordered is None or len(ordered) < MIN_PEERS else float(np.median(ordered))
+
+
+def _cause(pool: _Pool, row, pos: int, team_shown: bool, benchmark: str) -> dict | None:
+    """``activity`` or ``qualification`` from the rep's new-prospect contacts
+    (a pace) against the same peers' median; None when either is unknown."""
+    value = _num(row["new_prospect_contacts_pace"])
+    if value is None:
+        return None
+    count, q = pool.team_peers(pos) if benchmark == "team" else pool.all_peers(pos)
+    if q is None or count < MIN_PEERS:
+        return None
+    median = q[1]
+    return {
+        "cause": "activity" if value < median else "qualification",
+        "facts": {
+            "metric": "new_prospect_contacts",
+            "rep_value": value,
+            "raw_value": _num(row["new_prospect_contacts"]),
+            "peer_median": median,
+            "peers": int(count),
+        },
     }
 
 

@@ -12,10 +12,18 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["RATES", "SMALL_SAMPLE_MIN_CLOSED", "divide", "rate_frame", "ratio"]
+__all__ = ["CLEAR_SAMPLE", "MIN_SAMPLE", "RATES", "SMALL_SAMPLE_MIN_CLOSED", "divide", "rate_frame", "ratio"]
 
 SMALL_SAMPLE_MIN_CLOSED = 10
 """A rate resting on fewer closed deals than this is flagged ``small_sample``."""
+
+MIN_SAMPLE = {"prospecting": 0, "conversion": SMALL_SAMPLE_MIN_CLOSED, "deal_size": 5, "velocity": 5}
+"""Fewest deals a coaching factor is judged on (``closed`` for conversion,
+``won`` for deal size and velocity; prospecting, a pace of new
+opportunities, needs none), for the rep and for each peer."""
+
+CLEAR_SAMPLE = {"prospecting": 0, "conversion": SMALL_SAMPLE_MIN_CLOSED, "deal_size": 10, "velocity": 10}
+"""Fewest deals behind a coaching focus called ``clear``."""
 
 RATES = {
     # name: (numerator, denominator, n: the sample the small_sample flag judges)

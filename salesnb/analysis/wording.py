@@ -1,44 +1,70 @@
 """The words of a diagnosis, built from its facts in one place.
 
-:mod:`salesnb.analysis.diagnosis` decides (the focus, each factor's
-evidence, the peers); this module says it: the strengths, the summary read
-aloud, the advice, the questions for the next one-to-one and the notes.
-Figures go through :func:`salesnb.analysis.labels.fmt_unit`. A report shows
-a part of the summary on its own through :func:`focus_words`, never by
-searching the summary's text.
+:mod:`salesnb.analysis.diagnosis` decides (the focus, its strength and
+cause, each factor's evidence, what was not judged, the stake, the deals
+behind the focus); this module says it: :func:`apply` fills a diagnosis's
+``strengths``, ``summary``, ``questions``, ``notes``, each action's
+``text`` and the team finding's ``text`` from those facts alone, so a page
+that changes a fact (a peer median made safe to show) calls it again and
+every sentence agrees. Figures go through
+:func:`salesnb.analysis.labels.fmt_unit`. Rules the words keep:
+
+* nothing is said about a factor that was not judged;
+* more calls or contacts are advised only with the cause ``activity``;
+* a data flag on the rep's own activity comes before any advice;
+* no other rep's figure: peer medians only, never a colleague's contacts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Mapping
 
-from salesnb.analysis.labels import fmt_unit
+from salesnb.analysis.labels import FACTOR_NAMES, fmt_unit
+from salesnb.analysis.rates import CLEAR_SAMPLE
 
-__all__ = ["ADVICE", "QUESTIONS", "NO_FOCUS_TEXT", "strength", "focus_words", "summary", "questions", "notes"]
+__all__ = [
+    "ADVICE",
+    "QUESTIONS",
+    "NO_FOCUS_TEXT",
+    "FLAG_TEXT",
+    "apply",
+    "strength",
+    "focus_words",
+    "action_text",
+    "about",
+    "target_rate",
+]
 
 ADVICE = {
-    "prospecting": (
-        "The biggest gap is the number of deals you start, not how you work them. "
-        "The lever is new pipeline: more first conversations with new prospects, which does mean "
-        "making more calls and visits to the right accounts, and turning them into real opportunities."
+    ("prospecting", "activity"): (
+        "You also reach fewer new prospects than your peers, so the lever is new pipeline from more first "
+        "conversations: more calls and visits to the right accounts, turned into real opportunities."
     ),
-    "conversion": (
+    ("prospecting", "qualification"): (
+        "You already reach as many new prospects as your peers or more; too few of those first conversations "
+        "become opportunities. Volume is not the problem: the lever is targeting and qualifying (pick the accounts "
+        "that fit, prepare each first conversation, and agree a concrete next step that makes it an opportunity)."
+    ),
+    ("prospecting", None): (
+        "The lever is new pipeline: where your next opportunities come from, which accounts to open and how to "
+        "turn first conversations into real opportunities."
+    ),
+    ("conversion", None): (
         "The opportunities are there; too few of them end in a win. The lever is qualification and "
         "closing, not more activity: qualify need, budget, decision maker and timeline early, drop "
         "deals that do not fit, and agree a clear next step and decision date at every meeting."
     ),
-    "deal_size": (
-        "The biggest gap is the size of the deals you win. The lever is the size of each deal: "
-        "understand the customer's full need, propose the wider solution, and hold price instead of "
-        "discounting to close."
+    ("deal_size", None): (
+        "The lever is the size of each deal: understand the customer's full need, propose the wider solution, "
+        "and hold price instead of discounting to close."
     ),
-    "velocity": (
-        "Your deals take much longer to close than your peers', so revenue arrives late and deals "
-        "go cold. The lever is pace: a mutual close plan with dates, the decision maker involved "
-        "early, and a hard look at deals that have stalled."
+    ("velocity", None): (
+        "Revenue arrives late and deals go cold. The lever is pace: a mutual close plan with dates, the "
+        "decision maker involved early, and a hard look at the deals that have stalled."
     ),
 }
-"""Focus factor -> what to work on, in a sentence or three."""
+"""(focus, cause) -> what to work on. Only ``("prospecting", "activity")`` speaks of more calls."""
 
 QUESTIONS = {
     "prospecting": [
@@ -75,22 +101,31 @@ QUESTIONS = {
 NO_FOCUS_TEXT = {
     "none": (
         "No part of your funnel falls meaningfully short of your peers: opportunities, win rate, deal size "
-        "and cycle length are all within the usual range. Keep doing what works; the next step is a "
-        "stretch goal you choose."
+        "and cycle length are all within the usual range."
     ),
+    "some": "Of what could be judged ({judged}), nothing falls meaningfully short of your peers; {left} could not be judged this time.",
     "no_data": (
         "There is no new opportunity or closed deal in this period yet, so there is nothing to judge; "
         "we will look again when there is."
     ),
-    "thin_sample": (
-        "With {closed} closed deals in this period the numbers are too few to say fairly which part of "
-        "your funnel to work on; we will look again over a longer period."
-    ),
-    "thin_peers": (
-        "There are too few other reps with data in this period to compare with fairly, so no single focus is named this time."
+    "nothing_judged": (
+        "There is too little data in this period to judge any part of your funnel fairly ({why}); "
+        "we will look again over a longer period."
     ),
 }
 """Why no focus is named -> what the summary says instead."""
+
+FLAG_TEXT = {
+    "padded_activity": (
+        "A data check first: your activity log has bursts of contacts linked to no customer and no "
+        "opportunity, so its contact counts may be padded; anything below that rests on contacts is only "
+        "as good as that log."
+    ),
+    "stale_pipeline": "",
+}
+"""The rep's own data flags said before any advice (empty: shown with the deals, not in the summary)."""
+
+_FACTOR_WORDS = {"prospecting": "new opportunities", "conversion": "win rate", "deal_size": "deal size", "velocity": "cycle length"}
 
 
 def _count(value) -> str:
@@ -109,15 +144,24 @@ def _gap(value) -> str:
     return fmt_unit("pct", value, signed=False)
 
 
-def _peer_phrase(group: str) -> str:
-    return "the team median" if group == "team" else "the median across all reps"
+def _plural(n, word: str) -> str:
+    return f"{_count(n)} {word}{'' if n == 1 else 's'}"
 
 
-def strength(e: Mapping, group: str, *, you: bool = False) -> str:
+def _peer_phrase(benchmark: str) -> str:
+    return "the team median" if benchmark == "team" else "the median across all reps"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def strength(e: Mapping, group: str | None = None, *, you: bool = False) -> str:
     """One strength in words from its evidence ``e``: "Wins 62% of closed deals,
-    above the team median of 55%" (``you=True``: "you win 62% of your closed deals, ...")."""
-    rep, med, peer = e["rep_value"], e["peer_median"], _peer_phrase(group)
-    level = "in line with" if e["score"] == 0 else ("faster than" if e["factor"] == "velocity" else "above")
+    above the team median of 50%" (``you=True``: "you win 62% of your closed deals, ...")."""
+    rep, med = e["rep_value"], e["peer_median"]
+    peer = _peer_phrase(e.get("benchmark") or group or "team")
+    level = "faster than" if e["factor"] == "velocity" else "above"
     if e["factor"] == "prospecting":
         what = f"{'you opened' if you else 'Opened'} {_count(rep)} new opportunities"
         if "raw_value" in e:
@@ -138,9 +182,9 @@ def strength(e: Mapping, group: str, *, you: bool = False) -> str:
     return f"{what}, {level} {peer} of {bench}"
 
 
-def _focus_sentence(e: Mapping, group: str, period) -> str:
-    rep, med, peer = e["rep_value"], e["peer_median"], _peer_phrase(group)
-    gap = _gap(abs(e["gap_pct"]))
+def _focus_sentence(e: Mapping, period) -> str:
+    rep, med, peer = e["rep_value"], e["peer_median"], _peer_phrase(e.get("benchmark", "team"))
+    gap = _gap(abs(e["gap_pct"] or 0))
     when = f" in {period}" if period else ""
     if e["factor"] == "prospecting":
         if "raw_value" in e:
@@ -150,75 +194,222 @@ def _focus_sentence(e: Mapping, group: str, period) -> str:
             )
         return f"You opened {_count(rep)} new opportunities{when}, {gap} fewer than {peer} of {_count(med)}."
     if e["factor"] == "conversion":
-        return f"You won {_share(rep)} of your closed deals{when}, against {peer} of {_share(med)}."
+        deals = _plural(e["n"], "closed deal") if e.get("n") is not None else "closed deals"
+        return f"You won {_share(rep)} of your {deals}{when}, against {peer} of {_share(med)}."
     if e["factor"] == "deal_size":
         return f"Your average won deal{when} was {_count(rep)}, {gap} below {peer} of {_count(med)}."
     return f"Your deals took a median {_count(rep)} days to close{when}, {gap} longer than {peer} of {_days(med)}."
 
 
+def _cause_sentence(diagnosis: Mapping, e: Mapping) -> str:
+    contacts = e.get("contacts") or {}
+    cause = diagnosis.get("cause")
+    if not contacts or cause is None:
+        return ""
+    logged = _plural(contacts.get("raw_value") or 0, "new-prospect contact")
+    if cause == "qualification":
+        return f"You logged {logged}, as many as your peers' median or more, yet fewer of them became opportunities."
+    return f"You logged {logged}, fewer than your peers' median."
+
+
+def _tentative_sentence(diagnosis: Mapping, e: Mapping) -> str:
+    if diagnosis.get("focus_strength") != "tentative":
+        return ""
+    against = e.get("against") or {}
+    reasons = []
+    if not against.get("team"):
+        reasons.append("it shows against all reps but not against your team")
+    elif not against.get("all"):
+        reasons.append("it shows against your team but not against all reps")
+    need = CLEAR_SAMPLE.get(e["factor"], 0)
+    if need and (e.get("n") or 0) < need:
+        kind = "closed" if e["factor"] == "conversion" else "won"
+        reasons.append(f"it rests on {_plural(e.get('n') or 0, kind + ' deal')} ({need} for a clear call)")
+    why = f": {_and(reasons)}" if reasons else ""
+    return f"This is a tentative focus{why}; talk it through before acting on it."
+
+
 def focus_words(diagnosis: Mapping) -> str:
-    """The focus in words, from a diagnosis's facts (``focus``, ``evidence``,
-    ``peer_group``, ``period``): the focus factor against the peers, then
-    the advice. Empty when no focus is named. The summary says the same
-    words after the strengths."""
+    """The focus in words, from a diagnosis's facts: the focus factor against
+    the peers, its cause, how sure it is, the advice and the stake. Empty
+    when no focus is named. The summary says the same words after the strengths."""
     focus = diagnosis.get("focus")
     if not focus:
         return ""
     e = next(e for e in diagnosis["evidence"] if e["factor"] == focus)
-    return f"{_focus_sentence(e, diagnosis.get('peer_group', 'team'), diagnosis.get('period'))} {ADVICE[focus]}"
+    cause = diagnosis.get("cause") if focus == "prospecting" else None
+    parts = [_focus_sentence(e, diagnosis.get("period")), _cause_sentence(diagnosis, e), ADVICE[(focus, cause)]]
+    parts.append(_tentative_sentence(diagnosis, e))
+    if diagnosis.get("stake"):
+        when = f" in {diagnosis['period']}" if diagnosis.get("period") else ""
+        parts.append(f"Closing that gap to the peer median would have brought in about {_count(about(diagnosis['stake']))}{when}.")
+    return " ".join(p for p in parts if p)
 
 
-def summary(
-    *,
-    name,
-    strengths: Sequence[Mapping],
-    focus: str | None,
-    reason: str | None,
-    evidence: Sequence[Mapping],
-    group: str,
-    period,
-    closed: int,
-) -> str:
-    """The diagnosis read aloud: strengths first (their evidence), then the
-    focus and its advice (:func:`focus_words`), or why no focus is named
-    (``reason``, a key of :data:`NO_FOCUS_TEXT`)."""
+def about(amount: float) -> float:
+    """``amount`` to two significant figures: a stake is an estimate, said as one."""
+    if not amount:
+        return 0.0
+    digits = 1 - int(math.floor(math.log10(abs(amount))))
+    return float(round(amount, digits))
+
+
+def action_text(action: Mapping) -> str:
+    """One action in words: a named deal, or the weekly target."""
+    kind = action.get("kind")
+    if kind == "weekly_target":
+        rate = target_rate(action)
+        if not rate:
+            return ""
+        total = action.get("more") or round(action["per_week"] * action["weeks"])
+        return f"{rate[0].upper()}{rate[1:]} (about {_count(total)} over the period) would reach the peer median pace."
+    deal = str(action.get("opportunity_id"))
+    customer = action.get("customer_id")
+    amount = action.get("amount")
+    said = [f"customer {customer}"] if customer else []
+    said += [_count(amount)] if amount is not None else []
+    head = f"{deal} ({', '.join(said)})" if said else deal
+    days = action.get("days")
+    if kind == "stalled_deal":
+        return f"{head}: open, no activity for {_plural(days or 0, 'day')}."
+    if kind == "lost_deal":
+        return f"{head}: lost after {_plural(days or 0, 'day')}." if days is not None else f"{head}: lost."
+    if kind == "small_win":
+        return f"{head}: won, below the typical deal." if days is None else f"{head}: won in {_plural(days, 'day')}, below the typical deal."
+    return head
+
+
+def target_rate(action: Mapping) -> str:
+    """A weekly target as a rate people say: "2 more new opportunities a
+    week", or a month when under one a week ("1.5 more ... a month")."""
+    per_week, weeks = action.get("per_week"), action.get("weeks")
+    if not per_week or not weeks:
+        return ""
+    if per_week >= 1:
+        shown, unit = f"{per_week:.0f}", "week"
+    else:
+        per_month = per_week * 52 / 12
+        shown, unit = (f"{per_month:.0f}" if per_month >= 1.5 else f"{per_month:.1f}".rstrip("0").rstrip(".")), "month"
+    return f"{shown} more new opportunit{'y' if shown == '1' else 'ies'} a {unit}"
+
+
+def _weekly_target(diagnosis: Mapping, action: dict) -> None:
+    e = next((e for e in diagnosis["evidence"] if e["factor"] == "prospecting"), None)
+    weeks = action.get("weeks")
+    if e is None or not weeks or e.get("peer_median") is None or e.get("rep_value") is None:
+        action["per_week"] = None
+        return
+    gap = max(e["peer_median"] - e["rep_value"], 0.0)  # a full-period pace
+    action["more"] = round(gap * float(e.get("active_share") or 1.0)) if gap else None  # in the time worked
+    action["per_week"] = round(gap / weeks, 2) if gap else None
+
+
+def _questions(diagnosis: Mapping) -> list[str]:
+    focus = diagnosis.get("focus")
+    judged = [e for e in diagnosis.get("evidence", []) if e.get("judged")]
+    if focus is None:
+        return list(QUESTIONS["none" if judged else "thin"])
+    asked = list(QUESTIONS[focus])
+    deals = [a for a in diagnosis.get("actions") or [] if a.get("opportunity_id")]
+    named = _and([str(a["opportunity_id"]) for a in deals[:3]]) if deals else ""
+    if focus == "velocity" and named:
+        asked[0] = f"Take {named}: what is the next step and its date for each, and who has to say yes?"
+    elif focus == "conversion" and named:
+        asked[0] = (
+            f"Take {named}, your latest lost deals: when did you first sense they would not close, and what did "
+            "you know then about need, budget and who decides?"
+        )
+    elif focus == "deal_size" and named:
+        asked[0] = f"In {named}, your smallest recent wins, what else did the customer need that was not in the proposal?"
+    elif focus == "prospecting":
+        target = next((a for a in diagnosis.get("actions") or [] if a.get("kind") == "weekly_target" and a.get("per_week")), None)
+        if target:
+            asked[1] = (
+                f"Where in your week is the time to open {target_rate(target)}, and what usually eats into it?"
+            )
+    return asked
+
+
+def _notes(diagnosis: Mapping) -> list[str]:
+    group = diagnosis.get("peer_group", "team")
+    where = "your team" if group == "team" else "all reps"
+    other = "all reps" if group == "team" else "your team (its median shrunk toward all reps' by team size)"
+    said = [f"Benchmark: the median of the other reps with data ({where}); every factor is also checked against {other}."]
+    share = diagnosis.get("active_share")
+    pros = next((e for e in diagnosis.get("evidence", []) if e["factor"] == "prospecting"), None)
+    if share is not None and 0 < share < 1 and pros is not None and pros.get("rep_value") is not None:
+        said.append(
+            f"Employed for {_share(share)} of the period: opportunities are compared as a full-period pace "
+            f"({_count(pros.get('raw_value') or 0)} opened, {_count(pros['rep_value'])} at that pace)."
+        )
+    for item in diagnosis.get("not_judged") or []:
+        said.append(f"Not judged: {FACTOR_NAMES.get(item['factor'], item['factor']).lower()} ({item['reason']}).")
+    if diagnosis.get("cause") is None and diagnosis.get("focus") == "prospecting":
+        said.append("No comparison of new-prospect contacts was possible, so nothing is said about call volume.")
+    return said
+
+
+def _team_finding_text(finding: Mapping) -> str:
+    factor = _FACTOR_WORDS.get(finding["factor"], finding["factor"])
+    return (
+        f"Your team as a whole is behind the other teams on {factor}: that is a question about the team's "
+        "market, mix or ways of working for your manager, not a personal focus."
+    )
+
+
+def apply(diagnosis: dict) -> dict:
+    """Fill ``diagnosis``'s words from its facts (in place; also returned):
+    ``strengths``, ``summary``, ``questions``, ``notes``, each action's
+    ``text`` and ``team_finding["text"]``. Safe to call again after a fact
+    changed."""
+    for action in diagnosis.get("actions") or []:
+        if action.get("kind") == "weekly_target":
+            _weekly_target(diagnosis, action)
+        action["text"] = action_text(action)
+    if diagnosis.get("team_finding"):
+        diagnosis["team_finding"]["text"] = _team_finding_text(diagnosis["team_finding"])
+    shown = [e for e in diagnosis.get("evidence", []) if e.get("strength")]
+    diagnosis["strengths"] = [strength(e) for e in shown]
+
+    name = diagnosis.get("name")
     opener = f"{name}, " if isinstance(name, str) and name else ""
-    parts = []
-    if strengths:
-        said = "; ".join(strength(e, group, you=True) for e in strengths)
-        parts.append(f"{opener}first what is working: {said}.")
+    parts = [FLAG_TEXT[f] for f in diagnosis.get("flags") or [] if FLAG_TEXT.get(f)]
+    if parts and opener:
+        parts[0] = opener + parts[0][0].lower() + parts[0][1:]
+        opener = ""
+    if shown:
+        parts.append(f"{opener}{'first ' if opener else 'First '}what is working: {'; '.join(strength(e, you=True) for e in shown)}.")
     elif opener:
         parts.append(f"{opener}here is how your period looks.")
-    if focus is not None:
-        parts.append(focus_words({"focus": focus, "evidence": evidence, "peer_group": group, "period": period}))
+    if diagnosis.get("focus"):
+        parts.append(focus_words(diagnosis))
     else:
-        parts.append(NO_FOCUS_TEXT[reason].format(closed=closed))
-    text = " ".join(parts)
-    return text[0].upper() + text[1:]
+        parts.append(_no_focus(diagnosis))
+    if diagnosis.get("team_finding"):
+        parts.append(diagnosis["team_finding"]["text"])
+    text = " ".join(p for p in parts if p)
+    diagnosis["summary"] = text[0].upper() + text[1:] if text else ""
+    diagnosis["questions"] = _questions(diagnosis)
+    diagnosis["notes"] = _notes(diagnosis)
+    return diagnosis
 
 
-def questions(focus: str | None, reason: str | None) -> list[str]:
-    """Questions for the next one-to-one: the focus's, else by why none is named."""
-    return list(QUESTIONS[focus or ("none" if reason == "none" else "thin")])
-
-
-def notes(*, peer_count: int, group: str, active_share: float, opened, pace, reason: str | None, closed: int) -> list[str]:
-    """What qualifies a diagnosis: the benchmark, a pro-rated pace, and why
-    no focus is named when the data is too thin (``reason``)."""
-    where = "the rep's team" if group == "team" else "all reps"
-    said = [f"Benchmark: the median of {peer_count} other reps with data ({where})."]
-    if 0 < active_share < 1:
-        said.append(
-            f"Employed for {_share(active_share)} of the period: opportunities are compared as a full-period pace "
-            f"({_count(opened or 0)} opened, {_count(pace or 0)} at that pace)."
+def _no_focus(diagnosis: Mapping) -> str:
+    evidence = diagnosis.get("evidence", [])
+    left = diagnosis.get("not_judged") or []
+    if left and all(item.get("code") == "no_data" for item in left) and len(left) == len(evidence):
+        return NO_FOCUS_TEXT["no_data"]
+    judged = [e["factor"] for e in evidence if e.get("judged")]
+    if not judged:
+        why = "; ".join(f"{FACTOR_NAMES[i['factor']].lower()}: {i['reason']}" for i in left)
+        return NO_FOCUS_TEXT["nothing_judged"].format(why=why)
+    if left:
+        return NO_FOCUS_TEXT["some"].format(
+            judged=_and([_FACTOR_WORDS[f] for f in judged]), left=_and([_FACTOR_WORDS[i["factor"]] for i in left])
         )
-    if reason == "no_data":
-        said.append("No opportunities created or deals closed in this period: nothing to diagnose yet.")
-    elif reason == "thin_sample":
-        said.append(
-            f"Only {closed} closed deal{'' if closed == 1 else 's'} in this period: too few for win rate, deal size "
-            "and cycle length to say which factor holds revenue back. Try a longer period."
-        )
-    elif reason == "thin_peers":
-        said.append(f"Only {peer_count} other reps with data to compare with: too few for a fair benchmark.")
-    return said
+    text = NO_FOCUS_TEXT["none"]
+    if not diagnosis.get("flags"):
+        text += " Keep doing what works; the next step is a stretch goal you choose."
+    else:
+        text += " The next step is a stretch goal you choose, once the data check above is settled."
+    return text

@@ -126,16 +126,26 @@ def _diagnosis_text(result: dict, flags) -> str:
     from salesnb.analysis.quality import quality_for_rep
 
     focus = result["focus"] or "none named"
+    if result.get("focus_strength"):
+        focus += f" ({result['focus_strength']}"
+        focus += f", cause: {result['cause']})" if result.get("cause") else ")"
+    if result.get("stake"):
+        focus += f"  stake: {_value('revenue_won', result['stake'])}"
     lines = [f"{result['rep_id']}  {result['period']}  focus: {focus}", _wrap(result["summary"])]
     lines.append("  Evidence (peer = median of the " + ("team" if result.get("peer_group") == "team" else "other reps") + "):")
     for e in result["evidence"]:
         gap = "" if e["gap_pct"] is None else f"{e['gap_pct']:+.0f}%"
         small = "  small sample" if e["small_sample"] else ""
+        small += "" if e.get("judged", True) else "  not judged"
         n = "" if e["n"] is None else f"n={e['n']}"
         lines.append(
             f"    {e['factor']:<12}{_value(e['metric'], e['rep_value']):>10}   peer {_value(e['metric'], e['peer_median']):>10}"
             f"  {gap:>6}  {n}{small}"
         )
+    acts = [a["text"] for a in result.get("actions") or [] if a.get("text")]
+    if acts:
+        lines.append("  To work on:")
+        lines += [_wrap(f"- {a}", "    ", "  ") for a in acts]
     if result.get("questions"):
         lines.append("  Questions for the next one-to-one:")
         lines += [_wrap(f"- {q}", "    ", "  ") for q in result["questions"]]
