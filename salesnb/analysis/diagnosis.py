@@ -335,8 +335,7 @@ def diagnose_table(
         pools["contacts"] = _Pool(frame, _CONTACTS, has_data, teams)
     flags = flags or {}
     results = []
-    for pos in range(len(frame)):
-        row = frame.iloc[pos]
+    for pos, row in enumerate(frame.to_dict("records")):
         if only is not None and str(row["rep_id"]) not in only:
             continue
         label = period if period is not None else _label(row.get("period"))
@@ -481,11 +480,11 @@ class _Pool:
         self.teams = teams
         self.all = np.sort(self.values[self.usable])
         self.team = {}
-        self.others = {}
+        self.shares = {}
+        others = np.sort(self.values[self.usable & (teams >= 0)])
         for code in np.unique(teams[teams >= 0]):
-            mine = teams == code
-            self.team[code] = np.sort(self.values[self.usable & mine])
-            self.others[code] = np.sort(self.values[self.usable & ~mine])
+            self.team[code] = np.sort(self.values[self.usable & (teams == code)])
+            self.shares[code] = self._shares(self.team[code], others)
 
     def all_peers(self, pos: int) -> tuple[int, list[float] | None]:
         drop = self.values[pos] if self.usable[pos] else None
@@ -503,12 +502,26 @@ class _Pool:
     def team_shares_gap(self, pos: int) -> bool:
         """The rep's team (all of it, the rep included) is itself short of the other teams' reps."""
         code = self.teams[pos]
-        if code < 0 or len(self.team[code]) < MIN_PEERS or len(self.others[code]) < MIN_PEERS:
+        return bool(code >= 0 and self.shares[code])
+
+    def _shares(self, team: np.ndarray, everybody: np.ndarray) -> bool:
+        # the other teams' reps: everybody in a team, this team's values taken out (a sorted difference)
+        keep = np.ones(len(everybody), bool)
+        keep[np.searchsorted(everybody, team) + _rank_within_ties(team)] = False
+        others = everybody[keep]
+        if len(team) < MIN_PEERS or len(others) < MIN_PEERS:
             return False
-        team_median = float(np.median(self.team[code]))
-        others_median = float(np.median(self.others[code]))
-        score = _score(team_median, others_median, self.factor.higher_is_better)
+        score = _score(float(np.median(team)), float(np.median(others)), self.factor.higher_is_better)
         return score is not None and score >= SHORTFALL_MIN - 1e-12
+
+
+def _rank_within_ties(ordered: np.ndarray) -> np.ndarray:
+    """For a sorted array, each value's position among equal values (0, 1, 2... per run)."""
+    if len(ordered) == 0:
+        return np.zeros(0, dtype=int)
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(ordered)), 0))
+    return np.arange(len(ordered)) - run_start
 
 
 def _score(value: float | None, median: float | None, higher_is_better: bool) -> float | None:
@@ -660,7 +673,6 @@ def _diagnose_row(row, pos: int, pools: dict, team_shown: bool, rep_has_data: bo
         e["strength"] = bool(e["judged"] and e["score"] is not None and e["score"] <= -STRENGTH_MIN + 1e-12)
         for key in ("_scores", "_team_shares", "_behind_own_team"):
             e.pop(key)
-    plain = {k: _num(v) if isinstance(v, (int, float, np.floating, np.integer)) else v for k, v in row.items()}
     return {
         "rep_id": str(row["rep_id"]),
         "name": row.get("name") if isinstance(row.get("name"), str) else None,
@@ -671,7 +683,7 @@ def _diagnose_row(row, pos: int, pools: dict, team_shown: bool, rep_has_data: bo
         "strengths": [],
         "evidence": evidence,
         "not_judged": not_judged,
-        "stake": None if focus is None else stake(focus, plain, by_factor),
+        "stake": None if focus is None else stake(focus, row, by_factor),
         "actions": [],
         "team_finding": finding,
         "flags": [],

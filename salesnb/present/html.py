@@ -76,6 +76,8 @@ _STYLE = (
     "<style>"
     ".salesnb-headline{font-size:1.05rem;margin:.2rem 0 .8rem}"
     ".salesnb-focus{border-left:4px solid #d55e00;background:#fdf3ec;padding:.6rem .9rem;margin:0 0 .8rem}"
+    ".salesnb-badge{font-size:.8em;border-radius:3px;padding:0 .35em;margin-left:.4em;border:1px solid #888}"
+    ".salesnb-badge.tentative{border-style:dashed}"
     ".salesnb-note{color:#59636e;font-size:.9rem;margin:.2rem 0}"
     ".salesnb-warning{border-left:4px solid #de8f05;background:#fff8e6;padding:.5rem .8rem;margin:0 0 .8rem}"
     ".salesnb-table td,.salesnb-table th{padding:.3rem .6rem}"
@@ -353,18 +355,34 @@ def strengths(diagnosis: Mapping):
 
 
 def focus(diagnosis: Mapping):
-    """The one focus, in the diagnosis's words (:func:`salesnb.analysis.wording.focus_words`).
+    """The one focus, in the diagnosis's words (:func:`salesnb.analysis.wording.focus_words`),
+    with how sure it is, the deals to work on and what was not judged.
 
-    The summary says the strengths first and the strengths are listed above
-    the box, so when there are strengths the box shows the focus and its
-    advice alone; otherwise (no strengths, or no focus) the whole summary.
+    The strengths are listed above the box, so with a focus the box says the
+    focus, its cause and advice and the stake (after any data check on the
+    rep's own activity, which is always said before advice); without one,
+    the whole summary. Below: the rep's own deals behind the focus (``actions``).
     """
     name = diagnosis.get("focus")
     title = f"Focus: {name.replace('_', ' ')}" if name else "No single focus this period"
-    text = wording.focus_words(diagnosis) if name and diagnosis.get("strengths") else diagnosis.get("summary") or ""
+    badge = ""
+    if name and diagnosis.get("focus_strength"):
+        sure = diagnosis["focus_strength"]
+        badge = f' <span class="salesnb-badge {_e(sure)}">{_e(sure)}</span>'
+    if name and diagnosis.get("evidence"):
+        checks = [wording.FLAG_TEXT.get(f, "") for f in diagnosis.get("flags") or []]
+        finding = (diagnosis.get("team_finding") or {}).get("text", "")
+        text = " ".join(c for c in [*checks, wording.focus_words(diagnosis), finding] if c)
+    else:
+        text = diagnosis.get("summary") or ""
+    deals = [a.get("text") for a in diagnosis.get("actions") or [] if a.get("text")]
+    listed = ""
+    if deals:
+        heading = "Where to start" if any(a.get("opportunity_id") for a in diagnosis["actions"]) else "A number to aim for"
+        listed = f"<p><strong>{heading}</strong></p><ul>" + "".join(f"<li>{_e(d)}</li>" for d in deals) + "</ul>"
     return fragment(
         f'{_STYLE}<div class="salesnb-focus"><p><strong class="focus {_e(name or "none")}">'
-        f"{_e(title)}</strong></p><p>{_e(text)}</p></div>"
+        f"{_e(title)}</strong>{badge}</p><p>{_e(text)}</p>{listed}</div>"
     )
 
 
