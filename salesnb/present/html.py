@@ -560,12 +560,12 @@ def queue_table(queue):
         {
             "Rep": r["label"],
             "Focus": r["focus_text"],
-            "Cause": r.get("cause") or "",
-            "Gap to peer median": r.get("gap_text") or "",
+            "Cause": r.get("cause") or None,  # None, not "": a blank is no figure, so word columns stay left-aligned
+            "Gap to peer median": r.get("gap_text") or None,
             "Stake": fmt("revenue_won", r.get("stake"), missing=""),
             "Attainment": fmt("attainment", r.get("attainment"), missing=""),
-            "Flags": r.get("flags_text") or "",
-            "Improved since last period": r.get("since_text") or "",
+            "Flags": r.get("flags_text") or None,
+            "Improved since last period": r.get("since_text") or None,
         }
         for r in queue.to_dict("records")
     ]
