@@ -64,6 +64,9 @@ __all__ = [
     "warning",
     "paragraph",
     "focus_table",
+    "queue_table",
+    "team_findings",
+    "since_last",
     "training_summary",
 ]
 
@@ -561,3 +564,51 @@ def training_summary(effect: Mapping):
     body = "".join(f"<p>{p}</p>" for p in parts)
     method = f'<p class="salesnb-note">Method: {_e(effect.get("method", ""))}</p>'
     return fragment(_STYLE + body + method + _notes_markup(effect.get("notes")))
+
+
+def queue_table(queue):
+    """The manager's queue: whom to coach first, on what, and what it is worth.
+
+    ``queue``: :func:`salesnb.present.queue.manager_queue` rows, already
+    sorted by stake. Every value is escaped.
+    """
+    import pandas as pd
+
+    rows = [
+        {
+            "Rep": r["label"],
+            "Focus": r["focus_text"],
+            "Cause": r.get("cause") or None,  # None, not "": a blank is no figure, so word columns stay left-aligned
+            "Gap to peer median": r.get("gap_text") or None,
+            "Stake": fmt("revenue_won", r.get("stake"), missing=""),
+            "Attainment": fmt("attainment", r.get("attainment"), missing=""),
+            "Flags": r.get("flags_text") or None,
+            "Improved since last period": r.get("since_text") or None,
+        }
+        for r in queue.to_dict("records")
+    ]
+    columns = ["Rep", "Focus", "Cause", "Gap to peer median", "Stake", "Attainment", "Flags", "Improved since last period"]
+    return table(
+        pd.DataFrame(rows, columns=columns),
+        empty="No reps in this team.",
+        notes=[
+            "Stake: the revenue closing the focus gap to the peer median would have brought in this period. "
+            'Focus "no gap": every factor judged, none short of the peers; "too little data": a factor could not be judged.'
+        ],
+    )
+
+
+def team_findings(findings: Iterable[Mapping]):
+    """Gaps the whole team shares, for the manager (not any one rep's fault); nothing when there are none."""
+    items = [f for f in findings or [] if f.get("text")]
+    if not items:
+        return fragment("")
+    body = "".join(f"<li>{_e(f['text'])}</li>" for f in items)
+    return fragment(f"{_STYLE}<p><strong>Team findings</strong> (gaps the whole team shares):</p><ul>{body}</ul>")
+
+
+def since_last(facts: Mapping | None):
+    """Last period's focus and how that factor moved since (:func:`salesnb.present.progress.since_last`); nothing without one."""
+    if not facts or not facts.get("text"):
+        return fragment("")
+    return fragment(f'{_STYLE}<p class="salesnb-since"><strong>Since last time.</strong> {_e(facts["text"])}</p>')

@@ -91,6 +91,10 @@ class RepReport:
     notes : dict
         Section -> notes to show beside its figures: ``funnel``,
         ``scorecard``, ``trends``, ``value``, ``forecasts``, ``quality``.
+    since_last : dict or None
+        Last period's focus and how that factor moved since
+        (:func:`salesnb.present.progress.since_last`); None when the previous
+        period holds no data or named no focus.
     """
 
     rep: dict
@@ -107,6 +111,7 @@ class RepReport:
     peer_group: str
     peer_label: str
     notes: dict = field(default_factory=dict)
+    since_last: dict | None = None
 
     def notes_for(self, section: str) -> list[str]:
         """The notes to show next to ``section``'s figures."""
@@ -237,7 +242,15 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         peer_group=group,
         peer_label=peer_label,
         notes=notes,
+        since_last=_since_last(ds, rep_id, span, as_of, diagnosis),
     )
+
+
+def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
+    """Last period's focus and how it moved (issue #14 item 8), kept apart from the figures above."""
+    from salesnb.present.progress import since_last_for
+
+    return since_last_for(ds, rep_id, period=span, current=diagnosis, as_of=as_of)
 
 
 def _peer_ids(reps: pd.DataFrame, rep_id: str, group: str) -> list[str]:

@@ -14,6 +14,7 @@ from salesnb.analysis.periods import Period, parse_period
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.page_text import blank_to_none, fold, is_blank, rep_label
+from salesnb.present.queue import QUEUE_COLUMNS, queue_for
 from salesnb.present.rep_page import CLOSED_METRICS
 from salesnb.present.segments import segment, segment_options
 from salesnb.present.tables import batch_table
@@ -32,7 +33,9 @@ class TeamReport:
     or every team's); ``bands``: per factor and rep the rep's value and the
     team's 25th/50th/75th percentile; ``breakdowns``: metrics_table of the
     team's data by territory, customer_type and acquisition_method;
-    ``value``: value_cost per rep.
+    ``value``: value_cost per rep; ``queue``: the manager's queue
+    (:func:`salesnb.present.queue.manager_queue`, sorted by stake);
+    ``findings``: the gaps the whole team shares (:func:`salesnb.present.queue.team_findings`).
     """
 
     team: str | None
@@ -47,6 +50,8 @@ class TeamReport:
     breakdowns: dict
     value: pd.DataFrame
     notes: list = field(default_factory=list)
+    queue: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUEUE_COLUMNS))
+    findings: list = field(default_factory=list)
 
     def band(self, factor: str) -> pd.DataFrame:
         """The rows of :attr:`bands` for one funnel factor."""
@@ -147,6 +152,7 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     value = value[value["rep_id"].isin(ids)].reset_index(drop=True)
     value.insert(1, "label", value["rep_id"].map(labels))
     notes = [n for n in table.attrs.get("notes", [])]
+    queue, findings = queue_for(ds, period=span, as_of=as_of, rep_ids=ids, labels=labels)
     return TeamReport(
         team=team,
         title=title,
@@ -160,6 +166,8 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
         breakdowns=breakdowns,
         value=value,
         notes=notes,
+        queue=queue,
+        findings=findings,
     )
 
 

@@ -6,13 +6,19 @@ and share it with every report), plans one job per report, runs the jobs
 through an :class:`~salesnb.run.executors.Executor` and writes the batch's
 index and manifest::
 
-    DIR/index.html            every report: kind, rep/team, status, note, link
+    DIR/index.html            the manager's queue (every rep, sorted by stake,
+                              linking the rep's report), failures with their
+                              error, then the other pages with their status
     DIR/manifest.json         every report: parameters, notebook, output, data
                               fingerprint, input key, timestamps, seconds,
-                              status, reason, error
+                              status, reason, error; the batch's ``queue``
+                              rows and ``team_findings``
     DIR/reps/<safe>.html      one rep_coaching report per rep
     DIR/teams/<safe>.html     one team_overview report per team
     DIR/data_quality.html     one data_quality report per batch
+    DIR/forecast_review.html  when the source has a forecasts table
+    DIR/training/<safe>.html  one training_effect report per program, when
+                              the source has a training table
     DIR/_failed/<name>.ipynb  the executed notebook of each FAILED report
     DIR/.salesnb.lock         held while a batch writes DIR (see below)
 
@@ -502,6 +508,7 @@ def _prepare(
             if entry["id"] not in planned_ids:
                 kept.append(dict(entry, earlier_run=True))
 
+    queue = _batch_queue(dataset, resolved, as_of_day, planned)
     if to_run:  # the reports' own salesnb.load(source, mapping) reads this
         from salesnb.run import cache
 
@@ -531,6 +538,7 @@ def _prepare(
         "executor": None,
         "workers": None,
         "started": started,
+        **queue,
     }
     return BatchPlan(
         out_dir=out_dir,
@@ -543,6 +551,23 @@ def _prepare(
         cache_dir=str(cache_dir),
         previous=previous_entries,
     )
+
+
+def _batch_queue(dataset, period, as_of_day, planned: list[ReportJob]) -> dict:
+    """The manager's queue for the batch's reps, computed once here (the index
+    shows it): ``queue`` (rows of :func:`salesnb.present.queue.manager_queue`,
+    sorted by stake) and ``team_findings``. A queue that cannot be computed
+    leaves the reports alone: ``queue_note`` says why."""
+    from salesnb.present.queue import queue_for, queue_rows
+
+    reps = {job.key: job.label for job in planned if job.kind == "rep_coaching"}
+    if not reps:
+        return {"queue": [], "team_findings": []}
+    try:
+        frame, findings = queue_for(dataset, period=period, as_of=as_of_day, rep_ids=list(reps), labels=reps)
+    except Exception as exc:  # noqa: BLE001 - the queue is a summary: the reports still render and say what is wrong
+        return {"queue": [], "team_findings": [], "queue_note": mask_text(f"{type(exc).__name__}: {exc}")}
+    return {"queue": queue_rows(frame), "team_findings": findings}
 
 
 def finish_batch(plan: BatchPlan, results) -> BatchResult:

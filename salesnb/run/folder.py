@@ -102,7 +102,7 @@ _OWN_NAMES = (
     MANIFEST,
     INDEX,
     FAILED_DIR,
-    "data_quality.html",
+    *(f"{kind}.html" for kind, (_, folder, _) in KINDS.items() if not folder),
     *(folder for _, folder, _ in KINDS.values() if folder),
 )
 

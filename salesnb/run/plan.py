@@ -48,6 +48,8 @@ ENGINES = ("auto", "fork", "kernel")
 KINDS: dict[str, tuple[str, str | None, str | None]] = {
     "data_quality": ("Data quality", None, None),
     "team_overview": ("Team overview", "teams", "team"),
+    "forecast_review": ("Forecast review", None, None),
+    "training_effect": ("Training effect", "training", "program"),
     "rep_coaching": ("Rep coaching", "reps", "rep_id"),
 }
 FAILED_DIR = "_failed"  # DIR/_failed/: the executed notebook of each failed report
@@ -169,8 +171,11 @@ def plan_batch(
     overviews: bool | None = None,
 ) -> list[ReportJob]:
     """One job per report: data_quality, then one team_overview per team,
-    then one rep_coaching per rep, for the reps/teams asked for (all in
-    ``dataset.reps`` when none are).
+    forecast_review (when the source has a forecasts table), one
+    training_effect per program (when it has a training table), then one
+    rep_coaching per rep, for the reps/teams asked for (all in
+    ``dataset.reps`` when none are). The forecast and training pages come
+    with the overviews.
 
     What is planned: nothing asked, every report; ``reps`` only, those reps'
     coaching reports and nothing else (a 10,000-rep source renders one page
@@ -237,12 +242,33 @@ def plan_batch(
 
     jobs = [job("data_quality", None, "all reps", f"Data quality, {period.label}")] if overviews else []
     jobs += [job("team_overview", team, team, f"Team overview: {team}, {period.label}") for team in chosen_teams]
+    if overviews and _rows(getattr(dataset, "forecasts", None)):
+        jobs.append(job("forecast_review", None, "all reps", f"Forecast review, {period.label}"))
+    if overviews:
+        jobs += [job("training_effect", p, p, f"Training effect: {p}, {period.label}") for p in _programs(dataset)]
     for rep_id in chosen_reps:
         name = roster["names"].get(rep_id) or ""
         label = f"{name} ({rep_id})" if name and name != rep_id else rep_id
         jobs.append(job("rep_coaching", rep_id, label, f"Coaching report: {label}, {period.label}"))
     _check_unique_outputs(jobs)
     return jobs
+
+
+def _rows(frame) -> int:
+    return 0 if frame is None else len(frame)
+
+
+def _programs(dataset) -> list[str]:
+    """The training programs of the source (as first written; matched case-insensitively), sorted."""
+    training = getattr(dataset, "training", None)
+    if not _rows(training) or "program" not in training.columns:
+        return []
+    programs: dict[str, str] = {}
+    for value in training["program"]:
+        text = _text(value)
+        if text:
+            programs.setdefault(text.casefold(), text)
+    return sorted(programs.values(), key=str.casefold)
 
 
 def _roster(dataset) -> dict:
