@@ -48,7 +48,9 @@ PROFILES = {
     **{f"R{i}": {} for i in range(7, 13)},
 }
 SOUTH = {"R4", "R8", "R9", "R10", "R11", "R12"}
-NAMES = {f"R{i}": name for i, name in enumerate(["Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lu"], 1)}
+NAMES = {
+    f"R{i}": name for i, name in enumerate(["Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lu"], 1)
+}
 
 
 def _quarter(day: date) -> str:
@@ -134,7 +136,5 @@ def plant(folder: Path) -> Path:
                 )
         for quarter in ("2025-Q1", "2025-Q2"):
             actual = won_by_quarter.get(quarter, 0.0)
-            forecasts.append(
-                {"rep_id": rep, "period": quarter, "forecast_amount": actual * (1.5 if rep == "R6" else 1.0)}
-            )
+            forecasts.append({"rep_id": rep, "period": quarter, "forecast_amount": actual * (1.5 if rep == "R6" else 1.0)})
     return write_source(folder, {"reps": reps, "opportunities": opps, "activities": acts, "forecasts": forecasts})

@@ -225,7 +225,9 @@ def test_planted_quarter_of_the_opportunities_gets_a_focus_without_ten_closed_de
     _, results = planted
     r3 = results["R3"]
     assert (r3["focus"], r3["cause"]) == ("prospecting", "activity")
-    assert {n["factor"]: n["code"] for n in r3["not_judged"]} == dict.fromkeys(("conversion", "deal_size", "velocity"), "thin_sample")
+    assert {n["factor"]: n["code"] for n in r3["not_judged"]} == dict.fromkeys(
+        ("conversion", "deal_size", "velocity"), "thin_sample"
+    )
     assert r3["stake"] == 75_000  # 15 x 0.5 x 10,000
     assert r3["actions"][0]["text"].startswith("1 more new opportunity a week (about 15 over the period)")
 
@@ -277,7 +279,18 @@ def test_cli_diagnose_json_has_the_contract_keys(planted, tmp_path):
     result = CliRunner().invoke(cli, ["diagnose", str(folder), "--period", PERIOD, "--rep", "R5", "--format", "json"])
     assert result.exit_code == 0, result.output
     (d,) = json.loads(result.output)
-    for key in ("rep_id", "period", "focus", "focus_strength", "cause", "strengths", "evidence", "not_judged", "stake", "actions"):
+    for key in (
+        "rep_id",
+        "period",
+        "focus",
+        "focus_strength",
+        "cause",
+        "strengths",
+        "evidence",
+        "not_judged",
+        "stake",
+        "actions",
+    ):
         assert key in d
     assert d["focus"] == "velocity" and d["stake"] == pytest.approx(results_stake(planted, "R5"))
     text = CliRunner().invoke(cli, ["diagnose", str(folder), "--period", PERIOD, "--rep", "R3"]).output

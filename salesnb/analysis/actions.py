@@ -110,9 +110,9 @@ def _evidence(diagnosis: dict, factor: str) -> dict:
 def _records(deals: pd.DataFrame, kind: str, days_column: str) -> list[dict]:
     out = []
     for row in deals.itertuples(index=False):
-        amount = getattr(row, "amount")
+        amount = row.amount
         days = getattr(row, days_column)
-        customer = getattr(row, "customer_id")
+        customer = row.customer_id
         out.append(
             {
                 "kind": kind,

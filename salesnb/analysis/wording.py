@@ -125,7 +125,12 @@ FLAG_TEXT = {
 }
 """The rep's own data flags said before any advice (empty: shown with the deals, not in the summary)."""
 
-_FACTOR_WORDS = {"prospecting": "new opportunities", "conversion": "win rate", "deal_size": "deal size", "velocity": "cycle length"}
+_FACTOR_WORDS = {
+    "prospecting": "new opportunities",
+    "conversion": "win rate",
+    "deal_size": "deal size",
+    "velocity": "cycle length",
+}
 
 
 def _count(value) -> str:
@@ -242,7 +247,9 @@ def focus_words(diagnosis: Mapping) -> str:
     parts.append(_tentative_sentence(diagnosis, e))
     if diagnosis.get("stake"):
         when = f" in {diagnosis['period']}" if diagnosis.get("period") else ""
-        parts.append(f"Closing that gap to the peer median would have brought in about {_count(about(diagnosis['stake']))}{when}.")
+        parts.append(
+            f"Closing that gap to the peer median would have brought in about {_count(about(diagnosis['stake']))}{when}."
+        )
     return " ".join(p for p in parts if p)
 
 
@@ -275,7 +282,11 @@ def action_text(action: Mapping) -> str:
     if kind == "lost_deal":
         return f"{head}: lost after {_plural(days or 0, 'day')}." if days is not None else f"{head}: lost."
     if kind == "small_win":
-        return f"{head}: won, below the typical deal." if days is None else f"{head}: won in {_plural(days, 'day')}, below the typical deal."
+        return (
+            f"{head}: won, below the typical deal."
+            if days is None
+            else f"{head}: won in {_plural(days, 'day')}, below the typical deal."
+        )
     return head
 
 
@@ -324,9 +335,7 @@ def _questions(diagnosis: Mapping) -> list[str]:
     elif focus == "prospecting":
         target = next((a for a in diagnosis.get("actions") or [] if a.get("kind") == "weekly_target" and a.get("per_week")), None)
         if target:
-            asked[1] = (
-                f"Where in your week is the time to open {target_rate(target)}, and what usually eats into it?"
-            )
+            asked[1] = f"Where in your week is the time to open {target_rate(target)}, and what usually eats into it?"
     return asked
 
 
@@ -378,7 +387,9 @@ def apply(diagnosis: dict) -> dict:
         parts[0] = opener + parts[0][0].lower() + parts[0][1:]
         opener = ""
     if shown:
-        parts.append(f"{opener}{'first ' if opener else 'First '}what is working: {'; '.join(strength(e, you=True) for e in shown)}.")
+        parts.append(
+            f"{opener}{'first ' if opener else 'First '}what is working: {'; '.join(strength(e, you=True) for e in shown)}."
+        )
     elif opener:
         parts.append(f"{opener}here is how your period looks.")
     if diagnosis.get("focus"):
