@@ -75,44 +75,56 @@ def two_teams(north: dict | None = None, south: dict | None = None, n_north=6, n
 
 
 def test_shrunk_team_median_worked_example():
-    # North: R1 plus four team-mates opening 30 each (team of 5: shown against the team).
+    # North: R1 plus three team-mates opening 30 each (a team of 4: shown against all reps).
     # South: six reps opening 10 each. For R1 (24 opportunities):
-    #   team peers 30, 30, 30, 30: median 30; all other reps: 30 x4, 10 x6: median 10;
-    #   shrunk team median = 4/(4+5) x 30 + 5/9 x 10 = 18.89.
+    #   team peers 30, 30, 30: median 30; all other reps: 30 x3, 10 x6: median 10;
+    #   team benchmark = 3/(3+5) x 30 + 5/8 x 10 = 17.5 (a team of three is not one colleague).
     frame = two_teams(
-        north={f"R{i}": {"opportunities": 30} for i in range(2, 6)} | {"R1": {"opportunities": 24}},
-        south={f"R{i}": {"opportunities": 10} for i in range(6, 12)},
-        n_north=5,
+        north={f"R{i}": {"opportunities": 30} for i in range(2, 5)} | {"R1": {"opportunities": 24}},
+        south={f"R{i}": {"opportunities": 10} for i in range(5, 11)},
+        n_north=4,
     )
     r1 = result_for(diagnose_table(frame), "R1")
     e = evidence(r1, "prospecting")
-    assert e["benchmark"] == "team" and e["peer_median"] == 30 and e["peers"] == 4
-    assert e["all_median"] == 10
-    assert e["team_median"] == pytest.approx(4 / 9 * 30 + 5 / 9 * 10)
-    # 24 vs 30 is -20 %: log ratio 0.223 = the threshold; but against the shrunk 18.9
-    # and all reps' 10 R1 is ahead: no shortfall anywhere, and a strength vs all.
+    assert e["benchmark"] == "all" and e["peer_median"] == 10 and e["peers"] == 9
+    assert e["team_median"] == pytest.approx(3 / 8 * 30 + 5 / 8 * 10)
     assert e["against"] == {"team": False, "all": False}
-    assert r1["focus"] is None
+    # R2 (30) against a team median of 30 for its peers R1, R3, R4 (24, 30, 30): not short
+    r2 = result_for(diagnose_table(frame), "R2")
+    assert evidence(r2, "prospecting")["team_median"] == pytest.approx(3 / 8 * 30 + 5 / 8 * 10)
+    assert r1["focus"] is None and r2["focus"] is None
 
 
-def test_gap_only_against_all_reps_is_tentative():
-    # North's six reps open 20 each; R1 opens 15 (-25 % of the team: past the threshold
-    # but inside the band? the team band is [20, 20], so outside: short against the team).
-    # Against all reps (South opens 12 each: all-rep median 12) R1 is ahead: tentative.
+def test_gap_only_against_the_team_is_tentative():
+    # North's six reps open 20 each; R1 opens 15: -25 % of its team's median, outside the
+    # team's band [20, 20]: short against the team (the median the report shows). Against
+    # all reps (South opens 12 each: all other reps' median 12) R1 is ahead: tentative.
     frame = two_teams(north={"R1": {"opportunities": 15}}, south={f"R{i}": {"opportunities": 12} for i in range(7, 13)})
     r1 = result_for(diagnose_table(frame), "R1")
     e = evidence(r1, "prospecting")
-    assert e["all_median"] == 12 and e["against"]["all"] is False
-    # the shrunk team median 5/10 x 20 + 5/10 x 12 = 16: 15 is only 6 % below, not short either
-    assert e["team_median"] == pytest.approx(16.0)
-    assert r1["focus"] is None
-    # A bigger gap, 10 opportunities: short against the shrunk team median (16; -37.5 %)
-    # but still not against all reps (12; -17 %): a tentative focus, said as such.
-    frame.loc[frame["rep_id"] == "R1", "opportunities"] = 10
-    r1 = result_for(diagnose_table(frame), "R1")
+    assert e["benchmark"] == "team" and e["peer_median"] == 20 and e["team_median"] == 20
+    assert e["all_median"] == 12 and e["gap_pct"] == pytest.approx(-25.0)
+    assert e["against"] == {"team": True, "all": False}
     assert r1["focus"] == "prospecting" and r1["focus_strength"] == "tentative"
-    assert evidence(r1, "prospecting")["against"] == {"team": True, "all": False}
     assert "This is a tentative focus: it shows against your team but not against all reps" in r1["summary"]
+
+
+def test_gap_only_against_all_reps_in_a_small_team_is_tentative():
+    # North: a team of three (shown against all reps) opening 12 each but R1 at 8;
+    # South's nine reps open 20. R1 against all other reps (12, 12, 20 x9: median 20): -60 %,
+    # below their 25th percentile (14): short. Against its team: 2/7 x 12 + 5/7 x 20 = 17.7:
+    # -55 %, short too (no band: two team-mates). Clear.
+    north = {"R1": {"opportunities": 8}, "R2": {"opportunities": 12}, "R3": {"opportunities": 12}}
+    frame = two_teams(north=north, n_north=3, n_south=9)
+    r1 = result_for(diagnose_table(frame), "R1")
+    e = evidence(r1, "prospecting")
+    assert e["benchmark"] == "all" and e["peer_median"] == 20
+    assert e["team_median"] == pytest.approx(2 / 7 * 12 + 5 / 7 * 20)
+    assert r1["focus"] == "prospecting" and r1["focus_strength"] == "clear"
+    # the whole team opens fewer than the others: at 12, R2 is short against all reps
+    # but not behind its own team: a team finding, not R2's focus
+    r2 = result_for(diagnose_table(frame), "R2")
+    assert r2["focus"] is None and r2["team_finding"]["factor"] == "prospecting"
 
 
 def test_focus_on_few_won_deals_is_tentative():

@@ -17,9 +17,11 @@ place here (docs/analyses.md says them in words):
   factor that cannot be judged goes to ``not_judged`` with the reason, and
   no sentence says anything about it.
 * **Two benchmarks.** Every factor is compared with all other reps and
-  with the rep's team, the team median shrunk toward all reps' by team size
-  (``n / (n + SHRINK_REPS)`` of the team's, the rest all reps'), so a team
-  of three is not judged on one colleague's figure. A shortfall counts
+  with the rep's team: the team's own median where the report shows it (a
+  team of :data:`MIN_TEAM_REPS` reps with data), else the team median
+  shrunk toward all reps' by team size (``n / (n + SHRINK_REPS)`` of the
+  team's, the rest all reps'), so a team of three is not judged on one
+  colleague's figure. A shortfall counts
   against a benchmark when it is at least 20 % off its median
   (:data:`SHORTFALL_MIN`) and, where that benchmark has
   :data:`BAND_MIN_PEERS` peers, outside their middle half.
@@ -550,19 +552,19 @@ def _judge(pool: _Pool, row, pos: int, team_shown: bool) -> dict:
     team_count, team_q = pool.team_peers(pos)
     all_median = all_q[1] if all_count >= MIN_PEERS else None
     all_band = [all_q[0], all_q[2]] if all_count >= BAND_MIN_PEERS else None
-    # the team benchmark: the team's median shrunk toward all reps' by team size
-    if all_median is not None and team_q is not None and team_count > 0:
-        weight = team_count / (team_count + SHRINK_REPS)
-        team_median = weight * team_q[1] + (1 - weight) * all_median
-    else:
-        team_median = all_median
     team_band = [team_q[0], team_q[2]] if team_count >= BAND_MIN_PEERS else None
-    # the benchmark shown: the team's own median when the team is big enough, else all reps'
+    # the benchmark shown, and the team's: the team's own median where the report shows it
+    # (a team of MIN_TEAM_REPS with data); else all reps' shown, and the team's median
+    # shrunk toward all reps' by team size judged (a team of three is not one colleague)
     if team_shown and team_count >= MIN_PEERS:
-        benchmark, peers, median = "team", team_count, team_q[1]
-        band = team_band
+        benchmark, peers, median, band = "team", team_count, team_q[1], team_band
+        team_median = median
     else:
         benchmark, peers, median, band = "all", all_count, all_median, all_band
+        team_median = all_median
+        if all_median is not None and team_q is not None and team_count > 0:
+            weight = team_count / (team_count + SHRINK_REPS)
+            team_median = weight * team_q[1] + (1 - weight) * all_median
     enough = n is not None and n >= factor.min_n and value is not None
     judged = bool(enough and median is not None)
     gap = score = None
