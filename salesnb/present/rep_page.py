@@ -277,8 +277,9 @@ def protected_evidence(evidence: list[dict], rep_metrics: pd.DataFrame, rep_id: 
     :func:`~salesnb.analysis.diagnosis.peer_counts`. The peer figures are
     taken again from ``rep_metrics`` by the diagnosis's rule and checked
     against it (how many, and the median): a factor whose figures do not
-    match is left out (None), never shown unprotected. Colleagues are every
-    other rep of ``rep_metrics``; the score and the focus are untouched.
+    match is left out (None), never shown unprotected. The colleagues whose
+    figures none may equal are the rep's peer group (``peers``, those with
+    too few deals too); the score and the focus are untouched.
     """
     from salesnb.analysis import privacy
     from salesnb.analysis.labels import unit
@@ -292,7 +293,7 @@ def protected_evidence(evidence: list[dict], rep_metrics: pd.DataFrame, rep_id: 
     ids = frame["rep_id"].astype(str)
     is_peer = ids.isin([str(p) for p in peers]) & has_data
     small = frame["small_sample"].fillna(True).astype(bool) if "small_sample" in frame else closed < 10
-    others = frame[ids != str(rep_id)]
+    others = frame[ids.isin([str(p) for p in peers]) & (ids != str(rep_id))]
     protected = []
     for e in evidence:
         e = dict(e)
@@ -353,14 +354,12 @@ def reworded(diagnosis: dict, evidence: list[dict], *, name=None, closed: int = 
         reasons[0] if focus else "none",
     )
     if focus is not None and by_factor.get(focus, {}).get("peer_median") is None:
-        # the focus's peer median cannot be shown: say the focus without a figure
-        text = f"{wording.ADVICE[focus]}"
-        summary = " ".join(
-            [f"{name}, first what is working: {'; '.join(wording.strength(e, group, you=True) for e in shown)}." if shown else ""]
-            + [text]
-        ).strip()
-    else:
-        summary = wording.summary(strengths=shown, reason=reason, evidence=evidence, **common)
+        # the focus's peer median cannot be shown: the summary says the strengths and the
+        # advice without a figure, and the report shows the summary (no separate strengths)
+        opener = f"{name}, first what is working: " if isinstance(name, str) and name else "First what is working: "
+        said = f"{opener}{'; '.join(wording.strength(e, group, you=True) for e in shown)}. " if shown else ""
+        return {**diagnosis, "evidence": evidence, "strengths": [], "summary": said + wording.ADVICE[focus]}
+    summary = wording.summary(strengths=shown, reason=reason, evidence=evidence, **common)
     return {
         **diagnosis,
         "evidence": evidence,
@@ -398,7 +397,7 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
     has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
     mine = table[table["rep_id"] == rep_id].set_index("period")
     others = table[table["rep_id"].isin(peers) & has_data]
-    colleagues = table[table["rep_id"] != rep_id]  # whose own figures no peer figure may equal
+    colleagues = table[table["rep_id"].isin(peers) & (table["rep_id"] != rep_id)]  # no peer figure may equal theirs
     rows = []
     for metric in TREND_METRICS:
         pool = others[~others["small_sample"].astype(bool)] if metric in CLOSED_METRICS else others
@@ -508,7 +507,7 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     ratios = frame.loc[frame["rep_id"].isin(peers), "value_cost_ratio"].dropna().to_numpy(dtype="float64")
     enough = len(ratios) >= MIN_PEERS
     record = own.iloc[0] if len(own) else None
-    theirs = frame.loc[frame["rep_id"] != rep_id, "value_cost_ratio"].to_numpy()
+    theirs = frame.loc[frame["rep_id"].isin(peers) & (frame["rep_id"] != rep_id), "value_cost_ratio"].to_numpy()
     mine = record["value_cost_ratio"] if record is not None else None
     median, _ = _safe_peer_figures(ratios, theirs, "value_cost_ratio", np.nan if mine is None else mine, MIN_PEERS)
     value = {
