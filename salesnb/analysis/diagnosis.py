@@ -82,6 +82,7 @@ __all__ = [
     "diagnose",
     "diagnose_table",
     "peer_counts",
+    "peer_values",
     "require_rep",
     "set_aside_rep",
     "stake",
@@ -272,6 +273,32 @@ def peer_counts(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") 
         raise InputError(f"no rep {rep_id!r} in the metrics rows")
     (result,) = diagnose_table(rep_metrics, peers=peers, only={str(rep_id)})
     return {e["factor"]: int(e["peers"]) for e in result["evidence"]}
+
+
+def peer_values(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") -> dict[str, np.ndarray]:
+    """The peer figures each factor's shown median and band are taken over for
+    ``rep_id`` (the evidence's ``benchmark`` peers with enough deals, the rep
+    left out), by factor: what a page needs to show them safely
+    (:mod:`salesnb.analysis.privacy`)."""
+    frame = _prepare(rep_metrics)
+    ids = frame["rep_id"].astype(str).to_numpy()
+    where = np.flatnonzero(ids == str(rep_id))
+    if len(where) == 0:
+        raise InputError(f"no rep {rep_id!r} in the metrics rows")
+    pos = int(where[0])
+    (result,) = diagnose_table(rep_metrics, peers=peers, only={str(rep_id)})
+    has_data = _has_data(frame).to_numpy()
+    teams = _team_codes(frame)
+    out = {}
+    for factor in _FACTORS:
+        pool = _Pool(frame, factor, has_data, teams)
+        shown = next(e for e in result["evidence"] if e["factor"] == factor.name)["benchmark"]
+        mask = pool.usable.copy()
+        mask[pos] = False
+        if shown == "team":
+            mask &= teams == teams[pos]
+        out[factor.name] = np.sort(pool.values[mask])
+    return out
 
 
 def diagnose_table(

@@ -167,6 +167,10 @@ def strength(e: Mapping, group: str | None = None, *, you: bool = False) -> str:
     rep, med = e["rep_value"], e["peer_median"]
     peer = _peer_phrase(e.get("benchmark") or group or "team")
     level = "faster than" if e["factor"] == "velocity" else "above"
+    if med is None:  # a median left out (too near a colleague's own figure): said without it
+        peer = peer.replace("the team median", "the team's median").replace(
+            "the median across all reps", "the median across reps"
+        )
     if e["factor"] == "prospecting":
         what = f"{'you opened' if you else 'Opened'} {_count(rep)} new opportunities"
         if "raw_value" in e:
@@ -184,13 +188,15 @@ def strength(e: Mapping, group: str | None = None, *, you: bool = False) -> str:
     else:
         what = f"{'you close' if you else 'Closes'} deals in a median {_count(rep)} days"
         bench = _days(med)
-    return f"{what}, {level} {peer} of {bench}"
+    return f"{what}, {level} {peer}" + (f" of {bench}" if med is not None else "")
 
 
 def _focus_sentence(e: Mapping, period) -> str:
     rep, med, peer = e["rep_value"], e["peer_median"], _peer_phrase(e.get("benchmark", "team"))
     gap = _gap(abs(e["gap_pct"] or 0))
     when = f" in {period}" if period else ""
+    if med is None or e.get("gap_pct") is None:  # the median is not shown: the gap is said without figures
+        return _focus_without_median(e, when, peer)
     if e["factor"] == "prospecting":
         if "raw_value" in e:
             return (
@@ -204,6 +210,17 @@ def _focus_sentence(e: Mapping, period) -> str:
     if e["factor"] == "deal_size":
         return f"Your average won deal{when} was {_count(rep)}, {gap} below {peer} of {_count(med)}."
     return f"Your deals took a median {_count(rep)} days to close{when}, {gap} longer than {peer} of {_days(med)}."
+
+
+def _focus_without_median(e: Mapping, when: str, peer: str) -> str:
+    rep = e["rep_value"]
+    if e["factor"] == "prospecting":
+        return f"You opened {_count(e.get('raw_value', rep))} new opportunities{when}, well below {peer}."
+    if e["factor"] == "conversion":
+        return f"You won {_share(rep)} of your closed deals{when}, well below {peer}."
+    if e["factor"] == "deal_size":
+        return f"Your average won deal{when} was {_count(rep)}, well below {peer}."
+    return f"Your deals took a median {_count(rep)} days to close{when}, well above {peer}."
 
 
 def _cause_sentence(diagnosis: Mapping, e: Mapping) -> str:

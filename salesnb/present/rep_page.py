@@ -5,7 +5,10 @@ The rep's own figures and, for comparison, the peers' median and middle half
 (25th to 75th percentile) -- never another rep's name, id or individual
 figure. A peer median needs at least :data:`salesnb.analysis.diagnosis.MIN_PEERS`
 peers and a middle half at least :data:`BAND_MIN_PEERS`; with fewer they are
-left out, so no colleague's figure can be read back from them.
+left out. Every peer figure shown (the funnel factors, the trends, value
+against cost, and the numbers in the diagnosis's words) goes through
+:mod:`salesnb.analysis.privacy` first, so none equals one colleague's own
+figure as the page shows it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ __all__ = [
     "TREND_QUARTERS",
     "QUALITY_SECTIONS",
     "RepReport",
+    "protected_evidence",
+    "reworded",
     "rep_report",
     "thin_peer_notes",
     "warm_up",
@@ -139,7 +144,8 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     peer figure is a median or percentile over at least
     :data:`salesnb.analysis.diagnosis.MIN_PEERS` peers.
     """
-    from salesnb.analysis.diagnosis import diagnose, peer_counts, require_rep, with_active_share
+    from salesnb.analysis.diagnosis import MIN_PEERS, diagnose, require_rep, with_active_share
+    from salesnb.analysis.labels import factor_name
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.quality import quality_flags, quality_for_rep
     from salesnb.analysis.scorecard import scorecard
@@ -166,7 +172,12 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     peer_label = "team" if group == "team" else "all-rep"
 
     # the peers each factor's figures rest on, by diagnosis's own rule (prospecting: their paces)
-    counts = peer_counts(with_active_share(table, ds.reps, span), rep_id)
+    paced = with_active_share(table, ds.reps, span)
+    counts = {e["factor"]: int(e.get("peers") or 0) for e in diagnosis["evidence"]}
+    # peer figures as a rep may see them, before anything (the words too) is built from them
+    evidence = protected_evidence(diagnosis["evidence"], paced, rep_id, peers, peer_group=group)
+    own_row = paced[paced["rep_id"] == rep_id].iloc[0].to_dict()
+    diagnosis = reworded(diagnosis, evidence, own_row)
     band = {factor: n >= BAND_MIN_PEERS for factor, n in counts.items()}
     factors = pd.DataFrame(
         [
@@ -210,8 +221,19 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
 
     flags = quality_for_rep(batch_table(quality_flags, ds, period=span, as_of=as_of), rep_id)
     flags = flags.drop(columns="rep_id")
+    withheld = [
+        factor_name(e["factor"]).lower()
+        for e in diagnosis["evidence"]
+        if (e["peer_median"] is None and counts.get(e["factor"], 0) >= MIN_PEERS)
+        or (e["peer_band"] is None and e["peer_median"] is not None and band[e["factor"]])
+    ]
     notes = {
-        "funnel": list(diagnosis.get("notes", [])),
+        "funnel": list(diagnosis.get("notes", []))
+        + (
+            [f"Some peer figures for {and_join(withheld)} are left out: any figure near them would be a colleague's own."]
+            if withheld
+            else []
+        ),
         "scorecard": card_notes,
         "trends": trend_notes,
         "value": value_notes,
@@ -253,6 +275,81 @@ def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
     return since_last_for(ds, rep_id, period=span, current=diagnosis, as_of=as_of)
 
 
+def protected_evidence(
+    evidence: list[dict], rep_metrics: pd.DataFrame, rep_id: str, peers, *, peer_group: str = "team"
+) -> list[dict]:
+    """A diagnosis's ``evidence`` with each ``peer_median`` and ``peer_band``
+    replaced by what a rep may see (:func:`salesnb.analysis.privacy.safe_median`,
+    :func:`~salesnb.analysis.privacy.safe_band`) and ``gap_pct`` measured
+    against that median, so the words say the gap to the figure they show.
+
+    ``rep_metrics``: the period's metrics_table by rep with ``active_share``
+    (:func:`salesnb.analysis.diagnosis.with_active_share`); ``peers``: the
+    rep ids of the rep's peer group (the colleagues whose figures none may
+    equal, those with too few deals too). Each factor's peer figures are the
+    diagnosis's own (:func:`salesnb.analysis.diagnosis.peer_values`), checked
+    against it (how many, and the median): a factor whose figures do not
+    match is left out (None), never shown unprotected. The score and the
+    focus are untouched.
+    """
+    from salesnb.analysis import privacy
+    from salesnb.analysis.diagnosis import peer_values
+    from salesnb.analysis.labels import unit
+
+    pools = peer_values(rep_metrics, rep_id, peers=peer_group)
+    frame = rep_metrics.reset_index(drop=True)
+    ids = frame["rep_id"].astype(str)
+    everybody = frame[ids != str(rep_id)]
+    group = everybody[everybody["rep_id"].astype(str).isin([str(p) for p in peers])]
+    protected = []
+    for e in evidence:
+        e = dict(e)
+        metric = e["metric"]
+        values = pools.get(e["factor"], np.array([]))
+        # the colleagues whose figures the shown one may not equal: those it is taken over
+        others = everybody if e.get("benchmark") == "all" else group
+        column = "opportunities_pace" if e["factor"] == "prospecting" and "opportunities_pace" in others else metric
+        colleagues = [[v for v in pair if not pd.isna(v)] for pair in zip(others[metric].to_numpy(), others[column].to_numpy())]
+        usual = e.get("peer_median")
+        matches = (
+            usual is not None
+            and len(values) == e.get("peers", len(values))
+            and len(values) > 0
+            and bool(np.isclose(np.median(values), usual))
+        )
+        kind = unit(metric)
+        median = privacy.safe_median(values, colleagues, kind, rep_value=e.get("rep_value")) if matches else None
+        band = None
+        if median is not None and e.get("peer_band"):
+            band = privacy.safe_band(values, colleagues, kind, rep_value=e.get("rep_value"), median=median)
+        e["peer_median"] = median
+        e["peer_band"] = None if band is None else [band[0], band[1]]
+        rep = e.get("rep_value")
+        if "gap_pct" in e:
+            e["gap_pct"] = round((rep / median - 1) * 100, 1) if rep is not None and median else None
+        protected.append(e)
+    return protected
+
+
+def reworded(diagnosis: dict, evidence: list[dict], metrics_row: dict) -> dict:
+    """``diagnosis`` with ``evidence`` (:func:`protected_evidence`) in place of
+    its own, the stake measured to the medians shown
+    (:func:`salesnb.analysis.diagnosis.stake`) and every word rebuilt from
+    them (:func:`salesnb.analysis.wording.apply`): what a rep reads agrees
+    with the figures beside it. ``metrics_row``: the rep's metrics (with
+    ``active_share``)."""
+    import copy
+
+    from salesnb.analysis import wording
+    from salesnb.analysis.diagnosis import stake
+
+    out = copy.deepcopy({**diagnosis, "evidence": evidence})
+    focus = out.get("focus")
+    if focus is not None:
+        out["stake"] = stake(focus, metrics_row, {e["factor"]: e for e in evidence})
+    return wording.apply(out)
+
+
 def _peer_ids(reps: pd.DataFrame, rep_id: str, group: str) -> list[str]:
     others = reps.index[reps.index != rep_id]
     if group == "team":
@@ -282,25 +379,27 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
     has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
     mine = table[table["rep_id"] == rep_id].set_index("period")
     others = table[table["rep_id"].isin(peers) & has_data]
+    colleagues = table[table["rep_id"].isin(peers) & (table["rep_id"] != rep_id)]  # no peer figure may equal theirs
     rows = []
     for metric in TREND_METRICS:
         pool = others[~others["small_sample"].astype(bool)] if metric in CLOSED_METRICS else others
         for q in window:
             values = pool.loc[pool["period"] == q.label, metric].dropna().to_numpy(dtype="float64")
-            enough = len(values) >= MIN_PEERS
-            banded = len(values) >= BAND_MIN_PEERS
             value = mine.at[q.label, metric] if q.label in mine.index else np.nan
             before_hire = hire is not None and not pd.isna(hire) and q.end < pd.Timestamp(hire)
+            own = np.nan if before_hire else plain_value(value, nan=True)
+            theirs = colleagues.loc[colleagues["period"] == q.label, metric].to_numpy()
+            median, band = _safe_peer_figures(values, theirs, metric, own, MIN_PEERS)
             rows.append(
                 {
                     "quarter": q.label,
                     "period_start": q.start,
                     "metric": metric,
-                    "rep_value": np.nan if before_hire else plain_value(value, nan=True),
+                    "rep_value": own,
                     "small_sample": bool(mine.at[q.label, "small_sample"]) if q.label in mine.index else True,
-                    "peer_low": float(np.percentile(values, 25)) if banded else np.nan,
-                    "peer_median": float(np.median(values)) if enough else np.nan,
-                    "peer_high": float(np.percentile(values, 75)) if banded else np.nan,
+                    "peer_low": band[0] if band else np.nan,
+                    "peer_median": np.nan if median is None else median,
+                    "peer_high": band[1] if band else np.nan,
                     "peers": int(len(values)),
                 }
             )
@@ -315,8 +414,43 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
     if hire is not None and not pd.isna(hire) and pd.Timestamp(hire) > window[0].start:
         notes.append(f"Hired {pd.Timestamp(hire):%Y-%m-%d}: quarters before that are left blank.")
     notes += thin_peer_notes(trends, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)
+    notes += _withheld_notes(trends, order, MIN_PEERS)
     trends.attrs["notes"] = [n for n in table.attrs.get("notes", []) if "expectations.yml" not in n]
     return trends, notes
+
+
+def _withheld_notes(trends: pd.DataFrame, order: list[str], min_peers: int) -> list[str]:
+    """Say where a trend chart leaves a peer figure out although enough peers have data:
+    no figure near it is free of a colleague's own (:mod:`salesnb.analysis.privacy`)."""
+    from salesnb.analysis.labels import label
+
+    notes = []
+    for metric in TREND_METRICS:
+        rows = trends[trends["metric"] == metric]
+        median = rows[(rows["peers"] >= min_peers) & rows["peer_median"].isna()]["quarter"].tolist()
+        band = rows[(rows["peers"] >= BAND_MIN_PEERS) & rows["peer_median"].notna() & rows["peer_low"].isna()]
+        for quarters, what in ((median, "peer median"), (band["quarter"].tolist(), "peers' middle half")):
+            if quarters:
+                notes.append(
+                    f"The {what} of the {label(metric).lower()} is left out in {quarters_text(quarters, order)}: "
+                    "any figure near it would be a colleague's own."
+                )
+    return notes
+
+
+def _safe_peer_figures(values, colleagues, metric: str, rep_value, min_peers: int) -> tuple[float | None, tuple | None]:
+    """The peers' median and (from BAND_MIN_PEERS peers) middle half of ``values``
+    as a rep may see them (:mod:`salesnb.analysis.privacy`); None where left out."""
+    from salesnb.analysis import privacy
+    from salesnb.analysis.labels import unit
+
+    kind = unit(metric)
+    own = None if pd.isna(rep_value) else rep_value
+    median = privacy.safe_median(values, colleagues, kind, rep_value=own, min_peers=min_peers)
+    band = None
+    if median is not None and len(values) >= BAND_MIN_PEERS:
+        band = privacy.safe_band(values, colleagues, kind, rep_value=own, median=median)
+    return median, band
 
 
 def thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min_closed: int) -> list[str]:
@@ -355,12 +489,15 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     ratios = frame.loc[frame["rep_id"].isin(peers), "value_cost_ratio"].dropna().to_numpy(dtype="float64")
     enough = len(ratios) >= MIN_PEERS
     record = own.iloc[0] if len(own) else None
+    theirs = frame.loc[frame["rep_id"].isin(peers) & (frame["rep_id"] != rep_id), "value_cost_ratio"].to_numpy()
+    mine = record["value_cost_ratio"] if record is not None else None
+    median, _ = _safe_peer_figures(ratios, theirs, "value_cost_ratio", np.nan if mine is None else mine, MIN_PEERS)
     value = {
         "clv": plain_value(record["clv"]) if record is not None else 0.0,
         "annual_cost": plain_value(record["annual_cost"]) if record is not None else None,
         "value_cost_ratio": plain_value(record["value_cost_ratio"]) if record is not None else None,
         "clv_source": str(record["clv_source"]) if record is not None else None,
-        "peer_median_ratio": float(np.median(ratios)) if enough else None,
+        "peer_median_ratio": median,
         "peers": int(len(ratios)),
     }
     source = value["clv_source"]
@@ -376,6 +513,8 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
         notes.append("No annual_cost in the reps table for this rep: add it to compare value with cost.")
     if not enough:
         notes.append(f"Too few peers with a recorded cost to give the {peer_label} median.")
+    elif median is None:
+        notes.append(f"The {peer_label} median is left out: no figure near it is free of a colleague's own.")
     return value, notes
 
 

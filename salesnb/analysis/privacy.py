@@ -1,0 +1,206 @@
+"""Peer figures a rep may see: medians and bands that give away no colleague's own figure.
+
+The contract: no number in a rep's report equals one colleague's own figure
+at the precision shown, unless three or more reps share it. A median of
+five peers *is* one peer's figure, and so is the 25th percentile of five;
+rounding it does not help (a colleague's 12,345 rounded is the colleague's
+figure rounded). So a peer figure is shown as the first of these that is
+safe (see :func:`is_safe`):
+
+1. the usual figure (``numpy.percentile``, linear: the median of an even
+   number of peers lies between two of them);
+2. the mean of two or more peer figures next to each other in order, one
+   of them next to its rank (for the median of five: the mean of the middle
+   two below or above it, of the middle three...), the nearest to the usual
+   figure first: a figure of several people, never one person's;
+3. the usual figure rounded to a coarser step (1, 2, 5, 10, 20, 50... units
+   of the shown precision) at which three or more colleagues' figures round
+   to the same value, inside the peers' range.
+
+Safe means: shown as the page shows it (:func:`salesnb.analysis.labels.fmt_unit`),
+it equals no colleague's figure shown the same way, or three or more
+colleagues' figures. When the rep's own figure is given, the figure must
+also stay on the same side of it as the usual figure (a rep above the
+median is never shown a "median" above them). When nothing is safe, or
+fewer than :data:`MIN_PEERS` peers have the figure, the result is None: the
+figure is left out.
+
+It sits in ``analysis`` and imports only the label book, so a report and
+the diagnosis may both use it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from salesnb.analysis.labels import fmt_unit, is_missing
+
+__all__ = [
+    "MIN_PEERS",
+    "SHARED_BY",
+    "STEPS",
+    "shown",
+    "sharing",
+    "is_safe",
+    "safe_quantile",
+    "safe_median",
+    "safe_band",
+]
+
+MIN_PEERS = 3
+"""Fewest peers a peer figure may rest on: with one or two it would be theirs."""
+
+SHARED_BY = 3
+"""A figure three or more colleagues share (at the precision shown) gives none of them away."""
+
+STEPS = {"share": 0.01, "pct": 1.0, "x_quota": 0.1, "x_cost": 0.1, "ratio": 0.01}
+"""Unit code -> the precision a page shows it at (a share: 1 percentage point); others: 1 unit."""
+
+_LADDER = (1, 2, 5)
+
+
+def shown(kind: str, value) -> str:
+    """``value`` as a page shows a figure of unit ``kind`` (the precision compared)."""
+    return fmt_unit(kind, value, signed=False)
+
+
+def _figures(colleague) -> list[float]:
+    """One colleague's figures of a metric: a number, or several (a count and its pace)."""
+    values = colleague if isinstance(colleague, (list, tuple, set, np.ndarray)) else [colleague]
+    return [float(v) for v in values if not is_missing(v)]
+
+
+def sharing(kind: str, value, colleagues: Iterable) -> int:
+    """How many colleagues have a figure that is shown as ``value`` is.
+
+    ``colleagues``: one entry per colleague, a number or a sequence of that
+    colleague's figures of the same metric (counted once)."""
+    text = shown(kind, value)
+    return sum(any(shown(kind, v) == text for v in _figures(c)) for c in colleagues)
+
+
+def is_safe(kind: str, value, colleagues: Iterable) -> bool:
+    """True when ``value``, as shown, is no colleague's figure or is shared by :data:`SHARED_BY` or more."""
+    n = sharing(kind, value, list(colleagues))
+    return n == 0 or n >= SHARED_BY
+
+
+def _same_side(kind: str, candidate: float, usual: float, rep_value) -> bool:
+    """The candidate keeps the usual figure's side of the rep's own figure, as shown."""
+    if is_missing(rep_value):
+        return True
+    rep = float(rep_value)
+    if shown(kind, usual) == shown(kind, rep):
+        return True
+    if shown(kind, candidate) == shown(kind, rep):
+        return False
+    return (candidate > rep) == (usual > rep)
+
+
+def _windows(values: np.ndarray, position: float) -> list[float]:
+    """Means of two or more consecutive sorted values, each run holding a value
+    next to ``position`` (a rank from 0), nearest the usual figure first."""
+    n = len(values)
+    usual = float(np.interp(position, np.arange(n), values))
+    near = {int(math.floor(position)), int(math.ceil(position))}
+    means = [
+        float(values[start:stop].mean())
+        for start in range(n)
+        for stop in range(start + 2, n + 1)
+        if any(start <= i < stop for i in near)
+    ]
+    return sorted(means, key=lambda m: abs(m - usual))
+
+
+def _coarse(kind: str, usual: float, values: np.ndarray, colleagues: list) -> list[float]:
+    """The usual figure rounded to coarser steps at which SHARED_BY+ colleagues round alike, within the peers' range."""
+    base = STEPS.get(kind, 1.0)
+    top = max(float(np.abs(values).max()), base) * 2
+    found = []
+    decade = base
+    while decade <= top:
+        for factor in _LADDER:
+            step = decade * factor
+            value = round(usual / step) * step
+            if not values.min() <= value <= values.max():
+                continue
+            alike = sum(any(round(v / step) * step == value for v in _figures(c)) for c in colleagues)
+            if alike >= SHARED_BY:
+                found.append(value)
+        decade *= 10
+    return found
+
+
+def safe_quantile(
+    values: Sequence[float],
+    q: float,
+    colleagues: Iterable,
+    kind: str,
+    *,
+    rep_value=None,
+    min_peers: int = MIN_PEERS,
+) -> float | None:
+    """The peers' ``q`` quantile (0.5: the median) as a rep may see it, or None.
+
+    Parameters
+    ----------
+    values : sequence of float
+        The peer figures the quantile is taken over (missing ones are dropped).
+    q : float
+        0.25, 0.5, 0.75...
+    colleagues : iterable
+        Every colleague of the reader (the peers and anyone else whose
+        figure of this metric the page might echo), one entry each: a
+        number or a sequence of that colleague's figures of the metric.
+    kind : str
+        The unit code the page formats the figure with (:data:`salesnb.analysis.labels.UNITS`).
+    rep_value : float, optional
+        The reader's own figure: the result stays on the same side of it as
+        the usual quantile.
+    min_peers : int
+        Fewer peer figures than this: None.
+
+    See the module docstring for the order in which figures are tried.
+    """
+    peers = np.sort(np.asarray([float(v) for v in values if not is_missing(v)], dtype="float64"))
+    if len(peers) < max(min_peers, 1):
+        return None
+    others = list(colleagues)
+    usual = float(np.percentile(peers, q * 100))
+    position = q * (len(peers) - 1)
+    for candidate in [usual, *_windows(peers, position), *_coarse(kind, usual, peers, others)]:
+        if is_safe(kind, candidate, others) and _same_side(kind, candidate, usual, rep_value):
+            return candidate
+    return None
+
+
+def safe_median(values: Sequence[float], colleagues: Iterable, kind: str, *, rep_value=None, min_peers: int = MIN_PEERS):
+    """:func:`safe_quantile` at 0.5."""
+    return safe_quantile(values, 0.5, colleagues, kind, rep_value=rep_value, min_peers=min_peers)
+
+
+def safe_band(
+    values: Sequence[float],
+    colleagues: Iterable,
+    kind: str,
+    *,
+    rep_value=None,
+    median=None,
+    min_peers: int = MIN_PEERS,
+) -> tuple[float, float] | None:
+    """The peers' middle half (25th, 75th percentile) as a rep may see it, or None.
+
+    Each end is a :func:`safe_quantile`; the band is left out when either
+    end is, or when the two ends do not hold ``median`` (the safe median
+    shown beside it) between them, as shown."""
+    others = list(colleagues)
+    low = safe_quantile(values, 0.25, others, kind, rep_value=rep_value, min_peers=min_peers)
+    high = safe_quantile(values, 0.75, others, kind, rep_value=rep_value, min_peers=min_peers)
+    if low is None or high is None or low > high:
+        return None
+    if not is_missing(median) and not low <= float(median) <= high:
+        return None
+    return low, high
