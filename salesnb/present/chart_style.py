@@ -21,7 +21,7 @@ import seaborn as sns
 from cycler import cycler
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from salesnb.analysis.labels import fmt_unit, unit
+from salesnb.analysis.labels import money, unit
 from salesnb.present import drawing as figures
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
     "set_title",
     "set_labels",
     "format_value_axis",
+    "fit_value_axis",
+    "MIN_SHARE_SPAN",
     "money_tick",
     "require_columns",
     "legend_below",
@@ -147,8 +149,22 @@ def chart_text(value) -> str:
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "\u2026"
 
 
+TITLE_CHARS_PER_INCH = 12
+"""Bold 11 pt DejaVu Sans characters that fit in an inch (13 on average; titles wrap by it)."""
+
+
 def set_title(ax, text: str) -> None:
-    ax.set_title(text, fontsize=RC["axes.titlesize"], fontweight="bold", parse_math=False)
+    """The chart's title in bold, wrapped onto more lines where it would not fit
+    above ``ax`` (a narrow panel of a row): a title is never cut."""
+    import textwrap
+
+    fig = ax.get_figure(root=True)
+    spec = ax.get_subplotspec()
+    columns = spec.get_gridspec().ncols if spec is not None else 1
+    width = fig.get_figwidth() / columns - 0.15  # inches: the panel's slot (a title may reach over the gaps beside it)
+    room = max(int(width * TITLE_CHARS_PER_INCH), 8)
+    lines = textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False) if len(text) > room else [text]
+    ax.set_title("\n".join(lines) or text, fontsize=RC["axes.titlesize"], fontweight="bold", parse_math=False)
 
 
 def set_labels(ax, xlabel: str, ylabel: str) -> None:
@@ -172,9 +188,46 @@ def format_value_axis(axis, metric: str) -> None:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
 
 
+MIN_SHARE_SPAN = 0.2
+"""The least a rate axis spans (20 percentage points): 61% and 63% must not look like a cliff."""
+
+
+def fit_value_axis(ax, metric: str, values, *, axis: str = "y", from_zero: bool = False) -> tuple[float, float]:
+    """Set ``ax``'s value-axis limits so that every value drawn and every benchmark
+    (peer median, middle half, target: pass them all in ``values``) lies inside,
+    with a sensible least span: a rate spans at least :data:`MIN_SHARE_SPAN`
+    and stays within 0..100% where its values do; counts, money and days span
+    at least a fifth of their largest value; with ``from_zero`` (bars, or a
+    quantity read against zero) the axis starts at 0. Returns the limits."""
+    numbers = [float(v) for v in values if v is not None and not pd.isna(v) and np.isfinite(float(v))]
+    kind = unit(metric)
+    if not numbers:
+        numbers = [0.0, 1.0] if kind == "share" else [0.0]
+    low, high = min(numbers), max(numbers)
+    if from_zero and low >= 0:
+        low = 0.0
+    least = MIN_SHARE_SPAN if kind == "share" else max(0.2 * max(abs(low), abs(high)), 1.0)
+    if high - low < least:
+        middle = (high + low) / 2
+        low, high = middle - least / 2, middle + least / 2
+    pad = (high - low) * 0.12
+    low, high = low - pad, high + pad
+    if min(numbers) >= 0:
+        low = max(low, 0.0)
+        if from_zero:
+            low = 0.0
+    if kind == "share" and max(numbers) <= 1:
+        high = min(high, 1.0 + (0.02 if max(numbers) >= 0.99 else 0.0))
+        if high - low < MIN_SHARE_SPAN:  # clipped at 100%: widen downwards instead
+            low = max(0.0, high - MIN_SHARE_SPAN - pad)
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(low, high)
+    return low, high
+
+
 def money_tick(value, _pos=None) -> str:
-    """A money axis tick: 1.2M, 35k (the label book's compact money)."""
-    return fmt_unit("currency", value, compact=True)
+    """A money axis tick: 1.2M, 35k (the label book's compact money; the axis's
+    name carries the currency, :func:`salesnb.analysis.labels.axis_label`)."""
+    return money(value, compact=True, currency="")
 
 
 def require_columns(frame, columns: Sequence[str], what: str) -> None:

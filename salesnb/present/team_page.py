@@ -13,7 +13,7 @@ import pandas as pd
 from salesnb.analysis.periods import Period, parse_period
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
-from salesnb.present.page_text import blank_to_none, fold, is_blank, rep_label
+from salesnb.present.page_text import blank_to_none, fold, is_blank, rep_label, use_currency
 from salesnb.present.rep_page import CLOSED_METRICS
 from salesnb.present.segments import segment, segment_options
 from salesnb.present.tables import batch_table
@@ -80,6 +80,7 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     from salesnb.analysis.value import value_cost
 
     as_of = blank_to_none(as_of)
+    use_currency(ds)
     span = parse_period(period, as_of=as_of)
     reps = ds.reps.drop_duplicates("rep_id")
     if is_blank(team):
