@@ -149,22 +149,48 @@ def chart_text(value) -> str:
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "\u2026"
 
 
-TITLE_CHARS_PER_INCH = 12
-"""Bold 11 pt DejaVu Sans characters that fit in an inch (13 on average; titles wrap by it)."""
-
-
 def set_title(ax, text: str) -> None:
     """The chart's title in bold, wrapped onto more lines where it would not fit
-    above ``ax`` (a narrow panel of a row): a title is never cut."""
-    import textwrap
-
+    above ``ax`` (a narrow panel of a row; measured in the title's font): a
+    title is never cut."""
     fig = ax.get_figure(root=True)
-    spec = ax.get_subplotspec()
-    columns = spec.get_gridspec().ncols if spec is not None else 1
-    width = fig.get_figwidth() / columns - 0.15  # inches: the panel's slot (a title may reach over the gaps beside it)
-    room = max(int(width * TITLE_CHARS_PER_INCH), 8)
-    lines = textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False) if len(text) > room else [text]
-    ax.set_title("\n".join(lines) or text, fontsize=RC["axes.titlesize"], fontweight="bold", parse_math=False)
+    page = fig.get_figwidth() * 72
+    # the layout narrows the axes by its tick labels and axis name: the title, centred on it, is no wider
+    ticks = max((_width(t.get_text(), t.get_fontsize()) for t in ax.yaxis.get_ticklabels()), default=0.0)
+    room = min(ax.get_position().width * page, page - ticks - 2 * RC["axes.labelsize"] - 24)  # points
+    ax.set_title(_wrapped(text, RC["axes.titlesize"], room), fontsize=RC["axes.titlesize"], fontweight="bold", parse_math=False)
+
+
+def _width(text: str, size: float, *, bold: bool = False) -> float:
+    """How wide ``text`` is, in points, in salesnb's chart font at ``size`` pt."""
+    from matplotlib.font_manager import FontProperties, findfont, get_font
+
+    if not text:
+        return 0.0
+    font = get_font(findfont(FontProperties(family=RC["font.family"], weight="bold" if bold else "normal")))
+    font.set_size(size, 72)  # at 72 dpi a pixel is a point
+    width = 0.0
+    for line in str(text).split("\n"):
+        font.set_text(line, 0.0)
+        width = max(width, font.get_width_height()[0] / 64)
+    return width
+
+
+def _wrapped(text: str, size: float, room: float) -> str:
+    """``text`` broken between words into lines each at most ``room`` points wide in bold ``size`` pt."""
+
+    def width(line: str) -> float:
+        return _width(line, size, bold=True)
+
+    if width(text) <= room:
+        return text
+    lines: list[str] = []
+    for word in text.split():
+        if lines and width(f"{lines[-1]} {word}") <= room:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 def set_labels(ax, xlabel: str, ylabel: str) -> None:

@@ -91,7 +91,8 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
         if members.empty:
             known = segment_options(ds)["team"]
             raise InputError(f"no team {team!r} in the reps table; known teams: {', '.join(known) or 'none'}")
-        title = f"Team {str(members['team'].iloc[0])}"
+        written = str(members["team"].iloc[0]).strip()  # the team's name as the data writes it: "Alpha", "Team B"
+        title = written if fold(written).startswith("team ") else f"Team {written}"
     ids = list(members["rep_id"])
     members = (
         members[["rep_id", "name", "team", "territory"]]
