@@ -104,7 +104,7 @@ def test_data_text_is_drawn_literally():
 
 def test_factor_bands_has_one_panel_per_factor_with_units():
     fig = charts.factor_bands(FACTORS)
-    titles = [ax.get_title() for ax in fig.axes]
+    titles = [" ".join(ax.get_title().split()) for ax in fig.axes]  # a title wider than its panel wraps
     assert titles == ["Prospecting", "Conversion (focus)", "Deal size", "Velocity"]
     assert [ax.get_ylabel() for ax in fig.axes] == [
         "New opportunities (count)",
@@ -121,7 +121,14 @@ def test_factor_bands_legend_shows_you_in_blue_whichever_panel_is_the_focus():
     legend = charts.factor_bands(focus_first).legends[0]
     you = dict(zip([t.get_text() for t in legend.get_texts()], legend.legend_handles))["You"]
     assert to_hex(you.get_edgecolor()[0]) == charts.PALETTE["you"]
-    assert sorted(t.get_text() for t in legend.get_texts()) == ["Team median", "Team middle half", "You"]
+    # every colour drawn is named: the vermillion focus dot and the hollow few-deals dot too
+    assert sorted(t.get_text() for t in legend.get_texts()) == [
+        "Hollow: few closed deals",
+        "Team median",
+        "Team middle half",
+        "You",
+        "You, on your focus",
+    ]
 
 
 def test_trend_units_and_axis_format():

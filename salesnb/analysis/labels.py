@@ -9,6 +9,12 @@ a diagnosis sentence, a report table, a chart and the CLI::
     fmt("revenue_won", 627987.47)  -> '627,987'
     fmt("cycle_days_median", 31.0) -> '31 days'
 
+Money carries the currency of ``expectations.yml`` (``currency: EUR``)
+once a page has said which (:func:`set_currency`): ``EUR 627,987``, or
+``€627,987`` for a symbol; with none set, no sign at all (never a guessed
+``$``). Counts in a sentence agree with their noun (:func:`count_of`:
+"1 closed deal", "2 closed deals").
+
 It sits in ``analysis`` (and imports nothing of salesnb) so that analysis,
 present and cli may all use it.
 """
@@ -33,6 +39,11 @@ __all__ = [
     "is_missing",
     "fmt",
     "fmt_unit",
+    "money",
+    "currency",
+    "set_currency",
+    "currency_of",
+    "count_of",
 ]
 
 UNITS = {
@@ -129,8 +140,10 @@ EXPECTATION_NAMES = {
     "max_travel_share": "Share of activities that are visits (at most)",
     "pipeline_coverage": "Pipeline coverage",
     "win_rate": "Win rate",
+    "min_prospecting_share": "Least share of new customers from prospecting",
+    "currency": "Currency",
 }
-"""A scorecard's expectations -> their names."""
+"""A scorecard's expectations (the keys of ``expectations.yml``) -> their names."""
 
 EXPECTATION_UNITS = {
     "currency": "currency",
@@ -155,8 +168,10 @@ def unit(metric: str) -> str:
 
 
 def axis_label(metric: str) -> str:
-    """An axis label with its unit in parentheses: ``Win rate (%)``."""
-    return f"{label(metric)} ({UNITS[unit(metric)]})"
+    """An axis label with its unit in parentheses: ``Win rate (%)``; money
+    names the currency when one is set (``Revenue won (EUR)``)."""
+    kind = unit(metric)
+    return f"{label(metric)} ({currency() or UNITS[kind] if kind == 'currency' else UNITS[kind]})"
 
 
 def factor_name(factor: str) -> str:
@@ -200,12 +215,8 @@ def fmt_unit(kind: str, value, *, missing: str = "n/a", signed: bool = True, com
     if is_missing(value):
         return missing
     number = float(value)
-    if compact and kind == "currency":
-        size = abs(number)
-        if size >= 1e6:
-            return f"{number / 1e6:,.1f}M"
-        if size >= 1e3:
-            return f"{number / 1e3:,.0f}k"
+    if kind == "currency":
+        return money(number, compact=compact)
     if kind == "share":
         return f"{number:.0%}"
     if kind == "pct":
@@ -218,3 +229,69 @@ def fmt_unit(kind: str, value, *, missing: str = "n/a", signed: bool = True, com
     if kind == "ratio":
         return f"{number:,.2f}".rstrip("0").rstrip(".")
     return f"{number:,.0f}"
+
+
+_CURRENCY: list[str | None] = [None]  # the currency pages show beside money (set_currency)
+
+
+def currency() -> str | None:
+    """The currency money is shown in (:func:`set_currency`), or None: no sign."""
+    return _CURRENCY[0]
+
+
+def set_currency(code) -> str | None:
+    """Show money in ``code`` from now on (``"EUR"``, ``"€"``; None or blank:
+    no currency). A page sets it from its data's expectations
+    (:func:`currency_of`) before it formats a figure, so every table,
+    sentence and chart axis of that page agrees. Returns the one it replaced."""
+    before = _CURRENCY[0]
+    text = "" if code is None or is_missing(code) else str(code).strip()
+    _CURRENCY[0] = text or None
+    return before
+
+
+def currency_of(expectations) -> str | None:
+    """The ``currency:`` of an expectations mapping (at its top level or in its
+    ``default:`` section), or None when it names none."""
+    if not isinstance(expectations, dict):
+        return None
+    for where in (expectations, expectations.get("default")):
+        if isinstance(where, dict) and not is_missing(where.get("currency")) and str(where.get("currency")).strip():
+            return str(where["currency"]).strip()
+    return None
+
+
+def money(value, *, compact: bool = False, currency: str | None = None, missing: str = "n/a") -> str:
+    """An amount of money as every page shows it: ``EUR 12,300`` for a code,
+    ``€12,300`` for a symbol, ``12,300`` when no currency is set (the
+    current one, :func:`set_currency`, unless ``currency`` is given; ``""``:
+    none). ``compact=True`` as a chart's ticks: ``1.2M``, ``35k``, ``800``.
+    """
+    if is_missing(value):
+        return missing
+    number = float(value)
+    size = abs(number)
+    if compact and size >= 1e6:
+        digits = f"{size / 1e6:,.1f}M"
+    elif compact and size >= 1e3:
+        digits = f"{size / 1e3:,.0f}k"
+    else:
+        digits = f"{size:,.0f}"
+    sign = "-" if number < 0 and digits.strip("0.,kM") else ""
+    code = _CURRENCY[0] if currency is None else (currency.strip() or None)
+    if not code:
+        return sign + digits
+    if code.isalpha() and code.isascii():
+        return f"{code} {sign}{digits}"
+    return f"{sign}{code}{digits}"
+
+
+def count_of(n, singular: str, plural: str | None = None, *, missing: str = "n/a") -> str:
+    """A count and its noun, agreeing: ``count_of(1, "closed deal")`` -> "1 closed
+    deal", ``count_of(2, "closed deal")`` -> "2 closed deals" (``plural``
+    when adding an s is wrong: "new opportunity", "new opportunities")."""
+    if is_missing(n):
+        return f"{missing} {plural or singular + 's'}"
+    number = float(n)
+    noun = singular if number == 1 else (plural or singular + "s")
+    return f"{fmt_unit('count', number)} {noun}"

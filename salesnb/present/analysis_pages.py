@@ -11,7 +11,7 @@ import pandas as pd
 
 from salesnb.analysis.periods import Period, data_span, parse_period
 from salesnb.io.dataset import Dataset
-from salesnb.present.page_text import blank_to_none, is_blank, rep_labels
+from salesnb.present.page_text import blank_to_none, is_blank, rep_labels, use_currency
 from salesnb.present.tables import batch_table
 
 __all__ = [
@@ -68,6 +68,7 @@ def forecast_report(ds: Dataset, *, period, as_of=None) -> ForecastReport:
     from salesnb.analysis.metrics import metrics_table
 
     as_of = blank_to_none(as_of)
+    use_currency(ds)
     span = parse_period(period, as_of=as_of)
     history = Period.between(min(data_span(ds).start, span.start), span.end)
     labels = rep_labels(ds)
@@ -107,6 +108,7 @@ def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
     from salesnb.analysis.quality import quality_flags
 
     as_of = blank_to_none(as_of)
+    use_currency(ds)
     span = parse_period(period, as_of=as_of)
     labels = rep_labels(ds)
     flags = batch_table(quality_flags, ds, period=span, as_of=as_of)
@@ -157,6 +159,7 @@ def training_report(ds: Dataset, *, program: str, metric: str = "win_rate", peri
     from salesnb.analysis.training import training_effect
 
     as_of = blank_to_none(as_of)
+    use_currency(ds)
     end = parse_period(period, as_of=as_of).end if not is_blank(period) else None
     if ds.training is None:  # say which table would enable it, and carry on
         return {

@@ -24,6 +24,7 @@ from salesnb.analysis.labels import METRIC_LABELS, axis_label, label, unit
 from salesnb.present.chart_style import (
     PALETTE,
     chart_text,
+    fit_value_axis,
     format_value_axis,
     legend_below,
     new_seaborn_figure,
@@ -130,6 +131,7 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
         ax.set_ylim(len(reps) - 0.5, -0.5)
     ax.grid(False, axis="y")
     format_value_axis(ax.xaxis, metric)
+    fit_value_axis(ax, metric, [*rows["value"], low, mid, high], axis="x")
     set_title(ax, title or f"{label(metric)} by rep, against the team's middle half")
     xlabel = axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
     set_labels(ax, xlabel, "Rep")
@@ -254,6 +256,7 @@ def before_after(means: Mapping, *, metric: str = "win_rate") -> Figure:
     ax.set_xticks([0, 1], windows)
     ax.set_xlim(-0.3, 1.3)
     format_value_axis(ax.yaxis, metric)
+    fit_value_axis(ax, metric, averages["value"])
     set_title(ax, f"Average {label(metric).lower()} before and after, trained vs untrained")
     set_labels(ax, "Window", axis_label(metric))
     if ax.lines:

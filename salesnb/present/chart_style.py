@@ -21,7 +21,7 @@ import seaborn as sns
 from cycler import cycler
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from salesnb.analysis.labels import fmt_unit, unit
+from salesnb.analysis.labels import money, unit
 from salesnb.present import drawing as figures
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
     "set_title",
     "set_labels",
     "format_value_axis",
+    "fit_value_axis",
+    "MIN_SHARE_SPAN",
     "money_tick",
     "require_columns",
     "legend_below",
@@ -148,7 +150,47 @@ def chart_text(value) -> str:
 
 
 def set_title(ax, text: str) -> None:
-    ax.set_title(text, fontsize=RC["axes.titlesize"], fontweight="bold", parse_math=False)
+    """The chart's title in bold, wrapped onto more lines where it would not fit
+    above ``ax`` (a narrow panel of a row; measured in the title's font): a
+    title is never cut."""
+    fig = ax.get_figure(root=True)
+    page = fig.get_figwidth() * 72
+    # the layout narrows the axes by its tick labels and axis name: the title, centred on it, is no wider
+    ticks = max((_width(t.get_text(), t.get_fontsize()) for t in ax.yaxis.get_ticklabels()), default=0.0)
+    room = min(ax.get_position().width * page, page - ticks - 2 * RC["axes.labelsize"] - 24)  # points
+    ax.set_title(_wrapped(text, RC["axes.titlesize"], room), fontsize=RC["axes.titlesize"], fontweight="bold", parse_math=False)
+
+
+def _width(text: str, size: float, *, bold: bool = False) -> float:
+    """How wide ``text`` is, in points, in salesnb's chart font at ``size`` pt."""
+    from matplotlib.font_manager import FontProperties, findfont, get_font
+
+    if not text:
+        return 0.0
+    font = get_font(findfont(FontProperties(family=RC["font.family"], weight="bold" if bold else "normal")))
+    font.set_size(size, 72)  # at 72 dpi a pixel is a point
+    width = 0.0
+    for line in str(text).split("\n"):
+        font.set_text(line, 0.0)
+        width = max(width, font.get_width_height()[0] / 64)
+    return width
+
+
+def _wrapped(text: str, size: float, room: float) -> str:
+    """``text`` broken between words into lines each at most ``room`` points wide in bold ``size`` pt."""
+
+    def width(line: str) -> float:
+        return _width(line, size, bold=True)
+
+    if width(text) <= room:
+        return text
+    lines: list[str] = []
+    for word in text.split():
+        if lines and width(f"{lines[-1]} {word}") <= room:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 def set_labels(ax, xlabel: str, ylabel: str) -> None:
@@ -172,9 +214,46 @@ def format_value_axis(axis, metric: str) -> None:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
 
 
+MIN_SHARE_SPAN = 0.2
+"""The least a rate axis spans (20 percentage points): 61% and 63% must not look like a cliff."""
+
+
+def fit_value_axis(ax, metric: str, values, *, axis: str = "y", from_zero: bool = False) -> tuple[float, float]:
+    """Set ``ax``'s value-axis limits so that every value drawn and every benchmark
+    (peer median, middle half, target: pass them all in ``values``) lies inside,
+    with a sensible least span: a rate spans at least :data:`MIN_SHARE_SPAN`
+    and stays within 0..100% where its values do; counts, money and days span
+    at least a fifth of their largest value; with ``from_zero`` (bars, or a
+    quantity read against zero) the axis starts at 0. Returns the limits."""
+    numbers = [float(v) for v in values if v is not None and not pd.isna(v) and np.isfinite(float(v))]
+    kind = unit(metric)
+    if not numbers:
+        numbers = [0.0, 1.0] if kind == "share" else [0.0]
+    low, high = min(numbers), max(numbers)
+    if from_zero and low >= 0:
+        low = 0.0
+    least = MIN_SHARE_SPAN if kind == "share" else max(0.2 * max(abs(low), abs(high)), 1.0)
+    if high - low < least:
+        middle = (high + low) / 2
+        low, high = middle - least / 2, middle + least / 2
+    pad = (high - low) * 0.12
+    low, high = low - pad, high + pad
+    if min(numbers) >= 0:
+        low = max(low, 0.0)
+        if from_zero:
+            low = 0.0
+    if kind == "share" and max(numbers) <= 1:
+        high = min(high, 1.0 + (0.02 if max(numbers) >= 0.99 else 0.0))
+        if high - low < MIN_SHARE_SPAN:  # clipped at 100%: widen downwards instead
+            low = max(0.0, high - MIN_SHARE_SPAN - pad)
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(low, high)
+    return low, high
+
+
 def money_tick(value, _pos=None) -> str:
-    """A money axis tick: 1.2M, 35k (the label book's compact money)."""
-    return fmt_unit("currency", value, compact=True)
+    """A money axis tick: 1.2M, 35k (the label book's compact money; the axis's
+    name carries the currency, :func:`salesnb.analysis.labels.axis_label`)."""
+    return money(value, compact=True, currency="")
 
 
 def require_columns(frame, columns: Sequence[str], what: str) -> None:

@@ -30,6 +30,7 @@ from salesnb.analysis.labels import (
     METRIC_LABELS,
     UNITS,
     axis_label,
+    count_of,
     factor_name,
     fmt,
     fmt_unit,
@@ -58,6 +59,7 @@ __all__ = [
     "questions",
     "notes",
     "scorecard",
+    "plain_keys",
     "value_cost",
     "forecasts",
     "quality",
@@ -335,11 +337,15 @@ def headline(rep: Mapping, figures: Mapping, *, period: str):
     where = ", ".join(
         f"{what} {_e(rep.get(what))}" for what in ("territory", "team") if not is_missing(rep.get(what)) and rep.get(what) != ""
     )
+
+    def noun(metric, singular, plural):  # the noun agrees with the count: "1 deal", "2 deals"
+        return singular if not is_missing(figures.get(metric)) and float(figures.get(metric)) == 1 else plural
+
     closed = figures.get("closed")
     sentence = (
-        f"In {_e(period)}, {who} won {figure('revenue_won')} in revenue from {figure('won')} deals, "
-        f"winning {figure('win_rate')} of {_e(fmt('closed', closed))} deals closed, "
-        f"and opened {figure('opportunities')} new opportunities."
+        f"In {_e(period)}, {who} won {figure('revenue_won')} in revenue from {figure('won')} {noun('won', 'deal', 'deals')}, "
+        f"winning {figure('win_rate')} of {_e(count_of(closed, 'deal closed', 'deals closed'))}, "
+        f"and opened {figure('opportunities')} {noun('opportunities', 'new opportunity', 'new opportunities')}."
     )
     if not is_missing(figures.get("attainment")):
         sentence += f" That is {figure('attainment')} of the quota for the period."
@@ -445,7 +451,7 @@ def scorecard(card, *, notes: Iterable[str] | None = None):
                 "Target": fmt_unit(kind, r["target"], missing="none set"),
                 "Actual": fmt_unit(kind, r["actual"]),
                 "Result": verdict,
-                "Note": r.get("note") or "",
+                "Note": plain_keys(r.get("note") or ""),
             }
         )
     return table(
@@ -453,6 +459,16 @@ def scorecard(card, *, notes: Iterable[str] | None = None):
         notes=notes,
         empty="No expectations apply to this rep.",
     )
+
+
+_KEY = re.compile(r"\b(" + "|".join(sorted(map(re.escape, EXPECTATION_NAMES), key=len, reverse=True)) + r")\b")
+
+
+def plain_keys(text: str) -> str:
+    """``text`` with each expectations.yml key said by its name (a reader never
+    sees ``min_prospecting_share``: "set 'Least share of new customers from
+    prospecting' to judge it")."""
+    return _KEY.sub(lambda m: f"'{EXPECTATION_NAMES[m.group(1)]}'", str(text))
 
 
 def value_cost(value: Mapping, *, peer_label: str = "team", notes: Iterable[str] | None = None):
@@ -522,7 +538,7 @@ def focus_table(focus):
         rows.append(
             {
                 "Rep": r["label"],
-                "Focus": r["focus"].replace("_", " ") if named else "none this period",
+                "Focus": factor_name(r["focus"]) if named else "none this period",
                 "Measure": label(metric) if named and metric else "",
                 "Rep's figure": fmt(metric, r.get("rep_value")) if named and metric else "",
                 "Peer median": fmt(metric, r.get("peer_median")) if named and metric else "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesnb.analysis.labels import currency_of, set_currency
 from salesnb.io.dataset import Dataset
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "plain_value",
     "quarters_text",
     "and_join",
+    "use_currency",
 ]
 
 
@@ -96,3 +98,13 @@ def and_join(items: list[str]) -> str:
     """``a, b and c``: items for a sentence."""
     items = [str(i) for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def use_currency(ds: Dataset) -> str | None:
+    """Show money on this page in the currency ``ds``'s expectations name
+    (``currency: EUR``), or with no sign when they name none: every page
+    builder calls it first, so its tables, sentences and chart axes agree
+    (:func:`salesnb.analysis.labels.set_currency`). Returns the currency."""
+    code = currency_of(ds.expectations)
+    set_currency(code)
+    return code

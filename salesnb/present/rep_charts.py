@@ -20,6 +20,7 @@ from salesnb.present import drawing as figures
 from salesnb.present.chart_style import (
     PALETTE,
     chart_text,
+    fit_value_axis,
     format_value_axis,
     new_figure,
     require_columns,
@@ -88,11 +89,8 @@ def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
                 linewidths=2,
                 label="You",
             )
-        values = [v for v in (r["rep_value"], r["peer_low"], r["peer_high"]) if pd.notna(v)]
-        if values:
-            low, high = min(values), max(values)
-            pad = (high - low) * 0.25 or abs(high) * 0.2 or 1
-            ax.set_ylim(max(0, low - pad) if low >= 0 else low - pad, high + pad)
+        # the rep, the peers' median and their middle half all on the axis, which spans a sensible least range
+        fit_value_axis(ax, metric, [r["rep_value"], r["peer_low"], r["peer_median"], r["peer_high"]])
         ax.set_xlim(-0.6, 0.6)
         ax.set_xticks([])
         ax.grid(False, axis="x")
@@ -110,9 +108,35 @@ def factor_bands(factors: pd.DataFrame, *, peer_label: str = "team") -> Figure:
             if n not in names:
                 handles.append(h)
                 names.append(n)
+    # every colour and marker drawn is named: the focus dot and a hollow (few closed deals) one too
+    drawn = [rows.loc[f] for f in order if pd.notna(rows.loc[f]["rep_value"])]
+    if any(bool(r.get("is_focus")) for r in drawn):
+        handles.append(_dot(PALETTE["focus"]))
+        names.append("You, on your focus")
+    if any(bool(r.get("small_sample")) for r in drawn):
+        handles.append(_dot(PALETTE["you"], hollow=True))
+        names.append("Hollow: few closed deals")
     if handles:
-        fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False, fontsize=8.5)
+        ranked = sorted(zip(names, handles), key=lambda pair: not pair[0].startswith(("You", "Hollow")))  # you first
+        names, handles = [n for n, _ in ranked], [h for _, h in ranked]
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 3), frameon=False, fontsize=8.5)
     return fig
+
+
+def _dot(colour, *, hollow: bool = False):
+    """A legend entry for a dot the chart draws (hollow: too few closed deals to read much into)."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(
+        [],
+        [],
+        linestyle="",
+        marker="o",
+        markersize=8,
+        color=colour,
+        markerfacecolor="white" if hollow else colour,
+        markeredgewidth=2,
+    )
 
 
 @styled
@@ -167,8 +191,13 @@ def trend(frame: pd.DataFrame, *, metric: str, peer_label: str = "team") -> Figu
         )
     ax.set_xticks(x, [chart_text(q) for q in frame["quarter"]])
     format_value_axis(ax.yaxis, metric)
-    if unit(metric) in ("share", "count", "currency"):
-        ax.set_ylim(bottom=0)
+    drawn = [values, frame["peer_median"]] + [frame[c] for c in ("peer_low", "peer_high") if c in frame.columns]
+    fit_value_axis(
+        ax,
+        metric,
+        np.concatenate([np.asarray(v, dtype=float) for v in drawn]),
+        from_zero=unit(metric) in ("share", "count", "currency"),
+    )
     set_title(ax, f"{label(metric)} by quarter: you and the {peer_label} median")
     set_labels(ax, "Quarter", axis_label(metric))
     ax.legend(loc="best")
@@ -226,5 +255,5 @@ def forecast_vs_actual(frame: pd.DataFrame) -> Figure:
         format_value_axis(ax.yaxis, "actual")
         ax.legend(loc="upper left")
     set_title(ax, "Forecast against revenue won, by period")
-    set_labels(ax, "Period", "Revenue (currency)")
+    set_labels(ax, "Period", axis_label("actual").replace("Revenue won", "Revenue"))
     return fig

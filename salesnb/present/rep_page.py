@@ -22,7 +22,7 @@ from salesnb.analysis.periods import Period, data_span, parse_period
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.analysis_pages import QUALITY_ADVICE
-from salesnb.present.page_text import and_join, blank_to_none, fold, plain_text, plain_value, quarters_text
+from salesnb.present.page_text import and_join, blank_to_none, fold, plain_text, plain_value, quarters_text, use_currency
 from salesnb.present.tables import batch_table
 
 __all__ = [
@@ -151,6 +151,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     from salesnb.analysis.scorecard import scorecard
 
     as_of = blank_to_none(as_of)
+    use_currency(ds)
     require_rep(ds, rep_id)
     span = parse_period(period, as_of=as_of)
     reps = ds.reps.drop_duplicates("rep_id").set_index("rep_id")

@@ -13,7 +13,7 @@ import pandas as pd
 from salesnb.analysis.periods import Period, parse_period
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
-from salesnb.present.page_text import blank_to_none, fold, is_blank, rep_label
+from salesnb.present.page_text import blank_to_none, fold, is_blank, rep_label, use_currency
 from salesnb.present.queue import QUEUE_COLUMNS, queue_for
 from salesnb.present.rep_page import CLOSED_METRICS
 from salesnb.present.segments import segment, segment_options
@@ -85,6 +85,7 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     from salesnb.analysis.value import value_cost
 
     as_of = blank_to_none(as_of)
+    use_currency(ds)
     span = parse_period(period, as_of=as_of)
     reps = ds.reps.drop_duplicates("rep_id")
     if is_blank(team):
@@ -95,7 +96,8 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
         if members.empty:
             known = segment_options(ds)["team"]
             raise InputError(f"no team {team!r} in the reps table; known teams: {', '.join(known) or 'none'}")
-        title = f"Team {str(members['team'].iloc[0])}"
+        written = str(members["team"].iloc[0]).strip()  # the team's name as the data writes it: "Alpha", "Team B"
+        title = written if fold(written).startswith("team ") else f"Team {written}"
     ids = list(members["rep_id"])
     members = (
         members[["rep_id", "name", "team", "territory"]]

@@ -30,6 +30,7 @@ from salesnb.analysis.labels import group_name
 from salesnb.analysis.periods import Period, data_span, parse_period, periods_between
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
+from salesnb.present.page_text import use_currency
 
 __all__ = ["ALL", "FILTERS", "SegmentExplorer", "live_frontend", "widgets_available"]
 
@@ -119,6 +120,7 @@ class SegmentExplorer:
         from salesnb.present.segments import segment_options
 
         self.ds = ds
+        use_currency(ds)  # money in the table and on the chart's axis names the data's currency
         self.as_of = None if as_of in (None, "") else as_of
         start = parse_period(period, as_of=self.as_of)
         self.options: dict[str, list] = dict(segment_options(ds))
