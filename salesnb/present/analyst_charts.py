@@ -310,7 +310,7 @@ def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
     under-forecasters coloured.
 
     ``bias``: ``label_column``, median_error_pct, bias (``over``, ``under``,
-    ``none``) from :func:`salesnb.analysis.forecasts.forecast_bias`.
+    ``mixed``, ``accurate``, ``too_few``) from :func:`salesnb.analysis.forecasts.forecast_bias`.
     """
     require_columns(bias, [label_column, "median_error_pct", "bias"], "forecast_bias")
     rows = bias.dropna(subset=["median_error_pct"]).reset_index(drop=True)
@@ -318,8 +318,20 @@ def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
     if rows.empty:
         show_empty(ax, "No forecasts with a result to judge")
     else:
-        colours = {"over": PALETTE["second"], "under": PALETTE["you"], "none": PALETTE["other"]}
-        names = {"over": "Consistently over-forecasts", "under": "Consistently under-forecasts", "none": "No consistent bias"}
+        colours = {
+            "over": PALETTE["second"],
+            "under": PALETTE["you"],
+            "mixed": PALETTE["other"],
+            "accurate": PALETTE["good"],
+            "too_few": PALETTE["peer"],
+        }
+        names = {
+            "over": "Consistently over-forecasts",
+            "under": "Consistently under-forecasts",
+            "mixed": "Misses, no consistent side",
+            "accurate": "Accurate (typical miss under 10%)",
+            "too_few": "Too few periods to call a habit",
+        }
         errors = pd.DataFrame(
             {
                 "Rep": _categories(rows[label_column]),
@@ -327,7 +339,7 @@ def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
                 "Bias": rows["bias"].map(names),
             }
         )
-        kinds = [names[kind] for kind in ("over", "under", "none") if (rows["bias"] == kind).any()]
+        kinds = [names[kind] for kind in names if (rows["bias"] == kind).any()]
         sns.barplot(
             data=errors,
             x="median_error_pct",

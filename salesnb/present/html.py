@@ -60,6 +60,7 @@ __all__ = [
     "scorecard",
     "value_cost",
     "forecasts",
+    "forecast_banner",
     "quality",
     "warning",
     "paragraph",
@@ -466,6 +467,14 @@ def forecasts(accuracy, *, notes: Iterable[str] | None = None):
         notes=notes,
         empty="No forecasts for these periods.",
     )
+
+
+def forecast_banner(text: str | None):
+    """A consistent forecast habit, as a banner at the top of a rep report
+    (:attr:`salesnb.present.pages.RepReport.forecast_banner`); nothing when None."""
+    if not text:
+        return fragment("")
+    return fragment(f'{_STYLE}<div class="salesnb-warning salesnb-forecast-banner"><strong>Forecasts:</strong> {_e(text)}</div>')
 
 
 def quality(flags, *, notes: Iterable[str] | None = None, advice: Mapping[str, str] | None = None):

@@ -29,6 +29,7 @@ __all__ = [
     "TREND_QUARTERS",
     "QUALITY_SECTIONS",
     "RepReport",
+    "forecast_banner",
     "rep_report",
     "thin_peer_notes",
     "warm_up",
@@ -91,6 +92,9 @@ class RepReport:
     notes : dict
         Section -> notes to show beside its figures: ``funnel``,
         ``scorecard``, ``trends``, ``value``, ``forecasts``, ``quality``.
+    forecast_banner : str or None
+        A consistent forecast habit (:func:`forecast_banner`), said at the
+        top of the report; None when there is none or too few periods to say.
     """
 
     rep: dict
@@ -107,6 +111,7 @@ class RepReport:
     peer_group: str
     peer_label: str
     notes: dict = field(default_factory=dict)
+    forecast_banner: str | None = None
 
     def notes_for(self, section: str) -> list[str]:
         """The notes to show next to ``section``'s figures."""
@@ -237,6 +242,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         peer_group=group,
         peer_label=peer_label,
         notes=notes,
+        forecast_banner=forecast_banner(forecasts),
     )
 
 
@@ -381,7 +387,42 @@ def _rep_forecasts(ds, rep_id, trends, span) -> tuple[pd.DataFrame, list[str]]:
         notes.append("No forecasts from this rep for these periods.")
     else:
         notes.append("Error = (forecast - revenue won) / revenue won: above zero means the forecast was too high.")
+        notes.append(_forecast_habit(mine)["sentence"])
     return mine, notes
+
+
+def _forecast_habit(forecasts: pd.DataFrame) -> dict:
+    from salesnb.analysis.forecasts import forecast_habit
+
+    kinds = [parse_period(str(label)).kind for label in forecasts["period"]]
+    return forecast_habit(forecasts["forecast_error_pct"], kinds=kinds)
+
+
+def forecast_banner(forecasts: pd.DataFrame) -> str | None:
+    """The banner for the top of a rep report when the rep's forecasts show a
+    consistent habit (:func:`salesnb.analysis.forecasts.forecast_habit`
+    ``over`` or ``under``), else None.
+
+    ``forecasts``: the report's forecasts (period, forecast_error_pct).
+    Example: +30 % in 4 of 4 quarters -> "Your forecasts run high: over-forecast
+    in 4 of 4 quarters, median error +30%. ..."
+    """
+    if forecasts is None or forecasts.empty:
+        return None
+    habit = _forecast_habit(forecasts)
+    if habit["bias"] not in ("over", "under"):
+        return None
+    seen = habit["sentence"].split(":")[0]
+    seen = seen[0].lower() + seen[1:]
+    if habit["bias"] == "over":
+        return (
+            f"Your forecasts run high: {seen}. Before committing a number, check each deal in it "
+            "against its stage and its last contact."
+        )
+    return (
+        f"Your forecasts run low: {seen}. A forecast well under what you win hides pipeline from planning: "
+        "forecast what the deals in hand support."
+    )
 
 
 def _flag_note(record: dict) -> str:
