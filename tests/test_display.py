@@ -242,6 +242,12 @@ def test_value_cost_sentence():
     assert '<strong class="metric value_cost_ratio">5.0x</strong>' in html and "team median is 2.0x" in html
     no_cost = markup(show.value_cost({"clv": 80_000.0, "annual_cost": None, "value_cost_ratio": None}))
     assert "no yearly cost is recorded" in no_cost
+    # hired 2025-07-01: 184 of 365 days of a 100,000 yearly cost = 50,411; 500,000 / 50,411 = 9.9x
+    hired = markup(
+        show.value_cost({"clv": 500_000.0, "annual_cost": 100_000.0, "cost": 100_000 * 184 / 365, "value_cost_ratio": 9.918})
+    )
+    assert '<strong class="metric annual_cost">50,411</strong> so far (a yearly 100,000, pro-rated)' in hired
+    assert '<strong class="metric value_cost_ratio">9.9x</strong>' in hired
 
 
 def test_warning_is_empty_without_text():

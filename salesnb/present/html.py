@@ -445,7 +445,7 @@ def value_cost(value: Mapping, *, peer_label: str = "team", notes: Iterable[str]
     else:
         text = (
             f"The customers you brought in have paid {_metric('clv', value.get('clv'))} to date, "
-            f"against a yearly cost of {_metric('annual_cost', value.get('annual_cost'))}: "
+            f"against {_cost_words(value)}: "
             f"{_metric('value_cost_ratio', value.get('value_cost_ratio'))} the cost"
         )
         if not is_missing(value.get("peer_median_ratio")):
@@ -453,6 +453,14 @@ def value_cost(value: Mapping, *, peer_label: str = "team", notes: Iterable[str]
         text += "."
         return fragment(_STYLE + f"<p>{text}</p>" + _notes_markup(notes))
     return fragment(_STYLE + f"<p>{_e(text)}</p>" + _notes_markup(notes))
+
+
+def _cost_words(value: Mapping) -> str:
+    """ "a yearly cost of X", or for a rep hired during the year the pro-rated cost the ratio uses."""
+    yearly, cost = value.get("annual_cost"), value.get("cost")
+    if is_missing(cost) or is_missing(yearly) or abs(float(cost) - float(yearly)) < 0.5:
+        return f"a yearly cost of {_metric('annual_cost', yearly)}"
+    return f"a cost of {_metric('annual_cost', cost)} so far (a yearly {_e(fmt('annual_cost', yearly))}, pro-rated)"
 
 
 def _metric(metric: str, value) -> str:

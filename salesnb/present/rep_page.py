@@ -80,7 +80,8 @@ class RepReport:
         peer_median, peer_high, peers: per quarter of the last
         :data:`TREND_QUARTERS`, for each of :data:`TREND_METRICS`.
     value : dict
-        clv, annual_cost, value_cost_ratio, clv_source, peer_median_ratio, peers.
+        clv, annual_cost, cost (annual_cost pro-rated for a rep hired less than a
+        year before the period's end), value_cost_ratio, clv_source, peer_median_ratio, peers.
     forecasts : DataFrame
         period, period_start, forecast_amount, actual, forecast_error_pct.
     quality : DataFrame
@@ -351,6 +352,7 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     value = {
         "clv": plain_value(record["clv"]) if record is not None else 0.0,
         "annual_cost": plain_value(record["annual_cost"]) if record is not None else None,
+        "cost": plain_value(record["cost"]) if record is not None else None,
         "value_cost_ratio": plain_value(record["value_cost_ratio"]) if record is not None else None,
         "clv_source": str(record["clv_source"]) if record is not None else None,
         "peer_median_ratio": float(np.median(ratios)) if enough else None,
@@ -367,9 +369,24 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
         )
     if value["annual_cost"] is None:
         notes.append("No annual_cost in the reps table for this rep: add it to compare value with cost.")
+    else:
+        notes += _cost_note(ds, rep_id, span, value)
     if not enough:
         notes.append(f"Too few peers with a recorded cost to give the {peer_label} median.")
     return value, notes
+
+
+def _cost_note(ds, rep_id, span, value: dict) -> list[str]:
+    """Say so when the cost is pro-rated (a rep hired less than a year before the period's end)."""
+    from salesnb.analysis.value import employed_share
+
+    share = employed_share(ds.reps, span).get(str(rep_id), 1.0)
+    if share >= 1.0 or value.get("cost") is None:
+        return []
+    return [
+        f"Hired less than a year before {span.end:%Y-%m-%d}: the yearly cost is pro-rated to the {share:.0%} of the year "
+        "you were employed."
+    ]
 
 
 def _rep_forecasts(ds, rep_id, trends, span) -> tuple[pd.DataFrame, list[str]]:
