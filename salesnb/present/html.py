@@ -373,9 +373,11 @@ def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None =
     """The evidence table: each funnel factor, the rep's figure and the peers' band.
 
     ``factors``: rows with factor, metric, rep_value, peer_low, peer_median,
-    peer_high, small_sample, is_focus (see :func:`salesnb.present.pages.rep_report`).
-    Only the rep's own figure and the peers' 25th percentile, median and
-    75th percentile appear.
+    peer_high, small_sample, is_focus (see :func:`salesnb.present.pages.rep_report`),
+    optionally new_prospect_contacts and follow_up_contacts (the rep's own,
+    on the prospecting and conversion rows: a "Your contacts" column, left
+    out when no row has them). Only the rep's own figures and the peers'
+    25th percentile, median and 75th percentile appear.
     """
     rows = []
     for f in factors.to_dict("records"):
@@ -398,9 +400,23 @@ def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None =
                 f"{peer_label.capitalize()} middle half": band,
             }
         )
+        rows[-1].update(_contact_cell(f))
     import pandas as pd
 
-    return table(pd.DataFrame(rows), notes=notes)
+    frame = pd.DataFrame(rows)
+    if "Your contacts" in frame and frame["Your contacts"].isna().all():
+        frame = frame.drop(columns="Your contacts")  # no activities table: nothing is said about contacts
+    return table(frame, notes=notes)
+
+
+def _contact_cell(factor: Mapping) -> dict:
+    """The rep's new-prospect and follow-up contacts beside the prospecting
+    and conversion rows (``new_prospect_contacts``/``follow_up_contacts`` of
+    the factors frame); blank elsewhere and when they are unknown."""
+    new, follow = factor.get("new_prospect_contacts"), factor.get("follow_up_contacts")
+    if is_missing(new) and is_missing(follow):
+        return {"Your contacts": None}
+    return {"Your contacts": f"{fmt('new_prospect_contacts', new)} new-prospect, {fmt('follow_up_contacts', follow)} follow-up"}
 
 
 def questions(diagnosis: Mapping):

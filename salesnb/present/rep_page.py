@@ -29,6 +29,8 @@ __all__ = [
     "TREND_QUARTERS",
     "QUALITY_SECTIONS",
     "RepReport",
+    "CONTACT_FACTORS",
+    "contact_columns",
     "forecast_banner",
     "rep_report",
     "thin_peer_notes",
@@ -72,7 +74,9 @@ class RepReport:
         :func:`salesnb.analysis.diagnosis.diagnose` for this rep.
     factors : DataFrame
         factor, metric, rep_value, peer_low, peer_median, peer_high, gap_pct,
-        n, small_sample, is_focus: the rep against the peers' band.
+        n, small_sample, is_focus: the rep against the peers' band; and
+        new_prospect_contacts, follow_up_contacts: the rep's own, on the
+        prospecting and conversion rows (:func:`contact_columns`).
     scorecard : DataFrame
         This rep's expectations (:func:`salesnb.analysis.scorecard.scorecard`).
     trends : DataFrame
@@ -233,7 +237,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         period=span,
         figures=figures,
         diagnosis=diagnosis,
-        factors=factors,
+        factors=contact_columns(factors, figures),
         scorecard=card,
         trends=trends,
         value=value,
@@ -413,6 +417,23 @@ def _forecast_habit(forecasts: pd.DataFrame) -> dict:
 
     kinds = [parse_period(str(label)).kind for label in forecasts["period"]]
     return forecast_habit(forecasts["forecast_error_pct"], kinds=kinds)
+
+
+CONTACT_FACTORS = ("prospecting", "conversion")
+"""The factors whose evidence rows carry the rep's new-prospect and follow-up contacts."""
+
+
+def contact_columns(factors: pd.DataFrame, figures: dict) -> pd.DataFrame:
+    """``factors`` with the rep's new_prospect_contacts and follow_up_contacts
+    (from ``figures``, the rep's metrics) on the :data:`CONTACT_FACTORS`
+    rows; NaN on the others, and everywhere without an activities table."""
+    out = factors.copy()
+    on = out["factor"].isin(CONTACT_FACTORS).to_numpy()
+    for metric in ("new_prospect_contacts", "follow_up_contacts"):
+        value = figures.get(metric)
+        value = np.nan if value is None else float(value)
+        out[metric] = np.where(on, value, np.nan)
+    return out
 
 
 def forecast_banner(forecasts: pd.DataFrame) -> str | None:
