@@ -12,10 +12,14 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["RATES", "SMALL_SAMPLE_MIN_CLOSED", "divide", "rate_frame", "ratio"]
+__all__ = ["RATES", "SMALL_SAMPLE_METRICS", "SMALL_SAMPLE_MIN_CLOSED", "divide", "rate_frame", "ratio"]
 
 SMALL_SAMPLE_MIN_CLOSED = 10
 """A rate resting on fewer closed deals than this is flagged ``small_sample``."""
+
+SMALL_SAMPLE_METRICS = ("win_rate", "avg_deal_size", "cycle_days_median")
+"""The metrics a metrics_table row's ``small_sample`` flag bears on: they rest
+on the period's closed (or won) deals, so a page marks them "few deals"."""
 
 RATES = {
     # name: (numerator, denominator, n: the sample the small_sample flag judges)

@@ -142,10 +142,20 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
 def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | None = None) -> Figure:
     """One metric per group (rep, territory, customer type...): a horizontal :func:`seaborn.barplot`.
 
-    ``frame``: the ``group`` column and ``metric`` (e.g. a metrics_table).
+    ``frame``: the ``group`` column and ``metric`` (e.g. a metrics_table),
+    optionally ``small_sample``: for a metric that rests on closed deals
+    (:data:`salesnb.analysis.rates.SMALL_SAMPLE_METRICS`) those groups' bars are drawn hollow and hatched,
+    and a legend says they rest on too few closed deals.
     """
+    from salesnb.analysis.rates import SMALL_SAMPLE_METRICS, SMALL_SAMPLE_MIN_CLOSED
+
     require_columns(frame, [group, metric], "metric_bars")
     rows = frame[[group, metric]].reset_index(drop=True)
+    small = (
+        frame["small_sample"].fillna(False).astype(bool).to_numpy()
+        if "small_sample" in frame and metric in SMALL_SAMPLE_METRICS
+        else np.zeros(len(rows), bool)
+    )
     fig, ax = new_seaborn_figure(figsize=(7.0, max(2.2, 1.0 + 0.28 * len(rows))))
     group_title = labels.group_name("rep" if group in ("rep_id", "label", "name") else group)
     if rows[metric].notna().sum() == 0:
@@ -164,6 +174,25 @@ def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | No
             errorbar=None,
             ax=ax,
         )
+        if small.any():
+            from matplotlib.patches import Patch
+
+            for patch, few in zip(ax.patches, small):
+                if few:
+                    patch.set_facecolor("white")
+                    patch.set_edgecolor(PALETTE["you"])
+                    patch.set_hatch("///")
+                    patch.set_linewidth(1.2)
+            handles = [
+                Patch(facecolor=PALETTE["you"], label=f"{SMALL_SAMPLE_MIN_CLOSED} or more deals closed"),
+                Patch(
+                    facecolor="white",
+                    edgecolor=PALETTE["you"],
+                    hatch="///",
+                    label=f"Few deals: fewer than {SMALL_SAMPLE_MIN_CLOSED} closed, read with care",
+                ),
+            ]
+            fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False, fontsize=8)
         ax.grid(False, axis="y")
         format_value_axis(ax.xaxis, metric)
     set_title(ax, title or f"{label(metric)} by {group_title.lower()}")

@@ -65,8 +65,13 @@ __all__ = [
     "warning",
     "paragraph",
     "focus_table",
+    "breakdown_table",
+    "FEW_DEALS",
     "training_summary",
 ]
+
+FEW_DEALS = " (few deals)"
+"""The mark of a row whose win rate, deal size and cycle rest on too few closed deals."""
 
 CHART_DPI = 90
 """Pixels per inch of report charts: a (7, 3.5) inch chart is 630 x 315 px."""
@@ -543,6 +548,38 @@ def focus_table(focus):
     return table(
         pd.DataFrame(rows, columns=["Rep", "Focus", "Measure", "Rep's figure", "Peer median"]), empty="No reps in this team."
     )
+
+
+def breakdown_table(frame, *, columns, notes: Iterable[str] | None = None, empty: str = "Nothing to show."):
+    """:func:`table` of a metrics_table by some grouping (a team breakdown, the
+    segment explorer) with each row whose ``small_sample`` flag is set marked
+    :data:`FEW_DEALS` in its first column, and a note saying what that means
+    when any row is marked (only when the table shows a metric it bears on)."""
+    import pandas as pd
+
+    from salesnb.analysis.rates import SMALL_SAMPLE_METRICS, SMALL_SAMPLE_MIN_CLOSED
+
+    shown = list(columns)
+    notes = list(notes or [])
+    few = (
+        frame["small_sample"].fillna(False).astype(bool).to_numpy()
+        if "small_sample" in frame and any(c in SMALL_SAMPLE_METRICS for c in shown)
+        else None
+    )
+    if few is not None and few.any():
+        first = shown[0]
+        frame = frame.copy()
+        frame[first] = pd.Series(
+            [("" if is_missing(v) else _cell(v)) + (FEW_DEALS if mark else "") for v, mark in zip(frame[first], few)],
+            index=frame.index,
+            dtype="object",
+        )
+        notes.insert(
+            0,
+            f"{FEW_DEALS.strip()}: fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed (won + lost) in the period; that row's "
+            "win rate, average deal size and sales cycle rest on too few deals to mean much.",
+        )
+    return table(frame, columns=columns, notes=notes, empty=empty)
 
 
 def training_summary(effect: Mapping):
