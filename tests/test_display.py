@@ -196,8 +196,8 @@ def test_evidence_shows_new_prospect_and_follow_up_contacts_on_prospecting_and_c
     assert with_contacts["new_prospect_contacts"].tolist()[:2] == [41, 41]
     assert with_contacts["new_prospect_contacts"].isna().tolist() == [False, False, True, True]
     html = markup(show.evidence(with_contacts))
-    assert html.count('<td class="text">41 new-prospect, 1,230 follow-up</td>') == 2
-    assert '<th scope="col" class="text">Your contacts</th>' in html
+    assert html.count('<td class="text">41 / 1,230</td>') == 2
+    assert '<th scope="col" class="text">Your new-prospect / follow-up contacts</th>' in html
     # no activities table: the figures are blank, and nothing is said about contacts
     without = contact_columns(factors, {"new_prospect_contacts": None, "follow_up_contacts": None})
     assert without["new_prospect_contacts"].isna().all()

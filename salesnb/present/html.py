@@ -380,8 +380,8 @@ def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None =
     ``factors``: rows with factor, metric, rep_value, peer_low, peer_median,
     peer_high, small_sample, is_focus (see :func:`salesnb.present.pages.rep_report`),
     optionally new_prospect_contacts and follow_up_contacts (the rep's own,
-    on the prospecting and conversion rows: a "Your contacts" column, left
-    out when no row has them). Only the rep's own figures and the peers'
+    on the prospecting and conversion rows: a "Your new-prospect / follow-up
+    contacts" column, left out when no row has them). Only the rep's own figures and the peers'
     25th percentile, median and 75th percentile appear.
     """
     rows = []
@@ -409,19 +409,22 @@ def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None =
     import pandas as pd
 
     frame = pd.DataFrame(rows)
-    if "Your contacts" in frame and frame["Your contacts"].isna().all():
-        frame = frame.drop(columns="Your contacts")  # no activities table: nothing is said about contacts
+    if CONTACTS_HEADER in frame and frame[CONTACTS_HEADER].isna().all():
+        frame = frame.drop(columns=CONTACTS_HEADER)  # no activities table: nothing is said about contacts
     return table(frame, notes=notes)
 
 
+CONTACTS_HEADER = "Your new-prospect / follow-up contacts"
+
+
 def _contact_cell(factor: Mapping) -> dict:
-    """The rep's new-prospect and follow-up contacts beside the prospecting
-    and conversion rows (``new_prospect_contacts``/``follow_up_contacts`` of
-    the factors frame); blank elsewhere and when they are unknown."""
+    """The rep's new-prospect and follow-up contacts ("81 / 170") beside the
+    prospecting and conversion rows (``new_prospect_contacts``/``follow_up_contacts``
+    of the factors frame); blank elsewhere and when they are unknown."""
     new, follow = factor.get("new_prospect_contacts"), factor.get("follow_up_contacts")
     if is_missing(new) and is_missing(follow):
-        return {"Your contacts": None}
-    return {"Your contacts": f"{fmt('new_prospect_contacts', new)} new-prospect, {fmt('follow_up_contacts', follow)} follow-up"}
+        return {CONTACTS_HEADER: None}
+    return {CONTACTS_HEADER: f"{fmt('new_prospect_contacts', new)} / {fmt('follow_up_contacts', follow)}"}
 
 
 def questions(diagnosis: Mapping):
