@@ -88,7 +88,7 @@ ACCURACY = pd.DataFrame(
 )
 
 BIAS = pd.DataFrame(
-    {"label": ["Ann (R1)", HOSTILE, "Cy (R3)"], "median_error_pct": [33.6, -26.8, 1.0], "bias": ["over", "under", "none"]}
+    {"label": ["Ann (R1)", HOSTILE, "Cy (R3)"], "median_error_pct": [33.6, -26.8, 1.0], "bias": ["over", "under", "too_few"]}
 )
 
 # (function, arguments, which axis is numeric: its label must carry a unit in parentheses)

@@ -178,6 +178,32 @@ def test_evidence_shows_only_the_rep_and_the_peer_band():
         assert text in html
 
 
+def test_evidence_shows_new_prospect_and_follow_up_contacts_on_prospecting_and_conversion():
+    from salesnb.present.rep_page import contact_columns
+
+    factors = pd.DataFrame(
+        [
+            {"factor": f, "metric": m, "rep_value": v, "peer_low": None, "peer_median": None, "peer_high": None}
+            for f, m, v in (
+                ("prospecting", "opportunities", 12.0),
+                ("conversion", "win_rate", 0.25),
+                ("deal_size", "avg_deal_size", 9_000.0),
+                ("velocity", "cycle_days_median", 40.0),
+            )
+        ]
+    ).assign(small_sample=False, is_focus=False)
+    with_contacts = contact_columns(factors, {"new_prospect_contacts": 41, "follow_up_contacts": 1_230})
+    assert with_contacts["new_prospect_contacts"].tolist()[:2] == [41, 41]
+    assert with_contacts["new_prospect_contacts"].isna().tolist() == [False, False, True, True]
+    html = markup(show.evidence(with_contacts))
+    assert html.count('<td class="text">41 / 1,230</td>') == 2
+    assert '<th scope="col" class="text">Your new-prospect / follow-up contacts</th>' in html
+    # no activities table: the figures are blank, and nothing is said about contacts
+    without = contact_columns(factors, {"new_prospect_contacts": None, "follow_up_contacts": None})
+    assert without["new_prospect_contacts"].isna().all()
+    assert "contacts" not in markup(show.evidence(without)).lower()
+
+
 def test_quality_notes_add_what_to_do_unless_the_loader_gave_a_fix():
     flags = pd.DataFrame(
         [
@@ -242,6 +268,12 @@ def test_value_cost_sentence():
     assert '<strong class="metric value_cost_ratio">5.0x</strong>' in html and "team median is 2.0x" in html
     no_cost = markup(show.value_cost({"clv": 80_000.0, "annual_cost": None, "value_cost_ratio": None}))
     assert "no yearly cost is recorded" in no_cost
+    # hired 2025-07-01: 184 of 365 days of a 100,000 yearly cost = 50,411; 500,000 / 50,411 = 9.9x
+    hired = markup(
+        show.value_cost({"clv": 500_000.0, "annual_cost": 100_000.0, "cost": 100_000 * 184 / 365, "value_cost_ratio": 9.918})
+    )
+    assert '<strong class="metric annual_cost">50,411</strong> so far (a yearly 100,000, pro-rated)' in hired
+    assert '<strong class="metric value_cost_ratio">9.9x</strong>' in hired
 
 
 def test_warning_is_empty_without_text():

@@ -180,6 +180,21 @@ def test_scorecard_pipeline_coverage_met():
     assert (card.loc["pipeline_coverage", "actual"], card.loc["pipeline_coverage", "met"]) == (2.0, False)
 
 
+def test_scorecard_coverage_defaults_to_the_3x_norm_and_names_the_next_period():
+    goals = {"default": {"revenue_quota": 1_300_000}, "reps": {"R07": {"revenue_quota": 900_000}}}
+    card = scorecard(scorecard_dataset(goals), period="2025", rep="R07", as_of="2026-01-05").set_index("expectation")
+    # R07: 1.8M open at 2025's end / 2026's quota of 900k = 2.0 against the usual 3x: not met
+    got = card.loc["pipeline_coverage"]
+    assert (got["target"], got["actual"], got["met"]) == (3.0, 2.0, False)
+    assert got["note"] == (
+        "open pipeline at 2025-12-31 / the quota of 2026, the next period; "
+        "target: the usual 3x (expectations.yml sets no pipeline_coverage)"
+    )
+    running = scorecard(scorecard_dataset(), period="2025", rep="R07", as_of="2025-12-31").set_index("expectation")
+    assert running.loc["pipeline_coverage", "note"] == "open pipeline at 2025-12-31 / the quota pro-rated to 2025"
+    assert running.loc["pipeline_coverage", "target"] == 3.0  # set in expectations: no norm said
+
+
 def test_scorecard_missing_activities_says_which_table():
     card = scorecard(scorecard_dataset(with_activities=False), period="2025", rep="R1").set_index("expectation")
     for name in ("visits_per_customer_primary", "max_travel_share"):

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesnb.analysis.forecasts import ACCURACY_COLUMNS, BIAS_COLUMNS, forecast_accuracy, forecast_bias, forecast_in_period
+from salesnb.analysis.forecasts import (
+    ACCURACY_COLUMNS,
+    BIAS_COLUMNS,
+    forecast_accuracy,
+    forecast_bias,
+    forecast_habit,
+    forecast_in_period,
+)
 from salesnb.analysis.metrics import metrics_table
 from salesnb.io.dataset import from_frames
 
@@ -109,7 +116,7 @@ def test_bias_labels():
             ("R1", "2025-Q2", 150.0, None),
             ("R1", "2025-Q3", 60.0, None),
             ("R1", "2025", 400.0, None),
-            # R2: one judged period only -> none, however large
+            # R2: one judged period only (200 vs 80: +150 %) -> too few to call a habit, however large
             ("R2", "2025-Q1", 200.0, None),
         )
     )
@@ -117,8 +124,12 @@ def test_bias_labels():
     assert list(bias.columns) == BIAS_COLUMNS
     r1 = bias.set_index("rep_id").loc["R1"]
     assert r1["periods"] == 4 and r1["share_over"] == 0.75 and r1["median_error_pct"] == pytest.approx((20 + 50 / 3.5) / 2)
-    assert r1["bias"] == "over"
-    assert bias.set_index("rep_id").loc["R2", "bias"] == "none"
+    assert (r1["over_periods"], r1["under_periods"], r1["bias"]) == (3, 1, "over")
+    r2 = bias.set_index("rep_id").loc["R2"]
+    assert r2["bias"] == "too_few"
+    assert (
+        r2["sentence"] == "Over-forecast in 1 of 1 quarter, median error +150%: too few quarters to call it a habit (3 needed)."
+    )
 
 
 def test_bias_under_and_inconsistent():
@@ -140,8 +151,53 @@ def test_bias_under_and_inconsistent():
             ("R1", "2025-03", 130.0, None),
             ("R1", "2025-04", 70.0, None),
         ),
-    )  # +30, -30, +30, -30: half over -> none
-    assert forecast_bias(mixed).set_index("rep_id").loc["R1", "bias"] == "none"
+    )  # +30, -30, +30, -30: half over, median 0, but a typical miss of 30 % -> mixed, not accurate
+    got = forecast_bias(mixed).set_index("rep_id").loc["R1"]
+    assert got["bias"] == "mixed"
+    assert got["sentence"] == (
+        "Over-forecast in 2 and under-forecast in 2 of 4 months, median error +0%: no consistent direction, "
+        "but the typical miss is 30%."
+    )
+    close = from_frames(
+        reps=REPS,
+        opportunities=deals,
+        forecasts=forecasts(*[("R1", f"2025-{m:02d}", f, None) for m, f in zip(range(1, 5), (105.0, 95.0, 108.0, 102.0))]),
+    )  # +5, -5, +8, +2: typical miss (median of 5, 5, 8, 2) = 5 % -> accurate
+    got = forecast_bias(close).set_index("rep_id").loc["R1"]
+    assert (got["bias"], got["median_error_pct"]) == ("accurate", pytest.approx(3.5))
+
+
+def test_two_quarters_over_by_half_are_too_few_and_say_what_was_seen():
+    """The issue's rep: +50 % in both quarters. Not "none": what was seen, and why no verdict."""
+    deals = pd.DataFrame([won("A", "R1", "2025-02-10", 100.0), won("B", "R1", "2025-05-10", 200.0)])
+    ds = from_frames(
+        reps=REPS,
+        opportunities=deals,
+        forecasts=forecasts(("R1", "2025-Q1", 150.0, None), ("R1", "2025-Q2", 300.0, None)),
+    )  # (150 - 100) / 100 = +50 %, (300 - 200) / 200 = +50 %
+    got = forecast_bias(ds).set_index("rep_id").loc["R1"]
+    assert (got["periods"], got["over_periods"], got["under_periods"], got["median_error_pct"]) == (2, 2, 0, 50.0)
+    assert got["bias"] == "too_few"
+    assert (
+        got["sentence"] == "Over-forecast in 2 of 2 quarters, median error +50%: too few quarters to call it a habit (3 needed)."
+    )
+    assert "none" not in got["sentence"].lower()
+
+
+def test_four_quarters_over_by_thirty_percent_is_a_habit():
+    deals = pd.DataFrame([won(f"D{q}", "R1", f"2025-{3 * q - 1:02d}-10", 100.0) for q in range(1, 5)])
+    ds = from_frames(
+        reps=REPS, opportunities=deals, forecasts=forecasts(*[("R1", f"2025-Q{q}", 130.0, None) for q in range(1, 5)])
+    )  # 130 vs 100 four times: +30 %, 4 of 4 over
+    got = forecast_bias(ds).set_index("rep_id").loc["R1"]
+    assert (got["periods"], got["over_periods"], got["median_error_pct"], got["bias"]) == (4, 4, pytest.approx(30.0), "over")
+    assert got["sentence"] == "Over-forecast in 4 of 4 quarters, median error +30%: a consistent habit of forecasting high."
+
+
+def test_habit_of_nothing_judged():
+    got = forecast_habit([np.nan], kinds=["quarter"])
+    assert (got["periods"], got["bias"]) == (0, "too_few")
+    assert got["sentence"] == "No forecast could be checked: nothing was won in the forecast periods."
 
 
 def test_missing_forecasts_table():
@@ -177,3 +233,39 @@ def test_metrics_table_uses_the_coarsest_forecasts_inside_the_period():
     # team T: (120 + 100) forecast vs (100 + 80) won = +22.2 %
     assert by_team.loc["T", "forecast_amount"] == 220 and by_team.loc["T", "forecast_error_pct"] == pytest.approx(40 / 180 * 100)
     assert np.isnan(by_team.loc["U", "forecast_amount"])
+
+
+def _quarterly(forecast_by_quarter):
+    """R1 wins 100 in each 2025 quarter and forecast ``forecast_by_quarter`` {q: amount}; R2, R3 win too."""
+    deals = pd.DataFrame(
+        [won(f"{rep}{q}", rep, f"2025-{3 * q - 1:02d}-10", 100.0) for rep in ("R1", "R2", "R3") for q in range(1, 5)]
+    )
+    fc = forecasts(*[("R1", f"2025-Q{q}", amount, None) for q, amount in forecast_by_quarter.items()])
+    return from_frames(reps=REPS, opportunities=deals, forecasts=fc)
+
+
+def test_rep_report_banner_for_a_consistent_habit_only():
+    from salesnb.present import html
+    from salesnb.present.rep_page import rep_report
+
+    habit = rep_report(_quarterly({q: 130.0 for q in range(1, 5)}), "R1", period="2025", as_of="2026-01-05")
+    assert habit.forecast_banner == (
+        "Your forecasts run high: over-forecast in 4 of 4 quarters, median error +30%. Before committing a number, "
+        "check each deal in it against its stage and its last contact."
+    )
+    shown = html.forecast_banner(habit.forecast_banner).data
+    assert 'class="salesnb-warning salesnb-forecast-banner"' in shown and "over-forecast in 4 of 4 quarters" in shown
+
+    # the issue's rep: +50 % in 2 of 2 quarters -> no banner, and the forecast section says what was seen
+    thin = rep_report(_quarterly({1: 150.0, 2: 150.0}), "R1", period="2025", as_of="2026-01-05")
+    assert thin.forecast_banner is None and html.forecast_banner(thin.forecast_banner).data == ""
+    assert "Over-forecast in 2 of 2 quarters, median error +50%: too few quarters to call it a habit (3 needed)." in (
+        thin.notes_for("forecasts")
+    )
+    assert not any("none" in n.lower() for n in thin.notes_for("forecasts"))
+
+
+def test_forecast_banner_escapes_its_text():
+    from salesnb.present import html
+
+    assert "&lt;b&gt;" in html.forecast_banner("<b>x</b>").data

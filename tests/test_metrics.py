@@ -269,6 +269,38 @@ def test_pipeline_coverage_against_prorated_quota():
     assert by_frame["value"].tolist() == [2.0]
 
 
+def test_finished_period_coverage_is_against_the_next_periods_quota(monkeypatch):
+    """600,000 open at Q2's end is what Q3 will close from: against Q3's quota of 200,000 -> 3.0,
+    though Q2's own quota was 300,000 (which attainment keeps using)."""
+    import salesnb.analysis.metrics as metrics_module
+    from salesnb.analysis.deals import coverage_period
+
+    deals = deals_frame(
+        deal("O1", "R1", "2025-04-05", None, "open", 400_000),
+        deal("O2", "R1", "2025-05-05", None, "open", 200_000),
+        deal("O3", "R1", "2025-04-10", "2025-06-10", "won", 150_000),
+    )
+    ds = dataset(deals, expectations={"revenue_quota": 1})
+    by_quarter = {"2025-Q2": 300_000.0, "2025-Q3": 200_000.0}
+
+    def quotas(ds, *, period):  # quotas set per quarter (as a quotas table would)
+        return pd.Series(by_quarter[period.label], index=pd.Index(ds.reps["rep_id"], name="rep_id"), name="quota")
+
+    monkeypatch.setattr(metrics_module, "quotas", quotas)
+    finished = row(metrics_table(ds, period="2025-Q2", as_of="2025-07-15"), "R1")
+    assert (finished["quota"], finished["attainment"]) == (300_000, 0.5)  # 150,000 won of Q2's 300,000
+    assert finished["pipeline_coverage"] == 3.0  # 600,000 / Q3's 200,000
+    current = row(metrics_table(ds, period="2025-Q2", as_of="2025-06-15"), "R1")
+    assert current["pipeline_coverage"] == 2.0  # the quarter still running: 600,000 / its own 300,000
+    assert row(metrics_table(ds, by="team", period="2025-Q2", as_of="2025-07-15"), "East", "team")["pipeline_coverage"] == 1.5
+    # team East = R1 + R2: 600,000 open / (200,000 + 200,000) of Q3
+    assert coverage_period("2025-Q2", as_of="2025-07-01").label == "2025-Q3"
+    assert coverage_period("2025-Q2", as_of="2025-06-30").label == "2025-Q2"  # the last day is still the period
+    assert coverage_period("2025", as_of="2026-01-05").label == "2026"
+    assert coverage_period("2025-12", as_of="2026-01-05").label == "2026-01"
+    assert coverage_period("2025-01-01..2025-01-10", as_of="2026-01-05").label == "2025-01-11..2025-01-20"
+
+
 # -- contacts ---------------------------------------------------------------------
 
 

@@ -175,3 +175,44 @@ def test_metrics_table_carries_clv_and_ratio():
     assert np.isnan(table.loc["RC", "value_cost_ratio"]) and table.loc["RC", "clv"] == 0
     by_type = metrics_table(example(), by="customer_type", period="2024")
     assert by_type["customer_type"].tolist() == [UNKNOWN] and by_type.loc[0, "clv"] == 580_000
+
+
+def test_cost_of_a_rep_hired_during_the_period_is_pro_rated():
+    """RA hired 2025-07-01 has cost 184 of 2025's 365 days: 100,000 x 184 / 365 = 50,410.96, so
+    500,000 of value is 9.918 times the cost, not 5. RB (hired 2019) keeps the contract's 80,000 / 40,000 = 2."""
+    deals = pd.DataFrame(
+        [
+            won("O1", "RA", "C1", "2025-08-01", 300_000.0),
+            won("O2", "RA", "C2", "2025-09-01", 200_000.0),
+            won("O3", "RB", "C3", "2025-09-01", 80_000.0),
+        ]
+    )
+    reps = REPS.assign(hire_date=pd.to_datetime(["2025-07-01", "2019-03-01", None]))
+    ds = from_frames(reps=reps, opportunities=deals)
+    table = value_cost(ds, period="2025").set_index("rep_id")
+    assert table.loc["RA", "annual_cost"] == 100_000  # the yearly figure stays as the reps table has it
+    assert table.loc["RA", "cost"] == pytest.approx(100_000 * 184 / 365)
+    assert table.loc["RA", "value_cost_ratio"] == pytest.approx(500_000 / (100_000 * 184 / 365))
+    assert round(table.loc["RA", "value_cost_ratio"], 2) == 9.92
+    assert (table.loc["RB", "cost"], table.loc["RB", "value_cost_ratio"]) == (40_000, 2)
+    # a quarter: the year up to its end (2025-01-01..2025-12-31) is the same 184 days
+    q4 = value_cost(ds, period="2025-Q4").set_index("rep_id")
+    assert q4.loc["RA", "cost"] == pytest.approx(100_000 * 184 / 365)
+    # the team: (500,000 + 80,000) / (50,410.96 + 40,000)
+    team = value_cost(ds, period="2025", by="team").set_index("team")
+    assert team.loc["East", "value_cost_ratio"] == pytest.approx(580_000 / (100_000 * 184 / 365 + 40_000))
+    assert metrics_table(ds, period="2025").set_index("rep_id").loc["RA", "value_cost_ratio"] == pytest.approx(9.918, abs=1e-3)
+    # hired after the period: no cost yet, no ratio
+    assert np.isnan(value_cost(ds, period="2025-Q1").set_index("rep_id").loc["RA", "value_cost_ratio"])
+
+
+def test_employed_share_counts_days_inclusively():
+    from salesnb.analysis.value import employed_share
+
+    reps = pd.DataFrame(
+        {"rep_id": ["A", "B", "C", "D"], "hire_date": pd.to_datetime(["2025-07-01", "2020-01-01", None, "2026-02-01"])}
+    )
+    got = employed_share(reps, "2025").to_dict()
+    assert got == {"A": 184 / 365, "B": 1.0, "C": 1.0, "D": 0.0}
+    # 2024 is a leap year: 2024-07-01..2024-12-31 is 184 of 366 days
+    assert employed_share(reps.assign(hire_date=pd.to_datetime(["2024-07-01"] * 4)), "2024")["A"] == 184 / 366

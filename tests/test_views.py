@@ -240,3 +240,11 @@ def test_trend_notes_say_where_the_peer_median_or_band_is_missing():
     ]
     assert pages._thin_peer_notes(trends.assign(peers=5), order, 3, 10) == []
     assert pages._quarters(["2025-Q3", "2024-Q4", "2025-Q1"], order) == "2024-Q4, 2025-Q1 and 2025-Q3"
+
+
+def test_rep_report_evidence_carries_the_reps_own_contacts(r03):
+    rows = r03.factors.set_index("factor")
+    for factor in ("prospecting", "conversion"):
+        assert rows.loc[factor, "new_prospect_contacts"] == r03.figures["new_prospect_contacts"] > 0
+        assert rows.loc[factor, "follow_up_contacts"] == r03.figures["follow_up_contacts"] > 0
+    assert rows.loc[["deal_size", "velocity"], ["new_prospect_contacts", "follow_up_contacts"]].isna().all().all()

@@ -10,6 +10,8 @@ keyword-only) and returns a tidy frame with the ``by`` columns first::
     pipeline             open, pipeline_open_amount, pipeline_unknown_amounts,
                          weighted_pipeline
     pipeline_coverage    pipeline_open_amount / quota             (rate form)
+    coverage_period      the period whose quota the open pipeline is held
+                         against: the next one once ``period`` is finished
 
 ``opportunities`` counts deals *created* in the period; won, lost,
 win_rate, revenue and cycle length count deals by the day they *closed*;
@@ -35,13 +37,16 @@ from salesnb.io.validation import repeats
 
 __all__ = [
     "DEAL_COLUMNS",
+    "COVERAGE_NORM",
     "checked_deals",
+    "coverage_period",
     "cycle_days",
     "deal_counts",
     "deal_cycle_days",
     "deal_flags",
     "deal_pipeline",
     "deal_revenue",
+    "next_period",
     "opportunity_counts",
     "pipeline",
     "pipeline_coverage",
@@ -51,6 +56,10 @@ __all__ = [
 ]
 
 DEAL_COLUMNS = ("created_date", "closed_date", "status", "amount")
+
+COVERAGE_NORM = 3.0
+"""The usual pipeline coverage target (3x the quota the pipeline will close
+into), used where expectations.yml sets no ``pipeline_coverage``."""
 
 
 # -- by group --------------------------------------------------------------------
@@ -214,10 +223,10 @@ def deal_pipeline(deals: pd.DataFrame, by: Sequence[str], period: Period, *, fla
 
 
 def pipeline_coverage(opportunities: pd.DataFrame, *, by=("rep_id",), period, quota) -> pd.DataFrame:
-    """Open pipeline at the end of ``period`` / the quota for a period of the
-    same length (the yearly quota pro-rated, see
-    :func:`salesnb.analysis.expectations.prorate`): how many times over the open
-    deals cover the next such period's quota.
+    """Open pipeline at the end of ``period`` / ``quota``: how many times over
+    the open deals cover the quota they will close into. Pass the quota of
+    :func:`coverage_period` (for a finished period, the next period's: the
+    pipeline open at the end of Q2 is what Q3 will close from).
 
     ``quota`` is a number (the same for every group), or a frame with the
     ``by`` columns and a ``quota`` column. Returns the rate form: numerator
@@ -235,6 +244,35 @@ def pipeline_coverage(opportunities: pd.DataFrame, *, by=("rep_id",), period, qu
     else:
         raise InputError(f"quota must be a number or a frame with columns {[*by, 'quota']}, not {type(quota).__name__}")
     return rate_frame(out, by, "pipeline_coverage")
+
+
+def coverage_period(period, *, as_of=None) -> Period:
+    """The period whose quota ``period``'s end-of-period pipeline is measured against.
+
+    A finished period (its last day before ``as_of``, default today) is
+    measured against the next period of the same length (``2025-Q2`` ->
+    ``2025-Q3``, ``2025`` -> ``2026``, a range -> the as-many days after it);
+    the current period (or one still to come) against its own quota.
+    """
+    period = parse_period(period, as_of=as_of)
+    today = pd.Timestamp.today() if as_of is None else pd.Timestamp(as_of)
+    today = (today.tz_localize(None) if today.tzinfo is not None else today).normalize()
+    if period.end >= today:
+        return period
+    return next_period(period)
+
+
+def next_period(period: Period) -> Period:
+    """The same-length period right after ``period`` (the mirror of :meth:`Period.previous`)."""
+    day = period.end_exclusive
+    if period.kind == "year":
+        return Period.for_year(day.year)
+    if period.kind == "quarter":
+        return Period.for_quarter(day.year, (day.month - 1) // 3 + 1)
+    if period.kind == "month":
+        return Period.for_month(day.year, day.month)
+    shift = pd.Timedelta(days=period.days)
+    return Period.between(period.start + shift, period.end + shift)
 
 
 # -- prepared deals --------------------------------------------------------------

@@ -11,10 +11,17 @@ so positive means the rep over-forecast; NaN when the actual is 0. A rep
 who forecast the same period more than once is judged on the latest
 forecast (by ``submitted_date``, else the last row).
 
-:func:`forecast_bias` labels a rep ``over`` or ``under`` only when the bias
-is consistent: at least ``BIAS_MIN_PERIODS`` judged periods, a median error
-of at least ``BIAS_MIN_MEDIAN_PCT`` percent and at least
-``BIAS_MIN_SHARE`` of the periods on that side; otherwise ``none``.
+:func:`forecast_bias` says per rep what the forecasts show, by one explicit
+rule over the judged periods (forecasts whose actual is not 0):
+
+- ``too_few``: fewer than ``BIAS_MIN_PERIODS`` (3) judged periods: what was
+  seen is said ("over-forecast in 2 of 2 quarters, median error +50%"),
+  never "no bias";
+- ``over``: a median error of ``+BIAS_MIN_MEDIAN_PCT`` (10 %) or more and
+  at least ``BIAS_MIN_SHARE`` (3 in 4) of the periods over-forecast;
+  ``under`` symmetrically: a consistent habit;
+- ``accurate``: the median miss (absolute error) under 10 %;
+- ``mixed``: misses of 10 % or more at the median, but no consistent side.
 """
 
 from __future__ import annotations
@@ -35,14 +42,30 @@ __all__ = [
     "BIAS_MIN_MEDIAN_PCT",
     "BIAS_MIN_PERIODS",
     "BIAS_MIN_SHARE",
+    "VERDICTS",
     "error_pct",
     "forecast_accuracy",
     "forecast_bias",
+    "forecast_habit",
     "forecast_in_period",
 ]
 
 ACCURACY_COLUMNS = ["rep_id", "period", "kind", "period_start", "period_end", "forecast_amount", "actual", "forecast_error_pct"]
-BIAS_COLUMNS = ["rep_id", "periods", "mean_error_pct", "median_error_pct", "share_over", "share_under", "bias"]
+BIAS_COLUMNS = [
+    "rep_id",
+    "periods",
+    "over_periods",
+    "under_periods",
+    "mean_error_pct",
+    "median_error_pct",
+    "share_over",
+    "share_under",
+    "bias",
+    "sentence",
+]
+VERDICTS = ("over", "under", "mixed", "accurate", "too_few")
+"""The values of ``bias``: a consistent habit either way, no consistent side,
+accurate, or too few judged periods to say (see the module docstring)."""
 _MONTHS = {"year": 12, "quarter": 3, "month": 1}
 _KIND_RANK = {"month": 1, "quarter": 2, "year": 3}
 
@@ -108,40 +131,77 @@ def forecast_accuracy(ds, *, period=None, as_of=None) -> pd.DataFrame:
 
 
 def forecast_bias(ds, *, period=None, as_of=None) -> pd.DataFrame:
-    """Does a rep consistently over- or under-forecast?
+    """What each rep's forecasts show: a habit, or what was seen when too few.
 
-    Per rep with forecasts: periods (forecasts with a judged error),
-    mean_error_pct, median_error_pct, share_over / share_under (share of
-    those periods with error > 0 / < 0) and ``bias``: ``over`` when
-    periods >= BIAS_MIN_PERIODS, median >= BIAS_MIN_MEDIAN_PCT and
-    share_over >= BIAS_MIN_SHARE; ``under`` symmetrically; else ``none``.
-    Example: errors +20, +15, +30, -5 -> median +17.5, 3 of 4 over -> over.
+    Per rep with forecasts (:func:`forecast_habit` on the rep's forecasts
+    inside ``period``): periods (forecasts with a judged error),
+    over_periods / under_periods (error > 0 / < 0), mean_error_pct,
+    median_error_pct, share_over / share_under, ``bias`` (one of
+    :data:`VERDICTS`) and ``sentence``. Examples: errors +20, +15, +30, -5
+    -> median +17.5, 3 of 4 over -> ``over``; +50, +50 -> ``too_few``,
+    "Over-forecast in 2 of 2 quarters, median error +50%: too few quarters
+    to call it a habit (3 needed)."
     """
     accuracy = forecast_accuracy(ds, period=period, as_of=as_of)
     if accuracy.empty:
         out = _empty(BIAS_COLUMNS)
         out.attrs["notes"] = accuracy.attrs.get("notes", [])
         return out
-    errors = accuracy.dropna(subset=["forecast_error_pct"])
-    grouped = errors.groupby("rep_id", observed=True)["forecast_error_pct"]
-    out = pd.DataFrame(
-        {
-            "periods": grouped.size(),
-            "mean_error_pct": grouped.mean(),
-            "median_error_pct": grouped.median(),
-            "share_over": grouped.apply(lambda e: float((e > 0).mean())),
-            "share_under": grouped.apply(lambda e: float((e < 0).mean())),
-        }
-    )
-    out = out.reindex(pd.Index(sorted(accuracy["rep_id"].unique()), name="rep_id"))
-    out["periods"] = out["periods"].fillna(0).astype("int64")
-    enough = out["periods"] >= BIAS_MIN_PERIODS
-    over = enough & (out["median_error_pct"] >= BIAS_MIN_MEDIAN_PCT) & (out["share_over"] >= BIAS_MIN_SHARE)
-    under = enough & (out["median_error_pct"] <= -BIAS_MIN_MEDIAN_PCT) & (out["share_under"] >= BIAS_MIN_SHARE)
-    out["bias"] = np.where(over, "over", np.where(under, "under", "none"))
-    out = out.reset_index()[BIAS_COLUMNS]
+    rows = [
+        {"rep_id": rep_id, **forecast_habit(group["forecast_error_pct"], kinds=group["kind"])}
+        for rep_id, group in accuracy.groupby("rep_id", sort=True, observed=True)
+    ]
+    out = pd.DataFrame(rows)[BIAS_COLUMNS]
+    out = out.astype({"periods": "int64", "over_periods": "int64", "under_periods": "int64"})
     out.attrs["notes"] = accuracy.attrs.get("notes", [])
     return out
+
+
+def forecast_habit(errors, *, kinds=()) -> dict:
+    """The facts of one rep's forecast errors, the verdict and its sentence.
+
+    Parameters
+    ----------
+    errors : sequence of float
+        forecast_error_pct per forecast period (NaN: not judged, left out).
+    kinds : sequence of str, optional
+        Each period's kind (``quarter``, ``month``, ``year``): the sentence
+        counts "quarters" when they are all quarters, else "periods".
+
+    Returns
+    -------
+    dict
+        periods, over_periods, under_periods, mean_error_pct,
+        median_error_pct, share_over, share_under, bias (one of
+        :data:`VERDICTS`), sentence.
+    """
+    values = pd.Series(errors, dtype="float64").dropna()
+    n = len(values)
+    over, under = int((values > 0).sum()), int((values < 0).sum())
+    median = float(values.median()) if n else np.nan
+    miss = float(values.abs().median()) if n else np.nan
+    if n < BIAS_MIN_PERIODS:
+        verdict = "too_few"
+    elif median >= BIAS_MIN_MEDIAN_PCT and over / n >= BIAS_MIN_SHARE:
+        verdict = "over"
+    elif median <= -BIAS_MIN_MEDIAN_PCT and under / n >= BIAS_MIN_SHARE:
+        verdict = "under"
+    elif miss < BIAS_MIN_MEDIAN_PCT:
+        verdict = "accurate"
+    else:
+        verdict = "mixed"
+    facts = {
+        "periods": n,
+        "over_periods": over,
+        "under_periods": under,
+        "mean_error_pct": float(values.mean()) if n else np.nan,
+        "median_error_pct": median,
+        "share_over": over / n if n else np.nan,
+        "share_under": under / n if n else np.nan,
+        "bias": verdict,
+    }
+    facts["sentence"] = _habit_sentence(facts, miss, _unit_word(kinds))
+    return facts
 
 
 def forecast_in_period(ds, *, period, as_of=None) -> pd.DataFrame:
@@ -176,6 +236,38 @@ def error_pct(forecast, actual) -> pd.Series:
 
 
 # -- internals -------------------------------------------------------------------
+
+
+def _unit_word(kinds) -> str:
+    kinds = {str(k) for k in kinds if isinstance(k, str)}
+    return f"{kinds.pop()}s" if len(kinds) == 1 and next(iter(kinds)) in _MONTHS else "periods"
+
+
+def _habit_sentence(facts: dict, miss: float, units: str) -> str:
+    n, over, under = facts["periods"], facts["over_periods"], facts["under_periods"]
+    if n == 0:
+        return "No forecast could be checked: nothing was won in the forecast periods."
+    of = f"of {n} {units[:-1] if n == 1 else units}"
+    seen = []
+    if over:
+        seen.append(f"over-forecast in {over} {of}" if not under else f"over-forecast in {over}")
+    if under:
+        seen.append(f"under-forecast in {under} {of}")
+    if not seen:
+        seen.append(f"exactly on forecast in {n} {of}")
+    median = f"median error {facts['median_error_pct']:+.0f}%"
+    what = f"{' and '.join(seen)}, {median}"
+    what = what[0].upper() + what[1:]
+    verdict = facts["bias"]
+    if verdict == "too_few":
+        return f"{what}: too few {units} to call it a habit ({BIAS_MIN_PERIODS} needed)."
+    if verdict == "over":
+        return f"{what}: a consistent habit of forecasting high."
+    if verdict == "under":
+        return f"{what}: a consistent habit of forecasting low."
+    if verdict == "accurate":
+        return f"{what}: accurate, the typical miss is {miss:.0f}% (under {BIAS_MIN_MEDIAN_PCT:.0f}%)."
+    return f"{what}: no consistent direction, but the typical miss is {miss:.0f}%."
 
 
 def _forecast_period(label) -> Period | None:

@@ -82,6 +82,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "new_customers_secondary": ("New secondary customers", "count"),
     "clv": ("Customer lifetime value", "currency"),
     "annual_cost": ("Yearly cost", "currency"),
+    "cost": ("Cost in the ratio", "currency"),  # the yearly cost pro-rated for a rep hired during the year
     "value_cost_ratio": ("Value / cost", "x_cost"),
     "forecast_amount": ("Forecast", "currency"),
     "actual": ("Revenue won", "currency"),

@@ -42,6 +42,7 @@ from salesnb.analysis.contacts import (
 from salesnb.analysis.customers import NEW_CUSTOMER_COLUMNS, count_new_customers, customer_book, new_customers
 from salesnb.analysis.deals import (
     DEAL_COLUMNS,
+    coverage_period,
     cycle_days,
     deal_counts,
     deal_cycle_days,
@@ -170,7 +171,7 @@ def metrics_table(
         enable it and ``table.attrs["period"]`` holds the Period.
     """
     period = _resolve_period(ds, period, as_of)
-    table = _MetricsContext(ds, by).table(period)
+    table = _MetricsContext(ds, by).table(period, as_of=as_of)
     release_arrow_memory()  # the lookups' scratch space does not stay under the next computation
     return table
 
@@ -223,7 +224,7 @@ def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None,
     frames, notes = [], []
     context = _MetricsContext(ds, by)
     for period in periods_between(start, end, freq):
-        table = context.table(period)
+        table = context.table(period, as_of=as_of)
         notes += [n for n in table.attrs.get("notes", []) if n not in notes]
         frames.append(table.assign(period=period.label, period_start=period.start))
     out = pd.concat(frames, ignore_index=True)
@@ -297,7 +298,7 @@ class _MetricsContext:
         return plain(book[self.column]).astype("str").fillna(UNKNOWN)
 
     # -- the table -----------------------------------------------------------
-    def table(self, period: Period) -> pd.DataFrame:
+    def table(self, period: Period, *, as_of=None) -> pd.DataFrame:
         col, by = self.column, (self.column,)
         notes: list[str] = []
         shared = {"flags": deal_flags(self.deals, period), "codes": self.deal_codes}
@@ -313,7 +314,7 @@ class _MetricsContext:
         parts.append(count_new_customers(self.book, by, period, tiers_known=self.customers is not None)[[col, *new_cols]])
         if self.customers is None:
             notes.append(self.ds.missing("customers"))
-        parts.append(self._quota(period, notes))
+        parts.append(self._quota(period, notes, as_of))
         parts.append(self._value(period))
         parts.append(self._forecast(period, notes))
         if self.activities is not None:
@@ -337,8 +338,10 @@ class _MetricsContext:
         table["revenue_won"] = table["revenue_won"].fillna(0.0)
         table["clv"] = table["clv"].fillna(0.0)
         table["clv_source"] = table["clv_source"].fillna(clv_source(self.ds))
-        for name in ("win_rate", "contact_close_rate", "contacts_per_opportunity", "pipeline_coverage", "attainment"):
+        for name in ("win_rate", "contact_close_rate", "contacts_per_opportunity", "attainment"):
             table[name] = ratio(table, name)
+        # the open pipeline at the end against the quota it will close into (the next period's, once finished)
+        table["pipeline_coverage"] = ratio(table.assign(quota=table["coverage_quota"]), "pipeline_coverage")
         table["small_sample"] = (table["closed"] < SMALL_SAMPLE_MIN_CLOSED).astype(bool)
         front = ["rep_id", "name", "team", "territory"] if self.by == "rep" else [col]
         out = table[[*front, *METRICS, *EXTRAS]].reset_index(drop=True)
@@ -363,20 +366,35 @@ class _MetricsContext:
             labels = {"customer_id": pd.Series([], dtype="str")}
         return count_contacts(acts, (col,), period, self.first_contact, labels=labels)
 
-    def _quota(self, period: Period, notes: list[str]) -> pd.DataFrame:
+    def _quota(self, period: Period, notes: list[str], as_of=None) -> pd.DataFrame:
+        """quota (the period's) and coverage_quota (of :func:`coverage_period`: the next period's once finished)."""
         col = self.column
         if self.ds.expectations is None:
             notes.append("No expectations.yml: add one with revenue_quota to enable quota, attainment and pipeline_coverage.")
         if self.by not in _REP_GROUPS:
-            return pd.DataFrame({col: pd.Series([], dtype="str"), "quota": pd.Series([], dtype="float64")})
+            return pd.DataFrame(
+                {
+                    col: pd.Series([], dtype="str"),
+                    "quota": pd.Series([], dtype="float64"),
+                    "coverage_quota": pd.Series([], dtype="float64"),
+                }
+            )
         per_rep = quotas(self.ds, period=period)
         if self.ds.expectations is not None and per_rep.isna().all():
             notes.append("expectations.yml sets no revenue_quota: add one to enable quota, attainment and pipeline_coverage.")
-        frame = pd.DataFrame({"rep_id": per_rep.index, "quota": per_rep.to_numpy()})
+        against = coverage_period(period, as_of=as_of)
+        ahead = per_rep if against == period else quotas(self.ds, period=against)
+        frame = pd.DataFrame(
+            {"rep_id": per_rep.index, "quota": per_rep.to_numpy(), "coverage_quota": ahead.reindex(per_rep.index).to_numpy()}
+        )
         if self.by == "rep":
             return frame
         frame[col] = self._from_reps(frame["rep_id"])
-        return frame.groupby(col, sort=False, observed=True)["quota"].sum(skipna=False).reset_index()
+        return (
+            frame.groupby(col, sort=False, observed=True)[["quota", "coverage_quota"]]
+            .sum(min_count=0, skipna=False)
+            .reset_index()
+        )
 
     def _value(self, period: Period) -> pd.DataFrame:
         value = value_cost(self.ds, period=period, by=self.by, _book=self.raw_book)

@@ -12,7 +12,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["CLEAR_SAMPLE", "MIN_SAMPLE", "RATES", "SMALL_SAMPLE_MIN_CLOSED", "divide", "rate_frame", "ratio"]
+__all__ = [
+    "CLEAR_SAMPLE",
+    "MIN_SAMPLE",
+    "RATES",
+    "SMALL_SAMPLE_METRICS",
+    "SMALL_SAMPLE_MIN_CLOSED",
+    "divide",
+    "rate_frame",
+    "ratio",
+]
 
 SMALL_SAMPLE_MIN_CLOSED = 10
 """A rate resting on fewer closed deals than this is flagged ``small_sample``."""
@@ -24,6 +33,9 @@ opportunities, needs none), for the rep and for each peer."""
 
 CLEAR_SAMPLE = {"prospecting": 0, "conversion": SMALL_SAMPLE_MIN_CLOSED, "deal_size": 10, "velocity": 10}
 """Fewest deals behind a coaching focus called ``clear``."""
+SMALL_SAMPLE_METRICS = ("win_rate", "avg_deal_size", "cycle_days_median")
+"""The metrics a metrics_table row's ``small_sample`` flag bears on: they rest
+on the period's closed (or won) deals, so a page marks them "few deals"."""
 
 RATES = {
     # name: (numerator, denominator, n: the sample the small_sample flag judges)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from salesnb.analysis.customers import customer_book
+from salesnb.analysis.deals import COVERAGE_NORM, coverage_period
 from salesnb.analysis.expectations import for_rep, prorate, target_number
 from salesnb.analysis.frames import lookup
 from salesnb.analysis.metrics import metrics_table
@@ -62,12 +63,12 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
         out.attrs["notes"] = [NO_EXPECTATIONS]
         return out
     # the measures of every rep at once, then the rows per rep
-    table = metrics_table(ds, by="rep", period=period).set_index("rep_id")
+    table = metrics_table(ds, by="rep", period=period, as_of=as_of).set_index("rep_id")
     measured = _measures(ds, period=period)
     rows: list[dict] = []
     for rep_id, team in zip(reps["rep_id"], reps["team"]):
         goals = for_rep(ds.expectations, rep_id, team)
-        rows += _rep_rows(ds, rep_id, goals, table.loc[rep_id], measured, period)
+        rows += _rep_rows(ds, rep_id, goals, table.loc[rep_id], measured, period, coverage_period(period, as_of=as_of))
     out = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
     out["target"] = out["target"].astype("float64")
     out["actual"] = out["actual"].astype("float64")
@@ -79,7 +80,7 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
 # -- rows ---------------------------------------------------------------------
 
 
-def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, period: Period) -> list[dict]:
+def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, period: Period, against: Period) -> list[dict]:
     rows = []
     visits, travel, prospecting = measured["visits"], measured["travel"], measured["prospecting"]
 
@@ -161,14 +162,20 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
             actual = None if not total else got["visits"] / total
             note = f"{0 if got is None else int(got['visits'])} visits of {int(total)} activities"
             row("max_travel_share", target, actual, "share", note, at_most=True)
-    if "pipeline_coverage" in goals:
+    if "pipeline_coverage" in goals or "revenue_quota" in goals:
+        quota = (
+            f"the quota of {against.label}, the next period" if against != period else f"the quota pro-rated to {period.label}"
+        )
         note = "" if "revenue_quota" in goals else "needs revenue_quota to be measured"
+        note = note or f"open pipeline at {period.end.date()} / {quota}"
+        if "pipeline_coverage" not in goals:
+            note += f"; target: the usual {COVERAGE_NORM:g}x (expectations.yml sets no pipeline_coverage)"
         row(
             "pipeline_coverage",
-            target_number(goals["pipeline_coverage"], "pipeline_coverage"),
+            target_number(goals.get("pipeline_coverage", COVERAGE_NORM), "pipeline_coverage"),
             metrics["pipeline_coverage"],
             "x quota",
-            note or f"open pipeline at {period.end.date()} / quota pro-rated to {period.label}",
+            note,
         )
     if "win_rate" in goals:
         note = f"{int(metrics['won'])} won of {int(metrics['closed'])} closed"

@@ -8,7 +8,10 @@ them, else from won opportunity amounts. Every result says which in
 
 ``value_cost_ratio`` = clv / annual_cost (NaN when the cost is missing or
 0). Example: a rep costing 100,000 a year whose customers brought in
-500,000 has 5; one costing 40,000 with 80,000 has 2.
+500,000 has 5; one costing 40,000 with 80,000 has 2. A rep hired less than
+a year before the period's last day has cost only part of a year: the cost
+is pro-rated by :func:`employed_share` (hired 2025-07-01, 2025: 184 of 365
+days, so 100,000 a year costs 50,411 and 500,000 of value gives 9.92).
 
 Choices made where the contract is silent:
 
@@ -39,7 +42,7 @@ from salesnb.analysis.periods import Period, parse_period
 from salesnb.errors import InputError
 from salesnb.io.categorical import coalesce, concat_rows, fill_text, is_categorical, plain
 
-__all__ = ["CLV_SOURCES", "clv", "clv_source", "customer_values", "value_cost"]
+__all__ = ["CLV_SOURCES", "clv", "clv_source", "customer_values", "employed_share", "value_cost"]
 
 CLV_SOURCES = ("orders", "won_opportunities")
 
@@ -131,9 +134,12 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
     Returns
     -------
     DataFrame
-        The group column (rep_id for reps), clv, annual_cost,
-        value_cost_ratio (clv / annual_cost, NaN when the cost is missing
-        or 0), customers (with revenue > 0), clv_source.
+        The group column (rep_id for reps), clv, annual_cost (the yearly
+        figure of the reps table, summed for groups), cost (annual_cost
+        pro-rated by :func:`employed_share` for a rep hired less than a year
+        before the period's end; equal to annual_cost otherwise),
+        value_cost_ratio (clv / cost, NaN when the cost is missing or 0),
+        customers (with revenue > 0), clv_source.
     """
     if by not in GROUPINGS:
         raise InputError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
@@ -141,6 +147,8 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
     column = GROUPINGS[by]
     values = customer_values(ds, as_of_end=period.end, _book=_book)
     reps = ds.reps.drop_duplicates("rep_id")[["rep_id", "team", "territory", "annual_cost"]]
+    share = employed_share(ds.reps, period)
+    reps = reps.assign(cost=reps["annual_cost"].astype("float64").to_numpy() * share.to_numpy())
     per_rep = _per_rep(values)
     if by in ("rep", "team", "territory"):
         frame = reps.merge(per_rep, left_on="rep_id", right_index=True, how="outer", sort=False)
@@ -151,28 +159,51 @@ def value_cost(ds, *, period, by: str = "rep", as_of=None, _book: pd.DataFrame |
                 revenue=("revenue", "sum"),
                 customers=("customers", "sum"),
                 annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)),
+                cost=("cost", lambda cost: cost.sum(skipna=False)),
             )
             frame = frame.reset_index()
     else:
         values["customers"] = (values["revenue"] > 0).astype("int64")
         owned = values.dropna(subset=["rep_id"]).copy()
-        cost = reps.set_index("rep_id")["annual_cost"]
-        rep_cost = lookup(owned["rep_id"], cost).astype("float64")
         rep_customers = lookup(owned["rep_id"], per_rep["customers"]).astype("float64")
-        share = rep_cost / rep_customers.where(rep_customers > 0)
-        owned["annual_cost"] = np.where(owned["customers"] > 0, share, 0.0)
+        for name in ("annual_cost", "cost"):
+            rep_cost = lookup(owned["rep_id"], reps.set_index("rep_id")[name]).astype("float64")
+            owned[name] = np.where(owned["customers"] > 0, rep_cost / rep_customers.where(rep_customers > 0), 0.0)
         owned[column] = plain(fill_text(owned[column], UNKNOWN))
         frame = owned.groupby(column, sort=True, observed=True).agg(
             revenue=("revenue", "sum"),
             customers=("customers", "sum"),
             annual_cost=("annual_cost", lambda cost: cost.sum(skipna=False)),
+            cost=("cost", lambda cost: cost.sum(skipna=False)),
         )
         frame = frame.reset_index()
     frame = frame.rename(columns={"revenue": "clv"})
     frame["customers"] = frame["customers"].astype("int64")
-    frame["value_cost_ratio"] = frame["clv"] / frame["annual_cost"].where(frame["annual_cost"] > 0)
+    frame["value_cost_ratio"] = frame["clv"] / frame["cost"].where(frame["cost"] > 0)
     frame["clv_source"] = clv_source(ds)
-    return frame[[column, "clv", "annual_cost", "value_cost_ratio", "customers", "clv_source"]].reset_index(drop=True)
+    return frame[[column, "clv", "annual_cost", "cost", "value_cost_ratio", "customers", "clv_source"]].reset_index(drop=True)
+
+
+def employed_share(reps: pd.DataFrame, period) -> pd.Series:
+    """Share of the year up to ``period``'s last day each rep was employed, by rep_id.
+
+    The year is the 12 months ending on the period's last day (for a
+    calendar year, the year itself); days count inclusively, as
+    :func:`salesnb.analysis.diagnosis.active_share` counts them. 1.0 when
+    hired before that year or the hire date is unknown, 0.0 when hired
+    after the period. Example: hired 2025-07-01, period 2025 -> 184 / 365.
+    """
+    period = parse_period(period)
+    frame = reps.drop_duplicates("rep_id")
+    ids = plain(frame["rep_id"]).astype("str").to_numpy()
+    if "hire_date" not in frame.columns:
+        return pd.Series(1.0, index=pd.Index(ids, name="rep_id"), dtype="float64")
+    first = period.end - pd.DateOffset(years=1) + _DAY
+    days = (period.end - first).days + 1
+    hired = pd.to_datetime(frame["hire_date"], errors="coerce")
+    worked = (period.end - hired.clip(lower=first)).dt.days + 1
+    share = (worked / days).clip(lower=0.0, upper=1.0).where(hired.notna(), 1.0)
+    return pd.Series(share.to_numpy(dtype="float64"), index=pd.Index(ids, name="rep_id"))
 
 
 def _per_rep(values: pd.DataFrame) -> pd.DataFrame:

@@ -144,10 +144,20 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
 def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | None = None) -> Figure:
     """One metric per group (rep, territory, customer type...): a horizontal :func:`seaborn.barplot`.
 
-    ``frame``: the ``group`` column and ``metric`` (e.g. a metrics_table).
+    ``frame``: the ``group`` column and ``metric`` (e.g. a metrics_table),
+    optionally ``small_sample``: for a metric that rests on closed deals
+    (:data:`salesnb.analysis.rates.SMALL_SAMPLE_METRICS`) those groups' bars are drawn hollow and hatched,
+    and a legend says they rest on too few closed deals.
     """
+    from salesnb.analysis.rates import SMALL_SAMPLE_METRICS, SMALL_SAMPLE_MIN_CLOSED
+
     require_columns(frame, [group, metric], "metric_bars")
     rows = frame[[group, metric]].reset_index(drop=True)
+    small = (
+        frame["small_sample"].fillna(False).astype(bool).to_numpy()
+        if "small_sample" in frame and metric in SMALL_SAMPLE_METRICS
+        else np.zeros(len(rows), bool)
+    )
     fig, ax = new_seaborn_figure(figsize=(7.0, max(2.2, 1.0 + 0.28 * len(rows))))
     group_title = labels.group_name("rep" if group in ("rep_id", "label", "name") else group)
     if rows[metric].notna().sum() == 0:
@@ -166,6 +176,25 @@ def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | No
             errorbar=None,
             ax=ax,
         )
+        if small.any():
+            from matplotlib.patches import Patch
+
+            for patch, few in zip(ax.patches, small):
+                if few:
+                    patch.set_facecolor("white")
+                    patch.set_edgecolor(PALETTE["you"])
+                    patch.set_hatch("///")
+                    patch.set_linewidth(1.2)
+            handles = [
+                Patch(facecolor=PALETTE["you"], label=f"{SMALL_SAMPLE_MIN_CLOSED} or more deals closed"),
+                Patch(
+                    facecolor="white",
+                    edgecolor=PALETTE["you"],
+                    hatch="///",
+                    label=f"Few deals: fewer than {SMALL_SAMPLE_MIN_CLOSED} closed, read with care",
+                ),
+            ]
+            fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False, fontsize=8)
         ax.grid(False, axis="y")
         format_value_axis(ax.xaxis, metric)
     set_title(ax, title or f"{label(metric)} by {group_title.lower()}")
@@ -313,7 +342,7 @@ def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
     under-forecasters coloured.
 
     ``bias``: ``label_column``, median_error_pct, bias (``over``, ``under``,
-    ``none``) from :func:`salesnb.analysis.forecasts.forecast_bias`.
+    ``mixed``, ``accurate``, ``too_few``) from :func:`salesnb.analysis.forecasts.forecast_bias`.
     """
     require_columns(bias, [label_column, "median_error_pct", "bias"], "forecast_bias")
     rows = bias.dropna(subset=["median_error_pct"]).reset_index(drop=True)
@@ -321,8 +350,20 @@ def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
     if rows.empty:
         show_empty(ax, "No forecasts with a result to judge")
     else:
-        colours = {"over": PALETTE["second"], "under": PALETTE["you"], "none": PALETTE["other"]}
-        names = {"over": "Consistently over-forecasts", "under": "Consistently under-forecasts", "none": "No consistent bias"}
+        colours = {
+            "over": PALETTE["second"],
+            "under": PALETTE["you"],
+            "mixed": PALETTE["other"],
+            "accurate": PALETTE["good"],
+            "too_few": PALETTE["peer"],
+        }
+        names = {
+            "over": "Consistently over-forecasts",
+            "under": "Consistently under-forecasts",
+            "mixed": "Misses, no consistent side",
+            "accurate": "Accurate (typical miss under 10%)",
+            "too_few": "Too few periods to call a habit",
+        }
         errors = pd.DataFrame(
             {
                 "Rep": _categories(rows[label_column]),
@@ -330,7 +371,7 @@ def forecast_bias(bias: pd.DataFrame, *, label_column: str = "label") -> Figure:
                 "Bias": rows["bias"].map(names),
             }
         )
-        kinds = [names[kind] for kind in ("over", "under", "none") if (rows["bias"] == kind).any()]
+        kinds = [names[kind] for kind in names if (rows["bias"] == kind).any()]
         sns.barplot(
             data=errors,
             x="median_error_pct",

@@ -62,6 +62,7 @@ __all__ = [
     "plain_keys",
     "value_cost",
     "forecasts",
+    "forecast_banner",
     "quality",
     "warning",
     "paragraph",
@@ -69,8 +70,13 @@ __all__ = [
     "queue_table",
     "team_findings",
     "since_last",
+    "breakdown_table",
+    "FEW_DEALS",
     "training_summary",
 ]
+
+FEW_DEALS = " (few deals)"
+"""The mark of a row whose win rate, deal size and cycle rest on too few closed deals."""
 
 CHART_DPI = 90
 """Pixels per inch of report charts: a (7, 3.5) inch chart is 630 x 315 px."""
@@ -399,9 +405,11 @@ def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None =
     """The evidence table: each funnel factor, the rep's figure and the peers' band.
 
     ``factors``: rows with factor, metric, rep_value, peer_low, peer_median,
-    peer_high, small_sample, is_focus (see :func:`salesnb.present.pages.rep_report`).
-    Only the rep's own figure and the peers' 25th percentile, median and
-    75th percentile appear.
+    peer_high, small_sample, is_focus (see :func:`salesnb.present.pages.rep_report`),
+    optionally new_prospect_contacts and follow_up_contacts (the rep's own,
+    on the prospecting and conversion rows: a "Your new-prospect / follow-up
+    contacts" column, left out when no row has them). Only the rep's own figures and the peers'
+    25th percentile, median and 75th percentile appear.
     """
     rows = []
     for f in factors.to_dict("records"):
@@ -424,9 +432,26 @@ def evidence(factors, *, peer_label: str = "team", notes: Iterable[str] | None =
                 f"{peer_label.capitalize()} middle half": band,
             }
         )
+        rows[-1].update(_contact_cell(f))
     import pandas as pd
 
-    return table(pd.DataFrame(rows), notes=notes)
+    frame = pd.DataFrame(rows)
+    if CONTACTS_HEADER in frame and frame[CONTACTS_HEADER].isna().all():
+        frame = frame.drop(columns=CONTACTS_HEADER)  # no activities table: nothing is said about contacts
+    return table(frame, notes=notes)
+
+
+CONTACTS_HEADER = "Your new-prospect / follow-up contacts"
+
+
+def _contact_cell(factor: Mapping) -> dict:
+    """The rep's new-prospect and follow-up contacts ("81 / 170") beside the
+    prospecting and conversion rows (``new_prospect_contacts``/``follow_up_contacts``
+    of the factors frame); blank elsewhere and when they are unknown."""
+    new, follow = factor.get("new_prospect_contacts"), factor.get("follow_up_contacts")
+    if is_missing(new) and is_missing(follow):
+        return {CONTACTS_HEADER: None}
+    return {CONTACTS_HEADER: f"{fmt('new_prospect_contacts', new)} / {fmt('follow_up_contacts', follow)}"}
 
 
 def questions(diagnosis: Mapping):
@@ -481,7 +506,7 @@ def value_cost(value: Mapping, *, peer_label: str = "team", notes: Iterable[str]
     else:
         text = (
             f"The customers you brought in have paid {_metric('clv', value.get('clv'))} to date, "
-            f"against a yearly cost of {_metric('annual_cost', value.get('annual_cost'))}: "
+            f"against {_cost_words(value)}: "
             f"{_metric('value_cost_ratio', value.get('value_cost_ratio'))} the cost"
         )
         if not is_missing(value.get("peer_median_ratio")):
@@ -489,6 +514,14 @@ def value_cost(value: Mapping, *, peer_label: str = "team", notes: Iterable[str]
         text += "."
         return fragment(_STYLE + f"<p>{text}</p>" + _notes_markup(notes))
     return fragment(_STYLE + f"<p>{_e(text)}</p>" + _notes_markup(notes))
+
+
+def _cost_words(value: Mapping) -> str:
+    """ "a yearly cost of X", or for a rep hired during the year the pro-rated cost the ratio uses."""
+    yearly, cost = value.get("annual_cost"), value.get("cost")
+    if is_missing(cost) or is_missing(yearly) or abs(float(cost) - float(yearly)) < 0.5:
+        return f"a yearly cost of {_metric('annual_cost', yearly)}"
+    return f"a cost of {_metric('annual_cost', cost)} so far (a yearly {_e(fmt('annual_cost', yearly))}, pro-rated)"
 
 
 def _metric(metric: str, value) -> str:
@@ -503,6 +536,14 @@ def forecasts(accuracy, *, notes: Iterable[str] | None = None):
         notes=notes,
         empty="No forecasts for these periods.",
     )
+
+
+def forecast_banner(text: str | None):
+    """A consistent forecast habit, as a banner at the top of a rep report
+    (:attr:`salesnb.present.pages.RepReport.forecast_banner`); nothing when None."""
+    if not text:
+        return fragment("")
+    return fragment(f'{_STYLE}<div class="salesnb-warning salesnb-forecast-banner"><strong>Forecasts:</strong> {_e(text)}</div>')
 
 
 def quality(flags, *, notes: Iterable[str] | None = None, advice: Mapping[str, str] | None = None):
@@ -547,6 +588,38 @@ def focus_table(focus):
     return table(
         pd.DataFrame(rows, columns=["Rep", "Focus", "Measure", "Rep's figure", "Peer median"]), empty="No reps in this team."
     )
+
+
+def breakdown_table(frame, *, columns, notes: Iterable[str] | None = None, empty: str = "Nothing to show."):
+    """:func:`table` of a metrics_table by some grouping (a team breakdown, the
+    segment explorer) with each row whose ``small_sample`` flag is set marked
+    :data:`FEW_DEALS` in its first column, and a note saying what that means
+    when any row is marked (only when the table shows a metric it bears on)."""
+    import pandas as pd
+
+    from salesnb.analysis.rates import SMALL_SAMPLE_METRICS, SMALL_SAMPLE_MIN_CLOSED
+
+    shown = list(columns)
+    notes = list(notes or [])
+    few = (
+        frame["small_sample"].fillna(False).astype(bool).to_numpy()
+        if "small_sample" in frame and any(c in SMALL_SAMPLE_METRICS for c in shown)
+        else None
+    )
+    if few is not None and few.any():
+        first = shown[0]
+        frame = frame.copy()
+        frame[first] = pd.Series(
+            [("" if is_missing(v) else _cell(v)) + (FEW_DEALS if mark else "") for v, mark in zip(frame[first], few)],
+            index=frame.index,
+            dtype="object",
+        )
+        notes.insert(
+            0,
+            f"{FEW_DEALS.strip()}: fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed (won + lost) in the period; that row's "
+            "win rate, average deal size and sales cycle rest on too few deals to mean much.",
+        )
+    return table(frame, columns=columns, notes=notes, empty=empty)
 
 
 def training_summary(effect: Mapping):

@@ -34,6 +34,9 @@ __all__ = [
     "RepReport",
     "protected_evidence",
     "reworded",
+    "CONTACT_FACTORS",
+    "contact_columns",
+    "forecast_banner",
     "rep_report",
     "thin_peer_notes",
     "warm_up",
@@ -76,7 +79,9 @@ class RepReport:
         :func:`salesnb.analysis.diagnosis.diagnose` for this rep.
     factors : DataFrame
         factor, metric, rep_value, peer_low, peer_median, peer_high, gap_pct,
-        n, small_sample, is_focus: the rep against the peers' band.
+        n, small_sample, is_focus: the rep against the peers' band; and
+        new_prospect_contacts, follow_up_contacts: the rep's own, on the
+        prospecting and conversion rows (:func:`contact_columns`).
     scorecard : DataFrame
         This rep's expectations (:func:`salesnb.analysis.scorecard.scorecard`).
     trends : DataFrame
@@ -84,7 +89,8 @@ class RepReport:
         peer_median, peer_high, peers: per quarter of the last
         :data:`TREND_QUARTERS`, for each of :data:`TREND_METRICS`.
     value : dict
-        clv, annual_cost, value_cost_ratio, clv_source, peer_median_ratio, peers.
+        clv, annual_cost, cost (annual_cost pro-rated for a rep hired less than a
+        year before the period's end), value_cost_ratio, clv_source, peer_median_ratio, peers.
     forecasts : DataFrame
         period, period_start, forecast_amount, actual, forecast_error_pct.
     quality : DataFrame
@@ -100,6 +106,9 @@ class RepReport:
         Last period's focus and how that factor moved since
         (:func:`salesnb.present.progress.since_last`); None when the previous
         period holds no data or named no focus.
+    forecast_banner : str or None
+        A consistent forecast habit (:func:`forecast_banner`), said at the
+        top of the report; None when there is none or too few periods to say.
     """
 
     rep: dict
@@ -117,6 +126,7 @@ class RepReport:
     peer_label: str
     notes: dict = field(default_factory=dict)
     since_last: dict | None = None
+    forecast_banner: str | None = None
 
     def notes_for(self, section: str) -> list[str]:
         """The notes to show next to ``section``'s figures."""
@@ -255,7 +265,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         period=span,
         figures=figures,
         diagnosis=diagnosis,
-        factors=factors,
+        factors=contact_columns(factors, figures),
         scorecard=card,
         trends=trends,
         value=value,
@@ -266,6 +276,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         peer_label=peer_label,
         notes=notes,
         since_last=_since_last(ds, rep_id, span, as_of, diagnosis),
+        forecast_banner=forecast_banner(forecasts),
     )
 
 
@@ -496,6 +507,7 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     value = {
         "clv": plain_value(record["clv"]) if record is not None else 0.0,
         "annual_cost": plain_value(record["annual_cost"]) if record is not None else None,
+        "cost": plain_value(record["cost"]) if record is not None else None,
         "value_cost_ratio": plain_value(record["value_cost_ratio"]) if record is not None else None,
         "clv_source": str(record["clv_source"]) if record is not None else None,
         "peer_median_ratio": median,
@@ -512,11 +524,26 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
         )
     if value["annual_cost"] is None:
         notes.append("No annual_cost in the reps table for this rep: add it to compare value with cost.")
+    else:
+        notes += _cost_note(ds, rep_id, span, value)
     if not enough:
         notes.append(f"Too few peers with a recorded cost to give the {peer_label} median.")
     elif median is None:
         notes.append(f"The {peer_label} median is left out: no figure near it is free of a colleague's own.")
     return value, notes
+
+
+def _cost_note(ds, rep_id, span, value: dict) -> list[str]:
+    """Say so when the cost is pro-rated (a rep hired less than a year before the period's end)."""
+    from salesnb.analysis.value import employed_share
+
+    share = employed_share(ds.reps, span).get(str(rep_id), 1.0)
+    if share >= 1.0 or value.get("cost") is None:
+        return []
+    return [
+        f"Hired less than a year before {span.end:%Y-%m-%d}: the yearly cost is pro-rated to the {share:.0%} of the year "
+        "you were employed."
+    ]
 
 
 def _rep_forecasts(ds, rep_id, trends, span) -> tuple[pd.DataFrame, list[str]]:
@@ -534,7 +561,59 @@ def _rep_forecasts(ds, rep_id, trends, span) -> tuple[pd.DataFrame, list[str]]:
         notes.append("No forecasts from this rep for these periods.")
     else:
         notes.append("Error = (forecast - revenue won) / revenue won: above zero means the forecast was too high.")
+        notes.append(_forecast_habit(mine)["sentence"])
     return mine, notes
+
+
+def _forecast_habit(forecasts: pd.DataFrame) -> dict:
+    from salesnb.analysis.forecasts import forecast_habit
+
+    kinds = [parse_period(str(label)).kind for label in forecasts["period"]]
+    return forecast_habit(forecasts["forecast_error_pct"], kinds=kinds)
+
+
+CONTACT_FACTORS = ("prospecting", "conversion")
+"""The factors whose evidence rows carry the rep's new-prospect and follow-up contacts."""
+
+
+def contact_columns(factors: pd.DataFrame, figures: dict) -> pd.DataFrame:
+    """``factors`` with the rep's new_prospect_contacts and follow_up_contacts
+    (from ``figures``, the rep's metrics) on the :data:`CONTACT_FACTORS`
+    rows; NaN on the others, and everywhere without an activities table."""
+    out = factors.copy()
+    on = out["factor"].isin(CONTACT_FACTORS).to_numpy()
+    for metric in ("new_prospect_contacts", "follow_up_contacts"):
+        value = figures.get(metric)
+        value = np.nan if value is None else float(value)
+        out[metric] = np.where(on, value, np.nan)
+    return out
+
+
+def forecast_banner(forecasts: pd.DataFrame) -> str | None:
+    """The banner for the top of a rep report when the rep's forecasts show a
+    consistent habit (:func:`salesnb.analysis.forecasts.forecast_habit`
+    ``over`` or ``under``), else None.
+
+    ``forecasts``: the report's forecasts (period, forecast_error_pct).
+    Example: +30 % in 4 of 4 quarters -> "Your forecasts run high: over-forecast
+    in 4 of 4 quarters, median error +30%. ..."
+    """
+    if forecasts is None or forecasts.empty:
+        return None
+    habit = _forecast_habit(forecasts)
+    if habit["bias"] not in ("over", "under"):
+        return None
+    seen = habit["sentence"].split(":")[0]
+    seen = seen[0].lower() + seen[1:]
+    if habit["bias"] == "over":
+        return (
+            f"Your forecasts run high: {seen}. Before committing a number, check each deal in it "
+            "against its stage and its last contact."
+        )
+    return (
+        f"Your forecasts run low: {seen}. A forecast well under what you win hides pipeline from planning: "
+        "forecast what the deals in hand support."
+    )
 
 
 def _flag_note(record: dict) -> str:

@@ -212,14 +212,15 @@ class SegmentExplorer:
 
     # -- showing ------------------------------------------------------------------
     def table_view(self):
-        """The current table as escaped HTML: the group, the chosen metric and context columns."""
+        """The current table as escaped HTML: the group, the chosen metric and context columns;
+        a row whose win rate rests on too few closed deals is marked "few deals" (:func:`salesnb.present.html.breakdown_table`)."""
         from salesnb.analysis.metrics import GROUPINGS
         from salesnb.present import html as show
 
         s = self.selection
         front = ["rep_id", "name"] if s["by"] == "rep" else [GROUPINGS[s["by"]]]
         metrics = [s["metric"], *[c for c in CONTEXT_COLUMNS if c != s["metric"]]]
-        return show.table(self.table, columns=front + metrics, notes=self.notes)
+        return show.breakdown_table(self.table, columns=front + metrics, notes=self.notes)
 
     def chart_view(self):
         """The current chart as an embedded image."""
