@@ -368,7 +368,11 @@ def _notes(diagnosis: Mapping) -> list[str]:
             f"Employed for {_share(share)} of the period: opportunities are compared as a full-period pace "
             f"({_count(pros.get('raw_value') or 0)} opened, {_count(pros['rep_value'])} at that pace)."
         )
-    for item in diagnosis.get("not_judged") or []:
+    left = diagnosis.get("not_judged") or []
+    if left and len(left) == len(diagnosis.get("evidence") or left) and all(i.get("code") == "no_data" for i in left):
+        said.append("No opportunities created or deals closed in this period: nothing to diagnose yet.")
+        left = []
+    for item in left:
         said.append(f"Not judged: {FACTOR_NAMES.get(item['factor'], item['factor']).lower()} ({item['reason']}).")
     if diagnosis.get("cause") is None and diagnosis.get("focus") == "prospecting":
         said.append("No comparison of new-prospect contacts was possible, so nothing is said about call volume.")
