@@ -474,7 +474,7 @@ def test_real_notebooks_killed_then_a_raising_report_fails_alone(tmp_path, fault
     fault_log.append(fault)
 
     rerun = finish(start(args, tmp_path / "logs" / "rerun"))
-    manifest = assert_complete(out, rerun, reports=4, exit_code=1)  # data quality, the team, two reps
+    manifest = assert_complete(out, rerun, reports=5, exit_code=1)  # data quality, the team, the forecast review, two reps
     statuses = {(e["kind"], e["key"]): e["status"] for e in manifest["reports"]}
     assert statuses.pop(("rep_coaching", "R02")) == "failed"
     assert set(statuses.values()) <= {"ok", "skipped"} and ("rep_coaching", "R01") in statuses

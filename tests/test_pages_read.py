@@ -154,16 +154,6 @@ def test_no_expectations_key_reaches_the_scorecard():
     assert "Share of activities that are visits (at most)" in text
 
 
-def test_the_focus_table_names_the_factor():
-    focus = pd.DataFrame(
-        [{"label": "Ann (R1)", "focus": "deal_size", "metric": "avg_deal_size", "rep_value": 9000.0, "peer_median": 12000.0}]
-    )
-    assert "Deal size" in text_of(html.focus_table(focus))
-
-
-# -- charts: benchmark on the axis, a least span, titles never cut -----------------
-
-
 def factors(**changes) -> pd.DataFrame:
     row = {
         "factor": "conversion",

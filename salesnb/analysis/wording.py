@@ -270,8 +270,11 @@ def focus_words(diagnosis: Mapping) -> str:
     return " ".join(p for p in parts if p)
 
 
-def about(amount: float) -> float:
-    """``amount`` to two significant figures: a stake is an estimate, said as one."""
+def about(amount: float | None) -> float | None:
+    """``amount`` to two significant figures: a stake is an estimate, said as
+    one. None (or NaN: a missing stake in a table) stays None."""
+    if amount is None or amount != amount:
+        return None
     if not amount:
         return 0.0
     digits = 1 - int(math.floor(math.log10(abs(amount))))

@@ -66,7 +66,6 @@ __all__ = [
     "quality",
     "warning",
     "paragraph",
-    "focus_table",
     "queue_table",
     "team_findings",
     "since_last",
@@ -564,32 +563,6 @@ def quality(flags, *, notes: Iterable[str] | None = None, advice: Mapping[str, s
 # -- manager and analyst fragments ------------------------------------------------------
 
 
-def focus_table(focus):
-    """Each rep's focus in one line: the weak factor, the rep's figure and the peers' median.
-
-    ``focus``: label, focus, metric, rep_value, peer_median, gap_pct (see
-    :attr:`salesnb.present.pages.TeamReport.focus`).
-    """
-    import pandas as pd
-
-    rows = []
-    for r in focus.to_dict("records"):
-        metric = r.get("metric")
-        named = r["focus"] not in (None, "none")
-        rows.append(
-            {
-                "Rep": r["label"],
-                "Focus": factor_name(r["focus"]) if named else "none this period",
-                "Measure": label(metric) if named and metric else "",
-                "Rep's figure": fmt(metric, r.get("rep_value")) if named and metric else "",
-                "Peer median": fmt(metric, r.get("peer_median")) if named and metric else "",
-            }
-        )
-    return table(
-        pd.DataFrame(rows, columns=["Rep", "Focus", "Measure", "Rep's figure", "Peer median"]), empty="No reps in this team."
-    )
-
-
 def breakdown_table(frame, *, columns, notes: Iterable[str] | None = None, empty: str = "Nothing to show."):
     """:func:`table` of a metrics_table by some grouping (a team breakdown, the
     segment explorer) with each row whose ``small_sample`` flag is set marked
@@ -669,7 +642,7 @@ def queue_table(queue):
             "Focus": r["focus_text"],
             "Cause": r.get("cause") or None,  # None, not "": a blank is no figure, so word columns stay left-aligned
             "Gap to peer median": r.get("gap_text") or None,
-            "Stake": fmt("revenue_won", r.get("stake"), missing=""),
+            "Stake": fmt("revenue_won", wording.about(r.get("stake")), missing=""),
             "Attainment": fmt("attainment", r.get("attainment"), missing=""),
             "Flags": r.get("flags_text") or None,
             "Improved since last period": r.get("since_text") or None,

@@ -10,6 +10,7 @@ the manifest.
 from __future__ import annotations
 
 from salesnb.analysis.labels import fmt
+from salesnb.analysis.wording import about
 from salesnb.run.plan import KINDS
 
 __all__ = ["render_index", "queue_entries"]
@@ -31,7 +32,7 @@ def queue_entries(manifest: dict) -> tuple[list[dict], set[str]]:
                 "focus": q.get("focus_text") or "",
                 "cause": q.get("cause") or "",
                 "gap": q.get("gap_text") or "",
-                "stake": fmt("revenue_won", q.get("stake"), missing=""),
+                "stake": fmt("revenue_won", about(q.get("stake")), missing=""),
                 "attainment": fmt("attainment", q.get("attainment"), missing=""),
                 "flags": q.get("flags_text") or "",
                 "since": q.get("since_text") or "",
