@@ -148,6 +148,8 @@ def test_a_gap_the_whole_team_shares_is_a_team_finding_not_the_reps_focus():
     assert r1["team_finding"]["team_median"] == 5_000 and r1["team_finding"]["all_median"] == 10_000
     assert r1["team_finding"]["gap_pct"] == pytest.approx(-50.0)
     assert "Your team as a whole is behind the other teams on deal size" in r1["summary"]
+    # at the team's level, so "within the usual range" is said of the team, not of all reps
+    assert "No part of your funnel falls meaningfully short of the rest of your team" in r1["summary"]
     assert "5,000" not in r1["team_finding"]["text"]  # said without a number
     assert result_for(results, "R4")["team_finding"] is None  # South is not touched
     # A North rep behind even its own team (2,000 vs 5,000) keeps a personal focus.

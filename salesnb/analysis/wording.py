@@ -443,6 +443,10 @@ def _no_focus(diagnosis: Mapping) -> str:
             judged=_and([_FACTOR_WORDS[f] for f in judged]), left=_and([_FACTOR_WORDS[i["factor"]] for i in left])
         )
     text = NO_FOCUS_TEXT["none"]
+    if diagnosis.get("team_finding"):  # the rep is at the team's level; the team is behind: said next
+        text = text.replace("short of your peers", "short of the rest of your team").replace(
+            " are all within the usual range", " are all in your team's usual range"
+        )
     if not diagnosis.get("flags"):
         text += " Keep doing what works; the next step is a stretch goal you choose."
     else:
