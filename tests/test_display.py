@@ -261,6 +261,15 @@ def test_scorecard_formats_by_unit_and_says_met():
         assert text in html
 
 
+def test_scorecard_never_reads_equal_figures_as_not_met():
+    # 54.5% against a 55% target rounds to "55%" both: said with a decimal, so "not met" reads true
+    card = pd.DataFrame(
+        [{"expectation": "win_rate", "target": 0.55, "actual": 0.545455, "met": False, "unit": "share", "note": ""}]
+    )
+    html = markup(show.scorecard(card))
+    assert "<td>55.0%</td>" in html and "<td>54.5%</td>" in html and "<td>55%</td>" not in html
+
+
 def test_value_cost_sentence():
     html = markup(
         show.value_cost({"clv": 500_000.0, "annual_cost": 100_000.0, "value_cost_ratio": 5.0, "peer_median_ratio": 2.0})

@@ -469,11 +469,15 @@ def scorecard(card, *, notes: Iterable[str] | None = None):
         kind = EXPECTATION_UNITS.get(str(r.get("unit")), "ratio")
         met = r.get("met")
         verdict = "not judged" if is_missing(met) else ("met" if met else "not met")
+        target, actual = fmt_unit(kind, r["target"], missing="none set"), fmt_unit(kind, r["actual"])
+        if target == actual and not is_missing(met) and r["target"] != r["actual"]:
+            # 54.5% against 55% would read "55%, 55%, not met": say the figures as they were judged
+            target, actual = _closer(kind, r["target"]), _closer(kind, r["actual"])
         rows.append(
             {
                 "Expectation": name,
-                "Target": fmt_unit(kind, r["target"], missing="none set"),
-                "Actual": fmt_unit(kind, r["actual"]),
+                "Target": target,
+                "Actual": actual,
                 "Result": verdict,
                 "Note": plain_keys(r.get("note") or ""),
             }
@@ -483,6 +487,17 @@ def scorecard(card, *, notes: Iterable[str] | None = None):
         notes=notes,
         empty="No expectations apply to this rep.",
     )
+
+
+def _closer(kind: str, value) -> str:
+    """A figure with one more decimal than :func:`fmt_unit` gives, for a
+    target and an actual that would otherwise read the same."""
+    number = float(value)
+    if kind == "share":
+        return f"{number:.1%}"
+    if kind in ("x_quota", "x_cost", "ratio"):
+        return f"{number:,.2f}" + ("x" if kind != "ratio" else "")
+    return f"{number:,.1f}"
 
 
 _KEY = re.compile(r"\b(" + "|".join(sorted(map(re.escape, EXPECTATION_NAMES), key=len, reverse=True)) + r")\b")
