@@ -16,7 +16,8 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: help setup kernel demo report test format test-fast test-browser browser-deps lab sample bench clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's#$$(OUT)#$(OUT)#g' -e 's#$$(CHROMIUM)#$(CHROMIUM)#g' \
+	  | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
