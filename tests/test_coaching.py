@@ -151,6 +151,10 @@ def test_a_gap_the_whole_team_shares_is_a_team_finding_not_the_reps_focus():
     # at the team's level, so "within the usual range" is said of the team, not of all reps
     assert "No part of your funnel falls meaningfully short of the rest of your team" in r1["summary"]
     assert "5,000" not in r1["team_finding"]["text"]  # said without a number
+    # the manager reads the team and both medians (the queue and the index show this text)
+    assert r1["team_finding"]["manager_text"].startswith(
+        "Team North is behind the other teams' reps on deal size: its median 5,000 against 10,000 (-50%)."
+    )
     assert result_for(results, "R4")["team_finding"] is None  # South is not touched
     # A North rep behind even its own team (2,000 vs 5,000) keeps a personal focus.
     frame.loc[frame["rep_id"] == "R2", "avg_deal_size"] = 2_000.0

@@ -510,10 +510,11 @@ class _Pool:
         self.all = np.sort(self.values[self.usable])
         self.team = {}
         self.shares = {}
+        self.versus = {}  # team code -> (the team's median, the other teams' reps' median)
         others = np.sort(self.values[self.usable & (teams >= 0)])
         for code in np.unique(teams[teams >= 0]):
             self.team[code] = np.sort(self.values[self.usable & (teams == code)])
-            self.shares[code] = self._shares(self.team[code], others)
+            self.shares[code] = self._shares(code, self.team[code], others)
 
     def all_peers(self, pos: int) -> tuple[int, list[float] | None]:
         drop = self.values[pos] if self.usable[pos] else None
@@ -533,14 +534,15 @@ class _Pool:
         code = self.teams[pos]
         return bool(code >= 0 and self.shares[code])
 
-    def _shares(self, team: np.ndarray, everybody: np.ndarray) -> bool:
+    def _shares(self, code: int, team: np.ndarray, everybody: np.ndarray) -> bool:
         # the other teams' reps: everybody in a team, this team's values taken out (a sorted difference)
         keep = np.ones(len(everybody), bool)
         keep[np.searchsorted(everybody, team) + _rank_within_ties(team)] = False
         others = everybody[keep]
         if len(team) < MIN_PEERS or len(others) < MIN_PEERS:
             return False
-        score = _score(float(np.median(team)), float(np.median(others)), self.factor.higher_is_better)
+        self.versus[code] = (float(np.median(team)), float(np.median(others)))
+        score = _score(*self.versus[code], self.factor.higher_is_better)
         return score is not None and score >= SHORTFALL_MIN - 1e-12
 
 
@@ -694,10 +696,16 @@ def _diagnose_row(row, pos: int, pools: dict, team_shown: bool, rep_has_data: bo
     finding = None
     if team_findings:
         worst = max(team_findings, key=lambda e: e["_scores"][1])
-        team_median = _team_median_raw(pools[worst["factor"]], pos)
-        finding = {"factor": worst["factor"], "team_median": team_median, "all_median": worst["all_median"], "gap_pct": None}
-        if team_median is not None and worst["all_median"]:
-            finding["gap_pct"] = round((team_median / worst["all_median"] - 1) * 100, 1)
+        pool = pools[worst["factor"]]
+        team_median, others_median = pool.versus[pool.teams[pos]]
+        finding = {
+            "factor": worst["factor"],
+            "metric": worst["metric"],
+            "team": row.get("team") if isinstance(row.get("team"), str) else None,
+            "team_median": team_median,  # the whole team's, the rep included
+            "all_median": others_median,  # the other teams' reps'
+            "gap_pct": round((team_median / others_median - 1) * 100, 1) if others_median else None,
+        }
     for e in evidence:
         e["strength"] = bool(e["judged"] and e["score"] is not None and e["score"] <= -STRENGTH_MIN + 1e-12)
         for key in ("_scores", "_team_shares", "_behind_own_team"):
@@ -724,11 +732,6 @@ def _diagnose_row(row, pos: int, pools: dict, team_shown: bool, rep_has_data: bo
         "closed": int(row["closed"]),
         "active_share": round(float(row["active_share"]), 4),
     }
-
-
-def _team_median_raw(pool: _Pool, pos: int) -> float | None:
-    ordered = pool.team.get(pool.teams[pos])
-    return None if ordered is None or len(ordered) < MIN_PEERS else float(np.median(ordered))
 
 
 def _cause(pool: _Pool, row, pos: int, team_shown: bool, benchmark: str) -> dict | None:

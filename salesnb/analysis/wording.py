@@ -34,6 +34,7 @@ __all__ = [
     "action_text",
     "about",
     "target_rate",
+    "team_finding_for_manager",
 ]
 
 ADVICE = {
@@ -390,6 +391,26 @@ def _team_finding_text(finding: Mapping) -> str:
     )
 
 
+def team_finding_for_manager(finding: Mapping) -> str:
+    """A team finding as its manager reads it, with the team's and the other
+    teams' medians: "Team Beta is behind the other teams' reps on new
+    opportunities: its median 14 against 25 (-44%). ..." (never on a rep's page)."""
+    from salesnb.analysis.labels import fmt
+
+    factor = _FACTOR_WORDS.get(finding["factor"], finding["factor"])
+    team = finding.get("team") or "the team"
+    team = team if team.casefold().startswith("team") else f"Team {team}"
+    metric = finding.get("metric")
+    figures = ""
+    if metric and finding.get("team_median") is not None and finding.get("all_median") is not None:
+        gap = f" ({fmt_unit('pct', finding['gap_pct'])})" if finding.get("gap_pct") is not None else ""
+        figures = f": its median {fmt(metric, finding['team_median'])} against {fmt(metric, finding['all_median'])}{gap}"
+    return (
+        f"{team} is behind the other teams' reps on {factor}{figures}. A question of the team's market, mix or "
+        "ways of working, not of one rep: no rep at the team's level is given it as a focus."
+    )
+
+
 def apply(diagnosis: dict) -> dict:
     """Fill ``diagnosis``'s words from its facts (in place; also returned):
     ``strengths``, ``summary``, ``questions``, ``notes``, each action's
@@ -401,6 +422,7 @@ def apply(diagnosis: dict) -> dict:
         action["text"] = action_text(action)
     if diagnosis.get("team_finding"):
         diagnosis["team_finding"]["text"] = _team_finding_text(diagnosis["team_finding"])
+        diagnosis["team_finding"]["manager_text"] = team_finding_for_manager(diagnosis["team_finding"])
     shown = [e for e in diagnosis.get("evidence", []) if e.get("strength")]
     diagnosis["strengths"] = [strength(e) for e in shown]
 

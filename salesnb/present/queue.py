@@ -245,11 +245,12 @@ def team_findings(diagnoses: Iterable[Mapping]) -> list[dict]:
         finding = d.get("team_finding")
         if not finding or not finding.get("text"):
             continue
-        key = (finding.get("factor"), finding.get("text"))
+        key = (finding.get("team"), finding.get("factor"))
         if key in seen:
             continue
         seen.add(key)
-        out.append(dict(finding))
+        # the manager reads the team's name and figures, not the words a rep's page says
+        out.append({**finding, "text": finding.get("manager_text") or finding["text"]})
     return sorted(out, key=lambda f: -abs(f.get("gap_pct") or 0.0))
 
 
