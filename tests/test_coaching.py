@@ -16,6 +16,7 @@ import pytest
 
 from salesnb.analysis import diagnosis as dg
 from salesnb.analysis.diagnosis import diagnose_table
+from salesnb.analysis.peer_pools import quantiles
 from tests.coaching_source import PERIOD, plant
 from tests.test_diagnosis import evidence, result_for, team
 
@@ -184,7 +185,7 @@ def test_leave_one_out_quantiles_match_numpy():
         rest = list(values)
         if drop is not None:
             rest.remove(drop)
-        got = dg._quantiles(values, drop)
+        got = quantiles(values, drop)
         assert got == pytest.approx(list(np.percentile(rest, [25, 50, 75])))
 
 

@@ -62,6 +62,7 @@ import pandas as pd
 
 from salesnb.analysis import wording
 from salesnb.analysis.labels import FACTOR_NAMES
+from salesnb.analysis.peer_pools import MIN_PEERS, SHORTFALL_MIN, PeerPool, shortfall_score
 from salesnb.analysis.periods import DateLike, PeriodLike
 from salesnb.analysis.rates import CLEAR_SAMPLE, MIN_SAMPLE
 from salesnb.errors import InputError
@@ -95,9 +96,6 @@ FOCUS_VOCABULARY = tuple(FACTOR_NAMES)
 MIN_TEAM_REPS = 5
 """A team with fewer reps with data (the rep included) is shown against all reps."""
 
-MIN_PEERS = 3
-"""Fewest peers for a median: a median of two is the mean of two colleagues' figures."""
-
 BAND_MIN_PEERS = 5
 """Fewest peers for a middle half (25th to 75th percentile): with fewer, the
 band test is left out and no band is shown."""
@@ -106,18 +104,11 @@ SHRINK_REPS = 5
 """Weight of all reps' median in the team benchmark, in reps: a team of
 ``n`` peers counts ``n / (n + 5)``."""
 
-SHORTFALL_MIN = math.log(1.25)
-"""Smallest log-ratio shortfall that counts: 20 % below the peer median
-(ratio 0.8) for opportunities, win rate and deal size; 25 % longer (ratio
-1.25) for cycle length. The same distance on the log scale either way."""
-
 STRENGTH_MIN = math.log(1.1)
 """A strength is named only 10 % or more ahead of the peer median (a log ratio of ln 1.1)."""
 
 ADVICE_FLAGS = ("padded_activity", "stale_pipeline")
 """Data-quality flags of the rep's own data that a diagnosis carries in ``flags``."""
-
-_RATIO_CLIP = (0.05, 20.0)  # keeps log ratios finite when a rep has 0 of something
 
 
 @dataclass(frozen=True)
@@ -291,7 +282,7 @@ def peer_values(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") 
     teams = _team_codes(frame)
     out = {}
     for factor in _FACTORS:
-        pool = _Pool(frame, factor, has_data, teams)
+        pool = _pool(frame, factor, has_data, teams)
         shown = next(e for e in result["evidence"] if e["factor"] == factor.name)["benchmark"]
         mask = pool.usable.copy()
         mask[pos] = False
@@ -359,9 +350,9 @@ def diagnose_table(
     # reps with data per team, the rep included: decides which benchmark is shown
     team_size = pd.Series(has_data).groupby(teams).transform("sum").to_numpy()
     shown_team = (teams >= 0) & (team_size >= MIN_TEAM_REPS) if peers == "team" else np.zeros(len(frame), bool)
-    pools = {f.name: _Pool(frame, f, has_data, teams) for f in _FACTORS}
+    pools = {f.name: _pool(frame, f, has_data, teams) for f in _FACTORS}
     if "new_prospect_contacts" in frame:
-        pools["contacts"] = _Pool(frame, _CONTACTS, has_data, teams)
+        pools["contacts"] = _pool(frame, _CONTACTS, has_data, teams)
     flags = flags or {}
     results = []
     for pos, row in enumerate(frame.to_dict("records")):
@@ -473,94 +464,11 @@ def _label(value) -> str | None:
     return str(value)
 
 
-def _quantiles(ordered: np.ndarray, drop: float | None, qs=(0.25, 0.5, 0.75)) -> list[float] | None:
-    """numpy's (linear) quantiles of ``ordered`` (sorted) with one value equal
-    to ``drop`` left out (the rep itself), without copying: O(1) per rep."""
-    n = len(ordered)
-    skip = None
-    if drop is not None:
-        skip = int(np.searchsorted(ordered, drop))
-        n -= 1
-    if n <= 0:
-        return None
-
-    def at(k: int) -> float:
-        return float(ordered[k if skip is None or k < skip else k + 1])
-
-    out = []
-    for q in qs:
-        pos = q * (n - 1)
-        low = math.floor(pos)
-        high = min(low + 1, n - 1)
-        out.append(at(low) + (at(high) - at(low)) * (pos - low))
-    return out
-
-
-class _Pool:
-    """One factor's values over every rep, sorted once, for leave-one-out
-    medians and bands of all reps, of a team, and of the other teams."""
-
-    def __init__(self, frame: pd.DataFrame, factor: _Factor, has_data: np.ndarray, teams: np.ndarray):
-        self.factor = factor
-        self.values = frame[factor.column].to_numpy(dtype="float64")
-        counts = frame[factor.n_column].to_numpy(dtype="float64") if factor.n_column in frame else self.values
-        self.n = np.nan_to_num(counts, nan=0.0)
-        self.usable = has_data & ~np.isnan(self.values) & (self.n >= factor.min_n)
-        self.teams = teams
-        self.all = np.sort(self.values[self.usable])
-        self.team = {}
-        self.shares = {}
-        self.versus = {}  # team code -> (the team's median, the other teams' reps' median)
-        others = np.sort(self.values[self.usable & (teams >= 0)])
-        for code in np.unique(teams[teams >= 0]):
-            self.team[code] = np.sort(self.values[self.usable & (teams == code)])
-            self.shares[code] = self._shares(code, self.team[code], others)
-
-    def all_peers(self, pos: int) -> tuple[int, list[float] | None]:
-        drop = self.values[pos] if self.usable[pos] else None
-        count = len(self.all) - (drop is not None)
-        return count, _quantiles(self.all, drop)
-
-    def team_peers(self, pos: int) -> tuple[int, list[float] | None]:
-        code = self.teams[pos]
-        if code < 0:
-            return 0, None
-        drop = self.values[pos] if self.usable[pos] else None
-        ordered = self.team[code]
-        return len(ordered) - (drop is not None), _quantiles(ordered, drop)
-
-    def team_shares_gap(self, pos: int) -> bool:
-        """The rep's team (all of it, the rep included) is itself short of the other teams' reps."""
-        code = self.teams[pos]
-        return bool(code >= 0 and self.shares[code])
-
-    def _shares(self, code: int, team: np.ndarray, everybody: np.ndarray) -> bool:
-        # the other teams' reps: everybody in a team, this team's values taken out (a sorted difference)
-        keep = np.ones(len(everybody), bool)
-        keep[np.searchsorted(everybody, team) + _rank_within_ties(team)] = False
-        others = everybody[keep]
-        if len(team) < MIN_PEERS or len(others) < MIN_PEERS:
-            return False
-        self.versus[code] = (float(np.median(team)), float(np.median(others)))
-        score = _score(*self.versus[code], self.factor.higher_is_better)
-        return score is not None and score >= SHORTFALL_MIN - 1e-12
-
-
-def _rank_within_ties(ordered: np.ndarray) -> np.ndarray:
-    """For a sorted array, each value's position among equal values (0, 1, 2... per run)."""
-    if len(ordered) == 0:
-        return np.zeros(0, dtype=int)
-    starts = np.r_[True, ordered[1:] != ordered[:-1]]
-    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(ordered)), 0))
-    return np.arange(len(ordered)) - run_start
-
-
-def _score(value: float | None, median: float | None, higher_is_better: bool) -> float | None:
-    """Log-ratio shortfall of ``value`` against ``median`` (positive = worse), clipped."""
-    if value is None or median is None or not median > 0:
-        return None
-    log_ratio = math.log(min(max(value / median, _RATIO_CLIP[0]), _RATIO_CLIP[1]))
-    return round(-log_ratio if higher_is_better else log_ratio, 4) + 0.0  # no -0.0
+def _pool(frame: pd.DataFrame, factor: _Factor, has_data: np.ndarray, teams: np.ndarray) -> PeerPool:
+    """The peers' figures of one factor (its compared column, its sample)."""
+    values = frame[factor.column].to_numpy(dtype="float64")
+    counts = frame[factor.n_column].to_numpy(dtype="float64") if factor.n_column in frame else values
+    return PeerPool(values, counts, factor.min_n, has_data, teams, higher_is_better=factor.higher_is_better)
 
 
 def _short(value, score, band, higher_is_better) -> bool:
@@ -572,9 +480,8 @@ def _short(value, score, band, higher_is_better) -> bool:
     return value < band[0] if higher_is_better else value > band[1]
 
 
-def _judge(pool: _Pool, row, pos: int, team_shown: bool) -> dict:
+def _judge(factor: _Factor, pool: PeerPool, row, pos: int, team_shown: bool) -> dict:
     """One factor of one rep against both benchmarks (facts only; see the module doc)."""
-    factor = pool.factor
     value = _num(row[factor.column])
     n = _num(row.get(factor.n_column))
     all_count, all_q = pool.all_peers(pos)
@@ -599,10 +506,12 @@ def _judge(pool: _Pool, row, pos: int, team_shown: bool) -> dict:
     gap = score = None
     if value is not None and median is not None and median > 0:
         gap = round((value / median - 1) * 100, 1)
-        score = _score(value, median, factor.higher_is_better)
-    score_all = _score(value, all_median, factor.higher_is_better)
-    own_team_score = _score(value, team_q[1], factor.higher_is_better) if team_q is not None and team_count >= 2 else None
-    score_team = _score(value, team_median, factor.higher_is_better)
+        score = shortfall_score(value, median, factor.higher_is_better)
+    score_all = shortfall_score(value, all_median, factor.higher_is_better)
+    own_team_score = (
+        shortfall_score(value, team_q[1], factor.higher_is_better) if team_q is not None and team_count >= 2 else None
+    )
+    score_team = shortfall_score(value, team_median, factor.higher_is_better)
     against = {
         "team": None if team_median is None else _short(value, score_team, team_band, factor.higher_is_better),
         "all": None if all_median is None else _short(value, score_all, all_band, factor.higher_is_better),
@@ -661,7 +570,7 @@ def _not_judged(e: dict, row, rep_has_data: bool) -> dict:
 
 
 def _diagnose_row(row, pos: int, pools: dict, team_shown: bool, rep_has_data: bool, period) -> dict:
-    evidence = [_judge(pools[f.name], row, pos, team_shown) for f in _FACTORS]
+    evidence = [_judge(f, pools[f.name], row, pos, team_shown) for f in _FACTORS]
     if not rep_has_data:
         for e in evidence:
             e["judged"] = False
@@ -734,7 +643,7 @@ def _diagnose_row(row, pos: int, pools: dict, team_shown: bool, rep_has_data: bo
     }
 
 
-def _cause(pool: _Pool, row, pos: int, team_shown: bool, benchmark: str) -> dict | None:
+def _cause(pool: PeerPool, row, pos: int, team_shown: bool, benchmark: str) -> dict | None:
     """``activity`` or ``qualification`` from the rep's new-prospect contacts
     (a pace) against the same peers' median; None when either is unknown."""
     value = _num(row["new_prospect_contacts_pace"])
