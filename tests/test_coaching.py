@@ -323,3 +323,15 @@ def results_stake(planted, rep):
 
 def test_math_of_the_threshold_is_unchanged():
     assert dg.SHORTFALL_MIN == pytest.approx(math.log(1.25)) and dg.STRENGTH_MIN == pytest.approx(math.log(1.1))
+
+
+def test_words_agree_with_their_counts():
+    from salesnb.analysis.wording import strength
+
+    assert strength({"factor": "prospecting", "rep_value": 1.0, "peer_median": 3.0, "benchmark": "team"}).startswith(
+        "Opened 1 new opportunity, above"
+    )
+    assert "a median 1 day, faster" in strength({"factor": "velocity", "rep_value": 1.0, "peer_median": 3.0, "benchmark": "all"})
+    # a focus on one opportunity against the peers' 20
+    r1 = result_for(diagnose_table(team(R1={"opportunities": 1})), "R1")
+    assert "You opened 1 new opportunity, 95% fewer than the team median of 20." in r1["summary"]

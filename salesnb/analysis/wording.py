@@ -150,8 +150,13 @@ def _gap(value) -> str:
     return fmt_unit("pct", value, signed=False)
 
 
-def _plural(n, word: str) -> str:
-    return f"{_count(n)} {word}{'' if n == 1 else 's'}"
+def _plural(n, word: str, words: str | None = None) -> str:
+    """ "1 deal", "2 deals" ("1 new opportunity", "3 new opportunities" with ``words``)."""
+    return f"{_count(n)} {word if n == 1 else (words or word + 's')}"
+
+
+def _opps(n) -> str:
+    return _plural(n, "new opportunity", "new opportunities")
 
 
 def _peer_phrase(benchmark: str) -> str:
@@ -173,10 +178,10 @@ def strength(e: Mapping, group: str | None = None, *, you: bool = False) -> str:
             "the median across all reps", "the median across reps"
         )
     if e["factor"] == "prospecting":
-        what = f"{'you opened' if you else 'Opened'} {_count(rep)} new opportunities"
+        what = f"{'you opened' if you else 'Opened'} {_opps(rep)}"
         if "raw_value" in e:
             what = (
-                f"{'you opened' if you else 'Opened'} {_count(e['raw_value'])} new opportunities in "
+                f"{'you opened' if you else 'Opened'} {_opps(e['raw_value'])} in "
                 f"{_share(e['active_share'])} of the period, a full-period pace of {_count(rep)}"
             )
         bench = _count(med)
@@ -187,7 +192,7 @@ def strength(e: Mapping, group: str | None = None, *, you: bool = False) -> str:
         what = f"{'your average won deal is' if you else 'Average won deal of'} {_count(rep)}"
         bench = _count(med)
     else:
-        what = f"{'you close' if you else 'Closes'} deals in a median {_count(rep)} days"
+        what = f"{'you close' if you else 'Closes'} deals in a median {_plural(rep, 'day')}"
         bench = _days(med)
     return f"{what}, {level} {peer}" + (f" of {bench}" if med is not None else "")
 
@@ -201,27 +206,27 @@ def _focus_sentence(e: Mapping, period) -> str:
     if e["factor"] == "prospecting":
         if "raw_value" in e:
             return (
-                f"You opened {_count(e['raw_value'])} new opportunities{when} in {_share(e['active_share'])} of it, "
+                f"You opened {_opps(e['raw_value'])}{when} in {_share(e['active_share'])} of it, "
                 f"a pace of {_count(rep)} for the whole period, {gap} fewer than {peer} of {_count(med)}."
             )
-        return f"You opened {_count(rep)} new opportunities{when}, {gap} fewer than {peer} of {_count(med)}."
+        return f"You opened {_opps(rep)}{when}, {gap} fewer than {peer} of {_count(med)}."
     if e["factor"] == "conversion":
         deals = _plural(e["n"], "closed deal") if e.get("n") is not None else "closed deals"
         return f"You won {_share(rep)} of your {deals}{when}, against {peer} of {_share(med)}."
     if e["factor"] == "deal_size":
         return f"Your average won deal{when} was {_count(rep)}, {gap} below {peer} of {_count(med)}."
-    return f"Your deals took a median {_count(rep)} days to close{when}, {gap} longer than {peer} of {_days(med)}."
+    return f"Your deals took a median {_plural(rep, 'day')} to close{when}, {gap} longer than {peer} of {_days(med)}."
 
 
 def _focus_without_median(e: Mapping, when: str, peer: str) -> str:
     rep = e["rep_value"]
     if e["factor"] == "prospecting":
-        return f"You opened {_count(e.get('raw_value', rep))} new opportunities{when}, well below {peer}."
+        return f"You opened {_opps(e.get('raw_value', rep))}{when}, well below {peer}."
     if e["factor"] == "conversion":
         return f"You won {_share(rep)} of your closed deals{when}, well below {peer}."
     if e["factor"] == "deal_size":
         return f"Your average won deal{when} was {_count(rep)}, well below {peer}."
-    return f"Your deals took a median {_count(rep)} days to close{when}, well above {peer}."
+    return f"Your deals took a median {_plural(rep, 'day')} to close{when}, well above {peer}."
 
 
 def _cause_sentence(diagnosis: Mapping, e: Mapping) -> str:
