@@ -36,7 +36,9 @@ from salesnb.present.chart_style import (
 )
 
 __all__ = [
+    "MANY_REPS",
     "team_band",
+    "team_value",
     "metric_bars",
     "effect_interval",
     "before_after",
@@ -44,6 +46,11 @@ __all__ = [
     "forecast_bias",
     "quality_counts",
 ]
+
+
+MANY_REPS = 40
+"""Beyond this many reps a team chart shows the spread of the team (a
+histogram), not one row per rep: 500 rows are neither readable nor small."""
 
 
 def _categories(values) -> list[str]:
@@ -92,6 +99,8 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
     """
     require_columns(frame, ["label", "value", "band_low", "band_median", "band_high"], "team_band")
     rows = frame.reset_index(drop=True)
+    if len(rows) > MANY_REPS:
+        return _team_spread(rows, metric=metric, title=title)
     fig, ax = new_seaborn_figure(figsize=(7.0, max(2.4, 1.0 + 0.3 * len(rows))))
     low, mid, high = (rows[c].iloc[0] if len(rows) else np.nan for c in ("band_low", "band_median", "band_high"))
     if pd.notna(low):
@@ -137,6 +146,58 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
     set_labels(ax, xlabel, "Rep")
     if handles:
         fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), frameon=False, fontsize=8)
+    return fig
+
+
+def _team_spread(rows: pd.DataFrame, *, metric: str, title: str | None) -> Figure:
+    """:func:`team_band` for a big team: how the reps spread (a :func:`seaborn.histplot`),
+    the team's middle half and median, and how many reps have this factor as their focus."""
+    fig, ax = new_seaborn_figure(figsize=(7.0, 3.2))
+    values = rows["value"].astype(float).dropna()
+    low, mid, high = (rows[c].iloc[0] for c in ("band_low", "band_median", "band_high"))
+    if pd.notna(low):
+        ax.axvspan(low, high, color=PALETTE["band"], alpha=0.8, label="Team middle half", linewidth=0)
+    sns.histplot(x=values, bins=min(30, max(10, len(values) // 10)), color=PALETTE["you"], label="Reps", ax=ax)
+    if pd.notna(mid):
+        ax.axvline(mid, color=PALETTE["peer"], linestyle="--", linewidth=1.5, label="Team median")
+    focus = int(rows["is_focus"].astype(bool).sum()) if "is_focus" in rows else 0
+    format_value_axis(ax.xaxis, metric)
+    fit_value_axis(ax, metric, [*values, low, mid, high], axis="x")
+    set_title(ax, title or f"{label(metric)} across the team's {len(rows):,} reps")
+    xlabel = axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
+    set_labels(ax, xlabel, "Reps (count)")
+    handles, names = ax.get_legend_handles_labels()
+    if focus:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color="none"))
+        names.append(f"{focus:,} rep{'s' if focus != 1 else ''} with this as their focus (see the queue)")
+    fig.legend(handles, names, loc="outside lower center", ncols=2, frameon=False, fontsize=8)
+    return fig
+
+
+def team_value(frame: pd.DataFrame) -> Figure:
+    """Value against cost for a team: one bar per rep (:func:`salesnb.present.rep_charts.value_vs_cost`),
+    or beyond :data:`MANY_REPS` reps how the ratios spread."""
+    from salesnb.present.rep_charts import value_vs_cost
+
+    rows = frame.dropna(subset=["value_cost_ratio"]) if "value_cost_ratio" in frame else frame
+    if len(rows) <= MANY_REPS:
+        return value_vs_cost(frame)
+    return _value_spread(rows)
+
+
+@seaborn_themed
+def _value_spread(rows: pd.DataFrame) -> Figure:
+    fig, ax = new_seaborn_figure(figsize=(7.0, 3.2))
+    ratios = rows["value_cost_ratio"].astype(float)
+    sns.histplot(x=ratios, bins=min(30, max(10, len(ratios) // 10)), color=PALETTE["you"], label="Reps", ax=ax)
+    ax.axvline(float(ratios.median()), color=PALETTE["peer"], linestyle="--", linewidth=1.5, label="Team median")
+    format_value_axis(ax.xaxis, "value_cost_ratio")
+    ax.set_xlim(0, max(float(ratios.max()) * 1.05, 1.0))
+    set_title(ax, f"Customer value per unit of yearly cost across the team's {len(rows):,} reps")
+    set_labels(ax, "Lifetime value / yearly cost (x)", "Reps (count)")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False, fontsize=8)
     return fig
 
 

@@ -32,6 +32,7 @@ from salesnb.present.analyst_charts import (
     metric_bars,
     quality_counts,
     team_band,
+    team_value,
 )
 from salesnb.present.chart_style import FIGSIZE, LABEL_CHARS, PALETTE
 from salesnb.present.rep_charts import factor_bands, forecast_vs_actual, stock_figures, trend, value_vs_cost
@@ -46,6 +47,7 @@ __all__ = [
     "forecast_vs_actual",
     "stock_figures",
     "team_band",
+    "team_value",
     "metric_bars",
     "effect_interval",
     "before_after",
