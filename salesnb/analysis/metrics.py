@@ -39,7 +39,7 @@ from salesnb.analysis.contacts import (
     first_contact_positions,
     first_contacts,
 )
-from salesnb.analysis.customers import NEW_CUSTOMER_COLUMNS, count_new_customers, customer_book, new_customers
+from salesnb.analysis.customers import NEW_CUSTOMER_COLUMNS, NO_TIERS_NOTE, count_new_customers, customer_book, new_customers, tiers_known
 from salesnb.analysis.deals import (
     DEAL_COLUMNS,
     coverage_period,
@@ -311,9 +311,12 @@ class _MetricsContext:
         if self.activities is None:
             notes.append(self.ds.missing("activities"))
         new_cols = ["new_customers_primary", "new_customers_secondary"]
-        parts.append(count_new_customers(self.book, by, period, tiers_known=self.customers is not None)[[col, *new_cols]])
+        by_tier = tiers_known(self.customers)
+        parts.append(count_new_customers(self.book, by, period, tiers_known=by_tier)[[col, *new_cols]])
         if self.customers is None:
             notes.append(self.ds.missing("customers"))
+        elif not by_tier:
+            notes.append(NO_TIERS_NOTE)
         parts.append(self._quota(period, notes, as_of))
         parts.append(self._value(period))
         parts.append(self._forecast(period, notes))
@@ -329,7 +332,7 @@ class _MetricsContext:
             table[list(CONTACT_COLUMNS)] = np.nan
         else:
             table[list(CONTACT_COLUMNS)] = table[list(CONTACT_COLUMNS)].fillna(0).astype("int64")
-        if self.customers is None:
+        if not by_tier:
             table[new_cols] = np.nan
         else:
             table[new_cols] = table[new_cols].fillna(0).astype("int64")

@@ -57,7 +57,7 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
         from salesnb.io.exports import to_csv_text
 
         target = check_output_file(
-            quarantine_out, option="--quarantine-out", inputs=source_inputs(source, mapping=mapping, files=dataset.files.values())
+            quarantine_out, option="--quarantine-out", inputs=source_inputs(source, mapping=mapping, files=[*dataset.files.values(), *dataset.inputs])
         )
         write_text(target, to_csv_text(dataset.quarantine))
         click.echo(f"\nwrote {dataset.quarantined_rows} set-aside rows to {quarantine_out}")
