@@ -39,7 +39,14 @@ from salesnb.analysis.contacts import (
     first_contact_positions,
     first_contacts,
 )
-from salesnb.analysis.customers import NEW_CUSTOMER_COLUMNS, NO_TIERS_NOTE, count_new_customers, customer_book, new_customers, tiers_known
+from salesnb.analysis.customers import (
+    NEW_CUSTOMER_COLUMNS,
+    NO_TIERS_NOTE,
+    count_new_customers,
+    customer_book,
+    new_customers,
+    tiers_known,
+)
 from salesnb.analysis.deals import (
     DEAL_COLUMNS,
     coverage_period,

@@ -79,7 +79,9 @@ def describe(dataset: Dataset) -> str:
     lines.append(f"Rows set aside (quarantined): {dataset.quarantined_rows}; problems: {errors} errors, {warnings} warnings")
     for table, rows in dataset.left_out.items():
         if rows:
-            lines.append(f"Rows left out by the mapping's where: {table} {_count(rows, 'row')} (kept out on purpose, not problems)")
+            lines.append(
+                f"Rows left out by the mapping's where: {table} {_count(rows, 'row')} (kept out on purpose, not problems)"
+            )
     if dataset.unread:
         lines.append(f"Files not read ({len(dataset.unread)}):")
         lines += [f"  {file}: {why}" for file, why in dataset.unread]

@@ -325,7 +325,12 @@ def _unread_files(src: FolderSource, table_map: Mapping, reading: _Reading, *, s
     by_table = {name.casefold(): name for name in TABLES}
     out = []
     for path in src.files():
-        if path.resolve() in read or path.name.casefold() in ("mapping.yml", "mapping.yaml", "expectations.yml", "expectations.yaml"):
+        if path.resolve() in read or path.name.casefold() in (
+            "mapping.yml",
+            "mapping.yaml",
+            "expectations.yml",
+            "expectations.yaml",
+        ):
             continue
         table = by_table.get(path.stem.casefold())
         spec = table_map.for_table(table) if table else None

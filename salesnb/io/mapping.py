@@ -148,7 +148,9 @@ def parse_mapping(raw: object, *, where: str = "mapping", lines=None) -> Mapping
 
 def _parse_table(name: str, spec: object, *, where: str, lines, problems: list[Problem]) -> TableMapping | None:
     def problem(keys: tuple, message: str, hint: str) -> None:
-        problems.append(_problem(where, ".".join(map(str, ("tables", name, *keys))), message, hint, line=lines("tables", name, *keys)))
+        problems.append(
+            _problem(where, ".".join(map(str, ("tables", name, *keys))), message, hint, line=lines("tables", name, *keys))
+        )
 
     if name not in TABLES:
         problem((), f"unknown table {name!r}", f"use one of: {_TABLE_LIST}")
@@ -192,7 +194,9 @@ def _parse_table(name: str, spec: object, *, where: str, lines, problems: list[P
                 f"write e.g. from: opportunities (a table: {_TABLE_LIST}) or from: quota_targets.csv",
             )
         elif table.files:
-            problem(("from",), "give file: or from:, not both", "from: reads another table's or file's rows and collapses repeats")
+            problem(
+                ("from",), "give file: or from:, not both", "from: reads another table's or file's rows and collapses repeats"
+            )
         else:
             table.derived_from, table.file_line = spec["from"].strip(), lines("tables", name, "from")
     contract_columns = TABLES[name].column_names

@@ -12,7 +12,16 @@ import pandas as pd
 
 from salesnb.errors import DataError, Problem
 
-__all__ = ["PART_LINES", "RawTable", "RowNumbers", "column_letter", "normalise_column_name", "unnamed_columns", "unnamed_label", "unreadable"]
+__all__ = [
+    "PART_LINES",
+    "RawTable",
+    "RowNumbers",
+    "column_letter",
+    "normalise_column_name",
+    "unnamed_columns",
+    "unnamed_label",
+    "unreadable",
+]
 
 
 class RowNumbers:
