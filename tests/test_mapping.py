@@ -224,6 +224,12 @@ def test_a_wrong_yaml_shape_is_an_error_with_the_mapping_file_and_line(tmp_path,
     assert problem.hint  # what is allowed
 
 
+def test_validate_summary_counts_in_words(tmp_path):
+    load_with_mapping(tmp_path, "tables:\n  activities: false\n")
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "src")])
+    assert "Reps: 1 in 0 teams and 1 territory" in result.output
+
+
 def test_an_unknown_table_lists_every_table(tmp_path):
     with pytest.raises(DataError) as caught:
         load_with_mapping(tmp_path, "tables:\n  rep: {file: reps.csv}\n")

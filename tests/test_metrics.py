@@ -361,6 +361,21 @@ def test_new_customers_by_tier_and_owner():
     assert np.isnan(without.loc["R1", "new_customers_primary"])
 
 
+def test_new_customers_by_tier_are_blank_with_a_note_when_no_customer_has_a_market_tier():
+    """Customers without market_tier: 2 new customers for R1, by tier unknown (blank, never 0)."""
+    deals = deals_frame(
+        deal("O1", "R1", "2025-01-01", "2025-02-01", "won", 10, "C1"),
+        deal("O2", "R1", "2025-01-01", "2025-02-01", "won", 10, "C2"),
+    )
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "customer_type": ["Retail", "Retail"]})
+    ds = dataset(deals, customers=customers)
+    table = metrics_table(ds, period=Q1).set_index("rep_id")
+    assert np.isnan(table.loc["R1", "new_customers_primary"]) and np.isnan(table.loc["R1", "new_customers_secondary"])
+    assert any("No customer has a market_tier" in note for note in table.attrs["notes"])
+    got = new_customers(deals, ds.customers, period=Q1).set_index("rep_id")
+    assert got.loc["R1", "new_customers"] == 2 and np.isnan(got.loc["R1", "new_customers_primary"])
+
+
 def test_customer_book_ownership():
     deals = deals_frame(
         deal("O1", "R2", "2024-01-01", "2024-02-01", "won", 5, "C1"),
