@@ -144,3 +144,14 @@ def test_expectations_option_gives_a_database_source_its_targets(tmp_path):
     assert salesnb.load(database, expectations=targets).expectations["default"] == {"revenue_quota": 180000}
     for command in ("validate", "diagnose", "quality", "training-effect", "report", "schedule"):
         assert "--expectations" in CliRunner().invoke(cli, [command, "--help"]).output, command
+
+
+def test_the_scorecard_judges_revenue_against_the_quotas_table():
+    from salesnb.analysis.scorecard import scorecard
+
+    ds = from_frames(reps=reps(), opportunities=deals(), quotas=QUARTERS, expectations={"revenue_quota": 1_200_000})
+    card = scorecard(ds, period="2025-Q1", as_of="2025-04-10").set_index(["rep_id", "expectation"])
+    r1 = card.loc[("R1", "revenue_quota")]  # 45,000 won of the 90,000 set for Q1, not of 1,200,000 / 4
+    assert (r1["target"], r1["actual"], r1["met"]) == (90_000.0, 45_000.0, False)
+    assert r1["note"] == "attainment 50% of the quota set for 2025-Q1 (quotas table)"
+    assert card.loc[("R3", "revenue_quota"), "target"] == 300_000.0
