@@ -230,6 +230,41 @@ def test_validate_summary_counts_in_words(tmp_path):
     assert "Reps: 1 in 0 teams and 1 territory" in result.output
 
 
+def test_every_mistake_of_a_mapping_is_listed_at_once(tmp_path):
+    mapping = "tables:\n  opportunities:\n    colums: {}\n    where: [x]\n  reps:\n    file: 3\n    formats: {hire_date: '%Q'}\n"
+    with pytest.raises(DataError) as caught:
+        load_with_mapping(tmp_path, mapping)
+    assert [(p.line, p.column) for p in caught.value.problems] == [
+        (3, "tables.opportunities.colums"),
+        (4, "tables.opportunities.where"),
+        (6, "tables.reps.file"),
+        (7, "tables.reps.formats.hire_date"),
+    ]
+
+
+def test_where_also_filters_the_rows_a_table_is_derived_from(tmp_path):
+    folder = write(
+        tmp_path / "src",
+        {
+            "deals.csv": "Id,Owner,Created,Status,Team\nD1,Ann,2025-01-01,open,Sales\nD2,Bob,2025-01-02,open,Support\n",
+            "mapping.yml": """
+tables:
+  opportunities:
+    file: deals.csv
+    columns: {opportunity_id: Id, rep_id: Owner, created_date: Created, status: Status}
+  reps:
+    from: opportunities
+    where: {Team: Sales}
+    columns: {rep_id: Owner, name: Owner, territory: {const: All}}
+""",
+        },
+    )
+    ds = salesnb.load(folder)
+    assert ds.reps["rep_id"].tolist() == ["Ann"]
+    assert ds.left_out == {"reps": 1}
+    assert [(p.line, p.flag) for p in ds.problems] == [(3, "orphan_rep")]  # Bob's deal: its rep is not in reps
+
+
 def test_an_unknown_table_lists_every_table(tmp_path):
     with pytest.raises(DataError) as caught:
         load_with_mapping(tmp_path, "tables:\n  rep: {file: reps.csv}\n")

@@ -176,7 +176,7 @@ def _read_tables(src, table_map: Mapping, reading: _Reading) -> dict[str, RawTab
                         "bad_mapping",
                     )
                 )
-            base = raws[spec.derived_from]
+            base = _keep_rows(dataclasses.replace(raws[spec.derived_from], name=name), spec, reading)
         else:  # any file (or database table): its rows, filtered by where:, repeated rows collapsed
             base = _keep_rows(_read_one(src, name, spec, (spec.derived_from,)), spec, reading)
             reading.read.update(base.files)
