@@ -116,6 +116,8 @@ def test_a_quotas_csv_is_read_and_a_bad_period_is_located(tmp_path):
     assert ds.quotas["period"].astype(str).tolist() == ["2025-Q1"]
     (problem,) = ds.problems
     assert (problem.line, problem.column) == (3, "period")
+    summary = CliRunner().invoke(cli, ["validate", str(tmp_path)]).output
+    assert "Expectations: none (quota comes from the quotas table; the scorecard needs expectations.yml)" in summary
     result = CliRunner().invoke(cli, ["metrics", str(tmp_path), "--by", "rep", "--period", "2025-Q1", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert (

@@ -85,7 +85,11 @@ def describe(dataset: Dataset) -> str:
     if dataset.unread:
         lines.append(f"Files not read ({len(dataset.unread)}):")
         lines += [f"  {file}: {why}" for file, why in dataset.unread]
-    lines.append(
-        f"Expectations: {'expectations.yml found' if dataset.expectations is not None else 'none (quota and scorecard need expectations.yml)'}"
-    )
+    if dataset.expectations is not None:
+        goals = "expectations.yml found"
+    elif dataset.tables.get("quotas") is not None:
+        goals = "none (quota comes from the quotas table; the scorecard needs expectations.yml)"
+    else:
+        goals = "none (quota and scorecard need expectations.yml or a quotas table)"
+    lines.append(f"Expectations: {goals}")
     return "\n".join(lines)
