@@ -281,3 +281,19 @@ def test_a_where_column_the_file_lacks_is_named(tmp_path):
 def test_a_glob_that_matches_nothing_lists_the_files(tmp_path):
     with pytest.raises(DataError, match=r"no file matches.*reps.csv"):
         load_with_mapping(tmp_path, 'tables:\n  opportunities:\n    file: "deals_*.csv"\n')
+
+
+def test_a_database_table_read_from_several_tables_locates_each_row(tmp_path):
+    import sqlite3
+
+    database = tmp_path / "crm.sqlite"
+    with sqlite3.connect(database) as connection:
+        pd.DataFrame({"rep_id": ["R1"], "name": ["Ann"], "territory": ["N"]}).to_sql("reps", connection, index=False)
+        for table, day in (("opps_2024", "2024-05-01"), ("opps_2025", "2025-13-01")):
+            frame = pd.DataFrame({"opportunity_id": [table], "rep_id": ["R1"], "created_date": [day], "status": ["open"]})
+            frame.to_sql(table, connection, index=False)
+    mapping = write(tmp_path / "cfg", {"mapping.yml": "tables:\n  opportunities:\n    table: [opps_2024, opps_2025]\n"})
+    ds = salesnb.load(database, mapping=mapping / "mapping.yml")
+    assert ds.opportunities["opportunity_id"].tolist() == ["opps_2024"]
+    (problem,) = ds.problems
+    assert (problem.file, problem.unit, problem.line) == (f"{database} table opps_2025", "row", 1)
