@@ -2,8 +2,13 @@
 the contract (contract section "Mapping a CRM export").
 
 A mapping is read and checked once, up front, so a typo in it is reported
-against the mapping file (with the key that is wrong and what is allowed)
-before any data is read.
+against the mapping file (with the key that is wrong, its line and what is
+allowed) before any data is read. Per table it may say: ``file:`` (one
+name, a list or a glob), ``where:`` (rows to keep), ``columns:`` (a column,
+a list: the first non-blank, ``"@row"``, ``{const: ...}`` or ``{from: [...],
+values: {...}}``), ``values:`` (``null``: blank), ``formats:``, ``from:``
+(another table or any file, repeated rows collapsed), or ``TABLE: false``.
+:mod:`salesnb.io.loading` applies it.
 """
 
 from __future__ import annotations
