@@ -225,7 +225,7 @@ def test_a_wrong_yaml_shape_is_an_error_with_the_mapping_file_and_line(tmp_path,
 
 
 def test_validate_summary_counts_in_words(tmp_path):
-    load_with_mapping(tmp_path, "tables:\n  activities: false\n")
+    load_with_mapping(tmp_path, "tables: {}\n")
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "src")])
     assert "Reps: 1 in 0 teams and 1 territory" in result.output
 
