@@ -597,7 +597,7 @@ FATAL = [
     Fatal(
         "mapping_unknown_table",
         {"reps": REPS, "opportunities": opps(O_OK)},
-        [P("mapping.yml", None, "tables.deals", "bad_mapping", "unknown table 'deals'", table="mapping")],
+        [P("mapping.yml", 2, "tables.deals", "bad_mapping", "unknown table 'deals'", table="mapping")],
         mapping="tables:\n  deals:\n    file: deals.csv\n",
     ),
     Fatal(
@@ -606,7 +606,7 @@ FATAL = [
         [
             P(
                 "mapping.yml",
-                None,
+                3,
                 "tables.opportunities.columns.value",
                 "bad_mapping",
                 "'value' is not a column of opportunities",
@@ -618,13 +618,13 @@ FATAL = [
     Fatal(
         "mapping_unknown_key",
         {"reps": REPS, "opportunities": opps(O_OK)},
-        [P("mapping.yml", None, "tables.opportunities", "bad_mapping", "unknown key(s) ['colums']", table="mapping")],
+        [P("mapping.yml", 3, "tables.opportunities.colums", "bad_mapping", "unknown key 'colums'", table="mapping")],
         mapping='tables:\n  opportunities:\n    colums: {amount: "Amount"}\n',
     ),
     Fatal(
         "mapping_columns_not_a_dict",
         {"reps": REPS, "opportunities": opps(O_OK)},
-        [P("mapping.yml", None, "tables.opportunities.columns", "bad_mapping", "must map contract columns", table="mapping")],
+        [P("mapping.yml", 3, "tables.opportunities.columns", "bad_mapping", "columns: must be a mapping", table="mapping")],
         mapping="tables:\n  opportunities:\n    columns: [opportunity_id, amount]\n",
     ),
     Fatal(
@@ -894,7 +894,7 @@ def test_cli_bad_mapping_file_given_by_option(tmp_path):
     mapping.write_text("tables:\n  opportunities: {columns: {amount: Value}}\n  reps: [oops]\n")
     result = _invoke(folder, "--mapping", mapping)
     assert result.exit_code == 1
-    assert f"{mapping}, column 'tables.reps': expected a mapping with file/columns/values" in result.stderr
+    assert f"{mapping}, line 3, column 'tables.reps': reps: must be a mapping with file/columns/values" in result.stderr
     missing = _invoke(folder, "--mapping", tmp_path / "nope.yml")
     assert missing.exit_code == 1
     assert "mapping file not found" in missing.stderr
@@ -965,5 +965,5 @@ def test_cli_subprocess_malformed_mapping_no_traceback(tmp_path):
     (folder / "mapping.yml").write_text("tables:\n  opportunities:\n    values: [status]\n")
     result = subprocess.run([str(VENV_BIN / "salesnb"), "validate", str(folder)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "column 'tables.opportunities.values': values: must map contract columns" in result.stderr
+    assert "mapping.yml, line 3, column 'tables.opportunities.values': values: must be a mapping" in result.stderr
     assert "Traceback" not in result.stderr

@@ -269,10 +269,9 @@ def test_pipeline_coverage_against_prorated_quota():
     assert by_frame["value"].tolist() == [2.0]
 
 
-def test_finished_period_coverage_is_against_the_next_periods_quota(monkeypatch):
+def test_finished_period_coverage_is_against_the_next_periods_quota():
     """600,000 open at Q2's end is what Q3 will close from: against Q3's quota of 200,000 -> 3.0,
-    though Q2's own quota was 300,000 (which attainment keeps using)."""
-    import salesnb.analysis.metrics as metrics_module
+    though Q2's own quota was 300,000 (which attainment keeps using). The quotas table sets them per quarter."""
     from salesnb.analysis.deals import coverage_period
 
     deals = deals_frame(
@@ -280,13 +279,15 @@ def test_finished_period_coverage_is_against_the_next_periods_quota(monkeypatch)
         deal("O2", "R1", "2025-05-05", None, "open", 200_000),
         deal("O3", "R1", "2025-04-10", "2025-06-10", "won", 150_000),
     )
-    ds = dataset(deals, expectations={"revenue_quota": 1})
-    by_quarter = {"2025-Q2": 300_000.0, "2025-Q3": 200_000.0}
-
-    def quotas(ds, *, period):  # quotas set per quarter (as a quotas table would)
-        return pd.Series(by_quarter[period.label], index=pd.Index(ds.reps["rep_id"], name="rep_id"), name="quota")
-
-    monkeypatch.setattr(metrics_module, "quotas", quotas)
+    quotas = pd.DataFrame(
+        [
+            (rep, quarter, amount)
+            for rep in reps_frame()["rep_id"]
+            for quarter, amount in (("2025-Q2", 300_000.0), ("2025-Q3", 200_000.0))
+        ],
+        columns=["rep_id", "period", "quota_amount"],
+    )
+    ds = dataset(deals, expectations={"revenue_quota": 1}, quotas=quotas)
     finished = row(metrics_table(ds, period="2025-Q2", as_of="2025-07-15"), "R1")
     assert (finished["quota"], finished["attainment"]) == (300_000, 0.5)  # 150,000 won of Q2's 300,000
     assert finished["pipeline_coverage"] == 3.0  # 600,000 / Q3's 200,000
@@ -358,6 +359,21 @@ def test_new_customers_by_tier_and_owner():
     # without the customers table C2 belongs to R2, who won it first, and tiers are unknown
     assert without.loc["R1", "new_customers"] == 2 and without.loc["R2", "new_customers"] == 1
     assert np.isnan(without.loc["R1", "new_customers_primary"])
+
+
+def test_new_customers_by_tier_are_blank_with_a_note_when_no_customer_has_a_market_tier():
+    """Customers without market_tier: 2 new customers for R1, by tier unknown (blank, never 0)."""
+    deals = deals_frame(
+        deal("O1", "R1", "2025-01-01", "2025-02-01", "won", 10, "C1"),
+        deal("O2", "R1", "2025-01-01", "2025-02-01", "won", 10, "C2"),
+    )
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "customer_type": ["Retail", "Retail"]})
+    ds = dataset(deals, customers=customers)
+    table = metrics_table(ds, period=Q1).set_index("rep_id")
+    assert np.isnan(table.loc["R1", "new_customers_primary"]) and np.isnan(table.loc["R1", "new_customers_secondary"])
+    assert any("No customer has a market_tier" in note for note in table.attrs["notes"])
+    got = new_customers(deals, ds.customers, period=Q1).set_index("rep_id")
+    assert got.loc["R1", "new_customers"] == 2 and np.isnan(got.loc["R1", "new_customers_primary"])
 
 
 def test_customer_book_ownership():
@@ -432,6 +448,7 @@ def test_metrics_table_columns_in_contract_order():
         "value_cost_ratio",
         "forecast_amount",
         "forecast_error_pct",
+        "quota_source",
     ]
     for by, column in (
         ("team", "team"),

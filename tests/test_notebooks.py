@@ -29,7 +29,7 @@ NOTEBOOKS = ROOT / "notebooks"
 SAMPLE = ROOT / "data" / "sample"
 PERIOD, AS_OF = "2025", "2026-01-05"
 
-COMMON = {"source", "mapping", "period", "as_of"}
+COMMON = {"source", "mapping", "expectations", "period", "as_of"}
 PARAMETERS = {
     "rep_coaching": COMMON | {"rep_id"},
     "team_overview": COMMON | {"team"},
@@ -75,7 +75,7 @@ def test_committed_clean_with_parameters_and_kernel(name):
     values = defaults(nb)
     assert set(values) == PARAMETERS[name]
     assert values["source"] == "../data/sample" and (NOTEBOOKS / values["source"]).resolve() == SAMPLE
-    assert values["period"] == PERIOD and values["as_of"] == AS_OF and values["mapping"] is None
+    assert values["period"] == PERIOD and values["as_of"] == AS_OF and values["mapping"] is None is values["expectations"]
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, f"{name}: outputs not stripped"

@@ -96,6 +96,13 @@ def test_plan_has_one_report_per_rep_and_team_plus_data_quality(dataset, tmp_pat
     assert jobs[0].html == "data_quality.html" and "rep_id" not in jobs[0].parameters
 
 
+def test_plan_passes_expectations_to_every_report_only_when_given(dataset, tmp_path):
+    targets = tmp_path / "targets.yml"
+    given = plan(dataset, tmp_path, expectations=targets)
+    assert {j.parameters["expectations"] for j in given} == {str(targets.resolve())}
+    assert all("expectations" not in j.parameters for j in plan(dataset, tmp_path))  # earlier batches' input keys stand
+
+
 def test_plan_subset_and_team_matching_is_case_insensitive(dataset, tmp_path):
     jobs = plan(dataset, tmp_path, reps=["a/b", "R1"], teams=["beta"])
     assert [(j.kind, j.key) for j in jobs] == [

@@ -16,9 +16,20 @@ from salesnb.analysis.periods import Period, parse_period
 from salesnb.io.categorical import coalesce, concat_rows, is_categorical, map_categories
 from salesnb.io.validation import repeats
 
-__all__ = ["NEW_CUSTOMER_COLUMNS", "count_new_customers", "customer_book", "new_customers"]
+__all__ = ["NEW_CUSTOMER_COLUMNS", "NO_TIERS_NOTE", "count_new_customers", "customer_book", "new_customers", "tiers_known"]
 
 NEW_CUSTOMER_COLUMNS = ("new_customers", "new_customers_primary", "new_customers_secondary")
+NO_TIERS_NOTE = (
+    "No customer has a market_tier: new_customers_primary and new_customers_secondary are blank; "
+    "add market_tier (primary or secondary) to customers to count new customers by tier."
+)
+
+
+def tiers_known(customers: pd.DataFrame | None) -> bool:
+    """Whether new customers can be counted by tier: a customers table
+    with at least one ``market_tier``. Without one the tier counts are
+    blank (NaN), never 0."""
+    return customers is not None and bool(customers["market_tier"].notna().any())
 
 
 def customer_book(opportunities: pd.DataFrame, customers: pd.DataFrame | None = None, *, _unique: bool = False) -> pd.DataFrame:
@@ -82,18 +93,20 @@ def new_customers(opportunities: pd.DataFrame, customers: pd.DataFrame | None = 
     owning rep (see :func:`customer_book`). ``by`` may be any column of
     :func:`customer_book` (rep_id, customer_type, market_tier,
     acquisition_method, territory). Tiers come from ``customers``: without
-    that table ``new_customers_primary``/``_secondary`` are NaN, and a new
+    that table, or when no customer has a ``market_tier``,
+    ``new_customers_primary``/``_secondary`` are NaN (:func:`tiers_known`), and a new
     customer with no tier counts only in ``new_customers``.
     """
     by = by_columns(by)
     book = customer_book(opportunities, customers)
     check_frame(book, "customer_book", (), by)
-    return count_new_customers(book, by, parse_period(period), tiers_known=customers is not None)
+    return count_new_customers(book, by, parse_period(period), tiers_known=tiers_known(customers))
 
 
 def count_new_customers(book: pd.DataFrame, by: Sequence[str], period: Period, *, tiers_known: bool) -> pd.DataFrame:
     """:func:`new_customers` over a ready :func:`customer_book` (its ``by`` columns
-    labelled); ``tiers_known``: False without a customers table (tiers NaN)."""
+    labelled); ``tiers_known``: False without a customers table or any
+    market_tier (tiers NaN)."""
     is_new = period.contains(book["acquired_date"]).to_numpy()
     tier = book["market_tier"]
     tier = map_categories(tier, lambda text: text.str.lower()) if is_categorical(tier) else tier.str.lower()

@@ -39,7 +39,10 @@ from salesnb.analysis.periods import parse_period
 from salesnb.errors import InputError
 from salesnb.io.expectations_file import SECTIONS, as_number
 
-__all__ = ["for_rep", "prorate", "quotas", "target_number"]
+__all__ = ["QUOTA_SOURCES", "for_rep", "prorate", "quota_table", "quotas", "quotas_from_table", "target_number"]
+
+QUOTA_SOURCES = ("quotas", "expectations")
+"""Where a rep's quota comes from (``quota_source``): the quotas table, else expectations.yml."""
 
 
 def for_rep(expectations: dict | None, rep_id, team=None) -> dict:
@@ -81,9 +84,66 @@ def prorate(value, period):
 
 
 def quotas(ds, *, period) -> pd.Series:
-    """Every rep's revenue quota for ``period`` (the yearly ``revenue_quota``
-    pro-rated), indexed by rep_id; NaN when the rep has none."""
+    """Every rep's revenue quota for ``period``, indexed by rep_id; NaN when
+    the rep has none: from the quotas table where the rep's rows cover the
+    period (:func:`quotas_from_table`), else the yearly ``revenue_quota`` of
+    expectations.yml pro-rated. :func:`quota_table` says which."""
+    return quota_table(ds, period=period)["quota"]
+
+
+def quota_table(ds, *, period) -> pd.DataFrame:
+    """Every rep's quota for ``period`` and its ``quota_source`` (``quotas``
+    or ``expectations``; None when the rep has no quota), indexed by rep_id."""
     period = parse_period(period)
+    yearly = _expected_quotas(ds, period)
+    table = ds.tables.get("quotas") if hasattr(ds, "tables") else None
+    from_table = quotas_from_table(table, period=period).reindex(yearly.index)
+    known = from_table.notna()
+    quota = from_table.where(known, yearly)
+    source = np.where(known, "quotas", np.where(yearly.notna(), "expectations", None))
+    return pd.DataFrame({"quota": quota.astype("float64"), "quota_source": pd.Series(source, index=yearly.index, dtype=object)})
+
+
+def quotas_from_table(table: pd.DataFrame | None, *, period) -> pd.Series:
+    """Each rep's quota for ``period`` from a quotas table (rep_id, period,
+    quota_amount), for the reps whose rows cover every day of it.
+
+    Rows of one kind are used, the finest that covers the period (months,
+    then quarters, then years), so a year and its quarters are never counted
+    twice; a row only partly inside the period counts pro rata by days.
+    Examples: 2025 asked, four quarterly rows of 100,000 -> 400,000;
+    2025-02 asked, a 2025-Q1 row of 90,000 -> 90,000 x 28 / 90 = 28,000;
+    2025 asked with only Q1 and Q2 rows -> not covered (NaN: the caller
+    falls back to expectations.yml). A repeated (rep, period) row counts once
+    (the last).
+    """
+    period = parse_period(period)
+    if table is None or not len(table):
+        return pd.Series([], index=pd.Index([], name="rep_id"), name="quota", dtype="float64")
+    rows = table.loc[table["quota_amount"].notna().to_numpy(), ["rep_id", "period", "quota_amount"]]
+    rows = pd.DataFrame({c: rows[c].astype(object) if c != "quota_amount" else rows[c] for c in rows.columns})
+    spans = {label: parse_period(str(label)) for label in rows["period"].dropna().unique()}
+    found: dict = {}
+    for rep, group in rows.groupby("rep_id", sort=False):
+        latest = dict(zip(group["period"], group["quota_amount"]))  # a repeated (rep, period) row: the last
+        for kind in ("month", "quarter", "year"):
+            days, amount = 0, 0.0
+            for label, value in latest.items():
+                span = spans[label]
+                if span.kind != kind:
+                    continue
+                overlap = (min(span.end, period.end) - max(span.start, period.start)).days + 1
+                if overlap > 0:
+                    days += overlap
+                    amount += float(value) * overlap / span.days
+            if days == period.days:
+                found[rep] = amount
+                break
+    return pd.Series(found, index=pd.Index(list(found), name="rep_id"), name="quota", dtype="float64")
+
+
+def _expected_quotas(ds, period) -> pd.Series:
+    """Every rep's yearly ``revenue_quota`` of expectations.yml pro-rated to ``period``."""
     reps = ds.reps.drop_duplicates("rep_id")
     expectations = ds.expectations
     own = set()  # reps with an entry of their own; every other rep's quota is its team's

@@ -39,7 +39,14 @@ from salesnb.analysis.contacts import (
     first_contact_positions,
     first_contacts,
 )
-from salesnb.analysis.customers import NEW_CUSTOMER_COLUMNS, count_new_customers, customer_book, new_customers
+from salesnb.analysis.customers import (
+    NEW_CUSTOMER_COLUMNS,
+    NO_TIERS_NOTE,
+    count_new_customers,
+    customer_book,
+    new_customers,
+    tiers_known,
+)
 from salesnb.analysis.deals import (
     DEAL_COLUMNS,
     coverage_period,
@@ -56,7 +63,7 @@ from salesnb.analysis.deals import (
     unique_deals,
     win_rate,
 )
-from salesnb.analysis.expectations import quotas
+from salesnb.analysis.expectations import quota_table
 from salesnb.analysis.forecasts import error_pct, forecast_in_period
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
@@ -76,6 +83,7 @@ __all__ = [
     "PERIOD_FIGURES",
     "RATES",
     "SMALL_SAMPLE_MIN_CLOSED",
+    "TEXT_METRICS",
     "UNKNOWN",
     "blank_empty_period",
     "contact_close_rate",
@@ -118,8 +126,12 @@ METRICS = (
     "value_cost_ratio",
     "forecast_amount",
     "forecast_error_pct",
+    "quota_source",
 )
 """The contract's metric names, in contract order."""
+
+TEXT_METRICS = ("quota_source",)
+"""Metrics that are words, not numbers (``quota_source``: ``quotas`` or ``expectations``)."""
 
 EXTRAS = (
     "closed",
@@ -311,9 +323,12 @@ class _MetricsContext:
         if self.activities is None:
             notes.append(self.ds.missing("activities"))
         new_cols = ["new_customers_primary", "new_customers_secondary"]
-        parts.append(count_new_customers(self.book, by, period, tiers_known=self.customers is not None)[[col, *new_cols]])
+        by_tier = tiers_known(self.customers)
+        parts.append(count_new_customers(self.book, by, period, tiers_known=by_tier)[[col, *new_cols]])
         if self.customers is None:
             notes.append(self.ds.missing("customers"))
+        elif not by_tier:
+            notes.append(NO_TIERS_NOTE)
         parts.append(self._quota(period, notes, as_of))
         parts.append(self._value(period))
         parts.append(self._forecast(period, notes))
@@ -329,7 +344,7 @@ class _MetricsContext:
             table[list(CONTACT_COLUMNS)] = np.nan
         else:
             table[list(CONTACT_COLUMNS)] = table[list(CONTACT_COLUMNS)].fillna(0).astype("int64")
-        if self.customers is None:
+        if not by_tier:
             table[new_cols] = np.nan
         else:
             table[new_cols] = table[new_cols].fillna(0).astype("int64")
@@ -367,34 +382,45 @@ class _MetricsContext:
         return count_contacts(acts, (col,), period, self.first_contact, labels=labels)
 
     def _quota(self, period: Period, notes: list[str], as_of=None) -> pd.DataFrame:
-        """quota (the period's) and coverage_quota (of :func:`coverage_period`: the next period's once finished)."""
+        """quota (the period's), its quota_source (``quotas`` or
+        ``expectations``) and coverage_quota (of :func:`coverage_period`: the
+        next period's once finished)."""
         col = self.column
-        if self.ds.expectations is None:
-            notes.append("No expectations.yml: add one with revenue_quota to enable quota, attainment and pipeline_coverage.")
+        has_table = self.ds.tables.get("quotas") is not None
+        if self.ds.expectations is None and not has_table:
+            notes.append(
+                "No expectations.yml or quotas table: add either (revenue_quota, or quotas per rep and period) "
+                "to enable quota, attainment and pipeline_coverage."
+            )
         if self.by not in _REP_GROUPS:
             return pd.DataFrame(
                 {
                     col: pd.Series([], dtype="str"),
                     "quota": pd.Series([], dtype="float64"),
+                    "quota_source": pd.Series([], dtype=object),
                     "coverage_quota": pd.Series([], dtype="float64"),
                 }
             )
-        per_rep = quotas(self.ds, period=period)
-        if self.ds.expectations is not None and per_rep.isna().all():
+        per_rep = quota_table(self.ds, period=period)
+        if self.ds.expectations is not None and not has_table and per_rep["quota"].isna().all():
             notes.append("expectations.yml sets no revenue_quota: add one to enable quota, attainment and pipeline_coverage.")
         against = coverage_period(period, as_of=as_of)
-        ahead = per_rep if against == period else quotas(self.ds, period=against)
+        ahead = per_rep if against == period else quota_table(self.ds, period=against)
         frame = pd.DataFrame(
-            {"rep_id": per_rep.index, "quota": per_rep.to_numpy(), "coverage_quota": ahead.reindex(per_rep.index).to_numpy()}
+            {
+                "rep_id": per_rep.index,
+                "quota": per_rep["quota"].to_numpy(),
+                "quota_source": per_rep["quota_source"].to_numpy(),
+                "coverage_quota": ahead["quota"].reindex(per_rep.index).to_numpy(),
+            }
         )
         if self.by == "rep":
             return frame
         frame[col] = self._from_reps(frame["rep_id"])
-        return (
-            frame.groupby(col, sort=False, observed=True)[["quota", "coverage_quota"]]
-            .sum(min_count=0, skipna=False)
-            .reset_index()
-        )
+        grouped = frame.groupby(col, sort=False, observed=True)
+        out = grouped[["quota", "coverage_quota"]].sum(min_count=0, skipna=False)
+        out["quota_source"] = grouped["quota_source"].agg(_joined_sources)
+        return out.reset_index()
 
     def _value(self, period: Period) -> pd.DataFrame:
         value = value_cost(self.ds, period=period, by=self.by, _book=self.raw_book)
@@ -457,6 +483,12 @@ class _MetricsContext:
 
 
 # -- internals -------------------------------------------------------------------
+
+
+def _joined_sources(sources: pd.Series) -> str | None:
+    """A group's quota_source: its reps' one source, or both named (``quotas+expectations``)."""
+    found = [source for source in ("quotas", "expectations") if (sources == source).any()]
+    return "+".join(found) or None
 
 
 def _resolve_period(ds, period, as_of) -> Period:

@@ -40,7 +40,8 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
     judged), unit, note (e.g. which table would enable a measure whose data
     is missing). Only expectations set for a rep get a row. Rows:
 
-    ``revenue_quota``: revenue won vs the pro-rated quota (met: actual >= target);
+    ``revenue_quota``: revenue won vs the quota (met: actual >= target): the
+    quotas table's where it covers the period, else the pro-rated yearly one;
     ``new_customers_primary`` / ``_secondary``: new customers of that tier;
     ``visits_per_customer_primary`` / ``_secondary``: visits to customers of
     that tier / the customers of that tier contacted in the period;
@@ -102,10 +103,12 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
             }
         )
 
-    if "revenue_quota" in goals:
-        target = prorate(goals["revenue_quota"], period)
+    from_table = metrics.get("quota_source") == "quotas"  # the quotas table's, where it covers the period
+    if "revenue_quota" in goals or from_table:
+        target = metrics["quota"] if from_table else prorate(goals["revenue_quota"], period)
         actual = metrics["revenue_won"]
-        note = f"attainment {actual / target:.0%} of the quota pro-rated to {period.label}" if target else ""
+        whose = f"the quota set for {period.label} (quotas table)" if from_table else f"the quota pro-rated to {period.label}"
+        note = f"attainment {actual / target:.0%} of {whose}" if target else ""
         row("revenue_quota", target, actual, "currency", note)
     for tier in ("primary", "secondary"):
         new = goals.get("new_customers")

@@ -49,6 +49,13 @@ def _table_rows(dataset: Dataset) -> list[dict]:
     return rows
 
 
+def _count(n: int, word: str) -> str:
+    """``1 team``, ``0 teams``, ``2 territories``."""
+    if n == 1:
+        return f"1 {word}"
+    return f"{n:,} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+
+
 def describe(dataset: Dataset) -> str:
     """The text ``salesnb validate`` prints before the problems."""
     from types import SimpleNamespace
@@ -66,11 +73,23 @@ def describe(dataset: Dataset) -> str:
     teams = reps["team"].nunique() if reps is not None else 0
     territories = reps["territory"].nunique() if reps is not None else 0
     lines.append("")
-    lines.append(f"Reps: {0 if reps is None else len(reps)} in {teams} teams and {territories} territories")
+    lines.append(f"Reps: {0 if reps is None else len(reps)} in {_count(teams, 'team')} and {_count(territories, 'territory')}")
     errors = sum(p.severity == "error" for p in dataset.problems)
     warnings = len(dataset.problems) - errors
     lines.append(f"Rows set aside (quarantined): {dataset.quarantined_rows}; problems: {errors} errors, {warnings} warnings")
-    lines.append(
-        f"Expectations: {'expectations.yml found' if dataset.expectations is not None else 'none (quota and scorecard need expectations.yml)'}"
-    )
+    for table, rows in dataset.left_out.items():
+        if rows:
+            lines.append(
+                f"Rows left out by the mapping's where: {table} {_count(rows, 'row')} (kept out on purpose, not problems)"
+            )
+    if dataset.unread:
+        lines.append(f"Files not read ({len(dataset.unread)}):")
+        lines += [f"  {file}: {why}" for file, why in dataset.unread]
+    if dataset.expectations is not None:
+        goals = "expectations.yml found"
+    elif dataset.tables.get("quotas") is not None:
+        goals = "none (quota comes from the quotas table; the scorecard needs expectations.yml)"
+    else:
+        goals = "none (quota and scorecard need expectations.yml or a quotas table)"
+    lines.append(f"Expectations: {goals}")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from salesnb.cli.group import cli
+from salesnb.cli.group import cli, expectations_option
 from salesnb.cli.group import parse_as_of as _as_of
 
 _WIDTH = 96
@@ -25,6 +25,7 @@ def _source_options(command):
     command = click.option(
         "--mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)"
     )(command)
+    command = expectations_option(command)
     return click.argument("source")(command)
 
 
@@ -39,7 +40,7 @@ def _format_option(command):
 )
 @click.option("--rep", metavar="R", help="Only this rep (benchmarked against the others all the same).")
 @_format_option
-def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
+def diagnose(source, mapping, expectations, as_of, period, rep, fmt) -> None:
     """Name each rep's coaching focus for a period, strengths first.
 
     The focus is the one funnel factor furthest below the rep's peers:
@@ -50,7 +51,7 @@ def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
     from salesnb.analysis.periods import parse_period, require_data_in
     from salesnb.io.loading import load
 
-    dataset = load(source, mapping=mapping)
+    dataset = load(source, mapping=mapping, expectations=expectations)
     require_data_in(dataset, parse_period(period, as_of=as_of))  # "no data in 2031", not a diagnosis of zeros
     results = run_diagnose(dataset, period=period, rep=rep, as_of=as_of)
     if fmt == "json":
@@ -65,13 +66,13 @@ def diagnose(source, mapping, as_of, period, rep, fmt) -> None:
 @click.option("--program", required=True, metavar="NAME", help="Training program, as named in the training table.")
 @click.option("--metric", default="win_rate", show_default=True, help="Metric compared before and after.")
 @_format_option
-def training_effect(source, mapping, as_of, program, metric, fmt) -> None:
+def training_effect(source, mapping, expectations, as_of, program, metric, fmt) -> None:
     """Estimate a training program's effect on a metric (difference in
     differences against untrained reps, with a 95% bootstrap interval)."""
     from salesnb.analysis.training import training_effect as run_training_effect
     from salesnb.io.loading import load
 
-    dataset = load(source, mapping=mapping)
+    dataset = load(source, mapping=mapping, expectations=expectations)
     result = run_training_effect(dataset, program=program, metric=metric, as_of=as_of)
     click.echo(_to_json(result) if fmt == "json" else _training_text(result))
 
@@ -80,13 +81,13 @@ def training_effect(source, mapping, as_of, program, metric, fmt) -> None:
 @_source_options
 @click.option("--period", metavar="P", help="Limit the checks to a period (default: all the data).")
 @_format_option
-def quality(source, mapping, as_of, period, fmt) -> None:
+def quality(source, mapping, expectations, as_of, period, fmt) -> None:
     """List data-quality flags: padded activity, stale pipeline, small
     samples and the rows the loader set aside."""
     from salesnb.analysis.quality import quality_flags
     from salesnb.io.loading import load
 
-    dataset = load(source, mapping=mapping)
+    dataset = load(source, mapping=mapping, expectations=expectations)
     flags = quality_flags(dataset, period=period, as_of=as_of)
     if fmt == "json":
         click.echo(_to_json(flags.to_dict(orient="records")))

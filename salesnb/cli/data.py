@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from salesnb.cli.group import cli
+from salesnb.cli.group import cli, expectations_option
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -25,7 +25,10 @@ MAX_PROBLEMS_SHOWN = 50
     help="Write the set-aside rows to this CSV file (never one of the source's own files).",
 )
 @click.option("--all", "show_all", is_flag=True, help=f"List every problem (default: the first {MAX_PROBLEMS_SHOWN}).")
-def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str | None, show_all: bool) -> None:
+@expectations_option
+def validate(
+    source: str, mapping: str | None, strict: bool, quarantine_out: str | None, show_all: bool, expectations: str | None
+) -> None:
     """Check SOURCE against the data contract and summarise it.
 
     Prints the tables found (rows, date span), the reps, the rows set aside
@@ -38,8 +41,10 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
     from salesnb.run.outputs import check_output_file, source_inputs
 
     if quarantine_out:  # refused before the (maybe long) load; again below with the files the loader read
-        check_output_file(quarantine_out, inputs=source_inputs(source, mapping=mapping), option="--quarantine-out")
-    dataset = load(source, mapping, strict=strict)
+        check_output_file(
+            quarantine_out, inputs=source_inputs(source, mapping=mapping, expectations=expectations), option="--quarantine-out"
+        )
+    dataset = load(source, mapping, strict=strict, expectations=expectations)
     click.echo(describe(dataset))
     for table, file in _outside_files(dataset):
         click.echo(f"Read from outside the source folder: {table} from {file} (an absolute path in the mapping)")
@@ -57,7 +62,9 @@ def validate(source: str, mapping: str | None, strict: bool, quarantine_out: str
         from salesnb.io.exports import to_csv_text
 
         target = check_output_file(
-            quarantine_out, option="--quarantine-out", inputs=source_inputs(source, mapping=mapping, files=dataset.files.values())
+            quarantine_out,
+            option="--quarantine-out",
+            inputs=source_inputs(source, mapping=mapping, expectations=expectations, files=dataset.inputs),
         )
         write_text(target, to_csv_text(dataset.quarantine))
         click.echo(f"\nwrote {dataset.quarantined_rows} set-aside rows to {quarantine_out}")

@@ -56,3 +56,17 @@ def parse_as_of(ctx, param, value):
         return dt.date.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-06-30") from None
+
+
+def expectations_option(command):
+    """``--expectations FILE``: the targets for a source that has none beside
+    it (a database), or other targets than the ones beside the data."""
+    return click.option(
+        "--expectations",
+        "expectations",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        default=None,
+        help="expectations.yml with the targets (quota, norms); default: the one beside the data. "
+        "A database source needs it for quota, attainment and coverage.",
+    )(command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from salesnb.cli.group import cli
+from salesnb.cli.group import cli, expectations_option
 from salesnb.cli.group import parse_as_of as _as_of
 
 GROUPS = ("rep", "team", "territory", "customer_type", "acquisition_method", "market_tier")
@@ -53,7 +53,8 @@ def _period(ctx, param, value):
     metavar="DATE",
     help="Day that relative periods (last-quarter, ytd...) count back from; default today.",
 )
-def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | None, as_of) -> None:
+@expectations_option
+def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | None, expectations: str | None, as_of) -> None:
     """Every contract metric for a period, one row per group.
 
     Opportunities count deals created in the period; won, lost, win rate,
@@ -67,7 +68,7 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
     from salesnb.io.loading import load
     from salesnb.io.urls import mask_url
 
-    dataset = load(source, mapping=mapping)
+    dataset = load(source, mapping=mapping, expectations=expectations)
     span = parse_period(period, as_of=as_of) if period is not None else data_span(dataset)
     table = metrics_table(dataset, by=by, period=span, as_of=as_of)
     notes = list(table.attrs.get("notes", []))

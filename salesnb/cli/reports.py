@@ -69,6 +69,13 @@ from salesnb.cli.group import cli
     help="mapping.yml for a CRM export (default: the one beside the data).",
 )
 @click.option(
+    "--expectations",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="expectations.yml with the targets (default: the one beside the data); a database source needs it for quota.",
+)
+@click.option(
     "--notebooks",
     type=click.Path(exists=True, file_okay=False),
     default=None,
@@ -118,6 +125,7 @@ def report(
     jobs,
     as_of,
     mapping,
+    expectations,
     notebooks,
     timeout,
     progress,
@@ -155,6 +163,7 @@ def report(
                 jobs=jobs,
                 as_of=as_of.date() if as_of is not None else None,
                 mapping=mapping,
+                expectations=expectations,
                 notebooks=notebooks,
                 progress=progress,
                 cell_timeout=timeout,
@@ -198,10 +207,11 @@ def report(
 )
 @click.option("--period", default=None, help="A relative period: last-month (default), last-quarter, last-year or ytd.")
 @click.option("--mapping", default=None, metavar="M", help="mapping.yml, as for `salesnb report`.")
+@click.option("--expectations", default=None, metavar="FILE", help="expectations.yml, as for `salesnb report`.")
 @click.option("--notebooks", default=None, metavar="DIR", help="Notebooks folder, as for `salesnb report`.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--name", default="salesnb-report", show_default=True, help="Name of the systemd units.")
-def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks, jobs, name):
+def schedule(cadence, at, weekday, day, source, out, period, mapping, expectations, notebooks, jobs, name):
     """Print a crontab line and a systemd service + timer that run
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
     from salesnb.run.outputs import fill_placeholders
@@ -221,7 +231,8 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
         executable=_salesnb_executable(),
         mapping=_absolute(mapping) if mapping else None,
         notebooks=_absolute(notebooks) if notebooks else None,
-        extra=("--jobs", str(jobs)) if jobs != 1 else (),
+        extra=(("--expectations", _absolute(expectations)) if expectations else ())
+        + (("--jobs", str(jobs)) if jobs != 1 else ()),
         name=name,
     )
     click.echo(render_schedule(plan), nl=False)

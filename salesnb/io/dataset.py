@@ -33,6 +33,12 @@ class Dataset:
     keys_unique: bool = False
     """True when each table's own ID is known to be unique (``salesnb.load``
     sets it: repeats are quarantined), so analyses skip checking again."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Rows a mapping's ``where:`` left out, per table (counted, never reported as bad)."""
+    unread: list[tuple[str, str]] = field(default_factory=list)
+    """(file, why) for each file of a folder source that was not read."""
+    inputs: list[str] = field(default_factory=list)
+    """Every file the tables were read from."""
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The typed frame for contract table ``name``, or None when absent."""

@@ -21,10 +21,22 @@ import pandas as pd
 from salesnb.errors import DataError, Problem
 from salesnb.io.categorical import is_categorical, map_categories, release_arrow_memory
 from salesnb.io.dataset import Dataset, conform
-from salesnb.io.mapping import ROW_NUMBER, Const, Mapping, TableMapping, check_file_inside, read_mapping, translate
-from salesnb.io.raw_tables import RawTable, normalise_column_name
+from salesnb.io.mapping import (
+    NO_RULE,
+    ROW_NUMBER,
+    Combined,
+    Const,
+    FirstOf,
+    Mapping,
+    TableMapping,
+    check_file_inside,
+    is_pattern,
+    read_mapping,
+    translate,
+)
+from salesnb.io.raw_tables import PART_LINES, RawTable, normalise_column_name, unreadable
 from salesnb.io.schema import CATEGORY, ID, REQUIRED_TABLES, TABLES
-from salesnb.io.sources import FolderSource, open_source
+from salesnb.io.sources import FILE_SUFFIXES, FolderSource, open_source
 from salesnb.io.urls import remember
 from salesnb.io.validation import Checked, check_references, check_table
 
@@ -71,7 +83,8 @@ def load(
     try:
         mapping_path = mapping if mapping is not None else src.sidecar("mapping.yml")
         table_map = read_mapping(mapping_path)
-        raws = _read_tables(src, table_map)
+        reading = _Reading()
+        raws = _read_tables(src, table_map, reading)
         checked: dict[str, Checked] = {}
         for name, raw in raws.items():
             spec = table_map.for_table(name)
@@ -83,12 +96,17 @@ def load(
         check_references(checked)
         for name, raw in raws.items():
             _name_file_headers(checked[name].problems, _file_headers(raw, table_map.for_table(name)))
+            _place_problems(checked[name].problems, raw)
         expectations_path = expectations if expectations is not None else src.sidecar("expectations.yml")
         goals, goal_warnings = None, []
         if expectations_path is not None:  # its errors stop the load; its warnings join the data's problems
             goals, goal_warnings = _read_expectations(expectations_path, reps=checked["reps"].frame)
         extra = Path(mapping_path).read_bytes() if mapping_path is not None else b""
         fingerprint = src.fingerprint(extra + (Path(expectations_path).read_bytes() if expectations_path else b""))
+        if isinstance(src, FolderSource):
+            unread = _unread_files(src, table_map, reading, sidecars=(mapping_path, expectations_path))
+        else:
+            unread = []
     finally:
         if hasattr(src, "close"):
             src.close()
@@ -105,50 +123,63 @@ def load(
         quarantine=_quarantine(checked, raws),
         expectations=goals,
         source=src.describe(),
-        files={name: raw.file for name, raw in raws.items()},
+        files={name: ", ".join(raw.files) for name, raw in raws.items()},
         notes=notes,
         keys_unique=True,
+        left_out=dict(reading.left_out),
+        unread=unread,
+        inputs=sorted(reading.read),
     )
     dataset.fingerprint = fingerprint or _frames_fingerprint(tables)
     release_arrow_memory()  # a large load does not keep its high-water mark
     return dataset
 
 
-def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
+@dataclasses.dataclass
+class _Reading:
+    """What reading the tables found beside them: rows left out by a
+    mapping's ``where:`` (per table) and every file read."""
+
+    left_out: dict[str, int] = dataclasses.field(default_factory=dict)
+    read: set[str] = dataclasses.field(default_factory=set)
+
+
+def _read_tables(src, table_map: Mapping, reading: _Reading) -> dict[str, RawTable]:
     raws: dict[str, RawTable] = {}
     derived: list[str] = []
     for name in TABLES:
         spec = table_map.for_table(name)
+        if spec.left_out:
+            continue
         if spec.derived_from:
             derived.append(name)
             continue
-        expected = {s for s in spec.columns.values() if isinstance(s, str)} | set(TABLES[name].column_names)
-        categorical = {
-            normalise_column_name(spec.columns.get(c.name, c.name))
-            for c in TABLES[name].columns
-            if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)
-        }
         if isinstance(src, FolderSource):
             check_file_inside(src.path, name, spec, where=table_map.path)
-        raw = src.read(name, spec.file, expected, categorical=categorical)
+        raw = _read_one(src, name, spec, spec.files)
         if raw is not None:
-            raws[name] = raw
+            raws[name] = _keep_rows(raw, spec, reading)
+            reading.read.update(raws[name].files)
     for name in derived:
         spec = table_map.for_table(name)
-        if spec.derived_from not in raws:
-            raise DataError(
-                Problem(
-                    name,
-                    table_map.path,
-                    None,
-                    f"tables.{name}.from",
-                    spec.derived_from,
-                    f"{name} is to be derived from {spec.derived_from!r}, which the source does not have",
-                    f"add the {spec.derived_from} table or give {name} a file",
-                    "bad_mapping",
+        if spec.derived_from in TABLES:
+            if spec.derived_from not in raws:
+                raise DataError(
+                    Problem(
+                        name,
+                        table_map.path,
+                        spec.file_line,
+                        f"tables.{name}.from",
+                        spec.derived_from,
+                        f"{name} is to be derived from {spec.derived_from!r}, which the source does not have",
+                        f"add the {spec.derived_from} table or give {name} a file",
+                        "bad_mapping",
+                    )
                 )
-            )
-        base = raws[spec.derived_from]
+            base = _keep_rows(dataclasses.replace(raws[spec.derived_from], name=name), spec, reading)
+        else:  # any file (or database table): its rows, filtered by where:, repeated rows collapsed
+            base = _keep_rows(_read_one(src, name, spec, (spec.derived_from,)), spec, reading)
+            reading.read.update(base.files)
         raws[name] = _derive(name, base, spec)
     missing = [name for name in REQUIRED_TABLES if name not in raws]
     if missing:
@@ -171,10 +202,89 @@ def _read_tables(src, table_map: Mapping) -> dict[str, RawTable]:
     return raws
 
 
+def _read_one(src, name: str, spec: TableMapping, locations: tuple[str, ...]) -> RawTable | None:
+    """Table ``name`` from its file (``locations``: the mapping's names or
+    patterns; none: ``<name>.csv`` ...), several files concatenated."""
+    expected = set(spec.source_columns()) | set(spec.where) | set(TABLES[name].column_names)
+    categorical = {
+        normalise_column_name(spec.columns.get(c.name, c.name))
+        for c in TABLES[name].columns
+        if c.categorical and isinstance(spec.columns.get(c.name, c.name), str)
+    }
+    if not locations:
+        return src.read(name, None, expected, categorical=categorical)
+    names: list[str] = []
+    for location in locations:
+        if not is_pattern(location):
+            names.append(location)
+        elif isinstance(src, FolderSource):
+            names += src.matching(name, location)
+        else:
+            raise unreadable(
+                src.describe(),
+                f"the mapping names table {name!r} by the pattern {location!r}; a database's tables are named one by one",
+                f"write table: [{location.replace('*', '2024')}, ...]; tables there: {src.listing()}",
+                table=name,
+            )
+    parts = [src.read(name, location, expected, categorical=categorical) for location in dict.fromkeys(names)]
+    return parts[0] if len(parts) == 1 else _concat(name, parts)
+
+
+def _concat(name: str, parts: list[RawTable]) -> RawTable:
+    """Several raw tables as one: rows in file order, columns the union
+    (a column one file lacks is blank in its rows), every row still
+    locatable in its own file (:meth:`RawTable.place`)."""
+    frame = pd.concat([part.frame for part in parts], ignore_index=True)
+    lines = np.concatenate([np.asarray(part.lines, dtype=np.int64) + k * PART_LINES for k, part in enumerate(parts)])
+    return RawTable(
+        name,
+        frame,
+        parts[0].file,
+        lines,
+        parts[0].unit,
+        [p for part in parts for p in part.problems],
+        parts=tuple((part.file, part.unit) for part in parts),
+    )
+
+
+def _keep_rows(raw: RawTable, spec: TableMapping, reading: _Reading) -> RawTable:
+    """``raw`` with only the rows a mapping's ``where:`` keeps (values
+    matched as text, trimmed, case-insensitively); the rest are counted in
+    ``reading.left_out``, never reported as bad."""
+    if not spec.where:
+        return raw
+    found = _match_columns(raw.frame.columns, spec.where)
+    missing = [column for column in spec.where if column not in found]
+    if missing:
+        raise DataError(
+            Problem(
+                raw.name,
+                ", ".join(raw.files),
+                None,
+                missing[0],
+                None,
+                f"the mapping keeps {raw.name} rows by column {missing[0]!r} (where:), which is not in the file",
+                f"columns found: {', '.join(map(str, raw.frame.columns))}",
+                "bad_mapping",
+            )
+        )
+    keep = np.ones(len(raw.frame), dtype=bool)
+    for column, values in spec.where.items():
+        wanted = {value.strip().casefold() for value in values}
+        text = raw.frame[found[column]].astype("string").str.strip().str.casefold()
+        keep &= text.isin(wanted).fillna(False).to_numpy(dtype=bool)
+    dropped = int((~keep).sum())
+    reading.left_out[raw.name] = reading.left_out.get(raw.name, 0) + dropped
+    if not dropped:
+        return raw
+    return dataclasses.replace(raw, frame=raw.frame[keep].reset_index(drop=True), lines=np.asarray(raw.lines)[keep])
+
+
 def _derive(name: str, base: RawTable, spec: TableMapping) -> RawTable:
-    """A table built from the distinct values of another table's columns
-    (``reps: {from: opportunities, columns: {rep_id: Owner, name: Owner}}``)."""
-    sources = [s for s in spec.columns.values() if isinstance(s, str) and s != ROW_NUMBER]
+    """A table built from the distinct values of another table's (or
+    file's) columns (``reps: {from: opportunities, columns: {rep_id: Owner,
+    name: Owner}}``): repeated rows collapse to the first."""
+    sources = spec.source_columns()
     found = _match_columns(base.frame.columns, sources)
     missing = [s for s in sources if s not in found]
     if missing:
@@ -190,12 +300,50 @@ def _derive(name: str, base: RawTable, spec: TableMapping) -> RawTable:
                 "bad_mapping",
             )
         )
-    frame = base.frame[[found[s] for s in dict.fromkeys(sources)]].copy()
-    frame.columns = list(dict.fromkeys(sources))
-    first = ~frame.duplicated()
+    frame = base.frame[[found[s] for s in sources]].copy()
+    frame.columns = sources
+    first = ~frame.astype("string").duplicated()
     frame = frame[first.to_numpy()].reset_index(drop=True)
-    lines = base.lines[first.to_numpy()]
-    return RawTable(name, frame, base.file, lines, base.unit)
+    lines = np.asarray(base.lines)[first.to_numpy()]
+    return dataclasses.replace(base, name=name, frame=frame, lines=lines, problems=[])
+
+
+def _place_problems(problems: list[Problem], raw: RawTable) -> None:
+    """Problems of a table read from several files name the file and line of each row."""
+    if not raw.parts:
+        return
+    for i, p in enumerate(problems):
+        if p.line is not None and p.file == raw.file and p.line >= PART_LINES:
+            file, line, unit = raw.place(p.line)
+            problems[i] = dataclasses.replace(p, file=file, line=line, unit=unit)
+
+
+def _unread_files(src: FolderSource, table_map: Mapping, reading: _Reading, *, sidecars) -> list[tuple[str, str]]:
+    """(file, why) for each file of a folder source that was not read."""
+    read = {Path(f).resolve() for f in reading.read}
+    read |= {Path(f).resolve() for f in sidecars if f is not None}
+    by_table = {name.casefold(): name for name in TABLES}
+    out = []
+    for path in src.files():
+        if path.resolve() in read or path.name.casefold() in (
+            "mapping.yml",
+            "mapping.yaml",
+            "expectations.yml",
+            "expectations.yaml",
+        ):
+            continue
+        table = by_table.get(path.stem.casefold())
+        spec = table_map.for_table(table) if table else None
+        if path.suffix.lower() not in FILE_SUFFIXES:
+            why = f"not a file salesnb reads ({', '.join(FILE_SUFFIXES)})"
+        elif spec is not None and spec.left_out:
+            why = f"left out by the mapping ({table}: false)"
+        elif spec is not None and (spec.files or spec.derived_from):
+            why = f"the mapping reads {table} from {', '.join(spec.files) or spec.derived_from}"
+        else:
+            why = f"not named after a contract table ({', '.join(TABLES)}) nor named in the mapping"
+        out.append((path.name, why))
+    return out
 
 
 def _match_columns(available, wanted) -> dict[str, str]:
@@ -219,7 +367,9 @@ def _column_sources(raw: RawTable, spec: TableMapping) -> tuple[dict, dict[str, 
     column (a header, ``@row`` or a Const) and the file's header each
     named source matched."""
     wanted = {c: spec.columns.get(c, c) for c in TABLES[raw.name].column_names}
-    return wanted, _match_columns(raw.frame.columns, [s for s in wanted.values() if isinstance(s, str)])
+    named = [s for s in wanted.values() if isinstance(s, str)]
+    named += [name for s in wanted.values() if isinstance(s, (FirstOf, Combined)) for name in s.sources]
+    return wanted, _match_columns(raw.frame.columns, named)
 
 
 def _file_headers(raw: RawTable, spec: TableMapping) -> dict[str, str]:
@@ -250,21 +400,17 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
             out[column] = pd.Series([source.value] * n, dtype=object)
         elif source == ROW_NUMBER:
             out[column] = pd.Series(np.arange(1, n + 1).astype(str), dtype=object)
+        elif isinstance(source, (FirstOf, Combined)):
+            absent = [name for name in source.sources if name not in found]
+            if absent:
+                problems.append(_unmapped(raw, column, absent[0]))
+                continue
+            cells = [raw.frame[found[name]].reset_index(drop=True) for name in source.sources]
+            out[column] = _first_of(cells) if isinstance(source, FirstOf) else _combined(cells, source.values)
         elif source in found:
             out[column] = raw.frame[found[source]].reset_index(drop=True)
         elif column in spec.columns:
-            problems.append(
-                Problem(
-                    raw.name,
-                    raw.file,
-                    None,
-                    source,
-                    None,
-                    f"the mapping takes {raw.name}.{column} from column {source!r}, which is not in the file",
-                    f"columns found: {', '.join(map(str, raw.frame.columns))}",
-                    "bad_mapping",
-                )
-            )
+            problems.append(_unmapped(raw, column, source))
         elif table.column(column).required:
             problems.append(
                 Problem(
@@ -289,17 +435,63 @@ def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
         if is_categorical(values):  # translate each distinct value once
             frame[column] = map_categories(values, functools.partial(_translate_texts, translation=translation))
             continue
-        present = values.notna()
-        text = values[present].astype(str)
-        lookup = {v: translate(v, translation) for v in text.unique()}
-        mapped = text.map(lookup)
-        frame.loc[present, column] = mapped.where(mapped.notna(), text)
+        frame[column] = _translated(values, translation)
     return frame
 
 
+def _translated(values: pd.Series, translation: dict) -> pd.Series:
+    """``values`` translated by a ``values:`` rule (object dtype; a rule's null: blank)."""
+    values = values.astype(object)
+    present = values.notna()
+    text = values[present].astype(str)
+    out = values.copy()
+    out[present] = _translate_texts(text, translation=translation).to_numpy()
+    return out
+
+
 def _translate_texts(text: pd.Series, *, translation: dict) -> pd.Series:
-    """Each value translated by a ``values:`` rule; a value no rule names stays as written."""
-    return text.map(lambda value: value if (found := translate(value, translation)) is None else found)
+    """Each value translated by a ``values:`` rule; a value no rule names
+    stays as written; a rule's null makes it blank (NaN)."""
+    lookup = {}
+    for value in text.unique():
+        found = translate(value, translation)
+        lookup[value] = value if found is NO_RULE else (np.nan if found is None else found)
+    return text.map(lookup)
+
+
+def _blank(cells: pd.Series) -> np.ndarray:
+    return (cells.isna() | cells.astype("string").str.strip().eq("").fillna(True)).to_numpy(dtype=bool)
+
+
+def _first_of(cells: list[pd.Series]) -> pd.Series:
+    """The first non-blank of several columns, row by row."""
+    out = cells[0].astype(object).copy()
+    for more in cells[1:]:
+        empty = _blank(out)
+        out[empty] = more.astype(object)[empty].to_numpy()
+    return out.where(~pd.Series(_blank(out)), None)
+
+
+def _combined(cells: list[pd.Series], translation: dict) -> pd.Series:
+    """Several columns' values joined by "," (a blank cell: empty text) and translated."""
+    parts = [c.astype("string").str.strip().fillna("") for c in cells]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "," + part
+    return _translated(joined.astype(object), translation)
+
+
+def _unmapped(raw: RawTable, column: str, source: str) -> Problem:
+    return Problem(
+        raw.name,
+        ", ".join(raw.files),
+        None,
+        source,
+        None,
+        f"the mapping takes {raw.name}.{column} from column {source!r}, which is not in the file",
+        f"columns found: {', '.join(map(str, raw.frame.columns))}",
+        "bad_mapping",
+    )
 
 
 def _flag_nul_ids(checked: Checked) -> None:
@@ -381,13 +573,13 @@ def _quarantine(checked: dict[str, Checked], raws: dict[str, RawTable]) -> pd.Da
                 by_line.setdefault(p.line, []).append(p)
         raw = raws[name].frame
         for pos in np.flatnonzero(c.bad):
-            line = int(c.lines[pos])
-            found = by_line.get(line, [])
+            file, line, _ = raws[name].place(int(c.lines[pos]))
+            found = [p for p in by_line.get(line, []) if p.file == file]
             record = {str(k): (None if v != v else str(v)) for k, v in raw.iloc[pos].items()}
             rows.append(
                 {
                     "table": name,
-                    "file": c.file,
+                    "file": file,
                     "line": line,
                     "flags": ";".join(dict.fromkeys(p.flag for p in found)),
                     "problems": "; ".join(f"{p.source_column or p.column}: {p.message}" for p in found),

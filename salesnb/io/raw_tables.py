@@ -12,7 +12,16 @@ import pandas as pd
 
 from salesnb.errors import DataError, Problem
 
-__all__ = ["RawTable", "RowNumbers", "column_letter", "normalise_column_name", "unnamed_columns", "unnamed_label", "unreadable"]
+__all__ = [
+    "PART_LINES",
+    "RawTable",
+    "RowNumbers",
+    "column_letter",
+    "normalise_column_name",
+    "unnamed_columns",
+    "unnamed_label",
+    "unreadable",
+]
 
 
 class RowNumbers:
@@ -61,6 +70,27 @@ class RawTable:
     lines: np.ndarray | RowNumbers
     unit: str = "line"
     problems: list[Problem] = field(default_factory=list)  # warnings found while reading (e.g. a stray encoding)
+    #: Several files read as one table (a mapping's ``file: [a.csv, b.csv]``):
+    #: each file's name and unit, in order. The rows of the k-th file carry
+    #: ``k * PART_LINES + line`` in ``lines`` until :meth:`place` takes it apart.
+    parts: tuple[tuple[str, str], ...] = ()
+
+    def place(self, line: int) -> tuple[str, int, str]:
+        """The (file, line, unit) of the record whose ``lines`` entry is ``line``."""
+        if not self.parts:
+            return self.file, int(line), self.unit
+        part, line = divmod(int(line), PART_LINES)
+        file, unit = self.parts[part]
+        return file, line, unit
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file the table was read from."""
+        return tuple(file for file, _ in self.parts) or (self.file,)
+
+
+PART_LINES = 1_000_000_000
+"""The stride between the line numbers of two files read as one table (no export has a billion lines)."""
 
 
 def unreadable(file: str, message: str, hint: str, *, table: str = "", line: int | None = None) -> DataError:

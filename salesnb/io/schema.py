@@ -178,5 +178,17 @@ TABLES: dict[str, Table] = {
     )
 }
 
+# -- quotas (issue 17): revenue targets set per rep and period ------------------
+TABLES["quotas"] = Table(
+    "quotas",
+    (
+        Column("rep_id", ID, True),
+        Column("period", PERIOD, True),
+        Column("quota_amount", AMOUNT, True),
+    ),
+    enables="quota, attainment and pipeline coverage from targets set per rep and period",
+    references={"rep_id": "reps"},
+)
+
 TABLE_ORDER = tuple(TABLES)
 REQUIRED_TABLES = tuple(name for name, t in TABLES.items() if t.required)

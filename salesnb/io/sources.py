@@ -47,6 +47,24 @@ class FolderSource:
                 return found
         return None
 
+    def files(self) -> list[Path]:
+        """Every file in the folder, by name."""
+        return list(self._files.values())
+
+    def matching(self, table: str, pattern: str) -> list[str]:
+        """The files a ``file:`` glob pattern (``calls_*.csv``) names, by name;
+        a pattern that matches none is an error listing the folder's files."""
+        base = Path(pattern) if Path(pattern).is_absolute() else self.path / pattern
+        found = sorted(str(p) for p in base.parent.glob(base.name) if p.is_file())
+        if not found:
+            raise unreadable(
+                str(base),
+                f"the mapping says table {table!r} is in the files {pattern!r}, and no file matches",
+                f"files in {self.path}: {self.listing()}",
+                table=table,
+            )
+        return found
+
     def locate(self, table: str, location: str | None) -> Path | None:
         """The file holding ``table``: the mapping's ``file:``, else ``<table>.<ext>``."""
         if location is not None:

@@ -113,7 +113,7 @@ class SegmentExplorer:
     """
 
     def __init__(self, ds: Dataset, *, period="2025", as_of=None, metric: str = "revenue_won", by: str = "rep", **selection):
-        from salesnb.analysis.metrics import GROUPINGS, METRICS
+        from salesnb.analysis.metrics import GROUPINGS, METRICS, TEXT_METRICS
 
         if not isinstance(ds, Dataset):
             raise InputError(f"SegmentExplorer needs a loaded Dataset (salesnb.load(...)), not {type(ds).__name__}")
@@ -125,7 +125,7 @@ class SegmentExplorer:
         start = parse_period(period, as_of=self.as_of)
         self.options: dict[str, list] = dict(segment_options(ds))
         self.options["period"] = _period_choices(ds, start)
-        self.options["metric"] = list(METRICS)
+        self.options["metric"] = [m for m in METRICS if m not in TEXT_METRICS]  # numbers to chart
         self.options["by"] = list(GROUPINGS)
         self.selection = {name: ALL for name in FILTERS}
         self.selection.update(period=start.label, metric=metric, by=by)

@@ -275,6 +275,7 @@ def run_batch(
     jobs: int = 1,
     as_of=None,
     mapping=None,
+    expectations=None,
     notebooks=None,
     progress: bool | None = None,
     executor=None,
@@ -293,6 +294,8 @@ def run_batch(
     unless an ``executor`` is given (e.g. :class:`~salesnb.run.executors.DaskExecutor`).
     ``progress`` shows a progress bar on stderr (default: when stderr is a
     terminal). ``force`` renders reports whose inputs did not change.
+    ``mapping`` and ``expectations``: as for :func:`salesnb.load` (default:
+    the files beside the data); the reports load with the same.
     ``engine``: ``fork`` (warm template, a fresh fork per report),
     ``kernel`` (a fresh Jupyter kernel per report) or ``auto`` (fork on
     Linux). ``reps``, ``teams`` and ``overviews`` choose the reports: see
@@ -312,7 +315,7 @@ def run_batch(
     as_of_day = _as_date(as_of)
     resolved = _parse_period(period, as_of_day)
     out_dir = _out_dir(out, resolved.label, as_of_day)
-    check_out_dir(out_dir, source, mapping)
+    check_out_dir(out_dir, source, mapping, expectations)
     with batch_lock(out_dir):
         own_executor = executor is None
         # One worker: it is this process, warmed while the data loads. More: the pool waits for the
@@ -331,6 +334,7 @@ def run_batch(
                 reps=reps,
                 teams=teams,
                 mapping=mapping,
+                expectations=expectations,
                 notebooks=notebooks,
                 force=force,
                 kernel_name=kernel_name,
@@ -400,6 +404,7 @@ def prepare_batch(
     teams: Iterable[str] = (),
     as_of=None,
     mapping=None,
+    expectations=None,
     notebooks=None,
     force: bool = False,
     cell_timeout: float | None = CELL_TIMEOUT,
@@ -416,7 +421,7 @@ def prepare_batch(
     as_of_day = _as_date(as_of)
     resolved = _parse_period(period, as_of_day)
     out_dir = _out_dir(out, resolved.label, as_of_day)
-    check_out_dir(out_dir, source, mapping)
+    check_out_dir(out_dir, source, mapping, expectations)
     return _prepare(
         source,
         resolved=resolved,
@@ -425,6 +430,7 @@ def prepare_batch(
         reps=reps,
         teams=teams,
         mapping=mapping,
+        expectations=expectations,
         notebooks=notebooks,
         force=force,
         kernel_name=kernel_name,
@@ -449,6 +455,7 @@ def _prepare(
     cell_timeout,
     engine,
     overviews=None,
+    expectations=None,
 ) -> BatchPlan:
     started = utc_now()
     reps, teams = list(reps), list(teams)
@@ -461,7 +468,7 @@ def _prepare(
         raise InputError(f"{notebooks_dir} holds none of the report notebooks {', '.join(k + '.ipynb' for k in KINDS)}")
     _require_kernel(kernel_name)
 
-    dataset = _load_dataset(source, mapping)
+    dataset = _load_dataset(source, mapping, expectations)
     from salesnb.analysis.periods import require_data_in
 
     require_data_in(dataset, resolved)  # a period the data does not reach: say so, render no pages of zeros
@@ -476,6 +483,7 @@ def _prepare(
         reps=reps,
         teams=teams,
         mapping=mapping,
+        expectations=expectations,
         notebooks_dir=notebooks_dir,
         data_fingerprint=fingerprint,
         kernel_name=kernel_name,
@@ -518,6 +526,7 @@ def _prepare(
                 cache_dir,
                 source=parameter_path(source),
                 mapping=parameter_path(mapping) if mapping is not None else None,
+                expectations=parameter_path(expectations) if expectations is not None else None,
             )
         except OSError as exc:
             remove_state(out_dir, str(cache_dir))
@@ -530,6 +539,7 @@ def _prepare(
         "as_of": as_of_day.isoformat(),
         "source": mask_url(parameter_path(source)),
         "mapping": parameter_path(mapping) if mapping is not None else None,
+        **({"expectations": parameter_path(expectations)} if expectations is not None else {}),
         "notebooks": str(notebooks_dir),
         "data_fingerprint": fingerprint,
         "engine": resolve_engine(engine),
@@ -632,11 +642,11 @@ def _progress_bar(total: int, progress: bool | None, executor):
 # -- helpers -----------------------------------------------------------------------
 
 
-def _load_dataset(source, mapping):
+def _load_dataset(source, mapping, expectations=None):
     """Load the source once, in the parent, to list reps and teams."""
     from salesnb.io.loading import load
 
-    return load(source, mapping=mapping)
+    return load(source, mapping=mapping, expectations=expectations)
 
 
 def _parse_period(text: str, as_of: _dt.date):

@@ -131,10 +131,10 @@ def preload(directory) -> int:
     return count
 
 
-def preloaded(directory, source, mapping=None):
-    """The entry :func:`preload` read for ``load(source, mapping)``, left in
-    place (a template looks at it before it forks), or None."""
-    return _MEMORY.get((str(directory), key(source, mapping)))
+def preloaded(directory, source, mapping=None, expectations=None):
+    """The entry :func:`preload` read for ``load(source, mapping, expectations=...)``,
+    left in place (a template looks at it before it forks), or None."""
+    return _MEMORY.get((str(directory), key(source, mapping, expectations=expectations)))
 
 
 def _mark_snapshot(dataset) -> None:

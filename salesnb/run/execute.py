@@ -136,7 +136,7 @@ def _execute(job: ReportJob, capture: str):
         import json
 
         env[PREWARM_ENV] = json.dumps(
-            {k: job.parameters.get(k) for k in ("source", "mapping", "period", "as_of")}
+            {k: job.parameters.get(k) for k in ("source", "mapping", "expectations", "period", "as_of")}
             | ({"rep_id": job.key} if job.kind == "rep_coaching" else {}),
             sort_keys=True,
         )

@@ -107,12 +107,12 @@ _OWN_NAMES = (
 )
 
 
-def check_out_dir(out_dir: Path, source, mapping) -> None:
+def check_out_dir(out_dir: Path, source, mapping, expectations=None) -> None:
     """Refuse an output folder salesnb must not write (see :mod:`salesnb.run.outputs`):
     an input, ``/``, home, a folder of someone else's files, a planted symlink."""
     from salesnb.run.outputs import check_no_symlinks, check_output_folder, source_inputs
 
-    check_output_folder(out_dir, inputs=source_inputs(source, mapping=mapping), manifest=MANIFEST)
+    check_output_folder(out_dir, inputs=source_inputs(source, mapping=mapping, expectations=expectations), manifest=MANIFEST)
     if out_dir.is_dir():
         for name in _OWN_NAMES:
             check_no_symlinks(out_dir, name)

@@ -162,6 +162,7 @@ def plan_batch(
     reps: Iterable[str] = (),
     teams: Iterable[str] = (),
     mapping=None,
+    expectations=None,
     notebooks_dir=None,
     data_fingerprint: str = "",
     kernel_name: str = KERNEL_NAME,
@@ -205,6 +206,8 @@ def plan_batch(
         "period": period.label,
         "as_of": as_of.isoformat(),
     }
+    if expectations is not None:  # only when given: a batch without it keeps its reports' input keys
+        common["expectations"] = parameter_path(expectations)
     shown = dict(common, source=mask_url(common["source"]))
     subtitle = f"{period.label} ({iso_day(period.start)} to {iso_day(period.end)}), as of {as_of.isoformat()}"
     engine = resolve_engine(engine)

@@ -133,7 +133,7 @@ def prewarm_batch(directory: str, prewarm: str, modules: Iterable[str] = DEFAULT
         from salesnb.run import cache, memo
 
         request = json.loads(prewarm)
-        dataset = cache.preloaded(directory, request["source"], request.get("mapping"))
+        dataset = cache.preloaded(directory, request["source"], request.get("mapping"), request.get("expectations"))
         if dataset is None or not getattr(dataset, "fingerprint", ""):
             return
         memo.clear()
