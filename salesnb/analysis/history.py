@@ -1,0 +1,265 @@
+"""How deals moved: stage stays, pushed close dates, and the pipeline by stage.
+
+Reads the optional ``opportunity_history`` table (one row per change: the
+state of the opportunity from ``changed_at`` on). Rows may come in any
+order; they are read per opportunity by ``changed_at``, and two changes at
+the same moment in file order. Every figure is defined in
+``docs/metrics.md``:
+
+* a **push** is a row whose ``expected_close_date`` is later than the one
+  the opportunity had before it (the last one given on an earlier row; a
+  blank cell keeps the previous date). :func:`close_date_pushes` lists them
+  with the days each added; ``pushed_deals`` and ``close_date_pushes`` in the
+  metrics table count them (:func:`push_metrics`).
+* a **stage entry** is a row whose stage differs from the stage the
+  opportunity was in (its first row with a stage is one too; a row that
+  repeats the stage, e.g. a close date change, is not, and does not end the
+  stay). A deal re-opened into a stage it left enters it again.
+* a **stay** runs from an entry's ``changed_at`` to the next entry's, or
+  to the deal's ``closed_date`` when it is won or lost. The last entry of a
+  won or lost deal made on or after its close day (its "Closed Won" row) is
+  the close itself: an entry without a stay. A stay of an open deal's last
+  stage never ends.
+* :func:`pipeline_stages` gives per stage (and rep or team) ``entered``
+  (entries whose ``changed_at`` falls in the period), ``days_median``
+  (median length of the stays that began in the period and ended by its
+  end) and ``open_stays`` (stays begun by the period's end, still running
+  after it). Stages come in the order deals move through them
+  (:func:`stage_order`).
+
+The functions are vectorised (numpy over the sorted rows, no loop per deal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesnb.analysis.periods import Period
+from salesnb.io.categorical import plain
+from salesnb.io.dataset import Dataset
+
+__all__ = [
+    "PIPELINE_COLUMNS",
+    "PUSH_COLUMNS",
+    "close_date_pushes",
+    "deal_pushes",
+    "pipeline_stages",
+    "push_metrics",
+    "stage_order",
+    "stage_stays",
+]
+
+PUSH_COLUMNS = ("pushed_deals", "close_date_pushes")
+"""The metrics table's columns from the history (NaN without the table)."""
+
+PIPELINE_COLUMNS = ("stage", "entered", "days_median", "open_stays")
+"""The columns of :func:`pipeline_stages` after the group column."""
+
+_DAY = np.timedelta64(1, "D")
+
+
+def _moves(ds: Dataset) -> pd.DataFrame:
+    """The history rows of known opportunities, sorted by opportunity, then
+    ``changed_at``, then file order, with the deal's rep, status and close
+    day, and each row's stage and expected close date carried forward."""
+    history, opps = ds.opportunity_history, ds.opportunities
+    opp_ids = pd.Index(opps["opportunity_id"].astype("object"))
+    ids = history["opportunity_id"]
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # look up each distinct ID once
+        found = opp_ids.get_indexer(ids.cat.categories.astype("object"))
+        codes = ids.cat.codes.to_numpy()
+        deal = np.where(codes >= 0, found[np.maximum(codes, 0)], -1)
+    else:
+        deal = opp_ids.get_indexer(ids.astype("object"))
+    at = history["changed_at"].to_numpy(dtype="datetime64[ns]")
+    keep = (deal >= 0) & ~np.isnat(at)
+    rows = np.flatnonzero(keep)
+    order = rows[np.lexsort((rows, at[rows].view("int64"), deal[rows]))]
+    deal, at = deal[order], at[order]
+    first = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
+    start = np.maximum.accumulate(np.where(first, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
+    stage = plain(history["stage"]).to_numpy(dtype=object)[order]
+    stage = _carried(pd.Series(stage).notna().to_numpy(), start, stage)
+    close = history["expected_close_date"].to_numpy(dtype="datetime64[ns]")[order]
+    close = _carried(~np.isnat(close), start, close)
+    status = opps["status"].astype("object").to_numpy()[deal]
+    closed = opps["closed_date"].to_numpy(dtype="datetime64[ns]")[deal]
+    return pd.DataFrame(
+        {
+            "deal": deal,
+            "opportunity_id": opp_ids.to_numpy()[deal],
+            "rep_id": opps["rep_id"].astype("object").to_numpy()[deal],
+            "changed_at": at,
+            "first": first,
+            "stage": stage,
+            "expected_close_date": close,
+            "closed_date": np.where(np.isin(status, ["won", "lost"]), closed, np.datetime64("NaT")),
+        }
+    )
+
+
+def _carried(known: np.ndarray, start: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` with a blank taking the last known value of the same
+    opportunity (rows from ``start`` on); blank before any is known."""
+    if not len(values):
+        return values
+    last = np.maximum.accumulate(np.where(known, np.arange(len(values)), -1))
+    out = values[np.maximum(last, 0)]
+    gone = last < start
+    if gone.any():
+        out = out.copy()
+        out[gone] = None if out.dtype == object else np.datetime64("NaT")
+    return out
+
+
+def close_date_pushes(ds: Dataset) -> pd.DataFrame:
+    """Every push of an expected close date: ``opportunity_id, rep_id,
+    changed_at, from_date, to_date, days`` (days the date moved out), by
+    opportunity and time. Empty without the history table."""
+    columns = ["opportunity_id", "rep_id", "changed_at", "from_date", "to_date", "days"]
+    if ds.opportunity_history is None:
+        return pd.DataFrame(columns=columns)
+    moves = _moves(ds)
+    close = moves["expected_close_date"].to_numpy()
+    before = np.r_[np.datetime64("NaT", "ns"), close[:-1]] if len(close) else close
+    pushed = ~moves["first"].to_numpy() & ~np.isnat(before) & ~np.isnat(close)
+    pushed[pushed] = close[pushed] > before[pushed]
+    out = moves.loc[pushed, ["opportunity_id", "rep_id", "changed_at"]].reset_index(drop=True)
+    out["from_date"], out["to_date"] = before[pushed], close[pushed]
+    out["days"] = ((out["to_date"] - out["from_date"]) / _DAY).astype("float64")
+    return out[columns]
+
+
+def deal_pushes(pushes: pd.DataFrame, *, until=None) -> pd.DataFrame:
+    """Per pushed opportunity, from :func:`close_date_pushes`: ``pushes``
+    and ``pushed_days`` (all the days its close date moved out), counting
+    the pushes made on or before the day ``until`` (default: all)."""
+    if until is not None:
+        pushes = pushes[pushes["changed_at"] < pd.Timestamp(until).normalize() + pd.Timedelta(days=1)]
+    grouped = pushes.groupby("opportunity_id", sort=True)["days"]
+    return pd.DataFrame({"pushes": grouped.size(), "pushed_days": grouped.sum()}).reset_index()
+
+
+def push_metrics(pushes: pd.DataFrame, deals: pd.DataFrame, *, by: str, period: Period, flags: dict) -> pd.DataFrame:
+    """``pushed_deals`` and ``close_date_pushes`` per group ``by``: the deals
+    closed in ``period`` or open at its end (``flags`` of
+    :func:`salesnb.analysis.deals.deal_flags` over ``deals``) that were
+    pushed at least once by the period's end, and all those pushes."""
+    counts = deal_pushes(pushes, until=period.end)
+    counts = pd.Series(counts["pushes"].to_numpy(), index=pd.Index(counts["opportunity_id"].astype("object")))
+    per_deal = counts.reindex(deals["opportunity_id"].astype("object")).fillna(0).to_numpy()
+    counted = flags["won"] | flags["lost"] | flags["open"]
+    frame = pd.DataFrame({by: deals[by].to_numpy(), "pushed": (per_deal > 0) & counted, "pushes": per_deal * counted})
+    out = frame.groupby(by, sort=False, observed=True, dropna=False).agg(
+        pushed_deals=("pushed", "sum"), close_date_pushes=("pushes", "sum")
+    )
+    return out.astype("int64").reset_index()
+
+
+def stage_stays(ds: Dataset) -> pd.DataFrame:
+    """Every stage entry: ``opportunity_id, rep_id, stage, entered_at,
+    left_at`` (NaT: still in it), ``closes`` (the entry is the deal's close:
+    no stay) and ``days`` (the stay's length; NaN while it runs or for a
+    close), by opportunity and time. Empty without the history table."""
+    columns = ["opportunity_id", "rep_id", "stage", "entered_at", "left_at", "closes", "days", "step"]
+    if ds.opportunity_history is None:
+        return pd.DataFrame(columns=columns)
+    moves = _moves(ds)
+    stage = moves["stage"].to_numpy(dtype=object)
+    first = moves["first"].to_numpy()
+    before = np.r_[None, stage[:-1]] if len(stage) else stage
+    known = pd.Series(stage).notna().to_numpy()
+    entry = known & (first | (stage != before))
+    entries = moves[entry].reset_index(drop=True)
+    deal = entries["deal"].to_numpy()
+    at = entries["changed_at"].to_numpy()
+    last = np.r_[deal[1:] != deal[:-1], True] if len(deal) else np.zeros(0, dtype=bool)
+    following = np.r_[at[1:], np.datetime64("NaT", "ns")] if len(at) else at
+    closed = entries["closed_date"].to_numpy()
+    left = np.where(last, closed, following)
+    closes = last & ~np.isnat(closed) & (at.astype("datetime64[D]") >= closed.astype("datetime64[D]"))
+    left = np.where(closes, np.datetime64("NaT", "ns"), left)
+    firsts = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
+    begin = np.maximum.accumulate(np.where(firsts, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
+    out = pd.DataFrame(
+        {
+            "opportunity_id": entries["opportunity_id"],
+            "rep_id": entries["rep_id"],
+            "stage": entries["stage"],
+            "entered_at": at,
+            "left_at": left,
+            "closes": closes,
+            "days": (left - at) / _DAY,
+            "step": np.arange(len(deal)) - begin,  # 0 for a deal's first entry
+        }
+    )
+    return out[columns]
+
+
+def stage_order(stays: pd.DataFrame) -> list[str]:
+    """The stages in the order deals move through them: by the average step
+    (0 first, 1 second, ...) at which deals first enter each stage, ties by
+    name; stages at least half of whose entries are closes (``Closed Won``,
+    ``Closed Lost``) come after all the others, in the same order among themselves."""
+    if stays.empty:
+        return []
+    firsts = stays.drop_duplicates(["opportunity_id", "stage"])
+    step = firsts.groupby("stage", sort=True)["step"].mean()
+    closing = stays.groupby("stage", sort=True)["closes"].mean() >= 0.5
+    ranked = pd.DataFrame({"closing": closing.reindex(step.index), "step": step, "name": step.index.astype(str)})
+    return list(ranked.sort_values(["closing", "step", "name"], kind="stable").index)
+
+
+def pipeline_stages(ds: Dataset, *, period: Period, by: str = "rep", stays: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per group (``rep_id`` or ``team``) and stage: ``entered``,
+    ``days_median`` and ``open_stays`` for ``period`` (see the module doc),
+    stages in :func:`stage_order`; every stage of the history is listed for
+    every group that has any entry. Empty without the history table."""
+    if by not in ("rep", "team"):
+        from salesnb.errors import InputError
+
+        raise InputError(f"by must be rep or team, not {by!r}")
+    column = "rep_id" if by == "rep" else "team"
+    if stays is None:
+        stays = stage_stays(ds)
+    if stays.empty:
+        return pd.DataFrame({column: pd.Series([], dtype=object), **{c: [] for c in PIPELINE_COLUMNS}})
+    stays = stays.assign(**{column: _group_of(ds, stays["rep_id"], by)})
+    end = np.datetime64(period.end_exclusive, "ns")
+    began_in = period.contains(stays["entered_at"]).to_numpy()
+    finished = stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end)
+    running = (stays["entered_at"].to_numpy() < end) & ~stays["closes"].to_numpy() & ~finished
+    frame = pd.DataFrame(
+        {
+            column: stays[column].to_numpy(),
+            "stage": stays["stage"].to_numpy(),
+            "entered": began_in,
+            "days": np.where(began_in & finished, stays["days"].to_numpy(), np.nan),
+            "open_stays": running,
+        }
+    )
+    grouped = frame.groupby([column, "stage"], sort=False)
+    table = pd.DataFrame(
+        {
+            "entered": grouped["entered"].sum(),
+            "days_median": grouped["days"].median(),
+            "open_stays": grouped["open_stays"].sum(),
+        }
+    )
+    order = stage_order(stays)
+    groups = sorted(frame[column].dropna().unique(), key=str)
+    full = pd.MultiIndex.from_product([groups, order], names=[column, "stage"])
+    table = table.reindex(full)
+    table[["entered", "open_stays"]] = table[["entered", "open_stays"]].fillna(0).astype("int64")
+    return table.reset_index()
+
+
+def _group_of(ds: Dataset, rep_ids: pd.Series, by: str) -> pd.Series:
+    if by == "rep":
+        return rep_ids.astype("object")
+    from salesnb.analysis.frames import UNKNOWN
+
+    reps = ds.reps.drop_duplicates("rep_id")
+    team = pd.Series(plain(reps["team"]).to_numpy(dtype=object), index=reps["rep_id"].astype("object"))
+    return rep_ids.astype("object").map(team).fillna(UNKNOWN)

@@ -1,0 +1,192 @@
+"""Deal history (issue 18): loading opportunity_history, pushes, stage stays, the pipeline by stage.
+
+One small hand-worked source (:data:`HISTORY`), its rows deliberately out of
+order. Two reps: R1 (team Alpha) and R2 (team Beta).
+
+O1 (R1, won 2025-03-01)   Qualification 01-01 -> Proposal 01-11 -> (close date pushed 01-31, +14)
+                          -> Negotiation 02-20 (pushed +14) -> Closed Won 03-01 (the close: no stay)
+O2 (R1, open)             Qualification 01-10 and Proposal 01-10 (two changes on one day: a 0-day stay)
+                          -> Negotiation 02-10 (pushed +30), still there
+O3 (R2, re-opened, open)  Qualification 02-01 -> Closed Lost 03-01 (close date blank: kept)
+                          -> Proposal 03-11 (pushed +31) -> Proposal 03-21 (pulled in, no push, no entry)
+                          -> Negotiation 04-10 (pushed +61), still there
+O4 (R2, lost 2025-02-05)  Qualification 01-05 -> Closed Lost 02-05 (the close)
+
+Stays (days): O1 Qualification 10, Proposal 40, Negotiation 9; O2 Qualification 0,
+Proposal 31, Negotiation open; O3 Qualification 28, Closed Lost 10, Proposal 30
+(ends 04-10, after Q1), Negotiation open; O4 Qualification 31.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from salesnb.analysis.history import close_date_pushes, pipeline_stages, stage_order, stage_stays
+from salesnb.analysis.metrics import metrics_table
+from salesnb.analysis.periods import parse_period
+from salesnb.cli import cli
+from salesnb.io.dataset import from_frames
+from salesnb.io.loading import load
+from tests.sources import write_source
+
+REPS = "rep_id,name,territory,team\nR1,Ann,North,Alpha\nR2,Bob,South,Beta\n"
+OPPORTUNITIES = (
+    "opportunity_id,rep_id,created_date,closed_date,status,amount\n"
+    "O1,R1,2025-01-01,2025-03-01,won,100\n"
+    "O2,R1,2025-01-10,,open,200\n"
+    "O3,R2,2025-02-01,,open,300\n"
+    "O4,R2,2025-01-05,2025-02-05,lost,400\n"
+)
+HISTORY = (
+    "opportunity_id,changed_at,stage,expected_close_date,amount\n"
+    "O3,2025-04-10,Negotiation,2025-05-31,\n"
+    "O1,2025-01-11,Proposal,2025-02-01,\n"
+    "O1,2025-01-01,Qualification,2025-02-01,\n"
+    "O2,2025-01-10,Qualification,2025-03-31,\n"
+    "O2,2025-01-10,Proposal,2025-03-31,\n"
+    "O1,2025-01-31,Proposal,2025-02-15,\n"
+    "O1,2025-02-20,Negotiation,2025-03-01,\n"
+    "O1,2025-03-01,Closed Won,2025-03-01,100\n"
+    "O2,2025-02-10,Negotiation,2025-04-30,\n"
+    "O3,2025-02-01,Qualification,2025-03-15,\n"
+    "O3,2025-03-01,Closed Lost,,\n"
+    "O3,2025-03-11,Proposal,2025-04-15,\n"
+    "O3,2025-03-21,Proposal,2025-03-31,\n"
+    "O4,2025-01-05,Qualification,2025-02-28,\n"
+    "O4,2025-02-05,Closed Lost,,\n"
+)
+
+
+@pytest.fixture
+def source(tmp_path):
+    return write_source(tmp_path / "src", {"reps": REPS, "opportunities": OPPORTUNITIES, "opportunity_history": HISTORY})
+
+
+@pytest.fixture
+def ds(source):
+    return load(source)
+
+
+def test_the_history_loads_as_a_contract_table(ds):
+    history = ds.opportunity_history
+    assert len(history) == 15 and not ds.problems
+    assert history["changed_at"].dtype == "datetime64[ns]"
+    assert list(history.columns) == ["opportunity_id", "changed_at", "stage", "expected_close_date", "amount"]
+
+
+def test_unknown_opportunity_and_change_before_creation_are_located(tmp_path):
+    bad = HISTORY + "O9,2025-02-01,Proposal,,\nO2,2024-12-31,Qualification,,\n"
+    folder = write_source(tmp_path / "bad", {"reps": REPS, "opportunities": OPPORTUNITIES, "opportunity_history": bad})
+    ds = load(folder)
+    found = {(p.flag, p.line, p.column) for p in ds.problems}
+    assert found == {("unknown_opportunity", 17, "opportunity_id"), ("changed_before_created", 18, "changed_at")}
+    assert all(p.file.endswith("opportunity_history.csv") for p in ds.problems)
+    early = next(p for p in ds.problems if p.flag == "changed_before_created")
+    assert "2025-01-10" in early.message  # names the opportunity's created_date
+    assert len(ds.opportunity_history) == 15 and ds.quarantined_rows == 2
+
+
+def test_pushes_hand_worked(ds):
+    pushes = close_date_pushes(ds)
+    got = [(r.opportunity_id, f"{r.changed_at:%m-%d}", r.days) for r in pushes.itertuples()]
+    assert got == [
+        ("O1", "01-31", 14.0),
+        ("O1", "02-20", 14.0),
+        ("O2", "02-10", 30.0),
+        ("O3", "03-11", 31.0),
+        ("O3", "04-10", 61.0),
+    ]
+
+
+def test_stays_hand_worked(ds):
+    stays = stage_stays(ds)
+    got = [(r.opportunity_id, r.stage, None if np.isnan(r.days) else r.days, bool(r.closes)) for r in stays.itertuples()]
+    assert got == [
+        ("O1", "Qualification", 10.0, False),
+        ("O1", "Proposal", 40.0, False),  # the 01-31 row only moved the close date
+        ("O1", "Negotiation", 9.0, False),
+        ("O1", "Closed Won", None, True),
+        ("O2", "Qualification", 0.0, False),  # two changes on one day
+        ("O2", "Proposal", 31.0, False),
+        ("O2", "Negotiation", None, False),  # still running
+        ("O3", "Qualification", 28.0, False),
+        ("O3", "Closed Lost", 10.0, False),  # re-opened: not its close
+        ("O3", "Proposal", 30.0, False),
+        ("O3", "Negotiation", None, False),
+        ("O4", "Qualification", 31.0, False),
+        ("O4", "Closed Lost", None, True),
+    ]
+    # first-entry steps: Qualification 0, Proposal (1+1+2)/3, Negotiation (2+2+3)/3;
+    # closing stages last: Closed Lost (step 1, 1 of 2 entries a close), Closed Won (step 3)
+    assert stage_order(stays) == ["Qualification", "Proposal", "Negotiation", "Closed Lost", "Closed Won"]
+
+
+def test_pipeline_by_rep_for_a_quarter(ds):
+    table = pipeline_stages(ds, period=parse_period("2025-Q1"), by="rep")
+    rows = {
+        (r.rep_id, r.stage): (r.entered, None if np.isnan(r.days_median) else r.days_median, r.open_stays)
+        for r in table.itertuples()
+    }
+    assert rows[("R1", "Qualification")] == (2, 5.0, 0)  # 10 and 0 days
+    assert rows[("R1", "Proposal")] == (2, 35.5, 0)  # 40 and 31
+    assert rows[("R1", "Negotiation")] == (2, 9.0, 1)  # O2's stay runs on
+    assert rows[("R1", "Closed Won")] == (1, None, 0)
+    assert rows[("R1", "Closed Lost")] == (0, None, 0)
+    assert rows[("R2", "Qualification")] == (2, 29.5, 0)  # 28 and 31
+    assert rows[("R2", "Closed Lost")] == (2, 10.0, 0)
+    assert rows[("R2", "Proposal")] == (1, None, 1)  # began 03-11, ends 04-10: open at the quarter's end
+    assert rows[("R2", "Negotiation")] == (0, None, 0)  # entered in Q2
+    assert list(table["stage"][:5]) == ["Qualification", "Proposal", "Negotiation", "Closed Lost", "Closed Won"]
+
+
+def test_pushed_deals_in_the_metrics_table(ds):
+    q1 = metrics_table(ds, by="rep", period="2025-Q1").set_index("rep_id")
+    # R1: O1 won in Q1 (2 pushes), O2 open at the end (1); R2: O3 open (1 push by 03-31), O4 lost (none)
+    assert q1.loc["R1", ["pushed_deals", "close_date_pushes"]].tolist() == [2, 3]
+    assert q1.loc["R2", ["pushed_deals", "close_date_pushes"]].tolist() == [1, 1]
+    q2 = metrics_table(ds, by="team", period="2025-Q2").set_index("team")
+    # Q2: O1 closed before it (not counted); O2 still open (1); O3 open with both pushes (2)
+    assert q2.loc["Alpha", ["pushed_deals", "close_date_pushes"]].tolist() == [1, 1]
+    assert q2.loc["Beta", ["pushed_deals", "close_date_pushes"]].tolist() == [1, 2]
+
+
+def test_pushes_are_null_without_the_history(ds):
+    bare = from_frames(reps=ds.reps, opportunities=ds.opportunities)
+    table = metrics_table(bare, by="rep", period="2025-Q1")
+    assert table["pushed_deals"].isna().all() and table["close_date_pushes"].isna().all()
+    assert any("opportunity_history" in note for note in table.attrs["notes"])
+
+
+def test_pipeline_command_json_shape(source):
+    result = CliRunner().invoke(cli, ["pipeline", str(source), "--period", "2025-Q1", "--by", "team", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert set(rows[0]) == {"team", "stage", "entered", "days_median", "open_stays"}
+    beta = {r["stage"]: r for r in rows if r["team"] == "Beta"}
+    assert beta["Qualification"] == {"team": "Beta", "stage": "Qualification", "entered": 2, "days_median": 29.5, "open_stays": 0}
+    assert beta["Proposal"]["days_median"] is None and beta["Proposal"]["open_stays"] == 1
+
+
+def test_pipeline_command_table_and_missing_history(source, tmp_path):
+    result = CliRunner().invoke(cli, ["pipeline", str(source), "--period", "2025-Q1"])
+    assert result.exit_code == 0, result.output
+    assert "Negotiation" in result.stdout and "R1" in result.stdout
+    bare = write_source(tmp_path / "bare", {"reps": REPS, "opportunities": OPPORTUNITIES})
+    result = CliRunner().invoke(cli, ["pipeline", str(bare), "--period", "2025-Q1"])
+    assert result.exit_code == 1 and "opportunity_history" in result.stderr
+    result = CliRunner().invoke(cli, ["pipeline", str(source), "--period", "2025-Q1", "--by", "territory"])
+    assert result.exit_code == 2
+
+
+def test_unsorted_rows_give_the_same_figures(ds):
+    shuffled = ds.opportunity_history.sample(frac=1.0, random_state=3)
+    # rows on the same moment keep their file order: put O2's pair back in it
+    same_day = shuffled["opportunity_id"].eq("O2") & shuffled["changed_at"].eq(pd.Timestamp("2025-01-10"))
+    shuffled = pd.concat([shuffled[~same_day], ds.opportunity_history.iloc[[3, 4]]])
+    other = from_frames(reps=ds.reps, opportunities=ds.opportunities, opportunity_history=shuffled)
+    pd.testing.assert_frame_equal(stage_stays(other), stage_stays(ds))
