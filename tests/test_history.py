@@ -190,3 +190,21 @@ def test_unsorted_rows_give_the_same_figures(ds):
     shuffled = pd.concat([shuffled[~same_day], ds.opportunity_history.iloc[[3, 4]]])
     other = from_frames(reps=ds.reps, opportunities=ds.opportunities, opportunity_history=shuffled)
     pd.testing.assert_frame_equal(stage_stays(other), stage_stays(ds))
+
+
+def test_stalled_deals_say_how_often_and_how_far_they_were_pushed(ds):
+    from salesnb.analysis.actions import add_actions
+    from salesnb.analysis.wording import action_text
+
+    diagnoses = [{"rep_id": "R1", "focus": "velocity", "evidence": []}, {"rep_id": "R2", "focus": "velocity", "evidence": []}]
+    add_actions(ds, diagnoses, parse_period("2025-Q2"))
+    # at 06-30 (no activities: idle since creation) O2 has 1 push of 30 days; O3 2 pushes, 31 + 61 days
+    o2, o3 = diagnoses[0]["actions"][0], diagnoses[1]["actions"][0]
+    assert (o2["opportunity_id"], o2["days"], o2["pushes"], o2["pushed_days"]) == ("O2", 171, 1, 30)
+    assert (o3["opportunity_id"], o3["pushes"], o3["pushed_days"]) == ("O3", 2, 92)
+    assert action_text(o3) == "O3 (300): open, no activity for 149 days; its close date was pushed twice, 92 days in all."
+    assert action_text(o2).endswith("pushed once, 30 days in all.")
+    bare = from_frames(reps=ds.reps, opportunities=ds.opportunities)
+    add_actions(bare, diagnoses, parse_period("2025-Q2"))
+    assert diagnoses[1]["actions"][0]["pushes"] is None
+    assert action_text(diagnoses[1]["actions"][0]) == "O3 (300): open, no activity for 149 days."

@@ -432,6 +432,8 @@ def test_metrics_table_columns_in_contract_order():
         "value_cost_ratio",
         "forecast_amount",
         "forecast_error_pct",
+        "pushed_deals",
+        "close_date_pushes",
     ]
     for by, column in (
         ("team", "team"),

@@ -298,7 +298,13 @@ def action_text(action: Mapping) -> str:
     head = f"{deal} ({', '.join(said)})" if said else deal
     days = action.get("days")
     if kind == "stalled_deal":
-        return f"{head}: open, no activity for {_plural(days or 0, 'day')}."
+        pushes = action.get("pushes")
+        pushed = (
+            f"; its close date was pushed {_times(pushes)}, {_plural(action.get('pushed_days') or 0, 'day')} in all"
+            if pushes
+            else ""
+        )
+        return f"{head}: open, no activity for {_plural(days or 0, 'day')}{pushed}."
     if kind == "lost_deal":
         return f"{head}: lost after {_plural(days or 0, 'day')}." if days is not None else f"{head}: lost."
     if kind == "small_win":
@@ -308,6 +314,10 @@ def action_text(action: Mapping) -> str:
             else f"{head}: won in {_plural(days, 'day')}, below the typical deal."
         )
     return head
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(int(n), f"{int(n)} times")
 
 
 def target_rate(action: Mapping) -> str:
