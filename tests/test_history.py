@@ -208,3 +208,63 @@ def test_stalled_deals_say_how_often_and_how_far_they_were_pushed(ds):
     add_actions(bare, diagnoses, parse_period("2025-Q2"))
     assert diagnoses[1]["actions"][0]["pushes"] is None
     assert action_text(diagnoses[1]["actions"][0]) == "O3 (300): open, no activity for 149 days."
+
+
+def _bulk_source(*, bursts: int, timed: bool = True):
+    """R1 owns D00..D11 (open since 2025-01-01); each burst changes all twelve 30 seconds apart
+    at 17:00 on a month's last day; R2's twelve deals are changed an hour apart."""
+    deals = [
+        {"opportunity_id": f"D{i:02d}", "rep_id": "R1" if i < 12 else "R2", "created_date": "2025-01-01", "status": "open"}
+        for i in range(24)
+    ]
+    rows = []
+    for month, day in (("01", "31"), ("02", "28"), ("03", "31"))[:bursts]:
+        for i in range(12):
+            rows.append(
+                {
+                    "opportunity_id": f"D{i:02d}",
+                    "changed_at": f"2025-{month}-{day} 17:{i // 2:02d}:{30 * (i % 2):02d}",
+                    "stage": "Proposal",
+                }
+            )
+    for i in range(12, 24):
+        rows.append({"opportunity_id": f"D{i:02d}", "changed_at": f"2025-01-31 {i - 6:02d}:00:00", "stage": "Proposal"})
+    history = pd.DataFrame(rows)
+    if not timed:
+        history["changed_at"] = pd.to_datetime(history["changed_at"]).dt.normalize()
+    reps = pd.DataFrame({"rep_id": ["R1", "R2"], "name": ["Ann", "Bob"], "territory": ["North", "South"]})
+    return from_frames(reps=reps, opportunities=pd.DataFrame(deals), opportunity_history=history)
+
+
+def test_bulk_updates_flag_a_rep_whose_changes_come_in_bursts():
+    from salesnb.analysis.quality import quality_flags
+
+    flags = quality_flags(_bulk_source(bursts=2), period="2025-Q1")
+    bulk = flags[flags["flag"] == "bulk_updates"]
+    assert bulk["rep_id"].tolist() == ["R1"] and bulk["rows"].tolist() == [24]  # 2 bursts of 12 deals in 5.5 minutes
+    assert "2025-01-31 17:00: 12 deals" in bulk["detail"].iloc[0] and "2025-02-28 17:00: 12 deals" in bulk["detail"].iloc[0]
+    # one burst may be a one-off import; dates without times cannot show a burst
+    for ds in (_bulk_source(bursts=1), _bulk_source(bursts=2, timed=False)):
+        assert "bulk_updates" not in set(quality_flags(ds, period="2025-Q1")["flag"])
+
+
+def test_pushed_close_dates_flag_a_deal_pushed_three_times(ds):
+    from salesnb.analysis.quality import quality_flags
+
+    extra = pd.DataFrame(
+        {
+            "opportunity_id": ["O2"] * 3,
+            "changed_at": pd.to_datetime(["2025-05-01", "2025-05-20", "2025-06-10"]),
+            "expected_close_date": pd.to_datetime(["2025-05-31", "2025-06-30", "2025-07-31"]),
+        }
+    )
+    more = from_frames(
+        reps=ds.reps, opportunities=ds.opportunities, opportunity_history=pd.concat([ds.opportunity_history, extra])
+    )
+    # O2 by 06-30: 03-31 -> 04-30 (30), -> 05-31 (31), -> 06-30 (30), -> 07-31 (31): 4 pushes, 122 days
+    q2 = quality_flags(more, period="2025-Q2")
+    pushed = q2[q2["flag"] == "pushed_close_dates"]
+    assert pushed["rep_id"].tolist() == ["R1"] and pushed["rows"].tolist() == [1]
+    assert "O2 4x, 122 days" in pushed["detail"].iloc[0]
+    # by 03-31 O2 was pushed once, O3 once: nobody flagged; O1 (2 pushes) never reaches 3
+    assert "pushed_close_dates" not in set(quality_flags(more, period="2025-Q1")["flag"])
