@@ -268,3 +268,54 @@ def test_pushed_close_dates_flag_a_deal_pushed_three_times(ds):
     assert "O2 4x, 122 days" in pushed["detail"].iloc[0]
     # by 03-31 O2 was pushed once, O3 once: nobody flagged; O1 (2 pushes) never reaches 3
     assert "pushed_close_dates" not in set(quality_flags(more, period="2025-Q1")["flag"])
+
+
+# -- the sample's planted history (salesnb.io.sample; data/README.md) ---------------------
+
+
+@pytest.fixture(scope="module")
+def sample_ds():
+    from tests.test_sample import SAMPLE_DIR
+
+    return load(SAMPLE_DIR)
+
+
+def test_sample_pusher_keeps_moving_close_dates(sample_ds):
+    from salesnb.analysis.quality import quality_flags
+    from salesnb.io.sample import PLANTED, PUSHER
+
+    pusher = next(rep for rep, profile in PLANTED.items() if profile == PUSHER)
+    table = metrics_table(sample_ds, by="rep", period="2025").set_index("rep_id")
+    pushes_per_deal = table["close_date_pushes"] / table["pushed_deals"]
+    others = table.drop(index=pusher)
+    # R07: most of its deals pushed, ~3.5 times each; everyone else pushes a deal once, now and then
+    assert table.loc[pusher, "pushed_deals"] > 3 * others["pushed_deals"].max()
+    assert pushes_per_deal[pusher] > 3 and (pushes_per_deal.drop(index=pusher) == 1).all()
+    flagged = quality_flags(sample_ds, period="2025")
+    assert flagged.loc[flagged["flag"] == "pushed_close_dates", "rep_id"].tolist() == [pusher]
+
+
+def test_sample_staller_stalls_in_negotiation(sample_ds):
+    from salesnb.io.sample import BULK_UPDATER, PLANTED, STAGE_STALLER, STALLED_STAGE
+
+    staller = next(rep for rep, profile in PLANTED.items() if profile == STAGE_STALLER)
+    updater = next(rep for rep, profile in PLANTED.items() if profile == BULK_UPDATER)  # stays of ~a month: typing dates
+    stages = pipeline_stages(sample_ds, period=parse_period("2025"), by="rep")
+    assert list(stages["stage"][:5]) == ["Qualification", "Proposal", "Negotiation", "Closed Lost", "Closed Won"]
+    stalled = stages[stages["stage"] == STALLED_STAGE].set_index("rep_id")["days_median"]
+    # R05's median Negotiation stay (65.5 days) is over three times any other rep's (at most 16) but the bulk updater's
+    assert stalled[staller] > 3 * stalled.drop(index=[staller, updater]).max()
+    assert stalled[updater] < stalled[staller] / 2
+    proposal = stages[stages["stage"] == "Proposal"].set_index("rep_id")["days_median"]
+    assert proposal[staller] < 1.5 * proposal.drop(index=staller).median()
+
+
+def test_sample_bulk_updater_is_the_only_one_flagged(sample_ds):
+    from salesnb.analysis.quality import quality_flags
+    from salesnb.io.sample import BULK_UPDATER, PLANTED
+
+    updater = next(rep for rep, profile in PLANTED.items() if profile == BULK_UPDATER)
+    flagged = quality_flags(sample_ds, period="2025")
+    bulk = flagged[flagged["flag"] == "bulk_updates"]
+    assert bulk["rep_id"].tolist() == [updater]
+    assert "2025-01-31 17:00" in bulk["detail"].iloc[0]
