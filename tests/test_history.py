@@ -319,3 +319,11 @@ def test_sample_bulk_updater_is_the_only_one_flagged(sample_ds):
     bulk = flagged[flagged["flag"] == "bulk_updates"]
     assert bulk["rep_id"].tolist() == [updater]
     assert "2025-01-31 17:00" in bulk["detail"].iloc[0]
+
+
+def test_the_data_quality_page_advises_on_the_history_flags():
+    from salesnb.present.analysis_pages import quality_report
+
+    flags = quality_report(_bulk_source(bursts=2), period="2025-Q1").flags
+    advice = flags.loc[flags["flag"] == "bulk_updates", "advice"].tolist()
+    assert len(advice) == 1 and "dates of typing, not of the work" in advice[0]
