@@ -327,3 +327,84 @@ def test_the_data_quality_page_advises_on_the_history_flags():
     flags = quality_report(_bulk_source(bursts=2), period="2025-Q1").flags
     advice = flags.loc[flags["flag"] == "bulk_updates", "advice"].tolist()
     assert len(advice) == 1 and "dates of typing, not of the work" in advice[0]
+
+
+def _stage_source(negotiation_days: dict, lost_in_proposal: dict | None = None):
+    """Five deals per rep, won: Qualification 10 days, Proposal 10 days, Negotiation as given;
+    with ``lost_in_proposal`` that many of a rep's deals are lost from Proposal instead."""
+    lost_in_proposal = lost_in_proposal or {}
+    deals, rows = [], []
+    for rep, days in negotiation_days.items():
+        for i in range(5):
+            deal = f"{rep}-{i}"
+            lost = i < lost_in_proposal.get(rep, 0)
+            closed = pd.Timestamp("2025-01-21") if lost else pd.Timestamp("2025-01-21") + pd.Timedelta(days=days)
+            deals.append(
+                {
+                    "opportunity_id": deal,
+                    "rep_id": rep,
+                    "created_date": "2025-01-01",
+                    "closed_date": closed,
+                    "status": "lost" if lost else "won",
+                    "amount": 1.0,
+                }
+            )
+            rows += [
+                {"opportunity_id": deal, "changed_at": "2025-01-01", "stage": "Qualification"},
+                {"opportunity_id": deal, "changed_at": "2025-01-11", "stage": "Proposal"},
+            ]
+            if not lost:
+                rows.append({"opportunity_id": deal, "changed_at": "2025-01-21", "stage": "Negotiation"})
+            rows.append({"opportunity_id": deal, "changed_at": closed, "stage": "Closed Lost" if lost else "Closed Won"})
+    reps = pd.DataFrame({"rep_id": list(negotiation_days), "name": list(negotiation_days), "territory": "North"})
+    history = pd.DataFrame(rows).assign(changed_at=lambda f: pd.to_datetime(f["changed_at"]))
+    ds = from_frames(reps=reps, opportunities=pd.DataFrame(deals), opportunity_history=history)
+    return ds, pd.DataFrame({"rep_id": list(negotiation_days), "team": None})
+
+
+def test_the_stage_where_deals_stall_against_a_safe_peer_median():
+    from salesnb.analysis.history import add_stage_findings
+    from salesnb.analysis.wording import stage_text
+
+    ds, table = _stage_source({"R1": 30, "R2": 10, "R3": 12, "R4": 14, "R5": 16})
+    diagnoses = [{"rep_id": "R1", "focus": "velocity", "peer_group": "all"}, {"rep_id": "R2", "focus": "deal_size"}]
+    add_stage_findings(ds, diagnoses, parse_period("2025-Q1"), table)
+    found = diagnoses[0]["stage_finding"]
+    # Negotiation: R1 30 days against the peers' 10, 12, 14, 16 (median 13, no one's own); Qualification
+    # and Proposal (10 days each for everyone) are no finding
+    assert (found["kind"], found["stage"], found["rep_value"], found["peer_median"], found["n"]) == (
+        "stall",
+        "Negotiation",
+        30.0,
+        13.0,
+        5,
+    )
+    assert (
+        stage_text(found) == "Your deals stall in Negotiation: a median stay of 30 days there, against a peer median of 13 days."
+    )
+    assert diagnoses[1]["stage_finding"] is None
+
+
+def test_the_stage_where_deals_die():
+    from salesnb.analysis.history import add_stage_findings
+
+    ds, table = _stage_source({"R1": 10, "R2": 10, "R3": 10, "R4": 10}, lost_in_proposal={"R1": 3})
+    diagnoses = [{"rep_id": "R1", "focus": "conversion", "peer_group": "all"}]
+    add_stage_findings(ds, diagnoses, parse_period("2025-Q1"), table)
+    found = diagnoses[0]["stage_finding"]
+    # R1: 3 of its 5 Proposal stays ended with the deal lost; each peer 0 of 5 (0 %, shared by three: safe)
+    assert (found["kind"], found["stage"], found["rep_value"], found["peer_median"]) == ("die", "Proposal", 0.6, 0.0)
+    # without enough peers (two) there is no finding
+    ds, table = _stage_source({"R1": 10, "R2": 10, "R3": 10}, lost_in_proposal={"R1": 3})
+    add_stage_findings(ds, diagnoses, parse_period("2025-Q1"), table)
+    assert diagnoses[0]["stage_finding"] is None
+
+
+def test_the_sample_diagnosis_names_the_stallers_stage(sample_ds):
+    from salesnb.analysis.diagnosis import diagnose
+    from salesnb.io.sample import PLANTED, STAGE_STALLER, STALLED_STAGE
+
+    staller = next(rep for rep, profile in PLANTED.items() if profile == STAGE_STALLER)
+    result = diagnose(sample_ds, period="2025", rep=staller)[0]
+    assert result["focus"] == "velocity" and result["stage_finding"]["stage"] == STALLED_STAGE
+    assert f"Your deals stall in {STALLED_STAGE}" in result["summary"]

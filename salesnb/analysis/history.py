@@ -26,6 +26,13 @@ the same moment in file order. Every figure is defined in
   end) and ``open_stays`` (stays begun by the period's end, still running
   after it). Stages come in the order deals move through them
   (:func:`stage_order`).
+* :func:`add_stage_findings` names, for a velocity focus, the stage where
+  the rep's deals stall (the rep's median stay :data:`STALL_FACTOR` times
+  the peers' or more) and, for a conversion focus, the stage they die in
+  (the share of the rep's stays in it that ended with the deal lost,
+  :data:`DIE_FACTOR` times the peers' and :data:`DIE_MIN_GAP` above it).
+  Each side needs :data:`STAGE_MIN_STAYS` stays in the stage; the peer
+  figure is made safe to show (:mod:`salesnb.analysis.privacy`).
 
 The functions are vectorised (numpy over the sorted rows, no loop per deal).
 """
@@ -42,6 +49,10 @@ from salesnb.io.dataset import Dataset
 __all__ = [
     "PIPELINE_COLUMNS",
     "PUSH_COLUMNS",
+    "STAGE_MIN_STAYS",
+    "STALL_FACTOR",
+    "DIE_FACTOR",
+    "add_stage_findings",
     "close_date_pushes",
     "deal_pushes",
     "pipeline_stages",
@@ -55,6 +66,15 @@ PUSH_COLUMNS = ("pushed_deals", "close_date_pushes")
 
 PIPELINE_COLUMNS = ("stage", "entered", "days_median", "open_stays")
 """The columns of :func:`pipeline_stages` after the group column."""
+
+STAGE_MIN_STAYS = 5
+"""A rep's (or peer's) stage figure needs this many finished stays (or entries) in the period."""
+STALL_FACTOR = 1.5
+"""A stage where deals stall: the rep's median stay at least this many times the peers' median."""
+DIE_FACTOR = 1.5
+"""A stage where deals die: the rep's share lost from it at least this many times the peers' median share..."""
+DIE_MIN_GAP = 0.10
+"""...and at least this much higher (10 percentage points)."""
 
 _DAY = np.timedelta64(1, "D")
 
@@ -95,6 +115,7 @@ def _moves(ds: Dataset) -> pd.DataFrame:
             "stage": stage,
             "expected_close_date": close,
             "closed_date": np.where(np.isin(status, ["won", "lost"]), closed, np.datetime64("NaT")),
+            "lost": status == "lost",
         }
     )
 
@@ -162,7 +183,7 @@ def stage_stays(ds: Dataset) -> pd.DataFrame:
     left_at`` (NaT: still in it), ``closes`` (the entry is the deal's close:
     no stay) and ``days`` (the stay's length; NaN while it runs or for a
     close), by opportunity and time. Empty without the history table."""
-    columns = ["opportunity_id", "rep_id", "stage", "entered_at", "left_at", "closes", "days", "step"]
+    columns = ["opportunity_id", "rep_id", "stage", "entered_at", "left_at", "closes", "days", "step", "lost_from"]
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)
     moves = _moves(ds)
@@ -180,6 +201,10 @@ def stage_stays(ds: Dataset) -> pd.DataFrame:
     left = np.where(last, closed, following)
     closes = last & ~np.isnat(closed) & (at.astype("datetime64[D]") >= closed.astype("datetime64[D]"))
     left = np.where(closes, np.datetime64("NaT", "ns"), left)
+    lost = entries["lost"].to_numpy()
+    next_closes = np.r_[closes[1:], False] & ~last
+    # the deal was lost from this stage: its next entry is a lost deal's close, or it is the lost deal's last stay
+    lost_from = lost & ~closes & ((last & ~np.isnat(closed)) | next_closes)
     firsts = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
     begin = np.maximum.accumulate(np.where(firsts, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
     out = pd.DataFrame(
@@ -192,6 +217,7 @@ def stage_stays(ds: Dataset) -> pd.DataFrame:
             "closes": closes,
             "days": (left - at) / _DAY,
             "step": np.arange(len(deal)) - begin,  # 0 for a deal's first entry
+            "lost_from": lost_from,
         }
     )
     return out[columns]
@@ -263,3 +289,93 @@ def _group_of(ds: Dataset, rep_ids: pd.Series, by: str) -> pd.Series:
     reps = ds.reps.drop_duplicates("rep_id")
     team = pd.Series(plain(reps["team"]).to_numpy(dtype=object), index=reps["rep_id"].astype("object"))
     return rep_ids.astype("object").map(team).fillna(UNKNOWN)
+
+
+def add_stage_findings(ds: Dataset, diagnoses: list[dict], period: Period, table: pd.DataFrame) -> None:
+    """Set ``stage_finding`` on each diagnosis (in place): for a ``velocity``
+    focus the stage where the rep's deals stall, for ``conversion`` the one
+    where they die, else None (rules in the module doc). ``table``: the
+    metrics table the diagnoses came from (its ``team`` column gives a
+    team benchmark's peers). Nothing is set without the history table."""
+    if ds.opportunity_history is None:
+        return
+    stays = None
+    for d in diagnoses:
+        d["stage_finding"] = None
+        if d.get("focus") not in ("velocity", "conversion"):
+            continue
+        if stays is None:
+            stays = stage_stays(ds)
+            closing = set(stage_order(stays)) - set(_moving_stages(stays))
+            stays = stays[~stays["stage"].isin(closing)]
+            end = np.datetime64(period.end_exclusive, "ns")
+            stays = stays[period.contains(stays["entered_at"]).to_numpy()]
+            stays = stays.assign(finished=stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end))
+        rep = d["rep_id"]
+        peers = _peers(table, rep, d.get("peer_group"))
+        if d["focus"] == "velocity":
+            d["stage_finding"] = _stall(stays[stays["finished"]], rep, peers)
+        else:
+            d["stage_finding"] = _death(stays[stays["finished"]], rep, peers)
+
+
+def _moving_stages(stays: pd.DataFrame) -> list[str]:
+    closing = stays.groupby("stage", sort=True)["closes"].mean() >= 0.5
+    return [stage for stage, is_closing in closing.items() if not is_closing]
+
+
+def _peers(table: pd.DataFrame, rep: str, peer_group) -> list[str]:
+    others = table[table["rep_id"] != rep]
+    if peer_group == "team":
+        team = table.loc[table["rep_id"] == rep, "team"]
+        if len(team) and pd.notna(team.iloc[0]):
+            others = others[others["team"] == team.iloc[0]]
+    return [str(r) for r in others["rep_id"]]
+
+
+def _per_rep(stays: pd.DataFrame, value: str, how: str) -> pd.DataFrame:
+    grouped = stays.groupby([stays["rep_id"].astype("object"), "stage"], sort=True)[value]
+    return pd.DataFrame({"value": grouped.agg(how), "n": grouped.size()}).reset_index()
+
+
+def _finding(figures: pd.DataFrame, rep: str, peers: list[str], kind: str, pick) -> dict | None:
+    """The stage ``pick(rep_value, peer_value)`` ranks highest (None: not a finding),
+    among stages where the rep and enough peers have enough stays."""
+    from salesnb.analysis import privacy
+
+    enough = figures[figures["n"] >= STAGE_MIN_STAYS]
+    best = None
+    for stage, rows in enough.groupby("stage", sort=True):
+        mine = rows[rows["rep_id"] == rep]
+        theirs = rows[rows["rep_id"].isin(peers)]
+        if mine.empty:
+            continue
+        own = float(mine["value"].iloc[0])
+        peer = privacy.safe_median(theirs["value"].to_numpy(dtype="float64"), theirs["value"].tolist(), kind, rep_value=own)
+        if peer is None:
+            continue
+        score = pick(own, float(peer))
+        if score is not None and (best is None or score > best[0]):
+            best = (score, stage, own, float(peer), int(mine["n"].iloc[0]), len(theirs))
+    if best is None:
+        return None
+    _, stage, own, peer, n, count = best
+    return {"stage": str(stage), "rep_value": own, "peer_median": peer, "n": n, "peers": count, "text": ""}
+
+
+def _stall(stays: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
+    figures = _per_rep(stays, "days", "median")
+    found = _finding(
+        figures, rep, peers, "days", lambda own, peer: own / peer if peer > 0 and own >= STALL_FACTOR * peer else None
+    )
+    return None if found is None else {"kind": "stall", **found}
+
+
+def _death(stays: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
+    figures = _per_rep(stays, "lost_from", "mean")
+
+    def pick(own, peer):
+        return own - peer if own >= DIE_FACTOR * peer and own - peer >= DIE_MIN_GAP else None
+
+    found = _finding(figures, rep, peers, "share", pick)
+    return None if found is None else {"kind": "die", **found}

@@ -316,6 +316,20 @@ def action_text(action: Mapping) -> str:
     return head
 
 
+def stage_text(finding: Mapping) -> str:
+    """The stage where a rep's deals stall or die, against the peers (a ``stage_finding``)."""
+    stage = finding["stage"]
+    if finding["kind"] == "stall":
+        return (
+            f"Your deals stall in {stage}: a median stay of {fmt_unit('days', finding['rep_value'])} there, "
+            f"against a peer median of {fmt_unit('days', finding['peer_median'])}."
+        )
+    return (
+        f"Your deals die in {stage}: {fmt_unit('share', finding['rep_value'])} of your stays there ended with the deal "
+        f"lost, against a peer median of {fmt_unit('share', finding['peer_median'])}."
+    )
+
+
 def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(int(n), f"{int(n)} times")
 
@@ -428,6 +442,9 @@ def apply(diagnosis: dict) -> dict:
         parts.append(f"{opener}here is how your period looks.")
     if diagnosis.get("focus"):
         parts.append(focus_words(diagnosis))
+        if diagnosis.get("stage_finding"):
+            diagnosis["stage_finding"]["text"] = stage_text(diagnosis["stage_finding"])
+            parts.append(diagnosis["stage_finding"]["text"])
     else:
         parts.append(_no_focus(diagnosis))
     if diagnosis.get("team_finding"):
