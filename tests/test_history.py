@@ -408,3 +408,24 @@ def test_the_sample_diagnosis_names_the_stallers_stage(sample_ds):
     result = diagnose(sample_ds, period="2025", rep=staller)[0]
     assert result["focus"] == "velocity" and result["stage_finding"]["stage"] == STALLED_STAGE
     assert f"Your deals stall in {STALLED_STAGE}" in result["summary"]
+
+
+def test_rep_report_stage_chart_shows_no_colleagues_own_figure(sample_ds):
+    from salesnb.analysis import privacy
+    from salesnb.present import rep_charts
+    from salesnb.present.rep_page import rep_report
+
+    report = rep_report(sample_ds, "R05", period="2025", as_of="2026-01-05")
+    stages = report.stages.set_index("stage")
+    assert list(stages.index) == ["Qualification", "Proposal", "Negotiation"]  # closing stages are no stays
+    assert round(stages.at["Negotiation", "rep_days"], 1) == 65.5 and stages.at["Negotiation", "stays"] == 24
+    # every peer figure drawn is no single colleague's own median stay, as the chart shows it (whole days)
+    stays = stage_stays(sample_ds)
+    stays = stays[parse_period("2025").contains(stays["entered_at"]) & stays["left_at"].lt(pd.Timestamp("2026-01-01"))]
+    own = stays.groupby(["stage", "rep_id"])["days"].median()
+    colleagues = [r for r in ("R06", "R07", "R08", "R09", "R10", "R11", "R12", "R01", "R02", "R03", "R04") if r != "R05"]
+    for stage, peer in stages["peer_days"].dropna().items():
+        theirs = [own.get((stage, r)) for r in colleagues]
+        assert privacy.is_safe("days", peer, [t for t in theirs if t is not None]), stage
+    figure = rep_charts.stage_stays(report.stages, peer_label=report.peer_label)
+    assert any(t.get_text().startswith("moved on: you 92%") for t in figure.axes[0].texts)

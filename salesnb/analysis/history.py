@@ -57,6 +57,7 @@ __all__ = [
     "deal_pushes",
     "pipeline_stages",
     "push_metrics",
+    "stage_comparison",
     "stage_order",
     "stage_stays",
 ]
@@ -379,3 +380,44 @@ def _death(stays: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
 
     found = _finding(figures, rep, peers, "share", pick)
     return None if found is None else {"kind": "die", **found}
+
+
+def stage_comparison(ds: Dataset, rep_id: str, peers: list[str], *, period: Period) -> pd.DataFrame:
+    """One rep's stages against the peers' for a rep report: per stage deals
+    move through (closing stages left out, in :func:`stage_order`) the rep's
+    median finished stay begun in ``period`` (``rep_days``) and the share of
+    those stays that did not end with the deal lost (``rep_moved_on``: the
+    stage-to-stage conversion), ``stays``, and the peers' median of the same
+    figures (``peer_days``, ``peer_moved_on``) over peers with
+    :data:`STAGE_MIN_STAYS` stays or more, made safe to show
+    (:mod:`salesnb.analysis.privacy`; None when it cannot be). ``peers``: how
+    many peers the medians rest on. Empty without the history table."""
+    from salesnb.analysis import privacy
+
+    columns = ["stage", "rep_days", "peer_days", "rep_moved_on", "peer_moved_on", "stays", "peers"]
+    if ds.opportunity_history is None:
+        return pd.DataFrame(columns=columns)
+    stays = stage_stays(ds)
+    order = [stage for stage in stage_order(stays) if stage in set(_moving_stages(stays))]
+    end = np.datetime64(period.end_exclusive, "ns")
+    stays = stays[period.contains(stays["entered_at"]).to_numpy() & stays["stage"].isin(order).to_numpy()]
+    stays = stays[stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end)]
+    days = _per_rep(stays, "days", "median")
+    moved = _per_rep(stays.assign(moved_on=~stays["lost_from"].astype(bool)), "moved_on", "mean")
+    rows = []
+    for stage in order:
+        row = {"stage": stage}
+        for name, figures, kind in (("days", days, "days"), ("moved_on", moved, "share")):
+            here = figures[figures["stage"] == stage]
+            mine = here[here["rep_id"] == rep_id]
+            theirs = here[here["rep_id"].isin(peers)]
+            own = float(mine["value"].iloc[0]) if len(mine) else None
+            enough = theirs[theirs["n"] >= STAGE_MIN_STAYS]
+            row[f"rep_{name}"] = own
+            row[f"peer_{name}"] = privacy.safe_median(
+                enough["value"].to_numpy(dtype="float64"), theirs["value"].tolist(), kind, rep_value=own
+            )
+            row["stays"] = int(mine["n"].iloc[0]) if len(mine) else 0
+            row["peers"] = len(enough)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
