@@ -429,3 +429,22 @@ def test_rep_report_stage_chart_shows_no_colleagues_own_figure(sample_ds):
         assert privacy.is_safe("days", peer, [t for t in theirs if t is not None]), stage
     figure = rep_charts.stage_stays(report.stages, peer_label=report.peer_label)
     assert any(t.get_text().startswith("moved on: you 92%") for t in figure.axes[0].texts)
+
+
+def test_a_row_without_a_stage_keeps_the_stage_it_was_in(ds):
+    extra = pd.DataFrame(
+        {
+            "opportunity_id": ["O2"],
+            "changed_at": [pd.Timestamp("2025-01-20")],
+            "expected_close_date": [pd.Timestamp("2025-04-10")],
+        }
+    )
+    more = from_frames(
+        reps=ds.reps, opportunities=ds.opportunities, opportunity_history=pd.concat([ds.opportunity_history, extra])
+    )
+    o2 = stage_stays(more).query("opportunity_id == 'O2'")
+    # the blank-stage row of 01-20 is no entry: Proposal still runs 01-10 -> 02-10 (31 days)
+    assert o2["stage"].tolist() == ["Qualification", "Proposal", "Negotiation"] and o2["days"].tolist()[1] == 31.0
+    # it pushed the close date 03-31 -> 04-10 (10 days); 02-10's 04-30 is a push of 20 from there
+    pushes = close_date_pushes(more).query("opportunity_id == 'O2'")
+    assert pushes["days"].tolist() == [10.0, 20.0]
