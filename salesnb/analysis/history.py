@@ -80,10 +80,14 @@ DIE_MIN_GAP = 0.10
 _DAY = np.timedelta64(1, "D")
 
 
-def _moves(ds: Dataset) -> pd.DataFrame:
-    """The history rows of known opportunities, sorted by opportunity, then
-    ``changed_at``, then file order, with the deal's rep, status and close
-    day, and each row's stage and expected close date carried forward."""
+def _moves(ds: Dataset) -> dict:
+    """The history rows of known opportunities as numpy arrays, sorted by
+    opportunity, then ``changed_at``, then file order: ``deal`` (position in
+    opportunities), ``changed_at``, ``first`` (the deal's first row),
+    ``stage`` (codes into ``stage_names``, -1 before any is known) and
+    ``expected_close_date`` carried forward over blanks, the deal's
+    ``closed_date`` (NaT unless won or lost) and ``lost``; ``opportunity_ids``
+    by deal. No string is copied per row."""
     history, opps = ds.opportunity_history, ds.opportunities
     opp_ids = pd.Index(opps["opportunity_id"].astype("object"))
     ids = history["opportunity_id"]
@@ -100,25 +104,26 @@ def _moves(ds: Dataset) -> pd.DataFrame:
     deal, at = deal[order], at[order]
     first = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
     start = np.maximum.accumulate(np.where(first, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
-    stage = plain(history["stage"]).to_numpy(dtype=object)[order]
-    stage = _carried(pd.Series(stage).notna().to_numpy(), start, stage)
+    stages = history["stage"]
+    stages = stages if isinstance(stages.dtype, pd.CategoricalDtype) else stages.astype("category")
+    stage = stages.cat.codes.to_numpy().astype(np.int64)[order]
+    stage = _carried(stage >= 0, start, stage)
     close = history["expected_close_date"].to_numpy(dtype="datetime64[ns]")[order]
     close = _carried(~np.isnat(close), start, close)
-    status = opps["status"].astype("object").to_numpy()[deal]
-    closed = opps["closed_date"].to_numpy(dtype="datetime64[ns]")[deal]
-    return pd.DataFrame(
-        {
-            "deal": deal,
-            "opportunity_id": opp_ids.to_numpy()[deal],
-            "rep_id": opps["rep_id"].astype("object").to_numpy()[deal],
-            "changed_at": at,
-            "first": first,
-            "stage": stage,
-            "expected_close_date": close,
-            "closed_date": np.where(np.isin(status, ["won", "lost"]), closed, np.datetime64("NaT")),
-            "lost": status == "lost",
-        }
-    )
+    status = opps["status"].astype("object").to_numpy()
+    is_closed, is_lost = np.isin(status, ["won", "lost"]), status == "lost"
+    closed = opps["closed_date"].to_numpy(dtype="datetime64[ns]")
+    return {
+        "deal": deal,
+        "changed_at": at,
+        "first": first,
+        "stage": stage,
+        "stage_names": np.asarray(stages.cat.categories.astype("object")),
+        "expected_close_date": close,
+        "closed_date": np.where(is_closed, closed, np.datetime64("NaT"))[deal],
+        "lost": is_lost[deal],
+        "opportunity_ids": opp_ids.to_numpy(),
+    }
 
 
 def _carried(known: np.ndarray, start: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -131,7 +136,7 @@ def _carried(known: np.ndarray, start: np.ndarray, values: np.ndarray) -> np.nda
     gone = last < start
     if gone.any():
         out = out.copy()
-        out[gone] = None if out.dtype == object else np.datetime64("NaT")
+        out[gone] = np.datetime64("NaT") if out.dtype.kind == "M" else -1
     return out
 
 
@@ -143,12 +148,20 @@ def close_date_pushes(ds: Dataset) -> pd.DataFrame:
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)
     moves = _moves(ds)
-    close = moves["expected_close_date"].to_numpy()
+    close = moves["expected_close_date"]
     before = np.r_[np.datetime64("NaT", "ns"), close[:-1]] if len(close) else close
-    pushed = ~moves["first"].to_numpy() & ~np.isnat(before) & ~np.isnat(close)
+    pushed = ~moves["first"] & ~np.isnat(before) & ~np.isnat(close)
     pushed[pushed] = close[pushed] > before[pushed]
-    out = moves.loc[pushed, ["opportunity_id", "rep_id", "changed_at"]].reset_index(drop=True)
-    out["from_date"], out["to_date"] = before[pushed], close[pushed]
+    deal = moves["deal"][pushed]
+    out = pd.DataFrame(
+        {
+            "opportunity_id": moves["opportunity_ids"][deal],
+            "rep_id": ds.opportunities["rep_id"].astype("object").to_numpy()[deal],
+            "changed_at": moves["changed_at"][pushed],
+            "from_date": before[pushed],
+            "to_date": close[pushed],
+        }
+    )
     out["days"] = ((out["to_date"] - out["from_date"]) / _DAY).astype("float64")
     return out[columns]
 
@@ -179,6 +192,40 @@ def push_metrics(pushes: pd.DataFrame, deals: pd.DataFrame, *, by: str, period: 
     return out.astype("int64").reset_index()
 
 
+def _entries(ds: Dataset) -> dict:
+    """The stage entries as numpy arrays (see :func:`stage_stays`): ``deal``,
+    ``stage`` (codes into ``stage_names``), ``entered_at``, ``left_at``,
+    ``closes``, ``step``, ``lost_from``; and ``opportunity_ids`` by deal."""
+    moves = _moves(ds)
+    stage, first = moves["stage"], moves["first"]
+    before = np.r_[-1, stage[:-1]] if len(stage) else stage
+    entry = (stage >= 0) & (first | (stage != before))
+    deal = moves["deal"][entry]
+    at = moves["changed_at"][entry]
+    last = np.r_[deal[1:] != deal[:-1], True] if len(deal) else np.zeros(0, dtype=bool)
+    following = np.r_[at[1:], np.datetime64("NaT", "ns")] if len(at) else at
+    closed = moves["closed_date"][entry]
+    left = np.where(last, closed, following)
+    closes = last & ~np.isnat(closed) & (at.astype("datetime64[D]") >= closed.astype("datetime64[D]"))
+    left = np.where(closes, np.datetime64("NaT", "ns"), left)
+    next_closes = np.r_[closes[1:], False] & ~last
+    # the deal was lost from this stage: its next entry is a lost deal's close, or it is the lost deal's last stay
+    lost_from = moves["lost"][entry] & ~closes & ((last & ~np.isnat(closed)) | next_closes)
+    firsts = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
+    begin = np.maximum.accumulate(np.where(firsts, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
+    return {
+        "deal": deal,
+        "stage": stage[entry],
+        "stage_names": moves["stage_names"],
+        "entered_at": at,
+        "left_at": left,
+        "closes": closes,
+        "step": np.arange(len(deal)) - begin,  # 0 for a deal's first entry
+        "lost_from": lost_from,
+        "opportunity_ids": moves["opportunity_ids"],
+    }
+
+
 def stage_stays(ds: Dataset) -> pd.DataFrame:
     """Every stage entry: ``opportunity_id, rep_id, stage, entered_at,
     left_at`` (NaT: still in it), ``closes`` (the entry is the deal's close:
@@ -187,38 +234,18 @@ def stage_stays(ds: Dataset) -> pd.DataFrame:
     columns = ["opportunity_id", "rep_id", "stage", "entered_at", "left_at", "closes", "days", "step", "lost_from"]
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)
-    moves = _moves(ds)
-    stage = moves["stage"].to_numpy(dtype=object)
-    first = moves["first"].to_numpy()
-    before = np.r_[None, stage[:-1]] if len(stage) else stage
-    known = pd.Series(stage).notna().to_numpy()
-    entry = known & (first | (stage != before))
-    entries = moves[entry].reset_index(drop=True)
-    deal = entries["deal"].to_numpy()
-    at = entries["changed_at"].to_numpy()
-    last = np.r_[deal[1:] != deal[:-1], True] if len(deal) else np.zeros(0, dtype=bool)
-    following = np.r_[at[1:], np.datetime64("NaT", "ns")] if len(at) else at
-    closed = entries["closed_date"].to_numpy()
-    left = np.where(last, closed, following)
-    closes = last & ~np.isnat(closed) & (at.astype("datetime64[D]") >= closed.astype("datetime64[D]"))
-    left = np.where(closes, np.datetime64("NaT", "ns"), left)
-    lost = entries["lost"].to_numpy()
-    next_closes = np.r_[closes[1:], False] & ~last
-    # the deal was lost from this stage: its next entry is a lost deal's close, or it is the lost deal's last stay
-    lost_from = lost & ~closes & ((last & ~np.isnat(closed)) | next_closes)
-    firsts = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
-    begin = np.maximum.accumulate(np.where(firsts, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
+    e = _entries(ds)
     out = pd.DataFrame(
         {
-            "opportunity_id": entries["opportunity_id"],
-            "rep_id": entries["rep_id"],
-            "stage": entries["stage"],
-            "entered_at": at,
-            "left_at": left,
-            "closes": closes,
-            "days": (left - at) / _DAY,
-            "step": np.arange(len(deal)) - begin,  # 0 for a deal's first entry
-            "lost_from": lost_from,
+            "opportunity_id": e["opportunity_ids"][e["deal"]],
+            "rep_id": ds.opportunities["rep_id"].astype("object").to_numpy()[e["deal"]],
+            "stage": e["stage_names"][e["stage"]],
+            "entered_at": e["entered_at"],
+            "left_at": e["left_at"],
+            "closes": e["closes"],
+            "days": (e["left_at"] - e["entered_at"]) / _DAY,
+            "step": e["step"],
+            "lost_from": e["lost_from"],
         }
     )
     return out[columns]
@@ -231,55 +258,75 @@ def stage_order(stays: pd.DataFrame) -> list[str]:
     ``Closed Lost``) come after all the others, in the same order among themselves."""
     if stays.empty:
         return []
-    firsts = stays.drop_duplicates(["opportunity_id", "stage"])
-    step = firsts.groupby("stage", sort=True)["step"].mean()
-    closing = stays.groupby("stage", sort=True)["closes"].mean() >= 0.5
-    ranked = pd.DataFrame({"closing": closing.reindex(step.index), "step": step, "name": step.index.astype(str)})
-    return list(ranked.sort_values(["closing", "step", "name"], kind="stable").index)
+    deal = pd.factorize(stays["opportunity_id"])[0]
+    stage, names = pd.factorize(stays["stage"])
+    order = _order(deal, stage, stays["step"].to_numpy(), stays["closes"].to_numpy(dtype=bool), np.asarray(names, dtype=object))
+    return [str(names[code]) for code in order]
 
 
-def pipeline_stages(ds: Dataset, *, period: Period, by: str = "rep", stays: pd.DataFrame | None = None) -> pd.DataFrame:
+def _order(deal, stage, step, closes, names) -> list[int]:
+    """:func:`stage_order` over codes: the stage codes in order."""
+    firsts = pd.DataFrame({"deal": deal, "stage": stage, "step": step}).drop_duplicates(["deal", "stage"])
+    mean_step = firsts.groupby("stage", sort=True)["step"].mean()
+    closing = pd.Series(closes).groupby(stage, sort=True).mean() >= 0.5
+    ranked = pd.DataFrame(
+        {
+            "closing": closing.reindex(mean_step.index).to_numpy(),
+            "step": mean_step.to_numpy(),
+            "name": [str(names[c]) for c in mean_step.index],
+        },
+        index=mean_step.index,
+    )
+    return [int(c) for c in ranked.sort_values(["closing", "step", "name"], kind="stable").index]
+
+
+def pipeline_stages(ds: Dataset, *, period: Period, by: str = "rep") -> pd.DataFrame:
     """Per group (``rep_id`` or ``team``) and stage: ``entered``,
     ``days_median`` and ``open_stays`` for ``period`` (see the module doc),
     stages in :func:`stage_order`; every stage of the history is listed for
-    every group that has any entry. Empty without the history table."""
+    every group that has any entry. Empty without the history table.
+    Computed over integer codes (no string per history row)."""
     if by not in ("rep", "team"):
         from salesnb.errors import InputError
 
         raise InputError(f"by must be rep or team, not {by!r}")
     column = "rep_id" if by == "rep" else "team"
-    if stays is None:
-        stays = stage_stays(ds)
-    if stays.empty:
-        return pd.DataFrame({column: pd.Series([], dtype=object), **{c: [] for c in PIPELINE_COLUMNS}})
-    stays = stays.assign(**{column: _group_of(ds, stays["rep_id"], by)})
+    empty = pd.DataFrame({column: pd.Series([], dtype=object), **{c: [] for c in PIPELINE_COLUMNS}})
+    if ds.opportunity_history is None:
+        return empty
+    e = _entries(ds)
+    if not len(e["deal"]):
+        return empty
+    rep_code, rep_names = pd.factorize(ds.opportunities["rep_id"].astype("object"), use_na_sentinel=False)
+    group_names = _group_of(ds, pd.Series(np.asarray(rep_names, dtype=object)), by).to_numpy(dtype=object)
+    group_code, names = pd.factorize(group_names, use_na_sentinel=False)
+    group = group_code[rep_code[e["deal"]]]
+    n_stages = len(e["stage_names"])
+    key = group * n_stages + e["stage"]
     end = np.datetime64(period.end_exclusive, "ns")
-    began_in = period.contains(stays["entered_at"]).to_numpy()
-    finished = stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end)
-    running = (stays["entered_at"].to_numpy() < end) & ~stays["closes"].to_numpy() & ~finished
-    frame = pd.DataFrame(
+    entered_at, left_at = e["entered_at"], e["left_at"]
+    began_in = (entered_at >= np.datetime64(period.start, "ns")) & (entered_at < end)
+    finished = ~np.isnat(left_at) & (left_at < end)
+    running = (entered_at < end) & ~e["closes"] & ~finished
+    size = len(names) * n_stages
+    entered = np.bincount(key, weights=began_in, minlength=size)
+    open_stays = np.bincount(key, weights=running, minlength=size)
+    measured = began_in & finished
+    days = (left_at[measured] - entered_at[measured]) / _DAY
+    median = pd.Series(days).groupby(key[measured]).median().reindex(np.arange(size)).to_numpy()
+    order = _order(e["deal"], e["stage"], e["step"], e["closes"], e["stage_names"])
+    seen = np.bincount(group, minlength=len(names)) > 0
+    groups = sorted((i for i in range(len(names)) if seen[i] and pd.notna(names[i])), key=lambda i: str(names[i]))
+    cells = np.array([g * n_stages + st for g in groups for st in order], dtype=np.int64)
+    return pd.DataFrame(
         {
-            column: stays[column].to_numpy(),
-            "stage": stays["stage"].to_numpy(),
-            "entered": began_in,
-            "days": np.where(began_in & finished, stays["days"].to_numpy(), np.nan),
-            "open_stays": running,
+            column: np.repeat(np.asarray(names, dtype=object)[groups], len(order)) if groups else np.zeros(0, dtype=object),
+            "stage": np.tile(np.asarray(e["stage_names"], dtype=object)[order], len(groups)),
+            "entered": entered[cells].astype("int64"),
+            "days_median": median[cells],
+            "open_stays": open_stays[cells].astype("int64"),
         }
     )
-    grouped = frame.groupby([column, "stage"], sort=False)
-    table = pd.DataFrame(
-        {
-            "entered": grouped["entered"].sum(),
-            "days_median": grouped["days"].median(),
-            "open_stays": grouped["open_stays"].sum(),
-        }
-    )
-    order = stage_order(stays)
-    groups = sorted(frame[column].dropna().unique(), key=str)
-    full = pd.MultiIndex.from_product([groups, order], names=[column, "stage"])
-    table = table.reindex(full)
-    table[["entered", "open_stays"]] = table[["entered", "open_stays"]].fillna(0).astype("int64")
-    return table.reset_index()
 
 
 def _group_of(ds: Dataset, rep_ids: pd.Series, by: str) -> pd.Series:
