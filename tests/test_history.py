@@ -448,3 +448,24 @@ def test_a_row_without_a_stage_keeps_the_stage_it_was_in(ds):
     # it pushed the close date 03-31 -> 04-10 (10 days); 02-10's 04-30 is a push of 20 from there
     pushes = close_date_pushes(more).query("opportunity_id == 'O2'")
     assert pushes["days"].tolist() == [10.0, 20.0]
+
+
+def test_a_crm_stage_history_export_is_mapped(tmp_path):
+    folder = write_source(
+        tmp_path / "crm",
+        {
+            "reps": "rep_id,name,territory\nR1,Ann,North\n",
+            "opportunities": "opportunity_id,rep_id,created_date,status\nO1,R1,2025-01-01,open\n",
+            "stage_history.csv": 'Deal ID,Changed,Deal Stage,Close\nO1,"15 Jan, 2025 10:00:00",Proposal,03/31/2025\n'
+            'O1,"01 Feb, 2025 10:00:00",Negotiation,04/30/2025\n',
+            "mapping.yml": "tables:\n  opportunity_history:\n    file: stage_history.csv\n    columns: {opportunity_id: "
+            '"Deal ID", changed_at: Changed, stage: "Deal Stage", expected_close_date: Close}\n',
+        },
+    )
+    result = CliRunner().invoke(cli, ["pipeline", str(folder), "--period", "2025", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    # Proposal 01-15 10:00 -> 02-01 10:00: 17 days; Negotiation still open
+    assert [(r["stage"], r["entered"], r["days_median"], r["open_stays"]) for r in json.loads(result.stdout)] == [
+        ("Proposal", 1, 17.0, 0),
+        ("Negotiation", 1, None, 1),
+    ]
