@@ -40,6 +40,17 @@ ratio is an upper bound on the cost of salesnb's extra work, not a
 like-for-like of everything metrics_table does.
 
 On a shared machine only the ratio means something; run both in one go.
+
+``--pipeline`` measures ``salesnb pipeline`` instead (issue #18): the same
+source with its ``opportunity_history`` (about 3.6 history rows per
+opportunity), :func:`salesnb.analysis.history.pipeline_stages` by rep for
+``--period`` (default 2025) against one DuckDB query of the same figures
+(entries, median finished stay, open stays per rep and stage; window
+functions over the history Parquet), agreement checked per rep and stage;
+target ratio <= 2x. Default there: ``--activity-scale 0.1`` (the command
+needs no activities; they only slow the load)::
+
+    .venv/bin/python benchmarks/metrics.py --pipeline [--reps 2900 --months 60]
 """
 
 from __future__ import annotations
@@ -56,7 +67,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TABLES = ("reps", "customers", "opportunities", "activities", "orders")
+TABLES = ("reps", "customers", "opportunities", "activities", "orders", "opportunity_history")
 MARKER = ".generated.json"
 MIB = 1024 * 1024
 TARGET_RATIO = 1.5  # issue #4: metrics_table within 1.5x of DuckDB...
@@ -354,6 +365,89 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame) -> dict[str, int]:
 # -- main --------------------------------------------------------------------------
 
 
+PIPELINE_TARGET_RATIO = 2.0  # issue #18: salesnb pipeline within 2x of DuckDB
+
+PIPELINE_SQL = """
+WITH h AS (
+  SELECT opportunity_id, changed_at, stage, row_number() OVER () AS rn FROM read_parquet('{history}')
+), o AS (
+  SELECT opportunity_id, rep_id, CASE WHEN status IN ('won', 'lost') THEN CAST(closed_date AS TIMESTAMP) END AS closed
+  FROM read_parquet('{opportunities}')
+), f AS (
+  SELECT h.opportunity_id, h.changed_at, h.rn, o.rep_id, o.closed,
+         last_value(h.stage IGNORE NULLS) OVER (PARTITION BY h.opportunity_id ORDER BY h.changed_at, h.rn
+                                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS st
+  FROM h JOIN o USING (opportunity_id) WHERE h.changed_at IS NOT NULL
+), e AS (
+  SELECT *, lag(st) OVER (PARTITION BY opportunity_id ORDER BY changed_at, rn) AS before FROM f
+), entries AS (
+  SELECT rep_id, st AS stage, changed_at, closed,
+         lead(changed_at) OVER (PARTITION BY opportunity_id ORDER BY changed_at, rn) AS next_at
+  FROM e WHERE st IS NOT NULL AND (before IS NULL OR st <> before)
+), s AS (
+  SELECT rep_id, stage, changed_at,
+         next_at IS NULL AND closed IS NOT NULL AND CAST(changed_at AS DATE) >= CAST(closed AS DATE) AS closes,
+         coalesce(next_at, closed) AS left_at
+  FROM entries
+)
+SELECT rep_id, stage,
+       count(*) FILTER (WHERE changed_at >= TIMESTAMP '{start}' AND changed_at < TIMESTAMP '{end}') AS entered,
+       median(epoch(left_at) - epoch(changed_at)) FILTER (
+         WHERE changed_at >= TIMESTAMP '{start}' AND changed_at < TIMESTAMP '{end}' AND NOT closes
+           AND left_at < TIMESTAMP '{end}') / 86400.0 AS days_median,
+       count(*) FILTER (WHERE changed_at < TIMESTAMP '{end}' AND NOT closes
+                          AND (left_at IS NULL OR left_at >= TIMESTAMP '{end}')) AS open_stays
+FROM s GROUP BY rep_id, stage
+"""
+
+
+def duckdb_pipeline(con, folder: Path, period) -> pd.DataFrame:
+    sql = PIPELINE_SQL.format(
+        history=folder / "opportunity_history.parquet",
+        opportunities=folder / "opportunities.parquet",
+        start=period.start.date(),
+        end=period.end_exclusive.date(),
+    )
+    return con.execute(sql).df()
+
+
+def pipeline_main(args) -> int:
+    """``--pipeline``: salesnb pipeline against DuckDB (see the module doc)."""
+    import duckdb
+
+    import salesnb
+    from salesnb.analysis.history import pipeline_stages
+    from salesnb.analysis.periods import parse_period
+
+    folder, reused, gen_seconds = ensure_source(args)
+    print(f"source: {folder} ({'reused' if reused else f'generated in {gen_seconds:.1f} s'})")
+    rows = parquet_rows(folder)
+    print("rows per table (Parquet): " + ", ".join(f"{t} {n:,}" for t, n in rows.items()))
+    start = time.perf_counter()
+    ds = salesnb.load(folder)
+    print(f"load: {time.perf_counter() - start:.2f} s (not part of the ratio); ru_maxrss {maxrss_mib():,.0f} MiB")
+    period = parse_period(args.period or "2025")
+    ours_best, ours_times, ours, _ = best_of(args.runs, lambda: pipeline_stages(ds, period=period, by="rep"))
+    print(f"salesnb pipeline_stages ({period.label}): best {ours_best:.2f} s of {', '.join(f'{t:.2f}' for t in ours_times)}")
+    con = duckdb.connect()
+    theirs_best, theirs_times, theirs, _ = best_of(args.runs, lambda: duckdb_pipeline(con, folder, period))
+    con.close()
+    print(f"DuckDB SQL over Parquet: best {theirs_best:.2f} s of {', '.join(f'{t:.2f}' for t in theirs_times)}")
+    both = ours.merge(theirs, on=["rep_id", "stage"], how="left", suffixes=("", "_duckdb"))
+    both = both[both["entered"].gt(0) | both["open_stays"].gt(0) | both["entered_duckdb"].notna()]
+    differ = {
+        "entered": int((both["entered"] != both["entered_duckdb"].fillna(0)).sum()),
+        "open_stays": int((both["open_stays"] != both["open_stays_duckdb"].fillna(0)).sum()),
+        "days_median": int((~np.isclose(both["days_median"], both["days_median_duckdb"], equal_nan=True)).sum()),
+    }
+    print(f"agreement per rep and stage (rows that differ, of {len(both)}): " + ", ".join(f"{c} {n}" for c, n in differ.items()))
+    assert not any(differ.values()), f"salesnb and DuckDB disagree: {differ}"
+    ratio = ours_best / theirs_best
+    verdict = "met" if ratio <= PIPELINE_TARGET_RATIO else "NOT met"
+    print(f"ratio salesnb / DuckDB: {ratio:.2f}x; target (issue #18) <= {PIPELINE_TARGET_RATIO}x: {verdict}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=2900)
@@ -363,7 +457,12 @@ def main(argv=None) -> int:
     parser.add_argument("--by", default="rep", choices=["rep"], help="grouping (the DuckDB side does rep only)")
     parser.add_argument("--period", default=None, help="e.g. 2025 (default: the whole span of the data)")
     parser.add_argument("--runs", type=int, default=3, help="best of N (default 3)")
+    parser.add_argument("--pipeline", action="store_true", help="measure salesnb pipeline (issue #18) instead")
     args = parser.parse_args(argv)
+    if args.pipeline:
+        if "--activity-scale" not in (argv if argv is not None else sys.argv):
+            args.activity_scale = 0.1
+        return pipeline_main(args)
 
     import duckdb
 

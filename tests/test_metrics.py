@@ -449,6 +449,8 @@ def test_metrics_table_columns_in_contract_order():
         "forecast_amount",
         "forecast_error_pct",
         "quota_source",
+        "pushed_deals",
+        "close_date_pushes",
     ]
     for by, column in (
         ("team", "team"),

@@ -5,7 +5,10 @@ prospecting, a weekly number) the rep and manager can work on:
 
 * ``velocity``: ``stalled_deal``, open at the period's end with no
   activity for :data:`STALLED_DAYS` days or more (``days`` idle), the
-  longest idle first;
+  longest idle first; with the ``opportunity_history`` table each also
+  says how often its expected close date was pushed by the period's end
+  (``pushes``) and by how many days in all (``pushed_days``), None
+  without the table;
 * ``conversion``: ``lost_deal``, lost in the period, the latest first
   (``days``: created to lost);
 * ``deal_size``: ``small_win``, won in the period below the peers'
@@ -49,8 +52,11 @@ def add_actions(ds: Dataset, diagnoses: list[dict], span) -> None:
         by_focus.setdefault(d["focus"], []).append(rep)
     if "velocity" in by_focus:
         stalled = stalled_deals(opps[opps["rep_id"].isin(by_focus["velocity"])], ds.activities, reference=span.end)
+        pushed = _pushes(ds, span)
         for rep, own in stalled.groupby("rep_id", sort=False, observed=True):
             wanted[str(rep)]["actions"] = _records(own.head(MAX_ACTIONS), "stalled_deal", "idle")
+            for action in wanted[str(rep)]["actions"]:
+                action.update(_push_record(pushed, action["opportunity_id"]))
     closed_in = opps["closed_date"].notna() & span.contains(opps["closed_date"])
     cycle = (opps["closed_date"] - opps["created_date"]).dt.days
     opps = opps.assign(cycle=cycle)
@@ -101,6 +107,25 @@ def stalled_deals(opportunities: pd.DataFrame, activities: pd.DataFrame | None, 
     idle = (reference - last_touch.dt.normalize()).dt.days
     out = opps.assign(idle=idle)[idle >= STALLED_DAYS]
     return out.sort_values(["idle", "opportunity_id"], ascending=[False, True], kind="stable")
+
+
+def _pushes(ds: Dataset, span) -> pd.DataFrame | None:
+    """Per opportunity, its close-date pushes up to the end of ``span`` (None without the history)."""
+    if ds.opportunity_history is None:
+        return None
+    from salesnb.analysis.history import close_date_pushes, deal_pushes
+
+    return deal_pushes(close_date_pushes(ds), until=span.end).set_index("opportunity_id")
+
+
+def _push_record(pushed: pd.DataFrame | None, opportunity_id: str) -> dict:
+    """A stalled deal's ``pushes`` and ``pushed_days`` (0 when never pushed; None without the history)."""
+    if pushed is None:
+        return {"pushes": None, "pushed_days": None}
+    if opportunity_id not in pushed.index:
+        return {"pushes": 0, "pushed_days": 0}
+    row = pushed.loc[opportunity_id]
+    return {"pushes": int(row["pushes"]), "pushed_days": int(round(float(row["pushed_days"])))}
 
 
 def _evidence(diagnosis: dict, factor: str) -> dict:

@@ -178,6 +178,10 @@ def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: 
     wanted = None if rep is None else {rep}
     results = diagnose_table(table, period=span.label, flags=flagged, only=wanted)
     add_actions(ds, results, span)
+    if ds.opportunity_history is not None:  # the stage where deals stall (velocity) or die (conversion)
+        from salesnb.analysis.history import add_stage_findings
+
+        add_stage_findings(ds, results, span, table)
     for result in results:
         wording.apply(result)
     return results

@@ -14,6 +14,7 @@ from here too)::
     salesnb.analysis.expectations  quotas (quota, attainment, coverage)
     salesnb.analysis.value       clv, value_cost_ratio
     salesnb.analysis.forecasts   forecast_amount, forecast_error_pct
+    salesnb.analysis.history     pushed_deals, close_date_pushes
     salesnb.analysis.rates       every ratio (RATES) and small_sample
     salesnb.analysis.frames      the group labels and helpers they share
 
@@ -66,6 +67,7 @@ from salesnb.analysis.deals import (
 from salesnb.analysis.expectations import quota_table
 from salesnb.analysis.forecasts import error_pct, forecast_in_period
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
+from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
 from salesnb.analysis.rates import RATES, SMALL_SAMPLE_MIN_CLOSED, ratio
 from salesnb.analysis.value import clv_source, value_cost
@@ -127,6 +129,8 @@ METRICS = (
     "forecast_amount",
     "forecast_error_pct",
     "quota_source",
+    "pushed_deals",
+    "close_date_pushes",
 )
 """The contract's metric names, in contract order."""
 
@@ -269,6 +273,7 @@ class _MetricsContext:
         self.deals = self._label_deals(ds.opportunities if ds.keys_unique else unique_deals(ds.opportunities))
         self.deal_codes = pd.factorize(self.deals[self.column], use_na_sentinel=False)
         self.raw_book = customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
+        self.pushes = close_date_pushes(ds) if ds.opportunity_history is not None else None
         self.book = self.raw_book.assign(**{self.column: self._label_book(self.raw_book)}) if by != "rep" else self.raw_book
 
     @property
@@ -334,6 +339,10 @@ class _MetricsContext:
         parts.append(self._forecast(period, notes))
         if self.activities is not None:
             parts.append(self._contacts(period))
+        if self.pushes is not None:
+            parts.append(push_metrics(self.pushes, self.deals, by=col, period=period, flags=shared["flags"]))
+        else:
+            notes.append(self.ds.missing("opportunity_history"))
 
         table = self._frame(parts)
         # groups with nothing in a part: true zeros for counts and sums, NaN for rates
@@ -348,6 +357,10 @@ class _MetricsContext:
             table[new_cols] = np.nan
         else:
             table[new_cols] = table[new_cols].fillna(0).astype("int64")
+        if self.pushes is None:  # unknown without the history, never 0
+            table[list(PUSH_COLUMNS)] = np.nan
+        else:
+            table[list(PUSH_COLUMNS)] = table[list(PUSH_COLUMNS)].fillna(0).astype("int64")
         no_pipeline = table["open"] == 0  # no open deals: truly nothing in the pipeline
         table.loc[no_pipeline, ["pipeline_open_amount", "weighted_pipeline"]] = 0.0
         table["revenue_won"] = table["revenue_won"].fillna(0.0)

@@ -20,6 +20,19 @@ detail``, with the contract's stable flag names:
     Deals open at the reference day (the period's end, else ``as_of``, else
     the data's last day) whose last activity, or created date when none, is
     more than :data:`STALE_DAYS` days earlier.
+``pushed_close_dates``
+    Deals closed in the period or open at the reference day whose expected
+    close date was pushed out :data:`PUSHED_MIN_PUSHES` times or more by
+    that day (``opportunity_history``; see :mod:`salesnb.analysis.history`).
+``bulk_updates``
+    A rep whose history changes come in bursts: at least
+    :data:`BULK_MIN_BURSTS` times in the period, :data:`BULK_MIN_DEALS` or
+    more different deals of theirs changed within
+    :data:`BULK_WINDOW_MINUTES` minutes (a burst: the changes from one
+    change on, over the window; bursts do not overlap). Their stage stays
+    and pushes are dated by the typing, not by the work. Judged only when
+    the history has times of day: a history of dates alone (every change at
+    midnight) cannot show a burst and is not flagged.
 ``small_sample``
     Fewer than ``metrics.SMALL_SAMPLE_MIN_CLOSED`` closed deals in the
     period (the whole data span when no period is given).
@@ -46,7 +59,13 @@ __all__ = [
     "PILE_MIN_SHARE",
     "PILE_MIN_UNLINKED",
     "STALE_DAYS",
+    "PUSHED_MIN_PUSHES",
+    "BULK_MIN_DEALS",
+    "BULK_WINDOW_MINUTES",
+    "BULK_MIN_BURSTS",
+    "bulk_updates",
     "padded_activity",
+    "pushed_close_dates",
     "quality_flags",
     "quality_for_rep",
     "stale_pipeline",
@@ -64,10 +83,20 @@ PILE_MIN_SHARE = 0.30
 """...at least this share of them on month-end days (about 5 % would be chance)."""
 STALE_DAYS = 90
 """An open deal untouched for more than this many days is stale."""
+PUSHED_MIN_PUSHES = 3
+"""A deal whose close date was pushed this many times keeps moving out."""
+BULK_MIN_DEALS = 10
+"""A burst of history changes moves at least this many different deals..."""
+BULK_WINDOW_MINUTES = 10
+"""...within this many minutes..."""
+BULK_MIN_BURSTS = 2
+"""...and a rep is flagged from this many bursts in the period (one could be a one-off import)."""
 
 FLAG_ORDER = (
     "padded_activity",
     "stale_pipeline",
+    "pushed_close_dates",
+    "bulk_updates",
     "small_sample",
     "closed_before_created",
     "missing_required",
@@ -112,6 +141,10 @@ def quality_flags(ds: Dataset, *, period=None, as_of=None) -> pd.DataFrame:
         records += padded_activity(ds.activities, period=span)
     if reference is not None:
         records += stale_pipeline(ds.opportunities, ds.activities, reference=reference)
+    if ds.opportunity_history is not None:
+        if reference is not None:
+            records += pushed_close_dates(ds, period=span, reference=reference)
+        records += bulk_updates(ds.opportunity_history, ds.opportunities, period=span)
     if whole is not None:
         records += _small_sample(ds, whole, as_of)
     records += _loader_findings(ds)
@@ -236,6 +269,92 @@ def stale_pipeline(opportunities: pd.DataFrame, activities: pd.DataFrame | None,
         )
         records.append(
             {"flag": "stale_pipeline", "rep_id": str(rep), "table": "opportunities", "rows": len(own), "detail": detail}
+        )
+    return records
+
+
+# -- deal history ----------------------------------------------------------------
+
+
+def pushed_close_dates(ds: Dataset, *, period=None, reference) -> list[dict]:
+    """``pushed_close_dates`` records, one per rep with a deal pushed
+    :data:`PUSHED_MIN_PUSHES` times or more by ``reference`` that is open
+    then or closed in ``period`` (rules in the module doc)."""
+    from salesnb.analysis.history import close_date_pushes, deal_pushes
+
+    reference = pd.Timestamp(reference).normalize()
+    per_deal = deal_pushes(close_date_pushes(ds), until=reference)
+    per_deal = per_deal[per_deal["pushes"] >= PUSHED_MIN_PUSHES]
+    if per_deal.empty:
+        return []
+    opps = ds.opportunities.assign(opportunity_id=ds.opportunities["opportunity_id"].astype("object"))
+    deals = per_deal.merge(opps[["opportunity_id", "rep_id", "status", "closed_date", "created_date"]], on="opportunity_id")
+    next_day = reference + pd.Timedelta(days=1)
+    still_open = deals["status"].eq("open") | (deals["closed_date"] >= next_day)
+    closed_in = period.contains(deals["closed_date"]) if period is not None else deals["closed_date"] < next_day
+    deals = deals[(still_open & (deals["created_date"] < next_day)) | (~still_open & closed_in)]
+    records = []
+    for rep, own in deals.groupby(deals["rep_id"].astype("object"), sort=True):
+        own = own.sort_values(["pushes", "opportunity_id"], ascending=[False, True], kind="stable")
+        shown = ", ".join(f"{r.opportunity_id} {r.pushes}x, {r.pushed_days:.0f} days" for r in own.head(5).itertuples())
+        more = f" and {len(own) - 5} more" if len(own) > 5 else ""
+        detail = (
+            f"{len(own)} deal{'s' if len(own) != 1 else ''} whose expected close date was pushed out "
+            f"{PUSHED_MIN_PUSHES} times or more by {reference:%Y-%m-%d} ({shown}{more}): the forecast dates of "
+            f"this rep's pipeline keep slipping"
+        )
+        records.append(
+            {"flag": "pushed_close_dates", "rep_id": str(rep), "table": "opportunity_history", "rows": len(own), "detail": detail}
+        )
+    return records
+
+
+def bulk_updates(history: pd.DataFrame, opportunities: pd.DataFrame, *, period=None) -> list[dict]:
+    """``bulk_updates`` records, one per rep whose history changes come in
+    bursts (rules in the module doc)."""
+    import numpy as np
+
+    at = history["changed_at"]
+    if at.isna().all() or (at.dropna() == at.dropna().dt.normalize()).all():
+        return []  # dates only: no time of day to show a burst
+    rep_of = pd.Series(
+        opportunities["rep_id"].astype("object").to_numpy(), index=opportunities["opportunity_id"].astype("object")
+    )
+    changes = pd.DataFrame(
+        {"opportunity_id": history["opportunity_id"].astype("object"), "changed_at": at, "rep_id": None}
+    ).dropna(subset=["changed_at"])
+    changes["rep_id"] = changes["opportunity_id"].map(rep_of)
+    changes = changes.dropna(subset=["rep_id"])
+    if period is not None:
+        changes = changes[period.contains(changes["changed_at"])]
+    window = np.timedelta64(BULK_WINDOW_MINUTES, "m")
+    records = []
+    for rep, own in changes.groupby("rep_id", sort=True):
+        own = own.sort_values("changed_at", kind="stable")
+        times = own["changed_at"].to_numpy()
+        deals = own["opportunity_id"].to_numpy()
+        reach = np.searchsorted(times, times + window, side="left")
+        bursts, i = [], 0
+        candidates = np.flatnonzero(reach - np.arange(len(times)) >= BULK_MIN_DEALS)
+        for start in candidates:
+            if start < i:
+                continue  # inside the previous burst
+            moved = len(set(deals[start : reach[start]]))
+            if moved >= BULK_MIN_DEALS:
+                bursts.append((pd.Timestamp(times[start]), moved, int(reach[start] - start)))
+                i = reach[start]
+        if len(bursts) < BULK_MIN_BURSTS:
+            continue
+        rows = sum(n for _, _, n in bursts)
+        shown = ", ".join(f"{when:%Y-%m-%d %H:%M}: {moved} deals" for when, moved, _ in bursts[:4])
+        more = f" and {len(bursts) - 4} more" if len(bursts) > 4 else ""
+        detail = (
+            f"{rows} of this rep's {len(own)} history changes were logged in {len(bursts)} bursts of "
+            f"{BULK_MIN_DEALS} or more deals within {BULK_WINDOW_MINUTES} minutes ({shown}{more}): their stage "
+            f"stays and pushed close dates are dated by the typing, not by the work"
+        )
+        records.append(
+            {"flag": "bulk_updates", "rep_id": str(rep), "table": "opportunity_history", "rows": rows, "detail": detail}
         )
     return records
 

@@ -304,7 +304,13 @@ def action_text(action: Mapping) -> str:
     head = f"{deal} ({', '.join(said)})" if said else deal
     days = action.get("days")
     if kind == "stalled_deal":
-        return f"{head}: open, no activity for {_plural(days or 0, 'day')}."
+        pushes = action.get("pushes")
+        pushed = (
+            f"; its close date was pushed {_times(pushes)}, {_plural(action.get('pushed_days') or 0, 'day')} in all"
+            if pushes
+            else ""
+        )
+        return f"{head}: open, no activity for {_plural(days or 0, 'day')}{pushed}."
     if kind == "lost_deal":
         return f"{head}: lost after {_plural(days or 0, 'day')}." if days is not None else f"{head}: lost."
     if kind == "small_win":
@@ -314,6 +320,24 @@ def action_text(action: Mapping) -> str:
             else f"{head}: won in {_plural(days, 'day')}, below the typical deal."
         )
     return head
+
+
+def stage_text(finding: Mapping) -> str:
+    """The stage where a rep's deals stall or die, against the peers (a ``stage_finding``)."""
+    stage = finding["stage"]
+    if finding["kind"] == "stall":
+        return (
+            f"Your deals stall in {stage}: a median stay of {fmt_unit('days', finding['rep_value'])} there, "
+            f"against a peer median of {fmt_unit('days', finding['peer_median'])}."
+        )
+    return (
+        f"Your deals die in {stage}: {fmt_unit('share', finding['rep_value'])} of your stays there ended with the deal "
+        f"lost, against a peer median of {fmt_unit('share', finding['peer_median'])}."
+    )
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(int(n), f"{int(n)} times")
 
 
 def target_rate(action: Mapping) -> str:
@@ -445,6 +469,9 @@ def apply(diagnosis: dict) -> dict:
         parts.append(f"{opener}here is how your period looks.")
     if diagnosis.get("focus"):
         parts.append(focus_words(diagnosis))
+        if diagnosis.get("stage_finding"):
+            diagnosis["stage_finding"]["text"] = stage_text(diagnosis["stage_finding"])
+            parts.append(diagnosis["stage_finding"]["text"])
     else:
         parts.append(_no_focus(diagnosis))
     if diagnosis.get("team_finding"):

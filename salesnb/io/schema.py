@@ -175,6 +175,19 @@ TABLES: dict[str, Table] = {
             enables="forecast accuracy",
             references={"rep_id": "reps"},
         ),
+        # -- opportunity_history (issue 18): how each opportunity moved; kept as its own block --
+        Table(
+            "opportunity_history",
+            (
+                Column("opportunity_id", ID, True),
+                Column("changed_at", DATE, True),
+                Column("stage", TEXT, repeated_text=True),
+                Column("expected_close_date", DATE),
+                Column("amount", AMOUNT),
+            ),
+            enables="stage stays, pushed close dates (pushed_deals, close_date_pushes) and bulk-update checks",
+            references={"opportunity_id": "opportunities"},
+        ),
     )
 }
 

@@ -547,6 +547,8 @@ def check_references(checked: dict[str, Checked]) -> None:
                         ),
                         hint="fix the rep's row in reps; this row is set aside with it",
                     )
+            elif (name, target) == ("opportunity_history", "opportunities"):
+                continue  # checked by check_history: a change of an unknown deal is set aside
             elif target in checked:
                 other = checked[target]
                 known = other.frame[TABLES[target].key]
@@ -561,3 +563,40 @@ def check_references(checked: dict[str, Checked]) -> None:
                     severity="warning",
                 )
             release_arrow_memory()
+    if "opportunity_history" in checked:
+        check_history(checked["opportunity_history"], checked["opportunities"])
+
+
+def check_history(history: Checked, opportunities: Checked) -> None:
+    """The rules of ``opportunity_history`` against ``opportunities``, on rows
+    not already set aside: a change of an opportunity that is not in the
+    opportunities table is set aside (``unknown_opportunity``: it belongs to
+    no rep and no deal), and so is a change dated before the opportunity's
+    ``created_date`` (``changed_before_created``; a change on the day it was
+    created is fine, whatever its time). Rows in any order are fine."""
+    opps = opportunities.frame[~opportunities.bad] if opportunities.bad.any() else opportunities.frame
+    created = pd.Series(opps["created_date"].to_numpy(), index=pd.Index(opps["opportunity_id"].astype("object")))
+    values = history.frame["opportunity_id"]
+    present = values.notna().to_numpy() & ~history.bad
+    ids = values.astype("object")
+    position = created.index.get_indexer(ids)
+    unknown = present & (position < 0)
+    history.flag_rows(
+        unknown,
+        column="opportunity_id",
+        message="opportunity_id is not in the opportunities table",
+        hint="add the opportunity to opportunities, or correct the opportunity_id; the change is set aside",
+        flag="unknown_opportunity",
+    )
+    created_at = pd.Series(created.to_numpy()[np.maximum(position, 0)]).where(position >= 0)
+    changed = history.frame["changed_at"].dt.normalize().reset_index(drop=True)
+    early = (present & ~unknown) & (changed < created_at).to_numpy(dtype=bool)
+    if early.any():
+        created_text = created_at.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+        history.flag_rows(
+            early,
+            column="changed_at",
+            message=lambda pos: f"changed_at is before the opportunity's created_date ({created_text[pos]})",
+            hint="correct the change's date or the opportunity's created_date",
+            flag="changed_before_created",
+        )

@@ -31,6 +31,14 @@ QUALITY_ADVICE = {
     "stale_pipeline": (
         "update or close these deals: record the latest contact and next step, move the expected close date, or mark them lost."
     ),
+    "pushed_close_dates": (
+        "review these deals with the rep: what has to happen before each can close, and set a close date "
+        "the next step supports, or mark the deal lost."
+    ),
+    "bulk_updates": (
+        "update each deal's stage and close date in the CRM when it moves; until then read stage stays "
+        "and pushes for this rep as dates of typing, not of the work."
+    ),
     "small_sample": "read these rates as rough; compare over a longer period before drawing conclusions.",
     "closed_before_created": "correct the created or closed date in the CRM.",
     "missing_required": "fill in the missing value in the source.",

@@ -17,7 +17,7 @@ Two kinds of chart, two ways of drawing, one style (:mod:`salesnb.present.chart_
   :func:`forecast_bias`, :func:`quality_counts`) are drawn with seaborn's
   functions inside seaborn's theme, entered as contexts around each chart;
 - :mod:`salesnb.present.rep_charts` (:func:`factor_bands`, :func:`trend`,
-  :func:`value_vs_cost`, :func:`forecast_vs_actual`) stay plain matplotlib:
+  :func:`value_vs_cost`, :func:`forecast_vs_actual`, :func:`stage_stays`) stay plain matplotlib:
   every scheduled report draws them, and :mod:`salesnb.present.drawing` makes
   them cheap (:func:`stock_figures`).
 """
@@ -35,7 +35,7 @@ from salesnb.present.analyst_charts import (
     team_value,
 )
 from salesnb.present.chart_style import FIGSIZE, LABEL_CHARS, PALETTE
-from salesnb.present.rep_charts import factor_bands, forecast_vs_actual, stock_figures, trend, value_vs_cost
+from salesnb.present.rep_charts import factor_bands, forecast_vs_actual, stage_stays, stock_figures, trend, value_vs_cost
 
 __all__ = [
     "PALETTE",
@@ -45,6 +45,7 @@ __all__ = [
     "trend",
     "value_vs_cost",
     "forecast_vs_actual",
+    "stage_stays",
     "stock_figures",
     "team_band",
     "team_value",

@@ -1,5 +1,5 @@
 """The rep-report charts, in plain matplotlib: :func:`factor_bands`, :func:`trend`,
-:func:`value_vs_cost`, :func:`forecast_vs_actual`.
+:func:`value_vs_cost`, :func:`forecast_vs_actual`, :func:`stage_stays`.
 
 Every scheduled report draws them, and :mod:`salesnb.present.drawing` makes
 them cheap (:func:`stock_figures`), with tests that compare their pixels to
@@ -30,7 +30,7 @@ from salesnb.present.chart_style import (
     styled,
 )
 
-__all__ = ["factor_bands", "trend", "value_vs_cost", "forecast_vs_actual", "stock_figures"]
+__all__ = ["factor_bands", "trend", "value_vs_cost", "forecast_vs_actual", "stage_stays", "stock_figures"]
 
 
 def stock_figures(draw) -> int:
@@ -256,4 +256,41 @@ def forecast_vs_actual(frame: pd.DataFrame) -> Figure:
         ax.legend(loc="upper left")
     set_title(ax, "Forecast against revenue won, by period")
     set_labels(ax, "Period", axis_label("actual").replace("Revenue won", "Revenue"))
+    return fig
+
+
+@styled
+def stage_stays(frame: pd.DataFrame | None, *, peer_label: str = "team") -> Figure:
+    """The rep's median stay per stage beside the peers' median: paired bars,
+    each stage's stage-to-stage conversion (share of stays not ended with
+    the deal lost) written beside it.
+
+    ``frame``: :func:`salesnb.analysis.history.stage_comparison` (stage,
+    rep_days, peer_days, rep_moved_on, peer_moved_on); None or empty draws a
+    note instead. A peer figure that could not be made safe is not drawn.
+    """
+    fig, axes = new_figure(figsize=(7.0, max(2.6, 1.5 + 0.55 * (0 if frame is None else len(frame)))))
+    ax = axes[0, 0]
+    if frame is None or frame.empty or frame["rep_days"].isna().all():
+        show_empty(ax, "No deal history (opportunity_history) with stage stays in this period")
+    else:
+        require_columns(frame, ["stage", "rep_days", "peer_days", "rep_moved_on", "peer_moved_on"], "stage_stays")
+        y = np.arange(len(frame))
+        mine = pd.to_numeric(frame["rep_days"], errors="coerce").to_numpy(dtype=float)
+        theirs = pd.to_numeric(frame["peer_days"], errors="coerce").to_numpy(dtype=float)
+        ax.barh(y - 0.2, np.nan_to_num(mine), height=0.4, color=PALETTE["you"], label="You")
+        ax.barh(y + 0.2, np.nan_to_num(theirs), height=0.4, color=PALETTE["other"], label=f"{peer_label.capitalize()} median")
+        top = np.nanmax(np.r_[mine, theirs, 1.0])
+        for yi, row in zip(y, frame.itertuples(index=False)):
+            said = [] if pd.isna(row.rep_moved_on) else [f"you {row.rep_moved_on:.0%}"]
+            said += [] if row.peer_moved_on is None or pd.isna(row.peer_moved_on) else [f"peers {row.peer_moved_on:.0%}"]
+            if said:
+                ax.text(top * 1.02, yi, "moved on: " + ", ".join(said), va="center", fontsize=8.5, parse_math=False)
+        ax.set_yticks(y, [chart_text(s) for s in frame["stage"]])
+        ax.invert_yaxis()
+        ax.grid(False, axis="y")
+        ax.set_xlim(0, top * 1.6)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False)
+    set_title(ax, f"Days in each stage: you and the {peer_label} median")
+    set_labels(ax, "Median finished stay (days)", "Stage")
     return fig

@@ -109,6 +109,10 @@ class RepReport:
     forecast_banner : str or None
         A consistent forecast habit (:func:`forecast_banner`), said at the
         top of the report; None when there is none or too few periods to say.
+    stages : DataFrame or None
+        :func:`salesnb.analysis.history.stage_comparison`: the rep's stage
+        stays and stage-to-stage conversion against the peers'; None without
+        the opportunity_history table.
     """
 
     rep: dict
@@ -127,6 +131,7 @@ class RepReport:
     notes: dict = field(default_factory=dict)
     since_last: dict | None = None
     forecast_banner: str | None = None
+    stages: pd.DataFrame | None = None
 
     def notes_for(self, section: str) -> list[str]:
         """The notes to show next to ``section``'s figures."""
@@ -277,7 +282,17 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         notes=notes,
         since_last=_since_last(ds, rep_id, span, as_of, diagnosis),
         forecast_banner=forecast_banner(forecasts),
+        stages=_stages(ds, rep_id, peers, span),
     )
+
+
+def _stages(ds, rep_id, peers, span) -> pd.DataFrame | None:
+    """The rep's stage stays against the peers' (None without the deal history)."""
+    if ds.opportunity_history is None:
+        return None
+    from salesnb.analysis.history import stage_comparison
+
+    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span)
 
 
 def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:

@@ -10,7 +10,9 @@ The first twelve reps carry planted profiles (:data:`PLANTED`) that the
 analyses must find: a star, one weakness per funnel factor (prospecting,
 conversion, deal size, velocity), padded activity, an over- and an
 under-forecaster, four reps trained in "Consultative Selling" and a new
-hire. Tests of the analysis modules import these facts from here, so the
+hire. The deal history plants pushed close dates (:data:`PUSHER`), a stage
+where one rep's deals stall (:data:`STAGE_STALLER`, :data:`STALLED_STAGE`)
+and a bulk updater (:data:`BULK_UPDATER`). Tests of the analysis modules import these facts from here, so the
 data and the claims about it live in one place. ``data/README.md`` is the
 data dictionary.
 
@@ -37,13 +39,18 @@ from salesnb.atomic import atomic_open, write_text
 from salesnb.errors import InputError
 from salesnb.io.sample.profiles import (
     BASELINE,
+    BULK_UPDATER,
     FOCUS,
     FORECAST_BIAS,
+    HISTORY_STREAM,
     NEW_HIRE,
     PLANTED,
     PROFILE_PARAMETERS,
+    PUSHER,
     REPS_PER_BLOCK,
     REVENUE_QUOTA,
+    STAGE_STALLER,
+    STALLED_STAGE,
     TRAINED,
     TRAINING_EFFECT,
     TRAINING_PROGRAM,
@@ -54,6 +61,7 @@ from salesnb.io.sample.simulation import (
     Span,
     draw_activities,
     draw_customers,
+    draw_history,
     draw_opportunities,
     draw_orders,
     draw_roster,
@@ -64,6 +72,7 @@ from salesnb.io.sample.tables import (
     customers_table,
     expectations_yaml,
     forecasts_table,
+    history_table,
     id_widths,
     opportunities_table,
     orders_table,
@@ -73,6 +82,7 @@ from salesnb.io.sample.tables import (
 from salesnb.io.schema import TABLE_ORDER
 
 __all__ = [
+    "SAMPLE_TABLES",
     "generate",
     "planted_profiles",
     "PLANTED",
@@ -85,7 +95,15 @@ __all__ = [
     "BASELINE",
     "PROFILE_PARAMETERS",
     "REVENUE_QUOTA",
+    "PUSHER",
+    "STAGE_STALLER",
+    "STALLED_STAGE",
+    "BULK_UPDATER",
 ]
+
+SAMPLE_TABLES = tuple(name for name in TABLE_ORDER if name != "quotas")
+"""The tables the sample writes, in contract order: every one but ``quotas``
+(the sample's targets are its expectations.yml, pro-rated)."""
 
 _FORMATS = ("csv", "parquet")
 
@@ -128,27 +146,28 @@ def generate(
     """
     span, n_reps = _check_arguments(seed=seed, reps=reps, months=months, end=end, fmt=fmt, activity_scale=activity_scale)
     rng = np.random.default_rng(int(seed))
+    history_rng = np.random.default_rng([int(seed), HISTORY_STREAM])  # its own stream: the other tables do not change
     roster = draw_roster(rng, n_reps, span)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     widths = id_widths(roster, span, activity_scale)
-    rows = {name: 0 for name in TABLE_ORDER}
+    rows = {name: 0 for name in SAMPLE_TABLES}
     with ExitStack() as files:  # every table lands at once at the end, or none does
         writers = {
-            name: TableWriter(files.enter_context(atomic_open(out / f"{name}.{fmt}", "wb")), name, fmt) for name in TABLE_ORDER
+            name: TableWriter(files.enter_context(atomic_open(out / f"{name}.{fmt}", "wb")), name, fmt) for name in SAMPLE_TABLES
         }
         writers["reps"].write(reps_table(roster))
         rows["reps"] = n_reps
         counters = {"customers": 0, "opportunities": 0, "activities": 0, "orders": 0}
         for first in range(0, n_reps, REPS_PER_BLOCK):
             block = roster.take(np.arange(first, min(first + REPS_PER_BLOCK, n_reps)))
-            tables = _simulate_block(rng, block, span, counters, widths, activity_scale)
+            tables = _simulate_block(rng, block, span, counters, widths, activity_scale, history_rng)
             for name, table in tables.items():
                 writers[name].write(table)
                 rows[name] += table.num_rows
         for writer in writers.values():
             writer.close()
-    for name in TABLE_ORDER:  # the same table in the other format would make the folder ambiguous
+    for name in SAMPLE_TABLES:  # the same table in the other format would make the folder ambiguous
         (out / f"{name}.{'parquet' if fmt == 'csv' else 'csv'}").unlink(missing_ok=True)
     write_text(out / "expectations.yml", expectations_yaml(roster))
     return rows
@@ -182,7 +201,7 @@ def _check_arguments(*, seed, reps, months, end, fmt, activity_scale) -> tuple[S
     return span, int(reps)
 
 
-def _simulate_block(rng, roster: Roster, span: Span, counters: dict, widths: dict, activity_scale: float) -> dict:
+def _simulate_block(rng, roster: Roster, span: Span, counters: dict, widths: dict, activity_scale: float, history_rng) -> dict:
     """All tables but reps for one block of reps, as pyarrow tables."""
     deals = draw_opportunities(rng, roster, span)
     customers = draw_customers(rng, roster, span, deals, activity_scale)
@@ -195,6 +214,7 @@ def _simulate_block(rng, roster: Roster, span: Span, counters: dict, widths: dic
         "orders": orders_table(roster, orders, deals, customers, counters, widths),
         "training": training_table(roster, span),
         "forecasts": forecasts_table(rng, roster, span, deals),
+        "opportunity_history": history_table(draw_history(history_rng, roster, span, deals), counters, widths),
     }
     for name in ("customers", "opportunities", "activities", "orders"):
         counters[name] += tables[name].num_rows

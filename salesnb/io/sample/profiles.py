@@ -56,6 +56,17 @@ __all__ = [
     "ORDER_RENEWAL_RATE",
     "ORDER_RENEWAL_UPLIFT",
     "REPS_PER_BLOCK",
+    "HISTORY_STREAM",
+    "PUSHER",
+    "STAGE_STALLER",
+    "STALLED_STAGE",
+    "BULK_UPDATER",
+    "STAGE_WEIGHTS",
+    "STALL_STAGE_WEIGHTS",
+    "TYPICAL_PUSH_SHARE",
+    "PUSHED_DEAL_SHARE",
+    "PUSH_ROWS",
+    "LOST_REACH",
 ]
 
 # --- The planted profiles ----------------------------------------------------
@@ -250,6 +261,25 @@ ORDER_INSTALMENTS = 4  # a won contract is billed in 4 quarterly orders...
 ORDER_RENEWAL_RATE = 0.8  # ...and renewed for a second year (4 more) by most customers
 ORDER_RENEWAL_UPLIFT = 1.03
 REPS_PER_BLOCK = 100  # reps simulated and written together (bounds memory)
+
+# --- The deal history (opportunity_history; issue 18) -----------------------------
+#: Its own random stream, default_rng([seed, HISTORY_STREAM]): the other tables stay byte-identical.
+HISTORY_STREAM = 18
+#: Planted: this profile's close dates keep moving out (most deals pushed at every change, 2-4 times)...
+PUSHER = "over_forecaster"  # R07
+#: ...this one's deals stall in STALLED_STAGE (most of their long cycle is spent there)...
+STAGE_STALLER = "velocity"  # R05
+STALLED_STAGE = "Negotiation"
+#: ...and this one logs every change in bursts at 17:00 on the month's last day.
+BULK_UPDATER = "padded_activity"  # R06
+#: Share of a deal's time in Qualification, Proposal, Negotiation (before lognormal noise).
+STAGE_WEIGHTS = np.array([0.25, 0.40, 0.35])
+STALL_STAGE_WEIGHTS = np.array([0.12, 0.18, 0.70])
+TYPICAL_PUSH_SHARE = 0.12  # a typical deal's close date is pushed once with this chance
+PUSHED_DEAL_SHARE = 0.85  # the pusher's deals pushed at every change, plus...
+PUSH_ROWS = 2  # ...this many extra rows that only move the close date out
+#: A lost deal's last stage before Closed Lost: Qualification, Proposal, Negotiation.
+LOST_REACH = np.array([0.35, 0.35, 0.30])
 _PATTERN = tuple(PLANTED.values())
 _EXTRA_CYCLE = 36  # reps beyond 12: 24 typical, then the 12-rep pattern again
 

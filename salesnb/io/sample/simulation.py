@@ -16,11 +16,13 @@ import numpy as np
 from salesnb.io.sample.profiles import (
     ACTIVITY_TYPES,
     BASELINE,
+    BULK_UPDATER,
     FIRST_CONTACT_TYPE,
     FIRST_NAMES,
     FOLLOW_UP_TYPE_SHARE,
     LAST_NAMES,
     LEAD_MIX,
+    LOST_REACH,
     METHOD_WIN_ADJUST,
     NEW_HIRE_MONTHS,
     ORDER_INSTALMENTS,
@@ -29,8 +31,14 @@ from salesnb.io.sample.profiles import (
     PADDING_TYPE,
     PRIMARY_SHARE,
     PROFILE_PARAMETERS,
+    PUSH_ROWS,
+    PUSHED_DEAL_SHARE,
+    PUSHER,
+    STAGE_STALLER,
+    STAGE_WEIGHTS,
     STALE_ACTIVE_DAYS,
     STALE_AFTER_DAYS,
+    STALL_STAGE_WEIGHTS,
     STALLED_SHARE,
     STALLED_WINDOW_DAYS,
     TERRITORIES,
@@ -38,6 +46,7 @@ from salesnb.io.sample.profiles import (
     TRAINING_EFFECT,
     TYPE_DEAL_FACTOR,
     TYPE_SHARE,
+    TYPICAL_PUSH_SHARE,
     planted_profiles,
 )
 
@@ -53,6 +62,8 @@ __all__ = [
     "draw_activities",
     "Orders",
     "draw_orders",
+    "History",
+    "draw_history",
 ]
 
 
@@ -420,3 +431,75 @@ def draw_orders(rng, span: Span, deals: Deals) -> Orders:
     deal, day, amount = deal[keep], day[keep], np.round(amount[keep], 2)
     order = np.lexsort((deal, day, deals.rep[deal]))
     return Orders(deal=deal[order], day=day[order], amount=amount[order])
+
+
+@dataclass
+class History:
+    deal: np.ndarray  # local deal index
+    second: np.ndarray  # changed_at, seconds since 1970-01-01
+    stage: np.ndarray  # index into STAGES
+    expected_close: np.ndarray  # day
+
+
+_SLOTS = 3 + PUSH_ROWS + 1  # Qualification, Proposal, Negotiation, push-only rows, the close
+
+
+def draw_history(rng, roster: Roster, span: Span, deals: Deals) -> History:
+    """How each deal moved: one row per stage it entered (Qualification at
+    creation, then Proposal and Negotiation as far as it got), the close
+    (Closed Won / Closed Lost on the close day), and for the pusher's deals
+    rows that only move the close date out. Each stage's share of the deal's
+    time is :data:`STAGE_WEIGHTS` (the staller: :data:`STALL_STAGE_WEIGHTS`)
+    with noise; an open deal is in its current stage since its last row."""
+    n = len(deals.rep)
+    profile = roster.profile[deals.rep]
+    closed = deals.status != 0
+    reach = np.where(deals.status == 1, 2, np.where(closed, _choice(rng, LOST_REACH, n), np.minimum(deals.stage, 2)))
+    weights = np.where((profile == STAGE_STALLER)[:, None], STALL_STAGE_WEIGHTS, STAGE_WEIGHTS) * rng.lognormal(0, 0.25, (n, 3))
+    weights = np.where(np.arange(3)[None, :] <= reach[:, None], weights, 0.0)
+    share = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    length = np.where(closed, deals.closed - deals.created, np.round(roster.cycle_median[deals.rep]))
+    last_day = np.where(closed, deals.closed, span.end)
+    day = np.zeros((n, _SLOTS), dtype=np.int64)
+    day[:, 0] = deals.created
+    day[:, 1:3] = np.minimum(
+        deals.created[:, None] + np.round(length[:, None] * share[:, :2]).astype(np.int64), last_day[:, None]
+    )
+    entered_last = day[np.arange(n), reach]
+    for k in range(PUSH_ROWS):  # push-only rows inside the last stage
+        day[:, 3 + k] = entered_last + (last_day - entered_last) * (k + 1) // (PUSH_ROWS + 1)
+    day[:, -1] = last_day
+    pushy = (profile == PUSHER) & (rng.random(n) < PUSHED_DEAL_SHARE)
+    exists = np.zeros((n, _SLOTS), dtype=bool)
+    exists[:, 0] = True
+    exists[:, 1], exists[:, 2] = reach >= 1, reach >= 2
+    exists[:, 3 : 3 + PUSH_ROWS] = pushy[:, None]
+    exists[:, -1] = closed
+    stage = np.empty((n, _SLOTS), dtype=np.int64)
+    stage[:, :3] = np.arange(3)
+    stage[:, 3:-1] = reach[:, None]
+    stage[:, -1] = np.where(deals.status == 1, 3, 4)
+
+    # Expected close dates: the real close (an open deal: its usual cycle, at least 15 days ahead);
+    # the pusher's row k of m carries it (m - 1 - k) steps early, a typical pushed deal once.
+    final = np.where(closed, deals.closed, np.maximum(deals.created + length.astype(np.int64), span.end + 15))
+    before_close = exists.copy()
+    before_close[:, -1] = False
+    rows = before_close.sum(axis=1)
+    k = np.cumsum(before_close, axis=1) - 1
+    step = rng.integers(10, 26, n)
+    early = np.where(pushy[:, None], (rows[:, None] - 1 - k) * step[:, None], 0)
+    once = ~pushy & (rows >= 2) & (rng.random(n) < TYPICAL_PUSH_SHARE)
+    early = np.where(once[:, None] & (k == 0), rng.integers(14, 46, n)[:, None], early)
+    expected = final[:, None] - np.where(before_close, early, 0)
+
+    # Times of day: working hours, rows of one day in order; the bulk updater types a month at once.
+    second = day * 86400 + (8 * 3600 + rng.integers(0, 180, n)[:, None] * 60 + np.arange(_SLOTS)[None, :] * 420)
+    bulk = profile == BULK_UPDATER
+    if bulk.any():
+        month = np.searchsorted(span.month_first, day[bulk], side="right") - 1
+        typed = span.month_last[month]
+        in_month = day[bulk] - span.month_first[month]
+        second[bulk] = typed * 86400 + 17 * 3600 + (in_month * _SLOTS + np.arange(_SLOTS)[None, :]) * 3
+    deal = np.broadcast_to(np.arange(n)[:, None], (n, _SLOTS))[exists]
+    return History(deal=deal, second=second[exists], stage=stage[exists], expected_close=expected[exists])

@@ -26,7 +26,7 @@ from salesnb.io.sample.profiles import (
     TRAINING_DAYS,
     TRAINING_PROGRAM,
 )
-from salesnb.io.sample.simulation import Activities, Customers, Deals, Orders, Roster, Span
+from salesnb.io.sample.simulation import Activities, Customers, Deals, History, Orders, Roster, Span
 from salesnb.io.schema import AMOUNT, DATE, TABLES
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "orders_table",
     "training_table",
     "forecasts_table",
+    "history_table",
     "TableWriter",
     "expectations_yaml",
 ]
@@ -93,10 +94,18 @@ def _amount_array(values: np.ndarray, missing: np.ndarray | None = None):
     return pa.array(np.asarray(values, np.float64), type=pa.float64(), mask=missing)
 
 
+_TIMESTAMPS = {("opportunity_history", "changed_at")}  # written with the time of day
+
+
 def _schema(name: str):
     pa, _ = _pa()
     kinds = {DATE: pa.date32(), AMOUNT: pa.float64()}
-    return pa.schema([pa.field(c.name, kinds.get(c.kind, pa.string())) for c in TABLES[name].columns])
+    return pa.schema(
+        [
+            pa.field(c.name, pa.timestamp("s") if (name, c.name) in _TIMESTAMPS else kinds.get(c.kind, pa.string()))
+            for c in TABLES[name].columns
+        ]
+    )
 
 
 def _table(name: str, columns: dict):
@@ -260,6 +269,22 @@ def forecasts_table(rng, roster: Roster, span: Span, deals: Deals):
             "period": pa.array(list(label[q]), pa.string()),
             "forecast_amount": _amount_array(forecast.ravel()[keep]),
             "submitted_date": _date_array(q_first[q]),
+        },
+    )
+
+
+def history_table(history: History, counters: dict, widths: dict):
+    """opportunity_history: one row per change, amount left blank (the deal's own amount stands)."""
+    pa, _ = _pa()
+    n = len(history.deal)
+    return _table(
+        "opportunity_history",
+        {
+            "opportunity_id": _deal_ids(history.deal, counters, widths),
+            "changed_at": pa.array(np.asarray(history.second, np.int64), type=pa.timestamp("s")),
+            "stage": _labels(STAGES, history.stage),
+            "expected_close_date": _date_array(history.expected_close),
+            "amount": _amount_array(np.zeros(n), np.ones(n, dtype=bool)),
         },
     )
 

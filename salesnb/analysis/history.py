@@ -1,0 +1,470 @@
+"""How deals moved: stage stays, pushed close dates, and the pipeline by stage.
+
+Reads the optional ``opportunity_history`` table (one row per change: the
+state of the opportunity from ``changed_at`` on). Rows may come in any
+order; they are read per opportunity by ``changed_at``, and two changes at
+the same moment in file order. Every figure is defined in
+``docs/metrics.md``:
+
+* a **push** is a row whose ``expected_close_date`` is later than the one
+  the opportunity had before it (the last one given on an earlier row; a
+  blank cell keeps the previous date). :func:`close_date_pushes` lists them
+  with the days each added; ``pushed_deals`` and ``close_date_pushes`` in the
+  metrics table count them (:func:`push_metrics`).
+* a **stage entry** is a row whose stage differs from the stage the
+  opportunity was in (its first row with a stage is one too; a row that
+  repeats the stage, e.g. a close date change, is not, and does not end the
+  stay). A deal re-opened into a stage it left enters it again.
+* a **stay** runs from an entry's ``changed_at`` to the next entry's, or
+  to the deal's ``closed_date`` when it is won or lost. The last entry of a
+  won or lost deal made on or after its close day (its "Closed Won" row) is
+  the close itself: an entry without a stay. A stay of an open deal's last
+  stage never ends.
+* :func:`pipeline_stages` gives per stage (and rep or team) ``entered``
+  (entries whose ``changed_at`` falls in the period), ``days_median``
+  (median length of the stays that began in the period and ended by its
+  end) and ``open_stays`` (stays begun by the period's end, still running
+  after it). Stages come in the order deals move through them
+  (:func:`stage_order`).
+* :func:`add_stage_findings` names, for a velocity focus, the stage where
+  the rep's deals stall (the rep's median stay :data:`STALL_FACTOR` times
+  the peers' or more) and, for a conversion focus, the stage they die in
+  (the share of the rep's stays in it that ended with the deal lost,
+  :data:`DIE_FACTOR` times the peers' and :data:`DIE_MIN_GAP` above it).
+  Each side needs :data:`STAGE_MIN_STAYS` stays in the stage; the peer
+  figure is made safe to show (:mod:`salesnb.analysis.privacy`).
+
+The functions are vectorised (numpy over the sorted rows, no loop per deal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesnb.analysis.periods import Period
+from salesnb.io.categorical import plain
+from salesnb.io.dataset import Dataset
+
+__all__ = [
+    "PIPELINE_COLUMNS",
+    "PUSH_COLUMNS",
+    "STAGE_MIN_STAYS",
+    "STALL_FACTOR",
+    "DIE_FACTOR",
+    "add_stage_findings",
+    "close_date_pushes",
+    "deal_pushes",
+    "pipeline_stages",
+    "push_metrics",
+    "stage_comparison",
+    "stage_order",
+    "stage_stays",
+]
+
+PUSH_COLUMNS = ("pushed_deals", "close_date_pushes")
+"""The metrics table's columns from the history (NaN without the table)."""
+
+PIPELINE_COLUMNS = ("stage", "entered", "days_median", "open_stays")
+"""The columns of :func:`pipeline_stages` after the group column."""
+
+STAGE_MIN_STAYS = 5
+"""A rep's (or peer's) stage figure needs this many finished stays (or entries) in the period."""
+STALL_FACTOR = 1.5
+"""A stage where deals stall: the rep's median stay at least this many times the peers' median."""
+DIE_FACTOR = 1.5
+"""A stage where deals die: the rep's share lost from it at least this many times the peers' median share..."""
+DIE_MIN_GAP = 0.10
+"""...and at least this much higher (10 percentage points)."""
+
+_DAY = np.timedelta64(1, "D")
+
+
+def _moves(ds: Dataset) -> dict:
+    """The history rows of known opportunities as numpy arrays, sorted by
+    opportunity, then ``changed_at``, then file order: ``deal`` (position in
+    opportunities), ``changed_at``, ``first`` (the deal's first row),
+    ``stage`` (codes into ``stage_names``, -1 before any is known) and
+    ``expected_close_date`` carried forward over blanks, the deal's
+    ``closed_date`` (NaT unless won or lost) and ``lost``; ``opportunity_ids``
+    by deal. No string is copied per row."""
+    history, opps = ds.opportunity_history, ds.opportunities
+    opp_ids = pd.Index(opps["opportunity_id"].astype("object"))
+    ids = history["opportunity_id"]
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # look up each distinct ID once
+        found = opp_ids.get_indexer(ids.cat.categories.astype("object"))
+        codes = ids.cat.codes.to_numpy()
+        deal = np.where(codes >= 0, found[np.maximum(codes, 0)], -1)
+    else:
+        deal = opp_ids.get_indexer(ids.astype("object"))
+    at = history["changed_at"].to_numpy(dtype="datetime64[ns]")
+    keep = (deal >= 0) & ~np.isnat(at)
+    rows = np.flatnonzero(keep)
+    order = rows[np.lexsort((rows, at[rows].view("int64"), deal[rows]))]
+    deal, at = deal[order], at[order]
+    first = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
+    start = np.maximum.accumulate(np.where(first, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
+    stages = history["stage"]
+    stages = stages if isinstance(stages.dtype, pd.CategoricalDtype) else stages.astype("category")
+    stage = stages.cat.codes.to_numpy().astype(np.int64)[order]
+    stage = _carried(stage >= 0, start, stage)
+    close = history["expected_close_date"].to_numpy(dtype="datetime64[ns]")[order]
+    close = _carried(~np.isnat(close), start, close)
+    status = opps["status"].astype("object").to_numpy()
+    is_closed, is_lost = np.isin(status, ["won", "lost"]), status == "lost"
+    closed = opps["closed_date"].to_numpy(dtype="datetime64[ns]")
+    return {
+        "deal": deal,
+        "changed_at": at,
+        "first": first,
+        "stage": stage,
+        "stage_names": np.asarray(stages.cat.categories.astype("object")),
+        "expected_close_date": close,
+        "closed_date": np.where(is_closed, closed, np.datetime64("NaT"))[deal],
+        "lost": is_lost[deal],
+        "opportunity_ids": opp_ids.to_numpy(),
+    }
+
+
+def _carried(known: np.ndarray, start: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` with a blank taking the last known value of the same
+    opportunity (rows from ``start`` on); blank before any is known."""
+    if not len(values):
+        return values
+    last = np.maximum.accumulate(np.where(known, np.arange(len(values)), -1))
+    out = values[np.maximum(last, 0)]
+    gone = last < start
+    if gone.any():
+        out = out.copy()
+        out[gone] = np.datetime64("NaT") if out.dtype.kind == "M" else -1
+    return out
+
+
+def close_date_pushes(ds: Dataset) -> pd.DataFrame:
+    """Every push of an expected close date: ``opportunity_id, rep_id,
+    changed_at, from_date, to_date, days`` (days the date moved out), by
+    opportunity and time. Empty without the history table."""
+    columns = ["opportunity_id", "rep_id", "changed_at", "from_date", "to_date", "days"]
+    if ds.opportunity_history is None:
+        return pd.DataFrame(columns=columns)
+    moves = _moves(ds)
+    close = moves["expected_close_date"]
+    before = np.r_[np.datetime64("NaT", "ns"), close[:-1]] if len(close) else close
+    pushed = ~moves["first"] & ~np.isnat(before) & ~np.isnat(close)
+    pushed[pushed] = close[pushed] > before[pushed]
+    deal = moves["deal"][pushed]
+    out = pd.DataFrame(
+        {
+            "opportunity_id": moves["opportunity_ids"][deal],
+            "rep_id": ds.opportunities["rep_id"].astype("object").to_numpy()[deal],
+            "changed_at": moves["changed_at"][pushed],
+            "from_date": before[pushed],
+            "to_date": close[pushed],
+        }
+    )
+    out["days"] = ((out["to_date"] - out["from_date"]) / _DAY).astype("float64")
+    return out[columns]
+
+
+def deal_pushes(pushes: pd.DataFrame, *, until=None) -> pd.DataFrame:
+    """Per pushed opportunity, from :func:`close_date_pushes`: ``pushes``
+    and ``pushed_days`` (all the days its close date moved out), counting
+    the pushes made on or before the day ``until`` (default: all)."""
+    if until is not None:
+        pushes = pushes[pushes["changed_at"] < pd.Timestamp(until).normalize() + pd.Timedelta(days=1)]
+    grouped = pushes.groupby("opportunity_id", sort=True)["days"]
+    return pd.DataFrame({"pushes": grouped.size(), "pushed_days": grouped.sum()}).reset_index()
+
+
+def push_metrics(pushes: pd.DataFrame, deals: pd.DataFrame, *, by: str, period: Period, flags: dict) -> pd.DataFrame:
+    """``pushed_deals`` and ``close_date_pushes`` per group ``by``: the deals
+    closed in ``period`` or open at its end (``flags`` of
+    :func:`salesnb.analysis.deals.deal_flags` over ``deals``) that were
+    pushed at least once by the period's end, and all those pushes."""
+    counts = deal_pushes(pushes, until=period.end)
+    counts = pd.Series(counts["pushes"].to_numpy(), index=pd.Index(counts["opportunity_id"].astype("object")))
+    per_deal = counts.reindex(deals["opportunity_id"].astype("object")).fillna(0).to_numpy()
+    counted = flags["won"] | flags["lost"] | flags["open"]
+    frame = pd.DataFrame({by: deals[by].to_numpy(), "pushed": (per_deal > 0) & counted, "pushes": per_deal * counted})
+    out = frame.groupby(by, sort=False, observed=True, dropna=False).agg(
+        pushed_deals=("pushed", "sum"), close_date_pushes=("pushes", "sum")
+    )
+    return out.astype("int64").reset_index()
+
+
+def _entries(ds: Dataset) -> dict:
+    """The stage entries as numpy arrays (see :func:`stage_stays`): ``deal``,
+    ``stage`` (codes into ``stage_names``), ``entered_at``, ``left_at``,
+    ``closes``, ``step``, ``lost_from``; and ``opportunity_ids`` by deal."""
+    moves = _moves(ds)
+    stage, first = moves["stage"], moves["first"]
+    before = np.r_[-1, stage[:-1]] if len(stage) else stage
+    entry = (stage >= 0) & (first | (stage != before))
+    deal = moves["deal"][entry]
+    at = moves["changed_at"][entry]
+    last = np.r_[deal[1:] != deal[:-1], True] if len(deal) else np.zeros(0, dtype=bool)
+    following = np.r_[at[1:], np.datetime64("NaT", "ns")] if len(at) else at
+    closed = moves["closed_date"][entry]
+    left = np.where(last, closed, following)
+    closes = last & ~np.isnat(closed) & (at.astype("datetime64[D]") >= closed.astype("datetime64[D]"))
+    left = np.where(closes, np.datetime64("NaT", "ns"), left)
+    next_closes = np.r_[closes[1:], False] & ~last
+    # the deal was lost from this stage: its next entry is a lost deal's close, or it is the lost deal's last stay
+    lost_from = moves["lost"][entry] & ~closes & ((last & ~np.isnat(closed)) | next_closes)
+    firsts = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
+    begin = np.maximum.accumulate(np.where(firsts, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
+    return {
+        "deal": deal,
+        "stage": stage[entry],
+        "stage_names": moves["stage_names"],
+        "entered_at": at,
+        "left_at": left,
+        "closes": closes,
+        "step": np.arange(len(deal)) - begin,  # 0 for a deal's first entry
+        "lost_from": lost_from,
+        "opportunity_ids": moves["opportunity_ids"],
+    }
+
+
+def stage_stays(ds: Dataset) -> pd.DataFrame:
+    """Every stage entry: ``opportunity_id, rep_id, stage, entered_at,
+    left_at`` (NaT: still in it), ``closes`` (the entry is the deal's close:
+    no stay) and ``days`` (the stay's length; NaN while it runs or for a
+    close), by opportunity and time. Empty without the history table."""
+    columns = ["opportunity_id", "rep_id", "stage", "entered_at", "left_at", "closes", "days", "step", "lost_from"]
+    if ds.opportunity_history is None:
+        return pd.DataFrame(columns=columns)
+    e = _entries(ds)
+    out = pd.DataFrame(
+        {
+            "opportunity_id": e["opportunity_ids"][e["deal"]],
+            "rep_id": ds.opportunities["rep_id"].astype("object").to_numpy()[e["deal"]],
+            "stage": e["stage_names"][e["stage"]],
+            "entered_at": e["entered_at"],
+            "left_at": e["left_at"],
+            "closes": e["closes"],
+            "days": (e["left_at"] - e["entered_at"]) / _DAY,
+            "step": e["step"],
+            "lost_from": e["lost_from"],
+        }
+    )
+    return out[columns]
+
+
+def stage_order(stays: pd.DataFrame) -> list[str]:
+    """The stages in the order deals move through them: by the average step
+    (0 first, 1 second, ...) at which deals first enter each stage, ties by
+    name; stages at least half of whose entries are closes (``Closed Won``,
+    ``Closed Lost``) come after all the others, in the same order among themselves."""
+    if stays.empty:
+        return []
+    deal = pd.factorize(stays["opportunity_id"])[0]
+    stage, names = pd.factorize(stays["stage"])
+    order = _order(deal, stage, stays["step"].to_numpy(), stays["closes"].to_numpy(dtype=bool), np.asarray(names, dtype=object))
+    return [str(names[code]) for code in order]
+
+
+def _order(deal, stage, step, closes, names) -> list[int]:
+    """:func:`stage_order` over codes: the stage codes in order."""
+    firsts = pd.DataFrame({"deal": deal, "stage": stage, "step": step}).drop_duplicates(["deal", "stage"])
+    mean_step = firsts.groupby("stage", sort=True)["step"].mean()
+    closing = pd.Series(closes).groupby(stage, sort=True).mean() >= 0.5
+    ranked = pd.DataFrame(
+        {
+            "closing": closing.reindex(mean_step.index).to_numpy(),
+            "step": mean_step.to_numpy(),
+            "name": [str(names[c]) for c in mean_step.index],
+        },
+        index=mean_step.index,
+    )
+    return [int(c) for c in ranked.sort_values(["closing", "step", "name"], kind="stable").index]
+
+
+def pipeline_stages(ds: Dataset, *, period: Period, by: str = "rep") -> pd.DataFrame:
+    """Per group (``rep_id`` or ``team``) and stage: ``entered``,
+    ``days_median`` and ``open_stays`` for ``period`` (see the module doc),
+    stages in :func:`stage_order`; every stage of the history is listed for
+    every group that has any entry. Empty without the history table.
+    Computed over integer codes (no string per history row)."""
+    if by not in ("rep", "team"):
+        from salesnb.errors import InputError
+
+        raise InputError(f"by must be rep or team, not {by!r}")
+    column = "rep_id" if by == "rep" else "team"
+    empty = pd.DataFrame({column: pd.Series([], dtype=object), **{c: [] for c in PIPELINE_COLUMNS}})
+    if ds.opportunity_history is None:
+        return empty
+    e = _entries(ds)
+    if not len(e["deal"]):
+        return empty
+    rep_code, rep_names = pd.factorize(ds.opportunities["rep_id"].astype("object"), use_na_sentinel=False)
+    group_names = _group_of(ds, pd.Series(np.asarray(rep_names, dtype=object)), by).to_numpy(dtype=object)
+    group_code, names = pd.factorize(group_names, use_na_sentinel=False)
+    group = group_code[rep_code[e["deal"]]]
+    n_stages = len(e["stage_names"])
+    key = group * n_stages + e["stage"]
+    end = np.datetime64(period.end_exclusive, "ns")
+    entered_at, left_at = e["entered_at"], e["left_at"]
+    began_in = (entered_at >= np.datetime64(period.start, "ns")) & (entered_at < end)
+    finished = ~np.isnat(left_at) & (left_at < end)
+    running = (entered_at < end) & ~e["closes"] & ~finished
+    size = len(names) * n_stages
+    entered = np.bincount(key, weights=began_in, minlength=size)
+    open_stays = np.bincount(key, weights=running, minlength=size)
+    measured = began_in & finished
+    days = (left_at[measured] - entered_at[measured]) / _DAY
+    median = pd.Series(days).groupby(key[measured]).median().reindex(np.arange(size)).to_numpy()
+    order = _order(e["deal"], e["stage"], e["step"], e["closes"], e["stage_names"])
+    seen = np.bincount(group, minlength=len(names)) > 0
+    groups = sorted((i for i in range(len(names)) if seen[i] and pd.notna(names[i])), key=lambda i: str(names[i]))
+    cells = np.array([g * n_stages + st for g in groups for st in order], dtype=np.int64)
+    return pd.DataFrame(
+        {
+            column: np.repeat(np.asarray(names, dtype=object)[groups], len(order)) if groups else np.zeros(0, dtype=object),
+            "stage": np.tile(np.asarray(e["stage_names"], dtype=object)[order], len(groups)),
+            "entered": entered[cells].astype("int64"),
+            "days_median": median[cells],
+            "open_stays": open_stays[cells].astype("int64"),
+        }
+    )
+
+
+def _group_of(ds: Dataset, rep_ids: pd.Series, by: str) -> pd.Series:
+    if by == "rep":
+        return rep_ids.astype("object")
+    from salesnb.analysis.frames import UNKNOWN
+
+    reps = ds.reps.drop_duplicates("rep_id")
+    team = pd.Series(plain(reps["team"]).to_numpy(dtype=object), index=reps["rep_id"].astype("object"))
+    return rep_ids.astype("object").map(team).fillna(UNKNOWN)
+
+
+def add_stage_findings(ds: Dataset, diagnoses: list[dict], period: Period, table: pd.DataFrame) -> None:
+    """Set ``stage_finding`` on each diagnosis (in place): for a ``velocity``
+    focus the stage where the rep's deals stall, for ``conversion`` the one
+    where they die, else None (rules in the module doc). ``table``: the
+    metrics table the diagnoses came from (its ``team`` column gives a
+    team benchmark's peers). Nothing is set without the history table."""
+    if ds.opportunity_history is None:
+        return
+    stays = None
+    for d in diagnoses:
+        d["stage_finding"] = None
+        if d.get("focus") not in ("velocity", "conversion"):
+            continue
+        if stays is None:
+            stays = stage_stays(ds)
+            closing = set(stage_order(stays)) - set(_moving_stages(stays))
+            stays = stays[~stays["stage"].isin(closing)]
+            end = np.datetime64(period.end_exclusive, "ns")
+            stays = stays[period.contains(stays["entered_at"]).to_numpy()]
+            stays = stays.assign(finished=stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end))
+        rep = d["rep_id"]
+        peers = _peers(table, rep, d.get("peer_group"))
+        if d["focus"] == "velocity":
+            d["stage_finding"] = _stall(stays[stays["finished"]], rep, peers)
+        else:
+            d["stage_finding"] = _death(stays[stays["finished"]], rep, peers)
+
+
+def _moving_stages(stays: pd.DataFrame) -> list[str]:
+    closing = stays.groupby("stage", sort=True)["closes"].mean() >= 0.5
+    return [stage for stage, is_closing in closing.items() if not is_closing]
+
+
+def _peers(table: pd.DataFrame, rep: str, peer_group) -> list[str]:
+    others = table[table["rep_id"] != rep]
+    if peer_group == "team":
+        team = table.loc[table["rep_id"] == rep, "team"]
+        if len(team) and pd.notna(team.iloc[0]):
+            others = others[others["team"] == team.iloc[0]]
+    return [str(r) for r in others["rep_id"]]
+
+
+def _per_rep(stays: pd.DataFrame, value: str, how: str) -> pd.DataFrame:
+    grouped = stays.groupby([stays["rep_id"].astype("object"), "stage"], sort=True)[value]
+    return pd.DataFrame({"value": grouped.agg(how), "n": grouped.size()}).reset_index()
+
+
+def _finding(figures: pd.DataFrame, rep: str, peers: list[str], kind: str, pick) -> dict | None:
+    """The stage ``pick(rep_value, peer_value)`` ranks highest (None: not a finding),
+    among stages where the rep and enough peers have enough stays."""
+    from salesnb.analysis import privacy
+
+    enough = figures[figures["n"] >= STAGE_MIN_STAYS]
+    best = None
+    for stage, rows in enough.groupby("stage", sort=True):
+        mine = rows[rows["rep_id"] == rep]
+        theirs = rows[rows["rep_id"].isin(peers)]
+        if mine.empty:
+            continue
+        own = float(mine["value"].iloc[0])
+        peer = privacy.safe_median(theirs["value"].to_numpy(dtype="float64"), theirs["value"].tolist(), kind, rep_value=own)
+        if peer is None:
+            continue
+        score = pick(own, float(peer))
+        if score is not None and (best is None or score > best[0]):
+            best = (score, stage, own, float(peer), int(mine["n"].iloc[0]), len(theirs))
+    if best is None:
+        return None
+    _, stage, own, peer, n, count = best
+    return {"stage": str(stage), "rep_value": own, "peer_median": peer, "n": n, "peers": count, "text": ""}
+
+
+def _stall(stays: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
+    figures = _per_rep(stays, "days", "median")
+    found = _finding(
+        figures, rep, peers, "days", lambda own, peer: own / peer if peer > 0 and own >= STALL_FACTOR * peer else None
+    )
+    return None if found is None else {"kind": "stall", **found}
+
+
+def _death(stays: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
+    figures = _per_rep(stays, "lost_from", "mean")
+
+    def pick(own, peer):
+        return own - peer if own >= DIE_FACTOR * peer and own - peer >= DIE_MIN_GAP else None
+
+    found = _finding(figures, rep, peers, "share", pick)
+    return None if found is None else {"kind": "die", **found}
+
+
+def stage_comparison(ds: Dataset, rep_id: str, peers: list[str], *, period: Period) -> pd.DataFrame:
+    """One rep's stages against the peers' for a rep report: per stage deals
+    move through (closing stages left out, in :func:`stage_order`) the rep's
+    median finished stay begun in ``period`` (``rep_days``) and the share of
+    those stays that did not end with the deal lost (``rep_moved_on``: the
+    stage-to-stage conversion), ``stays``, and the peers' median of the same
+    figures (``peer_days``, ``peer_moved_on``) over peers with
+    :data:`STAGE_MIN_STAYS` stays or more, made safe to show
+    (:mod:`salesnb.analysis.privacy`; None when it cannot be). ``peers``: how
+    many peers the medians rest on. Empty without the history table."""
+    from salesnb.analysis import privacy
+
+    columns = ["stage", "rep_days", "peer_days", "rep_moved_on", "peer_moved_on", "stays", "peers"]
+    if ds.opportunity_history is None:
+        return pd.DataFrame(columns=columns)
+    stays = stage_stays(ds)
+    order = [stage for stage in stage_order(stays) if stage in set(_moving_stages(stays))]
+    end = np.datetime64(period.end_exclusive, "ns")
+    stays = stays[period.contains(stays["entered_at"]).to_numpy() & stays["stage"].isin(order).to_numpy()]
+    stays = stays[stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end)]
+    days = _per_rep(stays, "days", "median")
+    moved = _per_rep(stays.assign(moved_on=~stays["lost_from"].astype(bool)), "moved_on", "mean")
+    rows = []
+    for stage in order:
+        row = {"stage": stage}
+        for name, figures, kind in (("days", days, "days"), ("moved_on", moved, "share")):
+            here = figures[figures["stage"] == stage]
+            mine = here[here["rep_id"] == rep_id]
+            theirs = here[here["rep_id"].isin(peers)]
+            own = float(mine["value"].iloc[0]) if len(mine) else None
+            enough = theirs[theirs["n"] >= STAGE_MIN_STAYS]
+            row[f"rep_{name}"] = own
+            row[f"peer_{name}"] = privacy.safe_median(
+                enough["value"].to_numpy(dtype="float64"), theirs["value"].tolist(), kind, rep_value=own
+            )
+            row["stays"] = int(mine["n"].iloc[0]) if len(mine) else 0
+            row["peers"] = len(enough)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
