@@ -30,7 +30,7 @@ seconds); for the fastest batch on one big machine, run ``salesnb report
 
 Settings come from the DAG's params (override them when triggering) whose
 defaults are read from environment variables: SALESNB_SOURCE, SALESNB_OUT
-(may contain {period} and {as_of}), SALESNB_PERIOD (default last-month),
+(may contain {period} and {as_of}), SALESNB_PERIOD (default last-week: the week before the run),
 SALESNB_MAPPING, SALESNB_NOTEBOOKS, SALESNB_PARALLEL (render tasks at once).
 The run's ``--as-of`` is the day the run is for (the end of its data
 interval), so a rerun of a past week names the same dates.
@@ -62,7 +62,7 @@ PARALLEL = int(os.environ.get("SALESNB_PARALLEL", "16"))
     params={
         "source": Param(os.environ.get("SALESNB_SOURCE", "/data/crm"), type="string"),
         "out": Param(os.environ.get("SALESNB_OUT", "/srv/salesnb/reports/{period}"), type="string"),
-        "period": Param(os.environ.get("SALESNB_PERIOD", "last-month"), type="string"),
+        "period": Param(os.environ.get("SALESNB_PERIOD", "last-week"), type="string"),
         "mapping": Param(os.environ.get("SALESNB_MAPPING", ""), type="string"),
         "notebooks": Param(os.environ.get("SALESNB_NOTEBOOKS", ""), type="string"),
         "force": Param(False, type="boolean"),

@@ -7,9 +7,11 @@ contract's forms into one::
     2025-Q2                   a calendar quarter
     2025-06                   a calendar month
     2025-01-15..2025-03-31    a date range, both ends inclusive
-    last-month, last-quarter, last-year, ytd
+    last-week, last-month, last-quarter, last-year, ytd
                               resolved against ``as_of`` (default today), so
                               a scheduled run and its rerun name the same dates
+                              (``last-week``: the Monday-to-Sunday week before
+                              the one ``as_of`` is in, a range of 7 days)
 
 Periods run within the years :data:`salesnb.io.schema.FIRST_YEAR` to
 :data:`~salesnb.io.schema.LAST_YEAR` (1900 to 2100), the same years a date
@@ -48,12 +50,12 @@ __all__ = [
 
 KINDS = ("year", "quarter", "month", "range")
 FREQS = ("month", "quarter", "year")
-RELATIVE = ("last-month", "last-quarter", "last-year", "ytd")
+RELATIVE = ("last-week", "last-month", "last-quarter", "last-year", "ytd")
 
 ACCEPTED_FORMS = (
     "2025 (a year), 2025-Q2 (a quarter), 2025-06 (a month), "
     "2025-01-15..2025-03-31 (a date range, inclusive), "
-    "or last-month, last-quarter, last-year, ytd (relative to --as-of, default today)"
+    "or last-week, last-month, last-quarter, last-year, ytd (relative to --as-of, default today)"
 )
 
 _DAY = pd.Timedelta(days=1)
@@ -184,7 +186,7 @@ def parse_period(text: str, *, as_of: DateLike | None = None) -> Period:
     ----------
     text : str, int or Period
         ``2025``, ``2025-Q2``, ``2025-06``, ``2025-01-15..2025-03-31``,
-        ``last-month``, ``last-quarter``, ``last-year`` or ``ytd``. A
+        ``last-week``, ``last-month``, ``last-quarter``, ``last-year`` or ``ytd``. A
         :class:`Period` is returned as it is.
     as_of : date-like, optional
         The day relative periods count back from (default: today). ``ytd``
@@ -347,6 +349,9 @@ def _as_day(value, what: str) -> pd.Timestamp:
 def _relative(name: str, today: pd.Timestamp) -> Period:
     if name == "ytd":
         return Period.between(pd.Timestamp(today.year, 1, 1), today)
+    if name == "last-week":  # Monday to Sunday, the week before today's (ISO weeks)
+        monday = today - pd.Timedelta(days=today.weekday())
+        return Period.between(monday - pd.Timedelta(days=7), monday - _DAY)
     if name == "last-year":
         return Period.for_year(today.year - 1)
     if name == "last-quarter":

@@ -19,7 +19,7 @@ from salesnb.cli.group import cli
 @click.option(
     "--period",
     required=True,
-    help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, or last-month, last-quarter, last-year, ytd "
+    help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, or last-week, last-month, last-quarter, last-year, ytd "
     "(resolved once against --as-of).",
 )
 @click.option(
@@ -180,7 +180,7 @@ def report(
 
 
 @cli.command("schedule")
-@click.option("--cadence", required=True, type=click.Choice(["daily", "weekly", "monthly"]))
+@click.option("--cadence", required=True, type=click.Choice(["daily", "weekly", "monthly", "quarterly"]))
 @click.option("--at", "at", default="06:00", show_default=True, metavar="HH:MM", help="Time of day (24-hour).")
 @click.option(
     "--weekday",
@@ -188,7 +188,9 @@ def report(
     default=None,
     help="Day of a weekly run (default: mon).",
 )
-@click.option("--day", type=click.IntRange(1, 28), default=None, help="Day of the month of a monthly run (default: 1).")
+@click.option(
+    "--day", type=click.IntRange(1, 28), default=None, help="Day of the month of a monthly or quarterly run (default: 1)."
+)
 @click.option("--source", required=True, help="The data source, as for `salesnb report`.")
 @click.option(
     "--out",
@@ -196,7 +198,12 @@ def report(
     metavar="DIR",
     help="Output folder; {period} and {as_of} keep one folder per run, e.g. reports/{period}.",
 )
-@click.option("--period", default=None, help="A relative period: last-month (default), last-quarter, last-year or ytd.")
+@click.option(
+    "--period",
+    default=None,
+    help="A relative period. Default: the cadence's: ytd (daily), last-week (weekly), last-month (monthly), "
+    "last-quarter (quarterly).",
+)
 @click.option("--mapping", default=None, metavar="M", help="mapping.yml, as for `salesnb report`.")
 @click.option("--notebooks", default=None, metavar="DIR", help="Notebooks folder, as for `salesnb report`.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
@@ -205,9 +212,9 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
     """Print a crontab line and a systemd service + timer that run
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
     from salesnb.run.outputs import fill_placeholders
-    from salesnb.run.schedule import DEFAULT_PERIOD, Schedule, render_schedule
+    from salesnb.run.schedule import DEFAULT_PERIODS, Schedule, render_schedule
 
-    period = period or DEFAULT_PERIOD
+    period = period or DEFAULT_PERIODS[cadence]
     _check_period(period)
     fill_placeholders(out, {"period": period, "as_of": "2000-01-01"})  # a bad placeholder fails now, not at 6 a.m.
     plan = Schedule(
