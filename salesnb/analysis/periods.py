@@ -41,7 +41,10 @@ __all__ = [
     "KINDS",
     "RELATIVE",
     "Period",
+    "DEFAULT_STALE_AFTER",
     "data_span",
+    "last_date",
+    "stale_data",
     "no_data_in",
     "parse_period",
     "periods_between",
@@ -253,6 +256,48 @@ def data_span(ds) -> Period:
     if not lows:
         raise InputError("the data holds no dates, so it has no span; pass a period such as --period 2025")
     return Period.between(min(lows).normalize(), max(highs).normalize())
+
+
+DEFAULT_STALE_AFTER = 7
+"""Days the data's last record may lie before a period's end before pages warn (``--stale-after``)."""
+
+
+def last_date(ds) -> pd.Timestamp | None:
+    """The day of the data's latest record: the latest opportunity created or
+    deal closed, activity or order (the dates :func:`data_span` spans; an open
+    deal's expected close date is not a record). None when the data holds no dates."""
+    highs = [high for _, high in (_date_bounds(c) for c in _dated_columns(ds) if len(c)) if pd.notna(high)]
+    return max(highs).normalize() if highs else None
+
+
+def stale_data(ds, period: Period, *, after_days: int = DEFAULT_STALE_AFTER) -> dict | None:
+    """Whether the data stops well before ``period`` ends: an old export a
+    scheduled run would otherwise report on quietly. None when the latest
+    record (:func:`last_date`) is at most ``after_days`` days before the
+    period's last day; else ``{"last_date", "period_end", "days_before_end",
+    "stale_after", "text"}``, ``text`` the warning every page and the index show."""
+    if not isinstance(after_days, int) or isinstance(after_days, bool) or after_days < 0:
+        raise InputError(f"--stale-after is a whole number of days, 0 or more, not {after_days!r}")
+    last = last_date(ds)
+    if last is None:
+        return None
+    behind = int((period.end - last) / _DAY)
+    if behind <= after_days:
+        return None
+    return {
+        "last_date": _iso(last),
+        "period_end": _iso(period.end),
+        "days_before_end": behind,
+        "stale_after": after_days,
+        "text": (
+            f"Old data: the latest record is from {_iso(last)}, {behind} days before {period.label} ends "
+            f"({_iso(period.end)}). Those days are missing from these figures, not quiet: check that the export ran."
+        ),
+    }
+
+
+def _iso(day: pd.Timestamp) -> str:
+    return day.date().isoformat()
 
 
 def no_data_in(ds, period: Period) -> str | None:

@@ -99,6 +99,14 @@ from salesnb.cli.group import cli
     help="Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of --jobs workers).",
 )
 @click.option(
+    "--stale-after",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    metavar="DAYS",
+    help="Warn at the top of every page and the index when the data's latest record is more than DAYS before the period's end.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["auto", "fork", "kernel"]),
     default="auto",
@@ -125,6 +133,7 @@ def report(
     executor,
     scheduler,
     engine,
+    stale_after,
 ):
     """Render coaching reports for SOURCE as self-contained HTML in DIR.
 
@@ -162,6 +171,7 @@ def report(
                 engine=engine,
                 executor=runner,
                 overviews=overviews or None,
+                stale_after=stale_after,
             )
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (BatchStopped): one line, exit 128 + signal
         signum = getattr(exc, "signum", signal.SIGINT)
