@@ -80,7 +80,9 @@ try:
 except ImportError:  # Airflow 3.0
     from airflow.models.dagbag import DagBag
 dag = DagBag(dag_folder=sys.argv[1]).dags["salesnb_weekly"]
-run = dag.test(run_conf={"source": sys.argv[2], "out": sys.argv[3], "period": "2025-Q4", "notebooks": sys.argv[4]})
+run = dag.test(
+    run_conf={"source": sys.argv[2], "out": sys.argv[3], "period": "2025-Q4", "notebooks": sys.argv[4], "stale_after": 7}
+)
 print("STATE", run.state)
 """
 
@@ -137,3 +139,4 @@ def test_airflow_runs_the_dag_end_to_end(tmp_path):
     # the sample has forecasts and training: those pages are planned, but the fixture notebooks have none
     assert sorted(r["kind"] for r in manifest["reports"] if r["status"] == "skipped") == ["forecast_review", "training_effect"]
     assert (out / "2025-Q4" / "index.html").is_file()
+    assert manifest["data_last_date"] == "2025-12-31" and manifest["stale_data"] is None  # the sample runs to the quarter's end
