@@ -232,11 +232,16 @@ def test_cli_prints_absolute_paths_and_checks_the_period(tmp_path, monkeypatch):
             "reports/{period}",
             "--jobs",
             "2",
+            "--stale-after",
+            "3",
         ],
     )
     assert result.exit_code == 0, result.output
     line = next(text for text in result.stdout.splitlines() if text.startswith("30 5 * * 2 "))
-    assert f" report {tmp_path / 'data'} --period last-week --out '{tmp_path / 'reports'}/{{period}}' --jobs 2 " in line
+    assert (
+        f" report {tmp_path / 'data'} --period last-week --out '{tmp_path / 'reports'}/{{period}}' --jobs 2 --stale-after 3 "
+        in line
+    )
     assert "[Timer]" in result.stdout and "OnCalendar=Tue *-*-* 05:30:00" in result.stdout
 
     typo = runner.invoke(cli, ["schedule", "--cadence", "daily", "--source", "d", "--out", "o", "--period", "last-mnth"])

@@ -217,8 +217,16 @@ def report(
 @click.option("--mapping", default=None, metavar="M", help="mapping.yml, as for `salesnb report`.")
 @click.option("--notebooks", default=None, metavar="DIR", help="Notebooks folder, as for `salesnb report`.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--stale-after",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    metavar="DAYS",
+    help="Passed to `salesnb report`: warn when the data ends more than DAYS before the period.",
+)
 @click.option("--name", default="salesnb-report", show_default=True, help="Name of the systemd units.")
-def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks, jobs, name):
+def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks, jobs, stale_after, name):
     """Print a crontab line and a systemd service + timer that run
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
     from salesnb.run.outputs import fill_placeholders
@@ -238,7 +246,7 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
         executable=_salesnb_executable(),
         mapping=_absolute(mapping) if mapping else None,
         notebooks=_absolute(notebooks) if notebooks else None,
-        extra=("--jobs", str(jobs)) if jobs != 1 else (),
+        extra=(("--jobs", str(jobs)) if jobs != 1 else ()) + (("--stale-after", str(stale_after)) if stale_after != 7 else ()),
         name=name,
     )
     click.echo(render_schedule(plan), nl=False)
