@@ -14,6 +14,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup kernel demo report test format test-fast test-browser browser-deps lab sample bench clean
+.PHONY: postgres-deps airflow-env test-airflow
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's#$$(OUT)#$(OUT)#g' -e 's#$$(CHROMIUM)#$(CHROMIUM)#g' \
@@ -22,7 +23,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,dask]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dask,postgres]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)" >/dev/null
 	@touch $(STAMP)
 
@@ -43,7 +44,7 @@ report: $(STAMP) ## Render the coaching reports for the sample into $(OUT) (open
 test: $(STAMP) ## Lint (ruff), then run the whole test suite (what CI runs), browser tests included (skipped, with the reason, without Chromium)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
+	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not airflow"
 
 format: $(STAMP) ## Format the code and fix what the linter can (ruff)
 	$(BIN)/ruff format .
@@ -67,6 +68,33 @@ browser-deps: ## Install Debian's chromium for the browser tests unless CHROMIUM
 	  echo "browser-deps: no $(CHROMIUM) and no apt-get: install Chromium yourself and run make CHROMIUM=/path/to/chromium test-browser" >&2; \
 	  exit 1; \
 	fi
+
+# --- PostgreSQL and Airflow, for real (tests/test_postgres.py, tests/test_airflow_dag.py) ---
+AIRFLOW_VENV ?= .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+
+postgres-deps: ## Install Debian's postgresql for tests/test_postgres.py unless initdb exists (apt-get; root or sudo)
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "postgres-deps: PostgreSQL's server programs are installed"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "postgres-deps: installing Debian's postgresql"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; \
+	else \
+	  echo "postgres-deps: no initdb and no apt-get: install PostgreSQL's server yourself" >&2; \
+	  exit 1; \
+	fi
+
+$(AIRFLOW_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -e ".[airflow]" "pytest>=8.0"
+	@touch $(AIRFLOW_STAMP)
+
+airflow-env: $(AIRFLOW_STAMP) ## Create .venv-airflow: Airflow 3 with salesnb installed (its own venv, a few minutes)
+
+test-airflow: $(AIRFLOW_STAMP) ## Run the Airflow DAG tests in .venv-airflow (they fail, not skip, when Airflow is missing)
+	SALESNB_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow_dag.py
 
 lab: $(STAMP) ## Open JupyterLab on the notebooks with the salesnb kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(SUDO),,--allow-root)

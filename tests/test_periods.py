@@ -40,6 +40,7 @@ def test_parse_fixed_forms(text, start, end, kind, label):
         ("last-quarter", "2024-10-01", "2024-12-31", "quarter"),
         ("last-year", "2024-01-01", "2024-12-31", "year"),
         ("ytd", "2025-01-01", "2025-01-10", "range"),
+        ("last-week", "2024-12-30", "2025-01-05", "range"),  # 2025-01-10 is a Friday: Monday to Sunday before its week
         ("LAST-MONTH", "2024-12-01", "2024-12-31", "month"),
     ],
 )
@@ -47,6 +48,19 @@ def test_relative_forms_resolve_against_as_of(text, start, end, kind):
     for as_of in ("2025-01-10", dt.date(2025, 1, 10), T("2025-01-10 15:00")):
         period = parse_period(text, as_of=as_of)
         assert (period.start, period.end, period.kind) == (T(start), T(end), kind)
+
+
+@pytest.mark.parametrize(
+    "as_of, start, end",
+    [
+        ("2026-01-05", "2025-12-29", "2026-01-04"),  # a Monday: the whole week before, across the new year
+        ("2026-01-04", "2025-12-22", "2025-12-28"),  # a Sunday is the last day of its own week
+    ],
+)
+def test_last_week_is_the_monday_to_sunday_week_before(as_of, start, end):
+    period = parse_period("last-week", as_of=as_of)
+    assert (period.start, period.end, period.days, period.label) == (T(start), T(end), 7, f"{start}..{end}")
+    assert parse_period(period.label) == period
 
 
 def test_relative_default_is_today():

@@ -152,6 +152,71 @@ def test_batch_writes_index_manifest_and_reports(no_kernel, tmp_path):
     assert not list(out.rglob("*.tmp"))
 
 
+def test_the_datas_last_day_decides_whether_it_is_stale(dataset):
+    """The fixture's latest record is a deal closed on 2026-02-20: stale only when the
+    period ends more than ``after_days`` days after it."""
+    from salesnb.analysis.periods import Period, last_date, stale_data
+
+    assert last_date(dataset).date().isoformat() == "2026-02-20"
+    assert stale_data(dataset, Period.between("2026-02-01", "2026-02-27")) is None  # 7 days: not more than 7
+    late = stale_data(dataset, Period.between("2026-02-01", "2026-02-28"))
+    assert {k: late[k] for k in ("last_date", "period_end", "days_before_end", "stale_after")} == {
+        "last_date": "2026-02-20",
+        "period_end": "2026-02-28",
+        "days_before_end": 8,
+        "stale_after": 7,
+    }
+    assert stale_data(dataset, Period.between("2026-02-01", "2026-02-28"), after_days=8) is None
+    with pytest.raises(InputError, match="stale-after"):
+        stale_data(dataset, Period.for_quarter(2026, 1), after_days=-1)
+
+
+def test_old_data_is_stated_and_warned_on_every_page_and_the_index(no_kernel, tmp_path):
+    source = write_source(tmp_path / "src")  # the latest record: deals closed 2026-02-20
+    out = tmp_path / "out"
+    run_batch(source, period="2026-Q1", as_of="2026-04-02", out=out, notebooks=FIXTURE_NOTEBOOKS)
+    manifest = read_manifest(out)
+    warning = (
+        "Old data: the latest record is from 2026-02-20, 39 days before 2026-Q1 ends (2026-03-31). "
+        "Those days are missing from these figures, not quiet: check that the export ran."
+    )
+    assert manifest["data_last_date"] == "2026-02-20"
+    assert manifest["stale_data"] == {
+        "last_date": "2026-02-20",
+        "period_end": "2026-03-31",
+        "days_before_end": 39,  # 8 days of February 2026, 31 of March
+        "stale_after": 7,
+        "text": warning,
+    }
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert f'<p class="data-warning" role="alert">{warning}</p>' in index and "; data to 2026-02-20." in index
+    pages = [out / r["html"] for r in manifest["reports"] if r["html"]]
+    assert len(pages) == 6
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        top = text.index("<h1>")
+        assert text.index(f'<p class="data-warning" role="alert">{warning}</p>') > top  # under the title, above everything
+        assert "as of 2026-04-02; data to 2026-02-20</p>" in text
+
+    # --stale-after 39 accepts the 39 days: the date is still stated, no warning anywhere
+    calm = tmp_path / "calm"
+    argv = ["report", str(source), "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", str(calm), "--stale-after", "39"]
+    result = CliRunner().invoke(cli, argv + ["--notebooks", str(FIXTURE_NOTEBOOKS)])
+    assert result.exit_code == 1 and "6 ok, 1 failed" in result.output  # the fixture's R3 fails by design
+    manifest = read_manifest(calm)
+    assert manifest["stale_data"] is None and manifest["data_last_date"] == "2026-02-20"
+    for name in ["index.html"] + [r["html"] for r in manifest["reports"] if r["html"]]:
+        text = (calm / name).read_text(encoding="utf-8")
+        assert "data-warning" not in text.split("<style>")[0] + text.split("</style>")[-1]
+        assert "data to 2026-02-20" in text
+
+
+def test_validate_states_the_datas_last_date(tmp_path):
+    result = CliRunner().invoke(cli, ["validate", str(write_source(tmp_path / "src"))])
+    assert result.exit_code == 0, result.output
+    assert "Data runs to 2026-02-20 (the latest opportunity, deal closed, activity or order)" in result.stdout
+
+
 def test_full_rerun_replaces_and_partial_rerun_merges(no_kernel, tmp_path):
     source = write_source(tmp_path / "src")
     out = tmp_path / "out"

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from salesnb.cli import cli
 from salesnb.errors import InputError
 from salesnb.run.schedule import (
-    DEFAULT_PERIOD,
+    DEFAULT_PERIODS,
     Schedule,
     crontab_line,
     render_schedule,
@@ -75,9 +75,8 @@ def systemd_exec(service: str) -> str:
 def test_weekly_defaults():
     plan = Schedule(cadence="weekly", source="/data/crm", out="/srv/reports", executable="/opt/venv/bin/salesnb")
     line = crontab_line(plan)
-    assert line.startswith("0 6 * * 1 /opt/venv/bin/salesnb report /data/crm --period last-month --out /srv/reports")
+    assert line.startswith("0 6 * * 1 /opt/venv/bin/salesnb report /data/crm --period last-week --out /srv/reports")
     assert line.endswith('--as-of "$(date +\\%F)"')
-    assert DEFAULT_PERIOD == "last-month"
     assert "OnCalendar=Mon *-*-* 06:00:00" in systemd_timer(plan)
 
 
@@ -89,6 +88,8 @@ def test_weekly_defaults():
         ("weekly", {"weekday": "fri"}, "0 6 * * 5", "Fri *-*-* 06:00:00"),
         ("monthly", {}, "0 6 1 * *", "*-*-01 06:00:00"),
         ("monthly", {"day": 15, "at": "00:30"}, "30 0 15 * *", "*-*-15 00:30:00"),
+        ("quarterly", {}, "0 6 1 1,4,7,10 *", "*-01,04,07,10-01 06:00:00"),
+        ("quarterly", {"day": 2}, "0 6 2 1,4,7,10 *", "*-01,04,07,10-02 06:00:00"),
     ],
 )
 def test_cadences(cadence, options, cron, calendar):
@@ -106,7 +107,7 @@ def test_cadences(cadence, options, cron, calendar):
         ({"at": "6am"}, "HH:MM"),
         ({"weekday": "mon", "cadence": "daily"}, "weekly"),
         ({"weekday": "someday"}, "weekday"),
-        ({"day": 15}, "monthly"),
+        ({"day": 15}, "monthly or quarterly"),
         ({"cadence": "monthly", "day": 31}, "1 to 28"),
         ({"out": ""}, "out"),
         ({"source": "/d\n0 * * * * rm -rf /"}, "line break"),
@@ -159,6 +160,53 @@ def test_systemd_accepts_the_units(tmp_path):
     assert "salesnb-report" not in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize(
+    "cadence, period",
+    [("daily", "ytd"), ("weekly", "last-week"), ("monthly", "last-month"), ("quarterly", "last-quarter")],
+)
+def test_the_default_period_follows_the_cadence(cadence, period):
+    """A weekly run reports on last week, not the same month four Mondays running."""
+    plan = Schedule(cadence=cadence, source="/d", out="/o")
+    assert plan.period == period == DEFAULT_PERIODS[cadence]
+    assert f" --period {period} " in crontab_line(plan)
+    assert Schedule(cadence=cadence, source="/d", out="/o", period="last-year").period == "last-year"
+    result = CliRunner().invoke(cli, ["schedule", "--cadence", cadence, "--source", "/d", "--out", "/o"])
+    assert result.exit_code == 0 and f" --period {period} " in result.stdout and "fixed period" not in result.stderr
+
+
+SECRET_URL = "postgresql://ann:pa$$ w'rd%@db.example:5432/crm?sslmode=require&token=t0ken"
+
+
+def test_a_source_url_with_a_password_never_appears_and_the_run_reads_it_from_a_file(stub, tmp_path):
+    secrets = tmp_path / "my secrets" / "coaching.env"
+    plan = Schedule(
+        cadence="weekly", source=SECRET_URL, out="/srv/o", executable=stub, name="coaching", secrets_file=str(secrets)
+    )
+    text = render_schedule(plan)
+    for secret in ("pa$$", "w'rd", "t0ken"):
+        assert secret not in text
+    assert "# The source, postgresql://ann:***@db.example:5432/crm?sslmode=require&token=***, holds a secret" in text
+    assert f"set by {secrets}" in text and "chmod 600" in text
+    # what the user puts in the file, as the text says: the real URL in single quotes ('\'' for a quote)
+    secrets.parent.mkdir()
+    secrets.write_text("SALESNB_SOURCE='" + SECRET_URL.replace("'", "'\\''") + "'\n")
+    today = dt.date.today().isoformat()
+    expected = [*report_argv(plan)[1:], "--as-of", today]
+    assert expected[1] == SECRET_URL
+    assert run_sh(cron_command(crontab_line(plan))) == expected
+    assert run_sh(systemd_exec(systemd_service(plan))) == expected
+
+
+def test_cli_schedule_masks_the_source_url(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["schedule", "--cadence", "monthly", "--source", "postgresql://ann:hunter2@db/crm", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    assert "postgresql://ann:***@db/crm" in result.stdout and '"$SALESNB_SOURCE"' in result.stdout
+    assert "/.config/salesnb/salesnb-report.env" in result.stdout
+
+
 def test_render_schedule_says_how_to_install_each():
     text = render_schedule(Schedule(cadence="weekly", source="/d", out="/o", name="coaching"))
     assert "crontab -e" in text and "systemctl --user enable --now coaching.timer" in text
@@ -184,11 +232,16 @@ def test_cli_prints_absolute_paths_and_checks_the_period(tmp_path, monkeypatch):
             "reports/{period}",
             "--jobs",
             "2",
+            "--stale-after",
+            "3",
         ],
     )
     assert result.exit_code == 0, result.output
     line = next(text for text in result.stdout.splitlines() if text.startswith("30 5 * * 2 "))
-    assert f" report {tmp_path / 'data'} --period last-month --out '{tmp_path / 'reports'}/{{period}}' --jobs 2 " in line
+    assert (
+        f" report {tmp_path / 'data'} --period last-week --out '{tmp_path / 'reports'}/{{period}}' --jobs 2 --stale-after 3 "
+        in line
+    )
     assert "[Timer]" in result.stdout and "OnCalendar=Tue *-*-* 05:30:00" in result.stdout
 
     typo = runner.invoke(cli, ["schedule", "--cadence", "daily", "--source", "d", "--out", "o", "--period", "last-mnth"])

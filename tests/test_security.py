@@ -353,28 +353,6 @@ def test_sql_sources_are_read_only_whatever_the_path(tmp_path, monkeypatch, kind
     assert snapshot(tmp_path) == before
 
 
-def test_a_server_database_gets_a_read_only_session(monkeypatch):
-    """PostgreSQL (no server here): the loader's connection is made read-only before any query."""
-    import sqlalchemy
-
-    statements = []
-
-    class Connection:
-        def exec_driver_sql(self, statement):
-            statements.append(statement)
-
-    class Engine:
-        class dialect:
-            name = "postgresql"
-
-        def connect(self):
-            return Connection()
-
-    monkeypatch.setattr(sqlalchemy, "create_engine", lambda url: Engine())
-    sources.open_source("postgresql://ann:secret@db.example/sales")._connect()
-    assert statements == ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"]
-
-
 def test_a_database_password_is_never_written_to_the_output_folder(tmp_path, monkeypatch):
     """A report that fails keeps its executed notebook in _failed/; papermill wrote
     the source URL into it, and the error may quote it. The password is masked

@@ -30,8 +30,9 @@ seconds); for the fastest batch on one big machine, run ``salesnb report
 
 Settings come from the DAG's params (override them when triggering) whose
 defaults are read from environment variables: SALESNB_SOURCE, SALESNB_OUT
-(may contain {period} and {as_of}), SALESNB_PERIOD (default last-month),
-SALESNB_MAPPING, SALESNB_NOTEBOOKS, SALESNB_PARALLEL (render tasks at once).
+(may contain {period} and {as_of}), SALESNB_PERIOD (default last-week: the week before the run),
+SALESNB_MAPPING, SALESNB_NOTEBOOKS, SALESNB_PARALLEL (render tasks at once),
+SALESNB_STALE_AFTER (days; default 7: pages warn when the data ends that long before the period).
 The run's ``--as-of`` is the day the run is for (the end of its data
 interval), so a rerun of a past week names the same dates.
 """
@@ -62,10 +63,11 @@ PARALLEL = int(os.environ.get("SALESNB_PARALLEL", "16"))
     params={
         "source": Param(os.environ.get("SALESNB_SOURCE", "/data/crm"), type="string"),
         "out": Param(os.environ.get("SALESNB_OUT", "/srv/salesnb/reports/{period}"), type="string"),
-        "period": Param(os.environ.get("SALESNB_PERIOD", "last-month"), type="string"),
+        "period": Param(os.environ.get("SALESNB_PERIOD", "last-week"), type="string"),
         "mapping": Param(os.environ.get("SALESNB_MAPPING", ""), type="string"),
         "notebooks": Param(os.environ.get("SALESNB_NOTEBOOKS", ""), type="string"),
         "force": Param(False, type="boolean"),
+        "stale_after": Param(int(os.environ.get("SALESNB_STALE_AFTER", "7")), type="integer", minimum=0),
     },
     doc_md=__doc__,
 )
@@ -82,6 +84,7 @@ def salesnb_weekly():
             mapping=params["mapping"] or None,
             notebooks=params["notebooks"] or None,
             force=params["force"],
+            stale_after=params["stale_after"],
         )
         batch.save()
         print(f"{len(batch.jobs)} reports planned, {len(batch.to_run)} to render into {batch.out_dir}")

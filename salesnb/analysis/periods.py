@@ -7,9 +7,11 @@ contract's forms into one::
     2025-Q2                   a calendar quarter
     2025-06                   a calendar month
     2025-01-15..2025-03-31    a date range, both ends inclusive
-    last-month, last-quarter, last-year, ytd
+    last-week, last-month, last-quarter, last-year, ytd
                               resolved against ``as_of`` (default today), so
                               a scheduled run and its rerun name the same dates
+                              (``last-week``: the Monday-to-Sunday week before
+                              the one ``as_of`` is in, a range of 7 days)
 
 Periods run within the years :data:`salesnb.io.schema.FIRST_YEAR` to
 :data:`~salesnb.io.schema.LAST_YEAR` (1900 to 2100), the same years a date
@@ -39,7 +41,10 @@ __all__ = [
     "KINDS",
     "RELATIVE",
     "Period",
+    "DEFAULT_STALE_AFTER",
     "data_span",
+    "last_date",
+    "stale_data",
     "no_data_in",
     "parse_period",
     "periods_between",
@@ -48,12 +53,12 @@ __all__ = [
 
 KINDS = ("year", "quarter", "month", "range")
 FREQS = ("month", "quarter", "year")
-RELATIVE = ("last-month", "last-quarter", "last-year", "ytd")
+RELATIVE = ("last-week", "last-month", "last-quarter", "last-year", "ytd")
 
 ACCEPTED_FORMS = (
     "2025 (a year), 2025-Q2 (a quarter), 2025-06 (a month), "
     "2025-01-15..2025-03-31 (a date range, inclusive), "
-    "or last-month, last-quarter, last-year, ytd (relative to --as-of, default today)"
+    "or last-week, last-month, last-quarter, last-year, ytd (relative to --as-of, default today)"
 )
 
 _DAY = pd.Timedelta(days=1)
@@ -184,7 +189,7 @@ def parse_period(text: str, *, as_of: DateLike | None = None) -> Period:
     ----------
     text : str, int or Period
         ``2025``, ``2025-Q2``, ``2025-06``, ``2025-01-15..2025-03-31``,
-        ``last-month``, ``last-quarter``, ``last-year`` or ``ytd``. A
+        ``last-week``, ``last-month``, ``last-quarter``, ``last-year`` or ``ytd``. A
         :class:`Period` is returned as it is.
     as_of : date-like, optional
         The day relative periods count back from (default: today). ``ytd``
@@ -251,6 +256,48 @@ def data_span(ds) -> Period:
     if not lows:
         raise InputError("the data holds no dates, so it has no span; pass a period such as --period 2025")
     return Period.between(min(lows).normalize(), max(highs).normalize())
+
+
+DEFAULT_STALE_AFTER = 7
+"""Days the data's last record may lie before a period's end before pages warn (``--stale-after``)."""
+
+
+def last_date(ds) -> pd.Timestamp | None:
+    """The day of the data's latest record: the latest opportunity created or
+    deal closed, activity or order (the dates :func:`data_span` spans; an open
+    deal's expected close date is not a record). None when the data holds no dates."""
+    highs = [high for _, high in (_date_bounds(c) for c in _dated_columns(ds) if len(c)) if pd.notna(high)]
+    return max(highs).normalize() if highs else None
+
+
+def stale_data(ds, period: Period, *, after_days: int = DEFAULT_STALE_AFTER) -> dict | None:
+    """Whether the data stops well before ``period`` ends: an old export a
+    scheduled run would otherwise report on quietly. None when the latest
+    record (:func:`last_date`) is at most ``after_days`` days before the
+    period's last day; else ``{"last_date", "period_end", "days_before_end",
+    "stale_after", "text"}``, ``text`` the warning every page and the index show."""
+    if not isinstance(after_days, int) or isinstance(after_days, bool) or after_days < 0:
+        raise InputError(f"--stale-after is a whole number of days, 0 or more, not {after_days!r}")
+    last = last_date(ds)
+    if last is None:
+        return None
+    behind = int((period.end - last) / _DAY)
+    if behind <= after_days:
+        return None
+    return {
+        "last_date": _iso(last),
+        "period_end": _iso(period.end),
+        "days_before_end": behind,
+        "stale_after": after_days,
+        "text": (
+            f"Old data: the latest record is from {_iso(last)}, {behind} days before {period.label} ends "
+            f"({_iso(period.end)}). Those days are missing from these figures, not quiet: check that the export ran."
+        ),
+    }
+
+
+def _iso(day: pd.Timestamp) -> str:
+    return day.date().isoformat()
 
 
 def no_data_in(ds, period: Period) -> str | None:
@@ -347,6 +394,9 @@ def _as_day(value, what: str) -> pd.Timestamp:
 def _relative(name: str, today: pd.Timestamp) -> Period:
     if name == "ytd":
         return Period.between(pd.Timestamp(today.year, 1, 1), today)
+    if name == "last-week":  # Monday to Sunday, the week before today's (ISO weeks)
+        monday = today - pd.Timedelta(days=today.weekday())
+        return Period.between(monday - pd.Timedelta(days=7), monday - _DAY)
     if name == "last-year":
         return Period.for_year(today.year - 1)
     if name == "last-quarter":

@@ -46,6 +46,7 @@ def validate(
         )
     dataset = load(source, mapping, strict=strict, expectations=expectations)
     click.echo(describe(dataset))
+    click.echo(_latest_record(dataset))
     for table, file in _outside_files(dataset):
         click.echo(f"Read from outside the source folder: {table} from {file} (an absolute path in the mapping)")
     shown = dataset.problems if show_all else dataset.problems[:MAX_PROBLEMS_SHOWN]
@@ -68,6 +69,19 @@ def validate(
         )
         write_text(target, to_csv_text(dataset.quarantine))
         click.echo(f"\nwrote {dataset.quarantined_rows} set-aside rows to {quarantine_out}")
+
+
+def _latest_record(dataset) -> str:
+    """The data's last date, so an old export is seen before a report is run on it."""
+    from salesnb.analysis.periods import DEFAULT_STALE_AFTER, last_date
+
+    latest = last_date(dataset)
+    if latest is None:
+        return "Data runs to: no dated records"
+    return (
+        f"Data runs to {latest.date().isoformat()} (the latest opportunity, deal closed, activity or order); "
+        f"a report warns when that is more than {DEFAULT_STALE_AFTER} days before its period ends (--stale-after)"
+    )
 
 
 def _outside_files(dataset) -> list[tuple[str, str]]:

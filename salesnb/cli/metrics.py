@@ -39,7 +39,7 @@ def _period(ctx, param, value):
     "--period",
     metavar="P",
     callback=_period,
-    help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-month, last-quarter, last-year or ytd. "
+    help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-week, last-month, last-quarter, last-year or ytd. "
     "Default: the whole span of the data.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)

@@ -19,7 +19,7 @@ from salesnb.cli.group import cli
 @click.option(
     "--period",
     required=True,
-    help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, or last-month, last-quarter, last-year, ytd "
+    help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, or last-week, last-month, last-quarter, last-year, ytd "
     "(resolved once against --as-of).",
 )
 @click.option(
@@ -106,6 +106,14 @@ from salesnb.cli.group import cli
     help="Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of --jobs workers).",
 )
 @click.option(
+    "--stale-after",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    metavar="DAYS",
+    help="Warn at the top of every page and the index when the data's latest record is more than DAYS before the period's end.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["auto", "fork", "kernel"]),
     default="auto",
@@ -133,6 +141,7 @@ def report(
     executor,
     scheduler,
     engine,
+    stale_after,
 ):
     """Render coaching reports for SOURCE as self-contained HTML in DIR.
 
@@ -171,6 +180,7 @@ def report(
                 engine=engine,
                 executor=runner,
                 overviews=overviews or None,
+                stale_after=stale_after,
             )
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (BatchStopped): one line, exit 128 + signal
         signum = getattr(exc, "signum", signal.SIGINT)
@@ -189,7 +199,7 @@ def report(
 
 
 @cli.command("schedule")
-@click.option("--cadence", required=True, type=click.Choice(["daily", "weekly", "monthly"]))
+@click.option("--cadence", required=True, type=click.Choice(["daily", "weekly", "monthly", "quarterly"]))
 @click.option("--at", "at", default="06:00", show_default=True, metavar="HH:MM", help="Time of day (24-hour).")
 @click.option(
     "--weekday",
@@ -197,7 +207,9 @@ def report(
     default=None,
     help="Day of a weekly run (default: mon).",
 )
-@click.option("--day", type=click.IntRange(1, 28), default=None, help="Day of the month of a monthly run (default: 1).")
+@click.option(
+    "--day", type=click.IntRange(1, 28), default=None, help="Day of the month of a monthly or quarterly run (default: 1)."
+)
 @click.option("--source", required=True, help="The data source, as for `salesnb report`.")
 @click.option(
     "--out",
@@ -205,19 +217,32 @@ def report(
     metavar="DIR",
     help="Output folder; {period} and {as_of} keep one folder per run, e.g. reports/{period}.",
 )
-@click.option("--period", default=None, help="A relative period: last-month (default), last-quarter, last-year or ytd.")
+@click.option(
+    "--period",
+    default=None,
+    help="A relative period. Default: the cadence's: ytd (daily), last-week (weekly), last-month (monthly), "
+    "last-quarter (quarterly).",
+)
 @click.option("--mapping", default=None, metavar="M", help="mapping.yml, as for `salesnb report`.")
 @click.option("--expectations", default=None, metavar="FILE", help="expectations.yml, as for `salesnb report`.")
 @click.option("--notebooks", default=None, metavar="DIR", help="Notebooks folder, as for `salesnb report`.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--stale-after",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    metavar="DAYS",
+    help="Passed to `salesnb report`: warn when the data ends more than DAYS before the period.",
+)
 @click.option("--name", default="salesnb-report", show_default=True, help="Name of the systemd units.")
-def schedule(cadence, at, weekday, day, source, out, period, mapping, expectations, notebooks, jobs, name):
+def schedule(cadence, at, weekday, day, source, out, period, mapping, expectations, notebooks, jobs, stale_after, name):
     """Print a crontab line and a systemd service + timer that run
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
     from salesnb.run.outputs import fill_placeholders
-    from salesnb.run.schedule import DEFAULT_PERIOD, Schedule, render_schedule
+    from salesnb.run.schedule import DEFAULT_PERIODS, Schedule, render_schedule
 
-    period = period or DEFAULT_PERIOD
+    period = period or DEFAULT_PERIODS[cadence]
     _check_period(period)
     fill_placeholders(out, {"period": period, "as_of": "2000-01-01"})  # a bad placeholder fails now, not at 6 a.m.
     plan = Schedule(
@@ -232,7 +257,8 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, expectatio
         mapping=_absolute(mapping) if mapping else None,
         notebooks=_absolute(notebooks) if notebooks else None,
         extra=(("--expectations", _absolute(expectations)) if expectations else ())
-        + (("--jobs", str(jobs)) if jobs != 1 else ()),
+        + (("--jobs", str(jobs)) if jobs != 1 else ())
+        + (("--stale-after", str(stale_after)) if stale_after != 7 else ()),
         name=name,
     )
     click.echo(render_schedule(plan), nl=False)

@@ -85,10 +85,13 @@ class SQLSource:
             else:
                 import sqlalchemy
 
-                engine = sqlalchemy.create_engine(self.source)
+                engine = sqlalchemy.create_engine(_with_installed_driver(self.source))
                 self._connection = engine.connect()
                 if engine.dialect.name == "postgresql":
+                    # Every transaction of the session read-only; the SET itself ran in the one
+                    # the connection opened, which it does not cover: end that one first.
                     self._connection.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    self._connection.commit()
         except DataError:
             raise
         except Exception as exc:  # drivers raise their own types
@@ -212,6 +215,22 @@ class SQLSource:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _with_installed_driver(url: str):
+    """``url``, or for a bare ``postgresql://`` URL with psycopg 3 installed
+    (the ``postgres`` extra) and psycopg2 not, the same URL for psycopg 3:
+    SQLAlchemy 2.0 takes psycopg2 for a bare URL (2.1 takes psycopg)."""
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername != "postgresql" or importlib.util.find_spec("psycopg2") is not None:
+        return url
+    if importlib.util.find_spec("psycopg") is None:
+        return url
+    return parsed.set(drivername="postgresql+psycopg")
 
 
 def _file_kind(path) -> str | None:

@@ -133,14 +133,15 @@ def html_exporter():
     return exporter
 
 
-def notebook_to_html(nb, *, title: str, subtitle: str = "") -> str:
+def notebook_to_html(nb, *, title: str, subtitle: str = "", warning: str = "") -> str:
     """Render executed notebook ``nb`` (a NotebookNode) as a report page.
 
     ``title`` becomes the page title and heading, ``subtitle`` the line
-    under it (period, date of the data); both are escaped.
+    under it (period, date of the data), ``warning`` a warning above it
+    (old data); all are escaped.
     """
     if not isinstance(title, str) or not title.strip():
         raise ValueError("a report needs a non-empty title")
-    resources = {"salesnb": {"title": title, "subtitle": subtitle or ""}}
+    resources = {"salesnb": {"title": title, "subtitle": subtitle or "", "warning": warning or ""}}
     body, _ = html_exporter().from_notebook_node(nb, resources=resources)
     return body

@@ -284,6 +284,7 @@ def run_batch(
     force: bool = False,
     engine: str = "auto",
     overviews: bool | None = None,
+    stale_after: int = 7,
 ) -> BatchResult:
     """Render every report of one batch into ``out``; see the module docstring.
 
@@ -299,7 +300,9 @@ def run_batch(
     ``engine``: ``fork`` (warm template, a fresh fork per report),
     ``kernel`` (a fresh Jupyter kernel per report) or ``auto`` (fork on
     Linux). ``reps``, ``teams`` and ``overviews`` choose the reports: see
-    :func:`plan_batch`.
+    :func:`plan_batch`. ``stale_after``: when the data's latest record lies
+    more than this many days before the period's end, every page and the index
+    warn (the manifest's ``stale_data``; :func:`salesnb.analysis.periods.stale_data`).
 
     Workers: never more than the reports to render, nor
     :data:`~salesnb.run.executors.MAX_WORKERS`; with ``jobs > 1`` the pool
@@ -341,6 +344,7 @@ def run_batch(
                 cell_timeout=cell_timeout,
                 engine=engine,
                 overviews=overviews,
+                stale_after=stale_after,
             )
             if early is None:
                 from salesnb.run.executors import worker_count
@@ -411,6 +415,7 @@ def prepare_batch(
     kernel_name: str = KERNEL_NAME,
     engine: str = "auto",
     overviews: bool | None = None,
+    stale_after: int = 7,
 ) -> BatchPlan:
     """Plan a batch without running it: load the data once, store it for the
     reports, decide what to render. For schedulers that run each report as
@@ -437,6 +442,7 @@ def prepare_batch(
         cell_timeout=cell_timeout,
         engine=engine,
         overviews=overviews,
+        stale_after=stale_after,
     )
 
 
@@ -456,6 +462,7 @@ def _prepare(
     engine,
     overviews=None,
     expectations=None,
+    stale_after: int = 7,
 ) -> BatchPlan:
     started = utc_now()
     reps, teams = list(reps), list(teams)
@@ -469,9 +476,12 @@ def _prepare(
     _require_kernel(kernel_name)
 
     dataset = _load_dataset(source, mapping, expectations)
-    from salesnb.analysis.periods import require_data_in
+    from salesnb.analysis.periods import last_date, require_data_in, stale_data
 
     require_data_in(dataset, resolved)  # a period the data does not reach: say so, render no pages of zeros
+    latest = last_date(dataset)
+    data_last_date = latest.date().isoformat() if latest is not None else None
+    stale = stale_data(dataset, resolved, after_days=stale_after)  # an old export: every page and the index say so
     fingerprint = _data_fingerprint(dataset, source, mapping)
     cache_dir = out_dir / STATE_DIR / "cache" / (fingerprint[:16] or "data")
     planned = plan_batch(
@@ -491,6 +501,8 @@ def _prepare(
         engine=engine,
         cache_dir=cache_dir,
         overviews=overviews,
+        data_last_date=data_last_date,
+        warning=stale["text"] if stale else "",
     )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -542,6 +554,8 @@ def _prepare(
         **({"expectations": parameter_path(expectations)} if expectations is not None else {}),
         "notebooks": str(notebooks_dir),
         "data_fingerprint": fingerprint,
+        "data_last_date": data_last_date,
+        "stale_data": stale,
         "engine": resolve_engine(engine),
         "force": bool(force),
         "partial": bool(reps or teams),

@@ -51,7 +51,7 @@ def render_report(job: ReportJob) -> dict:
         nb = _execute(job, capture)
         from salesnb.present import render
 
-        page = render.notebook_to_html(nb, title=job.title, subtitle=job.subtitle)
+        page = render.notebook_to_html(nb, title=job.title, subtitle=job.subtitle, warning=job.warning)
         del nb
         from salesnb.run.outputs import check_no_symlinks
 

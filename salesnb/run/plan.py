@@ -84,6 +84,7 @@ class ReportJob:
     engine: str = "fork"
     cache_dir: str = ""
     input_key: str = ""
+    warning: str = ""  # shown at the top of the page: old data (salesnb.analysis.periods.stale_data)
 
     def entry(self) -> dict:
         """The manifest fields that describe this report (not how it ran)."""
@@ -170,6 +171,8 @@ def plan_batch(
     engine: str = "auto",
     cache_dir=None,
     overviews: bool | None = None,
+    data_last_date: str | None = None,
+    warning: str = "",
 ) -> list[ReportJob]:
     """One job per report: data_quality, then one team_overview per team,
     forecast_review (when the source has a forecasts table), one
@@ -188,6 +191,8 @@ def plan_batch(
     Each job carries its ``input_key`` (see :func:`input_key`), the
     ``engine`` that runs it (``fork``, ``kernel``; ``auto`` is ``fork``
     where the platform can fork) and the batch's data ``cache_dir``.
+    ``data_last_date`` (the day of the latest record) is stated under every
+    page's title and ``warning`` (old data) shown above it.
     Raises :class:`InputError` naming any rep or team not in the data.
     ``period`` is a resolved :class:`~salesnb.analysis.periods.Period`.
     """
@@ -210,6 +215,8 @@ def plan_batch(
         common["expectations"] = parameter_path(expectations)
     shown = dict(common, source=mask_url(common["source"]))
     subtitle = f"{period.label} ({iso_day(period.start)} to {iso_day(period.end)}), as of {as_of.isoformat()}"
+    if data_last_date:
+        subtitle += f"; data to {data_last_date}"
     engine = resolve_engine(engine)
     notebook_hashes: dict[str, str] = {}
 
@@ -239,8 +246,12 @@ def plan_batch(
             engine=engine,
             cache_dir=str(cache_dir) if cache_dir else "",
             input_key=input_key(
-                data_fingerprint=data_fingerprint, notebook_hash=notebook_hashes[kind], parameters={**common, **extra}, kind=kind
+                data_fingerprint=data_fingerprint,
+                notebook_hash=notebook_hashes[kind],
+                parameters={**common, **extra, **({"warning": warning} if warning else {})},  # a new warning re-renders
+                kind=kind,
             ),
+            warning=warning,
         )
 
     jobs = [job("data_quality", None, "all reps", f"Data quality, {period.label}")] if overviews else []

@@ -2,27 +2,36 @@
 
 Pure functions that return text; ``salesnb schedule`` prints it. Every
 schedule runs ``salesnb report ... --as-of <date of the run>`` with a
-relative period (``last-month`` by default), so the run names its dates
-and a rerun of the same day's command renders the same period::
+relative period that follows the cadence (:data:`DEFAULT_PERIODS`: a weekly
+run reports on last week, a monthly one on last month), so the run names
+its dates and a rerun of the same day's command renders the same period::
 
     >>> s = Schedule(cadence="weekly", source="/data/crm", out="/srv/reports/{period}",
     ...              executable="/opt/salesnb/.venv/bin/salesnb")
     >>> print(crontab_line(s))
-    0 6 * * 1 /opt/salesnb/.venv/bin/salesnb report /data/crm --period last-month --out '/srv/reports/{period}' --as-of "$(date +\\%F)"
+    0 6 * * 1 /opt/salesnb/.venv/bin/salesnb report /data/crm --period last-week --out '/srv/reports/{period}' --as-of "$(date +\\%F)"
+
+A source URL that holds a secret (a password, a ``?token=``) is never
+written into the schedule: the command reads it from ``$SALESNB_SOURCE``,
+set by an environment file (:attr:`Schedule.secrets_file`, readable by
+you alone) that the command sources first; the text shows the URL masked.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
 
 from salesnb.errors import InputError
+from salesnb.io.urls import mask_url, url_secrets
 
 __all__ = [
     "CADENCES",
     "WEEKDAYS",
-    "DEFAULT_PERIOD",
+    "DEFAULT_PERIODS",
+    "SOURCE_VARIABLE",
     "Schedule",
     "report_argv",
     "crontab_line",
@@ -31,9 +40,14 @@ __all__ = [
     "render_schedule",
 ]
 
-CADENCES = ("daily", "weekly", "monthly")
+CADENCES = ("daily", "weekly", "monthly", "quarterly")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DEFAULT_PERIOD = "last-month"  # a whole, closed month: the same numbers on every rerun
+#: The period each cadence reports on unless --period says otherwise: the whole,
+#: closed period just ended (the same numbers on every rerun), or for a daily
+#: run the year to date (each run adds the days since the last one).
+DEFAULT_PERIODS = {"daily": "ytd", "weekly": "last-week", "monthly": "last-month", "quarterly": "last-quarter"}
+#: The environment variable a scheduled command reads a secret-holding source URL from.
+SOURCE_VARIABLE = "SALESNB_SOURCE"
 DEFAULT_AT = "06:00"
 _CRON_WEEKDAY = {day: str((i + 1) % 7) for i, day in enumerate(WEEKDAYS)}  # cron: sun=0, mon=1
 _SYSTEMD_WEEKDAY = {day: day.capitalize() for day in WEEKDAYS}
@@ -47,14 +61,18 @@ class Schedule:
     not start in your working folder.
 
     ``weekday`` is for weekly runs (default ``mon``), ``day`` the day of
-    the month for monthly runs (1-28, default 1). ``extra`` holds further
+    the month for monthly and quarterly runs (1-28, default 1; a quarterly
+    run is in January, April, July and October). ``period`` defaults to
+    the cadence's (:data:`DEFAULT_PERIODS`). ``extra`` holds further
     ``salesnb report`` arguments, already split (``["--jobs", "2"]``).
+    ``secrets_file`` is where a source URL holding a secret is kept (as
+    ``SALESNB_SOURCE='...'``; default ``~/.config/salesnb/<name>.env``).
     """
 
     cadence: str
     source: str
     out: str
-    period: str = DEFAULT_PERIOD
+    period: str | None = None
     at: str = DEFAULT_AT
     weekday: str | None = None
     day: int | None = None
@@ -63,10 +81,13 @@ class Schedule:
     notebooks: str | None = None
     extra: tuple[str, ...] = field(default_factory=tuple)
     name: str = "salesnb-report"
+    secrets_file: str | None = None
 
     def __post_init__(self):
         if self.cadence not in CADENCES:
             raise InputError(f"cadence must be one of {', '.join(CADENCES)}, not {self.cadence!r}")
+        if self.period is None:
+            object.__setattr__(self, "period", DEFAULT_PERIODS[self.cadence])
         if not _AT.match(self.at or ""):
             raise InputError(f"--at is a time of day as HH:MM (24-hour), such as 06:00, not {self.at!r}")
         if self.weekday is not None:
@@ -75,8 +96,8 @@ class Schedule:
             if self.weekday.lower()[:3] not in WEEKDAYS:
                 raise InputError(f"--weekday is one of {', '.join(WEEKDAYS)}, not {self.weekday!r}")
         if self.day is not None:
-            if self.cadence != "monthly":
-                raise InputError(f"--day only applies to a monthly schedule, not a {self.cadence} one")
+            if self.cadence not in ("monthly", "quarterly"):
+                raise InputError(f"--day only applies to a monthly or quarterly schedule, not a {self.cadence} one")
             if not isinstance(self.day, int) or not 1 <= self.day <= 28:
                 raise InputError(f"--day is a day of the month from 1 to 28 (every month has it), not {self.day!r}")
         for label, value in (("source", self.source), ("out", self.out), ("period", self.period)):
@@ -86,6 +107,10 @@ class Schedule:
                 raise InputError(f"{label} cannot contain a line break")
         if not _UNIT_NAME.match(self.name):
             raise InputError(f"the unit name may hold letters, digits, '_', '.' and '-', not {self.name!r}")
+        if self.secrets_file is None:
+            object.__setattr__(self, "secrets_file", os.path.expanduser(f"~/.config/salesnb/{self.name}.env"))
+        if "\n" in self.secrets_file or "\r" in self.secrets_file:
+            raise InputError("secrets_file cannot contain a line break")
 
     @property
     def hour(self) -> int:
@@ -103,9 +128,16 @@ class Schedule:
     def day_or_default(self) -> int:
         return self.day or 1
 
+    @property
+    def source_has_secret(self) -> bool:
+        """Whether the source URL holds a password or another secret (then the
+        command reads it from ``$SALESNB_SOURCE``, never from its own text)."""
+        return bool(url_secrets(self.source))
+
 
 def report_argv(schedule: Schedule) -> list[str]:
-    """The ``salesnb report`` command line, without ``--as-of``."""
+    """The ``salesnb report`` command line, without ``--as-of`` (with the
+    real source: the command a schedule runs, once its secrets are read)."""
     argv = [schedule.executable, "report", schedule.source, "--period", schedule.period, "--out", schedule.out]
     if schedule.mapping:
         argv += ["--mapping", schedule.mapping]
@@ -115,9 +147,16 @@ def report_argv(schedule: Schedule) -> list[str]:
     return argv
 
 
-def _shell_command(schedule: Schedule) -> str:
-    """The command for /bin/sh, with the run's date as ``--as-of``."""
-    return " ".join(shlex.quote(arg) for arg in report_argv(schedule)) + ' --as-of "$(date +%F)"'
+def _shell_command(schedule: Schedule, *, exec_: bool = False) -> str:
+    """The command for /bin/sh, with the run's date as ``--as-of``. A source
+    holding a secret is read from ``$SALESNB_SOURCE``, which the command
+    first sets by sourcing :attr:`Schedule.secrets_file`."""
+    words = [shlex.quote(arg) for arg in report_argv(schedule)]
+    prefix = "exec " if exec_ else ""
+    if schedule.source_has_secret:
+        words[2] = f'"${SOURCE_VARIABLE}"'
+        prefix = f". {shlex.quote(schedule.secrets_file)} && {prefix}"
+    return prefix + " ".join(words) + ' --as-of "$(date +%F)"'
 
 
 def crontab_line(schedule: Schedule) -> str:
@@ -127,6 +166,8 @@ def crontab_line(schedule: Schedule) -> str:
         when = f"{schedule.minute} {schedule.hour} * * *"
     elif schedule.cadence == "weekly":
         when = f"{schedule.minute} {schedule.hour} * * {_CRON_WEEKDAY[schedule.weekday_or_default]}"
+    elif schedule.cadence == "quarterly":
+        when = f"{schedule.minute} {schedule.hour} {schedule.day_or_default} 1,4,7,10 *"
     else:
         when = f"{schedule.minute} {schedule.hour} {schedule.day_or_default} * *"
     return f"{when} {_shell_command(schedule).replace('%', chr(92) + '%')}"
@@ -138,6 +179,8 @@ def _describe(schedule: Schedule) -> str:
         return f"every {_SYSTEMD_WEEKDAY[schedule.weekday_or_default]} at {at}"
     if schedule.cadence == "monthly":
         return f"on day {schedule.day_or_default} of every month at {at}"
+    if schedule.cadence == "quarterly":
+        return f"on day {schedule.day_or_default} of January, April, July and October at {at}"
     return f"every day at {at}"
 
 
@@ -158,7 +201,7 @@ def systemd_service(schedule: Schedule) -> str:
         "\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"ExecStart=/bin/sh -c {_systemd_quote('exec ' + _shell_command(schedule))}\n"
+        f"ExecStart=/bin/sh -c {_systemd_quote(_shell_command(schedule, exec_=True))}\n"
         "Nice=10\n"
     )
 
@@ -171,6 +214,8 @@ def systemd_timer(schedule: Schedule) -> str:
         calendar = f"*-*-* {time_of_day}"
     elif schedule.cadence == "weekly":
         calendar = f"{_SYSTEMD_WEEKDAY[schedule.weekday_or_default]} *-*-* {time_of_day}"
+    elif schedule.cadence == "quarterly":
+        calendar = f"*-01,04,07,10-{schedule.day_or_default:02d} {time_of_day}"
     else:
         calendar = f"*-*-{schedule.day_or_default:02d} {time_of_day}"
     return (
@@ -190,9 +235,19 @@ def render_schedule(schedule: Schedule) -> str:
     """Everything ``salesnb schedule`` prints: the crontab line, then the
     systemd pair, each with the one step that installs it."""
     name = schedule.name
+    secret = ""
+    if schedule.source_has_secret:
+        secret = (
+            f"# The source, {mask_url(schedule.source)}, holds a secret, so it is not written below:\n"
+            f"# each run reads it from ${SOURCE_VARIABLE}, set by {schedule.secrets_file}. Create that file,\n"
+            "# readable by you alone (chmod 600), holding one line with the real URL in single quotes:\n"
+            f"#   {SOURCE_VARIABLE}='{mask_url(schedule.source)}'   (with the real password for ***)\n"
+            "#\n"
+        )
     return (
         f"# salesnb report, {schedule.period}, {_describe(schedule)}.\n"
         "#\n"
+        f"{secret}"
         "# Either cron: add this line with `crontab -e`\n"
         "# (cron mails the output; append `>> /path/to/salesnb.log 2>&1` to keep it in a file):\n"
         f"{crontab_line(schedule)}\n"
