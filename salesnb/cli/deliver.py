@@ -6,7 +6,7 @@ import click
 
 from salesnb.cli.group import cli
 
-__all__ = ["deliver", "deliver_batch"]
+__all__ = ["deliver", "deliver_batch", "check_delivery_file"]
 
 
 @cli.command("deliver")
@@ -83,6 +83,18 @@ def deliver_batch(batch_dir, *, smtp=None, folders=None, recipients=None, dry_ru
         summary += f"; rerun the same command to send the {len(failed)} not sent (the send log skips the others)"
     click.echo(summary, err=bool(failed))
     return 1 if failed else 0
+
+
+def check_delivery_file(path) -> None:
+    """A recipients file for ``--deliver``: readable, naming where to deliver (smtp: or folders:)."""
+    from salesnb.run.deliver import parse_smtp_url
+    from salesnb.run.recipients import read_recipients
+
+    read = read_recipients(path)
+    if bool(read.smtp) == bool(read.folders):
+        raise click.UsageError(f"--deliver {path}: the file must name one of smtp: URL and folders: OUT")
+    if read.smtp:
+        parse_smtp_url(read.smtp)
 
 
 def _printable(text) -> str:

@@ -106,6 +106,13 @@ from salesnb.cli.group import cli
     help="fork: a warm process per worker, a fresh fork of it per report (fast); "
     "kernel: a fresh Jupyter kernel per report (slow); auto: fork on Linux, else kernel.",
 )
+@click.option(
+    "--deliver",
+    "deliver",
+    default=None,
+    metavar="FILE",
+    help="Then deliver the batch as `salesnb deliver DIR --recipients FILE` does, to the smtp: or folders: FILE names.",
+)
 @click.pass_context
 def report(
     ctx,
@@ -125,6 +132,7 @@ def report(
     executor,
     scheduler,
     engine,
+    deliver,
 ):
     """Render coaching reports for SOURCE as self-contained HTML in DIR.
 
@@ -134,13 +142,18 @@ def report(
     them); --rep/--team render only the reports named (--rep alone: only
     those reps' pages) and keep the others from earlier runs. DIR must be
     new, empty or a folder salesnb wrote; it is never the data's folder.
-    Exits 1 if any report failed; the others are still written.
+    Exits 1 if any report failed; the others are still written. --deliver
+    FILE then sends each reader their pages (a failed page is not sent).
     """
     from salesnb.run.batch import run_batch
     from salesnb.run.executors import make_executor
 
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
+    if deliver is not None:  # a delivery that cannot happen is said before the batch runs
+        from salesnb.cli.deliver import check_delivery_file
+
+        check_delivery_file(deliver)
     jobs = _checked_jobs(jobs)
     runner = None
     try:
@@ -176,6 +189,10 @@ def report(
         where = f"; notebook kept in {result.out_dir / failed['failed_notebook']}" if failed["failed_notebook"] else ""
         click.echo(f"failed: {failed['kind']} {_printable(failed['label'])}: {_printable(failed['error'])}{where}", err=True)
     click.echo(result.summary())
+    if deliver is not None:
+        from salesnb.cli.deliver import deliver_batch
+
+        ctx.exit(max(result.exit_code, deliver_batch(result.out_dir, recipients=deliver)))
     ctx.exit(result.exit_code)
 
 
@@ -201,7 +218,8 @@ def report(
 @click.option("--notebooks", default=None, metavar="DIR", help="Notebooks folder, as for `salesnb report`.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--name", default="salesnb-report", show_default=True, help="Name of the systemd units.")
-def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks, jobs, name):
+@click.option("--deliver", default=None, metavar="FILE", help="Deliver each run's pages as `salesnb report --deliver FILE` does.")
+def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks, jobs, name, deliver):
     """Print a crontab line and a systemd service + timer that run
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
     from salesnb.run.outputs import fill_placeholders
@@ -210,6 +228,10 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
     period = period or DEFAULT_PERIOD
     _check_period(period)
     fill_placeholders(out, {"period": period, "as_of": "2000-01-01"})  # a bad placeholder fails now, not at 6 a.m.
+    if deliver is not None:
+        from salesnb.cli.deliver import check_delivery_file
+
+        check_delivery_file(deliver)
     plan = Schedule(
         cadence=cadence,
         source=_absolute(source),
@@ -221,7 +243,7 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, notebooks,
         executable=_salesnb_executable(),
         mapping=_absolute(mapping) if mapping else None,
         notebooks=_absolute(notebooks) if notebooks else None,
-        extra=("--jobs", str(jobs)) if jobs != 1 else (),
+        extra=(("--jobs", str(jobs)) if jobs != 1 else ()) + (("--deliver", _absolute(deliver)) if deliver else ()),
         name=name,
     )
     click.echo(render_schedule(plan), nl=False)

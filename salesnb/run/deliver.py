@@ -51,6 +51,7 @@ from salesnb.run.recipients import (
     Recipients,
     Withheld,
     contacts_from_reps,
+    kind_name,
     merge_contacts,
     read_recipients,
     readers_for,
@@ -206,7 +207,7 @@ def describe_plan(plan: DeliveryPlan) -> list[str]:
     for reader in plan.readers:
         roles = ", ".join(reader.roles)
         if reader.pages:
-            pages = "; ".join(f"{_kind(e)}: {e.get('label') or ''} ({e['html']})" for e in reader.pages)
+            pages = "; ".join(f"{kind_name(e)}: {e.get('label') or ''} ({e['html']})" for e in reader.pages)
             lines.append(f"{reader.address} ({roles}): {pages}")
         for withheld in reader.withheld:
             lines.append(f"{reader.address} ({roles}): not sent: {withheld.label}: {withheld.reason}")
@@ -299,7 +300,7 @@ def write_folders(plan: DeliveryPlan, out) -> list[Path]:
         raise OutputError(f"--folders {out_dir} is inside the batch folder; choose a folder outside {plan.batch_dir}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        previous = _read_json(out_dir / READERS_FILE).get("readers", {})
+        previous = {r.get("reader") for r in _read_json(out_dir / READERS_FILE).get("reports", []) if isinstance(r, dict)}
         written: dict[str, list[str]] = {}
         paths = []
         for reader in plan.readers:
@@ -326,10 +327,18 @@ def write_folders(plan: DeliveryPlan, out) -> list[Path]:
             shutil.rmtree(old, ignore_errors=True)
             written[name] = [relative for _, relative in files]
             paths.append(final)
-        for name in set(previous) - set(written):  # a reader who is gone: their folder goes too
-            if "/" not in name and name not in (".", "..") and (out_dir / name).is_dir():
+        for name in previous - set(written):  # a reader who is gone: their folder goes too
+            if isinstance(name, str) and "/" not in name and name not in ("", ".", "..") and (out_dir / name).is_dir():
                 shutil.rmtree(out_dir / name, ignore_errors=True)
-        atomic.write_json(out_dir / READERS_FILE, {"batch": str(plan.batch_dir), "period": plan.period, "readers": written})
+        from salesnb.run.plan import salesnb_version
+
+        listing = {
+            "salesnb_version": salesnb_version(),  # marks OUT as salesnb's (see run.outputs.check_output_folder)
+            "batch": str(plan.batch_dir),
+            "period": plan.period,
+            "reports": [{"reader": name, "files": files} for name, files in written.items()],
+        }
+        atomic.write_json(out_dir / READERS_FILE, listing)
     except OSError as exc:
         raise OutputError(f"cannot write the reader folders in {out_dir}: {exc.strerror or exc}") from None
     return paths
@@ -407,7 +416,7 @@ def _table_contacts(manifest: dict, recipients: Recipients, batch_dir: Path) -> 
 
 def _reader_index(reader: Reader, files: list[tuple[dict, str]], period: str | None) -> str:
     items = "\n".join(
-        f'<li><a href="{html.escape(relative, quote=True)}">{html.escape(_kind(entry))}: '
+        f'<li><a href="{html.escape(relative, quote=True)}">{html.escape(kind_name(entry))}: '
         f"{html.escape(str(entry.get('label') or ''))}</a></li>"
         for entry, relative in files
     )
@@ -417,20 +426,6 @@ def _reader_index(reader: Reader, files: list[tuple[dict, str]], period: str | N
         f'<title>{title}</title></head>\n<body style="font-family: sans-serif; margin: 2em">\n'
         f"<h1>{title}</h1>\n<p>For {html.escape(reader.address)}.</p>\n<ul>\n{items}\n</ul>\n</body></html>\n"
     )
-
-
-_KIND_WORDS = {
-    "index": "Queue",
-    "rep_coaching": "Coaching report",
-    "team_overview": "Team overview",
-    "data_quality": "Data quality",
-    "forecast_review": "Forecast review",
-    "training_effect": "Training effect",
-}
-
-
-def _kind(entry: dict) -> str:
-    return _KIND_WORDS.get(entry.get("kind"), str(entry.get("kind")))
 
 
 def _read_json(path: Path) -> dict:

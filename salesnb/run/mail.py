@@ -70,8 +70,10 @@ def html_to_text(html: str) -> str:
 
 
 def page_subject(entry: dict, period: str | None) -> str:
-    """A subject for a page: its title (``Coaching report, 2025: Ava Martin``) or label, on one line."""
-    text = str(entry.get("title") or entry.get("label") or "salesnb report")
+    """A subject for a page: its title (``Coaching report: Ava Martin (R01), 2025``), on one line."""
+    from salesnb.run.recipients import kind_name
+
+    text = str(entry.get("title") or f"{kind_name(entry)}: {entry.get('label') or ''}")
     if period and period not in text:
         text = f"{text}, {period}"
     return _one_line(text)

@@ -49,6 +49,7 @@ __all__ = [
     "ANALYSIS_KINDS",
     "INDEX_ENTRY",
     "check_address",
+    "kind_name",
     "read_recipients",
     "contacts_from_reps",
     "merge_contacts",
@@ -279,7 +280,8 @@ def readers_for(
         if contact.email:
             give(reader(contact.email, f"rep {rep_id}"), entry)
         for boss in bosses:
-            manager = reader(boss, f"manager of {contact.team}" if contact.team else f"manager of {rep_id}")
+            team_name = team_pages[team_key].get("key") if team_key in team_pages else contact.team
+            manager = reader(boss, f"manager of {team_name}" if team_name else f"manager of {rep_id}")
             if team_key in team_pages:
                 give(manager, team_pages[team_key])
             give(manager, entry)
@@ -316,6 +318,21 @@ def _ordered(pages: list[dict]) -> list[dict]:
     rest = [p for p in pages if p is not main]
     rest.sort(key=lambda p: (_REST_ORDER.get(p.get("kind"), 9), str(p.get("label") or "")))
     return [main, *rest]
+
+
+_KIND_NAMES = {
+    "index": "Queue",
+    "rep_coaching": "Coaching report",
+    "team_overview": "Team overview",
+    "data_quality": "Data quality",
+    "forecast_review": "Forecast review",
+    "training_effect": "Training effect",
+}
+
+
+def kind_name(entry: dict) -> str:
+    """What a page is, in words: ``Coaching report``, ``Team overview``..."""
+    return _KIND_NAMES.get(entry.get("kind"), str(entry.get("kind")))
 
 
 def _text(value) -> str | None:

@@ -18,6 +18,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from salesnb.errors import InputError
+from salesnb.io.urls import mask_url
 
 __all__ = [
     "CADENCES",
@@ -105,8 +106,10 @@ class Schedule:
 
 
 def report_argv(schedule: Schedule) -> list[str]:
-    """The ``salesnb report`` command line, without ``--as-of``."""
-    argv = [schedule.executable, "report", schedule.source, "--period", schedule.period, "--out", schedule.out]
+    """The ``salesnb report`` command line, without ``--as-of``. A password in
+    the source URL is printed as ``***`` (the schedule is shown, logged and
+    pasted): the driver reads it from its own place (e.g. ``~/.pgpass``)."""
+    argv = [schedule.executable, "report", mask_url(schedule.source), "--period", schedule.period, "--out", schedule.out]
     if schedule.mapping:
         argv += ["--mapping", schedule.mapping]
     if schedule.notebooks:
@@ -190,9 +193,16 @@ def render_schedule(schedule: Schedule) -> str:
     """Everything ``salesnb schedule`` prints: the crontab line, then the
     systemd pair, each with the one step that installs it."""
     name = schedule.name
+    masked = mask_url(schedule.source) != schedule.source
     return (
         f"# salesnb report, {schedule.period}, {_describe(schedule)}.\n"
-        "#\n"
+        + (
+            "# The source URL's password is shown as ***: remove it from the URL and keep it where the\n"
+            "# database driver reads it (for PostgreSQL: ~/.pgpass or PGPASSWORD in the unit's environment).\n"
+            if masked
+            else ""
+        )
+        + "#\n"
         "# Either cron: add this line with `crontab -e`\n"
         "# (cron mails the output; append `>> /path/to/salesnb.log 2>&1` to keep it in a file):\n"
         f"{crontab_line(schedule)}\n"
