@@ -384,3 +384,38 @@ def test_a_message_over_the_limit_leaves_out_the_largest_attachments_and_says_so
 def test_reps_email_columns_load_from_the_source(batch):
     plan = plan_delivery(batch)
     assert {r.address: r.roles for r in plan.readers}["sam@example.com"] == ["manager of South"]
+
+
+def test_reps_email_is_mapped_like_any_column(tmp_path):
+    import salesnb
+
+    source = tmp_path / "export"
+    source.mkdir()
+    (source / "reps.csv").write_text("rep_id,name,territory,E-mail\nR01,Ann,North, ann@example.com \n", encoding="utf-8")
+    (source / "opportunities.csv").write_text(
+        "opportunity_id,rep_id,created_date,status\nO1,R01,2025-01-10,open\n", encoding="utf-8"
+    )
+    (source / "mapping.yml").write_text("tables:\n  reps:\n    columns: {email: E-mail}\n", encoding="utf-8")
+    reps = salesnb.load(source).reps
+    assert reps["email"].tolist() == ["ann@example.com"] and reps["manager_email"].isna().all()
+
+
+def test_report_deliver_renders_then_writes_the_reader_folders(tmp_path, monkeypatch):
+    import salesnb.run.batch as report_module
+    import salesnb.run.execute as execute_module
+    from batches import FIXTURE_NOTEBOOKS, fake_execute, write_source
+
+    monkeypatch.setattr(execute_module, "_execute", fake_execute)
+    monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
+    source = write_source(tmp_path / "src")
+    readers = tmp_path / "readers"
+    recipients = _recipients(tmp_path, f"folders: {readers}\nreps:\n  R1: ann@example.com\n  R3: carl@example.com\n")
+    args = ["report", source, "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", tmp_path / "out"]
+    result = CliRunner().invoke(cli, [*map(str, args), "--notebooks", str(FIXTURE_NOTEBOOKS), "--deliver", str(recipients)])
+    assert result.exit_code == 1  # R3's report failed in the batch (the fixture notebook raises for it)
+    assert "carl@example.com (rep R3): not sent: Carl (R3): it failed in the batch" in result.stderr
+    assert "1 reader folder written in" in result.stdout
+    assert sorted(p.relative_to(readers).as_posix() for p in readers.rglob("*.html")) == [
+        "ann@example.com/index.html",
+        "ann@example.com/reps/" + next(p.name for p in (tmp_path / "out" / "reps").glob("r1-*.html")),
+    ]
