@@ -16,9 +16,13 @@ import socket
 from pathlib import Path
 
 import pytest
+from batches import FIXTURE_NOTEBOOKS, fake_execute, write_source
 from click.testing import CliRunner
 
+import salesnb
+import salesnb.run.batch as report_module
 import salesnb.run.deliver as deliver_module
+import salesnb.run.execute as execute_module
 from salesnb.cli import cli
 from salesnb.errors import InputError
 from salesnb.run.deliver import SEND_LOG, parse_smtp_url, plan_delivery, smtp_credentials
@@ -387,8 +391,6 @@ def test_reps_email_columns_load_from_the_source(batch):
 
 
 def test_reps_email_is_mapped_like_any_column(tmp_path):
-    import salesnb
-
     source = tmp_path / "export"
     source.mkdir()
     (source / "reps.csv").write_text("rep_id,name,territory,E-mail\nR01,Ann,North, ann@example.com \n", encoding="utf-8")
@@ -401,10 +403,6 @@ def test_reps_email_is_mapped_like_any_column(tmp_path):
 
 
 def test_report_deliver_renders_then_writes_the_reader_folders(tmp_path, monkeypatch):
-    import salesnb.run.batch as report_module
-    import salesnb.run.execute as execute_module
-    from batches import FIXTURE_NOTEBOOKS, fake_execute, write_source
-
     monkeypatch.setattr(execute_module, "_execute", fake_execute)
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
     source = write_source(tmp_path / "src")
