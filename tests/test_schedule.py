@@ -210,7 +210,7 @@ def test_schedule_with_delivery_runs_report_deliver_and_never_prints_the_source_
     assert result.exit_code == 0, result.output
     line = next(text for text in result.stdout.splitlines() if text.startswith("0 6 * * * "))
     assert (
-        f" report postgresql://ann:***@db.example.com/crm --period last-month --out {tmp_path / 'o'} --deliver {recipients} "
+        f" report 'postgresql://ann:***@db.example.com/crm' --period last-month --out {tmp_path / 'o'} --deliver {recipients} "
         in line
     )
     assert "s3cret" not in result.output
