@@ -93,10 +93,16 @@ def _amount_array(values: np.ndarray, missing: np.ndarray | None = None):
     return pa.array(np.asarray(values, np.float64), type=pa.float64(), mask=missing)
 
 
+# Contract columns a sample does not fill: it has no mailboxes to deliver to.
+_NOT_GENERATED = {"email", "manager_email"}
+
+
 def _schema(name: str):
     pa, _ = _pa()
     kinds = {DATE: pa.date32(), AMOUNT: pa.float64()}
-    return pa.schema([pa.field(c.name, kinds.get(c.kind, pa.string())) for c in TABLES[name].columns])
+    return pa.schema(
+        [pa.field(c.name, kinds.get(c.kind, pa.string())) for c in TABLES[name].columns if c.name not in _NOT_GENERATED]
+    )
 
 
 def _table(name: str, columns: dict):
