@@ -407,13 +407,21 @@ def test_report_deliver_renders_then_writes_the_reader_folders(tmp_path, monkeyp
     monkeypatch.setattr(report_module, "_require_kernel", lambda name: None)
     source = write_source(tmp_path / "src")
     readers = tmp_path / "readers"
-    recipients = _recipients(tmp_path, f"folders: {readers}\nreps:\n  R1: ann@example.com\n  R3: carl@example.com\n")
+    recipients = _recipients(
+        tmp_path, f"folders: {readers}\nreps:\n  R1: ann@example.com\n  R3: carl@example.com\n  a/b: hostile@example.com\n"
+    )
     args = ["report", source, "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", tmp_path / "out"]
     result = CliRunner().invoke(cli, [*map(str, args), "--notebooks", str(FIXTURE_NOTEBOOKS), "--deliver", str(recipients)])
     assert result.exit_code == 1  # R3's report failed in the batch (the fixture notebook raises for it)
     assert "carl@example.com (rep R3): not sent: Carl (R3): it failed in the batch" in result.stderr
-    assert "1 reader folder written in" in result.stdout
+    assert "nobody: Dan (../../etc/passwd): no address for the rep or a manager" in result.stderr
+    assert "2 reader folders written in" in result.stdout
+    pages = {p.name.split("-")[0]: p.name for p in (tmp_path / "out" / "reps").glob("*.html")}
     assert sorted(p.relative_to(readers).as_posix() for p in readers.rglob("*.html")) == [
         "ann@example.com/index.html",
-        "ann@example.com/reps/" + next(p.name for p in (tmp_path / "out" / "reps").glob("r1-*.html")),
+        "ann@example.com/reps/" + pages["r1"],
+        "hostile@example.com/index.html",
+        "hostile@example.com/reps/" + pages["a"],
     ]
+    index = (readers / "hostile@example.com" / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; (a/b)" in index and "<script>" not in index
