@@ -425,3 +425,13 @@ def test_report_deliver_renders_then_writes_the_reader_folders(tmp_path, monkeyp
     ]
     index = (readers / "hostile@example.com" / "index.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; (a/b)" in index and "<script>" not in index
+
+
+def test_a_mistake_in_recipients_yml_names_the_file_and_line(batch, tmp_path):
+    bad = _recipients(tmp_path, "managers:\n  North: nora@example.com\n  South: sam at example.com\n")
+    result = _deliver(batch, "--folders", tmp_path / "r", "--recipients", bad, "--dry-run")
+    assert result.exit_code == 1
+    assert "recipients.yml, line 3: 'sam at example.com' is not an email address" in result.stderr
+    typo = _recipients(tmp_path, "manager:\n  North: nora@example.com\n")
+    result = _deliver(batch, "--folders", tmp_path / "r", "--recipients", typo, "--dry-run")
+    assert "recipients.yml, line 1: unknown key 'manager'" in result.stderr and result.exit_code == 1
