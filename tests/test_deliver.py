@@ -194,13 +194,26 @@ def test_readers_for_gives_reps_their_own_managers_their_team_and_analysts_the_i
             ],
             ["manager of North", "analyst"],
         ),
-        "sam@x.com": ([("team_overview", "South"), ("rep_coaching", "R03"), ("data_quality", None)], ["manager of South"]),
+        # not the data-quality page: it lists every rep's flags, and sam manages only South
+        "sam@x.com": ([("team_overview", "South"), ("rep_coaching", "R03")], ["manager of South"]),
     }
     by_address = {r.address: r for r in readers}
     assert by_address["dee@x.com"].withheld == [Withheld("R04", "it failed in the batch")]
-    assert by_address["sam@x.com"].withheld == [Withheld("R04", "it failed in the batch")]
+    assert by_address["sam@x.com"].withheld == [
+        Withheld("R04", "it failed in the batch"),
+        Withheld("None", "it names reps outside their teams (it covers the whole batch)"),
+    ]
     assert by_address["ana@x.com"].pages[0] is INDEX_ENTRY
     assert unread == [Withheld("R05", "no address for the rep or a manager")]
+    # a manager of every rep in the batch gets the data-quality page
+    north_only = [reports[0], reports[1], reports[3], reports[4]]
+    nora = next(r for r in readers_for(north_only, contacts, managers={"North": ["nora@x.com"]})[0] if r.address == "nora@x.com")
+    assert [(p["kind"], p["key"]) for p in nora.pages] == [
+        ("team_overview", "North"),
+        ("rep_coaching", "R01"),
+        ("rep_coaching", "R02"),
+        ("data_quality", None),
+    ]
 
 
 # -- by mail, to a real SMTP server -------------------------------------------------------
@@ -234,14 +247,14 @@ def test_every_rep_receives_exactly_their_own_report_and_nothing_of_another_rep(
     assert str(message["Subject"]) == "Coaching report: Cy Young (R03), 2025"
 
 
-def test_a_manager_gets_the_team_page_their_reps_reports_and_data_quality(batch, smtp_server, tmp_path):
+def test_a_manager_gets_the_team_page_and_their_reps_reports_only(batch, smtp_server, tmp_path):
     recipients = _recipients(tmp_path, "managers:\n  North: nora@example.com\nreps:\n  R02: {email: bob@example.com}\n")
     result = _deliver(batch, "--smtp", smtp_server.url, "--recipients", recipients)
     assert result.exit_code == 0, result.output
     [message] = _by_recipient(smtp_server.messages)["nora@example.com"]
-    assert str(message["Subject"]) == "Team overview: North, 2025 (+3 attached)"
+    assert str(message["Subject"]) == "Team overview: North, 2025 (+2 attached)"
     assert "Team overview: North" in message.get_body(("html",)).get_content()
-    assert [p.get_filename() for p in message.iter_attachments()] == ["north.html", "r01.html", "r02.html", "data_quality.html"]
+    assert [p.get_filename() for p in message.iter_attachments()] == ["north.html", "r01.html", "r02.html"]
     everything = "\n".join(_texts(message))
     assert "Ann Lee" in everything and "Bob Stone" in everything
     for absent in ("Cy Young", "R03", "333,333", "Dee Fail", "444,444"):  # the other team's reps
@@ -286,7 +299,8 @@ def test_dry_run_prints_who_gets_which_pages_and_sends_nothing(batch, smtp_serve
         "cy@example.com (rep R03): Coaching report: Cy Young (R03) (reps/r03.html)",
         "dee@example.com (rep R04): not sent: Dee Fail (R04): it failed in the batch",
         "sam@example.com (manager of South): Team overview: South (teams/south.html); Coaching report: Cy Young (R03) "
-        "(reps/r03.html); Data quality: all reps (data_quality.html)",
+        "(reps/r03.html)",
+        "sam@example.com (manager of South): not sent: all reps: it names reps outside their teams (it covers the whole batch)",
         "dry run: 5 readers would get their pages by mail from reports@example.com; nothing was sent",
     ]
     assert smtp_server.messages == [] and not (batch / SEND_LOG).exists()
@@ -345,7 +359,6 @@ def test_folders_hold_only_each_readers_pages_and_a_reader_who_left_loses_theirs
         "sam@example.com/index.html",
         "sam@example.com/teams/south.html",
         "sam@example.com/reps/r03.html",
-        "sam@example.com/data_quality.html",
     }
     index = (out / "sam@example.com" / "index.html").read_text(encoding="utf-8")
     assert '<a href="reps/r03.html">Coaching report: Cy Young (R03)</a>' in index and "Ann Lee" not in index

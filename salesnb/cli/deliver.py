@@ -23,8 +23,9 @@ __all__ = ["deliver", "deliver_batch", "check_delivery_file"]
 def deliver(ctx, batch_dir, smtp, folders, recipients, dry_run):
     """Send each reader of the batch in DIR their own pages, and only those.
 
-    A rep gets their own report; a manager the team page, their reps'
-    reports and the data-quality page; an analyst the index. Addresses come
+    A rep gets their own report; a manager the team page and their reps'
+    reports (the data-quality page, which names every rep, only when they
+    manage every rep); an analyst the index. Addresses come
     from the reps table's email and manager_email columns and from
     --recipients. The SMTP password comes from SALESNB_SMTP_USER /
     SALESNB_SMTP_PASSWORD or ~/.netrc, never from the command line. A rerun

@@ -7,7 +7,8 @@
 
 - a **rep** (their ``email``) gets their own report, nothing else;
 - a **manager** gets, for each team they manage, the team page and the
-  reports of the team's reps, plus the data-quality page. A manager is named
+  reports of the team's reps; the data-quality page only if they manage
+  every rep of the batch (it lists every rep's flags). A manager is named
   per team in ``recipients.yml`` (``managers: {North: nora@example.com}``:
   every rep of the team) or per rep in the ``manager_email`` column (that
   rep's report and their team's page);
@@ -244,6 +245,7 @@ def readers_for(
     that go to nobody (no address for the rep nor a manager).
     """
     entries = [r for r in reports if isinstance(r, dict)]
+    analysts = list(analysts)
     rep_pages = {str(r["key"]): r for r in entries if r.get("kind") == "rep_coaching" and r.get("key") is not None}
     team_pages = {_fold(r["key"]): r for r in entries if r.get("kind") == "team_overview" and r.get("key") is not None}
     quality = [r for r in entries if r.get("kind") == "data_quality"]
@@ -271,6 +273,7 @@ def readers_for(
         target.pages.append(entry)  # in order at the end (_ordered)
 
     unread: list[Withheld] = []
+    managed: dict[str, set[str]] = {}  # manager's address (folded) -> the reps they manage
     for rep_id, entry in rep_pages.items():
         contact = contacts.get(rep_id, RepContact(rep_id))
         team_key = _fold(contact.team) if contact.team else None
@@ -285,16 +288,22 @@ def readers_for(
             if team_key in team_pages:
                 give(manager, team_pages[team_key])
             give(manager, entry)
+            managed.setdefault(boss.casefold(), set()).add(rep_id)
         if not contact.email and not bosses and entry.get("status") == "ok":
             unread.append(Withheld(_label(entry), "no address for the rep or a manager"))
     for team_key, addresses in team_managers.items():  # a team page whose team has no rep report in the batch
         if team_key in team_pages:
             for boss in addresses:
                 give(reader(boss, f"manager of {team_pages[team_key].get('key')}"), team_pages[team_key])
-    for found in list(readers.values()):
+    for key, found in readers.items():
         if any(role.startswith("manager") for role in found.roles):
-            for entry in quality:
-                give(found, entry)
+            for entry in quality:  # it lists every rep's flags: only for a manager of every rep in the batch
+                if managed.get(key, set()) >= set(rep_pages):
+                    give(found, entry)
+                elif key not in {a.casefold() for a in analysts}:  # an analyst gets it anyway
+                    found.withheld.append(
+                        Withheld(_label(entry), "it names reps outside their teams (it covers the whole batch)")
+                    )
     for address in analysts:
         analyst = reader(address, "analyst")
         give(analyst, INDEX_ENTRY)
