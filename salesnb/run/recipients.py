@@ -350,7 +350,9 @@ def _text(value) -> str | None:
 
 
 def _label(entry: dict) -> str:
-    return str(entry.get("label") or entry.get("key") or entry.get("kind"))
+    """A rep's report by the rep (``Ann Lee (R01)``), another page by what it is (``Data quality: all reps``)."""
+    label = str(entry.get("label") or entry.get("key") or "")
+    return label if entry.get("kind") == "rep_coaching" else f"{kind_name(entry)}: {label}".rstrip(": ")
 
 
 def _fold(team) -> str:
