@@ -244,7 +244,8 @@ def send_all(
                 if not reader.pages:
                     continue
                 key = plan.pages_key(reader)
-                if log.get(reader.address.casefold(), {}).get("pages") == key:
+                logged = log.get(reader.address.casefold())
+                if isinstance(logged, dict) and logged.get("pages") == key:
                     deliveries.append(Delivery(reader, "already sent"))
                     continue
                 if unreachable:
