@@ -448,3 +448,67 @@ def test_a_mistake_in_recipients_yml_names_the_file_and_line(batch, tmp_path):
     typo = _recipients(tmp_path, "manager:\n  North: nora@example.com\n")
     result = _deliver(batch, "--folders", tmp_path / "r", "--recipients", typo, "--dry-run")
     assert "recipients.yml, line 1: unknown key 'manager'" in result.stderr and result.exit_code == 1
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    """An SMTP server that demands STARTTLS and a login (mailer / s3cret), with a certificate for
+    127.0.0.1 that the client trusts through SSL_CERT_FILE."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from aiosmtpd.smtp import AuthResult
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = _Inbox()
+    inbox.logins = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        inbox.logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=(auth_data.login, auth_data.password) == (b"mailer", b"s3cret"), handled=False)
+
+    port = _free_port()
+    controller = aiosmtpd_controller.Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_required=True,
+    )
+    controller.start()
+    inbox.url = f"smtp://127.0.0.1:{port}"
+    yield inbox
+    controller.stop()
+
+
+def test_credentials_from_the_environment_log_in_over_starttls_and_are_never_printed(batch, tls_server, monkeypatch):
+    monkeypatch.setenv("SALESNB_SMTP_USER", "mailer")
+    monkeypatch.setenv("SALESNB_SMTP_PASSWORD", "wrong")
+    refused = _deliver(batch, "--smtp", tls_server.url)
+    assert refused.exit_code == 1 and "refused the login: check SALESNB_SMTP_USER/SALESNB_SMTP_PASSWORD" in refused.stderr
+    assert "wrong" not in refused.output and tls_server.messages == []
+
+    monkeypatch.setenv("SALESNB_SMTP_PASSWORD", "s3cret")
+    result = _deliver(batch, "--smtp", tls_server.url)
+    assert result.exit_code == 0, result.output
+    assert sorted(str(m["To"]) for m in tls_server.messages) == [
+        "Bob@Example.com",
+        "ann@example.com",
+        "cy@example.com",
+        "sam@example.com",
+    ]
+    assert tls_server.logins[-1] == (b"mailer", b"s3cret") and "s3cret" not in result.output

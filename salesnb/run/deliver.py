@@ -387,7 +387,14 @@ class _Mailer:
                     f"{self.target.shown} offers no encryption (no STARTTLS): salesnb will not send the password "
                     "in clear text; use smtps:// or a server with STARTTLS"
                 )
-            smtp.login(*self.credentials)
+            try:
+                smtp.login(*self.credentials)
+            except smtplib.SMTPAuthenticationError:  # the same login fails for every message: stop now
+                smtp.close()
+                raise InputError(
+                    f"the mail server {self.target.shown} refused the login: check {USER_ENV}/{PASSWORD_ENV} "
+                    f"or the netrc entry for {self.target.host}"
+                ) from None
         return smtp
 
     def close(self) -> None:
