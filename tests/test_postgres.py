@@ -71,7 +71,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+_TIMESTAMPS = {("opportunity_history", "changed_at")}  # the sample writes it with the time of day
+
+
 def _sql_type(table: str, column: str) -> str:
+    if (table, column) in _TIMESTAMPS:
+        return "timestamp"
     kind = TABLES[table].column(column).kind
     return {DATE: "date", AMOUNT: "numeric"}.get(kind, "text")
 

@@ -251,3 +251,23 @@ def test_cli_prints_absolute_paths_and_checks_the_period(tmp_path, monkeypatch):
     assert runner.invoke(cli, ["schedule", "--cadence", "hourly", "--source", "d", "--out", "o"]).exit_code == 2
     url = runner.invoke(cli, ["schedule", "--cadence", "daily", "--source", "postgresql://host/db", "--out", "o"])
     assert " report postgresql://host/db " in url.stdout
+
+
+def test_schedule_with_delivery_runs_report_deliver_and_never_prints_the_source_password(tmp_path):
+    recipients = tmp_path / "recipients.yml"
+    recipients.write_text("folders: /srv/readers\n", encoding="utf-8")
+    source = "postgresql://ann:s3cret@db.example.com/crm"
+    result = CliRunner().invoke(
+        cli, ["schedule", "--cadence", "daily", "--source", source, "--out", str(tmp_path / "o"), "--deliver", str(recipients)]
+    )
+    assert result.exit_code == 0, result.output
+    line = next(text for text in result.stdout.splitlines() if text.startswith("0 6 * * * "))
+    # the source holds a secret: the run reads it from $SALESNB_SOURCE; daily runs cover the year to date
+    assert f' report "$SALESNB_SOURCE" --period ytd --out {tmp_path / "o"} --deliver {recipients} ' in line
+    assert "s3cret" not in result.output
+    assert "postgresql://ann:***@db.example.com/crm" in result.stdout
+    recipients.write_text("reps: {R01: ann@example.com}\n", encoding="utf-8")  # says neither smtp: nor folders:
+    nowhere = CliRunner().invoke(
+        cli, ["schedule", "--cadence", "daily", "--source", "d", "--out", "o", "--deliver", str(recipients)]
+    )
+    assert nowhere.exit_code == 2 and "must name one of smtp: URL and folders: OUT" in nowhere.output

@@ -117,6 +117,8 @@ def test_a_bad_optional_value_no_rule_needs_is_left_blank_with_a_warning():
             "team": None,
             "hire_date": ["2020-01-01", "soon"],
             "annual_cost": ["lots", "90000"],
+            "email": None,
+            "manager_email": None,
         }
     )
     frame = frame[TABLES["reps"].column_names]

@@ -10,7 +10,7 @@ them.
 from __future__ import annotations
 
 # Commands register themselves on `cli` when their module is imported.
-from salesnb.cli import coaching, data, metrics, pipeline, reports  # noqa: F401
+from salesnb.cli import coaching, data, deliver, metrics, pipeline, reports  # noqa: F401
 from salesnb.cli.group import cli
 
 __all__ = ["cli", "main"]

@@ -121,6 +121,13 @@ from salesnb.cli.group import cli
     help="fork: a warm process per worker, a fresh fork of it per report (fast); "
     "kernel: a fresh Jupyter kernel per report (slow); auto: fork on Linux, else kernel.",
 )
+@click.option(
+    "--deliver",
+    "deliver",
+    default=None,
+    metavar="FILE",
+    help="Then deliver the batch as `salesnb deliver DIR --recipients FILE` does, to the smtp: or folders: FILE names.",
+)
 @click.pass_context
 def report(
     ctx,
@@ -142,6 +149,7 @@ def report(
     scheduler,
     engine,
     stale_after,
+    deliver,
 ):
     """Render coaching reports for SOURCE as self-contained HTML in DIR.
 
@@ -151,13 +159,18 @@ def report(
     them); --rep/--team render only the reports named (--rep alone: only
     those reps' pages) and keep the others from earlier runs. DIR must be
     new, empty or a folder salesnb wrote; it is never the data's folder.
-    Exits 1 if any report failed; the others are still written.
+    Exits 1 if any report failed; the others are still written. --deliver
+    FILE then sends each reader their pages (a failed page is not sent).
     """
     from salesnb.run.batch import run_batch
     from salesnb.run.executors import make_executor
 
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
+    if deliver is not None:  # a delivery that cannot happen is said before the batch runs
+        from salesnb.cli.deliver import check_delivery_file
+
+        check_delivery_file(deliver)
     jobs = _checked_jobs(jobs)
     runner = None
     try:
@@ -195,6 +208,10 @@ def report(
         where = f"; notebook kept in {result.out_dir / failed['failed_notebook']}" if failed["failed_notebook"] else ""
         click.echo(f"failed: {failed['kind']} {_printable(failed['label'])}: {_printable(failed['error'])}{where}", err=True)
     click.echo(result.summary())
+    if deliver is not None:
+        from salesnb.cli.deliver import deliver_batch
+
+        ctx.exit(max(result.exit_code, deliver_batch(result.out_dir, recipients=deliver)))
     ctx.exit(result.exit_code)
 
 
@@ -236,7 +253,8 @@ def report(
     help="Passed to `salesnb report`: warn when the data ends more than DAYS before the period.",
 )
 @click.option("--name", default="salesnb-report", show_default=True, help="Name of the systemd units.")
-def schedule(cadence, at, weekday, day, source, out, period, mapping, expectations, notebooks, jobs, stale_after, name):
+@click.option("--deliver", default=None, metavar="FILE", help="Deliver each run's pages as `salesnb report --deliver FILE` does.")
+def schedule(cadence, at, weekday, day, source, out, period, mapping, expectations, notebooks, jobs, stale_after, name, deliver):
     """Print a crontab line and a systemd service + timer that run
     `salesnb report` on a schedule, each run with --as-of the day it runs."""
     from salesnb.run.outputs import fill_placeholders
@@ -245,6 +263,10 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, expectatio
     period = period or DEFAULT_PERIODS[cadence]
     _check_period(period)
     fill_placeholders(out, {"period": period, "as_of": "2000-01-01"})  # a bad placeholder fails now, not at 6 a.m.
+    if deliver is not None:
+        from salesnb.cli.deliver import check_delivery_file
+
+        check_delivery_file(deliver)
     plan = Schedule(
         cadence=cadence,
         source=_absolute(source),
@@ -258,7 +280,8 @@ def schedule(cadence, at, weekday, day, source, out, period, mapping, expectatio
         notebooks=_absolute(notebooks) if notebooks else None,
         extra=(("--expectations", _absolute(expectations)) if expectations else ())
         + (("--jobs", str(jobs)) if jobs != 1 else ())
-        + (("--stale-after", str(stale_after)) if stale_after != 7 else ()),
+        + (("--stale-after", str(stale_after)) if stale_after != 7 else ())
+        + (("--deliver", _absolute(deliver)) if deliver else ()),
         name=name,
     )
     click.echo(render_schedule(plan), nl=False)

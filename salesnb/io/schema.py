@@ -89,6 +89,8 @@ TABLES: dict[str, Table] = {
                 Column("team", CATEGORY),
                 Column("hire_date", DATE),
                 Column("annual_cost", AMOUNT),
+                Column("email", TEXT),  # where the rep's own report is delivered (salesnb deliver)
+                Column("manager_email", TEXT),  # where the rep's team pages are delivered
             ),
             required=True,
             key="rep_id",
