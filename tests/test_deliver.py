@@ -201,7 +201,7 @@ def test_readers_for_gives_reps_their_own_managers_their_team_and_analysts_the_i
     assert by_address["dee@x.com"].withheld == [Withheld("R04", "it failed in the batch")]
     assert by_address["sam@x.com"].withheld == [
         Withheld("R04", "it failed in the batch"),
-        Withheld("Data quality: None", "it names reps outside their teams (it covers the whole batch)"),
+        Withheld("Data quality: None", "it names reps outside their team (their own reps' data checks are in the team page)"),
     ]
     assert by_address["ana@x.com"].pages[0] is INDEX_ENTRY
     assert unread == [Withheld("R05", "no address for the rep or a manager")]
@@ -300,7 +300,7 @@ def test_dry_run_prints_who_gets_which_pages_and_sends_nothing(batch, smtp_serve
         "dee@example.com (rep R04): not sent: Dee Fail (R04): it failed in the batch",
         "sam@example.com (manager of South): Team overview: South (teams/south.html); Coaching report: Cy Young (R03) "
         "(reps/r03.html)",
-        "sam@example.com (manager of South): not sent: Data quality: all reps: it names reps outside their teams (it covers the whole batch)",
+        "sam@example.com (manager of South): not sent: Data quality: all reps: it names reps outside their team (their own reps' data checks are in the team page)",
         "dry run: 5 readers would get their pages by mail from reports@example.com; nothing was sent",
     ]
     assert smtp_server.messages == [] and not (batch / SEND_LOG).exists()

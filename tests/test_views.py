@@ -194,6 +194,22 @@ def test_team_report(ds):
         pages.team_report(ds, "Gamma", period=PERIOD)
 
 
+def test_team_report_carries_its_own_reps_data_checks_only(ds):
+    from salesnb.analysis.quality import quality_flags
+    from salesnb.present import html
+
+    alpha = pages.team_report(ds, "Alpha", period=PERIOD, as_of=AS_OF)
+    everyone = quality_flags(ds, period=PERIOD, as_of=AS_OF)
+    alpha_ids = set(alpha.members["rep_id"])
+    expected = everyone[everyone["rep_id"].isin(alpha_ids)]
+    assert len(alpha.quality) == len(expected) > 0
+    # R05's stale deals are there, named; Beta's padder (R06) is not
+    assert "Emma Dubois (R05)" in set(alpha.quality["label"])
+    assert not alpha.quality["label"].str.contains("R06").any()
+    page = html.quality(alpha.quality).data
+    assert "<strong>Stale pipeline, Emma Dubois (R05):</strong>" in page and "Felix Novak" not in page
+
+
 def test_forecast_quality_and_training_reports(ds):
     forecasts = pages.forecast_report(ds, period=PERIOD, as_of=AS_OF)
     bias = forecasts.bias.set_index("rep_id")["bias"]

@@ -567,7 +567,8 @@ def quality(flags, *, notes: Iterable[str] | None = None, advice: Mapping[str, s
     for r in flags.to_dict("records"):
         fix = advice.get(r["flag"], "")
         detail = str(r.get("detail") or "")
-        text = f"<strong>{_e(str(r['flag']).replace('_', ' ').capitalize())}:</strong> {_e(detail)}"
+        who = f", {_e(r['label'])}" if r.get("label") else ""  # a team page: whose data it is
+        text = f"<strong>{_e(str(r['flag']).replace('_', ' ').capitalize())}{who}:</strong> {_e(detail)}"
         if fix and "Fix:" not in detail:
             text += ("" if detail.rstrip().endswith((".", "!", "?")) else ".") + f" <em>What to do:</em> {_e(fix)}"
         items.append(f"<li>{text}</li>")

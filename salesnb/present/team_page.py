@@ -35,7 +35,10 @@ class TeamReport:
     team's data by territory, customer_type and acquisition_method;
     ``value``: value_cost per rep; ``queue``: the manager's queue
     (:func:`salesnb.present.queue.manager_queue`, sorted by stake);
-    ``findings``: the gaps the whole team shares (:func:`salesnb.present.queue.team_findings`).
+    ``findings``: the gaps the whole team shares (:func:`salesnb.present.queue.team_findings`);
+    ``quality``: the data-quality flags of the team's reps (flag, label, table, rows, detail),
+    so a manager sees the checks behind their team's figures without the batch-wide page
+    (which names every rep).
     """
 
     team: str | None
@@ -52,6 +55,7 @@ class TeamReport:
     notes: list = field(default_factory=list)
     queue: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUEUE_COLUMNS))
     findings: list = field(default_factory=list)
+    quality: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["flag", "label", "table", "rows", "detail"]))
 
     def band(self, factor: str) -> pd.DataFrame:
         """The rows of :attr:`bands` for one funnel factor."""
@@ -156,6 +160,7 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     notes = [n for n in table.attrs.get("notes", [])]
     queue, findings = queue_for(ds, period=span, as_of=as_of, rep_ids=ids, labels=labels)
     return TeamReport(
+        quality=_team_quality(ds, span, as_of, ids, labels),
         team=team,
         title=title,
         period=span,
@@ -171,6 +176,16 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
         queue=queue,
         findings=findings,
     )
+
+
+def _team_quality(ds, span, as_of, ids, labels) -> pd.DataFrame:
+    """The team's reps' own data-quality flags (not the whole source's), each with its rep."""
+    from salesnb.analysis.quality import quality_flags
+
+    flags = batch_table(quality_flags, ds, period=span, as_of=as_of)
+    mine = flags[flags["rep_id"].isin(ids)]
+    out = mine.assign(label=mine["rep_id"].map(labels))[["flag", "label", "table", "rows", "detail"]]
+    return out.sort_values(["label", "flag"], kind="stable").reset_index(drop=True)
 
 
 def _drop_empty_unknown(table: pd.DataFrame) -> pd.DataFrame:

@@ -302,7 +302,9 @@ def readers_for(
                     give(found, entry)
                 elif key not in {a.casefold() for a in analysts}:  # an analyst gets it anyway
                     found.withheld.append(
-                        Withheld(_label(entry), "it names reps outside their teams (it covers the whole batch)")
+                        Withheld(
+                            _label(entry), "it names reps outside their team (their own reps' data checks are in the team page)"
+                        )
                     )
     for address in analysts:
         analyst = reader(address, "analyst")
