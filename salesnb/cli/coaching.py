@@ -8,25 +8,9 @@ from __future__ import annotations
 
 import click
 
-from salesnb.cli.group import cli, expectations_option
-from salesnb.cli.group import parse_as_of as _as_of
+from salesnb.cli.group import cli, source_options
 
 _WIDTH = 96
-
-
-def _source_options(command):
-    command = click.option(
-        "--as-of",
-        "as_of",
-        callback=_as_of,
-        metavar="DATE",
-        help="Day that relative periods (last-quarter, ytd...) count back from; default today.",
-    )(command)
-    command = click.option(
-        "--mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)"
-    )(command)
-    command = expectations_option(command)
-    return click.argument("source")(command)
 
 
 def _format_option(command):
@@ -34,7 +18,7 @@ def _format_option(command):
 
 
 @cli.command()
-@_source_options
+@source_options
 @click.option(
     "--period", required=True, metavar="P", help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-quarter, ytd ..."
 )
@@ -62,7 +46,7 @@ def diagnose(source, mapping, expectations, as_of, period, rep, fmt) -> None:
 
 
 @cli.command("training-effect")
-@_source_options
+@source_options
 @click.option("--program", required=True, metavar="NAME", help="Training program, as named in the training table.")
 @click.option("--metric", default="win_rate", show_default=True, help="Metric compared before and after.")
 @_format_option
@@ -78,7 +62,7 @@ def training_effect(source, mapping, expectations, as_of, program, metric, fmt) 
 
 
 @cli.command()
-@_source_options
+@source_options
 @click.option("--period", metavar="P", help="Limit the checks to a period (default: all the data).")
 @_format_option
 def quality(source, mapping, expectations, as_of, period, fmt) -> None:

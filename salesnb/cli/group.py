@@ -70,3 +70,20 @@ def expectations_option(command):
         help="expectations.yml with the targets (quota, norms); default: the one beside the data. "
         "A database source needs it for quota, attainment and coverage.",
     )(command)
+
+
+def source_options(command):
+    """The SOURCE argument and the options of every command that reads a
+    source: ``--mapping``, ``--expectations`` and ``--as-of``."""
+    command = click.option(
+        "--as-of",
+        "as_of",
+        callback=parse_as_of,
+        metavar="DATE",
+        help="Day that relative periods (last-quarter, ytd...) count back from; default today.",
+    )(command)
+    command = click.option(
+        "--mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)"
+    )(command)
+    command = expectations_option(command)
+    return click.argument("source")(command)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import click
 
-from salesnb.cli.group import cli, expectations_option
-from salesnb.cli.group import parse_as_of as _as_of
+from salesnb.cli.group import cli, source_options
 
 GROUPS = ("rep", "team", "territory", "customer_type", "acquisition_method", "market_tier")
 
@@ -28,7 +27,7 @@ def _period(ctx, param, value):
 
 
 @cli.command()
-@click.argument("source")
+@source_options
 @click.option(
     "--by",
     required=True,
@@ -43,17 +42,6 @@ def _period(ctx, param, value):
     "Default: the whole span of the data.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option(
-    "--mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)"
-)
-@click.option(
-    "--as-of",
-    "as_of",
-    callback=_as_of,
-    metavar="DATE",
-    help="Day that relative periods (last-quarter, ytd...) count back from; default today.",
-)
-@expectations_option
 def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | None, expectations: str | None, as_of) -> None:
     """Every contract metric for a period, one row per group.
 

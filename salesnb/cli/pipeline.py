@@ -11,28 +11,17 @@ from __future__ import annotations
 
 import click
 
-from salesnb.cli.group import cli
-from salesnb.cli.group import parse_as_of as _as_of
+from salesnb.cli.group import cli, source_options
 
 
 @cli.command()
-@click.argument("source")
+@source_options
 @click.option(
     "--period", required=True, metavar="P", help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-quarter, ytd ..."
 )
 @click.option("--by", type=click.Choice(["rep", "team"]), default="rep", show_default=True, help="One block per rep or team.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option(
-    "--mapping", type=click.Path(dir_okay=False), help="mapping.yml for a CRM export (default: the one beside the data)"
-)
-@click.option(
-    "--as-of",
-    "as_of",
-    callback=_as_of,
-    metavar="DATE",
-    help="Day that relative periods (last-quarter, ytd...) count back from; default today.",
-)
-def pipeline(source: str, period: str, by: str, fmt: str, mapping: str | None, as_of) -> None:
+def pipeline(source: str, period: str, by: str, fmt: str, mapping: str | None, expectations: str | None, as_of) -> None:
     """Stage by stage: deals entered, the median days they stayed, and the stays still open.
 
     Needs the opportunity_history table. A stay still running at the
@@ -43,7 +32,7 @@ def pipeline(source: str, period: str, by: str, fmt: str, mapping: str | None, a
     from salesnb.errors import InputError
     from salesnb.io.loading import load
 
-    dataset = load(source, mapping=mapping)
+    dataset = load(source, mapping=mapping, expectations=expectations)
     if dataset.opportunity_history is None:
         raise InputError(dataset.missing("opportunity_history"))
     span = parse_period(period, as_of=as_of)
