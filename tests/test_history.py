@@ -157,7 +157,12 @@ SEGMENT_CUSTOMERS = "customer_id,customer_type,acquisition_method\nC1,Retail,ref
 
 @pytest.fixture
 def segment_ds(tmp_path):
-    tables = {"reps": REPS, "customers": SEGMENT_CUSTOMERS, "opportunities": SEGMENT_OPPORTUNITIES, "opportunity_history": HISTORY}
+    tables = {
+        "reps": REPS,
+        "customers": SEGMENT_CUSTOMERS,
+        "opportunities": SEGMENT_OPPORTUNITIES,
+        "opportunity_history": HISTORY,
+    }
     return load(write_source(tmp_path / "seg", tables))
 
 
