@@ -531,3 +531,22 @@ def test_a_crm_stage_history_export_is_mapped(tmp_path):
         ("Proposal", 1, 17.0, 0),
         ("Negotiation", 1, None, 1),
     ]
+
+
+def test_history_scale_adds_stage_moves_and_leaves_the_default_alone(tmp_path):
+    from salesnb.io.sample import generate
+
+    plain_rows = generate(tmp_path / "one", reps=3, months=4)
+    more_rows = generate(tmp_path / "more", reps=3, months=4, history_scale=2.0)
+    assert {k: v for k, v in more_rows.items() if k != "opportunity_history"} == {
+        k: v for k, v in plain_rows.items() if k != "opportunity_history"
+    }
+    for name in ("opportunities", "customers", "activities"):
+        assert (tmp_path / "one" / f"{name}.csv").read_bytes() == (tmp_path / "more" / f"{name}.csv").read_bytes()
+    one = pd.read_csv(tmp_path / "one" / "opportunity_history.csv")
+    more = pd.read_csv(tmp_path / "more" / "opportunity_history.csv")
+    assert 1.7 < len(more) / len(one) < 2.3  # about one extra row per row (Poisson)
+    pd.testing.assert_frame_equal(more.iloc[: len(one)], one)  # the default rows first, unchanged
+    extra = more.iloc[len(one) :]
+    assert extra["expected_close_date"].isna().all() and extra["stage"].isin(["Qualification", "Proposal", "Negotiation"]).all()
+    assert not load(tmp_path / "more").problems  # every extra row after its deal's creation
