@@ -30,6 +30,7 @@ from salesnb.analysis.history import close_date_pushes, pipeline_stages, stage_o
 from salesnb.analysis.metrics import metrics_table
 from salesnb.analysis.periods import parse_period
 from salesnb.cli import cli
+from salesnb.errors import InputError
 from salesnb.io.dataset import from_frames
 from salesnb.io.loading import load
 from tests.sources import write_source
@@ -142,6 +143,67 @@ def test_pipeline_by_rep_for_a_quarter(ds):
     assert rows[("R2", "Proposal")] == (1, None, 1)  # began 03-11, ends 04-10: open at the quarter's end
     assert rows[("R2", "Negotiation")] == (0, None, 0)  # entered in Q2
     assert list(table["stage"][:5]) == ["Qualification", "Proposal", "Negotiation", "Closed Lost", "Closed Won"]
+
+
+SEGMENT_OPPORTUNITIES = (
+    "opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount,acquisition_method\n"
+    "O1,R1,C1,2025-01-01,2025-03-01,won,100,\n"
+    "O2,R1,C2,2025-01-10,,open,200,\n"
+    "O3,R2,C1,2025-02-01,,open,300,event\n"
+    "O4,R2,,2025-01-05,2025-02-05,lost,400,\n"
+)
+SEGMENT_CUSTOMERS = "customer_id,customer_type,acquisition_method\nC1,Retail,referral\nC2,Wholesale,cold_call\n"
+
+
+@pytest.fixture
+def segment_ds(tmp_path):
+    tables = {
+        "reps": REPS,
+        "customers": SEGMENT_CUSTOMERS,
+        "opportunities": SEGMENT_OPPORTUNITIES,
+        "opportunity_history": HISTORY,
+    }
+    return load(write_source(tmp_path / "seg", tables))
+
+
+def _stage_rows(table, column):
+    return {
+        (getattr(r, column), r.stage): (r.entered, None if np.isnan(r.days_median) else r.days_median, r.open_stays)
+        for r in table.itertuples()
+    }
+
+
+def test_pipeline_by_customer_type_acquisition_method_territory_and_overall(segment_ds):
+    q1 = parse_period("2025-Q1")
+    # customer_type: Retail = O1, O3 (C1); Wholesale = O2; O4 has no customer
+    rows = _stage_rows(pipeline_stages(segment_ds, period=q1, by="customer_type"), "customer_type")
+    assert rows[("Retail", "Qualification")] == (2, 19.0, 0)  # O1 10, O3 28 days
+    assert rows[("Retail", "Proposal")] == (2, 40.0, 1)  # O1 40; O3's (03-11..04-10) open at the quarter's end
+    assert rows[("Retail", "Negotiation")] == (1, 9.0, 0)  # O3 enters it in Q2
+    assert rows[("Retail", "Closed Lost")] == (1, 10.0, 0)  # O3 re-opened
+    assert rows[("Wholesale", "Proposal")] == (1, 31.0, 0) and rows[("Wholesale", "Negotiation")] == (1, None, 1)
+    assert rows[("(unknown)", "Qualification")] == (1, 31.0, 0) and rows[("(unknown)", "Closed Lost")] == (1, None, 0)
+    # acquisition_method: a deal's own (O3: event), else its customer's (O1 referral, O2 cold_call)
+    rows = _stage_rows(pipeline_stages(segment_ds, period=q1, by="acquisition_method"), "acquisition_method")
+    assert {k[0] for k in rows} == {"cold_call", "event", "referral", "(unknown)"}
+    assert rows[("event", "Qualification")] == (1, 28.0, 0) and rows[("event", "Proposal")] == (1, None, 1)
+    assert rows[("referral", "Proposal")] == (1, 40.0, 0) and rows[("referral", "Closed Won")] == (1, None, 0)
+    # territory: the deal's rep's (R1 North, R2 South)
+    rows = _stage_rows(pipeline_stages(segment_ds, period=q1, by="territory"), "territory")
+    assert rows[("North", "Proposal")] == (2, 35.5, 0) and rows[("South", "Qualification")] == (2, 29.5, 0)
+    # None: all deals, one row per stage, no group column
+    overall = pipeline_stages(segment_ds, period=q1, by=None)
+    assert list(overall.columns) == ["stage", "entered", "days_median", "open_stays"]
+    got = [(r.stage, r.entered, None if np.isnan(r.days_median) else r.days_median, r.open_stays) for r in overall.itertuples()]
+    assert got == [
+        ("Qualification", 4, 19.0, 0),  # 0, 10, 28, 31
+        ("Proposal", 3, 35.5, 1),  # 31, 40; O3's open
+        ("Negotiation", 2, 9.0, 1),  # O1 9; O2's open
+        ("Closed Lost", 2, 10.0, 0),  # O3's stay; O4's close has none
+        ("Closed Won", 1, None, 0),
+    ]
+    with pytest.raises(InputError, match="by must be one of"):
+        pipeline_stages(segment_ds, period=q1, by="colour")
 
 
 def test_pushed_deals_in_the_metrics_table(ds):
@@ -469,3 +531,22 @@ def test_a_crm_stage_history_export_is_mapped(tmp_path):
         ("Proposal", 1, 17.0, 0),
         ("Negotiation", 1, None, 1),
     ]
+
+
+def test_history_scale_adds_stage_moves_and_leaves_the_default_alone(tmp_path):
+    from salesnb.io.sample import generate
+
+    plain_rows = generate(tmp_path / "one", reps=3, months=4)
+    more_rows = generate(tmp_path / "more", reps=3, months=4, history_scale=2.0)
+    assert {k: v for k, v in more_rows.items() if k != "opportunity_history"} == {
+        k: v for k, v in plain_rows.items() if k != "opportunity_history"
+    }
+    for name in ("opportunities", "customers", "activities"):
+        assert (tmp_path / "one" / f"{name}.csv").read_bytes() == (tmp_path / "more" / f"{name}.csv").read_bytes()
+    one = pd.read_csv(tmp_path / "one" / "opportunity_history.csv")
+    more = pd.read_csv(tmp_path / "more" / "opportunity_history.csv")
+    assert 1.7 < len(more) / len(one) < 2.3  # about one extra row per row (Poisson)
+    pd.testing.assert_frame_equal(more.iloc[: len(one)], one)  # the default rows first, unchanged
+    extra = more.iloc[len(one) :]
+    assert extra["expected_close_date"].isna().all() and extra["stage"].isin(["Qualification", "Proposal", "Negotiation"]).all()
+    assert not load(tmp_path / "more").problems  # every extra row after its deal's creation

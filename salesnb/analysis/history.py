@@ -20,7 +20,7 @@ the same moment in file order. Every figure is defined in
   won or lost deal made on or after its close day (its "Closed Won" row) is
   the close itself: an entry without a stay. A stay of an open deal's last
   stage never ends.
-* :func:`pipeline_stages` gives per stage (and rep or team) ``entered``
+* :func:`pipeline_stages` gives per stage (and rep, team or segment) ``entered``
   (entries whose ``changed_at`` falls in the period), ``days_median``
   (median length of the stays that began in the period and ended by its
   end) and ``open_stays`` (stays begun by the period's end, still running
@@ -280,27 +280,33 @@ def _order(deal, stage, step, closes, names) -> list[int]:
     return [int(c) for c in ranked.sort_values(["closing", "step", "name"], kind="stable").index]
 
 
-def pipeline_stages(ds: Dataset, *, period: Period, by: str = "rep") -> pd.DataFrame:
-    """Per group (``rep_id`` or ``team``) and stage: ``entered``,
-    ``days_median`` and ``open_stays`` for ``period`` (see the module doc),
-    stages in :func:`stage_order`; every stage of the history is listed for
-    every group that has any entry. Empty without the history table.
-    Computed over integer codes (no string per history row)."""
-    if by not in ("rep", "team"):
+def pipeline_stages(ds: Dataset, *, period: Period, by: str | None = "rep") -> pd.DataFrame:
+    """Per group and stage: ``entered``, ``days_median`` and ``open_stays``
+    for ``period`` (see the module doc), stages in :func:`stage_order`;
+    every stage of the history is listed for every group that has any
+    entry. ``by``: ``rep`` (column ``rep_id``), ``team``, ``territory``
+    (the deal's rep's), ``customer_type``, ``market_tier`` (the deal's
+    customer's), ``acquisition_method`` (the deal's own, else its
+    customer's), as :func:`salesnb.analysis.metrics.metrics_table` groups
+    deals (a deal whose group is not known: ``(unknown)``); None: one row
+    per stage for all the deals, no group column. Empty without the history
+    table. Computed over integer codes (no string per history row)."""
+    from salesnb.analysis.frames import GROUPINGS
+
+    if by is not None and by not in GROUPINGS:
         from salesnb.errors import InputError
 
-        raise InputError(f"by must be rep or team, not {by!r}")
-    column = "rep_id" if by == "rep" else "team"
-    empty = pd.DataFrame({column: pd.Series([], dtype=object), **{c: [] for c in PIPELINE_COLUMNS}})
+        raise InputError(f"by must be one of {', '.join(GROUPINGS)} (or None), not {by!r}")
+    column = GROUPINGS[by] if by is not None else None
+    front = {column: pd.Series([], dtype=object)} if column else {}
+    empty = pd.DataFrame({**front, **{c: [] for c in PIPELINE_COLUMNS}})
     if ds.opportunity_history is None:
         return empty
     e = _entries(ds)
     if not len(e["deal"]):
         return empty
-    rep_code, rep_names = pd.factorize(ds.opportunities["rep_id"].astype("object"), use_na_sentinel=False)
-    group_names = _group_of(ds, pd.Series(np.asarray(rep_names, dtype=object)), by).to_numpy(dtype=object)
-    group_code, names = pd.factorize(group_names, use_na_sentinel=False)
-    group = group_code[rep_code[e["deal"]]]
+    deal_group, names = _deal_groups(ds, by)
+    group = deal_group[e["deal"]]
     n_stages = len(e["stage_names"])
     key = group * n_stages + e["stage"]
     end = np.datetime64(period.end_exclusive, "ns")
@@ -318,15 +324,44 @@ def pipeline_stages(ds: Dataset, *, period: Period, by: str = "rep") -> pd.DataF
     seen = np.bincount(group, minlength=len(names)) > 0
     groups = sorted((i for i in range(len(names)) if seen[i] and pd.notna(names[i])), key=lambda i: str(names[i]))
     cells = np.array([g * n_stages + st for g in groups for st in order], dtype=np.int64)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
-            column: np.repeat(np.asarray(names, dtype=object)[groups], len(order)) if groups else np.zeros(0, dtype=object),
+            "group": np.repeat(np.asarray(names, dtype=object)[groups], len(order)) if groups else np.zeros(0, dtype=object),
             "stage": np.tile(np.asarray(e["stage_names"], dtype=object)[order], len(groups)),
             "entered": entered[cells].astype("int64"),
             "days_median": median[cells],
             "open_stays": open_stays[cells].astype("int64"),
         }
     )
+    return out.rename(columns={"group": column}) if column else out.drop(columns="group")
+
+
+def _deal_groups(ds: Dataset, by: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The group code of every opportunity (by position) and the group names
+    (see :func:`pipeline_stages`); a rep-based grouping is looked up once per rep."""
+    from salesnb.analysis.frames import UNKNOWN
+
+    opps = ds.opportunities
+    if by is None:
+        return np.zeros(len(opps), dtype=np.int64), np.array(["all"], dtype=object)
+    if by in ("rep", "team", "territory"):
+        rep_code, rep_names = pd.factorize(opps["rep_id"].astype("object"), use_na_sentinel=False)
+        group_names = _group_of(ds, pd.Series(np.asarray(rep_names, dtype=object)), by).to_numpy(dtype=object)
+        group_code, names = pd.factorize(group_names, use_na_sentinel=False)
+        return group_code[rep_code], np.asarray(names, dtype=object)
+    customers = ds.customers
+    if customers is not None and by in customers.columns:
+        first = customers.drop_duplicates("customer_id")
+        label = pd.Series(plain(first[by]).to_numpy(dtype=object), index=first["customer_id"].astype("object"))
+        labels = opps["customer_id"].astype("object").map(label)
+    else:
+        labels = pd.Series(np.nan, index=opps.index, dtype=object)
+    if by == "acquisition_method":
+        own = plain(opps["acquisition_method"]).astype("object")
+        labels = own.where(own.notna() & own.astype(str).str.strip().ne(""), labels.to_numpy())
+    labels = labels.where(labels.notna(), UNKNOWN).astype(str)
+    code, names = pd.factorize(labels.to_numpy(dtype=object))
+    return code, np.asarray(names, dtype=object)
 
 
 def _group_of(ds: Dataset, rep_ids: pd.Series, by: str) -> pd.Series:
@@ -335,7 +370,7 @@ def _group_of(ds: Dataset, rep_ids: pd.Series, by: str) -> pd.Series:
     from salesnb.analysis.frames import UNKNOWN
 
     reps = ds.reps.drop_duplicates("rep_id")
-    team = pd.Series(plain(reps["team"]).to_numpy(dtype=object), index=reps["rep_id"].astype("object"))
+    team = pd.Series(plain(reps[by]).to_numpy(dtype=object), index=reps["rep_id"].astype("object"))
     return rep_ids.astype("object").map(team).fillna(UNKNOWN)
 
 

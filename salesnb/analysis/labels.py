@@ -89,6 +89,9 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "forecast_error_pct": ("Forecast error", "pct"),
     "median_error_pct": ("Median forecast error", "pct"),
     "mean_error_pct": ("Mean forecast error", "pct"),
+    "entered": ("Stage entries", "count"),  # history.pipeline_stages
+    "days_median": ("Median stay", "days"),
+    "open_stays": ("Open stays", "count"),
 }
 """metric -> (name in a manager's words, unit code of :data:`UNITS`)."""
 
@@ -128,6 +131,7 @@ HEADERS = {
     "severity": "Severity",
     "detail": "Detail",
     "focus": "Focus",
+    "stage": "Stage",
 }
 """Column headers for the non-metric columns tables show."""
 

@@ -1,5 +1,6 @@
 """The segment explorer: pick a territory, customer type, acquisition method,
-team, period and metric, and see the chart and the table change.
+team, period and metric, and see the chart and the table change; with the
+deal history, the stage view shows the segment's pipeline by stage.
 
 ::
 
@@ -8,11 +9,16 @@ team, period and metric, and see the chart and the table change.
     explorer.controls["territory"].value = "North"
     explorer.table                        # metrics_table of North's data, one row per rep
     explorer.update(metric="win_rate", by="customer_type")
+    explorer.update(view="stages")        # per stage: entries, median stay, open stays
 
 Every recomputation filters the Dataset with :func:`salesnb.present.pages.segment`
 and calls :func:`salesnb.analysis.metrics.metrics_table` on the segment; nothing is
 computed here. :attr:`SegmentExplorer.table` is the current table,
-:attr:`SegmentExplorer.figure` the current chart.
+:attr:`SegmentExplorer.figure` the current chart. The ``stages`` view
+(offered only when the data has ``opportunity_history``) calls
+:func:`salesnb.analysis.history.pipeline_stages` on the segment instead:
+the table per group (``by``) and stage, the chart the segment's median
+finished stay per stage.
 
 Where widgets cannot be shown (ipywidgets not installed, or the notebook is
 executed by papermill/nbconvert with no browser attached) :meth:`show`
@@ -32,13 +38,19 @@ from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.page_text import use_currency
 
-__all__ = ["ALL", "FILTERS", "SegmentExplorer", "live_frontend", "widgets_available"]
+__all__ = ["ALL", "FILTERS", "NO_STAGE_VIEW", "VIEWS", "SegmentExplorer", "live_frontend", "widgets_available"]
 
 ALL = ""
 """The value of a filter control that keeps everything."""
 
 FILTERS = ("territory", "customer_type", "acquisition_method", "team")
 """The segment filters, in the order the controls show them."""
+
+VIEWS = ("metrics", "stages")
+"""What the explorer shows: the metrics table, or the pipeline by stage (needs opportunity_history)."""
+
+NO_STAGE_VIEW = "No stage view: the data has no opportunity_history table (the deal history, docs/contract.md)."
+"""What the explorer says without the history table."""
 
 CONTEXT_COLUMNS = ("opportunities", "won", "lost", "win_rate", "revenue_won")
 """Columns the explorer's table always shows beside the chosen metric."""
@@ -95,6 +107,10 @@ class SegmentExplorer:
     by : str
         Rows of the table: rep, team, territory, customer_type,
         acquisition_method or market_tier.
+    view : {"metrics", "stages"}
+        ``stages``: per stage the entries, median finished stay and open
+        stays of the segment (:func:`~salesnb.analysis.history.pipeline_stages`);
+        needs the opportunity_history table.
     **selection
         Starting filters: territory, customer_type, acquisition_method, team.
 
@@ -103,16 +119,30 @@ class SegmentExplorer:
     selection : dict
         The current choice of every control.
     table : DataFrame
-        ``metrics_table`` of the current segment and period, grouped ``by``.
+        ``metrics_table`` of the current segment and period, grouped ``by``
+        (stage view: ``pipeline_stages`` grouped ``by``).
+    stages : DataFrame or None
+        Stage view: the segment's figures per stage, all its deals together.
     figure : matplotlib Figure
-        The current chart: the chosen metric per row of the table.
+        The current chart: the chosen metric per row of the table (stage
+        view: the median stay per stage).
     controls : dict
         Control name -> ipywidgets Dropdown (empty without ipywidgets).
     chart_output, table_output : ipywidgets.Output or None
         Where the live view draws the chart and the table.
     """
 
-    def __init__(self, ds: Dataset, *, period="2025", as_of=None, metric: str = "revenue_won", by: str = "rep", **selection):
+    def __init__(
+        self,
+        ds: Dataset,
+        *,
+        period="2025",
+        as_of=None,
+        metric: str = "revenue_won",
+        by: str = "rep",
+        view: str = "metrics",
+        **selection,
+    ):
         from salesnb.analysis.metrics import GROUPINGS, METRICS, TEXT_METRICS
 
         if not isinstance(ds, Dataset):
@@ -127,9 +157,12 @@ class SegmentExplorer:
         self.options["period"] = _period_choices(ds, start)
         self.options["metric"] = [m for m in METRICS if m not in TEXT_METRICS]  # numbers to chart
         self.options["by"] = list(GROUPINGS)
+        self.options["view"] = list(VIEWS) if ds.opportunity_history is not None else ["metrics"]
         self.selection = {name: ALL for name in FILTERS}
-        self.selection.update(period=start.label, metric=metric, by=by)
+        self.selection.update(period=start.label, metric=metric, by=by, view="metrics")
         self.table: pd.DataFrame | None = None
+        self.stages: pd.DataFrame | None = None
+        self._stage_order: list[str] | None = None
         self.figure = None
         self.segment: Dataset = ds
         self.controls: dict = {}
@@ -137,12 +170,12 @@ class SegmentExplorer:
         self._syncing = False
         if widgets_available():
             self._build_controls()
-        self.update(**selection)
+        self.update(view=view, **selection)
 
     # -- recomputing -------------------------------------------------------------
     def update(self, **selection) -> pd.DataFrame:
         """Change any of the selection (territory, customer_type,
-        acquisition_method, team, period, metric, by), recompute the table
+        acquisition_method, team, period, metric, by, view), recompute the table
         and redraw. Returns the new :attr:`table`."""
         unknown = set(selection) - set(self.selection)
         if unknown:
@@ -174,6 +207,8 @@ class SegmentExplorer:
                 if "period" in self.controls:
                     self.controls["period"].options = self.options["period"]
             return label
+        if name == "view" and value == "stages" and value not in self.options[name]:
+            raise InputError(NO_STAGE_VIEW)
         if value not in self.options[name]:
             raise InputError(f"{name} must be one of {', '.join(self.options[name])}, not {value!r}")
         return value
@@ -186,6 +221,10 @@ class SegmentExplorer:
 
         s = self.selection
         self.segment = segment(self.ds, **{name: s[name] for name in FILTERS})
+        if s["view"] == "stages":
+            self._recompute_stages()
+            return
+        self.stages = None
         table = metrics_table(self.segment, by=s["by"], period=s["period"], as_of=self.as_of)
         if s["by"] == "rep":
             # only the segment's reps (a customer owned outside the segment never adds a row)
@@ -200,7 +239,40 @@ class SegmentExplorer:
         if self.segment.expectations is None and self.ds.expectations is not None:
             notes = [n for n in notes if "expectations.yml" not in n]  # dropped on purpose, said below
         notes += [n for n in self.segment.notes if n not in self.ds.notes and n not in notes]
+        if "stages" not in self.options["view"]:
+            notes.append(NO_STAGE_VIEW)
         self.notes = notes
+
+    def _recompute_stages(self) -> None:
+        from salesnb.analysis.history import pipeline_stages
+        from salesnb.present import charts
+
+        s = self.selection
+        period = parse_period(s["period"], as_of=self.as_of)
+        table = self._in_stage_order(pipeline_stages(self.segment, period=period, by=s["by"]))
+        if s["by"] == "rep":  # only the segment's reps, as in the metrics view
+            table = table[table["rep_id"].isin(set(self.segment.reps["rep_id"]))].reset_index(drop=True)
+        self.table = table
+        self.stages = self._in_stage_order(pipeline_stages(self.segment, period=period, by=None))
+        stays = self.stages[self.stages["days_median"].notna()]  # the close stages have no stay
+        self.figure = charts.metric_bars(stays, metric="days_median", group="stage", title=self._title())
+        self.notes = [
+            "Entries: deals that entered the stage in the period; median stay: of the stays that began in the "
+            "period and ended by its end (in days); open stays: begun by the period's end and still running after it."
+        ]
+
+    def _in_stage_order(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table``'s rows with the stages in the whole data's order (a segment's
+        own few deals could order them otherwise), groups kept in turn."""
+        from salesnb.analysis.history import stage_order, stage_stays
+
+        if self._stage_order is None:
+            self._stage_order = stage_order(stage_stays(self.ds))
+        rank = {stage: i for i, stage in enumerate(self._stage_order)}
+        groups = [c for c in table.columns if c not in ("stage", "entered", "days_median", "open_stays")]
+        keys = [*groups, "_rank"]
+        ranked = table.assign(_rank=table["stage"].map(rank).fillna(len(rank)).to_numpy())
+        return ranked.sort_values(keys, kind="stable").drop(columns="_rank").reset_index(drop=True)
 
     def _title(self) -> str:
         from salesnb.present.html import label
@@ -208,6 +280,8 @@ class SegmentExplorer:
         s = self.selection
         chosen = [s[name] for name in FILTERS if s[name] != ALL]
         where = ", ".join(map(str, chosen)) if chosen else "all data"
+        if s["view"] == "stages":
+            return f"Median stay by stage, {s['period']} ({where})"
         return f"{label(s['metric'])} by {group_name(s['by']).lower()}, {s['period']} ({where})"
 
     # -- showing ------------------------------------------------------------------
@@ -218,6 +292,10 @@ class SegmentExplorer:
         from salesnb.present import html as show
 
         s = self.selection
+        if s["view"] == "stages":
+            return show.table(
+                self.table, columns=[GROUPINGS[s["by"]], "stage", "entered", "days_median", "open_stays"], notes=self.notes
+            )
         front = ["rep_id", "name"] if s["by"] == "rep" else [GROUPINGS[s["by"]]]
         metrics = [s["metric"], *[c for c in CONTEXT_COLUMNS if c != s["metric"]]]
         return show.breakdown_table(self.table, columns=front + metrics, notes=self.notes)
@@ -234,8 +312,9 @@ class SegmentExplorer:
 
         s = self.selection
         chosen = "; ".join(f"{group_name(n).lower()} {s[n]}" for n in FILTERS if s[n] != ALL) or "no filter"
+        shown = "pipeline by stage; " if s["view"] == "stages" else ""
         return [
-            show.paragraph(f"Selection: {chosen}; period {s['period']}; rows by {group_name(s['by']).lower()}."),
+            show.paragraph(f"Selection: {chosen}; period {s['period']}; {shown}rows by {group_name(s['by']).lower()}."),
             self.chart_view(),
             self.table_view(),
         ]
@@ -246,7 +325,10 @@ class SegmentExplorer:
             raise InputError("ipywidgets is not installed: use SegmentExplorer.static() or pip install ipywidgets")
         import ipywidgets as w
 
-        rows = [w.HBox([self.controls[n] for n in FILTERS]), w.HBox([self.controls[n] for n in ("period", "metric", "by")])]
+        rows = [
+            w.HBox([self.controls[n] for n in FILTERS]),
+            w.HBox([self.controls[n] for n in ("period", "view", "metric", "by")]),
+        ]
         return w.VBox([*rows, self.chart_output, self.table_output])
 
     def show(self, interactive: bool | None = None) -> None:
@@ -286,6 +368,13 @@ class SegmentExplorer:
             options=[(group_name(b), b) for b in self.options["by"]],
             value=self.selection["by"],
             description="Rows by",
+            style=style,
+            layout=layout,
+        )
+        self.controls["view"] = w.Dropdown(
+            options=[("Metrics", "metrics"), ("Stages", "stages")][: len(self.options["view"])],
+            value=self.selection["view"],
+            description="View",
             style=style,
             layout=layout,
         )

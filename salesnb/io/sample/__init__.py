@@ -117,6 +117,7 @@ def generate(
     end: str = "2025-12-31",
     fmt: str = "csv",
     activity_scale: float = 1.0,
+    history_scale: float = 1.0,
 ) -> dict[str, int]:
     """Write a complete sample data source into ``out_dir``.
 
@@ -138,6 +139,10 @@ def generate(
     activity_scale : float
         Multiplies follow-up and prospecting contacts (default 1.0, about
         3.5 contacts per opportunity); load tests use ~3 for ~10 per deal.
+    history_scale : float
+        Multiplies the opportunity_history rows (default 1.0, about 3.6 per
+        opportunity) with extra stage moves; at 1 the history is unchanged.
+        ``benchmarks/metrics.py --pipeline`` uses 1.4 for ~5 per opportunity.
 
     Returns
     -------
@@ -145,6 +150,8 @@ def generate(
         Rows written per table, in contract order.
     """
     span, n_reps = _check_arguments(seed=seed, reps=reps, months=months, end=end, fmt=fmt, activity_scale=activity_scale)
+    if not (isinstance(history_scale, (int, float)) and 1 <= history_scale <= 20):
+        raise InputError(f"history_scale must be a number in [1, 20], not {history_scale!r}")
     rng = np.random.default_rng(int(seed))
     history_rng = np.random.default_rng([int(seed), HISTORY_STREAM])  # its own stream: the other tables do not change
     roster = draw_roster(rng, n_reps, span)
@@ -161,7 +168,7 @@ def generate(
         counters = {"customers": 0, "opportunities": 0, "activities": 0, "orders": 0}
         for first in range(0, n_reps, REPS_PER_BLOCK):
             block = roster.take(np.arange(first, min(first + REPS_PER_BLOCK, n_reps)))
-            tables = _simulate_block(rng, block, span, counters, widths, activity_scale, history_rng)
+            tables = _simulate_block(rng, block, span, counters, widths, activity_scale, (history_rng, history_scale))
             for name, table in tables.items():
                 writers[name].write(table)
                 rows[name] += table.num_rows
@@ -201,8 +208,9 @@ def _check_arguments(*, seed, reps, months, end, fmt, activity_scale) -> tuple[S
     return span, int(reps)
 
 
-def _simulate_block(rng, roster: Roster, span: Span, counters: dict, widths: dict, activity_scale: float, history_rng) -> dict:
-    """All tables but reps for one block of reps, as pyarrow tables."""
+def _simulate_block(rng, roster: Roster, span: Span, counters: dict, widths: dict, activity_scale: float, history) -> dict:
+    """All tables but reps for one block of reps, as pyarrow tables (``history``: its random stream and scale)."""
+    history_rng, history_scale = history
     deals = draw_opportunities(rng, roster, span)
     customers = draw_customers(rng, roster, span, deals, activity_scale)
     activities = draw_activities(rng, roster, span, deals, customers, activity_scale)
@@ -214,7 +222,7 @@ def _simulate_block(rng, roster: Roster, span: Span, counters: dict, widths: dic
         "orders": orders_table(roster, orders, deals, customers, counters, widths),
         "training": training_table(roster, span),
         "forecasts": forecasts_table(rng, roster, span, deals),
-        "opportunity_history": history_table(draw_history(history_rng, roster, span, deals), counters, widths),
+        "opportunity_history": history_table(draw_history(history_rng, roster, span, deals, history_scale), counters, widths),
     }
     for name in ("customers", "opportunities", "activities", "orders"):
         counters[name] += tables[name].num_rows

@@ -51,6 +51,7 @@ from salesnb.io.sample.profiles import (
 )
 
 __all__ = [
+    "NO_DATE",
     "Span",
     "Roster",
     "draw_roster",
@@ -433,6 +434,10 @@ def draw_orders(rng, span: Span, deals: Deals) -> Orders:
     return Orders(deal=deal[order], day=day[order], amount=amount[order])
 
 
+NO_DATE = np.iinfo(np.int64).min
+"""A blank expected close date in :class:`History`."""
+
+
 @dataclass
 class History:
     deal: np.ndarray  # local deal index
@@ -444,13 +449,18 @@ class History:
 _SLOTS = 3 + PUSH_ROWS + 1  # Qualification, Proposal, Negotiation, push-only rows, the close
 
 
-def draw_history(rng, roster: Roster, span: Span, deals: Deals) -> History:
+def draw_history(rng, roster: Roster, span: Span, deals: Deals, scale: float = 1.0) -> History:
     """How each deal moved: one row per stage it entered (Qualification at
     creation, then Proposal and Negotiation as far as it got), the close
     (Closed Won / Closed Lost on the close day), and for the pusher's deals
     rows that only move the close date out. Each stage's share of the deal's
     time is :data:`STAGE_WEIGHTS` (the staller: :data:`STALL_STAGE_WEIGHTS`)
-    with noise; an open deal is in its current stage since its last row."""
+    with noise; an open deal is in its current stage since its last row.
+
+    ``scale`` above 1 (load tests) adds about ``scale - 1`` rows per row
+    of a deal: moves back and forth between the stages it reached, on days
+    before its close, with a blank close date (drawn after everything
+    else: at 1 nothing is drawn and the history is the default's)."""
     n = len(deals.rep)
     profile = roster.profile[deals.rep]
     closed = deals.status != 0
@@ -502,4 +512,26 @@ def draw_history(rng, roster: Roster, span: Span, deals: Deals) -> History:
         in_month = day[bulk] - span.month_first[month]
         second[bulk] = typed * 86400 + 17 * 3600 + (in_month * _SLOTS + np.arange(_SLOTS)[None, :]) * 3
     deal = np.broadcast_to(np.arange(n)[:, None], (n, _SLOTS))[exists]
-    return History(deal=deal, second=second[exists], stage=stage[exists], expected_close=expected[exists])
+    history = History(deal=deal, second=second[exists], stage=stage[exists], expected_close=expected[exists])
+    return _more_moves(rng, history, deals, reach, last_day, scale) if scale > 1 else history
+
+
+def _more_moves(rng, history: History, deals: Deals, reach: np.ndarray, last_day: np.ndarray, scale: float) -> History:
+    """``history`` with extra stage moves for a load test (see :func:`draw_history`):
+    per deal a Poisson number (mean ``scale - 1`` times its rows) of rows on
+    days from its creation to the day before its close, each in a stage it
+    reached, in working hours; their close date is blank (``NO_DATE``)."""
+    rows = np.bincount(history.deal, minlength=len(deals.rep))
+    extra = rng.poisson((scale - 1) * rows)
+    extra[last_day <= deals.created] = 0  # no day before the close to move on
+    deal = np.repeat(np.arange(len(rows)), extra)
+    room = (last_day - deals.created)[deal]
+    day = deals.created[deal] + np.floor(rng.random(len(deal)) * room).astype(np.int64)
+    second = day * 86400 + 9 * 3600 + rng.integers(0, 8 * 3600, len(deal))
+    stage = np.floor(rng.random(len(deal)) * (reach[deal] + 1)).astype(np.int64)
+    return History(
+        deal=np.concatenate([history.deal, deal]),
+        second=np.concatenate([history.second, second]),
+        stage=np.concatenate([history.stage, stage]),
+        expected_close=np.concatenate([history.expected_close, np.full(len(deal), NO_DATE, dtype=np.int64)]),
+    )

@@ -26,7 +26,7 @@ from salesnb.io.sample.profiles import (
     TRAINING_DAYS,
     TRAINING_PROGRAM,
 )
-from salesnb.io.sample.simulation import Activities, Customers, Deals, History, Orders, Roster, Span
+from salesnb.io.sample.simulation import NO_DATE, Activities, Customers, Deals, History, Orders, Roster, Span
 from salesnb.io.schema import AMOUNT, DATE, TABLES
 
 __all__ = [
@@ -280,13 +280,14 @@ def history_table(history: History, counters: dict, widths: dict):
     """opportunity_history: one row per change, amount left blank (the deal's own amount stands)."""
     pa, _ = _pa()
     n = len(history.deal)
+    blank = np.asarray(history.expected_close) == NO_DATE
     return _table(
         "opportunity_history",
         {
             "opportunity_id": _deal_ids(history.deal, counters, widths),
             "changed_at": pa.array(np.asarray(history.second, np.int64), type=pa.timestamp("s")),
             "stage": _labels(STAGES, history.stage),
-            "expected_close_date": _date_array(history.expected_close),
+            "expected_close_date": _date_array(np.where(blank, 0, history.expected_close), blank if blank.any() else None),
             "amount": _amount_array(np.zeros(n), np.ones(n, dtype=bool)),
         },
     )
