@@ -102,6 +102,41 @@ def test_data_text_is_drawn_literally():
     assert HOSTILE in labels
 
 
+def test_a_big_team_is_drawn_as_its_spread_not_one_row_per_rep():
+    # 41 reps (over MANY_REPS = 40): a histogram of the reps' win rates, the band and the
+    # median, and how many reps have the factor as their focus; no rep is named on the chart
+    from salesnb.present.analyst_charts import MANY_REPS
+
+    n = MANY_REPS + 1
+    rates = np.linspace(0.3, 0.7, n)
+    big = pd.DataFrame(
+        {
+            "label": [f"Rep {i} (R{i})" for i in range(n)],
+            "value": rates,
+            "small_sample": False,
+            "is_focus": [i < 3 for i in range(n)],
+            "band_low": 0.4,
+            "band_median": 0.5,
+            "band_high": 0.6,
+        }
+    )
+    fig = charts.team_band(big, metric="win_rate")
+    ax = fig.axes[0]
+    assert " ".join(ax.get_title().split()) == f"Win rate across the team's {n} reps"
+    assert ax.get_ylabel() == "Reps (count)" and ax.get_xlabel() == "Win rate (%)"
+    assert not any("R1" in t.get_text() for t in ax.get_yticklabels())
+    heights = [p.get_height() for p in ax.patches if p.get_width() < 0.1]  # the bars, not the band
+    assert sum(heights) == n
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "3 reps with this as their focus (see the queue)" in legend and "Team median" in legend
+    # one rep fewer: one row per rep, as before
+    small = charts.team_band(big.iloc[:MANY_REPS], metric="win_rate")
+    assert len(small.axes[0].get_yticklabels()) == MANY_REPS
+    value = charts.team_value(pd.DataFrame({"label": big["label"], "value_cost_ratio": np.linspace(1, 9, n)}))
+    assert value.axes[0].get_ylabel() == "Reps (count)"
+    plt.close("all")
+
+
 def test_factor_bands_has_one_panel_per_factor_with_units():
     fig = charts.factor_bands(FACTORS)
     titles = [" ".join(ax.get_title().split()) for ax in fig.axes]  # a title wider than its panel wraps
