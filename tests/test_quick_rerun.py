@@ -77,7 +77,7 @@ def settled(run, *extra):
 def test_unchanged_rerun_loads_no_table_and_says_so(batch, monkeypatch):
     output, loads, rendered = batch()
     assert len(loads) == 1 and len(rendered) == PAGES and f"{PAGES} ok" in output
-    manifest_bytes = (batch.out / "manifest.json").read_bytes()
+    reports = read_manifest(batch.out)["reports"]
 
     def no_load(*args, **kwargs):
         raise AssertionError("an unchanged rerun loaded the data")
@@ -87,7 +87,19 @@ def test_unchanged_rerun_loads_no_table_and_says_so(batch, monkeypatch):
     output, _, _ = batch()
     assert output.startswith(f"{PAGES} reports for 2026-Q1: nothing changed since the last run (")
     assert "UTC); --force renders them again; index: " in output
-    assert (batch.out / "manifest.json").read_bytes() == manifest_bytes  # nothing rewritten
+    assert read_manifest(batch.out)["reports"] == reports  # the reports as the last run listed them
+    # every input 10 s older (same bytes): recorded once, then trusted by size and mtime, nothing rewritten
+    past = os.stat(batch.source / "reps.csv").st_mtime_ns - 10_000_000_000
+    for path in [
+        *batch.source.iterdir(),
+        *batch.notebooks.iterdir(),
+        batch.folder / "mapping.yml",
+        batch.folder / "expectations.yml",
+    ]:
+        os.utime(path, ns=(past, past))
+    assert "nothing changed" in batch()[0]
+    manifest_bytes = (batch.out / "manifest.json").read_bytes()
+    assert "nothing changed" in batch()[0] and (batch.out / "manifest.json").read_bytes() == manifest_bytes
 
     later = os.stat(batch.source / "reps.csv").st_mtime_ns + 5_000_000_000
     os.utime(batch.source / "reps.csv", ns=(later, later))  # touched, same bytes: still unchanged

@@ -632,8 +632,7 @@ def _quick_state(source, period, as_of_day, out_dir, reps, teams, mapping, expec
 def _nothing_changed(out_dir: Path, previous: dict, state: dict) -> BatchResult:
     """The last run's reports, listed as unchanged; the manifest keeps them as they
     are (only the files' new mtimes are recorded, so a touched file is hashed once)."""
-    recorded = previous.get(quick.FIELD, {})
-    if any(recorded.get("files", {}).get(name, [None, None])[1] != meta[1] for name, meta in state["files"].items()):
+    if quick.worth_recording(previous.get(quick.FIELD, {}), state):
         try:
             atomic.write_json(out_dir / MANIFEST, {**previous, quick.FIELD: state})
         except OSError:

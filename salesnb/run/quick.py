@@ -31,7 +31,7 @@ from pathlib import Path
 from salesnb.run.entries import UNCHANGED
 from salesnb.run.plan import KINDS
 
-__all__ = ["FIELD", "parameters_key", "input_state", "add_files", "nothing_changed", "repeat_entry"]
+__all__ = ["FIELD", "parameters_key", "input_state", "add_files", "nothing_changed", "worth_recording", "repeat_entry"]
 
 FIELD = "quick_check"  # the manifest's field
 _RACY_NS = 1_000_000_000  # an mtime this close to the recording is not trusted
@@ -133,6 +133,15 @@ def nothing_changed(previous_manifest: dict, state: dict | None, out_dir: Path) 
         if not rendered and not entry.get("earlier_run"):
             return False
     return True
+
+
+def worth_recording(recorded: dict, state: dict) -> bool:
+    """Whether an unchanged rerun should record ``state`` over ``recorded``: a file's
+    mtime moved (touched), or lies too close to the recording to be trusted, so it
+    would be hashed again on every rerun."""
+    trusted_before = recorded.get("recorded_ns", 0) - _RACY_NS
+    files = recorded.get("files", {})
+    return any(files.get(name, [None, None])[1] != meta[1] or meta[1] >= trusted_before for name, meta in state["files"].items())
 
 
 def repeat_entry(previous: dict) -> dict:
