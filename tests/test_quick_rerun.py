@@ -51,7 +51,7 @@ def batch(tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
 
-    def run(*extra, period="2026-Q1", as_of="2026-04-02"):
+    def run(*extra, period="2026-Q1", as_of="2026-04-02", source=source):
         rendered.clear()
         loads.clear()
         result = run_cli(
@@ -193,3 +193,38 @@ def test_a_relative_period_resolving_differently_loads_the_data(batch):
     assert "5 reports for 2026-Q1: nothing changed" in output and loads == []
     output, loads, rendered = batch(period="last-month", as_of="2026-03-02")  # 2026-02
     assert "5 reports for 2026-02:" in output and len(loads) == 1 and len(rendered) == PAGES
+
+
+def test_a_database_file_and_the_mapping_beside_it_are_watched(batch, tmp_path):
+    import sqlite3
+
+    database = tmp_path / "db" / "crm.sqlite"
+    database.parent.mkdir()
+    with sqlite3.connect(database) as connection:
+        connection.execute("create table reps (rep_id text, name text, territory text, team text)")
+        connection.executemany("insert into reps values (?, ?, ?, ?)", CALM)
+        connection.execute(
+            "create table opportunities (opportunity_id text, rep_id text, customer_id text, created_date text,"
+            " closed_date text, status text, amount real)"
+        )
+        connection.executemany(
+            "insert into opportunities values (?, ?, ?, '2026-01-10', '2026-02-20', 'won', 1000)",
+            [(f"O{i}", rep, f"C{i}") for i, (rep, *_rest) in enumerate(CALM)],
+        )
+    connection.close()
+
+    def run(*extra):
+        return batch(*extra, source=database)
+
+    # a mapping.yml beside a database file is what load() reads without --mapping: watched, even
+    # before it exists (here --mapping names another one, so the rerun loads and renders nothing new)
+    settled(run)
+    (database.parent / "mapping.yml").write_text("# beside the database\n", encoding="utf-8")
+    output, loads, _ = run()
+    assert "nothing changed" not in output and len(loads) == 1
+    settled(run)
+    with sqlite3.connect(database) as connection:
+        connection.execute("update opportunities set amount = 2000 where opportunity_id = 'O0'")
+    connection.close()
+    output, loads, rendered = run()
+    assert "nothing changed" not in output and len(loads) == 1 and len(rendered) == PAGES

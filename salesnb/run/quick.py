@@ -53,8 +53,10 @@ def _source_files(source) -> tuple[list[Path], str | None] | None:
     path = Path(text).expanduser().resolve()
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.is_file()), str(path)
-    if path.is_file():
-        return [path], None
+    if path.is_file():  # a database file: its sidecars beside it, its write-ahead log (watched even while missing)
+        beside = [path.parent / name for name in ("mapping.yml", "expectations.yml")]
+        logs = [path.with_name(path.name + suffix) for suffix in ("-wal", ".wal")]
+        return [path, *beside, *logs], None
     return None
 
 
