@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The runtime (make demo) and, on top, the test/dev extras (make test, make setup): each has its stamp.
+DEV_STAMP := $(VENV)/.installed-dev
 SAMPLE := data/sample
 OUT    ?= reports/demo
 PERIOD ?= 2025
@@ -20,40 +22,46 @@ help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's#$$(OUT)#$(OUT)#g' -e 's#$$(CHROMIUM)#$(CHROMIUM)#g' \
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
 
+# What the product needs, with pip's progress shown; pip's cache reuses the wheels on a second run.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,dask,postgres]"
+	$(BIN)/python -m pip install -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)" >/dev/null
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv, install salesnb and register the `salesnb` Jupyter kernel
+# pytest, Playwright, hypothesis, ruff, dask, psycopg: for the tests, on top of the runtime.
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e ".[test,dask,postgres]"
+	@touch $(DEV_STAMP)
+
+setup: $(DEV_STAMP) ## Create .venv, install salesnb with the test/dev extras and register the `salesnb` Jupyter kernel
 
 kernel: $(STAMP) ## Re-register the `salesnb` Jupyter kernel
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)"
 
-demo: $(STAMP) ## Set up, validate the bundled sample, print its metrics and render the HTML coaching reports
+demo: $(STAMP) ## Install salesnb (runtime only), check the sample, print each rep's focus, render the reports
 	$(BIN)/salesnb validate $(SAMPLE)
-	$(BIN)/salesnb metrics $(SAMPLE) --by rep --period $(PERIOD)
+	$(BIN)/salesnb diagnose $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --format brief
 	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
-	@echo "Open $(OUT)/index.html"
+	@echo "Open $(OUT)/index.html: the manager's queue, each rep's report, the teams' overviews"
 
 report: $(STAMP) ## Render the coaching reports for the sample into $(OUT) (open $(OUT)/index.html)
 	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
 
-test: $(STAMP) ## Lint (ruff), then run the whole test suite (what CI runs), browser tests included (skipped, with the reason, without Chromium)
+test: $(DEV_STAMP) ## Lint (ruff), then run the whole test suite (what CI runs), browser tests included (skipped, with the reason, without Chromium)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not airflow"
 
-format: $(STAMP) ## Format the code and fix what the linter can (ruff)
+format: $(DEV_STAMP) ## Format the code and fix what the linter can (ruff)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test-fast: $(STAMP) ## Run the tests that execute no notebook
+test-fast: $(DEV_STAMP) ## Run the tests that execute no notebook
 	$(BIN)/python -m pytest -n 2 -m "not slow and not browser"
 
-test-browser: $(STAMP) browser-deps ## Run only the real-browser tests (Playwright driving Debian's Chromium)
+test-browser: $(DEV_STAMP) browser-deps ## Run only the real-browser tests (Playwright driving Debian's Chromium)
 	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile -m browser
 
 browser-deps: ## Install Debian's chromium for the browser tests unless CHROMIUM (/usr/bin/chromium) exists (apt-get; root or sudo)

@@ -212,3 +212,18 @@ def test_help_lists_the_commands():
     result = run("--help")
     for command in ("diagnose", "training-effect", "quality"):
         assert command in result.output
+
+
+def test_diagnose_brief_is_one_line_per_rep_within_80_columns(team_source, tmp_path):
+    # a yearly quota of 800,000 is 200,000 for Q2; each rep won 10 deals of 10,000 = 100,000: 50 %
+    (tmp_path / "team" / "expectations.yml").write_text("revenue_quota: 800000\n", encoding="utf-8")
+    result = run("diagnose", team_source, "--period", "2025-Q2", "--format", "brief")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Coaching focus for 2025-Q2 (6 reps)"
+    assert lines[2].split() == ["rep", "name", "focus", "attainment", "win", "rate"]
+    rows = {line.split()[0]: line for line in lines[3:]}
+    assert list(rows) == REPS and max(len(line) for line in lines) <= 80
+    assert rows["R1"].split()[:3] == ["R1", "Alice", "prospecting"]
+    assert all(line.split()[-2:] == ["50%", "50%"] for line in rows.values())  # attainment, win rate (10 of 20)
+    assert "none named" in rows["R2"]

@@ -102,3 +102,25 @@ def test_nonsense_period_exits_1_like_every_command(source):
 def test_unreadable_source_exits_1(tmp_path):
     result = run(tmp_path / "nowhere", "--by", "rep")
     assert result.exit_code == 1 and "error" in result.output
+
+
+def test_csv_and_json_round_money_to_cents_and_rates_to_four_places(tmp_path):
+    """0.1 + 0.2 is 0.30000000000000004 in floating point: exports say 0.3."""
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    (folder / "reps.csv").write_text("rep_id,name,territory,team\nR1,Ann,North,East\n", encoding="utf-8")
+    (folder / "opportunities.csv").write_text(
+        "opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount\n"
+        "O1,R1,C1,2025-01-05,2025-02-01,won,0.1\n"
+        "O2,R1,C2,2025-01-06,2025-03-01,won,0.2\n"
+        "O3,R1,C3,2025-01-07,2025-03-02,lost,5\n",
+        encoding="utf-8",
+    )
+    result = run(folder, "--by", "rep", "--period", "2025", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    row = next(csv.DictReader(io.StringIO(result.stdout)))
+    # won 0.1 + 0.2 of three closed: revenue 0.3, average deal 0.15, win rate 2/3
+    assert (row["revenue_won"], row["avg_deal_size"], row["win_rate"]) == ("0.3", "0.15", "0.6667")
+    assert "0000000" not in result.stdout
+    rows = json.loads(run(folder, "--by", "rep", "--period", "2025", "--format", "json").stdout)
+    assert (rows[0]["revenue_won"], rows[0]["avg_deal_size"], rows[0]["win_rate"], rows[0]["won"]) == (0.3, 0.15, 0.6667, 2)

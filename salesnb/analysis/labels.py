@@ -39,6 +39,8 @@ __all__ = [
     "is_missing",
     "fmt",
     "fmt_unit",
+    "EXPORT_DECIMALS",
+    "export_decimals",
     "money",
     "currency",
     "set_currency",
@@ -57,6 +59,9 @@ UNITS = {
     "ratio": "contacts per opportunity",
 }
 """Unit code -> how an axis names it."""
+
+EXPORT_DECIMALS = {"currency": 2, "share": 4, "pct": 2, "x_quota": 4, "x_cost": 4, "ratio": 4, "days": 2}
+"""Unit code -> decimal places in CSV and JSON exports (money to cents; 0.7826 is 78.26%)."""
 
 METRIC_LABELS: dict[str, tuple[str, str]] = {
     "opportunities": ("New opportunities", "count"),
@@ -165,6 +170,14 @@ def label(metric: str) -> str:
     if metric in METRIC_LABELS:
         return METRIC_LABELS[metric][0]
     return HEADERS.get(metric, metric.replace("_", " ").capitalize())
+
+
+def export_decimals(columns) -> dict[str, int]:
+    """Decimal places for each metric among ``columns`` (see :data:`EXPORT_DECIMALS`);
+    counts and columns that are no metric are left out (left as they are)."""
+    return {
+        c: EXPORT_DECIMALS[METRIC_LABELS[c][1]] for c in columns if c in METRIC_LABELS and METRIC_LABELS[c][1] in EXPORT_DECIMALS
+    }
 
 
 def unit(metric: str) -> str:

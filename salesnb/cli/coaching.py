@@ -23,7 +23,14 @@ def _format_option(command):
     "--period", required=True, metavar="P", help="2025, 2025-Q2, 2025-06, 2025-01-15..2025-03-31, last-quarter, ytd ..."
 )
 @click.option("--rep", metavar="R", help="Only this rep (benchmarked against the others all the same).")
-@_format_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "brief"]),
+    default="text",
+    show_default=True,
+    help="brief: one line per rep (focus, attainment, win rate) that fits an 80-column terminal.",
+)
 def diagnose(source, mapping, expectations, as_of, period, rep, fmt) -> None:
     """Name each rep's coaching focus for a period, strengths first.
 
@@ -40,6 +47,13 @@ def diagnose(source, mapping, expectations, as_of, period, rep, fmt) -> None:
     results = run_diagnose(dataset, period=period, rep=rep, as_of=as_of)
     if fmt == "json":
         click.echo(_to_json(results))
+        return
+    if fmt == "brief":
+        from salesnb.analysis.metrics import metrics_table
+
+        span = parse_period(period, as_of=as_of)
+        table = metrics_table(dataset, by="rep", period=span, as_of=as_of).set_index("rep_id")
+        click.echo(_brief_text(results, table, span.label))
         return
     flags = _rep_flags(dataset, period, as_of)
     click.echo("\n\n".join(_diagnosis_text(r, flags) for r in results) if results else "No reps to diagnose.")
@@ -99,6 +113,31 @@ def _value(metric: str, value) -> str:
     from salesnb.analysis.labels import fmt
 
     return fmt(metric, value).replace(" days", " d")
+
+
+def _brief_text(results: list[dict], table, label: str) -> str:
+    """One line per rep, at most 79 characters: rep, name, focus, attainment, win rate."""
+    from salesnb.analysis.labels import fmt
+
+    def cut(text, width: int) -> str:
+        text = " ".join(str(text or "").split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    def figure(rep_id, metric) -> str:
+        value = table[metric].get(rep_id) if rep_id in table.index and metric in table.columns else None
+        return fmt(metric, value, missing="n/a")
+
+    lines = [f"Coaching focus for {label} ({len(results)} rep{'s' if len(results) != 1 else ''})", ""]
+    lines.append(f"{'rep':<10} {'name':<22} {'focus':<24} {'attainment':>10} {'win rate':>8}")
+    for r in results:
+        focus = r["focus"] or "none named"
+        if r.get("focus_strength"):
+            focus += f" ({r['focus_strength']})"
+        lines.append(
+            f"{cut(r['rep_id'], 10):<10} {cut(r.get('name'), 22):<22} {cut(focus, 24):<24} "
+            f"{figure(r['rep_id'], 'attainment'):>10} {figure(r['rep_id'], 'win_rate'):>8}"
+        )
+    return "\n".join(lines) if results else "No reps to diagnose."
 
 
 def _rep_flags(dataset, period, as_of):

@@ -74,7 +74,10 @@ def metrics(source: str, by: str, period: str | None, fmt: str, mapping: str | N
         for note in notes:
             click.echo(f"note: {note}")
         return
-    table = table.assign(period=span.label)
+    from salesnb.analysis.labels import export_decimals
+    from salesnb.io.exports import round_columns
+
+    table = round_columns(table.assign(period=span.label), export_decimals(table.columns))  # no float noise
     click.echo(_as_json(table) if fmt == "json" else _as_csv(table), nl=fmt == "json")
     for note in notes:
         click.echo(f"note: {note}", err=True)

@@ -33,6 +33,17 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def round_columns(frame: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
+    """A copy of ``frame`` whose float columns named in ``decimals`` are rounded
+    to that many places (money to cents: sums of cents carry binary noise such as
+    ``7531222.2299999995``); other columns as they are, names unchanged."""
+    out = frame.copy()
+    for column, places in decimals.items():
+        if column in out.columns and pd.api.types.is_float_dtype(out[column].dtype):
+            out[column] = out[column].round(places)
+    return out
+
+
 def to_csv_text(frame: pd.DataFrame) -> str:
     """CSV text of ``frame`` with formulas neutralised.
 

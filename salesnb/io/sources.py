@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from salesnb.io.csv_files import read_csv_table
-from salesnb.io.databases import SQLSource
-from salesnb.io.excel_files import read_excel_table
-from salesnb.io.parquet_files import read_parquet_table
-from salesnb.io.raw_tables import RawTable, unreadable
 from salesnb.io.urls import mask_url, remember
+
+if TYPE_CHECKING:
+    from salesnb.io.databases import SQLSource
+    from salesnb.io.raw_tables import RawTable
+
+# The readers (pandas, pyarrow, openpyxl) are imported when a table is read: the suffixes and
+# database_file() serve `salesnb report`'s checks before any table is loaded (an unchanged rerun
+# answers without importing pandas).
 
 __all__ = ["DUCKDB_SUFFIXES", "FILE_SUFFIXES", "SQLITE_SUFFIXES", "FolderSource", "SQLSource", "database_file", "open_source"]
 
@@ -97,9 +101,15 @@ class FolderSource:
             return None
         suffix = path.suffix.lower()
         if suffix in (".parquet", ".pq"):
+            from salesnb.io.parquet_files import read_parquet_table
+
             return read_parquet_table(table, path, categorical)
         if suffix in (".xlsx", ".xlsm"):
+            from salesnb.io.excel_files import read_excel_table
+
             return read_excel_table(table, path, expected or set())
+        from salesnb.io.csv_files import read_csv_table
+
         return read_csv_table(table, path, expected)
 
     def listing(self) -> str:
@@ -142,6 +152,8 @@ def database_file(url: str) -> Path | None:
 
 def open_source(source) -> FolderSource | SQLSource:
     """The right reader for ``source``: a folder, a database file or a URL."""
+    from salesnb.io.databases import SQLSource
+
     text = str(source)
     if "://" in text:
         remember(text)  # its secrets are hidden from every message of this process (salesnb.io.urls)
@@ -172,3 +184,18 @@ def open_source(source) -> FolderSource | SQLSource:
         "the data source does not exist",
         "pass a folder of CSV/Parquet/Excel files, a .sqlite/.duckdb file, or a SQLAlchemy URL such as postgresql://host/db",
     )
+
+
+def unreadable(*args, **kwargs):
+    """:func:`salesnb.io.raw_tables.unreadable`, imported when an error is raised."""
+    from salesnb.io.raw_tables import unreadable as error
+
+    return error(*args, **kwargs)
+
+
+def __getattr__(name: str):
+    if name == "SQLSource":
+        from salesnb.io.databases import SQLSource
+
+        return SQLSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -82,6 +82,7 @@ from pathlib import Path
 from salesnb import atomic
 from salesnb.errors import InputError
 from salesnb.io.urls import mask_text, mask_url  # noqa: F401 - one masking for every output (issue #13)
+from salesnb.run import quick
 from salesnb.run.entries import UNCHANGED, crashed_entry, is_unchanged, skipped_entry, unchanged_entry
 from salesnb.run.execute import render_report
 
@@ -101,7 +102,6 @@ from salesnb.run.folder import (  # noqa: F401
     remove_stale,
     remove_state,
 )
-from salesnb.run.index import render_index
 from salesnb.run.plan import (  # noqa: F401
     CELL_TIMEOUT,
     ENGINES,
@@ -137,7 +137,6 @@ __all__ = [
     "plan_batch",
     "prepare_batch",
     "render_report",
-    "render_index",
     "finish_batch",
     "run_batch",
 ]
@@ -254,6 +253,12 @@ class BatchResult:
     def summary(self) -> str:
         counts = self.counts
         total = len(self.reports)
+        if self.manifest.get("nothing_changed"):
+            when = str(self.manifest.get("ended", ""))[:16].replace("T", " ")
+            return (
+                f"{total} report{'s' if total != 1 else ''} for {self.manifest['period']['label']}: "
+                f"nothing changed since the last run ({when} UTC); --force renders them again; index: {self.index_path}"
+            )
         unchanged = sum(r.get("reason") == UNCHANGED for r in self.reports)
         kept = self.manifest.get("kept_from_earlier_runs", 0)
         return (
@@ -316,10 +321,20 @@ def run_batch(
     from salesnb.run.executors import LocalExecutor
 
     as_of_day = _as_date(as_of)
-    resolved = _parse_period(period, as_of_day)
-    out_dir = _out_dir(out, resolved.label, as_of_day)
+    # The period is resolved (pandas is imported) here only when the folder's name needs it; else once
+    # the quick check has found something to do: a bad period never wrote a manifest a rerun could match.
+    resolved = _parse_period(period, as_of_day) if "{period}" in str(out) else None
+    out_dir = _out_dir(out, resolved.label if resolved is not None else "", as_of_day)
     check_out_dir(out_dir, source, mapping, expectations)
+    reps, teams = list(reps), list(teams)
     with batch_lock(out_dir):
+        # Nothing changed since the last run into DIR: say so before loading a table or starting a worker.
+        quick_state = _quick_state(source, period, as_of_day, out_dir, reps, teams, mapping, expectations, notebooks,
+                                   kernel_name, cell_timeout, engine, overviews, stale_after)  # fmt: skip
+        if not force and quick_state is not None and quick.nothing_changed(quick_state[1], quick_state[0], out_dir):
+            return _nothing_changed(out_dir, quick_state[1], quick_state[0])
+        if resolved is None:
+            resolved = _parse_period(period, as_of_day)
         own_executor = executor is None
         # One worker: it is this process, warmed while the data loads. More: the pool waits for the
         # plan, so it never starts more workers than there are reports to render.
@@ -345,6 +360,7 @@ def run_batch(
                 engine=engine,
                 overviews=overviews,
                 stale_after=stale_after,
+                quick_state=quick_state[0] if quick_state else None,
             )
             if early is None:
                 from salesnb.run.executors import worker_count
@@ -372,6 +388,7 @@ def run_batch(
                     failures += 1
                     bar.set_postfix_str(f"{failures} failed")
         except KeyboardInterrupt as exc:
+            plan.header.pop(quick.FIELD, None)  # pages kept from an earlier run: the next run looks again
             if own_executor:  # no worker may write once the manifest says what is there
                 executor.stop()
             for job in plan.to_run:  # a report not rendered yet keeps its last page, if it has one
@@ -463,6 +480,7 @@ def _prepare(
     overviews=None,
     expectations=None,
     stale_after: int = 7,
+    quick_state: dict | None = None,
 ) -> BatchPlan:
     started = utc_now()
     reps, teams = list(reps), list(teams)
@@ -476,6 +494,8 @@ def _prepare(
     _require_kernel(kernel_name)
 
     dataset = _load_dataset(source, mapping, expectations)
+    if quick_state is not None:  # any other file the loader read (a mapping's file: outside the folder)
+        quick.add_files(quick_state, [p for p in getattr(dataset, "inputs", []) if Path(p).is_file()])
     from salesnb.analysis.periods import last_date, require_data_in, stale_data
 
     require_data_in(dataset, resolved)  # a period the data does not reach: say so, render no pages of zeros
@@ -563,6 +583,7 @@ def _prepare(
         "workers": None,
         "started": started,
         **queue,
+        **({quick.FIELD: quick_state} if quick_state is not None else {}),
     }
     return BatchPlan(
         out_dir=out_dir,
@@ -575,6 +596,50 @@ def _prepare(
         cache_dir=str(cache_dir),
         previous=previous_entries,
     )
+
+
+def _quick_state(source, period, as_of_day, out_dir, reps, teams, mapping, expectations, notebooks,
+                 kernel_name, cell_timeout, engine, overviews, stale_after):  # fmt: skip
+    """(the inputs' state now, the previous manifest), or None when it cannot be known (a URL)."""
+    notebooks_dir = Path(notebooks).resolve() if notebooks is not None else default_notebooks_dir()
+    key = quick.parameters_key(
+        source=parameter_path(source),
+        mapping=parameter_path(mapping) if mapping is not None else None,
+        expectations=parameter_path(expectations) if expectations is not None else None,
+        notebooks=str(notebooks_dir),
+        period=str(period),  # as written: with --as-of it resolves to one period (pandas is not imported to resolve it)
+        as_of=as_of_day.isoformat(),
+        reps=reps,
+        teams=teams,
+        overviews=overviews,
+        stale_after=stale_after,
+        kernel=kernel_name,
+        cell_timeout=cell_timeout,
+        engine=engine,
+    )
+    previous = previous_manifest(out_dir)
+    state = quick.input_state(
+        source,
+        mapping=mapping,
+        expectations=expectations,
+        notebooks_dir=notebooks_dir,
+        key=key,
+        previous=previous.get(quick.FIELD),
+    )
+    return None if state is None else (state, previous)
+
+
+def _nothing_changed(out_dir: Path, previous: dict, state: dict) -> BatchResult:
+    """The last run's reports, listed as unchanged; the manifest keeps them as they
+    are (only the files' new mtimes are recorded, so a touched file is hashed once)."""
+    if quick.worth_recording(previous.get(quick.FIELD, {}), state):
+        try:
+            atomic.write_json(out_dir / MANIFEST, {**previous, quick.FIELD: state})
+        except OSError:
+            pass  # the next run hashes the touched files again
+    reports = [quick.repeat_entry(e) for e in previous["reports"] if not e.get("earlier_run")]
+    manifest = dict(previous, nothing_changed=True)
+    return BatchResult(out_dir=out_dir, reports=reports, manifest=manifest)
 
 
 def _batch_queue(dataset, period, as_of_day, planned: list[ReportJob]) -> dict:
@@ -592,6 +657,14 @@ def _batch_queue(dataset, period, as_of_day, planned: list[ReportJob]) -> dict:
     except Exception as exc:  # noqa: BLE001 - the queue is a summary: the reports still render and say what is wrong
         return {"queue": [], "team_findings": [], "queue_note": mask_text(f"{type(exc).__name__}: {exc}")}
     return {"queue": queue_rows(frame), "team_findings": findings}
+
+
+def __getattr__(name: str):
+    if name == "render_index":  # imported on use: it needs pandas, which an unchanged rerun never imports
+        from salesnb.run.index import render_index
+
+        return render_index
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def finish_batch(plan: BatchPlan, results) -> BatchResult:
@@ -627,6 +700,8 @@ def finish_batch(plan: BatchPlan, results) -> BatchResult:
             check_no_symlinks(plan.out_dir, name)
         atomic.write_json(plan.out_dir / MANIFEST, manifest)
         writing = INDEX
+        from salesnb.run.index import render_index
+
         atomic.write_text(plan.out_dir / INDEX, render_index(manifest))
     except OSError as exc:
         raise cannot_write(

@@ -199,8 +199,6 @@ def _tidy_after_killed_batch(out_dir: Path) -> None:
     """Remove what a batch killed outright left in DIR: the temporary files of
     the writes it was making and its data cache. Only under the lock (no batch
     is writing); best effort, and nothing but salesnb's own files."""
-    from salesnb.run import cache
-
     state = out_dir / STATE_DIR
     folders = [out_dir, out_dir / FAILED_DIR, state, state / "cache"]
     folders += [out_dir / folder for _, folder, _ in KINDS.values() if folder]
@@ -211,8 +209,11 @@ def _tidy_after_killed_batch(out_dir: Path) -> None:
     try:
         for folder in folders + caches:
             atomic.remove_temporaries(folder)
-        for folder in caches:
-            cache.clear(folder)
+        if caches:  # imported only then: importing it installs the cache in the loader (pandas)
+            from salesnb.run import cache
+
+            for folder in caches:
+                cache.clear(folder)
         for folder in (state / "cache", state):
             folder.rmdir()
     except OSError:
