@@ -33,7 +33,8 @@ COMMON = {"source", "mapping", "expectations", "period", "as_of"}
 PARAMETERS = {
     "rep_coaching": COMMON | {"rep_id"},
     "team_overview": COMMON | {"team"},
-    "segment_explorer": COMMON | {"territory", "customer_type", "acquisition_method", "team", "metric", "by", "interactive"},
+    "segment_explorer": COMMON
+    | {"territory", "customer_type", "acquisition_method", "team", "metric", "by", "view", "interactive"},
     "training_effect": COMMON | {"program", "metric"},
     "forecast_review": COMMON,
     "data_quality": COMMON,

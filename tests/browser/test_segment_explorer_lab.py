@@ -195,10 +195,10 @@ def test_segment_explorer_redraws_when_a_control_changes(browser, jupyterlab, sc
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Run$")).click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$")).click()
         controls = page.locator(".widget-dropdown select")
-        controls.nth(6).wait_for(timeout=RUN_TIMEOUT)
+        controls.nth(7).wait_for(timeout=RUN_TIMEOUT)
         page.locator(".widget-output img").first.wait_for(timeout=RUN_TIMEOUT)
         page.locator(".widget-output table").first.wait_for(timeout=RUN_TIMEOUT)
-        assert controls.count() == 7
+        assert controls.count() == 8  # with the View control (metrics or stages)
         assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
         src, table = chart_and_table(page)
         assert src.startswith("data:image/png")
