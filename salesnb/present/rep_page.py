@@ -662,6 +662,7 @@ def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> No
         drawn += [
             rep_charts.value_vs_cost(report.value_frame(), highlight=["You"]),
             rep_charts.forecast_vs_actual(report.forecasts),
+            rep_charts.stage_stays(report.stages, peer_label=report.peer_label),
         ]
         for figure in drawn:
             html.chart(figure)
