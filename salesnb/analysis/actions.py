@@ -92,20 +92,12 @@ def add_actions(ds: Dataset, diagnoses: list[dict], span) -> None:
 
 def stalled_deals(opportunities: pd.DataFrame, activities: pd.DataFrame | None, *, reference) -> pd.DataFrame:
     """Deals open at ``reference`` with no activity (or creation) for
-    :data:`STALLED_DAYS` days or more, with their ``idle`` days, the longest
-    idle first (ties by id)."""
-    reference = pd.Timestamp(reference).normalize()
-    next_day = reference + pd.Timedelta(days=1)
-    opps = opportunities
-    open_then = (opps["created_date"] < next_day) & (opps["status"].eq("open") | (opps["closed_date"] >= next_day))
-    opps = opps[open_then.fillna(False).astype(bool)]
-    last_touch = opps["created_date"]
-    if activities is not None and len(opps):
-        done = activities[activities["opportunity_id"].isin(opps["opportunity_id"]) & (activities["date"] < next_day)]
-        latest = done.groupby("opportunity_id", observed=True)["date"].max()
-        last_touch = pd.concat([last_touch, opps["opportunity_id"].map(latest)], axis=1).max(axis=1)
-    idle = (reference - last_touch.dt.normalize()).dt.days
-    out = opps.assign(idle=idle)[idle >= STALLED_DAYS]
+    :data:`STALLED_DAYS` days or more, with their ``idle`` days
+    (:func:`salesnb.analysis.quality.idle_open_deals`), the longest idle first (ties by id)."""
+    from salesnb.analysis.quality import idle_open_deals
+
+    deals = idle_open_deals(opportunities, activities, reference=reference)
+    out = deals[deals["idle"] >= STALLED_DAYS]
     return out.sort_values(["idle", "opportunity_id"], ascending=[False, True], kind="stable")
 
 

@@ -69,6 +69,7 @@ __all__ = [
     "quality_flags",
     "quality_for_rep",
     "stale_pipeline",
+    "idle_open_deals",
 ]
 
 COLUMNS = ["flag", "rep_id", "table", "rows", "detail"]
@@ -227,30 +228,37 @@ def _month_end_day(days: pd.Series) -> pd.Series:
 # -- stale pipeline ------------------------------------------------------------
 
 
+def idle_open_deals(opportunities: pd.DataFrame, activities: pd.DataFrame | None, *, reference) -> pd.DataFrame:
+    """The deals open at ``reference`` (a rep's, created by then, not yet
+    closed), each with ``idle``: the days since its last activity, or since
+    it was created when it has none. One rule for the ``stale_pipeline`` flag
+    and the stalled deals a velocity focus names
+    (:func:`salesnb.analysis.actions.stalled_deals`)."""
+    reference = pd.Timestamp(reference).normalize()
+    next_day = reference + pd.Timedelta(days=1)
+    opps = opportunities
+    open_then = (
+        (opps["created_date"] < next_day)
+        & (opps["status"].eq("open") | (opps["closed_date"] >= next_day))  # won or lost after the day: open then
+        & opps["rep_id"].notna()
+    )
+    opps = opps[open_then.fillna(False).astype(bool)]
+    last_touch = opps["created_date"]
+    if activities is not None and len(opps):
+        done = activities[activities["opportunity_id"].isin(opps["opportunity_id"]) & (activities["date"] < next_day)]
+        latest = done.groupby("opportunity_id", observed=True)["date"].max()
+        last_touch = pd.concat([last_touch, opps["opportunity_id"].map(latest)], axis=1).max(axis=1)
+    return opps.assign(idle=(reference - last_touch.dt.normalize()).dt.days)
+
+
 def stale_pipeline(opportunities: pd.DataFrame, activities: pd.DataFrame | None, *, reference) -> list[dict]:
     """``stale_pipeline`` records: per rep, deals open at ``reference`` with
     no activity (or creation) in the :data:`STALE_DAYS` days before it."""
     reference = pd.Timestamp(reference).normalize()
-    opps = opportunities
-    next_day = reference + pd.Timedelta(days=1)
-    open_then = (
-        (opps["created_date"] < next_day)
-        & (
-            opps["status"].eq("open") | (opps["closed_date"] >= next_day)  # won or lost after the day: open then
-        )
-        & opps["rep_id"].notna()
-    )
-    opps = opps[open_then.fillna(False).astype(bool)]
+    opps = idle_open_deals(opportunities, activities, reference=reference)
     if opps.empty:
         return []
-    last_touch = opps["created_date"]
-    if activities is not None:
-        done = activities[activities["opportunity_id"].notna() & (activities["date"] < next_day)]
-        latest = done.groupby("opportunity_id", observed=True)["date"].max()
-        touched = opps["opportunity_id"].map(latest)
-        last_touch = pd.concat([last_touch, touched], axis=1).max(axis=1)
-    idle = (reference - last_touch.dt.normalize()).dt.days
-    stale = opps.assign(idle=idle)[idle > STALE_DAYS]
+    stale = opps[opps["idle"] > STALE_DAYS]
     basis = "by last activity, or creation when none" if activities is not None else "by creation date: no activities table"
     records = []
     for rep, own in stale.groupby("rep_id", sort=True, observed=True):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from salesnb.analysis.labels import FACTOR_NAMES, fmt_unit
+from salesnb.analysis.labels import FACTOR_NAMES, count_of, fmt_unit
 from salesnb.analysis.rates import CLEAR_SAMPLE
 
 __all__ = [
@@ -152,7 +152,7 @@ def _gap(value) -> str:
 
 def _plural(n, word: str, words: str | None = None) -> str:
     """ "1 deal", "2 deals" ("1 new opportunity", "3 new opportunities" with ``words``)."""
-    return f"{_count(n)} {word if n == 1 else (words or word + 's')}"
+    return count_of(n, word, words)
 
 
 def _opps(n) -> str:
