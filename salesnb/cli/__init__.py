@@ -18,4 +18,7 @@ __all__ = ["cli", "main"]
 
 def main() -> None:
     """Entry point for the console script."""
+    from salesnb.run.trace import mark
+
+    mark("cli start")
     cli(prog_name="salesnb")

@@ -120,6 +120,7 @@ from salesnb.run.plan import (  # noqa: F401
     salesnb_version,
     utc_now,
 )
+from salesnb.run.trace import mark
 
 __all__ = [
     "KINDS",
@@ -493,7 +494,9 @@ def _prepare(
         raise InputError(f"{notebooks_dir} holds none of the report notebooks {', '.join(k + '.ipynb' for k in KINDS)}")
     _require_kernel(kernel_name)
 
+    mark("prepare")
     dataset = _load_dataset(source, mapping, expectations)
+    mark("loaded")
     if quick_state is not None:  # any other file the loader read (a mapping's file: outside the folder)
         quick.add_files(quick_state, [p for p in getattr(dataset, "inputs", []) if Path(p).is_file()])
     from salesnb.analysis.periods import last_date, require_data_in, stale_data
@@ -548,7 +551,9 @@ def _prepare(
             if entry["id"] not in planned_ids:
                 kept.append(dict(entry, earlier_run=True))
 
+    mark("planned")
     queue = _batch_queue(dataset, resolved, as_of_day, planned)
+    mark("queue")
     if to_run:  # the reports' own salesnb.load(source, mapping) reads this
         from salesnb.run import cache
 
@@ -564,6 +569,7 @@ def _prepare(
             remove_state(out_dir, str(cache_dir))
             raise cannot_write(exc, out_dir, cache_dir.relative_to(out_dir).as_posix()) from None
     del dataset
+    mark("stored")
 
     header = {
         "salesnb_version": salesnb_version(),

@@ -22,6 +22,7 @@ from salesnb import atomic
 from salesnb.io.urls import mask_text
 from salesnb.run.folder import cannot_write
 from salesnb.run.plan import KERNEL_NAME, ReportJob, utc_now
+from salesnb.run.trace import mark
 
 __all__ = ["render_report", "describe", "INSTALL_SNAPSHOTS"]
 
@@ -42,6 +43,7 @@ def render_report(job: ReportJob) -> dict:
     8601), ``rendered_at`` (when the page was written), ``seconds``,
     ``engine`` and ``worker`` (host:pid). Never raises for a failing report.
     """
+    mark("job " + job.id)
     started = utc_now()
     clock = time.perf_counter()
     out_dir = Path(job.out_dir)
@@ -49,6 +51,7 @@ def render_report(job: ReportJob) -> dict:
     result = dict(job.entry(), status="ok", reason=None, error=None, error_detail=None, failed_notebook=None)
     try:
         nb = _execute(job, capture)
+        mark("executed")
         from salesnb.present import render
 
         page = render.notebook_to_html(nb, title=job.title, subtitle=job.subtitle, warning=job.warning)
@@ -60,6 +63,7 @@ def render_report(job: ReportJob) -> dict:
             target.parent.mkdir(parents=True, exist_ok=True)
             check_no_symlinks(out_dir, job.html)  # the folder just made (or found) is still no link
             atomic.write_text(target, page)
+            mark("written " + job.id)
         except OSError as exc:
             raise cannot_write(exc, out_dir, job.html) from exc
     except Exception as exc:

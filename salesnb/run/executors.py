@@ -385,6 +385,9 @@ def _start_worker(fn: Callable[[], object] | None = None) -> None:
 
     A forkserver child outlives the batch otherwise: the forkserver does
     not end with it, and the pool's queues are only read between jobs."""
+    from salesnb.run.trace import mark
+
+    mark("worker start")
     batch = multiprocessing.parent_process()
     if batch is not None:
         threading.Thread(target=_exit_with, args=(batch,), name="salesnb-exit-with-batch", daemon=True).start()

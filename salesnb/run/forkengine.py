@@ -126,6 +126,9 @@ def prestart(kernel_name: str) -> None:
 
     if multiprocessing.parent_process() is not None:
         _prepare_worker()
+        from salesnb.run.trace import mark
+
+        mark("worker prepared")
 
 
 def _prepare_worker() -> None:

@@ -58,6 +58,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from salesnb.run.capture import json_safe, make_shell, redirect_fds
+from salesnb.run.trace import mark
 from salesnb.run.warmup import (
     DEFAULT_IMPORTS,
     batch_part,
@@ -453,6 +454,7 @@ def _template_main(fd: int) -> None:
         die_with_parent()  # a killed batch or worker takes its template (and so its reports) with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the batch; it ends us by closing the connection
     os.environ.setdefault("MPLBACKEND", _INLINE_BACKEND)
+    mark("template start")
     shell = make_shell()  # before pandas is imported: pandas asks the shell what it runs in
     imported: list[str] = []
     cache_dir_loaded = prewarmed = None
@@ -467,6 +469,7 @@ def _template_main(fd: int) -> None:
             install_memo()
             warm_libraries()
             _freeze()
+            mark("template ready")
             conn.send(("ready", imported))
         elif message[0] == "run":
             spec = message[1]
@@ -477,10 +480,12 @@ def _template_main(fd: int) -> None:
                 cache_dir_loaded = cache_dir
                 prewarmed = None
                 preload_cache(cache_dir)
+                mark("preloaded")
             prewarm = spec["env"].get(PREWARM_ENV)
             if cache_dir and prewarm and (cache_dir, batch_part(prewarm)) != prewarmed:
                 prewarmed = (cache_dir, batch_part(prewarm))
                 prewarm_batch(cache_dir, prewarm, imported)
+                mark("prewarmed")
             _freeze()
             _fork_and_run(conn, shell, spec)
         elif message[0] == "stop":
@@ -539,6 +544,7 @@ def _child(conn: Connection, shell, spec: dict) -> None:
         conn.send(("cell", index, result.execution_count, json_safe(outputs), ok))
         if not ok and index not in allowed:
             break
+    mark("cells done")
     conn.send(("finished",))
 
 
