@@ -316,3 +316,83 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
         cache._MEMORY.clear()
         memo.clear()
         drawing._STOCK.clear()
+
+
+# -- one template shared by a batch's workers ----------------------------------------------------
+
+
+def test_a_shared_template_runs_two_workers_reports_side_by_side(tmp_path):
+    """Two clients of one shared template: their reports run at the same time
+    (each waits for the other's mark, so one-at-a-time would never finish), as
+    children of the one template, each from a clean fork."""
+    import threading
+
+    flag_a, flag_b = tmp_path / "a", tmp_path / "b"
+    wait_for = (
+        "import os, time\ndeadline = time.time() + 60\n"
+        "open({mine!r}, 'w').close()\n"
+        "while not os.path.exists({theirs!r}) and time.time() < deadline: time.sleep(0.01)\n"
+        "assert os.path.exists({theirs!r}), 'ran alone'\n"
+        "print('template', os.getppid()); X = 1"
+    )
+    with kernels.ForkingKernel(listen=True) as shared:
+        shared.launch()
+        one, two = kernels.ForkingKernel(address=shared.address), kernels.ForkingKernel(address=shared.address)
+        results = {}
+
+        def first():
+            results["one"] = run(one, wait_for.format(mine=str(flag_a), theirs=str(flag_b)), "print('X' in globals())")
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        results["two"] = run(two, wait_for.format(mine=str(flag_b), theirs=str(flag_a)))
+        thread.join(90)
+        one.close()
+        two.close()
+        assert one.process is None and two.process is None  # neither started a template of its own
+        for name, cells in results.items():
+            assert all(cell.ok for cell in cells), (name, cells)
+            assert cells[0].outputs[0]["text"] == f"template {shared.process.pid}\n"
+        assert results["one"][1].outputs[0]["text"] == "True\n"
+
+
+def test_a_worker_whose_shared_template_is_gone_starts_its_own(tmp_path):
+    with kernels.ForkingKernel(address=str(tmp_path / "no-such.sock")) as orphan:
+        (cell,) = run(orphan, "import os; print(os.getppid())")
+        assert cell.ok and orphan.process is not None and cell.outputs[0]["text"] == f"{orphan.process.pid}\n"
+
+
+@pytest.mark.slow
+def test_a_batch_with_two_workers_forks_every_report_from_one_template(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    parameters = new_code_cell(
+        'source = ""\nmapping = None\nperiod = ""\nas_of = ""\nrep_id = ""', metadata={"tags": ["parameters"]}
+    )
+    nb = new_notebook(
+        cells=[
+            parameters,
+            new_code_cell(
+                "import os, time\ntime.sleep(1)  # both workers get reports\nprint(f'template {os.getppid()} report {rep_id}')"
+            ),
+        ],
+        metadata={"kernelspec": {"name": "salesnb", "language": "python", "display_name": "salesnb"}},
+    )
+    nbformat.write(nb, folder / "rep_coaching.ipynb")
+    result = run_batch(
+        write_source(tmp_path / "src", FOUR_REPS),
+        period="2026-Q1",
+        out=tmp_path / "out",
+        notebooks=folder,
+        jobs=2,
+        reps=[r[0] for r in FOUR_REPS],
+    )
+    entries = [e for e in result.manifest["reports"] if e["kind"] == "rep_coaching"]
+    assert [e["status"] for e in entries] == ["ok"] * 4 and len({e["worker"] for e in entries}) == 2
+    import re
+
+    templates = set()
+    for entry in entries:
+        page = (tmp_path / "out" / entry["html"]).read_text(encoding="utf-8")
+        templates.update(re.findall(rf"template (\d+) report {entry['key']}", page))
+    assert len(templates) == 1  # both workers' reports are forks of the same warm process

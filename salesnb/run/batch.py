@@ -337,14 +337,19 @@ def run_batch(
         if resolved is None:
             resolved = _parse_period(period, as_of_day)
         own_executor = executor is None
-        # One worker: it is this process, warmed while the data loads. More: the pool waits for the
-        # plan, so it never starts more workers than there are reports to render.
-        early = executor if executor is not None else (LocalExecutor(1) if jobs == 1 else None)
+        template = None  # with --jobs N: one warm template that every worker's reports fork from
+        if own_executor:
+            from salesnb.run.executors import worker_count
+
+            # Workers start now, while the data loads; never more than the reports the request can mean.
+            executor = LocalExecutor(worker_count(jobs, _most_reports(reps, teams, overviews, jobs)))
         try:
-            if early is not None and resolve_engine(engine) == "fork":  # the report template imports while the data loads
+            if resolve_engine(engine) == "fork":  # the report template imports while the data loads
                 from salesnb.run.forkengine import prestart
 
-                early.warm_up(functools.partial(prestart, kernel_name))
+                if own_executor and executor.workers > 1:
+                    template = _shared_template(kernel_name)
+                executor.warm_up(functools.partial(prestart, kernel_name, template.address if template else None))
             plan = _prepare(
                 source,
                 resolved=resolved,
@@ -363,19 +368,11 @@ def run_batch(
                 stale_after=stale_after,
                 quick_state=quick_state[0] if quick_state else None,
             )
-            if early is None:
-                from salesnb.run.executors import worker_count
-
-                executor = LocalExecutor(worker_count(jobs, len(plan.to_run)))
-                if resolve_engine(engine) == "fork" and executor.workers > 1:
-                    from salesnb.run.forkengine import prestart
-
-                    executor.warm_up(functools.partial(prestart, kernel_name))
-            else:
-                executor = early
         except BaseException:
-            if own_executor and early is not None:
-                early.close()
+            if own_executor:
+                executor.close()
+            if template is not None:
+                template.close()
             raise
         plan.header.update(executor=type(executor).__name__, workers=getattr(executor, "workers", 1))
         results: dict[str, dict] = {}
@@ -407,7 +404,27 @@ def run_batch(
             bar.close()
             if own_executor:
                 executor.close()
+            if template is not None:
+                template.close()
         return finish_batch(plan, results)
+
+
+def _most_reports(reps: list, teams: list, overviews: bool | None, jobs: int) -> int:
+    """The most reports a request can mean, known before the data is read: ``--rep`` names them."""
+    if reps and not teams and not overviews:
+        return len(reps)
+    return jobs
+
+
+def _shared_template(kernel_name: str):
+    """The batch's shared template, importing from now on; None when it cannot start
+    (no such kernel: the plan says so, clearly, before any report runs)."""
+    from salesnb.run.forkserver import shared_template
+
+    try:
+        return shared_template(kernel_name)
+    except Exception:  # noqa: BLE001 - each worker then starts its own, or the plan explains
+        return None
 
 
 def batch_folder(out, *, period: str, as_of=None) -> Path:

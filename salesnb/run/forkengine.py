@@ -9,7 +9,7 @@ own; only the execution goes to :mod:`salesnb.run.forkserver`.
 
 from __future__ import annotations
 
-from salesnb.run.forkserver import dead_kernel_error, get_kernel, notebook_imports
+from salesnb.run.forkserver import dead_kernel_error, get_kernel, notebook_imports, use_shared
 
 __all__ = ["ENGINE_NAME", "ForkEngine", "register_engine", "prestart"]  # noqa: F822 - ForkEngine is made on first use (papermill is heavy)
 
@@ -106,9 +106,11 @@ def __getattr__(name):  # ForkEngine, built on first use: papermill is imported 
     raise AttributeError(name)
 
 
-def prestart(kernel_name: str) -> None:
+def prestart(kernel_name: str, shared: str | None = None) -> None:
     """Start this process's template for ``kernel_name`` in the background
-    (no wait); best effort: a failure shows up, explained, at the first run.
+    (no wait), or, with ``shared`` (the socket of the batch's shared
+    template, :func:`salesnb.run.forkserver.shared_template`), connect to
+    that one; best effort: a failure shows up, explained, at the first run.
 
     In a worker process (one a process pool or a Dask nanny started), also
     pay, while the template imports, the worker's own one-time costs of a
@@ -117,6 +119,8 @@ def prestart(kernel_name: str) -> None:
     are left to the first report, so a batch that cannot be planned (an
     unknown rep, a bad period) says so without waiting for them."""
     try:
+        if shared:
+            use_shared(kernel_name, shared)
         kernel = get_kernel(kernel_name)
         if not kernel.alive:
             kernel.launch()

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import ast
 import atexit
-import gc
 import os
 import signal
 import socket
@@ -57,17 +56,14 @@ from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from salesnb.run.capture import json_safe, make_shell, redirect_fds
-from salesnb.run.trace import mark
-from salesnb.run.warmup import (
-    DEFAULT_IMPORTS,
-    batch_part,
-    install_memo,
-    install_snapshots,
-    preload_cache,
-    prewarm_batch,
-    warm_libraries,
+from salesnb.run.template import (
+    DIE_WITH_PARENT_ENV,
+    INLINE_BACKEND,
+    PREWARM_ENV,
+    REPORT_GC_THRESHOLD,  # noqa: F401 - part of this module's face (tests read it here)
+    die_with_parent,
 )
+from salesnb.run.warmup import DEFAULT_IMPORTS
 
 __all__ = [
     "ForkingKernel",
@@ -76,24 +72,13 @@ __all__ = [
     "get_kernel",
     "notebook_imports",
     "shutdown_all",
+    "shared_template",
+    "use_shared",
     "dead_kernel_error",
     "die_with_parent",
 ]
 
-PREWARM_ENV = "SALESNB_PREWARM"
-DIE_WITH_PARENT_ENV = "SALESNB_DIE_WITH_PARENT"  # set for a template that must die with its parent
-"""Set by the batch runner for each report: JSON of its source, mapping, period,
-as_of and (a rep report's) rep_id, from which the warm template pre-computes the
-batch-wide tables and draws a rep report's charts once."""
-REPORT_GC_THRESHOLD = (50_000, 10, 10)
-"""A report's process collects garbage after 50,000 new objects, not Python's
-700: a chart makes tens of thousands of small objects, most of them alive
-until it is drawn, and the default collected (and re-scanned) them about
-ten times per report, ~8% of its time. A report lives for seconds, so
-what waits to be collected stays small."""
 PRELOAD_ENV = "SALESNB_PRELOAD"  # extra modules to import in the template, comma-separated
-
-_INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def available() -> bool:
@@ -126,9 +111,13 @@ class ForkingKernel:
     Not thread-safe: one run at a time, as one Jupyter kernel would.
     """
 
-    def __init__(self, python: str | None = None, *, env: dict | None = None):
+    def __init__(self, python: str | None = None, *, env: dict | None = None, address: str | None = None,
+                 listen: bool = False):  # fmt: skip
         self.python = python or sys.executable
         self.env = dict(env) if env else None
+        self.address = address  # a shared template's socket: connect to it instead of starting one
+        self.listen = listen  # start a template others may connect to (at self.address, made here)
+        self._socket_dir: str | None = None
         self.process: subprocess.Popen | None = None
         self.conn: Connection | None = None
         self.starts = 0  # how many templates were started (1 unless one died)
@@ -149,10 +138,17 @@ class ForkingKernel:
         caller does something else, e.g. loads the batch's data); the first
         :meth:`run` waits until it is ready."""
         self.close()
+        if self.address and not self.listen:
+            try:
+                self._connect()
+                return
+            except OSError:  # the shared template is gone: this worker starts its own
+                self.address = None
+        server = self._bind() if self.listen else None  # workers may connect at once; served once warm
         ours, theirs = socket.socketpair()
         self._stderr = tempfile.TemporaryFile()
         env = dict(os.environ if self.env is None else self.env)
-        env.setdefault("MPLBACKEND", _INLINE_BACKEND)
+        env.setdefault("MPLBACKEND", INLINE_BACKEND)
         env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
         env.pop("SALESNB_CACHE_DIR", None)  # a run says which batch cache it reads
         env.pop(PREWARM_ENV, None)
@@ -161,8 +157,9 @@ class ForkingKernel:
         env[DIE_WITH_PARENT_ENV] = "1" if threading.current_thread() is threading.main_thread() else ""
         try:
             self.process = subprocess.Popen(
-                [self.python, "-m", "salesnb.run.forkserver", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
+                [self.python, "-m", "salesnb.run.template", str(theirs.fileno())]
+                + ([str(server.fileno())] if server is not None else []),
+                pass_fds=(theirs.fileno(),) + ((server.fileno(),) if server is not None else ()),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
@@ -172,11 +169,35 @@ class ForkingKernel:
             )
         finally:
             theirs.close()
+            if server is not None:
+                server.close()
         self.conn = Connection(ours.detach())
         self.starts += 1
         self._imported = set()
         extra = [m.strip() for m in os.environ.get(PRELOAD_ENV, "").split(",") if m.strip()]
         self.conn.send(("warm", list(DEFAULT_IMPORTS) + extra))
+        self._starting = True
+
+    def _bind(self) -> socket.socket:
+        """The listening socket of a shared template, in a new folder only this user can open."""
+        self._socket_dir = tempfile.mkdtemp(prefix="salesnb-template-")
+        self.address = os.path.join(self._socket_dir, "template.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(self.address)
+        os.chmod(self.address, 0o600)
+        server.listen(64)
+        return server
+
+    def _connect(self) -> None:
+        """Become a client of the shared template at :attr:`address`; it answers ``ready`` once warm."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.address)
+        except OSError:
+            sock.close()
+            raise
+        self.conn = Connection(sock.detach())
+        self._imported = set()
         self._starting = True
 
     def _wait_ready(self, timeout: float) -> None:
@@ -190,7 +211,11 @@ class ForkingKernel:
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None and self.conn is not None
+        if self.conn is None:
+            return False
+        if self.process is None:  # a client of a shared template: alive until the connection breaks
+            return bool(self.address) and not self.conn.closed
+        return self.process.poll() is None
 
     def close(self) -> None:
         """Stop the template (its children were reaped after each run)."""
@@ -210,6 +235,11 @@ class ForkingKernel:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+        if self._socket_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
         self._starting = False
 
     def __enter__(self):
@@ -368,18 +398,37 @@ _KERNELS: dict[tuple[str, int], ForkingKernel] = {}
 _LOCK = threading.Lock()
 
 
+_SHARED: dict[str, str] = {}  # kernel name -> the socket of the batch's shared template
+
+
 def get_kernel(kernel_name: str) -> ForkingKernel:
     """This thread's warm kernel for ``kernel_name`` (started on first use).
 
     One per thread, as a kernel runs one thing at a time: a Dask worker
-    with several threads keeps one template per thread."""
+    with several threads keeps one template per thread. In a worker of a
+    local batch (:func:`use_shared`), it is a connection to the batch's
+    shared template."""
     key = (kernel_name, threading.get_ident())
     with _LOCK:
         kernel = _KERNELS.get(key)
         if kernel is None:
             python, env = _kernel_python(kernel_name)
-            kernel = _KERNELS[key] = ForkingKernel(python, env=env)
+            kernel = _KERNELS[key] = ForkingKernel(python, env=env, address=_SHARED.get(kernel_name))
         return kernel
+
+
+def shared_template(kernel_name: str) -> ForkingKernel:
+    """Start a template for ``kernel_name`` that a batch's workers share
+    (:func:`use_shared` in each); the caller closes it after the workers."""
+    python, env = _kernel_python(kernel_name)
+    kernel = ForkingKernel(python, env=env, listen=True)
+    kernel.launch()
+    return kernel
+
+
+def use_shared(kernel_name: str, address: str) -> None:
+    """In this process, run ``kernel_name`` reports in the shared template at ``address``."""
+    _SHARED[kernel_name] = address
 
 
 def shutdown_all() -> None:
@@ -442,153 +491,3 @@ def notebook_imports(sources: Iterable[str]) -> list[str]:
                     if alias.name != "*":
                         found.setdefault(f"{node.module}.{alias.name}", None)
     return list(found)
-
-
-# -- template side (python -m salesnb.run.forkserver FD) ---------------------------------------------
-
-
-def _template_main(fd: int) -> None:
-    """Build the shell, import, then fork one child per run request."""
-    conn = Connection(fd)
-    if os.environ.pop(DIE_WITH_PARENT_ENV, ""):
-        die_with_parent()  # a killed batch or worker takes its template (and so its reports) with it
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the batch; it ends us by closing the connection
-    os.environ.setdefault("MPLBACKEND", _INLINE_BACKEND)
-    mark("template start")
-    shell = make_shell()  # before pandas is imported: pandas asks the shell what it runs in
-    imported: list[str] = []
-    cache_dir_loaded = prewarmed = None
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            break
-        if message[0] == "warm":
-            imported = _import_all(message[1])
-            install_snapshots()
-            install_memo()
-            warm_libraries()
-            _freeze()
-            mark("template ready")
-            conn.send(("ready", imported))
-        elif message[0] == "run":
-            spec = message[1]
-            if spec["imports"]:
-                imported += _import_all(spec["imports"])
-            cache_dir = spec["env"].get("SALESNB_CACHE_DIR")
-            if cache_dir and cache_dir != cache_dir_loaded:  # one batch's data at a time
-                cache_dir_loaded = cache_dir
-                prewarmed = None
-                preload_cache(cache_dir)
-                mark("preloaded")
-            prewarm = spec["env"].get(PREWARM_ENV)
-            if cache_dir and prewarm and (cache_dir, batch_part(prewarm)) != prewarmed:
-                prewarmed = (cache_dir, batch_part(prewarm))
-                prewarm_batch(cache_dir, prewarm, imported)
-                mark("prewarmed")
-            _freeze()
-            _fork_and_run(conn, shell, spec)
-        elif message[0] == "stop":
-            break
-    conn.close()
-
-
-def _fork_and_run(conn: Connection, shell, spec: dict) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the report
-        code = 0
-        try:
-            _child(conn, shell, spec)
-        except BaseException:  # noqa: BLE001 - the child must never return into the template's loop
-            code = 70
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(signum).name
-        except ValueError:
-            name = str(signum)
-        text = f"killed by signal {name}" + (" (out of memory?)" if signum == signal.SIGKILL else "")
-    else:
-        text = f"exit code {os.WEXITSTATUS(status)}"
-    try:
-        conn.send(("exited", text))
-    except OSError:
-        pass
-
-
-def _child(conn: Connection, shell, spec: dict) -> None:
-    os.setpgid(0, 0)  # a timeout kills the report and anything it started
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    die_with_parent()
-    conn.send(("forked", os.getpid()))
-    fd_out = redirect_fds()
-    if spec["cwd"]:
-        os.chdir(spec["cwd"])
-    os.environ.update(spec["env"])
-    if "numpy" in sys.modules:  # a fresh kernel would draw fresh entropy
-        sys.modules["numpy"].random.seed()
-    gc.set_threshold(*REPORT_GC_THRESHOLD)
-    allowed = set(spec["allow_errors"])
-    capture = shell.capture
-    for index, source in spec["cells"]:
-        outputs = capture.begin()
-        result = shell.run_cell(source, store_history=True)
-        capture.end()
-        fd_out.collect(outputs)
-        ok = result.success
-        conn.send(("cell", index, result.execution_count, json_safe(outputs), ok))
-        if not ok and index not in allowed:
-            break
-    mark("cells done")
-    conn.send(("finished",))
-
-
-def die_with_parent() -> None:
-    """Linux: the report dies with the template (never an orphan that keeps running)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:
-            os._exit(75)
-    except (OSError, AttributeError):
-        pass
-
-
-def _import_all(names: Iterable[str]) -> list[str]:
-    import importlib
-
-    done = []
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except BaseException:  # noqa: BLE001 - a module that fails here fails in the notebook, with its message
-            parent = name.rpartition(".")[0]
-            if parent:
-                try:
-                    importlib.import_module(parent)
-                except BaseException:  # noqa: BLE001
-                    pass
-            continue
-        done.append(name)
-    return done
-
-
-def _freeze() -> None:
-    """Objects the template holds are never scanned by the children's
-    garbage collector, so their pages stay shared (copy-on-write)."""
-    gc.collect()
-    if hasattr(gc, "freeze"):
-        gc.freeze()
-
-
-if __name__ == "__main__":
-    _template_main(int(sys.argv[1]))
