@@ -91,3 +91,56 @@ def test_a_dataset_loaded_in_a_notebook_is_never_answered_from_the_memo(tmp_path
         assert snapshot.snapshot
         memo.call(table, snapshot)
     assert calls == [1]
+
+
+def _counted_table(ds, *, period):
+    _COUNTED.append(period)
+    return pd.DataFrame({"rows": [len(ds.reps)], "period": [period]})
+
+
+_COUNTED: list = []
+
+
+def test_tables_saved_by_the_runner_are_what_a_template_starts_with(tmp_path):
+    """The batch computes its tables once and saves them beside its data; a
+    report template loads them and computes nothing again. Another batch's
+    tables (another fingerprint) are not saved with them."""
+    memo.clear()
+    _COUNTED.clear()
+    memo.call(_counted_table, _dataset("abc"), period="2025")
+    memo.call(_counted_table, _dataset("other"), period="2025")
+    assert memo.save(tmp_path, "abc") == 1
+    memo.clear()
+    assert memo.load(tmp_path) == 1
+    again = memo.call(_counted_table, _dataset("abc"), period="2025")  # answered from the saved table
+    assert _COUNTED == ["2025", "2025"] and again["rows"].tolist() == [2]
+    memo.call(_counted_table, _dataset("other"), period="2025")  # not saved: computed
+    assert _COUNTED == ["2025", "2025", "2025"]
+    (tmp_path / memo.FILE).write_bytes(b"not a pickle")
+    assert memo.load(tmp_path) == 0 and not memo._MEMO  # unreadable: nothing, the reports compute
+
+
+def test_a_batch_saves_every_table_its_rep_reports_share(tmp_path):
+    """prepare_batch (what `report` runs before any report) leaves the queue's
+    and the rep pages' tables in the batch's cache, keyed as the reports ask."""
+    import pickle
+
+    from salesnb.run.batch import prepare_batch
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    plan = prepare_batch(sample, period="2025", as_of="2026-01-05", out=tmp_path / "out", reps=["R01"])
+    entries = pickle.loads((Path(plan.cache_dir) / memo.FILE).read_bytes())
+    names = sorted({key[0].__name__ for key, _ in entries})
+    assert names == [
+        "diagnose",
+        "forecast_accuracy",
+        "metrics_over_time",
+        "metrics_table",
+        "quality_flags",
+        "scorecard",
+        "value_cost",
+    ]
+    assert {key[1] for key, _ in entries} == {plan.header["data_fingerprint"]}
+    asked = [dict(key[-1]).get("as_of") for key, _ in entries if key[0].__name__ == "diagnose"]
+    assert asked == [("str", "2026-01-05")] * 2  # this period and the one before (since last time)
+    assert not memo._MEMO  # the runner keeps none of them itself

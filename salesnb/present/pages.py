@@ -40,6 +40,7 @@ from salesnb.present.rep_page import (
     TREND_QUARTERS,
     RepReport,
     rep_report,
+    warm_tables,
     warm_up,
 )
 from salesnb.present.rep_page import thin_peer_notes as _thin_peer_notes  # noqa: F401 - the one-module pages' name, kept for callers
@@ -68,5 +69,6 @@ __all__ = [
     "segment",
     "segment_options",
     "rep_label",
+    "warm_tables",
     "warm_up",
 ]

@@ -641,19 +641,27 @@ def _flag_note(record: dict) -> str:
     return text
 
 
+def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None):
+    """Compute what every report of a batch of these pages shares (the
+    batch-wide tables of :func:`salesnb.present.tables.batch_table`) by
+    building one rep's report (``rep_id``, else the first rep); returns it.
+    No chart is drawn, so matplotlib is not imported: the batch runner calls
+    this while its report template imports, and hands the tables to it."""
+    return rep_report(ds, rep_id or str(ds.reps["rep_id"].iloc[0]), period=period, as_of=as_of)
+
+
 def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
     """What a batch of these pages computes and draws once, before its reports fork.
 
     The fork server (:mod:`salesnb.run.forkserver`) calls this on the batch's
-    data in its warm template: one rep's coaching report (``rep_id``, else the
-    first rep: a team or data-quality report names none) makes the batch-wide
-    tables (:func:`salesnb.present.tables.batch_table`; the runner's memo
-    keeps them), and its charts are drawn once and thrown away, so every fork
+    data in its warm template: one rep's coaching report (:func:`warm_tables`;
+    the runner's memo keeps its tables, usually computed already by the runner),
+    and its charts are drawn once and thrown away, so every fork
     finds the fonts loaded, the label sizes measured and blank
     figures of the charts' shapes made (:func:`salesnb.present.rep_charts.stock_figures`).
     No figure stays open and no setting changes.
     """
-    report = rep_report(ds, rep_id or str(ds.reps["rep_id"].iloc[0]), period=period, as_of=as_of)
+    report = warm_tables(ds, period=period, as_of=as_of, rep_id=rep_id)
     from salesnb.present import html, rep_charts
 
     def draw():

@@ -82,7 +82,7 @@ from pathlib import Path
 from salesnb import atomic
 from salesnb.errors import InputError
 from salesnb.io.urls import mask_text, mask_url  # noqa: F401 - one masking for every output (issue #13)
-from salesnb.run import quick
+from salesnb.run import memo, quick
 from salesnb.run.entries import UNCHANGED, crashed_entry, is_unchanged, skipped_entry, unchanged_entry
 from salesnb.run.execute import render_report
 
@@ -569,7 +569,7 @@ def _prepare(
                 kept.append(dict(entry, earlier_run=True))
 
     mark("planned")
-    queue = _batch_queue(dataset, resolved, as_of_day, planned)
+    queue = _batch_tables(dataset, resolved, as_of_day, planned, to_run)
     mark("queue")
     if to_run:  # the reports' own salesnb.load(source, mapping) reads this
         from salesnb.run import cache
@@ -582,9 +582,11 @@ def _prepare(
                 mapping=parameter_path(mapping) if mapping is not None else None,
                 expectations=parameter_path(expectations) if expectations is not None else None,
             )
+            memo.save(cache_dir, fingerprint)  # the tables just computed: the report template starts with them
         except OSError as exc:
             remove_state(out_dir, str(cache_dir))
             raise cannot_write(exc, out_dir, cache_dir.relative_to(out_dir).as_posix()) from None
+    memo.clear()
     del dataset
     mark("stored")
 
@@ -665,7 +667,30 @@ def _nothing_changed(out_dir: Path, previous: dict, state: dict) -> BatchResult:
     return BatchResult(out_dir=out_dir, reports=reports, manifest=manifest)
 
 
-def _batch_queue(dataset, period, as_of_day, planned: list[ReportJob]) -> dict:
+def _batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: list[ReportJob]) -> dict:
+    """The manager's queue (:func:`_batch_queue`), and with it every table the
+    batch's rep reports share, computed here once into the memo
+    (:mod:`salesnb.run.memo`) while the report template imports; the caller
+    saves them beside the data for the template. Keys as the reports ask:
+    ``period`` and ``as_of`` as their parameters say."""
+    from salesnb.run.warmup import warm_batch_tables
+
+    try:
+        dataset.snapshot = True  # it is the batch's snapshot (what the reports load): the memo may keep its tables
+    except AttributeError:  # not a Dataset (a test's stand-in)
+        pass
+    reps = [job for job in to_run if job.kind == "rep_coaching"]
+    as_of = reps[0].parameters.get("as_of") if reps else as_of_day.isoformat()
+    with memo.installed():
+        queue = _batch_queue(dataset, period, as_of, planned)
+        if reps:
+            job = reps[0]
+            warm_batch_tables(dataset, period=job.parameters.get("period"), as_of=as_of, rep_id=job.key,
+                              modules=("salesnb.present.pages",))  # fmt: skip
+    return queue
+
+
+def _batch_queue(dataset, period, as_of, planned: list[ReportJob]) -> dict:
     """The manager's queue for the batch's reps, computed once here (the index
     shows it): ``queue`` (rows of :func:`salesnb.present.queue.manager_queue`,
     sorted by stake) and ``team_findings``. A queue that cannot be computed
@@ -676,7 +701,7 @@ def _batch_queue(dataset, period, as_of_day, planned: list[ReportJob]) -> dict:
     if not reps:
         return {"queue": [], "team_findings": []}
     try:
-        frame, findings = queue_for(dataset, period=period, as_of=as_of_day, rep_ids=list(reps), labels=reps)
+        frame, findings = queue_for(dataset, period=period, as_of=as_of, rep_ids=list(reps), labels=reps)
     except Exception as exc:  # noqa: BLE001 - the queue is a summary: the reports still render and say what is wrong
         return {"queue": [], "team_findings": [], "queue_note": mask_text(f"{type(exc).__name__}: {exc}")}
     return {"queue": queue_rows(frame), "team_findings": findings}

@@ -146,11 +146,12 @@ def _mark_snapshot(dataset) -> None:
 
 
 def clear(directory) -> None:
-    """Remove the cache folder's entries, then the folder if it is empty."""
+    """Remove the cache folder's entries (and the tables the runner saved beside
+    them, :func:`salesnb.run.memo.save`), then the folder if it is empty."""
     folder = Path(directory)
     if not folder.is_dir():
         return
-    for path in folder.glob(f"*{_SUFFIX}"):
+    for path in folder.glob("*.pickle"):
         path.unlink(missing_ok=True)
     try:
         folder.rmdir()

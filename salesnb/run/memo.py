@@ -25,18 +25,22 @@ Analysis knows nothing of it: the pages ask for their tables through
 from __future__ import annotations
 
 import copy
+import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 
 from salesnb.present.tables import use_memo
 
-__all__ = ["call", "clear", "install", "installed", "MAX_ENTRIES"]
+__all__ = ["call", "clear", "install", "installed", "save", "load", "MAX_ENTRIES", "FILE"]
 
 MAX_ENTRIES = 64
 """At most this many tables are kept; the oldest used goes first."""
+FILE = "memo.pickle"
+"""The batch's tables as the runner computed them, beside the data in the batch's cache folder."""
 
 _MEMO: OrderedDict = OrderedDict()
 
@@ -66,6 +70,41 @@ def call(function, ds, **kwargs):
     return _copy(result)
 
 
+def save(directory, fingerprint: str) -> int:
+    """Write the tables of the data with ``fingerprint`` into ``directory`` (the
+    batch's private cache folder, :mod:`salesnb.run.cache`): the runner computes
+    them once (it needs them for the manager's queue) and every report
+    template :func:`load`\\ s them instead of computing them again. Returns how many."""
+    import pickle
+
+    from salesnb.atomic import write_bytes
+
+    entries = [(key, value) for key, value in _MEMO.items() if key[1] == fingerprint]
+    path = Path(directory) / FILE
+    write_bytes(path, pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
+    try:
+        os.chmod(path, 0o600)
+    except OSError:
+        pass
+    return len(entries)
+
+
+def load(directory) -> int:
+    """Replace the memo with the tables :func:`save` wrote into ``directory``
+    (none: the memo is only cleared). Returns how many were read."""
+    import pickle
+
+    clear()
+    try:
+        with open(Path(directory) / FILE, "rb") as handle:
+            entries = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        return 0  # unreadable or absent: the reports compute their tables
+    for key, value in entries[-MAX_ENTRIES:]:
+        _MEMO[key] = value
+    return len(_MEMO)
+
+
 def clear() -> None:
     """Forget every memoised table."""
     _MEMO.clear()
@@ -73,8 +112,12 @@ def clear() -> None:
 
 def install() -> None:
     """Answer the pages' batch-wide tables (:func:`salesnb.present.tables.batch_table`)
-    from this memo in this process."""
+    from this memo in this process; in a report of a batch (``SALESNB_CACHE_DIR``
+    set, e.g. a fresh kernel's), start from the tables the runner saved there."""
     use_memo(call)
+    directory = os.environ.get("SALESNB_CACHE_DIR")
+    if directory:
+        load(directory)
 
 
 @contextmanager

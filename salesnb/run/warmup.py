@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "DEFAULT_IMPORTS",
+    "warm_batch_tables",
     "warm_libraries",
     "install_snapshots",
     "install_memo",
@@ -99,10 +100,12 @@ def install_memo() -> None:
 
 
 def preload_cache(directory: str) -> None:
+    """The batch's data and the tables the runner computed (:func:`salesnb.run.memo.save`), into memory."""
     try:
-        from salesnb.run import cache
+        from salesnb.run import cache, memo
 
         cache.preload(directory)
+        memo.load(directory)
     except Exception:  # noqa: BLE001 - reports then read the cache files themselves
         pass
 
@@ -136,7 +139,6 @@ def prewarm_batch(directory: str, prewarm: str, modules: Iterable[str] = DEFAULT
         dataset = cache.preloaded(directory, request["source"], request.get("mapping"), request.get("expectations"))
         if dataset is None or not getattr(dataset, "fingerprint", ""):
             return
-        memo.clear()
     except Exception:  # noqa: BLE001 - only a warm-up: reports compute what is missing
         return
     with memo.installed():
@@ -147,15 +149,27 @@ def prewarm_batch(directory: str, prewarm: str, modules: Iterable[str] = DEFAULT
                 continue
 
 
-def _declared_warm_ups(modules: Iterable[str]) -> list:
-    """The ``warm_up`` functions the salesnb modules among ``modules`` declare, once each
-    (the template has imported them already)."""
+def warm_batch_tables(dataset, *, period, as_of, rep_id=None, modules: Iterable[str] = DEFAULT_IMPORTS) -> None:
+    """In the batch's own process: compute the tables the batch's pages share,
+    through each page module's declared ``warm_tables`` (e.g.
+    :func:`salesnb.present.pages.warm_tables`), into the memo installed by the
+    caller, who then saves them for the report template (:func:`salesnb.run.memo.save`)."""
+    for warm_tables in _declared_warm_ups(modules, name="warm_tables"):
+        try:
+            warm_tables(dataset, period=period, as_of=as_of, rep_id=rep_id)
+        except Exception:  # noqa: BLE001 - only a head start: the reports compute what is missing
+            continue
+
+
+def _declared_warm_ups(modules: Iterable[str], name: str = "warm_up") -> list:
+    """The ``warm_up`` (or ``name``) functions the salesnb modules among ``modules`` declare,
+    once each (the template has imported them already)."""
     found = []
-    for name in dict.fromkeys(modules):
-        if not name.startswith("salesnb."):
+    for module in dict.fromkeys(modules):
+        if not module.startswith("salesnb."):
             continue
         try:
-            warm_up = getattr(importlib.import_module(name), "warm_up", None)
+            warm_up = getattr(importlib.import_module(module), name, None)
         except Exception:  # noqa: BLE001 - a module that fails here fails in the notebook, with its message
             continue
         if callable(warm_up) and warm_up not in found:
