@@ -1,26 +1,30 @@
-"""How fast `salesnb report` renders a batch, against the naive shell loop.
+"""How fast `salesnb report` renders, against the naive shell loop: issue #16's goals in one run.
 
-    python benchmarks/reports.py [--reps 100] [--jobs 2] [--naive 6] [--notebooks DIR]
+    python benchmarks/reports.py [--reps 100] [--team-reps 13] [--jobs 2] [--naive 4] [--memory-reps 500]
 
-1. generates a sample source with --reps reps and --months months of history
-   (salesnb.io.sample.generate);
-2. renders --naive rep reports the naive way, one after the other, as a
-   shell loop would: `papermill NOTEBOOK out.ipynb -p ... -k salesnb`, then
-   `jupyter nbconvert --to html --no-input out.ipynb` -- half of them
-   before step 3 and half after, so that a change in the shared machine's
-   load during the run weighs on both sides of the ratio;
-3. renders the whole batch with `salesnb report ... --jobs N` (each --jobs
-   value in turn, each into a fresh folder, --force);
-4. prints reports per minute for each, the ratio to the naive loop, the cold
-   start (process start to the first finished report), the median time
-   inside one report, and peak memory: resource.getrusage (self and
-   children, as the OS reports it: the largest single process) and the peak
-   of the whole process tree's proportional set size (PSS, sampled every
-   0.2 s: shared pages counted once).
+Measures, each on its own freshly generated source (salesnb.io.sample.generate)
+and output folder, and prints a table of the goals with the figure measured:
 
-Run everything in one go on the same machine: on a shared machine only the
-ratios mean something. Notebooks: the repository's notebooks/ (default when
-they exist) or --notebooks tests/fixtures/notebooks.
+1. cold start: `salesnb report` on the bundled sample (data/sample, --jobs 2,
+   --force), the time from launching the command to the first page written
+   (the manifest's ``ended`` of the first report), with where it went (the
+   batch's steps, from SALESNB_TRACE: salesnb/run/trace.py);
+2. a team-sized batch: --team-reps reps in two teams, every page (rep
+   reports, team overviews, data quality, forecast review, training);
+3. a --reps batch (default 100), --jobs N;
+4. an unchanged rerun of 2 and of 3 (no --force): seconds, and as a share of the first run;
+5. peak memory of the whole process tree (proportional set size, shared
+   pages counted once, sampled every 0.2 s) for 3, and with --memory-reps
+   for a batch of that many reps (500: the goal is under 1 GiB);
+6. the naive loop, per report, on the team-sized and the --reps source:
+   `papermill NOTEBOOK out.ipynb -p ... -k salesnb` then
+   `jupyter nbconvert --to html --no-input out.ipynb`, --naive reports on
+   each, half before salesnb's runs and half after, so that a change in the
+   shared machine's load weighs on both sides of each ratio. A batch's
+   ratio is (naive seconds per report x its pages) / its seconds.
+
+Run it on a quiet machine; on a shared one only the ratios mean something.
+Notebooks: the repository's notebooks/ (default) or --notebooks DIR.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -43,16 +46,26 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+GOALS = {
+    "cold start": "first page <= 2 s",
+    "team": ">= 20x the naive loop",
+    "reps": ">= 30x the naive loop",
+    "rerun": "<= 0.5 s and <= 0.1x the first run",
+    "memory": "< 1 GiB (process tree PSS)",
+}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=100, help="reps in the generated source (default 100)")
+    parser.add_argument("--reps", type=int, default=100, help="reps in the large batch (default 100)")
+    parser.add_argument("--team-reps", type=int, default=13, help="reps in the team-sized batch (default 13)")
     parser.add_argument("--months", type=int, default=12, help="months of history (default 12)")
-    parser.add_argument("--jobs", default="2", help="--jobs values to measure, comma-separated (default 2; e.g. 1,2)")
+    parser.add_argument("--jobs", type=int, default=2, help="--jobs for every batch (default 2)")
     parser.add_argument(
-        "--naive",
-        type=int,
-        default=6,
-        help="rep reports rendered by the naive loop, half before and half after salesnb (default 6; 0: skip)",
+        "--naive", type=int, default=4, help="naive-loop reports on each source, half before and half after (default 4)"
+    )
+    parser.add_argument(
+        "--memory-reps", type=int, default=0, help="also render a batch of this many reps for its peak memory (e.g. 500)"
     )
     parser.add_argument(
         "--notebooks",
@@ -70,85 +83,129 @@ def main(argv=None) -> int:
     notebooks = args.notebooks or (
         ROOT / "notebooks" if (ROOT / "notebooks" / "rep_coaching.ipynb").is_file() else ROOT / "tests" / "fixtures" / "notebooks"
     )
-    notebooks = notebooks.resolve()
-    jobs_list = [int(j) for j in str(args.jobs).split(",") if j.strip()]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="salesnb-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        return _run(args, notebooks, jobs_list, work)
+        return _run(args, notebooks.resolve(), work)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(args, notebooks: Path, jobs_list: list[int], work: Path) -> int:
-    from salesnb.io.sample import generate
-
+def _run(args, notebooks: Path, work: Path) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"notebooks: {notebooks}")
-    source = work / "source"
-    clock = time.perf_counter()
-    rows = generate(source, reps=args.reps, months=args.months)
-    print(
-        f"source: {args.reps} reps, {args.months} months, {sum(rows.values()):,} rows "
-        f"(generated in {time.perf_counter() - clock:.1f} s)"
-    )
-    rep_ids = _rep_ids(source)
+    team = _source(work / "team", args.team_reps, args)
+    big = _source(work / "reps", args.reps, args)
+    naive = {"team": [], "reps": []}
+    for name, source in (("team", team), ("reps", big)):
+        naive[name].append(_naive_part("before", name, source, notebooks, work, args, first=True))
 
-    sample = rep_ids[:: max(1, len(rep_ids) // args.naive)][: args.naive] if args.naive else []
-    half = (len(sample) + 1) // 2
-    naive_seconds = 0.0
-    if sample:  # half the naive loop now, half after salesnb: a change in the machine's load shows in both
-        naive_seconds += _naive_part("before", sample[:half], source, notebooks, work / "naive", args)
+    cold = _salesnb(ROOT / "data" / "sample", notebooks, work / "out-sample", args, trace=work / "trace.log")
+    team_run = _salesnb(team, notebooks, work / "out-team", args)
+    team_rerun = _salesnb(team, notebooks, work / "out-team", args, force=False)
+    reps_run = _salesnb(big, notebooks, work / "out-reps", args)
+    reps_rerun = _salesnb(big, notebooks, work / "out-reps", args, force=False)
+    memory_run = None
+    if args.memory_reps:
+        memory_run = _salesnb(_source(work / "memory", args.memory_reps, args), notebooks, work / "out-memory", args)
 
-    runs = []
-    for jobs in jobs_list:
-        out = work / f"salesnb-jobs{jobs}"
-        runs.append((jobs, out, _salesnb(source, notebooks, out, jobs, args), os.getloadavg()[0]))
+    for name, source in (("team", team), ("reps", big)):
+        naive[name].append(_naive_part("after", name, source, notebooks, work, args, first=False))
+    per_report = {name: sum(s for s, _ in parts) / max(1, sum(n for _, n in parts)) for name, parts in naive.items()}
+    for name, seconds in per_report.items():
+        print(f"naive loop (papermill + jupyter nbconvert) on the {name} source: {seconds:.2f} s per report")
 
-    naive_rate = None
-    if sample:
-        if sample[half:]:
-            naive_seconds += _naive_part("after", sample[half:], source, notebooks, work / "naive", args)
-        naive_rate = 60 * len(sample) / naive_seconds
-        print(
-            f"naive CLI loop (papermill + jupyter nbconvert per report): {len(sample)} reports in {naive_seconds:.1f} s "
-            f"-> {naive_rate:.1f} reports/min ({naive_seconds / len(sample):.2f} s per report)"
-        )
+    print()
+    _describe("cold start: the bundled sample", cold)
+    _breakdown(work / "trace.log", cold["launched"])
+    _describe(f"team-sized batch: {args.team_reps} reps", team_run, per_report["team"])
+    _describe(f"{args.reps} reps", reps_run, per_report["reps"])
+    if memory_run is not None:
+        _describe(f"{args.memory_reps} reps (memory)", memory_run)
 
-    for jobs, out, stats, load in runs:
-        manifest = json.loads((out / "manifest.json").read_text())
-        reports = manifest["reports"]
-        ok = sum(r["status"] == "ok" for r in reports)
-        rate = 60 * len(reports) / stats["seconds"]
-        inside = [r["seconds"] for r in reports if r["kind"] == "rep_coaching" and r["status"] == "ok"]
-        first = min(_ts(r["ended"]) for r in reports if r["status"] == "ok") if ok else None
-        print(
-            f"salesnb report --jobs {jobs} ({manifest['engine']} engine, {manifest['executor']}): "
-            f"{len(reports)} reports ({ok} ok) in {stats['seconds']:.1f} s -> {rate:.1f} reports/min"
-            + (f"; {rate / naive_rate:.1f}x the naive loop" if naive_rate else "")
-            + f" (load average after: {load:.2f})"
-        )
-        if first is not None:
-            print(
-                f"  cold start: {first - stats['launched']:.1f} s from process start to the first finished report "
-                f"(planning: loading the data took part of it)"
+    rows = [
+        ("cold start (sample, first page)", f"{cold['first_page']:.1f} s", GOALS["cold start"], cold["first_page"] <= 2),
+        _ratio_row(f"team-sized batch ({team_run['pages']} pages)", team_run, per_report["team"], 20),
+        _ratio_row(f"{args.reps} reps, --jobs {args.jobs} ({reps_run['pages']} pages)", reps_run, per_report["reps"], 30),
+        _rerun_row(f"unchanged rerun, team-sized ({team_run['pages']} pages)", team_rerun, team_run),
+        _rerun_row(f"unchanged rerun, {args.reps} reps", reps_rerun, reps_run),
+        (f"peak memory, {args.reps} reps", _mib(reps_run["tree_pss"]), GOALS["memory"], reps_run["tree_pss"] < 2**30),
+    ]
+    if memory_run is not None:
+        rows.append(
+            (
+                f"peak memory, {args.memory_reps} reps",
+                _mib(memory_run["tree_pss"]),
+                GOALS["memory"],
+                memory_run["tree_pss"] < 2**30,
             )
-        if inside:
-            print(
-                f"  one rep report, inside the worker: median {statistics.median(inside):.2f} s, "
-                f"min {min(inside):.2f} s, max {max(inside):.2f} s"
-            )
-        print(
-            f"  peak memory: salesnb main process RSS {stats['main_rss'] / 2**20:.0f} MiB; whole process tree "
-            f"PSS {stats['tree_pss'] / 2**20:.0f} MiB ({stats['tree_n']} processes at the peak); "
-            f"getrusage maxrss self {stats['self_maxrss'] / 2**20:.0f} MiB, "
-            f"children {stats['children_maxrss'] / 2**20:.0f} MiB (largest single process)"
         )
-        failed = [r for r in reports if r["status"] == "failed"]
-        for r in failed[:5]:
-            print(f"  failed: {r['kind']} {r['label']}: {r['error']}")
+    print()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'goal (issue #16)':<{width}}  {'measured':<30}  {'target':<36}  met")
+    for what, measured, target, met in rows:
+        print(f"{what:<{width}}  {measured:<30}  {target:<36}  {'yes' if met else 'NO'}")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
+
+
+def _source(folder: Path, reps: int, args) -> Path:
+    from salesnb.io.sample import generate
+
+    clock = time.perf_counter()
+    rows = generate(folder, reps=reps, months=args.months)
+    print(
+        f"source {folder.name}: {reps} reps, {args.months} months, {sum(rows.values()):,} rows ({time.perf_counter() - clock:.1f} s)"
+    )
+    return folder
+
+
+def _ratio_row(what: str, run: dict, naive_per_report: float, goal: float):
+    ratio = naive_per_report * run["pages"] / run["seconds"]
+    return (what, f"{ratio:.1f}x ({run['seconds']:.1f} s)", GOALS["team" if goal == 20 else "reps"], ratio >= goal)
+
+
+def _rerun_row(what: str, rerun: dict, first: dict):
+    share = rerun["seconds"] / first["seconds"]
+    return (what, f"{rerun['seconds']:.2f} s, {share:.2f}x the first", GOALS["rerun"], rerun["seconds"] <= 0.5 and share <= 0.1)
+
+
+def _mib(value: float) -> str:
+    return f"{value / 2**20:.0f} MiB"
+
+
+def _describe(title: str, run: dict, naive_per_report: float | None = None) -> None:
+    rate = 60 * run["pages"] / run["seconds"]
+    ratio = f"; {naive_per_report * run['pages'] / run['seconds']:.1f}x the naive loop" if naive_per_report else ""
+    print(f"{title}: {run['pages']} pages ({run['ok']} ok) in {run['seconds']:.1f} s -> {rate:.0f} pages/min{ratio}")
+    print(f"  first page {run['first_page']:.1f} s after launch", end="")
+    if run["inside"]:
+        inside = run["inside"]
+        print(
+            f"; a rep report inside its worker: median {statistics.median(inside):.2f} s (min {min(inside):.2f}, max {max(inside):.2f})"
+        )
+    else:
+        print()
+    print(
+        f"  peak memory: whole process tree PSS {_mib(run['tree_pss'])} ({run['tree_n']} processes at the peak); "
+        f"main process RSS {_mib(run['main_rss'])}"
+    )
+    for entry in run["failed"][:5]:
+        print(f"  failed: {entry['kind']} {entry['label']}: {entry['error']}")
+
+
+def _breakdown(trace: Path, launched: float) -> None:
+    """Where the cold start went: the first time each step of the batch was reached."""
+    if not trace.is_file():
+        return
+    seen: dict[str, float] = {}
+    for line in trace.read_text(encoding="utf-8").splitlines():
+        stamp, _pid, event = line.split(" ", 2)
+        event = event.split(" ")[0] if event.startswith(("job", "written")) else event
+        seen.setdefault(event, float(stamp) - launched)
+    steps = ", ".join(f"{event} {at:.1f}" for event, at in sorted(seen.items(), key=lambda kv: kv[1]))
+    print(f"  steps (s after launch, first occurrence): {steps}")
 
 
 def _rep_ids(source: Path) -> list[str]:
@@ -158,13 +215,19 @@ def _rep_ids(source: Path) -> list[str]:
         return [row["rep_id"] for row in csv.DictReader(handle)]
 
 
-def _naive_part(when: str, sample, source: Path, notebooks: Path, folder: Path, args) -> float:
-    seconds = _naive(sample, source, notebooks, folder, args)
+def _naive_part(when: str, name: str, source: Path, notebooks: Path, work: Path, args, *, first: bool):
+    """Half the naive loop on ``source``: returns (seconds, reports)."""
+    rep_ids = _rep_ids(source)
+    sample = rep_ids[:: max(1, len(rep_ids) // max(1, args.naive))][: args.naive]
+    half = (len(sample) + 1) // 2
+    part = sample[:half] if first else sample[half:]
+    if not part:
+        return (0.0, 0)
+    seconds = _naive(part, source, notebooks, work / f"naive-{name}", args)
     print(
-        f"  naive loop, {when} salesnb: {len(sample)} reports in {seconds:.1f} s -> {60 * len(sample) / seconds:.1f} "
-        f"reports/min (load average {os.getloadavg()[0]:.2f})"
+        f"  naive loop on {name}, {when} salesnb: {len(part)} reports in {seconds:.1f} s (load average {os.getloadavg()[0]:.2f})"
     )
-    return seconds
+    return (seconds, len(part))
 
 
 def _naive(sample, source: Path, notebooks: Path, folder: Path, args) -> float:
@@ -208,31 +271,19 @@ def _naive(sample, source: Path, notebooks: Path, folder: Path, args) -> float:
     return time.perf_counter() - clock
 
 
-def _salesnb(source: Path, notebooks: Path, out: Path, jobs: int, args) -> dict:
+def _salesnb(source: Path, notebooks: Path, out: Path, args, *, force: bool = True, trace: Path | None = None) -> dict:
     command = [
-        str(BIN / "salesnb"),
-        "report",
-        str(source),
-        "--period",
-        args.period,
-        "--as-of",
-        args.as_of,
-        "--out",
-        str(out),
-        "--notebooks",
-        str(notebooks),
-        "--jobs",
-        str(jobs),
-        "--force",
-        "--no-progress",
-        "--engine",
-        args.engine,
-        "--executor",
-        args.executor,
-    ]
+        str(BIN / "salesnb"), "report", str(source), "--period", args.period, "--as-of", args.as_of,
+        "--out", str(out), "--notebooks", str(notebooks), "--jobs", str(args.jobs), "--no-progress",
+        "--engine", args.engine, "--executor", args.executor,
+    ] + (["--force"] if force else [])  # fmt: skip
+    env = dict(os.environ)
+    if trace is not None:
+        trace.unlink(missing_ok=True)
+        env["SALESNB_TRACE"] = str(trace)
     launched = datetime.now(timezone.utc).timestamp()
     clock = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     sampler = _TreeSampler(process.pid)
     sampler.start()
     output, _ = process.communicate()
@@ -240,14 +291,19 @@ def _salesnb(source: Path, notebooks: Path, out: Path, jobs: int, args) -> dict:
     sampler.stop()
     if process.returncode not in (0, 1):
         raise SystemExit(f"salesnb report failed ({process.returncode}):\n{output}")
+    reports = json.loads((out / "manifest.json").read_text())["reports"]
+    written = [_ts(r["ended"]) for r in reports if r["status"] == "ok" and r.get("ended") and not r.get("earlier_run")]
     return {
         "seconds": seconds,
         "launched": launched,
+        "pages": len(reports),
+        "ok": sum(r["status"] == "ok" for r in reports),
+        "failed": [r for r in reports if r["status"] == "failed"],
+        "first_page": (min(written) - launched) if written else float("nan"),
+        "inside": [r["seconds"] for r in reports if r["kind"] == "rep_coaching" and r["status"] == "ok" and force],
         "main_rss": sampler.main_rss,
         "tree_pss": sampler.tree_pss,
         "tree_n": sampler.tree_n,
-        "self_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "children_maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
     }
 
 

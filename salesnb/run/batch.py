@@ -334,8 +334,6 @@ def run_batch(
                                    kernel_name, cell_timeout, engine, overviews, stale_after)  # fmt: skip
         if not force and quick_state is not None and quick.nothing_changed(quick_state[1], quick_state[0], out_dir):
             return _nothing_changed(out_dir, quick_state[1], quick_state[0])
-        if resolved is None:
-            resolved = _parse_period(period, as_of_day)
         own_executor = executor is None
         template = None  # with --jobs N: one warm template that every worker's reports fork from
         if own_executor:
@@ -350,6 +348,8 @@ def run_batch(
                 if own_executor and executor.workers > 1:
                     template = _shared_template(kernel_name)
                 executor.warm_up(functools.partial(prestart, kernel_name, template.address if template else None))
+            if resolved is None:  # pandas is imported here, while the template and the workers start
+                resolved = _parse_period(period, as_of_day)
             plan = _prepare(
                 source,
                 resolved=resolved,
@@ -742,6 +742,7 @@ def finish_batch(plan: BatchPlan, results) -> BatchResult:
     }
     from salesnb.run.outputs import check_no_symlinks
 
+    remove_state(plan.out_dir, plan.cache_dir)  # every report has run: its space is the manifest's on a full disk
     writing = MANIFEST
     try:
         for name in (MANIFEST, INDEX):

@@ -2,9 +2,10 @@
 
 Starting a Jupyter kernel and importing pandas, matplotlib and salesnb
 costs a second or two; a coaching report's own cells often take less.
-A :class:`ForkingKernel` pays that once per worker:
+A :class:`ForkingKernel` pays that once per worker, or once per batch when
+the batch's workers share one template (:func:`shared_template`):
 
-- a *template* process (``python -m salesnb.run.forkserver``) starts, builds an
+- a *template* process (``python -m salesnb.run.template``, :mod:`salesnb.run.template`) starts, builds an
   IPython shell that behaves like a notebook kernel (rich display, inline
   matplotlib, tracebacks) and imports what the notebooks import, then
   waits;
