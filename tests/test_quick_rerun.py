@@ -228,3 +228,25 @@ def test_a_database_file_and_the_mapping_beside_it_are_watched(batch, tmp_path):
     connection.close()
     output, loads, rendered = run()
     assert "nothing changed" not in output and len(loads) == 1 and len(rendered) == PAGES
+
+
+def test_an_unchanged_rerun_imports_neither_pandas_nor_papermill(batch):
+    """What makes it instant: the quick check runs before the runner imports its
+    heavy libraries (the memo of shared tables included: it imports pandas on use)."""
+    import subprocess
+    import sys
+
+    batch()
+    code = (
+        "import sys\nfrom salesnb.cli import cli\n"
+        "try:\n    cli(prog_name='salesnb', args=sys.argv[1:])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print('imported:', sorted(m for m in ('pandas', 'papermill', 'matplotlib', 'IPython') if m in sys.modules))"
+    )
+    args = [
+        *("report", batch.source, "--period", "2026-Q1", "--as-of", "2026-04-02", "--out", batch.out),
+        *("--notebooks", batch.notebooks, "--no-progress"),
+        *("--mapping", batch.folder / "mapping.yml", "--expectations", batch.folder / "expectations.yml"),
+    ]
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "nothing changed since the last run" in result.stdout and "imported: []" in result.stdout

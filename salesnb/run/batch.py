@@ -72,18 +72,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import hashlib
-import json
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from salesnb import atomic
 from salesnb.errors import InputError
 from salesnb.io.urls import mask_text, mask_url  # noqa: F401 - one masking for every output (issue #13)
-from salesnb.run import memo, quick
-from salesnb.run.entries import UNCHANGED, crashed_entry, is_unchanged, skipped_entry, unchanged_entry
+from salesnb.run import quick
+from salesnb.run.entries import UNCHANGED, crashed_entry, skipped_entry
 from salesnb.run.execute import render_report
 
 # The names below are this module's public face (the CLI, deploy/airflow and the tests import them
@@ -120,7 +118,7 @@ from salesnb.run.plan import (  # noqa: F401
     salesnb_version,
     utc_now,
 )
-from salesnb.run.trace import mark
+from salesnb.run.prepare import BatchPlan, data_fingerprint, prepare
 
 __all__ = [
     "KINDS",
@@ -156,66 +154,6 @@ class BatchStopped(KeyboardInterrupt):
     def __init__(self, signum: int = 2, *, written: int = 0, out_dir: Path | None = None):
         super().__init__(signum)
         self.signum, self.written, self.out_dir = signum, written, out_dir
-
-
-@dataclass
-class BatchPlan:
-    """A batch, planned: what to render, what was decided without rendering.
-
-    ``jobs`` lists every planned report in order; ``to_run`` those to
-    render now; ``decided`` the entries of the others (skipped: unchanged,
-    or no notebook); ``kept`` the previous manifest's entries this (partial)
-    batch keeps; ``previous_files`` the outputs the previous manifest listed.
-    """
-
-    out_dir: Path
-    header: dict
-    jobs: list[ReportJob]
-    to_run: list[ReportJob]
-    decided: dict[str, dict]
-    kept: list[dict]
-    previous_files: set[str]
-    cache_dir: str = ""
-    previous: dict[str, dict] = field(default_factory=dict, repr=False)  # last manifest's entries, by id (not saved)
-
-    def to_dict(self) -> dict:
-        return {
-            "out_dir": str(self.out_dir),
-            "header": self.header,
-            "jobs": [j.to_dict() for j in self.jobs],
-            "to_run": [j.id for j in self.to_run],
-            "decided": self.decided,
-            "kept": self.kept,
-            "previous_files": sorted(self.previous_files),
-            "cache_dir": self.cache_dir,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> BatchPlan:
-        jobs = [ReportJob.from_dict(j) for j in data["jobs"]]
-        wanted = set(data["to_run"])
-        return cls(
-            out_dir=Path(data["out_dir"]),
-            header=data["header"],
-            jobs=jobs,
-            to_run=[j for j in jobs if j.id in wanted],
-            decided=data["decided"],
-            kept=data["kept"],
-            previous_files=set(data["previous_files"]),
-            cache_dir=data.get("cache_dir", ""),
-        )
-
-    def save(self) -> Path:
-        """Write the plan to DIR/.salesnb/plan.json (for a scheduler whose tasks
-        run in different processes, e.g. Airflow)."""
-        path = self.out_dir / STATE_DIR / "plan.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return atomic.write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, out_dir) -> BatchPlan:
-        path = Path(out_dir) / STATE_DIR / "plan.json"
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -481,146 +419,12 @@ def prepare_batch(
     )
 
 
-def _prepare(
-    source,
-    *,
-    resolved,
-    as_of_day,
-    out_dir: Path,
-    reps,
-    teams,
-    mapping,
-    notebooks,
-    force,
-    kernel_name,
-    cell_timeout,
-    engine,
-    overviews=None,
-    expectations=None,
-    stale_after: int = 7,
-    quick_state: dict | None = None,
-) -> BatchPlan:
-    started = utc_now()
-    reps, teams = list(reps), list(teams)
-    notebooks_dir = Path(notebooks).resolve() if notebooks is not None else default_notebooks_dir()
-    if not notebooks_dir.is_dir():
-        raise InputError(
-            f"no notebooks folder at {notebooks_dir}; pass --notebooks DIR (a folder holding {', '.join(k + '.ipynb' for k in KINDS)})"
-        )
-    if not any((notebooks_dir / f"{kind}.ipynb").is_file() for kind in KINDS):
-        raise InputError(f"{notebooks_dir} holds none of the report notebooks {', '.join(k + '.ipynb' for k in KINDS)}")
-    _require_kernel(kernel_name)
+def _prepare(source, **kwargs) -> BatchPlan:
+    """:func:`salesnb.run.prepare.prepare`, the kernel checked by this module's :func:`_require_kernel`."""
+    return prepare(source, require_kernel=_require_kernel, **kwargs)
 
-    mark("prepare")
-    dataset = _load_dataset(source, mapping, expectations)
-    mark("loaded")
-    if quick_state is not None:  # any other file the loader read (a mapping's file: outside the folder)
-        quick.add_files(quick_state, [p for p in getattr(dataset, "inputs", []) if Path(p).is_file()])
-    from salesnb.analysis.periods import last_date, require_data_in, stale_data
 
-    require_data_in(dataset, resolved)  # a period the data does not reach: say so, render no pages of zeros
-    latest = last_date(dataset)
-    data_last_date = latest.date().isoformat() if latest is not None else None
-    stale = stale_data(dataset, resolved, after_days=stale_after)  # an old export: every page and the index say so
-    fingerprint = _data_fingerprint(dataset, source, mapping)
-    cache_dir = out_dir / STATE_DIR / "cache" / (fingerprint[:16] or "data")
-    planned = plan_batch(
-        dataset,
-        source=source,
-        period=resolved,
-        as_of=as_of_day,
-        out_dir=out_dir,
-        reps=reps,
-        teams=teams,
-        mapping=mapping,
-        expectations=expectations,
-        notebooks_dir=notebooks_dir,
-        data_fingerprint=fingerprint,
-        kernel_name=kernel_name,
-        cell_timeout=cell_timeout,
-        engine=engine,
-        cache_dir=cache_dir,
-        overviews=overviews,
-        data_last_date=data_last_date,
-        warning=stale["text"] if stale else "",
-    )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise cannot_write(exc, out_dir) from None
-    previous = previous_manifest(out_dir)
-    previous_entries = {e["id"]: e for e in previous.get("reports", []) if isinstance(e, dict) and "id" in e}
-
-    decided: dict[str, dict] = {}
-    to_run: list[ReportJob] = []
-    for job in planned:
-        if not Path(job.notebook).is_file():
-            decided[job.id] = skipped_entry(job, f"no notebook {Path(job.notebook).name} in {notebooks_dir}")
-        elif not force and is_unchanged(job, previous_entries.get(job.id)):
-            decided[job.id] = unchanged_entry(job, previous_entries[job.id])
-        else:
-            to_run.append(job)
-
-    kept: list[dict] = []
-    if reps or teams:  # a partial batch: what it did not plan stays
-        planned_ids = {job.id for job in planned}
-        for entry in previous_entries.values():
-            if entry["id"] not in planned_ids:
-                kept.append(dict(entry, earlier_run=True))
-
-    mark("planned")
-    queue = _batch_tables(dataset, resolved, as_of_day, planned, to_run)
-    mark("queue")
-    if to_run:  # the reports' own salesnb.load(source, mapping) reads this
-        from salesnb.run import cache
-
-        try:
-            cache.store(
-                dataset,
-                cache_dir,
-                source=parameter_path(source),
-                mapping=parameter_path(mapping) if mapping is not None else None,
-                expectations=parameter_path(expectations) if expectations is not None else None,
-            )
-            memo.save(cache_dir, fingerprint)  # the tables just computed: the report template starts with them
-        except OSError as exc:
-            remove_state(out_dir, str(cache_dir))
-            raise cannot_write(exc, out_dir, cache_dir.relative_to(out_dir).as_posix()) from None
-    memo.clear()
-    del dataset
-    mark("stored")
-
-    header = {
-        "salesnb_version": salesnb_version(),
-        "period": {"label": resolved.label, "start": iso_day(resolved.start), "end": iso_day(resolved.end)},
-        "as_of": as_of_day.isoformat(),
-        "source": mask_url(parameter_path(source)),
-        "mapping": parameter_path(mapping) if mapping is not None else None,
-        **({"expectations": parameter_path(expectations)} if expectations is not None else {}),
-        "notebooks": str(notebooks_dir),
-        "data_fingerprint": fingerprint,
-        "data_last_date": data_last_date,
-        "stale_data": stale,
-        "engine": resolve_engine(engine),
-        "force": bool(force),
-        "partial": bool(reps or teams),
-        "executor": None,
-        "workers": None,
-        "started": started,
-        **queue,
-        **({quick.FIELD: quick_state} if quick_state is not None else {}),
-    }
-    return BatchPlan(
-        out_dir=out_dir,
-        header=header,
-        jobs=planned,
-        to_run=to_run,
-        decided=decided,
-        kept=kept,
-        previous_files=outputs_of(previous_entries.values()),
-        cache_dir=str(cache_dir),
-        previous=previous_entries,
-    )
+_data_fingerprint = data_fingerprint  # the name the tests and older callers use
 
 
 def _quick_state(source, period, as_of_day, out_dir, reps, teams, mapping, expectations, notebooks,
@@ -665,46 +469,6 @@ def _nothing_changed(out_dir: Path, previous: dict, state: dict) -> BatchResult:
     reports = [quick.repeat_entry(e) for e in previous["reports"] if not e.get("earlier_run")]
     manifest = dict(previous, nothing_changed=True)
     return BatchResult(out_dir=out_dir, reports=reports, manifest=manifest)
-
-
-def _batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: list[ReportJob]) -> dict:
-    """The manager's queue (:func:`_batch_queue`), and with it every table the
-    batch's rep reports share, computed here once into the memo
-    (:mod:`salesnb.run.memo`) while the report template imports; the caller
-    saves them beside the data for the template. Keys as the reports ask:
-    ``period`` and ``as_of`` as their parameters say."""
-    from salesnb.run.warmup import warm_batch_tables
-
-    try:
-        dataset.snapshot = True  # it is the batch's snapshot (what the reports load): the memo may keep its tables
-    except AttributeError:  # not a Dataset (a test's stand-in)
-        pass
-    reps = [job for job in to_run if job.kind == "rep_coaching"]
-    as_of = reps[0].parameters.get("as_of") if reps else as_of_day.isoformat()
-    with memo.installed():
-        queue = _batch_queue(dataset, period, as_of, planned)
-        if reps:
-            job = reps[0]
-            warm_batch_tables(dataset, period=job.parameters.get("period"), as_of=as_of, rep_id=job.key,
-                              modules=("salesnb.present.pages",))  # fmt: skip
-    return queue
-
-
-def _batch_queue(dataset, period, as_of, planned: list[ReportJob]) -> dict:
-    """The manager's queue for the batch's reps, computed once here (the index
-    shows it): ``queue`` (rows of :func:`salesnb.present.queue.manager_queue`,
-    sorted by stake) and ``team_findings``. A queue that cannot be computed
-    leaves the reports alone: ``queue_note`` says why."""
-    from salesnb.present.queue import queue_for, queue_rows
-
-    reps = {job.key: job.label for job in planned if job.kind == "rep_coaching"}
-    if not reps:
-        return {"queue": [], "team_findings": []}
-    try:
-        frame, findings = queue_for(dataset, period=period, as_of=as_of, rep_ids=list(reps), labels=reps)
-    except Exception as exc:  # noqa: BLE001 - the queue is a summary: the reports still render and say what is wrong
-        return {"queue": [], "team_findings": [], "queue_note": mask_text(f"{type(exc).__name__}: {exc}")}
-    return {"queue": queue_rows(frame), "team_findings": findings}
 
 
 def __getattr__(name: str):
@@ -780,13 +544,6 @@ def _progress_bar(total: int, progress: bool | None, executor):
 # -- helpers -----------------------------------------------------------------------
 
 
-def _load_dataset(source, mapping, expectations=None):
-    """Load the source once, in the parent, to list reps and teams."""
-    from salesnb.io.loading import load
-
-    return load(source, mapping=mapping, expectations=expectations)
-
-
 def _parse_period(text: str, as_of: _dt.date):
     from salesnb.analysis.periods import parse_period
 
@@ -804,36 +561,6 @@ def _require_kernel(name: str) -> None:
             f'`python -m ipykernel install --sys-prefix --name {name} --display-name "Python (salesnb)"` '
             "(or `make kernel`)"
         ) from None
-
-
-def _data_fingerprint(dataset, source, mapping) -> str:
-    """The loader's fingerprint, else a sha256 over the source's files (and
-    the mapping file), else over the loaded tables."""
-    if getattr(dataset, "fingerprint", ""):
-        return dataset.fingerprint
-    digest = hashlib.sha256()
-    text = str(source)
-    path = Path(text).expanduser() if "://" not in text else None
-    files = []
-    if path is not None and path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file())
-    elif path is not None and path.is_file():
-        files = [path]
-    if mapping is not None and Path(mapping).is_file():
-        files.append(Path(mapping))
-    if files:
-        for file in files:
-            digest.update(file.name.encode())
-            with file.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        return digest.hexdigest()
-    import pandas as pd
-
-    for name in sorted(dataset.tables):
-        digest.update(name.encode())
-        digest.update(pd.util.hash_pandas_object(dataset.tables[name], index=False).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _out_dir(out, period_label: str, as_of: _dt.date) -> Path:

@@ -31,8 +31,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pandas as pd
-
 from salesnb.present.tables import use_memo
 
 __all__ = ["call", "clear", "install", "installed", "save", "load", "MAX_ENTRIES", "FILE"]
@@ -136,12 +134,16 @@ def _key(value):
         return (type(value).__name__, value)
     if all(hasattr(value, a) for a in ("label", "start", "end")):
         return ("period", str(value.label), str(value.start), str(value.end))
+    import pandas as pd  # imported here: a batch with nothing to do never imports pandas
+
     if isinstance(value, pd.Timestamp):
         return ("timestamp", value.isoformat())
     return (type(value).__name__, repr(value))
 
 
 def _copy(value):
+    import pandas as pd
+
     if isinstance(value, (pd.DataFrame, pd.Series)):
         out = value.copy(deep=True)
         out.attrs = copy.deepcopy(value.attrs)
