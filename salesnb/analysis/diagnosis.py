@@ -137,7 +137,9 @@ _FACTORS = (
 )
 
 
-def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: DateLike | None = None) -> list[dict]:
+def diagnose(
+    ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: DateLike | None = None, metrics: pd.DataFrame | None = None
+) -> list[dict]:
     """Diagnose every rep (or one) in ``period``, with the deals behind each focus.
 
     Parameters
@@ -151,6 +153,9 @@ def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: 
         rep raises :class:`~salesnb.errors.InputError`.
     as_of : date-like, optional
         Resolves relative periods (``last-quarter``...).
+    metrics : DataFrame, optional
+        ``metrics_table(ds, by="rep", period=period, as_of=as_of)`` when the
+        caller has made it already (a page that shows it too); not changed.
 
     Returns
     -------
@@ -167,7 +172,7 @@ def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: 
     if rep is not None:
         require_rep(ds, rep)
     span = parse_period(period, as_of=as_of)
-    table = metrics_table(ds, by="rep", period=span, as_of=as_of)
+    table = metrics_table(ds, by="rep", period=span, as_of=as_of) if metrics is None else metrics
     table = with_active_share(table, ds.reps, span)
     flagged: dict[str, list[str]] = {}
     records = []
