@@ -104,3 +104,22 @@ def test_pages_are_the_same_with_and_without_the_memo(snapshot, no_memo, page):
     assert memo._MEMO  # the memo was used
     _same(filled, plain)
     _same(answered, plain)
+
+
+def test_under_the_memo_a_rep_report_makes_each_periods_metrics_table_once(snapshot, no_memo, monkeypatch):
+    """The page's figures, the diagnosis (2025, and 2024 for "since last time") and the
+    data checks' small samples rest on one metrics table by rep per period, not one each."""
+    from salesnb.analysis import metrics
+
+    made = []
+    real = metrics.metrics_table
+
+    def counted(ds, *, by="rep", period=None, as_of=None):
+        made.append((by, getattr(period, "label", period)))
+        return real(ds, by=by, period=period, as_of=as_of)
+
+    monkeypatch.setattr(metrics, "metrics_table", counted)
+    with memo.installed():
+        report = pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05")
+    assert sorted(made) == [("rep", "2024"), ("rep", "2025")]
+    assert report.diagnosis["rep_id"] == "R01" and report.period.label == "2025"
