@@ -123,3 +123,23 @@ def test_under_the_memo_a_rep_report_makes_each_periods_metrics_table_once(snaps
         report = pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05")
     assert sorted(made) == [("rep", "2024"), ("rep", "2025")]
     assert report.diagnosis["rep_id"] == "R01" and report.period.label == "2025"
+
+
+def test_under_the_memo_the_stage_stays_are_worked_out_once_for_every_rep(snapshot, no_memo, monkeypatch):
+    """Each rep page compares the rep's stages with the peers': the stays of every deal are
+    worked out once a batch (history.stage_figures, a batch table, beside the diagnoses),
+    so a second rep's page works out none."""
+    from salesnb.analysis import history
+
+    worked = []
+    real = history.stage_stays
+    monkeypatch.setattr(history, "stage_stays", lambda ds: worked.append(1) or real(ds))
+    plain = pages.rep_report(snapshot, "R02", period="2025", as_of="2026-01-05").stages
+    worked.clear()
+    with memo.installed():
+        first = pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05").stages
+        batch_wide = len(worked)
+        second = pages.rep_report(dataclasses.replace(snapshot), "R02", period="2025", as_of="2026-01-05").stages
+    assert batch_wide > 0 and len(worked) == batch_wide
+    assert list(first["stage"]) == list(second["stage"]) and len(first) > 0
+    _same(second, plain)

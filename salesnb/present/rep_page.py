@@ -290,9 +290,10 @@ def _stages(ds, rep_id, peers, span) -> pd.DataFrame | None:
     """The rep's stage stays against the peers' (None without the deal history)."""
     if ds.opportunity_history is None:
         return None
-    from salesnb.analysis.history import stage_comparison
+    from salesnb.analysis.history import stage_comparison, stage_figures
 
-    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span)
+    figures = batch_table(stage_figures, ds, period=span)  # every rep's, once a batch
+    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span, figures=figures)
 
 
 def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
