@@ -23,7 +23,12 @@ the runner's memo installed and cleared, as in a warm template):
   what the batch's parent computes for the index (``_batch_queue``).
 
 ``--profile PART`` prints the cProfile of that part's last run (top 30 by
-cumulative time) instead of the table.
+cumulative time) instead of the table. Times are CPU seconds of this process
+(``--clock wall`` for wall-clock seconds): on a machine shared with other
+work, CPU time moves far less from run to run, and every part runs in this
+one thread. To compare two versions, run this same script with PYTHONPATH
+set to each checkout, from a folder outside both (``cd /tmp``); a part an
+older version cannot run prints ``n/a``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", default="12,100", help="sources by rep count, comma-separated (12: data/sample)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", choices=PARTS, default=None)
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     args = parser.parse_args(argv)
     import salesnb
 
@@ -58,25 +64,32 @@ def main(argv=None) -> int:
                 source = Path(tmp) / f"reps{count}"
                 generate(source, reps=count, months=12)
             times = {part: [] for part in PARTS}
+            clock = time.process_time if args.clock == "cpu" else time.perf_counter
             for _ in range(max(args.runs, 1)):
                 ds = salesnb.load(source)
-                for part, seconds in _one_run(ds, source, args.profile).items():
+                for part, seconds in _one_run(ds, source, args.profile, clock).items():
                     times[part].append(seconds)
             if args.profile:
                 continue
-            print(f"{count} reps ({source.name}), min of {args.runs}:")
+            print(
+                f"{count} reps ({source.name}), {args.clock} seconds, min of {args.runs} (salesnb from {Path(salesnb.__file__).parent}):"
+            )
             for part in PARTS:
-                print(f"  {part:<12} {min(times[part]):7.3f} s")
+                known = [t for t in times[part] if t is not None]
+                print(f"  {part:<12} " + (f"{min(known):7.3f} s" if known else "    n/a"))
     return 0
 
 
-def _one_run(ds, source, profile) -> dict:
+def _one_run(ds, source, profile, clock=time.process_time) -> dict:
     import salesnb
-    from salesnb.present import html, rep_charts
-    from salesnb.present.queue import queue_for
-    from salesnb.present.rep_page import TREND_METRICS, rep_report, warm_up
-    from salesnb.present.team_page import team_report
+    from salesnb.present import html, pages, rep_charts
+    from salesnb.present.pages import TREND_METRICS, rep_report, team_report
     from salesnb.run import memo
+
+    def queue_for(ds, **kwargs):
+        from salesnb.present.queue import queue_for
+
+        return queue_for(ds, **kwargs)
 
     out = {}
     profiler = cProfile.Profile() if profile else None
@@ -84,9 +97,13 @@ def _one_run(ds, source, profile) -> dict:
     def timed(part, function):
         if profiler is not None and part == profile:
             profiler.enable()
-        clock = time.perf_counter()
-        result = function()
-        out[part] = time.perf_counter() - clock
+        start = clock()
+        try:
+            result = function()
+        except (AttributeError, TypeError, ImportError):  # an older version without this part
+            out[part] = None
+            return None
+        out[part] = clock() - start
         if profiler is not None and part == profile:
             profiler.disable()
             pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(30)
@@ -95,13 +112,12 @@ def _one_run(ds, source, profile) -> dict:
     reps = [str(r) for r in ds.reps["rep_id"]]
     team = str(ds.reps["team"].iloc[0])
     plain = salesnb.load(source)  # the parent's dataset: no snapshot, no memo
-    out["queue"] = None
     timed("queue", lambda: queue_for(plain, period=PERIOD, as_of=AS_OF))
 
     ds.snapshot = True
     memo.clear()
     with memo.installed():
-        timed("warm_up", lambda: warm_up(ds, period=PERIOD, as_of=AS_OF))
+        timed("warm_up", lambda: pages.warm_up(ds, period=PERIOD, as_of=AS_OF))
 
         def reports():
             return [rep_report(ds, rep, period=PERIOD, as_of=AS_OF) for rep in reps[:3]]
@@ -109,12 +125,14 @@ def _one_run(ds, source, profile) -> dict:
         made = timed("rep_report", reports)
         out["rep_report"] /= len(made)
         report = made[0]
+        stages = getattr(rep_charts, "stage_stays", None)
 
         def draw():
             figures = [rep_charts.factor_bands(report.factors, peer_label=report.peer_label)]
             figures += [rep_charts.trend(report.trend(m), metric=m, peer_label=report.peer_label) for m in TREND_METRICS]
+            if stages is not None:
+                figures.append(stages(report.stages, peer_label=report.peer_label))
             figures += [
-                rep_charts.stage_stays(report.stages, peer_label=report.peer_label),
                 rep_charts.value_vs_cost(report.value_frame(), highlight=["You"]),
                 rep_charts.forecast_vs_actual(report.forecasts),
             ]
