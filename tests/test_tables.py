@@ -143,3 +143,20 @@ def test_under_the_memo_the_stage_stays_are_worked_out_once_for_every_rep(snapsh
     assert batch_wide > 0 and len(worked) == batch_wide
     assert list(first["stage"]) == list(second["stage"]) and len(first) > 0
     _same(second, plain)
+
+
+def test_under_the_memo_a_rep_page_diagnoses_nobody_again(snapshot, no_memo, monkeypatch):
+    """The peer figures a page protects are the diagnosis's own: a page reads each factor's
+    benchmark (team or all reps) off the batch's diagnosis, and diagnoses no rep itself."""
+    from salesnb.analysis import diagnosis
+
+    judged = []
+    real = diagnosis.diagnose_table
+    monkeypatch.setattr(diagnosis, "diagnose_table", lambda *a, **k: judged.append(k.get("only")) or real(*a, **k))
+    with memo.installed():
+        pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05")
+        batch_wide = list(judged)
+        page = pages.rep_report(dataclasses.replace(snapshot), "R02", period="2025", as_of="2026-01-05")
+    assert batch_wide and all(only is None for only in batch_wide)  # every rep at once: 2025 and 2024
+    assert judged == batch_wide
+    assert len(page.factors) == 4 and page.factors["peer_median"].notna().any()

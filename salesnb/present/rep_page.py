@@ -324,7 +324,9 @@ def protected_evidence(
     from salesnb.analysis.diagnosis import peer_values
     from salesnb.analysis.labels import unit
 
-    pools = peer_values(rep_metrics, rep_id, peers=peer_group)
+    # the diagnosis's own benchmark per factor (the evidence says it): no second diagnosis to find them
+    benchmarks = {e["factor"]: e["benchmark"] for e in evidence if e.get("benchmark") is not None}
+    pools = peer_values(rep_metrics, rep_id, peers=peer_group, benchmarks=benchmarks)
     frame = rep_metrics.reset_index(drop=True)
     ids = frame["rep_id"].astype(str)
     everybody = frame[ids != str(rep_id)]
