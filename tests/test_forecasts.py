@@ -235,6 +235,36 @@ def test_metrics_table_uses_the_coarsest_forecasts_inside_the_period():
     assert np.isnan(by_team.loc["U", "forecast_amount"])
 
 
+def test_metrics_over_time_reads_the_forecasts_once_for_all_its_quarters(monkeypatch):
+    from salesnb.analysis import forecasts as module
+    from salesnb.analysis import metrics
+    from salesnb.analysis.metrics import metrics_over_time
+
+    ds = dataset(
+        forecasts(
+            ("R1", "2025", 400.0, None),  # a year: inside no quarter
+            ("R1", "2025-Q1", 120.0, None),  # (120 - 100) / 100 = +20 %
+            ("R1", "2025-Q2", 150.0, None),  # (150 - 200) / 200 = -25 %
+            ("R2", "2025-Q4", 50.0, None),  # nothing won in Q4: actual 0, error n/a
+        )
+    )
+    calls = []
+    real = module.forecast_accuracy
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("period"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "forecast_accuracy", counted)
+    monkeypatch.setattr(metrics, "forecast_accuracy", counted, raising=False)
+    table = metrics_over_time(ds, freq="quarter", start="2025-Q1", end="2025-Q4").set_index(["period", "rep_id"])
+    assert len(calls) == 1  # not once per quarter
+    assert (table.loc[("2025-Q1", "R1"), "forecast_amount"], table.loc[("2025-Q1", "R1"), "forecast_error_pct"]) == (120, 20)
+    assert (table.loc[("2025-Q2", "R1"), "forecast_amount"], table.loc[("2025-Q2", "R1"), "forecast_error_pct"]) == (150, -25)
+    assert np.isnan(table.loc[("2025-Q3", "R1"), "forecast_amount"])  # the year forecast is no Q3 forecast
+    assert table.loc[("2025-Q4", "R2"), "forecast_amount"] == 50 and np.isnan(table.loc[("2025-Q4", "R2"), "forecast_error_pct"])
+
+
 def _quarterly(forecast_by_quarter):
     """R1 wins 100 in each 2025 quarter and forecast ``forecast_by_quarter`` {q: amount}; R2, R3 win too."""
     deals = pd.DataFrame(

@@ -91,6 +91,29 @@ def test_left_out_when_nothing_protects_everyone_or_too_few_peers():
     assert safe_band(FIVE, FIVE, "currency", median=20000) is None  # a band that misses its median
 
 
+def test_a_hundred_peers_are_checked_without_formatting_every_colleague_for_every_candidate(monkeypatch):
+    # 0, 1, ..., 100: every whole number in the peers' range is one colleague's own
+    # figure, so every candidate fails: the median 50; each run's mean (they all lie in
+    # 0..100 and are shown as a whole number there); the coarser roundings 50 (step 5,
+    # 48..52 round to it), 50 (step 10), 40 (step 20), 50 (step 50) and 0 (steps 100, 200,
+    # 500). Nothing is safe: left out. There are 2,600 runs of two or more holding rank 50;
+    # formatting each colleague's figure once, not once per candidate (262,000 times), it
+    # costs a few thousand.
+    from salesnb.analysis import privacy
+
+    calls = Counter()
+    real = privacy.fmt_unit
+
+    def counted(*args, **kwargs):
+        calls["fmt"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(privacy, "fmt_unit", counted)
+    figures = list(range(101))
+    assert safe_median(figures, figures, "count") is None
+    assert calls["fmt"] < 10_000
+
+
 # -- every figure of every rep page of a real batch ------------------------------------
 
 PERIOD, AS_OF = "2025-Q2", "2025-07-15"

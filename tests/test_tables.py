@@ -104,3 +104,61 @@ def test_pages_are_the_same_with_and_without_the_memo(snapshot, no_memo, page):
     assert memo._MEMO  # the memo was used
     _same(filled, plain)
     _same(answered, plain)
+
+
+def test_under_the_memo_a_rep_report_makes_each_periods_metrics_table_once(snapshot, no_memo, monkeypatch):
+    """The page's figures, the diagnosis (2025, and 2024 for "since last time") and the
+    data checks' small samples rest on one metrics table by rep per period, not one each.
+    (The scorecard's own table, without as_of, is bound at its import: not counted here.)"""
+    import salesnb.analysis.scorecard  # noqa: F401 - imported before the patch, whatever ran first
+    from salesnb.analysis import metrics
+
+    made = []
+    real = metrics.metrics_table
+
+    def counted(ds, *, by="rep", period=None, as_of=None):
+        made.append((by, getattr(period, "label", period)))
+        return real(ds, by=by, period=period, as_of=as_of)
+
+    monkeypatch.setattr(metrics, "metrics_table", counted)
+    with memo.installed():
+        report = pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05")
+    assert sorted(made) == [("rep", "2024"), ("rep", "2025")]
+    assert report.diagnosis["rep_id"] == "R01" and report.period.label == "2025"
+
+
+def test_under_the_memo_the_stage_stays_are_worked_out_once_for_every_rep(snapshot, no_memo, monkeypatch):
+    """Each rep page compares the rep's stages with the peers': the stays of every deal are
+    worked out once a batch (history.stage_figures, a batch table, beside the diagnoses),
+    so a second rep's page works out none."""
+    from salesnb.analysis import history
+
+    worked = []
+    real = history.stage_stays
+    monkeypatch.setattr(history, "stage_stays", lambda ds: worked.append(1) or real(ds))
+    plain = pages.rep_report(snapshot, "R02", period="2025", as_of="2026-01-05").stages
+    worked.clear()
+    with memo.installed():
+        first = pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05").stages
+        batch_wide = len(worked)
+        second = pages.rep_report(dataclasses.replace(snapshot), "R02", period="2025", as_of="2026-01-05").stages
+    assert batch_wide > 0 and len(worked) == batch_wide
+    assert list(first["stage"]) == list(second["stage"]) and len(first) > 0
+    _same(second, plain)
+
+
+def test_under_the_memo_a_rep_page_diagnoses_nobody_again(snapshot, no_memo, monkeypatch):
+    """The peer figures a page protects are the diagnosis's own: a page reads each factor's
+    benchmark (team or all reps) off the batch's diagnosis, and diagnoses no rep itself."""
+    from salesnb.analysis import diagnosis
+
+    judged = []
+    real = diagnosis.diagnose_table
+    monkeypatch.setattr(diagnosis, "diagnose_table", lambda *a, **k: judged.append(k.get("only")) or real(*a, **k))
+    with memo.installed():
+        pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05")
+        batch_wide = list(judged)
+        page = pages.rep_report(dataclasses.replace(snapshot), "R02", period="2025", as_of="2026-01-05")
+    assert batch_wide and all(only is None for only in batch_wide)  # every rep at once: 2025 and 2024
+    assert judged == batch_wide
+    assert len(page.factors) == 4 and page.factors["peer_median"].notna().any()

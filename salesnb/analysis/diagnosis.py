@@ -137,7 +137,9 @@ _FACTORS = (
 )
 
 
-def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: DateLike | None = None) -> list[dict]:
+def diagnose(
+    ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: DateLike | None = None, metrics: pd.DataFrame | None = None
+) -> list[dict]:
     """Diagnose every rep (or one) in ``period``, with the deals behind each focus.
 
     Parameters
@@ -151,6 +153,9 @@ def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: 
         rep raises :class:`~salesnb.errors.InputError`.
     as_of : date-like, optional
         Resolves relative periods (``last-quarter``...).
+    metrics : DataFrame, optional
+        ``metrics_table(ds, by="rep", period=period, as_of=as_of)`` when the
+        caller has made it already (a page that shows it too); not changed.
 
     Returns
     -------
@@ -167,7 +172,7 @@ def diagnose(ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: 
     if rep is not None:
         require_rep(ds, rep)
     span = parse_period(period, as_of=as_of)
-    table = metrics_table(ds, by="rep", period=span, as_of=as_of)
+    table = metrics_table(ds, by="rep", period=span, as_of=as_of) if metrics is None else metrics
     table = with_active_share(table, ds.reps, span)
     flagged: dict[str, list[str]] = {}
     records = []
@@ -205,24 +210,30 @@ def peer_counts(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") 
     return {e["factor"]: int(e["peers"]) for e in result["evidence"]}
 
 
-def peer_values(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") -> dict[str, np.ndarray]:
+def peer_values(
+    rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team", benchmarks: dict[str, str] | None = None
+) -> dict[str, np.ndarray]:
     """The peer figures each factor's shown median and band are taken over for
     ``rep_id`` (the evidence's ``benchmark`` peers with enough deals, the rep
     left out), by factor: what a page needs to show them safely
-    (:mod:`salesnb.analysis.privacy`)."""
+    (:mod:`salesnb.analysis.privacy`). ``benchmarks``: factor -> ``benchmark``
+    of the rep's diagnosis on these rows, when the caller has it (else the
+    rep is diagnosed again here to find them)."""
     frame = _prepare(rep_metrics)
     ids = frame["rep_id"].astype(str).to_numpy()
     where = np.flatnonzero(ids == str(rep_id))
     if len(where) == 0:
         raise InputError(f"no rep {rep_id!r} in the metrics rows")
     pos = int(where[0])
-    (result,) = diagnose_table(rep_metrics, peers=peers, only={str(rep_id)})
+    if benchmarks is None or any(factor.name not in benchmarks for factor in _FACTORS):
+        (result,) = diagnose_table(rep_metrics, peers=peers, only={str(rep_id)})
+        benchmarks = {e["factor"]: e["benchmark"] for e in result["evidence"]}
     has_data = _has_data(frame).to_numpy()
     teams = _team_codes(frame)
     out = {}
     for factor in _FACTORS:
         pool = _pool(frame, factor, has_data, teams)
-        shown = next(e for e in result["evidence"] if e["factor"] == factor.name)["benchmark"]
+        shown = benchmarks[factor.name]
         mask = pool.usable.copy()
         mask[pos] = False
         if shown == "team":

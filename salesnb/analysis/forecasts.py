@@ -204,7 +204,7 @@ def forecast_habit(errors, *, kinds=()) -> dict:
     return facts
 
 
-def forecast_in_period(ds, *, period, as_of=None) -> pd.DataFrame:
+def forecast_in_period(ds, *, period, as_of=None, accuracy: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per rep, the forecasts that lie inside ``period`` against the actual
     in those forecast periods (what metrics_table shows as forecast_amount
     and forecast_error_pct).
@@ -213,8 +213,20 @@ def forecast_in_period(ds, *, period, as_of=None) -> pd.DataFrame:
     and its quarters), only the coarsest is used, so nothing is counted
     twice. Returns rep_id, forecasts, forecast_amount, actual,
     forecast_error_pct (one row per rep with such forecasts).
+
+    ``accuracy``: :func:`forecast_accuracy` of ``ds`` for no period, when
+    already made (metrics over many periods make it once); the forecasts
+    inside ``period`` are taken from it, as ``forecast_accuracy(ds,
+    period=period)`` would keep them, and their actuals summed again.
     """
-    accuracy = forecast_accuracy(ds, period=period, as_of=as_of)
+    if accuracy is None:
+        accuracy = forecast_accuracy(ds, period=period, as_of=as_of)
+    else:
+        window = parse_period(period, as_of=as_of)
+        inside = (accuracy["period_start"] >= window.start) & (accuracy["period_end"] <= window.end)
+        accuracy = accuracy[inside.to_numpy()].reset_index(drop=True)
+        # the actuals summed over these rows only, as forecast_accuracy(ds, period=period) sums them (to the bit)
+        accuracy["actual"] = _actuals(ds.opportunities, accuracy)
     if accuracy.empty:
         return _empty(["rep_id", "forecasts", "forecast_amount", "actual", "forecast_error_pct"])
     rank = accuracy["kind"].map(_KIND_RANK)
@@ -280,18 +292,10 @@ def _forecast_period(label) -> Period | None:
 
 def _actuals(opportunities: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     """Revenue won by each frame row's rep in its period: won revenue summed
-    per rep and calendar month once, then the months of each period added."""
+    per rep and calendar month once (:func:`_monthly_won`), then the months of each period added."""
     if frame.empty:
         return np.zeros(0)
-    won = opportunities.loc[
-        (opportunities["status"].eq("won") & opportunities["closed_date"].notna() & opportunities["amount"].notna()).to_numpy(),
-        ["rep_id", "closed_date", "amount"],
-    ]  # only what is summed
-    # year * 12 + month - 1, from the dates' own month numbers (no year and month arrays beside them)
-    month = pd.Series(
-        (won["closed_date"].to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12).astype(np.int32), index=won.index
-    )
-    monthly = won["amount"].groupby([won["rep_id"], month.rename("month")], observed=True).sum().rename("won").reset_index()
+    monthly = _monthly_won(opportunities)
     months = frame["kind"].map(_MONTHS).to_numpy()
     first = (frame["period_start"].dt.year * 12 + frame["period_start"].dt.month - 1).to_numpy()
     row = np.repeat(np.arange(len(frame)), months)
@@ -300,6 +304,19 @@ def _actuals(opportunities: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     expanded = expanded.astype({"rep_id": monthly["rep_id"].dtype, "month": monthly["month"].dtype})
     joined = expanded.merge(monthly, on=["rep_id", "month"], how="left")
     return joined.groupby("row")["won"].sum().reindex(range(len(frame)), fill_value=0.0).to_numpy(dtype="float64")
+
+
+def _monthly_won(opportunities: pd.DataFrame) -> pd.DataFrame:
+    """rep_id, month (year * 12 + month - 1), won: revenue won per rep and calendar month."""
+    won = opportunities.loc[
+        (opportunities["status"].eq("won") & opportunities["closed_date"].notna() & opportunities["amount"].notna()).to_numpy(),
+        ["rep_id", "closed_date", "amount"],
+    ]  # only what is summed
+    # year * 12 + month - 1, from the dates' own month numbers (no year and month arrays beside them)
+    month = pd.Series(
+        (won["closed_date"].to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12).astype(np.int32), index=won.index
+    )
+    return won["amount"].groupby([won["rep_id"], month.rename("month")], observed=True).sum().rename("won").reset_index()
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:

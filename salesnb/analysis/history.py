@@ -58,6 +58,7 @@ __all__ = [
     "pipeline_stages",
     "push_metrics",
     "stage_comparison",
+    "stage_figures",
     "stage_order",
     "stage_stays",
 ]
@@ -464,7 +465,34 @@ def _death(stays: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
     return None if found is None else {"kind": "die", **found}
 
 
-def stage_comparison(ds: Dataset, rep_id: str, peers: list[str], *, period: Period) -> pd.DataFrame:
+def stage_figures(ds: Dataset, *, period: Period) -> pd.DataFrame:
+    """Every rep's stage figures in ``period``, as :func:`stage_comparison`
+    compares them: ``figure`` (``days``: the median finished stay begun in
+    the period; ``moved_on``: the share of those stays not ended by the deal
+    lost), ``stage``, ``rep_id``, ``value``, ``n`` (stays). ``attrs["stages"]``:
+    the stages deals move through, in :func:`stage_order` (closing stages
+    left out). Computed once for every rep of a batch; empty without the
+    history table."""
+    out = pd.DataFrame(columns=["figure", "stage", "rep_id", "value", "n"])
+    out.attrs["stages"] = []
+    if ds.opportunity_history is None:
+        return out
+    stays = stage_stays(ds)
+    order = [stage for stage in stage_order(stays) if stage in set(_moving_stages(stays))]
+    end = np.datetime64(period.end_exclusive, "ns")
+    stays = stays[period.contains(stays["entered_at"]).to_numpy() & stays["stage"].isin(order).to_numpy()]
+    stays = stays[stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end)]
+    days = _per_rep(stays, "days", "median")
+    moved = _per_rep(stays.assign(moved_on=~stays["lost_from"].astype(bool)), "moved_on", "mean")
+    out = pd.concat([days.assign(figure="days"), moved.assign(figure="moved_on")], ignore_index=True)
+    out = out[["figure", "stage", "rep_id", "value", "n"]]
+    out.attrs["stages"] = order
+    return out
+
+
+def stage_comparison(
+    ds: Dataset, rep_id: str, peers: list[str], *, period: Period, figures: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One rep's stages against the peers' for a rep report: per stage deals
     move through (closing stages left out, in :func:`stage_order`) the rep's
     median finished stay begun in ``period`` (``rep_days``) and the share of
@@ -473,24 +501,22 @@ def stage_comparison(ds: Dataset, rep_id: str, peers: list[str], *, period: Peri
     figures (``peer_days``, ``peer_moved_on``) over peers with
     :data:`STAGE_MIN_STAYS` stays or more, made safe to show
     (:mod:`salesnb.analysis.privacy`; None when it cannot be). ``peers``: how
-    many peers the medians rest on. Empty without the history table."""
+    many peers the medians rest on. Empty without the history table.
+    ``figures``: :func:`stage_figures` for ``period``, when already made (a
+    batch makes it once for every rep's report)."""
     from salesnb.analysis import privacy
 
     columns = ["stage", "rep_days", "peer_days", "rep_moved_on", "peer_moved_on", "stays", "peers"]
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)
-    stays = stage_stays(ds)
-    order = [stage for stage in stage_order(stays) if stage in set(_moving_stages(stays))]
-    end = np.datetime64(period.end_exclusive, "ns")
-    stays = stays[period.contains(stays["entered_at"]).to_numpy() & stays["stage"].isin(order).to_numpy()]
-    stays = stays[stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end)]
-    days = _per_rep(stays, "days", "median")
-    moved = _per_rep(stays.assign(moved_on=~stays["lost_from"].astype(bool)), "moved_on", "mean")
+    if figures is None:
+        figures = stage_figures(ds, period=period)
+    per_figure = {name: figures[(figures["figure"] == name).to_numpy()] for name in ("days", "moved_on")}
     rows = []
-    for stage in order:
+    for stage in figures.attrs["stages"]:
         row = {"stage": stage}
-        for name, figures, kind in (("days", days, "days"), ("moved_on", moved, "share")):
-            here = figures[figures["stage"] == stage]
+        for name, kind in (("days", "days"), ("moved_on", "share")):
+            here = per_figure[name][per_figure[name]["stage"] == stage]
             mine = here[here["rep_id"] == rep_id]
             theirs = here[here["rep_id"].isin(peers)]
             own = float(mine["value"].iloc[0]) if len(mine) else None

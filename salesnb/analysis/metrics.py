@@ -65,7 +65,7 @@ from salesnb.analysis.deals import (
     win_rate,
 )
 from salesnb.analysis.expectations import quota_table
-from salesnb.analysis.forecasts import error_pct, forecast_in_period
+from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecast_in_period
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
 from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
@@ -259,6 +259,7 @@ class _MetricsContext:
         self.ds, self.by, self.column = ds, by, GROUPINGS[by]
         self.activities = ds.activities
         self._first_contact = None
+        self._accuracy = None
         reps = ds.reps.drop_duplicates("rep_id")
         self.reps = reps
         self.customers = ds.customers
@@ -453,7 +454,9 @@ class _MetricsContext:
             return empty
         if self.by not in _REP_GROUPS:
             return empty
-        per_rep = forecast_in_period(self.ds, period=period)
+        if self._accuracy is None:  # every forecast against its actual, once for all the periods asked
+            self._accuracy = forecast_accuracy(self.ds)
+        per_rep = forecast_in_period(self.ds, period=period, accuracy=self._accuracy)
         if self.by != "rep":
             per_rep[col] = self._from_reps(per_rep["rep_id"])
             per_rep = (

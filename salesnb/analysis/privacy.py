@@ -32,7 +32,8 @@ the diagnosis may both use it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -103,23 +104,58 @@ def _same_side(kind: str, candidate: float, usual: float, rep_value) -> bool:
 def _windows(values: np.ndarray, position: float) -> list[float]:
     """Means of two or more consecutive sorted values, each run holding a value
     next to ``position`` (a rank from 0), nearest the usual figure first."""
+    return list(_nearest_windows(values, position))
+
+
+def _runs(n: int, position: float) -> tuple[np.ndarray, np.ndarray]:
+    """(start, stop) of every run of two or more of ``n`` sorted values holding a
+    value next to ``position``, by start then stop."""
+    low, high = int(math.floor(position)), int(math.ceil(position))
+    starts, stops = np.meshgrid(np.arange(n), np.arange(n + 1), indexing="ij")
+    keep = (stops >= starts + 2) & (starts <= high) & (stops > low)
+    return starts[keep], stops[keep]
+
+
+def _nearest_windows(values: np.ndarray, position: float) -> Iterator[float]:
+    """:func:`_windows` one at a time, each mean computed only when asked for.
+
+    The order is found from running sums (one vectorised pass); runs whose
+    distances from the usual figure lie within rounding error of each other
+    are put in order by their exact means (``values[start:stop].mean()``),
+    ties kept in run order, so the sequence is :func:`_windows`' to the bit."""
     n = len(values)
     usual = float(np.interp(position, np.arange(n), values))
-    near = {int(math.floor(position)), int(math.ceil(position))}
-    means = [
-        float(values[start:stop].mean())
-        for start in range(n)
-        for stop in range(start + 2, n + 1)
-        if any(start <= i < stop for i in near)
-    ]
-    return sorted(means, key=lambda m: abs(m - usual))
+    starts, stops = _runs(n, position)
+    if not len(starts):
+        return
+    if not np.isfinite(values).all():  # running sums of an infinity say nothing: every mean, exactly
+        means = [float(values[a:b].mean()) for a, b in zip(starts, stops)]
+        yield from sorted(means, key=lambda m: abs(m - usual))
+        return
+    sums = np.concatenate(([0.0], np.cumsum(values)))
+    near = np.abs((sums[stops] - sums[starts]) / (stops - starts) - usual)
+    order = np.argsort(near, kind="stable")
+    slack = 1e-9 * (float(np.abs(values).sum()) + abs(usual) + 1.0)  # far above a running sum's rounding error
+    first = 0
+    while first < len(order):
+        last = first + 1
+        while last < len(order) and near[order[last]] - near[order[last - 1]] <= slack:
+            last += 1
+        group = sorted(order[first:last])  # run order: ties in distance keep it, as sorted() does
+        means = [float(values[starts[i] : stops[i]].mean()) for i in group]
+        yield from sorted(means, key=lambda m: abs(m - usual))
+        first = last
 
 
 def _coarse(kind: str, usual: float, values: np.ndarray, colleagues: list) -> list[float]:
     """The usual figure rounded to coarser steps at which SHARED_BY+ colleagues round alike, within the peers' range."""
+    return list(_coarser(kind, usual, values, [_figures(c) for c in colleagues]))
+
+
+def _coarser(kind: str, usual: float, values: np.ndarray, figures: list[list[float]]) -> Iterator[float]:
+    """:func:`_coarse` one step at a time; ``figures``: each colleague's figures (:func:`_figures`)."""
     base = STEPS.get(kind, 1.0)
     top = max(float(np.abs(values).max()), base) * 2
-    found = []
     decade = base
     while decade <= top:
         for factor in _LADDER:
@@ -127,11 +163,18 @@ def _coarse(kind: str, usual: float, values: np.ndarray, colleagues: list) -> li
             value = round(usual / step) * step
             if not values.min() <= value <= values.max():
                 continue
-            alike = sum(any(round(v / step) * step == value for v in _figures(c)) for c in colleagues)
+            alike = sum(any(round(v / step) * step == value for v in mine) for mine in figures)
             if alike >= SHARED_BY:
-                found.append(value)
+                yield value
         decade *= 10
-    return found
+
+
+def _shown_counts(kind: str, figures: list[list[float]]) -> Counter:
+    """Shown text -> how many colleagues have a figure shown so (each counted once): :func:`sharing` for every text at once."""
+    counts: Counter = Counter()
+    for mine in figures:
+        counts.update({shown(kind, v) for v in mine})
+    return counts
 
 
 def safe_quantile(
@@ -168,13 +211,22 @@ def safe_quantile(
     peers = np.sort(np.asarray([float(v) for v in values if not is_missing(v)], dtype="float64"))
     if len(peers) < max(min_peers, 1):
         return None
-    others = list(colleagues)
+    figures = [_figures(c) for c in colleagues]
+    counts = _shown_counts(kind, figures)  # each colleague's figures formatted once, not once per candidate
     usual = float(np.percentile(peers, q * 100))
     position = q * (len(peers) - 1)
-    for candidate in [usual, *_windows(peers, position), *_coarse(kind, usual, peers, others)]:
-        if is_safe(kind, candidate, others) and _same_side(kind, candidate, usual, rep_value):
+    for candidate in _candidates(usual, peers, position, kind, figures):
+        n = counts[shown(kind, candidate)]
+        if (n == 0 or n >= SHARED_BY) and _same_side(kind, candidate, usual, rep_value):
             return candidate
     return None
+
+
+def _candidates(usual: float, peers: np.ndarray, position: float, kind: str, figures: list) -> Iterator[float]:
+    """The figures :func:`safe_quantile` tries, in order, each made only when the one before is not safe."""
+    yield usual
+    yield from _nearest_windows(peers, position)
+    yield from _coarser(kind, usual, peers, figures)
 
 
 def safe_median(values: Sequence[float], colleagues: Iterable, kind: str, *, rep_value=None, min_peers: int = MIN_PEERS):

@@ -106,7 +106,7 @@ FLAG_ORDER = (
 )
 
 
-def quality_flags(ds: Dataset, *, period=None, as_of=None) -> pd.DataFrame:
+def quality_flags(ds: Dataset, *, period=None, as_of=None, metrics: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every data-quality flag for ``ds``, one row per flag, rep and table.
 
     Parameters
@@ -119,6 +119,10 @@ def quality_flags(ds: Dataset, *, period=None, as_of=None) -> pd.DataFrame:
     as_of : date-like, optional
         Resolves relative periods; without a period, the reference day for
         ``stale_pipeline``.
+    metrics : DataFrame, optional
+        With a period: ``metrics_table(ds, by="rep", period=period,
+        as_of=as_of)`` when the caller has made it already (``small_sample``
+        reads it); not changed.
 
     Returns
     -------
@@ -147,7 +151,7 @@ def quality_flags(ds: Dataset, *, period=None, as_of=None) -> pd.DataFrame:
             records += pushed_close_dates(ds, period=span, reference=reference)
         records += bulk_updates(ds.opportunity_history, ds.opportunities, period=span)
     if whole is not None:
-        records += _small_sample(ds, whole, as_of)
+        records += _small_sample(ds, whole, as_of, metrics if span is not None else None)
     records += _loader_findings(ds)
     records += _quarantined(ds)
     frame = pd.DataFrame(records, columns=COLUMNS)
@@ -385,10 +389,10 @@ def _whole_span(ds, as_of, data_span):
     return span
 
 
-def _small_sample(ds, span, as_of) -> list[dict]:
+def _small_sample(ds, span, as_of, metrics=None) -> list[dict]:
     from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED, metrics_table
 
-    table = metrics_table(ds, by="rep", period=span, as_of=as_of)
+    table = metrics_table(ds, by="rep", period=span, as_of=as_of) if metrics is None else metrics
     records = []
     for _, row in table[table["small_sample"].fillna(True).astype(bool)].iterrows():
         closed = int(row["closed"]) if pd.notna(row["closed"]) else 0

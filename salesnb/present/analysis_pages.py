@@ -12,7 +12,7 @@ import pandas as pd
 from salesnb.analysis.periods import Period, data_span, parse_period
 from salesnb.io.dataset import Dataset
 from salesnb.present.page_text import blank_to_none, is_blank, rep_labels, use_currency
-from salesnb.present.tables import batch_table
+from salesnb.present.tables import batch_table, data_checks
 
 __all__ = [
     "QUALITY_ADVICE",
@@ -113,13 +113,12 @@ class QualityReport:
 
 def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
     """The data behind the figures: flags per rep and table, quarantine and problems."""
-    from salesnb.analysis.quality import quality_flags
 
     as_of = blank_to_none(as_of)
     use_currency(ds)
     span = parse_period(period, as_of=as_of)
     labels = rep_labels(ds)
-    flags = batch_table(quality_flags, ds, period=span, as_of=as_of)
+    flags = batch_table(data_checks, ds, period=span, as_of=as_of)
     flags = flags.assign(
         label=flags["rep_id"].map(lambda r: labels.get(r, r) if r is not None else "whole source"),
         advice=flags["flag"].map(lambda f: QUALITY_ADVICE.get(f, "see the detail and correct the source.")),

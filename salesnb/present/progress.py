@@ -151,17 +151,16 @@ def _standing_words(standing: str | None, gap: float | None, lower_better: bool)
 def previous_diagnoses(ds, *, period, as_of=None) -> list[dict]:
     """Every rep's diagnosis for the period of the same length before ``period``
     (through the runner's memo); empty when the data holds nothing then."""
-    from salesnb.analysis.diagnosis import diagnose
     from salesnb.analysis.periods import no_data_in, parse_period
     from salesnb.errors import InputError
-    from salesnb.present.tables import batch_table
+    from salesnb.present.tables import batch_table, rep_diagnoses
 
     span = parse_period(period, as_of=as_of)
     try:
         before = span.previous()
         if no_data_in(ds, before):
             return []
-        return list(batch_table(diagnose, ds, period=before, as_of=as_of))
+        return list(batch_table(rep_diagnoses, ds, period=before, as_of=as_of))
     except InputError:  # a period before the dates salesnb handles
         return []
 

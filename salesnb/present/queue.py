@@ -298,20 +298,18 @@ def queue_for(ds, *, period, as_of=None, rep_ids: Iterable[str] | None = None, l
     """The manager's queue for ``rep_ids`` (default: every rep) in ``period``, and
     the team findings among them: ``(queue, findings)``. Batch-wide tables go
     through :func:`salesnb.present.tables.batch_table`."""
-    from salesnb.analysis.diagnosis import diagnose
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.periods import parse_period
-    from salesnb.analysis.quality import quality_flags
     from salesnb.present.progress import previous_diagnoses
-    from salesnb.present.tables import batch_table
+    from salesnb.present.tables import batch_table, data_checks, rep_diagnoses
 
     span = parse_period(period, as_of=as_of)
-    diagnoses = batch_table(diagnose, ds, period=span, as_of=as_of)
+    diagnoses = batch_table(rep_diagnoses, ds, period=span, as_of=as_of)
     if rep_ids is not None:
         wanted = {str(r) for r in rep_ids}
         diagnoses = [d for d in diagnoses if str(d["rep_id"]) in wanted]
     metrics = batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
-    flags = batch_table(quality_flags, ds, period=span, as_of=as_of)
+    flags = batch_table(data_checks, ds, period=span, as_of=as_of)
     queue = manager_queue(
         diagnoses,
         metrics,

@@ -23,7 +23,7 @@ from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.analysis_pages import QUALITY_ADVICE
 from salesnb.present.page_text import and_join, blank_to_none, fold, plain_text, plain_value, quarters_text, use_currency
-from salesnb.present.tables import batch_table
+from salesnb.present.tables import batch_table, data_checks, rep_diagnoses
 
 __all__ = [
     "TREND_METRICS",
@@ -159,10 +159,10 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     peer figure is a median or percentile over at least
     :data:`salesnb.analysis.diagnosis.MIN_PEERS` peers.
     """
-    from salesnb.analysis.diagnosis import MIN_PEERS, diagnose, require_rep, with_active_share
+    from salesnb.analysis.diagnosis import MIN_PEERS, require_rep, with_active_share
     from salesnb.analysis.labels import factor_name
     from salesnb.analysis.metrics import metrics_table
-    from salesnb.analysis.quality import quality_flags, quality_for_rep
+    from salesnb.analysis.quality import quality_for_rep
     from salesnb.analysis.scorecard import scorecard
 
     as_of = blank_to_none(as_of)
@@ -182,7 +182,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     row = table[table["rep_id"] == rep_id].iloc[0]
     figures = {k: plain_value(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory")}
     # every rep's diagnosis (as diagnose(..., rep=rep_id) computes anyway), then this rep's
-    diagnosis = [d for d in batch_table(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] == rep_id][0]
+    diagnosis = [d for d in batch_table(rep_diagnoses, ds, period=span, as_of=as_of) if d["rep_id"] == rep_id][0]
     group = diagnosis["peer_group"]
     peers = _peer_ids(reps, rep_id, group)
     peer_label = "team" if group == "team" else "all-rep"
@@ -235,7 +235,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     value, value_notes = _value(ds, rep_id, peers, span, peer_label)
     forecasts, forecast_notes = _rep_forecasts(ds, rep_id, trends, span)
 
-    flags = quality_for_rep(batch_table(quality_flags, ds, period=span, as_of=as_of), rep_id)
+    flags = quality_for_rep(batch_table(data_checks, ds, period=span, as_of=as_of), rep_id)
     flags = flags.drop(columns="rep_id")
     withheld = [
         factor_name(e["factor"]).lower()
@@ -290,9 +290,10 @@ def _stages(ds, rep_id, peers, span) -> pd.DataFrame | None:
     """The rep's stage stays against the peers' (None without the deal history)."""
     if ds.opportunity_history is None:
         return None
-    from salesnb.analysis.history import stage_comparison
+    from salesnb.analysis.history import stage_comparison, stage_figures
 
-    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span)
+    figures = batch_table(stage_figures, ds, period=span)  # every rep's, once a batch
+    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span, figures=figures)
 
 
 def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
@@ -323,7 +324,9 @@ def protected_evidence(
     from salesnb.analysis.diagnosis import peer_values
     from salesnb.analysis.labels import unit
 
-    pools = peer_values(rep_metrics, rep_id, peers=peer_group)
+    # the diagnosis's own benchmark per factor (the evidence says it): no second diagnosis to find them
+    benchmarks = {e["factor"]: e["benchmark"] for e in evidence if e.get("benchmark") is not None}
+    pools = peer_values(rep_metrics, rep_id, peers=peer_group, benchmarks=benchmarks)
     frame = rep_metrics.reset_index(drop=True)
     ids = frame["rep_id"].astype(str)
     everybody = frame[ids != str(rep_id)]

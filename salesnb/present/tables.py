@@ -7,13 +7,18 @@ so a notebook an analyst runs by hand always computes from the data as it
 is now. Where reports run, the runner installs its memo with
 :func:`use_memo` (:func:`salesnb.run.memo.install`), so a batch computes
 each table once.
+
+A batch table made from another asks for it here too: :func:`rep_diagnoses` and
+:func:`data_checks` take the period's metrics table by rep through
+:func:`batch_table`, so under the memo the diagnosis, the data checks and
+the pages' own figures rest on one metrics table, computed once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["batch_table", "use_memo"]
+__all__ = ["batch_table", "use_memo", "rep_diagnoses", "data_checks"]
 
 #: The runner's memo (None: every table is computed); see :func:`use_memo`.
 _memo: Callable | None = None
@@ -32,3 +37,23 @@ def batch_table(function: Callable, ds, **kwargs):
     if _memo is None:
         return function(ds, **kwargs)
     return _memo(function, ds, **kwargs)
+
+
+def rep_diagnoses(ds, *, period, as_of=None) -> list[dict]:
+    """Every rep's diagnosis (:func:`salesnb.analysis.diagnosis.diagnose`) on the
+    period's metrics table by rep, itself a batch table (one for the pages and the diagnosis)."""
+    from salesnb.analysis.diagnosis import diagnose
+    from salesnb.analysis.metrics import metrics_table
+
+    metrics = batch_table(metrics_table, ds, by="rep", period=period, as_of=as_of)
+    return diagnose(ds, period=period, as_of=as_of, metrics=metrics)
+
+
+def data_checks(ds, *, period, as_of=None):
+    """Every data-quality flag (:func:`salesnb.analysis.quality.quality_flags`) of
+    ``period``, its small samples read off the period's metrics table by rep, a batch table."""
+    from salesnb.analysis.metrics import metrics_table
+    from salesnb.analysis.quality import quality_flags
+
+    metrics = batch_table(metrics_table, ds, by="rep", period=period, as_of=as_of)
+    return quality_flags(ds, period=period, as_of=as_of, metrics=metrics)

@@ -17,7 +17,7 @@ from salesnb.present.page_text import blank_to_none, fold, is_blank, rep_label, 
 from salesnb.present.queue import QUEUE_COLUMNS, queue_for
 from salesnb.present.rep_page import CLOSED_METRICS
 from salesnb.present.segments import segment, segment_options
-from salesnb.present.tables import batch_table
+from salesnb.present.tables import batch_table, data_checks, rep_diagnoses
 
 __all__ = ["TeamReport", "BREAKDOWNS", "BREAKDOWN_COLUMNS", "team_report"]
 
@@ -84,7 +84,6 @@ BREAKDOWN_COLUMNS = {
 
 def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     """The manager's view of ``team`` (blank or None: every rep) in ``period``."""
-    from salesnb.analysis.diagnosis import diagnose
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.value import value_cost
 
@@ -113,7 +112,7 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
     table = batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
     metrics = table[table["rep_id"].isin(ids)].reset_index(drop=True)
     metrics.insert(1, "label", metrics["rep_id"].map(labels))
-    diagnoses = [d for d in batch_table(diagnose, ds, period=span, as_of=as_of) if d["rep_id"] in set(ids)]
+    diagnoses = [d for d in batch_table(rep_diagnoses, ds, period=span, as_of=as_of) if d["rep_id"] in set(ids)]
 
     focus_rows, band_rows = [], []
     for d in diagnoses:
@@ -180,9 +179,8 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
 
 def _team_quality(ds, span, as_of, ids, labels) -> pd.DataFrame:
     """The team's reps' own data-quality flags (not the whole source's), each with its rep."""
-    from salesnb.analysis.quality import quality_flags
 
-    flags = batch_table(quality_flags, ds, period=span, as_of=as_of)
+    flags = batch_table(data_checks, ds, period=span, as_of=as_of)
     mine = flags[flags["rep_id"].isin(ids)]
     out = mine.assign(label=mine["rep_id"].map(labels))[["flag", "label", "table", "rows", "detail"]]
     return out.sort_values(["label", "flag"], kind="stable").reset_index(drop=True)
