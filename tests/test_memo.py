@@ -132,15 +132,16 @@ def test_a_batch_saves_every_table_its_rep_reports_share(tmp_path):
     entries = pickle.loads((Path(plan.cache_dir) / memo.FILE).read_bytes())
     names = sorted({key[0].__name__ for key, _ in entries})
     assert names == [
-        "diagnose",
+        "data_checks",
         "forecast_accuracy",
         "metrics_over_time",
         "metrics_table",
-        "quality_flags",
+        "rep_diagnoses",
         "scorecard",
+        "stage_figures",
         "value_cost",
     ]
     assert {key[1] for key, _ in entries} == {plan.header["data_fingerprint"]}
-    asked = [dict(key[-1]).get("as_of") for key, _ in entries if key[0].__name__ == "diagnose"]
+    asked = [dict(key[-1]).get("as_of") for key, _ in entries if key[0].__name__ == "rep_diagnoses"]
     assert asked == [("str", "2026-01-05")] * 2  # this period and the one before (since last time)
     assert not memo._MEMO  # the runner keeps none of them itself
