@@ -49,10 +49,12 @@ demo: $(STAMP) ## Install salesnb (runtime only), check the sample, print each r
 report: $(STAMP) ## Render the coaching reports for the sample into $(OUT) (open $(OUT)/index.html)
 	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
 
+# Two workers, a file at a time, the slowest files first (tests/conftest.py orders them by tests/durations.json).
+# PYTEST_ARGS adds options: `make test PYTEST_ARGS=--store-durations` refreshes tests/durations.json.
 test: $(DEV_STAMP) ## Lint (ruff), then run the whole test suite (what CI runs), browser tests included (skipped, with the reason, without Chromium)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not airflow"
+	SALESNB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not airflow" $(PYTEST_ARGS)
 
 format: $(DEV_STAMP) ## Format the code and fix what the linter can (ruff)
 	$(BIN)/ruff format .

@@ -18,6 +18,7 @@ import functools
 import html
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -109,6 +110,10 @@ https://github.com/jupyter/nbclient/issues/312). Without a timeout the client
 waits forever; such a run is retried once with a new kernel."""
 
 
+class NotebookRetried(UserWarning):
+    """A notebook run retried after a lost reply: shown in pytest's warnings summary."""
+
+
 def execute(name: str, out_dir: Path, **parameters):
     import papermill
 
@@ -128,7 +133,9 @@ def execute(name: str, out_dir: Path, **parameters):
     )
     try:
         run()
-    except TimeoutError:  # a lost reply (see CELL_TIMEOUT), not a slow notebook: once more, on a new kernel
+    except TimeoutError as lost:  # a lost reply (see CELL_TIMEOUT), not a slow notebook: once more, on a new kernel
+        # said in pytest's warnings summary, so a run that needed the retry shows it
+        warnings.warn(NotebookRetried(f"{name}.ipynb retried once on a new kernel: {lost}"), stacklevel=2)
         run()
     return nbformat.read(output, as_version=4)
 
@@ -158,6 +165,34 @@ def assert_ran_clean(nb):
     errors = [o for o in outputs(nb) if o.output_type == "error"]
     assert not errors, errors[0].get("evalue") if errors else ""
     assert not [t for t in texts(nb, "stream") if "Traceback" in t or "Warning" in t]
+
+
+def test_a_retried_notebook_says_so_in_the_test_output(tmp_path, monkeypatch):
+    """The retry after a lost reply is a NotebookRetried warning (pytest's
+    warnings summary shows it, with the notebook and the first run's error);
+    a run that needed no retry warns nothing. papermill is stood in for."""
+    import papermill
+
+    calls = []
+
+    def lose_the_first_reply(source, output, **kw):
+        calls.append(Path(source).name)
+        if len(calls) == 2:
+            raise TimeoutError("A cell timed out while it was being executed, after 120 seconds.")
+        nbformat.write(nbformat.v4.new_notebook(), output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", lose_the_first_reply)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning from a clean run fails the test
+        execute("data_quality", tmp_path)
+    assert calls == ["data_quality.ipynb"]
+    with pytest.warns(NotebookRetried) as caught:
+        nb = execute("forecast_review", tmp_path)
+    assert calls == ["data_quality.ipynb", "forecast_review.ipynb", "forecast_review.ipynb"] and nb.cells == []
+    assert [str(w.message) for w in caught] == [
+        "forecast_review.ipynb retried once on a new kernel: A cell timed out while it was being executed, after 120 seconds."
+    ]
+    assert caught[0].filename == __file__  # stacklevel: the line that called execute
 
 
 @pytest.fixture(scope="module")
