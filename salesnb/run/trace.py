@@ -21,6 +21,8 @@ def mark(event: str) -> None:
     path = os.environ.get(ENV)
     if not path:
         return
+    if not os.path.isabs(path):  # the first mark (the runner's) fixes it for every process it starts
+        path = os.environ[ENV] = os.path.abspath(path)
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(f"{time.time():.3f} {os.getpid()} {event}\n")
