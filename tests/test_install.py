@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make on PATH")
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 
 def _make(*args: str) -> str:
@@ -70,3 +70,45 @@ def test_make_test_installs_the_extras_its_tests_need(tmp_path):
     installs = _pip_installs(_make("-n", "test", f"VENV={tmp_path / 'venv'}"))
     # JupyterLab too: tests/browser/test_segment_explorer_lab.py starts it
     assert installs[-1].split(" -m ", 1)[1] == 'pip install --no-compile -e ".[test,dask,postgres,lab]"'
+
+
+def test_what_the_demo_prints_fits_80_columns():
+    """`salesnb validate` and `salesnb diagnose --format brief` on the sample, as `make demo` runs them."""
+    from click.testing import CliRunner
+
+    from salesnb.cli import cli
+
+    sample = str(ROOT / "data" / "sample")
+    validate = CliRunner().invoke(cli, ["validate", sample])
+    brief = CliRunner().invoke(cli, ["diagnose", sample, "--period", "2025", "--as-of", "2026-01-05", "--format", "brief"])
+    assert validate.exit_code == 0 and brief.exit_code == 0, validate.output + brief.output
+    lines = validate.stdout.splitlines()
+    assert lines[2].split() == ["table", "rows", "set", "aside", "date", "span"]  # the files on one line below
+    assert lines[10] == "opportunity_history       5,801          0  2023-11-20 .. 2026-04-20"
+    assert lines[11] == "quotas                        -          -  (not provided)"
+    assert lines[12] == f"Files: {ROOT / 'data' / 'sample'}/<table>.csv"
+    assert lines[-2:] == [
+        "Data runs to 2025-12-31 (the latest opportunity, deal closed, activity or order)",
+        "  a report warns when that is over 7 days before its period ends (--stale-after)",
+    ]
+    assert max(len(line) for line in validate.stdout.splitlines() + brief.stdout.splitlines()) <= 80
+
+
+def test_validate_keeps_the_file_column_when_a_file_is_not_named_after_its_table(tmp_path):
+    from click.testing import CliRunner
+
+    from salesnb.cli import cli
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "reps.csv").write_text("rep_id,name,territory,team\nR1,Ann,North,East\n", encoding="utf-8")
+    (source / "deals.csv").write_text(
+        "opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount\nO1,R1,C1,2025-01-05,2025-02-01,won,10\n",
+        encoding="utf-8",
+    )
+    (source / "mapping.yml").write_text("tables:\n  opportunities:\n    file: deals.csv\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(source)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2].split()[-1] == "file" and not any(line.startswith("Files:") for line in lines)
+    assert lines[5] == f"opportunities                 1          0  2025-01-05 .. 2025-02-01  {source / 'deals.csv'}"
