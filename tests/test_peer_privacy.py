@@ -323,3 +323,17 @@ def test_no_peer_figure_a_chart_draws_is_a_colleagues_own(batch):
             ]
     assert not leaks, "\n".join(leaks)
     assert checked >= 12 * (4 + 3 * 2), checked
+
+
+def test_a_big_teams_safe_median_tries_no_window(monkeypatch):
+    """5,000 peers, 100 on each of 1..50 days: the median (25 + 26) / 2 = 25.5 shows as 26 days,
+    which 100 colleagues share: safe, so the millions of windows of the next step are never made."""
+    import salesnb.analysis.privacy as privacy
+
+    made = []
+    monkeypatch.setattr(privacy, "_windows", lambda values, position: made.append(len(values)) or [])
+    days = [float(d) for d in range(1, 51) for _ in range(100)]
+    assert privacy.safe_median(days, days, "days") == 25.5
+    assert made == []
+    # five peers: the median is one of them, so the windows are tried (and the test's stub finds none)
+    assert privacy.safe_median(FIVE, FIVE, "currency") != FIVE[2] and made == [5]
