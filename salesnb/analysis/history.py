@@ -430,10 +430,11 @@ def _finding(figures: pd.DataFrame, rep: str, peers: list[str], kind: str, pick)
     from salesnb.analysis import privacy
 
     enough = figures[figures["n"] >= STAGE_MIN_STAYS]
+    enough = enough.assign(peer=enough["rep_id"].isin(peers).to_numpy())  # once, not once per stage
     best = None
     for stage, rows in enough.groupby("stage", sort=True):
         mine = rows[rows["rep_id"] == rep]
-        theirs = rows[rows["rep_id"].isin(peers)]
+        theirs = rows[rows["peer"].to_numpy()]
         if mine.empty:
             continue
         own = float(mine["value"].iloc[0])
