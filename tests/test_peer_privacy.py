@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import date, timedelta
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from sources import write_source
 
@@ -337,3 +338,19 @@ def test_a_big_teams_safe_median_tries_no_window(monkeypatch):
     assert made == []
     # five peers: the median is one of them, so the windows are tried (and the test's stub finds none)
     assert privacy.safe_median(FIVE, FIVE, "currency") != FIVE[2] and made == [5]
+
+
+def test_a_big_teams_windows_are_the_same_windows_in_the_same_order():
+    """Past WINDOWS_IN_PYTHON peers the windows' means come from running sums (numpy), in the
+    order the plain loop gives: 81 peers, median rank 40, every run of two or more holding it."""
+    import salesnb.analysis.privacy as privacy
+
+    values = np.sort(np.random.default_rng(3).integers(1000, 90000, size=81).astype("float64"))
+    assert len(values) > privacy.WINDOWS_IN_PYTHON
+    usual = float(values[40])
+    plain = sorted(
+        (float(values[a:b].mean()) for a in range(81) for b in range(a + 2, 82) if a <= 40 < b), key=lambda m: abs(m - usual)
+    )
+    summed = list(privacy._windows(values, 40.0))
+    assert len(summed) == len(plain) == 41 * 41 - 1  # starts 0..40, stops 41..81, less the run of one (40, 41)
+    assert summed == pytest.approx(plain, rel=1e-12)

@@ -100,12 +100,18 @@ def _same_side(kind: str, candidate: float, usual: float, rep_value) -> bool:
     return (candidate > rep) == (usual > rep)
 
 
+#: Peers beyond which :func:`_windows` computes its means from running sums, in numpy.
+WINDOWS_IN_PYTHON = 64
+
+
 def _windows(values: np.ndarray, position: float) -> list[float]:
     """Means of two or more consecutive sorted values, each run holding a value
     next to ``position`` (a rank from 0), nearest the usual figure first."""
     n = len(values)
     usual = float(np.interp(position, np.arange(n), values))
     near = {int(math.floor(position)), int(math.ceil(position))}
+    if n > WINDOWS_IN_PYTHON:  # a team of thousands has millions of windows (issue #16): same order, numpy's sums
+        return _windows_summed(values, usual, sorted(near))
     means = [
         float(values[start:stop].mean())
         for start in range(n)
@@ -113,6 +119,23 @@ def _windows(values: np.ndarray, position: float) -> list[float]:
         if any(start <= i < stop for i in near)
     ]
     return sorted(means, key=lambda m: abs(m - usual))
+
+
+def _windows_summed(values: np.ndarray, usual: float, near: list[int]):
+    """:func:`_windows` for many values: the same windows in the same order (start, then stop,
+    stably sorted by distance to ``usual``), each mean from running sums; yielded one by one."""
+    n = len(values)
+    starts, stops = [], []
+    for start in range(max(near) + 1):  # a window holds a near rank: start <= rank < stop
+        first = min(i for i in near if i >= start)
+        run = np.arange(max(start + 2, first + 1), n + 1, dtype=np.int64)
+        starts.append(np.full(len(run), start, dtype=np.int64))
+        stops.append(run)
+    start, stop = np.concatenate(starts), np.concatenate(stops)
+    sums = np.concatenate([[0.0], np.cumsum(values, dtype="float64")])
+    means = (sums[stop] - sums[start]) / (stop - start)
+    for k in np.argsort(np.abs(means - usual), kind="stable"):
+        yield float(means[k])
 
 
 def _coarse(kind: str, usual: float, values: np.ndarray, colleagues: list) -> list[float]:
