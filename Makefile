@@ -22,18 +22,36 @@ help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's#$$(OUT)#$(OUT)#g' -e 's#$$(CHROMIUM)#$(CHROMIUM)#g' \
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
 
+# pip: no self-version check (the venv gets the newest pip anyway); --no-compile, then COMPILE: the
+# bytecode is written on both cores at once, not file by file (with PYTHONDONTWRITEBYTECODE set, as
+# on some CI machines, a module never compiled at install is compiled again by every process).
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+PIP_INSTALL := $(BIN)/python -m pip install --no-compile
+COMPILE := $(BIN)/python -m compileall -q -j 0 salesnb $(VENV)/lib >/dev/null 2>&1 || true
+
 # What the product needs, with pip's progress shown; pip's cache reuses the wheels on a second run.
+# The venv gets the newest pip in one step from the host's pip (22.3+: --python), else ensurepip then an upgrade.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install -e .
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --upgrade pip 2>/dev/null \
+	  || { $(BIN)/python -m ensurepip --default-pip >/dev/null && $(BIN)/python -m pip install --quiet --upgrade pip; }
+	$(PIP_INSTALL) -e .
+	@echo "Compiling the bytecode (both cores)"; $(COMPILE)
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)" >/dev/null
 	@touch $(STAMP)
 
-# pytest, Playwright, hypothesis, ruff, dask, psycopg: for the tests, on top of the runtime.
+# JupyterLab (the `lab` extra) for make lab: analysts' tool, not the product's (reports render without it).
+LAB_STAMP := $(VENV)/.installed-lab
+$(LAB_STAMP): $(STAMP)
+	$(PIP_INSTALL) -e ".[lab]"
+	@$(COMPILE)
+	@touch $(LAB_STAMP)
+
+# pytest, Playwright, hypothesis, ruff, dask, psycopg, JupyterLab (its browser test): on top of the runtime.
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e ".[test,dask,postgres]"
-	@touch $(DEV_STAMP)
+	$(PIP_INSTALL) -e ".[test,dask,postgres,lab]"
+	@$(COMPILE)
+	@touch $(DEV_STAMP) $(LAB_STAMP)
 
 setup: $(DEV_STAMP) ## Create .venv, install salesnb with the test/dev extras and register the `salesnb` Jupyter kernel
 
@@ -106,7 +124,7 @@ airflow-env: $(AIRFLOW_STAMP) ## Create .venv-airflow: Airflow 3 with salesnb in
 test-airflow: $(AIRFLOW_STAMP) ## Run the Airflow DAG tests in .venv-airflow (they fail, not skip, when Airflow is missing)
 	SALESNB_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow_dag.py
 
-lab: $(STAMP) ## Open JupyterLab on the notebooks with the salesnb kernel
+lab: $(LAB_STAMP) ## Install JupyterLab (the lab extra) if needed, open it on the notebooks with the salesnb kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(SUDO),,--allow-root)
 
 bench: $(STAMP) ## Print report throughput figures (100 reps; slow)

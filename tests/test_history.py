@@ -550,3 +550,21 @@ def test_history_scale_adds_stage_moves_and_leaves_the_default_alone(tmp_path):
     extra = more.iloc[len(one) :]
     assert extra["expected_close_date"].isna().all() and extra["stage"].isin(["Qualification", "Proposal", "Negotiation"]).all()
     assert not load(tmp_path / "more").problems  # every extra row after its deal's creation
+
+
+def test_stage_findings_group_the_stays_once_for_all_the_reps(monkeypatch):
+    """Every rep's stage figures are one grouping of the stays, whatever the number of reps
+    diagnosed (a 10,000-rep source grouped about a million stays again for each of 737 reps)."""
+    import salesnb.analysis.history as history
+
+    grouped = []
+    real = history._per_rep
+    monkeypatch.setattr(history, "_per_rep", lambda stays, value, how: grouped.append(value) or real(stays, value, how))
+    ds, table = _stage_source({"R1": 30, "R2": 10, "R3": 12, "R4": 14, "R5": 16}, lost_in_proposal={"R2": 3})
+    diagnoses = [{"rep_id": rep, "focus": "velocity", "peer_group": "all"} for rep in ("R1", "R3", "R4")]
+    diagnoses += [{"rep_id": "R2", "focus": "conversion", "peer_group": "all"}]
+    history.add_stage_findings(ds, diagnoses, parse_period("2025-Q1"), table)
+    assert sorted(grouped) == ["days", "lost_from"]
+    # the figures are the same as before: R1 stalls in Negotiation (30 days against 13), R3 and R4 do not
+    assert [d["stage_finding"] and d["stage_finding"]["stage"] for d in diagnoses[:3]] == ["Negotiation", None, None]
+    assert (diagnoses[0]["stage_finding"]["rep_value"], diagnoses[0]["stage_finding"]["peer_median"]) == (30.0, 13.0)

@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import date, timedelta
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from sources import write_source
 
@@ -346,3 +347,32 @@ def test_no_peer_figure_a_chart_draws_is_a_colleagues_own(batch):
             ]
     assert not leaks, "\n".join(leaks)
     assert checked >= 12 * (4 + 3 * 2), checked
+
+
+def test_a_big_teams_safe_median_tries_no_window(monkeypatch):
+    """5,000 peers, 100 on each of 1..50 days: the median (25 + 26) / 2 = 25.5 shows as 26 days,
+    which 100 colleagues share: safe, so the millions of windows of the next step are never made."""
+    import salesnb.analysis.privacy as privacy
+
+    made = []
+    monkeypatch.setattr(privacy, "_nearest_windows", lambda values, position: made.append(len(values)) or iter(()))
+    days = [float(d) for d in range(1, 51) for _ in range(100)]
+    assert privacy.safe_median(days, days, "days") == 25.5
+    assert made == []
+    # five peers: the median is one of them, so the windows are tried (and the test's stub finds none)
+    assert privacy.safe_median(FIVE, FIVE, "currency") != FIVE[2] and made == [5]
+
+
+def test_a_big_teams_windows_are_the_same_windows_in_the_same_order():
+    """The windows' means come from running sums (numpy), in the order the plain loop
+    gives: 81 peers, median rank 40, every run of two or more holding it."""
+    import salesnb.analysis.privacy as privacy
+
+    values = np.sort(np.random.default_rng(3).integers(1000, 90000, size=81).astype("float64"))
+    usual = float(values[40])
+    plain = sorted(
+        (float(values[a:b].mean()) for a in range(81) for b in range(a + 2, 82) if a <= 40 < b), key=lambda m: abs(m - usual)
+    )
+    summed = list(privacy._windows(values, 40.0))
+    assert len(summed) == len(plain) == 41 * 41 - 1  # starts 0..40, stops 41..81, less the run of one (40, 41)
+    assert summed == pytest.approx(plain, rel=1e-12)

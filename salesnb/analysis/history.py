@@ -395,12 +395,15 @@ def add_stage_findings(ds: Dataset, diagnoses: list[dict], period: Period, table
             end = np.datetime64(period.end_exclusive, "ns")
             stays = stays[period.contains(stays["entered_at"]).to_numpy()]
             stays = stays.assign(finished=stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end))
+            # every rep's figures, made once for all the diagnoses (was once per rep: issue #16)
+            finished = stays[stays["finished"]]
+            figures = {"velocity": _per_rep(finished, "days", "median"), "conversion": _per_rep(finished, "lost_from", "mean")}
         rep = d["rep_id"]
         peers = _peers(table, rep, d.get("peer_group"))
         if d["focus"] == "velocity":
-            d["stage_finding"] = _stall(stays[stays["finished"]], rep, peers)
+            d["stage_finding"] = _stall(figures["velocity"], rep, peers)
         else:
-            d["stage_finding"] = _death(stays[stays["finished"]], rep, peers)
+            d["stage_finding"] = _death(figures["conversion"], rep, peers)
 
 
 def _moving_stages(stays: pd.DataFrame) -> list[str]:
@@ -428,10 +431,11 @@ def _finding(figures: pd.DataFrame, rep: str, peers: list[str], kind: str, pick)
     from salesnb.analysis import privacy
 
     enough = figures[figures["n"] >= STAGE_MIN_STAYS]
+    enough = enough.assign(peer=enough["rep_id"].isin(peers).to_numpy())  # once, not once per stage
     best = None
     for stage, rows in enough.groupby("stage", sort=True):
         mine = rows[rows["rep_id"] == rep]
-        theirs = rows[rows["rep_id"].isin(peers)]
+        theirs = rows[rows["peer"].to_numpy()]
         if mine.empty:
             continue
         own = float(mine["value"].iloc[0])
@@ -447,16 +451,16 @@ def _finding(figures: pd.DataFrame, rep: str, peers: list[str], kind: str, pick)
     return {"stage": str(stage), "rep_value": own, "peer_median": peer, "n": n, "peers": count, "text": ""}
 
 
-def _stall(stays: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
-    figures = _per_rep(stays, "days", "median")
+def _stall(figures: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
+    """``figures``: :func:`_per_rep` of the finished stays' days, by median."""
     found = _finding(
         figures, rep, peers, "days", lambda own, peer: own / peer if peer > 0 and own >= STALL_FACTOR * peer else None
     )
     return None if found is None else {"kind": "stall", **found}
 
 
-def _death(stays: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
-    figures = _per_rep(stays, "lost_from", "mean")
+def _death(figures: pd.DataFrame, rep: str, peers: list[str]) -> dict | None:
+    """``figures``: :func:`_per_rep` of the finished stays' ``lost_from``, by mean."""
 
     def pick(own, peer):
         return own - peer if own >= DIE_FACTOR * peer and own - peer >= DIE_MIN_GAP else None

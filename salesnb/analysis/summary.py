@@ -56,19 +56,45 @@ def _count(n: int, word: str) -> str:
     return f"{n:,} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
 
 
+def _files_named_after_tables(dataset: Dataset) -> str | None:
+    """``data/sample/<table>.csv`` when every file read is ``<table>.<ext>`` in the source folder
+    (one extension, or ``.{csv,parquet}``); None otherwise (a mapping's own names, a database)."""
+    from pathlib import Path
+
+    folder = Path(dataset.source)
+    if not dataset.files or not folder.is_dir():
+        return None
+    extensions = []
+    for table, file in dataset.files.items():
+        path = Path(file)
+        if path.parent != folder or path.stem != table:
+            return None
+        extensions.append(path.suffix)
+    found = sorted(set(extensions))
+    shown = found[0] if len(found) == 1 else ".{" + ",".join(e.lstrip(".") for e in found) + "}"
+    return f"{folder / '<table>'}{shown}"
+
+
 def describe(dataset: Dataset) -> str:
     """The text ``salesnb validate`` prints before the problems."""
     from types import SimpleNamespace
 
     summary = [SimpleNamespace(**row) for row in _table_rows(dataset)]
     lines = [f"Source: {dataset.source}", ""]
-    lines.append(f"{'table':<14}{'rows':>10}{'set aside':>11}  {'date span':<23}  file")
+    # Files named after their tables in the source folder go on one line below, so the table fits 80 columns.
+    named = _files_named_after_tables(dataset)
+    width = max(len(row.table) for row in summary) + 2
+    lines.append((f"{'table':<{width}}{'rows':>10}{'set aside':>11}  {'date span':<24}" + ("" if named else "  file")).rstrip())
     for row in summary:
         if row.rows is None:
-            lines.append(f"{row.table:<14}{'-':>10}{'-':>11}  {'':<23}  {row.file}")
+            lines.append(f"{row.table:<{width}}{'-':>10}{'-':>11}  " + (row.file if named else f"{'':<24}  {row.file}"))
             continue
         span = f"{row.first} .. {row.last}" if row.first else ""
-        lines.append(f"{row.table:<14}{row.rows:>10,}{row.set_aside:>11,}  {span:<23}  {row.file}")
+        lines.append(
+            (f"{row.table:<{width}}{row.rows:>10,}{row.set_aside:>11,}  {span:<24}" + ("" if named else f"  {row.file}")).rstrip()
+        )
+    if named:
+        lines.append(f"Files: {named}")
     reps = dataset.reps
     teams = reps["team"].nunique() if reps is not None else 0
     territories = reps["territory"].nunique() if reps is not None else 0

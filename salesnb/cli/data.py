@@ -79,8 +79,8 @@ def _latest_record(dataset) -> str:
     if latest is None:
         return "Data runs to: no dated records"
     return (
-        f"Data runs to {latest.date().isoformat()} (the latest opportunity, deal closed, activity or order); "
-        f"a report warns when that is more than {DEFAULT_STALE_AFTER} days before its period ends (--stale-after)"
+        f"Data runs to {latest.date().isoformat()} (the latest opportunity, deal closed, activity or order)\n"
+        f"  a report warns when that is over {DEFAULT_STALE_AFTER} days before its period ends (--stale-after)"
     )
 
 
