@@ -149,16 +149,62 @@ def test_under_the_memo_the_stage_stays_are_worked_out_once_for_every_rep(snapsh
 
 def test_under_the_memo_a_rep_page_diagnoses_nobody_again(snapshot, no_memo, monkeypatch):
     """The peer figures a page protects are the diagnosis's own: a page reads each factor's
-    benchmark (team or all reps) off the batch's diagnosis, and diagnoses no rep itself."""
+    benchmark (team or all reps) off the batch's diagnosis, and diagnoses no rep itself
+    once the runner has diagnosed every rep (its queue, as in a batch of every rep)."""
     from salesnb.analysis import diagnosis
+    from salesnb.present.queue import queue_for
 
     judged = []
     real = diagnosis.diagnose_table
     monkeypatch.setattr(diagnosis, "diagnose_table", lambda *a, **k: judged.append(k.get("only")) or real(*a, **k))
     with memo.installed():
-        pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05")
+        queue_for(snapshot, period="2025", as_of="2026-01-05")  # what the runner does first
         batch_wide = list(judged)
+        pages.rep_report(snapshot, "R01", period="2025", as_of="2026-01-05")
         page = pages.rep_report(dataclasses.replace(snapshot), "R02", period="2025", as_of="2026-01-05")
     assert batch_wide and all(only is None for only in batch_wide)  # every rep at once: 2025 and 2024
     assert judged == batch_wide
     assert len(page.factors) == 4 and page.factors["peer_median"].notna().any()
+
+
+def test_one_reps_diagnosis_is_the_one_it_gets_among_all():
+    """diagnoses_of (a --rep batch, a rep page without the batch's tables) diagnoses
+    only the reps asked for: each diagnosis equals, to the word, the one the rep
+    gets when every rep is diagnosed, this period and the one before."""
+    import salesnb
+    from salesnb.present.progress import previous_diagnoses
+    from salesnb.present.tables import diagnoses_of, rep_diagnoses
+
+    ds = salesnb.load(Path(__file__).resolve().parents[1] / "data" / "sample")
+    everyone = {d["rep_id"]: d for d in rep_diagnoses(ds, period="2025-Q4", as_of="2026-01-05")}
+    before = {d["rep_id"]: d for d in previous_diagnoses(ds, period="2025-Q4", as_of="2026-01-05")}
+    assert len(everyone) == len(before) == 12
+    for rep_id in ("R03", "R05", "R09", "R12"):
+        (alone,) = diagnoses_of(ds, [rep_id], period="2025-Q4", as_of="2026-01-05")
+        assert alone == everyone[rep_id]
+        (earlier,) = previous_diagnoses(ds, period="2025-Q4", as_of="2026-01-05", reps=[rep_id])
+        assert earlier == before[rep_id]
+    pair = diagnoses_of(ds, ["R09", "R02"], period="2025-Q4", as_of="2026-01-05")
+    assert [d["rep_id"] for d in pair] == ["R02", "R09"] and pair == [everyone["R02"], everyone["R09"]]
+
+
+def test_a_batch_of_named_reps_diagnoses_them_only_and_its_queue_is_the_full_batchs(tmp_path):
+    """`report --rep R05` on the sample: the runner diagnoses R05 (not the 12 reps) for
+    the period and the one before, saves that for the template, and R05's queue row
+    is the one a batch of every rep gives it."""
+    import pickle
+
+    from salesnb.run import memo
+    from salesnb.run.batch import prepare_batch
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    one = prepare_batch(sample, period="2025-Q4", as_of="2026-01-05", out=tmp_path / "one", reps=["R05"])
+    entries = pickle.loads((Path(one.cache_dir) / memo.FILE).read_bytes())
+    diagnosed = [(dict(key[-1]).get("reps"), len(value)) for key, value in entries if key[0].__name__ == "rep_diagnoses"]
+    assert diagnosed == [(("tuple", "('R05',)"), 1)] * 2  # 2025-Q4 and 2025-Q3, one rep each
+    full = prepare_batch(sample, period="2025-Q4", as_of="2026-01-05", out=tmp_path / "all")
+    entries = pickle.loads((Path(full.cache_dir) / memo.FILE).read_bytes())
+    diagnosed = [(dict(key[-1]).get("reps"), len(value)) for key, value in entries if key[0].__name__ == "rep_diagnoses"]
+    assert diagnosed == [(None, 12)] * 2  # every rep, read by each page
+    row = next(r for r in full.header["queue"] if r["rep_id"] == "R05")
+    assert one.header["queue"] == [row]

@@ -55,6 +55,7 @@ facts in :mod:`salesnb.analysis.wording` (:func:`~salesnb.analysis.wording.apply
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,7 +139,13 @@ _FACTORS = (
 
 
 def diagnose(
-    ds: Dataset, *, period: PeriodLike, rep: str | None = None, as_of: DateLike | None = None, metrics: pd.DataFrame | None = None
+    ds: Dataset,
+    *,
+    period: PeriodLike,
+    rep: str | None = None,
+    as_of: DateLike | None = None,
+    metrics: pd.DataFrame | None = None,
+    reps: Iterable[str] | None = None,
 ) -> list[dict]:
     """Diagnose every rep (or one) in ``period``, with the deals behind each focus.
 
@@ -156,6 +163,10 @@ def diagnose(
     metrics : DataFrame, optional
         ``metrics_table(ds, by="rep", period=period, as_of=as_of)`` when the
         caller has made it already (a page that shows it too); not changed.
+    reps : iterable of str, optional
+        Only these reps' diagnoses (with ``rep``, both): a one-rep batch on a
+        10,000-rep source diagnoses one rep, not 10,000. Each is the very
+        diagnosis the rep gets among all (peers are still every rep).
 
     Returns
     -------
@@ -181,7 +192,9 @@ def diagnose(
     records += stale_pipeline(ds.opportunities, ds.activities, reference=span.end)
     for record in records:
         flagged.setdefault(record["rep_id"], []).append(record["flag"])
-    wanted = None if rep is None else {rep}
+    wanted = None
+    if rep is not None or reps is not None:
+        wanted = ({str(rep)} if rep is not None else set()) | {str(r) for r in (reps or ())}
     results = diagnose_table(table, period=span.label, flags=flagged, only=wanted)
     add_actions(ds, results, span)
     if ds.opportunity_history is not None:  # the stage where deals stall (velocity) or die (conversion)

@@ -148,18 +148,20 @@ def _standing_words(standing: str | None, gap: float | None, lower_better: bool)
     return f", still {size} {'slower than' if lower_better else 'below'} the peer median"
 
 
-def previous_diagnoses(ds, *, period, as_of=None) -> list[dict]:
-    """Every rep's diagnosis for the period of the same length before ``period``
-    (through the runner's memo); empty when the data holds nothing then."""
+def previous_diagnoses(ds, *, period, as_of=None, reps=None) -> list[dict]:
+    """Every rep's (or only ``reps``') diagnosis for the period of the same length
+    before ``period`` (through the runner's memo); empty when the data holds nothing then."""
     from salesnb.analysis.periods import no_data_in, parse_period
     from salesnb.errors import InputError
-    from salesnb.present.tables import batch_table, rep_diagnoses
+    from salesnb.present.tables import batch_table, diagnoses_of, rep_diagnoses
 
     span = parse_period(period, as_of=as_of)
     try:
         before = span.previous()
         if no_data_in(ds, before):
             return []
+        if reps is not None:
+            return diagnoses_of(ds, reps, period=before, as_of=as_of)
         return list(batch_table(rep_diagnoses, ds, period=before, as_of=as_of))
     except InputError:  # a period before the dates salesnb handles
         return []
@@ -172,5 +174,5 @@ def since_last_for(ds, rep_id: str, *, period, current: Mapping | None, as_of=No
     from salesnb.analysis.periods import parse_period
 
     kind = parse_period(period, as_of=as_of).kind
-    previous = [d for d in previous_diagnoses(ds, period=period, as_of=as_of) if d["rep_id"] == rep_id]
+    previous = [d for d in previous_diagnoses(ds, period=period, as_of=as_of, reps=[rep_id]) if d["rep_id"] == rep_id]
     return since_last(previous[0] if previous else None, current, kind=kind)

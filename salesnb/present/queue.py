@@ -294,17 +294,31 @@ def rep_forecast_bias(ds, *, period, as_of=None) -> dict[str, str]:
     return out
 
 
-def queue_for(ds, *, period, as_of=None, rep_ids: Iterable[str] | None = None, labels: Mapping | None = None):
+def queue_for(
+    ds,
+    *,
+    period,
+    as_of=None,
+    rep_ids: Iterable[str] | None = None,
+    labels: Mapping | None = None,
+    everyone: bool = True,
+):
     """The manager's queue for ``rep_ids`` (default: every rep) in ``period``, and
     the team findings among them: ``(queue, findings)``. Batch-wide tables go
-    through :func:`salesnb.present.tables.batch_table`."""
+    through :func:`salesnb.present.tables.batch_table`. ``everyone=False``
+    diagnoses only ``rep_ids`` (a batch of a few named reps), not every rep
+    (whose diagnoses a batch of every rep's pages reads)."""
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.periods import parse_period
     from salesnb.present.progress import previous_diagnoses
-    from salesnb.present.tables import batch_table, data_checks, rep_diagnoses
+    from salesnb.present.tables import batch_table, data_checks, diagnoses_of, rep_diagnoses
 
     span = parse_period(period, as_of=as_of)
-    diagnoses = batch_table(rep_diagnoses, ds, period=span, as_of=as_of)
+    few = rep_ids is not None and not everyone
+    if few:
+        diagnoses = diagnoses_of(ds, rep_ids, period=span, as_of=as_of)
+    else:
+        diagnoses = batch_table(rep_diagnoses, ds, period=span, as_of=as_of)
     if rep_ids is not None:
         wanted = {str(r) for r in rep_ids}
         diagnoses = [d for d in diagnoses if str(d["rep_id"]) in wanted]
@@ -314,7 +328,7 @@ def queue_for(ds, *, period, as_of=None, rep_ids: Iterable[str] | None = None, l
         diagnoses,
         metrics,
         flags,
-        previous_diagnoses(ds, period=span, as_of=as_of),
+        previous_diagnoses(ds, period=span, as_of=as_of, reps=list(rep_ids) if few else None),
         bias=rep_forecast_bias(ds, period=span, as_of=as_of),
         labels=labels,
         kind=span.kind,

@@ -23,7 +23,7 @@ from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.analysis_pages import QUALITY_ADVICE
 from salesnb.present.page_text import and_join, blank_to_none, fold, plain_text, plain_value, quarters_text, use_currency
-from salesnb.present.tables import batch_table, data_checks, rep_diagnoses
+from salesnb.present.tables import batch_table, data_checks, diagnoses_of
 
 __all__ = [
     "TREND_METRICS",
@@ -182,7 +182,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     row = table[table["rep_id"] == rep_id].iloc[0]
     figures = {k: plain_value(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory")}
     # every rep's diagnosis (as diagnose(..., rep=rep_id) computes anyway), then this rep's
-    diagnosis = [d for d in batch_table(rep_diagnoses, ds, period=span, as_of=as_of) if d["rep_id"] == rep_id][0]
+    diagnosis = diagnoses_of(ds, [rep_id], period=span, as_of=as_of)[0]
     group = diagnosis["peer_group"]
     peers = _peer_ids(reps, rep_id, group)
     peer_label = "team" if group == "team" else "all-rep"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["batch_table", "use_memo", "rep_diagnoses", "data_checks"]
+__all__ = ["batch_table", "use_memo", "rep_diagnoses", "diagnoses_of", "data_checks"]
 
 #: The runner's memo (None: every table is computed); see :func:`use_memo`.
 _memo: Callable | None = None
@@ -39,14 +39,29 @@ def batch_table(function: Callable, ds, **kwargs):
     return _memo(function, ds, **kwargs)
 
 
-def rep_diagnoses(ds, *, period, as_of=None) -> list[dict]:
-    """Every rep's diagnosis (:func:`salesnb.analysis.diagnosis.diagnose`) on the
-    period's metrics table by rep, itself a batch table (one for the pages and the diagnosis)."""
+def rep_diagnoses(ds, *, period, as_of=None, reps: tuple | None = None) -> list[dict]:
+    """Every rep's diagnosis (:func:`salesnb.analysis.diagnosis.diagnose`), or only
+    ``reps``', on the period's metrics table by rep, itself a batch table (one for the
+    pages and the diagnosis)."""
     from salesnb.analysis.diagnosis import diagnose
     from salesnb.analysis.metrics import metrics_table
 
     metrics = batch_table(metrics_table, ds, by="rep", period=period, as_of=as_of)
-    return diagnose(ds, period=period, as_of=as_of, metrics=metrics)
+    return diagnose(ds, period=period, as_of=as_of, metrics=metrics, reps=reps)
+
+
+def diagnoses_of(ds, rep_ids, *, period, as_of=None) -> list[dict]:
+    """The diagnoses of ``rep_ids``, in their order in every rep's diagnoses: read
+    off every rep's (:func:`rep_diagnoses`) when the runner's memo holds them (a
+    batch of every rep), else only theirs made, once per set of reps (a ``--rep``
+    batch on a 10,000-rep source diagnoses its rep, not 10,000)."""
+    wanted = tuple(sorted({str(r) for r in rep_ids}))
+    peek = getattr(_memo, "peek", None)
+    everyone = peek(rep_diagnoses, ds, period=period, as_of=as_of) if peek is not None else None
+    if everyone is None:
+        everyone = batch_table(rep_diagnoses, ds, period=period, as_of=as_of, reps=wanted)
+    chosen = set(wanted)
+    return [d for d in everyone if str(d["rep_id"]) in chosen]
 
 
 def data_checks(ds, *, period, as_of=None):

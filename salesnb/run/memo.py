@@ -46,17 +46,9 @@ _MEMO: OrderedDict = OrderedDict()
 def call(function, ds, **kwargs):
     """``function(ds, **kwargs)``, from the memo when ``ds`` is a batch's
     snapshot with a fingerprint; the result is always a copy the caller may change."""
-    fingerprint = getattr(ds, "fingerprint", "")
-    if not fingerprint or not getattr(ds, "snapshot", False):
+    key = _call_key(function, ds, kwargs)
+    if key is None:
         return function(ds, **kwargs)
-    key = (
-        function,
-        fingerprint,
-        str(getattr(ds, "source", "")),
-        repr(getattr(ds, "expectations", None)),
-        tuple((name, len(frame)) for name, frame in sorted(ds.tables.items())),
-        tuple(sorted((name, _key(value)) for name, value in kwargs.items())),
-    )
     try:
         result = _MEMO[key]
         _MEMO.move_to_end(key)
@@ -66,6 +58,20 @@ def call(function, ds, **kwargs):
         while len(_MEMO) > MAX_ENTRIES:
             _MEMO.popitem(last=False)
     return _copy(result)
+
+
+def peek(function, ds, **kwargs):
+    """What :func:`call` would answer from the memo (a copy), or None: nothing is computed.
+    :func:`salesnb.present.tables.diagnoses_of` reads one rep's diagnosis off every rep's
+    when a batch has made them."""
+    key = _call_key(function, ds, kwargs)
+    if key is None or key not in _MEMO:
+        return None
+    _MEMO.move_to_end(key)
+    return _copy(_MEMO[key])
+
+
+call.peek = peek  # the pages find it on the provider they were given (present.tables)
 
 
 def save(directory, fingerprint: str) -> int:
@@ -126,6 +132,21 @@ def installed() -> Iterator[None]:
         yield
     finally:
         use_memo(previous)
+
+
+def _call_key(function, ds, kwargs: dict):
+    """The memo's key for ``function(ds, **kwargs)``; None when ``ds`` is no batch's snapshot."""
+    fingerprint = getattr(ds, "fingerprint", "")
+    if not fingerprint or not getattr(ds, "snapshot", False):
+        return None
+    return (
+        function,
+        fingerprint,
+        str(getattr(ds, "source", "")),
+        repr(getattr(ds, "expectations", None)),
+        tuple((name, len(frame)) for name, frame in sorted(ds.tables.items())),
+        tuple(sorted((name, _key(value)) for name, value in kwargs.items() if value is not None or name != "reps")),
+    )
 
 
 def _key(value):

@@ -188,7 +188,8 @@ def prepare(
                 kept.append(dict(entry, earlier_run=True))
 
     mark("planned")
-    queue = batch_tables(dataset, resolved, as_of_day, planned, to_run)
+    few = bool(reps) and not teams and not overviews  # --rep only: diagnose those reps, not every rep
+    queue = batch_tables(dataset, resolved, as_of_day, planned, to_run, everyone=not few)
     mark("queue")
     if to_run:  # the reports' own salesnb.load(source, mapping) reads this
         from salesnb.run import cache
@@ -242,12 +243,13 @@ def prepare(
     )
 
 
-def batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: list[ReportJob]) -> dict:
+def batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: list[ReportJob], *, everyone: bool = True) -> dict:
     """The manager's queue (:func:`batch_queue`), and with it every table the
     batch's rep reports share, computed here once into the memo
     (:mod:`salesnb.run.memo`) while the report template imports; the caller
     saves them beside the data for the template. Keys as the reports ask:
-    ``period`` and ``as_of`` as their parameters say."""
+    ``period`` and ``as_of`` as their parameters say. ``everyone=False`` (a
+    batch of named reps only) diagnoses those reps, not every rep."""
 
     try:
         dataset.snapshot = True  # it is the batch's snapshot (what the reports load): the memo may keep its tables
@@ -256,7 +258,7 @@ def batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: l
     reps = [job for job in to_run if job.kind == "rep_coaching"]
     as_of = reps[0].parameters.get("as_of") if reps else as_of_day.isoformat()
     with memo.installed():
-        queue = batch_queue(dataset, period, as_of, planned)
+        queue = batch_queue(dataset, period, as_of, planned, everyone=everyone)
         if reps:
             job = reps[0]
             warm_batch_tables(dataset, period=job.parameters.get("period"), as_of=as_of, rep_id=job.key,
@@ -264,7 +266,7 @@ def batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: l
     return queue
 
 
-def batch_queue(dataset, period, as_of, planned: list[ReportJob]) -> dict:
+def batch_queue(dataset, period, as_of, planned: list[ReportJob], *, everyone: bool = True) -> dict:
     """The manager's queue for the batch's reps, computed once here (the index
     shows it): ``queue`` (rows of :func:`salesnb.present.queue.manager_queue`,
     sorted by stake) and ``team_findings``. A queue that cannot be computed
@@ -275,7 +277,7 @@ def batch_queue(dataset, period, as_of, planned: list[ReportJob]) -> dict:
     if not reps:
         return {"queue": [], "team_findings": []}
     try:
-        frame, findings = queue_for(dataset, period=period, as_of=as_of, rep_ids=list(reps), labels=reps)
+        frame, findings = queue_for(dataset, period=period, as_of=as_of, rep_ids=list(reps), labels=reps, everyone=everyone)
     except Exception as exc:  # noqa: BLE001 - the queue is a summary: the reports still render and say what is wrong
         return {"queue": [], "team_findings": [], "queue_note": mask_text(f"{type(exc).__name__}: {exc}")}
     return {"queue": queue_rows(frame), "team_findings": findings}
