@@ -12,6 +12,7 @@ peer figure it shows checked against every colleague's own figures.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from datetime import date, timedelta
@@ -376,3 +377,20 @@ def test_a_big_teams_windows_are_the_same_windows_in_the_same_order():
     summed = list(privacy._windows(values, 40.0))
     assert len(summed) == len(plain) == 41 * 41 - 1  # starts 0..40, stops 41..81, less the run of one (40, 41)
     assert summed == pytest.approx(plain, rel=1e-12)
+
+
+def test_a_big_teams_tied_windows_come_from_running_sums_in_the_plain_order():
+    """300 whole-number peers (opportunity counts 0..9): thousands of runs lie exactly as
+    near the median as each other; they come in the plain loop's order (means to 1e-12),
+    and a 5,000-peer team's first windows come without building every run of the team."""
+    import salesnb.analysis.privacy as privacy
+
+    values = np.sort(np.random.default_rng(11).integers(0, 10, size=300).astype("float64"))
+    usual = float(values[150])
+    plain = sorted(
+        (float(values[a:b].mean()) for a in range(151) for b in range(151, 301) if b >= a + 2), key=lambda m: abs(m - usual)
+    )
+    assert list(privacy._windows(values, 150.0)) == pytest.approx(plain, rel=1e-12, abs=1e-12)
+    big = np.sort(np.random.default_rng(12).integers(0, 10, size=5000).astype("float64"))
+    first = list(itertools.islice(privacy._nearest_windows(big, 2499.5), 5))
+    assert len(first) == 5 and all(abs(m - float(np.median(big))) < 1e-9 for m in first)

@@ -111,8 +111,9 @@ def _runs(n: int, position: float) -> tuple[np.ndarray, np.ndarray]:
     """(start, stop) of every run of two or more of ``n`` sorted values holding a
     value next to ``position``, by start then stop."""
     low, high = int(math.floor(position)), int(math.ceil(position))
-    starts, stops = np.meshgrid(np.arange(n), np.arange(n + 1), indexing="ij")
-    keep = (stops >= starts + 2) & (starts <= high) & (stops > low)
+    # only starts up to `high` and stops past `low`: a 5,000-peer team's full grid would be 25 M runs
+    starts, stops = np.meshgrid(np.arange(min(high, n - 1) + 1), np.arange(low + 1, n + 1), indexing="ij")
+    keep = stops >= starts + 2
     return starts[keep], stops[keep]
 
 
@@ -133,18 +134,25 @@ def _nearest_windows(values: np.ndarray, position: float) -> Iterator[float]:
         yield from sorted(means, key=lambda m: abs(m - usual))
         return
     sums = np.concatenate(([0.0], np.cumsum(values)))
-    near = np.abs((sums[stops] - sums[starts]) / (stops - starts) - usual)
+    running = (sums[stops] - sums[starts]) / (stops - starts)
+    near = np.abs(running - usual)
     order = np.argsort(near, kind="stable")
     slack = 1e-9 * (float(np.abs(values).sum()) + abs(usual) + 1.0)  # far above a running sum's rounding error
-    first = 0
-    while first < len(order):
-        last = first + 1
-        while last < len(order) and near[order[last]] - near[order[last - 1]] <= slack:
-            last += 1
-        group = sorted(order[first:last])  # run order: ties in distance keep it, as sorted() does
-        means = [float(values[starts[i] : stops[i]].mean()) for i in group]
-        yield from sorted(means, key=lambda m: abs(m - usual))
-        first = last
+    bounds = [0, *(np.flatnonzero(np.diff(near[order]) > slack) + 1).tolist(), len(order)]
+    for first, last in zip(bounds[:-1], bounds[1:]):
+        group = np.sort(order[first:last])  # run order: ties in distance keep it, as sorted() does
+        if len(group) <= EXACT_TIES:
+            means = [float(values[starts[i] : stops[i]].mean()) for i in group]
+            yield from sorted(means, key=lambda m: abs(m - usual))
+        else:  # thousands of runs as near as each other (a big team's whole numbers): their running means
+            means = running[group]
+            for k in np.argsort(np.abs(means - usual), kind="stable"):
+                yield float(means[k])
+
+
+#: Runs as near the usual figure as each other, up to this many, are put in order by their
+#: exact means (to the bit, as :func:`_windows` would); more, by their running means.
+EXACT_TIES = 64
 
 
 def _coarse(kind: str, usual: float, values: np.ndarray, colleagues: list) -> list[float]:
