@@ -67,13 +67,14 @@ print("leaked", rep_id)
 """
 
 
-def write_notebooks(folder: Path) -> Path:
+def write_notebooks(folder: Path, *cells: str) -> Path:
+    """A rep_coaching notebook in ``folder``: the parameters, then ``cells`` (default: the leak check, then the leaks)."""
     folder.mkdir(parents=True, exist_ok=True)
     parameters = new_code_cell(
         'source = ""\nmapping = None\nperiod = ""\nas_of = ""\nrep_id = ""', metadata={"tags": ["parameters"]}
     )
     nb = new_notebook(
-        cells=[parameters, new_code_cell(CHECK_CLEAN), new_code_cell(LEAK_EVERYTHING)],
+        cells=[parameters, *(new_code_cell(c) for c in (cells or (CHECK_CLEAN, LEAK_EVERYTHING)))],
         metadata={"kernelspec": {"name": "salesnb", "language": "python", "display_name": "salesnb"}},
     )
     nbformat.write(nb, folder / "rep_coaching.ipynb")
@@ -364,21 +365,10 @@ def test_a_worker_whose_shared_template_is_gone_starts_its_own(tmp_path):
 
 @pytest.mark.slow
 def test_a_batch_with_two_workers_forks_every_report_from_one_template(tmp_path):
-    folder = tmp_path / "notebooks"
-    folder.mkdir()
-    parameters = new_code_cell(
-        'source = ""\nmapping = None\nperiod = ""\nas_of = ""\nrep_id = ""', metadata={"tags": ["parameters"]}
+    folder = write_notebooks(
+        tmp_path / "notebooks",
+        "import os, time\ntime.sleep(1)  # both workers get reports\nprint(f'template {os.getppid()} report {rep_id}')",
     )
-    nb = new_notebook(
-        cells=[
-            parameters,
-            new_code_cell(
-                "import os, time\ntime.sleep(1)  # both workers get reports\nprint(f'template {os.getppid()} report {rep_id}')"
-            ),
-        ],
-        metadata={"kernelspec": {"name": "salesnb", "language": "python", "display_name": "salesnb"}},
-    )
-    nbformat.write(nb, folder / "rep_coaching.ipynb")
     result = run_batch(
         write_source(tmp_path / "src", FOUR_REPS),
         period="2026-Q1",
