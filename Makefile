@@ -59,10 +59,13 @@ kernel: $(STAMP) ## Re-register the `salesnb` Jupyter kernel
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)"
 
 demo: $(STAMP) ## Install salesnb (runtime only), check the sample, print each rep's focus, render the reports
-	$(BIN)/salesnb validate $(SAMPLE)
-	$(BIN)/salesnb diagnose $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --format brief
-	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
-	@echo "Open $(OUT)/index.html: the manager's queue, each rep's report, the teams' overviews"
+	@echo "== The sample's data checks (salesnb validate $(SAMPLE))"
+	@$(BIN)/salesnb validate $(SAMPLE)
+	@echo "== Each rep's focus in $(PERIOD) (salesnb diagnose ... --format brief)"
+	@$(BIN)/salesnb diagnose $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --format brief
+	@echo "== The coaching reports (salesnb report ... --out $(OUT) --jobs 2)"
+	@$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
+	@echo "Open $(OUT)/index.html: the manager's queue and every page"
 
 report: $(STAMP) ## Render the coaching reports for the sample into $(OUT) (open $(OUT)/index.html)
 	$(BIN)/salesnb report $(SAMPLE) --period $(PERIOD) --as-of $(AS_OF) --out $(OUT) --jobs 2
