@@ -86,7 +86,7 @@ def test_unchanged_rerun_loads_no_table_and_says_so(batch, monkeypatch):
     monkeypatch.setattr(execute_module, "_execute", no_load)
     output, _, _ = batch()
     assert output.startswith(f"{PAGES} reports for 2026-Q1: nothing changed since the last run (")
-    assert "UTC); --force renders them again\nindex: " in output
+    assert "UTC)\n--force renders them again; index: " in output
     assert read_manifest(batch.out)["reports"] == reports  # the reports as the last run listed them
     # every input 10 s older (same bytes): recorded once, then trusted by size and mtime, nothing rewritten
     past = os.stat(batch.source / "reps.csv").st_mtime_ns - 10_000_000_000

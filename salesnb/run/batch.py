@@ -196,7 +196,7 @@ class BatchResult:
             when = str(self.manifest.get("ended", ""))[:16].replace("T", " ")
             return (
                 f"{total} report{'s' if total != 1 else ''} for {self.manifest['period']['label']}: "
-                f"nothing changed since the last run ({when} UTC); --force renders them again\nindex: {self.index_path}"
+                f"nothing changed since the last run ({when} UTC)\n--force renders them again; index: {self.index_path}"
             )
         unchanged = sum(r.get("reason") == UNCHANGED for r in self.reports)
         kept = self.manifest.get("kept_from_earlier_runs", 0)
