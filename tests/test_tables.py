@@ -208,3 +208,19 @@ def test_a_batch_of_named_reps_diagnoses_them_only_and_its_queue_is_the_full_bat
     assert diagnosed == [(None, 12)] * 2  # every rep, read by each page
     row = next(r for r in full.header["queue"] if r["rep_id"] == "R05")
     assert one.header["queue"] == [row]
+
+
+def test_a_rep_page_in_a_period_in_progress_scores_coverage_as_of_its_date():
+    """The scorecard is the batch's as of the batch's date, like every other table: a
+    2025-Q4 page run on 2025-11-15 measures coverage against the quarter's own quota,
+    not the next quarter's (as it would once the quarter is over)."""
+    import salesnb
+    from salesnb.analysis.scorecard import scorecard
+
+    ds = salesnb.load(Path(__file__).resolve().parents[1] / "data" / "sample")
+    page = pages.rep_report(ds, "R01", period="2025-Q4", as_of="2025-11-15")
+    row = page.scorecard[page.scorecard["expectation"] == "pipeline_coverage"].iloc[0]
+    assert row["note"] == "open pipeline at 2025-12-31 / the quota pro-rated to 2025-Q4"
+    card = scorecard(ds, period="2025-Q4", as_of="2025-11-15")
+    expected = card[(card["rep_id"] == "R01") & (card["expectation"] == "pipeline_coverage")].iloc[0]
+    assert row["actual"] == expected["actual"] and row["target"] == expected["target"]

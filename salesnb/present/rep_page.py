@@ -226,7 +226,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     )
 
     # every rep's scorecard (one table a batch shares), then this rep's rows
-    everybody = batch_table(scorecard, ds, period=span)
+    everybody = batch_table(scorecard, ds, period=span, as_of=as_of)  # a period in progress: coverage as of then
     card_notes = list(everybody.attrs.get("notes", []))
     card = everybody[(everybody["rep_id"] == rep_id).to_numpy()].drop(columns="rep_id").reset_index(drop=True)
 
