@@ -145,7 +145,7 @@ def _call_key(function, ds, kwargs: dict):
         str(getattr(ds, "source", "")),
         repr(getattr(ds, "expectations", None)),
         tuple((name, len(frame)) for name, frame in sorted(ds.tables.items())),
-        tuple(sorted((name, _key(value)) for name, value in kwargs.items() if value is not None or name != "reps")),
+        tuple(sorted((name, _key(value)) for name, value in kwargs.items())),
     )
 
 
