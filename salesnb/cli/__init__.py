@@ -19,6 +19,8 @@ __all__ = ["cli", "main"]
 def main() -> None:
     """Entry point for the console script."""
     from salesnb.run.trace import mark
+    from salesnb.slow_imports import skip_slow_optional_imports
 
     mark("cli start")
+    skip_slow_optional_imports()
     cli(prog_name="salesnb")

@@ -386,8 +386,10 @@ def _start_worker(fn: Callable[[], object] | None = None) -> None:
     A forkserver child outlives the batch otherwise: the forkserver does
     not end with it, and the pool's queues are only read between jobs."""
     from salesnb.run.trace import mark
+    from salesnb.slow_imports import skip_slow_optional_imports
 
     mark("worker start")
+    skip_slow_optional_imports()
     batch = multiprocessing.parent_process()
     if batch is not None:
         threading.Thread(target=_exit_with, args=(batch,), name="salesnb-exit-with-batch", daemon=True).start()

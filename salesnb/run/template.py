@@ -40,6 +40,7 @@ from salesnb.run.warmup import (
     prewarm_batch,
     warm_libraries,
 )
+from salesnb.slow_imports import skip_slow_optional_imports
 
 __all__ = [
     "DIE_WITH_PARENT_ENV",
@@ -108,6 +109,7 @@ def main(fd: int, server_fd: int | None = None) -> None:
         die_with_parent()  # a killed batch or worker takes its template (and so its reports) with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the batch; it ends us by closing the connection
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
+    skip_slow_optional_imports()  # a notebook that imports nbformat (or papermill) would pay for it
     mark("template start")
     template = _Template(make_shell())  # the shell before pandas: pandas asks the shell what it runs in
     try:

@@ -1,0 +1,66 @@
+"""salesnb's own processes skip rfc3987_syntax, which jsonschema (under nbformat,
+papermill and nbconvert) would import, compiling Lark grammars for a second or more."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+SEEN = "import os\nos.write(1, str(sys.modules.get('rfc3987_syntax') is not None).encode())"  # imported for real?
+
+
+def _run(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()[-1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed():
+    if importlib.util.find_spec("rfc3987_syntax") is None:
+        pytest.skip("rfc3987_syntax is not installed here (it comes with JupyterLab, the lab extra)")
+
+
+def test_without_the_skip_nbformat_imports_it():
+    """What the skip is for: a plain process pays for it (this test fails once jsonschema stops)."""
+    assert _run(f"import sys, nbformat\n{SEEN}") == "True"
+
+
+def test_a_process_that_skips_it_still_reads_and_validates_notebooks():
+    code = (
+        "import sys\nfrom salesnb.slow_imports import skip_slow_optional_imports\n"
+        "assert skip_slow_optional_imports() == ['rfc3987_syntax']\n"
+        "import nbformat\nfrom nbformat.v4 import new_notebook, new_code_cell\n"
+        "nb = nbformat.reads(nbformat.writes(new_notebook(cells=[new_code_cell('1 + 1')])), 4)\n"
+        "nbformat.validate(nb)\n"
+        "try:\n    nbformat.validate({'cells': 'not a list'})\nexcept nbformat.ValidationError:\n    pass\n"
+        "else:\n    raise SystemExit('an invalid notebook passed')\n"
+        f"{SEEN}"
+    )
+    assert _run(code) == "False"
+
+
+def test_the_command_line_skips_it():
+    code = (
+        "import sys\nfrom salesnb.cli import main\nsys.argv = ['salesnb', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"import nbformat\n{SEEN}"
+    )
+    assert _run(code) == "False"
+
+
+def test_a_report_worker_skips_it():
+    code = f"import sys\nfrom salesnb.run.executors import _start_worker\n_start_worker()\nimport papermill\n{SEEN}"
+    assert _run(code) == "False"
+
+
+def test_the_report_template_skips_it():
+    """The template runs the notebooks' imports: one that imports nbformat would pay too."""
+    code = (
+        "import os, sys\nfrom multiprocessing import Pipe\nfrom salesnb.run import template\n"
+        "mine, theirs = Pipe()\nmine.close()\n"  # the launcher is gone at once: main returns after its first step
+        "template.main(theirs.fileno())\n"
+        f"import nbformat\n{SEEN}"
+    )
+    assert _run(code) == "False"
