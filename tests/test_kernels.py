@@ -386,3 +386,33 @@ def test_a_batch_with_two_workers_forks_every_report_from_one_template(tmp_path)
         page = (tmp_path / "out" / entry["html"]).read_text(encoding="utf-8")
         templates.update(re.findall(rf"template (\d+) report {entry['key']}", page))
     assert len(templates) == 1  # both workers' reports are forks of the same warm process
+
+
+def test_the_template_warms_the_rep_pages_up_only_when_a_rep_report_asks(monkeypatch):
+    """A team or data-quality page forks as soon as the batch's data is loaded; the
+    rep pages' warm-up (charts drawn once, ~0.8 s) waits for the first rep report,
+    and runs once per batch whichever rep asks first."""
+    import json
+
+    from salesnb.run import template
+
+    loaded, warmed = [], []
+    monkeypatch.setattr(template, "preload_cache", lambda folder: loaded.append(folder))
+    monkeypatch.setattr(template, "prewarm_batch", lambda folder, prewarm, modules: warmed.append(json.loads(prewarm)))
+    monkeypatch.setattr(template, "_freeze", lambda: None)
+    batch = {"source": "data/sample", "mapping": None, "period": "2025", "as_of": "2026-01-05"}
+
+    def ask(rep_id=None, folder="/cache/a"):
+        request = dict(batch, **({"rep_id": rep_id} if rep_id else {}))
+        env = {"SALESNB_CACHE_DIR": folder, template.PREWARM_ENV: json.dumps(request, sort_keys=True)}
+        serving.prepare({"imports": [], "env": env})
+
+    serving = template._Template(shell=None)
+    ask()  # the data-quality page
+    ask()  # a team page
+    assert loaded == ["/cache/a"] and warmed == []
+    ask("R03")
+    ask("R07")
+    assert [w.get("rep_id") for w in warmed] == ["R03"]
+    ask("R01", folder="/cache/b")  # another batch's data: loaded and warmed again
+    assert loaded == ["/cache/a", "/cache/b"] and [w["rep_id"] for w in warmed] == ["R03", "R01"]

@@ -2,6 +2,7 @@
 papermill and nbconvert) would import, compiling Lark grammars for a second or more."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -64,3 +65,25 @@ def test_the_report_template_skips_it():
         f"import nbformat\n{SEEN}"
     )
     assert _run(code) == "False"
+
+
+def test_a_batchs_workers_start_with_papermill_and_the_exporter_already_loaded(tmp_path):
+    """The fork server imports them once (salesnb.run.worker_preload) and forks every
+    worker from itself: a worker's own start-up finds them in its memory."""
+    (tmp_path / "probe.py").write_text(
+        "import os, sys\n\n\ndef probe():\n"
+        "    from salesnb.present import render\n"
+        "    seen = ['papermill' in sys.modules, render.html_exporter.cache_info().currsize == 1,"
+        " sys.modules.get('rfc3987_syntax') is not None]\n"
+        "    with open(os.environ['PROBE_OUT'], 'a') as out:\n"
+        "        out.write(' '.join(map(str, seen)) + '\\n')\n"
+    )
+    code = (
+        "import sys\nfrom salesnb.run.executors import LocalExecutor\nfrom probe import probe\n"
+        "pool = LocalExecutor(jobs=2)\npool.warm_up(probe)\npool.close()\n"
+    )
+    out = tmp_path / "seen.txt"
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", PROBE_OUT=str(out))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().splitlines() == ["True True False", "True True False"]

@@ -407,6 +407,16 @@ def _job_name(job) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:60]
 
 
+WORKER_PRELOAD = ("__main__", "salesnb.run.worker_preload")
+"""What the fork server imports before it forks a worker: the program's main
+module (multiprocessing's default) and what every report worker needs
+(:mod:`salesnb.run.worker_preload`), paid once for all workers."""
+
+
 def _process_context():
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_PRELOAD))  # read when the fork server starts; a running one keeps its own
+    return context

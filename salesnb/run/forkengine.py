@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from salesnb.run.forkserver import dead_kernel_error, get_kernel, notebook_imports, use_shared
 
-__all__ = ["ENGINE_NAME", "ForkEngine", "register_engine", "prestart"]  # noqa: F822 - ForkEngine is made on first use (papermill is heavy)
+__all__ = ["ENGINE_NAME", "ForkEngine", "register_engine", "prestart", "warm_worker"]  # noqa: F822 - ForkEngine is made on first use (papermill is heavy)
 
 ENGINE_NAME = "salesnb-fork"
 
@@ -129,13 +129,24 @@ def prestart(kernel_name: str, shared: str | None = None) -> None:
     import multiprocessing
 
     if multiprocessing.parent_process() is not None:
-        _prepare_worker()
+        warm_worker()
         from salesnb.run.trace import mark
 
         mark("worker prepared")
 
 
-def _prepare_worker() -> None:
+_WARMED = False
+
+
+def warm_worker() -> None:
+    """A report worker's one-time costs, paid ahead (once per process, and
+    inherited by a process forked after it): papermill imported, this
+    engine registered, the HTML exporter built with its compiled template.
+    The fork server that forks a batch's workers pays them before it forks
+    (:mod:`salesnb.run.worker_preload`), so N workers pay them once."""
+    global _WARMED
+    if _WARMED:
+        return
     try:
         import papermill  # noqa: F401 - imported for its side effect: paid now, not by the first report
         from nbformat.v4 import new_markdown_cell, new_notebook
@@ -145,4 +156,5 @@ def _prepare_worker() -> None:
         register_engine()
         render.notebook_to_html(new_notebook(cells=[new_markdown_cell("warm-up")]), title="warm-up")
     except Exception:  # noqa: BLE001 - only a head start
-        pass
+        return
+    _WARMED = True

@@ -36,6 +36,7 @@ from salesnb.run.warmup import (
     batch_part,
     install_memo,
     install_snapshots,
+    names_a_rep,
     preload_cache,
     prewarm_batch,
     warm_libraries,
@@ -85,7 +86,11 @@ class _Template:
         mark("template ready")
 
     def prepare(self, spec: dict) -> None:
-        """Import what this notebook needs, load its batch's data and warm its pages, once."""
+        """Import what this notebook needs, load its batch's data and warm its pages, once.
+
+        The pages' warm-up (one rep report's charts drawn, for about 0.8 s) waits
+        for the first report that names a rep: a team or data-quality page forks
+        at once, and the warm-up then runs while it does, on the other core."""
         if spec["imports"]:
             self.imported += _import_all(spec["imports"])
         cache_dir = spec["env"].get("SALESNB_CACHE_DIR")
@@ -95,7 +100,7 @@ class _Template:
             preload_cache(cache_dir)
             mark("preloaded")
         prewarm = spec["env"].get(PREWARM_ENV)
-        if cache_dir and prewarm and (cache_dir, batch_part(prewarm)) != self.prewarmed:
+        if cache_dir and names_a_rep(prewarm) and (cache_dir, batch_part(prewarm)) != self.prewarmed:
             self.prewarmed = (cache_dir, batch_part(prewarm))
             prewarm_batch(cache_dir, prewarm, self.imported)
             mark("prewarmed")

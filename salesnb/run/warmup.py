@@ -21,6 +21,7 @@ __all__ = [
     "install_memo",
     "preload_cache",
     "batch_part",
+    "names_a_rep",
     "prewarm_batch",
 ]
 
@@ -118,6 +119,17 @@ def batch_part(prewarm: str) -> str:
         return json.dumps({k: v for k, v in json.loads(prewarm).items() if k != "rep_id"}, sort_keys=True)
     except (ValueError, AttributeError):
         return prewarm
+
+
+def names_a_rep(prewarm: str | None) -> bool:
+    """Whether a pre-warm request is a rep report's (it names its ``rep_id``): the
+    pages whose warm-up draws charts; any other page needs only the batch's data."""
+    import json
+
+    try:
+        return bool(json.loads(prewarm).get("rep_id")) if prewarm else False
+    except (ValueError, AttributeError):
+        return False
 
 
 def prewarm_batch(directory: str, prewarm: str, modules: Iterable[str] = DEFAULT_IMPORTS) -> None:
