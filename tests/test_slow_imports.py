@@ -87,3 +87,24 @@ def test_a_batchs_workers_start_with_papermill_and_the_exporter_already_loaded(t
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert out.read_text().splitlines() == ["True True False", "True True False"]
+
+
+def test_warming_a_pool_up_does_not_wait_for_its_fork_server(tmp_path):
+    """The fork server imports for about a second before it forks the first worker:
+    the batch plans meanwhile (warm_up returns at once), and its reports then run."""
+    (tmp_path / "slow_preload.py").write_text("import time\ntime.sleep(3)\n")
+    (tmp_path / "square.py").write_text("def square(n):\n    return n * n\n")
+    code = (
+        "import time\nfrom salesnb.run import executors\nfrom square import square\n"
+        "executors.WORKER_PRELOAD = (*executors.WORKER_PRELOAD, 'slow_preload')\n"
+        "pool = executors.LocalExecutor(jobs=2)\nclock = time.perf_counter()\npool.warm_up(None)\n"
+        "returned = time.perf_counter() - clock\n"
+        "results = sorted(pool.map_unordered(square, [1, 2, 3]))\nran = time.perf_counter() - clock\npool.close()\n"
+        "print(round(returned, 2), round(ran, 2), results)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    returned, ran, results = result.stdout.split(" ", 2)
+    assert float(returned) < 1.0 <= 3.0 <= float(ran)  # the pool's first task waited for the preload, warm_up did not
+    assert results.strip() == "[1, 4, 9]"

@@ -136,6 +136,7 @@ class LocalExecutor(Executor):
             raise ValueError(f"jobs must be a whole number >= 1, not {jobs!r}")
         self.workers = jobs
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None  # warm_up's, starting the workers
 
     def map_unordered(self, fn, jobs, *, on_error=None):
         jobs = list(jobs)
@@ -152,10 +153,12 @@ class LocalExecutor(Executor):
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=_process_context(), initializer=_start_worker, initargs=(fn,)
             )
-            # One task per worker: the pool starts a process per task while none is idle
-            # (with one task only the first worker would start, and warm, now).
-            for _ in range(self.workers):
-                self._pool.submit(_nothing)
+            # Starting a worker waits for the fork server to import what every worker needs
+            # (salesnb.run.worker_preload, about a second): in the background, while the batch plans.
+            self._starting = threading.Thread(
+                target=_start_workers, args=(self._pool, self.workers), name="salesnb-start-workers", daemon=True
+            )
+            self._starting.start()
 
     @staticmethod
     def _run_inline(fn, jobs, on_error):
@@ -234,6 +237,9 @@ class LocalExecutor(Executor):
             self._pool = None
 
     def close(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -374,6 +380,18 @@ class DaskExecutor(Executor):
 
 def _nothing() -> None:
     return None
+
+
+def _start_workers(pool: ProcessPoolExecutor, count: int) -> None:
+    """Have ``pool`` start ``count`` workers now: one task each, since the pool
+    starts a process per task while none is idle (with one task, only the
+    first worker would start and warm up now). Best effort: a pool that
+    cannot start says so at the batch's first report."""
+    try:
+        for _ in range(count):
+            pool.submit(_nothing)
+    except Exception:  # noqa: BLE001 - e.g. shut down meanwhile
+        pass
 
 
 def _start_worker(fn: Callable[[], object] | None = None) -> None:
