@@ -13,6 +13,10 @@ CASES = {
     "years outside": ["2025-01-15", "1850-06-01", "9999-12-31", None],
     "not a day": ["2025-01-15", "2025-02-30", None, "2025-03-01"],
     "no such days": ["2025-02-29", "2025-01-00", "2025-13-01", "2024-02-29"],
+    "times": ["2025-01-01 09:45:00", None, "2024-02-29 23:59:59", "2025-12-31 00:00:00"],
+    "times with a T": ["2025-01-01T09:45:00", "2025-01-02T10:00:00", None, "2025-12-31T00:00:00"],
+    "no such times": ["2025-01-01 24:00:00", "2025-01-01 09:60:00", "2025-01-01 09:45:61", None],
+    "days and times": ["2025-01-01 09:45:00", "2025-01-02", None, "2025-12-31 00:00:00"],
     "mixed formats": ["2025-01-15", "03/04/2025", "20250105", None],
     "padded": ["2025-01-15", " 2025-01-16", "2025-01-17", "2025-01-18"],
     "a month": ["2025-01-15", "2025-01", "2025-01-17", None],
@@ -39,7 +43,7 @@ def _compare(text: list, index) -> bool:
 @pytest.mark.parametrize("name", CASES)
 def test_a_date_column_reads_the_same_whichever_way(name):
     answered = _compare(CASES[name], index=[10, 11, 12, 13])
-    assert answered == (name in ("clean", "years outside"))
+    assert answered == (name in ("clean", "years outside", "times", "times with a T"))
 
 
 def test_the_fast_path_reads_the_days_and_flags_the_years_outside():

@@ -352,16 +352,23 @@ def read_dates(values: pd.Series, fmt: str | None = None, *, column: str | None 
     return ParsedDates(dates.astype(DATE_DTYPE), bad, note, _outside_reason(outside) + reasons)
 
 
-_ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
+_PLAIN_FORMS = (
+    (r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d"),
+    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S"),
+    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", "%Y-%m-%dT%H:%M:%S"),
+)
+"""The ISO forms most exports write, each (pattern, strptime format); a column in one of them is read fast."""
+_PARTS = (("month", 5), ("day", 8), ("hour", 11), ("minute", 14), ("second", 17))  # where each part is written
 
 
 def _plain_iso_days(values: pd.Series) -> ParsedDates | None:
     """The common case, read in Arrow's C: a text column (Arrow-backed) whose
-    every cell is blank (missing) or exactly ``YYYY-MM-DD`` and a real day.
+    every cell is blank (missing) or written in one of :data:`_PLAIN_FORMS`
+    (``2025-01-15``, ``2025-01-15 09:45:00``) and is a real day and time.
     None for any other column: :func:`read_dates` then reads it cell by
     cell, saying why a cell is bad. The result is the one that reading gives
     (tests/test_parsing_fast.py compares them); a 2.7-million-row column
-    takes 0.25 s instead of 2.9 s."""
+    takes 0.6 s instead of 2.9 s."""
     if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
         return None
     try:
@@ -370,14 +377,20 @@ def _plain_iso_days(values: pd.Series) -> ParsedDates | None:
 
         text = pa.array(values.array)  # no copy: the column's own Arrow data
         present = len(text) - text.null_count
-        if present == 0 or pc.sum(pc.match_substring_regex(text, _ISO_DAY)).as_py() != present:
+        if present == 0:
             return None
-        parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+        first = values.loc[values.first_valid_index()]
+        forms = [(pattern, form) for pattern, form in _PLAIN_FORMS if re.match(pattern, str(first))]  # the one to try
+        if not forms or pc.sum(pc.match_substring_regex(text, forms[0][0])).as_py() != present:
+            return None
+        form = forms[0][1]
+        parsed = pc.strptime(text, format=form, unit="s", error_is_null=True)
         if parsed.null_count != text.null_count:
             return None
-        written_day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int64())
-        if pc.sum(pc.equal(pc.day(parsed), written_day)).as_py() != present:
-            return None  # 2025-02-30 and the like (Arrow rolls it over to March): said cell by cell
+        for part, at in _PARTS[: 2 if form == "%Y-%m-%d" else 5]:  # 2025-02-30 rolls over to March in Arrow: said cell by cell
+            written = pc.cast(pc.utf8_slice_codeunits(text, at, at + 2), pa.int64())
+            if pc.sum(pc.equal(getattr(pc, part)(parsed), written)).as_py() != present:
+                return None
         raw = np.asarray(parsed.to_pandas()).astype(DATE_DTYPE)
     except Exception:  # noqa: BLE001 - an Arrow without these kernels: the cell-by-cell reading
         return None
