@@ -12,10 +12,38 @@ writes the seconds of the files it ran into ``tests/durations.json``.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from file_order import file_of, slowest_files_first
+
+from salesnb.slow_imports import SKIPPED
+
+
+def _import_nbformat_skipping_slow_imports() -> None:
+    """Import nbformat (so jsonschema) as salesnb's own processes do, without what they skip
+    (salesnb/slow_imports.py): the helpers (batches.py, faults.py) import it at collection, and
+    jsonschema would compile rfc3987_syntax's grammars, 1.3 s of CPU in each xdist worker. The
+    skipped modules are findable again afterwards (tests/test_slow_imports.py looks for them)."""
+    if "nbformat" in sys.modules:
+        return
+    hidden = [name for name in SKIPPED if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # None: the import system's "not installed"
+    try:
+        import nbformat  # noqa: F401
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
+_import_nbformat_skipping_slow_imports()
+# pytest keeps each test module's assertion-rewritten bytecode in tests/__pycache__ (git-ignored),
+# but not when PYTHONDONTWRITEBYTECODE is set (as on this project's machines): then every worker
+# parses and rewrites every test module again at each run, about 2 s of CPU in each worker. The test
+# processes write bytecode whatever the environment says; the processes they start follow it.
+sys.dont_write_bytecode = False
 
 DURATIONS = Path(__file__).with_name("durations.json")
 

@@ -57,10 +57,11 @@ def _switch_all(monkeypatch, on: bool) -> None:
         monkeypatch.setattr(path, "error", None)
 
 
-@pytest.fixture
-def plain_pngs(monkeypatch):
-    """Every chart as plain matplotlib draws it: no fast path, each on a fresh Agg canvas."""
-    with monkeypatch.context() as plain:
+@pytest.fixture(scope="module")
+def plain_pngs():
+    """Every chart as plain matplotlib draws it: no fast path, each on a fresh Agg canvas.
+    Drawn once for the module (the tests only compare with these bytes)."""
+    with pytest.MonkeyPatch.context() as plain:
         _switch_all(plain, False)
         pngs = {}
         for name, draw in CHARTS.items():

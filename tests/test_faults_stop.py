@@ -67,16 +67,19 @@ def test_killing_only_the_batch_process_takes_its_workers_and_reports_with_it(tm
 
 # -- SIGTERM and Ctrl-C: a clean stop (issue #13) ----------------------------------------------------
 
-# `salesnb report` with test_report's fake execution, a quarter second per report: the
-# batch's own stop path (signal, manifest, message, exit code) in a real process, in seconds.
+# `salesnb report` with test_report's fake execution, a quarter second per report in the run to
+# stop (none in its rerun): the batch's own stop path (signal, manifest, message, exit code) in a
+# real process, in seconds.
 _SLOW_FAKE = """
 import sys, time
+from salesnb.slow_imports import skip_slow_optional_imports
+skip_slow_optional_imports()  # as the CLI does first thing; here before batches.py imports nbformat
 sys.path.insert(0, {tests!r})
 import salesnb.run.batch as report
 import salesnb.run.execute as execute
 from batches import fake_execute as _fake_execute
 def slow(job, capture):
-    time.sleep(0.25)
+    time.sleep({seconds!r})
     return _fake_execute(job, capture)
 execute._execute = slow
 report._require_kernel = lambda name: None
@@ -88,9 +91,10 @@ main()
 STOPPABLE_REPS = [r for r in REPS if r[0] != "R3"] + [(f"S{i}", f"Sam {i}", "North", "Alpha") for i in range(5)]
 
 
-def _fake_batch(source: Path, out: Path, logs: Path) -> Batch:
+def _fake_batch(source: Path, out: Path, logs: Path, seconds: float = 0.25) -> Batch:
+    """The fake batch in a process of its own, ``seconds`` per report."""
     logs.mkdir(parents=True, exist_ok=True)
-    program = _SLOW_FAKE.format(tests=str(Path(__file__).resolve().parent))
+    program = _SLOW_FAKE.format(tests=str(Path(__file__).resolve().parent), seconds=seconds)
     with open(logs / "stdout", "wb") as stdout, open(logs / "stderr", "wb") as stderr:
         proc = subprocess.Popen(
             [
@@ -146,7 +150,7 @@ def test_sigterm_or_ctrl_c_stops_with_one_line_and_a_rerun_finishes(tmp_path, si
         == 1 + 1 + len(STOPPABLE_REPS) - written
     )
 
-    rerun = finish(_fake_batch(source, out, tmp_path / "logs" / "rerun"), timeout=120)
+    rerun = finish(_fake_batch(source, out, tmp_path / "logs" / "rerun", seconds=0.0), timeout=120)
     assert rerun.proc.returncode == 0, rerun.stderr
     counts = read_manifest(out)["counts"]
     assert counts == {"ok": 1 + 1 + len(STOPPABLE_REPS) - written, "failed": 0, "skipped": written}

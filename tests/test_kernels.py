@@ -156,7 +156,7 @@ def test_work_the_template_does_before_it_forks_has_a_cells_time_not_a_starts(tm
     """The template loads the batch and computes shared tables before it forks a
     report: on 10,000 reps that took about a minute and failed at the 60 s start
     timeout. A slow import requested by the run stands in for that work here."""
-    (tmp_path / "slow_batch_tables.py").write_text("import time\ntime.sleep(3)\n")
+    (tmp_path / "slow_batch_tables.py").write_text("import time\ntime.sleep(2)\n")  # twice start_timeout
     import os
 
     env = dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -178,8 +178,13 @@ def test_customer_segment_drops_quotas_and_forecasts_and_says_so(ds):
 # -- the manager's views ------------------------------------------------------------
 
 
-def test_team_report(ds):
-    alpha = pages.team_report(ds, "alpha", period=PERIOD, as_of=AS_OF)
+@pytest.fixture(scope="module")
+def alpha(ds):
+    """Team Alpha's page, asked for in lower case; the tests only read it."""
+    return pages.team_report(ds, "alpha", period=PERIOD, as_of=AS_OF)
+
+
+def test_team_report(ds, alpha):
     assert alpha.title == "Team Alpha" and list(alpha.members["rep_id"]) == ["R01", "R03", "R05", "R07", "R09", "R11"]
     focus = alpha.focus.set_index("rep_id")["focus"]
     assert focus["R03"] == "conversion" and focus["R05"] == "velocity"
@@ -194,11 +199,10 @@ def test_team_report(ds):
         pages.team_report(ds, "Gamma", period=PERIOD)
 
 
-def test_team_report_carries_its_own_reps_data_checks_only(ds):
+def test_team_report_carries_its_own_reps_data_checks_only(ds, alpha):
     from salesnb.analysis.quality import quality_flags
     from salesnb.present import html
 
-    alpha = pages.team_report(ds, "Alpha", period=PERIOD, as_of=AS_OF)
     everyone = quality_flags(ds, period=PERIOD, as_of=AS_OF)
     alpha_ids = set(alpha.members["rep_id"])
     expected = everyone[everyone["rep_id"].isin(alpha_ids)]
