@@ -24,7 +24,7 @@ from salesnb.run.folder import cannot_write
 from salesnb.run.plan import KERNEL_NAME, ReportJob, utc_now
 from salesnb.run.trace import mark
 
-__all__ = ["render_report", "describe", "INSTALL_SNAPSHOTS"]
+__all__ = ["render_report", "describe", "report_environment", "CACHE_ENV", "INSTALL_SNAPSHOTS"]
 
 #: What a report's process runs before the notebook: its ``salesnb.load`` then
 #: answers from the batch's data (:func:`salesnb.run.cache.install`) and its
@@ -128,22 +128,9 @@ def _execute(job: ReportJob, capture: str):
     notebook (partly executed, on failure) is left in ``capture``."""
     import papermill
 
-    from salesnb.run.cache import ENV as CACHE_ENV
-    from salesnb.run.forkserver import PREWARM_ENV
-
     _memory_notebooks()
     notebook = Path(job.notebook)
-    env = {CACHE_ENV: job.cache_dir} if job.cache_dir else {}
-    if job.cache_dir:
-        # the warm template computes the batch-wide tables once before it forks (warmup.prewarm_batch),
-        # whichever report of the batch comes first; a rep report names its rep
-        import json
-
-        env[PREWARM_ENV] = json.dumps(
-            {k: job.parameters.get(k) for k in ("source", "mapping", "expectations", "period", "as_of")}
-            | ({"rep_id": job.key} if job.kind == "rep_coaching" else {}),
-            sort_keys=True,
-        )
+    env = report_environment(job)
     common = dict(
         parameters=dict(job.parameters),
         kernel_name=job.kernel_name,
@@ -190,6 +177,29 @@ def _execute(job: ReportJob, capture: str):
             extra_arguments=arguments,
             **common,
         )
+
+
+CACHE_ENV = "SALESNB_CACHE_DIR"
+""":data:`salesnb.run.cache.ENV`, named here without importing that module: it
+loads pandas as it is imported, and a report worker needs no pandas of its own
+(importing it cost each worker's first report 0.45 s)."""
+
+
+def report_environment(job: ReportJob) -> dict[str, str]:
+    """The environment a report runs in: the batch's cache folder and, for the
+    warm template, what to warm up (:data:`salesnb.run.template.PREWARM_ENV`):
+    the template computes the batch-wide tables once before it forks, whichever
+    report of the batch comes first; a rep report names its rep."""
+    if not job.cache_dir:
+        return {}
+    import json
+
+    from salesnb.run.forkserver import PREWARM_ENV
+
+    request = {k: job.parameters.get(k) for k in ("source", "mapping", "expectations", "period", "as_of")}
+    if job.kind == "rep_coaching":
+        request["rep_id"] = job.key
+    return {CACHE_ENV: job.cache_dir, PREWARM_ENV: json.dumps(request, sort_keys=True)}
 
 
 @contextmanager

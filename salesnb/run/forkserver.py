@@ -64,6 +64,7 @@ from salesnb.run.template import (
     REPORT_GC_THRESHOLD,  # noqa: F401 - part of this module's face (tests read it here)
     die_with_parent,
 )
+from salesnb.run.trace import mark
 from salesnb.run.warmup import DEFAULT_IMPORTS
 
 __all__ = [
@@ -281,6 +282,7 @@ class ForkingKernel:
             "imports": sorted(set(imports) - self._imported),
         }
         self._imported.update(spec["imports"])
+        mark("run sent")
         self.conn.send(("run", spec))
         pid = None
         finished = False

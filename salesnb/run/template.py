@@ -91,6 +91,7 @@ class _Template:
         The pages' warm-up (one rep report's charts drawn, for about 0.8 s) waits
         for the first report that names a rep: a team or data-quality page forks
         at once, and the warm-up then runs while it does, on the other core."""
+        mark("run asked")
         if spec["imports"]:
             self.imported += _import_all(spec["imports"])
         cache_dir = spec["env"].get("SALESNB_CACHE_DIR")
