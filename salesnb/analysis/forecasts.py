@@ -147,9 +147,12 @@ def forecast_bias(ds, *, period=None, as_of=None) -> pd.DataFrame:
         out = _empty(BIAS_COLUMNS)
         out.attrs["notes"] = accuracy.attrs.get("notes", [])
         return out
+    errors = accuracy["forecast_error_pct"].to_numpy(dtype="float64")
+    kinds = accuracy["kind"].to_numpy(dtype=object)
+    grouped = accuracy.groupby("rep_id", sort=True, observed=True)
+    where = grouped.indices  # each rep's rows, read as arrays (no frame per rep)
     rows = [
-        {"rep_id": rep_id, **forecast_habit(group["forecast_error_pct"], kinds=group["kind"])}
-        for rep_id, group in accuracy.groupby("rep_id", sort=True, observed=True)
+        {"rep_id": rep_id, **forecast_habit(errors[where[rep_id]], kinds=kinds[where[rep_id]])} for rep_id in grouped.size().index
     ]
     out = pd.DataFrame(rows)[BIAS_COLUMNS]
     out = out.astype({"periods": "int64", "over_periods": "int64", "under_periods": "int64"})
@@ -175,11 +178,12 @@ def forecast_habit(errors, *, kinds=()) -> dict:
         median_error_pct, share_over, share_under, bias (one of
         :data:`VERDICTS`), sentence.
     """
-    values = pd.Series(errors, dtype="float64").dropna()
+    values = np.asarray(errors, dtype="float64")
+    values = values[~np.isnan(values)]  # numpy, as pandas' median and mean compute them (a rep each: no Series)
     n = len(values)
     over, under = int((values > 0).sum()), int((values < 0).sum())
-    median = float(values.median()) if n else np.nan
-    miss = float(values.abs().median()) if n else np.nan
+    median = float(np.nanmedian(values)) if n else np.nan
+    miss = float(np.nanmedian(np.abs(values))) if n else np.nan
     if n < BIAS_MIN_PERIODS:
         verdict = "too_few"
     elif median >= BIAS_MIN_MEDIAN_PCT and over / n >= BIAS_MIN_SHARE:
@@ -194,7 +198,7 @@ def forecast_habit(errors, *, kinds=()) -> dict:
         "periods": n,
         "over_periods": over,
         "under_periods": under,
-        "mean_error_pct": float(values.mean()) if n else np.nan,
+        "mean_error_pct": float(values.sum(dtype="float64") / np.float64(n)) if n else np.nan,
         "median_error_pct": median,
         "share_over": over / n if n else np.nan,
         "share_under": under / n if n else np.nan,

@@ -182,6 +182,7 @@ def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
         return []
     acts = acts.assign(day=acts["date"].dt.normalize(), unlinked=_blank(acts["customer_id"]) & _blank(acts["opportunity_id"]))
     acts = acts.assign(month_end=_month_end_day(acts["day"]))
+    acts = acts[acts["rep_id"].isin(_padding_suspects(acts)).to_numpy()]  # the rule below, per rep, on those only
     records = []
     for rep, own in acts.groupby("rep_id", sort=True, observed=True):
         unlinked = own[own["unlinked"]]
@@ -216,6 +217,27 @@ def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
             {"flag": "padded_activity", "rep_id": str(rep), "table": "activities", "rows": int(suspect.sum()), "detail": detail}
         )
     return records
+
+
+def _padding_suspects(acts: pd.DataFrame) -> pd.Index:
+    """The reps :func:`padded_activity` may flag, found for every rep at once (no
+    Python per rep): a burst day (:data:`BURST_MIN_CONTACTS` unlinked contacts and
+    :data:`BURST_FACTOR` times the rep's median day, with a hair of slack) or
+    enough unlinked contacts on month-end days. A superset: the per-rep rule decides."""
+    unlinked = acts["unlinked"].to_numpy(dtype=bool)
+    per_day = acts.groupby(["rep_id", "day"], observed=True, sort=False).size()
+    usual = per_day.groupby(level=0, observed=True, sort=False).median()
+    loose = acts[unlinked]
+    if loose.empty:
+        return pd.Index([])
+    loose_per_day = loose.groupby(["rep_id", "day"], observed=True, sort=False).size()
+    reps = loose_per_day.index.get_level_values(0)
+    floor = BURST_FACTOR * usual.reindex(reps).to_numpy(dtype="float64") * (1 - 1e-9)
+    counts = loose_per_day.to_numpy()
+    burst = reps[(counts >= BURST_MIN_CONTACTS) & (counts >= floor)]
+    per_rep = loose.groupby("rep_id", observed=True, sort=False)["month_end"].agg(["size", "mean"])
+    piled = per_rep.index[((per_rep["size"] >= PILE_MIN_UNLINKED) & (per_rep["mean"] >= PILE_MIN_SHARE * (1 - 1e-9))).to_numpy()]
+    return pd.Index(burst.unique()).append(pd.Index(piled)).unique()
 
 
 def _blank(values: pd.Series) -> pd.Series:
