@@ -362,6 +362,7 @@ def bulk_updates(history: pd.DataFrame, opportunities: pd.DataFrame, *, period=N
     if period is not None:
         changes = changes[period.contains(changes["changed_at"])]
     window = np.timedelta64(BULK_WINDOW_MINUTES, "m")
+    changes = changes[changes["rep_id"].isin(_burst_suspects(changes, window)).to_numpy()]  # the rule below on those only
     records = []
     for rep, own in changes.groupby("rep_id", sort=True):
         own = own.sort_values("changed_at", kind="stable")
@@ -391,6 +392,27 @@ def bulk_updates(history: pd.DataFrame, opportunities: pd.DataFrame, *, period=N
             {"flag": "bulk_updates", "rep_id": str(rep), "table": "opportunity_history", "rows": rows, "detail": detail}
         )
     return records
+
+
+def _burst_suspects(changes: pd.DataFrame, window) -> list:
+    """The reps :func:`bulk_updates` may flag, found for every rep at once (no Python
+    per rep): at least :data:`BULK_MIN_BURSTS` changes each starting a window (a
+    second longer, on whole seconds) of :data:`BULK_MIN_DEALS` changes or more. A
+    superset: the per-rep rule decides."""
+    import numpy as np
+
+    if changes.empty:
+        return []
+    codes, reps = pd.factorize(changes["rep_id"])
+    seconds = changes["changed_at"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    seconds = seconds - seconds.min()
+    reach_s = int(window / np.timedelta64(1, "s")) + 1
+    span = int(seconds.max()) + reach_s + 1  # each rep's changes on a line of their own
+    keys = np.sort(codes.astype(np.int64) * span + seconds)
+    reach = np.searchsorted(keys, keys + reach_s, side="left")
+    starts = (reach - np.arange(len(keys))) >= BULK_MIN_DEALS
+    counts = np.bincount(keys[starts] // span, minlength=len(reps))
+    return list(reps[counts >= BULK_MIN_BURSTS])
 
 
 # -- small samples -------------------------------------------------------------
