@@ -65,9 +65,9 @@ from salesnb.analysis.deals import (
     win_rate,
 )
 from salesnb.analysis.expectations import quota_table
-from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecast_in_period
+from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecast_in_period, monthly_won
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
-from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics
+from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics, push_positions
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
 from salesnb.analysis.rates import RATES, SMALL_SAMPLE_MIN_CLOSED, ratio
 from salesnb.analysis.value import clv_source, value_cost
@@ -260,6 +260,8 @@ class _MetricsContext:
         self.activities = ds.activities
         self._first_contact = None
         self._accuracy = None
+        self._monthly = None
+        self._push_deals = None
         reps = ds.reps.drop_duplicates("rep_id")
         self.reps = reps
         self.customers = ds.customers
@@ -341,7 +343,9 @@ class _MetricsContext:
         if self.activities is not None:
             parts.append(self._contacts(period))
         if self.pushes is not None:
-            parts.append(push_metrics(self.pushes, self.deals, by=col, period=period, flags=shared["flags"]))
+            if self._push_deals is None:  # each push's deal, once for all the periods
+                self._push_deals = push_positions(self.pushes, self.deals)
+            parts.append(push_metrics(self.pushes, self.deals, by=col, period=period, flags=shared["flags"], at=self._push_deals))
         else:
             notes.append(self.ds.missing("opportunity_history"))
 
@@ -454,9 +458,10 @@ class _MetricsContext:
             return empty
         if self.by not in _REP_GROUPS:
             return empty
-        if self._accuracy is None:  # every forecast against its actual, once for all the periods asked
+        if self._accuracy is None:  # every forecast against its actual, and the won revenue by month, once for all the periods
             self._accuracy = forecast_accuracy(self.ds)
-        per_rep = forecast_in_period(self.ds, period=period, accuracy=self._accuracy)
+            self._monthly = monthly_won(self.ds.opportunities)
+        per_rep = forecast_in_period(self.ds, period=period, accuracy=self._accuracy, monthly=self._monthly)
         if self.by != "rep":
             per_rep[col] = self._from_reps(per_rep["rep_id"])
             per_rep = (
@@ -486,10 +491,15 @@ class _MetricsContext:
             values = (set(base.dropna().unique()) | seen) - {UNKNOWN}
             unknown = [UNKNOWN] if UNKNOWN in seen or base.isna().any() else []
             groups = pd.Index(sorted(values, key=lambda v: (str(v).casefold(), str(v))) + unknown)
-        table = pd.DataFrame(index=pd.Index(groups, name=col))
+        index = pd.Index(groups, name=col)
+        columns = []
         for part in parts:
             part = part.dropna(subset=[col]) if self.by == "rep" else part
-            table = table.join(part.set_index(col), how="left")
+            part = part.set_index(col)
+            # one key a row (every part's): its rows laid on the groups, as a left join lays them, without a join each
+            columns.append(part.reindex(index) if part.index.is_unique else pd.DataFrame(index=index).join(part, how="left"))
+        table = pd.concat(columns, axis=1) if columns else pd.DataFrame(index=index)
+        table.index = table.index.rename(col)
         table = table.reset_index()
         if self.by == "rep":
             info = self.reps.set_index("rep_id")[["name", "team", "territory"]]
