@@ -262,6 +262,7 @@ class _MetricsContext:
         self._accuracy = None
         self._monthly = None
         self._push_deals = None
+        self._quotas: dict = {}  # quota_table by period (read, never changed)
         reps = ds.reps.drop_duplicates("rep_id")
         self.reps = reps
         self.customers = ds.customers
@@ -419,11 +420,11 @@ class _MetricsContext:
                     "coverage_quota": pd.Series([], dtype="float64"),
                 }
             )
-        per_rep = quota_table(self.ds, period=period)
+        per_rep = self._quota_table(period)
         if self.ds.expectations is not None and not has_table and per_rep["quota"].isna().all():
             notes.append("expectations.yml sets no revenue_quota: add one to enable quota, attainment and pipeline_coverage.")
         against = coverage_period(period, as_of=as_of)
-        ahead = per_rep if against == period else quota_table(self.ds, period=against)
+        ahead = per_rep if against == period else self._quota_table(against)
         frame = pd.DataFrame(
             {
                 "rep_id": per_rep.index,
@@ -439,6 +440,13 @@ class _MetricsContext:
         out = grouped[["quota", "coverage_quota"]].sum(min_count=0, skipna=False)
         out["quota_source"] = grouped["quota_source"].agg(_joined_sources)
         return out.reset_index()
+
+    def _quota_table(self, period: Period) -> pd.DataFrame:
+        """:func:`quota_table` of ``period``, made once: a quarter's coverage quota is the next quarter's quota."""
+        key = (period.label, period.start, period.end)
+        if key not in self._quotas:
+            self._quotas[key] = quota_table(self.ds, period=period)
+        return self._quotas[key]
 
     def _value(self, period: Period) -> pd.DataFrame:
         value = value_cost(self.ds, period=period, by=self.by, _book=self.raw_book)
