@@ -237,13 +237,13 @@ def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None,
     start, end = (
         parse_period(b, as_of=as_of) if isinstance(b, str) and b.strip().lower() in RELATIVE else b for b in (start, end)
     )
-    frames, notes = [], []
-    context = _MetricsContext(ds, by)
-    for period in periods_between(start, end, freq):
-        table = context.table(period, as_of=as_of)
-        notes += [n for n in table.attrs.get("notes", []) if n not in notes]
-        frames.append(table.assign(period=period.label, period_start=period.start))
-    out = pd.concat(frames, ignore_index=True)
+    notes = []
+    periods = periods_between(start, end, freq)
+    table, said = _MetricsContext(ds, by).tables(periods, as_of=as_of)  # every period's rows, made together
+    for period_notes in said:
+        notes += [n for n in period_notes if n not in notes]
+    at = table.pop("_period").to_numpy()
+    out = table.assign(period=[periods[i].label for i in at], period_start=[periods[i].start for i in at])
     out = out[["period", "period_start", *[c for c in out.columns if c not in ("period", "period_start")]]]
     out.attrs["notes"] = notes
     return out
@@ -320,6 +320,55 @@ class _MetricsContext:
 
     # -- the table -----------------------------------------------------------
     def table(self, period: Period, *, as_of=None) -> pd.DataFrame:
+        """The metrics table of ``period`` (:func:`metrics_table`)."""
+        table, notes = self.tables([period], as_of=as_of)
+        out = table.drop(columns="_period")
+        out.attrs["notes"] = notes[0]
+        out.attrs["period"] = period
+        return out
+
+    def tables(self, periods: list[Period], *, as_of=None) -> tuple[pd.DataFrame, list[list[str]]]:
+        """The metrics tables of ``periods``, one under the other (``_period``: the
+        position in ``periods``), and each one's notes. Each part is made per period
+        (what the period counts), then laid on the groups, and the table finished,
+        once for all the periods."""
+        made = [self._parts(period, as_of) for period in periods]
+        table = self._frame([parts for parts, _ in made])
+        by_tier = tiers_known(self.customers)
+        col = self.column
+        new_cols = ["new_customers_primary", "new_customers_secondary"]
+        # groups with nothing in a part: true zeros for counts and sums, NaN for rates
+        count_cols = ["opportunities", "won", "lost", "open", "pipeline_unknown_amounts"]
+        table[count_cols] = table[count_cols].fillna(0).astype("int64")
+        table["closed"] = table["won"] + table["lost"]
+        if self.activities is None:
+            table[list(CONTACT_COLUMNS)] = np.nan
+        else:
+            table[list(CONTACT_COLUMNS)] = table[list(CONTACT_COLUMNS)].fillna(0).astype("int64")
+        if not by_tier:
+            table[new_cols] = np.nan
+        else:
+            table[new_cols] = table[new_cols].fillna(0).astype("int64")
+        if self.pushes is None:  # unknown without the history, never 0
+            table[list(PUSH_COLUMNS)] = np.nan
+        else:
+            table[list(PUSH_COLUMNS)] = table[list(PUSH_COLUMNS)].fillna(0).astype("int64")
+        no_pipeline = table["open"] == 0  # no open deals: truly nothing in the pipeline
+        table.loc[no_pipeline, ["pipeline_open_amount", "weighted_pipeline"]] = 0.0
+        table["revenue_won"] = table["revenue_won"].fillna(0.0)
+        table["clv"] = table["clv"].fillna(0.0)
+        table["clv_source"] = table["clv_source"].fillna(clv_source(self.ds))
+        for name in ("win_rate", "contact_close_rate", "contacts_per_opportunity", "attainment"):
+            table[name] = ratio(table, name)
+        # the open pipeline at the end against the quota it will close into (the next period's, once finished)
+        table["pipeline_coverage"] = ratio(table.assign(quota=table["coverage_quota"]), "pipeline_coverage")
+        table["small_sample"] = (table["closed"] < SMALL_SAMPLE_MIN_CLOSED).astype(bool)
+        front = ["rep_id", "name", "team", "territory"] if self.by == "rep" else [col]
+        out = table[["_period", *front, *METRICS, *EXTRAS]].reset_index(drop=True)
+        return out, [notes for _, notes in made]
+
+    def _parts(self, period: Period, as_of=None) -> tuple[list[pd.DataFrame], list[str]]:
+        """What ``period`` counts, part by part, each with the group column; and its notes."""
         col, by = self.column, (self.column,)
         notes: list[str] = []
         shared = {"flags": deal_flags(self.deals, period), "codes": self.deal_codes}
@@ -349,39 +398,7 @@ class _MetricsContext:
             parts.append(push_metrics(self.pushes, self.deals, by=col, period=period, flags=shared["flags"], at=self._push_deals))
         else:
             notes.append(self.ds.missing("opportunity_history"))
-
-        table = self._frame(parts)
-        # groups with nothing in a part: true zeros for counts and sums, NaN for rates
-        count_cols = ["opportunities", "won", "lost", "open", "pipeline_unknown_amounts"]
-        table[count_cols] = table[count_cols].fillna(0).astype("int64")
-        table["closed"] = table["won"] + table["lost"]
-        if self.activities is None:
-            table[list(CONTACT_COLUMNS)] = np.nan
-        else:
-            table[list(CONTACT_COLUMNS)] = table[list(CONTACT_COLUMNS)].fillna(0).astype("int64")
-        if not by_tier:
-            table[new_cols] = np.nan
-        else:
-            table[new_cols] = table[new_cols].fillna(0).astype("int64")
-        if self.pushes is None:  # unknown without the history, never 0
-            table[list(PUSH_COLUMNS)] = np.nan
-        else:
-            table[list(PUSH_COLUMNS)] = table[list(PUSH_COLUMNS)].fillna(0).astype("int64")
-        no_pipeline = table["open"] == 0  # no open deals: truly nothing in the pipeline
-        table.loc[no_pipeline, ["pipeline_open_amount", "weighted_pipeline"]] = 0.0
-        table["revenue_won"] = table["revenue_won"].fillna(0.0)
-        table["clv"] = table["clv"].fillna(0.0)
-        table["clv_source"] = table["clv_source"].fillna(clv_source(self.ds))
-        for name in ("win_rate", "contact_close_rate", "contacts_per_opportunity", "attainment"):
-            table[name] = ratio(table, name)
-        # the open pipeline at the end against the quota it will close into (the next period's, once finished)
-        table["pipeline_coverage"] = ratio(table.assign(quota=table["coverage_quota"]), "pipeline_coverage")
-        table["small_sample"] = (table["closed"] < SMALL_SAMPLE_MIN_CLOSED).astype(bool)
-        front = ["rep_id", "name", "team", "territory"] if self.by == "rep" else [col]
-        out = table[[*front, *METRICS, *EXTRAS]].reset_index(drop=True)
-        out.attrs["notes"] = notes
-        out.attrs["period"] = period
-        return out
+        return parts, notes
 
     def _contacts(self, period: Period) -> pd.DataFrame:
         acts, col = self.activities, self.column
@@ -478,10 +495,45 @@ class _MetricsContext:
         per_rep["forecast_error_pct"] = error_pct(per_rep["forecast_amount"], per_rep["actual"])
         return per_rep[[col, "forecast_amount", "forecast_error_pct"]]
 
-    def _frame(self, parts: list[pd.DataFrame]) -> pd.DataFrame:
-        """Join the parts on the group column over every group: every rep
-        (then reps only seen in the data), else every known value sorted,
-        then any others, with "(unknown)" last."""
+    def _frame(self, periods: list[list[pd.DataFrame]]) -> pd.DataFrame:
+        """Join each period's parts on the group column over every group: every rep
+        (then reps only seen in the data), else every known value sorted, then any
+        others, with "(unknown)" last; the periods one under the other (``_period``).
+        Each part of all the periods is laid on the groups in one step, as a left
+        join per period would lay it."""
+        col = self.column
+        if self.by == "rep":  # a rep's rows only where the rep is known
+            periods = [[part.dropna(subset=[col]) for part in parts] for parts in periods]
+        groups = [self._groups(parts) for parts in periods]
+        sizes = np.array([len(g) for g in groups], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        total = int(sizes.sum())
+        columns = {"_period": np.repeat(np.arange(len(periods)), sizes), col: _joined_index(groups)}
+        for j in range(len(periods[0]) if periods else 0):
+            pieces = [parts[j] for parts in periods]
+            # the row of this part each group takes (-1: none), period by period
+            take = np.full(total, -1, dtype=np.int64)
+            start = 0
+            for i, piece in enumerate(pieces):
+                keys = pd.Index(piece[col])
+                if not keys.is_unique:  # every part has one row a group (a left join would repeat the group's row)
+                    raise RuntimeError(f"metrics part {j} lists a {col} twice in {pieces and i}")
+                where = keys.get_indexer(groups[i])
+                take[offsets[i] : offsets[i] + sizes[i]] = np.where(where >= 0, where + start, -1)
+                start += len(piece)
+            stacked = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+            for name in stacked.columns:
+                if name != col:
+                    columns[name] = _taken(stacked[name], take)
+        table = pd.DataFrame(columns)
+        if self.by == "rep":
+            info = self.reps.set_index("rep_id")[["name", "team", "territory"]]
+            info = info.assign(team=plain(info["team"]), territory=plain(info["territory"]))
+            table = table.join(info, on="rep_id")
+        return table
+
+    def _groups(self, parts: list[pd.DataFrame]) -> pd.Index:
+        """One period's groups, in the table's order."""
         col = self.column
         seen: set = set()
         for part in parts:
@@ -489,31 +541,27 @@ class _MetricsContext:
         if self.by == "rep":
             known = pd.Index(self.reps["rep_id"])
             extra = sorted(set(seen) - set(known))
-            groups = known.append(pd.Index(extra))
-        else:
-            base = (
-                self.reps[col]
-                if self.by in _REP_GROUPS
-                else (self.customers[col] if self.customers is not None and col in self.customers else pd.Series([], dtype="str"))
-            )
-            values = (set(base.dropna().unique()) | seen) - {UNKNOWN}
-            unknown = [UNKNOWN] if UNKNOWN in seen or base.isna().any() else []
-            groups = pd.Index(sorted(values, key=lambda v: (str(v).casefold(), str(v))) + unknown)
-        index = pd.Index(groups, name=col)
-        columns = []
-        for part in parts:
-            part = part.dropna(subset=[col]) if self.by == "rep" else part
-            part = part.set_index(col)
-            # one key a row (every part's): its rows laid on the groups, as a left join lays them, without a join each
-            columns.append(part.reindex(index) if part.index.is_unique else pd.DataFrame(index=index).join(part, how="left"))
-        table = pd.concat(columns, axis=1) if columns else pd.DataFrame(index=index)
-        table.index = table.index.rename(col)
-        table = table.reset_index()
-        if self.by == "rep":
-            info = self.reps.set_index("rep_id")[["name", "team", "territory"]]
-            info = info.assign(team=plain(info["team"]), territory=plain(info["territory"]))
-            table = table.join(info, on="rep_id")
-        return table
+            return known.append(pd.Index(extra))
+        base = (
+            self.reps[col]
+            if self.by in _REP_GROUPS
+            else (self.customers[col] if self.customers is not None and col in self.customers else pd.Series([], dtype="str"))
+        )
+        values = (set(base.dropna().unique()) | seen) - {UNKNOWN}
+        unknown = [UNKNOWN] if UNKNOWN in seen or base.isna().any() else []
+        return pd.Index(sorted(values, key=lambda v: (str(v).casefold(), str(v))) + unknown)
+
+
+def _joined_index(groups: list[pd.Index]) -> pd.Series:
+    """The periods' groups one under the other, as the group column."""
+    index = groups[0].append(groups[1:]) if len(groups) > 1 else groups[0]
+    return pd.Series(index, copy=False).reset_index(drop=True)
+
+
+def _taken(values: pd.Series, take: np.ndarray) -> pd.Series:
+    """``values`` at the rows ``take`` (missing at -1), with the dtype a reindex gives."""
+    taken = pd.api.extensions.take(values.array, take, allow_fill=True)
+    return pd.Series(taken, name=values.name)
 
 
 # -- internals -------------------------------------------------------------------
