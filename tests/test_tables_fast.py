@@ -162,3 +162,41 @@ def test_push_positions_finds_each_pushs_deal_or_none():
     pushes = pd.DataFrame({"opportunity_id": ["O1", "O2", None, "O9"]})
     deals = pd.DataFrame({"opportunity_id": ["O2", "O1", "O3"]})
     assert history.push_positions(pushes, deals).tolist() == [1, 0, -1, -1]
+
+
+def test_warm_tables_asks_for_the_tables_of_a_rep_report_and_builds_no_report(monkeypatch):
+    from salesnb.present import rep_page
+    from salesnb.present.tables import use_memo
+
+    def key(value):
+        return (value.label, value.start, value.end) if hasattr(value, "label") else value
+
+    def recorder(asked):
+        def provider(function, ds, **kwargs):
+            asked.add((function.__name__, tuple(sorted((k, key(v)) for k, v in kwargs.items()))))
+            return function(ds, **kwargs)
+
+        return provider
+
+    ds = salesnb.load(SAMPLE)
+    by_report, by_warm_up = set(), set()
+    previous = use_memo(recorder(by_report))
+    try:
+        rep_page.rep_report(ds, "R03", period="2025", as_of="2026-01-05")
+        use_memo(recorder(by_warm_up))
+
+        def no_report(*args, **kwargs):
+            raise AssertionError("the page's peer figures made safe: a report built")
+
+        monkeypatch.setattr(rep_page, "protected_evidence", no_report)
+        assert rep_page.warm_tables(ds, period="2025", as_of="2026-01-05", rep_id="R03") is None
+    finally:
+        use_memo(previous)
+    assert by_warm_up == by_report
+    assert {name for name, _ in by_report} >= {
+        "metrics_table",
+        "metrics_over_time",
+        "scorecard",
+        "rep_diagnoses",
+        "stage_figures",
+    }
