@@ -175,7 +175,8 @@ def quality_for_rep(flags: pd.DataFrame, rep_id: str) -> pd.DataFrame:
 
 def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
     """``padded_activity`` records, one per flagged rep (rules in the module doc)."""
-    acts = activities[activities["rep_id"].notna() & activities["date"].notna()]
+    columns = ["rep_id", "date", "customer_id", "opportunity_id"]  # only what the rule reads: no copy of the others
+    acts = activities[columns][(activities["rep_id"].notna() & activities["date"].notna()).to_numpy()]
     if period is not None:
         acts = acts[period.contains(acts["date"])]
     if acts.empty:
@@ -241,6 +242,12 @@ def _padding_suspects(acts: pd.DataFrame) -> pd.Index:
 
 
 def _blank(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.CategoricalDtype):  # each category looked at once, spread by the codes
+        import numpy as np
+
+        blank = _blank(pd.Series(values.cat.categories)).to_numpy(dtype=bool)
+        codes = values.cat.codes.to_numpy()
+        return pd.Series((codes < 0) | np.append(blank, False)[codes], index=values.index)
     return values.isna() | values.astype("str").str.strip().eq("").fillna(False)
 
 
