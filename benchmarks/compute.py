@@ -10,6 +10,12 @@ period 2025, as of 2026-01-05, it loads the data once and times, min of
 --runs runs (each run on a freshly loaded dataset marked as a batch snapshot,
 the runner's memo installed and cleared, as in a warm template):
 
+- ``batch_tables``: :func:`salesnb.run.prepare.batch_tables` of a batch of every
+  rep (:func:`salesnb.run.batch.prepare_batch`, timed around that call only): the
+  manager's queue and every table the reports share, what the batch computes
+  before its first report (the trace's "planned" -> "queue");
+- ``rep_tables``: the same for a ``--rep`` batch of the first rep (its diagnosis
+  only, every other table as for every rep);
 - ``warm_up``: :func:`salesnb.present.rep_page.warm_up` from a cold memo (every
   batch-wide table computed, one rep's charts drawn), what the template's
   prewarm does;
@@ -43,7 +49,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD, AS_OF = "2025", "2026-01-05"
-PARTS = ("warm_up", "rep_report", "charts", "team_report", "queue")
+PARTS = ("batch_tables", "rep_tables", "warm_up", "rep_report", "charts", "team_report", "queue")
 
 
 def main(argv=None) -> int:
@@ -111,6 +117,8 @@ def _one_run(ds, source, profile, clock=time.process_time) -> dict:
 
     reps = [str(r) for r in ds.reps["rep_id"]]
     team = str(ds.reps["team"].iloc[0])
+    for part, chosen in (("batch_tables", ()), ("rep_tables", reps[:1])):
+        _time_batch_tables(part, source, chosen, out, profiler if profile == part else None, clock)
     plain = salesnb.load(source)  # the parent's dataset: no snapshot, no memo
     timed("queue", lambda: queue_for(plain, period=PERIOD, as_of=AS_OF))
 
@@ -142,6 +150,37 @@ def _one_run(ds, source, profile, clock=time.process_time) -> dict:
         timed("team_report", lambda: team_report(ds, team, period=PERIOD, as_of=AS_OF))
     memo.clear()
     return out
+
+
+def _time_batch_tables(part, source, reps, out, profiler, clock) -> None:
+    """``out[part]``: the seconds :func:`salesnb.run.prepare.batch_tables` takes in a
+    :func:`~salesnb.run.batch.prepare_batch` of ``reps`` (none: every rep)."""
+    try:
+        from salesnb.run import prepare
+        from salesnb.run.batch import prepare_batch
+    except ImportError:
+        out[part] = None
+        return
+    original = prepare.batch_tables
+
+    def timed(*args, **kwargs):
+        if profiler is not None:
+            profiler.enable()
+        start = clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            out[part] = clock() - start
+            if profiler is not None:
+                profiler.disable()
+                pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(30)
+
+    prepare.batch_tables = timed
+    try:
+        with tempfile.TemporaryDirectory(prefix="salesnb-compute-batch-") as folder:
+            prepare_batch(str(source), period=PERIOD, as_of=AS_OF, out=folder, reps=reps, force=True)
+    finally:
+        prepare.batch_tables = original
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from salesnb.analysis.periods import parse_period
 from salesnb.errors import InputError
 from salesnb.io.expectations_file import SECTIONS, as_number
 
-__all__ = ["QUOTA_SOURCES", "for_rep", "prorate", "quota_table", "quotas", "quotas_from_table", "target_number"]
+__all__ = ["QUOTA_SOURCES", "for_rep", "for_reps", "prorate", "quota_table", "quotas", "quotas_from_table", "target_number"]
 
 QUOTA_SOURCES = ("quotas", "expectations")
 """Where a rep's quota comes from (``quota_source``): the quotas table, else expectations.yml."""
@@ -70,6 +70,29 @@ def for_rep(expectations: dict | None, rep_id, team=None) -> dict:
         if str(key).strip() == str(rep_id).strip():
             merged = _merge(merged, values)
     return merged
+
+
+def for_reps(expectations: dict | None, rep_ids, teams) -> list[dict]:
+    """:func:`for_rep` of each rep (``rep_ids`` beside their ``teams``), merged once per
+    team for the reps without an entry of their own (10,000 reps: a few merges, not
+    10,000). Reps of one team without their own entry share one dict: do not change it."""
+    rep_ids, teams = list(rep_ids), list(teams)
+    if not expectations or not isinstance(expectations, dict):
+        return [for_rep(expectations, r, t) for r, t in zip(rep_ids, teams)]
+    sections = expectations if set(SECTIONS) & set(expectations) else {"default": expectations}
+    own = {str(key).strip() for key in _section(sections, "reps")}
+    by_team: dict = {}
+    out = []
+    for rep_id, team in zip(rep_ids, teams):
+        if str(rep_id).strip() in own:
+            out.append(for_rep(expectations, rep_id, team))
+            continue
+        blank = team is None or (isinstance(team, float) and np.isnan(team))
+        key = None if blank else str(team).strip().casefold()
+        if key not in by_team:
+            by_team[key] = for_rep(expectations, rep_id, team)
+        out.append(by_team[key])
+    return out
 
 
 def prorate(value, period):

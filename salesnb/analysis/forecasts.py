@@ -48,6 +48,7 @@ __all__ = [
     "forecast_bias",
     "forecast_habit",
     "forecast_in_period",
+    "monthly_won",
 ]
 
 ACCURACY_COLUMNS = ["rep_id", "period", "kind", "period_start", "period_end", "forecast_amount", "actual", "forecast_error_pct"]
@@ -147,9 +148,12 @@ def forecast_bias(ds, *, period=None, as_of=None) -> pd.DataFrame:
         out = _empty(BIAS_COLUMNS)
         out.attrs["notes"] = accuracy.attrs.get("notes", [])
         return out
+    errors = accuracy["forecast_error_pct"].to_numpy(dtype="float64")
+    kinds = accuracy["kind"].to_numpy(dtype=object)
+    grouped = accuracy.groupby("rep_id", sort=True, observed=True)
+    where = grouped.indices  # each rep's rows, read as arrays (no frame per rep)
     rows = [
-        {"rep_id": rep_id, **forecast_habit(group["forecast_error_pct"], kinds=group["kind"])}
-        for rep_id, group in accuracy.groupby("rep_id", sort=True, observed=True)
+        {"rep_id": rep_id, **forecast_habit(errors[where[rep_id]], kinds=kinds[where[rep_id]])} for rep_id in grouped.size().index
     ]
     out = pd.DataFrame(rows)[BIAS_COLUMNS]
     out = out.astype({"periods": "int64", "over_periods": "int64", "under_periods": "int64"})
@@ -175,11 +179,12 @@ def forecast_habit(errors, *, kinds=()) -> dict:
         median_error_pct, share_over, share_under, bias (one of
         :data:`VERDICTS`), sentence.
     """
-    values = pd.Series(errors, dtype="float64").dropna()
+    values = np.asarray(errors, dtype="float64")
+    values = values[~np.isnan(values)]  # numpy, as pandas' median and mean compute them (a rep each: no Series)
     n = len(values)
     over, under = int((values > 0).sum()), int((values < 0).sum())
-    median = float(values.median()) if n else np.nan
-    miss = float(values.abs().median()) if n else np.nan
+    median = float(np.nanmedian(values)) if n else np.nan
+    miss = float(np.nanmedian(np.abs(values))) if n else np.nan
     if n < BIAS_MIN_PERIODS:
         verdict = "too_few"
     elif median >= BIAS_MIN_MEDIAN_PCT and over / n >= BIAS_MIN_SHARE:
@@ -194,7 +199,7 @@ def forecast_habit(errors, *, kinds=()) -> dict:
         "periods": n,
         "over_periods": over,
         "under_periods": under,
-        "mean_error_pct": float(values.mean()) if n else np.nan,
+        "mean_error_pct": float(values.sum(dtype="float64") / np.float64(n)) if n else np.nan,
         "median_error_pct": median,
         "share_over": over / n if n else np.nan,
         "share_under": under / n if n else np.nan,
@@ -204,7 +209,9 @@ def forecast_habit(errors, *, kinds=()) -> dict:
     return facts
 
 
-def forecast_in_period(ds, *, period, as_of=None, accuracy: pd.DataFrame | None = None) -> pd.DataFrame:
+def forecast_in_period(
+    ds, *, period, as_of=None, accuracy: pd.DataFrame | None = None, monthly: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per rep, the forecasts that lie inside ``period`` against the actual
     in those forecast periods (what metrics_table shows as forecast_amount
     and forecast_error_pct).
@@ -217,7 +224,8 @@ def forecast_in_period(ds, *, period, as_of=None, accuracy: pd.DataFrame | None 
     ``accuracy``: :func:`forecast_accuracy` of ``ds`` for no period, when
     already made (metrics over many periods make it once); the forecasts
     inside ``period`` are taken from it, as ``forecast_accuracy(ds,
-    period=period)`` would keep them, and their actuals summed again.
+    period=period)`` would keep them, and their actuals summed again (from
+    ``monthly``, :func:`monthly_won` of ``ds.opportunities``, when already made).
     """
     if accuracy is None:
         accuracy = forecast_accuracy(ds, period=period, as_of=as_of)
@@ -226,7 +234,7 @@ def forecast_in_period(ds, *, period, as_of=None, accuracy: pd.DataFrame | None 
         inside = (accuracy["period_start"] >= window.start) & (accuracy["period_end"] <= window.end)
         accuracy = accuracy[inside.to_numpy()].reset_index(drop=True)
         # the actuals summed over these rows only, as forecast_accuracy(ds, period=period) sums them (to the bit)
-        accuracy["actual"] = _actuals(ds.opportunities, accuracy)
+        accuracy["actual"] = _actuals(ds.opportunities, accuracy, monthly=monthly)
     if accuracy.empty:
         return _empty(["rep_id", "forecasts", "forecast_amount", "actual", "forecast_error_pct"])
     rank = accuracy["kind"].map(_KIND_RANK)
@@ -290,12 +298,12 @@ def _forecast_period(label) -> Period | None:
     return period if period.kind in _MONTHS and str(label).strip().lower() not in ("ytd",) else None
 
 
-def _actuals(opportunities: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+def _actuals(opportunities: pd.DataFrame, frame: pd.DataFrame, *, monthly: pd.DataFrame | None = None) -> np.ndarray:
     """Revenue won by each frame row's rep in its period: won revenue summed
-    per rep and calendar month once (:func:`_monthly_won`), then the months of each period added."""
+    per rep and calendar month once (:func:`monthly_won`, or ``monthly``), then the months of each period added."""
     if frame.empty:
         return np.zeros(0)
-    monthly = _monthly_won(opportunities)
+    monthly = monthly_won(opportunities) if monthly is None else monthly
     months = frame["kind"].map(_MONTHS).to_numpy()
     first = (frame["period_start"].dt.year * 12 + frame["period_start"].dt.month - 1).to_numpy()
     row = np.repeat(np.arange(len(frame)), months)
@@ -306,7 +314,7 @@ def _actuals(opportunities: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     return joined.groupby("row")["won"].sum().reindex(range(len(frame)), fill_value=0.0).to_numpy(dtype="float64")
 
 
-def _monthly_won(opportunities: pd.DataFrame) -> pd.DataFrame:
+def monthly_won(opportunities: pd.DataFrame) -> pd.DataFrame:
     """rep_id, month (year * 12 + month - 1), won: revenue won per rep and calendar month."""
     won = opportunities.loc[
         (opportunities["status"].eq("won") & opportunities["closed_date"].notna() & opportunities["amount"].notna()).to_numpy(),

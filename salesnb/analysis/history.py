@@ -57,6 +57,7 @@ __all__ = [
     "deal_pushes",
     "pipeline_stages",
     "push_metrics",
+    "push_positions",
     "stage_comparison",
     "stage_figures",
     "stage_order",
@@ -177,14 +178,31 @@ def deal_pushes(pushes: pd.DataFrame, *, until=None) -> pd.DataFrame:
     return pd.DataFrame({"pushes": grouped.size(), "pushed_days": grouped.sum()}).reset_index()
 
 
-def push_metrics(pushes: pd.DataFrame, deals: pd.DataFrame, *, by: str, period: Period, flags: dict) -> pd.DataFrame:
+def push_positions(pushes: pd.DataFrame, deals: pd.DataFrame) -> np.ndarray:
+    """Each push's deal: its position in ``deals`` (-1: none), for :func:`push_metrics`
+    over many periods (matched once, by the IDs as :func:`deal_pushes` reads them)."""
+    ids = pushes["opportunity_id"].astype("object")
+    at = pd.Index(deals["opportunity_id"].astype("object")).get_indexer(ids)
+    at[ids.isna().to_numpy()] = -1
+    return at
+
+
+def push_metrics(
+    pushes: pd.DataFrame, deals: pd.DataFrame, *, by: str, period: Period, flags: dict, at: np.ndarray | None = None
+) -> pd.DataFrame:
     """``pushed_deals`` and ``close_date_pushes`` per group ``by``: the deals
     closed in ``period`` or open at its end (``flags`` of
     :func:`salesnb.analysis.deals.deal_flags` over ``deals``) that were
-    pushed at least once by the period's end, and all those pushes."""
-    counts = deal_pushes(pushes, until=period.end)
-    counts = pd.Series(counts["pushes"].to_numpy(), index=pd.Index(counts["opportunity_id"].astype("object")))
-    per_deal = counts.reindex(deals["opportunity_id"].astype("object")).fillna(0).to_numpy()
+    pushed at least once by the period's end, and all those pushes. ``at``:
+    :func:`push_positions` of the pushes in ``deals``, when already made."""
+    if at is None:
+        counts = deal_pushes(pushes, until=period.end)
+        counts = pd.Series(counts["pushes"].to_numpy(), index=pd.Index(counts["opportunity_id"].astype("object")))
+        per_deal = counts.reindex(deals["opportunity_id"].astype("object")).fillna(0).to_numpy()
+    else:  # the pushes made by the end day (as deal_pushes counts them), counted per deal
+        until = pd.Timestamp(period.end).normalize() + pd.Timedelta(days=1)
+        made = (pushes["changed_at"] < until).to_numpy() & (at >= 0)
+        per_deal = np.bincount(at[made], minlength=len(deals))
     counted = flags["won"] | flags["lost"] | flags["open"]
     frame = pd.DataFrame({by: deals[by].to_numpy(), "pushed": (per_deal > 0) & counted, "pushes": per_deal * counted})
     out = frame.groupby(by, sort=False, observed=True, dropna=False).agg(

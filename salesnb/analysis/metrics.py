@@ -65,9 +65,9 @@ from salesnb.analysis.deals import (
     win_rate,
 )
 from salesnb.analysis.expectations import quota_table
-from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecast_in_period
+from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecast_in_period, monthly_won
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
-from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics
+from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics, push_positions
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
 from salesnb.analysis.rates import RATES, SMALL_SAMPLE_MIN_CLOSED, ratio
 from salesnb.analysis.value import clv_source, value_cost
@@ -237,13 +237,13 @@ def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None,
     start, end = (
         parse_period(b, as_of=as_of) if isinstance(b, str) and b.strip().lower() in RELATIVE else b for b in (start, end)
     )
-    frames, notes = [], []
-    context = _MetricsContext(ds, by)
-    for period in periods_between(start, end, freq):
-        table = context.table(period, as_of=as_of)
-        notes += [n for n in table.attrs.get("notes", []) if n not in notes]
-        frames.append(table.assign(period=period.label, period_start=period.start))
-    out = pd.concat(frames, ignore_index=True)
+    notes = []
+    periods = periods_between(start, end, freq)
+    table, said = _MetricsContext(ds, by).tables(periods, as_of=as_of)  # every period's rows, made together
+    for period_notes in said:
+        notes += [n for n in period_notes if n not in notes]
+    at = table.pop("_period").to_numpy()
+    out = table.assign(period=[periods[i].label for i in at], period_start=[periods[i].start for i in at])
     out = out[["period", "period_start", *[c for c in out.columns if c not in ("period", "period_start")]]]
     out.attrs["notes"] = notes
     return out
@@ -260,6 +260,9 @@ class _MetricsContext:
         self.activities = ds.activities
         self._first_contact = None
         self._accuracy = None
+        self._monthly = None
+        self._push_deals = None
+        self._quotas: dict = {}  # quota_table by period (read, never changed)
         reps = ds.reps.drop_duplicates("rep_id")
         self.reps = reps
         self.customers = ds.customers
@@ -317,35 +320,23 @@ class _MetricsContext:
 
     # -- the table -----------------------------------------------------------
     def table(self, period: Period, *, as_of=None) -> pd.DataFrame:
-        col, by = self.column, (self.column,)
-        notes: list[str] = []
-        shared = {"flags": deal_flags(self.deals, period), "codes": self.deal_codes}
-        parts = [
-            deal_counts(self.deals, by, period, **shared),
-            deal_revenue(self.deals, by, period, **shared)[[col, "revenue_won", "avg_deal_size"]],
-            deal_cycle_days(self.deals, by, period, **shared)[[col, "cycle_days_median", "cycle_days_p25", "cycle_days_p75"]],
-            deal_pipeline(self.deals, by, period, **shared).drop(columns=["open", "history_win_rate"]),
-        ]
-        if self.activities is None:
-            notes.append(self.ds.missing("activities"))
-        new_cols = ["new_customers_primary", "new_customers_secondary"]
-        by_tier = tiers_known(self.customers)
-        parts.append(count_new_customers(self.book, by, period, tiers_known=by_tier)[[col, *new_cols]])
-        if self.customers is None:
-            notes.append(self.ds.missing("customers"))
-        elif not by_tier:
-            notes.append(NO_TIERS_NOTE)
-        parts.append(self._quota(period, notes, as_of))
-        parts.append(self._value(period))
-        parts.append(self._forecast(period, notes))
-        if self.activities is not None:
-            parts.append(self._contacts(period))
-        if self.pushes is not None:
-            parts.append(push_metrics(self.pushes, self.deals, by=col, period=period, flags=shared["flags"]))
-        else:
-            notes.append(self.ds.missing("opportunity_history"))
+        """The metrics table of ``period`` (:func:`metrics_table`)."""
+        table, notes = self.tables([period], as_of=as_of)
+        out = table.drop(columns="_period")
+        out.attrs["notes"] = notes[0]
+        out.attrs["period"] = period
+        return out
 
-        table = self._frame(parts)
+    def tables(self, periods: list[Period], *, as_of=None) -> tuple[pd.DataFrame, list[list[str]]]:
+        """The metrics tables of ``periods``, one under the other (``_period``: the
+        position in ``periods``), and each one's notes. Each part is made per period
+        (what the period counts), then laid on the groups, and the table finished,
+        once for all the periods."""
+        made = [self._parts(period, as_of) for period in periods]
+        table = self._frame([parts for parts, _ in made])
+        by_tier = tiers_known(self.customers)
+        col = self.column
+        new_cols = ["new_customers_primary", "new_customers_secondary"]
         # groups with nothing in a part: true zeros for counts and sums, NaN for rates
         count_cols = ["opportunities", "won", "lost", "open", "pipeline_unknown_amounts"]
         table[count_cols] = table[count_cols].fillna(0).astype("int64")
@@ -373,10 +364,41 @@ class _MetricsContext:
         table["pipeline_coverage"] = ratio(table.assign(quota=table["coverage_quota"]), "pipeline_coverage")
         table["small_sample"] = (table["closed"] < SMALL_SAMPLE_MIN_CLOSED).astype(bool)
         front = ["rep_id", "name", "team", "territory"] if self.by == "rep" else [col]
-        out = table[[*front, *METRICS, *EXTRAS]].reset_index(drop=True)
-        out.attrs["notes"] = notes
-        out.attrs["period"] = period
-        return out
+        out = table[["_period", *front, *METRICS, *EXTRAS]].reset_index(drop=True)
+        return out, [notes for _, notes in made]
+
+    def _parts(self, period: Period, as_of=None) -> tuple[list[pd.DataFrame], list[str]]:
+        """What ``period`` counts, part by part, each with the group column; and its notes."""
+        col, by = self.column, (self.column,)
+        notes: list[str] = []
+        shared = {"flags": deal_flags(self.deals, period), "codes": self.deal_codes}
+        parts = [
+            deal_counts(self.deals, by, period, **shared),
+            deal_revenue(self.deals, by, period, **shared)[[col, "revenue_won", "avg_deal_size"]],
+            deal_cycle_days(self.deals, by, period, **shared)[[col, "cycle_days_median", "cycle_days_p25", "cycle_days_p75"]],
+            deal_pipeline(self.deals, by, period, **shared).drop(columns=["open", "history_win_rate"]),
+        ]
+        if self.activities is None:
+            notes.append(self.ds.missing("activities"))
+        new_cols = ["new_customers_primary", "new_customers_secondary"]
+        by_tier = tiers_known(self.customers)
+        parts.append(count_new_customers(self.book, by, period, tiers_known=by_tier)[[col, *new_cols]])
+        if self.customers is None:
+            notes.append(self.ds.missing("customers"))
+        elif not by_tier:
+            notes.append(NO_TIERS_NOTE)
+        parts.append(self._quota(period, notes, as_of))
+        parts.append(self._value(period))
+        parts.append(self._forecast(period, notes))
+        if self.activities is not None:
+            parts.append(self._contacts(period))
+        if self.pushes is not None:
+            if self._push_deals is None:  # each push's deal, once for all the periods
+                self._push_deals = push_positions(self.pushes, self.deals)
+            parts.append(push_metrics(self.pushes, self.deals, by=col, period=period, flags=shared["flags"], at=self._push_deals))
+        else:
+            notes.append(self.ds.missing("opportunity_history"))
+        return parts, notes
 
     def _contacts(self, period: Period) -> pd.DataFrame:
         acts, col = self.activities, self.column
@@ -415,11 +437,11 @@ class _MetricsContext:
                     "coverage_quota": pd.Series([], dtype="float64"),
                 }
             )
-        per_rep = quota_table(self.ds, period=period)
+        per_rep = self._quota_table(period)
         if self.ds.expectations is not None and not has_table and per_rep["quota"].isna().all():
             notes.append("expectations.yml sets no revenue_quota: add one to enable quota, attainment and pipeline_coverage.")
         against = coverage_period(period, as_of=as_of)
-        ahead = per_rep if against == period else quota_table(self.ds, period=against)
+        ahead = per_rep if against == period else self._quota_table(against)
         frame = pd.DataFrame(
             {
                 "rep_id": per_rep.index,
@@ -435,6 +457,13 @@ class _MetricsContext:
         out = grouped[["quota", "coverage_quota"]].sum(min_count=0, skipna=False)
         out["quota_source"] = grouped["quota_source"].agg(_joined_sources)
         return out.reset_index()
+
+    def _quota_table(self, period: Period) -> pd.DataFrame:
+        """:func:`quota_table` of ``period``, made once: a quarter's coverage quota is the next quarter's quota."""
+        key = (period.label, period.start, period.end)
+        if key not in self._quotas:
+            self._quotas[key] = quota_table(self.ds, period=period)
+        return self._quotas[key]
 
     def _value(self, period: Period) -> pd.DataFrame:
         value = value_cost(self.ds, period=period, by=self.by, _book=self.raw_book)
@@ -454,9 +483,10 @@ class _MetricsContext:
             return empty
         if self.by not in _REP_GROUPS:
             return empty
-        if self._accuracy is None:  # every forecast against its actual, once for all the periods asked
+        if self._accuracy is None:  # every forecast against its actual, and the won revenue by month, once for all the periods
             self._accuracy = forecast_accuracy(self.ds)
-        per_rep = forecast_in_period(self.ds, period=period, accuracy=self._accuracy)
+            self._monthly = monthly_won(self.ds.opportunities)
+        per_rep = forecast_in_period(self.ds, period=period, accuracy=self._accuracy, monthly=self._monthly)
         if self.by != "rep":
             per_rep[col] = self._from_reps(per_rep["rep_id"])
             per_rep = (
@@ -465,10 +495,45 @@ class _MetricsContext:
         per_rep["forecast_error_pct"] = error_pct(per_rep["forecast_amount"], per_rep["actual"])
         return per_rep[[col, "forecast_amount", "forecast_error_pct"]]
 
-    def _frame(self, parts: list[pd.DataFrame]) -> pd.DataFrame:
-        """Join the parts on the group column over every group: every rep
-        (then reps only seen in the data), else every known value sorted,
-        then any others, with "(unknown)" last."""
+    def _frame(self, periods: list[list[pd.DataFrame]]) -> pd.DataFrame:
+        """Join each period's parts on the group column over every group: every rep
+        (then reps only seen in the data), else every known value sorted, then any
+        others, with "(unknown)" last; the periods one under the other (``_period``).
+        Each part of all the periods is laid on the groups in one step, as a left
+        join per period would lay it."""
+        col = self.column
+        if self.by == "rep":  # a rep's rows only where the rep is known
+            periods = [[part.dropna(subset=[col]) for part in parts] for parts in periods]
+        groups = [self._groups(parts) for parts in periods]
+        sizes = np.array([len(g) for g in groups], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        total = int(sizes.sum())
+        columns = {"_period": np.repeat(np.arange(len(periods)), sizes), col: _joined_index(groups)}
+        for j in range(len(periods[0]) if periods else 0):
+            pieces = [parts[j] for parts in periods]
+            # the row of this part each group takes (-1: none), period by period
+            take = np.full(total, -1, dtype=np.int64)
+            start = 0
+            for i, piece in enumerate(pieces):
+                keys = pd.Index(piece[col])
+                if not keys.is_unique:  # every part has one row a group (a left join would repeat the group's row)
+                    raise RuntimeError(f"metrics part {j} lists a {col} twice in {pieces and i}")
+                where = keys.get_indexer(groups[i])
+                take[offsets[i] : offsets[i] + sizes[i]] = np.where(where >= 0, where + start, -1)
+                start += len(piece)
+            stacked = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+            for name in stacked.columns:
+                if name != col:
+                    columns[name] = _taken(stacked[name], take)
+        table = pd.DataFrame(columns)
+        if self.by == "rep":
+            info = self.reps.set_index("rep_id")[["name", "team", "territory"]]
+            info = info.assign(team=plain(info["team"]), territory=plain(info["territory"]))
+            table = table.join(info, on="rep_id")
+        return table
+
+    def _groups(self, parts: list[pd.DataFrame]) -> pd.Index:
+        """One period's groups, in the table's order."""
         col = self.column
         seen: set = set()
         for part in parts:
@@ -476,26 +541,27 @@ class _MetricsContext:
         if self.by == "rep":
             known = pd.Index(self.reps["rep_id"])
             extra = sorted(set(seen) - set(known))
-            groups = known.append(pd.Index(extra))
-        else:
-            base = (
-                self.reps[col]
-                if self.by in _REP_GROUPS
-                else (self.customers[col] if self.customers is not None and col in self.customers else pd.Series([], dtype="str"))
-            )
-            values = (set(base.dropna().unique()) | seen) - {UNKNOWN}
-            unknown = [UNKNOWN] if UNKNOWN in seen or base.isna().any() else []
-            groups = pd.Index(sorted(values, key=lambda v: (str(v).casefold(), str(v))) + unknown)
-        table = pd.DataFrame(index=pd.Index(groups, name=col))
-        for part in parts:
-            part = part.dropna(subset=[col]) if self.by == "rep" else part
-            table = table.join(part.set_index(col), how="left")
-        table = table.reset_index()
-        if self.by == "rep":
-            info = self.reps.set_index("rep_id")[["name", "team", "territory"]]
-            info = info.assign(team=plain(info["team"]), territory=plain(info["territory"]))
-            table = table.join(info, on="rep_id")
-        return table
+            return known.append(pd.Index(extra))
+        base = (
+            self.reps[col]
+            if self.by in _REP_GROUPS
+            else (self.customers[col] if self.customers is not None and col in self.customers else pd.Series([], dtype="str"))
+        )
+        values = (set(base.dropna().unique()) | seen) - {UNKNOWN}
+        unknown = [UNKNOWN] if UNKNOWN in seen or base.isna().any() else []
+        return pd.Index(sorted(values, key=lambda v: (str(v).casefold(), str(v))) + unknown)
+
+
+def _joined_index(groups: list[pd.Index]) -> pd.Series:
+    """The periods' groups one under the other, as the group column."""
+    index = groups[0].append(groups[1:]) if len(groups) > 1 else groups[0]
+    return pd.Series(index, copy=False).reset_index(drop=True)
+
+
+def _taken(values: pd.Series, take: np.ndarray) -> pd.Series:
+    """``values`` at the rows ``take`` (missing at -1), with the dtype a reindex gives."""
+    taken = pd.api.extensions.take(values.array, take, allow_fill=True)
+    return pd.Series(taken, name=values.name)
 
 
 # -- internals -------------------------------------------------------------------

@@ -180,8 +180,16 @@ def _coarser(kind: str, usual: float, values: np.ndarray, figures: list[list[flo
 def _shown_counts(kind: str, figures: list[list[float]]) -> Counter:
     """Shown text -> how many colleagues have a figure shown so (each counted once): :func:`sharing` for every text at once."""
     counts: Counter = Counter()
+    texts: dict[str, str] = {}  # each distinct figure formatted once (by its exact bits: -0.0 is not 0.0)
     for mine in figures:
-        counts.update({shown(kind, v) for v in mine})
+        seen = set()
+        for value in mine:
+            key = float(value).hex()
+            text = texts.get(key)
+            if text is None:
+                text = texts[key] = shown(kind, value)
+            seen.add(text)
+        counts.update(seen)
     return counts
 
 

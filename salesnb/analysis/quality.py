@@ -175,13 +175,15 @@ def quality_for_rep(flags: pd.DataFrame, rep_id: str) -> pd.DataFrame:
 
 def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
     """``padded_activity`` records, one per flagged rep (rules in the module doc)."""
-    acts = activities[activities["rep_id"].notna() & activities["date"].notna()]
+    columns = ["rep_id", "date", "customer_id", "opportunity_id"]  # only what the rule reads: no copy of the others
+    acts = activities[columns][(activities["rep_id"].notna() & activities["date"].notna()).to_numpy()]
     if period is not None:
         acts = acts[period.contains(acts["date"])]
     if acts.empty:
         return []
     acts = acts.assign(day=acts["date"].dt.normalize(), unlinked=_blank(acts["customer_id"]) & _blank(acts["opportunity_id"]))
     acts = acts.assign(month_end=_month_end_day(acts["day"]))
+    acts = acts[acts["rep_id"].isin(_padding_suspects(acts)).to_numpy()]  # the rule below, per rep, on those only
     records = []
     for rep, own in acts.groupby("rep_id", sort=True, observed=True):
         unlinked = own[own["unlinked"]]
@@ -218,7 +220,34 @@ def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
     return records
 
 
+def _padding_suspects(acts: pd.DataFrame) -> pd.Index:
+    """The reps :func:`padded_activity` may flag, found for every rep at once (no
+    Python per rep): a burst day (:data:`BURST_MIN_CONTACTS` unlinked contacts and
+    :data:`BURST_FACTOR` times the rep's median day, with a hair of slack) or
+    enough unlinked contacts on month-end days. A superset: the per-rep rule decides."""
+    unlinked = acts["unlinked"].to_numpy(dtype=bool)
+    per_day = acts.groupby(["rep_id", "day"], observed=True, sort=False).size()
+    usual = per_day.groupby(level=0, observed=True, sort=False).median()
+    loose = acts[unlinked]
+    if loose.empty:
+        return pd.Index([])
+    loose_per_day = loose.groupby(["rep_id", "day"], observed=True, sort=False).size()
+    reps = loose_per_day.index.get_level_values(0)
+    floor = BURST_FACTOR * usual.reindex(reps).to_numpy(dtype="float64") * (1 - 1e-9)
+    counts = loose_per_day.to_numpy()
+    burst = reps[(counts >= BURST_MIN_CONTACTS) & (counts >= floor)]
+    per_rep = loose.groupby("rep_id", observed=True, sort=False)["month_end"].agg(["size", "mean"])
+    piled = per_rep.index[((per_rep["size"] >= PILE_MIN_UNLINKED) & (per_rep["mean"] >= PILE_MIN_SHARE * (1 - 1e-9))).to_numpy()]
+    return pd.Index(burst.unique()).append(pd.Index(piled)).unique()
+
+
 def _blank(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.CategoricalDtype):  # each category looked at once, spread by the codes
+        import numpy as np
+
+        blank = _blank(pd.Series(values.cat.categories)).to_numpy(dtype=bool)
+        codes = values.cat.codes.to_numpy()
+        return pd.Series((codes < 0) | np.append(blank, False)[codes], index=values.index)
     return values.isna() | values.astype("str").str.strip().eq("").fillna(False)
 
 
@@ -340,6 +369,7 @@ def bulk_updates(history: pd.DataFrame, opportunities: pd.DataFrame, *, period=N
     if period is not None:
         changes = changes[period.contains(changes["changed_at"])]
     window = np.timedelta64(BULK_WINDOW_MINUTES, "m")
+    changes = changes[changes["rep_id"].isin(_burst_suspects(changes, window)).to_numpy()]  # the rule below on those only
     records = []
     for rep, own in changes.groupby("rep_id", sort=True):
         own = own.sort_values("changed_at", kind="stable")
@@ -369,6 +399,27 @@ def bulk_updates(history: pd.DataFrame, opportunities: pd.DataFrame, *, period=N
             {"flag": "bulk_updates", "rep_id": str(rep), "table": "opportunity_history", "rows": rows, "detail": detail}
         )
     return records
+
+
+def _burst_suspects(changes: pd.DataFrame, window) -> list:
+    """The reps :func:`bulk_updates` may flag, found for every rep at once (no Python
+    per rep): at least :data:`BULK_MIN_BURSTS` changes each starting a window (a
+    second longer, on whole seconds) of :data:`BULK_MIN_DEALS` changes or more. A
+    superset: the per-rep rule decides."""
+    import numpy as np
+
+    if changes.empty:
+        return []
+    codes, reps = pd.factorize(changes["rep_id"])
+    seconds = changes["changed_at"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    seconds = seconds - seconds.min()
+    reach_s = int(window / np.timedelta64(1, "s")) + 1
+    span = int(seconds.max()) + reach_s + 1  # each rep's changes on a line of their own
+    keys = np.sort(codes.astype(np.int64) * span + seconds)
+    reach = np.searchsorted(keys, keys + reach_s, side="left")
+    starts = (reach - np.arange(len(keys))) >= BULK_MIN_DEALS
+    counts = np.bincount(keys[starts] // span, minlength=len(reps))
+    return list(reps[counts >= BULK_MIN_BURSTS])
 
 
 # -- small samples -------------------------------------------------------------

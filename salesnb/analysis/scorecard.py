@@ -16,7 +16,7 @@ import pandas as pd
 
 from salesnb.analysis.customers import customer_book
 from salesnb.analysis.deals import COVERAGE_NORM, coverage_period
-from salesnb.analysis.expectations import for_rep, prorate, target_number
+from salesnb.analysis.expectations import for_reps, prorate, target_number
 from salesnb.analysis.frames import lookup
 from salesnb.analysis.metrics import metrics_table
 from salesnb.analysis.periods import Period, parse_period
@@ -65,11 +65,13 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
         return out
     # the measures of every rep at once, then the rows per rep
     table = metrics_table(ds, by="rep", period=period, as_of=as_of).set_index("rep_id")
-    measured = _measures(ds, period=period)
+    measured = {name: _by_rep(frame) for name, frame in _measures(ds, period=period).items()}
     rows: list[dict] = []
-    for rep_id, team in zip(reps["rep_id"], reps["team"]):
-        goals = for_rep(ds.expectations, rep_id, team)
-        rows += _rep_rows(ds, rep_id, goals, table.loc[rep_id], measured, period, coverage_period(period, as_of=as_of))
+    figures = table.to_dict("index")  # one dict per rep, not a Series made per rep
+    against = coverage_period(period, as_of=as_of)
+    every_goal = for_reps(ds.expectations, reps["rep_id"], reps["team"])
+    for rep_id, goals in zip(reps["rep_id"], every_goal):
+        rows += _rep_rows(ds, rep_id, goals, figures[rep_id], measured, period, against)
     out = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
     out["target"] = out["target"].astype("float64")
     out["actual"] = out["actual"].astype("float64")
@@ -79,6 +81,21 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
 
 
 # -- rows ---------------------------------------------------------------------
+
+
+class _ByRep(dict):
+    """A per-rep measure frame as {rep_id: {column: value}}, with the frame's
+    ``index`` (what is in it) and ``attrs``: read per rep without a Series per rep."""
+
+    def __init__(self, frame: pd.DataFrame):
+        super().__init__(frame.to_dict("index"))
+        self.index = self.keys()
+        self.attrs = frame.attrs
+        self.loc = self
+
+
+def _by_rep(frame):
+    return None if frame is None else _ByRep(frame)
 
 
 def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, period: Period, against: Period) -> list[dict]:

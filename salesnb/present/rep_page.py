@@ -395,15 +395,20 @@ def _quarter_window(span: Period, quarters: int, first_day: pd.Timestamp | None)
     return window or [last]
 
 
-def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list[str]]:
-    from salesnb.analysis.diagnosis import MIN_PEERS
-    from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED, metrics_over_time
-
+def _trend_window(ds, span: Period, quarters: int) -> list[Period]:
+    """The quarters a rep's trends show: up to ``quarters`` ending with ``span``'s, none before the data."""
     try:
         first_day = data_span(ds).start
     except InputError:
         first_day = None
-    window = _quarter_window(span, quarters, first_day)
+    return _quarter_window(span, quarters, first_day)
+
+
+def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list[str]]:
+    from salesnb.analysis.diagnosis import MIN_PEERS
+    from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED, metrics_over_time
+
+    window = _trend_window(ds, span, quarters)
     table = batch_table(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
     notes: list[str] = []  # missing-table notes of the metrics are said once, with the data checks
     has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
@@ -644,27 +649,50 @@ def _flag_note(record: dict) -> str:
     return text
 
 
-def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None):
+def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
     """Compute what every report of a batch of these pages shares (the
-    batch-wide tables of :func:`salesnb.present.tables.batch_table`) by
-    building one rep's report (``rep_id``, else the first rep); returns it.
-    No chart is drawn, so matplotlib is not imported: the batch runner calls
-    this while its report template imports, and hands the tables to it."""
-    return rep_report(ds, rep_id or str(ds.reps["rep_id"].iloc[0]), period=period, as_of=as_of)
+    batch-wide tables of :func:`salesnb.present.tables.batch_table`): each
+    table :func:`rep_report` asks for, with the same arguments, for ``rep_id``
+    (else the first rep), without building the report: no peer figure is made
+    safe to show and no chart drawn, so matplotlib is not imported. The batch
+    runner calls this while its report template imports, and hands the tables to it."""
+    from salesnb.analysis.diagnosis import require_rep
+    from salesnb.analysis.forecasts import forecast_accuracy
+    from salesnb.analysis.history import stage_figures
+    from salesnb.analysis.metrics import metrics_over_time, metrics_table
+    from salesnb.analysis.scorecard import scorecard
+    from salesnb.analysis.value import value_cost
+    from salesnb.present.progress import previous_diagnoses
+
+    as_of = blank_to_none(as_of)
+    rep_id = rep_id or str(ds.reps["rep_id"].iloc[0])
+    require_rep(ds, rep_id)
+    span = parse_period(period, as_of=as_of)
+    batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
+    diagnoses_of(ds, [rep_id], period=span, as_of=as_of)
+    batch_table(scorecard, ds, period=span, as_of=as_of)
+    window = _trend_window(ds, span, TREND_QUARTERS)
+    batch_table(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
+    batch_table(value_cost, ds, period=span)
+    batch_table(forecast_accuracy, ds)
+    batch_table(data_checks, ds, period=span, as_of=as_of)
+    previous_diagnoses(ds, period=span, as_of=as_of, reps=[rep_id])  # what the page says changed since last period
+    if ds.opportunity_history is not None:
+        batch_table(stage_figures, ds, period=span)
 
 
 def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
     """What a batch of these pages computes and draws once, before its reports fork.
 
     The fork server (:mod:`salesnb.run.forkserver`) calls this on the batch's
-    data in its warm template: one rep's coaching report (:func:`warm_tables`;
-    the runner's memo keeps its tables, usually computed already by the runner),
+    data in its warm template: one rep's coaching report (:func:`rep_report`, its
+    tables those :func:`warm_tables` asks for: the runner's memo has them already),
     and its charts are drawn once and thrown away, so every fork
     finds the fonts loaded, the label sizes measured and blank
     figures of the charts' shapes made (:func:`salesnb.present.rep_charts.stock_figures`).
     No figure stays open and no setting changes.
     """
-    report = warm_tables(ds, period=period, as_of=as_of, rep_id=rep_id)
+    report = rep_report(ds, rep_id or str(ds.reps["rep_id"].iloc[0]), period=period, as_of=as_of)
     from salesnb.present import html, rep_charts
 
     def draw():
