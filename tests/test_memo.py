@@ -133,6 +133,7 @@ def test_a_batch_saves_every_table_its_rep_reports_share(tmp_path):
     names = sorted({key[0].__name__ for key, _ in entries})
     assert names == [
         "data_checks",
+        "diagnosed_reps",  # R01's own diagnosis, this period's and the last, read by its page
         "forecast_accuracy",
         "metrics_over_time",
         "metrics_table",

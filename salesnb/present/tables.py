@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["batch_table", "use_memo", "rep_diagnoses", "diagnoses_of", "data_checks"]
+__all__ = ["batch_table", "use_memo", "rep_diagnoses", "diagnoses_of", "diagnosed_reps", "data_checks"]
 
 #: The runner's memo (None: every table is computed); see :func:`use_memo`.
 _memo: Callable | None = None
@@ -54,14 +54,31 @@ def diagnoses_of(ds, rep_ids, *, period, as_of=None) -> list[dict]:
     """The diagnoses of ``rep_ids``, in their order in every rep's diagnoses: read
     off every rep's (:func:`rep_diagnoses`) when the runner's memo holds them (a
     batch of every rep), else only theirs made, once per set of reps (a ``--rep``
-    batch on a 10,000-rep source diagnoses its rep, not 10,000)."""
+    batch on a 10,000-rep source diagnoses its rep, not 10,000), and each one's
+    kept as that rep's own (a ``--rep`` batch's pages find theirs: the runner
+    diagnosed the batch's reps together for the queue)."""
     wanted = tuple(sorted({str(r) for r in rep_ids}))
+    chosen = set(wanted)
     peek = getattr(_memo, "peek", None)
     everyone = peek(rep_diagnoses, ds, period=period, as_of=as_of) if peek is not None else None
     if everyone is None:
+        known = peek(diagnosed_reps, ds, period=period, as_of=as_of) if peek is not None else None
+        if known and chosen <= set(known):
+            return [d for rep_id, d in known.items() if rep_id in chosen]
         everyone = batch_table(rep_diagnoses, ds, period=period, as_of=as_of, reps=wanted)
-    chosen = set(wanted)
+        remember = getattr(_memo, "remember", None)
+        if remember is not None:  # each of these reps' pages finds its own (one entry, whatever their number)
+            known = dict(known or {}) | {str(d["rep_id"]): d for d in everyone}
+            remember(diagnosed_reps, ds, known, period=period, as_of=as_of)
     return [d for d in everyone if str(d["rep_id"]) in chosen]
+
+
+def diagnosed_reps(ds, *, period, as_of=None) -> dict[str, dict]:
+    """The reps diagnosed so far for ``period`` under the runner's memo, by rep_id:
+    never computed (an empty dict), only remembered by :func:`diagnoses_of` when it
+    diagnoses several reps together (a ``--rep`` batch's queue), so that each of
+    those reps' pages reads its own instead of diagnosing again."""
+    return {}
 
 
 def data_checks(ds, *, period, as_of=None):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from salesnb.present.tables import use_memo
 
-__all__ = ["call", "clear", "install", "installed", "save", "load", "MAX_ENTRIES", "FILE"]
+__all__ = ["remember", "call", "clear", "install", "installed", "save", "load", "MAX_ENTRIES", "FILE"]
 
 MAX_ENTRIES = 64
 """At most this many tables are kept; the oldest used goes first."""
@@ -71,7 +71,22 @@ def peek(function, ds, **kwargs):
     return _copy(_MEMO[key])
 
 
-call.peek = peek  # the pages find it on the provider they were given (present.tables)
+def remember(function, ds, value, **kwargs) -> None:
+    """Keep ``value`` as what ``function(ds, **kwargs)`` answers, where the caller
+    knows it without computing it: :func:`salesnb.present.tables.diagnoses_of`
+    keeps each rep's diagnosis out of several reps' (a ``--rep`` batch's runner
+    diagnoses its reps together, and each rep's page then finds its own)."""
+    key = _call_key(function, ds, kwargs)
+    if key is None:
+        return
+    _MEMO[key] = _copy(value)
+    _MEMO.move_to_end(key)
+    while len(_MEMO) > MAX_ENTRIES:
+        _MEMO.popitem(last=False)
+
+
+call.peek = peek  # the pages find them on the provider they were given (present.tables)
+call.remember = remember
 
 
 def save(directory, fingerprint: str) -> int:
