@@ -51,3 +51,22 @@ def _span():
     from salesnb.analysis.periods import parse_period
 
     return parse_period("2025-Q4", as_of="2026-01-05")
+
+
+def test_a_batchs_only_rep_report_asks_for_no_warm_up_and_two_do(tmp_path):
+    """The template's warm-up draws a rep report's charts for the forks that follow it:
+    the only rep report of a batch (`--rep R05`) does not ask for it; each of two does."""
+    import json
+
+    from salesnb.run.execute import report_environment
+    from salesnb.run.prepare import BatchPlan
+
+    one = prepare_batch(SAMPLE, period="2025-Q4", as_of="2026-01-05", out=tmp_path / "one", reps=["R05"])
+    (job,) = one.to_run
+    assert job.warm_up is False and "rep_id" not in json.loads(report_environment(job)["SALESNB_PREWARM"])
+    assert [j.warm_up for j in one.jobs] == [False]  # the plan lists it as it runs
+    assert BatchPlan.from_dict(json.loads(json.dumps(one.to_dict()))).to_run[0].warm_up is False  # a scheduler's copy too
+    two = prepare_batch(SAMPLE, period="2025-Q4", as_of="2026-01-05", out=tmp_path / "two", reps=["R05", "R07"])
+    assert [j.warm_up for j in two.to_run] == [True, True]
+    assert [json.loads(report_environment(j)["SALESNB_PREWARM"])["rep_id"] for j in two.to_run] == ["R05", "R07"]
+    memo.clear()

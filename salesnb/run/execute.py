@@ -197,7 +197,7 @@ def report_environment(job: ReportJob) -> dict[str, str]:
     from salesnb.run.forkserver import PREWARM_ENV
 
     request = {k: job.parameters.get(k) for k in ("source", "mapping", "expectations", "period", "as_of")}
-    if job.kind == "rep_coaching":
+    if job.kind == "rep_coaching" and job.warm_up:  # naming the rep asks for the rep pages' warm-up
         request["rep_id"] = job.key
     return {CACHE_ENV: job.cache_dir, PREWARM_ENV: json.dumps(request, sort_keys=True)}
 

@@ -85,6 +85,7 @@ class ReportJob:
     cache_dir: str = ""
     input_key: str = ""
     warning: str = ""  # shown at the top of the page: old data (salesnb.analysis.periods.stale_data)
+    warm_up: bool = True  # a rep report: the template warms the rep pages up first (not for a batch's only one)
 
     def entry(self) -> dict:
         """The manifest fields that describe this report (not how it ran)."""

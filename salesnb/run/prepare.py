@@ -180,6 +180,9 @@ def prepare(
         else:
             to_run.append(job)
 
+    to_run = _warm_up_only_for_more(to_run)
+    running = {job.id: job for job in to_run}
+    planned = [running.get(job.id, job) for job in planned]  # the plan lists the jobs as they run
     kept: list[dict] = []
     if reps or teams:  # a partial batch: what it did not plan stays
         planned_ids = {job.id for job in planned}
@@ -241,6 +244,18 @@ def prepare(
         cache_dir=str(cache_dir),
         previous=previous_entries,
     )
+
+
+def _warm_up_only_for_more(to_run: list[ReportJob]) -> list[ReportJob]:
+    """The jobs, the batch's only rep report (say ``--rep R05``) marked ``warm_up=False``:
+    the template's warm-up draws a rep report's charts for the forks that follow
+    it, and none follows (on 10,000 reps it cost that page about 20 s)."""
+    from dataclasses import replace
+
+    reps = [job for job in to_run if job.kind == "rep_coaching"]
+    if len(reps) != 1:
+        return to_run
+    return [replace(job, warm_up=False) if job is reps[0] else job for job in to_run]
 
 
 def batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: list[ReportJob], *, everyone: bool = True) -> dict:
