@@ -54,9 +54,7 @@ def call(function, ds, **kwargs):
         _MEMO.move_to_end(key)
     except KeyError:
         result = function(ds, **kwargs)
-        _MEMO[key] = _copy(result)
-        while len(_MEMO) > MAX_ENTRIES:
-            _MEMO.popitem(last=False)
+        _keep(key, result)
     return _copy(result)
 
 
@@ -77,8 +75,12 @@ def remember(function, ds, value, **kwargs) -> None:
     keeps each rep's diagnosis out of several reps' (a ``--rep`` batch's runner
     diagnoses its reps together, and each rep's page then finds its own)."""
     key = _call_key(function, ds, kwargs)
-    if key is None:
-        return
+    if key is not None:
+        _keep(key, value)
+
+
+def _keep(key, value) -> None:
+    """A copy of ``value`` under ``key``, the most recently used; the least recently used go past MAX_ENTRIES."""
     _MEMO[key] = _copy(value)
     _MEMO.move_to_end(key)
     while len(_MEMO) > MAX_ENTRIES:
