@@ -111,33 +111,124 @@ def _runs(n: int, position: float) -> tuple[np.ndarray, np.ndarray]:
     """(start, stop) of every run of two or more of ``n`` sorted values holding a
     value next to ``position``, by start then stop."""
     low, high = int(math.floor(position)), int(math.ceil(position))
-    # only starts up to `high` and stops past `low`: a 5,000-peer team's full grid would be 25 M runs
     starts, stops = np.meshgrid(np.arange(min(high, n - 1) + 1), np.arange(low + 1, n + 1), indexing="ij")
     keep = stops >= starts + 2
     return starts[keep], stops[keep]
 
 
+#: Up to this many runs, :func:`_nearest_windows` orders them all at once (as cheap as
+#: anything at a hundred peers); more, it widens a distance around the usual figure.
+ALL_RUNS_UP_TO = 4096
+
+
 def _nearest_windows(values: np.ndarray, position: float) -> Iterator[float]:
     """:func:`_windows` one at a time, each mean computed only when asked for.
 
-    The order is found from running sums (one vectorised pass); runs whose
-    distances from the usual figure lie within rounding error of each other
-    are put in order by their exact means (``values[start:stop].mean()``),
-    ties kept in run order, so the sequence is :func:`_windows`' to the bit."""
+    The order is by distance from the usual figure of each run's mean from
+    running sums, ties in run order (start, then stop); runs whose distances
+    lie within rounding error of each other (``slack``, chained) form a group
+    put in order by their exact means (``values[start:stop].mean()``), ties
+    kept in run order, so the sequence is :func:`_windows`' to the bit.
+
+    Past :data:`ALL_RUNS_UP_TO` runs (a team of 5,000 has 25 million), the runs
+    are not all made: only those within a distance ``radius`` of the usual
+    figure (:func:`_runs_within`: a run's mean rises with its stop, so each
+    start's are one stretch of stops, found by bisection), ``radius`` doubled
+    each time those are used up. A group is given out when it is whole (a
+    farther run follows it, or none can come within slack of it), or as soon
+    as it holds more than :data:`EXACT_TIES` runs: a big group's order is the
+    distance order, however far it goes on. So the same means come in the
+    same order, from the few thousand runs nearest the usual figure."""
     n = len(values)
+    low, high = int(math.floor(position)), int(math.ceil(position))
     usual = float(np.interp(position, np.arange(n), values))
-    starts, stops = _runs(n, position)
-    if not len(starts):
+    starts = np.arange(min(high, n - 1) + 1)
+    first = np.maximum(low + 1, starts + 2)  # each start's first stop
+    starts, first = starts[first <= n], first[first <= n]
+    total = int((n + 1 - first).sum())
+    if not total:
         return
     if not np.isfinite(values).all():  # running sums of an infinity say nothing: every mean, exactly
+        starts, stops = _runs(n, position)
         means = [float(values[a:b].mean()) for a, b in zip(starts, stops)]
         yield from sorted(means, key=lambda m: abs(m - usual))
         return
     sums = np.concatenate(([0.0], np.cumsum(values)))
+    slack = 1e-9 * (float(np.abs(values).sum()) + abs(usual) + 1.0)  # far above a running sum's rounding error
+    if total <= ALL_RUNS_UP_TO:
+        yield from _windows_in_order(values, usual, slack, *_runs(n, position), sums)
+        return
+    # a running mean is off by at most n * eps * sum|v| (sequential sums); the margin is well above it
+    margin = slack + 4 * n * np.finfo("float64").eps * (float(np.abs(values).sum()) + abs(usual) + 1.0)
+    crossing = _first_at_least(sums, starts, first, n, usual)
+    nearest = np.full(len(starts), np.inf)
+    for b in (crossing - 1, crossing):
+        ok = (b >= first) & (b <= n)
+        at = np.clip(b, first, n)
+        nearest = np.where(ok, np.minimum(nearest, np.abs((sums[at] - sums[starts]) / (at - starts) - usual)), nearest)
+    radius = float(np.partition(nearest, min(31, len(nearest) - 1))[min(31, len(nearest) - 1)]) + 2 * slack
+    given = 0  # runs given out so far: the first `given` of every later, wider set, in the same order
+    while True:
+        a, b = _runs_within(sums, starts, first, n, usual, radius, margin)
+        running = (sums[b] - sums[a]) / (b - a)
+        near = np.abs(running - usual)
+        keep = near <= radius
+        order = np.lexsort((b[keep], a[keep], near[keep]))  # by distance, ties in run order
+        a, b, running, near = a[keep][order], b[keep][order], running[keep][order], near[keep][order]
+        whole = len(a) == total
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(near) > slack) + 1, [len(a)]))
+        for k in range(int(np.searchsorted(bounds, given, side="right")) - 1, len(bounds) - 1):
+            start, stop = int(bounds[k]), int(bounds[k + 1])
+            # a group is whole when a farther run follows it here, or none can come within slack of it
+            complete = whole or stop < len(a) or near[stop - 1] + 2 * slack <= radius
+            if stop - start > EXACT_TIES:  # a big group is in this order however far it goes on
+                for mean in running[given:stop]:
+                    yield float(mean)
+                given = stop
+            elif complete:
+                runs = np.lexsort((b[start:stop], a[start:stop])) + start
+                means = [float(values[a[i] : b[i]].mean()) for i in runs]
+                yield from sorted(means, key=lambda m: abs(m - usual))
+                given = stop
+            if not complete:
+                break
+        if whole:
+            return
+        radius *= 2
+
+
+def _first_at_least(sums: np.ndarray, starts: np.ndarray, first: np.ndarray, n: int, level: float) -> np.ndarray:
+    """For each start, the first stop from ``first`` to ``n`` whose running mean is
+    ``level`` or more (``n + 1``: none), by bisection over every start at once; the
+    running means of a start rise with its stop (to rounding error)."""
+    lo, hi = first - 1, np.full(len(starts), n + 1)
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            return hi
+        mid = np.where(open_, (lo + hi) // 2, first)
+        above = (sums[mid] - sums[starts]) / (mid - starts) >= level
+        hi = np.where(open_ & above, mid, hi)
+        lo = np.where(open_ & ~above, mid, lo)
+
+
+def _runs_within(sums, starts, first, n: int, usual: float, radius: float, margin: float):
+    """(start, stop) of every run whose running mean lies within ``radius + margin`` of
+    ``usual`` (with a few more), by start then stop: those within ``radius`` among them."""
+    lo = _first_at_least(sums, starts, first, n, usual - radius - margin)
+    hi = _first_at_least(sums, starts, first, n, np.nextafter(usual + radius + margin, np.inf))
+    counts = np.maximum(hi - lo, 0)
+    a = np.repeat(starts, counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return a, np.repeat(lo, counts) + offsets
+
+
+def _windows_in_order(values, usual: float, slack: float, starts, stops, sums) -> Iterator[float]:
+    """The means of runs (``starts``, ``stops``, in run order: all of them, or whole groups
+    of the nearest), group by group as :func:`_nearest_windows` says."""
     running = (sums[stops] - sums[starts]) / (stops - starts)
     near = np.abs(running - usual)
     order = np.argsort(near, kind="stable")
-    slack = 1e-9 * (float(np.abs(values).sum()) + abs(usual) + 1.0)  # far above a running sum's rounding error
     bounds = [0, *(np.flatnonzero(np.diff(near[order]) > slack) + 1).tolist(), len(order)]
     for first, last in zip(bounds[:-1], bounds[1:]):
         group = np.sort(order[first:last])  # run order: ties in distance keep it, as sorted() does
