@@ -252,9 +252,11 @@ def _peer_values(rng: np.random.Generator, n: int) -> np.ndarray:
 
 @pytest.fixture(params=["default", "lazy"])
 def lazy(request, monkeypatch):
-    """Run each comparison twice: as shipped, and with the distance search for every size."""
+    """Run each comparison twice: as shipped, and with a big team's paths for every size (the
+    distance search for windows, only the figures near a candidate formatted)."""
     if request.param == "lazy":
         monkeypatch.setattr(privacy, "ALL_RUNS_UP_TO", 0)
+        monkeypatch.setattr(privacy, "FORMAT_ALL_UP_TO", 0)
     return request.param
 
 

@@ -268,6 +268,10 @@ def _coarser(kind: str, usual: float, values: np.ndarray, figures: list[list[flo
         decade *= 10
 
 
+#: Up to this many colleagues' figures, :class:`_Sharing` formats them all at once.
+FORMAT_ALL_UP_TO = 500
+
+
 def _shown_counts(kind: str, figures: list[list[float]]) -> Counter:
     """Shown text -> how many colleagues have a figure shown so (each counted once): :func:`sharing` for every text at once."""
     counts: Counter = Counter()
@@ -282,6 +286,78 @@ def _shown_counts(kind: str, figures: list[list[float]]) -> Counter:
             seen.add(text)
         counts.update(seen)
     return counts
+
+
+class _Sharing:
+    """How many colleagues have a figure shown as a candidate is: :func:`sharing`, with every
+    colleague's figures sorted once (a team of 5,000's) and only those near the candidate formatted.
+
+    Two figures shown alike lie within one step of the shown precision
+    (:data:`STEPS`) of each other (for ``pct``, shown without its sign, of
+    each other or of the other's negative), so the figures farther than that
+    from the candidate are never formatted; each one formatted is kept by its
+    exact bits (-0.0 is not 0.0)."""
+
+    def __init__(self, kind: str, colleagues: Iterable):
+        self.kind = kind
+        plain = isinstance(colleagues, np.ndarray) and colleagues.ndim == 1 and colleagues.dtype.kind in "fiub"
+        self.colleagues = colleagues if plain else list(colleagues)
+        if plain:  # one number per colleague (a column of a table)
+            lengths, flat = np.ones(len(colleagues), dtype=np.int64), colleagues
+        else:
+            try:  # one number per colleague, or a few
+                nested = (list, tuple, set, np.ndarray)
+                lengths = [len(c) if isinstance(c, nested) else 1 for c in self.colleagues]
+                flat = [float(v) for c in self.colleagues for v in (c if isinstance(c, nested) else (c,))]
+            except (TypeError, ValueError):  # a value float() refuses (None in a list...): one colleague at a time
+                figures = self.figures()
+                lengths, flat = [len(f) for f in figures], [v for f in figures for v in f]
+        values = np.asarray(flat, dtype="float64")
+        owners = np.repeat(np.arange(len(lengths)), lengths)
+        present = ~np.isnan(values)
+        order = np.argsort(values[present], kind="stable")
+        self.values, self.owners = values[present][order], owners[present][order]
+        self.bits = self.values.view(np.int64)
+        self.texts: dict[int, str] = {}
+        self.width = 1.5 * STEPS.get(kind, 1.0)
+        # a hundred colleagues: every figure formatted up front, each candidate a look-up
+        self.counts = _shown_counts(kind, self.figures()) if len(self.values) <= FORMAT_ALL_UP_TO else None
+
+    def count(self, candidate: float) -> int:
+        """How many colleagues have a figure shown as ``candidate`` is (each counted once)."""
+        text = shown(self.kind, candidate)
+        if self.counts is not None:
+            return self.counts[text]
+        if math.isfinite(candidate):
+            width = self.width + 1e-9 * abs(candidate)
+            centres = (candidate, -candidate) if self.kind == "pct" else (candidate,)
+            spans = [
+                (
+                    int(np.searchsorted(self.values, c - width, side="left")),
+                    int(np.searchsorted(self.values, c + width, side="right")),
+                )
+                for c in centres
+            ]
+        else:
+            spans = [(0, len(self.values))]
+        owners = []
+        for lo, hi in spans:
+            if hi <= lo:
+                continue
+            distinct, where = np.unique(self.bits[lo:hi], return_inverse=True)
+            alike = np.array([self._shown(int(key)) == text for key in distinct], dtype=bool)
+            owners.append(self.owners[lo:hi][alike[where.reshape(-1)]])
+        return len(np.unique(np.concatenate(owners))) if owners else 0
+
+    def _shown(self, key: int) -> str:
+        text = self.texts.get(key)
+        if text is None:
+            text = self.texts[key] = shown(self.kind, float(np.int64(key).view(np.float64)))
+        return text
+
+    def figures(self) -> list[list[float]]:
+        """Each colleague's figures (:func:`_figures`)."""
+        return [_figures(c) for c in self.colleagues]
 
 
 def safe_quantile(
@@ -315,25 +391,35 @@ def safe_quantile(
 
     See the module docstring for the order in which figures are tried.
     """
-    peers = np.sort(np.asarray([float(v) for v in values if not is_missing(v)], dtype="float64"))
+    peers = np.sort(_present(values))
     if len(peers) < max(min_peers, 1):
         return None
-    figures = [_figures(c) for c in colleagues]
-    counts = _shown_counts(kind, figures)  # each colleague's figures formatted once, not once per candidate
     usual = float(np.percentile(peers, q * 100))
     position = q * (len(peers) - 1)
-    for candidate in _candidates(usual, peers, position, kind, figures):
-        n = counts[shown(kind, candidate)]
+    sharing_ = colleagues if isinstance(colleagues, _Sharing) else _Sharing(kind, colleagues)
+    for candidate in _candidates(usual, peers, position, kind, sharing_):
+        n = sharing_.count(candidate)
         if (n == 0 or n >= SHARED_BY) and _same_side(kind, candidate, usual, rep_value):
             return candidate
     return None
 
 
-def _candidates(usual: float, peers: np.ndarray, position: float, kind: str, figures: list) -> Iterator[float]:
+def _present(values: Sequence[float]) -> np.ndarray:
+    """``values`` as floats, the missing ones dropped."""
+    try:  # a team's column at once (None is NaN to numpy too)
+        numbers = np.asarray(values, dtype="float64")
+        if numbers.ndim == 1:
+            return numbers[~np.isnan(numbers)]
+    except (TypeError, ValueError):
+        pass
+    return np.asarray([float(v) for v in values if not is_missing(v)], dtype="float64")
+
+
+def _candidates(usual: float, peers: np.ndarray, position: float, kind: str, sharing_: _Sharing) -> Iterator[float]:
     """The figures :func:`safe_quantile` tries, in order, each made only when the one before is not safe."""
     yield usual
     yield from _nearest_windows(peers, position)
-    yield from _coarser(kind, usual, peers, figures)
+    yield from _coarser(kind, usual, peers, sharing_.figures())
 
 
 def safe_median(values: Sequence[float], colleagues: Iterable, kind: str, *, rep_value=None, min_peers: int = MIN_PEERS):
@@ -355,7 +441,7 @@ def safe_band(
     Each end is a :func:`safe_quantile`; the band is left out when either
     end is, or when the two ends do not hold ``median`` (the safe median
     shown beside it) between them, as shown."""
-    others = list(colleagues)
+    others = _Sharing(kind, colleagues)  # sorted once for both ends
     low = safe_quantile(values, 0.25, others, kind, rep_value=rep_value, min_peers=min_peers)
     high = safe_quantile(values, 0.75, others, kind, rep_value=rep_value, min_peers=min_peers)
     if low is None or high is None or low > high:
