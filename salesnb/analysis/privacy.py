@@ -300,10 +300,13 @@ class _Sharing:
 
     def __init__(self, kind: str, colleagues: Iterable):
         self.kind = kind
-        plain = isinstance(colleagues, np.ndarray) and colleagues.ndim == 1 and colleagues.dtype.kind in "fiub"
-        self.colleagues = colleagues if plain else list(colleagues)
-        if plain:  # one number per colleague (a column of a table)
-            lengths, flat = np.ones(len(colleagues), dtype=np.int64), colleagues
+        self.colleagues = colleagues if isinstance(colleagues, np.ndarray) else list(colleagues)
+        try:  # one number per colleague (a column of a table; None is NaN to numpy too)
+            flat = np.asarray(self.colleagues, dtype="float64")
+        except (TypeError, ValueError):  # a few figures each
+            flat = None
+        if flat is not None and flat.ndim == 1:
+            lengths = np.ones(len(flat), dtype=np.int64)
         else:
             try:  # one number per colleague, or a few
                 nested = (list, tuple, set, np.ndarray)
@@ -319,6 +322,7 @@ class _Sharing:
         self.values, self.owners = values[present][order], owners[present][order]
         self.bits = self.values.view(np.int64)
         self.texts: dict[int, str] = {}
+        self.by_text: dict[str, int] = {}  # the windows near a big team's median are shown alike, thousands of them
         self.width = 1.5 * STEPS.get(kind, 1.0)
         # a hundred colleagues: every figure formatted up front, each candidate a look-up
         self.counts = _shown_counts(kind, self.figures()) if len(self.values) <= FORMAT_ALL_UP_TO else None
@@ -328,6 +332,13 @@ class _Sharing:
         text = shown(self.kind, candidate)
         if self.counts is not None:
             return self.counts[text]
+        known = self.by_text.get(text)
+        if known is None:
+            known = self.by_text[text] = self._count(text, candidate)
+        return known
+
+    def _count(self, text: str, candidate: float) -> int:
+        """:meth:`count` of a text not asked before: the figures near ``candidate`` shown as ``text``."""
         if math.isfinite(candidate):
             width = self.width + 1e-9 * abs(candidate)
             centres = (candidate, -candidate) if self.kind == "pct" else (candidate,)
