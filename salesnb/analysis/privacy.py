@@ -268,7 +268,7 @@ def _coarser(kind: str, usual: float, values: np.ndarray, figures: list[list[flo
         decade *= 10
 
 
-#: Up to this many colleagues' figures, :class:`_Sharing` formats them all at once.
+#: Up to this many colleagues, :class:`_Sharing` formats all their figures at once.
 FORMAT_ALL_UP_TO = 500
 
 
@@ -301,6 +301,13 @@ class _Sharing:
     def __init__(self, kind: str, colleagues: Iterable):
         self.kind = kind
         self.colleagues = colleagues if isinstance(colleagues, np.ndarray) else list(colleagues)
+        self.by_text: dict[str, int] = {}  # the windows near a big team's median are shown alike, thousands of them
+        self.texts: dict[int, str] = {}
+        self.width = 1.5 * STEPS.get(kind, 1.0)
+        self.counts = None
+        if len(self.colleagues) <= FORMAT_ALL_UP_TO:  # a hundred colleagues: every figure formatted, each candidate a look-up
+            self.counts = _shown_counts(kind, self.figures())
+            return
         try:  # one number per colleague (a column of a table; None is NaN to numpy too)
             flat = np.asarray(self.colleagues, dtype="float64")
         except (TypeError, ValueError):  # a few figures each
@@ -321,11 +328,6 @@ class _Sharing:
         order = np.argsort(values[present], kind="stable")
         self.values, self.owners = values[present][order], owners[present][order]
         self.bits = self.values.view(np.int64)
-        self.texts: dict[int, str] = {}
-        self.by_text: dict[str, int] = {}  # the windows near a big team's median are shown alike, thousands of them
-        self.width = 1.5 * STEPS.get(kind, 1.0)
-        # a hundred colleagues: every figure formatted up front, each candidate a look-up
-        self.counts = _shown_counts(kind, self.figures()) if len(self.values) <= FORMAT_ALL_UP_TO else None
 
     def count(self, candidate: float) -> int:
         """How many colleagues have a figure shown as ``candidate`` is (each counted once)."""
