@@ -262,7 +262,6 @@ def lazy(request, monkeypatch):
 
 def test_the_windows_are_the_references_to_the_bit_on_thousands_of_small_inputs(lazy):
     rng = np.random.default_rng(16)
-    compared = 0
     for _ in range(1500):
         n = int(rng.integers(1, 30))
         values = _peer_values(rng, n)
@@ -272,8 +271,6 @@ def test_the_windows_are_the_references_to_the_bit_on_thousands_of_small_inputs(
             values.tolist(),
             position,
         )
-        compared += 1
-    assert compared == 1500
 
 
 def test_the_windows_are_the_references_where_exact_ties_switch(lazy):
@@ -313,11 +310,11 @@ def test_infinite_figures_keep_the_reference_order(lazy):
 
 
 def _colleagues(rng: np.random.Generator, values: np.ndarray) -> list:
-    """The peers (some with a second figure, some missing) and a few others."""
+    """The peers (some with a second figure, some missing: NaN or None) and a few others."""
     colleagues: list = []
     for v in values:
         pick = rng.integers(5)
-        colleagues.append([v, float(rng.choice(values))] if pick == 0 else np.nan if pick == 1 else v)
+        colleagues.append([v, float(rng.choice(values))] if pick == 0 else rng.choice([np.nan, None]) if pick == 1 else v)
     colleagues += [float(rng.choice(values)) + float(rng.integers(-1, 2)) for _ in range(int(rng.integers(0, 4)))]
     return colleagues
 
