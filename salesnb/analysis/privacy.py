@@ -111,33 +111,124 @@ def _runs(n: int, position: float) -> tuple[np.ndarray, np.ndarray]:
     """(start, stop) of every run of two or more of ``n`` sorted values holding a
     value next to ``position``, by start then stop."""
     low, high = int(math.floor(position)), int(math.ceil(position))
-    # only starts up to `high` and stops past `low`: a 5,000-peer team's full grid would be 25 M runs
     starts, stops = np.meshgrid(np.arange(min(high, n - 1) + 1), np.arange(low + 1, n + 1), indexing="ij")
     keep = stops >= starts + 2
     return starts[keep], stops[keep]
 
 
+#: Up to this many runs, :func:`_nearest_windows` orders them all at once (as cheap as
+#: anything at a hundred peers); more, it widens a distance around the usual figure.
+ALL_RUNS_UP_TO = 4096
+
+
 def _nearest_windows(values: np.ndarray, position: float) -> Iterator[float]:
     """:func:`_windows` one at a time, each mean computed only when asked for.
 
-    The order is found from running sums (one vectorised pass); runs whose
-    distances from the usual figure lie within rounding error of each other
-    are put in order by their exact means (``values[start:stop].mean()``),
-    ties kept in run order, so the sequence is :func:`_windows`' to the bit."""
+    The order is by distance from the usual figure of each run's mean from
+    running sums, ties in run order (start, then stop); runs whose distances
+    lie within rounding error of each other (``slack``, chained) form a group
+    put in order by their exact means (``values[start:stop].mean()``), ties
+    kept in run order, so the sequence is :func:`_windows`' to the bit.
+
+    Past :data:`ALL_RUNS_UP_TO` runs (a team of 5,000 has 25 million), the runs
+    are not all made: only those within a distance ``radius`` of the usual
+    figure (:func:`_runs_within`: a run's mean rises with its stop, so each
+    start's are one stretch of stops, found by bisection), ``radius`` doubled
+    each time those are used up. A group is given out when it is whole (a
+    farther run follows it, or none can come within slack of it), or as soon
+    as it holds more than :data:`EXACT_TIES` runs: a big group's order is the
+    distance order, however far it goes on. So the same means come in the
+    same order, from the few thousand runs nearest the usual figure."""
     n = len(values)
+    low, high = int(math.floor(position)), int(math.ceil(position))
     usual = float(np.interp(position, np.arange(n), values))
-    starts, stops = _runs(n, position)
-    if not len(starts):
+    starts = np.arange(min(high, n - 1) + 1)
+    first = np.maximum(low + 1, starts + 2)  # each start's first stop
+    starts, first = starts[first <= n], first[first <= n]
+    total = int((n + 1 - first).sum())
+    if not total:
         return
     if not np.isfinite(values).all():  # running sums of an infinity say nothing: every mean, exactly
+        starts, stops = _runs(n, position)
         means = [float(values[a:b].mean()) for a, b in zip(starts, stops)]
         yield from sorted(means, key=lambda m: abs(m - usual))
         return
     sums = np.concatenate(([0.0], np.cumsum(values)))
+    slack = 1e-9 * (float(np.abs(values).sum()) + abs(usual) + 1.0)  # far above a running sum's rounding error
+    if total <= ALL_RUNS_UP_TO:
+        yield from _windows_in_order(values, usual, slack, *_runs(n, position), sums)
+        return
+    # a running mean is off by at most n * eps * sum|v| (sequential sums); the margin is well above it
+    margin = slack + 4 * n * np.finfo("float64").eps * (float(np.abs(values).sum()) + abs(usual) + 1.0)
+    crossing = _first_at_least(sums, starts, first, n, usual)
+    nearest = np.full(len(starts), np.inf)
+    for b in (crossing - 1, crossing):
+        ok = (b >= first) & (b <= n)
+        at = np.clip(b, first, n)
+        nearest = np.where(ok, np.minimum(nearest, np.abs((sums[at] - sums[starts]) / (at - starts) - usual)), nearest)
+    radius = float(np.partition(nearest, min(31, len(nearest) - 1))[min(31, len(nearest) - 1)]) + 2 * slack
+    given = 0  # runs given out so far: the first `given` of every later, wider set, in the same order
+    while True:
+        a, b = _runs_within(sums, starts, first, n, usual, radius, margin)
+        running = (sums[b] - sums[a]) / (b - a)
+        near = np.abs(running - usual)
+        keep = near <= radius
+        order = np.lexsort((b[keep], a[keep], near[keep]))  # by distance, ties in run order
+        a, b, running, near = a[keep][order], b[keep][order], running[keep][order], near[keep][order]
+        whole = len(a) == total
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(near) > slack) + 1, [len(a)]))
+        for k in range(int(np.searchsorted(bounds, given, side="right")) - 1, len(bounds) - 1):
+            start, stop = int(bounds[k]), int(bounds[k + 1])
+            # a group is whole when a farther run follows it here, or none can come within slack of it
+            complete = whole or stop < len(a) or near[stop - 1] + 2 * slack <= radius
+            if stop - start > EXACT_TIES:  # a big group is in this order however far it goes on
+                for mean in running[given:stop]:
+                    yield float(mean)
+                given = stop
+            elif complete:
+                runs = np.lexsort((b[start:stop], a[start:stop])) + start
+                means = [float(values[a[i] : b[i]].mean()) for i in runs]
+                yield from sorted(means, key=lambda m: abs(m - usual))
+                given = stop
+            if not complete:
+                break
+        if whole:
+            return
+        radius *= 2
+
+
+def _first_at_least(sums: np.ndarray, starts: np.ndarray, first: np.ndarray, n: int, level: float) -> np.ndarray:
+    """For each start, the first stop from ``first`` to ``n`` whose running mean is
+    ``level`` or more (``n + 1``: none), by bisection over every start at once; the
+    running means of a start rise with its stop (to rounding error)."""
+    lo, hi = first - 1, np.full(len(starts), n + 1)
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            return hi
+        mid = np.where(open_, (lo + hi) // 2, first)
+        above = (sums[mid] - sums[starts]) / (mid - starts) >= level
+        hi = np.where(open_ & above, mid, hi)
+        lo = np.where(open_ & ~above, mid, lo)
+
+
+def _runs_within(sums, starts, first, n: int, usual: float, radius: float, margin: float):
+    """(start, stop) of every run whose running mean lies within ``radius + margin`` of
+    ``usual`` (with a few more), by start then stop: those within ``radius`` among them."""
+    lo = _first_at_least(sums, starts, first, n, usual - radius - margin)
+    hi = _first_at_least(sums, starts, first, n, np.nextafter(usual + radius + margin, np.inf))
+    counts = np.maximum(hi - lo, 0)
+    a = np.repeat(starts, counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return a, np.repeat(lo, counts) + offsets
+
+
+def _windows_in_order(values, usual: float, slack: float, starts, stops, sums) -> Iterator[float]:
+    """The means of runs (``starts``, ``stops``, in run order: all of them, or whole groups
+    of the nearest), group by group as :func:`_nearest_windows` says."""
     running = (sums[stops] - sums[starts]) / (stops - starts)
     near = np.abs(running - usual)
     order = np.argsort(near, kind="stable")
-    slack = 1e-9 * (float(np.abs(values).sum()) + abs(usual) + 1.0)  # far above a running sum's rounding error
     bounds = [0, *(np.flatnonzero(np.diff(near[order]) > slack) + 1).tolist(), len(order)]
     for first, last in zip(bounds[:-1], bounds[1:]):
         group = np.sort(order[first:last])  # run order: ties in distance keep it, as sorted() does
@@ -177,6 +268,10 @@ def _coarser(kind: str, usual: float, values: np.ndarray, figures: list[list[flo
         decade *= 10
 
 
+#: Up to this many colleagues, :class:`_Sharing` formats all their figures at once.
+FORMAT_ALL_UP_TO = 500
+
+
 def _shown_counts(kind: str, figures: list[list[float]]) -> Counter:
     """Shown text -> how many colleagues have a figure shown so (each counted once): :func:`sharing` for every text at once."""
     counts: Counter = Counter()
@@ -191,6 +286,91 @@ def _shown_counts(kind: str, figures: list[list[float]]) -> Counter:
             seen.add(text)
         counts.update(seen)
     return counts
+
+
+class _Sharing:
+    """How many colleagues have a figure shown as a candidate is: :func:`sharing`, with every
+    colleague's figures sorted once (a team of 5,000's) and only those near the candidate formatted.
+
+    Two figures shown alike lie within one step of the shown precision
+    (:data:`STEPS`) of each other (for ``pct``, shown without its sign, of
+    each other or of the other's negative), so the figures farther than that
+    from the candidate are never formatted; each one formatted is kept by its
+    exact bits (-0.0 is not 0.0)."""
+
+    def __init__(self, kind: str, colleagues: Iterable):
+        self.kind = kind
+        self.colleagues = colleagues if isinstance(colleagues, np.ndarray) else list(colleagues)
+        self.by_text: dict[str, int] = {}  # the windows near a big team's median are shown alike, thousands of them
+        self.texts: dict[int, str] = {}
+        self.width = 1.5 * STEPS.get(kind, 1.0)
+        self.counts = None
+        if len(self.colleagues) <= FORMAT_ALL_UP_TO:  # a hundred colleagues: every figure formatted, each candidate a look-up
+            self.counts = _shown_counts(kind, self.figures())
+            return
+        try:  # one number per colleague (a column of a table; None is NaN to numpy too)
+            flat = np.asarray(self.colleagues, dtype="float64")
+        except (TypeError, ValueError):  # a few figures each
+            flat = None
+        if flat is not None and flat.ndim == 1:
+            lengths = np.ones(len(flat), dtype=np.int64)
+        else:
+            try:  # one number per colleague, or a few
+                nested = (list, tuple, set, np.ndarray)
+                lengths = [len(c) if isinstance(c, nested) else 1 for c in self.colleagues]
+                flat = [float(v) for c in self.colleagues for v in (c if isinstance(c, nested) else (c,))]
+            except (TypeError, ValueError):  # a value float() refuses (None in a list...): one colleague at a time
+                figures = self.figures()
+                lengths, flat = [len(f) for f in figures], [v for f in figures for v in f]
+        values = np.asarray(flat, dtype="float64")
+        owners = np.repeat(np.arange(len(lengths)), lengths)
+        present = ~np.isnan(values)
+        order = np.argsort(values[present], kind="stable")
+        self.values, self.owners = values[present][order], owners[present][order]
+        self.bits = self.values.view(np.int64)
+
+    def count(self, candidate: float) -> int:
+        """How many colleagues have a figure shown as ``candidate`` is (each counted once)."""
+        text = shown(self.kind, candidate)
+        if self.counts is not None:
+            return self.counts[text]
+        known = self.by_text.get(text)
+        if known is None:
+            known = self.by_text[text] = self._count(text, candidate)
+        return known
+
+    def _count(self, text: str, candidate: float) -> int:
+        """:meth:`count` of a text not asked before: the figures near ``candidate`` shown as ``text``."""
+        if math.isfinite(candidate):
+            width = self.width + 1e-9 * abs(candidate)
+            centres = (candidate, -candidate) if self.kind == "pct" else (candidate,)
+            spans = [
+                (
+                    int(np.searchsorted(self.values, c - width, side="left")),
+                    int(np.searchsorted(self.values, c + width, side="right")),
+                )
+                for c in centres
+            ]
+        else:
+            spans = [(0, len(self.values))]
+        owners = []
+        for lo, hi in spans:
+            if hi <= lo:
+                continue
+            distinct, where = np.unique(self.bits[lo:hi], return_inverse=True)
+            alike = np.array([self._shown(int(key)) == text for key in distinct], dtype=bool)
+            owners.append(self.owners[lo:hi][alike[where.reshape(-1)]])
+        return len(np.unique(np.concatenate(owners))) if owners else 0
+
+    def _shown(self, key: int) -> str:
+        text = self.texts.get(key)
+        if text is None:
+            text = self.texts[key] = shown(self.kind, float(np.int64(key).view(np.float64)))
+        return text
+
+    def figures(self) -> list[list[float]]:
+        """Each colleague's figures (:func:`_figures`)."""
+        return [_figures(c) for c in self.colleagues]
 
 
 def safe_quantile(
@@ -224,25 +404,35 @@ def safe_quantile(
 
     See the module docstring for the order in which figures are tried.
     """
-    peers = np.sort(np.asarray([float(v) for v in values if not is_missing(v)], dtype="float64"))
+    peers = np.sort(_present(values))
     if len(peers) < max(min_peers, 1):
         return None
-    figures = [_figures(c) for c in colleagues]
-    counts = _shown_counts(kind, figures)  # each colleague's figures formatted once, not once per candidate
     usual = float(np.percentile(peers, q * 100))
     position = q * (len(peers) - 1)
-    for candidate in _candidates(usual, peers, position, kind, figures):
-        n = counts[shown(kind, candidate)]
+    sharing_ = colleagues if isinstance(colleagues, _Sharing) else _Sharing(kind, colleagues)
+    for candidate in _candidates(usual, peers, position, kind, sharing_):
+        n = sharing_.count(candidate)
         if (n == 0 or n >= SHARED_BY) and _same_side(kind, candidate, usual, rep_value):
             return candidate
     return None
 
 
-def _candidates(usual: float, peers: np.ndarray, position: float, kind: str, figures: list) -> Iterator[float]:
+def _present(values: Sequence[float]) -> np.ndarray:
+    """``values`` as floats, the missing ones dropped."""
+    try:  # a team's column at once (None is NaN to numpy too)
+        numbers = np.asarray(values, dtype="float64")
+        if numbers.ndim == 1:
+            return numbers[~np.isnan(numbers)]
+    except (TypeError, ValueError):
+        pass
+    return np.asarray([float(v) for v in values if not is_missing(v)], dtype="float64")
+
+
+def _candidates(usual: float, peers: np.ndarray, position: float, kind: str, sharing_: _Sharing) -> Iterator[float]:
     """The figures :func:`safe_quantile` tries, in order, each made only when the one before is not safe."""
     yield usual
     yield from _nearest_windows(peers, position)
-    yield from _coarser(kind, usual, peers, figures)
+    yield from _coarser(kind, usual, peers, sharing_.figures())
 
 
 def safe_median(values: Sequence[float], colleagues: Iterable, kind: str, *, rep_value=None, min_peers: int = MIN_PEERS):
@@ -264,7 +454,7 @@ def safe_band(
     Each end is a :func:`safe_quantile`; the band is left out when either
     end is, or when the two ends do not hold ``median`` (the safe median
     shown beside it) between them, as shown."""
-    others = list(colleagues)
+    others = _Sharing(kind, colleagues)  # sorted once for both ends
     low = safe_quantile(values, 0.25, others, kind, rep_value=rep_value, min_peers=min_peers)
     high = safe_quantile(values, 0.75, others, kind, rep_value=rep_value, min_peers=min_peers)
     if low is None or high is None or low > high:
