@@ -117,7 +117,7 @@ def test_a_report_worker_names_the_batch_cache_without_importing_pandas():
     code = (
         "import json, sys\nfrom types import SimpleNamespace\nimport salesnb.run.worker_preload\n"
         "from salesnb.run.execute import report_environment\n"
-        "job = SimpleNamespace(cache_dir='/c', kind='rep_coaching', key='R01', parameters={'period': '2025', 'as_of': '2026-01-05', 'source': 's'})\n"
+        "job = SimpleNamespace(cache_dir='/c', kind='rep_coaching', key='R01', warm_up=True, parameters={'period': '2025', 'as_of': '2026-01-05', 'source': 's'})\n"
         "env = report_environment(job)\n"
         "print(json.dumps([env, 'pandas' in sys.modules]))\n"
     )
