@@ -64,6 +64,7 @@ from salesnb.analysis.deals import (
     unique_deals,
     win_rate,
 )
+from salesnb.analysis.derived import derived
 from salesnb.analysis.expectations import quota_table
 from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecast_in_period, monthly_won
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
@@ -276,7 +277,10 @@ class _MetricsContext:
             self.customer_label = pd.Series(customers[self.column].array, index=customers["customer_id"])
         self.deals = self._label_deals(ds.opportunities if ds.keys_unique else unique_deals(ds.opportunities))
         self.deal_codes = pd.factorize(self.deals[self.column], use_na_sentinel=False)
-        self.raw_book = customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
+        # what every grouping and period reads the same: made once per batch snapshot
+        self.raw_book = derived(
+            ds, "customer_book", lambda: customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
+        )
         self.pushes = close_date_pushes(ds) if ds.opportunity_history is not None else None
         self.book = self.raw_book.assign(**{self.column: self._label_book(self.raw_book)}) if by != "rep" else self.raw_book
 
@@ -286,7 +290,8 @@ class _MetricsContext:
         worked out when the contacts are counted (not beside every other
         part of the table), then kept for the next period."""
         if self._first_contact is None:
-            self._first_contact = first_contact_mask(len(self.activities), first_contact_positions(self.activities))
+            first = derived(self.ds, "first_contact_positions", lambda: first_contact_positions(self.activities))
+            self._first_contact = first_contact_mask(len(self.activities), first)
         return self._first_contact
 
     # -- labels --------------------------------------------------------------
@@ -483,9 +488,9 @@ class _MetricsContext:
             return empty
         if self.by not in _REP_GROUPS:
             return empty
-        if self._accuracy is None:  # every forecast against its actual, and the won revenue by month, once for all the periods
-            self._accuracy = forecast_accuracy(self.ds)
-            self._monthly = monthly_won(self.ds.opportunities)
+        if self._accuracy is None:  # every forecast against its actual, and the won revenue by month: once per snapshot
+            self._accuracy = derived(self.ds, "forecast_accuracy", lambda: forecast_accuracy(self.ds))
+            self._monthly = derived(self.ds, "monthly_won", lambda: monthly_won(self.ds.opportunities))
         per_rep = forecast_in_period(self.ds, period=period, accuracy=self._accuracy, monthly=self._monthly)
         if self.by != "rep":
             per_rep[col] = self._from_reps(per_rep["rep_id"])
