@@ -86,3 +86,30 @@ def test_a_segment_of_a_snapshot_keeps_its_own_tables(ds, monkeypatch):
         ("O3", 61.0),
     ]
     assert len(close_date_pushes(ds)) == 5 and len(made) == 2  # the source's, then the segment's
+
+
+def test_the_diagnosis_and_the_data_checks_share_their_flags(monkeypatch):
+    from pathlib import Path
+
+    import salesnb
+    from salesnb.analysis import quality
+    from salesnb.analysis.quality import quality_flags
+
+    calls = []
+    original = quality.padded_activity
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("period"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(quality, "padded_activity", counted)
+    sample = salesnb.load(Path(__file__).resolve().parent.parent / "data" / "sample")
+    sample.snapshot = True
+    diagnoses = diagnose(sample, period="2025")
+    flags = quality_flags(sample, period="2025")
+    assert len(calls) == 1  # made once for the diagnoses and the checks of 2025
+    padded = sorted(flags.loc[flags["flag"] == "padded_activity", "rep_id"])
+    assert padded == sorted(d["rep_id"] for d in diagnoses if "padded_activity" in d["flags"])
+    assert padded == ["R06"]  # the sample's padder (tests/test_sample.py)
+    quality_flags(sample, period="2025-Q4")  # another period: its own
+    assert len(calls) == 2

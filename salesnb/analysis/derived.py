@@ -30,9 +30,10 @@ def shareable(ds) -> bool:
     return bool(getattr(ds, "snapshot", False)) and hasattr(ds, "__weakref__")
 
 
-def derived(ds, name: str, make: Callable):
-    """``make()``, made once per snapshot ``ds`` under ``name`` (every call on any
-    other dataset makes it again); a frame comes as a shallow copy."""
+def derived(ds, name, make: Callable):
+    """``make()``, made once per snapshot ``ds`` under ``name`` (any hashable: a
+    table's name, with its period where it has one); every call on any other
+    dataset makes it again. A frame comes as a shallow copy."""
     if not shareable(ds):
         return make()
     kept = _KEPT.get(id(ds))
