@@ -66,7 +66,7 @@ from salesnb.analysis.deals import (
 )
 from salesnb.analysis.derived import derived
 from salesnb.analysis.expectations import quota_table
-from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecast_in_period, monthly_won
+from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecasts_in_periods, monthly_won
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
 from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics, push_positions
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
@@ -337,7 +337,8 @@ class _MetricsContext:
         position in ``periods``), and each one's notes. Each part is made per period
         (what the period counts), then laid on the groups, and the table finished,
         once for all the periods."""
-        made = [self._parts(period, as_of) for period in periods]
+        forecasts = self._forecasts(periods)  # every period's forecasts per rep in one pass
+        made = [self._parts(period, as_of, forecast) for period, forecast in zip(periods, forecasts)]
         table = self._frame([parts for parts, _ in made])
         by_tier = tiers_known(self.customers)
         col = self.column
@@ -372,7 +373,7 @@ class _MetricsContext:
         out = table[["_period", *front, *METRICS, *EXTRAS]].reset_index(drop=True)
         return out, [notes for _, notes in made]
 
-    def _parts(self, period: Period, as_of=None) -> tuple[list[pd.DataFrame], list[str]]:
+    def _parts(self, period: Period, as_of=None, forecast: pd.DataFrame | None = None) -> tuple[list[pd.DataFrame], list[str]]:
         """What ``period`` counts, part by part, each with the group column; and its notes."""
         col, by = self.column, (self.column,)
         notes: list[str] = []
@@ -394,7 +395,7 @@ class _MetricsContext:
             notes.append(NO_TIERS_NOTE)
         parts.append(self._quota(period, notes, as_of))
         parts.append(self._value(period))
-        parts.append(self._forecast(period, notes))
+        parts.append(self._forecast(forecast, notes))
         if self.activities is not None:
             parts.append(self._contacts(period))
         if self.pushes is not None:
@@ -474,7 +475,18 @@ class _MetricsContext:
         value = value_cost(self.ds, period=period, by=self.by, _book=self.raw_book)
         return value[[self.column, "clv", "value_cost_ratio", "clv_source"]]
 
-    def _forecast(self, period: Period, notes: list[str]) -> pd.DataFrame:
+    def _forecasts(self, periods: list[Period]) -> list[pd.DataFrame | None]:
+        """Each period's forecasts per rep (:func:`forecasts_in_periods`), all in one
+        pass; None for each without a forecasts table or for groups of customers."""
+        if self.ds.forecasts is None or self.by not in _REP_GROUPS:
+            return [None] * len(periods)
+        if self._accuracy is None:  # every forecast against its actual, and the won revenue by month: once per snapshot
+            self._accuracy = derived(self.ds, "forecast_accuracy", lambda: forecast_accuracy(self.ds))
+            self._monthly = derived(self.ds, "monthly_won", lambda: monthly_won(self.ds.opportunities))
+        return forecasts_in_periods(self.ds, periods, accuracy=self._accuracy, monthly=self._monthly)
+
+    def _forecast(self, per_rep: pd.DataFrame | None, notes: list[str]) -> pd.DataFrame:
+        """A period's forecast part from its forecasts per rep (:meth:`_forecasts`)."""
         col = self.column
         empty = pd.DataFrame(
             {
@@ -486,12 +498,8 @@ class _MetricsContext:
         if self.ds.forecasts is None:
             notes.append(self.ds.missing("forecasts"))
             return empty
-        if self.by not in _REP_GROUPS:
+        if self.by not in _REP_GROUPS or per_rep is None:
             return empty
-        if self._accuracy is None:  # every forecast against its actual, and the won revenue by month: once per snapshot
-            self._accuracy = derived(self.ds, "forecast_accuracy", lambda: forecast_accuracy(self.ds))
-            self._monthly = derived(self.ds, "monthly_won", lambda: monthly_won(self.ds.opportunities))
-        per_rep = forecast_in_period(self.ds, period=period, accuracy=self._accuracy, monthly=self._monthly)
         if self.by != "rep":
             per_rep[col] = self._from_reps(per_rep["rep_id"])
             per_rep = (
