@@ -188,7 +188,10 @@ def metrics_table(
         enable it and ``table.attrs["period"]`` holds the Period.
     """
     period = _resolve_period(ds, period, as_of)
-    table = _MetricsContext(ds, by).table(period, as_of=as_of)
+    # once per batch snapshot and arguments: the scorecard, the training page and the
+    # pages' own tables ask for the same (a copy each; any other dataset: made each call)
+    key = ("metrics_table", by, period.label, period.start, period.end, None if as_of is None else str(as_of))
+    table = derived(ds, key, lambda: _context(ds, by).table(period, as_of=as_of))
     release_arrow_memory()  # the lookups' scratch space does not stay under the next computation
     return table
 
@@ -240,7 +243,7 @@ def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None,
     )
     notes = []
     periods = periods_between(start, end, freq)
-    table, said = _MetricsContext(ds, by).tables(periods, as_of=as_of)  # every period's rows, made together
+    table, said = _context(ds, by).tables(periods, as_of=as_of)  # every period's rows, made together
     for period_notes in said:
         notes += [n for n in period_notes if n not in notes]
     at = table.pop("_period").to_numpy()
@@ -248,6 +251,14 @@ def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None,
     out = out[["period", "period_start", *[c for c in out.columns if c not in ("period", "period_start")]]]
     out.attrs["notes"] = notes
     return out
+
+
+def _context(ds, by: str) -> _MetricsContext:
+    """The metrics context of ``ds`` by ``by``: one per batch snapshot and grouping
+    (every period's metrics of a batch read its labels, pushes and quota tables), else a new one."""
+    if by not in GROUPINGS:
+        raise InputError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+    return derived(ds, ("metrics_context", by), lambda: _MetricsContext(ds, by))
 
 
 class _MetricsContext:
