@@ -113,3 +113,27 @@ def test_the_diagnosis_and_the_data_checks_share_their_flags(monkeypatch):
     assert padded == ["R06"]  # the sample's padder (tests/test_sample.py)
     quality_flags(sample, period="2025-Q4")  # another period: its own
     assert len(calls) == 2
+
+
+def test_a_snapshots_metrics_table_is_made_once_and_each_caller_gets_a_copy(ds, monkeypatch):
+    from salesnb.analysis import metrics
+
+    calls = []
+    original = metrics.deal_flags
+
+    def counted(deals, period):
+        calls.append(period.label)
+        return original(deals, period)
+
+    monkeypatch.setattr(metrics, "deal_flags", counted)
+    ds.snapshot = True
+    first = metrics_table(ds, by="rep", period="2025-Q1")
+    first["won"] = 99  # a caller's own copy
+    (r1,) = [d for d in diagnose(ds, period="2025-Q1") if d["rep_id"] == "R1"]  # makes no table again
+    again = metrics_table(ds, by="rep", period="2025-Q1").set_index("rep_id")
+    # Q1: R1 won O1 (03-01), R2 lost O4 (02-05)
+    assert again.loc["R1", ["won", "lost"]].tolist() == [1, 0] and again.loc["R2", ["won", "lost"]].tolist() == [0, 1]
+    assert r1["closed"] == 1
+    assert calls == ["2025-Q1"]
+    metrics_table(ds, by="rep", period="2025-Q2")  # another period: its own
+    assert calls == ["2025-Q1", "2025-Q2"]
