@@ -178,7 +178,7 @@ def diagnose(
     from salesnb.analysis.actions import add_actions
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.periods import parse_period
-    from salesnb.analysis.quality import padded_activity, stale_pipeline
+    from salesnb.analysis.quality import advice_records
 
     if rep is not None:
         require_rep(ds, rep)
@@ -186,10 +186,7 @@ def diagnose(
     table = metrics_table(ds, by="rep", period=span, as_of=as_of) if metrics is None else metrics
     table = with_active_share(table, ds.reps, span)
     flagged: dict[str, list[str]] = {}
-    records = []
-    if ds.activities is not None:
-        records += padded_activity(ds.activities, period=span)
-    records += stale_pipeline(ds.opportunities, ds.activities, reference=span.end)
+    records = advice_records(ds, period=span, reference=span.end)  # the data checks read the same (once per snapshot)
     for record in records:
         flagged.setdefault(record["rep_id"], []).append(record["flag"])
     wanted = None

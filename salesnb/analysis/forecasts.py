@@ -48,6 +48,7 @@ __all__ = [
     "forecast_bias",
     "forecast_habit",
     "forecast_in_period",
+    "forecasts_in_periods",
     "monthly_won",
 ]
 
@@ -247,6 +248,41 @@ def forecast_in_period(
     )
     out["forecast_error_pct"] = error_pct(out["forecast_amount"], out["actual"]).to_numpy()
     return out
+
+
+def forecasts_in_periods(ds, periods, *, accuracy: pd.DataFrame, monthly: pd.DataFrame | None = None) -> list[pd.DataFrame]:
+    """:func:`forecast_in_period` of each of ``periods`` (resolved Periods), with the
+    given ``accuracy`` (:func:`forecast_accuracy` of ``ds`` for no period) and
+    ``monthly``: each period's forecasts picked and their actuals summed over them as
+    :func:`forecast_in_period` sums them, then the coarsest forecasts of every rep and
+    period chosen and summed in one groupby by period and rep (each group's rows in the
+    order one period's groupby reads them: the same sums, to the bit)."""
+    columns = ["rep_id", "forecasts", "forecast_amount", "actual", "forecast_error_pct"]
+    starts, ends = accuracy["period_start"], accuracy["period_end"]
+    pieces = []
+    for i, window in enumerate(periods):
+        inside = accuracy[((starts >= window.start) & (ends <= window.end)).to_numpy()].reset_index(drop=True)
+        if len(inside):
+            # summed over this period's rows only, as forecast_in_period sums them
+            pieces.append(inside.assign(actual=_actuals(ds.opportunities, inside, monthly=monthly), _period=i))
+    made = [_empty(columns) for _ in periods]
+    if not pieces:
+        return made
+    stacked = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+    rank = stacked["kind"].map(_KIND_RANK)
+    keys = [stacked["_period"], stacked["rep_id"]]
+    coarsest = rank.groupby(keys, observed=True).transform("max")
+    used = stacked[(rank == coarsest).to_numpy()]
+    out = (
+        used.groupby(["_period", "rep_id"], sort=True, observed=True)
+        .agg(forecasts=("period", "size"), forecast_amount=("forecast_amount", "sum"), actual=("actual", "sum"))
+        .reset_index()
+    )
+    out["forecast_error_pct"] = error_pct(out["forecast_amount"], out["actual"]).to_numpy()
+    at = out.pop("_period").to_numpy()
+    for i in np.unique(at):
+        made[int(i)] = out[at == i].reset_index(drop=True)
+    return made
 
 
 def error_pct(forecast, actual) -> pd.Series:

@@ -83,6 +83,13 @@ _DAY = np.timedelta64(1, "D")
 
 
 def _moves(ds: Dataset) -> dict:
+    """:func:`_history_moves`, once per batch snapshot (read, never changed)."""
+    from salesnb.analysis.derived import derived
+
+    return derived(ds, "history_moves", lambda: _history_moves(ds))
+
+
+def _history_moves(ds: Dataset) -> dict:
     """The history rows of known opportunities as numpy arrays, sorted by
     opportunity, then ``changed_at``, then file order: ``deal`` (position in
     opportunities), ``changed_at``, ``first`` (the deal's first row),
@@ -145,7 +152,15 @@ def _carried(known: np.ndarray, start: np.ndarray, values: np.ndarray) -> np.nda
 def close_date_pushes(ds: Dataset) -> pd.DataFrame:
     """Every push of an expected close date: ``opportunity_id, rep_id,
     changed_at, from_date, to_date, days`` (days the date moved out), by
-    opportunity and time. Empty without the history table."""
+    opportunity and time. Empty without the history table. Made once per
+    batch snapshot (:func:`salesnb.analysis.derived.derived`): the metrics of
+    each period, the diagnoses' deals and the data checks all read it."""
+    from salesnb.analysis.derived import derived
+
+    return derived(ds, "close_date_pushes", lambda: _close_date_pushes(ds))
+
+
+def _close_date_pushes(ds: Dataset) -> pd.DataFrame:
     columns = ["opportunity_id", "rep_id", "changed_at", "from_date", "to_date", "days"]
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)
@@ -212,6 +227,13 @@ def push_metrics(
 
 
 def _entries(ds: Dataset) -> dict:
+    """:func:`_stage_entries`, once per batch snapshot (read, never changed)."""
+    from salesnb.analysis.derived import derived
+
+    return derived(ds, "stage_entries", lambda: _stage_entries(ds))
+
+
+def _stage_entries(ds: Dataset) -> dict:
     """The stage entries as numpy arrays (see :func:`stage_stays`): ``deal``,
     ``stage`` (codes into ``stage_names``), ``entered_at``, ``left_at``,
     ``closes``, ``step``, ``lost_from``; and ``opportunity_ids`` by deal."""
@@ -249,7 +271,14 @@ def stage_stays(ds: Dataset) -> pd.DataFrame:
     """Every stage entry: ``opportunity_id, rep_id, stage, entered_at,
     left_at`` (NaT: still in it), ``closes`` (the entry is the deal's close:
     no stay) and ``days`` (the stay's length; NaN while it runs or for a
-    close), by opportunity and time. Empty without the history table."""
+    close), by opportunity and time. Empty without the history table.
+    Made once per batch snapshot (:func:`salesnb.analysis.derived.derived`)."""
+    from salesnb.analysis.derived import derived
+
+    return derived(ds, "stage_stays", lambda: _stage_stays(ds))
+
+
+def _stage_stays(ds: Dataset) -> pd.DataFrame:
     columns = ["opportunity_id", "rep_id", "stage", "entered_at", "left_at", "closes", "days", "step", "lost_from"]
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)

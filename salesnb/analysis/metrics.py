@@ -64,8 +64,9 @@ from salesnb.analysis.deals import (
     unique_deals,
     win_rate,
 )
+from salesnb.analysis.derived import derived
 from salesnb.analysis.expectations import quota_table
-from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecast_in_period, monthly_won
+from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecasts_in_periods, monthly_won
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
 from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics, push_positions
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
@@ -187,7 +188,10 @@ def metrics_table(
         enable it and ``table.attrs["period"]`` holds the Period.
     """
     period = _resolve_period(ds, period, as_of)
-    table = _MetricsContext(ds, by).table(period, as_of=as_of)
+    # once per batch snapshot and arguments: the scorecard, the training page and the
+    # pages' own tables ask for the same (a copy each; any other dataset: made each call)
+    key = ("metrics_table", by, period.label, period.start, period.end, None if as_of is None else str(as_of))
+    table = derived(ds, key, lambda: _context(ds, by).table(period, as_of=as_of))
     release_arrow_memory()  # the lookups' scratch space does not stay under the next computation
     return table
 
@@ -239,7 +243,7 @@ def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None,
     )
     notes = []
     periods = periods_between(start, end, freq)
-    table, said = _MetricsContext(ds, by).tables(periods, as_of=as_of)  # every period's rows, made together
+    table, said = _context(ds, by).tables(periods, as_of=as_of)  # every period's rows, made together
     for period_notes in said:
         notes += [n for n in period_notes if n not in notes]
     at = table.pop("_period").to_numpy()
@@ -247,6 +251,14 @@ def metrics_over_time(ds, *, by: str = "rep", freq: str = "quarter", start=None,
     out = out[["period", "period_start", *[c for c in out.columns if c not in ("period", "period_start")]]]
     out.attrs["notes"] = notes
     return out
+
+
+def _context(ds, by: str) -> _MetricsContext:
+    """The metrics context of ``ds`` by ``by``: one per batch snapshot and grouping
+    (every period's metrics of a batch read its labels, pushes and quota tables), else a new one."""
+    if by not in GROUPINGS:
+        raise InputError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+    return derived(ds, ("metrics_context", by), lambda: _MetricsContext(ds, by))
 
 
 class _MetricsContext:
@@ -276,7 +288,10 @@ class _MetricsContext:
             self.customer_label = pd.Series(customers[self.column].array, index=customers["customer_id"])
         self.deals = self._label_deals(ds.opportunities if ds.keys_unique else unique_deals(ds.opportunities))
         self.deal_codes = pd.factorize(self.deals[self.column], use_na_sentinel=False)
-        self.raw_book = customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
+        # what every grouping and period reads the same: made once per batch snapshot
+        self.raw_book = derived(
+            ds, "customer_book", lambda: customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
+        )
         self.pushes = close_date_pushes(ds) if ds.opportunity_history is not None else None
         self.book = self.raw_book.assign(**{self.column: self._label_book(self.raw_book)}) if by != "rep" else self.raw_book
 
@@ -286,7 +301,8 @@ class _MetricsContext:
         worked out when the contacts are counted (not beside every other
         part of the table), then kept for the next period."""
         if self._first_contact is None:
-            self._first_contact = first_contact_mask(len(self.activities), first_contact_positions(self.activities))
+            first = derived(self.ds, "first_contact_positions", lambda: first_contact_positions(self.activities))
+            self._first_contact = first_contact_mask(len(self.activities), first)
         return self._first_contact
 
     # -- labels --------------------------------------------------------------
@@ -332,7 +348,8 @@ class _MetricsContext:
         position in ``periods``), and each one's notes. Each part is made per period
         (what the period counts), then laid on the groups, and the table finished,
         once for all the periods."""
-        made = [self._parts(period, as_of) for period in periods]
+        forecasts = self._forecasts(periods)  # every period's forecasts per rep in one pass
+        made = [self._parts(period, as_of, forecast) for period, forecast in zip(periods, forecasts)]
         table = self._frame([parts for parts, _ in made])
         by_tier = tiers_known(self.customers)
         col = self.column
@@ -367,7 +384,7 @@ class _MetricsContext:
         out = table[["_period", *front, *METRICS, *EXTRAS]].reset_index(drop=True)
         return out, [notes for _, notes in made]
 
-    def _parts(self, period: Period, as_of=None) -> tuple[list[pd.DataFrame], list[str]]:
+    def _parts(self, period: Period, as_of=None, forecast: pd.DataFrame | None = None) -> tuple[list[pd.DataFrame], list[str]]:
         """What ``period`` counts, part by part, each with the group column; and its notes."""
         col, by = self.column, (self.column,)
         notes: list[str] = []
@@ -389,7 +406,7 @@ class _MetricsContext:
             notes.append(NO_TIERS_NOTE)
         parts.append(self._quota(period, notes, as_of))
         parts.append(self._value(period))
-        parts.append(self._forecast(period, notes))
+        parts.append(self._forecast(forecast, notes))
         if self.activities is not None:
             parts.append(self._contacts(period))
         if self.pushes is not None:
@@ -469,7 +486,18 @@ class _MetricsContext:
         value = value_cost(self.ds, period=period, by=self.by, _book=self.raw_book)
         return value[[self.column, "clv", "value_cost_ratio", "clv_source"]]
 
-    def _forecast(self, period: Period, notes: list[str]) -> pd.DataFrame:
+    def _forecasts(self, periods: list[Period]) -> list[pd.DataFrame | None]:
+        """Each period's forecasts per rep (:func:`forecasts_in_periods`), all in one
+        pass; None for each without a forecasts table or for groups of customers."""
+        if self.ds.forecasts is None or self.by not in _REP_GROUPS:
+            return [None] * len(periods)
+        if self._accuracy is None:  # every forecast against its actual, and the won revenue by month: once per snapshot
+            self._accuracy = derived(self.ds, "forecast_accuracy", lambda: forecast_accuracy(self.ds))
+            self._monthly = derived(self.ds, "monthly_won", lambda: monthly_won(self.ds.opportunities))
+        return forecasts_in_periods(self.ds, periods, accuracy=self._accuracy, monthly=self._monthly)
+
+    def _forecast(self, per_rep: pd.DataFrame | None, notes: list[str]) -> pd.DataFrame:
+        """A period's forecast part from its forecasts per rep (:meth:`_forecasts`)."""
         col = self.column
         empty = pd.DataFrame(
             {
@@ -481,12 +509,8 @@ class _MetricsContext:
         if self.ds.forecasts is None:
             notes.append(self.ds.missing("forecasts"))
             return empty
-        if self.by not in _REP_GROUPS:
+        if self.by not in _REP_GROUPS or per_rep is None:
             return empty
-        if self._accuracy is None:  # every forecast against its actual, and the won revenue by month, once for all the periods
-            self._accuracy = forecast_accuracy(self.ds)
-            self._monthly = monthly_won(self.ds.opportunities)
-        per_rep = forecast_in_period(self.ds, period=period, accuracy=self._accuracy, monthly=self._monthly)
         if self.by != "rep":
             per_rep[col] = self._from_reps(per_rep["rep_id"])
             per_rep = (

@@ -64,6 +64,7 @@ __all__ = [
     "BULK_WINDOW_MINUTES",
     "BULK_MIN_BURSTS",
     "bulk_updates",
+    "advice_records",
     "padded_activity",
     "pushed_close_dates",
     "quality_flags",
@@ -141,11 +142,7 @@ def quality_flags(ds: Dataset, *, period=None, as_of=None, metrics: pd.DataFrame
         reference = pd.Timestamp(as_of).normalize()
     else:
         reference = whole.end if whole is not None else None
-    records = []
-    if ds.activities is not None:
-        records += padded_activity(ds.activities, period=span)
-    if reference is not None:
-        records += stale_pipeline(ds.opportunities, ds.activities, reference=reference)
+    records = advice_records(ds, period=span, reference=reference)
     if ds.opportunity_history is not None:
         if reference is not None:
             records += pushed_close_dates(ds, period=span, reference=reference)
@@ -171,6 +168,28 @@ def quality_for_rep(flags: pd.DataFrame, rep_id: str) -> pd.DataFrame:
 
 
 # -- padded activity -----------------------------------------------------------
+
+
+def advice_records(ds, *, period, reference) -> list[dict]:
+    """The ``padded_activity`` records of ``period`` (with an activities table) and the
+    ``stale_pipeline`` records at ``reference`` (a day, or None: none): what a
+    diagnosis carries and the data checks list, made once per batch snapshot
+    (:func:`salesnb.analysis.derived.derived`) for both; each call gets its own copies."""
+    import copy
+
+    from salesnb.analysis.derived import derived
+
+    def make() -> list[dict]:
+        records = []
+        if ds.activities is not None:
+            records += padded_activity(ds.activities, period=period)
+        if reference is not None:
+            records += stale_pipeline(ds.opportunities, ds.activities, reference=reference)
+        return records
+
+    bounds = None if period is None else (period.label, period.start, period.end)
+    day = None if reference is None else pd.Timestamp(reference).normalize()
+    return copy.deepcopy(derived(ds, ("advice_records", bounds, day), make))
 
 
 def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
