@@ -150,7 +150,8 @@ def _nearest_windows(values: np.ndarray, position: float) -> Iterator[float]:
         return
     if not np.isfinite(values).all():  # running sums of an infinity say nothing: every mean, exactly
         starts, stops = _runs(n, position)
-        means = [float(values[a:b].mean()) for a, b in zip(starts, stops)]
+        with np.errstate(invalid="ignore"):  # +inf and -inf in one run: its mean is NaN, said by no warning
+            means = [float(values[a:b].mean()) for a, b in zip(starts, stops)]
         yield from sorted(means, key=lambda m: abs(m - usual))
         return
     sums = np.concatenate(([0.0], np.cumsum(values)))
