@@ -32,12 +32,14 @@ COMPILE := $(BIN)/python -m compileall -q -j 0 salesnb $(VENV)/lib >/dev/null 2>
 # What the product needs, with pip's progress shown; pip's cache reuses the wheels on a second run.
 # The venv gets the newest pip in one step from the host's pip (22.3+: --python), else ensurepip then an upgrade.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv --without-pip $(VENV)
-	$(PYTHON) -m pip --python $(BIN)/python install --quiet --upgrade pip 2>/dev/null \
+	@echo "== A virtual environment in $(VENV), with the newest pip"
+	@$(PYTHON) -m venv --without-pip $(VENV)
+	@$(PYTHON) -m pip --python $(BIN)/python install --quiet --upgrade pip 2>/dev/null \
 	  || { $(BIN)/python -m ensurepip --default-pip >/dev/null && $(BIN)/python -m pip install --quiet --upgrade pip; }
-	$(PIP_INSTALL) -e .
-	@echo "Compiling the bytecode (both cores)"; $(COMPILE)
-	$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)" >/dev/null
+	@echo "== salesnb and what it needs (pip install -e .)"
+	@$(PIP_INSTALL) -e .
+	@echo "== Compiling the bytecode (both cores); the salesnb kernel"; $(COMPILE)
+	@$(BIN)/python -m ipykernel install --sys-prefix --name salesnb --display-name "Python (salesnb)" >/dev/null
 	@touch $(STAMP)
 
 # JupyterLab (the `lab` extra) for make lab: analysts' tool, not the product's (reports render without it).
