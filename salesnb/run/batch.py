@@ -305,6 +305,7 @@ def run_batch(
                 overviews=overviews,
                 stale_after=stale_after,
                 quick_state=quick_state[0] if quick_state else None,
+                early_pages=True,
             )
         except BaseException:
             if own_executor:
@@ -317,7 +318,7 @@ def run_batch(
         bar = _progress_bar(len(plan.to_run), progress, executor)
         failures = 0
         try:
-            for result in executor.map_unordered(render_report, plan.to_run, on_error=crashed_entry):
+            for result in executor.map_unordered(render_report, plan.dispatch(), on_error=crashed_entry):
                 results[result["id"]] = result
                 bar.update(1)
                 if result["status"] == "failed":

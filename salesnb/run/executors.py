@@ -26,7 +26,7 @@ import multiprocessing
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import TypeVar
 
@@ -45,6 +45,7 @@ J = TypeVar("J")
 R = TypeVar("R")
 
 EXECUTORS = ("local", "dask")
+_NO_MORE = object()  # the end of a batch's jobs
 IN_FLIGHT_PER_WORKER = 2  # jobs queued per worker: enough to keep it busy, few enough to stay small
 #: The most workers a batch starts, whatever ``--jobs`` says: each holds a warm
 #: report template (about 350 MB), and past the cores more workers only slow it down.
@@ -139,7 +140,10 @@ class LocalExecutor(Executor):
         self._starting: threading.Thread | None = None  # warm_up's, starting the workers
 
     def map_unordered(self, fn, jobs, *, on_error=None):
-        jobs = list(jobs)
+        if not isinstance(jobs, Sized):
+            jobs = list(jobs)
+        # A sized iterable is taken one job at a time, as workers free up: a batch's
+        # plan computes its shared tables once its first pages are handed out.
         if self.workers == 1 or (len(jobs) <= 1 and self._pool is None):
             yield from self._run_inline(fn, jobs, on_error)
         else:
@@ -178,7 +182,7 @@ class LocalExecutor(Executor):
         only the one that kills its worker again is reported as failed."""
         from concurrent.futures.process import BrokenProcessPool
 
-        queue = list(reversed(jobs))
+        upcoming, count = iter(jobs), len(jobs)
         suspects: list = []
         pending: dict[Future, tuple[object, bool]] = {}
         limit = self.workers * IN_FLIGHT_PER_WORKER
@@ -186,15 +190,18 @@ class LocalExecutor(Executor):
         def submit(job, alone: bool) -> None:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    max_workers=min(self.workers, len(jobs)), mp_context=_process_context(), initializer=_start_worker
+                    max_workers=min(self.workers, count), mp_context=_process_context(), initializer=_start_worker
                 )
             pending[self._pool.submit(fn, job)] = (job, alone)
 
         def fill() -> None:
             if any(alone for _, alone in pending.values()):
                 return
-            while queue and len(pending) < limit:
-                submit(queue.pop(), False)
+            while len(pending) < limit:
+                job = next(upcoming, _NO_MORE)
+                if job is _NO_MORE:
+                    break
+                submit(job, False)
             if not pending and suspects:
                 submit(suspects.pop(0), True)
 

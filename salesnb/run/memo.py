@@ -33,7 +33,7 @@ from pathlib import Path
 
 from salesnb.present.tables import use_memo
 
-__all__ = ["remember", "call", "clear", "install", "installed", "save", "load", "MAX_ENTRIES", "FILE"]
+__all__ = ["remember", "call", "clear", "install", "installed", "save", "load", "stamp", "MAX_ENTRIES", "FILE"]
 
 MAX_ENTRIES = 64
 """At most this many tables are kept; the oldest used goes first."""
@@ -108,6 +108,17 @@ def save(directory, fingerprint: str) -> int:
     except OSError:
         pass
     return len(entries)
+
+
+def stamp(directory):
+    """What tells one saved memo in ``directory`` from another (its file's inode, size
+    and modification time), or None when there is none: a report template reloads
+    the memo when this changes (a batch saves it after its first pages started)."""
+    try:
+        info = os.stat(Path(directory) / FILE)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def load(directory) -> int:

@@ -11,8 +11,10 @@ stores the data and those tables in the batch's private cache for the reports
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +38,13 @@ from salesnb.run.plan import (
 from salesnb.run.trace import mark
 from salesnb.run.warmup import warm_batch_tables
 
-__all__ = ["BatchPlan", "prepare", "batch_tables", "batch_queue", "load_dataset", "data_fingerprint"]
+__all__ = ["BatchPlan", "EARLY_KINDS", "prepare", "batch_tables", "batch_queue", "load_dataset", "data_fingerprint"]
+
+#: The pages that read none of the tables the runner computes for the batch's other
+#: pages (:func:`batch_tables`) but the data checks (:func:`early_tables`, a quarter of
+#: them): with ``early_pages``, a batch computes those, starts these pages, and computes
+#: the rest while they render (the training page compares windows of its own).
+EARLY_KINDS = ("data_quality", "training_effect")
 
 
 @dataclass
@@ -58,6 +66,18 @@ class BatchPlan:
     previous_files: set[str]
     cache_dir: str = ""
     previous: dict[str, dict] = field(default_factory=dict, repr=False)  # last manifest's entries, by id (not saved)
+    early: int = 0
+    """How many of ``to_run`` (its first ones) need none of the shared tables (not saved)."""
+    shared_tables: Callable[[], None] | None = field(default=None, repr=False)
+    """Computes the shared tables and saves them for the later pages, once (not saved): see :meth:`dispatch`."""
+
+    def dispatch(self) -> Iterable[ReportJob]:
+        """``to_run`` (sized) as an executor should take it, one job at a time: the first
+        :attr:`early` jobs, then the shared tables computed (:attr:`shared_tables`,
+        while those pages render), then the rest. Without early jobs, ``to_run``."""
+        if self.shared_tables is None:
+            return self.to_run
+        return _Dispatch(self)
 
     def to_dict(self) -> dict:
         return {
@@ -118,7 +138,16 @@ def prepare(
     stale_after: int = 7,
     quick_state: dict | None = None,
     require_kernel=lambda name: None,
+    early_pages: bool = False,
 ) -> BatchPlan:
+    """Load, plan and decide the batch; compute and store what its reports share.
+
+    ``early_pages`` (the runner's own batches): when some pages to run need none
+    of the shared tables (:data:`EARLY_KINDS`) and others do, the data is stored
+    for the reports now and the plan's :meth:`BatchPlan.dispatch` computes the
+    tables after handing out those pages, so they render meanwhile on the cores
+    the tables leave free (the first page of a cold start comes sooner). Otherwise
+    (a scheduler's plan) every table is computed and stored before this returns."""
     started = utc_now()
     reps, teams = list(reps), list(teams)
     notebooks_dir = Path(notebooks).resolve() if notebooks is not None else default_notebooks_dir()
@@ -192,27 +221,23 @@ def prepare(
 
     mark("planned")
     few = bool(reps) and not teams and not overviews  # --rep only: diagnose those reps, not every rep
-    queue = batch_tables(dataset, resolved, as_of_day, planned, to_run, everyone=not few)
-    mark("queue")
-    if to_run:  # the reports' own salesnb.load(source, mapping) reads this
-        from salesnb.run import cache
-
-        try:
-            cache.store(
-                dataset,
-                cache_dir,
-                source=parameter_path(source),
-                mapping=parameter_path(mapping) if mapping is not None else None,
-                expectations=parameter_path(expectations) if expectations is not None else None,
-            )
-            memo.save(cache_dir, fingerprint)  # the tables just computed: the report template starts with them
-        except OSError as exc:
-            remove_state(out_dir, str(cache_dir))
-            raise cannot_write(exc, out_dir, cache_dir.relative_to(out_dir).as_posix()) from None
-    memo.clear()
-    del dataset
-    mark("stored")
-
+    store = functools.partial(_store, dataset, cache_dir, out_dir, source, mapping, expectations, fingerprint)
+    early = [job for job in to_run if job.kind in EARLY_KINDS] if early_pages else []
+    if early and len(early) < len(to_run):
+        to_run = early + [job for job in to_run if job.kind not in EARLY_KINDS]
+        _mark_snapshot(dataset)
+        early_tables(dataset, early)
+        store(with_memo=True)
+        mark("stored early")
+        queue = {"queue": [], "team_findings": []}  # until the tables are made (an interrupted batch keeps these)
+    else:
+        early = []
+        queue = batch_tables(dataset, resolved, as_of_day, planned, to_run, everyone=not few)
+        mark("queue")
+        if to_run:  # the reports' own salesnb.load(source, mapping) reads this
+            store(with_memo=True)
+        memo.clear()
+        mark("stored")
     header = {
         "salesnb_version": salesnb_version(),
         "period": {"label": resolved.label, "start": iso_day(resolved.start), "end": iso_day(resolved.end)},
@@ -233,7 +258,7 @@ def prepare(
         **queue,
         **({quick.FIELD: quick_state} if quick_state is not None else {}),
     }
-    return BatchPlan(
+    plan = BatchPlan(
         out_dir=out_dir,
         header=header,
         jobs=planned,
@@ -243,7 +268,83 @@ def prepare(
         previous_files=outputs_of(previous_entries.values()),
         cache_dir=str(cache_dir),
         previous=previous_entries,
+        early=len(early),
     )
+    if early:
+
+        def shared_tables() -> None:
+            made = batch_tables(dataset, resolved, as_of_day, planned, to_run, everyone=not few)
+            mark("queue")
+            store(with_memo=True, data=False)
+            memo.clear()
+            mark("stored")
+            plan.header.update(made)
+
+        plan.shared_tables = shared_tables
+    return plan
+
+
+class _Dispatch:
+    """A plan's jobs to run, the shared tables computed after its early ones are taken."""
+
+    def __init__(self, plan: BatchPlan):
+        self.plan = plan
+
+    def __len__(self) -> int:
+        return len(self.plan.to_run)
+
+    def __iter__(self):
+        plan = self.plan
+        yield from plan.to_run[: plan.early]
+        make, plan.shared_tables = plan.shared_tables, None
+        if make is not None:
+            make()
+        yield from plan.to_run[plan.early :]
+
+
+def early_tables(dataset, early: list[ReportJob]) -> None:
+    """Into the memo: the one shared table the early pages read, the data checks (and
+    the period's metrics by rep they rest on), as the data-quality page asks for them."""
+    from salesnb.analysis.periods import parse_period
+    from salesnb.present.tables import batch_table, data_checks
+
+    for job in early:
+        if job.kind == "data_quality":
+            as_of = job.parameters.get("as_of") or None
+            span = parse_period(job.parameters.get("period"), as_of=as_of)
+            with memo.installed():
+                batch_table(data_checks, dataset, period=span, as_of=as_of)
+
+
+def _mark_snapshot(dataset) -> None:
+    """Mark ``dataset`` as the batch's snapshot (what the reports load): the memo may keep its tables."""
+    try:
+        dataset.snapshot = True
+    except AttributeError:  # not a Dataset (a test's stand-in)
+        pass
+
+
+def _store(
+    dataset, cache_dir, out_dir, source, mapping, expectations, fingerprint, *, with_memo: bool, data: bool = True
+) -> None:
+    """Store the batch's data (``data``) and the tables computed so far (``with_memo``)
+    in its private cache, for the reports; a folder that cannot take them: exit 1."""
+    try:
+        if data:
+            from salesnb.run import cache
+
+            cache.store(
+                dataset,
+                cache_dir,
+                source=parameter_path(source),
+                mapping=parameter_path(mapping) if mapping is not None else None,
+                expectations=parameter_path(expectations) if expectations is not None else None,
+            )
+        if with_memo:
+            memo.save(cache_dir, fingerprint)  # the tables just computed: the report template starts with them
+    except OSError as exc:
+        remove_state(out_dir, str(cache_dir))
+        raise cannot_write(exc, out_dir, cache_dir.relative_to(out_dir).as_posix()) from None
 
 
 def _warm_up_only_for_more(to_run: list[ReportJob]) -> list[ReportJob]:
@@ -266,10 +367,7 @@ def batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: l
     ``period`` and ``as_of`` as their parameters say. ``everyone=False`` (a
     batch of named reps only) diagnoses those reps, not every rep."""
 
-    try:
-        dataset.snapshot = True  # it is the batch's snapshot (what the reports load): the memo may keep its tables
-    except AttributeError:  # not a Dataset (a test's stand-in)
-        pass
+    _mark_snapshot(dataset)
     reps = [job for job in to_run if job.kind == "rep_coaching"]
     as_of = reps[0].parameters.get("as_of") if reps else as_of_day.isoformat()
     with memo.installed():

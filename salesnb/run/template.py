@@ -36,6 +36,8 @@ from salesnb.run.warmup import (
     batch_part,
     install_memo,
     install_snapshots,
+    load_memo,
+    memo_stamp,
     names_a_rep,
     preload_cache,
     prewarm_batch,
@@ -75,6 +77,7 @@ class _Template:
         self.shell = shell
         self.imported: list[str] = []
         self.cache_dir: str | None = None
+        self.memo_saved = None  # memo.stamp of the batch's tables as last loaded
         self.prewarmed = None
 
     def warm(self, modules: Iterable[str]) -> None:
@@ -95,11 +98,18 @@ class _Template:
         if spec["imports"]:
             self.imported += _import_all(spec["imports"])
         cache_dir = spec["env"].get("SALESNB_CACHE_DIR")
+        saved = memo_stamp(cache_dir) if cache_dir else None  # before reading it: a newer one is read next time
         if cache_dir and cache_dir != self.cache_dir:  # one batch's data at a time
             self.cache_dir = cache_dir
             self.prewarmed = None
             preload_cache(cache_dir)
+            self.memo_saved = saved
             mark("preloaded")
+        elif cache_dir and saved != self.memo_saved:  # the batch saved its shared tables after its first pages started
+            self.prewarmed = None
+            load_memo(cache_dir)
+            self.memo_saved = saved
+            mark("memo loaded")
         prewarm = spec["env"].get(PREWARM_ENV)
         if cache_dir and names_a_rep(prewarm) and (cache_dir, batch_part(prewarm)) != self.prewarmed:
             self.prewarmed = (cache_dir, batch_part(prewarm))

@@ -20,6 +20,8 @@ __all__ = [
     "install_snapshots",
     "install_memo",
     "preload_cache",
+    "memo_stamp",
+    "load_memo",
     "batch_part",
     "names_a_rep",
     "prewarm_batch",
@@ -108,6 +110,24 @@ def preload_cache(directory: str) -> None:
         cache.preload(directory)
         memo.load(directory)
     except Exception:  # noqa: BLE001 - reports then read the cache files themselves
+        pass
+
+
+def memo_stamp(directory: str):
+    """:func:`salesnb.run.memo.stamp` of the batch's cache folder: which saved tables are there, if any."""
+    from salesnb.run import memo
+
+    return memo.stamp(directory)
+
+
+def load_memo(directory: str) -> None:
+    """The tables the runner saved in the batch's cache folder, into memory (replacing
+    the memo): it saves them after its first pages started (:data:`salesnb.run.prepare.EARLY_KINDS`)."""
+    try:
+        from salesnb.run import memo
+
+        memo.load(directory)
+    except Exception:  # noqa: BLE001 - reports then compute their tables
         pass
 
 
