@@ -18,7 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["batch_table", "use_memo", "rep_diagnoses", "diagnoses_of", "diagnosed_reps", "data_checks", "scorecard_of", "has_everyone"]
+__all__ = [
+    "batch_table",
+    "use_memo",
+    "rep_diagnoses",
+    "diagnoses_of",
+    "diagnosed_reps",
+    "data_checks",
+    "scorecard_of",
+    "has_everyone",
+]
 
 #: The runner's memo (None: every table is computed); see :func:`use_memo`.
 _memo: Callable | None = None
