@@ -20,7 +20,9 @@ months) and each batch (period 2025 as of 2026-01-05, period 2025-Q4 as of
 - every rep's :func:`~salesnb.present.rep_page.rep_report` and every team's
   :func:`~salesnb.present.team_page.team_report`, memo installed as in a batch.
 
-``save`` pickles them; ``compare`` computes them again and compares them
+``save`` pickles them; ``compare`` computes them again (a ``--rep`` batch's
+scorecard compared as its rep's rows: since issue #16's third round that batch
+measures its rep only) and compares them
 exactly (``pandas.testing.assert_frame_equal(check_exact=True)`` with the
 frames' ``attrs``, every other value ``==``, NaN equal to NaN), printing each
 difference; exit 1 on any. Run ``save`` on the version before a change and
@@ -53,7 +55,8 @@ def main(argv=None) -> int:
         Path(args.file).write_bytes(pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL))
         print(f"saved {len(tables)} tables to {args.file}")
         return 0
-    before = pickle.loads(Path(args.file).read_bytes())
+    before = _rep_cards(pickle.loads(Path(args.file).read_bytes()))
+    tables = _rep_cards(tables)
     problems = []
     for name in sorted(set(before) | set(tables)):
         if name not in tables:
@@ -97,6 +100,24 @@ def collect(counts) -> dict:
                         out[f"{tag}/{kind}/memo/{function.__module__}.{function.__qualname__}{kwargs}"] = value
                     memo.clear()
                 out.update(_direct(source, tag, period, as_of))
+    return out
+
+
+def _rep_cards(tables: dict) -> dict:
+    """``tables`` with the scorecard a ``--rep`` batch's memo holds replaced by its rep's
+    rows (attrs kept): every rep's before, only that rep's measured since
+    (:func:`salesnb.present.tables.scorecard_of`), the same rows for the page."""
+    out = {}
+    for name, value in tables.items():
+        head, _, rest = name.partition("/rep/memo/salesnb.analysis.scorecard.scorecard(")
+        if not rest:
+            out[name] = value
+            continue
+        queue = tables.get(f"{head}/rep/header/queue") or []
+        rep = str(queue[0]["rep_id"]) if queue else ""
+        rows = value[(value["rep_id"] == rep).to_numpy()].reset_index(drop=True)
+        rows.attrs = dict(value.attrs)
+        out[f"{head}/rep/memo/scorecard rows of the batch's rep"] = rows
     return out
 
 

@@ -65,9 +65,12 @@ def scorecard(ds, *, period, rep=None, as_of=None) -> pd.DataFrame:
         return out
     # the measures of every rep at once, then the rows per rep
     table = metrics_table(ds, by="rep", period=period, as_of=as_of).set_index("rep_id")
-    measured = {name: _by_rep(frame) for name, frame in _measures(ds, period=period).items()}
+    # named reps: their rows only are measured (each measure is per rep, so theirs are the same)
+    chosen = None if rep is None else set(reps["rep_id"].astype(str))
+    measured = {name: _by_rep(frame) for name, frame in _measures(ds, period=period, reps=chosen).items()}
     rows: list[dict] = []
-    figures = table.to_dict("index")  # one dict per rep, not a Series made per rep
+    shown = table if chosen is None else table[table.index.isin(sorted(chosen))]
+    figures = shown.to_dict("index")  # one dict per rep, not a Series made per rep
     against = coverage_period(period, as_of=as_of)
     every_goal = for_reps(ds.expectations, reps["rep_id"], reps["team"])
     for rep_id, goals in zip(reps["rep_id"], every_goal):
@@ -210,21 +213,30 @@ def _rep_rows(ds, rep_id, goals: dict, metrics: pd.Series, measured: dict, perio
     return rows
 
 
-def _measures(ds, *, period: Period) -> dict:
-    """What the scorecard measures for every rep at once: visits, travel, prospecting."""
+def _measures(ds, *, period: Period, reps: set[str] | None = None) -> dict:
+    """What the scorecard measures for every rep at once (or for ``reps`` only,
+    their rows kept before any grouping): visits, travel, prospecting."""
     return {
-        "visits": _visits(ds, period),
-        "travel": _travel(ds, period) if ds.activities is not None else None,
-        "prospecting": _prospecting(ds, period),
+        "visits": _visits(ds, period, reps),
+        "travel": _travel(ds, period, reps) if ds.activities is not None else None,
+        "prospecting": _prospecting(ds, period, reps),
     }
 
 
-def _visits(ds, period: Period) -> pd.DataFrame | None:
+def _inside(frame: pd.DataFrame, dates: pd.Series, period: Period, reps: set[str] | None) -> np.ndarray:
+    """The rows of ``frame`` dated in ``period`` (and, given ``reps``, of those reps): a boolean mask."""
+    mask = period.contains(dates).to_numpy()
+    if reps is not None:
+        mask = mask & frame["rep_id"].isin(sorted(reps)).to_numpy()
+    return mask
+
+
+def _visits(ds, period: Period, reps: set[str] | None = None) -> pd.DataFrame | None:
     """Per rep: visits to and customers contacted of each tier in ``period``."""
     acts, customers = ds.activities, ds.customers
     if acts is None or customers is None:
         return None
-    inside = acts[period.contains(acts["date"]).to_numpy()][["rep_id", "customer_id", "type"]]
+    inside = acts[_inside(acts, acts["date"], period, reps)][["rep_id", "customer_id", "type"]]
     tiers = pd.Series(customers["market_tier"].to_numpy(), index=customers["customer_id"]).groupby(level=0).first()
     tier = lookup(inside["customer_id"], tiers).str.lower()
     is_visit = folded(inside["type"]).isin(VISIT_TYPES)
@@ -239,24 +251,24 @@ def _visits(ds, period: Period) -> pd.DataFrame | None:
     return frame
 
 
-def _travel(ds, period: Period) -> pd.DataFrame:
+def _travel(ds, period: Period, reps: set[str] | None = None) -> pd.DataFrame:
     acts = ds.activities
-    inside = acts[period.contains(acts["date"]).to_numpy()]
+    inside = acts[_inside(acts, acts["date"], period, reps)]
     is_visit = folded(inside["type"]).isin(VISIT_TYPES).astype("int64")
     return pd.DataFrame({"activities": 1, "visits": is_visit}, index=inside.index).groupby(inside["rep_id"], observed=True).sum()
 
 
-def _prospecting(ds, period: Period) -> pd.DataFrame:
+def _prospecting(ds, period: Period, reps: set[str] | None = None) -> pd.DataFrame:
     """Per rep: counts of new customers (or, without a customers table,
     opportunities created) in ``period`` by lower-cased acquisition method,
     plus ``known`` and ``unknown`` totals. ``attrs["basis"]`` names what was counted."""
     if ds.customers is not None:
         book = customer_book(ds.opportunities, ds.customers)
-        rows = book[period.contains(book["acquired_date"]).to_numpy()]
+        rows = book[_inside(book, book["acquired_date"], period, reps)]
         basis = "new customers"
     else:
         opps = ds.opportunities
-        rows = opps[period.contains(opps["created_date"]).to_numpy()]
+        rows = opps[_inside(opps, opps["created_date"], period, reps)]
         basis = "opportunities created (no customers table)"
     method = plain(folded(rows["acquisition_method"]))
     rep = plain(rows["rep_id"])  # plain labels: a crosstab of categoricals would list every category

@@ -23,7 +23,7 @@ from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.analysis_pages import QUALITY_ADVICE
 from salesnb.present.page_text import and_join, blank_to_none, fold, plain_text, plain_value, quarters_text, use_currency
-from salesnb.present.tables import batch_table, data_checks, diagnoses_of
+from salesnb.present.tables import batch_table, data_checks, diagnoses_of, has_everyone, scorecard_of
 
 __all__ = [
     "TREND_METRICS",
@@ -163,7 +163,6 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     from salesnb.analysis.labels import factor_name
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.quality import quality_for_rep
-    from salesnb.analysis.scorecard import scorecard
 
     as_of = blank_to_none(as_of)
     use_currency(ds)
@@ -225,10 +224,10 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         ],
     )
 
-    # every rep's scorecard (one table a batch shares), then this rep's rows
-    everybody = batch_table(scorecard, ds, period=span, as_of=as_of)  # a period in progress: coverage as of then
-    card_notes = list(everybody.attrs.get("notes", []))
-    card = everybody[(everybody["rep_id"] == rep_id).to_numpy()].drop(columns="rep_id").reset_index(drop=True)
+    # this rep's scorecard rows: off every rep's (a table a batch of every rep shares), else only theirs made
+    mine = scorecard_of(ds, rep_id, period=span, as_of=as_of)  # a period in progress: coverage as of then
+    card_notes = list(mine.attrs.get("notes", []))
+    card = mine.drop(columns="rep_id")
 
     hire = own.get("hire_date") if "hire_date" in reps.columns else None
     trends, trend_notes = _trends(ds, rep_id, peers, span, quarters, hire)
@@ -382,9 +381,10 @@ def reworded(diagnosis: dict, evidence: list[dict], metrics_row: dict) -> dict:
 
 def _peer_ids(reps: pd.DataFrame, rep_id: str, group: str) -> list[str]:
     others = reps.index[reps.index != rep_id]
-    if group == "team":
+    if group == "team":  # one pass over the team column (not a lookup per rep: 10,000 cost a second)
         team = fold(reps.at[rep_id, "team"])
-        others = [r for r in others if fold(reps.at[r, "team"]) == team]
+        keep = (reps.index != rep_id) & np.array([fold(t) == team for t in reps["team"]], dtype=bool)
+        others = reps.index[keep]
     return [str(r) for r in others]
 
 
@@ -670,7 +670,10 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
     span = parse_period(period, as_of=as_of)
     batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
     diagnoses_of(ds, [rep_id], period=span, as_of=as_of)
-    batch_table(scorecard, ds, period=span, as_of=as_of)
+    if has_everyone(ds, period=span, as_of=as_of):  # a batch of every rep: every rep's scorecard, once
+        batch_table(scorecard, ds, period=span, as_of=as_of)
+    else:  # a --rep batch: its rep's rows only
+        scorecard_of(ds, rep_id, period=span, as_of=as_of)
     window = _trend_window(ds, span, TREND_QUARTERS)
     batch_table(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
     batch_table(value_cost, ds, period=span)

@@ -18,7 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["batch_table", "use_memo", "rep_diagnoses", "diagnoses_of", "diagnosed_reps", "data_checks"]
+__all__ = [
+    "batch_table",
+    "use_memo",
+    "rep_diagnoses",
+    "diagnoses_of",
+    "diagnosed_reps",
+    "data_checks",
+    "scorecard_of",
+    "has_everyone",
+]
 
 #: The runner's memo (None: every table is computed); see :func:`use_memo`.
 _memo: Callable | None = None
@@ -71,6 +80,29 @@ def diagnoses_of(ds, rep_ids, *, period, as_of=None) -> list[dict]:
             known = dict(known or {}) | {str(d["rep_id"]): d for d in everyone}
             remember(diagnosed_reps, ds, known, period=period, as_of=as_of)
     return [d for d in everyone if str(d["rep_id"]) in chosen]
+
+
+def has_everyone(ds, *, period, as_of=None) -> bool:
+    """Whether the runner's memo holds every rep's diagnoses for ``period`` (a batch of
+    every rep's pages): then every rep's other tables are worth making once for all."""
+    peek = getattr(_memo, "peek", None)
+    return peek is not None and peek(rep_diagnoses, ds, period=period, as_of=as_of) is not None
+
+
+def scorecard_of(ds, rep_id, *, period, as_of=None):
+    """``rep_id``'s scorecard rows (:func:`salesnb.analysis.scorecard.scorecard`, its
+    ``rep_id`` column kept): read off every rep's when the runner's memo holds it (a batch of
+    every rep), else only this rep's measured (a ``--rep`` batch on a 10,000-rep source, or
+    a notebook run by hand): the same rows, as each rep's measures are its own."""
+    from salesnb.analysis.scorecard import scorecard
+
+    peek = getattr(_memo, "peek", None)
+    everybody = peek(scorecard, ds, period=period, as_of=as_of) if peek is not None else None
+    if everybody is None:
+        everybody = batch_table(scorecard, ds, period=period, as_of=as_of, rep=str(rep_id))
+    card = everybody[(everybody["rep_id"] == rep_id).to_numpy()].reset_index(drop=True)
+    card.attrs = dict(everybody.attrs)
+    return card
 
 
 def diagnosed_reps(ds, *, period, as_of=None) -> dict[str, dict]:
