@@ -77,7 +77,11 @@ def read_csv_table(table: str, path: Path, expected: set[str] | None = None) -> 
                 encoding = None
                 frame = _parse_csv(table, path, source, sep=sep, encoding=None)
         frame.columns = _checked_header(table, path, frame, source, sep=sep, encoding=encoding, expected=expected)
-        excel_text = data.find(b'="') >= 0 if data is not None and encoding is not None else _file_contains(path, source, '="')
+        excel_text = (
+            data.find(b'"') >= 0 and data.find(b'="') >= 0  # a one-byte search first: a tenth of the time
+            if data is not None and encoding is not None
+            else _file_contains(path, source, '="')
+        )
     if excel_text:
         frame = _unwrap_excel_text(frame)
     lines = RowNumbers(2, len(frame))
@@ -284,13 +288,14 @@ def _mapped(path: Path):
 
 def _lines_within_cap(data) -> bool:
     """True when no line of the file (``data``: its bytes) can be longer than
-    :data:`MAX_LINE_BYTES`: the gaps between its LFs are at most the cap (a CR
-    only cuts a line shorter). False: :func:`_check_line_lengths` decides."""
-    if len(data) <= MAX_LINE_BYTES:
-        return True
-    breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
-    edges = np.concatenate(([-1], breaks, [len(data)]))
-    return int(np.diff(edges).max()) - 1 <= MAX_LINE_BYTES
+    :data:`MAX_LINE_BYTES`: every stretch of half the cap holds an LF, so two
+    LFs in a row are less than the cap apart (a CR only cuts a line shorter).
+    A few searches that each stop at the stretch's first LF, not a pass over
+    the file. False: :func:`_check_line_lengths` decides."""
+    stretch = MAX_LINE_BYTES // 2
+    return all(data.find(b"\n", start, start + stretch) >= 0 for start in range(0, len(data) - stretch, stretch)) and (
+        len(data) <= stretch or data.rfind(b"\n", len(data) - stretch) >= 0
+    )
 
 
 #: The options that make pandas read every cell as text (shared by both ways of reading).

@@ -1,0 +1,212 @@
+"""A plain UTF-8 CSV file is read by Arrow's CSV reader (salesnb.io.csv_files._parse_plain),
+any other file by pandas (_parse_csv): both ways give the very same raw table, and every
+error word for word (issue #16: the 10,000-rep source's load)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from salesnb.errors import DataError
+from salesnb.io import csv_files
+from salesnb.io.csv_files import read_csv_table
+
+HEAD = "opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount"
+ROW = "O1,R1,C1,2025-01-02,2025-02-01,won,100"
+EXPECTED = {"opportunity_id", "rep_id", "customer_id", "created_date", "closed_date", "status", "amount"}
+
+# name: (the file's bytes, whether Arrow reads it)
+CASES = {
+    "plain": (f"{HEAD}\n{ROW}\nO2,R2,,2025-01-05,,open,\n".encode(), True),
+    "no final line break": (f"{HEAD}\n{ROW}".encode(), True),
+    "CRLF": (f"{HEAD}\r\n{ROW}\r\nO2,R2,,2025-01-05,,open,\r\n".encode(), True),
+    "CR only": (f"{HEAD}\r{ROW}\rO2,R2,,2025-01-05,,open,\r".encode(), False),
+    "BOM": (("\ufeff" + f"{HEAD}\n{ROW}\n").encode(), True),
+    "quotes": (
+        (
+            f'{HEAD}\n"O1","R1","C1","2025-01-02","2025-02-01","won","1,000"\n'
+            'O2,R2,"C, ""two""",2025-01-05,,open,""\n'
+            'O3,R1,"multi\nline",2025-01-05,,open,5\n'
+            'O4,R1,ab"c"d,2025-01-05,,open,5\n'
+            'O5,R1,"ab"cd,2025-01-05,,open,5\n'
+            'O6,R1, "C6" ,2025-01-05,,open,5\n'
+        ).encode(),
+        True,
+    ),
+    "quoted header": (
+        ('"' + HEAD.replace(",", '","') + '"\n' + ROW + "\n").encode(),
+        True,
+    ),
+    "quoted CRLF": (f'{HEAD}\r\nO1,R1,"a\r\nb",2025-01-02,,open,1\r\n'.encode(), True),
+    "blank lines": (f"{HEAD}\n\n{ROW}\n\n\nO2,R2,,2025-01-05,,open,\n\n".encode(), True),
+    "blank first line": (f"\n{HEAD}\n{ROW}\n".encode(), False),
+    "lines of delimiters and spaces": (f"{HEAD}\n,,,,,,\n{ROW}\n , , ,,,,\n".encode(), True),
+    "a line of spaces": (f"{HEAD}\n{ROW}\n   \n".encode(), False),
+    "trailing delimiters": (f"{HEAD},\n{ROW},\nO2,R2,,2025-01-05,,open,,\n".encode(), True),
+    "trailing delimiter on rows only": (f"{HEAD}\n{ROW},\n".encode(), False),
+    "short row": (f"{HEAD}\nO1,R1,C1\n".encode(), False),
+    "long row": (f"{HEAD}\n{ROW},extra\n".encode(), False),
+    "spaces": (f"{HEAD}\n O1 , R1 ,C1,2025-01-02 ,2025-02-01,won , 100 \n  ,R2,,2025-01-05,,open,\n".encode(), True),
+    "excel text": (f'{HEAD}\n="O1",="007",C1,2025-01-02,2025-02-01,won,="100"\nO2,R2,="",2025-01-05,,open,=A1\n'.encode(), True),
+    "stray Windows-1252 line": (
+        f"{HEAD}\nO1,R1,Müller,2025-01-02,2025-02-01,won,1\n".encode()
+        + "O2,R2,Müller,2025-01-05,,open,\n".encode("cp1252")
+        + "O3,R2,Müller,2025-01-05,,open,\n".encode(),
+        False,
+    ),
+    "Windows-1252": (f"{HEAD}\nO1,R1,Müller,2025-01-02,2025-02-01,won,1\n".encode("cp1252"), False),
+    "UTF-16": (("\ufeff" + f"{HEAD}\n{ROW}\n".replace(",", "\t")).encode("utf-16-le"), False),
+    "semicolons": (f"{HEAD}\n{ROW}\n".replace(",", ";").encode(), True),
+    "empty cells, a column of blanks": (f"{HEAD},notes\nO1,,,2025-01-02,,won,,\nO2,R2,,,,open,,\n".encode(), True),
+    "blank header cells": (f"{HEAD},,x\n{ROW},v,\n".encode(), True),
+    "a repeated header": (f"{HEAD},notes,notes\n{ROW},a,b\n".encode(), True),
+    "a repeated column the loader reads": (f"{HEAD},amount\n{ROW},5\n".encode(), True),
+    "spaces in the header": (
+        f" opportunity_id ,rep_id,customer_id,created_date,closed_date,status, amount\n{ROW}\n".encode(),
+        True,
+    ),
+    "unclosed quote": (f'{HEAD}\n{ROW}\nO2,R2,"C2,2025-01-05,,open,\nO3,R1,C3,2025-01-05,,open,\n'.encode(), False),
+    "header only": (f"{HEAD}\n".encode(), True),
+    "NUL in an ID": (f"{HEAD}\nO1\x00X,R1,C1,2025-01-02,2025-02-01,won,100\n".encode(), True),
+    "Unicode spaces": (f"{HEAD}\nO1\u00a0,R1,C1,2025-01-02,2025-02-01,won,\u2003100\n".encode(), True),
+    "accents": (f"{HEAD}\nO1,R1,Müller & Søn,2025-01-02,2025-02-01,won,100\n".encode(), True),
+}
+
+
+def _read(path, *, fast: bool, monkeypatch):
+    """read_csv_table's raw table (frame, line numbers, warnings) or its error's text, with or without the fast path."""
+    with monkeypatch.context() as patch:
+        if not fast:
+            patch.setattr(csv_files, "_parse_plain", lambda *args, **kwargs: None)
+        try:
+            raw = read_csv_table("opportunities", path, EXPECTED)
+        except DataError as error:
+            return str(error), [vars(p) for p in error.problems]
+    return raw.frame, list(raw.lines), [vars(p) for p in raw.problems]
+
+
+def _same(path, monkeypatch) -> None:
+    fast, slow = _read(path, fast=True, monkeypatch=monkeypatch), _read(path, fast=False, monkeypatch=monkeypatch)
+    if isinstance(slow[0], pd.DataFrame):
+        assert isinstance(fast[0], pd.DataFrame), fast[0]
+        pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)  # values, dtypes, columns and index
+        assert fast[1:] == slow[1:]
+    else:
+        assert fast == slow  # the same error, word for word
+
+
+def _arrow_reads(path) -> bool:
+    with csv_files._mapped(path) as data:
+        sep = ";" if data.find(b";") >= 0 else ","
+        return csv_files._parse_plain(path, data, sep=sep) is not None
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_both_ways_of_reading_give_the_same_table(tmp_path, monkeypatch, name):
+    data, arrow = CASES[name]
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(data)
+    _same(path, monkeypatch)
+    assert _arrow_reads(path) == arrow  # the fast path is taken exactly where it should be
+
+
+def test_a_plain_file_is_read_by_arrow_alone(tmp_path, monkeypatch):
+    """pandas' reader is not called for a plain file: if the fast path fell back silently, this would fail."""
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(CASES["quotes"][0])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pandas' reader was called")
+
+    monkeypatch.setattr(csv_files, "_parse_csv", refuse)
+    raw = read_csv_table("opportunities", path, EXPECTED)
+    frame = raw.frame
+    assert frame["amount"].isna().tolist() == [False, True, False, False, False, False]
+    assert frame["amount"].dropna().tolist() == ["1,000", "5", "5", "5", "5"]
+    assert frame["customer_id"].tolist() == ["C1", 'C, "two"', "multi\nline", 'ab"c"d', "abcd", ' "C6" ']
+    assert list(raw.lines) == [2, 3, 4, 5, 6, 7]
+    assert frame["customer_id"].dtype == "str" and frame["customer_id"].dtype.storage == "pyarrow"
+
+
+def test_excel_text_cells_and_blank_lines_after_arrow(tmp_path, monkeypatch):
+    """Arrow's frame goes through the same steps: ="007" is 007, ="" blank, blank lines dropped with their line numbers."""
+    monkeypatch.setattr(csv_files, "_parse_csv", None)  # calling it would fail: Arrow alone
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(
+        f'{HEAD}\n\n="O1",="007",C1,2025-01-02,2025-02-01,won,="100"\n,,,,,,\nO2,R2,="",2025-01-05,,open,=A1\n'.encode()
+    )
+    raw = read_csv_table("opportunities", path, EXPECTED)
+    assert raw.frame["opportunity_id"].tolist() == ["O1", "O2"]
+    assert raw.frame["rep_id"].tolist() == ["007", "R2"]
+    assert raw.frame["customer_id"].isna().tolist() == [False, True]
+    assert raw.frame["amount"].tolist() == ["100", "=A1"]
+    assert list(raw.lines) == [3, 5]
+
+
+def test_a_repeated_column_the_loader_reads_stops_the_load_the_same_way(tmp_path, monkeypatch):
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(CASES["a repeated column the loader reads"][0])
+    message, problems = _read(path, fast=True, monkeypatch=monkeypatch)
+    assert [(p["line"], p["flag"], p["message"]) for p in problems] == [
+        (1, "unreadable", "the header names column 'amount' 2 times (columns 7, 8)")
+    ]
+
+
+CAP = 1_500_000  # above the line-by-line check's 1 MiB blocks, as the real cap is
+
+
+@pytest.mark.parametrize("size", [1000, CAP, CAP + 1])
+def test_the_quick_line_cap_check_leaves_the_verdict_to_the_line_by_line_one(tmp_path, monkeypatch, size):
+    """The quick check (an LF in every stretch of half the cap) passes a file of short lines at
+    once; a line as long as the cap makes it ask the line-by-line check, which passes it; one
+    byte more is refused on its line."""
+    monkeypatch.setattr(csv_files, "MAX_LINE_BYTES", CAP)
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(b"a,b\n1,2\n" + b"x," + b"y" * (size - 2) + b"\n3,4\n")
+    with csv_files._mapped(path) as data:
+        assert csv_files._lines_within_cap(data) == (size == 1000)
+    if size <= CAP:
+        assert read_csv_table("opportunities", path).frame["a"].tolist() == ["1", "x", "3"]
+    else:
+        with pytest.raises(DataError) as raised:
+            read_csv_table("opportunities", path)
+        assert raised.value.problems[0].line == 3
+        assert raised.value.problems[0].message == "this line is longer than 1,500,000 bytes, too long for a row of a table"
+
+
+_CELL = st.text(alphabet=list('ab ,"\n\r\t=;é0') + ["\ufeff", "\x00"], max_size=6)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.lists(_CELL, min_size=1, max_size=4), rows=st.lists(st.lists(_CELL, max_size=5), max_size=5))
+def test_any_small_file_reads_the_same_either_way(tmp_path, monkeypatch, header, rows):
+    """Random cells (quotes, delimiters, line breaks, BOMs, NULs) joined into a file as it comes:
+    wherever Arrow answers, it answers as pandas does; errors are pandas' own."""
+    text = ",".join(header) + "\n" + "".join(",".join(row) + "\n" for row in rows)
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(text.encode())
+    if not text.strip("\ufeff \t\r\n"):
+        return  # an empty file: refused before either reader
+    _same(path, monkeypatch)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    width=st.integers(1, 4),
+    cells=st.lists(st.text(alphabet=list('ab ,"\n\r=é0'), max_size=5), min_size=4, max_size=24),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+def test_any_well_formed_file_reads_the_same_either_way(tmp_path, monkeypatch, width, cells, newline):
+    """Files as a CSV writer makes them (quotes where a cell needs them), so Arrow answers most."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=newline)
+    writer.writerow([f"c{i}" for i in range(width)])
+    writer.writerows(cells[i : i + width] for i in range(0, len(cells) - width + 1, width))
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(buffer.getvalue().encode())
+    _same(path, monkeypatch)
