@@ -210,3 +210,99 @@ def test_any_well_formed_file_reads_the_same_either_way(tmp_path, monkeypatch, w
     path = tmp_path / "opportunities.csv"
     path.write_bytes(buffer.getvalue().encode())
     _same(path, monkeypatch)
+
+
+# -- plain ISO dates read from the strings' bytes (salesnb.io.parsing._plain_iso_bytes) ------------
+
+DAY_COLUMNS = {
+    "days": (["2025-01-15", None, "1900-01-01", "2100-12-31", "2000-02-29", "2024-02-29"], True),
+    "1900 was no leap year": (["2025-01-15", "1900-02-29"], False),
+    "2025-02-30": (["2025-01-15", "2025-02-30"], False),
+    "month 13": (["2025-13-01"], False),
+    "day 0": (["2025-01-00"], False),
+    "a year outside": (["2025-01-15", "1899-12-31"], False),
+    "a slash": (["2025-01-15", "2025/01/16"], False),
+    "a letter": (["2025-01-15", "2025-0a-16"], False),
+    "a space": (["2025-01-15", " 2025-01-1"], False),
+    "a longer cell": (["2025-01-15", "2025-01-155"], False),
+    "all missing": ([None, None], False),
+}
+TIME_COLUMNS = {
+    "times": (["2025-01-15 00:00:00", None, "2024-02-29 23:59:59", "1900-01-01 12:30:05"], " ", True),
+    "times with a T": (["2025-01-15T09:45:00", "2025-12-31T23:59:59"], "T", True),
+    "a T in a space column": (["2025-01-15 09:45:00", "2025-01-15T09:45:00"], " ", False),
+    "hour 24": (["2025-01-15 24:00:00"], " ", False),
+    "minute 60": (["2025-01-15 09:60:00"], " ", False),
+    "second 60": (["2025-01-15 09:45:60"], " ", False),
+}
+
+
+def _strptime(values: list, form: str):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.strptime(pa.array(values, type=pa.large_string()), format=form, unit="s").to_pandas())
+
+
+@pytest.mark.parametrize("name", DAY_COLUMNS)
+def test_plain_days_from_bytes_are_what_arrow_reads(name):
+    import numpy as np
+    import pyarrow as pa
+
+    from salesnb.io.parsing import _plain_iso_bytes
+
+    values, answered = DAY_COLUMNS[name]
+    text = pa.array(values, type=pa.large_string())
+    present = sum(v is not None for v in values)
+    got = _plain_iso_bytes(text, "%Y-%m-%d", present)
+    assert (got is not None) == answered
+    if answered:
+        np.testing.assert_array_equal(got, _strptime(values, "%Y-%m-%d"))
+        assert str(got[4]) == "2000-02-29T00:00:00" and np.isnat(got[1])
+
+
+@pytest.mark.parametrize("name", TIME_COLUMNS)
+def test_plain_times_from_bytes_are_what_arrow_reads(name):
+    import numpy as np
+    import pyarrow as pa
+
+    from salesnb.io.parsing import _plain_iso_bytes
+
+    values, mark, answered = TIME_COLUMNS[name]
+    form = f"%Y-%m-%d{mark}%H:%M:%S"
+    got = _plain_iso_bytes(pa.array(values, type=pa.large_string()), form, sum(v is not None for v in values))
+    assert (got is not None) == answered
+    if answered:
+        np.testing.assert_array_equal(got, _strptime(values, form))
+
+
+def test_plain_days_of_a_sliced_chunked_column():
+    """Chunks that are slices of a larger array (an offset into their buffers), nulls between."""
+    import numpy as np
+    import pyarrow as pa
+
+    from salesnb.io.parsing import _plain_iso_bytes
+
+    days = [f"2025-{m:02d}-{d:02d}" if (m + d) % 5 else None for m in range(1, 13) for d in range(1, 29)]
+    whole = pa.array(days, type=pa.large_string())
+    text = pa.chunked_array([whole.slice(3, 100), whole.slice(150, 50), pa.array([], type=pa.large_string())])
+    kept = days[3:103] + days[150:200]
+    got = _plain_iso_bytes(text, "%Y-%m-%d", sum(v is not None for v in kept))
+    np.testing.assert_array_equal(got, _strptime(kept, "%Y-%m-%d"))
+    assert np.isnat(got[0]) and str(got[1]) == "2025-01-05T00:00:00"  # 2025-01-04 is one of the blanks
+
+
+def test_a_loaded_date_column_is_read_from_bytes(monkeypatch):
+    """read_dates on an Arrow column of plain days never reaches Arrow's strptime (the fast path is taken)."""
+    import pyarrow.compute as pc
+
+    from salesnb.io.parsing import read_dates
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("strptime was called")
+
+    monkeypatch.setattr(pc, "strptime", refuse)
+    parsed = read_dates(pd.Series(["2025-01-15", None, "2025-03-01"], dtype="str", name="created_date"))
+    assert [str(d)[:10] for d in parsed.dates] == ["2025-01-15", "NaT", "2025-03-01"]
+    assert parsed.bad.tolist() == [False, False, False] and parsed.dates.dtype == "datetime64[ns]"
