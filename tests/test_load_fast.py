@@ -306,3 +306,47 @@ def test_a_loaded_date_column_is_read_from_bytes(monkeypatch):
     parsed = read_dates(pd.Series(["2025-01-15", None, "2025-03-01"], dtype="str", name="created_date"))
     assert [str(d)[:10] for d in parsed.dates] == ["2025-01-15", "NaT", "2025-03-01"]
     assert parsed.bad.tolist() == [False, False, False] and parsed.dates.dtype == "datetime64[ns]"
+
+
+# -- trimming Arrow text: only cells whose first or last byte may be a space are searched ------------
+
+TRIM_CELLS = [
+    "R1",
+    " R2",
+    "R3 ",
+    "\tR4",
+    "R5\u3000",
+    "\u00a0R6",
+    "R7\u0085",
+    "Ré",
+    "é",
+    "",
+    None,
+    "R\u2028",
+    "\u2003",
+    "a b",
+    "Ω",
+]
+
+
+def test_trimming_arrow_text_matches_trimming_python_strings():
+    from salesnb.io.parsing import clean_text
+
+    arrow = pd.Series(TRIM_CELLS * 3, dtype="str")
+    assert arrow.dtype.storage == "pyarrow"
+    python = pd.Series(TRIM_CELLS * 3, dtype=object)
+    pd.testing.assert_series_equal(clean_text(arrow), clean_text(python), check_exact=True)
+    assert clean_text(arrow).tolist()[:5] == ["R1", "R2", "R3", "R4", "R5"]
+
+
+def test_the_cells_searched_for_spaces_are_few():
+    """The candidates: a possible space at either end (an ASCII space, a multi-byte lead or end byte) or empty."""
+    import pyarrow as pa
+
+    from salesnb.io.parsing import _maybe_padded
+
+    whole = pa.array(TRIM_CELLS, type=pa.large_string())
+    assert _maybe_padded(whole).tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 14]  # not R1, None (10) or "a b" (13)
+    sliced = pa.chunked_array([whole.slice(0, 3), whole.slice(13, 2)])  # R1 " R2" "R3 " | "a b" Ω
+    assert _maybe_padded(sliced).tolist() == [1, 2, 4]
+    assert _maybe_padded(pa.array(["R1", "R22", None], type=pa.string())).tolist() == []

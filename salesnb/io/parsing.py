@@ -84,16 +84,58 @@ def _clean_arrow_text(values: pd.Series) -> pd.Series:
     from salesnb.io.categorical import arrow_array
 
     array = arrow_array(values)
+    candidates = _maybe_padded(array)  # a superset of the cells to trim, from their first and last bytes
+    if candidates is None:
+        candidates = np.arange(len(array))
+    if len(candidates) < len(array):
+        array = array.take(candidates)
     padded = pc.match_substring_regex(array, _EDGE_SPACE)
     empty = pc.equal(array, "")
     needs_work = pc.or_(padded, empty)
-    if not pc.any(needs_work).as_py():
+    if not len(candidates) or not pc.any(needs_work).as_py():
         return values if values.dtype == "str" else values.astype("str")
     out = values.astype("object")
-    positions = np.flatnonzero(needs_work.fill_null(False).to_numpy(zero_copy_only=False))
+    positions = candidates[needs_work.fill_null(False).to_numpy(zero_copy_only=False)]
     fixed = [v.strip() for v in out.iloc[positions]]
     out.iloc[positions] = [v if v else None for v in fixed]
     return out.astype("str")
+
+
+# Bytes a string starting with a space of _PY_SPACE starts with: ASCII ones, and the lead bytes of
+# U+0085, U+00A0 (C2), U+1680 (E1), U+2000..U+205F (E2) and U+3000 (E3).
+_FIRST_BYTES = np.zeros(256, dtype=bool)
+_FIRST_BYTES[[*range(0x09, 0x0E), *range(0x1C, 0x21), 0xC2, 0xE1, 0xE2, 0xE3]] = True
+# ... and that one ending with such a space ends with: ASCII ones, and any UTF-8 continuation byte.
+_LAST_BYTES = np.zeros(256, dtype=bool)
+_LAST_BYTES[[*range(0x09, 0x0E), *range(0x1C, 0x21), *range(0x80, 0xC0)]] = True
+
+
+def _maybe_padded(array) -> np.ndarray | None:
+    """Positions of the cells of Arrow text ``array`` that may start or end
+    with a space, or are empty: a superset, judged from each string's first
+    and last byte with numpy (no regular expression over every cell).
+    None for a layout it does not read (then every cell is a candidate)."""
+    import pyarrow as pa
+
+    found, start = [], 0
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return None
+        if len(chunk):
+            offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+            offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+            data = chunk.buffers()[2]
+            data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+            lengths = np.diff(offsets)
+            filled = lengths > 0
+            maybe = ~filled  # empty (or missing: those are not trimmed, whatever they hold)
+            first = offsets[:-1][filled]
+            maybe[filled] = _FIRST_BYTES[data[first]] | _LAST_BYTES[data[first + lengths[filled] - 1]]
+            if chunk.null_count:
+                maybe &= chunk.is_valid().to_numpy(zero_copy_only=False)
+            found.append(np.flatnonzero(maybe) + start)
+        start += len(chunk)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def _plain_text(value) -> str:
