@@ -5,7 +5,9 @@ Windows-1252 and mixed), its caps (line length, column count), header checks
 
 from __future__ import annotations
 
+import contextlib
 import io
+import mmap
 import re
 import warnings
 from pathlib import Path
@@ -58,18 +60,29 @@ def read_csv_table(table: str, path: Path, expected: set[str] | None = None) -> 
             f"write a header row with the {table} columns (see data/README.md), then the data",
             table=table,
         )
-    _check_line_lengths(table, path, source)
-    first_line = header_text.splitlines()[0]
-    sep = max(_DELIMITERS, key=first_line.count)
-    _check_column_count(table, path, source, sep)
-    try:
-        frame = _parse_csv(table, path, source, sep=sep, encoding=encoding)
-    except UnicodeDecodeError:
-        source, problems = _decode_mixed(table, path)
-        encoding = None
-        frame = _parse_csv(table, path, source, sep=sep, encoding=None)
-    frame.columns = _checked_header(table, path, frame, source, sep=sep, encoding=encoding, expected=expected)
-    if _file_contains(path, source, '="'):
+    with contextlib.ExitStack() as stack:
+        # A file's bytes, mapped once (not read into memory): the checks and Arrow's reader share them.
+        data = stack.enter_context(_mapped(path)) if encoding is not None else None
+        if data is None or not _lines_within_cap(data):
+            _check_line_lengths(table, path, source)
+        first_line = header_text.splitlines()[0]
+        sep = max(_DELIMITERS, key=first_line.count)
+        _check_column_count(table, path, source, sep)
+        frame = _parse_plain(path, data, sep=sep) if data is not None else None
+        if frame is None:  # anything but a plain UTF-8 file, and every error: pandas' reader and its messages
+            try:
+                frame = _parse_csv(table, path, source, sep=sep, encoding=encoding)
+            except UnicodeDecodeError:
+                source, problems = _decode_mixed(table, path)
+                encoding = None
+                frame = _parse_csv(table, path, source, sep=sep, encoding=None)
+        frame.columns = _checked_header(table, path, frame, source, sep=sep, encoding=encoding, expected=expected)
+        excel_text = (
+            data.find(b'"') >= 0 and data.find(b'="') >= 0  # a one-byte search first: a tenth of the time
+            if data is not None and encoding is not None
+            else _file_contains(path, source, '="')
+        )
+    if excel_text:
         frame = _unwrap_excel_text(frame)
     lines = RowNumbers(2, len(frame))
     if len(frame.columns):  # a line of nothing but delimiters or spaces is a blank line
@@ -258,6 +271,91 @@ def _decode_legacy(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+@contextlib.contextmanager
+def _mapped(path: Path):
+    """The file's bytes as a read-only memory map (None for a file that cannot be mapped)."""
+    with path.open("rb") as handle:
+        try:
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # an empty file, or a file system without mmap
+            yield None
+            return
+        try:
+            yield data
+        finally:
+            data.close()
+
+
+def _lines_within_cap(data) -> bool:
+    """True when no line of the file (``data``: its bytes) can be longer than
+    :data:`MAX_LINE_BYTES`: every stretch of half the cap holds an LF, so two
+    LFs in a row are less than the cap apart (a CR only cuts a line shorter).
+    A few searches that each stop at the stretch's first LF, not a pass over
+    the file. False: :func:`_check_line_lengths` decides."""
+    stretch = MAX_LINE_BYTES // 2
+    return all(data.find(b"\n", start, start + stretch) >= 0 for start in range(0, len(data) - stretch, stretch)) and (
+        len(data) <= stretch or data.rfind(b"\n", len(data) - stretch) >= 0
+    )
+
+
+#: The options that make pandas read every cell as text (shared by both ways of reading).
+_PANDAS_TEXT = {"dtype": str, "keep_default_na": False, "na_values": [""], "skip_blank_lines": False, "index_col": False}
+
+
+def _parse_plain(path: Path, data, *, sep: str) -> pd.DataFrame | None:
+    """The file read by Arrow's CSV reader, in C on both cores: every column as
+    text, exactly the frame :func:`_parse_csv` gives (tests/test_load_fast.py
+    compares them on tricky files). None whenever the file is anything but
+    plain UTF-8 CSV that Arrow reads without a complaint (another encoding, a
+    row of the wrong length, an unclosed quote, a header spanning lines): the
+    caller then reads it with pandas, whose messages the errors quote.
+
+    The header row is read by pandas itself (one line), so the column names
+    are pandas' own (``Unnamed: 2`` for a blank one, ``amount.1`` for a
+    repeat); Arrow reads the rows after it, from its own map of the file
+    (``data``: the file's bytes, mapped by the caller)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    end = data.find(b"\n")
+    header = data[: end + 1] if end >= 0 else data[:]
+    if header.count(b'"') % 2 or b"\r" in header.rstrip(b"\r\n") or header.endswith(b"\r\r\n"):
+        return None  # a quoted line break, or a CR that ends the header early: pandas decides
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            names = pd.read_csv(io.BytesIO(header), sep=sep, nrows=0, encoding="utf-8-sig", **_PANDAS_TEXT).columns
+        if not len(names):
+            return None
+        keys = [f"c{i}" for i in range(len(names))]
+        with pa.memory_map(str(path)) as mapped:  # Arrow copies what it reads: nothing refers to the map after
+            table = pcsv.read_csv(
+                mapped,
+                read_options=pcsv.ReadOptions(column_names=keys, skip_rows=1 if end >= 0 else 0, block_size=1 << 23),
+                parse_options=pcsv.ParseOptions(
+                    delimiter=sep,
+                    quote_char='"',
+                    double_quote=True,
+                    escape_char=False,
+                    newlines_in_values=data.find(b'"') >= 0,  # no quote: no line break inside a value
+                    ignore_empty_lines=False,  # a blank line is a row (set aside later), as pandas reads it
+                ),
+                convert_options=pcsv.ConvertOptions(
+                    column_types=dict.fromkeys(keys, pa.large_string()),
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+    except (pa.ArrowException, OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, Warning):
+        return None
+    if end < 0:  # the header alone, without a line break: no rows
+        table = table.slice(0, 0)
+    frame = table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+    frame.columns = names
+    return frame
+
+
 def _parse_csv(table: str, path: Path, source, *, sep: str, encoding: str | None) -> pd.DataFrame:
     """pandas' reading of the file (``source``: the path, or its decoded text)."""
     try:
@@ -268,13 +366,9 @@ def _parse_csv(table: str, path: Path, source, *, sep: str, encoding: str | None
             return pd.read_csv(
                 io.StringIO(source) if isinstance(source, str) else source,
                 sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                skip_blank_lines=False,
                 encoding=encoding,
                 encoding_errors="strict",
-                index_col=False,
+                **_PANDAS_TEXT,
             )
     except pd.errors.EmptyDataError:  # the first line is blank, or holds only spaces
         raise unreadable(

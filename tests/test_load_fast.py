@@ -1,0 +1,363 @@
+"""A plain UTF-8 CSV file is read by Arrow's CSV reader (salesnb.io.csv_files._parse_plain),
+any other file by pandas (_parse_csv): both ways give the very same raw table, and every
+error word for word (issue #16: the 10,000-rep source's load)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from salesnb.errors import DataError
+from salesnb.io import csv_files, parsing
+from salesnb.io.csv_files import read_csv_table
+
+HEAD = "opportunity_id,rep_id,customer_id,created_date,closed_date,status,amount"
+ROW = "O1,R1,C1,2025-01-02,2025-02-01,won,100"
+EXPECTED = {"opportunity_id", "rep_id", "customer_id", "created_date", "closed_date", "status", "amount"}
+
+# name: (the file's bytes, whether Arrow reads it)
+CASES = {
+    "plain": (f"{HEAD}\n{ROW}\nO2,R2,,2025-01-05,,open,\n".encode(), True),
+    "no final line break": (f"{HEAD}\n{ROW}".encode(), True),
+    "CRLF": (f"{HEAD}\r\n{ROW}\r\nO2,R2,,2025-01-05,,open,\r\n".encode(), True),
+    "CR only": (f"{HEAD}\r{ROW}\rO2,R2,,2025-01-05,,open,\r".encode(), False),
+    "BOM": (("\ufeff" + f"{HEAD}\n{ROW}\n").encode(), True),
+    "quotes": (
+        (
+            f'{HEAD}\n"O1","R1","C1","2025-01-02","2025-02-01","won","1,000"\n'
+            'O2,R2,"C, ""two""",2025-01-05,,open,""\n'
+            'O3,R1,"multi\nline",2025-01-05,,open,5\n'
+            'O4,R1,ab"c"d,2025-01-05,,open,5\n'
+            'O5,R1,"ab"cd,2025-01-05,,open,5\n'
+            'O6,R1, "C6" ,2025-01-05,,open,5\n'
+        ).encode(),
+        True,
+    ),
+    "quoted header": (
+        ('"' + HEAD.replace(",", '","') + '"\n' + ROW + "\n").encode(),
+        True,
+    ),
+    "quoted CRLF": (f'{HEAD}\r\nO1,R1,"a\r\nb",2025-01-02,,open,1\r\n'.encode(), True),
+    "blank lines": (f"{HEAD}\n\n{ROW}\n\n\nO2,R2,,2025-01-05,,open,\n\n".encode(), True),
+    "blank first line": (f"\n{HEAD}\n{ROW}\n".encode(), False),
+    "lines of delimiters and spaces": (f"{HEAD}\n,,,,,,\n{ROW}\n , , ,,,,\n".encode(), True),
+    "a line of spaces": (f"{HEAD}\n{ROW}\n   \n".encode(), False),
+    "trailing delimiters": (f"{HEAD},\n{ROW},\nO2,R2,,2025-01-05,,open,,\n".encode(), True),
+    "trailing delimiter on rows only": (f"{HEAD}\n{ROW},\n".encode(), False),
+    "short row": (f"{HEAD}\nO1,R1,C1\n".encode(), False),
+    "long row": (f"{HEAD}\n{ROW},extra\n".encode(), False),
+    "spaces": (f"{HEAD}\n O1 , R1 ,C1,2025-01-02 ,2025-02-01,won , 100 \n  ,R2,,2025-01-05,,open,\n".encode(), True),
+    "excel text": (f'{HEAD}\n="O1",="007",C1,2025-01-02,2025-02-01,won,="100"\nO2,R2,="",2025-01-05,,open,=A1\n'.encode(), True),
+    "stray Windows-1252 line": (
+        f"{HEAD}\nO1,R1,Müller,2025-01-02,2025-02-01,won,1\n".encode()
+        + "O2,R2,Müller,2025-01-05,,open,\n".encode("cp1252")
+        + "O3,R2,Müller,2025-01-05,,open,\n".encode(),
+        False,
+    ),
+    "Windows-1252": (f"{HEAD}\nO1,R1,Müller,2025-01-02,2025-02-01,won,1\n".encode("cp1252"), False),
+    "UTF-16": (("\ufeff" + f"{HEAD}\n{ROW}\n".replace(",", "\t")).encode("utf-16-le"), False),
+    "semicolons": (f"{HEAD}\n{ROW}\n".replace(",", ";").encode(), True),
+    "empty cells, a column of blanks": (f"{HEAD},notes\nO1,,,2025-01-02,,won,,\nO2,R2,,,,open,,\n".encode(), True),
+    "blank header cells": (f"{HEAD},,x\n{ROW},v,\n".encode(), True),
+    "a repeated header": (f"{HEAD},notes,notes\n{ROW},a,b\n".encode(), True),
+    "a repeated column the loader reads": (f"{HEAD},amount\n{ROW},5\n".encode(), True),
+    "spaces in the header": (
+        f" opportunity_id ,rep_id,customer_id,created_date,closed_date,status, amount\n{ROW}\n".encode(),
+        True,
+    ),
+    "unclosed quote": (f'{HEAD}\n{ROW}\nO2,R2,"C2,2025-01-05,,open,\nO3,R1,C3,2025-01-05,,open,\n'.encode(), False),
+    "header only": (f"{HEAD}\n".encode(), True),
+    "NUL in an ID": (f"{HEAD}\nO1\x00X,R1,C1,2025-01-02,2025-02-01,won,100\n".encode(), True),
+    "Unicode spaces": (f"{HEAD}\nO1\u00a0,R1,C1,2025-01-02,2025-02-01,won,\u2003100\n".encode(), True),
+    "accents": (f"{HEAD}\nO1,R1,Müller & Søn,2025-01-02,2025-02-01,won,100\n".encode(), True),
+}
+
+
+def _read(path, *, fast: bool, monkeypatch):
+    """read_csv_table's raw table (frame, line numbers, warnings) or its error's text, with or without the fast path."""
+    with monkeypatch.context() as patch:
+        if not fast:
+            patch.setattr(csv_files, "_parse_plain", lambda *args, **kwargs: None)
+        try:
+            raw = read_csv_table("opportunities", path, EXPECTED)
+        except DataError as error:
+            return str(error), [vars(p) for p in error.problems]
+    return raw.frame, list(raw.lines), [vars(p) for p in raw.problems]
+
+
+def _same(path, monkeypatch) -> None:
+    fast, slow = _read(path, fast=True, monkeypatch=monkeypatch), _read(path, fast=False, monkeypatch=monkeypatch)
+    if isinstance(slow[0], pd.DataFrame):
+        assert isinstance(fast[0], pd.DataFrame), fast[0]
+        pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)  # values, dtypes, columns and index
+        assert fast[1:] == slow[1:]
+    else:
+        assert fast == slow  # the same error, word for word
+
+
+def _arrow_reads(path) -> bool:
+    with csv_files._mapped(path) as data:
+        sep = ";" if data.find(b";") >= 0 else ","
+        return csv_files._parse_plain(path, data, sep=sep) is not None
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_both_ways_of_reading_give_the_same_table(tmp_path, monkeypatch, name):
+    data, arrow = CASES[name]
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(data)
+    _same(path, monkeypatch)
+    assert _arrow_reads(path) == arrow  # the fast path is taken exactly where it should be
+
+
+def test_a_plain_file_is_read_by_arrow_alone(tmp_path, monkeypatch):
+    """pandas' reader is not called for a plain file: if the fast path fell back silently, this would fail."""
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(CASES["quotes"][0])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pandas' reader was called")
+
+    monkeypatch.setattr(csv_files, "_parse_csv", refuse)
+    raw = read_csv_table("opportunities", path, EXPECTED)
+    frame = raw.frame
+    assert frame["amount"].isna().tolist() == [False, True, False, False, False, False]
+    assert frame["amount"].dropna().tolist() == ["1,000", "5", "5", "5", "5"]
+    assert frame["customer_id"].tolist() == ["C1", 'C, "two"', "multi\nline", 'ab"c"d', "abcd", ' "C6" ']
+    assert list(raw.lines) == [2, 3, 4, 5, 6, 7]
+    assert frame["customer_id"].dtype == "str" and frame["customer_id"].dtype.storage == "pyarrow"
+
+
+def test_excel_text_cells_and_blank_lines_after_arrow(tmp_path, monkeypatch):
+    """Arrow's frame goes through the same steps: ="007" is 007, ="" blank, blank lines dropped with their line numbers."""
+    monkeypatch.setattr(csv_files, "_parse_csv", None)  # calling it would fail: Arrow alone
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(
+        f'{HEAD}\n\n="O1",="007",C1,2025-01-02,2025-02-01,won,="100"\n,,,,,,\nO2,R2,="",2025-01-05,,open,=A1\n'.encode()
+    )
+    raw = read_csv_table("opportunities", path, EXPECTED)
+    assert raw.frame["opportunity_id"].tolist() == ["O1", "O2"]
+    assert raw.frame["rep_id"].tolist() == ["007", "R2"]
+    assert raw.frame["customer_id"].isna().tolist() == [False, True]
+    assert raw.frame["amount"].tolist() == ["100", "=A1"]
+    assert list(raw.lines) == [3, 5]
+
+
+def test_a_repeated_column_the_loader_reads_stops_the_load_the_same_way(tmp_path, monkeypatch):
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(CASES["a repeated column the loader reads"][0])
+    assert _arrow_reads(path)  # the error comes from the header check of Arrow's frame
+    message, problems = _read(path, fast=True, monkeypatch=monkeypatch)
+    assert [(p["line"], p["flag"], p["message"]) for p in problems] == [
+        (1, "unreadable", "the header names column 'amount' 2 times (columns 7, 8)")
+    ]
+
+
+CAP = 1_500_000  # above the line-by-line check's 1 MiB blocks, as the real cap is
+
+
+@pytest.mark.parametrize("size", [1000, CAP, CAP + 1])
+def test_the_quick_line_cap_check_leaves_the_verdict_to_the_line_by_line_one(tmp_path, monkeypatch, size):
+    """The quick check (an LF in every stretch of half the cap) passes a file of short lines at
+    once; a line as long as the cap makes it ask the line-by-line check, which passes it; one
+    byte more is refused on its line."""
+    monkeypatch.setattr(csv_files, "MAX_LINE_BYTES", CAP)
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(b"a,b\n1,2\n" + b"x," + b"y" * (size - 2) + b"\n3,4\n")
+    with csv_files._mapped(path) as data:
+        assert csv_files._lines_within_cap(data) == (size == 1000)
+    if size <= CAP:
+        assert read_csv_table("opportunities", path).frame["a"].tolist() == ["1", "x", "3"]
+    else:
+        with pytest.raises(DataError) as raised:
+            read_csv_table("opportunities", path)
+        assert raised.value.problems[0].line == 3
+        assert raised.value.problems[0].message == "this line is longer than 1,500,000 bytes, too long for a row of a table"
+
+
+_CELL = st.text(alphabet=list('ab ,"\n\r\t=;é0') + ["\ufeff", "\x00"], max_size=6)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.lists(_CELL, min_size=1, max_size=4), rows=st.lists(st.lists(_CELL, max_size=5), max_size=5))
+def test_any_small_file_reads_the_same_either_way(tmp_path, monkeypatch, header, rows):
+    """Random cells (quotes, delimiters, line breaks, BOMs, NULs) joined into a file as it comes:
+    wherever Arrow answers, it answers as pandas does; errors are pandas' own."""
+    text = ",".join(header) + "\n" + "".join(",".join(row) + "\n" for row in rows)
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(text.encode())
+    if not text.strip("\ufeff \t\r\n"):
+        return  # an empty file: refused before either reader
+    _same(path, monkeypatch)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    width=st.integers(1, 4),
+    cells=st.lists(st.text(alphabet=list('ab ,"\n\r=é0'), max_size=5), min_size=4, max_size=24),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+def test_any_well_formed_file_reads_the_same_either_way(tmp_path, monkeypatch, width, cells, newline):
+    """Files as a CSV writer makes them (quotes where a cell needs them), so Arrow answers most."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=newline)
+    writer.writerow([f"c{i}" for i in range(width)])
+    writer.writerows(cells[i : i + width] for i in range(0, len(cells) - width + 1, width))
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(buffer.getvalue().encode())
+    _same(path, monkeypatch)
+
+
+# -- plain ISO dates read from the strings' bytes (salesnb.io.parsing._plain_iso_bytes) ------------
+
+DAY_COLUMNS = {
+    "days": (["2025-01-15", None, "1900-01-01", "2100-12-31", "2000-02-29", "2024-02-29"], True),
+    "1900 was no leap year": (["2025-01-15", "1900-02-29"], False),
+    "2025-02-30": (["2025-01-15", "2025-02-30"], False),
+    "month 13": (["2025-13-01"], False),
+    "day 0": (["2025-01-00"], False),
+    "a year outside": (["2025-01-15", "1899-12-31"], False),
+    "a slash": (["2025-01-15", "2025/01/16"], False),
+    "a letter": (["2025-01-15", "2025-0a-16"], False),
+    "a space": (["2025-01-15", " 2025-01-1"], False),
+    "a longer cell": (["2025-01-15", "2025-01-155"], False),
+    "all missing": ([None, None], False),
+}
+TIME_COLUMNS = {
+    "times": (["2025-01-15 00:00:00", None, "2024-02-29 23:59:59", "1900-01-01 12:30:05"], " ", True),
+    "times with a T": (["2025-01-15T09:45:00", "2025-12-31T23:59:59"], "T", True),
+    "a T in a space column": (["2025-01-15 09:45:00", "2025-01-15T09:45:00"], " ", False),
+    "hour 24": (["2025-01-15 24:00:00"], " ", False),
+    "minute 60": (["2025-01-15 09:60:00"], " ", False),
+    "second 60": (["2025-01-15 09:45:60"], " ", False),
+}
+
+
+def _strptime(values: list, form: str):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.strptime(pa.array(values, type=pa.large_string()), format=form, unit="s").to_pandas())
+
+
+@pytest.mark.parametrize("name", DAY_COLUMNS)
+def test_plain_days_from_bytes_are_what_arrow_reads(name):
+    import numpy as np
+    import pyarrow as pa
+
+    from salesnb.io.parsing import _plain_iso_bytes
+
+    values, answered = DAY_COLUMNS[name]
+    text = pa.array(values, type=pa.large_string())
+    present = sum(v is not None for v in values)
+    got = _plain_iso_bytes(text, "%Y-%m-%d", present)
+    assert (got is not None) == answered
+    if answered:
+        np.testing.assert_array_equal(got, _strptime(values, "%Y-%m-%d"))
+        assert str(got[4]) == "2000-02-29T00:00:00" and np.isnat(got[1])
+
+
+@pytest.mark.parametrize("name", TIME_COLUMNS)
+def test_plain_times_from_bytes_are_what_arrow_reads(name):
+    import numpy as np
+    import pyarrow as pa
+
+    from salesnb.io.parsing import _plain_iso_bytes
+
+    values, mark, answered = TIME_COLUMNS[name]
+    form = f"%Y-%m-%d{mark}%H:%M:%S"
+    got = _plain_iso_bytes(pa.array(values, type=pa.large_string()), form, sum(v is not None for v in values))
+    assert (got is not None) == answered
+    if answered:
+        np.testing.assert_array_equal(got, _strptime(values, form))
+
+
+def test_plain_days_of_a_sliced_chunked_column():
+    """Chunks that are slices of a larger array (an offset into their buffers), nulls between."""
+    import numpy as np
+    import pyarrow as pa
+
+    from salesnb.io.parsing import _plain_iso_bytes
+
+    days = [f"2025-{m:02d}-{d:02d}" if (m + d) % 5 else None for m in range(1, 13) for d in range(1, 29)]
+    whole = pa.array(days, type=pa.large_string())
+    text = pa.chunked_array([whole.slice(3, 100), whole.slice(150, 50), pa.array([], type=pa.large_string())])
+    kept = days[3:103] + days[150:200]
+    got = _plain_iso_bytes(text, "%Y-%m-%d", sum(v is not None for v in kept))
+    np.testing.assert_array_equal(got, _strptime(kept, "%Y-%m-%d"))
+    assert np.isnat(got[0]) and str(got[1]) == "2025-01-05T00:00:00"  # 2025-01-04 is one of the blanks
+
+
+def test_a_loaded_date_column_is_read_from_bytes(monkeypatch):
+    """read_dates on an Arrow column of plain days never reaches Arrow's strptime (the fast path is taken)."""
+    import pyarrow.compute as pc
+
+    from salesnb.io.parsing import read_dates
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("strptime was called")
+
+    monkeypatch.setattr(pc, "strptime", refuse)
+    column = pd.Series(["2025-01-15", None, "2025-03-01"], dtype="str", name="created_date")
+    assert parsing._plain_iso_days(column) is not None  # answered without Arrow's strptime
+    parsed = read_dates(column)
+    assert [str(d)[:10] for d in parsed.dates] == ["2025-01-15", "NaT", "2025-03-01"]
+    assert parsed.bad.tolist() == [False, False, False] and parsed.dates.dtype == "datetime64[ns]"
+
+
+# -- trimming Arrow text: only cells whose first or last byte may be a space are searched ------------
+
+TRIM_CELLS = [
+    "R1",
+    " R2",
+    "R3 ",
+    "\tR4",
+    "R5\u3000",
+    "\u00a0R6",
+    "R7\u0085",
+    "Ré",
+    "é",
+    "",
+    None,
+    "R\u2028",
+    "\u2003",
+    "a b",
+    "Ω",
+]
+
+
+def test_trimming_arrow_text_matches_trimming_python_strings(monkeypatch):
+    """The same trimmed column, the regular expression run over the 36 candidates only, not all 45 cells."""
+    import pyarrow.compute as pc
+
+    from salesnb.io.parsing import clean_text
+
+    arrow = pd.Series(TRIM_CELLS * 3, dtype="str")
+    assert arrow.dtype.storage == "pyarrow"
+    python = pd.Series(TRIM_CELLS * 3, dtype=object)
+    searched = []
+    regex = pc.match_substring_regex
+    monkeypatch.setattr(pc, "match_substring_regex", lambda array, pattern: searched.append(len(array)) or regex(array, pattern))
+    trimmed = clean_text(arrow)
+    assert searched == [36]
+    pd.testing.assert_series_equal(trimmed, clean_text(python), check_exact=True)
+    assert trimmed.tolist()[:9] == ["R1", "R2", "R3", "R4", "R5", "R6", "R7", "Ré", "é"] and pd.isna(trimmed[9])
+
+
+def test_the_cells_searched_for_spaces_are_few():
+    """The candidates: a possible space at either end (an ASCII space, a multi-byte lead or end byte) or empty."""
+    import pyarrow as pa
+
+    from salesnb.io.parsing import _maybe_padded
+
+    whole = pa.array(TRIM_CELLS, type=pa.large_string())
+    assert _maybe_padded(whole).tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 14]  # not R1, None (10) or "a b" (13)
+    sliced = pa.chunked_array([whole.slice(0, 3), whole.slice(13, 2)])  # R1 " R2" "R3 " | "a b" Ω
+    assert _maybe_padded(sliced).tolist() == [1, 2, 4]
+    assert _maybe_padded(pa.array(["R1", "R22", None], type=pa.string())).tolist() == []
