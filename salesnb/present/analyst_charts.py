@@ -112,32 +112,33 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
         if "small_sample" in rows and metric in ("win_rate", "avg_deal_size", "cycle_days_median")
         else np.zeros(len(rows), bool)
     )
-    reps = pd.DataFrame({"rep": _categories(rows["label"]), "value": rows["value"].astype(float)})
+    names_shown = _categories(rows["label"])
+    values = rows["value"].astype(float).to_numpy()
     handles, names = list(ax.get_legend_handles_labels()[0]), list(ax.get_legend_handles_labels()[1])
+    # the dots as seaborn's stripplot (jitter off) draws them, with matplotlib alone: one
+    # scatter per rep row (zorder 3, size 7 points), each rep on its row, the first row on top
     for mask, colour, name in ((~focus, PALETTE["you"], "Rep"), (focus, PALETTE["focus"], "Rep whose focus this is")):
         for hollow in (False, True):
-            points = reps[mask & (small == hollow)]
-            if points.empty:
+            chosen = np.flatnonzero(mask & (small == hollow))
+            if not len(chosen):
                 continue
-            sns.stripplot(
-                data=points,
-                x="value",
-                y="rep",
-                order=list(reps["rep"]),
-                orient="h",
-                jitter=False,
-                size=7,
-                color="white" if hollow else colour,
-                edgecolor=colour,
-                linewidth=1.8 if hollow else 0,
-                legend=False,
-                ax=ax,
-            )
+            for row in chosen:
+                if np.isnan(values[row]):
+                    continue
+                ax.scatter(
+                    [values[row]],
+                    [float(row)],
+                    color="white" if hollow else colour,
+                    edgecolor=colour,
+                    linewidth=1.8 if hollow else 0,
+                    s=49,
+                    zorder=3,
+                )
             handles.append(_marker(colour, hollow=hollow))
             names.append(f"{name}, few closed deals" if hollow else name)
-    if reps.empty or not ax.collections:  # no rep drawn: the rows are still named
-        ax.set_yticks(np.arange(len(reps)), list(reps["rep"]))
-        ax.set_ylim(len(reps) - 0.5, -0.5)
+    if len(rows):  # every rep's row named, the first on top (a rep without a value too)
+        ax.set_yticks(np.arange(len(rows)), names_shown)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.grid(False, axis="y")
     format_value_axis(ax.xaxis, metric)
     fit_value_axis(ax, metric, [*rows["value"], low, mid, high], axis="x")
