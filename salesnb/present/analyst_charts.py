@@ -225,19 +225,19 @@ def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | No
     if rows[metric].notna().sum() == 0:
         show_empty(ax, f"No {label(metric).lower()} for this selection")
     else:
-        bars = pd.DataFrame({group_title: _categories(rows[group]), metric: rows[metric].astype(float).fillna(0)})
-        sns.barplot(
-            data=bars,
-            x=metric,
-            y=group_title,
-            order=list(bars[group_title]),
-            orient="h",
+        # the bars as seaborn's barplot draws them (one value a row: its mean is itself), with
+        # matplotlib alone: 0.6 wide, from the row's edge, the first row on top
+        positions = np.arange(len(rows), dtype=float)
+        ax.barh(
+            y=positions - 0.3,
+            width=rows[metric].astype(float).fillna(0).to_numpy(),
+            height=0.6,
+            align="edge",
             color=PALETTE["you"],
-            saturation=1,
-            width=0.6,
-            errorbar=None,
-            ax=ax,
+            facecolor=PALETTE["you"],
         )
+        ax.set_yticks(positions, _categories(rows[group]))
+        ax.set_ylim(len(rows) - 0.5, -0.5)
         if small.any():
             from matplotlib.patches import Patch
 
