@@ -1,0 +1,94 @@
+"""The team overview's charts drawn without seaborn's categorical machinery (issue #16):
+the same marks, where seaborn's stripplot and barplot put them, at a fraction of the CPU."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+import seaborn as sns
+from matplotlib.colors import to_rgba
+
+from salesnb.present import charts
+from salesnb.present.chart_style import PALETTE
+
+
+@pytest.fixture
+def no_seaborn_categorical(monkeypatch):
+    """Fail any chart that still asks seaborn for a strip or bar plot."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("seaborn's categorical plot called")
+
+    for name in ("stripplot", "barplot"):
+        monkeypatch.setattr(sns, name, refuse)
+
+
+def _band():
+    # four reps: Ann (a dot), Bo (focus), Cy (few closed deals: hollow), Di (no value: no dot)
+    return pd.DataFrame(
+        {
+            "label": ["Ann", "Bo", "Cy", "Di"],
+            "value": [0.30, 0.10, 0.55, np.nan],
+            "band_low": 0.2,
+            "band_median": 0.3,
+            "band_high": 0.4,
+            "is_focus": [False, True, False, False],
+            "small_sample": [False, False, True, False],
+        }
+    )
+
+
+def test_team_band_puts_each_rep_on_its_row_without_seaborn(no_seaborn_categorical):
+    fig = charts.team_band(_band(), metric="win_rate")
+    ax = fig.axes[0]
+    dots = [c for c in ax.collections if len(c.get_offsets())]
+    # three reps with a value, one mark each: (value, row), the first rep's row on top
+    assert [tuple(np.asarray(d.get_offsets())[0]) for d in dots] == [(0.30, 0.0), (0.55, 2.0), (0.10, 1.0)]
+    assert [d.get_sizes()[0] for d in dots] == [49.0, 49.0, 49.0]  # seaborn's size=7 points, squared
+    assert [d.get_zorder() for d in dots] == [3, 3, 3]
+    # Ann filled blue, Cy hollow (white, blue edge 1.8), Bo filled vermillion
+    assert tuple(dots[0].get_facecolor()[0]) == to_rgba(PALETTE["you"])
+    assert tuple(dots[1].get_facecolor()[0]) == to_rgba("white")
+    assert tuple(dots[1].get_edgecolor()[0]) == to_rgba(PALETTE["you"])
+    assert dots[1].get_linewidths()[0] == 1.8
+    assert tuple(dots[2].get_facecolor()[0]) == to_rgba(PALETTE["focus"])
+    # every rep named on its row, Di too, rows top-down
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Ann", "Bo", "Cy", "Di"]
+    assert list(ax.get_yticks()) == [0, 1, 2, 3]
+    assert ax.get_ylim() == (3.5, -0.5)
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "Team middle half",
+        "Team median",
+        "Rep",
+        "Rep, few closed deals",
+        "Rep whose focus this is",
+    ]
+    matplotlib.pyplot.close(fig)
+
+
+def test_metric_bars_draws_one_bar_a_group_without_seaborn(no_seaborn_categorical):
+    frame = pd.DataFrame(
+        {
+            "territory": ["North", "South", "East"],
+            "win_rate": [0.5, np.nan, 0.25],  # South: no closed deal, drawn as 0
+            "small_sample": [False, True, False],
+        }
+    )
+    fig = charts.metric_bars(frame, metric="win_rate", group="territory")
+    ax = fig.axes[0]
+    bars = ax.patches
+    assert [round(b.get_width(), 9) for b in bars] == [0.5, 0.0, 0.25]
+    assert [round(b.get_y(), 9) for b in bars] == [-0.3, 0.7, 1.7]  # 0.6 high, centred on rows 0, 1, 2
+    assert [round(b.get_height(), 9) for b in bars] == [0.6, 0.6, 0.6]
+    assert tuple(bars[0].get_facecolor()) == to_rgba(PALETTE["you"])
+    assert tuple(bars[1].get_facecolor()) == to_rgba("white") and bars[1].get_hatch() == "///"  # few closed deals
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["North", "South", "East"]
+    assert ax.get_ylim() == (2.5, -0.5)
+    assert ax.get_title() == "Win rate by territory"
+    matplotlib.pyplot.close(fig)
