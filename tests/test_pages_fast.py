@@ -92,3 +92,35 @@ def test_metric_bars_draws_one_bar_a_group_without_seaborn(no_seaborn_categorica
     assert ax.get_ylim() == (2.5, -0.5)
     assert ax.get_title() == "Win rate by territory"
     matplotlib.pyplot.close(fig)
+
+
+def test_forecast_heatmap_draws_seaborns_mesh_without_seaborn(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("seaborn's heatmap called")
+
+    monkeypatch.setattr(sns, "heatmap", refuse)
+    accuracy = pd.DataFrame(
+        {
+            "label": ["Ann", "Ann", "Bo"],
+            "period": ["2025-Q1", "2025-Q2", "2025-Q1"],
+            "forecast_error_pct": [20.0, -5.0, 40.0],
+        }
+    )
+    fig = charts.forecast_error_heatmap(accuracy)
+    ax, bar_axes = fig.axes
+    mesh = ax.collections[0]
+    values = mesh.get_array()
+    # rows Ann, Bo; columns Q1, Q2; Bo's Q2 has no forecast: masked (the grey of missing values)
+    assert values.reshape(2, 2).tolist() == [[20.0, -5.0], [40.0, None]]
+    assert values.mask.reshape(2, 2).tolist() == [[False, False], [False, True]]
+    # the colour scale is symmetric around 0: the 95th percentile of |error| (39 %) at most
+    assert mesh.get_clim() == pytest.approx((-39.0, 39.0))
+    assert list(mesh.get_linewidths()) == [0.5] and tuple(mesh.get_edgecolor()[0]) == to_rgba("white")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2025-Q1", "2025-Q2"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Ann", "Bo"]
+    assert list(ax.get_xticks()) == [0.5, 1.5] and list(ax.get_yticks()) == [0.5, 1.5]
+    assert ax.get_ylim() == (2.0, 0.0) and ax.get_xlim() == (0.0, 2.0)  # the first rep on top
+    assert not any(spine.get_visible() for spine in ax.spines.values())
+    assert bar_axes.get_ylabel() == "Forecast error (%)"
+    assert [t.get_rotation() for t in ax.get_yticklabels()] == [0.0, 0.0]
+    matplotlib.pyplot.close(fig)
