@@ -31,11 +31,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD, AS_OF = "2025", "2026-01-05"
+#: The page modules whose ``warm_tables`` the parent runs (``--warm`` adds more).
+MODULES = ["salesnb.present.pages"]
 
 
 def _cells(notebook: str) -> list[str]:
     nb = json.loads((ROOT / "notebooks" / notebook).read_text())
-    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and "parameters" not in c["metadata"].get("tags", [])]
+    return [
+        "".join(c["source"])
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "parameters" not in c["metadata"].get("tags", [])
+    ]
 
 
 def _run_cells(cells: list[str], namespace: dict) -> int:
@@ -54,6 +60,17 @@ def _run_cells(cells: list[str], namespace: dict) -> int:
                     made += len(out or b"")
                     break
     return made
+
+
+def _parent_tables(ds) -> None:
+    """What the batch's parent computes into the memo before any page (the manager's queue of
+    every rep, then each page module's ``warm_tables``), as :func:`salesnb.run.prepare.batch_tables` does."""
+    from salesnb.present.queue import queue_for
+    from salesnb.run import warmup
+
+    reps = [str(r) for r in ds.reps["rep_id"]]
+    queue_for(ds, period=PERIOD, as_of=AS_OF, rep_ids=reps, labels={r: r for r in reps}, everyone=True)
+    warmup.warm_batch_tables(ds, period=PERIOD, as_of=AS_OF, rep_id=None, modules=MODULES)
 
 
 def _pages(ds, source) -> dict:
@@ -118,7 +135,9 @@ def main(argv=None) -> int:
     parser.add_argument("--source", default=None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", default=None, help="team, training or forecast")
+    parser.add_argument("--warm", default="", help="more page modules whose warm_tables the parent runs, comma-separated")
     args = parser.parse_args(argv)
+    MODULES.extend(m for m in args.warm.split(",") if m.strip())
 
     import matplotlib
 
@@ -138,7 +157,7 @@ def main(argv=None) -> int:
         memo.clear()
         memo.install()
         warmup.warm_libraries()
-        warmup.warm_batch_tables(ds, period=PERIOD, as_of=AS_OF, rep_id=None, modules=("salesnb.present.pages",))
+        _parent_tables(ds)
         found = _pages(ds, source)
         if args.profile:
             for name, (notebook, parameters) in found.items():

@@ -124,3 +124,39 @@ def test_forecast_heatmap_draws_seaborns_mesh_without_seaborn(monkeypatch):
     assert bar_axes.get_ylabel() == "Forecast error (%)"
     assert [t.get_rotation() for t in ax.get_yticklabels()] == [0.0, 0.0]
     matplotlib.pyplot.close(fig)
+
+
+def test_team_warm_tables_leave_every_team_page_the_by_team_table_made(monkeypatch):
+    """The batch's parent runs each page module's warm_tables into the memo: the team
+    pages' one shared table no rep page asks for (metrics by team) is then made once."""
+    from pathlib import Path
+
+    import salesnb
+    from salesnb.analysis import metrics
+    from salesnb.present import team_page
+    from salesnb.run import memo
+
+    ds = salesnb.load(Path(__file__).resolve().parent.parent / "data" / "sample")
+    ds.snapshot = True
+    calls = []
+    real = metrics.metrics_table
+
+    def counted(ds, **kwargs):
+        calls.append(kwargs["by"])
+        return real(ds, **kwargs)
+
+    monkeypatch.setattr(metrics, "metrics_table", counted)
+    memo.clear()
+    try:
+        with memo.installed():
+            team_page.warm_tables(ds, period="2025", as_of="2026-01-05")
+            assert calls == ["team"]
+            pages = [team_page.team_report(ds, team, period="2025", as_of="2026-01-05") for team in ("Alpha", "Beta")]
+    finally:
+        memo.clear()
+    assert calls.count("team") == 1  # neither team page made it again
+    assert [list(p.teams["team"]) for p in pages] == [["Alpha"], ["Beta"]]
+    alone = team_page.team_report(
+        salesnb.load(Path(__file__).resolve().parent.parent / "data" / "sample"), "Beta", period="2025", as_of="2026-01-05"
+    )
+    pd.testing.assert_frame_equal(pages[1].teams, alone.teams)
