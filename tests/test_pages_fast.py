@@ -43,7 +43,7 @@ def _band():
     )
 
 
-def test_team_band_puts_each_rep_on_its_row_without_seaborn(no_seaborn_categorical):
+def test_team_band_puts_each_rep_on_its_row_without_seaborn(no_seaborn_categorical, monkeypatch):
     fig = charts.team_band(_band(), metric="win_rate")
     ax = fig.axes[0]
     dots = [c for c in ax.collections if len(c.get_offsets())]
@@ -69,6 +69,10 @@ def test_team_band_puts_each_rep_on_its_row_without_seaborn(no_seaborn_categoric
         "Rep, few closed deals",
         "Rep whose focus this is",
     ]
+    # extended as any seaborn chart: another strip plot finds Cy's row (the third)
+    monkeypatch.undo()
+    sns.stripplot(x=[0.9], y=["Cy"], jitter=False, ax=ax)
+    assert np.asarray(ax.collections[-1].get_offsets()).tolist() == [[0.9, 2.0]]
     matplotlib.pyplot.close(fig)
 
 
@@ -160,3 +164,26 @@ def test_team_warm_tables_leave_every_team_page_the_by_team_table_made(monkeypat
         salesnb.load(Path(__file__).resolve().parent.parent / "data" / "sample"), "Beta", period="2025", as_of="2026-01-05"
     )
     pd.testing.assert_frame_equal(pages[1].teams, alone.teams)
+
+
+def test_effect_interval_draws_the_point_and_its_interval_without_seaborn(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("seaborn's pointplot called")
+
+    monkeypatch.setattr(sns, "pointplot", refuse)
+    effect = {"program": "Consultative Selling", "metric": "win_rate", "effect": 0.05, "ci_low": -0.02, "ci_high": 0.12}
+    fig = charts.effect_interval(effect)
+    ax = fig.axes[0]
+    dot, interval = [line for line in ax.lines if line.get_linestyle() == "-"]
+    # in percentage points: +5.0, from -2.0 to +12.0, on the program's row (0)
+    assert dot.get_xdata() == pytest.approx([5.0]) and list(dot.get_ydata()) == [0.0]
+    assert dot.get_marker() == "o" and dot.get_markersize() == 9
+    assert dot.get_label() == "Effect and 95% interval"
+    xs, ys = np.asarray(interval.get_xdata(), float), np.asarray(interval.get_ydata(), float)
+    assert np.allclose(xs, [-2, -2, np.nan, -2, 12, np.nan, 12, 12], equal_nan=True)  # caps, the bar, caps
+    assert np.allclose(ys, [-0.06, 0.06, np.nan, 0, 0, np.nan, -0.06, 0.06], equal_nan=True)  # caps 0.12 of a row
+    assert interval.get_linewidth() == 3 and interval.get_color() == dot.get_color() == PALETTE["you"]
+    assert [t.get_text() for t in ax.texts] == ["+5.0 (-2.0 to +12.0)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["No effect", "Effect and 95% interval"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Consultative Selling"]
+    matplotlib.pyplot.close(fig)
