@@ -6,11 +6,11 @@ batch's worker runs it (issue #16).
 Loads the source (default: a 13-rep, 12-month source generated as
 ``benchmarks/reports.py``'s team-sized batch does), marks it as a batch's
 snapshot, installs the runner's memo and fills it as the batch's parent does
-(:func:`salesnb.present.pages.warm_tables`, plus every page module's
-``warm_batch``, when it declares one), then forks one child per page and run:
-the child executes the page's notebook code cells (the ``parameters`` cell
-with the page's parameters) and renders each cell's last value to HTML, as
-nbconvert would. Prints each page's CPU seconds in its child (min of --runs).
+(the manager's queue of every rep, then :func:`salesnb.present.pages.warm_tables`
+and the ``warm_tables`` of each module given with ``--warm``), then forks one
+child per page and run; the child executes the page's notebook code cells (the
+``parameters`` cell's names set from the page's parameters) and renders each
+cell's last value to HTML or PNG, as nbconvert would. Prints each page's CPU seconds in its child (min of --runs).
 ``--profile PAGE`` (``team``, ``training``, ``forecast``) prints that page's
 cProfile (top 40 by cumulative time) instead.
 """
