@@ -1,5 +1,8 @@
 """The analyst-facing charts (team pages, the analysis notebooks, the segment explorer),
-drawn with seaborn's functions (stripplot, barplot, pointplot, heatmap).
+in seaborn's look: drawn with seaborn's functions (barplot, pointplot, histplot), or, where
+those cost much and the marks are simple (the team page's strips and bars, the training
+effect's interval, the forecast heatmap), with matplotlib drawing the same marks seaborn
+would (the same pixels; issue #16), the categories registered on the axis as seaborn does.
 
 Each is drawn inside seaborn's "whitegrid" style and "paper" context, entered
 as contexts around the chart (:func:`salesnb.present.chart_style.seaborn_themed`;
@@ -94,8 +97,8 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
 
     ``frame``: label, value, band_low, band_median, band_high, and optionally
     is_focus (vermillion: this factor is the rep's focus) and small_sample
-    (hollow: too few closed deals). The reps are a :func:`seaborn.stripplot`,
-    one row each.
+    (hollow: too few closed deals). The reps are dots as :func:`seaborn.stripplot`
+    draws them (jitter off), one row each.
     """
     require_columns(frame, ["label", "value", "band_low", "band_median", "band_high"], "team_band")
     rows = frame.reset_index(drop=True)
@@ -112,32 +115,35 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
         if "small_sample" in rows and metric in ("win_rate", "avg_deal_size", "cycle_days_median")
         else np.zeros(len(rows), bool)
     )
-    reps = pd.DataFrame({"rep": _categories(rows["label"]), "value": rows["value"].astype(float)})
+    names_shown = _categories(rows["label"])
+    values = rows["value"].astype(float).to_numpy()
+    if len(rows):  # the rows as categories, as seaborn made them: another sns.* call finds each rep's row
+        ax.yaxis.update_units(names_shown)
     handles, names = list(ax.get_legend_handles_labels()[0]), list(ax.get_legend_handles_labels()[1])
+    # the dots as seaborn's stripplot (jitter off) draws them, with matplotlib alone: one
+    # scatter per rep row (zorder 3, size 7 points), each rep on its row, the first row on top
     for mask, colour, name in ((~focus, PALETTE["you"], "Rep"), (focus, PALETTE["focus"], "Rep whose focus this is")):
         for hollow in (False, True):
-            points = reps[mask & (small == hollow)]
-            if points.empty:
+            chosen = np.flatnonzero(mask & (small == hollow))
+            if not len(chosen):
                 continue
-            sns.stripplot(
-                data=points,
-                x="value",
-                y="rep",
-                order=list(reps["rep"]),
-                orient="h",
-                jitter=False,
-                size=7,
-                color="white" if hollow else colour,
-                edgecolor=colour,
-                linewidth=1.8 if hollow else 0,
-                legend=False,
-                ax=ax,
-            )
+            for row in chosen:
+                if np.isnan(values[row]):
+                    continue
+                ax.scatter(
+                    [values[row]],
+                    [float(row)],
+                    color="white" if hollow else colour,
+                    edgecolor=colour,
+                    linewidth=1.8 if hollow else 0,
+                    s=49,
+                    zorder=3,
+                )
             handles.append(_marker(colour, hollow=hollow))
             names.append(f"{name}, few closed deals" if hollow else name)
-    if reps.empty or not ax.collections:  # no rep drawn: the rows are still named
-        ax.set_yticks(np.arange(len(reps)), list(reps["rep"]))
-        ax.set_ylim(len(reps) - 0.5, -0.5)
+    if len(rows):  # every rep's row named, the first on top (a rep without a value too)
+        ax.set_yticks(np.arange(len(rows)), names_shown)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.grid(False, axis="y")
     format_value_axis(ax.xaxis, metric)
     fit_value_axis(ax, metric, [*rows["value"], low, mid, high], axis="x")
@@ -203,7 +209,7 @@ def _value_spread(rows: pd.DataFrame) -> Figure:
 
 @seaborn_themed
 def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | None = None) -> Figure:
-    """One metric per group (rep, territory, customer type...): a horizontal :func:`seaborn.barplot`.
+    """One metric per group (rep, territory, customer type...): horizontal bars as :func:`seaborn.barplot` draws them.
 
     ``frame``: the ``group`` column and ``metric`` (e.g. a metrics_table),
     optionally ``small_sample``: for a metric that rests on closed deals
@@ -224,19 +230,21 @@ def metric_bars(frame: pd.DataFrame, *, metric: str, group: str, title: str | No
     if rows[metric].notna().sum() == 0:
         show_empty(ax, f"No {label(metric).lower()} for this selection")
     else:
-        bars = pd.DataFrame({group_title: _categories(rows[group]), metric: rows[metric].astype(float).fillna(0)})
-        sns.barplot(
-            data=bars,
-            x=metric,
-            y=group_title,
-            order=list(bars[group_title]),
-            orient="h",
+        # the bars as seaborn's barplot draws them (one value a row: its mean is itself), with
+        # matplotlib alone: 0.6 wide, from the row's edge, the first row on top
+        positions = np.arange(len(rows), dtype=float)
+        names_shown = _categories(rows[group])
+        ax.yaxis.update_units(names_shown)  # the rows as categories, as seaborn made them (for another sns.* call)
+        ax.barh(
+            y=positions - 0.3,
+            width=rows[metric].astype(float).fillna(0).to_numpy(),
+            height=0.6,
+            align="edge",
             color=PALETTE["you"],
-            saturation=1,
-            width=0.6,
-            errorbar=None,
-            ax=ax,
+            facecolor=PALETTE["you"],
         )
+        ax.set_yticks(positions, names_shown)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
         if small.any():
             from matplotlib.patches import Patch
 
@@ -268,8 +276,8 @@ def effect_interval(effect: Mapping) -> Figure:
     """A training effect as a point with its 95 % interval, against zero.
 
     ``effect``: a :func:`salesnb.analysis.training.training_effect` dict (program,
-    metric, effect, ci_low, ci_high). The point and its interval are a
-    :func:`seaborn.pointplot` whose error bar is the estimated 95 % interval.
+    metric, effect, ci_low, ci_high). The point and its interval are drawn as
+    :func:`seaborn.pointplot` draws a point with its error bar (the estimated 95 % interval).
     """
     metric = effect.get("metric", "win_rate")
     fig, ax = new_seaborn_figure(figsize=(7.0, 2.4))
@@ -282,19 +290,31 @@ def effect_interval(effect: Mapping) -> Figure:
     else:
         point, low, high = (float(effect[k]) * scale for k in ("effect", "ci_low", "ci_high"))
         ax.axvline(0, color=PALETTE["peer"], linewidth=1.2, linestyle="--", label="No effect")
-        # the estimate is the median of (low, effect, high) and its interval their full range
-        sns.pointplot(
-            x=[low, point, high],
-            y=[program] * 3,
-            orient="h",
-            estimator="median",
-            errorbar=("pi", 100),
+        # as seaborn's pointplot drew it (the estimate the median of low, effect and high, the
+        # interval their full range), with matplotlib alone: the dot on the program's row, then
+        # the interval 3 wide with caps 0.12 of a row across, in the dot's colour and layer
+        ax.yaxis.update_units([program])  # the program's row as a category, as seaborn made it
+        width = matplotlib.rcParams["lines.linewidth"] * 1.8
+        middle, (left, right) = np.median([low, point, high]), np.percentile([low, point, high], [0, 100])
+        (dot,) = ax.plot(
+            [middle],
+            [0.0],
+            marker="o",
+            linestyle="-",
             color=PALETTE["you"],
             markersize=9,
-            err_kws={"linewidth": 3},
-            capsize=0.12,
+            linewidth=width,
+            markeredgewidth=width * 0.75,
             label="Effect and 95% interval",
-            ax=ax,
+        )
+        cap = 0.12 / 2
+        ax.plot(
+            [left, left, np.nan, left, right, np.nan, right, right],
+            [-cap, cap, np.nan, 0.0, 0.0, np.nan, -cap, cap],
+            color=dot.get_color(),
+            linewidth=3,
+            alpha=dot.get_alpha(),
+            zorder=dot.get_zorder(),
         )
         ax.text(point, -0.2, f"{point:+.1f} ({low:+.1f} to {high:+.1f})", ha="center", fontsize=9, parse_math=False)
         span = max(abs(low), abs(high), 1.0)
@@ -354,9 +374,35 @@ def before_after(means: Mapping, *, metric: str = "win_rate") -> Figure:
     return fig
 
 
+def _heatmap(ax, data: pd.DataFrame, *, cmap, vmin, vmax, xticklabels, yticklabels, cbar_kws) -> None:
+    """What :func:`seaborn.heatmap` draws for these arguments (white cell edges 0.5 wide,
+    missing cells left out, the first row on top, a colour bar without outline, one
+    tick a row and column), with matplotlib alone. Seaborn also draws the whole figure
+    once, to see whether the tick labels overlap (the caller sets their rotation
+    anyway): here only the layout that drawing runs is run, as the final layout starts from it."""
+    values = data.to_numpy(dtype="float64")
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    mesh = ax.pcolormesh(
+        np.ma.masked_where(np.isnan(values), values), cmap=cmap, vmin=vmin, vmax=vmax, linewidths=0.5, edgecolor="white"
+    )
+    ax.set(xlim=(0, values.shape[1]), ylim=(0, values.shape[0]))
+    ax.invert_yaxis()
+    bar = ax.figure.colorbar(mesh, None, ax, **cbar_kws)
+    bar.outline.set_linewidth(0)
+    ax.set(xticks=np.arange(values.shape[1]) + 0.5, yticks=np.arange(values.shape[0]) + 0.5)
+    ax.set_xticklabels(xticklabels)
+    for tick in ax.set_yticklabels(yticklabels, rotation="vertical"):
+        tick.set_verticalalignment("center")
+    # the layout seaborn's drawing made here, with these labels (the final one starts from it)
+    engine = ax.figure.get_layout_engine()
+    if engine is not None:
+        engine.execute(ax.figure)
+
+
 @seaborn_themed
 def forecast_error_heatmap(accuracy: pd.DataFrame, *, label_column: str = "label") -> Figure:
-    """Forecast error per rep and period, a :func:`seaborn.heatmap`: over-forecasts orange, under-forecasts blue.
+    """Forecast error per rep and period, a heatmap as :func:`seaborn.heatmap` draws it: over-forecasts orange, under-forecasts blue.
 
     ``accuracy``: ``label_column``, period, forecast_error_pct (from
     :func:`salesnb.analysis.forecasts.forecast_accuracy`).
@@ -371,17 +417,15 @@ def forecast_error_heatmap(accuracy: pd.DataFrame, *, label_column: str = "label
     else:
         limit = max(10.0, float(np.nanpercentile(np.abs(grid.to_numpy(dtype=float)), 95)))
         cmap = matplotlib.colormaps["PuOr_r"].with_extremes(bad="#f2f2f2")
-        sns.heatmap(
+        _heatmap(
+            ax,
             grid.astype(float),
             cmap=cmap,
             vmin=-limit,
             vmax=limit,
             xticklabels=_categories(grid.columns),
             yticklabels=_categories(grid.index),
-            linewidths=0.5,
-            linecolor="white",
             cbar_kws={"shrink": 0.9, "format": FuncFormatter(lambda v, _: f"{v:+.0f}%")},
-            ax=ax,
         )
         ax.patch.set_facecolor("#f2f2f2")  # periods without a forecast: light grey, as the colour map's missing values
         rotate = grid.shape[1] > 6

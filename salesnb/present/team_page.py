@@ -19,7 +19,7 @@ from salesnb.present.rep_page import CLOSED_METRICS
 from salesnb.present.segments import segment, segment_options
 from salesnb.present.tables import batch_table, data_checks, rep_diagnoses
 
-__all__ = ["TeamReport", "BREAKDOWNS", "BREAKDOWN_COLUMNS", "team_report"]
+__all__ = ["TeamReport", "BREAKDOWNS", "BREAKDOWN_COLUMNS", "team_report", "warm_tables"]
 
 
 @dataclass
@@ -175,6 +175,21 @@ def team_report(ds: Dataset, team=None, *, period, as_of=None) -> TeamReport:
         queue=queue,
         findings=findings,
     )
+
+
+def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
+    """Compute what every team page of a batch shares and no rep page asks for (the
+    metrics table by team, :func:`salesnb.present.tables.batch_table`), with the
+    arguments :func:`team_report` passes, so that under the runner's memo each team
+    page inherits it instead of computing it again. The tables team_report shares
+    with the rep pages (every rep's metrics, diagnoses, value and quality flags) are
+    :func:`salesnb.present.rep_page.warm_tables`'. ``rep_id`` is not used (the
+    signature is the one :func:`salesnb.run.warmup.warm_batch_tables` calls)."""
+    from salesnb.analysis.metrics import metrics_table
+
+    as_of = blank_to_none(as_of)
+    span = parse_period(period, as_of=as_of)
+    batch_table(metrics_table, ds, by="team", period=span, as_of=as_of)
 
 
 def _team_quality(ds, span, as_of, ids, labels) -> pd.DataFrame:
