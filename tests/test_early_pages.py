@@ -181,3 +181,22 @@ def test_the_template_reads_the_batchs_tables_again_once_they_are_saved(tmp_path
     os.utime(tmp_path / memo.FILE, ns=(0, 0))  # saved again (another stamp)
     ask()
     assert loaded == [folder] and reloaded == [folder, folder]
+
+
+def test_the_runner_makes_the_metrics_by_team_once_for_all_team_pages(tmp_path):
+    """A batch with two team pages has the runner make their one shared table (the
+    metrics by team, salesnb.present.team_page.warm_tables) with the rest, so no
+    team page makes it again; a batch without team pages does not make it."""
+
+    def made_by_team(out, **kwargs) -> bool:
+        plan = prepare_batch(
+            write_source(tmp_path / "src", REPS), period="2026-Q1", out=out, notebooks=FIXTURE_NOTEBOOKS, **kwargs
+        )
+        memo.load(plan.cache_dir)
+        try:
+            return any(key[0].__name__ == "metrics_table" and ("by", ("str", "team")) in key[-1] for key in memo._MEMO)
+        finally:
+            memo.clear()
+
+    assert made_by_team(tmp_path / "all") is True  # teams Alpha and Beta
+    assert made_by_team(tmp_path / "reps", reps=["R1", "R2"]) is False

@@ -376,6 +376,11 @@ def batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: l
             job = reps[0]
             warm_batch_tables(dataset, period=job.parameters.get("period"), as_of=as_of, rep_id=job.key,
                               modules=("salesnb.present.pages",))  # fmt: skip
+        teams = [job for job in to_run if job.kind == "team_overview"]
+        if len(teams) > 1:  # what every team page shares and no rep page reads (the metrics by team)
+            job = teams[0]
+            warm_batch_tables(dataset, period=job.parameters.get("period"), as_of=job.parameters.get("as_of"),
+                              modules=("salesnb.present.team_page",))  # fmt: skip
     return queue
 
 
