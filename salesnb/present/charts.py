@@ -14,8 +14,9 @@ Two kinds of chart, two ways of drawing, one style (:mod:`salesnb.present.chart_
 - :mod:`salesnb.present.analyst_charts` (team pages, the analysis notebooks,
   the segment explorer: :func:`team_band`, :func:`metric_bars`,
   :func:`effect_interval`, :func:`before_after`, :func:`forecast_error_heatmap`,
-  :func:`forecast_bias`, :func:`quality_counts`) are drawn with seaborn's
-  functions inside seaborn's theme, entered as contexts around each chart;
+  :func:`forecast_bias`, :func:`quality_counts`) are seaborn charts: drawn inside
+  seaborn's theme, entered as contexts around each chart, with seaborn's functions
+  or, where those cost much, matplotlib drawing the same marks (the same pixels);
 - :mod:`salesnb.present.rep_charts` (:func:`factor_bands`, :func:`trend`,
   :func:`value_vs_cost`, :func:`forecast_vs_actual`, :func:`stage_stays`) stay plain matplotlib:
   every scheduled report draws them, and :mod:`salesnb.present.drawing` makes
