@@ -9,12 +9,20 @@ test also pins what made the old way slow, so that it fails on the old code.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
-from salesnb.analysis import quality
+from salesnb.analysis import history, quality
 from salesnb.analysis.periods import parse_period
 from salesnb.analysis.quality import BURST_FACTOR, BURST_MIN_CONTACTS, PILE_MIN_SHARE, PILE_MIN_UNLINKED
+from salesnb.io.loading import load
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+AS_OF = "2026-01-05"
 
 # -- padded activity: the old way, word for word (salesnb 8c47d10) ----------------------------------
 
@@ -255,3 +263,85 @@ def _categorical_random(acts: pd.DataFrame) -> pd.DataFrame:
     out = acts.copy()
     out["rep_id"] = pd.Categorical(out["rep_id"], categories=sorted(set(out["rep_id"]), reverse=True) + ["NOBODY"])
     return out
+
+
+# -- stage figures: the old way, word for word (salesnb 8c47d10) ------------------------------------
+
+
+def _old_stage_figures(ds, *, period) -> pd.DataFrame:
+    out = pd.DataFrame(columns=["figure", "stage", "rep_id", "value", "n"])
+    out.attrs["stages"] = []
+    if ds.opportunity_history is None:
+        return out
+    stays = history.stage_stays(ds)
+    order = [stage for stage in history.stage_order(stays) if stage in set(_moving_stages(stays))]
+    end = np.datetime64(period.end_exclusive, "ns")
+    stays = stays[period.contains(stays["entered_at"]).to_numpy() & stays["stage"].isin(order).to_numpy()]
+    stays = stays[stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end)]
+    days = _per_rep(stays, "days", "median")
+    moved = _per_rep(stays.assign(moved_on=~stays["lost_from"].astype(bool)), "moved_on", "mean")
+    out = pd.concat([days.assign(figure="days"), moved.assign(figure="moved_on")], ignore_index=True)
+    out = out[["figure", "stage", "rep_id", "value", "n"]]
+    out.attrs["stages"] = order
+    return out
+
+
+def _moving_stages(stays: pd.DataFrame) -> list[str]:
+    closing = stays.groupby("stage", sort=True)["closes"].mean() >= 0.5
+    return [stage for stage, is_closing in closing.items() if not is_closing]
+
+
+def _per_rep(stays: pd.DataFrame, value: str, how: str) -> pd.DataFrame:
+    grouped = stays.groupby([stays["rep_id"].astype("object"), "stage"], sort=True)[value]
+    return pd.DataFrame({"value": grouped.agg(how), "n": grouped.size()}).reset_index()
+
+
+@pytest.fixture(scope="module")
+def tricky_source(tmp_path_factory) -> Path:
+    """The sample made tricky: R04 has no activities, R05 no deals, R06 deals but no history,
+    R07 alone in team "Solo"; R02's history ties: two of its deals enter and leave stages at
+    the same times as R03's."""
+    folder = tmp_path_factory.mktemp("tricky4")
+    shutil.copytree(SAMPLE, folder, dirs_exist_ok=True)
+    reps = pd.read_csv(folder / "reps.csv", dtype=str)
+    reps.loc[reps["rep_id"] == "R07", "team"] = "Solo"
+    reps.to_csv(folder / "reps.csv", index=False)
+    acts = pd.read_csv(folder / "activities.csv", dtype=str)
+    acts[acts["rep_id"] != "R04"].to_csv(folder / "activities.csv", index=False)
+    opps = pd.read_csv(folder / "opportunities.csv", dtype=str)
+    gone = set(opps.loc[opps["rep_id"] == "R05", "opportunity_id"])
+    quiet = set(opps.loc[opps["rep_id"] == "R06", "opportunity_id"])
+    opps[opps["rep_id"] != "R05"].to_csv(folder / "opportunities.csv", index=False)
+    acts = pd.read_csv(folder / "activities.csv", dtype=str)
+    acts[~acts["opportunity_id"].isin(gone)].to_csv(folder / "activities.csv", index=False)
+    hist = pd.read_csv(folder / "opportunity_history.csv", dtype=str)
+    hist = hist[~hist["opportunity_id"].isin(gone | quiet)]
+    r02 = opps.loc[opps["rep_id"] == "R02", "opportunity_id"].tolist()[:2]
+    r03 = hist[hist["opportunity_id"].isin(opps.loc[opps["rep_id"] == "R03", "opportunity_id"])]
+    twins = []
+    for deal, source in zip(r02, r03["opportunity_id"].unique()[:2]):
+        copy = r03[r03["opportunity_id"] == source].assign(opportunity_id=deal)
+        twins.append(copy)
+    hist = pd.concat([hist[~hist["opportunity_id"].isin(r02)], *twins], ignore_index=True)
+    hist.to_csv(folder / "opportunity_history.csv", index=False)
+    return folder
+
+
+def test_stage_figures_are_the_old_ones_without_a_string_per_stay(tricky_source, monkeypatch):
+    ds = load(tricky_source)
+    for period in ("2025", "2025-Q4", "2025-03", "2024"):
+        span = parse_period(period, as_of=AS_OF)
+        old = _old_stage_figures(ds, period=span)
+        monkeypatch.setattr(history, "stage_stays", _no_stays)  # the stays frame: a string per stay
+        new = history.stage_figures(ds, period=span)
+        monkeypatch.undo()
+        pd.testing.assert_frame_equal(new, old, check_exact=True)
+        assert new.attrs == old.attrs
+    span = parse_period("2025", as_of=AS_OF)
+    figures = history.stage_figures(ds, period=span)
+    assert "R05" not in set(figures["rep_id"]) and "R06" not in set(figures["rep_id"])
+    assert figures.attrs["stages"] == ["Qualification", "Proposal", "Negotiation"]  # the closes left out
+
+
+def _no_stays(ds):
+    raise AssertionError("stage_stays built")
