@@ -345,3 +345,34 @@ def test_stage_figures_are_the_old_ones_without_a_string_per_stay(tricky_source,
 
 def _no_stays(ds):
     raise AssertionError("stage_stays built")
+
+
+# -- history moves: a history written deal by deal, in time order, is not sorted again -----------
+
+
+def test_history_moves_skip_the_sort_of_a_history_in_order(monkeypatch):
+    ds = load(SAMPLE)
+    hist = ds.opportunity_history
+    # a tie: a deal's two changes at the same time keep their file order
+    first = hist.index[hist["opportunity_id"] == hist["opportunity_id"].iloc[0]]
+    hist.loc[first[1], "changed_at"] = hist.loc[first[0], "changed_at"]
+    sorts = []
+    original = np.lexsort
+    monkeypatch.setattr(np, "lexsort", lambda keys, *a, **k: sorts.append(1) or original(keys, *a, **k))
+    in_order = history._history_moves(ds)
+    assert sorts == []  # the sample's history is written deal by deal, in time order
+    monkeypatch.setattr(history, "_in_order", lambda deal, at: False)  # the old way: always sorted
+    sorted_anyway = history._history_moves(ds)
+    assert len(sorts) == 1
+    for key, value in sorted_anyway.items():
+        assert pd.Series(in_order[key]).equals(pd.Series(value)), key
+    monkeypatch.undo()
+    plain = history._history_moves(load(SAMPLE))
+    shuffled = load(SAMPLE)  # out of order (no tie): sorted as before
+    shuffled.opportunity_history = shuffled.opportunity_history.sample(frac=1, random_state=16)
+    moves = history._history_moves(shuffled)
+    assert history._in_order(moves["deal"], moves["changed_at"])
+    assert not history._in_order(np.array([0, 0, 1]), np.array([2, 1, 0]))
+    assert not history._in_order(np.array([1, 0]), np.array([0, 1]))
+    for key in ("deal", "changed_at", "stage", "expected_close_date"):
+        assert pd.Series(moves[key]).equals(pd.Series(plain[key])), key

@@ -109,7 +109,7 @@ def _history_moves(ds: Dataset) -> dict:
     at = history["changed_at"].to_numpy(dtype="datetime64[ns]")
     keep = (deal >= 0) & ~np.isnat(at)
     rows = np.flatnonzero(keep)
-    order = rows[np.lexsort((rows, at[rows].view("int64"), deal[rows]))]
+    order = rows if _in_order(deal[rows], at[rows]) else rows[np.lexsort((rows, at[rows].view("int64"), deal[rows]))]
     deal, at = deal[order], at[order]
     first = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
     start = np.maximum.accumulate(np.where(first, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
@@ -133,6 +133,15 @@ def _history_moves(ds: Dataset) -> dict:
         "lost": is_lost[deal],
         "opportunity_ids": opp_ids.to_numpy(),
     }
+
+
+def _in_order(deal: np.ndarray, at: np.ndarray) -> bool:
+    """Whether the rows are sorted by ``deal``, then ``at`` already (a history file
+    written deal by deal, each in time order): then sorting would keep them as they are."""
+    if len(deal) < 2:
+        return True
+    step, later = np.diff(deal), at[1:] >= at[:-1]
+    return bool(((step > 0) | ((step == 0) & later)).all())
 
 
 def _carried(known: np.ndarray, start: np.ndarray, values: np.ndarray) -> np.ndarray:
