@@ -109,7 +109,7 @@ def _history_moves(ds: Dataset) -> dict:
     at = history["changed_at"].to_numpy(dtype="datetime64[ns]")
     keep = (deal >= 0) & ~np.isnat(at)
     rows = np.flatnonzero(keep)
-    order = rows[np.lexsort((rows, at[rows].view("int64"), deal[rows]))]
+    order = rows if _in_order(deal[rows], at[rows]) else rows[np.lexsort((rows, at[rows].view("int64"), deal[rows]))]
     deal, at = deal[order], at[order]
     first = np.r_[True, deal[1:] != deal[:-1]] if len(deal) else np.zeros(0, dtype=bool)
     start = np.maximum.accumulate(np.where(first, np.arange(len(deal)), 0)) if len(deal) else np.zeros(0, np.int64)
@@ -133,6 +133,15 @@ def _history_moves(ds: Dataset) -> dict:
         "lost": is_lost[deal],
         "opportunity_ids": opp_ids.to_numpy(),
     }
+
+
+def _in_order(deal: np.ndarray, at: np.ndarray) -> bool:
+    """Whether the rows are sorted by ``deal``, then ``at`` already (a history file
+    written deal by deal, each in time order): then sorting would keep them as they are."""
+    if len(deal) < 2:
+        return True
+    step, later = np.diff(deal), at[1:] >= at[:-1]
+    return bool(((step > 0) | ((step == 0) & later)).all())
 
 
 def _carried(known: np.ndarray, start: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -528,16 +537,41 @@ def stage_figures(ds: Dataset, *, period: Period) -> pd.DataFrame:
     out.attrs["stages"] = []
     if ds.opportunity_history is None:
         return out
-    stays = stage_stays(ds)
-    order = [stage for stage in stage_order(stays) if stage in set(_moving_stages(stays))]
+    e = _entries(ds)  # over codes: no string per stay (issue #16)
+    names = np.asarray(e["stage_names"], dtype=object)
+    stage = e["stage"]
+    entries = np.bincount(stage, minlength=len(names))
+    closing = np.bincount(stage, weights=e["closes"], minlength=len(names)) / np.maximum(entries, 1) >= 0.5
+    moving = [code for code in _order(e["deal"], stage, e["step"], e["closes"], names) if entries[code] and not closing[code]]
     end = np.datetime64(period.end_exclusive, "ns")
-    stays = stays[period.contains(stays["entered_at"]).to_numpy() & stays["stage"].isin(order).to_numpy()]
-    stays = stays[stays["left_at"].notna().to_numpy() & (stays["left_at"].to_numpy() < end)]
-    days = _per_rep(stays, "days", "median")
-    moved = _per_rep(stays.assign(moved_on=~stays["lost_from"].astype(bool)), "moved_on", "mean")
-    out = pd.concat([days.assign(figure="days"), moved.assign(figure="moved_on")], ignore_index=True)
-    out = out[["figure", "stage", "rep_id", "value", "n"]]
-    out.attrs["stages"] = order
+    entered_at, left_at = e["entered_at"], e["left_at"]
+    began = (entered_at >= np.datetime64(period.start, "ns")) & (entered_at < end)
+    keep = began & np.isin(stage, moving) & ~np.isnat(left_at) & (left_at < end)
+    rep_code, reps = pd.factorize(ds.opportunities["rep_id"].astype("object"), sort=True)
+    rep = rep_code[e["deal"][keep]]
+    stage_rank = np.empty(len(names), dtype=np.int64)
+    stage_rank[np.argsort(names.astype(str), kind="stable")] = np.arange(len(names))
+    known = rep >= 0  # a deal without a rep: in no rep's figures
+    key = rep[known] * len(names) + stage_rank[stage[keep][known]]
+    days = pd.Series((left_at[keep][known] - entered_at[keep][known]) / _DAY)
+    moved = pd.Series(~e["lost_from"][keep][known])
+    parts = []
+    for figure, values, how in (("days", days, "median"), ("moved_on", moved, "mean")):
+        grouped = values.groupby(key, sort=True)
+        value = grouped.agg(how)
+        cells = value.index.to_numpy()
+        part = pd.DataFrame(
+            {
+                "figure": figure,
+                "stage": pd.array(names[np.argsort(stage_rank)][cells % len(names)].astype(str), dtype="str"),
+                "rep_id": np.asarray(reps, dtype=object)[cells // len(names)],
+                "value": value.to_numpy(),
+                "n": grouped.size().to_numpy(),
+            }
+        )
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["stages"] = [str(names[code]) for code in moving]
     return out
 
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from salesnb.io.dataset import Dataset
@@ -193,77 +194,92 @@ def advice_records(ds, *, period, reference) -> list[dict]:
 
 
 def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
-    """``padded_activity`` records, one per flagged rep (rules in the module doc)."""
+    """``padded_activity`` records, one per flagged rep (rules in the module doc), in the
+    order of the reps' ``rep_id`` (its categories' order for a categorical). Every rep is
+    judged at once on its counts per day (all contacts, unlinked ones): no Python per rep
+    but the flagged reps' words."""
     columns = ["rep_id", "date", "customer_id", "opportunity_id"]  # only what the rule reads: no copy of the others
     acts = activities[columns][(activities["rep_id"].notna() & activities["date"].notna()).to_numpy()]
     if period is not None:
         acts = acts[period.contains(acts["date"])]
     if acts.empty:
         return []
-    acts = acts.assign(day=acts["date"].dt.normalize(), unlinked=_blank(acts["customer_id"]) & _blank(acts["opportunity_id"]))
-    acts = acts.assign(month_end=_month_end_day(acts["day"]))
-    acts = acts[acts["rep_id"].isin(_padding_suspects(acts)).to_numpy()]  # the rule below, per rep, on those only
+    loose = (_blank(acts["customer_id"]) & _blank(acts["opportunity_id"])).to_numpy(dtype=bool)
+    rep_codes, reps = pd.factorize(acts["rep_id"], sort=True)  # groupby's order (a categorical's categories)
+    day_codes, days = _day_codes(acts["date"])
+    # one group per rep and day, in the order of rep then day: its key, contacts and unlinked ones
+    keys, total, unlinked = _counts(rep_codes.astype("int64") * len(days) + day_codes, len(reps) * len(days), loose)
+    group_rep, group_day = np.divmod(keys, len(days))
+    linked = total - unlinked
+    at_end = _month_end_day(pd.Series(days)).to_numpy(dtype=bool)[group_day]
+    starts = np.flatnonzero(np.r_[True, group_rep[1:] != group_rep[:-1]])  # each rep's first group
+    sizes = np.diff(np.r_[starts, len(keys)])
+    # the median of each rep's contacts a day: its counts sorted within the rep
+    ordered = total[np.lexsort((total, group_rep))].astype("float64")
+    usual = (ordered[starts + (sizes - 1) // 2] + ordered[starts + sizes // 2]) / 2
+    own_unlinked = np.add.reduceat(unlinked, starts)
+    own_linked = np.add.reduceat(linked, starts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share_end = np.add.reduceat(unlinked * at_end, starts) / own_unlinked
+        linked_share_end = np.where(own_linked > 0, np.add.reduceat(linked * at_end, starts) / own_linked, 0.0)
+    baseline = np.maximum(linked_share_end, 1 / 21)  # a month-end day is about one working day in 21
+    piled = (own_unlinked >= PILE_MIN_UNLINKED) & (share_end >= PILE_MIN_SHARE) & (share_end >= BURST_FACTOR * baseline)
+    rep_of_group = np.repeat(np.arange(len(starts)), sizes)
+    burst = (unlinked > 0) & (unlinked >= BURST_MIN_CONTACTS) & (unlinked >= BURST_FACTOR * usual[rep_of_group])
+    suspect = (unlinked > 0) & (burst | (piled[rep_of_group] & at_end))
     records = []
-    for rep, own in acts.groupby("rep_id", sort=True, observed=True):
-        unlinked = own[own["unlinked"]]
-        if unlinked.empty:
-            continue
-        per_day = own.groupby("day").size()
-        usual = float(per_day.median())
-        unlinked_per_day = unlinked.groupby("day").size()
-        burst_days = unlinked_per_day[(unlinked_per_day >= BURST_MIN_CONTACTS) & (unlinked_per_day >= BURST_FACTOR * usual)]
-
-        share_end = float(unlinked["month_end"].mean())
-        linked = own[~own["unlinked"]]
-        linked_share_end = float(linked["month_end"].mean()) if len(linked) else 0.0
-        baseline = max(linked_share_end, 1 / 21)  # a month-end day is about one working day in 21
-        piled = len(unlinked) >= PILE_MIN_UNLINKED and share_end >= PILE_MIN_SHARE and share_end >= BURST_FACTOR * baseline
-
-        if burst_days.empty and not piled:
-            continue
-        suspect_days = set(burst_days.index)
-        if piled:
-            suspect_days |= set(unlinked.loc[unlinked["month_end"], "day"])
-        suspect = unlinked_per_day[unlinked_per_day.index.isin(suspect_days)].sort_values(ascending=False, kind="stable")
-        shown = ", ".join(f"{day:%Y-%m-%d}: {n}" for day, n in suspect.head(4).items())
-        more = f" and {len(suspect) - 4} more days" if len(suspect) > 4 else ""
+    for rep in np.flatnonzero(
+        (own_unlinked > 0) & ((np.bincount(rep_of_group, weights=burst, minlength=len(starts)) > 0) | piled)
+    ):
+        own = slice(starts[rep], starts[rep] + sizes[rep])
+        counts = unlinked[own][suspect[own]]
+        order = np.argsort(-counts, kind="stable")  # most first, earlier days first among equals
+        counts, on = counts[order], days[group_day[own][suspect[own]][order]]
+        shown = ", ".join(f"{pd.Timestamp(day):%Y-%m-%d}: {n}" for day, n in zip(on[:4], counts[:4]))
+        more = f" and {len(counts) - 4} more days" if len(counts) > 4 else ""
+        share, many, plain = float(share_end[rep]), int(own_unlinked[rep]), float(usual[rep])
         detail = (
-            f"{int(suspect.sum())} contacts linked to no customer and no opportunity on {len(suspect)} "
-            f"day{'s' if len(suspect) != 1 else ''} ({shown}{more}), against this rep's usual {usual:g} "
-            f"contact{'s' if usual != 1 else ''} a day; "
-            f"{share_end:.0%} of this rep's {len(unlinked)} unlinked contacts fall on month-end days"
+            f"{int(counts.sum())} contacts linked to no customer and no opportunity on {len(counts)} "
+            f"day{'s' if len(counts) != 1 else ''} ({shown}{more}), against this rep's usual {plain:g} "
+            f"contact{'s' if plain != 1 else ''} a day; "
+            f"{share:.0%} of this rep's {many} unlinked contacts fall on month-end days"
         )
         records.append(
-            {"flag": "padded_activity", "rep_id": str(rep), "table": "activities", "rows": int(suspect.sum()), "detail": detail}
+            {
+                "flag": "padded_activity",
+                "rep_id": str(reps[group_rep[starts[rep]]]),
+                "table": "activities",
+                "rows": int(counts.sum()),
+                "detail": detail,
+            }
         )
     return records
 
 
-def _padding_suspects(acts: pd.DataFrame) -> pd.Index:
-    """The reps :func:`padded_activity` may flag, found for every rep at once (no
-    Python per rep): a burst day (:data:`BURST_MIN_CONTACTS` unlinked contacts and
-    :data:`BURST_FACTOR` times the rep's median day, with a hair of slack) or
-    enough unlinked contacts on month-end days. A superset: the per-rep rule decides."""
-    unlinked = acts["unlinked"].to_numpy(dtype=bool)
-    per_day = acts.groupby(["rep_id", "day"], observed=True, sort=False).size()
-    usual = per_day.groupby(level=0, observed=True, sort=False).median()
-    loose = acts[unlinked]
-    if loose.empty:
-        return pd.Index([])
-    loose_per_day = loose.groupby(["rep_id", "day"], observed=True, sort=False).size()
-    reps = loose_per_day.index.get_level_values(0)
-    floor = BURST_FACTOR * usual.reindex(reps).to_numpy(dtype="float64") * (1 - 1e-9)
-    counts = loose_per_day.to_numpy()
-    burst = reps[(counts >= BURST_MIN_CONTACTS) & (counts >= floor)]
-    per_rep = loose.groupby("rep_id", observed=True, sort=False)["month_end"].agg(["size", "mean"])
-    piled = per_rep.index[((per_rep["size"] >= PILE_MIN_UNLINKED) & (per_rep["mean"] >= PILE_MIN_SHARE * (1 - 1e-9))).to_numpy()]
-    return pd.Index(burst.unique()).append(pd.Index(piled)).unique()
+def _day_codes(dates: pd.Series) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Each date's day (``dt.normalize()``) as a code into the days returned, in order:
+    for dates without a time zone every calendar day from the first to the last (no hashing)."""
+    if isinstance(dates.dtype, np.dtype) and dates.dtype.kind == "M":  # naive: whole days since the epoch, floored
+        number = dates.to_numpy().astype("datetime64[D]").astype("int64")
+        first = int(number.min())
+        return number - first, pd.DatetimeIndex(np.arange(first, int(number.max()) + 1).astype("datetime64[D]"))
+    codes, days = pd.factorize(dates.dt.normalize(), sort=True)
+    return codes, pd.DatetimeIndex(days)
+
+
+def _counts(key: np.ndarray, size: int, loose: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The keys present (sorted), and per key the rows and the ``loose`` rows: counted
+    straight into ``size`` bins when that is not much more than the rows, else hashed."""
+    if size <= 8 * len(key) + 1_000_000:
+        total = np.bincount(key, minlength=size)
+        keys = np.flatnonzero(total)
+        return keys, total[keys], np.bincount(key[loose], minlength=size)[keys]
+    group_of, keys = pd.factorize(key, sort=True)
+    return keys, np.bincount(group_of, minlength=len(keys)), np.bincount(group_of[loose], minlength=len(keys))
 
 
 def _blank(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.CategoricalDtype):  # each category looked at once, spread by the codes
-        import numpy as np
-
         blank = _blank(pd.Series(values.cat.categories)).to_numpy(dtype=bool)
         codes = values.cat.codes.to_numpy()
         return pd.Series((codes < 0) | np.append(blank, False)[codes], index=values.index)
