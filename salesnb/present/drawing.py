@@ -136,6 +136,15 @@ class _Glyphs:
     canvas exactly as RendererAgg puts them, so the pixels are the same
     (tests/test_plots.py). What a report template draws before it forks
     is there for every report.
+
+    A font is known here by what made it (its files, kerning factor and
+    last-resort setting, as matplotlib's font cache keys it), not by its
+    FT2Font object: matplotlib empties that cache in every forked child
+    (FT2Font objects must not cross a fork), so keyed by the object nothing
+    the template drew would be found in a report's process. Layouts whose
+    glyphs all come from the text's own font are kept by that key and drawn
+    with the child's own FT2Font; a text that needed a fallback font is
+    kept by its objects, as before.
     """
 
     LIMIT = 100_000  # entries of each kind kept; beyond, start again (a few MB)
@@ -143,6 +152,7 @@ class _Glyphs:
     def __init__(self):
         self._layouts: dict = {}
         self._bitmaps: dict = {}
+        self._fonts: dict = {}  # id(FT2Font) -> (the FT2Font, kept alive so the id stays its own; its key)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -156,17 +166,23 @@ class _Glyphs:
 
     def draw(self, renderer, gc, x, y, s, prop, angle, mtext) -> None:
         font = renderer._prepare_font(prop)
+        font_key = self._font_key(font, prop)
         flags = get_hinting_flag()
         features = mtext.get_fontfeatures() if mtext is not None else None
         language = mtext.get_language() if mtext is not None else None
         size, dpi = prop.get_size_in_points(), renderer.dpi
-        key = (s, font, size, dpi, flags, features, language)
+        key = (s, font_key, size, dpi, flags, features, language)  # glyphs of the text's own font: face None
         glyphs = self._layouts.get(key)
         if glyphs is None:
-            glyphs = [
-                (item.ft_object, item.glyph_index, item.x, item.y)
-                for item in font._layout(s, flags=flags, features=features, language=language)
-            ]
+            key = (s, font, size, dpi, flags, features, language)  # a text with glyphs of a fallback font
+            glyphs = self._layouts.get(key)
+        if glyphs is None:
+            items = font._layout(s, flags=flags, features=features, language=language)
+            if all(item.ft_object is font for item in items):
+                key = (s, font_key, size, dpi, flags, features, language)
+                glyphs = [(None, item.glyph_index, item.x, item.y) for item in items]
+            else:
+                glyphs = [(item.ft_object, item.glyph_index, item.x, item.y) for item in items]
             self._remember(self._layouts, key, glyphs)
         cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
         matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
@@ -178,11 +194,12 @@ class _Glyphs:
         for face, index, dx, dy in glyphs:  # dy is upwards, as FreeType's y
             to_x = round(0x40 * (x + dx * cos - dy * sin))
             to_y = round(0x40 * (height - y + dx * sin + dy * cos))
-            glyph_key = (face, size, dpi, index, rotation, to_x & 63, to_y & 63, flags, antialiased)
+            glyph_key = (face or font_key, size, dpi, index, rotation, to_x & 63, to_y & 63, flags, antialiased)
             bitmap = self._bitmaps.get(glyph_key)
             if bitmap is None:
                 from matplotlib.ft2font import RenderMode  # (matplotlib 3.11+, as fits() checks)
 
+                face = face or font
                 face.set_size(size, dpi)
                 face._set_transform(matrix, [to_x & 63, to_y & 63])
                 rendered = face._render_glyph(index, flags, RenderMode.NORMAL if antialiased else RenderMode.MONO)
@@ -195,6 +212,20 @@ class _Glyphs:
             placed.append((buffer, left + (to_x >> 6), int(height) - (top + (to_y >> 6)) + buffer.shape[0]))
         for buffer, left, bottom in placed:
             put(buffer, left, bottom, 0, gc)
+
+    def _font_key(self, font, prop) -> tuple:
+        """What made ``font`` (the FT2Font ``renderer._prepare_font(prop)`` just gave):
+        its font files and the two settings matplotlib's font cache keys it by."""
+        known = self._fonts.get(id(font))
+        if known is not None and known[0] is font:
+            return known[1]
+        from matplotlib.font_manager import fontManager
+
+        paths = tuple((str(path.path), int(path.face_index)) for path in fontManager._find_fonts_by_props(prop))
+        rc = matplotlib.rcParams
+        key = (paths, rc["text.kerning_factor"], rc["font.enable_last_resort"])
+        self._remember(self._fonts, id(font), (font, key))
+        return key
 
     def _remember(self, cache: dict, key, value) -> None:
         with self._lock:
