@@ -95,3 +95,62 @@ def test_a_text_with_a_fallback_font_is_drawn_as_matplotlib_draws_it(monkeypatch
     font_manager._get_font.cache_clear()
     assert _png(draw()) == plain
     assert _png(charts.factor_bands(FACTORS)) == _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+
+
+def _counting_text_layouts(monkeypatch) -> tuple[list, list]:
+    """(texts asked for their layout, text measurements made) while a chart is drawn."""
+    import matplotlib.text as mtext
+
+    asked, measured = [], []
+    layout, metrics = mtext.Text._get_layout, mtext._get_text_metrics_with_cache
+    monkeypatch.setattr(mtext.Text, "_get_layout", lambda self, r: asked.append(self) or layout(self, r))
+    monkeypatch.setattr(mtext, "_get_text_metrics_with_cache", lambda *a, **k: measured.append(a[1]) or metrics(*a, **k))
+    return asked, measured
+
+
+def _changed(fig):
+    """Text, size, weight, alignment, rotation and line spacing of a chart's texts changed."""
+    ax = fig.axes[0]
+    ax.title.set_linespacing(3.0)
+    ax.xaxis.label.set_fontweight("bold")
+    ax.yaxis.label.set_horizontalalignment("left")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.get_yticklabels()[1].set_text("a label")
+    return fig
+
+
+@pytest.mark.pixel
+def test_each_text_is_laid_out_once_per_chart_not_at_every_request(monkeypatch, fast):
+    """The layout engine's two passes and the draw ask each tick label, title
+    and axis name for its layout six to ten times; it is worked out once per
+    text (before: every time, each asking for the text's size again), and
+    again when the text changed: a chart drawn, its texts changed, drawn
+    again is plain matplotlib's pixels."""
+    asked, measured = _counting_text_layouts(monkeypatch)
+    png = _png(charts.factor_bands(FACTORS))
+    texts = {id(t) for t in asked}
+    assert len(asked) > 10 * len(texts) > 400  # 578 requests of 47 texts
+    # each layout measures its text's lines (the legend measures its own): 115 here, 646 before
+    assert len(measured) < len(asked) / 4
+    monkeypatch.undo()
+    assert png == _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+
+    plain = _plain_png(monkeypatch, lambda: _changed(charts.trend(TREND, metric="revenue_won")))
+    fig = charts.trend(TREND, metric="revenue_won")
+    fig.savefig(io.BytesIO(), format="png", dpi=90)  # laid out and drawn as it was built
+    assert _png(_changed(fig)) == plain
+
+
+@pytest.mark.pixel
+def test_text_layouts_turn_themselves_off_on_their_first_exception(monkeypatch, fast):
+    calls = []
+
+    def failing(text, renderer):
+        calls.append(1)
+        raise AttributeError("'Text' object has no attribute '_rotation_mode' (forced by the test)")
+
+    monkeypatch.setattr(drawing, "_layout_key", failing)
+    plain = _plain_png(monkeypatch, lambda: charts.trend(TREND, metric="win_rate"))
+    assert _png(charts.trend(TREND, metric="win_rate")) == plain
+    assert FAST_PATHS["text layouts"].on is False and len(calls) == 1
+    assert isinstance(FAST_PATHS["text layouts"].error, AttributeError)

@@ -9,6 +9,9 @@ and makes drawing it cheap, because drawing is most of a report's time:
 - :class:`_Glyphs` keeps each text's glyph layout and each glyph's bitmap;
 - :class:`_TickMemo` recomputes an axis's ticks only when what they depend
   on changed;
+- :func:`_get_layout` remembers each text's layout (size and line offsets)
+  while nothing it depends on changed: the layout engine's two passes and
+  the draw ask for it six to ten times per text;
 - :func:`stock_figures` makes blank figures ahead, in a process that forks
   one child per report (:mod:`salesnb.run.forkserver`).
 
@@ -32,6 +35,8 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from salesnb.fast_paths import FastPath
 
@@ -41,6 +46,7 @@ _SHARED_RENDERERS = FastPath("shared renderers")  # _ReportCanvas's pool and _Re
 _GLYPH_CACHE = FastPath("glyph cache")  # _Glyphs
 _TICK_MEMO = FastPath("tick memo")  # _TickMemo
 _STOCKED_FIGURES = FastPath("stocked figures")  # _Stock
+_TEXT_LAYOUTS = FastPath("text layouts")  # _get_layout
 
 
 class _ReportCanvas(FigureCanvasAgg):
@@ -461,3 +467,67 @@ class _TickMemo:
             len(axis.majorTicks),
             len(axis.minorTicks),
         )
+
+
+_PLAIN_GET_LAYOUT = Text._get_layout
+
+
+def _get_layout(self, renderer):
+    """``Text._get_layout`` remembered on the text, for texts drawn on a :class:`_Renderer`.
+
+    The layout (the rotated bounding box, each line's size and offset, the
+    box corner) is what the text's own properties make it, wherever the text
+    is: every property ``Text._get_layout`` reads is in :func:`_layout_key`,
+    and the position is applied by its callers. Texts that wrap (their
+    lines depend on the figure), use TeX or turn with their transform are
+    laid out each time, as is any text on another renderer (a figure that is
+    not salesnb's)."""
+    if _TEXT_LAYOUTS.on and type(renderer) is _Renderer:
+        try:
+            key = _layout_key(self, renderer)
+            known = self.__dict__.get("_salesnb_layout")
+            if key is not None and known is not None and known[0] == key:
+                points, lines, corner = known[1]
+                return Bbox(points.copy()), list(lines), corner
+        except Exception as error:  # noqa: BLE001 - a fast path: matplotlib lays the text out instead
+            _TEXT_LAYOUTS.fail(error)
+            key = None
+        layout = _PLAIN_GET_LAYOUT(self, renderer)
+        if key is not None:
+            self._salesnb_layout = (key, (layout[0].get_points().copy(), tuple(layout[1]), layout[2]))
+        return layout
+    return _PLAIN_GET_LAYOUT(self, renderer)
+
+
+def _layout_key(text, renderer) -> tuple | None:
+    """What ``Text._get_layout`` reads, for texts it lays out the same wherever they are; None for others."""
+    if text._wrap or text._usetex or text._transform_rotates_text:
+        return None
+    return (
+        renderer,
+        renderer.dpi,
+        text.get_figure(root=True).dpi,
+        text._text,
+        text._parse_math,
+        tuple(text._fontproperties.__dict__.items()),  # what FontProperties hashes and compares by
+        text._linespacing,
+        text._multialignment,
+        text._horizontalalignment,
+        text._verticalalignment,
+        text._rotation,
+        text._rotation_mode,
+    )
+
+
+def _install_text_layouts() -> None:
+    """Put :func:`_get_layout` on matplotlib's Text (it falls back to the original for other renderers)."""
+    if not _TEXT_LAYOUTS.on:
+        return
+    probe = Text(0, 0, "x")
+    read = ("_wrap", "_usetex", "_transform_rotates_text", "_text", "_parse_math", "_fontproperties", "_linespacing")
+    read += ("_multialignment", "_horizontalalignment", "_verticalalignment", "_rotation", "_rotation_mode")
+    if all(hasattr(probe, name) for name in read):  # else: texts are laid out by matplotlib alone
+        Text._get_layout = _get_layout
+
+
+_install_text_layouts()
