@@ -47,7 +47,9 @@ def fast(monkeypatch):
         monkeypatch.setattr(path, "error", None)
     for cache in ("_layouts", "_bitmaps", "_fonts"):
         getattr(drawing._GLYPHS, cache, {}).clear()
+    drawing._RENDERERS.clear()  # renderers made with the paths on
     yield
+    drawing._RENDERERS.clear()
 
 
 def _counting(monkeypatch, name: str) -> list:
@@ -126,6 +128,7 @@ def test_each_text_is_laid_out_once_per_chart_not_at_every_request(monkeypatch, 
     text (before: every time, each asking for the text's size again), and
     again when the text changed: a chart drawn, its texts changed, drawn
     again is plain matplotlib's pixels."""
+    drawing._Renderer(1, 1, 72)  # the first of salesnb's renderers puts the path in place
     asked, measured = _counting_text_layouts(monkeypatch)
     png = _png(charts.factor_bands(FACTORS))
     texts = {id(t) for t in asked}

@@ -98,6 +98,7 @@ class _Renderer(RendererAgg):
     def __init__(self, width, height, dpi):
         super().__init__(width, height, dpi)
         self._line_metrics: dict = {}
+        _install_text_layouts()  # texts drawn on this renderer have their layouts remembered
 
     def _get_font_height_metrics(self, prop, *args, **kwargs):
         """(ascent, descent, line gap); (None, None, None) lets matplotlib.text
@@ -470,6 +471,7 @@ class _TickMemo:
 
 
 _PLAIN_GET_LAYOUT = Text._get_layout
+_TEXT_LAYOUTS_PUT = False  # whether _install_text_layouts ran
 
 
 def _get_layout(self, renderer):
@@ -520,14 +522,14 @@ def _layout_key(text, renderer) -> tuple | None:
 
 
 def _install_text_layouts() -> None:
-    """Put :func:`_get_layout` on matplotlib's Text (it falls back to the original for other renderers)."""
-    if not _TEXT_LAYOUTS.on:
+    """Put :func:`_get_layout` on matplotlib's Text, once, while the path is on (when the
+    first :class:`_Renderer` is made; it falls back to the original for other renderers)."""
+    global _TEXT_LAYOUTS_PUT
+    if not _TEXT_LAYOUTS.on or _TEXT_LAYOUTS_PUT:
         return
+    _TEXT_LAYOUTS_PUT = True
     probe = Text(0, 0, "x")
     read = ("_wrap", "_usetex", "_transform_rotates_text", "_text", "_parse_math", "_fontproperties", "_linespacing")
     read += ("_multialignment", "_horizontalalignment", "_verticalalignment", "_rotation", "_rotation_mode")
     if all(hasattr(probe, name) for name in read):  # else: texts are laid out by matplotlib alone
         Text._get_layout = _get_layout
-
-
-_install_text_layouts()
