@@ -9,6 +9,9 @@ and makes drawing it cheap, because drawing is most of a report's time:
 - :class:`_Glyphs` keeps each text's glyph layout and each glyph's bitmap;
 - :class:`_TickMemo` recomputes an axis's ticks only when what they depend
   on changed;
+- :func:`_get_layout` remembers each text's layout (size and line offsets)
+  while nothing it depends on changed: the layout engine's two passes and
+  the draw ask for it six to ten times per text;
 - :func:`stock_figures` makes blank figures ahead, in a process that forks
   one child per report (:mod:`salesnb.run.forkserver`).
 
@@ -32,6 +35,8 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from salesnb.fast_paths import FastPath
 
@@ -41,6 +46,7 @@ _SHARED_RENDERERS = FastPath("shared renderers")  # _ReportCanvas's pool and _Re
 _GLYPH_CACHE = FastPath("glyph cache")  # _Glyphs
 _TICK_MEMO = FastPath("tick memo")  # _TickMemo
 _STOCKED_FIGURES = FastPath("stocked figures")  # _Stock
+_TEXT_LAYOUTS = FastPath("text layouts")  # _get_layout
 
 
 class _ReportCanvas(FigureCanvasAgg):
@@ -92,6 +98,7 @@ class _Renderer(RendererAgg):
     def __init__(self, width, height, dpi):
         super().__init__(width, height, dpi)
         self._line_metrics: dict = {}
+        _install_text_layouts()  # texts drawn on this renderer have their layouts remembered
 
     def _get_font_height_metrics(self, prop, *args, **kwargs):
         """(ascent, descent, line gap); (None, None, None) lets matplotlib.text
@@ -136,6 +143,15 @@ class _Glyphs:
     canvas exactly as RendererAgg puts them, so the pixels are the same
     (tests/test_plots.py). What a report template draws before it forks
     is there for every report.
+
+    A font is known here by what made it (its files, kerning factor and
+    last-resort setting, as matplotlib's font cache keys it), not by its
+    FT2Font object: matplotlib empties that cache in every forked child
+    (FT2Font objects must not cross a fork), so keyed by the object nothing
+    the template drew would be found in a report's process. Layouts whose
+    glyphs all come from the text's own font are kept by that key and drawn
+    with the child's own FT2Font; a text that needed a fallback font is
+    kept by its objects, as before.
     """
 
     LIMIT = 100_000  # entries of each kind kept; beyond, start again (a few MB)
@@ -143,6 +159,7 @@ class _Glyphs:
     def __init__(self):
         self._layouts: dict = {}
         self._bitmaps: dict = {}
+        self._fonts: dict = {}  # id(FT2Font) -> (the FT2Font, kept alive so the id stays its own; its key)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -156,17 +173,23 @@ class _Glyphs:
 
     def draw(self, renderer, gc, x, y, s, prop, angle, mtext) -> None:
         font = renderer._prepare_font(prop)
+        font_key = self._font_key(font, prop)
         flags = get_hinting_flag()
         features = mtext.get_fontfeatures() if mtext is not None else None
         language = mtext.get_language() if mtext is not None else None
         size, dpi = prop.get_size_in_points(), renderer.dpi
-        key = (s, font, size, dpi, flags, features, language)
+        key = (s, font_key, size, dpi, flags, features, language)  # glyphs of the text's own font: face None
         glyphs = self._layouts.get(key)
         if glyphs is None:
-            glyphs = [
-                (item.ft_object, item.glyph_index, item.x, item.y)
-                for item in font._layout(s, flags=flags, features=features, language=language)
-            ]
+            key = (s, font, size, dpi, flags, features, language)  # a text with glyphs of a fallback font
+            glyphs = self._layouts.get(key)
+        if glyphs is None:
+            items = font._layout(s, flags=flags, features=features, language=language)
+            if all(item.ft_object is font for item in items):
+                key = (s, font_key, size, dpi, flags, features, language)
+                glyphs = [(None, item.glyph_index, item.x, item.y) for item in items]
+            else:
+                glyphs = [(item.ft_object, item.glyph_index, item.x, item.y) for item in items]
             self._remember(self._layouts, key, glyphs)
         cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
         matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
@@ -178,11 +201,12 @@ class _Glyphs:
         for face, index, dx, dy in glyphs:  # dy is upwards, as FreeType's y
             to_x = round(0x40 * (x + dx * cos - dy * sin))
             to_y = round(0x40 * (height - y + dx * sin + dy * cos))
-            glyph_key = (face, size, dpi, index, rotation, to_x & 63, to_y & 63, flags, antialiased)
+            glyph_key = (face or font_key, size, dpi, index, rotation, to_x & 63, to_y & 63, flags, antialiased)
             bitmap = self._bitmaps.get(glyph_key)
             if bitmap is None:
                 from matplotlib.ft2font import RenderMode  # (matplotlib 3.11+, as fits() checks)
 
+                face = face or font
                 face.set_size(size, dpi)
                 face._set_transform(matrix, [to_x & 63, to_y & 63])
                 rendered = face._render_glyph(index, flags, RenderMode.NORMAL if antialiased else RenderMode.MONO)
@@ -195,6 +219,20 @@ class _Glyphs:
             placed.append((buffer, left + (to_x >> 6), int(height) - (top + (to_y >> 6)) + buffer.shape[0]))
         for buffer, left, bottom in placed:
             put(buffer, left, bottom, 0, gc)
+
+    def _font_key(self, font, prop) -> tuple:
+        """What made ``font`` (the FT2Font ``renderer._prepare_font(prop)`` just gave):
+        its font files and the two settings matplotlib's font cache keys it by."""
+        known = self._fonts.get(id(font))
+        if known is not None and known[0] is font:
+            return known[1]
+        from matplotlib.font_manager import fontManager
+
+        paths = tuple((str(path.path), int(path.face_index)) for path in fontManager._find_fonts_by_props(prop))
+        rc = matplotlib.rcParams
+        key = (paths, rc["text.kerning_factor"], rc["font.enable_last_resort"])
+        self._remember(self._fonts, id(font), (font, key))
+        return key
 
     def _remember(self, cache: dict, key, value) -> None:
         with self._lock:
@@ -430,3 +468,68 @@ class _TickMemo:
             len(axis.majorTicks),
             len(axis.minorTicks),
         )
+
+
+_PLAIN_GET_LAYOUT = Text._get_layout
+_TEXT_LAYOUTS_PUT = False  # whether _install_text_layouts ran
+
+
+def _get_layout(self, renderer):
+    """``Text._get_layout`` remembered on the text, for texts drawn on a :class:`_Renderer`.
+
+    The layout (the rotated bounding box, each line's size and offset, the
+    box corner) is what the text's own properties make it, wherever the text
+    is: every property ``Text._get_layout`` reads is in :func:`_layout_key`,
+    and the position is applied by its callers. Texts that wrap (their
+    lines depend on the figure), use TeX or turn with their transform are
+    laid out each time, as is any text on another renderer (a figure that is
+    not salesnb's)."""
+    if _TEXT_LAYOUTS.on and type(renderer) is _Renderer:
+        try:
+            key = _layout_key(self, renderer)
+            known = self.__dict__.get("_salesnb_layout")
+            if key is not None and known is not None and known[0] == key:
+                points, lines, corner = known[1]
+                return Bbox(points.copy()), list(lines), corner
+        except Exception as error:  # noqa: BLE001 - a fast path: matplotlib lays the text out instead
+            _TEXT_LAYOUTS.fail(error)
+            key = None
+        layout = _PLAIN_GET_LAYOUT(self, renderer)
+        if key is not None:
+            self._salesnb_layout = (key, (layout[0].get_points().copy(), tuple(layout[1]), layout[2]))
+        return layout
+    return _PLAIN_GET_LAYOUT(self, renderer)
+
+
+def _layout_key(text, renderer) -> tuple | None:
+    """What ``Text._get_layout`` reads, for texts it lays out the same wherever they are; None for others."""
+    if text._wrap or text._usetex or text._transform_rotates_text:
+        return None
+    return (
+        renderer,
+        renderer.dpi,
+        text.get_figure(root=True).dpi,
+        text._text,
+        text._parse_math,
+        tuple(text._fontproperties.__dict__.items()),  # what FontProperties hashes and compares by
+        text._linespacing,
+        text._multialignment,
+        text._horizontalalignment,
+        text._verticalalignment,
+        text._rotation,
+        text._rotation_mode,
+    )
+
+
+def _install_text_layouts() -> None:
+    """Put :func:`_get_layout` on matplotlib's Text, once, while the path is on (when the
+    first :class:`_Renderer` is made; it falls back to the original for other renderers)."""
+    global _TEXT_LAYOUTS_PUT
+    if not _TEXT_LAYOUTS.on or _TEXT_LAYOUTS_PUT:
+        return
+    _TEXT_LAYOUTS_PUT = True
+    probe = Text(0, 0, "x")
+    read = ("_wrap", "_usetex", "_transform_rotates_text", "_text", "_parse_math", "_fontproperties", "_linespacing")
+    read += ("_multialignment", "_horizontalalignment", "_verticalalignment", "_rotation", "_rotation_mode")
+    if all(hasattr(probe, name) for name in read):  # else: texts are laid out by matplotlib alone
+        Text._get_layout = _get_layout

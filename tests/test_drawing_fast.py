@@ -1,0 +1,159 @@
+"""The rep page's chart fast paths of issue #16 (salesnb.present.drawing): each
+does less work than before and draws exactly what plain matplotlib draws.
+
+A report's process is forked from a warm template, and matplotlib empties
+its font cache in every forked child (``os.register_at_fork``): the child's
+FT2Font objects are new ones. The tests do what that hook does,
+``font_manager._get_font.cache_clear()``, between two drawings.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.pyplot as plt
+import pytest
+from chart_inputs import FACTORS, TREND
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.ft2font import FT2Font
+
+from salesnb.fast_paths import FAST_PATHS
+from salesnb.present import charts, drawing
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _plain_png(monkeypatch, draw) -> bytes:
+    """``draw()``'s chart as plain matplotlib draws it: every fast path off, a fresh Agg canvas."""
+    with monkeypatch.context() as plain:
+        for path in FAST_PATHS.values():
+            plain.setattr(path, "on", False)
+        fig = draw()
+        FigureCanvasAgg(fig)
+        return _png(fig)
+
+
+@pytest.fixture
+def fast(monkeypatch):
+    """Every fast path on, the glyph cache empty."""
+    for path in FAST_PATHS.values():
+        monkeypatch.setattr(path, "on", True)
+        monkeypatch.setattr(path, "error", None)
+    for cache in ("_layouts", "_bitmaps", "_fonts"):
+        getattr(drawing._GLYPHS, cache, {}).clear()
+    drawing._RENDERERS.clear()  # renderers made with the paths on
+    yield
+    drawing._RENDERERS.clear()
+
+
+def _counting(monkeypatch, name: str) -> list:
+    """Count calls of FT2Font.<name> (FreeType laying out a text / rendering a glyph)."""
+    calls: list = []
+    real = getattr(FT2Font, name)
+    monkeypatch.setattr(FT2Font, name, lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    return calls
+
+
+@pytest.mark.pixel
+def test_glyphs_drawn_before_a_fork_are_found_after_it(monkeypatch, fast):
+    """The trend chart drawn twice, matplotlib's font cache emptied in between
+    as in a forked report: the second drawing lays out no text and renders no
+    glyph again (before: every text and every glyph again, 19 layouts and
+    113 glyphs), and its pixels are plain matplotlib's."""
+
+    def draw():
+        return charts.trend(TREND, metric="win_rate")
+
+    plain = _plain_png(monkeypatch, draw)
+    first = _png(draw())
+    layouts, glyphs = _counting(monkeypatch, "_layout"), _counting(monkeypatch, "_render_glyph")
+    font_manager._get_font.cache_clear()  # what matplotlib does in every forked child
+    again = _png(draw())
+    assert (len(layouts), len(glyphs)) == (0, 0)
+    assert again == first == plain
+
+
+@pytest.mark.pixel
+@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")
+def test_a_text_with_a_fallback_font_is_drawn_as_matplotlib_draws_it(monkeypatch, fast):
+    """A glyph DejaVu Sans lacks (a CJK name) comes from a fallback font (matplotlib's last resort): that
+    layout is kept by the font objects, the rest by the font's files, and
+    the pixels are plain matplotlib's, before and after the font cache is emptied."""
+    named = TREND.assign(quarter=["2025-Q1", "第二季度", "2025-Q3"])
+
+    def draw():
+        return charts.trend(named, metric="win_rate")
+
+    plain = _plain_png(monkeypatch, draw)
+    assert _png(draw()) == plain
+    fallback = [key[0] for key, glyphs in drawing._GLYPHS._layouts.items() if any(face is not None for face, *_ in glyphs)]
+    assert fallback == ["第二季度"]
+    font_manager._get_font.cache_clear()
+    assert _png(draw()) == plain
+    assert _png(charts.factor_bands(FACTORS)) == _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+
+
+def _counting_text_layouts(monkeypatch) -> tuple[list, list]:
+    """(texts asked for their layout, text measurements made) while a chart is drawn."""
+    import matplotlib.text as mtext
+
+    asked, measured = [], []
+    layout, metrics = mtext.Text._get_layout, mtext._get_text_metrics_with_cache
+    monkeypatch.setattr(mtext.Text, "_get_layout", lambda self, r: asked.append(self) or layout(self, r))
+    monkeypatch.setattr(mtext, "_get_text_metrics_with_cache", lambda *a, **k: measured.append(a[1]) or metrics(*a, **k))
+    return asked, measured
+
+
+def _changed(fig):
+    """Text, size, weight, alignment, rotation and line spacing of a chart's texts changed."""
+    ax = fig.axes[0]
+    ax.title.set_linespacing(3.0)
+    ax.xaxis.label.set_fontweight("bold")
+    ax.yaxis.label.set_horizontalalignment("left")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.get_yticklabels()[1].set_text("a label")
+    return fig
+
+
+@pytest.mark.pixel
+def test_each_text_is_laid_out_once_per_chart_not_at_every_request(monkeypatch, fast):
+    """The layout engine's two passes and the draw ask each tick label, title
+    and axis name for its layout six to ten times; it is worked out once per
+    text (before: every time, each asking for the text's size again), and
+    again when the text changed: a chart drawn, its texts changed, drawn
+    again is plain matplotlib's pixels."""
+    drawing._Renderer(1, 1, 72)  # the first of salesnb's renderers puts the path in place
+    asked, measured = _counting_text_layouts(monkeypatch)
+    png = _png(charts.factor_bands(FACTORS))
+    texts = {id(t) for t in asked}
+    assert len(asked) > 10 * len(texts) > 400  # 578 requests of 47 texts
+    # each layout measures its text's lines (the legend measures its own): 115 here, 646 before
+    assert len(measured) < len(asked) / 4
+    monkeypatch.undo()
+    assert png == _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+
+    plain = _plain_png(monkeypatch, lambda: _changed(charts.trend(TREND, metric="revenue_won")))
+    fig = charts.trend(TREND, metric="revenue_won")
+    fig.savefig(io.BytesIO(), format="png", dpi=90)  # laid out and drawn as it was built
+    assert _png(_changed(fig)) == plain
+
+
+@pytest.mark.pixel
+def test_text_layouts_turn_themselves_off_on_their_first_exception(monkeypatch, fast):
+    calls = []
+
+    def failing(text, renderer):
+        calls.append(1)
+        raise AttributeError("'Text' object has no attribute '_rotation_mode' (forced by the test)")
+
+    monkeypatch.setattr(drawing, "_layout_key", failing)
+    plain = _plain_png(monkeypatch, lambda: charts.trend(TREND, metric="win_rate"))
+    assert _png(charts.trend(TREND, metric="win_rate")) == plain
+    assert FAST_PATHS["text layouts"].on is False and len(calls) == 1
+    assert isinstance(FAST_PATHS["text layouts"].error, AttributeError)
