@@ -134,8 +134,8 @@ def test_under_the_memo_the_stage_stays_are_worked_out_once_for_every_rep(snapsh
     from salesnb.analysis import history
 
     worked = []
-    real = history.stage_stays
-    monkeypatch.setattr(history, "stage_stays", lambda ds: worked.append(1) or real(ds))
+    real = history._entries  # every deal's stage entries, what the stays are worked out from
+    monkeypatch.setattr(history, "_entries", lambda ds: worked.append(1) or real(ds))
     plain = pages.rep_report(snapshot, "R02", period="2025", as_of="2026-01-05").stages
     worked.clear()
     with memo.installed():
