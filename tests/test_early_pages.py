@@ -80,6 +80,30 @@ def test_a_plans_dispatch_makes_the_shared_tables_after_handing_out_its_early_jo
     assert plain.dispatch() is plain.to_run
 
 
+def test_the_batchs_data_is_let_go_once_the_shared_tables_are_made(tmp_path):
+    """The tables' maker holds the loaded data; the runner keeps neither while the
+    later pages render (at 10,000 reps that is over a gigabyte)."""
+    import gc
+    import weakref
+
+    class Data:
+        pass
+
+    data = Data()
+    alive = weakref.ref(data)
+    plan = BatchPlan(
+        out_dir=tmp_path, header={}, jobs=[], to_run=["quality", "team", "R1"],
+        decided={}, kept=[], previous_files=set(), early=1,
+    )  # fmt: skip
+    plan.shared_tables = lambda held=data: None
+    del data
+    jobs = iter(plan.dispatch())
+    assert next(jobs) == "quality" and alive() is not None  # not made yet: still needed
+    assert next(jobs) == "team"  # the tables made, the rest handed out
+    gc.collect()
+    assert alive() is None
+
+
 def test_a_batch_renders_its_data_quality_page_before_computing_the_shared_tables(tmp_path, monkeypatch):
     trace = tmp_path / "trace.log"  # the runner's and the template's steps (this test process's workers may be older)
     monkeypatch.setenv("SALESNB_TRACE", str(trace))

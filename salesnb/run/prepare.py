@@ -299,6 +299,7 @@ class _Dispatch:
         make, plan.shared_tables = plan.shared_tables, None
         if make is not None:
             make()
+            del make  # it holds the batch's data: released while the other pages render
         yield from plan.to_run[plan.early :]
 
 
