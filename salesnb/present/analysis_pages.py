@@ -21,6 +21,7 @@ __all__ = [
     "forecast_report",
     "quality_report",
     "training_report",
+    "warm_tables",
 ]
 
 QUALITY_ADVICE = {
@@ -118,7 +119,7 @@ def quality_report(ds: Dataset, *, period, as_of=None) -> QualityReport:
     use_currency(ds)
     span = parse_period(period, as_of=as_of)
     labels = rep_labels(ds)
-    flags = batch_table(data_checks, ds, period=span, as_of=as_of)
+    flags = _quality_flags(ds, span, as_of)
     flags = flags.assign(
         label=flags["rep_id"].map(lambda r: labels.get(r, r) if r is not None else "whole source"),
         advice=flags["flag"].map(lambda f: QUALITY_ADVICE.get(f, "see the detail and correct the source.")),
@@ -156,6 +157,21 @@ def _quarantine_counts(quarantine) -> pd.DataFrame:
         for flag in str(flags).split(";") if flags else ["(no flag)"]:
             rows.append({"table": table, "flag": flag or "(no flag)"})
     return pd.DataFrame(rows).groupby(["table", "flag"]).size().rename("rows").reset_index()
+
+
+def _quality_flags(ds: Dataset, span: Period, as_of) -> pd.DataFrame:
+    """The period's data checks, the one batch-wide table the data-quality page reads."""
+    return batch_table(data_checks, ds, period=span, as_of=as_of)
+
+
+def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
+    """Compute the one batch-wide table the data-quality page asks for (the data
+    checks, and the metrics by rep they rest on), with its arguments, so that under
+    the runner's memo the page inherits it: the runner makes it before handing out
+    the page, ahead of the other pages' tables. ``rep_id`` is not used (the signature
+    is the one :func:`salesnb.run.warmup.warm_batch_tables` calls)."""
+    as_of = blank_to_none(as_of)
+    _quality_flags(ds, parse_period(period, as_of=as_of), as_of)
 
 
 def training_report(ds: Dataset, *, program: str, metric: str = "win_rate", period=None, as_of=None) -> dict:

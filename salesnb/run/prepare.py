@@ -305,16 +305,13 @@ class _Dispatch:
 
 def early_tables(dataset, early: list[ReportJob]) -> None:
     """Into the memo: the one shared table the early pages read, the data checks (and
-    the period's metrics by rep they rest on), as the data-quality page asks for them."""
-    from salesnb.analysis.periods import parse_period
-    from salesnb.present.tables import batch_table, data_checks
-
+    the period's metrics by rep they rest on), as the data-quality page declares it
+    (:func:`salesnb.present.analysis_pages.warm_tables`)."""
     for job in early:
         if job.kind == "data_quality":
-            as_of = job.parameters.get("as_of") or None
-            span = parse_period(job.parameters.get("period"), as_of=as_of)
             with memo.installed():
-                batch_table(data_checks, dataset, period=span, as_of=as_of)
+                warm_batch_tables(dataset, period=job.parameters.get("period"), as_of=job.parameters.get("as_of"),
+                                  modules=("salesnb.present.analysis_pages",))  # fmt: skip
 
 
 def _mark_snapshot(dataset) -> None:
