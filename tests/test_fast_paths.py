@@ -27,7 +27,7 @@ from matplotlib.font_manager import fontManager
 from matplotlib.ft2font import FT2Font
 
 from salesnb.fast_paths import FAST_PATHS
-from salesnb.io import categorical, parsing, validation
+from salesnb.io import categorical, parsing, value_lookup
 from salesnb.present import charts, drawing
 
 CHARTS = {
@@ -224,7 +224,7 @@ def test_loader_steps_give_the_same_results_without_pa_array(monkeypatch):
     def results():
         return (
             parsing.clean_text(TEXT),
-            validation._is_in(TEXT, known),
+            value_lookup.is_in(TEXT, known),
             categorical.arrow_dictionary(codes),
             categorical.as_category(TEXT),
         )

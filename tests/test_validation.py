@@ -11,7 +11,7 @@ import pytest
 
 from salesnb.io.schema import AMOUNT, DATE, ENUM, TABLES
 from salesnb.io.validation import ROW_RULES, _schema_failures, contract_schema
-from salesnb.io.validation import repeats as _repeated
+from salesnb.io.value_lookup import repeats as _repeated
 
 
 def _typed_frame(name: str, rng: random.Random, n: int) -> pd.DataFrame:
@@ -169,19 +169,19 @@ def test_repeated_by_hashes_finds_exactly_the_plain_duplicates(chunks):
 
 
 def test_repeated_hash_collisions_are_not_reported_as_duplicates(monkeypatch):
-    import salesnb.io.validation as validation
+    import salesnb.io.value_lookup as value_lookup
 
     values = _ids(["a", "b", "a", None, "c", None, "b", "d"])
-    monkeypatch.setattr(validation, "_hash_slice", lambda part: np.zeros(len(part), dtype=np.uint64))  # every value collides
+    monkeypatch.setattr(value_lookup, "_hash_slice", lambda part: np.zeros(len(part), dtype=np.uint64))  # every value collides
     assert _repeated(values).tolist() == values.duplicated(keep="first").tolist()
-    monkeypatch.setattr(validation, "_HASH_ROWS", 3)  # hashed three rows at a time
+    monkeypatch.setattr(value_lookup, "_HASH_ROWS", 3)  # hashed three rows at a time
     assert _repeated(values).tolist() == values.duplicated(keep="first").tolist()
 
 
 def test_text_hashes_depend_on_the_text_only():
     import pyarrow as pa
 
-    from salesnb.io.validation import _text_hashes
+    from salesnb.io.value_lookup import _text_hashes
 
     texts = ["", "a", "ab", "abcdefgh", "abcdefghi", "Müller", "a\x00", "abcdefgh" * 5]
     whole = np.concatenate([h for _, h in _text_hashes(pa.array(texts, type=pa.large_string()))])
@@ -192,26 +192,26 @@ def test_text_hashes_depend_on_the_text_only():
 
 @pytest.mark.parametrize("chunks", [1, 2])
 def test_is_in_by_hashes_matches_a_set_lookup(monkeypatch, chunks):
-    import salesnb.io.validation as validation
+    import salesnb.io.value_lookup as value_lookup
 
-    monkeypatch.setattr(validation, "_HASHED_LOOKUP_MIN", 1)
+    monkeypatch.setattr(value_lookup, "_HASHED_LOOKUP_MIN", 1)
     rng = random.Random(11)
     for n, m in ((0, 5), (40, 1), (2000, 1500)):
         values, known = _random_ids(rng, n), _random_ids(rng, m)
         if all(k is None for k in known):
             continue
         expected = [v is not None and v in set(known) - {None} for v in values]
-        assert validation._is_in(_ids(values, chunks=chunks), _ids(known, chunks=chunks)).tolist() == expected
+        assert value_lookup.is_in(_ids(values, chunks=chunks), _ids(known, chunks=chunks)).tolist() == expected
         codes = pd.Series(values, dtype="str").astype("category")  # categorical: each category looked up once
-        assert validation._is_in(codes, _ids(known)).tolist() == expected
+        assert value_lookup.is_in(codes, _ids(known)).tolist() == expected
 
 
 def test_index_in_by_hashes_survives_collisions(monkeypatch):
     import pyarrow as pa
 
-    import salesnb.io.validation as validation
+    import salesnb.io.value_lookup as value_lookup
 
-    monkeypatch.setattr(validation, "_hash_slice", lambda part: (np.arange(len(part)) % 2).astype(np.uint64))
+    monkeypatch.setattr(value_lookup, "_hash_slice", lambda part: (np.arange(len(part)) % 2).astype(np.uint64))
     values = pa.array(["a", "b", "c", None, "zz", "q", "b"], type=pa.large_string())
     known = pa.array(["b", "zz", "q", "a", "b"], type=pa.large_string())
-    assert validation._index_in_hashed(values, known).tolist() == [3, 0, -1, -1, 1, 2, 0]  # first position, as index_in
+    assert value_lookup._index_in_hashed(values, known).tolist() == [3, 0, -1, -1, 1, 2, 0]  # first position, as index_in

@@ -14,7 +14,7 @@ from salesnb.analysis.deals import DEAL_COLUMNS
 from salesnb.analysis.frames import by_columns, check_frame, first_positions, group_sum, positions
 from salesnb.analysis.periods import Period, parse_period
 from salesnb.io.categorical import coalesce, concat_rows, is_categorical, map_categories
-from salesnb.io.validation import repeats
+from salesnb.io.value_lookup import repeats
 
 __all__ = ["NEW_CUSTOMER_COLUMNS", "NO_TIERS_NOTE", "count_new_customers", "customer_book", "new_customers", "tiers_known"]
 

@@ -33,7 +33,7 @@ from salesnb.analysis.periods import Period, parse_period
 from salesnb.analysis.rates import SMALL_SAMPLE_MIN_CLOSED, divide, rate_frame, ratio
 from salesnb.errors import InputError
 from salesnb.io.categorical import plain
-from salesnb.io.validation import repeats
+from salesnb.io.value_lookup import repeats
 
 __all__ = [
     "DEAL_COLUMNS",

@@ -75,7 +75,7 @@ from salesnb.analysis.value import clv_source, value_cost
 from salesnb.errors import InputError
 from salesnb.io.categorical import coalesce, plain, release_arrow_memory
 from salesnb.io.dataset import Dataset
-from salesnb.io.validation import repeats
+from salesnb.io.value_lookup import repeats
 
 __all__ = [
     "CONTACT_COLUMNS",
