@@ -1,4 +1,4 @@
-"""CPU of the team overview, training-effect and forecast-review pages, each as a
+"""CPU of the team overview, training-effect, forecast-review and data-quality pages, each as a
 batch's worker runs it (issue #16).
 
     .venv/bin/python benchmarks/pages.py [--source DIR] [--runs 3] [--profile PAGE]
@@ -11,7 +11,7 @@ and the ``warm_tables`` of each module given with ``--warm``), then forks one
 child per page and run; the child executes the page's notebook code cells (the
 ``parameters`` cell's names set from the page's parameters) and renders each
 cell's last value to HTML or PNG, as nbconvert would. Prints each page's CPU seconds in its child (min of --runs).
-``--profile PAGE`` (``team``, ``training``, ``forecast``) prints that page's
+``--profile PAGE`` (``team``, ``training``, ``forecast``, ``quality``) prints that page's
 cProfile (top 40 by cumulative time) instead.
 """
 
@@ -80,6 +80,7 @@ def _pages(ds, source) -> dict:
     pages = {f"team {t}": ("team_overview.ipynb", base | {"team": t}) for t in teams}
     pages["training"] = ("training_effect.ipynb", base | {"program": program, "metric": "win_rate"})
     pages["forecast"] = ("forecast_review.ipynb", base)
+    pages["quality"] = ("data_quality.ipynb", base)
     return pages
 
 
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", default=None)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--profile", default=None, help="team, training or forecast")
+    parser.add_argument("--profile", default=None, help="team, training, forecast or quality")
     parser.add_argument("--warm", default="", help="more page modules whose warm_tables the parent runs, comma-separated")
     args = parser.parse_args(argv)
     MODULES.extend(m for m in args.warm.split(",") if m.strip())

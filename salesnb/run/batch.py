@@ -119,6 +119,7 @@ from salesnb.run.plan import (  # noqa: F401
     utc_now,
 )
 from salesnb.run.prepare import BatchPlan, data_fingerprint, prepare
+from salesnb.run.trace import mark
 
 __all__ = [
     "KINDS",
@@ -341,11 +342,16 @@ def run_batch(
             raise BatchStopped(getattr(exc, "signum", 2), written=written, out_dir=out_dir) from None
         finally:
             bar.close()
+            mark("pages done")
             if own_executor:
                 executor.close()
+            mark("workers closed")
             if template is not None:
                 template.close()
-        return finish_batch(plan, results)
+            mark("template closed")
+        done = finish_batch(plan, results)
+        mark("finished")
+        return done
 
 
 def _most_reports(reps: list, teams: list, overviews: bool | None, jobs: int) -> int:
