@@ -4,7 +4,7 @@ call it failed in is done the public way, with the same result: the same
 PNG bytes as plain matplotlib for charts, equal Arrow arrays for pandas'
 ``_pa_array``. ``SALESNB_FAST_PATHS=0`` turns them all off.
 
-The charts are a rep report's four kinds, on small hand-made frames: a rep
+The charts are a rep report's kinds (and the analysts' single trend), on small hand-made frames: a rep
 at a 27 % win rate against a team whose middle half is 55-75 %, three
 quarters of trend, two forecasts, a value/cost ratio against the team's.
 """
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from chart_inputs import FACTORS, TREND
+from chart_inputs import FACTORS, TREND, TRENDS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.font_manager import fontManager
 from matplotlib.ft2font import FT2Font
@@ -33,6 +33,7 @@ from salesnb.present import charts, drawing
 CHARTS = {
     "factor_bands": lambda: charts.factor_bands(FACTORS, peer_label="team"),
     "trend": lambda: charts.trend(TREND, metric="win_rate"),
+    "trends": lambda: charts.trends(TRENDS),
     "value_vs_cost": lambda: charts.value_vs_cost(
         pd.DataFrame({"label": ["You", "Team median"], "value_cost_ratio": [13.2, 19.0]}), highlight=["You"]
     ),
