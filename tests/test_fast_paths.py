@@ -170,6 +170,24 @@ def test_stocked_figures_turn_themselves_off_on_their_first_exception(monkeypatc
     assert charts.stock_figures(draw_all) == 0  # and none are made any more
 
 
+@pytest.mark.pixel
+def test_title_places_turn_themselves_off_on_their_first_exception(monkeypatch, plain_pngs, fast):
+    calls = []
+
+    def failing(axis):
+        calls.append(1)
+        raise AttributeError("'YAxis' object has no attribute 'offsetText' (forced by the test)")
+
+    monkeypatch.setattr(drawing._TitlePlace, "_without_offset", staticmethod(failing))
+    for name, draw in CHARTS.items():
+        assert _png(draw()) == plain_pngs[name], name
+    assert FAST_PATHS["title places"].on is False
+    assert len(calls) == 1
+    fig = CHARTS["trend"]()
+    assert "_update_title_position" not in fig.axes[0].__dict__  # none installed now
+    plt.close(fig)
+
+
 def test_the_environment_turns_every_fast_path_off():
     code = (
         "from salesnb.present import drawing; from salesnb.io import categorical; "
