@@ -1,4 +1,4 @@
-"""CPU of a rep page's seven charts, as a batch's forked report process draws them (issue #16).
+"""CPU of a rep page's five charts, as a batch's forked report process draws them (issue #16).
 
     .venv/bin/python benchmarks/charts.py [--source DIR] [--reps 6] [--runs 3] [--profile]
 
@@ -28,18 +28,15 @@ import tempfile
 import time
 
 PERIOD, AS_OF = "2025", "2026-01-05"
-KINDS = ["factor_bands", "trend x3", "stage_stays", "value_vs_cost", "forecast_vs_actual"]
+KINDS = ["factor_bands", "trends", "stage_stays", "value_vs_cost", "forecast_vs_actual"]
 
 
-def _charts(report, charts):
+def _charts(report, charts, pages):
     """(kind, build) for each of a rep page's charts, in the notebook's order."""
     peers = report.peer_label
     return [
         ("factor_bands", lambda: charts.factor_bands(report.factors, peer_label=peers)),
-        *[
-            ("trend x3", lambda m=m: charts.trend(report.trend(m), metric=m, peer_label=peers))
-            for m in ("win_rate", "revenue_won", "opportunities")
-        ],
+        ("trends", lambda: charts.trends({m: report.trend(m) for m in pages.TREND_METRICS}, peer_label=peers)),
         ("stage_stays", lambda: charts.stage_stays(report.stages, peer_label=peers)),
         ("value_vs_cost", lambda: charts.value_vs_cost(report.value_frame(), highlight=["You"])),
         ("forecast_vs_actual", lambda: charts.forecast_vs_actual(report.forecasts)),
@@ -57,7 +54,7 @@ def _child(ds, rep, write, profile: bool) -> None:
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
-    for kind, build in _charts(report, charts):
+    for kind, build in _charts(report, charts, pages):
         t0 = time.process_time()
         fig = build()
         t1 = time.process_time()

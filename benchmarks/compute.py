@@ -137,7 +137,10 @@ def _one_run(ds, source, profile, clock=time.process_time) -> dict:
 
         def draw():
             figures = [rep_charts.factor_bands(report.factors, peer_label=report.peer_label)]
-            figures += [rep_charts.trend(report.trend(m), metric=m, peer_label=report.peer_label) for m in TREND_METRICS]
+            if hasattr(rep_charts, "trends"):  # one figure of the three (session 10), else three charts
+                figures.append(rep_charts.trends({m: report.trend(m) for m in TREND_METRICS}, peer_label=report.peer_label))
+            else:
+                figures += [rep_charts.trend(report.trend(m), metric=m, peer_label=report.peer_label) for m in TREND_METRICS]
             if stages is not None:
                 figures.append(stages(report.stages, peer_label=report.peer_label))
             figures += [

@@ -65,6 +65,14 @@ TREND = pd.DataFrame(
     }
 )
 
+TRENDS = {  # a rep page's three trends (charts.trends), the same three quarters
+    "win_rate": TREND,
+    "revenue_won": TREND.assign(rep_value=[1.1e5, 2.3e5, 1.7e5], peer_low=2e5, peer_median=2.4e5, peer_high=2.8e5),
+    "opportunities": TREND.assign(
+        rep_value=[14.0, 9.0, 17.0], peer_low=[16.0, 15.0, 19.0], peer_median=[20.0, 18.0, 22.0], peer_high=[23.0, 21.0, 23.0]
+    ),
+}
+
 BAND = pd.DataFrame(
     {
         "label": ["Ann (R1)", HOSTILE, "Cy (R3)", "Di (R4)"],

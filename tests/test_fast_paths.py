@@ -4,7 +4,7 @@ call it failed in is done the public way, with the same result: the same
 PNG bytes as plain matplotlib for charts, equal Arrow arrays for pandas'
 ``_pa_array``. ``SALESNB_FAST_PATHS=0`` turns them all off.
 
-The charts are a rep report's four kinds, on small hand-made frames: a rep
+The charts are a rep report's kinds (and the analysts' single trend), on small hand-made frames: a rep
 at a 27 % win rate against a team whose middle half is 55-75 %, three
 quarters of trend, two forecasts, a value/cost ratio against the team's.
 """
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from chart_inputs import FACTORS, TREND
+from chart_inputs import FACTORS, TREND, TRENDS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.font_manager import fontManager
 from matplotlib.ft2font import FT2Font
@@ -33,6 +33,7 @@ from salesnb.present import charts, drawing
 CHARTS = {
     "factor_bands": lambda: charts.factor_bands(FACTORS, peer_label="team"),
     "trend": lambda: charts.trend(TREND, metric="win_rate"),
+    "trends": lambda: charts.trends(TRENDS),
     "value_vs_cost": lambda: charts.value_vs_cost(
         pd.DataFrame({"label": ["You", "Team median"], "value_cost_ratio": [13.2, 19.0]}), highlight=["You"]
     ),
@@ -167,6 +168,24 @@ def test_stocked_figures_turn_themselves_off_on_their_first_exception(monkeypatc
     assert FAST_PATHS["stocked figures"].on is False
     assert len(taken) == 1
     assert charts.stock_figures(draw_all) == 0  # and none are made any more
+
+
+@pytest.mark.pixel
+def test_title_places_turn_themselves_off_on_their_first_exception(monkeypatch, plain_pngs, fast):
+    calls = []
+
+    def failing(axis):
+        calls.append(1)
+        raise AttributeError("'YAxis' object has no attribute 'offsetText' (forced by the test)")
+
+    monkeypatch.setattr(drawing._TitlePlace, "_without_offset", staticmethod(failing))
+    for name, draw in CHARTS.items():
+        assert _png(draw()) == plain_pngs[name], name
+    assert FAST_PATHS["title places"].on is False
+    assert len(calls) == 1
+    fig = CHARTS["trend"]()
+    assert "_update_title_position" not in fig.axes[0].__dict__  # none installed now
+    plt.close(fig)
 
 
 def test_the_environment_turns_every_fast_path_off():

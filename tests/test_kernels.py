@@ -309,8 +309,11 @@ def test_any_report_of_a_batch_has_the_template_prewarm_it_and_leave_no_state(tm
         for _made_under, figures in drawing._STOCK._stocks:
             for shape, waiting in figures.items():
                 stocked[shape] = stocked.get(shape, 0) + len(waiting)
-        assert sum(stocked.values()) == 7  # the seven charts, the stage chart too: blank figures ready for each fork
-        assert stocked[(1, 1, plots.FIGSIZE, ())] == 4  # three trends and the forecasts share one shape
+        assert sum(stocked.values()) == 5  # the five charts, the stage chart too: blank figures ready for each fork
+        assert stocked[(1, 1, plots.FIGSIZE, ())] == 1  # the forecasts; the trends are one figure of three panels
+        assert [(shape[:2], shape[3], stocked[shape]) for shape in stocked if shape[:2] == (3, 1)] == [
+            ((3, 1), (("sharex", True),), 1)
+        ]
         assert drawing._GLYPHS._bitmaps  # and the glyphs of their texts
         assert plt.get_fignums() == open_figures and dict(matplotlib.rcParams) == settings
     finally:

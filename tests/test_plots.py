@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from chart_inputs import ACCURACY, BAND, BIAS, EFFECT, FACTORS, HOSTILE, TREND
+from chart_inputs import ACCURACY, BAND, BIAS, EFFECT, FACTORS, HOSTILE, TREND, TRENDS
 from matplotlib.figure import Figure
 
 from salesnb.present import charts
@@ -24,6 +24,7 @@ CASES = {
     "factor_bands": (charts.factor_bands, (FACTORS,), {"peer_label": "team"}, "y"),
     "trend": (charts.trend, (TREND,), {"metric": "win_rate"}, "y"),
     "trend_revenue": (charts.trend, (TREND.assign(rep_value=[1e5, 2e5, 3e5]),), {"metric": "revenue_won"}, "y"),
+    "trends": (charts.trends, (TRENDS,), {"peer_label": "team"}, "y"),
     "value_vs_cost": (
         charts.value_vs_cost,
         (pd.DataFrame({"label": ["You", "Team median"], "value_cost_ratio": [13.2, 19.0]}),),
@@ -79,7 +80,9 @@ def test_every_chart_has_a_title_labelled_axes_and_units(case):
     assert axes
     for ax in axes:
         assert ax.get_title().strip(), f"{case}: an axes without a title"
-        assert ax.get_xlabel().strip() and ax.get_ylabel().strip(), f"{case}: an unlabelled axis"
+        # panels stacked on one x axis (trends): the axis is named once, under the bottom panel
+        xlabels = [other.get_xlabel().strip() for other in ax.get_shared_x_axes().get_siblings(ax)]
+        assert any(xlabels) and ax.get_ylabel().strip(), f"{case}: an unlabelled axis"
         if numeric:
             text = ax.get_xlabel() if numeric == "x" else ax.get_ylabel()
             assert "(" in text and text.endswith(")"), f"{case}: numeric axis label {text!r} has no unit"
@@ -182,6 +185,89 @@ def test_trend_band_of_a_lone_quarter_is_drawn_as_a_bar():
     assert bars == [(0.0, 0.57, 0.18), (2.0, 0.55, round(0.71 - 0.55, 6))]
     joined = TREND.assign(peer_low=[0.57, 0.56, 0.55], peer_high=[0.75, 0.74, 0.71])
     assert not charts.trend(joined, metric="win_rate").axes[0].patches  # a run of quarters: the area alone
+
+
+def _titles(fig) -> list[str]:
+    return [" ".join(ax.get_title().split()) for ax in fig.axes]
+
+
+def test_trends_stacks_the_three_metrics_on_one_quarter_axis_with_one_legend():
+    fig = charts.trends(TRENDS, peer_label="team")
+    assert fig.get_suptitle() == "Your last quarters beside your team's median"
+    assert _titles(fig) == ["Win rate", "Revenue won", "New opportunities"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["Win rate (%)", "Revenue won (currency)", "New opportunities (count)"]
+    assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "Quarter"]  # named once, at the bottom
+    top, middle, bottom = fig.axes
+    assert top.get_shared_x_axes().joined(top, bottom) and middle.get_shared_x_axes().joined(middle, bottom)
+    fig.canvas.draw()
+    assert [t.get_text() for t in bottom.get_xticklabels() if t.get_visible()] == ["2025-Q1", "2025-Q2", "2025-Q3"]
+    assert not [t for t in top.get_xticklabels() if t.get_visible() and t.get_text()]  # the quarters once
+    assert not any(ax.get_legend() for ax in fig.axes) and len(fig.legends) == 1
+    # each name once, for the whole figure: the hollow win-rate dots too (2025-Q2, few deals closed)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "You",
+        "You, fewer than 10 deals closed",
+        "Team median",
+        "Team middle half",
+    ]
+    everyone = charts.trends(TRENDS, peer_label="all-rep")
+    assert everyone.get_suptitle() == "Your last quarters beside all reps' median"
+    assert "All-rep median" in [t.get_text() for t in everyone.legends[0].get_texts()]
+
+
+def test_each_trends_panel_formats_and_fits_its_value_axis_as_its_own_chart_would():
+    fig = charts.trends(TRENDS)
+    for ax, (metric, frame) in zip(fig.axes, TRENDS.items()):
+        alone = charts.trend(frame, metric=metric).axes[0]
+        assert ax.get_ylim() == alone.get_ylim(), metric
+        assert type(ax.yaxis.get_major_formatter()) is type(alone.yaxis.get_major_formatter()), metric
+    win_rate, revenue, opportunities = fig.axes
+    assert win_rate.get_ylim() == pytest.approx((0.0, 0.84))  # a rate from zero: 0 to 75 % and 12 % of that span above
+    assert win_rate.yaxis.get_major_formatter()(0.5, 0) == "50%"
+    assert revenue.yaxis.get_major_formatter()(250_000, 0) == "250k"
+    assert opportunities.get_ylim() == pytest.approx((0.0, 25.76))  # 0 to 23 and 12 % of 23 above
+    assert opportunities.yaxis.get_major_formatter()(12, 0) == "12"
+
+
+def test_trends_draw_no_peer_figure_left_out():
+    """A quarter whose peers' median or middle half was left out (too few peers, or
+    withheld for privacy: NaN in the rep report's trend) has nothing drawn for it."""
+    frame = pd.DataFrame(
+        {
+            "quarter": ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"],
+            "rep_value": [0.30, 0.32, 0.31, 0.35],
+            "peer_low": [0.50, 0.52, np.nan, 0.55],
+            "peer_median": [0.60, 0.61, np.nan, 0.64],
+            "peer_high": [0.70, 0.72, np.nan, 0.74],
+        }
+    )
+    fig = charts.trends({"win_rate": frame, "opportunities": frame.assign(peer_low=np.nan, peer_high=np.nan)})
+    win_rate, opportunities = fig.axes
+    median = next(line for line in win_rate.lines if line.get_label() == "Team median")
+    assert np.isnan(median.get_ydata()[2]) and list(median.get_ydata()[[0, 1, 3]]) == [0.60, 0.61, 0.64]
+    (area,) = win_rate.collections[:1]
+    covered = np.concatenate([path.vertices[:, 0] for path in area.get_paths()])
+    assert 2.0 not in set(np.round(covered, 6)) and {0.0, 1.0} <= set(np.round(covered, 6))  # Q1 to Q2, nothing at Q3
+    bars = [(p.get_x() + p.get_width() / 2, p.get_y(), p.get_height()) for p in win_rate.patches]
+    assert bars == [(3.0, 0.55, pytest.approx(0.19))]  # Q4 alone: a short bar
+    assert not opportunities.patches and not opportunities.collections[:-1]  # no band at all: none drawn
+    assert "Team middle half" in [t.get_text() for t in fig.legends[0].get_texts()]  # drawn in one panel
+
+
+def test_a_trends_panel_without_the_reps_figures_says_so():
+    hired_later = {m: f.assign(rep_value=np.nan) if m == "opportunities" else f for m, f in TRENDS.items()}
+    fig = charts.trends(hired_later)
+    assert _titles(fig)[2] == "New opportunities: no figure of yours in these quarters"
+    assert _titles(fig)[:2] == ["Win rate", "Revenue won"]
+    peers = next(line for line in fig.axes[2].lines if line.get_label() == "Team median")
+    assert list(peers.get_ydata()) == [20.0, 18.0, 22.0]  # the peers are still drawn
+
+
+def test_trends_alt_text_names_every_metric():
+    from salesnb.present import html
+
+    image = html.chart(charts.trends(TRENDS))
+    assert image.alt == "Your last quarters beside your team's median: Win rate, Revenue won, New opportunities"
 
 
 def test_empty_inputs_still_give_a_titled_chart():

@@ -1,5 +1,5 @@
 """Charts for the notebooks and reports: tidy frames in, a matplotlib Figure out; the entry
-the notebooks call (``charts.trend``, ``charts.team_band``, ...).
+the notebooks call (``charts.trends``, ``charts.team_band``, ...).
 
 Every chart takes the frame or dict an analysis (or :mod:`salesnb.present.pages`)
 produced and draws it; none computes a metric. Each chart says one thing,
@@ -17,7 +17,7 @@ Two kinds of chart, two ways of drawing, one style (:mod:`salesnb.present.chart_
   :func:`forecast_bias`, :func:`quality_counts`) are seaborn charts: drawn inside
   seaborn's theme, entered as contexts around each chart, with seaborn's functions
   or, where those cost much, matplotlib drawing the same marks (the same pixels);
-- :mod:`salesnb.present.rep_charts` (:func:`factor_bands`, :func:`trend`,
+- :mod:`salesnb.present.rep_charts` (:func:`factor_bands`, :func:`trend`, :func:`trends`,
   :func:`value_vs_cost`, :func:`forecast_vs_actual`, :func:`stage_stays`) stay plain matplotlib:
   every scheduled report draws them, and :mod:`salesnb.present.drawing` makes
   them cheap (:func:`stock_figures`).
@@ -36,7 +36,15 @@ from salesnb.present.analyst_charts import (
     team_value,
 )
 from salesnb.present.chart_style import FIGSIZE, LABEL_CHARS, PALETTE
-from salesnb.present.rep_charts import factor_bands, forecast_vs_actual, stage_stays, stock_figures, trend, value_vs_cost
+from salesnb.present.rep_charts import (
+    factor_bands,
+    forecast_vs_actual,
+    stage_stays,
+    stock_figures,
+    trend,
+    trends,
+    value_vs_cost,
+)
 
 __all__ = [
     "PALETTE",
@@ -44,6 +52,7 @@ __all__ = [
     "LABEL_CHARS",
     "factor_bands",
     "trend",
+    "trends",
     "value_vs_cost",
     "forecast_vs_actual",
     "stage_stays",

@@ -9,6 +9,8 @@ and makes drawing it cheap, because drawing is most of a report's time:
 - :class:`_Glyphs` keeps each text's glyph layout and each glyph's bitmap;
 - :class:`_TickMemo` recomputes an axis's ticks only when what they depend
   on changed;
+- :class:`_TitlePlace` places a title without the y-axis boxes matplotlib
+  makes only for an offset text the axis does not have;
 - :func:`_get_layout` remembers each text's layout (size and line offsets)
   while nothing it depends on changed: the layout engine's two passes and
   the draw ask for it six to ten times per text;
@@ -47,6 +49,7 @@ _GLYPH_CACHE = FastPath("glyph cache")  # _Glyphs
 _TICK_MEMO = FastPath("tick memo")  # _TickMemo
 _STOCKED_FIGURES = FastPath("stocked figures")  # _Stock
 _TEXT_LAYOUTS = FastPath("text layouts")  # _get_layout
+_TITLE_PLACES = FastPath("title places")  # _TitlePlace
 
 
 class _ReportCanvas(FigureCanvasAgg):
@@ -292,6 +295,7 @@ def _new_figure(nrows: int = 1, ncols: int = 1, *, figsize, style: dict, **kw):
     for ax in axes.flat:
         for axis in (ax.xaxis, ax.yaxis):
             _TickMemo.install(axis)
+        _TitlePlace.install(ax)
         ax.grid(True, axis="both", color=style["grid.color"], linewidth=style["grid.linewidth"])
         ax.set_axisbelow(True)
         for side in ("top", "right"):
@@ -468,6 +472,72 @@ class _TickMemo:
             len(axis.majorTicks),
             len(axis.minorTicks),
         )
+
+
+class _TitlePlace:
+    """``Axes._update_title_position`` without the y-axis boxes it makes only for an empty offset text.
+
+    matplotlib places an axes' title above its top tick labels, and before
+    that asks each y axis for its whole bounding box (every tick label's
+    extent, the axis name's place) for one purpose: to bring the axis's
+    offset text (``1e6`` above the ticks) up to date and lift the title
+    over it. The layout engine's two passes and the draw each place the
+    title: a third of all the axis boxes a chart computes. When the axis's
+    formatter has no offset (its ``get_offset`` is matplotlib's own ``''``
+    or the unset ``offset_string`` of a fixed or function formatter) and
+    the offset text is empty, that box changes nothing: the text stays
+    empty, and the tick labels, axis name and offset text it would place
+    are placed again before anything reads them (the next axis box, the
+    axis's draw). Those axes are skipped for the call; pixels unchanged.
+    """
+
+    @classmethod
+    def install(cls, ax) -> None:
+        """Put this on ``ax`` (while the path is on and this matplotlib fits)."""
+        if not _TITLE_PLACES.on:
+            return
+        try:
+            if callable(getattr(type(ax), "_update_title_position", None)):
+                ax._update_title_position = cls(ax)
+        except Exception as error:  # noqa: BLE001 - a fast path: the axes keeps matplotlib's own
+            _TITLE_PLACES.fail(error)
+
+    def __init__(self, ax):
+        self._place = type(ax)._update_title_position.__get__(ax)
+        self._ax = ax
+
+    def __call__(self, renderer):
+        if not _TITLE_PLACES.on:
+            return self._place(renderer)
+        try:
+            quiet = [ax.yaxis for ax in self._ax.get_figure(root=False).axes if self._without_offset(ax.yaxis)]
+            for axis in quiet:
+                axis.get_tightbbox = _no_box
+            try:
+                return self._place(renderer)
+            finally:
+                for axis in quiet:
+                    del axis.get_tightbbox
+        except Exception as error:  # noqa: BLE001 - a fast path: matplotlib places the title (titles start afresh)
+            _TITLE_PLACES.fail(error)
+            return self._place(renderer)
+
+    @staticmethod
+    def _without_offset(axis) -> bool:
+        """Whether ``axis`` has, and would get, an empty offset text."""
+        from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
+
+        if "get_tightbbox" in axis.__dict__ or axis.offsetText.get_text() != "":
+            return False
+        formatter = axis.major.formatter
+        method = type(formatter).get_offset
+        if method is Formatter.get_offset:
+            return True
+        return method in (FixedFormatter.get_offset, FuncFormatter.get_offset) and formatter.offset_string == ""
+
+
+def _no_box(renderer=None, **kwargs):
+    return None
 
 
 _PLAIN_GET_LAYOUT = Text._get_layout

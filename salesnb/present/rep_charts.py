@@ -1,5 +1,5 @@
 """The rep-report charts, in plain matplotlib: :func:`factor_bands`, :func:`trend`,
-:func:`value_vs_cost`, :func:`forecast_vs_actual`, :func:`stage_stays`.
+:func:`trends` (a rep page's three trends in one figure), :func:`value_vs_cost`, :func:`forecast_vs_actual`, :func:`stage_stays`.
 
 Every scheduled report draws them, and :mod:`salesnb.present.drawing` makes
 them cheap (:func:`stock_figures`), with tests that compare their pixels to
@@ -8,7 +8,7 @@ matplotlib's own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
 from salesnb.present import drawing as figures
 from salesnb.present.chart_style import (
     PALETTE,
+    RC,
     chart_text,
     fit_value_axis,
     format_value_axis,
@@ -30,7 +31,7 @@ from salesnb.present.chart_style import (
     styled,
 )
 
-__all__ = ["factor_bands", "trend", "value_vs_cost", "forecast_vs_actual", "stage_stays", "stock_figures"]
+__all__ = ["factor_bands", "trend", "trends", "value_vs_cost", "forecast_vs_actual", "stage_stays", "stock_figures"]
 
 
 def stock_figures(draw) -> int:
@@ -145,11 +146,80 @@ def trend(frame: pd.DataFrame, *, metric: str, peer_label: str = "team") -> Figu
 
     ``frame``: quarter, rep_value, peer_median, and optionally peer_low,
     peer_high, small_sample (hollow markers: too few closed deals).
+    A rep page shows its three trends as one figure, :func:`trends`.
     """
     require_columns(frame, ["quarter", "rep_value", "peer_median"], "trend")
     fig, axes = new_figure()
     ax = axes[0, 0]
     x = np.arange(len(frame))
+    _trend_panel(ax, frame, metric, peer_label, x)
+    ax.set_xticks(x, [chart_text(q) for q in frame["quarter"]])
+    set_title(ax, f"{label(metric)} by quarter: you and the {peer_label} median")
+    set_labels(ax, "Quarter", axis_label(metric))
+    ax.legend(loc="best")
+    return fig
+
+
+TRENDS_PANEL_HEIGHT = 1.9
+"""Inches of figure per panel of :func:`trends` (plus :data:`TRENDS_FRAME_HEIGHT` for its title, axis and legend)."""
+TRENDS_FRAME_HEIGHT = 1.2
+
+
+@styled
+def trends(frames: Mapping[str, pd.DataFrame], *, peer_label: str = "team") -> Figure:
+    """A rep's metrics per quarter, one panel each, stacked on one quarter axis:
+    the rep's line against the peers' median (dashed) and middle half (grey).
+
+    ``frames``: metric -> that metric's frame, as :func:`trend` takes it
+    (quarter, rep_value, peer_median, and optionally peer_low, peer_high,
+    small_sample), panels top to bottom in the mapping's order; a rep page
+    passes ``{m: report.trend(m) for m in pages.TREND_METRICS}``. Each panel
+    has its metric's title, value-axis name with its unit, tick format and
+    fitted range; the quarters (the frames' own, in order of first
+    appearance) are named once, under the bottom panel, and the figure has
+    one legend. A peer figure left out (NaN: too few peers, or withheld for
+    privacy) is not drawn; a metric with no figure of the rep's says so in
+    its panel's title.
+    """
+    if not frames:
+        raise ValueError("trends needs at least one metric's frame")
+    for frame in frames.values():
+        require_columns(frame, ["quarter", "rep_value", "peer_median"], "trends")
+    quarters = list(dict.fromkeys(q for frame in frames.values() for q in frame["quarter"]))
+    position = {q: i for i, q in enumerate(quarters)}
+    height = round(TRENDS_FRAME_HEIGHT + TRENDS_PANEL_HEIGHT * len(frames), 2)
+    fig, axes = new_figure(len(frames), 1, figsize=(7.0, height), sharex=True)
+    whose = "your team's median" if peer_label == "team" else "all reps' median"
+    fig.suptitle(f"Your last quarters beside {whose}", fontsize=11, fontweight="bold", x=0.01, ha="left")
+    for ax, (metric, frame) in zip(axes[:, 0], frames.items()):
+        x = np.array([position[q] for q in frame["quarter"]], dtype=int)
+        _trend_panel(ax, frame, metric, peer_label, x)
+        mine = pd.to_numeric(frame["rep_value"], errors="coerce")
+        set_title(ax, label(metric) + ("" if mine.notna().any() else ": no figure of yours in these quarters"))
+        ax.set_ylabel(axis_label(metric), fontsize=RC["axes.labelsize"], parse_math=False)
+    bottom = axes[-1, 0]
+    bottom.set_xticks(np.arange(len(quarters)), [chart_text(q) for q in quarters])
+    bottom.set_xlabel("Quarter", fontsize=RC["axes.labelsize"], parse_math=False)
+    fig.align_ylabels(axes[:, 0])
+    handles, names = [], []
+    for ax in axes[:, 0]:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    if handles:
+        # you first, then the peers' median, then their middle half
+        ranked = sorted(zip(names, handles), key=lambda pair: (not pair[0].startswith("You"), pair[0].endswith("middle half")))
+        names, handles = [n for n, _ in ranked], [h for _, h in ranked]
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), frameon=False, fontsize=8.5)
+    return fig
+
+
+def _trend_panel(ax, frame: pd.DataFrame, metric: str, peer_label: str, x) -> None:
+    """One metric's quarters on ``ax``, at the positions ``x``: the peers' middle half
+    (an area; a quarter alone a short bar), their median, the rep's line and dots
+    (hollow where few deals closed, win rate only), the value axis formatted and
+    fitted to every figure drawn. NaN figures (left out) are not drawn."""
     if {"peer_low", "peer_high"} <= set(frame.columns) and frame["peer_low"].notna().any():
         low, high = frame["peer_low"].astype(float).to_numpy(), frame["peer_high"].astype(float).to_numpy()
         ax.fill_between(
@@ -189,7 +259,6 @@ def trend(frame: pd.DataFrame, *, metric: str, peer_label: str = "team") -> Figu
             zorder=3,
             label=f"You, fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed",
         )
-    ax.set_xticks(x, [chart_text(q) for q in frame["quarter"]])
     format_value_axis(ax.yaxis, metric)
     drawn = [values, frame["peer_median"]] + [frame[c] for c in ("peer_low", "peer_high") if c in frame.columns]
     fit_value_axis(
@@ -198,10 +267,6 @@ def trend(frame: pd.DataFrame, *, metric: str, peer_label: str = "team") -> Figu
         np.concatenate([np.asarray(v, dtype=float) for v in drawn]),
         from_zero=unit(metric) in ("share", "count", "currency"),
     )
-    set_title(ax, f"{label(metric)} by quarter: you and the {peer_label} median")
-    set_labels(ax, "Quarter", axis_label(metric))
-    ax.legend(loc="best")
-    return fig
 
 
 @styled

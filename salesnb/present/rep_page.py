@@ -700,7 +700,7 @@ def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> No
 
     def draw():
         drawn = [rep_charts.factor_bands(report.factors, peer_label=report.peer_label)]
-        drawn += [rep_charts.trend(report.trend(metric), metric=metric, peer_label=report.peer_label) for metric in TREND_METRICS]
+        drawn += [rep_charts.trends({m: report.trend(m) for m in TREND_METRICS}, peer_label=report.peer_label)]
         drawn += [
             rep_charts.value_vs_cost(report.value_frame(), highlight=["You"]),
             rep_charts.forecast_vs_actual(report.forecasts),
