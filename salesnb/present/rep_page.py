@@ -38,6 +38,7 @@ __all__ = [
     "contact_columns",
     "forecast_banner",
     "rep_report",
+    "stage_table",
     "thin_peer_notes",
     "trend_grid",
     "warm_up",
@@ -290,10 +291,19 @@ def _stages(ds, rep_id, peers, span) -> pd.DataFrame | None:
     """The rep's stage stays against the peers' (None without the deal history)."""
     if ds.opportunity_history is None:
         return None
-    from salesnb.analysis.history import stage_comparison, stage_figures
+    from salesnb.analysis.history import stage_comparison
 
-    figures = batch_table(stage_figures, ds, period=span)  # every rep's, once a batch
-    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span, figures=figures)
+    groups = batch_table(stage_table, ds, period=span)  # every rep's, once a batch
+    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span, groups=groups)
+
+
+def stage_table(ds, *, period: Period) -> dict:
+    """Every rep's stage figures (:func:`salesnb.analysis.history.stage_figures`, a batch
+    table) split by figure and stage (:func:`salesnb.analysis.history.stage_groups`):
+    a batch table, so each rep page picks its rows by index."""
+    from salesnb.analysis.history import stage_figures, stage_groups
+
+    return stage_groups(batch_table(stage_figures, ds, period=period))
 
 
 def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
@@ -711,7 +721,6 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
     runner calls this while its report template imports, and hands the tables to it."""
     from salesnb.analysis.diagnosis import require_rep
     from salesnb.analysis.forecasts import forecast_accuracy
-    from salesnb.analysis.history import stage_figures
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.scorecard import scorecard
     from salesnb.analysis.value import value_cost
@@ -734,7 +743,7 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
     batch_table(data_checks, ds, period=span, as_of=as_of)
     previous_diagnoses(ds, period=span, as_of=as_of, reps=[rep_id])  # what the page says changed since last period
     if ds.opportunity_history is not None:
-        batch_table(stage_figures, ds, period=span)
+        batch_table(stage_table, ds, period=span)  # and the stage figures it is made of
 
 
 def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
