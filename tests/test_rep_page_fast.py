@@ -102,7 +102,7 @@ def test_trend_grid_lays_the_quarterly_metrics_out_by_rep_and_quarter(memo):
 
 
 def test_a_reps_trends_read_off_the_grid(memo, monkeypatch):
-    memo({"metrics_over_time": _quarterly()})
+    provider = memo({"metrics_over_time": _quarterly()})
     q1, q2 = Period.for_quarter(2025, 1), Period.for_quarter(2025, 2)
     monkeypatch.setattr(rep_page, "_trend_window", lambda ds, span, quarters: [q1, q2])
     trends, _ = rep_page._trends(None, "Y", ["P1", "P2", "P3", "P4"], q2, 2, None)
@@ -119,6 +119,7 @@ def test_a_reps_trends_read_off_the_grid(memo, monkeypatch):
     opportunities = trends[trends["metric"] == "opportunities"].set_index("quarter")
     assert opportunities.at["2025-Q1", "peers"] == 4 and opportunities.at["2025-Q1", "rep_value"] == 6
     assert trends.attrs["notes"] == ["a note"]
+    assert provider.computed == ["trend_grid", "metrics_over_time"]  # read off the batch's grid
 
 
 def _stage_figures() -> pd.DataFrame:
