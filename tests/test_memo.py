@@ -140,6 +140,8 @@ def test_a_batch_saves_every_table_its_rep_reports_share(tmp_path):
         "rep_diagnoses",
         "scorecard",
         "stage_figures",
+        "stage_table",  # the stage figures split by figure and stage, for every rep page
+        "trend_grid",  # the quarterly metrics as rep x quarter arrays, for every rep page
         "value_cost",
     ]
     assert {key[1] for key, _ in entries} == {plan.header["data_fingerprint"]}

@@ -60,6 +60,7 @@ __all__ = [
     "push_positions",
     "stage_comparison",
     "stage_figures",
+    "stage_groups",
     "stage_order",
     "stage_stays",
 ]
@@ -575,8 +576,31 @@ def stage_figures(ds: Dataset, *, period: Period) -> pd.DataFrame:
     return out
 
 
+def stage_groups(figures: pd.DataFrame) -> dict:
+    """:func:`stage_figures` split once by figure and stage, as arrays:
+    ``stages`` (its ``attrs["stages"]``) and ``groups``: (figure, stage) ->
+    (rep_id, value, n), each in the table's order. A batch makes it once, and
+    every rep's :func:`stage_comparison` picks its own and its peers' rows by index."""
+    groups = {}
+    if len(figures):
+        keys = pd.Series(list(zip(figures["figure"].astype(str), figures["stage"].astype(str))))
+        code, found = pd.factorize(keys)
+        ids = figures["rep_id"].astype(str).to_numpy(dtype=object)
+        values, counts = figures["value"].to_numpy(), figures["n"].to_numpy()
+        for number, (name, stage) in enumerate(found):
+            rows = np.flatnonzero(code == number)
+            groups[(name, stage)] = (ids[rows], values[rows], counts[rows])
+    return {"stages": list(figures.attrs.get("stages", [])), "groups": groups}
+
+
 def stage_comparison(
-    ds: Dataset, rep_id: str, peers: list[str], *, period: Period, figures: pd.DataFrame | None = None
+    ds: Dataset,
+    rep_id: str,
+    peers: list[str],
+    *,
+    period: Period,
+    figures: pd.DataFrame | None = None,
+    groups: dict | None = None,
 ) -> pd.DataFrame:
     """One rep's stages against the peers' for a rep report: per stage deals
     move through (closing stages left out, in :func:`stage_order`) the rep's
@@ -588,29 +612,31 @@ def stage_comparison(
     (:mod:`salesnb.analysis.privacy`; None when it cannot be). ``peers``: how
     many peers the medians rest on. Empty without the history table.
     ``figures``: :func:`stage_figures` for ``period``, when already made (a
-    batch makes it once for every rep's report)."""
+    batch makes it once for every rep's report); ``groups``: its
+    :func:`stage_groups`, when already made (the batch makes that once too)."""
     from salesnb.analysis import privacy
 
     columns = ["stage", "rep_days", "peer_days", "rep_moved_on", "peer_moved_on", "stays", "peers"]
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)
-    if figures is None:
-        figures = stage_figures(ds, period=period)
-    per_figure = {name: figures[(figures["figure"] == name).to_numpy()] for name in ("days", "moved_on")}
+    if groups is None:
+        groups = stage_groups(stage_figures(ds, period=period) if figures is None else figures)
+    wanted = np.asarray([str(p) for p in peers], dtype=object)
+    empty = (np.array([], dtype=object), np.array([], dtype="float64"), np.array([], dtype="int64"))
     rows = []
-    for stage in figures.attrs["stages"]:
+    for stage in groups["stages"]:
         row = {"stage": stage}
         for name, kind in (("days", "days"), ("moved_on", "share")):
-            here = per_figure[name][per_figure[name]["stage"] == stage]
-            mine = here[here["rep_id"] == rep_id]
-            theirs = here[here["rep_id"].isin(peers)]
-            own = float(mine["value"].iloc[0]) if len(mine) else None
-            enough = theirs[theirs["n"] >= STAGE_MIN_STAYS]
+            ids, values, counts = groups["groups"].get((name, str(stage)), empty)
+            mine = np.flatnonzero(ids == str(rep_id))
+            theirs = np.isin(ids, wanted) if len(ids) else np.zeros(0, dtype=bool)
+            own = float(values[mine[0]]) if len(mine) else None
+            enough = theirs & (counts >= STAGE_MIN_STAYS)
             row[f"rep_{name}"] = own
             row[f"peer_{name}"] = privacy.safe_median(
-                enough["value"].to_numpy(dtype="float64"), theirs["value"].tolist(), kind, rep_value=own
+                values[enough].astype("float64"), values[theirs].tolist(), kind, rep_value=own
             )
-            row["stays"] = int(mine["n"].iloc[0]) if len(mine) else 0
-            row["peers"] = len(enough)
+            row["stays"] = int(counts[mine[0]]) if len(mine) else 0
+            row["peers"] = int(enough.sum())
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)

@@ -38,7 +38,9 @@ __all__ = [
     "contact_columns",
     "forecast_banner",
     "rep_report",
+    "stage_table",
     "thin_peer_notes",
+    "trend_grid",
     "warm_up",
 ]
 
@@ -289,10 +291,19 @@ def _stages(ds, rep_id, peers, span) -> pd.DataFrame | None:
     """The rep's stage stays against the peers' (None without the deal history)."""
     if ds.opportunity_history is None:
         return None
-    from salesnb.analysis.history import stage_comparison, stage_figures
+    from salesnb.analysis.history import stage_comparison
 
-    figures = batch_table(stage_figures, ds, period=span)  # every rep's, once a batch
-    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span, figures=figures)
+    groups = batch_table(stage_table, ds, period=span)  # every rep's, once a batch
+    return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span, groups=groups)
+
+
+def stage_table(ds, *, period: Period) -> dict:
+    """Every rep's stage figures (:func:`salesnb.analysis.history.stage_figures`, a batch
+    table) split by figure and stage (:func:`salesnb.analysis.history.stage_groups`):
+    a batch table, so each rep page picks its rows by index."""
+    from salesnb.analysis.history import stage_figures, stage_groups
+
+    return stage_groups(batch_table(stage_figures, ds, period=period))
 
 
 def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
@@ -404,26 +415,78 @@ def _trend_window(ds, span: Period, quarters: int) -> list[Period]:
     return _quarter_window(span, quarters, first_day)
 
 
+def trend_grid(ds, *, start: Period, end: Period) -> dict:
+    """The quarterly metrics by rep (:func:`salesnb.analysis.metrics.metrics_over_time`,
+    quarters ``start`` to ``end``) as arrays a rep page reads its trends off, made
+    once for a batch (a batch table): ``reps`` (rep_id, in the table's order),
+    ``quarters`` (period label -> column), ``present``, ``has_data`` (opportunities
+    or closed deals), ``small`` (small_sample): (rep, quarter) masks; ``values``:
+    each of :data:`TREND_METRICS` as a (rep, quarter) array of its column's dtype
+    (0 where ``present`` is False); ``notes``: the table's notes. Each page then
+    picks its peers' figures by index, not by masks over the whole table."""
+    from salesnb.analysis.metrics import metrics_over_time
+
+    table = batch_table(metrics_over_time, ds, by="rep", freq="quarter", start=start, end=end)
+    reps, row = np.unique(table["rep_id"].astype(str).to_numpy(dtype=object), return_inverse=True)
+    first = np.full(len(reps), len(table))
+    np.minimum.at(first, row, np.arange(len(table)))
+    order = np.argsort(first, kind="stable")  # the reps in the table's order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    row = rank[row] if len(table) else row
+    labels = list(dict.fromkeys(table["period"].astype(str)))
+    quarters = {label: j for j, label in enumerate(labels)}
+    column = np.array([quarters[p] for p in table["period"].astype(str)], dtype=np.intp)
+    shape = (len(reps), len(labels))
+
+    def spread(values, fill):
+        out = np.full(shape, fill, dtype=values.dtype)
+        out[row, column] = values
+        return out
+
+    has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
+    return {
+        "reps": reps[order],
+        "quarters": quarters,
+        "present": spread(np.ones(len(table), dtype=bool), False),
+        "has_data": spread(has_data.to_numpy(dtype=bool), False),
+        "small": spread(table["small_sample"].astype(bool).to_numpy(), False),
+        "values": {metric: spread(table[metric].to_numpy(), 0) for metric in TREND_METRICS},
+        "notes": list(table.attrs.get("notes", [])),
+    }
+
+
 def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list[str]]:
     from salesnb.analysis.diagnosis import MIN_PEERS
-    from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED, metrics_over_time
+    from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
 
     window = _trend_window(ds, span, quarters)
-    table = batch_table(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
+    grid = batch_table(trend_grid, ds, start=window[0], end=window[-1])
     notes: list[str] = []  # missing-table notes of the metrics are said once, with the data checks
-    has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
-    mine = table[table["rep_id"] == rep_id].set_index("period")
-    others = table[table["rep_id"].isin(peers) & has_data]
-    colleagues = table[table["rep_id"].isin(peers) & (table["rep_id"] != rep_id)]  # no peer figure may equal theirs
+    ids = grid["reps"]
+    is_peer = np.isin(ids, np.asarray([str(p) for p in peers], dtype=object)) if len(ids) else np.zeros(0, dtype=bool)
+    found = np.flatnonzero(ids == str(rep_id))
+    me = int(found[0]) if len(found) else None
+    present, small = grid["present"], grid["small"]
+    others = is_peer[:, None] & grid["has_data"]  # peers with data, per quarter
+    colleagues = is_peer[:, None] & present & (ids != str(rep_id))[:, None]  # no peer figure may equal theirs
+    hired = None if hire is None or pd.isna(hire) else pd.Timestamp(hire)
     rows = []
     for metric in TREND_METRICS:
-        pool = others[~others["small_sample"].astype(bool)] if metric in CLOSED_METRICS else others
+        pool = others & ~small if metric in CLOSED_METRICS else others
+        grid_values = grid["values"][metric]
         for q in window:
-            values = pool.loc[pool["period"] == q.label, metric].dropna().to_numpy(dtype="float64")
-            value = mine.at[q.label, metric] if q.label in mine.index else np.nan
-            before_hire = hire is not None and not pd.isna(hire) and q.end < pd.Timestamp(hire)
+            j = grid["quarters"].get(q.label)
+            mine = me is not None and j is not None and bool(present[me, j])
+            if j is None:
+                values, theirs = np.array([], dtype="float64"), np.array([], dtype=grid_values.dtype)
+            else:
+                values = grid_values[pool[:, j], j].astype("float64")
+                values = values[~np.isnan(values)]
+                theirs = grid_values[colleagues[:, j], j]
+            value = grid_values[me, j] if mine else np.nan
+            before_hire = hired is not None and q.end < hired
             own = np.nan if before_hire else plain_value(value, nan=True)
-            theirs = colleagues.loc[colleagues["period"] == q.label, metric].to_numpy()
             median, band = _safe_peer_figures(values, theirs, metric, own, MIN_PEERS)
             rows.append(
                 {
@@ -431,7 +494,7 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
                     "period_start": q.start,
                     "metric": metric,
                     "rep_value": own,
-                    "small_sample": bool(mine.at[q.label, "small_sample"]) if q.label in mine.index else True,
+                    "small_sample": bool(small[me, j]) if mine else True,
                     "peer_low": band[0] if band else np.nan,
                     "peer_median": np.nan if median is None else median,
                     "peer_high": band[1] if band else np.nan,
@@ -450,7 +513,7 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
         notes.append(f"Hired {pd.Timestamp(hire):%Y-%m-%d}: quarters before that are left blank.")
     notes += thin_peer_notes(trends, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)
     notes += _withheld_notes(trends, order, MIN_PEERS)
-    trends.attrs["notes"] = [n for n in table.attrs.get("notes", []) if "expectations.yml" not in n]
+    trends.attrs["notes"] = [n for n in grid["notes"] if "expectations.yml" not in n]
     return trends, notes
 
 
@@ -658,8 +721,7 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
     runner calls this while its report template imports, and hands the tables to it."""
     from salesnb.analysis.diagnosis import require_rep
     from salesnb.analysis.forecasts import forecast_accuracy
-    from salesnb.analysis.history import stage_figures
-    from salesnb.analysis.metrics import metrics_over_time, metrics_table
+    from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.scorecard import scorecard
     from salesnb.analysis.value import value_cost
     from salesnb.present.progress import previous_diagnoses
@@ -675,13 +737,13 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
     else:  # a --rep batch: its rep's rows only
         scorecard_of(ds, rep_id, period=span, as_of=as_of)
     window = _trend_window(ds, span, TREND_QUARTERS)
-    batch_table(metrics_over_time, ds, by="rep", freq="quarter", start=window[0], end=window[-1])
+    batch_table(trend_grid, ds, start=window[0], end=window[-1])  # and the quarterly metrics it is made of
     batch_table(value_cost, ds, period=span)
     batch_table(forecast_accuracy, ds)
     batch_table(data_checks, ds, period=span, as_of=as_of)
     previous_diagnoses(ds, period=span, as_of=as_of, reps=[rep_id])  # what the page says changed since last period
     if ds.opportunity_history is not None:
-        batch_table(stage_figures, ds, period=span)
+        batch_table(stage_table, ds, period=span)  # and the stage figures it is made of
 
 
 def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:
