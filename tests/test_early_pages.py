@@ -80,6 +80,54 @@ def test_a_plans_dispatch_makes_the_shared_tables_after_handing_out_its_early_jo
     assert plain.dispatch() is plain.to_run
 
 
+def test_the_dispatch_waits_for_the_template_after_the_early_jobs_before_the_tables(tmp_path):
+    said = []
+    plan = BatchPlan(
+        out_dir=tmp_path, header={}, jobs=[], to_run=["quality", "training", "team"],
+        decided={}, kept=[], previous_files=set(), early=2,
+    )  # fmt: skip
+    plan.shared_tables = lambda: said.append("tables")
+    plan.before_tables = lambda: said.append("template ready")
+    for job in plan.dispatch():
+        said.append(job)
+    assert said == ["quality", "training", "template ready", "tables", "team"]
+
+
+class _SlowTemplate:
+    """A shared template that says it is ready after ``after`` seconds (or never)."""
+
+    def __init__(self, after):
+        self.after, self.asked = after, []
+
+    def ready_within(self, timeout):
+        self.asked.append(timeout)
+        if self.after is None or self.after > timeout:
+            time.sleep(timeout)
+            return False
+        time.sleep(self.after)
+        return True
+
+
+def test_the_runner_waits_for_its_template_at_most_the_head_start():
+    from salesnb.run import batch
+
+    ready = _SlowTemplate(after=0.05)
+    started = time.monotonic()
+    batch._template_ready(ready)
+    assert ready.asked == [batch.TEMPLATE_HEAD_START] and time.monotonic() - started < 1.0
+
+    never = _SlowTemplate(after=None)
+    started = time.monotonic()
+    batch._template_ready(never, timeout=0.2)
+    assert 0.2 <= time.monotonic() - started < 1.0  # then the tables are made all the same
+
+    class Dead:
+        def ready_within(self, timeout):
+            raise RuntimeError("the report template ended unexpectedly")
+
+    batch._template_ready(Dead())  # the workers find it dead and say so: no error here
+
+
 def test_the_batchs_data_is_let_go_once_the_shared_tables_are_made(tmp_path):
     """The tables' maker holds the loaded data; the runner keeps neither while the
     later pages render (at 10,000 reps that is over a gigabyte)."""
@@ -127,6 +175,7 @@ def test_a_batch_renders_its_data_quality_page_before_computing_the_shared_table
     events = [line.split(" ", 2)[2] for line in trace.read_text(encoding="utf-8").splitlines()]
     asked = [i for i, event in enumerate(events) if event == "run asked"]  # the template, once per page
     assert len(asked) == 6 and events.index("stored early") < asked[0] < events.index("queue") < events.index("stored")
+    assert events.index("stored early") < events.index("tables start") < events.index("queue")  # after its wait for the template
     assert asked[1] > events.index("stored")  # every other page waited for the saved tables
     assert events.index("memo loaded") == asked[1] + 1  # and the template read them before forking it
 

@@ -315,6 +315,8 @@ def run_batch(
                 template.close()
             raise
         plan.header.update(executor=type(executor).__name__, workers=getattr(executor, "workers", 1))
+        if template is not None:  # the early pages' template first: its imports are the first page's critical path
+            plan.before_tables = functools.partial(_template_ready, template)
         results: dict[str, dict] = {}
         bar = _progress_bar(len(plan.to_run), progress, executor)
         failures = 0
@@ -354,11 +356,25 @@ def run_batch(
         return done
 
 
+TEMPLATE_HEAD_START = 1.5
+"""At most this many seconds the runner waits for its report template before making the shared tables."""
+
+
 def _most_reports(reps: list, teams: list, overviews: bool | None, jobs: int) -> int:
     """The most reports a request can mean, known before the data is read: ``--rep`` names them."""
     if reps and not teams and not overviews:
         return len(reps)
     return jobs
+
+
+def _template_ready(template, timeout: float = TEMPLATE_HEAD_START) -> None:
+    """Wait until the batch's shared template has imported (at most ``timeout`` seconds):
+    it, not the data, is what the first page waits for on two cores. A template that
+    failed is the workers' to find out and report."""
+    try:
+        template.ready_within(timeout)
+    except Exception:  # noqa: BLE001 - dead: the tables are made all the same
+        pass
 
 
 def _shared_template(kernel_name: str):

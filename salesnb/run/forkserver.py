@@ -202,6 +202,19 @@ class ForkingKernel:
         self._imported = set()
         self._starting = True
 
+    def ready_within(self, timeout: float) -> bool:
+        """Whether the template has said it is ready, waiting at most ``timeout`` seconds;
+        unlike :meth:`start`, one still importing is left to go on."""
+        if not self._starting:
+            return self.alive
+        try:
+            if not self.conn.poll(timeout):
+                return False
+        except (OSError, EOFError):
+            return False
+        self._wait_ready(timeout)  # reads its "ready" (a dead template raises)
+        return True
+
     def _wait_ready(self, timeout: float) -> None:
         if not self._starting:
             return

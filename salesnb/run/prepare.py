@@ -70,6 +70,10 @@ class BatchPlan:
     """How many of ``to_run`` (its first ones) need none of the shared tables (not saved)."""
     shared_tables: Callable[[], None] | None = field(default=None, repr=False)
     """Computes the shared tables and saves them for the later pages, once (not saved): see :meth:`dispatch`."""
+    before_tables: Callable[[], None] | None = field(default=None, repr=False)
+    """Called once the early jobs are taken, before :attr:`shared_tables` (not saved): the
+    runner waits there for its report template to be ready, so the tables do not take the
+    cores its imports (the first page's critical path) need."""
 
     def dispatch(self) -> Iterable[ReportJob]:
         """``to_run`` (sized) as an executor should take it, one job at a time: the first
@@ -298,6 +302,9 @@ class _Dispatch:
         yield from plan.to_run[: plan.early]
         make, plan.shared_tables = plan.shared_tables, None
         if make is not None:
+            if plan.before_tables is not None:
+                plan.before_tables()
+                mark("tables start")
             make()
             del make  # it holds the batch's data: released while the other pages render
         yield from plan.to_run[plan.early :]
