@@ -9,11 +9,10 @@ them.
 
 from __future__ import annotations
 
-import sys
-
 # Commands register themselves on `cli` when their module is imported.
 from salesnb.cli import coaching, data, deliver, metrics, pipeline, reports  # noqa: F401
 from salesnb.cli.group import cli
+from salesnb.quick_exit import exit_now
 
 __all__ = ["cli", "main", "run", "exit_now"]
 
@@ -35,32 +34,3 @@ def run() -> None:
     except SystemExit as done:
         exit_now(done.code)
         raise
-
-
-def exit_now(code) -> None:
-    """End the process with ``code`` at once, once nothing is left to do, without the
-    interpreter's teardown: after a batch, freeing every object of pandas, Arrow,
-    DuckDB and matplotlib one by one took 0.2-0.3 s of a 7 s batch (issue #16).
-
-    The exit handlers run first (multiprocessing's, logging's, temporary folders'),
-    and the output is flushed. Nothing happens (the interpreter exits as usual) for a
-    message instead of a code, or while another thread (not a daemon) or a child
-    process of multiprocessing still runs."""
-    import atexit
-    import os
-    import threading
-
-    if not (code is None or isinstance(code, int)) or not hasattr(atexit, "_run_exitfuncs"):
-        return
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        return
-    processes = sys.modules.get("multiprocessing")
-    if processes is not None and processes.active_children():
-        return
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (salesnb ... | head): nothing more to say
-            pass
-    os._exit(code or 0)

@@ -1,4 +1,4 @@
-"""The console script (``salesnb.cli:run``) ends at once when its command is done (issue #16): the exit
+"""The console script (``salesnb.cli:run``) and the report template end at once when its command is done (issue #16): the exit
 handlers run and the output is flushed, but the interpreter's teardown (freeing
 every object one by one, 0.2-0.3 s after a batch) is skipped; never while another
 thread or a child process still runs."""
@@ -55,3 +55,27 @@ def test_a_running_thread_is_waited_for_and_the_interpreter_exits_as_usual():
     assert done.returncode == 0
     assert "thread done" in done.stdout
     assert "teardown" in done.stdout  # the usual way out
+
+
+def test_the_report_template_ends_at_once_when_its_batch_lets_it_go():
+    """The batch waits for its template to end; the template does not free the batch's data first."""
+    program = textwrap.dedent(
+        """
+        import runpy, sys
+        from multiprocessing import Pipe
+
+        class Noisy:
+            def __del__(self):
+                print("teardown", flush=True)
+
+        noisy = Noisy()
+        mine, theirs = Pipe()
+        mine.close()  # the launcher is gone at once: the template's main returns after its first step
+        sys.argv = ["template", str(theirs.fileno())]
+        runpy.run_module("salesnb.run.template", run_name="__main__")
+        print("not reached")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "teardown" not in done.stdout and "not reached" not in done.stdout
