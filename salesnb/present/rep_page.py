@@ -37,10 +37,14 @@ __all__ = [
     "CONTACT_FACTORS",
     "contact_columns",
     "forecast_banner",
+    "peer_basis",
+    "peer_table",
     "rep_report",
+    "rep_roster",
     "stage_table",
     "thin_peer_notes",
     "trend_grid",
+    "value_table",
     "warm_up",
 ]
 
@@ -161,17 +165,20 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     peer figure is a median or percentile over at least
     :data:`salesnb.analysis.diagnosis.MIN_PEERS` peers.
     """
-    from salesnb.analysis.diagnosis import MIN_PEERS, require_rep, with_active_share
+    from salesnb.analysis.diagnosis import MIN_PEERS, require_rep
     from salesnb.analysis.labels import factor_name
-    from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.quality import quality_for_rep
 
     as_of = blank_to_none(as_of)
     use_currency(ds)
-    require_rep(ds, rep_id)
+    roster = batch_table(rep_roster, ds)
+    found = np.flatnonzero(roster["ids"] == rep_id)
+    if not len(found):
+        require_rep(ds, rep_id)  # says which reps there are (or where the rep's row was set aside)
+        raise InputError(f"no rep {rep_id!r} in the reps table")
     span = parse_period(period, as_of=as_of)
-    reps = ds.reps.drop_duplicates("rep_id").set_index("rep_id")
-    own = reps.loc[rep_id]
+    reps = roster["reps"]
+    own = reps.iloc[int(found[0])]
     rep = {
         "rep_id": rep_id,
         "name": plain_text(own["name"]),
@@ -179,21 +186,22 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         "territory": plain_text(own["territory"]),
     }
 
-    table = batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
-    row = table[table["rep_id"] == rep_id].iloc[0]
-    figures = {k: plain_value(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory")}
+    # the period's metrics by rep with their active_share, and each factor's peer figures: once a batch
+    basis = batch_table(peer_table, ds, period=span, as_of=as_of)
+    paced = basis["metrics"]
+    row = paced.iloc[int(np.flatnonzero(basis["figures"]["ids"] == str(rep_id))[0])]
+    figures = {k: plain_value(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory", "active_share")}
     # every rep's diagnosis (as diagnose(..., rep=rep_id) computes anyway), then this rep's
     diagnosis = diagnoses_of(ds, [rep_id], period=span, as_of=as_of)[0]
     group = diagnosis["peer_group"]
-    peers = _peer_ids(reps, rep_id, group)
+    peers = _peer_ids(roster, int(found[0]), group)
     peer_label = "team" if group == "team" else "all-rep"
 
     # the peers each factor's figures rest on, by diagnosis's own rule (prospecting: their paces)
-    paced = with_active_share(table, ds.reps, span)
     counts = {e["factor"]: int(e.get("peers") or 0) for e in diagnosis["evidence"]}
     # peer figures as a rep may see them, before anything (the words too) is built from them
-    evidence = protected_evidence(diagnosis["evidence"], paced, rep_id, peers, peer_group=group)
-    own_row = paced[paced["rep_id"] == rep_id].iloc[0].to_dict()
+    evidence = protected_evidence(diagnosis["evidence"], paced, rep_id, peers, peer_group=group, basis=basis)
+    own_row = row.to_dict()
     diagnosis = reworded(diagnosis, evidence, own_row)
     band = {factor: n >= BAND_MIN_PEERS for factor, n in counts.items()}
     factors = pd.DataFrame(
@@ -314,7 +322,7 @@ def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
 
 
 def protected_evidence(
-    evidence: list[dict], rep_metrics: pd.DataFrame, rep_id: str, peers, *, peer_group: str = "team"
+    evidence: list[dict], rep_metrics: pd.DataFrame, rep_id: str, peers, *, peer_group: str = "team", basis: dict | None = None
 ) -> list[dict]:
     """A diagnosis's ``evidence`` with each ``peer_median`` and ``peer_band``
     replaced by what a rep may see (:func:`salesnb.analysis.privacy.safe_median`,
@@ -328,7 +336,8 @@ def protected_evidence(
     diagnosis's own (:func:`salesnb.analysis.diagnosis.peer_values`), checked
     against it (how many, and the median): a factor whose figures do not
     match is left out (None), never shown unprotected. The score and the
-    focus are untouched.
+    focus are untouched. ``basis``: :func:`peer_basis` of ``rep_metrics`` when
+    the caller has it (a batch's, :func:`peer_table`).
     """
     from salesnb.analysis import privacy
     from salesnb.analysis.diagnosis import peer_values
@@ -336,11 +345,13 @@ def protected_evidence(
 
     # the diagnosis's own benchmark per factor (the evidence says it): no second diagnosis to find them
     benchmarks = {e["factor"]: e["benchmark"] for e in evidence if e.get("benchmark") is not None}
-    pools = peer_values(rep_metrics, rep_id, peers=peer_group, benchmarks=benchmarks)
-    frame = rep_metrics.reset_index(drop=True)
-    ids = frame["rep_id"].astype(str)
-    everybody = frame[ids != str(rep_id)]
-    group = everybody[everybody["rep_id"].astype(str).isin([str(p) for p in peers])]
+    basis = peer_basis(rep_metrics) if basis is None else basis
+    frame, figures = basis["metrics"], basis["figures"]
+    pools = peer_values(frame, rep_id, peers=peer_group, benchmarks=benchmarks, figures=figures)
+    ids = figures["ids"]
+    wanted = {str(p) for p in peers}
+    everybody = ids != str(rep_id)
+    group = everybody & np.fromiter((i in wanted for i in ids), dtype=bool, count=len(ids))
     protected = []
     for e in evidence:
         e = dict(e)
@@ -348,8 +359,9 @@ def protected_evidence(
         values = pools.get(e["factor"], np.array([]))
         # the colleagues whose figures the shown one may not equal: those it is taken over
         others = everybody if e.get("benchmark") == "all" else group
-        column = "opportunities_pace" if e["factor"] == "prospecting" and "opportunities_pace" in others else metric
-        colleagues = [[v for v in pair if not pd.isna(v)] for pair in zip(others[metric].to_numpy(), others[column].to_numpy())]
+        column = "opportunities_pace" if e["factor"] == "prospecting" and "opportunities_pace" in frame else metric
+        pairs = zip(frame[metric].to_numpy()[others], frame[column].to_numpy()[others])
+        colleagues = [[v for v in pair if not pd.isna(v)] for pair in pairs]
         usual = e.get("peer_median")
         matches = (
             usual is not None
@@ -371,6 +383,40 @@ def protected_evidence(
     return protected
 
 
+def peer_basis(rep_metrics: pd.DataFrame) -> dict:
+    """What :func:`protected_evidence` reads every rep's peers off: ``metrics``
+    (``rep_metrics`` indexed from 0) and ``figures``
+    (:func:`salesnb.analysis.diagnosis.peer_figures`: each factor's figures and
+    peers, every rep's)."""
+    from salesnb.analysis.diagnosis import peer_figures
+
+    frame = rep_metrics.reset_index(drop=True)
+    return {"metrics": frame, "figures": peer_figures(frame)}
+
+
+def peer_table(ds, *, period: Period, as_of=None) -> dict:
+    """:func:`peer_basis` of the period's metrics by rep (a batch table) with each
+    rep's ``active_share`` (:func:`salesnb.analysis.diagnosis.with_active_share`):
+    a batch table, made once, so a rep page neither paces nor prepares every rep's
+    figures again."""
+    from salesnb.analysis.diagnosis import with_active_share
+    from salesnb.analysis.metrics import metrics_table
+
+    table = batch_table(metrics_table, ds, by="rep", period=period, as_of=as_of)
+    return peer_basis(with_active_share(table, ds.reps, period))
+
+
+def rep_roster(ds) -> dict:
+    """The reps table as a rep page reads it (a batch table): ``reps`` (one row per
+    rep_id, indexed by it), ``ids`` (that index as an array) and ``teams`` (each
+    rep's team folded, :func:`salesnb.present.page_text.fold`): a page finds its rep
+    and its team's reps by index, without folding every rep's team again."""
+    reps = ds.reps.drop_duplicates("rep_id").set_index("rep_id")
+    teams = np.empty(len(reps), dtype=object)
+    teams[:] = [fold(t) for t in reps["team"]]
+    return {"reps": reps, "ids": reps.index.to_numpy(dtype=object), "teams": teams}
+
+
 def reworded(diagnosis: dict, evidence: list[dict], metrics_row: dict) -> dict:
     """``diagnosis`` with ``evidence`` (:func:`protected_evidence`) in place of
     its own, the stake measured to the medians shown
@@ -390,13 +436,13 @@ def reworded(diagnosis: dict, evidence: list[dict], metrics_row: dict) -> dict:
     return wording.apply(out)
 
 
-def _peer_ids(reps: pd.DataFrame, rep_id: str, group: str) -> list[str]:
-    others = reps.index[reps.index != rep_id]
-    if group == "team":  # one pass over the team column (not a lookup per rep: 10,000 cost a second)
-        team = fold(reps.at[rep_id, "team"])
-        keep = (reps.index != rep_id) & np.array([fold(t) == team for t in reps["team"]], dtype=bool)
-        others = reps.index[keep]
-    return [str(r) for r in others]
+def _peer_ids(roster: dict, position: int, group: str) -> list[str]:
+    """The rep ids of the peers of the rep at ``position`` in :func:`rep_roster`: its team's, else every other rep."""
+    ids = roster["ids"]
+    keep = ids != ids[position]
+    if group == "team":  # the teams folded once a batch (not a lookup per rep: 10,000 cost a second)
+        keep &= roster["teams"] == roster["teams"][position]
+    return [str(r) for r in ids[keep]]
 
 
 def _quarter_window(span: Period, quarters: int, first_day: pd.Timestamp | None) -> list[Period]:
@@ -580,14 +626,17 @@ def thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min_
 
 def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     from salesnb.analysis.diagnosis import MIN_PEERS
-    from salesnb.analysis.value import value_cost
 
-    frame = batch_table(value_cost, ds, period=span)
-    own = frame[frame["rep_id"] == rep_id]
-    ratios = frame.loc[frame["rep_id"].isin(peers), "value_cost_ratio"].dropna().to_numpy(dtype="float64")
+    table = batch_table(value_table, ds, period=span)  # every rep's, once a batch: picked by index
+    frame, ids, ratio = table["frame"], table["ids"], table["ratio"]
+    wanted = set(peers)
+    is_peer = np.fromiter((r in wanted for r in ids), dtype=bool, count=len(ids))
+    ratios = ratio[is_peer]
+    ratios = ratios[~np.isnan(ratios)]
     enough = len(ratios) >= MIN_PEERS
-    record = own.iloc[0] if len(own) else None
-    theirs = frame.loc[frame["rep_id"].isin(peers) & (frame["rep_id"] != rep_id), "value_cost_ratio"].to_numpy()
+    own = np.flatnonzero(ids == rep_id)
+    record = frame.iloc[int(own[0])] if len(own) else None
+    theirs = ratio[is_peer & (ids != rep_id)]
     mine = record["value_cost_ratio"] if record is not None else None
     median, _ = _safe_peer_figures(ratios, theirs, "value_cost_ratio", np.nan if mine is None else mine, MIN_PEERS)
     value = {
@@ -611,7 +660,7 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     if value["annual_cost"] is None:
         notes.append("No annual_cost in the reps table for this rep: add it to compare value with cost.")
     else:
-        notes += _cost_note(ds, rep_id, span, value)
+        notes += _cost_note(table["share"], rep_id, span, value)
     if not enough:
         notes.append(f"Too few peers with a recorded cost to give the {peer_label} median.")
     elif median is None:
@@ -619,11 +668,26 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     return value, notes
 
 
-def _cost_note(ds, rep_id, span, value: dict) -> list[str]:
-    """Say so when the cost is pro-rated (a rep hired less than a year before the period's end)."""
-    from salesnb.analysis.value import employed_share
+def value_table(ds, *, period: Period) -> dict:
+    """Value against cost by rep as a rep page reads it (a batch table): ``frame``
+    (:func:`salesnb.analysis.value.value_cost`, itself a batch table), ``ids`` (its
+    rep_id as an array), ``ratio`` (its value_cost_ratio as floats) and ``share``
+    (:func:`salesnb.analysis.value.employed_share`, by rep_id): a page picks its
+    peers' ratios by index."""
+    from salesnb.analysis.value import employed_share, value_cost
 
-    share = employed_share(ds.reps, span).get(str(rep_id), 1.0)
+    frame = batch_table(value_cost, ds, period=period)
+    return {
+        "frame": frame,
+        "ids": frame["rep_id"].to_numpy(dtype=object),
+        "ratio": frame["value_cost_ratio"].to_numpy(dtype="float64"),
+        "share": employed_share(ds.reps, period),
+    }
+
+
+def _cost_note(shares: pd.Series, rep_id, span, value: dict) -> list[str]:
+    """Say so when the cost is pro-rated (a rep hired less than a year before the period's end)."""
+    share = shares.get(str(rep_id), 1.0)
     if share >= 1.0 or value.get("cost") is None:
         return []
     return [
@@ -721,16 +785,15 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
     runner calls this while its report template imports, and hands the tables to it."""
     from salesnb.analysis.diagnosis import require_rep
     from salesnb.analysis.forecasts import forecast_accuracy
-    from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.scorecard import scorecard
-    from salesnb.analysis.value import value_cost
     from salesnb.present.progress import previous_diagnoses
 
     as_of = blank_to_none(as_of)
     rep_id = rep_id or str(ds.reps["rep_id"].iloc[0])
     require_rep(ds, rep_id)
     span = parse_period(period, as_of=as_of)
-    batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
+    batch_table(rep_roster, ds)
+    batch_table(peer_table, ds, period=span, as_of=as_of)  # and the metrics table it is made of
     diagnoses_of(ds, [rep_id], period=span, as_of=as_of)
     if has_everyone(ds, period=span, as_of=as_of):  # a batch of every rep: every rep's scorecard, once
         batch_table(scorecard, ds, period=span, as_of=as_of)
@@ -738,7 +801,7 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
         scorecard_of(ds, rep_id, period=span, as_of=as_of)
     window = _trend_window(ds, span, TREND_QUARTERS)
     batch_table(trend_grid, ds, start=window[0], end=window[-1])  # and the quarterly metrics it is made of
-    batch_table(value_cost, ds, period=span)
+    batch_table(value_table, ds, period=span)  # and the value_cost it is made of
     batch_table(forecast_accuracy, ds)
     batch_table(data_checks, ds, period=span, as_of=as_of)
     previous_diagnoses(ds, period=span, as_of=as_of, reps=[rep_id])  # what the page says changed since last period
