@@ -369,11 +369,12 @@ def protected_evidence(
             and len(values) > 0
             and bool(np.isclose(np.median(values), usual))
         )
-        kind = unit(metric)
-        median = privacy.safe_median(values, colleagues, kind, rep_value=e.get("rep_value")) if matches else None
-        band = None
-        if median is not None and e.get("peer_band"):
-            band = privacy.safe_band(values, colleagues, kind, rep_value=e.get("rep_value"), median=median)
+        median, band = None, None
+        if matches:  # the band (when the diagnosis has one) beside the median, the colleagues' figures read once
+            wants_band = 0 if e.get("peer_band") else None
+            median, band = privacy.safe_median_band(
+                values, colleagues, unit(metric), rep_value=e.get("rep_value"), band_min_peers=wants_band
+            )
         e["peer_median"] = median
         e["peer_band"] = None if band is None else [band[0], band[1]]
         rep = e.get("rep_value")
@@ -549,7 +550,7 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
             )
     trends = pd.DataFrame(rows)
     order = [q.label for q in window]
-    thin = trends[(trends["metric"] == "win_rate") & trends["small_sample"] & trends["rep_value"].notna()]["quarter"].tolist()
+    thin = [r["quarter"] for r in rows if r["metric"] == "win_rate" and r["small_sample"] and not pd.isna(r["rep_value"])]
     if thin:
         notes.append(
             f"Fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed in {quarters_text(thin, order)}: the win rate there is drawn "
@@ -557,23 +558,33 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
         )
     if hire is not None and not pd.isna(hire) and pd.Timestamp(hire) > window[0].start:
         notes.append(f"Hired {pd.Timestamp(hire):%Y-%m-%d}: quarters before that are left blank.")
-    notes += thin_peer_notes(trends, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)
-    notes += _withheld_notes(trends, order, MIN_PEERS)
+    notes += thin_peer_notes(rows, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)  # off the rows: no masks over the frame
+    notes += _withheld_notes(rows, order, MIN_PEERS)
     trends.attrs["notes"] = [n for n in grid["notes"] if "expectations.yml" not in n]
     return trends, notes
 
 
-def _withheld_notes(trends: pd.DataFrame, order: list[str], min_peers: int) -> list[str]:
+def _trend_rows(trends) -> list[dict]:
+    """The trends (their frame, or its rows as :func:`_trends` makes them) as rows."""
+    return trends.to_dict("records") if isinstance(trends, pd.DataFrame) else trends
+
+
+def _withheld_notes(trends, order: list[str], min_peers: int) -> list[str]:
     """Say where a trend chart leaves a peer figure out although enough peers have data:
-    no figure near it is free of a colleague's own (:mod:`salesnb.analysis.privacy`)."""
+    no figure near it is free of a colleague's own (:mod:`salesnb.analysis.privacy`).
+    ``trends``: the trends' frame or its rows."""
     from salesnb.analysis.labels import label
 
     notes = []
     for metric in TREND_METRICS:
-        rows = trends[trends["metric"] == metric]
-        median = rows[(rows["peers"] >= min_peers) & rows["peer_median"].isna()]["quarter"].tolist()
-        band = rows[(rows["peers"] >= BAND_MIN_PEERS) & rows["peer_median"].notna() & rows["peer_low"].isna()]
-        for quarters, what in ((median, "peer median"), (band["quarter"].tolist(), "peers' middle half")):
+        rows = [r for r in _trend_rows(trends) if r["metric"] == metric]
+        median = [r["quarter"] for r in rows if r["peers"] >= min_peers and pd.isna(r["peer_median"])]
+        band = [
+            r["quarter"]
+            for r in rows
+            if r["peers"] >= BAND_MIN_PEERS and not pd.isna(r["peer_median"]) and pd.isna(r["peer_low"])
+        ]
+        for quarters, what in ((median, "peer median"), (band, "peers' middle half")):
             if quarters:
                 notes.append(
                     f"The {what} of the {label(metric).lower()} is left out in {quarters_text(quarters, order)}: "
@@ -588,30 +599,29 @@ def _safe_peer_figures(values, colleagues, metric: str, rep_value, min_peers: in
     from salesnb.analysis import privacy
     from salesnb.analysis.labels import unit
 
-    kind = unit(metric)
     own = None if pd.isna(rep_value) else rep_value
-    median = privacy.safe_median(values, colleagues, kind, rep_value=own, min_peers=min_peers)
-    band = None
-    if median is not None and len(values) >= BAND_MIN_PEERS:
-        band = privacy.safe_band(values, colleagues, kind, rep_value=own, median=median)
-    return median, band
+    return privacy.safe_median_band(
+        values, colleagues, unit(metric), rep_value=own, min_peers=min_peers, band_min_peers=BAND_MIN_PEERS
+    )
 
 
-def thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min_closed: int) -> list[str]:
+def thin_peer_notes(trends, order: list[str], min_peers: int, min_closed: int) -> list[str]:
     """Say where a trend chart draws no peer median (fewer than ``min_peers``
     peers with data) or only the median, no middle half (fewer than
-    BAND_MIN_PEERS), per chart; charts with the same gaps share a note."""
+    BAND_MIN_PEERS), per chart; charts with the same gaps share a note.
+    ``trends``: the trends' frame or its rows (quarter, metric, peers)."""
     from salesnb.analysis.labels import label
 
+    rows = _trend_rows(trends)
     notes = []
     for low, high, consequence in (
         (0, min_peers, "no peer median is drawn there"),
         (min_peers, BAND_MIN_PEERS, "only their median is drawn there, not their middle half"),
     ):
-        thin = trends[(trends["peers"] >= low) & (trends["peers"] < high)]
+        thin = [r for r in rows if low <= r["peers"] < high]
         by_quarters: dict[tuple, list[str]] = {}
         for metric in TREND_METRICS:
-            quarters = tuple(thin.loc[thin["metric"] == metric, "quarter"])
+            quarters = tuple(r["quarter"] for r in thin if r["metric"] == metric)
             if quarters:
                 by_quarters.setdefault(quarters, []).append(metric)
         for quarters, metrics in by_quarters.items():
