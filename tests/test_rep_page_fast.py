@@ -157,3 +157,133 @@ def test_stage_groups_split_the_figures_once_and_the_comparison_reads_them():
     assert out.loc[1, ["rep_days", "peer_days", "rep_moved_on", "peer_moved_on"]].isna().all()
     by_figures = stage_comparison(ds, "Y", peers, period=Period.for_quarter(2025, 1), figures=_stage_figures())
     pd.testing.assert_frame_equal(by_figures, out)
+
+
+# -- second round: the page's peers, rep, value and trend notes off batch tables ----------------
+
+
+def _reps() -> pd.DataFrame:
+    """A hired 2025-07-01 (184 of 2025's 365 days), B to D before; E in another team; B's row twice."""
+    rows = [
+        ("A", "Ann", "North", "N1", "2025-07-01", 100_000.0),
+        ("B", "Bo", "North", "N1", "2020-01-01", 100_000.0),
+        ("B", "Bo", "North", "N1", "2020-01-01", 100_000.0),
+        ("C", "Cy", " north ", "N1", "2020-01-01", 100_000.0),  # the same team, as fold() reads it
+        ("D", "Di", "North", "N1", None, 100_000.0),
+        ("E", "Ed", "South", "S1", "2020-01-01", 100_000.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["rep_id", "name", "team", "territory", "hire_date", "annual_cost"])
+    return frame.assign(hire_date=pd.to_datetime(frame["hire_date"]))
+
+
+def _rep_metrics() -> pd.DataFrame:
+    rows = [  # rep, team, opportunities, won, lost, win_rate, avg_deal_size, cycle_days_median
+        ("A", "North", 10, 6, 6, 0.5, 1000.0, 30.0),
+        ("B", "North", 20, 5, 5, 0.5, 2000.0, 40.0),
+        ("C", "North", 30, 2, 2, 0.5, 3000.0, 50.0),  # 4 deals closed: no conversion peer
+        ("D", "North", 0, 0, 0, np.nan, np.nan, np.nan),  # no data: nobody's peer
+        ("E", "South", 40, 8, 4, 8 / 12, 4000.0, 60.0),
+    ]
+    columns = ["rep_id", "team", "opportunities", "won", "lost", "win_rate", "avg_deal_size", "cycle_days_median"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_peer_table_paces_and_pools_every_reps_figures_once(memo):
+    from salesnb.analysis.diagnosis import peer_values
+    from salesnb.analysis.periods import parse_period
+
+    provider = memo({"metrics_table": _rep_metrics()})
+    ds = SimpleNamespace(reps=_reps())
+    basis = tables.batch_table(rep_page.peer_table, ds, period=parse_period("2025"), as_of=None)
+    assert basis["metrics"]["active_share"].tolist() == [184 / 365, 1.0, 1.0, 1.0, 1.0]
+    figures = basis["figures"]
+    assert figures["ids"].tolist() == ["A", "B", "C", "D", "E"] and figures["teams"].tolist() == [0, 0, 0, 0, 1]
+    values, usable = figures["pools"]["prospecting"]  # opportunities a full year: A's 10 in 184 days is 10 * 365 / 184
+    assert values.tolist() == pytest.approx([10 * 365 / 184, 20, 30, 0, 40]) and usable.tolist() == [1, 1, 1, 0, 1]
+    assert figures["pools"]["conversion"][1].tolist() == [True, True, False, False, True]  # 10 or more closed
+    team = {"prospecting": "team", "conversion": "team", "deal_size": "team", "velocity": "all"}
+    mine = peer_values(basis["metrics"], "B", benchmarks=team, figures=figures)
+    assert mine["prospecting"].tolist() == pytest.approx([10 * 365 / 184, 30])  # A and C: B left out, D has no data
+    assert mine["conversion"].tolist() == [0.5] and mine["velocity"].tolist() == [30.0, 60.0]  # A; A and E
+    for factor, pool in peer_values(basis["metrics"], "B", benchmarks=team).items():  # the same made for one rep
+        assert pool.tolist() == mine[factor].tolist()
+    tables.batch_table(rep_page.peer_table, ds, period=parse_period("2025"), as_of=None)
+    assert provider.computed == ["peer_table", "metrics_table"]  # once for the batch
+
+
+def test_a_page_finds_its_rep_and_its_team_off_the_roster(memo):
+    provider = memo()
+    roster = tables.batch_table(rep_page.rep_roster, SimpleNamespace(reps=_reps()))
+    assert roster["ids"].tolist() == ["A", "B", "C", "D", "E"]  # B once
+    assert roster["reps"].loc["C", "name"] == "Cy"
+    assert rep_page._peer_ids(roster, 1, "team") == ["A", "C", "D"]  # " north " is North's
+    assert rep_page._peer_ids(roster, 4, "team") == [] and rep_page._peer_ids(roster, 4, "all") == ["A", "B", "C", "D"]
+    tables.batch_table(rep_page.rep_roster, SimpleNamespace(reps=_reps()))
+    assert provider.computed == ["rep_roster"]
+
+
+def test_value_against_cost_picks_the_peers_ratios_by_index(memo):
+    from salesnb.analysis.periods import parse_period
+
+    ratios = {"A": 5.0, "B": 1.0, "C": 2.0, "D": 3.0, "E": 4.0}
+    frame = pd.DataFrame(
+        {
+            "rep_id": list(ratios),
+            "clv": [252_054.8, 100_000.0, 200_000.0, 300_000.0, 400_000.0],
+            "annual_cost": 100_000.0,
+            "cost": [50_410.96, 100_000.0, 100_000.0, 100_000.0, 100_000.0],
+            "value_cost_ratio": list(ratios.values()),
+            "customers": 1,
+            "clv_source": "orders",
+        }
+    )
+    provider = memo({"value_cost": frame})
+    ds = SimpleNamespace(reps=_reps())
+    value, notes = rep_page._value(ds, "A", ["B", "C", "D"], parse_period("2025"), "team")
+    # B, C, D: 1.0x, 2.0x, 3.0x -> the median 2.0x is C's own; the nearest mean of neighbours is all three's: 2.0x
+    # again; then 1.5x (B and C) and 2.5x (C and D), no colleague's: the first of the two, in run order
+    assert value["peers"] == 3 and value["peer_median_ratio"] == 1.5 and value["value_cost_ratio"] == 5.0
+    assert value["cost"] == 50_410.96 and value["clv_source"] == "orders"
+    assert notes[-1] == (
+        "Hired less than a year before 2025-12-31: the yearly cost is pro-rated to the 50% of the year you were employed."
+    )
+    assert provider.computed == ["value_table", "value_cost"]
+
+
+def test_median_and_band_read_the_colleagues_figures_once(monkeypatch):
+    from salesnb.analysis import privacy
+
+    values = [10.0, 20.0, 30.0, 40.0, 50.0]
+    colleagues = [[10.0, 10.0], [20.0, np.nan], [30.0, 30.0], [40.0, 41.0], [50.0, 50.0]]
+    formatted: list[float] = []
+    shown = privacy.shown
+    monkeypatch.setattr(privacy, "shown", lambda kind, value: formatted.append(value) or shown(kind, value))
+    median, band = privacy.safe_median_band(values, colleagues, "count", band_min_peers=5)
+    # the median 30 is C's own, and so is the mean of all five; next nearest: 25 (10..40 and 20, 30), no colleague's
+    assert median == 25.0
+    assert formatted.count(10.0) == 1  # a colleague's figure (never a candidate) formatted once for all three quantiles
+    assert formatted.count(41.0) == 1
+    separately = privacy.safe_band(values, colleagues, "count", median=25.0)
+    assert band == separately and privacy.safe_median(values, colleagues, "count") == 25.0
+    assert privacy.safe_median_band(values, colleagues, "count", band_min_peers=6) == (25.0, None)  # too few for a band
+
+
+def test_the_trend_notes_read_the_rows_without_a_frame():
+    rows = [
+        {"quarter": q, "metric": m, "peers": n, "peer_median": med, "peer_low": low}
+        for m in rep_page.TREND_METRICS
+        for q, n, med, low in [("2025-Q1", 2, np.nan, np.nan), ("2025-Q2", 4, 0.5, np.nan), ("2025-Q3", 6, np.nan, np.nan)]
+    ]
+    order = ["2025-Q1", "2025-Q2", "2025-Q3"]
+    assert rep_page.thin_peer_notes(rows, order, 3, 10) == [
+        "Fewer than 3 peers have enough data for the win rate, revenue won and new opportunities in 2025-Q1: "
+        "no peer median is drawn there.",
+        "Fewer than 5 peers have enough data for the win rate, revenue won and new opportunities in 2025-Q2: "
+        "only their median is drawn there, not their middle half.",
+    ]
+    assert rep_page.thin_peer_notes(pd.DataFrame(rows), order, 3, 10) == rep_page.thin_peer_notes(rows, order, 3, 10)
+    withheld = rep_page._withheld_notes(rows, order, 3)  # Q3: six peers, no median shown
+    assert withheld[0] == (
+        "The peer median of the win rate is left out in 2025-Q3: any figure near it would be a colleague's own."
+    )
+    assert len(withheld) == 3

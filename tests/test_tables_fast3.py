@@ -124,16 +124,11 @@ def test_peers_are_found_in_one_pass(source, monkeypatch):
     expected = {rep_id: (_old_peer_ids(reps, rep_id, "team"), _old_peer_ids(reps, rep_id, "all")) for rep_id in reps.index}
     assert expected["R07"][0] == ["R01", "R03", "R05", "R09", "R11"]  # " alpha " is Alpha
     assert expected["R06"][0] == [] and expected["R08"][0] == []  # alone in Solo; no team
-    lookups = []
-    at_getitem = type(reps.at).__getitem__
-
-    def counted(self, key):
-        lookups.append(key)
-        return at_getitem(self, key)
-
-    monkeypatch.setattr(type(reps.at), "__getitem__", counted)
+    roster = rep_page.rep_roster(ds)  # the teams folded once for the batch (a batch table)
+    folds = []
+    monkeypatch.setattr(rep_page, "fold", lambda value: folds.append(value) or value)
     for rep_id, (team, everyone) in expected.items():
-        lookups.clear()
-        assert rep_page._peer_ids(reps, rep_id, "team") == team
-        assert len(lookups) == 1  # the rep's own team; not one lookup per rep (10,000 took a second)
-        assert rep_page._peer_ids(reps, rep_id, "all") == everyone
+        position = roster["ids"].tolist().index(rep_id)
+        assert rep_page._peer_ids(roster, position, "team") == team
+        assert rep_page._peer_ids(roster, position, "all") == everyone
+    assert folds == []  # a page folds no team: not one per rep (10,000 took a second)

@@ -85,6 +85,7 @@ __all__ = [
     "diagnose",
     "diagnose_table",
     "peer_counts",
+    "peer_figures",
     "peer_values",
     "require_rep",
     "set_aside_rep",
@@ -220,17 +221,39 @@ def peer_counts(rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team") 
     return {e["factor"]: int(e["peers"]) for e in result["evidence"]}
 
 
+def peer_figures(rep_metrics: pd.DataFrame) -> dict:
+    """Every rep's figures the factors' peers are taken from, once for all reps:
+    ``ids`` (rep_id as str, in the rows' order), ``teams`` (a team code per rep,
+    -1: none) and ``pools``: factor -> (its compared figure per rep, whether the
+    rep counts as a peer for it: data, a figure and enough deals). A batch makes
+    it once and each rep's :func:`peer_values` picks its peers off it."""
+    frame = _prepare(rep_metrics)
+    has_data = _has_data(frame).to_numpy()
+    teams = _team_codes(frame)
+    pools = {}
+    for factor in _FACTORS:
+        pool = _pool(frame, factor, has_data, teams)
+        pools[factor.name] = (pool.values, pool.usable)
+    return {"ids": frame["rep_id"].astype(str).to_numpy(), "teams": teams, "pools": pools}
+
+
 def peer_values(
-    rep_metrics: pd.DataFrame, rep_id: str, *, peers: str = "team", benchmarks: dict[str, str] | None = None
+    rep_metrics: pd.DataFrame,
+    rep_id: str,
+    *,
+    peers: str = "team",
+    benchmarks: dict[str, str] | None = None,
+    figures: dict | None = None,
 ) -> dict[str, np.ndarray]:
     """The peer figures each factor's shown median and band are taken over for
     ``rep_id`` (the evidence's ``benchmark`` peers with enough deals, the rep
     left out), by factor: what a page needs to show them safely
     (:mod:`salesnb.analysis.privacy`). ``benchmarks``: factor -> ``benchmark``
     of the rep's diagnosis on these rows, when the caller has it (else the
-    rep is diagnosed again here to find them)."""
-    frame = _prepare(rep_metrics)
-    ids = frame["rep_id"].astype(str).to_numpy()
+    rep is diagnosed again here to find them). ``figures``: :func:`peer_figures`
+    of ``rep_metrics`` when the caller has it (a batch's, made once)."""
+    figures = peer_figures(rep_metrics) if figures is None else figures
+    ids, teams = figures["ids"], figures["teams"]
     where = np.flatnonzero(ids == str(rep_id))
     if len(where) == 0:
         raise InputError(f"no rep {rep_id!r} in the metrics rows")
@@ -238,17 +261,15 @@ def peer_values(
     if benchmarks is None or any(factor.name not in benchmarks for factor in _FACTORS):
         (result,) = diagnose_table(rep_metrics, peers=peers, only={str(rep_id)})
         benchmarks = {e["factor"]: e["benchmark"] for e in result["evidence"]}
-    has_data = _has_data(frame).to_numpy()
-    teams = _team_codes(frame)
     out = {}
     for factor in _FACTORS:
-        pool = _pool(frame, factor, has_data, teams)
+        values, usable = figures["pools"][factor.name]
         shown = benchmarks[factor.name]
-        mask = pool.usable.copy()
+        mask = usable.copy()
         mask[pos] = False
         if shown == "team":
             mask &= teams == teams[pos]
-        out[factor.name] = np.sort(pool.values[mask])
+        out[factor.name] = np.sort(values[mask])
     return out
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "safe_quantile",
     "safe_median",
     "safe_band",
+    "safe_median_band",
 ]
 
 MIN_PEERS = 3
@@ -188,7 +189,7 @@ def _nearest_windows(values: np.ndarray, position: float) -> Iterator[float]:
                 given = stop
             elif complete:
                 runs = np.lexsort((b[start:stop], a[start:stop])) + start
-                means = [float(values[a[i] : b[i]].mean()) for i in runs]
+                means = [_mean(values, a[i], b[i]) for i in runs]
                 yield from sorted(means, key=lambda m: abs(m - usual))
                 given = stop
             if not complete:
@@ -232,14 +233,24 @@ def _windows_in_order(values, usual: float, slack: float, starts, stops, sums) -
     order = np.argsort(near, kind="stable")
     bounds = [0, *(np.flatnonzero(np.diff(near[order]) > slack) + 1).tolist(), len(order)]
     for first, last in zip(bounds[:-1], bounds[1:]):
+        if last - first == 1:  # most runs are alone at their distance: nothing to put in order
+            i = order[first]
+            yield _mean(values, starts[i], stops[i])
+            continue
         group = np.sort(order[first:last])  # run order: ties in distance keep it, as sorted() does
         if len(group) <= EXACT_TIES:
-            means = [float(values[starts[i] : stops[i]].mean()) for i in group]
+            means = [_mean(values, starts[i], stops[i]) for i in group]
             yield from sorted(means, key=lambda m: abs(m - usual))
         else:  # thousands of runs as near as each other (a big team's whole numbers): their running means
             means = running[group]
             for k in np.argsort(np.abs(means - usual), kind="stable"):
                 yield float(means[k])
+
+
+def _mean(values: np.ndarray, start, stop) -> float:
+    """``float(values[start:stop].mean())`` to the bit for float64 ``values`` (numpy's mean
+    is the same sum divided by the count), without ``mean``'s own overhead."""
+    return float(np.add.reduce(values[start:stop])) / int(stop - start)
 
 
 #: Runs as near the usual figure as each other, up to this many, are put in order by their
@@ -271,6 +282,34 @@ def _coarser(kind: str, usual: float, values: np.ndarray, figures: list[list[flo
 
 #: Up to this many colleagues, :class:`_Sharing` formats all their figures at once.
 FORMAT_ALL_UP_TO = 500
+
+
+def _grid(colleagues) -> np.ndarray | None:
+    """``colleagues`` as a (colleague, figure) array of floats (NaN: none), when each has
+    as many figures (a number each, or a pair: a table's columns); else None."""
+    try:
+        grid = np.asarray(colleagues, dtype="float64")
+    except (TypeError, ValueError):  # figures of different lengths, or a value float() refuses
+        return None
+    if grid.ndim == 1:
+        return grid.reshape(-1, 1)
+    return grid if grid.ndim == 2 else None
+
+
+def _grid_counts(kind: str, grid: np.ndarray) -> Counter:
+    """:func:`_shown_counts` of a :func:`_grid`: each distinct figure (by its exact bits)
+    formatted once and each colleague counted once per text, in arrays."""
+    present = ~np.isnan(grid)
+    owners = np.nonzero(present)[0]
+    bits = np.ascontiguousarray(grid[present]).view(np.int64)
+    distinct, where = np.unique(bits, return_inverse=True)
+    codes: dict[str, int] = {}
+    code = np.array([codes.setdefault(shown(kind, float(v)), len(codes)) for v in distinct.view(np.float64)], dtype=np.int64)
+    if not codes:
+        return Counter()
+    pairs = np.unique(owners * len(codes) + code[where.reshape(-1)])  # each colleague once per text
+    counts = np.bincount(pairs % len(codes), minlength=len(codes))
+    return Counter({text: int(counts[i]) for text, i in codes.items() if counts[i]})
 
 
 def _shown_counts(kind: str, figures: list[list[float]]) -> Counter:
@@ -307,7 +346,8 @@ class _Sharing:
         self.width = 1.5 * STEPS.get(kind, 1.0)
         self.counts = None
         if len(self.colleagues) <= FORMAT_ALL_UP_TO:  # a hundred colleagues: every figure formatted, each candidate a look-up
-            self.counts = _shown_counts(kind, self.figures())
+            grid = _grid(self.colleagues)
+            self.counts = _shown_counts(kind, self.figures()) if grid is None else _grid_counts(kind, grid)
             return
         try:  # one number per colleague (a column of a table; None is NaN to numpy too)
             flat = np.asarray(self.colleagues, dtype="float64")
@@ -330,9 +370,10 @@ class _Sharing:
         self.values, self.owners = values[present][order], owners[present][order]
         self.bits = self.values.view(np.int64)
 
-    def count(self, candidate: float) -> int:
-        """How many colleagues have a figure shown as ``candidate`` is (each counted once)."""
-        text = shown(self.kind, candidate)
+    def count(self, candidate: float, text: str | None = None) -> int:
+        """How many colleagues have a figure shown as ``candidate`` is (each counted once);
+        ``text``: ``candidate`` shown, when the caller has it."""
+        text = shown(self.kind, candidate) if text is None else text
         if self.counts is not None:
             return self.counts[text]
         known = self.by_text.get(text)
@@ -411,11 +452,31 @@ def safe_quantile(
     usual = float(np.percentile(peers, q * 100))
     position = q * (len(peers) - 1)
     sharing_ = colleagues if isinstance(colleagues, _Sharing) else _Sharing(kind, colleagues)
+    side = _Side(kind, usual, rep_value)
     for candidate in _candidates(usual, peers, position, kind, sharing_):
-        n = sharing_.count(candidate)
-        if (n == 0 or n >= SHARED_BY) and _same_side(kind, candidate, usual, rep_value):
+        text = shown(kind, candidate)  # once per candidate, for both tests
+        n = sharing_.count(candidate, text)
+        if (n == 0 or n >= SHARED_BY) and side.keeps(candidate, text):
             return candidate
     return None
+
+
+class _Side:
+    """:func:`_same_side` for one usual figure and rep's figure, each shown once, not per candidate."""
+
+    def __init__(self, kind: str, usual: float, rep_value):
+        self.usual = usual
+        self.rep = None if is_missing(rep_value) else float(rep_value)
+        self.free = self.rep is None or shown(kind, usual) == shown(kind, self.rep)
+        self.rep_text = None if self.rep is None else shown(kind, self.rep)
+
+    def keeps(self, candidate: float, text: str) -> bool:
+        """``_same_side(kind, candidate, usual, rep_value)``; ``text``: ``candidate`` shown."""
+        if self.free:
+            return True
+        if text == self.rep_text:
+            return False
+        return (candidate > self.rep) == (self.usual > self.rep)
 
 
 def _present(values: Sequence[float]) -> np.ndarray:
@@ -455,7 +516,7 @@ def safe_band(
     Each end is a :func:`safe_quantile`; the band is left out when either
     end is, or when the two ends do not hold ``median`` (the safe median
     shown beside it) between them, as shown."""
-    others = _Sharing(kind, colleagues)  # sorted once for both ends
+    others = colleagues if isinstance(colleagues, _Sharing) else _Sharing(kind, colleagues)  # once for both ends
     low = safe_quantile(values, 0.25, others, kind, rep_value=rep_value, min_peers=min_peers)
     high = safe_quantile(values, 0.75, others, kind, rep_value=rep_value, min_peers=min_peers)
     if low is None or high is None or low > high:
@@ -463,3 +524,24 @@ def safe_band(
     if not is_missing(median) and not low <= float(median) <= high:
         return None
     return low, high
+
+
+def safe_median_band(
+    values: Sequence[float],
+    colleagues: Iterable,
+    kind: str,
+    *,
+    rep_value=None,
+    min_peers: int = MIN_PEERS,
+    band_min_peers: int | None = None,
+) -> tuple[float | None, tuple[float, float] | None]:
+    """:func:`safe_median` and, when it is shown and ``values`` holds ``band_min_peers`` or
+    more figures (None: no band asked for), :func:`safe_band` beside it: the same figures
+    as the two called one after the other, the colleagues' figures sorted and formatted
+    once for all three quantiles."""
+    others = _Sharing(kind, colleagues)
+    median = safe_quantile(values, 0.5, others, kind, rep_value=rep_value, min_peers=min_peers)
+    band = None
+    if median is not None and band_min_peers is not None and len(values) >= band_min_peers:
+        band = safe_band(values, others, kind, rep_value=rep_value, median=median)
+    return median, band

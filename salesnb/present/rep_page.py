@@ -37,10 +37,14 @@ __all__ = [
     "CONTACT_FACTORS",
     "contact_columns",
     "forecast_banner",
+    "peer_basis",
+    "peer_table",
     "rep_report",
+    "rep_roster",
     "stage_table",
     "thin_peer_notes",
     "trend_grid",
+    "value_table",
     "warm_up",
 ]
 
@@ -161,17 +165,20 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     peer figure is a median or percentile over at least
     :data:`salesnb.analysis.diagnosis.MIN_PEERS` peers.
     """
-    from salesnb.analysis.diagnosis import MIN_PEERS, require_rep, with_active_share
+    from salesnb.analysis.diagnosis import MIN_PEERS, require_rep
     from salesnb.analysis.labels import factor_name
-    from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.quality import quality_for_rep
 
     as_of = blank_to_none(as_of)
     use_currency(ds)
-    require_rep(ds, rep_id)
+    roster = batch_table(rep_roster, ds)
+    found = np.flatnonzero(roster["ids"] == rep_id)
+    if not len(found):
+        require_rep(ds, rep_id)  # says which reps there are (or where the rep's row was set aside)
+        raise InputError(f"no rep {rep_id!r} in the reps table")
     span = parse_period(period, as_of=as_of)
-    reps = ds.reps.drop_duplicates("rep_id").set_index("rep_id")
-    own = reps.loc[rep_id]
+    reps = roster["reps"]
+    own = reps.iloc[int(found[0])]
     rep = {
         "rep_id": rep_id,
         "name": plain_text(own["name"]),
@@ -179,21 +186,22 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
         "territory": plain_text(own["territory"]),
     }
 
-    table = batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
-    row = table[table["rep_id"] == rep_id].iloc[0]
-    figures = {k: plain_value(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory")}
+    # the period's metrics by rep with their active_share, and each factor's peer figures: once a batch
+    basis = batch_table(peer_table, ds, period=span, as_of=as_of)
+    paced = basis["metrics"]
+    row = paced.iloc[int(np.flatnonzero(basis["figures"]["ids"] == str(rep_id))[0])]
+    figures = {k: plain_value(v) for k, v in row.items() if k not in ("rep_id", "name", "team", "territory", "active_share")}
     # every rep's diagnosis (as diagnose(..., rep=rep_id) computes anyway), then this rep's
     diagnosis = diagnoses_of(ds, [rep_id], period=span, as_of=as_of)[0]
     group = diagnosis["peer_group"]
-    peers = _peer_ids(reps, rep_id, group)
+    peers = _peer_ids(roster, int(found[0]), group)
     peer_label = "team" if group == "team" else "all-rep"
 
     # the peers each factor's figures rest on, by diagnosis's own rule (prospecting: their paces)
-    paced = with_active_share(table, ds.reps, span)
     counts = {e["factor"]: int(e.get("peers") or 0) for e in diagnosis["evidence"]}
     # peer figures as a rep may see them, before anything (the words too) is built from them
-    evidence = protected_evidence(diagnosis["evidence"], paced, rep_id, peers, peer_group=group)
-    own_row = paced[paced["rep_id"] == rep_id].iloc[0].to_dict()
+    evidence = protected_evidence(diagnosis["evidence"], paced, rep_id, peers, peer_group=group, basis=basis)
+    own_row = row.to_dict()
     diagnosis = reworded(diagnosis, evidence, own_row)
     band = {factor: n >= BAND_MIN_PEERS for factor, n in counts.items()}
     factors = pd.DataFrame(
@@ -314,7 +322,7 @@ def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
 
 
 def protected_evidence(
-    evidence: list[dict], rep_metrics: pd.DataFrame, rep_id: str, peers, *, peer_group: str = "team"
+    evidence: list[dict], rep_metrics: pd.DataFrame, rep_id: str, peers, *, peer_group: str = "team", basis: dict | None = None
 ) -> list[dict]:
     """A diagnosis's ``evidence`` with each ``peer_median`` and ``peer_band``
     replaced by what a rep may see (:func:`salesnb.analysis.privacy.safe_median`,
@@ -328,7 +336,8 @@ def protected_evidence(
     diagnosis's own (:func:`salesnb.analysis.diagnosis.peer_values`), checked
     against it (how many, and the median): a factor whose figures do not
     match is left out (None), never shown unprotected. The score and the
-    focus are untouched.
+    focus are untouched. ``basis``: :func:`peer_basis` of ``rep_metrics`` when
+    the caller has it (a batch's, :func:`peer_table`).
     """
     from salesnb.analysis import privacy
     from salesnb.analysis.diagnosis import peer_values
@@ -336,11 +345,13 @@ def protected_evidence(
 
     # the diagnosis's own benchmark per factor (the evidence says it): no second diagnosis to find them
     benchmarks = {e["factor"]: e["benchmark"] for e in evidence if e.get("benchmark") is not None}
-    pools = peer_values(rep_metrics, rep_id, peers=peer_group, benchmarks=benchmarks)
-    frame = rep_metrics.reset_index(drop=True)
-    ids = frame["rep_id"].astype(str)
-    everybody = frame[ids != str(rep_id)]
-    group = everybody[everybody["rep_id"].astype(str).isin([str(p) for p in peers])]
+    basis = peer_basis(rep_metrics) if basis is None else basis
+    frame, figures = basis["metrics"], basis["figures"]
+    pools = peer_values(frame, rep_id, peers=peer_group, benchmarks=benchmarks, figures=figures)
+    ids = figures["ids"]
+    wanted = {str(p) for p in peers}
+    everybody = ids != str(rep_id)
+    group = everybody & np.fromiter((i in wanted for i in ids), dtype=bool, count=len(ids))
     protected = []
     for e in evidence:
         e = dict(e)
@@ -348,8 +359,9 @@ def protected_evidence(
         values = pools.get(e["factor"], np.array([]))
         # the colleagues whose figures the shown one may not equal: those it is taken over
         others = everybody if e.get("benchmark") == "all" else group
-        column = "opportunities_pace" if e["factor"] == "prospecting" and "opportunities_pace" in others else metric
-        colleagues = [[v for v in pair if not pd.isna(v)] for pair in zip(others[metric].to_numpy(), others[column].to_numpy())]
+        column = "opportunities_pace" if e["factor"] == "prospecting" and "opportunities_pace" in frame else metric
+        pairs = zip(frame[metric].to_numpy()[others], frame[column].to_numpy()[others])
+        colleagues = [[v for v in pair if not pd.isna(v)] for pair in pairs]
         usual = e.get("peer_median")
         matches = (
             usual is not None
@@ -357,11 +369,12 @@ def protected_evidence(
             and len(values) > 0
             and bool(np.isclose(np.median(values), usual))
         )
-        kind = unit(metric)
-        median = privacy.safe_median(values, colleagues, kind, rep_value=e.get("rep_value")) if matches else None
-        band = None
-        if median is not None and e.get("peer_band"):
-            band = privacy.safe_band(values, colleagues, kind, rep_value=e.get("rep_value"), median=median)
+        median, band = None, None
+        if matches:  # the band (when the diagnosis has one) beside the median, the colleagues' figures read once
+            wants_band = 0 if e.get("peer_band") else None
+            median, band = privacy.safe_median_band(
+                values, colleagues, unit(metric), rep_value=e.get("rep_value"), band_min_peers=wants_band
+            )
         e["peer_median"] = median
         e["peer_band"] = None if band is None else [band[0], band[1]]
         rep = e.get("rep_value")
@@ -369,6 +382,40 @@ def protected_evidence(
             e["gap_pct"] = round((rep / median - 1) * 100, 1) if rep is not None and median else None
         protected.append(e)
     return protected
+
+
+def peer_basis(rep_metrics: pd.DataFrame) -> dict:
+    """What :func:`protected_evidence` reads every rep's peers off: ``metrics``
+    (``rep_metrics`` indexed from 0) and ``figures``
+    (:func:`salesnb.analysis.diagnosis.peer_figures`: each factor's figures and
+    peers, every rep's)."""
+    from salesnb.analysis.diagnosis import peer_figures
+
+    frame = rep_metrics.reset_index(drop=True)
+    return {"metrics": frame, "figures": peer_figures(frame)}
+
+
+def peer_table(ds, *, period: Period, as_of=None) -> dict:
+    """:func:`peer_basis` of the period's metrics by rep (a batch table) with each
+    rep's ``active_share`` (:func:`salesnb.analysis.diagnosis.with_active_share`):
+    a batch table, made once, so a rep page neither paces nor prepares every rep's
+    figures again."""
+    from salesnb.analysis.diagnosis import with_active_share
+    from salesnb.analysis.metrics import metrics_table
+
+    table = batch_table(metrics_table, ds, by="rep", period=period, as_of=as_of)
+    return peer_basis(with_active_share(table, ds.reps, period))
+
+
+def rep_roster(ds) -> dict:
+    """The reps table as a rep page reads it (a batch table): ``reps`` (one row per
+    rep_id, indexed by it), ``ids`` (that index as an array) and ``teams`` (each
+    rep's team folded, :func:`salesnb.present.page_text.fold`): a page finds its rep
+    and its team's reps by index, without folding every rep's team again."""
+    reps = ds.reps.drop_duplicates("rep_id").set_index("rep_id")
+    teams = np.empty(len(reps), dtype=object)
+    teams[:] = [fold(t) for t in reps["team"]]
+    return {"reps": reps, "ids": reps.index.to_numpy(dtype=object), "teams": teams}
 
 
 def reworded(diagnosis: dict, evidence: list[dict], metrics_row: dict) -> dict:
@@ -390,13 +437,13 @@ def reworded(diagnosis: dict, evidence: list[dict], metrics_row: dict) -> dict:
     return wording.apply(out)
 
 
-def _peer_ids(reps: pd.DataFrame, rep_id: str, group: str) -> list[str]:
-    others = reps.index[reps.index != rep_id]
-    if group == "team":  # one pass over the team column (not a lookup per rep: 10,000 cost a second)
-        team = fold(reps.at[rep_id, "team"])
-        keep = (reps.index != rep_id) & np.array([fold(t) == team for t in reps["team"]], dtype=bool)
-        others = reps.index[keep]
-    return [str(r) for r in others]
+def _peer_ids(roster: dict, position: int, group: str) -> list[str]:
+    """The rep ids of the peers of the rep at ``position`` in :func:`rep_roster`: its team's, else every other rep."""
+    ids = roster["ids"]
+    keep = ids != ids[position]
+    if group == "team":  # the teams folded once a batch (not a lookup per rep: 10,000 cost a second)
+        keep &= roster["teams"] == roster["teams"][position]
+    return [str(r) for r in ids[keep]]
 
 
 def _quarter_window(span: Period, quarters: int, first_day: pd.Timestamp | None) -> list[Period]:
@@ -503,7 +550,7 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
             )
     trends = pd.DataFrame(rows)
     order = [q.label for q in window]
-    thin = trends[(trends["metric"] == "win_rate") & trends["small_sample"] & trends["rep_value"].notna()]["quarter"].tolist()
+    thin = [r["quarter"] for r in rows if r["metric"] == "win_rate" and r["small_sample"] and not pd.isna(r["rep_value"])]
     if thin:
         notes.append(
             f"Fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed in {quarters_text(thin, order)}: the win rate there is drawn "
@@ -511,23 +558,33 @@ def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list
         )
     if hire is not None and not pd.isna(hire) and pd.Timestamp(hire) > window[0].start:
         notes.append(f"Hired {pd.Timestamp(hire):%Y-%m-%d}: quarters before that are left blank.")
-    notes += thin_peer_notes(trends, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)
-    notes += _withheld_notes(trends, order, MIN_PEERS)
+    notes += thin_peer_notes(rows, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)  # off the rows: no masks over the frame
+    notes += _withheld_notes(rows, order, MIN_PEERS)
     trends.attrs["notes"] = [n for n in grid["notes"] if "expectations.yml" not in n]
     return trends, notes
 
 
-def _withheld_notes(trends: pd.DataFrame, order: list[str], min_peers: int) -> list[str]:
+def _trend_rows(trends) -> list[dict]:
+    """The trends (their frame, or its rows as :func:`_trends` makes them) as rows."""
+    return trends.to_dict("records") if isinstance(trends, pd.DataFrame) else trends
+
+
+def _withheld_notes(trends, order: list[str], min_peers: int) -> list[str]:
     """Say where a trend chart leaves a peer figure out although enough peers have data:
-    no figure near it is free of a colleague's own (:mod:`salesnb.analysis.privacy`)."""
+    no figure near it is free of a colleague's own (:mod:`salesnb.analysis.privacy`).
+    ``trends``: the trends' frame or its rows."""
     from salesnb.analysis.labels import label
 
     notes = []
     for metric in TREND_METRICS:
-        rows = trends[trends["metric"] == metric]
-        median = rows[(rows["peers"] >= min_peers) & rows["peer_median"].isna()]["quarter"].tolist()
-        band = rows[(rows["peers"] >= BAND_MIN_PEERS) & rows["peer_median"].notna() & rows["peer_low"].isna()]
-        for quarters, what in ((median, "peer median"), (band["quarter"].tolist(), "peers' middle half")):
+        rows = [r for r in _trend_rows(trends) if r["metric"] == metric]
+        median = [r["quarter"] for r in rows if r["peers"] >= min_peers and pd.isna(r["peer_median"])]
+        band = [
+            r["quarter"]
+            for r in rows
+            if r["peers"] >= BAND_MIN_PEERS and not pd.isna(r["peer_median"]) and pd.isna(r["peer_low"])
+        ]
+        for quarters, what in ((median, "peer median"), (band, "peers' middle half")):
             if quarters:
                 notes.append(
                     f"The {what} of the {label(metric).lower()} is left out in {quarters_text(quarters, order)}: "
@@ -542,30 +599,29 @@ def _safe_peer_figures(values, colleagues, metric: str, rep_value, min_peers: in
     from salesnb.analysis import privacy
     from salesnb.analysis.labels import unit
 
-    kind = unit(metric)
     own = None if pd.isna(rep_value) else rep_value
-    median = privacy.safe_median(values, colleagues, kind, rep_value=own, min_peers=min_peers)
-    band = None
-    if median is not None and len(values) >= BAND_MIN_PEERS:
-        band = privacy.safe_band(values, colleagues, kind, rep_value=own, median=median)
-    return median, band
+    return privacy.safe_median_band(
+        values, colleagues, unit(metric), rep_value=own, min_peers=min_peers, band_min_peers=BAND_MIN_PEERS
+    )
 
 
-def thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min_closed: int) -> list[str]:
+def thin_peer_notes(trends, order: list[str], min_peers: int, min_closed: int) -> list[str]:
     """Say where a trend chart draws no peer median (fewer than ``min_peers``
     peers with data) or only the median, no middle half (fewer than
-    BAND_MIN_PEERS), per chart; charts with the same gaps share a note."""
+    BAND_MIN_PEERS), per chart; charts with the same gaps share a note.
+    ``trends``: the trends' frame or its rows (quarter, metric, peers)."""
     from salesnb.analysis.labels import label
 
+    rows = _trend_rows(trends)
     notes = []
     for low, high, consequence in (
         (0, min_peers, "no peer median is drawn there"),
         (min_peers, BAND_MIN_PEERS, "only their median is drawn there, not their middle half"),
     ):
-        thin = trends[(trends["peers"] >= low) & (trends["peers"] < high)]
+        thin = [r for r in rows if low <= r["peers"] < high]
         by_quarters: dict[tuple, list[str]] = {}
         for metric in TREND_METRICS:
-            quarters = tuple(thin.loc[thin["metric"] == metric, "quarter"])
+            quarters = tuple(r["quarter"] for r in thin if r["metric"] == metric)
             if quarters:
                 by_quarters.setdefault(quarters, []).append(metric)
         for quarters, metrics in by_quarters.items():
@@ -580,14 +636,17 @@ def thin_peer_notes(trends: pd.DataFrame, order: list[str], min_peers: int, min_
 
 def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     from salesnb.analysis.diagnosis import MIN_PEERS
-    from salesnb.analysis.value import value_cost
 
-    frame = batch_table(value_cost, ds, period=span)
-    own = frame[frame["rep_id"] == rep_id]
-    ratios = frame.loc[frame["rep_id"].isin(peers), "value_cost_ratio"].dropna().to_numpy(dtype="float64")
+    table = batch_table(value_table, ds, period=span)  # every rep's, once a batch: picked by index
+    frame, ids, ratio = table["frame"], table["ids"], table["ratio"]
+    wanted = set(peers)
+    is_peer = np.fromiter((r in wanted for r in ids), dtype=bool, count=len(ids))
+    ratios = ratio[is_peer]
+    ratios = ratios[~np.isnan(ratios)]
     enough = len(ratios) >= MIN_PEERS
-    record = own.iloc[0] if len(own) else None
-    theirs = frame.loc[frame["rep_id"].isin(peers) & (frame["rep_id"] != rep_id), "value_cost_ratio"].to_numpy()
+    own = np.flatnonzero(ids == rep_id)
+    record = frame.iloc[int(own[0])] if len(own) else None
+    theirs = ratio[is_peer & (ids != rep_id)]
     mine = record["value_cost_ratio"] if record is not None else None
     median, _ = _safe_peer_figures(ratios, theirs, "value_cost_ratio", np.nan if mine is None else mine, MIN_PEERS)
     value = {
@@ -611,7 +670,7 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     if value["annual_cost"] is None:
         notes.append("No annual_cost in the reps table for this rep: add it to compare value with cost.")
     else:
-        notes += _cost_note(ds, rep_id, span, value)
+        notes += _cost_note(table["share"], rep_id, span, value)
     if not enough:
         notes.append(f"Too few peers with a recorded cost to give the {peer_label} median.")
     elif median is None:
@@ -619,11 +678,26 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     return value, notes
 
 
-def _cost_note(ds, rep_id, span, value: dict) -> list[str]:
-    """Say so when the cost is pro-rated (a rep hired less than a year before the period's end)."""
-    from salesnb.analysis.value import employed_share
+def value_table(ds, *, period: Period) -> dict:
+    """Value against cost by rep as a rep page reads it (a batch table): ``frame``
+    (:func:`salesnb.analysis.value.value_cost`, itself a batch table), ``ids`` (its
+    rep_id as an array), ``ratio`` (its value_cost_ratio as floats) and ``share``
+    (:func:`salesnb.analysis.value.employed_share`, by rep_id): a page picks its
+    peers' ratios by index."""
+    from salesnb.analysis.value import employed_share, value_cost
 
-    share = employed_share(ds.reps, span).get(str(rep_id), 1.0)
+    frame = batch_table(value_cost, ds, period=period)
+    return {
+        "frame": frame,
+        "ids": frame["rep_id"].to_numpy(dtype=object),
+        "ratio": frame["value_cost_ratio"].to_numpy(dtype="float64"),
+        "share": employed_share(ds.reps, period),
+    }
+
+
+def _cost_note(shares: pd.Series, rep_id, span, value: dict) -> list[str]:
+    """Say so when the cost is pro-rated (a rep hired less than a year before the period's end)."""
+    share = shares.get(str(rep_id), 1.0)
     if share >= 1.0 or value.get("cost") is None:
         return []
     return [
@@ -721,16 +795,15 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
     runner calls this while its report template imports, and hands the tables to it."""
     from salesnb.analysis.diagnosis import require_rep
     from salesnb.analysis.forecasts import forecast_accuracy
-    from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.scorecard import scorecard
-    from salesnb.analysis.value import value_cost
     from salesnb.present.progress import previous_diagnoses
 
     as_of = blank_to_none(as_of)
     rep_id = rep_id or str(ds.reps["rep_id"].iloc[0])
     require_rep(ds, rep_id)
     span = parse_period(period, as_of=as_of)
-    batch_table(metrics_table, ds, by="rep", period=span, as_of=as_of)
+    batch_table(rep_roster, ds)
+    batch_table(peer_table, ds, period=span, as_of=as_of)  # and the metrics table it is made of
     diagnoses_of(ds, [rep_id], period=span, as_of=as_of)
     if has_everyone(ds, period=span, as_of=as_of):  # a batch of every rep: every rep's scorecard, once
         batch_table(scorecard, ds, period=span, as_of=as_of)
@@ -738,7 +811,7 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
         scorecard_of(ds, rep_id, period=span, as_of=as_of)
     window = _trend_window(ds, span, TREND_QUARTERS)
     batch_table(trend_grid, ds, start=window[0], end=window[-1])  # and the quarterly metrics it is made of
-    batch_table(value_cost, ds, period=span)
+    batch_table(value_table, ds, period=span)  # and the value_cost it is made of
     batch_table(forecast_accuracy, ds)
     batch_table(data_checks, ds, period=span, as_of=as_of)
     previous_diagnoses(ds, period=span, as_of=as_of, reps=[rep_id])  # what the page says changed since last period
