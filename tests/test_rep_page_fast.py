@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from salesnb.analysis.periods import Period
-from salesnb.present import rep_page, tables
+from salesnb.present import rep_page, rep_page_tables, rep_trends, tables
 
 
 class _Memo:
@@ -89,7 +89,7 @@ def _quarterly() -> pd.DataFrame:
 def test_trend_grid_lays_the_quarterly_metrics_out_by_rep_and_quarter(memo):
     provider = memo({"metrics_over_time": _quarterly()})
     q1, q2 = Period.for_quarter(2025, 1), Period.for_quarter(2025, 2)
-    grid = tables.batch_table(rep_page.trend_grid, None, start=q1, end=q2)
+    grid = tables.batch_table(rep_trends.trend_grid, None, start=q1, end=q2)
     assert grid["reps"].tolist() == ["P1", "Y", "P2", "P3", "P4"] and grid["quarters"] == {"2025-Q1": 0, "2025-Q2": 1}
     assert grid["present"].tolist() == [[True, True], [True, True], [True, False], [True, False], [True, False]]
     assert grid["has_data"][:, 1].tolist() == [False, True, False, False, False]
@@ -97,15 +97,15 @@ def test_trend_grid_lays_the_quarterly_metrics_out_by_rep_and_quarter(memo):
     assert grid["values"]["opportunities"].dtype == np.int64
     assert grid["values"]["opportunities"][:, 0].tolist() == [4, 6, 5, 3, 7]
     assert grid["values"]["revenue_won"][1].tolist() == [500.0, 50.0] and grid["notes"] == ["a note"]
-    tables.batch_table(rep_page.trend_grid, None, start=q1, end=q2)
+    tables.batch_table(rep_trends.trend_grid, None, start=q1, end=q2)
     assert provider.computed == ["trend_grid", "metrics_over_time"]  # once for the batch
 
 
 def test_a_reps_trends_read_off_the_grid(memo, monkeypatch):
     provider = memo({"metrics_over_time": _quarterly()})
     q1, q2 = Period.for_quarter(2025, 1), Period.for_quarter(2025, 2)
-    monkeypatch.setattr(rep_page, "_trend_window", lambda ds, span, quarters: [q1, q2])
-    trends, _ = rep_page._trends(None, "Y", ["P1", "P2", "P3", "P4"], q2, 2, None)
+    monkeypatch.setattr(rep_trends, "trend_window", lambda ds, span, quarters: [q1, q2])
+    trends, _ = rep_trends.trends_of(None, "Y", ["P1", "P2", "P3", "P4"], q2, 2, None)
     win = trends[trends["metric"] == "win_rate"].set_index("quarter")
     # Q1 win rates of the peers with enough deals: 0.2, 0.4, 0.8 -> median 0.4 is P2's own; the
     # nearest mean of neighbours is all three's, 1.4 / 3 = 47% (0.3 and 0.6 lie farther), no colleague's
@@ -194,7 +194,7 @@ def test_peer_table_paces_and_pools_every_reps_figures_once(memo):
 
     provider = memo({"metrics_table": _rep_metrics()})
     ds = SimpleNamespace(reps=_reps())
-    basis = tables.batch_table(rep_page.peer_table, ds, period=parse_period("2025"), as_of=None)
+    basis = tables.batch_table(rep_page_tables.peer_table, ds, period=parse_period("2025"), as_of=None)
     assert basis["metrics"]["active_share"].tolist() == [184 / 365, 1.0, 1.0, 1.0, 1.0]
     figures = basis["figures"]
     assert figures["ids"].tolist() == ["A", "B", "C", "D", "E"] and figures["teams"].tolist() == [0, 0, 0, 0, 1]
@@ -207,18 +207,18 @@ def test_peer_table_paces_and_pools_every_reps_figures_once(memo):
     assert mine["conversion"].tolist() == [0.5] and mine["velocity"].tolist() == [30.0, 60.0]  # A; A and E
     for factor, pool in peer_values(basis["metrics"], "B", benchmarks=team).items():  # the same made for one rep
         assert pool.tolist() == mine[factor].tolist()
-    tables.batch_table(rep_page.peer_table, ds, period=parse_period("2025"), as_of=None)
+    tables.batch_table(rep_page_tables.peer_table, ds, period=parse_period("2025"), as_of=None)
     assert provider.computed == ["peer_table", "metrics_table"]  # once for the batch
 
 
 def test_a_page_finds_its_rep_and_its_team_off_the_roster(memo):
     provider = memo()
-    roster = tables.batch_table(rep_page.rep_roster, SimpleNamespace(reps=_reps()))
+    roster = tables.batch_table(rep_page_tables.rep_roster, SimpleNamespace(reps=_reps()))
     assert roster["ids"].tolist() == ["A", "B", "C", "D", "E"]  # B once
     assert roster["reps"].loc["C", "name"] == "Cy"
     assert rep_page._peer_ids(roster, 1, "team") == ["A", "C", "D"]  # " north " is North's
     assert rep_page._peer_ids(roster, 4, "team") == [] and rep_page._peer_ids(roster, 4, "all") == ["A", "B", "C", "D"]
-    tables.batch_table(rep_page.rep_roster, SimpleNamespace(reps=_reps()))
+    tables.batch_table(rep_page_tables.rep_roster, SimpleNamespace(reps=_reps()))
     assert provider.computed == ["rep_roster"]
 
 
@@ -271,18 +271,18 @@ def test_median_and_band_read_the_colleagues_figures_once(monkeypatch):
 def test_the_trend_notes_read_the_rows_without_a_frame():
     rows = [
         {"quarter": q, "metric": m, "peers": n, "peer_median": med, "peer_low": low}
-        for m in rep_page.TREND_METRICS
+        for m in rep_trends.TREND_METRICS
         for q, n, med, low in [("2025-Q1", 2, np.nan, np.nan), ("2025-Q2", 4, 0.5, np.nan), ("2025-Q3", 6, np.nan, np.nan)]
     ]
     order = ["2025-Q1", "2025-Q2", "2025-Q3"]
-    assert rep_page.thin_peer_notes(rows, order, 3, 10) == [
+    assert rep_trends.thin_peer_notes(rows, order, 3, 10) == [
         "Fewer than 3 peers have enough data for the win rate, revenue won and new opportunities in 2025-Q1: "
         "no peer median is drawn there.",
         "Fewer than 5 peers have enough data for the win rate, revenue won and new opportunities in 2025-Q2: "
         "only their median is drawn there, not their middle half.",
     ]
-    assert rep_page.thin_peer_notes(pd.DataFrame(rows), order, 3, 10) == rep_page.thin_peer_notes(rows, order, 3, 10)
-    withheld = rep_page._withheld_notes(rows, order, 3)  # Q3: six peers, no median shown
+    assert rep_trends.thin_peer_notes(pd.DataFrame(rows), order, 3, 10) == rep_trends.thin_peer_notes(rows, order, 3, 10)
+    withheld = rep_trends.withheld_notes(rows, order, 3)  # Q3: six peers, no median shown
     assert withheld[0] == (
         "The peer median of the win rate is left out in 2025-Q3: any figure near it would be a colleague's own."
     )

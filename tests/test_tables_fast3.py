@@ -17,7 +17,7 @@ import pytest
 from salesnb.analysis.periods import parse_period
 from salesnb.analysis.scorecard import scorecard
 from salesnb.io.loading import load
-from salesnb.present import rep_page
+from salesnb.present import rep_page, rep_page_tables
 from salesnb.present.tables import batch_table, rep_diagnoses, scorecard_of
 from salesnb.run import memo
 
@@ -124,9 +124,9 @@ def test_peers_are_found_in_one_pass(source, monkeypatch):
     expected = {rep_id: (_old_peer_ids(reps, rep_id, "team"), _old_peer_ids(reps, rep_id, "all")) for rep_id in reps.index}
     assert expected["R07"][0] == ["R01", "R03", "R05", "R09", "R11"]  # " alpha " is Alpha
     assert expected["R06"][0] == [] and expected["R08"][0] == []  # alone in Solo; no team
-    roster = rep_page.rep_roster(ds)  # the teams folded once for the batch (a batch table)
+    roster = rep_page_tables.rep_roster(ds)  # the teams folded once for the batch (a batch table)
     folds = []
-    monkeypatch.setattr(rep_page, "fold", lambda value: folds.append(value) or value)
+    monkeypatch.setattr(rep_page_tables, "fold", lambda value: folds.append(value) or value)  # only the roster folds, once
     for rep_id, (team, everyone) in expected.items():
         position = roster["ids"].tolist().index(rep_id)
         assert rep_page._peer_ids(roster, position, "team") == team

@@ -32,18 +32,9 @@ from salesnb.present.analysis_pages import (
 )
 from salesnb.present.page_text import quarters_text as _quarters  # noqa: F401 - the one-module pages' name, kept for callers
 from salesnb.present.page_text import rep_label
-from salesnb.present.rep_page import (
-    BAND_MIN_PEERS,
-    CLOSED_METRICS,
-    QUALITY_SECTIONS,
-    TREND_METRICS,
-    TREND_QUARTERS,
-    RepReport,
-    rep_report,
-    warm_tables,
-    warm_up,
-)
-from salesnb.present.rep_page import thin_peer_notes as _thin_peer_notes  # noqa: F401 - the one-module pages' name, kept for callers
+from salesnb.present.rep_page import QUALITY_SECTIONS, RepReport, rep_report, warm_tables, warm_up
+from salesnb.present.rep_trends import BAND_MIN_PEERS, CLOSED_METRICS, TREND_METRICS, TREND_QUARTERS
+from salesnb.present.rep_trends import thin_peer_notes as _thin_peer_notes  # noqa: F401 - the one-module pages' name, kept for callers
 from salesnb.present.segments import SEGMENT_FILTERS, segment, segment_options
 from salesnb.present.team_page import BREAKDOWN_COLUMNS, BREAKDOWNS, TeamReport, team_report
 

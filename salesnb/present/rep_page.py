@@ -4,7 +4,7 @@
 The rep's own figures and, for comparison, the peers' median and middle half
 (25th to 75th percentile) -- never another rep's name, id or individual
 figure. A peer median needs at least :data:`salesnb.analysis.diagnosis.MIN_PEERS`
-peers and a middle half at least :data:`BAND_MIN_PEERS`; with fewer they are
+peers and a middle half at least :data:`salesnb.present.rep_trends.BAND_MIN_PEERS`; with fewer they are
 left out. Every peer figure shown (the funnel factors, the trends, value
 against cost, and the numbers in the diagnosis's words) goes through
 :mod:`salesnb.analysis.privacy` first, so none equals one colleague's own
@@ -18,18 +18,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis.periods import Period, data_span, parse_period
+from salesnb.analysis.periods import Period, parse_period
 from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.analysis_pages import QUALITY_ADVICE
-from salesnb.present.page_text import and_join, blank_to_none, fold, plain_text, plain_value, quarters_text, use_currency
+from salesnb.present.page_text import and_join, blank_to_none, plain_text, plain_value, use_currency
+from salesnb.present.rep_page_tables import peer_basis, peer_table, rep_roster, stage_table, value_table
+from salesnb.present.rep_trends import (
+    BAND_MIN_PEERS,
+    TREND_METRICS,
+    TREND_QUARTERS,
+    safe_peer_figures,
+    trend_grid,
+    trend_window,
+    trends_of,
+)
 from salesnb.present.tables import batch_table, data_checks, diagnoses_of, has_everyone, scorecard_of
 
 __all__ = [
-    "TREND_METRICS",
-    "CLOSED_METRICS",
-    "BAND_MIN_PEERS",
-    "TREND_QUARTERS",
     "QUALITY_SECTIONS",
     "RepReport",
     "protected_evidence",
@@ -37,30 +43,9 @@ __all__ = [
     "CONTACT_FACTORS",
     "contact_columns",
     "forecast_banner",
-    "peer_basis",
-    "peer_table",
     "rep_report",
-    "rep_roster",
-    "stage_table",
-    "thin_peer_notes",
-    "trend_grid",
-    "value_table",
     "warm_up",
 ]
-
-TREND_METRICS = ("win_rate", "revenue_won", "opportunities")
-"""The rep's quarterly trends, each against the peer median per quarter."""
-
-CLOSED_METRICS = ("win_rate", "avg_deal_size", "cycle_days_median")
-"""Metrics measured on closed deals: peers with a small sample are left out of their median (as in the diagnosis)."""
-
-BAND_MIN_PEERS = 5
-"""Fewest peers for a rep report to show their middle half (25th and 75th
-percentile) beside the median: with three peers those three numbers would
-give away each colleague's figure. With fewer, only the median is shown."""
-
-TREND_QUARTERS = 8
-"""How many quarters of history a rep report shows (ending with the period's last quarter)."""
 
 QUALITY_SECTIONS = {
     "small_sample": "funnel",
@@ -240,7 +225,7 @@ def rep_report(ds: Dataset, rep_id: str, *, period, as_of=None, quarters: int = 
     card = mine.drop(columns="rep_id")
 
     hire = own.get("hire_date") if "hire_date" in reps.columns else None
-    trends, trend_notes = _trends(ds, rep_id, peers, span, quarters, hire)
+    trends, trend_notes = trends_of(ds, rep_id, peers, span, quarters, hire)
     value, value_notes = _value(ds, rep_id, peers, span, peer_label)
     forecasts, forecast_notes = _rep_forecasts(ds, rep_id, trends, span)
 
@@ -303,15 +288,6 @@ def _stages(ds, rep_id, peers, span) -> pd.DataFrame | None:
 
     groups = batch_table(stage_table, ds, period=span)  # every rep's, once a batch
     return stage_comparison(ds, rep_id, [p for p in peers if p != rep_id], period=span, groups=groups)
-
-
-def stage_table(ds, *, period: Period) -> dict:
-    """Every rep's stage figures (:func:`salesnb.analysis.history.stage_figures`, a batch
-    table) split by figure and stage (:func:`salesnb.analysis.history.stage_groups`):
-    a batch table, so each rep page picks its rows by index."""
-    from salesnb.analysis.history import stage_figures, stage_groups
-
-    return stage_groups(batch_table(stage_figures, ds, period=period))
 
 
 def _since_last(ds, rep_id, span, as_of, diagnosis) -> dict | None:
@@ -384,40 +360,6 @@ def protected_evidence(
     return protected
 
 
-def peer_basis(rep_metrics: pd.DataFrame) -> dict:
-    """What :func:`protected_evidence` reads every rep's peers off: ``metrics``
-    (``rep_metrics`` indexed from 0) and ``figures``
-    (:func:`salesnb.analysis.diagnosis.peer_figures`: each factor's figures and
-    peers, every rep's)."""
-    from salesnb.analysis.diagnosis import peer_figures
-
-    frame = rep_metrics.reset_index(drop=True)
-    return {"metrics": frame, "figures": peer_figures(frame)}
-
-
-def peer_table(ds, *, period: Period, as_of=None) -> dict:
-    """:func:`peer_basis` of the period's metrics by rep (a batch table) with each
-    rep's ``active_share`` (:func:`salesnb.analysis.diagnosis.with_active_share`):
-    a batch table, made once, so a rep page neither paces nor prepares every rep's
-    figures again."""
-    from salesnb.analysis.diagnosis import with_active_share
-    from salesnb.analysis.metrics import metrics_table
-
-    table = batch_table(metrics_table, ds, by="rep", period=period, as_of=as_of)
-    return peer_basis(with_active_share(table, ds.reps, period))
-
-
-def rep_roster(ds) -> dict:
-    """The reps table as a rep page reads it (a batch table): ``reps`` (one row per
-    rep_id, indexed by it), ``ids`` (that index as an array) and ``teams`` (each
-    rep's team folded, :func:`salesnb.present.page_text.fold`): a page finds its rep
-    and its team's reps by index, without folding every rep's team again."""
-    reps = ds.reps.drop_duplicates("rep_id").set_index("rep_id")
-    teams = np.empty(len(reps), dtype=object)
-    teams[:] = [fold(t) for t in reps["team"]]
-    return {"reps": reps, "ids": reps.index.to_numpy(dtype=object), "teams": teams}
-
-
 def reworded(diagnosis: dict, evidence: list[dict], metrics_row: dict) -> dict:
     """``diagnosis`` with ``evidence`` (:func:`protected_evidence`) in place of
     its own, the stake measured to the medians shown
@@ -446,194 +388,6 @@ def _peer_ids(roster: dict, position: int, group: str) -> list[str]:
     return [str(r) for r in ids[keep]]
 
 
-def _quarter_window(span: Period, quarters: int, first_day: pd.Timestamp | None) -> list[Period]:
-    last = Period.for_quarter(span.end.year, (span.end.month - 1) // 3 + 1)
-    window = [last] + [last.previous(n) for n in range(1, max(quarters, 1))]
-    window = [q for q in reversed(window) if first_day is None or q.end >= first_day]
-    return window or [last]
-
-
-def _trend_window(ds, span: Period, quarters: int) -> list[Period]:
-    """The quarters a rep's trends show: up to ``quarters`` ending with ``span``'s, none before the data."""
-    try:
-        first_day = data_span(ds).start
-    except InputError:
-        first_day = None
-    return _quarter_window(span, quarters, first_day)
-
-
-def trend_grid(ds, *, start: Period, end: Period) -> dict:
-    """The quarterly metrics by rep (:func:`salesnb.analysis.metrics.metrics_over_time`,
-    quarters ``start`` to ``end``) as arrays a rep page reads its trends off, made
-    once for a batch (a batch table): ``reps`` (rep_id, in the table's order),
-    ``quarters`` (period label -> column), ``present``, ``has_data`` (opportunities
-    or closed deals), ``small`` (small_sample): (rep, quarter) masks; ``values``:
-    each of :data:`TREND_METRICS` as a (rep, quarter) array of its column's dtype
-    (0 where ``present`` is False); ``notes``: the table's notes. Each page then
-    picks its peers' figures by index, not by masks over the whole table."""
-    from salesnb.analysis.metrics import metrics_over_time
-
-    table = batch_table(metrics_over_time, ds, by="rep", freq="quarter", start=start, end=end)
-    reps, row = np.unique(table["rep_id"].astype(str).to_numpy(dtype=object), return_inverse=True)
-    first = np.full(len(reps), len(table))
-    np.minimum.at(first, row, np.arange(len(table)))
-    order = np.argsort(first, kind="stable")  # the reps in the table's order
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    row = rank[row] if len(table) else row
-    labels = list(dict.fromkeys(table["period"].astype(str)))
-    quarters = {label: j for j, label in enumerate(labels)}
-    column = np.array([quarters[p] for p in table["period"].astype(str)], dtype=np.intp)
-    shape = (len(reps), len(labels))
-
-    def spread(values, fill):
-        out = np.full(shape, fill, dtype=values.dtype)
-        out[row, column] = values
-        return out
-
-    has_data = (table["opportunities"].fillna(0) > 0) | (table["closed"].fillna(0) > 0)
-    return {
-        "reps": reps[order],
-        "quarters": quarters,
-        "present": spread(np.ones(len(table), dtype=bool), False),
-        "has_data": spread(has_data.to_numpy(dtype=bool), False),
-        "small": spread(table["small_sample"].astype(bool).to_numpy(), False),
-        "values": {metric: spread(table[metric].to_numpy(), 0) for metric in TREND_METRICS},
-        "notes": list(table.attrs.get("notes", [])),
-    }
-
-
-def _trends(ds, rep_id, peers, span, quarters, hire) -> tuple[pd.DataFrame, list[str]]:
-    from salesnb.analysis.diagnosis import MIN_PEERS
-    from salesnb.analysis.metrics import SMALL_SAMPLE_MIN_CLOSED
-
-    window = _trend_window(ds, span, quarters)
-    grid = batch_table(trend_grid, ds, start=window[0], end=window[-1])
-    notes: list[str] = []  # missing-table notes of the metrics are said once, with the data checks
-    ids = grid["reps"]
-    is_peer = np.isin(ids, np.asarray([str(p) for p in peers], dtype=object)) if len(ids) else np.zeros(0, dtype=bool)
-    found = np.flatnonzero(ids == str(rep_id))
-    me = int(found[0]) if len(found) else None
-    present, small = grid["present"], grid["small"]
-    others = is_peer[:, None] & grid["has_data"]  # peers with data, per quarter
-    colleagues = is_peer[:, None] & present & (ids != str(rep_id))[:, None]  # no peer figure may equal theirs
-    hired = None if hire is None or pd.isna(hire) else pd.Timestamp(hire)
-    rows = []
-    for metric in TREND_METRICS:
-        pool = others & ~small if metric in CLOSED_METRICS else others
-        grid_values = grid["values"][metric]
-        for q in window:
-            j = grid["quarters"].get(q.label)
-            mine = me is not None and j is not None and bool(present[me, j])
-            if j is None:
-                values, theirs = np.array([], dtype="float64"), np.array([], dtype=grid_values.dtype)
-            else:
-                values = grid_values[pool[:, j], j].astype("float64")
-                values = values[~np.isnan(values)]
-                theirs = grid_values[colleagues[:, j], j]
-            value = grid_values[me, j] if mine else np.nan
-            before_hire = hired is not None and q.end < hired
-            own = np.nan if before_hire else plain_value(value, nan=True)
-            median, band = _safe_peer_figures(values, theirs, metric, own, MIN_PEERS)
-            rows.append(
-                {
-                    "quarter": q.label,
-                    "period_start": q.start,
-                    "metric": metric,
-                    "rep_value": own,
-                    "small_sample": bool(small[me, j]) if mine else True,
-                    "peer_low": band[0] if band else np.nan,
-                    "peer_median": np.nan if median is None else median,
-                    "peer_high": band[1] if band else np.nan,
-                    "peers": int(len(values)),
-                }
-            )
-    trends = pd.DataFrame(rows)
-    order = [q.label for q in window]
-    thin = [r["quarter"] for r in rows if r["metric"] == "win_rate" and r["small_sample"] and not pd.isna(r["rep_value"])]
-    if thin:
-        notes.append(
-            f"Fewer than {SMALL_SAMPLE_MIN_CLOSED} deals closed in {quarters_text(thin, order)}: the win rate there is drawn "
-            "hollow and means little."
-        )
-    if hire is not None and not pd.isna(hire) and pd.Timestamp(hire) > window[0].start:
-        notes.append(f"Hired {pd.Timestamp(hire):%Y-%m-%d}: quarters before that are left blank.")
-    notes += thin_peer_notes(rows, order, MIN_PEERS, SMALL_SAMPLE_MIN_CLOSED)  # off the rows: no masks over the frame
-    notes += _withheld_notes(rows, order, MIN_PEERS)
-    trends.attrs["notes"] = [n for n in grid["notes"] if "expectations.yml" not in n]
-    return trends, notes
-
-
-def _trend_rows(trends) -> list[dict]:
-    """The trends (their frame, or its rows as :func:`_trends` makes them) as rows."""
-    return trends.to_dict("records") if isinstance(trends, pd.DataFrame) else trends
-
-
-def _withheld_notes(trends, order: list[str], min_peers: int) -> list[str]:
-    """Say where a trend chart leaves a peer figure out although enough peers have data:
-    no figure near it is free of a colleague's own (:mod:`salesnb.analysis.privacy`).
-    ``trends``: the trends' frame or its rows."""
-    from salesnb.analysis.labels import label
-
-    notes = []
-    for metric in TREND_METRICS:
-        rows = [r for r in _trend_rows(trends) if r["metric"] == metric]
-        median = [r["quarter"] for r in rows if r["peers"] >= min_peers and pd.isna(r["peer_median"])]
-        band = [
-            r["quarter"]
-            for r in rows
-            if r["peers"] >= BAND_MIN_PEERS and not pd.isna(r["peer_median"]) and pd.isna(r["peer_low"])
-        ]
-        for quarters, what in ((median, "peer median"), (band, "peers' middle half")):
-            if quarters:
-                notes.append(
-                    f"The {what} of the {label(metric).lower()} is left out in {quarters_text(quarters, order)}: "
-                    "any figure near it would be a colleague's own."
-                )
-    return notes
-
-
-def _safe_peer_figures(values, colleagues, metric: str, rep_value, min_peers: int) -> tuple[float | None, tuple | None]:
-    """The peers' median and (from BAND_MIN_PEERS peers) middle half of ``values``
-    as a rep may see them (:mod:`salesnb.analysis.privacy`); None where left out."""
-    from salesnb.analysis import privacy
-    from salesnb.analysis.labels import unit
-
-    own = None if pd.isna(rep_value) else rep_value
-    return privacy.safe_median_band(
-        values, colleagues, unit(metric), rep_value=own, min_peers=min_peers, band_min_peers=BAND_MIN_PEERS
-    )
-
-
-def thin_peer_notes(trends, order: list[str], min_peers: int, min_closed: int) -> list[str]:
-    """Say where a trend chart draws no peer median (fewer than ``min_peers``
-    peers with data) or only the median, no middle half (fewer than
-    BAND_MIN_PEERS), per chart; charts with the same gaps share a note.
-    ``trends``: the trends' frame or its rows (quarter, metric, peers)."""
-    from salesnb.analysis.labels import label
-
-    rows = _trend_rows(trends)
-    notes = []
-    for low, high, consequence in (
-        (0, min_peers, "no peer median is drawn there"),
-        (min_peers, BAND_MIN_PEERS, "only their median is drawn there, not their middle half"),
-    ):
-        thin = [r for r in rows if low <= r["peers"] < high]
-        by_quarters: dict[tuple, list[str]] = {}
-        for metric in TREND_METRICS:
-            quarters = tuple(r["quarter"] for r in thin if r["metric"] == metric)
-            if quarters:
-                by_quarters.setdefault(quarters, []).append(metric)
-        for quarters, metrics in by_quarters.items():
-            names = and_join([label(m).lower() for m in metrics])
-            enough = f" ({min_closed} or more deals closed)" if metrics == ["win_rate"] else ""
-            notes.append(
-                f"Fewer than {high} peers have enough data{enough} for the {names} in {quarters_text(quarters, order)}: "
-                f"{consequence}."
-            )
-    return notes
-
-
 def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     from salesnb.analysis.diagnosis import MIN_PEERS
 
@@ -648,7 +402,7 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     record = frame.iloc[int(own[0])] if len(own) else None
     theirs = ratio[is_peer & (ids != rep_id)]
     mine = record["value_cost_ratio"] if record is not None else None
-    median, _ = _safe_peer_figures(ratios, theirs, "value_cost_ratio", np.nan if mine is None else mine, MIN_PEERS)
+    median, _ = safe_peer_figures(ratios, theirs, "value_cost_ratio", np.nan if mine is None else mine, MIN_PEERS)
     value = {
         "clv": plain_value(record["clv"]) if record is not None else 0.0,
         "annual_cost": plain_value(record["annual_cost"]) if record is not None else None,
@@ -676,23 +430,6 @@ def _value(ds, rep_id, peers, span, peer_label) -> tuple[dict, list[str]]:
     elif median is None:
         notes.append(f"The {peer_label} median is left out: no figure near it is free of a colleague's own.")
     return value, notes
-
-
-def value_table(ds, *, period: Period) -> dict:
-    """Value against cost by rep as a rep page reads it (a batch table): ``frame``
-    (:func:`salesnb.analysis.value.value_cost`, itself a batch table), ``ids`` (its
-    rep_id as an array), ``ratio`` (its value_cost_ratio as floats) and ``share``
-    (:func:`salesnb.analysis.value.employed_share`, by rep_id): a page picks its
-    peers' ratios by index."""
-    from salesnb.analysis.value import employed_share, value_cost
-
-    frame = batch_table(value_cost, ds, period=period)
-    return {
-        "frame": frame,
-        "ids": frame["rep_id"].to_numpy(dtype=object),
-        "ratio": frame["value_cost_ratio"].to_numpy(dtype="float64"),
-        "share": employed_share(ds.reps, period),
-    }
 
 
 def _cost_note(shares: pd.Series, rep_id, span, value: dict) -> list[str]:
@@ -809,7 +546,7 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
         batch_table(scorecard, ds, period=span, as_of=as_of)
     else:  # a --rep batch: its rep's rows only
         scorecard_of(ds, rep_id, period=span, as_of=as_of)
-    window = _trend_window(ds, span, TREND_QUARTERS)
+    window = trend_window(ds, span, TREND_QUARTERS)
     batch_table(trend_grid, ds, start=window[0], end=window[-1])  # and the quarterly metrics it is made of
     batch_table(value_table, ds, period=span)  # and the value_cost it is made of
     batch_table(forecast_accuracy, ds)

@@ -15,7 +15,7 @@ from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.page_text import blank_to_none, fold, is_blank, rep_label, use_currency
 from salesnb.present.queue import QUEUE_COLUMNS, queue_for
-from salesnb.present.rep_page import CLOSED_METRICS
+from salesnb.present.rep_trends import CLOSED_METRICS
 from salesnb.present.segments import segment, segment_options
 from salesnb.present.tables import batch_table, data_checks, rep_diagnoses
 

@@ -1,0 +1,81 @@
+"""The tables every rep page of a batch reads, laid out once (batch tables).
+
+Each is asked for through :func:`salesnb.present.tables.batch_table`, so the
+runner makes it once (:func:`salesnb.present.rep_page.warm_tables`) and every
+page, forked from the report template, picks its own rows by index instead of
+masking every rep's table again: the stage figures by figure and stage, every
+rep's paced metrics with each factor's peers, the reps by id and team, and
+value against cost. (The quarterly trends' grid is
+:func:`salesnb.present.rep_trends.trend_grid`.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesnb.analysis.periods import Period
+from salesnb.present.page_text import fold
+from salesnb.present.tables import batch_table
+
+__all__ = ["stage_table", "peer_basis", "peer_table", "rep_roster", "value_table"]
+
+
+def stage_table(ds, *, period: Period) -> dict:
+    """Every rep's stage figures (:func:`salesnb.analysis.history.stage_figures`, a batch
+    table) split by figure and stage (:func:`salesnb.analysis.history.stage_groups`):
+    a batch table, so each rep page picks its rows by index."""
+    from salesnb.analysis.history import stage_figures, stage_groups
+
+    return stage_groups(batch_table(stage_figures, ds, period=period))
+
+
+def peer_basis(rep_metrics: pd.DataFrame) -> dict:
+    """What :func:`protected_evidence` reads every rep's peers off: ``metrics``
+    (``rep_metrics`` indexed from 0) and ``figures``
+    (:func:`salesnb.analysis.diagnosis.peer_figures`: each factor's figures and
+    peers, every rep's)."""
+    from salesnb.analysis.diagnosis import peer_figures
+
+    frame = rep_metrics.reset_index(drop=True)
+    return {"metrics": frame, "figures": peer_figures(frame)}
+
+
+def peer_table(ds, *, period: Period, as_of=None) -> dict:
+    """:func:`peer_basis` of the period's metrics by rep (a batch table) with each
+    rep's ``active_share`` (:func:`salesnb.analysis.diagnosis.with_active_share`):
+    a batch table, made once, so a rep page neither paces nor prepares every rep's
+    figures again."""
+    from salesnb.analysis.diagnosis import with_active_share
+    from salesnb.analysis.metrics import metrics_table
+
+    table = batch_table(metrics_table, ds, by="rep", period=period, as_of=as_of)
+    return peer_basis(with_active_share(table, ds.reps, period))
+
+
+def rep_roster(ds) -> dict:
+    """The reps table as a rep page reads it (a batch table): ``reps`` (one row per
+    rep_id, indexed by it), ``ids`` (that index as an array) and ``teams`` (each
+    rep's team folded, :func:`salesnb.present.page_text.fold`): a page finds its rep
+    and its team's reps by index, without folding every rep's team again."""
+    reps = ds.reps.drop_duplicates("rep_id").set_index("rep_id")
+    teams = np.empty(len(reps), dtype=object)
+    teams[:] = [fold(t) for t in reps["team"]]
+    return {"reps": reps, "ids": reps.index.to_numpy(dtype=object), "teams": teams}
+
+
+def value_table(ds, *, period: Period) -> dict:
+    """Value against cost by rep as a rep page reads it (a batch table): ``frame``
+    (:func:`salesnb.analysis.value.value_cost`, itself a batch table), ``ids`` (its
+    rep_id as an array), ``ratio`` (its value_cost_ratio as floats) and ``share``
+    (:func:`salesnb.analysis.value.employed_share`, by rep_id): a page picks its
+    peers' ratios by index."""
+    from salesnb.analysis.value import employed_share, value_cost
+
+    frame = batch_table(value_cost, ds, period=period)
+    return {
+        "frame": frame,
+        "ids": frame["rep_id"].to_numpy(dtype=object),
+        "ratio": frame["value_cost_ratio"].to_numpy(dtype="float64"),
+        "share": employed_share(ds.reps, period),
+    }
