@@ -73,10 +73,11 @@ def count_contacts(
     ``by`` columns; with ``labels`` ({"opportunity_id": label by opportunity,
     "customer_id": label by customer}) the single group column ``by[0]`` is
     the activity's opportunity's label, else its customer's, else
-    "(unknown)". One pass over all activities in DuckDB (Arrow views, no
-    copy of the strings) counts every column; ``first`` marks each
-    customer's first contact, as their positions or a boolean mask over
-    the rows (see :func:`first_contact_mask`)."""
+    "(unknown)". One categorical group column (a loaded Dataset's rep_id)
+    and ``labels`` are counted by group code with ``np.bincount``; any other
+    grouping in one DuckDB pass over Arrow views (no copy of the strings).
+    ``first`` marks each customer's first contact, as their positions or a
+    boolean mask over the rows (see :func:`first_contact_mask`)."""
     if labels is None and len(by) == 1 and is_categorical(activities[by[0]]) and activities["date"].dtype == "datetime64[ns]":
         return _contact_counts_by_codes(activities, by[0], period, first)
     if labels is not None:
