@@ -6,8 +6,10 @@ batch's worker runs it (issue #16).
 Loads the source (default: a 13-rep, 12-month source generated as
 ``benchmarks/reports.py``'s team-sized batch does), marks it as a batch's
 snapshot, installs the runner's memo and fills it as the batch's parent does
-(the manager's queue of every rep, then :func:`salesnb.present.pages.warm_tables`
-and the ``warm_tables`` of each module given with ``--warm``), then forks one
+(the manager's queue of every rep, then :func:`salesnb.present.pages.warm_tables`,
+:func:`salesnb.present.team_page.warm_tables` when the source has several teams, as
+:func:`salesnb.run.prepare.batch_tables` does, and the ``warm_tables`` of each module
+given with ``--warm``), then forks one
 child per page and run; the child executes the page's notebook code cells (the
 ``parameters`` cell's names set from the page's parameters) and renders each
 cell's last value to HTML or PNG, as nbconvert would. Prints each page's CPU seconds in its child (min of --runs).
@@ -70,7 +72,10 @@ def _parent_tables(ds) -> None:
 
     reps = [str(r) for r in ds.reps["rep_id"]]
     queue_for(ds, period=PERIOD, as_of=AS_OF, rep_ids=reps, labels={r: r for r in reps}, everyone=True)
-    warmup.warm_batch_tables(ds, period=PERIOD, as_of=AS_OF, rep_id=None, modules=MODULES)
+    modules = list(MODULES)
+    if ds.reps["team"].nunique() > 1:  # the parent's own rule: the metrics by team, for a batch of several team pages
+        modules.append("salesnb.present.team_page")
+    warmup.warm_batch_tables(ds, period=PERIOD, as_of=AS_OF, rep_id=None, modules=modules)
 
 
 def _pages(ds, source) -> dict:

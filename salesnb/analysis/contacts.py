@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from salesnb.analysis.deals import opportunity_counts
-from salesnb.analysis.frames import UNKNOWN, arrow_text, by_columns, check_frame, first_positions, merge_counts
+from salesnb.analysis.frames import UNKNOWN, arrow_text, by_columns, check_frame, first_positions, merge_counts, positions
 from salesnb.analysis.periods import Period, parse_period
 from salesnb.analysis.rates import rate_frame
 from salesnb.io.categorical import is_categorical
@@ -73,15 +73,18 @@ def count_contacts(
     ``by`` columns; with ``labels`` ({"opportunity_id": label by opportunity,
     "customer_id": label by customer}) the single group column ``by[0]`` is
     the activity's opportunity's label, else its customer's, else
-    "(unknown)". One pass over all activities in DuckDB (Arrow views, no
-    copy of the strings) counts every column; ``first`` marks each
-    customer's first contact, as their positions or a boolean mask over
-    the rows (see :func:`first_contact_mask`)."""
+    "(unknown)". One categorical group column (a loaded Dataset's rep_id)
+    and ``labels`` are counted by group code with ``np.bincount``; any other
+    grouping in one DuckDB pass over Arrow views (no copy of the strings).
+    ``first`` marks each customer's first contact, as their positions or a
+    boolean mask over the rows (see :func:`first_contact_mask`)."""
+    if labels is None and len(by) == 1 and is_categorical(activities[by[0]]) and activities["date"].dtype == "datetime64[ns]":
+        return _contact_counts_by_codes(activities, by[0], period, first)
+    if labels is not None:
+        return _contact_counts_by_labels(activities, by[0], period, first, labels)
     import duckdb
     import pyarrow as pa
 
-    if labels is None and len(by) == 1 and is_categorical(activities[by[0]]) and activities["date"].dtype == "datetime64[ns]":
-        return _contact_counts_by_codes(activities, by[0], period, first)
     columns = {
         "day": pa.Array.from_pandas(activities["date"]),
         "cust": arrow_text(activities["customer_id"]),
@@ -158,6 +161,53 @@ def _contact_counts_by_codes(activities: pd.DataFrame, column: str, period: Peri
     labels = np.append(keys.cat.categories.to_numpy(dtype=object), np.nan)[present]
     out = pd.DataFrame({column: pd.Series(labels, dtype="str"), **{name: c[present] for name, c in counts.items()}})
     out["follow_up_contacts"] = out["contacts"] - out["new_prospect_contacts"] - out["unlinked_contacts"]
+    return out[[column, *CONTACT_COLUMNS]]
+
+
+def _contact_counts_by_labels(
+    activities: pd.DataFrame, column: str, period: Period, first, labels: dict[str, pd.Series]
+) -> pd.DataFrame:
+    """:func:`count_contacts` with ``labels``: each activity's group is its
+    opportunity's label, else its customer's, else "(unknown)" (the first
+    label of an id, missing labels falling through), found by an Arrow hash
+    lookup of the ids (:func:`salesnb.analysis.frames.positions`), then
+    counted per group code with ``np.bincount``. Groups, order and dtypes as
+    the DuckDB query of the other groupings gives them: every group found
+    among all the activities (in the period or not), sorted. No DuckDB: a
+    team page's breakdowns (by customer type and acquisition method) count
+    without importing it."""
+    names: dict[str, int] = {UNKNOWN: 0}  # each group's code
+    group = np.zeros(len(activities), dtype=np.int64)
+    for key in ("customer_id", "opportunity_id"):  # the customer's label first, the deal's over it
+        if key not in labels:
+            continue
+        table = labels[key]
+        table = table[table.notna().to_numpy()]
+        table = table[~table.index.duplicated(keep="first")]
+        codes, found = pd.factorize(table.astype("str").to_numpy(dtype=object))
+        code_of = np.array([names.setdefault(name, len(names)) for name in found], dtype=np.int64)
+        at = positions(activities[key], table.index)
+        hit = at >= 0
+        group[hit] = code_of[codes[at[hit]]]
+    size = len(names)
+    days = activities["date"]
+    inside = ((days >= pd.Timestamp(period.start)) & (days < pd.Timestamp(period.end_exclusive))).to_numpy(dtype=bool)
+    unlinked = activities["customer_id"].isna().to_numpy()
+    first = first_contact_mask(len(activities), first)
+    present = np.flatnonzero(np.bincount(group, minlength=size))
+    counts = {
+        "contacts": np.bincount(group[inside], minlength=size),
+        "new_prospect_contacts": np.bincount(group[inside & first], minlength=size),
+        "unlinked_contacts": np.bincount(group[inside & unlinked], minlength=size),
+    }
+    out = pd.DataFrame(
+        {
+            column: pd.Series(np.array(list(names), dtype=object)[present], dtype="str"),
+            **{name: c[present].astype("int64") for name, c in counts.items()},
+        }
+    )
+    out["follow_up_contacts"] = out["contacts"] - out["new_prospect_contacts"] - out["unlinked_contacts"]
+    out = out.sort_values([column], na_position="last", kind="stable", ignore_index=True)
     return out[[column, *CONTACT_COLUMNS]]
 
 

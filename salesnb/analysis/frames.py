@@ -77,13 +77,13 @@ def first_positions(keys: pd.Series, dates: pd.Series, ids: pd.Series) -> np.nda
     pandas groupby, and it uses every core. A categorical key (a loaded
     Dataset's) goes by its codes instead: see :func:`_first_positions_by_codes`.
     """
-    import duckdb
-    import pyarrow as pa
-
     if len(keys) == 0:
         return np.zeros(0, dtype="int64")
     if is_categorical(keys) and dates.dtype.kind == "M":
         return _first_positions_by_codes(keys, dates, ids)
+    import duckdb  # only here: the codes' way needs no DuckDB (a page that never comes here never imports it)
+    import pyarrow as pa
+
     rows = pa.table(
         {
             "key": arrow_text(keys),
