@@ -11,16 +11,28 @@ that imports nbformat, on this project's 2-core machine, to check the
 the processes salesnb starts (the command line, the report template, the
 report workers), never on import of the package: an analyst's own kernel
 keeps every checker it has.
+
+:func:`imported_without` is narrower: optional imports skipped only while one
+library is imported. papermill's I/O module imports ``pyarrow.fs`` (and so
+pyarrow and numpy, ~0.15 s of CPU) for its ``hdfs://`` handler; the fork
+server that starts a batch's report workers imports papermill without it
+(:data:`PAPERMILL_SKIPS`), and a later ``import pyarrow`` works as usual.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
-__all__ = ["SKIPPED", "skip_slow_optional_imports"]
+__all__ = ["SKIPPED", "PAPERMILL_SKIPS", "skip_slow_optional_imports", "imported_without"]
 
 SKIPPED = ("rfc3987_syntax",)
 """Modules a salesnb process treats as not installed."""
+
+PAPERMILL_SKIPS = ("pyarrow",)
+"""Modules papermill is imported without (:func:`imported_without`): only its
+``hdfs://`` notebook handler needs pyarrow, and salesnb's notebooks are local files."""
 
 
 def skip_slow_optional_imports() -> list[str]:
@@ -32,3 +44,19 @@ def skip_slow_optional_imports() -> list[str]:
             sys.modules[name] = None  # the import system's "not here": `import name` raises ModuleNotFoundError
             skipped.append(name)
     return skipped
+
+
+@contextmanager
+def imported_without(names: Iterable[str]) -> Iterator[list[str]]:
+    """Inside the block, importing each of ``names`` raises ImportError, as if it were
+    not installed (unless it is imported already); after it, each imports as usual.
+    Yields the names skipped."""
+    skipped = [name for name in names if name not in sys.modules]
+    for name in skipped:
+        sys.modules[name] = None
+    try:
+        yield skipped
+    finally:
+        for name in skipped:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]

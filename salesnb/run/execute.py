@@ -99,10 +99,10 @@ class _MemoryNotebooks:
     SCHEME = "salesnb-memory://"
 
     def __init__(self):
-        self.saved: dict[str, str] = {}
+        self.saved: dict[str, object] = {}  # path -> the notebook's text, or the notebook itself
 
     def read(self, path):
-        return self.saved[path]
+        return _notebook_text(self.saved[path])
 
     def write(self, buf, path):
         self.saved[path] = buf
@@ -116,11 +116,38 @@ class _MemoryNotebooks:
 
 @functools.lru_cache(maxsize=1)
 def _memory_notebooks() -> _MemoryNotebooks:
+    import papermill.execute
     from papermill.iorw import papermill_io
 
     handler = _MemoryNotebooks()
     papermill_io.register(_MemoryNotebooks.SCHEME, handler)
+    papermill.execute.write_ipynb = _write_later(papermill.execute.write_ipynb, handler)
     return handler
+
+
+def _write_later(write_ipynb, handler: _MemoryNotebooks):
+    """papermill's ``write_ipynb`` (which ``execute_notebook`` calls as it ends, and before
+    it raises for a failed cell) for a path of ours: keep the notebook itself, turned into
+    text (:func:`_notebook_text`, the same text) only if it is read, i.e. only for a failed
+    report's ``_failed/`` copy. Serializing every executed notebook (charts included) and
+    validating it cost a worker ~3 ms a page for nothing. Other paths: papermill's own."""
+
+    def write(nb, path):
+        if isinstance(path, str) and path.startswith(_MemoryNotebooks.SCHEME):
+            handler.saved[path] = nb
+            return None
+        return write_ipynb(nb, path)
+
+    write.salesnb_wraps = write_ipynb
+    return write
+
+
+def _notebook_text(saved) -> str:
+    if isinstance(saved, str):
+        return saved
+    import nbformat
+
+    return nbformat.writes(saved)
 
 
 def _execute(job: ReportJob, capture: str):
@@ -222,6 +249,7 @@ def _keep_failed(job: ReportJob, capture: str) -> str | None:
     saved = _memory_notebooks().saved.get(capture)
     if saved is None:  # it failed before papermill saved anything (unreadable notebook, no kernel...)
         return None
+    saved = _notebook_text(saved)
     from salesnb.run.outputs import check_no_symlinks
 
     target = check_no_symlinks(Path(job.out_dir), job.failed_notebook)

@@ -148,7 +148,10 @@ def warm_worker() -> None:
     if _WARMED:
         return
     try:
-        import papermill  # noqa: F401 - imported for its side effect: paid now, not by the first report
+        from salesnb.slow_imports import PAPERMILL_SKIPS, imported_without
+
+        with imported_without(PAPERMILL_SKIPS):  # its hdfs:// handler's pyarrow: ~0.15 s, never used here
+            import papermill  # noqa: F401 - imported for its side effect: paid now, not by the first report
         from nbformat.v4 import new_markdown_cell, new_notebook
 
         from salesnb.present import render

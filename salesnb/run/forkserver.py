@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import functools
 import os
 import signal
 import socket
@@ -114,9 +115,12 @@ class ForkingKernel:
     """
 
     def __init__(self, python: str | None = None, *, env: dict | None = None, address: str | None = None,
-                 listen: bool = False):  # fmt: skip
+                 listen: bool = False, kernel_name: str | None = None):  # fmt: skip
         self.python = python or sys.executable
         self.env = dict(env) if env else None
+        # With kernel_name, python and env are the kernel spec's, read only when this
+        # kernel starts a template of its own (a shared template's client never does).
+        self._kernel_name = kernel_name
         self.address = address  # a shared template's socket: connect to it instead of starting one
         self.listen = listen  # start a template others may connect to (at self.address, made here)
         self._socket_dir: str | None = None
@@ -146,6 +150,9 @@ class ForkingKernel:
                 return
             except OSError:  # the shared template is gone: this worker starts its own
                 self.address = None
+        if self._kernel_name is not None:
+            self.python, self.env = _kernel_python(self._kernel_name)  # NoSuchKernel propagates
+            self._kernel_name = None
         server = self._bind() if self.listen else None  # workers may connect at once; served once warm
         ours, theirs = socket.socketpair()
         self._stderr = tempfile.TemporaryFile()
@@ -423,13 +430,19 @@ def get_kernel(kernel_name: str) -> ForkingKernel:
     One per thread, as a kernel runs one thing at a time: a Dask worker
     with several threads keeps one template per thread. In a worker of a
     local batch (:func:`use_shared`), it is a connection to the batch's
-    shared template."""
+    shared template, and the kernel spec is read only if that template is
+    gone (reading it cost each worker ~0.1 s of CPU at the batch's start)."""
     key = (kernel_name, threading.get_ident())
     with _LOCK:
         kernel = _KERNELS.get(key)
         if kernel is None:
-            python, env = _kernel_python(kernel_name)
-            kernel = _KERNELS[key] = ForkingKernel(python, env=env, address=_SHARED.get(kernel_name))
+            shared = _SHARED.get(kernel_name)
+            if shared:
+                kernel = ForkingKernel(address=shared, kernel_name=kernel_name)
+            else:
+                python, env = _kernel_python(kernel_name)
+                kernel = ForkingKernel(python, env=env)
+            _KERNELS[key] = kernel
         return kernel
 
 
@@ -484,26 +497,36 @@ def notebook_imports(sources: Iterable[str]) -> list[str]:
     """Top-level modules (and their submodules) that cells import, so the
     template can import them before it forks: ``import pandas as pd`` ->
     ``pandas``; ``from salesnb.present import charts`` -> ``salesnb.present``,
-    ``salesnb.present.charts``. Cells with magics are read as IPython would."""
+    ``salesnb.present.charts``. Cells with magics are read as IPython would.
+    Each cell's source is read once per process (:func:`_cell_imports`): a
+    batch's reports run the same cells but for the parameters cell."""
+    found: dict[str, None] = {}
+    for source in sources:
+        for name in _cell_imports(source):
+            found.setdefault(name, None)
+    return list(found)
+
+
+@functools.lru_cache(maxsize=512)
+def _cell_imports(source: str) -> tuple[str, ...]:
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
         transform = TransformerManager().transform_cell
     except ImportError:  # pragma: no cover - IPython is a dependency
         transform = str
+    try:
+        tree = ast.parse(transform(source))
+    except (SyntaxError, ValueError):
+        return ()
     found: dict[str, None] = {}
-    for source in sources:
-        try:
-            tree = ast.parse(transform(source))
-        except (SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    found.setdefault(alias.name, None)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                found.setdefault(node.module, None)
-                for alias in node.names:
-                    if alias.name != "*":
-                        found.setdefault(f"{node.module}.{alias.name}", None)
-    return list(found)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.setdefault(alias.name, None)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.setdefault(node.module, None)
+            for alias in node.names:
+                if alias.name != "*":
+                    found.setdefault(f"{node.module}.{alias.name}", None)
+    return tuple(found)
