@@ -104,3 +104,28 @@ def test_outside_a_rep_batch_the_data_checks_are_everyones(ds):
         assert _rows(few) == [("pushed_close_dates", "R07", 62)]
     memo.clear()
     assert _rows(tables.data_checks(shown, period=SPAN, as_of="2026-01-05")) == _rows(every)  # no memo: every rep's
+
+
+def test_the_stage_comparison_finds_the_peers_by_hash(ds, monkeypatch):
+    """numpy's isin on object arrays compared every stay's rep with every peer: 2.8 s of a
+    rep page at 5,000 peers. Now a set lookup; the same rows."""
+    import numpy as np
+
+    from salesnb.analysis import history
+
+    peers = ["R03", "R05", "R07", "R09", "R11"]
+    groups = history.stage_groups(history.stage_figures(ds, period=SPAN))
+    before = history.stage_comparison(ds, "R01", peers, period=SPAN)
+
+    isin = np.isin
+
+    def refuse(values, *args, **kwargs):
+        if np.asarray(values).dtype == object:
+            raise AssertionError("np.isin over object ids")
+        return isin(values, *args, **kwargs)
+
+    monkeypatch.setattr(history.np, "isin", refuse)
+    after = history.stage_comparison(ds, "R01", peers, period=SPAN, groups=groups)
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(after, before)
+    assert after["peers"].max() == 5 and len(after) > 0
