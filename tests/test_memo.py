@@ -132,6 +132,7 @@ def test_a_batch_saves_every_table_its_rep_reports_share(tmp_path):
     entries = pickle.loads((Path(plan.cache_dir) / memo.FILE).read_bytes())
     names = sorted({key[0].__name__ for key, _ in entries})
     assert names == [
+        "batch_reps",  # a --rep batch: its pages are R01's alone (the data checks made for R01)
         "data_checks",
         "diagnosed_reps",  # R01's own diagnosis, this period's and the last, read by its page
         "forecast_accuracy",

@@ -187,12 +187,13 @@ def diagnose(
     table = metrics_table(ds, by="rep", period=span, as_of=as_of) if metrics is None else metrics
     table = with_active_share(table, ds.reps, span)
     flagged: dict[str, list[str]] = {}
-    records = advice_records(ds, period=span, reference=span.end)  # the data checks read the same (once per snapshot)
-    for record in records:
-        flagged.setdefault(record["rep_id"], []).append(record["flag"])
     wanted = None
     if rep is not None or reps is not None:
         wanted = ({str(rep)} if rep is not None else set()) | {str(r) for r in (reps or ())}
+    # the data checks read the same (once per snapshot; a --rep batch's, only its reps')
+    records = advice_records(ds, period=span, reference=span.end, reps=wanted)
+    for record in records:
+        flagged.setdefault(record["rep_id"], []).append(record["flag"])
     results = diagnose_table(table, period=span.label, flags=flagged, only=wanted)
     add_actions(ds, results, span)
     if ds.opportunity_history is not None:  # the stage where deals stall (velocity) or die (conversion)

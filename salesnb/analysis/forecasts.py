@@ -132,7 +132,7 @@ def forecast_accuracy(ds, *, period=None, as_of=None) -> pd.DataFrame:
     return out
 
 
-def forecast_bias(ds, *, period=None, as_of=None) -> pd.DataFrame:
+def forecast_bias(ds, *, period=None, as_of=None, reps=None) -> pd.DataFrame:
     """What each rep's forecasts show: a habit, or what was seen when too few.
 
     Per rep with forecasts (:func:`forecast_habit` on the rep's forecasts
@@ -142,9 +142,12 @@ def forecast_bias(ds, *, period=None, as_of=None) -> pd.DataFrame:
     :data:`VERDICTS`) and ``sentence``. Examples: errors +20, +15, +30, -5
     -> median +17.5, 3 of 4 over -> ``over``; +50, +50 -> ``too_few``,
     "Over-forecast in 2 of 2 quarters, median error +50%: too few quarters
-    to call it a habit (3 needed)."
+    to call it a habit (3 needed)." ``reps``: only these reps' rows (each rep's
+    are its own forecasts').
     """
     accuracy = forecast_accuracy(ds, period=period, as_of=as_of)
+    if reps is not None and not accuracy.empty:
+        accuracy = accuracy[accuracy["rep_id"].isin(sorted({str(r) for r in reps})).to_numpy(dtype=bool)]
     if accuracy.empty:
         out = _empty(BIAS_COLUMNS)
         out.attrs["notes"] = accuracy.attrs.get("notes", [])

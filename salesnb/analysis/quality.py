@@ -46,6 +46,7 @@ detail``, with the contract's stable flag names:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,9 @@ FLAG_ORDER = (
 )
 
 
-def quality_flags(ds: Dataset, *, period=None, as_of=None, metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+def quality_flags(
+    ds: Dataset, *, period=None, as_of=None, metrics: pd.DataFrame | None = None, reps: Iterable[str] | None = None
+) -> pd.DataFrame:
     """Every data-quality flag for ``ds``, one row per flag, rep and table.
 
     Parameters
@@ -125,6 +128,11 @@ def quality_flags(ds: Dataset, *, period=None, as_of=None, metrics: pd.DataFrame
         With a period: ``metrics_table(ds, by="rep", period=period,
         as_of=as_of)`` when the caller has made it already (``small_sample``
         reads it); not changed.
+    reps : iterable of str, optional
+        Only these reps' rows (and the source-wide ones): the rows of every rep's
+        flags that concern them, in the same order, as each rep's rows describe
+        its own data; the deal-history checks read only their deals (a ``--rep``
+        batch on a 10,000-rep source).
 
     Returns
     -------
@@ -143,15 +151,18 @@ def quality_flags(ds: Dataset, *, period=None, as_of=None, metrics: pd.DataFrame
         reference = pd.Timestamp(as_of).normalize()
     else:
         reference = whole.end if whole is not None else None
-    records = advice_records(ds, period=span, reference=reference)
+    chosen = None if reps is None else {str(r) for r in reps}
+    records = advice_records(ds, period=span, reference=reference, reps=chosen)
     if ds.opportunity_history is not None:
         if reference is not None:
-            records += pushed_close_dates(ds, period=span, reference=reference)
-        records += bulk_updates(ds.opportunity_history, ds.opportunities, period=span)
+            records += pushed_close_dates(ds, period=span, reference=reference, reps=chosen)
+        records += bulk_updates(ds.opportunity_history, ds.opportunities, period=span, reps=chosen)
     if whole is not None:
         records += _small_sample(ds, whole, as_of, metrics if span is not None else None)
     records += _loader_findings(ds)
     records += _quarantined(ds)
+    if chosen is not None:
+        records = [r for r in records if r["rep_id"] is None or r["rep_id"] != r["rep_id"] or str(r["rep_id"]) in chosen]
     frame = pd.DataFrame(records, columns=COLUMNS)
     order = {flag: i for i, flag in enumerate(FLAG_ORDER)}
     frame["_order"] = frame["flag"].map(lambda f: order.get(f, len(FLAG_ORDER) + (f == "quarantined")))
@@ -171,26 +182,35 @@ def quality_for_rep(flags: pd.DataFrame, rep_id: str) -> pd.DataFrame:
 # -- padded activity -----------------------------------------------------------
 
 
-def advice_records(ds, *, period, reference) -> list[dict]:
+def advice_records(ds, *, period, reference, reps: Iterable[str] | None = None) -> list[dict]:
     """The ``padded_activity`` records of ``period`` (with an activities table) and the
     ``stale_pipeline`` records at ``reference`` (a day, or None: none): what a
     diagnosis carries and the data checks list, made once per batch snapshot
-    (:func:`salesnb.analysis.derived.derived`) for both; each call gets its own copies."""
+    (:func:`salesnb.analysis.derived.derived`) for both; each call gets its own copies.
+    ``reps``: only these reps' records, judged on their own contacts and open deals
+    (each rep's records are its own; any rep's contact on a deal still touches it)."""
     import copy
 
     from salesnb.analysis.derived import derived
 
+    chosen = None if reps is None else tuple(sorted({str(r) for r in reps}))
+
     def make() -> list[dict]:
         records = []
         if ds.activities is not None:
-            records += padded_activity(ds.activities, period=period)
+            acts = ds.activities
+            if chosen is not None:
+                acts = acts[_of_reps(acts["rep_id"], set(chosen))]
+            records += padded_activity(acts, period=period)
         if reference is not None:
-            records += stale_pipeline(ds.opportunities, ds.activities, reference=reference)
+            opps = ds.opportunities if chosen is None else ds.opportunities[_of_reps(ds.opportunities["rep_id"], set(chosen))]
+            records += stale_pipeline(opps, ds.activities, reference=reference)
         return records
 
     bounds = None if period is None else (period.label, period.start, period.end)
     day = None if reference is None else pd.Timestamp(reference).normalize()
-    return copy.deepcopy(derived(ds, ("advice_records", bounds, day), make))
+    key = ("advice_records", bounds, day) if chosen is None else ("advice_records", bounds, day, chosen)
+    return copy.deepcopy(derived(ds, key, make))
 
 
 def padded_activity(activities: pd.DataFrame, *, period=None) -> list[dict]:
@@ -352,18 +372,24 @@ def stale_pipeline(opportunities: pd.DataFrame, activities: pd.DataFrame | None,
 # -- deal history ----------------------------------------------------------------
 
 
-def pushed_close_dates(ds: Dataset, *, period=None, reference) -> list[dict]:
+def pushed_close_dates(ds: Dataset, *, period=None, reference, reps: set[str] | None = None) -> list[dict]:
     """``pushed_close_dates`` records, one per rep with a deal pushed
     :data:`PUSHED_MIN_PUSHES` times or more by ``reference`` that is open
-    then or closed in ``period`` (rules in the module doc)."""
+    then or closed in ``period`` (rules in the module doc); ``reps``: only theirs,
+    from their deals' pushes alone."""
     from salesnb.analysis.history import close_date_pushes, deal_pushes
 
     reference = pd.Timestamp(reference).normalize()
-    per_deal = deal_pushes(close_date_pushes(ds), until=reference)
+    pushes = close_date_pushes(ds)
+    opps = ds.opportunities
+    if reps is not None:
+        opps = opps[_of_reps(opps["rep_id"], reps)]
+        pushes = pushes[pushes["opportunity_id"].isin(opps["opportunity_id"]).to_numpy()]
+    per_deal = deal_pushes(pushes, until=reference)
     per_deal = per_deal[per_deal["pushes"] >= PUSHED_MIN_PUSHES]
     if per_deal.empty:
         return []
-    opps = ds.opportunities.assign(opportunity_id=ds.opportunities["opportunity_id"].astype("object"))
+    opps = opps.assign(opportunity_id=opps["opportunity_id"].astype("object"))
     deals = per_deal.merge(opps[["opportunity_id", "rep_id", "status", "closed_date", "created_date"]], on="opportunity_id")
     next_day = reference + pd.Timedelta(days=1)
     still_open = deals["status"].eq("open") | (deals["closed_date"] >= next_day)
@@ -385,14 +411,19 @@ def pushed_close_dates(ds: Dataset, *, period=None, reference) -> list[dict]:
     return records
 
 
-def bulk_updates(history: pd.DataFrame, opportunities: pd.DataFrame, *, period=None) -> list[dict]:
+def bulk_updates(history: pd.DataFrame, opportunities: pd.DataFrame, *, period=None, reps: set[str] | None = None) -> list[dict]:
     """``bulk_updates`` records, one per rep whose history changes come in
-    bursts (rules in the module doc)."""
+    bursts (rules in the module doc); ``reps``: only theirs, from their deals'
+    changes alone (whether the history has times of day is the whole history's)."""
     import numpy as np
 
     at = history["changed_at"]
     if at.isna().all() or (at.dropna() == at.dropna().dt.normalize()).all():
         return []  # dates only: no time of day to show a burst
+    if reps is not None:
+        opportunities = opportunities[_of_reps(opportunities["rep_id"], reps)]
+        history = history[history["opportunity_id"].isin(opportunities["opportunity_id"]).to_numpy()]
+        at = history["changed_at"]
     rep_of = pd.Series(
         opportunities["rep_id"].astype("object").to_numpy(), index=opportunities["opportunity_id"].astype("object")
     )
@@ -434,6 +465,11 @@ def bulk_updates(history: pd.DataFrame, opportunities: pd.DataFrame, *, period=N
             {"flag": "bulk_updates", "rep_id": str(rep), "table": "opportunity_history", "rows": rows, "detail": detail}
         )
     return records
+
+
+def _of_reps(rep_ids: pd.Series, reps: set[str]) -> np.ndarray:
+    """A mask of the rows whose rep is one of ``reps`` (compared as text)."""
+    return rep_ids.isin(sorted(reps)).to_numpy(dtype=bool)
 
 
 def _burst_suspects(changes: pd.DataFrame, window) -> list:

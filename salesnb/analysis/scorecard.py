@@ -237,6 +237,8 @@ def _visits(ds, period: Period, reps: set[str] | None = None) -> pd.DataFrame | 
     if acts is None or customers is None:
         return None
     inside = acts[_inside(acts, acts["date"], period, reps)][["rep_id", "customer_id", "type"]]
+    if reps is not None:  # a few reps: only the customers they contacted (each one's first row, as for all)
+        customers = customers[customers["customer_id"].isin(inside["customer_id"].unique()).to_numpy(dtype=bool)]
     tiers = pd.Series(customers["market_tier"].to_numpy(), index=customers["customer_id"]).groupby(level=0).first()
     tier = lookup(inside["customer_id"], tiers).str.lower()
     is_visit = folded(inside["type"]).isin(VISIT_TYPES)

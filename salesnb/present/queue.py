@@ -266,12 +266,13 @@ def _nan(value) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def rep_forecast_bias(ds, *, period, as_of=None) -> dict[str, str]:
+def rep_forecast_bias(ds, *, period, as_of=None, reps=None) -> dict[str, str]:
     """rep_id -> a forecast bias in words for the queue's flags, from every
     forecast period ending by ``period``'s end: a consistent bias
     (:func:`salesnb.analysis.forecasts.forecast_bias`) reads "over-forecasts +50%";
     fewer periods than the rule needs, all erring the same way by at least
-    its margin, read "over-forecast 2 of 2, +50%". Reps with neither are left out.
+    its margin, read "over-forecast 2 of 2, +50%". Reps with neither are left out;
+    ``reps``: only theirs looked at (a batch of a few named reps).
     The one seam to :mod:`salesnb.analysis.forecasts` for the queue."""
     from salesnb.analysis.forecasts import BIAS_MIN_MEDIAN_PCT, forecast_bias
     from salesnb.analysis.periods import Period, parse_period
@@ -279,7 +280,7 @@ def rep_forecast_bias(ds, *, period, as_of=None) -> dict[str, str]:
     if getattr(ds, "forecasts", None) is None:
         return {}
     span = parse_period(period, as_of=as_of)
-    table = forecast_bias(ds, period=Period.between(pd.Timestamp("1900-01-01"), span.end))
+    table = forecast_bias(ds, period=Period.between(pd.Timestamp("1900-01-01"), span.end), reps=reps)
     out = {}
     for row in table.itertuples(index=False):
         median = row.median_error_pct
@@ -329,7 +330,7 @@ def queue_for(
         metrics,
         flags,
         previous_diagnoses(ds, period=span, as_of=as_of, reps=list(rep_ids) if few else None),
-        bias=rep_forecast_bias(ds, period=span, as_of=as_of),
+        bias=rep_forecast_bias(ds, period=span, as_of=as_of, reps=list(rep_ids) if few else None),
         labels=labels,
         kind=span.kind,
     )

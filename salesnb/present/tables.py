@@ -28,6 +28,9 @@ __all__ = [
     "data_checks",
     "scorecard_of",
     "has_everyone",
+    "batch_reps",
+    "only_reps",
+    "batch_reps_of",
 ]
 
 #: The runner's memo (None: every table is computed); see :func:`use_memo`.
@@ -143,9 +146,33 @@ def diagnosed_reps(ds, *, period, as_of=None) -> dict[str, dict]:
 
 def data_checks(ds, *, period, as_of=None):
     """Every data-quality flag (:func:`salesnb.analysis.quality.quality_flags`) of
-    ``period``, its small samples read off the period's metrics table by rep, a batch table."""
+    ``period``, its small samples read off the period's metrics table by rep, a batch table.
+    In a batch of a few named reps' pages only (:func:`batch_reps`), only their rows and
+    the source-wide ones: all that their pages and the queue read of it."""
     from salesnb.analysis.metrics import metrics_table
     from salesnb.analysis.quality import quality_flags
 
     metrics = batch_table(metrics_table, ds, by="rep", period=period, as_of=as_of)
-    return quality_flags(ds, period=period, as_of=as_of, metrics=metrics)
+    return quality_flags(ds, period=period, as_of=as_of, metrics=metrics, reps=batch_reps_of(ds))
+
+
+def batch_reps(ds) -> tuple[str, ...] | None:
+    """The reps of a batch that renders a few named reps' pages and nothing else (a
+    ``--rep`` batch), as the runner keeps them in its memo (:func:`only_reps`); never
+    computed: None (every rep's tables are made, as in a notebook run by hand)."""
+    return None
+
+
+def batch_reps_of(ds) -> tuple[str, ...] | None:
+    """:func:`batch_reps` as the runner's memo holds it, else None (nothing computed)."""
+    peek = getattr(_memo, "peek", None)
+    return peek(batch_reps, ds) if peek is not None else None
+
+
+def only_reps(ds, rep_ids) -> None:
+    """Under the runner's memo: the batch renders ``rep_ids``' pages and nothing else,
+    so the batch tables only their pages read in part (the data checks) are made for
+    them alone; the memo keeps this with the tables for the report template."""
+    remember = getattr(_memo, "remember", None)
+    if remember is not None:
+        remember(batch_reps, ds, tuple(sorted({str(r) for r in rep_ids})))

@@ -376,6 +376,11 @@ def batch_tables(dataset, period, as_of_day, planned: list[ReportJob], to_run: l
     reps = [job for job in to_run if job.kind == "rep_coaching"]
     as_of = reps[0].parameters.get("as_of") if reps else as_of_day.isoformat()
     with memo.installed():
+        if not everyone and all(job.kind == "rep_coaching" for job in planned):
+            # a --rep batch: the tables its pages read in part are made for its reps alone
+            from salesnb.present.tables import only_reps
+
+            only_reps(dataset, [job.key for job in planned if job.kind == "rep_coaching"])
         queue = batch_queue(dataset, period, as_of, planned, everyone=everyone)
         if reps:
             job = reps[0]
