@@ -122,6 +122,25 @@ def test_a_reps_trends_read_off_the_grid(memo, monkeypatch):
     assert provider.computed == ["trend_grid", "metrics_over_time"]  # read off the batch's grid
 
 
+def test_a_reps_trends_find_its_peers_by_hash(memo, monkeypatch):
+    """numpy's isin on text ids compares every rep with every peer: 0.5 s of a page at 5,000
+    peers (a --rep page of 10,000 reps). A set lookup gives the same rows."""
+    memo({"metrics_over_time": _quarterly()})
+    q1, q2 = Period.for_quarter(2025, 1), Period.for_quarter(2025, 2)
+    monkeypatch.setattr(rep_trends, "trend_window", lambda ds, span, quarters: [q1, q2])
+    before, _ = rep_trends.trends_of(None, "Y", ["P1", "P2", "P3", "P4"], q2, 2, None)
+    isin = np.isin
+
+    def refuse(values, *args, **kwargs):
+        if np.asarray(values).dtype == object:
+            raise AssertionError("np.isin over text ids")
+        return isin(values, *args, **kwargs)
+
+    monkeypatch.setattr(rep_trends.np, "isin", refuse)
+    after, _ = rep_trends.trends_of(None, "Y", ["P1", "P2", "P3", "P4"], q2, 2, None)
+    pd.testing.assert_frame_equal(after, before)
+
+
 def _stage_figures() -> pd.DataFrame:
     rows = [
         ("days", "Qualify", r, v, n)
