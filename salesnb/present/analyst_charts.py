@@ -196,6 +196,9 @@ def _value_label(metric: str) -> str:
     return axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
 
 
+REP_CHARS = 20
+"""A rep's name longer than this goes on more lines left of :func:`team_bands`' panels."""
+
 _DOTS = (  # a team chart's rep marks, in the legend's order: (focus, few closed deals, name)
     (False, False, "Rep"),
     (False, True, "Rep, few closed deals"),
@@ -226,7 +229,12 @@ def team_bands(bands: pd.DataFrame, *, title: str | None = None) -> Figure:
     reps = list(dict.fromkeys(bands["label"]))
     if len(reps) > MANY_REPS:
         return _team_spreads(bands, order, len(reps), title=title)
-    fig, axes = new_figure(1, max(len(order), 1), figsize=(7.0, max(3.0, 1.9 + 0.28 * len(reps))), style=SEABORN_RC, sharey=True)
+    names_shown = _categories(reps)
+    # a long name on two or three lines (the rep id kept): the four panels keep room for their titles
+    rows_shown = [textwrap.fill(name, REP_CHARS) if len(name) > REP_CHARS else name for name in names_shown]
+    lines = max((name.count("\n") + 1 for name in rows_shown), default=1)
+    row = 0.28 if lines == 1 else 0.1 + 0.16 * lines  # inches
+    fig, axes = new_figure(1, max(len(order), 1), figsize=(7.0, max(3.0, 1.9 + row * len(reps))), style=SEABORN_RC, sharey=True)
     fig.suptitle(
         title or "Funnel factors by rep, against the team's middle half", fontsize=11, fontweight="bold", x=0.01, ha="left"
     )
@@ -236,11 +244,10 @@ def team_bands(bands: pd.DataFrame, *, title: str | None = None) -> Figure:
         set_title(first, "Funnel factors")
         set_labels(first, "Value", "Rep")
         return fig
-    names_shown = _categories(reps)
     first.yaxis.update_units(names_shown)  # the rows as categories, as seaborn makes them (for another sns.* call)
     row_of = {name: row for row, name in enumerate(reps)}
     # each panel's axis name, wrapped to about the panel's width (the rep names take the left of the figure)
-    room = (7.0 * 72 - 5.0 * max(len(n) for n in names_shown) - 40) / len(order)
+    room = (7.0 * 72 - 5.0 * max(len(line) for n in rows_shown for line in n.split("\n")) - 40) / len(order)
     drawn: dict[str, object] = {}
     for ax, factor in zip(axes.flat, order):
         rows = bands[bands["factor"] == factor]
@@ -277,7 +284,7 @@ def team_bands(bands: pd.DataFrame, *, title: str | None = None) -> Figure:
         fit_value_axis(ax, metric, [*values, low, mid, high], axis="x")
         set_title(ax, factor_name(factor))
         set_labels(ax, textwrap.fill(_value_label(metric), max(12, int(room / 5.0))), "Rep" if ax is first else "")
-    first.set_yticks(np.arange(len(reps)), names_shown)
+    first.set_yticks(np.arange(len(reps)), rows_shown)
     first.set_ylim(len(reps) - 0.5, -0.5)
     legend = [name for name in ("Team middle half", "Team median", *(n for _, _, n in _DOTS)) if name in drawn]
     fig.legend([drawn[n] for n in legend], legend, loc="outside lower center", ncols=3, frameon=False, fontsize=8)
