@@ -196,7 +196,7 @@ def _value_label(metric: str) -> str:
     return axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
 
 
-REP_CHARS = 20
+REP_CHARS = 24
 """A rep's name longer than this goes on more lines left of :func:`team_bands`' panels."""
 
 _DOTS = (  # a team chart's rep marks, in the legend's order: (focus, few closed deals, name)
@@ -244,14 +244,28 @@ def team_bands(bands: pd.DataFrame, *, title: str | None = None) -> Figure:
         set_title(first, "Funnel factors")
         set_labels(first, "Value", "Rep")
         return fig
-    first.yaxis.update_units(names_shown)  # the rows as categories, as seaborn makes them (for another sns.* call)
     row_of = {name: row for row, name in enumerate(reps)}
     # each panel's axis name, wrapped to about the panel's width (the rep names take the left of the figure)
     room = (7.0 * 72 - 5.0 * max(len(line) for n in rows_shown for line in n.split("\n")) - 40) / len(order)
     drawn: dict[str, object] = {}
     for ax, factor in zip(axes.flat, order):
+        set_title(ax, factor_name(factor))  # measured before the rep rows are ticks (its room is the panel's)
         rows = bands[bands["factor"] == factor]
         metric = str(rows["metric"].iloc[0])
+        # a light line along each rep's row, to read it across the panels (the rows are named on the first
+        # panel's axis only: the others' axes, the same rows, make no ticks)
+        ax.grid(False, axis="y")
+        ax.hlines(
+            np.arange(len(reps)),
+            0,
+            1,
+            transform=ax.get_yaxis_transform(),
+            colors=SEABORN_RC["grid.color"],
+            linewidths=SEABORN_RC["grid.linewidth"],
+            zorder=0.5,
+        )
+        if ax is not first:
+            ax.yaxis.set_visible(False)
         low, mid, high = (rows[c].iloc[0] for c in ("band_low", "band_median", "band_high"))
         if pd.notna(low):
             drawn.setdefault("Team middle half", ax.axvspan(low, high, color=PALETTE["band"], alpha=0.8, linewidth=0))
@@ -282,8 +296,8 @@ def team_bands(bands: pd.DataFrame, *, title: str | None = None) -> Figure:
         format_value_axis(ax.xaxis, metric)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10], integer=unit(metric) == "count"))
         fit_value_axis(ax, metric, [*values, low, mid, high], axis="x")
-        set_title(ax, factor_name(factor))
         set_labels(ax, textwrap.fill(_value_label(metric), max(12, int(room / 5.0))), "Rep" if ax is first else "")
+    first.yaxis.update_units(names_shown)  # the rows as categories, as seaborn makes them (for another sns.* call)
     first.set_yticks(np.arange(len(reps)), rows_shown)
     first.set_ylim(len(reps) - 0.5, -0.5)
     legend = [name for name in ("Team middle half", "Team median", *(n for _, _, n in _DOTS)) if name in drawn]
