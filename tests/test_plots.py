@@ -148,6 +148,7 @@ def _words(text: str) -> str:
 
 
 def test_team_bands_puts_the_four_factors_side_by_side_on_one_rep_axis():
+    from matplotlib.collections import LineCollection, PathCollection
     from matplotlib.colors import to_hex
 
     from salesnb.present import html
@@ -166,8 +167,10 @@ def test_team_bands_puts_the_four_factors_side_by_side_on_one_rep_axis():
     assert [ax.get_ylabel() for ax in fig.axes] == ["Rep", "", "", ""]
     assert all(first.get_shared_y_axes().joined(first, ax) for ax in fig.axes[1:])
     fig.canvas.draw()
-    # each rep named once, on the left, the first on top; a name over 20 characters on two lines
-    assert [t.get_text() for t in first.get_yticklabels()] == ["Ann (R1)", "$\\frac{1}{0\n<b>bold</b>", "Cy (R3)", "Di (R4)"]
+    # each rep named once, on the left, the first on top; a name over 24 characters on more lines
+    assert [t.get_text() for t in first.get_yticklabels()] == ["Ann (R1)", HOSTILE, "Cy (R3)", "Di (R4)"]
+    longer = charts.team_bands(BANDS.assign(label=BANDS["label"] + " Featherstonehaugh")).axes[0]
+    assert longer.get_yticklabels()[0].get_text() == "Ann (R1)\nFeatherstonehaugh"
     assert not [t for ax in fig.axes[1:] for t in ax.get_yticklabels() if t.get_visible() and t.get_text()]
     assert first.get_ylim() == (3.5, -0.5)
     # the team's middle half and median per panel (prospecting 20-35 around 28, velocity 30-45 around 38)
@@ -176,12 +179,21 @@ def test_team_bands_puts_the_four_factors_side_by_side_on_one_rep_axis():
     assert (span.get_x(), span.get_x() + span.get_width()) == (20.0, 35.0)
     assert list(prospecting.lines[0].get_xdata()) == [28.0, 28.0]
     assert list(velocity.lines[0].get_xdata()) == [38.0, 38.0]
+
     # each value on its rep's row: Di (no deal size) has no dot there; Cy's velocity is its focus, hollow
-    velocity_dots = {tuple(map(float, xy)) for c in velocity.collections for xy in c.get_offsets()}
+    def dots(ax):
+        return [c for c in ax.collections if isinstance(c, PathCollection)]
+
+    velocity_dots = {tuple(map(float, xy)) for c in dots(velocity) for xy in c.get_offsets()}
     assert velocity_dots == {(35.0, 0.0), (41.0, 1.0), (90.0, 2.0), (28.0, 3.0)}
-    deal_dots = sorted(float(xy[1]) for c in deal_size.collections for xy in c.get_offsets())
+    deal_dots = sorted(float(xy[1]) for c in dots(deal_size) for xy in c.get_offsets())
     assert deal_dots == [0.0, 1.0, 3.0]
-    (cy,) = [c for c in velocity.collections if tuple(c.get_offsets()[0]) == (90.0, 2.0)]
+    (cy,) = [c for c in dots(velocity) if tuple(c.get_offsets()[0]) == (90.0, 2.0)]
+    # a guide along each rep's row in every panel, the band drawn over it
+    for ax in fig.axes:
+        (guides,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+        assert [float(segment[0][1]) for segment in guides.get_segments()] == [0.0, 1.0, 2.0, 3.0]
+        assert guides.get_zorder() < ax.patches[0].get_zorder()
     assert to_hex(cy.get_facecolor()[0]) == "#ffffff" and to_hex(cy.get_edgecolor()[0]) == charts.PALETTE["focus"]
     low, high = velocity.get_xlim()
     assert low <= 28 and high >= 90  # every rep and the band on the axis
