@@ -85,6 +85,40 @@ BAND = pd.DataFrame(
     }
 )
 
+BANDS = pd.concat(  # a team page's bands (charts.team_bands): BAND's four reps on each funnel factor
+    [
+        BAND.assign(factor="conversion", metric="win_rate"),
+        BAND.assign(
+            factor="prospecting",
+            metric="opportunities",
+            value=[40.0, 12.0, 25.0, 31.0],
+            is_focus=[False, False, False, True],
+            band_low=20.0,
+            band_median=28.0,
+            band_high=35.0,
+        ),
+        BAND.assign(
+            factor="deal_size",
+            metric="avg_deal_size",
+            value=[21_000.0, 30_500.0, np.nan, 18_000.0],
+            is_focus=False,
+            band_low=19_000.0,
+            band_median=21_000.0,
+            band_high=26_000.0,
+        ),
+        BAND.assign(
+            factor="velocity",
+            metric="cycle_days_median",
+            value=[35.0, 41.0, 90.0, 28.0],
+            is_focus=[False, False, True, False],
+            band_low=30.0,
+            band_median=38.0,
+            band_high=45.0,
+        ),
+    ],
+    ignore_index=True,
+)
+
 EFFECT = {"program": HOSTILE, "metric": "win_rate", "effect": 0.146, "ci_low": 0.119, "ci_high": 0.175}
 
 ACCURACY = pd.DataFrame(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import seaborn as sns
+from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 
 from salesnb.present import charts
@@ -73,6 +74,34 @@ def test_team_band_puts_each_rep_on_its_row_without_seaborn(no_seaborn_categoric
     monkeypatch.undo()
     sns.stripplot(x=[0.9], y=["Cy"], jitter=False, ax=ax)
     assert np.asarray(ax.collections[-1].get_offsets()).tolist() == [[0.9, 2.0]]
+    matplotlib.pyplot.close(fig)
+
+
+def test_team_bands_puts_each_rep_on_one_row_across_the_panels_without_seaborn(no_seaborn_categorical, monkeypatch):
+    bands = pd.concat(
+        [
+            _band().assign(factor="prospecting", metric="opportunities", value=[12.0, 30.0, np.nan, 20.0], is_focus=False),
+            _band().assign(factor="conversion", metric="win_rate"),
+        ],
+        ignore_index=True,
+    )
+    fig = charts.team_bands(bands)
+    prospecting, conversion = fig.axes
+
+    def dots(ax):
+        return [c for c in ax.collections if isinstance(c, PathCollection)]
+
+    # one mark set per kind of dot and panel, each rep on its row (Ann 0, Bo 1, Cy 2, Di 3)
+    assert [np.asarray(c.get_offsets()).tolist() for c in dots(prospecting)] == [[[12.0, 0.0], [30.0, 1.0], [20.0, 3.0]]]
+    marks = [np.asarray(c.get_offsets()).tolist() for c in dots(conversion)]
+    assert marks == [[[0.30, 0.0]], [[0.55, 2.0]], [[0.10, 1.0]]]  # Ann, then Cy hollow, then Bo's focus
+    assert [c.get_sizes()[0] for c in dots(conversion)] == [49.0, 49.0, 49.0]  # seaborn's size=7 points, squared
+    assert tuple(dots(conversion)[1].get_facecolor()[0]) == to_rgba("white")
+    assert tuple(dots(conversion)[2].get_facecolor()[0]) == to_rgba(PALETTE["focus"])
+    # extended as any seaborn chart: another strip plot on any panel finds Cy's row (the third)
+    monkeypatch.undo()
+    sns.stripplot(x=[0.9], y=["Cy"], jitter=False, ax=conversion)
+    assert np.asarray(conversion.collections[-1].get_offsets()).tolist() == [[0.9, 2.0]]
     matplotlib.pyplot.close(fig)
 
 

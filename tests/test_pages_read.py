@@ -108,6 +108,8 @@ def test_team_and_forecast_pages_show_the_currency(ds_eur):
     assert f"EUR {team.teams['revenue_won'].iloc[0]:,.0f}" in table
     band = charts.team_band(team.band("deal_size"), metric="avg_deal_size")
     assert band.axes[0].get_xlabel() == "Average won deal (EUR)"
+    deal_size = charts.team_bands(team.bands).axes[2]  # the page's chart: the third factor, its name wrapped
+    assert " ".join(deal_size.get_xlabel().split()) == "Average won deal (EUR)"
     labels.set_currency(None)
     forecast = pages.forecast_report(ds_eur, period="2025", as_of="2026-01-05")
     shown = text_of(html.table(forecast.period_table, columns=["label", "forecast_amount", "revenue_won"]))
@@ -211,7 +213,7 @@ def test_a_counts_axis_has_whole_ticks_and_a_money_axis_compact_ones():
 
 
 def every_chart():
-    from chart_inputs import ACCURACY, BAND, BIAS, EFFECT, FACTORS, TREND
+    from chart_inputs import ACCURACY, BAND, BANDS, BIAS, EFFECT, FACTORS, TREND
 
     focus = FACTORS.assign(is_focus=True, factor=["prospecting", "conversion", "deal_size", "velocity"][: len(FACTORS)])
     yield "factor_bands", charts.factor_bands(focus, peer_label="all-rep")
@@ -225,6 +227,9 @@ def every_chart():
             title="Average won deal by rep against the middle half of the whole company, this quarter",
         ),
     )
+    yield "team_bands", charts.team_bands(BANDS)
+    long_names = BANDS.assign(label=BANDS["label"].map(lambda name: f"{name} Featherstonehaugh-Cholmondeley"))
+    yield "team_bands long names", charts.team_bands(long_names)
     yield "effect", charts.effect_interval(EFFECT)
     yield "heatmap", charts.forecast_error_heatmap(ACCURACY)
     yield "bias", charts.forecast_bias(BIAS)
@@ -232,7 +237,19 @@ def every_chart():
 
 
 @pytest.mark.parametrize(
-    "name", ["factor_bands", "trend", "team_band", "team_band titled", "effect", "heatmap", "bias", "forecast"]
+    "name",
+    [
+        "factor_bands",
+        "trend",
+        "team_band",
+        "team_band titled",
+        "team_bands",
+        "team_bands long names",
+        "effect",
+        "heatmap",
+        "bias",
+        "forecast",
+    ],
 )
 def test_no_title_is_cut_or_runs_into_another(name):
     fig = dict(every_chart())[name]

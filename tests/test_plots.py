@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from chart_inputs import ACCURACY, BAND, BIAS, EFFECT, FACTORS, HOSTILE, TREND, TRENDS
+from chart_inputs import ACCURACY, BAND, BANDS, BIAS, EFFECT, FACTORS, HOSTILE, TREND, TRENDS
 from matplotlib.figure import Figure
 
 from salesnb.present import charts
@@ -42,6 +42,7 @@ CASES = {
         "y",
     ),
     "team_band": (charts.team_band, (BAND,), {"metric": "win_rate"}, "x"),
+    "team_bands": (charts.team_bands, (BANDS,), {}, "x"),
     "metric_bars": (
         charts.metric_bars,
         (pd.DataFrame({"territory": ["North", HOSTILE], "revenue_won": [4.6e6, 2.9e6]}),),
@@ -80,9 +81,11 @@ def test_every_chart_has_a_title_labelled_axes_and_units(case):
     assert axes
     for ax in axes:
         assert ax.get_title().strip(), f"{case}: an axes without a title"
-        # panels stacked on one x axis (trends): the axis is named once, under the bottom panel
+        # panels stacked on one x axis (trends): the axis is named once, under the bottom panel;
+        # panels side by side on one y axis (team_bands): named once, left of the first
         xlabels = [other.get_xlabel().strip() for other in ax.get_shared_x_axes().get_siblings(ax)]
-        assert any(xlabels) and ax.get_ylabel().strip(), f"{case}: an unlabelled axis"
+        ylabels = [other.get_ylabel().strip() for other in ax.get_shared_y_axes().get_siblings(ax)]
+        assert any(xlabels) and any(ylabels), f"{case}: an unlabelled axis"
         if numeric:
             text = ax.get_xlabel() if numeric == "x" else ax.get_ylabel()
             assert "(" in text and text.endswith(")"), f"{case}: numeric axis label {text!r} has no unit"
@@ -137,6 +140,124 @@ def test_a_big_team_is_drawn_as_its_spread_not_one_row_per_rep():
     assert len(small.axes[0].get_yticklabels()) == MANY_REPS
     value = charts.team_value(pd.DataFrame({"label": big["label"], "value_cost_ratio": np.linspace(1, 9, n)}))
     assert value.axes[0].get_ylabel() == "Reps (count)"
+    plt.close("all")
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())  # a title or axis name wrapped to its panel, on one line
+
+
+def test_team_bands_puts_the_four_factors_side_by_side_on_one_rep_axis():
+    from matplotlib.collections import LineCollection, PathCollection
+    from matplotlib.colors import to_hex
+
+    from salesnb.present import html
+
+    fig = charts.team_bands(BANDS)
+    assert fig.get_suptitle() == "Funnel factors by rep, against the team's middle half"
+    first = fig.axes[0]
+    # the factors in the funnel's order (BANDS lists conversion first), each panel's axis in its unit
+    assert [_words(ax.get_title()) for ax in fig.axes] == ["Prospecting", "Conversion", "Deal size", "Velocity"]
+    assert [_words(ax.get_xlabel()) for ax in fig.axes] == [
+        "New opportunities (count)",
+        "Win rate (%)",
+        "Average won deal (currency)",
+        "Median sales cycle (days, lower is faster)",
+    ]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["Rep", "", "", ""]
+    assert all(first.get_shared_y_axes().joined(first, ax) for ax in fig.axes[1:])
+    fig.canvas.draw()
+    # each rep named once, on the left, the first on top; a name over 24 characters on more lines
+    assert [t.get_text() for t in first.get_yticklabels()] == ["Ann (R1)", HOSTILE, "Cy (R3)", "Di (R4)"]
+    longer = charts.team_bands(BANDS.assign(label=BANDS["label"] + " Featherstonehaugh")).axes[0]
+    assert longer.get_yticklabels()[0].get_text() == "Ann (R1)\nFeatherstonehaugh"
+    assert not [t for ax in fig.axes[1:] for t in ax.get_yticklabels() if t.get_visible() and t.get_text()]
+    assert first.get_ylim() == (3.5, -0.5)
+    # the team's middle half and median per panel (prospecting 20-35 around 28, velocity 30-45 around 38)
+    prospecting, conversion, deal_size, velocity = fig.axes
+    span = prospecting.patches[0]
+    assert (span.get_x(), span.get_x() + span.get_width()) == (20.0, 35.0)
+    assert list(prospecting.lines[0].get_xdata()) == [28.0, 28.0]
+    assert list(velocity.lines[0].get_xdata()) == [38.0, 38.0]
+
+    # each value on its rep's row: Di (no deal size) has no dot there; Cy's velocity is its focus, hollow
+    def dots(ax):
+        return [c for c in ax.collections if isinstance(c, PathCollection)]
+
+    velocity_dots = {tuple(map(float, xy)) for c in dots(velocity) for xy in c.get_offsets()}
+    assert velocity_dots == {(35.0, 0.0), (41.0, 1.0), (90.0, 2.0), (28.0, 3.0)}
+    deal_dots = sorted(float(xy[1]) for c in dots(deal_size) for xy in c.get_offsets())
+    assert deal_dots == [0.0, 1.0, 3.0]
+    (cy,) = [c for c in dots(velocity) if tuple(c.get_offsets()[0]) == (90.0, 2.0)]
+    # a guide along each rep's row in every panel, the band drawn over it
+    for ax in fig.axes:
+        (guides,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+        assert [float(segment[0][1]) for segment in guides.get_segments()] == [0.0, 1.0, 2.0, 3.0]
+        assert guides.get_zorder() < ax.patches[0].get_zorder()
+    assert to_hex(cy.get_facecolor()[0]) == "#ffffff" and to_hex(cy.get_edgecolor()[0]) == charts.PALETTE["focus"]
+    low, high = velocity.get_xlim()
+    assert low <= 28 and high >= 90  # every rep and the band on the axis
+    assert conversion.xaxis.get_major_formatter()(0.5, 0) == "50%" and deal_size.xaxis.get_major_formatter()(25_000, 0) == "25k"
+    # one legend for the figure: every mark drawn, named once
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "Team middle half",
+        "Team median",
+        "Rep",
+        "Rep, few closed deals",
+        "Rep whose focus this is",
+        "Rep whose focus this is, few closed deals",
+    ]
+    alt = html.chart(charts.team_bands(BANDS)).alt
+    assert alt == "Funnel factors by rep, against the team's middle half: Prospecting, Conversion, Deal size, Velocity"
+
+
+def test_team_bands_of_a_big_team_shows_each_factors_spread_two_by_two():
+    from salesnb.present.analyst_charts import MANY_REPS
+
+    n = MANY_REPS + 1
+    big = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "factor": factor,
+                    "metric": metric,
+                    "label": [f"Rep {i} (R{i})" for i in range(n)],
+                    "value": np.linspace(low, high, n),
+                    "small_sample": False,
+                    "is_focus": [factor == "conversion" and i < 3 for i in range(n)],
+                    "band_low": low,
+                    "band_median": (low + high) / 2,
+                    "band_high": high,
+                }
+            )
+            for factor, metric, low, high in [
+                ("prospecting", "opportunities", 10.0, 50.0),
+                ("conversion", "win_rate", 0.3, 0.7),
+                ("deal_size", "avg_deal_size", 10_000.0, 40_000.0),
+                ("velocity", "cycle_days_median", 20.0, 80.0),
+            ]
+        ],
+        ignore_index=True,
+    )
+    fig = charts.team_bands(big)
+    assert fig.get_suptitle() == f"Funnel factors across the team's {n} reps"
+    assert [_words(ax.get_title()) for ax in fig.axes] == [
+        "Prospecting",
+        "Conversion (focus of 3 reps)",
+        "Deal size",
+        "Velocity",
+    ]
+    positions = [(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start) for ax in fig.axes]
+    assert positions == [(0, 0), (0, 1), (1, 0), (1, 1)]  # two by two: each panel half the figure wide
+    for ax in fig.axes:
+        assert ax.get_ylabel() == "Reps (count)"
+        assert sum(p.get_height() for p in ax.patches if p.get_label() != "Team middle half") == n  # every rep counted
+        assert not any("R1" in t.get_text() for t in ax.get_yticklabels())  # no rep named
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["Team middle half", "Reps", "Team median"]
+    # one rep fewer: a row per rep, on the four panels side by side
+    small = charts.team_bands(big[big["label"] != f"Rep {n - 1} (R{n - 1})"])
+    assert len(small.axes) == 4 and len(small.axes[0].get_yticklabels()) == MANY_REPS
     plt.close("all")
 
 

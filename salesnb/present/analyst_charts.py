@@ -13,6 +13,7 @@ them). An analyst extends one the way they extend any seaborn chart: another
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import matplotlib
@@ -20,16 +21,18 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from salesnb.analysis import labels
-from salesnb.analysis.labels import METRIC_LABELS, axis_label, label, unit
+from salesnb.analysis.labels import FACTOR_NAMES, METRIC_LABELS, axis_label, factor_name, label, unit
 from salesnb.present.chart_style import (
     PALETTE,
+    SEABORN_RC,
     chart_text,
     fit_value_axis,
     format_value_axis,
     legend_below,
+    new_figure,
     new_seaborn_figure,
     require_columns,
     seaborn_themed,
@@ -41,6 +44,7 @@ from salesnb.present.chart_style import (
 __all__ = [
     "MANY_REPS",
     "team_band",
+    "team_bands",
     "team_value",
     "metric_bars",
     "effect_interval",
@@ -148,8 +152,7 @@ def team_band(frame: pd.DataFrame, *, metric: str, title: str | None = None) -> 
     format_value_axis(ax.xaxis, metric)
     fit_value_axis(ax, metric, [*rows["value"], low, mid, high], axis="x")
     set_title(ax, title or f"{label(metric)} by rep, against the team's middle half")
-    xlabel = axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
-    set_labels(ax, xlabel, "Rep")
+    set_labels(ax, _value_label(metric), "Rep")
     if handles:
         fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), frameon=False, fontsize=8)
     return fig
@@ -159,19 +162,9 @@ def _team_spread(rows: pd.DataFrame, *, metric: str, title: str | None) -> Figur
     """:func:`team_band` for a big team: how the reps spread (a :func:`seaborn.histplot`),
     the team's middle half and median, and how many reps have this factor as their focus."""
     fig, ax = new_seaborn_figure(figsize=(7.0, 3.2))
-    values = rows["value"].astype(float).dropna()
-    low, mid, high = (rows[c].iloc[0] for c in ("band_low", "band_median", "band_high"))
-    if pd.notna(low):
-        ax.axvspan(low, high, color=PALETTE["band"], alpha=0.8, label="Team middle half", linewidth=0)
-    sns.histplot(x=values, bins=min(30, max(10, len(values) // 10)), color=PALETTE["you"], label="Reps", ax=ax)
-    if pd.notna(mid):
-        ax.axvline(mid, color=PALETTE["peer"], linestyle="--", linewidth=1.5, label="Team median")
-    focus = int(rows["is_focus"].astype(bool).sum()) if "is_focus" in rows else 0
-    format_value_axis(ax.xaxis, metric)
-    fit_value_axis(ax, metric, [*values, low, mid, high], axis="x")
+    focus = _spread(ax, rows, metric)
     set_title(ax, title or f"{label(metric)} across the team's {len(rows):,} reps")
-    xlabel = axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
-    set_labels(ax, xlabel, "Reps (count)")
+    set_labels(ax, _value_label(metric), "Reps (count)")
     handles, names = ax.get_legend_handles_labels()
     if focus:
         from matplotlib.patches import Patch
@@ -179,6 +172,160 @@ def _team_spread(rows: pd.DataFrame, *, metric: str, title: str | None) -> Figur
         handles.append(Patch(color="none"))
         names.append(f"{focus:,} rep{'s' if focus != 1 else ''} with this as their focus (see the queue)")
     fig.legend(handles, names, loc="outside lower center", ncols=2, frameon=False, fontsize=8)
+    return fig
+
+
+def _spread(ax, rows: pd.DataFrame, metric: str) -> int:
+    """Draw on ``ax`` how the reps' values of ``metric`` spread (a :func:`seaborn.histplot`), the
+    team's middle half and its median; its value axis formatted and fitted. Returns how many reps
+    have this factor as their focus."""
+    values = rows["value"].astype(float).dropna()
+    low, mid, high = (rows[c].iloc[0] for c in ("band_low", "band_median", "band_high"))
+    if pd.notna(low):
+        ax.axvspan(low, high, color=PALETTE["band"], alpha=0.8, label="Team middle half", linewidth=0)
+    sns.histplot(x=values, bins=min(30, max(10, len(values) // 10)), color=PALETTE["you"], label="Reps", ax=ax)
+    if pd.notna(mid):
+        ax.axvline(mid, color=PALETTE["peer"], linestyle="--", linewidth=1.5, label="Team median")
+    format_value_axis(ax.xaxis, metric)
+    fit_value_axis(ax, metric, [*values, low, mid, high], axis="x")
+    return int(rows["is_focus"].astype(bool).sum()) if "is_focus" in rows else 0
+
+
+def _value_label(metric: str) -> str:
+    """A team chart's value axis name: the metric's, with its unit (the cycle's says lower is faster)."""
+    return axis_label(metric) if metric != "cycle_days_median" else "Median sales cycle (days, lower is faster)"
+
+
+REP_CHARS = 24
+"""A rep's name longer than this goes on more lines left of :func:`team_bands`' panels."""
+
+_DOTS = (  # a team chart's rep marks, in the legend's order: (focus, few closed deals, name)
+    (False, False, "Rep"),
+    (False, True, "Rep, few closed deals"),
+    (True, False, "Rep whose focus this is"),
+    (True, True, "Rep whose focus this is, few closed deals"),
+)
+
+
+@seaborn_themed
+def team_bands(bands: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """The team's funnel factors in one figure: a panel per factor side by side, on one rep axis.
+
+    ``bands``: factor, metric, label, value, band_low, band_median, band_high, and optionally
+    is_focus and small_sample (:attr:`salesnb.present.pages.TeamReport.bands`: every factor's rows).
+    Each rep has one row, named once on the left, read across the panels (prospecting,
+    conversion, deal size, velocity); each panel, titled with its factor, shows the team's
+    middle half (25th to 75th percentile) as a grey band, its median dashed, and each rep
+    as a dot (vermillion: this factor is the rep's focus; hollow: too few closed deals),
+    its value axis in the metric's unit. One legend for the figure.
+
+    Beyond :data:`MANY_REPS` reps the panels show how the reps spread instead (a
+    :func:`seaborn.histplot` each, two by two: no rep named, each panel as wide as
+    half the figure) and how many reps have each factor as their focus.
+    """
+    require_columns(bands, ["factor", "metric", "label", "value", "band_low", "band_median", "band_high"], "team_bands")
+    present = list(dict.fromkeys(bands["factor"]))
+    order = [f for f in FACTOR_NAMES if f in present] + [f for f in present if f not in FACTOR_NAMES]
+    reps = list(dict.fromkeys(bands["label"]))
+    if len(reps) > MANY_REPS:
+        return _team_spreads(bands, order, len(reps), title=title)
+    names_shown = _categories(reps)
+    # a long name on two or three lines (the rep id kept): the four panels keep room for their titles
+    rows_shown = [textwrap.fill(name, REP_CHARS) if len(name) > REP_CHARS else name for name in names_shown]
+    lines = max((name.count("\n") + 1 for name in rows_shown), default=1)
+    row = 0.28 if lines == 1 else 0.1 + 0.16 * lines  # inches
+    fig, axes = new_figure(1, max(len(order), 1), figsize=(7.0, max(3.0, 1.9 + row * len(reps))), style=SEABORN_RC, sharey=True)
+    fig.suptitle(
+        title or "Funnel factors by rep, against the team's middle half", fontsize=11, fontweight="bold", x=0.01, ha="left"
+    )
+    first = axes[0, 0]
+    if not order:
+        show_empty(first, "No funnel factors for this team")
+        set_title(first, "Funnel factors")
+        set_labels(first, "Value", "Rep")
+        return fig
+    row_of = {name: row for row, name in enumerate(reps)}
+    # each panel's axis name, wrapped to about the panel's width (the rep names take the left of the figure)
+    room = (7.0 * 72 - 5.0 * max(len(line) for n in rows_shown for line in n.split("\n")) - 40) / len(order)
+    drawn: dict[str, object] = {}
+    for ax, factor in zip(axes.flat, order):
+        set_title(ax, factor_name(factor))  # measured before the rep rows are ticks (its room is the panel's)
+        rows = bands[bands["factor"] == factor]
+        metric = str(rows["metric"].iloc[0])
+        # a light line along each rep's row, to read it across the panels (the rows are named on the first
+        # panel's axis only: the others' axes, the same rows, make no ticks)
+        ax.grid(False, axis="y")
+        ax.hlines(
+            np.arange(len(reps)),
+            0,
+            1,
+            transform=ax.get_yaxis_transform(),
+            colors=SEABORN_RC["grid.color"],
+            linewidths=SEABORN_RC["grid.linewidth"],
+            zorder=0.5,
+        )
+        if ax is not first:
+            ax.yaxis.set_visible(False)
+        low, mid, high = (rows[c].iloc[0] for c in ("band_low", "band_median", "band_high"))
+        if pd.notna(low):
+            drawn.setdefault("Team middle half", ax.axvspan(low, high, color=PALETTE["band"], alpha=0.8, linewidth=0))
+            drawn.setdefault("Team median", ax.axvline(mid, color=PALETTE["peer"], linestyle="--", linewidth=1.5))
+        values = rows["value"].astype(float).to_numpy()
+        positions = rows["label"].map(row_of).to_numpy(dtype=float)
+        focus = rows["is_focus"].astype(bool).to_numpy() if "is_focus" in rows else np.zeros(len(rows), bool)
+        small = (
+            rows["small_sample"].astype(bool).to_numpy()
+            if "small_sample" in rows and metric in ("win_rate", "avg_deal_size", "cycle_days_median")
+            else np.zeros(len(rows), bool)
+        )
+        for is_focus, hollow, name in _DOTS:
+            chosen = np.flatnonzero((focus == is_focus) & (small == hollow) & ~np.isnan(values))
+            if not len(chosen):
+                continue
+            colour = PALETTE["focus"] if is_focus else PALETTE["you"]
+            ax.scatter(
+                values[chosen],
+                positions[chosen],
+                color="white" if hollow else colour,
+                edgecolor=colour,
+                linewidth=1.8 if hollow else 0,
+                s=49,
+                zorder=3,
+            )
+            drawn.setdefault(name, _marker(colour, hollow=hollow))
+        format_value_axis(ax.xaxis, metric)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10], integer=unit(metric) == "count"))
+        fit_value_axis(ax, metric, [*values, low, mid, high], axis="x")
+        set_labels(ax, textwrap.fill(_value_label(metric), max(12, int(room / 5.0))), "Rep" if ax is first else "")
+    first.yaxis.update_units(names_shown)  # the rows as categories, as seaborn makes them (for another sns.* call)
+    first.set_yticks(np.arange(len(reps)), rows_shown)
+    first.set_ylim(len(reps) - 0.5, -0.5)
+    legend = [name for name in ("Team middle half", "Team median", *(n for _, _, n in _DOTS)) if name in drawn]
+    fig.legend([drawn[n] for n in legend], legend, loc="outside lower center", ncols=3, frameon=False, fontsize=8)
+    return fig
+
+
+def _team_spreads(bands: pd.DataFrame, order: list, reps: int, *, title: str | None) -> Figure:
+    """:func:`team_bands` for a big team: a :func:`_spread` panel per factor, two by two."""
+    columns = 2 if len(order) > 1 else 1
+    fig, axes = new_figure(
+        -(-len(order) // columns), columns, figsize=(7.0, 2.6 * -(-len(order) // columns) + 0.9), style=SEABORN_RC
+    )
+    fig.suptitle(title or f"Funnel factors across the team's {reps:,} reps", fontsize=11, fontweight="bold", x=0.01, ha="left")
+    drawn: dict[str, object] = {}
+    for ax, factor in zip(axes.flat, order):
+        rows = bands[bands["factor"] == factor]
+        metric = str(rows["metric"].iloc[0])
+        focus = _spread(ax, rows, metric)
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            drawn.setdefault(name, handle)
+        whose = f" (focus of {focus:,} rep{'s' if focus != 1 else ''})" if focus else ""
+        set_title(ax, factor_name(factor) + whose)
+        set_labels(ax, _value_label(metric), "Reps (count)")
+    for ax in list(axes.flat)[len(order) :]:
+        ax.remove()  # an odd number of factors: no empty panel
+    legend = [name for name in ("Team middle half", "Reps", "Team median") if name in drawn]
+    fig.legend([drawn[n] for n in legend], legend, loc="outside lower center", ncols=3, frameon=False, fontsize=8)
     return fig
 
 

@@ -1,5 +1,5 @@
 """Charts for the notebooks and reports: tidy frames in, a matplotlib Figure out; the entry
-the notebooks call (``charts.trends``, ``charts.team_band``, ...).
+the notebooks call (``charts.trends``, ``charts.team_bands``, ...).
 
 Every chart takes the frame or dict an analysis (or :mod:`salesnb.present.pages`)
 produced and draws it; none computes a metric. Each chart says one thing,
@@ -12,7 +12,7 @@ pyplot: nothing is drawn twice by the inline backend and nothing stays open.
 Two kinds of chart, two ways of drawing, one style (:mod:`salesnb.present.chart_style`):
 
 - :mod:`salesnb.present.analyst_charts` (team pages, the analysis notebooks,
-  the segment explorer: :func:`team_band`, :func:`metric_bars`,
+  the segment explorer: :func:`team_bands`, :func:`team_band`, :func:`metric_bars`,
   :func:`effect_interval`, :func:`before_after`, :func:`forecast_error_heatmap`,
   :func:`forecast_bias`, :func:`quality_counts`) are seaborn charts: drawn inside
   seaborn's theme, entered as contexts around each chart, with seaborn's functions
@@ -33,6 +33,7 @@ from salesnb.present.analyst_charts import (
     metric_bars,
     quality_counts,
     team_band,
+    team_bands,
     team_value,
 )
 from salesnb.present.chart_style import FIGSIZE, LABEL_CHARS, PALETTE
@@ -58,6 +59,7 @@ __all__ = [
     "stage_stays",
     "stock_figures",
     "team_band",
+    "team_bands",
     "team_value",
     "metric_bars",
     "effect_interval",
