@@ -130,6 +130,7 @@ def test_each_text_is_laid_out_once_per_chart_not_at_every_request(monkeypatch, 
     again when the text changed: a chart drawn, its texts changed, drawn
     again is plain matplotlib's pixels."""
     drawing._Renderer(1, 1, 72)  # the first of salesnb's renderers puts the path in place
+    monkeypatch.setattr(FAST_PATHS["axis boxes"], "on", False)  # which asks fewer times (tested below)
     asked, measured = _counting_text_layouts(monkeypatch)
     png = _png(charts.factor_bands(FACTORS))
     texts = {id(t) for t in asked}
@@ -156,7 +157,8 @@ def test_text_layouts_turn_themselves_off_on_their_first_exception(monkeypatch, 
     monkeypatch.setattr(drawing, "_layout_key", failing)
     plain = _plain_png(monkeypatch, lambda: charts.trend(TREND, metric="win_rate"))
     assert _png(charts.trend(TREND, metric="win_rate")) == plain
-    assert FAST_PATHS["text layouts"].on is False and len(calls) == 1
+    # the text layouts fail once, and the axis boxes (which read the same text properties) once: both off
+    assert FAST_PATHS["text layouts"].on is FAST_PATHS["axis boxes"].on is False and len(calls) == 2
     assert isinstance(FAST_PATHS["text layouts"].error, AttributeError)
 
 
@@ -183,3 +185,71 @@ def test_titles_are_placed_without_the_y_axis_boxes_of_an_empty_offset_text(monk
     fig = charts.trend(near, metric="cycle_days_median")
     assert not drawing._TitlePlace._without_offset(fig.axes[0].yaxis)
     assert _png(fig) == _plain_png(monkeypatch, lambda: charts.trend(near, metric="cycle_days_median"))
+
+
+def _counting_boxes(monkeypatch) -> dict:
+    """Count the text extents and spine boxes matplotlib works out while a chart is drawn."""
+    from matplotlib.spines import Spine
+    from matplotlib.text import Text
+
+    calls = {"texts": 0, "spines": 0}
+    text_box, spine_box = Text.get_window_extent, Spine.get_window_extent
+
+    def counted_text(self, *a, **k):
+        calls["texts"] += 1
+        return text_box(self, *a, **k)
+
+    def counted_spine(self, *a, **k):
+        calls["spines"] += 1
+        return spine_box(self, *a, **k)
+
+    monkeypatch.setattr(Text, "get_window_extent", counted_text)
+    monkeypatch.setattr(Spine, "get_window_extent", counted_spine)
+    return calls
+
+
+def _redrawn(fig):
+    """``fig`` laid out and drawn, then its y tick labels made bigger where they stand and drawn again:
+    the axis name moves away from the wider labels (the reason matplotlib measures them)."""
+    fig.set_dpi(90)  # as saved: reading the labels leaves the ticks (and what the boxes depend on) as drawn
+    fig.savefig(io.BytesIO(), format="png", dpi=90)
+    fig.set_layout_engine("none")  # the axes stay where they are: only the labels' boxes change
+    for label in fig.axes[0].get_yticklabels():
+        label.set_fontsize(24)
+    return fig
+
+
+@pytest.mark.pixel
+def test_tick_label_and_spine_boxes_are_worked_out_once_per_layout_pass(monkeypatch, fast):
+    """The layout engine's two passes and the draw ask for each axis's tick label
+    boxes and spine box two to four times each, with the same inputs: worked out
+    once per pass (drawing._TickLabelBoxes), and again when a label or spine
+    changed, the pixels plain matplotlib's."""
+    calls = _counting_boxes(monkeypatch)
+    png = _png(charts.factor_bands(FACTORS))
+    # 4 panels: 187 text extents and 24 spine boxes (2 axes x 3 placings), 342 and 52 before
+    assert (calls["texts"], calls["spines"]) == (187, 24)
+    with monkeypatch.context() as off:
+        off.setattr(FAST_PATHS["axis boxes"], "on", False)
+        calls.update(texts=0, spines=0)
+        assert _png(charts.factor_bands(FACTORS)) == png
+        assert (calls["texts"], calls["spines"]) == (342, 52)
+    assert png == _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+
+    plain = _plain_png(monkeypatch, lambda: _redrawn(charts.trend(TREND, metric="revenue_won")))
+    assert _png(_redrawn(charts.trend(TREND, metric="revenue_won"))) == plain
+
+
+@pytest.mark.pixel
+def test_axis_boxes_turn_themselves_off_on_their_first_exception(monkeypatch, fast):
+    calls = []
+
+    def failing(text, renderer, alive):
+        calls.append(1)
+        raise AttributeError("'Text' object has no attribute '_in_layout' (forced by the test)")
+
+    monkeypatch.setattr(drawing, "_label_key", failing)
+    plain = _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+    assert _png(charts.factor_bands(FACTORS)) == plain
+    assert FAST_PATHS["axis boxes"].on is False and len(calls) == 1
+    assert isinstance(FAST_PATHS["axis boxes"].error, AttributeError)

@@ -11,6 +11,9 @@ and makes drawing it cheap, because drawing is most of a report's time:
   on changed;
 - :class:`_TitlePlace` places a title without the y-axis boxes matplotlib
   makes only for an offset text the axis does not have;
+- :class:`_TickLabelBoxes` and :class:`_SpineBox` remember an axis's tick
+  label boxes and a spine's box while nothing they depend on changed: the
+  layout engine's passes and the draw ask for them two to four times each;
 - :func:`_get_layout` remembers each text's layout (size and line offsets)
   while nothing it depends on changed: the layout engine's two passes and
   the draw ask for it six to ten times per text;
@@ -50,6 +53,7 @@ _TICK_MEMO = FastPath("tick memo")  # _TickMemo
 _STOCKED_FIGURES = FastPath("stocked figures")  # _Stock
 _TEXT_LAYOUTS = FastPath("text layouts")  # _get_layout
 _TITLE_PLACES = FastPath("title places")  # _TitlePlace
+_AXIS_BOXES = FastPath("axis boxes")  # _TickLabelBoxes, _SpineBox
 
 
 class _ReportCanvas(FigureCanvasAgg):
@@ -296,6 +300,7 @@ def _new_figure(nrows: int = 1, ncols: int = 1, *, figsize, style: dict, **kw):
         for axis in (ax.xaxis, ax.yaxis):
             _TickMemo.install(axis)
         _TitlePlace.install(ax)
+        _TickLabelBoxes.install(ax)
         ax.grid(True, axis="both", color=style["grid.color"], linewidth=style["grid.linewidth"])
         ax.set_axisbelow(True)
         for side in ("top", "right"):
@@ -538,6 +543,143 @@ class _TitlePlace:
 
 def _no_box(renderer=None, **kwargs):
     return None
+
+
+class _TickLabelBoxes:
+    """``axis._get_ticklabel_bboxes`` (every drawn tick label's box) and each
+    spine's ``get_window_extent`` remembered while nothing they depend on changed.
+
+    Within one layout pass, and in the draw, matplotlib asks for an axis's
+    tick label boxes two to four times (the axis's own box, the axis name's
+    place, the offset text's, the draw) and for the spine's box beside each
+    axis-name placing, every time with the same inputs: the axes' place and
+    view limits, the scales, the figure's dpi, the renderer and each label's
+    text, font, alignment, rotation, position, visibility and transform
+    (:func:`_label_key`); the spine's own place, bounds and transform and its
+    axis's drawn ticks (length, direction, which tick lines show). They are
+    worked out again whenever any of these changed (the two layout passes
+    move the axes, so each pass and the draw compute them once), and the
+    boxes handed out are copies. Pixels unchanged.
+    """
+
+    @classmethod
+    def install(cls, ax) -> None:
+        """Put the memo on ``ax``'s x and y axes and their spines (while the path is on)."""
+        if not _AXIS_BOXES.on:
+            return
+        try:
+            from matplotlib.axis import XAxis, YAxis
+
+            if not callable(getattr(XAxis, "_get_ticklabel_bboxes", None)):
+                return
+            for axis, sides in ((ax.xaxis, ("bottom", "top")), (ax.yaxis, ("left", "right"))):
+                if type(axis) not in (XAxis, YAxis):
+                    continue
+                axis._get_ticklabel_bboxes = cls(axis)
+                for side in sides:
+                    spine = ax.spines.get(side)
+                    if spine is not None and spine.axis is axis and _SpineBox.fits(spine):
+                        spine.get_window_extent = _SpineBox(spine)
+        except Exception as error:  # noqa: BLE001 - a fast path: the axes keeps matplotlib's own
+            _AXIS_BOXES.fail(error)
+
+    def __init__(self, axis):
+        self._compute = type(axis)._get_ticklabel_bboxes.__get__(axis)
+        self._axis = axis
+        self._key = self._boxes = None
+        self._alive: list = []  # what the key names by id, kept so no other object takes the id
+
+    def __call__(self, ticks, renderer):
+        if not _AXIS_BOXES.on:
+            return self._compute(ticks, renderer)
+        try:
+            key, alive = self._depends_on(ticks, renderer)
+            if key is not None and key == self._key:
+                return tuple([box.frozen() for box in boxes] for boxes in self._boxes)
+        except Exception as error:  # noqa: BLE001 - a fast path: matplotlib measures the labels instead
+            _AXIS_BOXES.fail(error)
+            return self._compute(ticks, renderer)
+        boxes = self._compute(ticks, renderer)
+        if key is not None:
+            self._key, self._alive = key, alive
+            self._boxes = tuple([box.frozen() for box in part] for part in boxes)
+        return boxes
+
+    def _depends_on(self, ticks, renderer):
+        """(what the boxes depend on, the objects it names by id); (None, None): not remembered."""
+        axis = self._axis
+        alive = [renderer, ticks]
+        labels = []
+        for tick in ticks:
+            for text in (tick.label1, tick.label2):
+                label = _label_key(text, renderer, alive)
+                if label is None:
+                    return None, None
+                labels.append(label)
+        return (*_axes_key(axis.axes, alive), id(renderer), id(ticks), len(ticks), *labels), alive
+
+
+def _axes_key(ax, alive: list) -> tuple:
+    """The place, view limits, scales and dpi an axes' transforms are made of."""
+    scales = (ax.xaxis._scale, ax.yaxis._scale)
+    alive.extend(scales)
+    return (ax.bbox.bounds, ax.viewLim.bounds, ax.get_figure(root=True).dpi, *map(id, scales))
+
+
+def _label_key(text, renderer, alive: list) -> tuple | None:
+    """What a text's window extent depends on beyond its axes' place (None: not remembered)."""
+    if not text._visible:
+        return (False, text._in_layout)
+    layout = _layout_key(text, renderer)
+    if layout is None:
+        return None
+    transform = text._transform
+    alive.append(transform)
+    return (True, text._in_layout, text._x, text._y, id(transform), text._transformSet, *layout[1:])
+
+
+class _SpineBox:
+    """A straight spine's ``get_window_extent`` remembered (see :class:`_TickLabelBoxes`)."""
+
+    @staticmethod
+    def fits(spine) -> bool:
+        return spine._patch_type == "line" and spine.spine_type in ("left", "right", "top", "bottom")
+
+    def __init__(self, spine):
+        self._compute = type(spine).get_window_extent.__get__(spine)
+        self._spine = spine
+        self._key = self._box = None
+        self._alive: list = []
+
+    def __call__(self, renderer=None):
+        if not _AXIS_BOXES.on:
+            return self._compute(renderer)
+        try:
+            key, alive = self._depends_on()
+            if key == self._key:
+                return self._box.frozen()
+        except Exception as error:  # noqa: BLE001 - a fast path: matplotlib measures the spine instead
+            _AXIS_BOXES.fail(error)
+            return self._compute(renderer)
+        box = self._compute(renderer)
+        self._key, self._alive, self._box = key, alive, box.frozen()
+        return box
+
+    def _depends_on(self):
+        spine = self._spine
+        axis = spine.axis
+        alive = [spine._transform, spine._path]
+        key = [*_axes_key(spine.axes, alive), spine._position, spine._bounds, spine._patch_type, spine.spine_type]
+        key += [id(spine._transform), id(spine._path)]
+        if axis is not None and axis.get_visible():
+            drawn = axis._update_ticks()
+            alive.append(drawn)
+            key += [id(drawn), len(drawn), len(axis.majorTicks), len(axis.minorTicks)]
+            for tick in drawn:
+                key.append((tick, tick._size, tick._tickdir, tick.tick1line._visible, tick.tick2line._visible))
+        else:
+            key.append(None)
+        return tuple(key), alive
 
 
 _PLAIN_GET_LAYOUT = Text._get_layout
