@@ -253,3 +253,26 @@ def test_axis_boxes_turn_themselves_off_on_their_first_exception(monkeypatch, fa
     assert _png(charts.factor_bands(FACTORS)) == plain
     assert FAST_PATHS["axis boxes"].on is False and len(calls) == 1
     assert isinstance(FAST_PATHS["axis boxes"].error, AttributeError)
+
+
+def test_box_unions_are_matplotlibs_with_each_box_read_once(fast):
+    """Bbox.union (some forty per panel between the layout and the draw) takes each
+    box's points once instead of four numpy minima of two numbers per box: the same
+    box, NaN and infinities and boxes given right to left included."""
+    from matplotlib.transforms import Affine2D, Bbox, BboxBase, TransformedBbox
+
+    drawing._Renderer(1, 1, 72)  # the first of salesnb's renderers puts the path in place
+    assert BboxBase.union is drawing._union
+    moved = TransformedBbox(Bbox([[0, 0], [1, 2]]), Affine2D().scale(3).translate(-5, 1))
+    cases = [
+        [Bbox([[1, 2], [3, 4]])],
+        [Bbox([[1, 2], [3, 4]]), Bbox([[-1, 5], [0.5, 4.5]]), moved],
+        [Bbox([[3, 4], [1, 2]]), Bbox([[0, 0], [0, 0]])],  # right to left, top to bottom
+        [Bbox([[1, 2], [3, 4]]), Bbox([[np.nan, 0], [1, 1]])],
+        [Bbox([[1, 2], [3, 4]]), Bbox([[-np.inf, 0], [1, np.inf]])],
+    ]
+    for boxes in cases:
+        np.testing.assert_array_equal(Bbox.union(boxes).get_points(), drawing._PLAIN_UNION(boxes).get_points())
+    assert Bbox.union(cases[1]).bounds == (-5.0, 1.0, 8.0, 6.0)  # worked out: x -5..3, y 1..7
+    with pytest.raises(ValueError, match="cannot be empty"):
+        Bbox.union([])

@@ -41,7 +41,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from matplotlib.transforms import Bbox
+from matplotlib.transforms import Bbox, BboxBase
 
 from salesnb.fast_paths import FastPath
 
@@ -54,6 +54,7 @@ _STOCKED_FIGURES = FastPath("stocked figures")  # _Stock
 _TEXT_LAYOUTS = FastPath("text layouts")  # _get_layout
 _TITLE_PLACES = FastPath("title places")  # _TitlePlace
 _AXIS_BOXES = FastPath("axis boxes")  # _TickLabelBoxes, _SpineBox
+_BOX_UNIONS = FastPath("box unions")  # _union
 
 
 class _ReportCanvas(FigureCanvasAgg):
@@ -167,6 +168,7 @@ class _Glyphs:
         self._layouts: dict = {}
         self._bitmaps: dict = {}
         self._fonts: dict = {}  # id(FT2Font) -> (the FT2Font, kept alive so the id stays its own; its key)
+        self._turns: dict = {}  # angle -> (cos, sin, FreeType's 16.16 rotation matrix, it as a tuple)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -198,9 +200,12 @@ class _Glyphs:
             else:
                 glyphs = [(item.ft_object, item.glyph_index, item.x, item.y) for item in items]
             self._remember(self._layouts, key, glyphs)
-        cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
-        rotation = tuple(matrix.ravel())
+        turn = self._turns.get(angle)
+        if turn is None:
+            cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
+            turn = self._turns[angle] = (cos, sin, matrix, tuple(matrix.ravel()))
+        cos, sin, matrix, rotation = turn
         antialiased = gc.get_antialiased()
         height = renderer.height
         put = renderer._renderer.draw_text_image
@@ -472,8 +477,8 @@ class _TickMemo:
             major.formatter,
             minor.locator,
             minor.formatter,
-            tuple(sorted(axis._major_tick_kw.items(), key=str)),
-            tuple(sorted(axis._minor_tick_kw.items(), key=str)),
+            tuple(axis._major_tick_kw.items()),  # in the dict's order: the same settings in another order only recompute
+            tuple(axis._minor_tick_kw.items()),
             len(axis.majorTicks),
             len(axis.minorTicks),
         )
@@ -745,3 +750,27 @@ def _install_text_layouts() -> None:
     read += ("_multialignment", "_horizontalalignment", "_verticalalignment", "_rotation", "_rotation_mode")
     if all(hasattr(probe, name) for name in read):  # else: texts are laid out by matplotlib alone
         Text._get_layout = _get_layout
+    if _BOX_UNIONS.on and isinstance(BboxBase.__dict__.get("union"), staticmethod):
+        BboxBase.union = staticmethod(_union)
+
+
+_PLAIN_UNION = BboxBase.union
+
+
+def _union(bboxes):
+    """``Bbox.union`` (the box around boxes) with each box's points read once.
+
+    matplotlib's reads every corner through a property that takes a minimum
+    of two numbers with numpy, four times per box; the layout engine and the
+    draw make some forty unions per panel (an axis name beside its tick
+    labels and spine, an axis's box, an axes' box). The same minima and
+    maxima of the same numbers (NaN stays NaN), as the same Bbox."""
+    if _BOX_UNIONS.on:
+        try:
+            if len(bboxes) and all(isinstance(box, BboxBase) for box in bboxes):
+                points = np.array([box.get_points() for box in bboxes], dtype=float).reshape(-1, 2)
+                (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+                return Bbox([[x0, y0], [x1, y1]])
+        except Exception as error:  # noqa: BLE001 - a fast path: matplotlib's union instead
+            _BOX_UNIONS.fail(error)
+    return _PLAIN_UNION(bboxes)
