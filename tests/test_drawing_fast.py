@@ -276,3 +276,60 @@ def test_box_unions_are_matplotlibs_with_each_box_read_once(fast):
     assert Bbox.union(cases[1]).bounds == (-5.0, 1.0, 8.0, 6.0)  # worked out: x -5..3, y 1..7
     with pytest.raises(ValueError, match="cannot be empty"):
         Bbox.union([])
+
+
+def _counting_tick_computations(monkeypatch) -> list:
+    from matplotlib.axis import Axis
+
+    computed: list = []
+    real = Axis._update_ticks
+    monkeypatch.setattr(Axis, "_update_ticks", lambda self: computed.append(self) or real(self))
+    return computed
+
+
+@pytest.mark.pixel
+def test_ticks_are_computed_again_only_when_fewer_or_more_labels_fit(monkeypatch, fast):
+    """An axis's ticks depend on the axes' size only through how many tick labels
+    fit (matplotlib's MaxNLocator and AutoLocator) or not at all (fixed, null and
+    multiple locators): the title's fitting at the screen's dpi, the layout's two
+    passes and the draw compute them once per number of labels that fit, not four
+    times an axis, the pixels plain matplotlib's."""
+    from matplotlib.ticker import AutoMinorLocator, FixedLocator, LogLocator, MaxNLocator, NullLocator
+
+    computed = _counting_tick_computations(monkeypatch)
+    png = _png(charts.factor_bands(FACTORS))
+    # 4 panels: each x axis (no ticks) once; each y axis 3 times (10, 8 then 6 labels fit): 28 before
+    assert len(computed) == 16
+    assert sum(axis.axis_name == "x" for axis in computed) == 4
+    assert png == _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+    computed.clear()
+    png = _png(charts.trends(TRENDS))
+    assert len(computed) == 9  # 3 panels: 21 before
+    assert png == _plain_png(monkeypatch, lambda: charts.trends(TRENDS))
+
+    fig = charts.trends(TRENDS)
+    axis = fig.axes[0].yaxis
+    assert drawing._TickMemo._room(axis, FixedLocator([1, 2]), NullLocator()) == ()
+    assert drawing._TickMemo._room(axis, MaxNLocator(), NullLocator()) == (axis.get_tick_space(),)
+    where = (fig.axes[0].bbox.bounds, fig.dpi)
+    assert drawing._TickMemo._room(axis, LogLocator(), NullLocator()) == where  # any other: the axes' place
+    assert drawing._TickMemo._room(axis, MaxNLocator(), AutoMinorLocator()) == where
+    plt.close(fig)
+
+
+@pytest.mark.pixel
+def test_tick_room_turns_itself_off_on_its_first_exception(monkeypatch, fast):
+    calls = []
+
+    class Broken:
+        def __ge__(self, kinds):
+            calls.append(1)
+            raise TypeError("locator kinds unreadable (forced by the test)")
+
+    plain = _plain_png(monkeypatch, lambda: charts.trends(TRENDS))
+    monkeypatch.setattr(drawing, "_SIZELESS", Broken())
+    computed = _counting_tick_computations(monkeypatch)
+    assert _png(charts.trends(TRENDS)) == plain
+    assert FAST_PATHS["tick room"].on is False and len(calls) == 1
+    assert isinstance(FAST_PATHS["tick room"].error, TypeError)
+    assert FAST_PATHS["tick memo"].on is True and len(computed) == 21  # keyed by the axes' place, as before

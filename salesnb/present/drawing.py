@@ -55,6 +55,7 @@ _TEXT_LAYOUTS = FastPath("text layouts")  # _get_layout
 _TITLE_PLACES = FastPath("title places")  # _TitlePlace
 _AXIS_BOXES = FastPath("axis boxes")  # _TickLabelBoxes, _SpineBox
 _BOX_UNIONS = FastPath("box unions")  # _union
+_TICK_ROOM = FastPath("tick room")  # _TickMemo._room
 
 
 class _ReportCanvas(FigureCanvasAgg):
@@ -426,7 +427,14 @@ class _TickMemo:
     ticks fit), the locator and formatter objects and which tick parts are
     shown; when none of these changed, the ticks are already as the last
     call left them and that call's list is returned. Pixels are unchanged
-    (a test draws every chart of real reports both ways)."""
+    (a test draws every chart of real reports both ways).
+
+    The axes' size counts only through how many tick labels fit
+    (``axis.get_tick_space()``) for matplotlib's own linear locators
+    (:data:`_ROOMY`), and not at all for fixed, null and multiple ones: the
+    ticks a chart's title is fitted to at the screen's dpi, the layout's
+    two passes (which move the axes) and the draw are then one computation,
+    not four, as long as as many labels fit (:meth:`_room`)."""
 
     _NEEDS = ("_major_tick_kw", "_minor_tick_kw", "majorTicks", "minorTicks", "major", "minor")
 
@@ -471,8 +479,7 @@ class _TickMemo:
         major, minor = axis.major, axis.minor
         return (
             tuple(axis.get_view_interval()),
-            axis.axes.bbox.bounds,
-            axis.get_figure(root=True).dpi,
+            self._room(axis, major.locator, minor.locator),
             major.locator,
             major.formatter,
             minor.locator,
@@ -482,6 +489,32 @@ class _TickMemo:
             len(axis.majorTicks),
             len(axis.minorTicks),
         )
+
+    @staticmethod
+    def _room(axis, *locators) -> tuple:
+        """What of the axes' size the locators read: nothing (fixed, null, multiple), how
+        many tick labels fit (matplotlib's MaxNLocator and AutoLocator), or, for any
+        other locator, the axes' place and the dpi."""
+        if _TICK_ROOM.on:
+            try:
+                kinds = {type(locator) for locator in locators}
+                if kinds <= _SIZELESS:
+                    return ()
+                if kinds <= _ROOMY | _SIZELESS:
+                    return (axis.get_tick_space(),)
+            except Exception as error:  # noqa: BLE001 - a fast path: keyed by the axes' place instead
+                _TICK_ROOM.fail(error)
+        return (axis.axes.bbox.bounds, axis.get_figure(root=True).dpi)
+
+
+def _locators(*names) -> frozenset:
+    import matplotlib.ticker
+
+    return frozenset(getattr(matplotlib.ticker, name) for name in names)
+
+
+_SIZELESS = _locators("FixedLocator", "NullLocator", "MultipleLocator")  # ticks from the view limits alone
+_ROOMY = _locators("MaxNLocator", "AutoLocator")  # ... and how many labels fit (Axis.get_tick_space)
 
 
 class _TitlePlace:
