@@ -637,11 +637,22 @@ class _TickLabelBoxes:
         except Exception as error:  # noqa: BLE001 - a fast path: matplotlib measures the labels instead
             _AXIS_BOXES.fail(error)
             return self._compute(ticks, renderer)
-        boxes = self._compute(ticks, renderer)
+        boxes = self._measure(ticks, renderer) if key is not None else self._compute(ticks, renderer)
         if key is not None:
             self._key, self._alive = key, alive
             self._boxes = tuple([box.frozen() for box in part] for part in boxes)
         return boxes
+
+    def _measure(self, ticks, renderer):
+        """``Axis._get_ticklabel_bboxes``: each drawn label's ``Text.get_window_extent``, the
+        positions of the labels that share an affine transform (each side's do) transformed
+        by one call: the same arithmetic on the same numbers, row by row."""
+        parts = []
+        for side in ("label1", "label2"):
+            texts = [getattr(tick, side) for tick in ticks]
+            texts = [text for text in texts if text.get_visible() and text.get_in_layout()]
+            parts.append(_extents(texts, renderer))
+        return tuple(parts)
 
     def _depends_on(self, ticks, renderer):
         """(what the boxes depend on, the objects it names by id); (None, None): not remembered."""
@@ -655,6 +666,26 @@ class _TickLabelBoxes:
                     return None, None
                 labels.append(label)
         return (*_axes_key(axis.axes, alive), id(renderer), id(ticks), len(ticks), *labels), alive
+
+
+def _extents(texts, renderer) -> list:
+    """``[text.get_window_extent(renderer) for text in texts]``, with one transform call
+    where the texts share an affine transform and none is empty (else text by text)."""
+    if not texts:
+        return []
+    transform = texts[0].get_transform()
+    dpi = texts[0].get_figure(root=True).dpi
+    if not transform.is_affine or any(
+        text.get_transform() is not transform or text.get_text() == "" or text.get_figure(root=True).dpi != dpi for text in texts
+    ):
+        return [text.get_window_extent(renderer) for text in texts]
+    places = transform.transform(np.array([text.get_unitless_position() for text in texts], dtype=float))
+    boxes = []
+    for text, (x, y) in zip(texts, places):
+        text._renderer = renderer  # as get_window_extent leaves it
+        box, _, _ = text._get_layout(renderer)
+        boxes.append(box.translated(x, y))
+    return boxes
 
 
 def _axes_key(ax, alive: list) -> tuple:
