@@ -8,12 +8,13 @@ and makes drawing it cheap, because drawing is most of a report's time:
   measured once) and remembers fonts' line metrics;
 - :class:`_Glyphs` keeps each text's glyph layout and each glyph's bitmap;
 - :class:`_TickMemo` recomputes an axis's ticks only when what they depend
-  on changed;
+  on changed (of the axes' size: how many labels fit, :meth:`_TickMemo._room`);
 - :class:`_TitlePlace` places a title without the y-axis boxes matplotlib
   makes only for an offset text the axis does not have;
 - :class:`_TickLabelBoxes` and :class:`_SpineBox` remember an axis's tick
   label boxes and a spine's box while nothing they depend on changed: the
   layout engine's passes and the draw ask for them two to four times each;
+- :func:`_union` is ``Bbox.union`` reading each box's points once;
 - :func:`_get_layout` remembers each text's layout (size and line offsets)
   while nothing it depends on changed: the layout engine's two passes and
   the draw ask for it six to ten times per text;
@@ -803,9 +804,12 @@ def _layout_key(text, renderer) -> tuple | None:
 
 
 def _install_text_layouts() -> None:
-    """Put :func:`_get_layout` on matplotlib's Text, once, while the path is on (when the
-    first :class:`_Renderer` is made; it falls back to the original for other renderers)."""
+    """Put :func:`_get_layout` on matplotlib's Text and :func:`_union` on its Bbox, once,
+    each while its path is on (when the first :class:`_Renderer` is made; the first falls
+    back to the original for other renderers, the second gives the same box anywhere)."""
     global _TEXT_LAYOUTS_PUT
+    if _BOX_UNIONS.on and isinstance(BboxBase.__dict__.get("union"), staticmethod):
+        BboxBase.union = staticmethod(_union)
     if not _TEXT_LAYOUTS.on or _TEXT_LAYOUTS_PUT:
         return
     _TEXT_LAYOUTS_PUT = True
@@ -814,8 +818,6 @@ def _install_text_layouts() -> None:
     read += ("_multialignment", "_horizontalalignment", "_verticalalignment", "_rotation", "_rotation_mode")
     if all(hasattr(probe, name) for name in read):  # else: texts are laid out by matplotlib alone
         Text._get_layout = _get_layout
-    if _BOX_UNIONS.on and isinstance(BboxBase.__dict__.get("union"), staticmethod):
-        BboxBase.union = staticmethod(_union)
 
 
 _PLAIN_UNION = BboxBase.union
