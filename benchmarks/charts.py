@@ -12,7 +12,15 @@ chart kind, times building the Figure (``build``) and turning it into the
 embedded PNG (``draw``: :func:`salesnb.present.html.chart`) in CPU time.
 Prints, per chart kind, the least of the children's times (ms), and the
 least total. ``--profile`` prints one child's cProfile of the charts instead.
-Run it with ``SALESNB_FAST_PATHS=0`` for plain matplotlib.
+Run it with ``SALESNB_FAST_PATHS=0`` for plain matplotlib. On a busy machine CPU
+times move by 10%; instructions do not: each child calls ``os.getpgid`` before a
+chart and ``os.getsid`` after it, so
+
+    valgrind --tool=callgrind --zero-before=getpgid --dump-before=getsid \
+        --callgrind-out-file=DIR/cg.%p .venv/bin/python benchmarks/charts.py --reps 2 --runs 1
+
+leaves one file per chart (``DIR/cg.PID.1`` to ``.5``, in :data:`KINDS`' order)
+whose ``totals:`` line counts its instructions, the same from run to run.
 """
 
 from __future__ import annotations
@@ -55,11 +63,13 @@ def _child(ds, rep, write, profile: bool) -> None:
     if profiler:
         profiler.enable()
     for kind, build in _charts(report, charts, pages):
+        os.getpgid(0)  # a mark for callgrind (--zero-before=getpgid): the chart starts
         t0 = time.process_time()
         fig = build()
         t1 = time.process_time()
         show.chart(fig)
         t2 = time.process_time()
+        os.getsid(0)  # ... and ends (--dump-before=getsid)
         times[f"{kind} build"] += t1 - t0
         times[f"{kind} draw"] += t2 - t1
     if profiler:

@@ -130,6 +130,7 @@ def test_each_text_is_laid_out_once_per_chart_not_at_every_request(monkeypatch, 
     again when the text changed: a chart drawn, its texts changed, drawn
     again is plain matplotlib's pixels."""
     drawing._Renderer(1, 1, 72)  # the first of salesnb's renderers puts the path in place
+    monkeypatch.setattr(FAST_PATHS["axis boxes"], "on", False)  # which asks fewer times (tested below)
     asked, measured = _counting_text_layouts(monkeypatch)
     png = _png(charts.factor_bands(FACTORS))
     texts = {id(t) for t in asked}
@@ -156,7 +157,8 @@ def test_text_layouts_turn_themselves_off_on_their_first_exception(monkeypatch, 
     monkeypatch.setattr(drawing, "_layout_key", failing)
     plain = _plain_png(monkeypatch, lambda: charts.trend(TREND, metric="win_rate"))
     assert _png(charts.trend(TREND, metric="win_rate")) == plain
-    assert FAST_PATHS["text layouts"].on is False and len(calls) == 1
+    # the text layouts fail once, and the axis boxes (which read the same text properties) once: both off
+    assert FAST_PATHS["text layouts"].on is FAST_PATHS["axis boxes"].on is False and len(calls) == 2
     assert isinstance(FAST_PATHS["text layouts"].error, AttributeError)
 
 
@@ -183,3 +185,162 @@ def test_titles_are_placed_without_the_y_axis_boxes_of_an_empty_offset_text(monk
     fig = charts.trend(near, metric="cycle_days_median")
     assert not drawing._TitlePlace._without_offset(fig.axes[0].yaxis)
     assert _png(fig) == _plain_png(monkeypatch, lambda: charts.trend(near, metric="cycle_days_median"))
+
+
+def _counting_boxes(monkeypatch) -> dict:
+    """Count the text extents and spine boxes matplotlib works out while a chart is drawn."""
+    from matplotlib.spines import Spine
+    from matplotlib.text import Text
+
+    calls = {"texts": 0, "spines": 0}
+    text_box, spine_box = Text.get_window_extent, Spine.get_window_extent
+
+    def counted_text(self, *a, **k):
+        calls["texts"] += 1
+        return text_box(self, *a, **k)
+
+    def counted_spine(self, *a, **k):
+        calls["spines"] += 1
+        return spine_box(self, *a, **k)
+
+    monkeypatch.setattr(Text, "get_window_extent", counted_text)
+    monkeypatch.setattr(Spine, "get_window_extent", counted_spine)
+    return calls
+
+
+def _redrawn(fig):
+    """``fig`` laid out and drawn, then its y tick labels made bigger where they stand and drawn again:
+    the axis name moves away from the wider labels (the reason matplotlib measures them)."""
+    fig.set_dpi(90)  # as saved: reading the labels leaves the ticks (and what the boxes depend on) as drawn
+    fig.savefig(io.BytesIO(), format="png", dpi=90)
+    fig.set_layout_engine("none")  # the axes stay where they are: only the labels' boxes change
+    for label in fig.axes[0].get_yticklabels():
+        label.set_fontsize(24)
+    return fig
+
+
+@pytest.mark.pixel
+def test_tick_label_and_spine_boxes_are_worked_out_once_per_layout_pass(monkeypatch, fast):
+    """The layout engine's two passes and the draw ask for each axis's tick label
+    boxes and spine box two to four times each, with the same inputs: worked out
+    once per pass (drawing._TickLabelBoxes), and again when a label or spine
+    changed, the pixels plain matplotlib's."""
+    calls = _counting_boxes(monkeypatch)
+    png = _png(charts.factor_bands(FACTORS))
+    # 4 panels: 114 text extents asked one by one and 24 spine boxes (2 axes x 3 placings), 342 and 52
+    # before; the tick labels' boxes are worked out once per placing, an axis's labels placed by one call
+    assert (calls["texts"], calls["spines"]) == (114, 24)
+    with monkeypatch.context() as off:
+        off.setattr(FAST_PATHS["axis boxes"], "on", False)
+        calls.update(texts=0, spines=0)
+        assert _png(charts.factor_bands(FACTORS)) == png
+        assert (calls["texts"], calls["spines"]) == (342, 52)
+    assert png == _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+
+    fig = charts.factor_bands(FACTORS)
+    _png(fig)
+    renderer = fig.canvas.get_renderer()
+    for axis in (axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)):
+        memo, ticks = axis._get_ticklabel_bboxes, axis._update_ticks()
+        assert isinstance(memo, drawing._TickLabelBoxes)
+        fast_boxes, plain_boxes = memo._measure(ticks, renderer), memo._compute(ticks, renderer)
+        assert [[b.bounds for b in part] for part in fast_boxes] == [[b.bounds for b in part] for part in plain_boxes]
+    assert sum(len(ax.yaxis._update_ticks()) for ax in fig.axes) > 12  # boxes were compared
+
+    plain = _plain_png(monkeypatch, lambda: _redrawn(charts.trend(TREND, metric="revenue_won")))
+    assert _png(_redrawn(charts.trend(TREND, metric="revenue_won"))) == plain
+
+
+@pytest.mark.pixel
+def test_axis_boxes_turn_themselves_off_on_their_first_exception(monkeypatch, fast):
+    calls = []
+
+    def failing(text, renderer, alive):
+        calls.append(1)
+        raise AttributeError("'Text' object has no attribute '_in_layout' (forced by the test)")
+
+    monkeypatch.setattr(drawing, "_label_key", failing)
+    plain = _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+    assert _png(charts.factor_bands(FACTORS)) == plain
+    assert FAST_PATHS["axis boxes"].on is False and len(calls) == 1
+    assert isinstance(FAST_PATHS["axis boxes"].error, AttributeError)
+
+
+def test_box_unions_are_matplotlibs_with_each_box_read_once(fast):
+    """Bbox.union (some forty per panel between the layout and the draw) takes each
+    box's points once instead of four numpy minima of two numbers per box: the same
+    box, NaN and infinities and boxes given right to left included."""
+    from matplotlib.transforms import Affine2D, Bbox, BboxBase, TransformedBbox
+
+    drawing._Renderer(1, 1, 72)  # the first of salesnb's renderers puts the path in place
+    assert BboxBase.union is drawing._union
+    moved = TransformedBbox(Bbox([[0, 0], [1, 2]]), Affine2D().scale(3).translate(-5, 1))
+    cases = [
+        [Bbox([[1, 2], [3, 4]])],
+        [Bbox([[1, 2], [3, 4]]), Bbox([[-1, 5], [0.5, 4.5]]), moved],
+        [Bbox([[3, 4], [1, 2]]), Bbox([[0, 0], [0, 0]])],  # right to left, top to bottom
+        [Bbox([[1, 2], [3, 4]]), Bbox([[np.nan, 0], [1, 1]])],
+        [Bbox([[1, 2], [3, 4]]), Bbox([[-np.inf, 0], [1, np.inf]])],
+    ]
+    for boxes in cases:
+        np.testing.assert_array_equal(Bbox.union(boxes).get_points(), drawing._PLAIN_UNION(boxes).get_points())
+    assert Bbox.union(cases[1]).bounds == (-5.0, 1.0, 8.0, 6.0)  # worked out: x -5..3, y 1..7
+    with pytest.raises(ValueError, match="cannot be empty"):
+        Bbox.union([])
+
+
+def _counting_tick_computations(monkeypatch) -> list:
+    from matplotlib.axis import Axis
+
+    computed: list = []
+    real = Axis._update_ticks
+    monkeypatch.setattr(Axis, "_update_ticks", lambda self: computed.append(self) or real(self))
+    return computed
+
+
+@pytest.mark.pixel
+def test_ticks_are_computed_again_only_when_fewer_or_more_labels_fit(monkeypatch, fast):
+    """An axis's ticks depend on the axes' size only through how many tick labels
+    fit (matplotlib's MaxNLocator and AutoLocator) or not at all (fixed, null and
+    multiple locators): the title's fitting at the screen's dpi, the layout's two
+    passes and the draw compute them once per number of labels that fit, not four
+    times an axis, the pixels plain matplotlib's."""
+    from matplotlib.ticker import AutoMinorLocator, FixedLocator, LogLocator, MaxNLocator, NullLocator
+
+    computed = _counting_tick_computations(monkeypatch)
+    png = _png(charts.factor_bands(FACTORS))
+    # 4 panels: each x axis (no ticks) once; each y axis 3 times (10, 8 then 6 labels fit): 28 before
+    assert len(computed) == 16
+    assert sum(axis.axis_name == "x" for axis in computed) == 4
+    assert png == _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
+    computed.clear()
+    png = _png(charts.trends(TRENDS))
+    assert len(computed) == 9  # 3 panels: 21 before
+    assert png == _plain_png(monkeypatch, lambda: charts.trends(TRENDS))
+
+    fig = charts.trends(TRENDS)
+    axis = fig.axes[0].yaxis
+    assert drawing._TickMemo._room(axis, FixedLocator([1, 2]), NullLocator()) == ()
+    assert drawing._TickMemo._room(axis, MaxNLocator(), NullLocator()) == (axis.get_tick_space(),)
+    where = (fig.axes[0].bbox.bounds, fig.dpi)
+    assert drawing._TickMemo._room(axis, LogLocator(), NullLocator()) == where  # any other: the axes' place
+    assert drawing._TickMemo._room(axis, MaxNLocator(), AutoMinorLocator()) == where
+    plt.close(fig)
+
+
+@pytest.mark.pixel
+def test_tick_room_turns_itself_off_on_its_first_exception(monkeypatch, fast):
+    calls = []
+
+    class Broken:
+        def __ge__(self, kinds):
+            calls.append(1)
+            raise TypeError("locator kinds unreadable (forced by the test)")
+
+    plain = _plain_png(monkeypatch, lambda: charts.trends(TRENDS))
+    monkeypatch.setattr(drawing, "_SIZELESS", Broken())
+    computed = _counting_tick_computations(monkeypatch)
+    assert _png(charts.trends(TRENDS)) == plain
+    assert FAST_PATHS["tick room"].on is False and len(calls) == 1
+    assert isinstance(FAST_PATHS["tick room"].error, TypeError)
+    assert FAST_PATHS["tick memo"].on is True and len(computed) == 21  # keyed by the axes' place, as before
