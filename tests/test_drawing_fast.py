@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.ft2font import FT2Font
 
 from salesnb.fast_paths import FAST_PATHS
-from salesnb.present import charts, drawing
+from salesnb.present import charts, drawing, layout_memos
 
 
 def _png(fig) -> bytes:
@@ -154,7 +154,8 @@ def test_text_layouts_turn_themselves_off_on_their_first_exception(monkeypatch, 
         calls.append(1)
         raise AttributeError("'Text' object has no attribute '_rotation_mode' (forced by the test)")
 
-    monkeypatch.setattr(drawing, "_layout_key", failing)
+    monkeypatch.setattr(drawing, "layout_key", failing)  # the text layouts' key
+    monkeypatch.setattr(layout_memos, "layout_key", failing)  # the same, as the axis boxes read it
     plain = _plain_png(monkeypatch, lambda: charts.trend(TREND, metric="win_rate"))
     assert _png(charts.trend(TREND, metric="win_rate")) == plain
     # the text layouts fail once, and the axis boxes (which read the same text properties) once: both off
@@ -165,7 +166,7 @@ def test_text_layouts_turn_themselves_off_on_their_first_exception(monkeypatch, 
 def test_titles_are_placed_without_the_y_axis_boxes_of_an_empty_offset_text(monkeypatch, fast):
     """matplotlib places each title (two layout passes and the draw) after asking every
     y axis for its whole box, only to update an offset text: skipped where the axis
-    has none (drawing._TitlePlace), the pixels plain matplotlib's."""
+    has none (layout_memos._TitlePlace), the pixels plain matplotlib's."""
     from matplotlib.axis import YAxis
 
     boxes: list = []
@@ -183,7 +184,7 @@ def test_titles_are_placed_without_the_y_axis_boxes_of_an_empty_offset_text(monk
     # matplotlib's ScalarFormatter (days), whose offset text ("+1e7") depends on the ticks: placed as matplotlib does
     near = TREND.assign(rep_value=[1e7 + 1, 1e7 + 2, 1e7 + 3], peer_low=np.nan, peer_median=1e7 + 2, peer_high=np.nan)
     fig = charts.trend(near, metric="cycle_days_median")
-    assert not drawing._TitlePlace._without_offset(fig.axes[0].yaxis)
+    assert not layout_memos._TitlePlace._without_offset(fig.axes[0].yaxis)
     assert _png(fig) == _plain_png(monkeypatch, lambda: charts.trend(near, metric="cycle_days_median"))
 
 
@@ -223,7 +224,7 @@ def _redrawn(fig):
 def test_tick_label_and_spine_boxes_are_worked_out_once_per_layout_pass(monkeypatch, fast):
     """The layout engine's two passes and the draw ask for each axis's tick label
     boxes and spine box two to four times each, with the same inputs: worked out
-    once per pass (drawing._TickLabelBoxes), and again when a label or spine
+    once per pass (layout_memos._TickLabelBoxes), and again when a label or spine
     changed, the pixels plain matplotlib's."""
     calls = _counting_boxes(monkeypatch)
     png = _png(charts.factor_bands(FACTORS))
@@ -242,7 +243,7 @@ def test_tick_label_and_spine_boxes_are_worked_out_once_per_layout_pass(monkeypa
     renderer = fig.canvas.get_renderer()
     for axis in (axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)):
         memo, ticks = axis._get_ticklabel_bboxes, axis._update_ticks()
-        assert isinstance(memo, drawing._TickLabelBoxes)
+        assert isinstance(memo, layout_memos._TickLabelBoxes)
         fast_boxes, plain_boxes = memo._measure(ticks, renderer), memo._compute(ticks, renderer)
         assert [[b.bounds for b in part] for part in fast_boxes] == [[b.bounds for b in part] for part in plain_boxes]
     assert sum(len(ax.yaxis._update_ticks()) for ax in fig.axes) > 12  # boxes were compared
@@ -259,7 +260,7 @@ def test_axis_boxes_turn_themselves_off_on_their_first_exception(monkeypatch, fa
         calls.append(1)
         raise AttributeError("'Text' object has no attribute '_in_layout' (forced by the test)")
 
-    monkeypatch.setattr(drawing, "_label_key", failing)
+    monkeypatch.setattr(layout_memos, "_label_key", failing)
     plain = _plain_png(monkeypatch, lambda: charts.factor_bands(FACTORS))
     assert _png(charts.factor_bands(FACTORS)) == plain
     assert FAST_PATHS["axis boxes"].on is False and len(calls) == 1
@@ -273,7 +274,7 @@ def test_box_unions_are_matplotlibs_with_each_box_read_once(fast):
     from matplotlib.transforms import Affine2D, Bbox, BboxBase, TransformedBbox
 
     drawing._Renderer(1, 1, 72)  # the first of salesnb's renderers puts the path in place
-    assert BboxBase.union is drawing._union
+    assert BboxBase.union is layout_memos._union
     moved = TransformedBbox(Bbox([[0, 0], [1, 2]]), Affine2D().scale(3).translate(-5, 1))
     cases = [
         [Bbox([[1, 2], [3, 4]])],
@@ -283,7 +284,7 @@ def test_box_unions_are_matplotlibs_with_each_box_read_once(fast):
         [Bbox([[1, 2], [3, 4]]), Bbox([[-np.inf, 0], [1, np.inf]])],
     ]
     for boxes in cases:
-        np.testing.assert_array_equal(Bbox.union(boxes).get_points(), drawing._PLAIN_UNION(boxes).get_points())
+        np.testing.assert_array_equal(Bbox.union(boxes).get_points(), layout_memos._PLAIN_UNION(boxes).get_points())
     assert Bbox.union(cases[1]).bounds == (-5.0, 1.0, 8.0, 6.0)  # worked out: x -5..3, y 1..7
     with pytest.raises(ValueError, match="cannot be empty"):
         Bbox.union([])
@@ -320,11 +321,11 @@ def test_ticks_are_computed_again_only_when_fewer_or_more_labels_fit(monkeypatch
 
     fig = charts.trends(TRENDS)
     axis = fig.axes[0].yaxis
-    assert drawing._TickMemo._room(axis, FixedLocator([1, 2]), NullLocator()) == ()
-    assert drawing._TickMemo._room(axis, MaxNLocator(), NullLocator()) == (axis.get_tick_space(),)
+    assert layout_memos._TickMemo._room(axis, FixedLocator([1, 2]), NullLocator()) == ()
+    assert layout_memos._TickMemo._room(axis, MaxNLocator(), NullLocator()) == (axis.get_tick_space(),)
     where = (fig.axes[0].bbox.bounds, fig.dpi)
-    assert drawing._TickMemo._room(axis, LogLocator(), NullLocator()) == where  # any other: the axes' place
-    assert drawing._TickMemo._room(axis, MaxNLocator(), AutoMinorLocator()) == where
+    assert layout_memos._TickMemo._room(axis, LogLocator(), NullLocator()) == where  # any other: the axes' place
+    assert layout_memos._TickMemo._room(axis, MaxNLocator(), AutoMinorLocator()) == where
     plt.close(fig)
 
 
@@ -338,7 +339,7 @@ def test_tick_room_turns_itself_off_on_its_first_exception(monkeypatch, fast):
             raise TypeError("locator kinds unreadable (forced by the test)")
 
     plain = _plain_png(monkeypatch, lambda: charts.trends(TRENDS))
-    monkeypatch.setattr(drawing, "_SIZELESS", Broken())
+    monkeypatch.setattr(layout_memos, "_SIZELESS", Broken())
     computed = _counting_tick_computations(monkeypatch)
     assert _png(charts.trends(TRENDS)) == plain
     assert FAST_PATHS["tick room"].on is False and len(calls) == 1

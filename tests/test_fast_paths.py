@@ -28,7 +28,7 @@ from matplotlib.ft2font import FT2Font
 
 from salesnb.fast_paths import FAST_PATHS
 from salesnb.io import categorical, parsing, value_lookup
-from salesnb.present import charts, drawing
+from salesnb.present import charts, drawing, layout_memos
 
 CHARTS = {
     "factor_bands": lambda: charts.factor_bands(FACTORS, peer_label="team"),
@@ -139,13 +139,13 @@ def test_tick_memo_turns_itself_off_on_its_first_exception(monkeypatch, plain_pn
         read.append(1)
         raise AttributeError("'XAxis' object has no attribute '_major_tick_kw' (forced by the test)")
 
-    monkeypatch.setattr(drawing._TickMemo, "_depends_on", failing)
+    monkeypatch.setattr(layout_memos._TickMemo, "_depends_on", failing)
     for name, draw in CHARTS.items():
         assert _png(draw()) == plain_pngs[name], name
     assert FAST_PATHS["tick memo"].on is False
     assert len(read) == 1
     fig = CHARTS["trend"]()
-    assert not isinstance(fig.axes[0].xaxis.__dict__.get("_update_ticks"), drawing._TickMemo)  # none installed now
+    assert not isinstance(fig.axes[0].xaxis.__dict__.get("_update_ticks"), layout_memos._TickMemo)  # none installed now
     plt.close(fig)
 
 
@@ -178,7 +178,7 @@ def test_title_places_turn_themselves_off_on_their_first_exception(monkeypatch, 
         calls.append(1)
         raise AttributeError("'YAxis' object has no attribute 'offsetText' (forced by the test)")
 
-    monkeypatch.setattr(drawing._TitlePlace, "_without_offset", staticmethod(failing))
+    monkeypatch.setattr(layout_memos._TitlePlace, "_without_offset", staticmethod(failing))
     for name, draw in CHARTS.items():
         assert _png(draw()) == plain_pngs[name], name
     assert FAST_PATHS["title places"].on is False

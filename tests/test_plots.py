@@ -17,7 +17,7 @@ import pytest
 from chart_inputs import ACCURACY, BAND, BANDS, BIAS, EFFECT, FACTORS, HOSTILE, TREND, TRENDS
 from matplotlib.figure import Figure
 
-from salesnb.present import charts
+from salesnb.present import charts, layout_memos
 from salesnb.present import drawing as figures
 
 CASES = {
@@ -415,19 +415,19 @@ def test_tick_memo_draws_the_same_pixels_and_skips_recomputing(monkeypatch):
 
     memoised = {name: png(draw(*args, **kwargs)) for name, (draw, args, kwargs, _) in CASES.items()}
     computed, asked = [], []
-    memo_call = figures._TickMemo.__call__
-    monkeypatch.setattr(figures._TickMemo, "__call__", lambda self: asked.append(1) or memo_call(self))
-    real_init = figures._TickMemo.__init__
+    memo_call = layout_memos._TickMemo.__call__
+    monkeypatch.setattr(layout_memos._TickMemo, "__call__", lambda self: asked.append(1) or memo_call(self))
+    real_init = layout_memos._TickMemo.__init__
 
     def counting_init(self, axis):
         real_init(self, axis)
         compute = self._compute
         self._compute = lambda: computed.append(1) or compute()
 
-    monkeypatch.setattr(figures._TickMemo, "__init__", counting_init)
+    monkeypatch.setattr(layout_memos._TickMemo, "__init__", counting_init)
     png(charts.trend(TREND, metric="win_rate"))
     assert len(asked) > 3 * len(computed) > 0
-    monkeypatch.setattr(figures._TickMemo, "__call__", lambda self: self._compute())  # recompute every time
+    monkeypatch.setattr(layout_memos._TickMemo, "__call__", lambda self: self._compute())  # recompute every time
     for name, (draw, args, kwargs, _) in CASES.items():
         assert png(draw(*args, **kwargs)) == memoised[name], name
 
