@@ -13,8 +13,9 @@ import base64
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 
-__all__ = ["FdOutput", "redirect_fds", "json_safe", "make_shell"]
+__all__ = ["FdOutput", "redirect_fds", "json_safe", "make_shell", "warm_shell", "remember_cells"]
 
 
 class FdOutput:
@@ -117,10 +118,34 @@ def make_shell():
 
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.inputtransformer2 import TransformerManager
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
     capture = _Capture()
+
+    class _RememberingTransformer(TransformerManager):
+        """IPython's static input transformations (``%magic``, ``!cmd``, ``x?``...),
+        remembered per cell source: they read nothing but the source and the
+        transform lists, and the template makes them for a notebook's cells
+        once (:func:`remember_cells`), not every report again. A changed
+        transform list (a user's own transform) is a different key."""
+
+        def __init__(self):
+            super().__init__()
+            self.remembered: dict[str, tuple[tuple, str]] = {}
+
+        def _transforms(self) -> tuple:
+            return (*self.cleanup_transforms, None, *self.line_transforms, None, *self.token_transformers)
+
+        def transform_cell(self, cell: str) -> str:
+            transforms = self._transforms()
+            known = self.remembered.get(cell)
+            if known is not None and known[0] == transforms:
+                return known[1]
+            transformed = super().transform_cell(cell)
+            self.remembered[cell] = (transforms, transformed)
+            return transformed
 
     class _Stream(io.TextIOBase):
         def __init__(self, name: str):
@@ -199,7 +224,56 @@ def make_shell():
     config = Config()
     config.HistoryManager.enabled = False  # no SQLite file, no saving thread
     shell = ReportShell.instance(config=config)
+    shell.input_transformer_manager = _RememberingTransformer()
     shell.capture = capture
     sys.stdout = _Stream("stdout")
     sys.stderr = _Stream("stderr")
     return shell
+
+
+def warm_shell(shell) -> None:
+    """Take the shell once through what every report's cells take it through, in
+    the template, leaving no trace a report could see.
+
+    A forked report copies every memory page it writes to: what IPython and its
+    formatters set up lazily on a first cell, display or format (attributes made on
+    first use, caches filled) was set up again, its pages copied, in every child, a
+    third of the shell's own cost of a page (docs/performance.md "Session 10: the
+    report's process"). Here a blank cell runs without history (no execution count,
+    ``In`` or ``_i`` changes), the formatters format an HTML fragment and a PNG image
+    (no ``_`` or ``Out``) and outputs go through :func:`json_safe`; what the shell
+    remembers of its last cell and the blank cell's source are put back.
+    """
+    import linecache
+
+    from IPython.display import HTML, Image
+
+    last = (shell.last_execution_succeeded, shell.last_execution_result)
+    cached = set(linecache.cache)
+    try:
+        shell.run_cell("pass", store_history=False)
+        shell.transform_cell("x = 1\ny = 2\n")
+        shell.displayhook.quiet()
+        image = Image(data=_BLANK_PNG, format="png", alt="warm-up")
+        for shown in (HTML("<p>warm-up</p>"), image):
+            shell.display_formatter.format(shown)
+        json_safe([{"output_type": "display_data", "data": {"image/png": _BLANK_PNG}, "metadata": {}}])
+    finally:
+        shell.last_execution_succeeded, shell.last_execution_result = last
+        for name in set(linecache.cache) - cached:  # the blank cell's source, kept for tracebacks
+            linecache.cache.pop(name, None)
+
+
+def remember_cells(shell, sources: Iterable[str]) -> None:
+    """Transform a notebook's cells (IPython's static transformations) in the
+    template, so that every report forked after reads them (see ``make_shell``)."""
+    transform = shell.input_transformer_manager.transform_cell
+    for source in sources:
+        try:
+            transform(source)
+        except Exception:  # noqa: BLE001 - the report's own run shows the error
+            continue
+
+
+#: A 1x1 PNG, for :func:`warm_shell`.
+_BLANK_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")

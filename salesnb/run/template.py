@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from multiprocessing.connection import Connection, wait
 
 from salesnb.quick_exit import exit_now
-from salesnb.run.capture import json_safe, make_shell, redirect_fds
+from salesnb.run.capture import json_safe, make_shell, redirect_fds, remember_cells, warm_shell
 from salesnb.run.trace import mark
 from salesnb.run.warmup import (
     batch_part,
@@ -86,6 +86,7 @@ class _Template:
         install_snapshots()
         install_memo()
         warm_libraries()
+        warm_shell(self.shell)
         _freeze()
         mark("template ready")
 
@@ -116,6 +117,7 @@ class _Template:
             self.prewarmed = (cache_dir, batch_part(prewarm))
             prewarm_batch(cache_dir, prewarm, self.imported)
             mark("prewarmed")
+        remember_cells(self.shell, [source for _, source in spec["cells"]])
         _freeze()
 
 
