@@ -117,7 +117,8 @@ class _Template:
             self.prewarmed = (cache_dir, batch_part(prewarm))
             prewarm_batch(cache_dir, prewarm, self.imported)
             mark("prewarmed")
-        remember_cells(self.shell, [source for _, source in spec["cells"]])
+        if spec.get("cells"):
+            remember_cells(self.shell, [source for _, source in spec["cells"]])
         _freeze()
 
 
