@@ -166,3 +166,58 @@ def test_a_notebooks_cells_are_transformed_once_in_the_template_exactly_as_ipyth
     assert got["ipython"][1] == "get_ipython().run_line_magic('time', 'y = 2')\n"
     assert got["fresh"] == "refused"  # a cell the template never saw is transformed as before
     assert got["changed"] == "x = 9\n"
+
+
+def test_the_display_formatter_asks_only_the_formatters_that_can_answer_and_answers_as_ipython():
+    got = _run(
+        """
+        import base64, numpy, pandas
+        from IPython.core.formatters import DisplayFormatter
+        from IPython.display import HTML, Image, Markdown
+        capture.warm_shell(shell)
+        formatter = shell.display_formatter
+        png = base64.b64decode(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")
+
+        class Bundle:
+            def _repr_mimebundle_(self, include=None, exclude=None):
+                return {"application/json": {"a": 1}, "text/plain": "bundle"}, {}
+
+        class Proxy:  # answers for any attribute, as some proxies do
+            def __getattr__(self, name):
+                return lambda *a, **k: "<b>proxy</b>"
+
+        class Plain:
+            pass
+
+        own = Plain()
+        own._repr_html_ = lambda: "<i>its own</i>"  # on the object, not its type
+        objects = [HTML("<p>a</p>"), Image(data=png, format="png", alt="chart"), Markdown("**m**"), Bundle(),
+                   Proxy(), Plain, own, Plain(), None, True, 1.5, numpy.float64(2.25), pandas.DataFrame({"a": [1]}),
+                   {"k": [1, 2]}, "text"]
+        def both():
+            return [[repr(formatter.format(o)), repr(DisplayFormatter.format(formatter, o))] for o in objects]
+        first = both()
+        latex = formatter.formatters["text/latex"]
+        asked = []
+        real_lookup = latex.lookup
+        latex.lookup = lambda obj: asked.append(type(obj).__name__) or real_lookup(obj)
+        formatter.format(HTML("<p>b</p>"))
+        html_asked = list(asked)
+        # a printer registered by a user's cell is found at once
+        latex.for_type(HTML, lambda obj: "$html$")
+        registered = repr(formatter.format(HTML("<p>c</p>"))[0].get("text/latex"))
+        formatter.active_types = ["text/plain"]  # and a formatter switched off is off
+        switched = repr(formatter.format(HTML("<p>d</p>")))
+        answer({"pairs": first, "html_asked": html_asked, "registered": registered, "switched": switched,
+                "after": repr(DisplayFormatter.format(formatter, HTML("<p>d</p>")))})
+        """
+    )
+    for fast, ipython in got["pairs"]:
+        assert fast == ipython
+    assert got["pairs"][0][0] == "({'text/plain': '<IPython.core.display.HTML object>', 'text/html': '<p>a</p>'}, {})"
+    assert "text/html" not in got["pairs"][4][0]  # IPython's canary: a proxy's answers are not believed
+    assert "'text/html': '<i>its own</i>'" in got["pairs"][6][0]
+    assert got["html_asked"] == []  # the LaTeX formatter has nothing for an HTML fragment: not asked
+    assert got["registered"] == "'$html$'"
+    assert got["switched"] == got["after"] == "({'text/plain': '<IPython.core.display.HTML object>'}, {})"
