@@ -221,3 +221,61 @@ def test_the_display_formatter_asks_only_the_formatters_that_can_answer_and_answ
     assert got["html_asked"] == []  # the LaTeX formatter has nothing for an HTML fragment: not asked
     assert got["registered"] == "'$html$'"
     assert got["switched"] == got["after"] == "({'text/plain': '<IPython.core.display.HTML object>'}, {})"
+
+
+def test_what_c_code_writes_to_a_reports_fds_is_kept_in_memory_and_becomes_its_stream_output():
+    got = _run(
+        """
+        saved = os.dup(2)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            fd_out = capture.redirect_fds()
+            where = os.readlink("/proc/self/fd/1")
+            outputs = []
+            os.write(1, "C code wrote this\\n".encode())
+            os.write(2, "and this, to stderr\\n".encode())
+            fd_out.collect(outputs)
+            os.write(1, b"then more\\n")
+            fd_out.collect(outputs)
+            empty = []
+            fd_out.collect(empty)
+            os.write(write, json.dumps({"where": where, "outputs": outputs, "empty": empty}).encode())
+            os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        answer(json.loads(os.read(read, 1 << 16)))
+        """
+    )
+    assert got["where"].startswith("/memfd:salesnb-stdout")  # not a file in the temporary folder
+    assert got["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "C code wrote this\n"},
+        {"output_type": "stream", "name": "stderr", "text": "and this, to stderr\n"},
+        {"output_type": "stream", "name": "stdout", "text": "then more\n"},
+    ]
+    assert got["empty"] == []
+
+
+def test_a_report_dies_with_its_template_without_finding_libc_again():
+    got = _run(
+        """
+        import ctypes
+        from salesnb.run import template
+        template._prctl()  # the template finds prctl once, as it warms up
+        def no_cdll(*args, **kwargs):
+            raise AssertionError("libc looked up in the report")
+        ctypes.CDLL = no_cdll
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            template.die_with_parent()
+            signal = ctypes.c_int()
+            template._prctl()(2, ctypes.byref(signal))  # PR_GET_PDEATHSIG
+            os.write(write, str(signal.value).encode())
+            os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        answer({"signal": os.read(read, 10).decode(), "status": status})
+        """
+    )
+    assert got == {"signal": "9", "status": 0}  # SIGKILL when the template goes

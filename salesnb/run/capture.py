@@ -19,25 +19,36 @@ __all__ = ["FdOutput", "redirect_fds", "json_safe", "make_shell", "warm_shell", 
 
 
 class FdOutput:
-    """Files that fds 1 and 2 point to: what C code writes there becomes a stream output."""
+    """Files that fds 1 and 2 point to: what C code writes there becomes a stream output.
+
+    The files are in memory (``memfd_create``; temporary files where there is none):
+    each report makes two, and a temporary file object cost a child ~0.3 ms more."""
 
     def __init__(self):
-        self.files = {}
+        self.fds: dict[str, int] = {}
+        self._kept = []  # the temporary files, where there is no memfd_create
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
         for fd, name in ((1, "stdout"), (2, "stderr")):
+            own = self._scratch(name)
+            os.dup2(own, fd)
+            self.fds[name] = own
+
+    def _scratch(self, name: str) -> int:
+        try:
+            return os.memfd_create(f"salesnb-{name}", os.MFD_CLOEXEC)
+        except (AttributeError, OSError):
             handle = tempfile.TemporaryFile()
-            os.dup2(handle.fileno(), fd)
-            self.files[name] = handle
+            self._kept.append(handle)
+            return handle.fileno()
 
     def collect(self, outputs: list) -> None:
-        for name, handle in self.files.items():
-            handle.seek(0)
-            data = handle.read()
-            if data:
-                handle.seek(0)
-                handle.truncate()
+        for name, own in self.fds.items():
+            size = os.fstat(own).st_size
+            if size:
+                data = os.pread(own, size, 0)
+                os.ftruncate(own, 0)
                 os.lseek(1 if name == "stdout" else 2, 0, os.SEEK_SET)
                 _append_stream(outputs, name, data.decode("utf-8", "replace"))
 
