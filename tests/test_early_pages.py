@@ -273,3 +273,51 @@ def test_the_runner_makes_the_metrics_by_team_once_for_all_team_pages(tmp_path):
 
     assert made_by_team(tmp_path / "all") is True  # teams Alpha and Beta
     assert made_by_team(tmp_path / "reps", reps=["R1", "R2"]) is False
+
+
+def test_the_batchs_template_starts_before_the_kernel_spec_is_read(monkeypatch):
+    """Reading the spec (jupyter_client's import and search, ~0.15 s) no longer delays the
+    template, whose imports are the first page's critical path: it starts with this Python."""
+    import sys
+
+    from salesnb.run import batch, forkserver
+
+    read, started = [], []
+
+    class Launched:
+        def __init__(self, python, env=None, listen=False):
+            started.append((python, env, listen))
+
+        def launch(self):
+            pass
+
+    monkeypatch.setattr(forkserver, "ForkingKernel", Launched)
+    monkeypatch.setattr(forkserver, "kernel_python", lambda name: read.append(name) or (sys.executable, None))
+    assert isinstance(batch._shared_template("salesnb"), Launched)
+    assert started == [(sys.executable, None, True)] and read == []
+
+
+def test_a_kernel_spec_of_another_python_gets_a_template_of_its_own(monkeypatch):
+    import sys
+
+    from salesnb.run import batch, forkserver
+
+    class Template:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    same = Template()
+    monkeypatch.setattr(forkserver, "kernel_python", lambda name: (sys.executable, None))
+    assert batch._kernel_checked(same, "salesnb") is same and not same.closed  # the usual kernel: kept
+
+    other = Template()
+    monkeypatch.setattr(forkserver, "kernel_python", lambda name: ("/opt/other/bin/python", None))
+    monkeypatch.setattr(forkserver, "shared_template", lambda name: ("as the spec says", name))
+    assert batch._kernel_checked(other, "salesnb") == ("as the spec says", "salesnb") and other.closed
+
+    with_env = Template()
+    monkeypatch.setattr(forkserver, "kernel_python", lambda name: (sys.executable, {"EXTRA": "1"}))
+    assert batch._kernel_checked(with_env, "salesnb") == ("as the spec says", "salesnb") and with_env.closed
+    assert batch._kernel_checked(None, "salesnb") is None

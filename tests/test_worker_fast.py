@@ -37,7 +37,7 @@ def fresh_kernels(monkeypatch):
         read.append(name)
         raise Unread(name)
 
-    monkeypatch.setattr(forkserver, "_kernel_python", kernel_python)
+    monkeypatch.setattr(forkserver, "kernel_python", kernel_python)
     return read, Unread
 
 

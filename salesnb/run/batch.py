@@ -308,6 +308,7 @@ def run_batch(
                 quick_state=quick_state[0] if quick_state else None,
                 early_pages=True,
             )
+            template = _kernel_checked(template, kernel_name)
         except BaseException:
             if own_executor:
                 executor.close()
@@ -378,13 +379,36 @@ def _template_ready(template, timeout: float = TEMPLATE_HEAD_START) -> None:
 
 
 def _shared_template(kernel_name: str):
-    """The batch's shared template, importing from now on; None when it cannot start
-    (no such kernel: the plan says so, clearly, before any report runs)."""
+    """The batch's shared template, importing from now on; None when it cannot start.
+    It starts at once with this interpreter, the kernel spec unread (the usual
+    ``salesnb`` kernel runs it): the template's imports are the first page's critical
+    path. :func:`_kernel_checked` then holds it to the spec."""
     from salesnb.run.forkserver import shared_template
 
     try:
-        return shared_template(kernel_name)
+        return shared_template(kernel_name, python=sys.executable)
     except Exception:  # noqa: BLE001 - each worker then starts its own, or the plan explains
+        return None
+
+
+def _kernel_checked(template, kernel_name: str):
+    """``template`` if the kernel spec runs this interpreter with no environment of its
+    own (read now: the plan has checked the kernel exists); else a template started as
+    the spec says (the workers, pointed at the first one, then start their own)."""
+    if template is None:
+        return None
+    from salesnb.run.forkserver import kernel_python, shared_template
+
+    try:
+        python, env = kernel_python(kernel_name)
+    except Exception:  # noqa: BLE001 - no such kernel: the plan has said so
+        return template
+    if python == sys.executable and env is None:
+        return template
+    template.close()
+    try:
+        return shared_template(kernel_name)
+    except Exception:  # noqa: BLE001 - each worker then starts its own
         return None
 
 
