@@ -1,6 +1,7 @@
 """How fast `salesnb report` renders, against the naive shell loop: issue #16's goals in one run.
 
     python benchmarks/reports.py [--reps 100] [--team-reps 13] [--jobs 2] [--naive 4] [--memory-reps 500]
+                                 [--rep-source DIR | --rep-reps 10000] [--rep-id ID]
 
 Measures, each on its own freshly generated source (salesnb.io.sample.generate)
 and output folder, and prints a table of the goals with the figure measured:
@@ -16,7 +17,11 @@ and output folder, and prints a table of the goals with the figure measured:
 5. peak memory of the whole process tree (proportional set size, shared
    pages counted once, sampled every 0.2 s) for 3, and with --memory-reps
    for a batch of that many reps (500: the goal is under 1 GiB);
-6. the naive loop, per report, on the team-sized and the --reps source:
+6. with --rep-source DIR (or --rep-reps N, a source generated with N reps):
+   `salesnb report DIR --rep ID` (the first rep of DIR's reps.csv, or --rep-id)
+   with --force, from the start to the end of the command (goal: under 10 s
+   on a 10,000-rep source; `generate(DIR, reps=10000, months=12)` makes one);
+7. the naive loop, per report, on the team-sized and the --reps source:
    `papermill NOTEBOOK out.ipynb -p ... -k salesnb` then
    `jupyter nbconvert --to html --no-input out.ipynb`, --naive reports on
    each, half before salesnb's runs and half after, so that a change in the
@@ -52,6 +57,7 @@ GOALS = {
     "reps": ">= 30x the naive loop",
     "rerun": "<= 0.5 s and <= 0.1x the first run",
     "memory": "< 1 GiB (process tree PSS)",
+    "rep": "<= 10 s, the whole command",
 }
 
 
@@ -67,6 +73,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--memory-reps", type=int, default=0, help="also render a batch of this many reps for its peak memory (e.g. 500)"
     )
+    parser.add_argument("--rep-source", type=Path, default=None, help="time `--rep` on this (large) source")
+    parser.add_argument("--rep-reps", type=int, default=0, help="time `--rep` on a source generated with this many reps")
+    parser.add_argument("--rep-id", default=None, help="the rep for --rep (default: the source's first)")
     parser.add_argument(
         "--notebooks",
         type=Path,
@@ -110,6 +119,12 @@ def _run(args, notebooks: Path, work: Path) -> int:
     if args.memory_reps:
         memory_run = _salesnb(_source(work / "memory", args.memory_reps, args), notebooks, work / "out-memory", args)
 
+    rep_run = rep_source = None
+    if args.rep_source or args.rep_reps:
+        rep_source = args.rep_source or _source(work / "rep-source", args.rep_reps, args)
+        rep_id = args.rep_id or _rep_ids(rep_source)[0]
+        rep_run = _salesnb(rep_source, notebooks, work / "out-rep", args, rep=rep_id, trace=work / "trace-rep.log")
+
     for name, source in (("team", team), ("reps", big)):
         naive[name].append(_naive_part("after", name, source, notebooks, work, args, first=False))
     per_report = {name: sum(s for s, _ in parts) / max(1, sum(n for _, n in parts)) for name, parts in naive.items()}
@@ -123,6 +138,9 @@ def _run(args, notebooks: Path, work: Path) -> int:
     _describe(f"{args.reps} reps", reps_run, per_report["reps"])
     if memory_run is not None:
         _describe(f"{args.memory_reps} reps (memory)", memory_run)
+    if rep_run is not None:
+        _describe(f"--rep on {rep_source} ({len(_rep_ids(rep_source)):,} reps)", rep_run)
+        _breakdown(work / "trace-rep.log", rep_run["launched"])
 
     rows = [
         ("cold start (sample, first page)", f"{cold['first_page']:.1f} s", GOALS["cold start"], cold["first_page"] <= 2),
@@ -141,6 +159,9 @@ def _run(args, notebooks: Path, work: Path) -> int:
                 memory_run["tree_pss"] < 2**30,
             )
         )
+    if rep_run is not None:
+        what = f"--rep on {len(_rep_ids(rep_source)):,} reps"
+        rows.append((what, f"{rep_run['seconds']:.1f} s", GOALS["rep"], rep_run["seconds"] <= 10 and rep_run["ok"] == 1))
     print()
     width = max(len(r[0]) for r in rows)
     print(f"{'goal (issue #16)':<{width}}  {'measured':<30}  {'target':<36}  met")
@@ -277,12 +298,14 @@ def _naive(sample, source: Path, notebooks: Path, folder: Path, args) -> float:
     return time.perf_counter() - clock
 
 
-def _salesnb(source: Path, notebooks: Path, out: Path, args, *, force: bool = True, trace: Path | None = None) -> dict:
+def _salesnb(
+    source: Path, notebooks: Path, out: Path, args, *, force: bool = True, trace: Path | None = None, rep: str | None = None
+) -> dict:
     command = [
         str(BIN / "salesnb"), "report", str(source), "--period", args.period, "--as-of", args.as_of,
         "--out", str(out), "--notebooks", str(notebooks), "--jobs", str(args.jobs), "--no-progress",
         "--engine", args.engine, "--executor", args.executor,
-    ] + (["--force"] if force else [])  # fmt: skip
+    ] + (["--force"] if force else []) + (["--rep", rep] if rep else [])  # fmt: skip
     env = dict(os.environ)
     if trace is not None:
         trace.unlink(missing_ok=True)
