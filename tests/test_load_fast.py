@@ -457,3 +457,33 @@ def test_history_of_unknown_deals_and_early_changes(tmp_path, monkeypatch):
         (5, "unknown_opportunity", "opportunity_id is not in the opportunities table"),
     ]
     assert dataset.tables["opportunity_history"]["opportunity_id"].tolist() == ["O1", "O3"]
+
+
+BLANKISH = [None, "", " ", "\t \u3000", "\u00a0", "a", " a ", "\u2003x", "é", "\u200b", "\ufeff", "a\u00a0", "  \n"]
+
+
+def test_blank_cells_trim_only_the_cells_that_may_be_blank(monkeypatch):
+    """Blank: missing, empty or spaces only (what str.strip() removes), for Arrow text from
+    the first and last byte first: only those few cells are trimmed (was: every cell)."""
+    import pyarrow as pa
+
+    from salesnb.io import parsing
+
+    values = pd.Series(
+        pd.array(pa.array(BLANKISH, type=pa.large_string()), dtype=pd.StringDtype("pyarrow", na_value=float("nan")))
+    )
+    expected = [v is None or not v.strip() for v in BLANKISH]
+    assert expected == [True, True, True, True, True, False, False, False, False, False, False, False, True]
+    trimmed = []
+    strip = pd.core.strings.accessor.StringMethods.strip
+    monkeypatch.setattr(
+        pd.core.strings.accessor.StringMethods, "strip", lambda self, *a: trimmed.append(len(self._data)) or strip(self, *a)
+    )
+    assert parsing.blank_cells(values).tolist() == expected
+    assert parsing.is_blank(values).tolist() == expected
+    assert trimmed == [11, 11]  # of 12 present: not "a" (no byte of a space at either end)
+    objects = values.astype(object)
+    assert parsing.blank_cells(objects).tolist() == expected
+    assert csv_files._blank_rows(pd.DataFrame({"a": values, "b": values.iloc[::-1].to_numpy()})).tolist() == [
+        a and b for a, b in zip(expected, expected[::-1])
+    ]

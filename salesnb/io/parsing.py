@@ -48,6 +48,8 @@ _UTC_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?
 
 def is_blank(values: pd.Series) -> pd.Series:
     """True where a raw cell is missing or only white space."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pd.Series(blank_cells(values), index=values.index, name=values.name)
     blank = values.isna()
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         text = values[~blank].astype(str).str.strip()
@@ -136,6 +138,27 @@ def _maybe_padded(array) -> np.ndarray | None:
             found.append(np.flatnonzero(maybe) + start)
         start += len(chunk)
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def blank_cells(values: pd.Series) -> np.ndarray:
+    """``values.isna() | values.str.strip().eq("")`` as a bool array; for
+    Arrow text only the cells whose first byte could start a space (or that
+    are empty: :func:`_maybe_padded`) are trimmed, not every cell."""
+    missing = values.isna().to_numpy()
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        from salesnb.io.categorical import arrow_array
+
+        candidates = _maybe_padded(arrow_array(values))
+        if candidates is not None:
+            if len(candidates):
+                missing = missing.copy()
+                missing[candidates] |= values.iloc[candidates].str.strip().eq("").to_numpy(dtype=bool)
+            return missing
+    present = ~missing
+    if present.any():
+        missing = missing.copy()
+        missing[present] = values[present].astype(str).str.strip().eq("").to_numpy(dtype=bool)
+    return missing
 
 
 def _plain_text(value) -> str:
