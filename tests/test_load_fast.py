@@ -487,3 +487,84 @@ def test_blank_cells_trim_only_the_cells_that_may_be_blank(monkeypatch):
     assert csv_files._blank_rows(pd.DataFrame({"a": values, "b": values.iloc[::-1].to_numpy()})).tolist() == [
         a and b for a, b in zip(expected, expected[::-1])
     ]
+
+
+# Session 11: the source hashed once in a batch (the quick check's digests reused by the fingerprint).
+
+
+class _HashSpy:
+    """hashlib.sha256 that counts the bytes it is fed."""
+
+    def __init__(self, fed: list, original):
+        self.fed, self.original = fed, original
+
+    def __call__(self, data=b""):
+        hashed = self.original(data)
+        self.fed.append(len(data))
+        spy = self
+
+        class Counting:
+            def update(self, block):
+                spy.fed.append(len(block))
+                hashed.update(block)
+
+            def hexdigest(self):
+                return hashed.hexdigest()
+
+        return Counting()
+
+
+def _old_sample(tmp_path):
+    import os
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree("data/sample", source)
+    for path in source.iterdir():
+        os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # written long before the run
+    return source
+
+
+def test_a_batch_hashes_the_source_once(tmp_path, monkeypatch):
+    """The quick check hashes every file of the source; the loader's fingerprint reuses those
+    digests instead of reading the 1 MB again (on the 10,000-rep source: 0.3 s)."""
+    import hashlib
+
+    import salesnb
+    from salesnb.run import quick
+
+    source = _old_sample(tmp_path)
+    size = sum(p.stat().st_size for p in source.iterdir())
+    unhooked = salesnb.load(source).fingerprint
+    fed: list[int] = []
+    monkeypatch.setattr(hashlib, "sha256", _HashSpy(fed, hashlib.sha256))
+    quick.input_state(source, mapping=None, expectations=None, notebooks_dir="notebooks", key="k")
+    after_quick = sum(fed)
+    assert size <= after_quick < size + 300_000  # the source, plus the notebooks
+    dataset = salesnb.load(source)
+    assert sum(fed) - after_quick < 1_000  # names and digests, not the files
+    assert dataset.fingerprint == unhooked  # the same fingerprint with or without the quick check's digests
+
+
+def test_the_fingerprint_follows_the_files(tmp_path):
+    """A file edited after the quick check hashed it is hashed again: a changed fingerprint;
+    a file whose mtime lies within a second of the check is never taken from it."""
+    import os
+
+    import salesnb
+    from salesnb.io import sources
+    from salesnb.run import quick
+
+    source = _old_sample(tmp_path)
+    quick.input_state(source, mapping=None, expectations=None, notebooks_dir="notebooks", key="k")
+    before = salesnb.load(source).fingerprint
+    reps = source / "reps.csv"
+    reps.write_text(reps.read_text().replace("North", "Nörth", 1))
+    assert salesnb.load(source).fingerprint != before
+    fresh = source / "training.csv"
+    fresh.write_text(fresh.read_text() + "\n")
+    quick.input_state(source, mapping=None, expectations=None, notebooks_dir="notebooks", key="k")
+    stat = fresh.stat()
+    noted = sources._DIGESTS.get(os.path.realpath(fresh), (None, None, ""))
+    assert noted[:2] != (stat.st_size, stat.st_mtime_ns)  # just written: too close to the check to trust
+    assert os.path.realpath(source / "orders.csv") in sources._DIGESTS

@@ -28,6 +28,7 @@ import os
 import time
 from pathlib import Path
 
+from salesnb.io.sources import remember_sha256
 from salesnb.run.entries import UNCHANGED
 from salesnb.run.plan import KINDS
 
@@ -95,6 +96,8 @@ def add_files(state: dict, paths, previous: dict | None = None) -> None:
         else:
             digest = _sha256(name)
         state["files"][name] = [stat.st_size, stat.st_mtime_ns, digest]
+        if digest and stat.st_mtime_ns < state["recorded_ns"] - _RACY_NS:  # the loader's fingerprint does not read it again
+            remember_sha256(name, stat.st_size, stat.st_mtime_ns, digest)
 
 
 def _sha256(path: str) -> str:
