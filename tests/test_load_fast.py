@@ -568,3 +568,73 @@ def test_the_fingerprint_follows_the_files(tmp_path):
     noted = sources._DIGESTS.get(os.path.realpath(fresh), (None, None, ""))
     assert noted[:2] != (stat.st_size, stat.st_mtime_ns)  # just written: too close to the check to trust
     assert os.path.realpath(source / "orders.csv") in sources._DIGESTS
+
+
+# Session 11: plain amounts read by Arrow's cast (salesnb.io.parsing._plain_amounts).
+
+
+def _old_parse_amounts(values: pd.Series):
+    """parse_amounts before session 11, kept verbatim: pandas' to_numeric, then the amount reader."""
+    import numpy as np
+
+    blank = parsing.is_blank(values)
+    amounts = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
+    amounts = amounts.where(np.isfinite(amounts))
+    slow = amounts.isna() & ~blank
+    if slow.any():
+        unique = values[slow].astype(str).unique()
+        lookup = {text: parsing._parse_amount_text(text) for text in unique}
+        amounts.loc[slow] = values[slow].astype(str).map(lookup).astype("float64")
+    bad = amounts.isna() & ~blank
+    return amounts, bad
+
+
+AMOUNT_COLUMNS = {
+    "plain": (["22700", "-1234.50", None, "0.1", "007", "999999999999999", "0.000000000001", " "], True),
+    "whole numbers": (["1", "2", "-3", None], True),
+    "every cell blank": ([None, " ", None], True),
+    "a negative zero among whole numbers": (["-0", "5"], False),
+    "a negative zero among decimals": (["-0.0", "5.5"], False),
+    "16 characters": (["1234567890123456", "1"], False),
+    "an exponent": (["1e5", "2"], False),
+    "a space around": ([" 12", "2"], False),
+    "a currency": (["$1,000", "2"], False),
+    "a plus sign": (["+5", "2"], False),
+    "a bare point": ([".5", "5."], False),
+    "other digits": (["١٢", "2"], False),
+    "words": (["NaN", "inf", "10k", "2"], False),
+}
+
+
+@pytest.mark.parametrize("name", AMOUNT_COLUMNS)
+def test_plain_amounts_by_arrow_are_what_pandas_read(name):
+    """Bit for bit the amounts and bad cells the old reading gives, and the Arrow cast taken exactly
+    where every cell that is not blank is a plain number of at most 15 characters."""
+    import numpy as np
+
+    cells, fast = AMOUNT_COLUMNS[name]
+    values = _arrow_text(cells)
+    amounts, bad = parsing.parse_amounts(values)
+    old_amounts, old_bad = _old_parse_amounts(values)
+    pd.testing.assert_series_equal(amounts, old_amounts, check_exact=True)
+    pd.testing.assert_series_equal(bad, old_bad, check_exact=True)
+    assert (amounts.to_numpy().view(np.int64) == old_amounts.to_numpy().view(np.int64)).all()  # the sign of zero too
+    assert (parsing._plain_amounts(values, parsing.is_blank(values)) is not None) == fast
+
+
+def test_random_plain_amounts_are_read_bit_for_bit():
+    """20,000 random plain numbers of 1 to 15 characters: Arrow's cast gives pandas' doubles."""
+    import numpy as np
+
+    rng = np.random.default_rng(16)
+    cells = []
+    for _ in range(20_000):
+        whole = "".join(rng.choice(list("0123456789"), rng.integers(1, 14)))
+        fraction = "".join(rng.choice(list("0123456789"), rng.integers(0, 15 - len(whole))))
+        cell = whole + ("." + fraction if fraction else "")
+        cells.append(("-" + cell if rng.random() < 0.3 else cell)[:15].rstrip("."))
+    cells = [c for c in cells if float(c) != 0 or not c.startswith("-")]
+    values = _arrow_text(cells)
+    assert parsing._plain_amounts(values, parsing.is_blank(values)) is not None
+    amounts, _ = parsing.parse_amounts(values)
+    assert (amounts.to_numpy().view(np.int64) == _old_parse_amounts(values)[0].to_numpy().view(np.int64)).all()
