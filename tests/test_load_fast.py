@@ -638,3 +638,26 @@ def test_random_plain_amounts_are_read_bit_for_bit():
     assert parsing._plain_amounts(values, parsing.is_blank(values)) is not None
     amounts, _ = parsing.parse_amounts(values)
     assert (amounts.to_numpy().view(np.int64) == _old_parse_amounts(values)[0].to_numpy().view(np.int64)).all()
+
+
+def test_a_notebook_load_hashes_its_files_on_another_thread(tmp_path, monkeypatch):
+    """salesnb.load without a quick check before it: the files are hashed by a thread while the
+    tables load (the second core), and the fingerprint is the sha256 over each file's name and
+    own sha256 (written out here by hand)."""
+    import hashlib
+    import threading
+
+    import salesnb
+    from salesnb.io import sources
+
+    source = _old_sample(tmp_path)
+    threads = []
+    file_sha256 = sources.file_sha256
+    monkeypatch.setattr(sources, "file_sha256", lambda path: threads.append(threading.current_thread().name) or file_sha256(path))
+    fingerprint = salesnb.load(source).fingerprint
+    assert threads == ["salesnb-fingerprint"] * 9  # the nine files, none on the loading thread
+    expected = hashlib.sha256((source / "expectations.yml").read_bytes())
+    for path in sorted(source.iterdir()):
+        expected.update(path.name.encode())
+        expected.update(hashlib.sha256(path.read_bytes()).digest())
+    assert fingerprint == expected.hexdigest()

@@ -116,14 +116,39 @@ class FolderSource:
     def listing(self) -> str:
         return ", ".join(p.name for p in self._files.values()) or "no files"
 
+    def hash_meanwhile(self) -> None:
+        """Start hashing the files no quick check has hashed, in a thread, while
+        the tables are read and checked (hashlib and file reads let go of the
+        GIL: the second core hashes); :meth:`fingerprint` waits for it."""
+        import threading
+
+        unknown = [path for path in self._files.values() if not _noted(path)]
+        if not unknown:
+            return
+        self._hashed: dict[Path, str] = {}
+
+        def work():
+            for path in unknown:
+                try:
+                    self._hashed[path] = file_sha256(path)
+                except OSError:
+                    return  # the fingerprint hashes it again, and says why it cannot
+
+        self._hashing = threading.Thread(target=work, name="salesnb-fingerprint", daemon=True)
+        self._hashing.start()
+
     def fingerprint(self, extra: bytes = b"") -> str:
         """A sha256 over ``extra`` and each file's name and own sha256
         (:func:`file_sha256`: a file the runner's quick check hashed is not
-        read again)."""
+        read again; one :meth:`hash_meanwhile` hashed is not either)."""
+        hashing = getattr(self, "_hashing", None)
+        if hashing is not None:
+            hashing.join()
+        hashed = getattr(self, "_hashed", {})
         digest = hashlib.sha256(extra)
         for path in self._files.values():
             digest.update(path.name.encode())
-            digest.update(bytes.fromhex(file_sha256(path)))
+            digest.update(bytes.fromhex(hashed.get(path) or file_sha256(path)))
         return digest.hexdigest()
 
 
@@ -136,6 +161,19 @@ def remember_sha256(path, size: int, mtime_ns: int, digest: str) -> None:
     (the runner's quick check hashes the source's files before the load)."""
     if digest:
         _DIGESTS[os.path.realpath(path)] = (size, mtime_ns, digest)
+
+
+def _noted(path) -> bool:
+    """Whether :func:`file_sha256` of ``path`` would answer without reading it."""
+    name = os.path.realpath(path)
+    known = _DIGESTS.get(name)
+    if known is None:
+        return False
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return False
+    return known[:2] == (stat.st_size, stat.st_mtime_ns)
 
 
 def file_sha256(path) -> str:
