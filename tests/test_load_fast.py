@@ -661,3 +661,25 @@ def test_a_notebook_load_hashes_its_files_on_another_thread(tmp_path, monkeypatc
         expected.update(path.name.encode())
         expected.update(hashlib.sha256(path.read_bytes()).digest())
     assert fingerprint == expected.hexdigest()
+
+
+def test_the_quick_check_hashes_a_large_source_on_two_threads(tmp_path, monkeypatch):
+    """Enough bytes to hash (here: any, the threshold lowered): two threads share the files,
+    largest first; the digests and the order of the files recorded are the same as one by one."""
+    import hashlib
+    import threading
+
+    from salesnb.run import quick
+
+    source = _old_sample(tmp_path)
+    one_by_one = quick.input_state(source, mapping=None, expectations=None, notebooks_dir="notebooks", key="k")
+    threads = set()
+    sha256 = quick._sha256
+    monkeypatch.setattr(quick, "_sha256", lambda name: threads.add(threading.current_thread().name) or sha256(name))
+    monkeypatch.setattr(quick, "_BOTH_CORES_BYTES", 0)
+    shared = quick.input_state(source, mapping=None, expectations=None, notebooks_dir="notebooks", key="k")
+    assert threads and threads <= {"salesnb-quick-hash_0", "salesnb-quick-hash_1"}  # not this thread
+    assert list(shared["files"]) == list(one_by_one["files"])
+    assert shared["files"] == one_by_one["files"]
+    reps = str((source / "reps.csv").resolve())
+    assert shared["files"][reps][2] == hashlib.sha256((source / "reps.csv").read_bytes()).hexdigest()
