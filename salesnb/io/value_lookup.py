@@ -134,10 +134,11 @@ def _arrow_view(values: pd.Series):
     return None
 
 
-def is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+def is_in(values: pd.Series, known: pd.Series | Known) -> np.ndarray:
     """``values.isin(known)`` as a bool array (missing values are never in):
     one Arrow hash lookup for Arrow-backed strings, where pandas would build
-    a Python object per known value."""
+    a Python object per known value. A :class:`Known` keeps its hashes for
+    the next lookup."""
     memo = known if isinstance(known, Known) else None
     known = memo.values if memo is not None else known
     if is_categorical(known):
