@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from salesnb.errors import Problem
+from salesnb.io.parsing import blank_cells
 from salesnb.io.raw_tables import RawTable, RowNumbers, normalise_column_name, unnamed_columns, unnamed_label, unreadable
 
 __all__ = ["MAX_COLUMNS", "MAX_LINE_BYTES", "read_csv_table"]
@@ -144,8 +145,8 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
         rows = np.flatnonzero(blank)
         if not len(rows):
             break
-        cells = frame.iloc[rows, position]
-        blank[rows[~(cells.isna() | cells.str.strip().eq("")).to_numpy()]] = False
+        cells = frame.iloc[:, position] if len(rows) == len(frame) else frame.iloc[rows, position]  # all rows: no take
+        blank[rows[~blank_cells(cells)]] = False
     return blank
 
 

@@ -81,6 +81,8 @@ def load(
             return snapshot
     src = open_source(source)
     try:
+        if isinstance(src, FolderSource):
+            src.hash_meanwhile()  # the fingerprint's hashes on the other core, while the tables load
         mapping_path = mapping if mapping is not None else src.sidecar("mapping.yml")
         table_map = read_mapping(mapping_path)
         reading = _Reading()

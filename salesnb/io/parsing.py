@@ -48,6 +48,8 @@ _UTC_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?
 
 def is_blank(values: pd.Series) -> pd.Series:
     """True where a raw cell is missing or only white space."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pd.Series(blank_cells(values), index=values.index, name=values.name)
     blank = values.isna()
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         text = values[~blank].astype(str).str.strip()
@@ -138,6 +140,27 @@ def _maybe_padded(array) -> np.ndarray | None:
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
+def blank_cells(values: pd.Series) -> np.ndarray:
+    """``values.isna() | values.str.strip().eq("")`` as a bool array; for
+    Arrow text only the cells whose first byte could start a space (or that
+    are empty: :func:`_maybe_padded`) are trimmed, not every cell."""
+    missing = values.isna().to_numpy()
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        from salesnb.io.categorical import arrow_array
+
+        candidates = _maybe_padded(arrow_array(values))
+        if candidates is not None:
+            if len(candidates):
+                missing = missing.copy()
+                missing[candidates] |= values.iloc[candidates].str.strip().eq("").to_numpy(dtype=bool)
+            return missing
+    present = ~missing
+    if present.any():
+        missing = missing.copy()
+        missing[present] = values[present].astype(str).str.strip().eq("").to_numpy(dtype=bool)
+    return missing
+
+
 def _plain_text(value) -> str:
     """A cell as text; a whole float (an ID read as a number) without ".0"."""
     if isinstance(value, float) and value.is_integer():
@@ -156,6 +179,9 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         infinite = pd.Series(np.isinf(amounts.to_numpy()), index=values.index)
         return amounts.where(~infinite), infinite
     blank = is_blank(values)
+    plain = _plain_amounts(values, blank)
+    if plain is not None:
+        return plain, pd.Series(np.zeros(len(values), dtype=bool), index=values.index, name=values.name)
     amounts = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
     amounts = amounts.where(np.isfinite(amounts))  # "inf" is not an amount
     slow = amounts.isna() & ~blank
@@ -165,6 +191,42 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         amounts.loc[slow] = values[slow].astype(str).map(lookup).astype("float64")
     bad = amounts.isna() & ~blank
     return amounts, bad
+
+
+_PLAIN_AMOUNT = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def _plain_amounts(values: pd.Series, blank: pd.Series) -> pd.Series | None:
+    """The common case of :func:`parse_amounts`, read by Arrow's cast: an
+    Arrow text column whose every cell that is not blank is a plain number of
+    at most 15 characters (``-1234.50``, ``22700``). Such a number has at
+    most 15 digits, so both Arrow's parse and pandas' ``to_numeric`` (an exact
+    integer of the digits times or divided by an exact power of ten: one
+    rounding) give the nearest double, bit for bit; only a negative zero
+    differs (``-0`` in a column of whole numbers is ``0.0`` to pandas), so a
+    column with one is left to pandas. None for any other column: pandas
+    reads it, as before (tests/test_load_fast.py compares the two). A column
+    of blanks only is NaN throughout, as pandas makes it."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from salesnb.io.categorical import arrow_array
+
+    keep = ~blank.to_numpy(dtype=bool)
+    amounts = np.full(len(values), np.nan)
+    if not keep.any():  # every cell blank (a column the file leaves empty)
+        return pd.Series(amounts, index=values.index, name=values.name)
+    text = arrow_array(values)
+    text = text if keep.all() else text.filter(pa.array(keep))
+    if pc.max(pc.binary_length(text)).as_py() > 15 or not pc.all(pc.match_substring_regex(text, _PLAIN_AMOUNT)).as_py():
+        return None
+    numbers = pc.cast(text, pa.float64()).to_numpy()
+    if (np.signbit(numbers) & (numbers == 0)).any():
+        return None
+    amounts[keep] = numbers
+    return pd.Series(amounts, index=values.index, name=values.name)
 
 
 def _parse_amount_text(text: str) -> float:

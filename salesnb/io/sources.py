@@ -12,6 +12,7 @@ its reader (:mod:`~salesnb.io.csv_files`, :mod:`~salesnb.io.excel_files`,
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,14 +116,81 @@ class FolderSource:
     def listing(self) -> str:
         return ", ".join(p.name for p in self._files.values()) or "no files"
 
+    def hash_meanwhile(self) -> None:
+        """Start hashing the files no quick check has hashed, in a thread, while
+        the tables are read and checked (hashlib and file reads let go of the
+        GIL: the second core hashes); :meth:`fingerprint` waits for it."""
+        import threading
+
+        unknown = [path for path in self._files.values() if not _noted(path)]
+        if not unknown:
+            return
+        self._hashed: dict[Path, str] = {}
+
+        def work():
+            for path in unknown:
+                try:
+                    self._hashed[path] = file_sha256(path)
+                except OSError:
+                    return  # the fingerprint hashes it again, and says why it cannot
+
+        self._hashing = threading.Thread(target=work, name="salesnb-fingerprint", daemon=True)
+        self._hashing.start()
+
     def fingerprint(self, extra: bytes = b"") -> str:
+        """A sha256 over ``extra`` and each file's name and own sha256
+        (:func:`file_sha256`: a file the runner's quick check hashed is not
+        read again; one :meth:`hash_meanwhile` hashed is not either)."""
+        hashing = getattr(self, "_hashing", None)
+        if hashing is not None:
+            hashing.join()
+        hashed = getattr(self, "_hashed", {})
         digest = hashlib.sha256(extra)
         for path in self._files.values():
             digest.update(path.name.encode())
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            digest.update(bytes.fromhex(hashed.get(path) or file_sha256(path)))
         return digest.hexdigest()
+
+
+#: real path -> (size, mtime_ns, sha256 hex) of the files the quick check hashed (see file_sha256).
+_DIGESTS: dict[str, tuple[int, int, str]] = {}
+
+
+def remember_sha256(path, size: int, mtime_ns: int, digest: str) -> None:
+    """Note ``path``'s sha256, found when it had ``size`` and ``mtime_ns``
+    (the runner's quick check hashes the source's files before the load)."""
+    if digest:
+        _DIGESTS[os.path.realpath(path)] = (size, mtime_ns, digest)
+
+
+def _noted(path) -> bool:
+    """Whether :func:`file_sha256` of ``path`` would answer without reading it."""
+    name = os.path.realpath(path)
+    known = _DIGESTS.get(name)
+    if known is None:
+        return False
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return False
+    return known[:2] == (stat.st_size, stat.st_mtime_ns)
+
+
+def file_sha256(path) -> str:
+    """The sha256 (hex) of a file's bytes: the one noted by :func:`remember_sha256`
+    while the file keeps that size and mtime, else read and hashed. Only the quick
+    check notes digests, and only of files whose mtime lay a second or more before
+    it (salesnb.run.quick): an edit within the same clock tick cannot hide."""
+    name = os.path.realpath(path)
+    stat = os.stat(name)
+    known = _DIGESTS.get(name)
+    if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
+        return known[2]
+    digest = hashlib.sha256()
+    with open(name, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _url_database(text: str) -> str | None:

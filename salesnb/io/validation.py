@@ -26,7 +26,7 @@ from salesnb.errors import DataError, Problem
 from salesnb.io.categorical import as_category, is_categorical, map_categories, release_arrow_memory
 from salesnb.io.parsing import clean_text, parse_amounts, parse_forecast_periods, read_dates
 from salesnb.io.schema import AMOUNT, DATE, ENUM, PERIOD, TABLES
-from salesnb.io.value_lookup import is_in, repeats
+from salesnb.io.value_lookup import Known, index_in, is_in, repeats
 
 
 @dataclass(frozen=True)
@@ -355,6 +355,7 @@ def check_references(checked: dict[str, Checked]) -> None:
     # rep_id -> line of a reps row that was itself set aside (first such line)
     aside_rows = reps.bad & reps.frame["rep_id"].notna().to_numpy()
     set_aside_reps = dict(zip(reps.frame["rep_id"].to_numpy()[aside_rows][::-1], reps.lines[aside_rows][::-1]))
+    knowns: dict[tuple[str, int], Known] = {}  # a table's kept IDs, hashed once for every table referring to them
     for name, table in checked.items():
         if name == "reps":
             continue
@@ -385,10 +386,7 @@ def check_references(checked: dict[str, Checked]) -> None:
             elif (name, target) == ("opportunity_history", "opportunities"):
                 continue  # checked by check_history: a change of an unknown deal is set aside
             elif target in checked:
-                other = checked[target]
-                known = other.frame[TABLES[target].key]
-                known = known[~other.bad] if other.bad.any() else known  # no copy of the IDs when none was set aside
-                missing = present & ~is_in(values, known)
+                missing = present & ~is_in(values, _known(checked[target], TABLES[target].key, knowns))
                 table.flag_rows(
                     missing,
                     column=column,
@@ -399,10 +397,21 @@ def check_references(checked: dict[str, Checked]) -> None:
                 )
             release_arrow_memory()
     if "opportunity_history" in checked:
-        check_history(checked["opportunity_history"], checked["opportunities"])
+        check_history(checked["opportunity_history"], checked["opportunities"], knowns)
 
 
-def check_history(history: Checked, opportunities: Checked) -> None:
+def _known(table: Checked, key: str, knowns: dict) -> Known:
+    """The IDs of ``table``'s rows not set aside, as a :class:`Known` shared by
+    the lookups made while no more of its rows are set aside (rows are only
+    ever added to ``bad``: the same count is the same rows)."""
+    memo_key = (table.name, int(table.bad.sum()))
+    if memo_key not in knowns:
+        ids = table.frame[key]
+        knowns[memo_key] = Known(ids[~table.bad] if table.bad.any() else ids)  # no copy of the IDs when none was set aside
+    return knowns[memo_key]
+
+
+def check_history(history: Checked, opportunities: Checked, knowns: dict | None = None) -> None:
     """The rules of ``opportunity_history`` against ``opportunities``, on rows
     not already set aside: a change of an opportunity that is not in the
     opportunities table is set aside (``unknown_opportunity``: it belongs to
@@ -410,11 +419,10 @@ def check_history(history: Checked, opportunities: Checked) -> None:
     ``created_date`` (``changed_before_created``; a change on the day it was
     created is fine, whatever its time). Rows in any order are fine."""
     opps = opportunities.frame[~opportunities.bad] if opportunities.bad.any() else opportunities.frame
-    created = pd.Series(opps["created_date"].to_numpy(), index=pd.Index(opps["opportunity_id"].astype("object")))
+    created = opps["created_date"]
     values = history.frame["opportunity_id"]
     present = values.notna().to_numpy() & ~history.bad
-    ids = values.astype("object")
-    position = created.index.get_indexer(ids)
+    position = index_in(values, _known(opportunities, "opportunity_id", {} if knowns is None else knowns))
     unknown = present & (position < 0)
     history.flag_rows(
         unknown,

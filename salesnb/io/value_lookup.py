@@ -16,7 +16,24 @@ import pandas as pd
 
 from salesnb.io.categorical import arrow_array, is_categorical
 
-__all__ = ["repeats", "is_in"]
+__all__ = ["repeats", "is_in", "index_in", "Known"]
+
+
+class Known:
+    """A column of known values (a table's IDs) looked up more than once:
+    the sorted hashes :func:`_index_in_hashed` makes of it are made once and
+    kept for the next lookup (three tables' ``customer_id`` against the one
+    customers table)."""
+
+    def __init__(self, values: pd.Series):
+        self.values = values
+        self._hashed = None
+
+    def hashed(self, value_set):
+        """(sorted hashes, their positions) of ``value_set`` (this column's Arrow data)."""
+        if self._hashed is None:
+            self._hashed = _sorted_hashes(value_set)
+        return self._hashed
 
 
 def repeats(values: pd.Series) -> np.ndarray:
@@ -117,14 +134,17 @@ def _arrow_view(values: pd.Series):
     return None
 
 
-def is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+def is_in(values: pd.Series, known: pd.Series | Known) -> np.ndarray:
     """``values.isin(known)`` as a bool array (missing values are never in):
     one Arrow hash lookup for Arrow-backed strings, where pandas would build
-    a Python object per known value."""
+    a Python object per known value. A :class:`Known` keeps its hashes for
+    the next lookup."""
+    memo = known if isinstance(known, Known) else None
+    known = memo.values if memo is not None else known
     if is_categorical(known):
-        known = pd.Series(known.cat.categories.take(np.unique(known.array.codes[known.array.codes >= 0])))
+        known, memo = pd.Series(known.cat.categories.take(np.unique(known.array.codes[known.array.codes >= 0]))), None
     if is_categorical(values):  # look up each category once, then spread by the codes
-        hit = is_in(pd.Series(values.cat.categories), known)
+        hit = is_in(pd.Series(values.cat.categories), memo if memo is not None else known)
         return np.append(hit, False)[values.array.codes]
     array, value_set = _arrow_view(values), _arrow_view(known)
     if array is None or value_set is None:
@@ -137,16 +157,52 @@ def is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
     if len(value_set) == 0:
         return np.zeros(len(values), dtype=bool)
     if len(value_set) >= _HASHED_LOOKUP_MIN and pa.types.is_large_string(array.type) and pa.types.is_large_string(value_set.type):
-        return _index_in_hashed(array, value_set) >= 0
+        return _index_in_hashed(array, value_set, memo) >= 0
     value_set = value_set.combine_chunks() if isinstance(value_set, pa.ChunkedArray) else value_set
     found = pc.is_in(array, value_set=value_set.cast(array.type), skip_nulls=True).fill_null(False)
     return found.to_numpy(zero_copy_only=False).astype(bool, copy=False) if len(values) else np.zeros(0, dtype=bool)
 
 
+def index_in(values: pd.Series, known: pd.Series | Known) -> np.ndarray:
+    """The position (int64) of each of ``values`` in ``known`` (unique values),
+    -1 where it is missing or not there: ``pd.Index(known).get_indexer(values)``
+    without a Python object per value. A categorical's categories are looked
+    up once and spread by its codes; Arrow-backed strings go by sorted hashes
+    (or an Arrow hash table for a small ``known``); anything else by pandas."""
+    memo = known if isinstance(known, Known) else None
+    known = memo.values if memo is not None else known
+    if is_categorical(values):
+        at = index_in(pd.Series(values.cat.categories), memo if memo is not None else known)
+        return np.append(at, -1)[values.array.codes]
+    array, value_set = _arrow_view(values), _arrow_view(known)
+    if array is None or value_set is None or value_set.null_count:
+        return pd.Index(known.astype("object")).get_indexer(values.astype("object")).astype(np.int64, copy=False)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(value_set) == 0 or len(array) == 0:
+        return np.full(len(values), -1, dtype=np.int64)
+    if len(value_set) >= _HASHED_LOOKUP_MIN and pa.types.is_large_string(array.type) and pa.types.is_large_string(value_set.type):
+        return _index_in_hashed(array, value_set, memo)
+    value_set = value_set.combine_chunks() if isinstance(value_set, pa.ChunkedArray) else value_set
+    found = pc.index_in(array, value_set=value_set.cast(array.type), skip_nulls=True).fill_null(-1)
+    return found.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
 _HASHED_LOOKUP_MIN = 1 << 16  # known values from which a lookup goes by sorted hashes (below: an Arrow hash table)
 
 
-def _index_in_hashed(array, value_set) -> np.ndarray:
+def _sorted_hashes(value_set) -> tuple[np.ndarray, np.ndarray]:
+    """The hashes of ``value_set`` sorted, and the position each came from
+    (equal hashes keep their order: the first position comes first)."""
+    known = np.empty(len(value_set), dtype=np.uint64)
+    for start, part in _text_hashes(value_set):
+        known[start : start + len(part)] = part
+    order = np.argsort(known, kind="stable")
+    return known[order], order
+
+
+def _index_in_hashed(array, value_set, memo: Known | None = None) -> np.ndarray:
     """``pc.index_in(array, value_set, skip_nulls=True)`` for large_string
     arrays, as int64 positions (-1: not there, or missing), by sorted 64-bit
     hashes (:func:`_text_hashes`): each value's hash is looked up in the
@@ -159,15 +215,14 @@ def _index_in_hashed(array, value_set) -> np.ndarray:
     ``index_in``, a value found more than once gives its first position."""
     import pyarrow.compute as pc
 
-    known = np.empty(len(value_set), dtype=np.uint64)
-    for start, part in _text_hashes(value_set):
-        known[start : start + len(part)] = part
-    order = np.argsort(known, kind="stable")  # equal hashes keep their order: the first position comes first
-    known = known[order]
+    known, order = memo.hashed(value_set) if memo is not None else _sorted_hashes(value_set)
     found = np.full(len(array), -1, dtype=np.int64)
     unsure = []
     for start, part in _text_hashes(array):
-        at = np.minimum(np.searchsorted(known, part), len(known) - 1)
+        at = np.empty(len(part), dtype=np.intp)
+        ascending = np.argsort(part)  # sorted needles: each search starts where the last ended (half the cache misses)
+        at[ascending] = np.searchsorted(known, part[ascending])
+        at = np.minimum(at, len(known) - 1)
         rows = np.flatnonzero(known[at] == part)
         if not len(rows):
             continue
