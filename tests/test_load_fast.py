@@ -71,6 +71,8 @@ CASES = {
         True,
     ),
     "unclosed quote": (f'{HEAD}\n{ROW}\nO2,R2,"C2,2025-01-05,,open,\nO3,R1,C3,2025-01-05,,open,\n'.encode(), False),
+    "a quote never closed on the last line": (b'opportunity_id\nO1\n"O2\n', False),
+    "a quote never closed, rows after it": (f'{HEAD}\n{ROW}\nO2,R2,C2,2025-01-05,,open,"9\n{ROW}\n{ROW}\n'.encode(), False),
     "header only": (f"{HEAD}\n".encode(), True),
     "NUL in an ID": (f"{HEAD}\nO1\x00X,R1,C1,2025-01-02,2025-02-01,won,100\n".encode(), True),
     "Unicode spaces": (f"{HEAD}\nO1\u00a0,R1,C1,2025-01-02,2025-02-01,won,\u2003100\n".encode(), True),
@@ -113,6 +115,13 @@ def test_both_ways_of_reading_give_the_same_table(tmp_path, monkeypatch, name):
     path.write_bytes(data)
     _same(path, monkeypatch)
     assert _arrow_reads(path) == arrow  # the fast path is taken exactly where it should be
+
+
+def test_a_quote_never_closed_is_counted_across_slices():
+    """Quotes counted a slice at a time: a doubled quote split between two slices is still two."""
+    data = b'a,"x""y"\n' * 3
+    assert [csv_files._odd_quotes(data, chunk) for chunk in (1, 4, 5, 1 << 24)] == [False] * 4
+    assert [csv_files._odd_quotes(data + b'"', chunk) for chunk in (1, 4, 5, 1 << 24)] == [True] * 4
 
 
 def test_a_plain_file_is_read_by_arrow_alone(tmp_path, monkeypatch):

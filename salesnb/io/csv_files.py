@@ -322,6 +322,9 @@ def _parse_plain(path: Path, data, *, sep: str) -> pd.DataFrame | None:
     header = data[: end + 1] if end >= 0 else data[:]
     if header.count(b'"') % 2 or b"\r" in header.rstrip(b"\r\n") or header.endswith(b"\r\r\n"):
         return None  # a quoted line break, or a CR that ends the header early: pandas decides
+    quoted = data.find(b'"') >= 0
+    if quoted and _odd_quotes(data):
+        return None  # a quote never closed: Arrow leaves out the rows after it without a word, pandas says where
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -338,7 +341,7 @@ def _parse_plain(path: Path, data, *, sep: str) -> pd.DataFrame | None:
                     quote_char='"',
                     double_quote=True,
                     escape_char=False,
-                    newlines_in_values=data.find(b'"') >= 0,  # no quote: no line break inside a value
+                    newlines_in_values=quoted,  # no quote: no line break inside a value
                     ignore_empty_lines=False,  # a blank line is a row (set aside later), as pandas reads it
                 ),
                 convert_options=pcsv.ConvertOptions(
@@ -355,6 +358,13 @@ def _parse_plain(path: Path, data, *, sep: str) -> pd.DataFrame | None:
     frame = table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
     frame.columns = names
     return frame
+
+
+def _odd_quotes(data, chunk: int = 1 << 24) -> bool:
+    """True when the file (``data``: its bytes) holds an odd number of double
+    quotes: some quote is never closed (a doubled quote inside a value counts
+    two). Counted a slice at a time, so a large mapped file is not copied whole."""
+    return sum(data[start : start + chunk].count(b'"') for start in range(0, len(data), chunk)) % 2 == 1
 
 
 def _parse_csv(table: str, path: Path, source, *, sep: str, encoding: str | None) -> pd.DataFrame:
