@@ -38,7 +38,16 @@ from salesnb.run.plan import (
 from salesnb.run.trace import mark
 from salesnb.run.warmup import warm_batch_tables
 
-__all__ = ["BatchPlan", "EARLY_KINDS", "prepare", "batch_tables", "batch_queue", "load_dataset", "data_fingerprint", "store_aside"]
+__all__ = [
+    "BatchPlan",
+    "EARLY_KINDS",
+    "prepare",
+    "batch_tables",
+    "batch_queue",
+    "load_dataset",
+    "data_fingerprint",
+    "store_aside",
+]
 
 #: The pages that read none of the tables the runner computes for the batch's other
 #: pages (:func:`batch_tables`) but the data checks (:func:`early_tables`, a quarter of
@@ -237,7 +246,16 @@ def prepare(
     else:
         early = []
         _mark_snapshot(dataset)  # before a child stores it: as the tables leave it
-        aside = store_aside(functools.partial(store, with_memo=False)) if to_run else None
+        aside = merge = None
+        if to_run:
+            reps_only = [job for job in to_run if job.kind == "rep_coaching"] if few else []
+            work = functools.partial(store, with_memo=False)
+            if reps_only:  # a --rep batch: the child makes the peers' tables too, while this process diagnoses
+                work = functools.partial(_data_and_peer_tables, work, dataset, cache_dir, fingerprint, reps_only[0])
+            aside = store_aside(work)
+            if aside is not None and reps_only:
+                merge = _merger(aside, cache_dir)
+                memo.made_aside(_peer_tables(), merge)
         try:
             queue = batch_tables(dataset, resolved, as_of_day, planned, to_run, everyone=not few)
         except BaseException:
@@ -245,6 +263,9 @@ def prepare(
                 aside()  # the child reaped, not left behind
             raise
         mark("queue")
+        if merge is not None:  # the peers' tables the child made, for the template (if no page asked yet)
+            with memo.installed():
+                merge()
         if to_run:  # the reports' own salesnb.load(source, mapping) reads this
             store(with_memo=True, data=not (aside is not None and aside()))
         memo.clear()
@@ -360,15 +381,60 @@ def store_aside(store: Callable[[], None]) -> Callable[[], bool] | None:
             pass
         finally:
             os._exit(code)
+    status: list[bool] = []
 
     def done() -> bool:
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            return False
-        return os.waitstatus_to_exitcode(status) == 0
+        if not status:  # waited for once; then the answer kept
+            try:
+                _, code = os.waitpid(pid, 0)
+                status.append(os.waitstatus_to_exitcode(code) == 0)
+            except ChildProcessError:
+                status.append(False)
+        return status[0]
 
     return done
+
+
+#: The peers' tables a --rep batch's child made (:func:`_data_and_peer_tables`), in the cache folder until merged.
+ASIDE_FILE = "memo.aside.pickle"
+
+
+def _peer_tables() -> tuple:
+    from salesnb.present.rep_page_tables import PEER_TABLES
+
+    return PEER_TABLES
+
+
+def _data_and_peer_tables(store_data, dataset, cache_dir, fingerprint, job: ReportJob) -> None:
+    """In a --rep batch's forked child: the data stored, then the every-rep tables its pages read
+    their peers' figures off (:func:`salesnb.present.rep_page_tables.warm_peer_tables`: no
+    diagnosis needed) made and saved beside it for the runner (:data:`ASIDE_FILE`)."""
+    from salesnb.present.rep_page_tables import warm_peer_tables
+
+    store_data()
+    mark("stored aside")
+    with memo.installed():
+        warm_peer_tables(dataset, period=job.parameters.get("period"), as_of=job.parameters.get("as_of"), rep_id=job.key)
+    memo.save(cache_dir, fingerprint, file=ASIDE_FILE, functions=_peer_tables())
+    mark("peer tables aside")
+
+
+def _merger(aside: Callable[[], bool], cache_dir: Path) -> Callable[[], None]:
+    """What puts the child's peer tables into this process's memo (once): waits for the child;
+    a child that failed leaves them to be made here, as any table the memo misses."""
+    merged: list[bool] = []
+
+    def merge() -> None:
+        if merged:
+            return
+        merged.append(True)
+        mark("waiting for the peer tables")
+        if aside():
+            memo.load(cache_dir, file=ASIDE_FILE, keep=True)
+        mark("peer tables merged")
+        (Path(cache_dir) / ASIDE_FILE).unlink(missing_ok=True)
+
+    return merge
 
 
 def _store(
