@@ -249,7 +249,7 @@ def prepare(
         aside = merge = None
         if to_run:
             reps_only = [job for job in to_run if job.kind == "rep_coaching"] if few else []
-            work = functools.partial(store, with_memo=False)
+            work = functools.partial(_store_data, store)
             if reps_only:  # a --rep batch: the child makes the peers' tables too, while this process diagnoses
                 work = functools.partial(_data_and_peer_tables, work, dataset, cache_dir, fingerprint, reps_only[0])
             aside = store_aside(work)
@@ -399,6 +399,11 @@ def store_aside(store: Callable[[], None]) -> Callable[[], bool] | None:
 ASIDE_FILE = "memo.aside.pickle"
 
 
+def _store_data(store) -> None:
+    store(with_memo=False)
+    mark("stored aside")
+
+
 def _peer_tables() -> tuple:
     from salesnb.present.rep_page_tables import PEER_TABLES
 
@@ -412,7 +417,6 @@ def _data_and_peer_tables(store_data, dataset, cache_dir, fingerprint, job: Repo
     from salesnb.present.rep_page_tables import warm_peer_tables
 
     store_data()
-    mark("stored aside")
     with memo.installed():
         warm_peer_tables(dataset, period=job.parameters.get("period"), as_of=job.parameters.get("as_of"), rep_id=job.key)
     memo.save(cache_dir, fingerprint, file=ASIDE_FILE, functions=_peer_tables())
