@@ -94,6 +94,7 @@ def test_a_rep_batch_makes_the_peers_tables_and_stores_the_data_in_a_child(tmp_p
     assert stage_groups_here == []  # the runner split no stage figures: the child did
     entries = _memo_entries(plan)
     assert {"trend_grid", "value_table", "stage_table", "peer_table"} <= set(entries)
+    assert not {"metrics_over_time", "stage_figures", "value_cost"} & set(entries)  # what they are made of: no page reads it
     assert sorted(p.name for p in Path(plan.cache_dir).iterdir()) == [
         cache.key(SAMPLE) + ".dataset.pickle",
         memo.FILE,
