@@ -405,9 +405,12 @@ def _store_data(store) -> None:
 
 
 def _peer_tables() -> tuple:
-    from salesnb.present.rep_page_tables import PEER_TABLES
+    """What a --rep batch's child makes: the trend grid and the stage figures (value against
+    cost, which shares the customers' values with the runner's metrics, is made in the runner)."""
+    from salesnb.present.rep_page_tables import stage_table
+    from salesnb.present.rep_trends import trend_grid
 
-    return PEER_TABLES
+    return (trend_grid, stage_table)
 
 
 def _data_and_peer_tables(store_data, dataset, cache_dir, fingerprint, job: ReportJob) -> None:
@@ -418,7 +421,7 @@ def _data_and_peer_tables(store_data, dataset, cache_dir, fingerprint, job: Repo
 
     store_data()
     with memo.installed():
-        warm_peer_tables(dataset, period=job.parameters.get("period"), as_of=job.parameters.get("as_of"), rep_id=job.key)
+        warm_peer_tables(dataset, period=job.parameters.get("period"), as_of=job.parameters.get("as_of"), tables=_peer_tables())
     memo.save(cache_dir, fingerprint, file=ASIDE_FILE, functions=_peer_tables())
     mark("peer tables aside")
 
