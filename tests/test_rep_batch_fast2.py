@@ -134,3 +134,22 @@ def test_a_batch_of_more_than_named_reps_makes_its_tables_here_and_stores_the_da
     events = _trace(tmp_path / "trace")
     assert "peer tables aside" not in events
     assert events["stored aside"] != os.getpid()
+
+
+def test_a_batch_that_stops_ends_its_child_at_once(tmp_path, monkeypatch):
+    import time
+
+    def slow(store):
+        time.sleep(60)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prepare, "_store_data", slow)
+    monkeypatch.setattr(prepare, "batch_tables", stopped)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        prepare_batch(SAMPLE, period="2025", as_of="2026-01-05", out=tmp_path / "out", reps=["R06"])
+    assert time.monotonic() - started < 20  # not the child's 60 s
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind, none a zombie

@@ -19,7 +19,7 @@ from salesnb.present.page_text import blank_to_none, fold
 from salesnb.present.rep_trends import TREND_QUARTERS, trend_grid, trend_window
 from salesnb.present.tables import batch_table
 
-__all__ = ["stage_table", "peer_basis", "peer_table", "rep_roster", "value_table", "PEER_TABLES", "warm_peer_tables"]
+__all__ = ["stage_table", "peer_basis", "peer_table", "rep_roster", "value_table", "PEER_TABLES", "warm_peer_tables", "made_of"]
 
 
 def stage_table(ds, *, period: Period) -> dict:
@@ -102,3 +102,14 @@ def warm_peer_tables(ds, *, period, as_of=None, rep_id: str | None = None, table
 
 PEER_TABLES = (value_table, trend_grid, stage_table)
 """What :func:`warm_peer_tables` makes: the batch tables of every rep a rep page reads its peers' figures off."""
+
+
+def made_of() -> tuple:
+    """The batch tables :data:`PEER_TABLES` are made of and no rep page reads (the quarterly
+    metrics, value against cost as a frame, the stage figures): a ``--rep`` batch's runner
+    does not save them for its pages."""
+    from salesnb.analysis.history import stage_figures
+    from salesnb.analysis.metrics import metrics_over_time
+    from salesnb.analysis.value import value_cost
+
+    return (metrics_over_time, value_cost, stage_figures)

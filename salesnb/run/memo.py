@@ -111,17 +111,20 @@ call.peek = peek  # the pages find them on the provider they were given (present
 call.remember = remember
 
 
-def save(directory, fingerprint: str, *, file: str = FILE, functions=None) -> int:
+def save(directory, fingerprint: str, *, file: str = FILE, functions=None, leave=()) -> int:
     """Write the tables of the data with ``fingerprint`` into ``directory`` (the
     batch's private cache folder, :mod:`salesnb.run.cache`): the runner computes
     them once (it needs them for the manager's queue) and every report
-    template :func:`load`\\ s them instead of computing them again. Returns how many."""
+    template :func:`load`\\ s them instead of computing them again; ``functions``: only
+    theirs, ``leave``: not these (what no page reads). Returns how many."""
     import pickle
 
     from salesnb.atomic import write_bytes
 
     entries = [
-        (key, value) for key, value in _MEMO.items() if key[1] == fingerprint and (functions is None or key[0] in functions)
+        (key, value)
+        for key, value in _MEMO.items()
+        if key[1] == fingerprint and (functions is None or key[0] in functions) and key[0] not in leave
     ]
     path = Path(directory) / file
     write_bytes(path, pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))

@@ -260,14 +260,16 @@ def prepare(
             queue = batch_tables(dataset, resolved, as_of_day, planned, to_run, everyone=not few)
         except BaseException:
             if aside is not None:
-                aside()  # the child reaped, not left behind
+                aside.stop()  # the child ended and reaped, not left behind
             raise
         mark("queue")
         if merge is not None:  # the peers' tables the child made, for the template (if no page asked yet)
             with memo.installed():
                 merge()
         if to_run:  # the reports' own salesnb.load(source, mapping) reads this
-            store(with_memo=True, data=not (aside is not None and aside()))
+            # a --rep batch's pages read the peers' tables, not what they were made of
+            leave = _ingredients() if reps_only else ()
+            store(with_memo=True, data=not (aside is not None and aside()), leave=leave)
         memo.clear()
         mark("stored")
     header = {
@@ -365,6 +367,7 @@ def store_aside(store: Callable[[], None]) -> Callable[[], bool] | None:
     this process cannot fork (the caller stores the data itself, as it does when the child
     did not: a folder that cannot take it is then said the usual way)."""
     import os
+    import signal
 
     if not hasattr(os, "fork"):
         return None
@@ -392,11 +395,27 @@ def store_aside(store: Callable[[], None]) -> Callable[[], bool] | None:
                 status.append(False)
         return status[0]
 
+    def stop() -> None:
+        """The child ended at once (the batch stops: its tables are not wanted), then reaped."""
+        if not status:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            done()
+
+    done.stop = stop  # type: ignore[attr-defined]
     return done
 
 
 #: The peers' tables a --rep batch's child made (:func:`_data_and_peer_tables`), in the cache folder until merged.
 ASIDE_FILE = "memo.aside.pickle"
+
+
+def _ingredients() -> tuple:
+    from salesnb.present.rep_page_tables import made_of
+
+    return made_of()
 
 
 def _store_data(store) -> None:
@@ -445,7 +464,7 @@ def _merger(aside: Callable[[], bool], cache_dir: Path) -> Callable[[], None]:
 
 
 def _store(
-    dataset, cache_dir, out_dir, source, mapping, expectations, fingerprint, *, with_memo: bool, data: bool = True
+    dataset, cache_dir, out_dir, source, mapping, expectations, fingerprint, *, with_memo: bool, data: bool = True, leave=()
 ) -> None:
     """Store the batch's data (``data``) and the tables computed so far (``with_memo``)
     in its private cache, for the reports; a folder that cannot take them: exit 1."""
@@ -461,7 +480,7 @@ def _store(
                 expectations=parameter_path(expectations) if expectations is not None else None,
             )
         if with_memo:
-            memo.save(cache_dir, fingerprint)  # the tables just computed: the report template starts with them
+            memo.save(cache_dir, fingerprint, leave=leave)  # the tables just computed: the report template starts with them
     except OSError as exc:
         remove_state(out_dir, str(cache_dir))
         raise cannot_write(exc, out_dir, cache_dir.relative_to(out_dir).as_posix()) from None
