@@ -139,17 +139,26 @@ def test_a_batch_of_more_than_named_reps_makes_its_tables_here_and_stores_the_da
 def test_a_batch_that_stops_ends_its_child_at_once(tmp_path, monkeypatch):
     import time
 
+    started = tmp_path / "child"
+
     def slow(store):
+        started.write_text(str(os.getpid()))
         time.sleep(60)
 
     def stopped(*args, **kwargs):
+        while not started.exists() and time.monotonic() - begun < 10:  # the child is at work
+            time.sleep(0.01)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(prepare, "_store_data", slow)
     monkeypatch.setattr(prepare, "batch_tables", stopped)
-    started = time.monotonic()
+    begun = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         prepare_batch(SAMPLE, period="2025", as_of="2026-01-05", out=tmp_path / "out", reps=["R06"])
-    assert time.monotonic() - started < 20  # not the child's 60 s
+    assert time.monotonic() - begun < 20  # not the child's 60 s
+    child = int(started.read_text())
+    assert child != os.getpid()
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child left behind, none a zombie
+        os.waitpid(child, os.WNOHANG)  # reaped: no zombie left behind
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # and gone
