@@ -1,7 +1,7 @@
 """A ``--rep`` batch's runner shares its tables with a second process (issue #16, session 11):
-a forked child stores the data for the reports and makes the every-rep tables the pages read
-their peers' figures off (the trend grid, value against cost, the stage figures) while the
-runner diagnoses the batch's reps; the runner waits for them where it would make them
+a forked child stores the data for the reports and makes the every-rep table the pages read
+their peers' trends off (the trend grid: quarterly metrics) while the runner diagnoses the
+batch's reps; the runner waits for them where it would make them
 (:func:`salesnb.run.memo.made_aside`), and makes them itself if the child failed."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import salesnb
-from salesnb.analysis import history
+from salesnb.analysis import metrics
 from salesnb.analysis.periods import parse_period
 from salesnb.run import cache, memo, prepare
 from salesnb.run.batch import prepare_batch
@@ -39,16 +39,16 @@ def shown():
 
 
 @pytest.fixture
-def stage_groups_here(monkeypatch):
-    """The processes that split the stage figures (``stage_table``), as this process sees them."""
+def quarters_here(monkeypatch):
+    """The processes that laid out the quarters of the quarterly metrics (the trend grid's), as this process sees them."""
     seen: list[int] = []
-    split = history.stage_groups
+    between = metrics.periods_between
 
-    def spy(figures):
+    def spy(*args, **kwargs):
         seen.append(os.getpid())
-        return split(figures)
+        return between(*args, **kwargs)
 
-    monkeypatch.setattr(history, "stage_groups", spy)
+    monkeypatch.setattr(metrics, "periods_between", spy)
     return seen
 
 
@@ -85,13 +85,13 @@ def test_a_miss_waits_for_the_tables_made_aside_once(shown):
     memo.clear()
 
 
-def test_a_rep_batch_makes_the_peers_tables_and_stores_the_data_in_a_child(tmp_path, monkeypatch, stage_groups_here):
+def test_a_rep_batch_makes_the_peers_tables_and_stores_the_data_in_a_child(tmp_path, monkeypatch, quarters_here):
     monkeypatch.setenv("SALESNB_TRACE", str(tmp_path / "trace"))
     plan = prepare_batch(SAMPLE, period="2025", as_of="2026-01-05", out=tmp_path / "out", reps=["R06"])
     events = _trace(tmp_path / "trace")
     assert events["queue"] == os.getpid()
     assert events["stored aside"] == events["peer tables aside"] != os.getpid()
-    assert stage_groups_here == []  # the runner split no stage figures: the child did
+    assert quarters_here == []  # the runner made no quarterly metrics: the child did
     entries = _memo_entries(plan)
     assert {"trend_grid", "value_table", "stage_table", "peer_table"} <= set(entries)
     assert not {"metrics_over_time", "stage_figures", "value_cost"} & set(entries)  # what they are made of: no page reads it
@@ -111,13 +111,13 @@ def test_a_rep_batch_makes_the_peers_tables_and_stores_the_data_in_a_child(tmp_p
     assert row["rep_id"] == "R06"
 
 
-def test_a_child_that_fails_leaves_the_data_and_tables_to_the_runner(tmp_path, monkeypatch, stage_groups_here):
+def test_a_child_that_fails_leaves_the_data_and_tables_to_the_runner(tmp_path, monkeypatch, quarters_here):
     def fails(*args, **kwargs):
         raise OSError("no room")
 
     monkeypatch.setattr(prepare, "_data_and_peer_tables", fails)
     plan = prepare_batch(SAMPLE, period="2025", as_of="2026-01-05", out=tmp_path / "out", reps=["R06"])
-    assert stage_groups_here == [os.getpid()]  # made here after all
+    assert quarters_here == [os.getpid()]  # made here after all
     entries = _memo_entries(plan)
     assert entries["trend_grid"]["values"]["opportunities"][5].tolist() == [13, 17, 15, 14, 18, 18, 18, 9]
     assert (Path(plan.cache_dir) / (cache.key(SAMPLE) + ".dataset.pickle")).is_file()
@@ -125,11 +125,11 @@ def test_a_child_that_fails_leaves_the_data_and_tables_to_the_runner(tmp_path, m
 
 
 def test_a_batch_of_more_than_named_reps_makes_its_tables_here_and_stores_the_data_in_a_child(
-    tmp_path, monkeypatch, stage_groups_here
+    tmp_path, monkeypatch, quarters_here
 ):
     monkeypatch.setenv("SALESNB_TRACE", str(tmp_path / "trace"))
     plan = prepare_batch(SAMPLE, period="2025", as_of="2026-01-05", out=tmp_path / "out", reps=["R06"], teams=["Alpha"])
-    assert stage_groups_here == [os.getpid()]
+    assert quarters_here == [os.getpid()]
     assert "stage_table" in _memo_entries(plan)
     events = _trace(tmp_path / "trace")
     assert "peer tables aside" not in events

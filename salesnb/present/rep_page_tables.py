@@ -87,20 +87,20 @@ def warm_peer_tables(ds, *, period, as_of=None, rep_id: str | None = None, table
     ``period`` reads (every rep's: value against cost, the quarterly trends' grid, the stage
     figures), made as :func:`salesnb.present.rep_page.warm_tables` makes them (it calls
     this last): none rests on a rep's diagnosis, so a ``--rep`` batch's runner makes the
-    grid and the stage figures in a second process while it diagnoses
-    (:func:`salesnb.run.prepare.prepare`). ``rep_id``: unused (every rep's tables)."""
+    grid in a second process while it diagnoses (:func:`salesnb.run.prepare.prepare`).
+    ``rep_id``: unused (every rep's tables)."""
     tables = PEER_TABLES if tables is None else tables
     span = parse_period(period, as_of=blank_to_none(as_of))
     if value_table in tables:
         batch_table(value_table, ds, period=span)  # and the value_cost it is made of
-    if trend_grid in tables:
-        window = trend_window(ds, span, TREND_QUARTERS)
-        batch_table(trend_grid, ds, start=window[0], end=window[-1])  # and the quarterly metrics it is made of
     if stage_table in tables and ds.opportunity_history is not None:
         batch_table(stage_table, ds, period=span)  # and the stage figures it is made of
+    if trend_grid in tables:  # last: a --rep batch's runner waits here for its child's
+        window = trend_window(ds, span, TREND_QUARTERS)
+        batch_table(trend_grid, ds, start=window[0], end=window[-1])  # and the quarterly metrics it is made of
 
 
-PEER_TABLES = (value_table, trend_grid, stage_table)
+PEER_TABLES = (value_table, stage_table, trend_grid)
 """What :func:`warm_peer_tables` makes: the batch tables of every rep a rep page reads its peers' figures off."""
 
 
