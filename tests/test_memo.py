@@ -136,18 +136,15 @@ def test_a_batch_saves_every_table_its_rep_reports_share(tmp_path):
         "data_checks",
         "diagnosed_reps",  # R01's own diagnosis, this period's and the last, read by its page
         "forecast_accuracy",
-        "metrics_over_time",
         "metrics_table",
         "peer_table",  # every rep's paced metrics and factor peer figures, for every rep page
         "rep_diagnoses",
         "rep_roster",  # the reps by id and folded team, for every rep page
         "scorecard",
-        "stage_figures",
         "stage_table",  # the stage figures split by figure and stage, for every rep page
         "trend_grid",  # the quarterly metrics as rep x quarter arrays, for every rep page
-        "value_cost",
         "value_table",  # value against cost as arrays, for every rep page
-    ]
+    ]  # made in the runner's child (a --rep batch): the peers' tables without what they were made of
     assert {key[1] for key, _ in entries} == {plan.header["data_fingerprint"]}
     asked = [dict(key[-1]).get("as_of") for key, _ in entries if key[0].__name__ == "rep_diagnoses"]
     assert asked == [("str", "2026-01-05")] * 2  # this period and the one before (since last time)

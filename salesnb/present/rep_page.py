@@ -23,14 +23,12 @@ from salesnb.errors import InputError
 from salesnb.io.dataset import Dataset
 from salesnb.present.analysis_pages import QUALITY_ADVICE
 from salesnb.present.page_text import and_join, blank_to_none, plain_text, plain_value, use_currency
-from salesnb.present.rep_page_tables import peer_basis, peer_table, rep_roster, stage_table, value_table
+from salesnb.present.rep_page_tables import peer_basis, peer_table, rep_roster, stage_table, value_table, warm_peer_tables
 from salesnb.present.rep_trends import (
     BAND_MIN_PEERS,
     TREND_METRICS,
     TREND_QUARTERS,
     safe_peer_figures,
-    trend_grid,
-    trend_window,
     trends_of,
 )
 from salesnb.present.tables import batch_table, data_checks, diagnoses_of, has_everyone, scorecard_of
@@ -546,14 +544,10 @@ def warm_tables(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -
         batch_table(scorecard, ds, period=span, as_of=as_of)
     else:  # a --rep batch: its rep's rows only
         scorecard_of(ds, rep_id, period=span, as_of=as_of)
-    window = trend_window(ds, span, TREND_QUARTERS)
-    batch_table(trend_grid, ds, start=window[0], end=window[-1])  # and the quarterly metrics it is made of
-    batch_table(value_table, ds, period=span)  # and the value_cost it is made of
     batch_table(forecast_accuracy, ds)
     batch_table(data_checks, ds, period=span, as_of=as_of)
     previous_diagnoses(ds, period=span, as_of=as_of, reps=[rep_id])  # what the page says changed since last period
-    if ds.opportunity_history is not None:
-        batch_table(stage_table, ds, period=span)  # and the stage figures it is made of
+    warm_peer_tables(ds, period=period, as_of=as_of, rep_id=rep_id)  # last: a --rep batch makes them aside
 
 
 def warm_up(ds: Dataset, *, period, as_of=None, rep_id: str | None = None) -> None:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis.periods import Period
-from salesnb.present.page_text import fold
+from salesnb.analysis.periods import Period, parse_period
+from salesnb.present.page_text import blank_to_none, fold
+from salesnb.present.rep_trends import TREND_QUARTERS, trend_grid, trend_window
 from salesnb.present.tables import batch_table
 
-__all__ = ["stage_table", "peer_basis", "peer_table", "rep_roster", "value_table"]
+__all__ = ["stage_table", "peer_basis", "peer_table", "rep_roster", "value_table", "PEER_TABLES", "warm_peer_tables", "made_of"]
 
 
 def stage_table(ds, *, period: Period) -> dict:
@@ -79,3 +80,36 @@ def value_table(ds, *, period: Period) -> dict:
         "ratio": frame["value_cost_ratio"].to_numpy(dtype="float64"),
         "share": employed_share(ds.reps, period),
     }
+
+
+def warm_peer_tables(ds, *, period, as_of=None, rep_id: str | None = None, tables: tuple | None = None) -> None:
+    """The batch tables of :data:`PEER_TABLES` (or of ``tables`` among them) a rep page of
+    ``period`` reads (every rep's: value against cost, the quarterly trends' grid, the stage
+    figures), made as :func:`salesnb.present.rep_page.warm_tables` makes them (it calls
+    this last): none rests on a rep's diagnosis, so a ``--rep`` batch's runner makes the
+    grid in a second process while it diagnoses (:func:`salesnb.run.prepare.prepare`).
+    ``rep_id``: unused (every rep's tables)."""
+    tables = PEER_TABLES if tables is None else tables
+    span = parse_period(period, as_of=blank_to_none(as_of))
+    if value_table in tables:
+        batch_table(value_table, ds, period=span)  # and the value_cost it is made of
+    if stage_table in tables and ds.opportunity_history is not None:
+        batch_table(stage_table, ds, period=span)  # and the stage figures it is made of
+    if trend_grid in tables:  # last: a --rep batch's runner waits here for its child's
+        window = trend_window(ds, span, TREND_QUARTERS)
+        batch_table(trend_grid, ds, start=window[0], end=window[-1])  # and the quarterly metrics it is made of
+
+
+PEER_TABLES = (value_table, stage_table, trend_grid)
+"""What :func:`warm_peer_tables` makes: the batch tables of every rep a rep page reads its peers' figures off."""
+
+
+def made_of() -> tuple:
+    """The batch tables :data:`PEER_TABLES` are made of and no rep page reads (the quarterly
+    metrics, value against cost as a frame, the stage figures): a ``--rep`` batch's runner
+    does not save them for its pages."""
+    from salesnb.analysis.history import stage_figures
+    from salesnb.analysis.metrics import metrics_over_time
+    from salesnb.analysis.value import value_cost
+
+    return (metrics_over_time, value_cost, stage_figures)

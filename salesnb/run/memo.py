@@ -33,7 +33,7 @@ from pathlib import Path
 
 from salesnb.present.tables import use_memo
 
-__all__ = ["remember", "call", "clear", "install", "installed", "save", "load", "stamp", "MAX_ENTRIES", "FILE"]
+__all__ = ["remember", "call", "clear", "install", "installed", "save", "load", "stamp", "made_aside", "MAX_ENTRIES", "FILE"]
 
 MAX_ENTRIES = 64
 """At most this many tables are kept; the oldest used goes first."""
@@ -41,6 +41,7 @@ FILE = "memo.pickle"
 """The batch's tables as the runner computed them, beside the data in the batch's cache folder."""
 
 _MEMO: OrderedDict = OrderedDict()
+_ASIDE: dict = {}  # function -> what loads it into the memo (made in another process), see made_aside()
 
 
 def call(function, ds, **kwargs):
@@ -49,6 +50,8 @@ def call(function, ds, **kwargs):
     key = _call_key(function, ds, kwargs)
     if key is None:
         return function(ds, **kwargs)
+    if key not in _MEMO and function in _ASIDE:
+        _fetch_aside()  # made in another process: waited for, not made again here
     try:
         result = _MEMO[key]
         _MEMO.move_to_end(key)
@@ -56,6 +59,23 @@ def call(function, ds, **kwargs):
         result = function(ds, **kwargs)
         _keep(key, result)
     return _copy(result)
+
+
+def made_aside(functions, fetch) -> None:
+    """The tables of ``functions`` are being made in another process (a ``--rep`` batch's
+    runner makes the peers' tables in a forked child, :func:`salesnb.run.prepare.prepare`):
+    the first time :func:`call` misses one of them it calls ``fetch()`` (which waits for
+    them and puts them in the memo, e.g. :func:`load` with ``keep=True``) instead of
+    making it; whatever is still missing after that is made here. :func:`clear` forgets it."""
+    for function in functions:
+        _ASIDE[function] = fetch
+
+
+def _fetch_aside() -> None:
+    fetches = list(dict.fromkeys(_ASIDE.values()))
+    _ASIDE.clear()
+    for fetch in fetches:
+        fetch()
 
 
 def peek(function, ds, **kwargs):
@@ -91,17 +111,22 @@ call.peek = peek  # the pages find them on the provider they were given (present
 call.remember = remember
 
 
-def save(directory, fingerprint: str) -> int:
+def save(directory, fingerprint: str, *, file: str = FILE, functions=None, leave=()) -> int:
     """Write the tables of the data with ``fingerprint`` into ``directory`` (the
     batch's private cache folder, :mod:`salesnb.run.cache`): the runner computes
     them once (it needs them for the manager's queue) and every report
-    template :func:`load`\\ s them instead of computing them again. Returns how many."""
+    template :func:`load`\\ s them instead of computing them again; ``functions``: only
+    theirs, ``leave``: not these (what no page reads). Returns how many."""
     import pickle
 
     from salesnb.atomic import write_bytes
 
-    entries = [(key, value) for key, value in _MEMO.items() if key[1] == fingerprint]
-    path = Path(directory) / FILE
+    entries = [
+        (key, value)
+        for key, value in _MEMO.items()
+        if key[1] == fingerprint and (functions is None or key[0] in functions) and key[0] not in leave
+    ]
+    path = Path(directory) / file
     write_bytes(path, pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
     try:
         os.chmod(path, 0o600)
@@ -121,25 +146,30 @@ def stamp(directory):
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
-def load(directory) -> int:
+def load(directory, *, file: str = FILE, keep: bool = False) -> int:
     """Replace the memo with the tables :func:`save` wrote into ``directory``
-    (none: the memo is only cleared). Returns how many were read."""
+    (none: the memo is only cleared), or with ``keep`` add them to it. Returns how many were read."""
     import pickle
 
-    clear()
+    if not keep:
+        clear()
     try:
-        with open(Path(directory) / FILE, "rb") as handle:
+        with open(Path(directory) / file, "rb") as handle:
             entries = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
         return 0  # unreadable or absent: the reports compute their tables
     for key, value in entries[-MAX_ENTRIES:]:
         _MEMO[key] = value
-    return len(_MEMO)
+        _MEMO.move_to_end(key)
+    while len(_MEMO) > MAX_ENTRIES:
+        _MEMO.popitem(last=False)
+    return len(entries[-MAX_ENTRIES:]) if keep else len(_MEMO)
 
 
 def clear() -> None:
-    """Forget every memoised table."""
+    """Forget every memoised table (and what :func:`made_aside` said)."""
     _MEMO.clear()
+    _ASIDE.clear()
 
 
 def install() -> None:
