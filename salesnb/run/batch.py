@@ -109,6 +109,7 @@ from salesnb.run.plan import (  # noqa: F401
     START_TIMEOUT,
     ReportJob,
     default_notebooks_dir,
+    dispatch_order,
     input_key,
     iso_day,
     parameter_path,
@@ -316,6 +317,7 @@ def run_batch(
                 template.close()
             raise
         plan.header.update(executor=type(executor).__name__, workers=getattr(executor, "workers", 1))
+        plan.to_run, plan.early = dispatch_order(plan.to_run, plan.early)  # what the workers take first
         if template is not None:  # the early pages' template first: its imports are the first page's critical path
             plan.before_tables = functools.partial(_template_ready, template)
         results: dict[str, dict] = {}

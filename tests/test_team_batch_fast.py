@@ -1,0 +1,129 @@
+"""Issue #16, session 11: the team-sized batch (13 reps, two teams, the data-quality,
+forecast-review and training pages, ``--jobs 2``) keeps both cores busy.
+
+The order the workers take the pages in (:func:`salesnb.run.plan.dispatch_order`): the
+forecast review renders with the early pages, while the runner makes the shared tables;
+then the first rep page comes second, so the template's warm-up of the rep pages (which
+its request starts, and during which the template forks nothing) runs beside a team page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from salesnb.run import prepare
+from salesnb.run.batch import run_batch
+from salesnb.run.plan import ReportJob, dispatch_order
+
+SAMPLE = "data/sample"
+
+
+def _job(kind: str, key: str | None = None) -> ReportJob:
+    name = key or kind
+    return ReportJob(
+        id=f"{kind}/{name}", kind=kind, key=key, label=name, title=name, subtitle="", notebook="nb.ipynb",
+        parameters={}, out_dir="/tmp/out", html=f"{name}.html", failed_notebook=f"_failed/{name}.ipynb",
+    )  # fmt: skip
+
+
+def _ids(jobs) -> list[str]:
+    return [job.id for job in jobs]
+
+
+def test_the_forecast_review_joins_the_early_pages_and_the_first_rep_page_comes_second():
+    early = [_job("data_quality"), _job("training_effect", "T")]
+    rest = [_job("team_overview", "A"), _job("team_overview", "B"), _job("forecast_review")]
+    reps = [_job("rep_coaching", r) for r in ("R1", "R2", "R3")]
+    ordered, count = dispatch_order(early + rest + reps, 2)
+    assert _ids(ordered) == [
+        "data_quality/data_quality", "training_effect/T", "forecast_review/forecast_review",  # early: 3 now
+        "team_overview/A", "rep_coaching/R1", "team_overview/B", "rep_coaching/R2", "rep_coaching/R3",
+    ]  # fmt: skip
+    assert count == 3
+
+
+def test_the_order_is_left_alone_where_it_gains_nothing():
+    quality, forecast, team = _job("data_quality"), _job("forecast_review"), _job("team_overview", "A")
+    reps = [_job("rep_coaching", r) for r in ("R1", "R2")]
+    # no early pages (the shared tables are made first): the forecast review stays where it is
+    ordered, count = dispatch_order([quality, team, forecast, *reps], 0)
+    assert _ids(ordered) == [
+        "data_quality/data_quality",
+        "rep_coaching/R1",
+        "team_overview/A",
+        "forecast_review/forecast_review",
+        "rep_coaching/R2",
+    ]
+    assert count == 0
+    # early pages without the data-quality page: the metrics by rep are not made before them
+    training = _job("training_effect", "T")
+    ordered, count = dispatch_order([training, forecast, *reps], 1)
+    assert _ids(ordered)[:2] == ["training_effect/T", "forecast_review/forecast_review"] and count == 1
+    # reps only, or a lone rep page the template does not warm up for: as planned
+    assert _ids(dispatch_order(reps, 0)[0]) == ["rep_coaching/R1", "rep_coaching/R2"]
+    lone = replace(reps[0], warm_up=False)
+    assert _ids(dispatch_order([team, _job("team_overview", "B"), lone], 0)[0]) == [
+        "team_overview/A",
+        "team_overview/B",
+        "rep_coaching/R1",
+    ]
+
+
+class _Recorder:
+    """An executor that renders nothing: it lists the jobs in the order it is handed them."""
+
+    workers = 2
+
+    def __init__(self, said: list):
+        self.said = said
+
+    def warm_up(self, fn):
+        pass
+
+    def map_unordered(self, fn, jobs, *, on_error=None):
+        for job in jobs:
+            self.said.append(job.id)
+            yield on_error(job, RuntimeError("not rendered in this test"))
+
+
+def test_a_batch_hands_out_the_forecast_review_before_making_the_shared_tables(tmp_path, monkeypatch):
+    said: list[str] = []
+    tables = prepare.batch_tables
+
+    def recorded_tables(*args, **kwargs):
+        said.append("tables")
+        return tables(*args, **kwargs)
+
+    monkeypatch.setattr(prepare, "batch_tables", recorded_tables)
+    result = run_batch(SAMPLE, period="2025", as_of="2026-01-05", out=tmp_path / "out", executor=_Recorder(said))
+    kinds = [entry.split("/")[0] if entry != "tables" else entry for entry in said]
+    assert kinds[:4] == ["data_quality", "training_effect", "forecast_review", "tables"]
+    assert kinds[4:8] == ["team_overview", "rep_coaching", "team_overview", "rep_coaching"]
+    assert kinds.count("rep_coaching") == 12 and len(kinds) == 4 + 2 + 12
+    # the manifest lists the pages in the plan's order, as before
+    listed = [entry["kind"] for entry in result.manifest["reports"]]
+    assert listed[:5] == ["data_quality", "team_overview", "team_overview", "forecast_review", "training_effect"]
+    assert result.manifest["queue"]  # the tables were made: the index has its queue
+
+
+def test_the_forecast_review_asks_the_runner_for_nothing_the_early_tables_do_not_hold():
+    """What lets it render early: the forecast page asks the runner's memo for the metrics
+    by rep only, which the runner makes (for the data checks) before the early pages."""
+    import salesnb
+    from salesnb.present import pages
+    from salesnb.present.tables import use_memo
+    from salesnb.run import memo
+
+    ds = salesnb.load(SAMPLE)
+    ds.snapshot = True
+    quality = type("Job", (), {"kind": "data_quality", "parameters": {"period": "2025", "as_of": "2026-01-05"}})()
+    memo.clear()
+    previous = use_memo(memo.call)
+    try:
+        prepare.early_tables(ds, [quality])
+        made = dict(memo._MEMO)
+        pages.forecast_report(ds, period="2025", as_of="2026-01-05")
+        assert len(made) == 2 and dict(memo._MEMO).keys() == made.keys()  # nothing new was computed
+    finally:
+        use_memo(previous)
+        memo.clear()
