@@ -127,3 +127,27 @@ def test_the_forecast_review_asks_the_runner_for_nothing_the_early_tables_do_not
     finally:
         use_memo(previous)
         memo.clear()
+
+
+def test_the_batchs_process_waits_for_its_template_without_importing_nbclient():
+    """The runner waits for its template's "ready" (:meth:`ForkingKernel.ready_within`)
+    right before it makes the shared tables, on the first pages' critical path: reading
+    that answer imported nbclient, nbformat and jsonschema (~0.2 s of CPU), needed only
+    when a cell times out."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from multiprocessing import Pipe
+from salesnb.run.forkserver import ForkingKernel
+ours, theirs = Pipe()
+kernel = ForkingKernel(address="/nowhere")
+kernel.conn, kernel._starting = ours, True
+theirs.send(("ready", ["pandas"]))
+assert kernel.ready_within(5) is True and kernel._imported == {"pandas"}
+print(sorted(name for name in ("nbclient", "nbformat", "jsonschema", "papermill") if name in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -345,9 +345,9 @@ class ForkingKernel:
             raise
 
     def _receive(self, timeout: float | None, *, what: str, pid: int | None = None):
-        """The next message from the template or its child; a timeout kills the child."""
-        from nbclient.exceptions import CellTimeoutError
-
+        """The next message from the template or its child; a timeout kills the child.
+        nbclient (which imports nbformat and jsonschema, ~0.2 s of CPU) only on a timeout:
+        the batch's own process waits here for its template, on the first page's critical path."""
         conn = self.conn
         try:
             ready = conn.poll(timeout)
@@ -355,6 +355,8 @@ class ForkingKernel:
             ready = True  # recv() says what happened
         if not ready:
             if what == "cell":  # run() kills the child and waits for the template to reap it
+                from nbclient.exceptions import CellTimeoutError
+
                 raise CellTimeoutError(f"A cell timed out while it was being executed, after {timeout:g} seconds.")
             self._abandon()
             raise dead_kernel_error(f"the report template did not answer within {timeout:g} s ({what}){self._stderr_tail()}")
