@@ -151,3 +151,46 @@ print(sorted(name for name in ("nbclient", "nbformat", "jsonschema", "papermill"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_kernel_spec_is_read_as_jupyter_client_reads_it_without_importing_it(tmp_path, monkeypatch):
+    """The batch's process checks its kernel spec and reads its Python before and after
+    loading the data, while its template imports: jupyter_client's import and search
+    cost ~0.17 s of CPU there. The spec is found as jupyter_client finds it (a folder of
+    that name in any case, first on Jupyter's path); a name it cannot find this way still
+    gets jupyter_client's answer, and a missing kernel the batch's error."""
+    import json
+    import subprocess
+    import sys
+
+    import pytest
+
+    from salesnb.errors import InputError
+    from salesnb.run import batch
+    from salesnb.run.forkserver import kernel_python
+
+    folder = tmp_path / "kernels" / "SalesNB"  # another case than asked for
+    folder.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (folder / "kernel.json").write_text(json.dumps({"argv": argv, "env": {"SALESNB_X": "1"}, "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    code = """
+import sys
+from salesnb.run import batch
+from salesnb.run.forkserver import kernel_python
+batch._require_kernel("salesnb")
+python, env = kernel_python("salesnb")
+print(python == sys.executable, env and env["SALESNB_X"], "jupyter_client" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "1", "False"]
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("salesnb")  # jupyter_client's own answer: the same spec
+    assert spec.argv == argv and spec.env == {"SALESNB_X": "1"}
+    python, env = kernel_python("salesnb")
+    assert python == sys.executable and env["SALESNB_X"] == "1"
+    with pytest.raises(InputError, match="no Jupyter kernel named 'no-such-kernel-here'"):
+        batch._require_kernel("no-such-kernel-here")
