@@ -516,7 +516,8 @@ def kernel_python(kernel_name: str) -> tuple[str, dict | None]:
     a Python kernel; else this interpreter."""
     found = kernel_spec(kernel_name)
     if found is not None:
-        argv, spec_env = found.get("argv") or [], found.get("env") or {}
+        argv, spec_env = found.get("argv"), found.get("env")
+        argv, spec_env = argv if isinstance(argv, list) else [], spec_env if isinstance(spec_env, dict) else {}
     else:
         from jupyter_client.kernelspec import KernelSpecManager
 
