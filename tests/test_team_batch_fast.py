@@ -9,6 +9,7 @@ its request starts, and during which the template forks nothing) runs beside a t
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from salesnb.run import prepare
@@ -16,6 +17,10 @@ from salesnb.run.batch import run_batch
 from salesnb.run.plan import ReportJob, dispatch_order
 
 SAMPLE = "data/sample"
+
+
+def _no_warm_up() -> None:
+    """A worker's warm-up that does nothing (picklable: a module-level function)."""
 
 
 def _job(kind: str, key: str | None = None) -> ReportJob:
@@ -194,3 +199,46 @@ print(python == sys.executable, env and env["SALESNB_X"], "jupyter_client" in sy
     assert python == sys.executable and env["SALESNB_X"] == "1"
     with pytest.raises(InputError, match="no Jupyter kernel named 'no-such-kernel-here'"):
         batch._require_kernel("no-such-kernel-here")
+
+
+class _NeverReady:
+    """A shared template still importing."""
+
+    def __init__(self):
+        self.asked: list[float] = []
+
+    def ready_within(self, timeout):
+        self.asked.append(timeout)
+        time.sleep(timeout)
+        return False
+
+
+def test_the_runner_makes_the_tables_once_its_workers_are_up_even_before_its_template():
+    """Waiting for the template only paid while the workers' fork server imported (it
+    took a core then); once a worker is up, the workers wait for the template and the
+    runner's tables take the core left idle (~0.2 s sooner on the team-sized batch)."""
+    from salesnb.run import batch
+
+    template, since = _NeverReady(), time.monotonic()
+    batch._template_ready(template, timeout=5, workers_up=lambda: time.monotonic() - since > 0.1)
+    waited = time.monotonic() - since
+    assert 0.1 <= waited < 1.0 and template.asked and max(template.asked) <= batch.WAIT_SLICE
+
+    template, since = _NeverReady(), time.monotonic()
+    batch._template_ready(template, timeout=0.2, workers_up=lambda: False)  # at most the head start, as before
+    assert 0.2 <= time.monotonic() - since < 1.0
+
+
+def test_a_pool_says_when_its_first_worker_is_up():
+    from salesnb.run.executors import LocalExecutor
+
+    executor = LocalExecutor(2)
+    try:
+        assert executor.started() is False  # no worker asked for yet
+        executor.warm_up(_no_warm_up)
+        deadline = time.monotonic() + 60
+        while not executor.started() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert executor.started() is True
+    finally:
+        executor.close()
