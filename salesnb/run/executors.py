@@ -138,6 +138,7 @@ class LocalExecutor(Executor):
         self.workers = jobs
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None  # warm_up's, starting the workers
+        self._first_tasks: list[Future] = []  # warm_up's one task per worker (see started())
 
     def map_unordered(self, fn, jobs, *, on_error=None):
         if not isinstance(jobs, Sized):
@@ -160,9 +161,19 @@ class LocalExecutor(Executor):
             # Starting a worker waits for the fork server to import what every worker needs
             # (salesnb.run.worker_preload, about a second): in the background, while the batch plans.
             self._starting = threading.Thread(
-                target=_start_workers, args=(self._pool, self.workers), name="salesnb-start-workers", daemon=True
+                target=_start_workers,
+                args=(self._pool, self.workers, self._first_tasks),
+                name="salesnb-start-workers",
+                daemon=True,
             )
             self._starting.start()
+
+    def started(self) -> bool:
+        """Whether a worker :meth:`warm_up` started has run its first task: the fork
+        server that forks the workers has imported what they need
+        (:mod:`salesnb.run.worker_preload`, the heaviest of a batch's start-up beside
+        its template's imports), so the batch's process no longer takes a core from it."""
+        return any(task.done() for task in list(self._first_tasks))
 
     @staticmethod
     def _run_inline(fn, jobs, on_error):
@@ -389,14 +400,16 @@ def _nothing() -> None:
     return None
 
 
-def _start_workers(pool: ProcessPoolExecutor, count: int) -> None:
+def _start_workers(pool: ProcessPoolExecutor, count: int, tasks: list | None = None) -> None:
     """Have ``pool`` start ``count`` workers now: one task each, since the pool
     starts a process per task while none is idle (with one task, only the
-    first worker would start and warm up now). Best effort: a pool that
-    cannot start says so at the batch's first report."""
+    first worker would start and warm up now), listed in ``tasks``. Best effort:
+    a pool that cannot start says so at the batch's first report."""
     try:
         for _ in range(count):
-            pool.submit(_nothing)
+            task = pool.submit(_nothing)
+            if tasks is not None:
+                tasks.append(task)
     except Exception:  # noqa: BLE001 - e.g. shut down meanwhile
         pass
 

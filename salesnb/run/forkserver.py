@@ -77,6 +77,7 @@ __all__ = [
     "shutdown_all",
     "shared_template",
     "kernel_python",
+    "kernel_spec",
     "use_shared",
     "dead_kernel_error",
     "die_with_parent",
@@ -345,9 +346,9 @@ class ForkingKernel:
             raise
 
     def _receive(self, timeout: float | None, *, what: str, pid: int | None = None):
-        """The next message from the template or its child; a timeout kills the child."""
-        from nbclient.exceptions import CellTimeoutError
-
+        """The next message from the template or its child; a timeout kills the child.
+        nbclient (which imports nbformat and jsonschema, ~0.2 s of CPU) only on a timeout:
+        the batch's own process waits here for its template, on the first page's critical path."""
         conn = self.conn
         try:
             ready = conn.poll(timeout)
@@ -355,6 +356,8 @@ class ForkingKernel:
             ready = True  # recv() says what happened
         if not ready:
             if what == "cell":  # run() kills the child and waits for the template to reap it
+                from nbclient.exceptions import CellTimeoutError
+
                 raise CellTimeoutError(f"A cell timed out while it was being executed, after {timeout:g} seconds.")
             self._abandon()
             raise dead_kernel_error(f"the report template did not answer within {timeout:g} s ({what}){self._stderr_tail()}")
@@ -478,13 +481,49 @@ def shutdown_all() -> None:
 atexit.register(shutdown_all)
 
 
+def kernel_spec(kernel_name: str) -> dict | None:
+    """The named kernel spec's ``kernel.json`` (``argv``, ``env``...), found as
+    jupyter_client finds it (the first folder of that name, in any case, with a
+    ``kernel.json``, under the ``kernels`` folders of Jupyter's data path, in order),
+    without importing jupyter_client: its import and search cost the batch's process
+    ~0.17 s of CPU at its start, while its template imports. None when it is not
+    there (or unreadable): jupyter_client then has the last word (its native
+    ``python3`` kernel, its configured folders, its error)."""
+    import json
+
+    from jupyter_core.paths import jupyter_path
+
+    wanted = kernel_name.lower()
+    for folder in jupyter_path("kernels"):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name, "kernel.json")
+            if name.lower() == wanted and os.path.isfile(path):
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        spec = json.load(handle)
+                except (OSError, ValueError):
+                    return None
+                return spec if isinstance(spec, dict) else None
+    return None
+
+
 def kernel_python(kernel_name: str) -> tuple[str, dict | None]:
     """The Python (and environment) the named kernel spec runs, when it is
     a Python kernel; else this interpreter."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    found = kernel_spec(kernel_name)
+    if found is not None:
+        argv, spec_env = found.get("argv"), found.get("env")
+        argv, spec_env = argv if isinstance(argv, list) else [], spec_env if isinstance(spec_env, dict) else {}
+    else:
+        from jupyter_client.kernelspec import KernelSpecManager
 
-    spec = KernelSpecManager().get_kernel_spec(kernel_name)  # NoSuchKernel propagates
-    argv = list(spec.argv or [])
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)  # NoSuchKernel propagates
+        argv, spec_env = spec.argv or [], spec.env or {}
+    argv = list(argv)
     python = sys.executable
     if argv and "ipykernel" in " ".join(argv):
         candidate = argv[0]
@@ -493,9 +532,9 @@ def kernel_python(kernel_name: str) -> tuple[str, dict | None]:
         if os.path.isabs(candidate) and os.access(candidate, os.X_OK):
             python = candidate
     env = None
-    if spec.env:
+    if spec_env:
         env = dict(os.environ)
-        env.update({str(k): str(v) for k, v in spec.env.items()})
+        env.update({str(k): str(v) for k, v in spec_env.items()})
     return python, env
 
 

@@ -32,6 +32,8 @@ __all__ = [
     "safe_name",
     "default_notebooks_dir",
     "plan_batch",
+    "dispatch_order",
+    "EARLY_TOO",
     "resolve_engine",
     "parameter_path",
     "iso_day",
@@ -345,6 +347,37 @@ def _check_unique_outputs(jobs: list[ReportJob]) -> None:
         if clash is not None:  # a 40-bit hash clash: astronomically unlikely, but never overwrite silently
             raise InputError(f"{job.kind} {job.key!r} and {clash.kind} {clash.key!r} map to the same file {job.html}")
         seen[job.html.casefold()] = job
+
+
+#: Pages that join a batch's early ones (:data:`salesnb.run.prepare.EARLY_KINDS`) when the
+#: data-quality page is among them: the forecast review asks the runner's memo for nothing but
+#: the metrics by rep, which the runner makes before the early pages for that page's data checks.
+EARLY_TOO = ("forecast_review",)
+
+
+def dispatch_order(to_run: list[ReportJob], early: int = 0) -> tuple[list[ReportJob], int]:
+    """``to_run`` (a plan's jobs to render, its first ``early`` handed out before the runner
+    makes the shared tables) in the order a batch's workers should take them, and how many
+    are early now. Issue #16's team-sized batch: two workers share one report template.
+
+    - The forecast review (:data:`EARLY_TOO`) joins the early pages when the data-quality
+      page is one of them: it renders while the runner makes the shared tables, on the core
+      they leave free (about 0.3 s there), not after them, when both cores are busy.
+    - Of the rest, the first rep page comes second: its request makes the template warm
+      the rep pages up first (:func:`salesnb.run.warmup.prewarm_batch`, about 0.6 s, during
+      which it forks nothing), so the first other page (a team overview, the longest) renders
+      on the other core meanwhile; two team pages first left one core idle for the warm-up.
+
+    The manifest and the index list the pages in the plan's order whatever this one."""
+    head, rest = list(to_run[:early]), list(to_run[early:])
+    if early and any(job.kind == "data_quality" for job in head):
+        head += [job for job in rest if job.kind in EARLY_TOO]
+        rest = [job for job in rest if job.kind not in EARLY_TOO]
+    reps = [job for job in rest if job.kind == "rep_coaching"]
+    others = [job for job in rest if job.kind != "rep_coaching"]
+    if others and reps and reps[0].warm_up:
+        rest = [others[0], reps[0], *others[1:], *reps[1:]]
+    return head + rest, len(head)
 
 
 # -- small helpers the batch shares ----------------------------------------------------
