@@ -16,7 +16,13 @@ keeps every checker it has.
 library is imported. papermill's I/O module imports ``pyarrow.fs`` (and so
 pyarrow and numpy, ~0.15 s of CPU) for its ``hdfs://`` handler; the fork
 server that starts a batch's report workers imports papermill without it
-(:data:`PAPERMILL_SKIPS`), and a later ``import pyarrow`` works as usual.
+(:data:`PAPERMILL_SKIPS`), and a later ``import pyarrow`` works as usual. The same
+block leaves out the libraries behind jsonschema's optional string-format checkers
+(:data:`FORMAT_CHECKER_SKIPS`: ``isoduration`` with ``arrow``, ``webcolors``, ...,
+~0.05 s of the fork server's CPU), which nbformat never asks for (it validates
+without a format checker). The report template imports seaborn without
+``ipywidgets`` (:data:`SEABORN_SKIPS`, ~0.035 s): only seaborn's interactive palette
+choosers use it, and a notebook's own ``import ipywidgets`` works as usual.
 """
 
 from __future__ import annotations
@@ -25,14 +31,42 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["SKIPPED", "PAPERMILL_SKIPS", "skip_slow_optional_imports", "imported_without"]
+__all__ = [
+    "SKIPPED",
+    "FORMAT_CHECKER_SKIPS",
+    "PAPERMILL_SKIPS",
+    "SEABORN_SKIPS",
+    "skip_slow_optional_imports",
+    "imported_without",
+]
 
 SKIPPED = ("rfc3987_syntax",)
 """Modules a salesnb process treats as not installed."""
 
-PAPERMILL_SKIPS = ("pyarrow",)
+FORMAT_CHECKER_SKIPS = (
+    "fqdn",
+    "isoduration",
+    "jsonpointer",
+    "rfc3339_validator",
+    "rfc3986_validator",
+    "uri_template",
+    "webcolors",
+)
+"""What ``jsonschema._format`` imports, when installed, for its optional string-format
+checkers ("hostname", "duration", "color", "json-pointer", "date-time", "uri",
+"uri-template"; JupyterLab's jupyter-events brings them): nbformat validates
+notebooks with no format checker, so none of them is ever asked for under papermill."""
+
+PAPERMILL_SKIPS = ("pyarrow", *FORMAT_CHECKER_SKIPS)
 """Modules papermill is imported without (:func:`imported_without`): only its
-``hdfs://`` notebook handler needs pyarrow, and salesnb's notebooks are local files."""
+``hdfs://`` notebook handler needs pyarrow, and salesnb's notebooks are local files;
+and the format checkers' libraries of the jsonschema it imports (through nbformat),
+:data:`FORMAT_CHECKER_SKIPS`."""
+
+SEABORN_SKIPS = ("ipywidgets",)
+"""Modules seaborn is imported without (:func:`imported_without`): ``seaborn.widgets``
+imports ipywidgets (~0.035 s of CPU) for its interactive palette choosers, which
+no report uses; without it seaborn defines them to say ipywidgets is missing."""
 
 
 def skip_slow_optional_imports() -> list[str]:

@@ -44,7 +44,7 @@ from salesnb.run.warmup import (
     prewarm_batch,
     warm_libraries,
 )
-from salesnb.slow_imports import skip_slow_optional_imports
+from salesnb.slow_imports import SEABORN_SKIPS, imported_without, skip_slow_optional_imports
 
 __all__ = [
     "DIE_WITH_PARENT_ENV",
@@ -82,6 +82,8 @@ class _Template:
         self.prewarmed = None
 
     def warm(self, modules: Iterable[str]) -> None:
+        with imported_without(SEABORN_SKIPS):  # the charts' seaborn, before anything imports it: not its widgets
+            _import_all(["seaborn"])
         self.imported = _import_all(modules)
         install_snapshots()
         install_memo()

@@ -1,0 +1,65 @@
+"""The team-sized batch's processes import less (issue #16, session 11b): the report
+workers' fork server imports papermill without the libraries of jsonschema's optional
+format checkers, and the report template imports seaborn without ipywidgets. Each is
+only left out while that library is imported: a later import of it works as usual."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+FORMAT_LIBRARIES = ["isoduration", "arrow", "webcolors", "fqdn", "uri_template", "rfc3339_validator"]
+
+
+def _run(code: str) -> list[str]:
+    """Run ``code`` in a new Python; what it writes to OUT (stdout's fd, saved before the
+    report template redirects fd 1), split."""
+    code = "import os, sys\nOUT = os.dup(1)\nprint = lambda *a: os.write(OUT, (' '.join(map(str, a)) + ' ').encode())\n" + code
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def _loaded(names: list[str]) -> str:
+    """Code that writes True or False for each of ``names``: imported (for real) or not."""
+    return f"import os\nos.write(OUT, (' '.join(str(bool(sys.modules.get(n))) for n in {names!r}) + ' ').encode())\n"
+
+
+def test_the_worker_fork_server_imports_papermill_without_the_format_checkers_libraries():
+    if importlib.util.find_spec("isoduration") is None or importlib.util.find_spec("arrow") is None:
+        pytest.skip("jsonschema's format libraries are not installed here (JupyterLab brings them)")
+    code = (
+        "import sys\nimport salesnb.run.worker_preload\nfrom salesnb.run import forkengine\n"
+        "assert forkengine._WARMED and 'papermill' in sys.modules and 'nbconvert' in sys.modules\n"
+        + _loaded(FORMAT_LIBRARIES)
+        # nbformat still validates (it asks jsonschema for no string format), and the
+        # libraries import as usual afterwards
+        + "import nbformat\nfrom nbformat.v4 import new_notebook, new_code_cell\n"
+        "nbformat.validate(nbformat.reads(nbformat.writes(new_notebook(cells=[new_code_cell('1')])), 4))\n"
+        "try:\n    nbformat.validate({'cells': 'not a list'})\nexcept nbformat.ValidationError:\n    print('invalid')\n"
+        "import isoduration, arrow\nprint(isoduration.parse_duration('P1D').date.days)\n"
+    )
+    found = [name for name in FORMAT_LIBRARIES if importlib.util.find_spec(name) is not None]
+    out = _run(code)
+    assert out[: len(FORMAT_LIBRARIES)] == ["False"] * len(FORMAT_LIBRARIES), dict(zip(FORMAT_LIBRARIES, out))
+    assert out[len(FORMAT_LIBRARIES) :] == ["invalid", "1"]
+    assert "isoduration" in found
+    # what the skip is for: a plain import of papermill loads them (fails once jsonschema stops)
+    assert _run("import sys\nimport papermill\n" + _loaded(["isoduration", "arrow"])) == ["True", "True"]
+
+
+def test_the_report_template_imports_seaborn_without_ipywidgets():
+    if importlib.util.find_spec("ipywidgets") is None:
+        pytest.skip("ipywidgets is not installed here")
+    code = (
+        "import sys\nfrom multiprocessing import Pipe\nfrom salesnb.run import template\n"
+        "mine, theirs = Pipe()\nmine.send(('warm', ['salesnb.present.charts']))\nmine.close()\n"
+        "try:\n    template.main(theirs.fileno())\nexcept OSError:\n    pass\n"  # its "ready" finds the launcher gone
+        + _loaded(["seaborn", "salesnb.present.analyst_charts", "ipywidgets"])
+        # a notebook that imports ipywidgets still gets it, and seaborn's widgets stay seaborn's
+        + "import ipywidgets, seaborn\nprint(hasattr(ipywidgets, 'interact'), callable(seaborn.choose_colorbrewer_palette))\n"
+    )
+    assert _run(code) == ["True", "True", "False", "True", "True"]
+    # what the skip is for: a plain import of seaborn loads it (fails once seaborn stops)
+    assert _run("import sys\nimport seaborn\n" + _loaded(["ipywidgets"])) == ["True"]
