@@ -195,3 +195,18 @@ def test_the_childs_result_comes_back_through_its_memory_file():
     assert found["text"] == "x" * 100
     found["frame"].loc[0, "n"] = 9.0  # the mapped buffers are the parent's own (copy on write)
     assert _gone(pid) and frame.loc[0, "n"] == 1.5
+
+
+def test_the_child_runs_none_of_the_parents_signal_handlers(tmp_path):
+    ran = tmp_path / "handler ran"
+
+    def handler(signum, frame):  # a batch's stop handler, say: not the child's business
+        ran.write_text(str(os.getpid()))
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        child = parallel_read.start(lambda: os.kill(os.getpid(), signal.SIGTERM) or "answered")
+        assert child.result(timeout=30) is parallel_read.FAILED  # ended by the signal, as a plain process is
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not ran.exists()

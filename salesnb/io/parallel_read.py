@@ -72,6 +72,9 @@ def start(work: Callable[[], Any]) -> Child | None:
         status = 1
         try:
             os.close(done_read)
+            for signum in (signal.SIGINT, signal.SIGTERM):  # none of the parent's handlers (a batch's stop): just end
+                if callable(signal.getsignal(signum)):
+                    signal.signal(signum, signal.SIG_DFL)
             _write(memory, work())
             status = 0
         except BaseException:  # noqa: BLE001 - any failure: the parent does the work itself
