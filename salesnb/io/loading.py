@@ -13,12 +13,14 @@ import dataclasses
 import functools
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from salesnb.errors import DataError, Problem
+from salesnb.io import parallel_read
 from salesnb.io.categorical import is_categorical, map_categories, release_arrow_memory
 from salesnb.io.dataset import Dataset, conform
 from salesnb.io.mapping import (
@@ -80,21 +82,15 @@ def load(
         if (snapshot := _snapshots(source, mapping, strict=strict, expectations=expectations)) is not None:
             return snapshot
     src = open_source(source)
+    child = None
     try:
-        if isinstance(src, FolderSource):
-            src.hash_meanwhile()  # the fingerprint's hashes on the other core, while the tables load
         mapping_path = mapping if mapping is not None else src.sidecar("mapping.yml")
         table_map = read_mapping(mapping_path)
-        reading = _Reading()
-        raws = _read_tables(src, table_map, reading)
-        checked: dict[str, Checked] = {}
-        for name, raw in raws.items():
-            spec = table_map.for_table(name)
-            frame = _apply_mapping(raw, spec)
-            checked[name] = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
-            _flag_nul_ids(checked[name])
-            checked[name].problems[:0] = raw.problems  # warnings from reading the file (e.g. a line in another encoding)
-            release_arrow_memory()
+        child = _start_child(src, table_map)  # before the hash thread: a fork copies the calling thread alone
+        if isinstance(src, FolderSource):
+            src.hash_meanwhile()  # the fingerprint's hashes on the other core, while the tables load
+        raws, checked, reading = _read_and_check(src, table_map, child)
+        child = None
         check_references(checked)
         for name, raw in raws.items():
             _name_file_headers(checked[name].problems, _file_headers(raw, table_map.for_table(name)))
@@ -110,6 +106,8 @@ def load(
         else:
             unread = []
     finally:
+        if child is not None:
+            child.discard()
         if hasattr(src, "close"):
             src.close()
 
@@ -146,7 +144,136 @@ class _Reading:
     read: set[str] = dataclasses.field(default_factory=set)
 
 
-def _read_tables(src, table_map: Mapping, reading: _Reading) -> dict[str, RawTable]:
+class _Child:
+    """The tables a forked child reads and checks (:mod:`salesnb.io.parallel_read`)."""
+
+    def __init__(self, tables: tuple[str, ...], forked, started: float):
+        self.tables = tables
+        self.forked = forked
+        self.started = started
+
+    def result(self):
+        """{table: (raw, checked)}, or FAILED; waits at most 30 s more than thrice the parent's time so far."""
+        return self.forked.result(timeout=30 + 3 * (time.monotonic() - self.started))
+
+    def discard(self) -> None:
+        self.forked.discard()
+
+
+def _child_tables(src, table_map: Mapping) -> tuple[str, ...]:
+    """The tables a child process reads and checks while this one does the rest: for a
+    folder of ``parallel_read.MIN_BYTES`` or more, its largest file's table and then the
+    next largest that keep the child's share under ``CHILD_SHARE`` of the bytes. Only a
+    table read from its own ``<table>.<ext>`` file, no ``where:`` and no table derived from
+    it (what the child hands back is then the table's whole story)."""
+    if not isinstance(src, FolderSource):
+        return ()
+    try:
+        total = sum(path.stat().st_size for path in src.files())
+        if total < parallel_read.MIN_BYTES:
+            return ()
+        bases = {table_map.for_table(name).derived_from for name in TABLES}
+        sizes = {}
+        for name in TABLES:
+            spec = table_map.for_table(name)
+            if spec.left_out or spec.derived_from or spec.where or spec.files or name in bases:
+                continue
+            path = src.locate(name, None)
+            if path is not None:
+                sizes[name] = path.stat().st_size
+    except Exception:  # noqa: BLE001 - an unreadable folder or file: the load says so, as without a child
+        return ()
+    chosen, share = [], 0
+    for name in sorted(sizes, key=sizes.get, reverse=True):
+        if not chosen or share + sizes[name] <= CHILD_SHARE * total:
+            chosen.append(name)
+            share += sizes[name]
+    return tuple(sorted(chosen, key=list(TABLES).index))
+
+
+#: The child's part of a large source's bytes (its largest file's table at least); see _child_tables.
+CHILD_SHARE = 0.42
+
+
+def _start_child(src, table_map: Mapping) -> _Child | None:
+    """A forked child reading and checking some of a large folder's tables, or None."""
+    tables = _child_tables(src, table_map)
+    if not tables:
+        return None
+    from salesnb.io import csv_files, excel_files, parquet_files  # noqa: F401 - imported once, before the fork
+
+    def work():
+        reading = _Reading()
+        out = {}
+        for name in tables:
+            out[name] = _read_table(src, name, table_map.for_table(name), reading)
+        for name in tables:
+            out[name] = (out[name], _check_one(out[name], table_map.for_table(name)))
+        return out
+
+    started = time.monotonic()
+    forked = parallel_read.start(work)
+    return None if forked is None else _Child(tables, forked, started)
+
+
+def _read_and_check(src, table_map: Mapping, child: _Child | None) -> tuple[dict, dict, _Reading]:
+    """Every table read, mapped and checked (``child``'s tables by the child, meanwhile):
+    raw and checked tables in the order of the load without a child, and what reading found.
+
+    The child's failure leaves its tables to this process, in the order (and so with the
+    errors) of a load without a child: if this process's own tables raised nothing, the
+    child's tables are read and then checked here; if they raised too, the whole load is
+    done again here (an error raised first by a child's table comes first)."""
+    reading = _Reading()
+    if child is None:
+        raws = _read_tables(src, table_map, reading)
+        return raws, {name: _check_one(raw, table_map.for_table(name)) for name, raw in raws.items()}, reading
+    try:
+        try:
+            raws = _read_tables(src, table_map, reading, elsewhere=child.tables)
+            checked = {name: None if raw is None else _check_one(raw, table_map.for_table(name)) for name, raw in raws.items()}
+        except Exception:
+            if child.result() is not parallel_read.FAILED:
+                raise  # the child's tables raise nothing: this error is the load's first, as without a child
+            return _read_and_check(src, table_map, None)
+        found = child.result()
+    finally:
+        child.discard()
+    if found is parallel_read.FAILED:
+        for name in child.tables:
+            raws[name] = _read_table(src, name, table_map.for_table(name), reading)
+            if raws[name] is None:  # its file went away meanwhile: the load as without a child says so
+                return _read_and_check(src, table_map, None)
+        found = {name: (raws[name], _check_one(raws[name], table_map.for_table(name))) for name in child.tables}
+    for name, (raw, done) in found.items():
+        raws[name], checked[name] = raw, done
+        reading.read.update(raw.files)
+    return raws, checked, reading
+
+
+def _read_table(src, name: str, spec: TableMapping, reading: _Reading) -> RawTable | None:
+    """Table ``name`` as read from its file(s), the rows a ``where:`` keeps (None: no file)."""
+    raw = _read_one(src, name, spec, spec.files)
+    if raw is None:
+        return None
+    raw = _keep_rows(raw, spec, reading)
+    reading.read.update(raw.files)
+    return raw
+
+
+def _check_one(raw: RawTable, spec: TableMapping) -> Checked:
+    """A raw table mapped to the contract and checked on its own (references apart)."""
+    name = raw.name
+    frame = _apply_mapping(raw, spec)
+    checked = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
+    _flag_nul_ids(checked)
+    checked.problems[:0] = raw.problems  # warnings from reading the file (e.g. a line in another encoding)
+    release_arrow_memory()
+    return checked
+
+
+def _read_tables(src, table_map: Mapping, reading: _Reading, elsewhere: tuple[str, ...] = ()) -> dict[str, RawTable]:
+    """The raw tables in their order; a table in ``elsewhere`` (read by a child) is None in its place."""
     raws: dict[str, RawTable] = {}
     derived: list[str] = []
     for name in TABLES:
@@ -158,10 +285,12 @@ def _read_tables(src, table_map: Mapping, reading: _Reading) -> dict[str, RawTab
             continue
         if isinstance(src, FolderSource):
             check_file_inside(src.path, name, spec, where=table_map.path)
-        raw = _read_one(src, name, spec, spec.files)
+        if name in elsewhere:
+            raws[name] = None
+            continue
+        raw = _read_table(src, name, spec, reading)
         if raw is not None:
-            raws[name] = _keep_rows(raw, spec, reading)
-            reading.read.update(raws[name].files)
+            raws[name] = raw
     for name in derived:
         spec = table_map.for_table(name)
         if spec.derived_from in TABLES:
