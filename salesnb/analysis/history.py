@@ -213,13 +213,22 @@ def push_positions(pushes: pd.DataFrame, deals: pd.DataFrame) -> np.ndarray:
 
 
 def push_metrics(
-    pushes: pd.DataFrame, deals: pd.DataFrame, *, by: str, period: Period, flags: dict, at: np.ndarray | None = None
+    pushes: pd.DataFrame,
+    deals: pd.DataFrame,
+    *,
+    by: str,
+    period: Period,
+    flags: dict,
+    at: np.ndarray | None = None,
+    codes: tuple | None = None,
 ) -> pd.DataFrame:
     """``pushed_deals`` and ``close_date_pushes`` per group ``by``: the deals
     closed in ``period`` or open at its end (``flags`` of
     :func:`salesnb.analysis.deals.deal_flags` over ``deals``) that were
     pushed at least once by the period's end, and all those pushes. ``at``:
-    :func:`push_positions` of the pushes in ``deals``, when already made."""
+    :func:`push_positions` of the pushes in ``deals``, when already made; ``codes``:
+    ``pd.factorize(deals[by], use_na_sentinel=False)``, when already made (then counted
+    with ``np.bincount``, the groups in the order of the codes, not a groupby per period)."""
     if at is None:
         counts = deal_pushes(pushes, until=period.end)
         counts = pd.Series(counts["pushes"].to_numpy(), index=pd.Index(counts["opportunity_id"].astype("object")))
@@ -229,6 +238,14 @@ def push_metrics(
         made = (pushes["changed_at"] < until).to_numpy() & (at >= 0)
         per_deal = np.bincount(at[made], minlength=len(deals))
     counted = flags["won"] | flags["lost"] | flags["open"]
+    if codes is not None:
+        code, groups = codes
+        size = len(groups)
+        pushed = np.bincount(code[(per_deal > 0) & counted], minlength=size)
+        made_pushes = np.bincount(code, weights=(per_deal * counted).astype("float64"), minlength=size)
+        return pd.DataFrame(
+            {by: plain(groups), "pushed_deals": pushed.astype("int64"), "close_date_pushes": made_pushes.astype("int64")}
+        )
     frame = pd.DataFrame({by: deals[by].to_numpy(), "pushed": (per_deal > 0) & counted, "pushes": per_deal * counted})
     out = frame.groupby(by, sort=False, observed=True, dropna=False).agg(
         pushed_deals=("pushed", "sum"), close_date_pushes=("pushes", "sum")

@@ -412,7 +412,17 @@ class _MetricsContext:
         if self.pushes is not None:
             if self._push_deals is None:  # each push's deal, once for all the periods
                 self._push_deals = push_positions(self.pushes, self.deals)
-            parts.append(push_metrics(self.pushes, self.deals, by=col, period=period, flags=shared["flags"], at=self._push_deals))
+            parts.append(
+                push_metrics(
+                    self.pushes,
+                    self.deals,
+                    by=col,
+                    period=period,
+                    flags=shared["flags"],
+                    at=self._push_deals,
+                    codes=self.deal_codes,
+                )
+            )
         else:
             notes.append(self.ds.missing("opportunity_history"))
         return parts, notes
@@ -559,13 +569,15 @@ class _MetricsContext:
     def _groups(self, parts: list[pd.DataFrame]) -> pd.Index:
         """One period's groups, in the table's order."""
         col = self.column
+        if self.by == "rep":  # the reps, then those only seen in the parts: looked up as arrays, no set of every rep
+            known = pd.Index(self.reps["rep_id"])
+            values = [np.asarray(part[col].dropna().unique(), dtype=object) for part in parts]
+            values = pd.unique(np.concatenate(values)) if values else np.zeros(0, dtype=object)
+            extra = sorted(set(values[~pd.Index(values, dtype=object).isin(known)]))
+            return known.append(pd.Index(extra))
         seen: set = set()
         for part in parts:
             seen.update(part[col].dropna().unique())
-        if self.by == "rep":
-            known = pd.Index(self.reps["rep_id"])
-            extra = sorted(set(seen) - set(known))
-            return known.append(pd.Index(extra))
         base = (
             self.reps[col]
             if self.by in _REP_GROUPS
