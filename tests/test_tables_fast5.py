@@ -290,3 +290,21 @@ def test_yearly_quotas_are_looked_up_once_and_prorated_per_period(tmp_path, monk
     q1 = expectations.quota_table(ds, period="2025-Q1")
     assert q1["quota"].tolist() == [600000.0, 600000.0, 91250.0, 300000.0]  # a quarter: a quarter of the year
     derived._KEPT.clear()
+
+
+# -- each push's deal, read off the history ------------------------------------------
+
+
+def test_push_deals_equal_push_positions_and_the_metrics_look_up_no_id(tmp_path, monkeypatch):
+    ds = _source(tmp_path)
+    pushes = history.close_date_pushes(ds)
+    want = history.push_positions(pushes, ds.opportunities)
+    assert history.push_deals(ds).tolist() == want.tolist() == [0, 2, 2]  # O1's 01-20 push, O3's 03-01 and 04-10
+    looked_up = []
+    monkeypatch.setattr(history, "push_positions", lambda *a, **k: looked_up.append(1))
+    monkeypatch.setattr("salesnb.analysis.metrics.push_positions", lambda *a, **k: looked_up.append(1))
+    from salesnb.analysis.metrics import metrics_table
+
+    q1 = metrics_table(ds, by="rep", period="2025-Q1").set_index("rep_id")
+    assert looked_up == []
+    assert q1.loc["R1", ["pushed_deals", "close_date_pushes"]].tolist() == [1, 1]

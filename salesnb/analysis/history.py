@@ -57,6 +57,7 @@ __all__ = [
     "deal_pushes",
     "pipeline_stages",
     "push_metrics",
+    "push_deals",
     "push_positions",
     "stage_comparison",
     "stage_figures",
@@ -175,10 +176,8 @@ def _close_date_pushes(ds: Dataset) -> pd.DataFrame:
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)
     moves = _moves(ds)
+    pushed, before = _pushed(moves)
     close = moves["expected_close_date"]
-    before = np.r_[np.datetime64("NaT", "ns"), close[:-1]] if len(close) else close
-    pushed = ~moves["first"] & ~np.isnat(before) & ~np.isnat(close)
-    pushed[pushed] = close[pushed] > before[pushed]
     deal = moves["deal"][pushed]
     out = pd.DataFrame(
         {
@@ -191,6 +190,30 @@ def _close_date_pushes(ds: Dataset) -> pd.DataFrame:
     )
     out["days"] = ((out["to_date"] - out["from_date"]) / _DAY).astype("float64")
     return out[columns]
+
+
+def _pushed(moves: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Which history rows (of :func:`_history_moves`) push the close date, and each row's date before."""
+    close = moves["expected_close_date"]
+    before = np.r_[np.datetime64("NaT", "ns"), close[:-1]] if len(close) else close
+    pushed = ~moves["first"] & ~np.isnat(before) & ~np.isnat(close)
+    pushed[pushed] = close[pushed] > before[pushed]
+    return pushed, before
+
+
+def push_deals(ds: Dataset) -> np.ndarray:
+    """Each push of :func:`close_date_pushes` as its opportunity's position in
+    ``ds.opportunities``: :func:`push_positions` of the pushes in the opportunities, when
+    their IDs are unique (``ds.keys_unique``), read off the history's moves (no lookup of
+    every opportunity's ID); a push whose ID is missing is -1, as push_positions says."""
+    if ds.opportunity_history is None:
+        return np.zeros(0, dtype=np.intp)
+    moves = _moves(ds)
+    at = moves["deal"][_pushed(moves)[0]].astype(np.intp)
+    missing = pd.isna(moves["opportunity_ids"])
+    if missing.any():
+        at[missing[at]] = -1
+    return at
 
 
 def deal_pushes(pushes: pd.DataFrame, *, until=None) -> pd.DataFrame:

@@ -64,11 +64,11 @@ from salesnb.analysis.deals import (
     unique_deals,
     win_rate,
 )
-from salesnb.analysis.derived import derived
+from salesnb.analysis.derived import derived, shareable
 from salesnb.analysis.expectations import quota_table
 from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecasts_in_periods, monthly_won
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
-from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics, push_positions
+from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_deals, push_metrics, push_positions
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
 from salesnb.analysis.rates import RATES, SMALL_SAMPLE_MIN_CLOSED, ratio
 from salesnb.analysis.value import clv_source, value_cost
@@ -411,7 +411,9 @@ class _MetricsContext:
             parts.append(self._contacts(period))
         if self.pushes is not None:
             if self._push_deals is None:  # each push's deal, once for all the periods
-                self._push_deals = push_positions(self.pushes, self.deals)
+                # a snapshot's deals are its opportunities, in order: read off its history's moves (made once)
+                read_off = self.ds.keys_unique and shareable(self.ds)
+                self._push_deals = push_deals(self.ds) if read_off else push_positions(self.pushes, self.deals)
             parts.append(
                 push_metrics(
                     self.pushes,
