@@ -308,3 +308,26 @@ def test_push_deals_equal_push_positions_and_the_metrics_look_up_no_id(tmp_path,
     q1 = metrics_table(ds, by="rep", period="2025-Q1").set_index("rep_id")
     assert looked_up == []
     assert q1.loc["R1", ["pushed_deals", "close_date_pushes"]].tolist() == [1, 1]
+
+
+# -- the customer book, once per snapshot ---------------------------------------------
+
+
+def test_value_and_scorecard_read_the_snapshots_customer_book(tmp_path, monkeypatch):
+    from salesnb.analysis import customers
+    from salesnb.analysis.metrics import metrics_table
+    from salesnb.analysis.scorecard import scorecard
+    from salesnb.analysis.value import value_cost
+
+    ds = _source(tmp_path, customers="customer_id,rep_id,acquired_date,acquisition_method\nC1,R1,2025-02-20,referral\n")
+    made = []
+    original = customers.customer_book
+    counted = lambda *a, **k: made.append(1) or original(*a, **k)  # noqa: E731
+    for module in ("customers", "metrics", "value", "scorecard"):  # wherever a module holds it by name
+        monkeypatch.setattr(f"salesnb.analysis.{module}.customer_book", counted, raising=False)
+    metrics_table(ds, by="rep", period="2025")
+    value = value_cost(ds, period="2025").set_index("rep_id")
+    scorecard(ds, period="2025")
+    assert len(made) == 1  # was made again by value against cost and by the scorecard's prospecting
+    # R1: C1's won O1 (100); R2: C3 lost, C4 open (0)
+    assert value.loc[["R1", "R2"], "clv"].tolist() == [100.0, 0.0]

@@ -43,6 +43,7 @@ from salesnb.analysis.contacts import (
 from salesnb.analysis.customers import (
     NEW_CUSTOMER_COLUMNS,
     NO_TIERS_NOTE,
+    book_of,
     count_new_customers,
     customer_book,
     new_customers,
@@ -289,9 +290,7 @@ class _MetricsContext:
         self.deals = self._label_deals(ds.opportunities if ds.keys_unique else unique_deals(ds.opportunities))
         self.deal_codes = pd.factorize(self.deals[self.column], use_na_sentinel=False)
         # what every grouping and period reads the same: made once per batch snapshot
-        self.raw_book = derived(
-            ds, "customer_book", lambda: customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
-        )
+        self.raw_book = book_of(ds)
         self.pushes = close_date_pushes(ds) if ds.opportunity_history is not None else None
         self.book = self.raw_book.assign(**{self.column: self._label_book(self.raw_book)}) if by != "rep" else self.raw_book
 
