@@ -177,7 +177,12 @@ def differences(a, b, where: str = "") -> list[str]:
             return [f"{where}: {type(a).__name__} of {len(a)} then {type(b).__name__} of {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return [] if np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True) else [f"{where}: arrays differ"]
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype == object or b.dtype == object:  # equal_nan cannot test objects: NaN equal to NaN, as a Series compares
+            same = a.shape == b.shape and pd.Series(a.ravel()).equals(pd.Series(b.ravel()))
+        else:
+            same = np.array_equal(a, b, equal_nan=True)
+        return [] if same else [f"{where}: arrays differ"]
     if type(a) is not type(b):
         return [f"{where}: {a!r} ({type(a).__name__}) then {b!r} ({type(b).__name__})"]
     if isinstance(a, float) and math.isnan(a) and math.isnan(b):

@@ -16,7 +16,15 @@ from salesnb.analysis.periods import Period, parse_period
 from salesnb.io.categorical import coalesce, concat_rows, is_categorical, map_categories
 from salesnb.io.value_lookup import repeats
 
-__all__ = ["NEW_CUSTOMER_COLUMNS", "NO_TIERS_NOTE", "count_new_customers", "customer_book", "new_customers", "tiers_known"]
+__all__ = [
+    "NEW_CUSTOMER_COLUMNS",
+    "NO_TIERS_NOTE",
+    "book_of",
+    "count_new_customers",
+    "customer_book",
+    "new_customers",
+    "tiers_known",
+]
 
 NEW_CUSTOMER_COLUMNS = ("new_customers", "new_customers_primary", "new_customers_secondary")
 NO_TIERS_NOTE = (
@@ -83,6 +91,15 @@ def customer_book(opportunities: pd.DataFrame, customers: pd.DataFrame | None = 
     book["acquired_date"] = book["acquired_date"].fillna(book["first_won_date"])
     book["acquisition_method"] = coalesce(book["acquisition_method"], book["first_won_method"])
     return book[["customer_id", "rep_id", "acquired_date", "first_won_rep_id", *attrs]].reset_index(drop=True)
+
+
+def book_of(ds) -> pd.DataFrame:
+    """:func:`customer_book` of ``ds``'s opportunities and customers, made once per batch
+    snapshot (:func:`salesnb.analysis.derived.derived`): the metrics of every period, value
+    against cost and the scorecard's prospecting all read it."""
+    from salesnb.analysis.derived import derived
+
+    return derived(ds, "customer_book", lambda: customer_book(ds.opportunities, ds.customers, _unique=ds.keys_unique))
 
 
 def new_customers(opportunities: pd.DataFrame, customers: pd.DataFrame | None = None, *, by=("rep_id",), period) -> pd.DataFrame:

@@ -166,23 +166,34 @@ def quotas_from_table(table: pd.DataFrame | None, *, period) -> pd.Series:
 
 
 def _expected_quotas(ds, period) -> pd.Series:
-    """Every rep's yearly ``revenue_quota`` of expectations.yml pro-rated to ``period``."""
+    """Every rep's yearly ``revenue_quota`` of expectations.yml pro-rated to ``period``
+    (each rep's or team's yearly figure looked up once per batch snapshot: :func:`_yearly_quotas`)."""
+    from salesnb.analysis.derived import derived
+
+    index, keys, yearly = derived(ds, "yearly_quotas", lambda: _yearly_quotas(ds))
+    prorated = {key: prorate(value, period) for key, value in yearly.items()}
+    return pd.Series([prorated[key] for key in keys], index=index, name="quota", dtype="float64")
+
+
+def _yearly_quotas(ds) -> tuple[pd.Index, list, dict]:
+    """The reps (rep_id index), each rep's key (its own entry's or its team's) and each
+    key's yearly ``revenue_quota`` as expectations.yml gives it (not pro-rated)."""
     reps = ds.reps.drop_duplicates("rep_id")
     expectations = ds.expectations
     own = set()  # reps with an entry of their own; every other rep's quota is its team's
     if isinstance(expectations, dict) and set(SECTIONS) & set(expectations):
         own = {str(key).strip() for key in _section(expectations, "reps")}
-    known: dict = {}
-    values = []
+    yearly: dict = {}
+    keys = []
     for rep, team in zip(reps["rep_id"], reps["team"]):
         no_team = team is None or (isinstance(team, float) and np.isnan(team))
         key = (
             ("rep", str(rep).strip()) if str(rep).strip() in own else ("team", None if no_team else str(team).strip().casefold())
         )
-        if key not in known:
-            known[key] = prorate(for_rep(expectations, rep, team).get("revenue_quota"), period)
-        values.append(known[key])
-    return pd.Series(values, index=pd.Index(reps["rep_id"], name="rep_id"), name="quota", dtype="float64")
+        if key not in yearly:
+            yearly[key] = for_rep(expectations, rep, team).get("revenue_quota")
+        keys.append(key)
+    return pd.Index(reps["rep_id"], name="rep_id"), keys, yearly
 
 
 def target_number(value, what: str) -> float:

@@ -57,6 +57,7 @@ __all__ = [
     "deal_pushes",
     "pipeline_stages",
     "push_metrics",
+    "push_deals",
     "push_positions",
     "stage_comparison",
     "stage_figures",
@@ -175,10 +176,8 @@ def _close_date_pushes(ds: Dataset) -> pd.DataFrame:
     if ds.opportunity_history is None:
         return pd.DataFrame(columns=columns)
     moves = _moves(ds)
+    pushed, before = _pushed(moves)
     close = moves["expected_close_date"]
-    before = np.r_[np.datetime64("NaT", "ns"), close[:-1]] if len(close) else close
-    pushed = ~moves["first"] & ~np.isnat(before) & ~np.isnat(close)
-    pushed[pushed] = close[pushed] > before[pushed]
     deal = moves["deal"][pushed]
     out = pd.DataFrame(
         {
@@ -191,6 +190,30 @@ def _close_date_pushes(ds: Dataset) -> pd.DataFrame:
     )
     out["days"] = ((out["to_date"] - out["from_date"]) / _DAY).astype("float64")
     return out[columns]
+
+
+def _pushed(moves: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Which history rows (of :func:`_history_moves`) push the close date, and each row's date before."""
+    close = moves["expected_close_date"]
+    before = np.r_[np.datetime64("NaT", "ns"), close[:-1]] if len(close) else close
+    pushed = ~moves["first"] & ~np.isnat(before) & ~np.isnat(close)
+    pushed[pushed] = close[pushed] > before[pushed]
+    return pushed, before
+
+
+def push_deals(ds: Dataset) -> np.ndarray:
+    """Each push of :func:`close_date_pushes` as its opportunity's position in
+    ``ds.opportunities``: :func:`push_positions` of the pushes in the opportunities, when
+    their IDs are unique (``ds.keys_unique``), read off the history's moves (no lookup of
+    every opportunity's ID); a push whose ID is missing is -1, as push_positions says."""
+    if ds.opportunity_history is None:
+        return np.zeros(0, dtype=np.intp)
+    moves = _moves(ds)
+    at = moves["deal"][_pushed(moves)[0]].astype(np.intp)
+    missing = pd.isna(moves["opportunity_ids"])
+    if missing.any():
+        at[missing[at]] = -1
+    return at
 
 
 def deal_pushes(pushes: pd.DataFrame, *, until=None) -> pd.DataFrame:
@@ -213,13 +236,22 @@ def push_positions(pushes: pd.DataFrame, deals: pd.DataFrame) -> np.ndarray:
 
 
 def push_metrics(
-    pushes: pd.DataFrame, deals: pd.DataFrame, *, by: str, period: Period, flags: dict, at: np.ndarray | None = None
+    pushes: pd.DataFrame,
+    deals: pd.DataFrame,
+    *,
+    by: str,
+    period: Period,
+    flags: dict,
+    at: np.ndarray | None = None,
+    codes: tuple | None = None,
 ) -> pd.DataFrame:
     """``pushed_deals`` and ``close_date_pushes`` per group ``by``: the deals
     closed in ``period`` or open at its end (``flags`` of
     :func:`salesnb.analysis.deals.deal_flags` over ``deals``) that were
     pushed at least once by the period's end, and all those pushes. ``at``:
-    :func:`push_positions` of the pushes in ``deals``, when already made."""
+    :func:`push_positions` of the pushes in ``deals``, when already made; ``codes``:
+    ``pd.factorize(deals[by], use_na_sentinel=False)``, when already made (then counted
+    with ``np.bincount``, the groups in the order of the codes, not a groupby per period)."""
     if at is None:
         counts = deal_pushes(pushes, until=period.end)
         counts = pd.Series(counts["pushes"].to_numpy(), index=pd.Index(counts["opportunity_id"].astype("object")))
@@ -229,6 +261,14 @@ def push_metrics(
         made = (pushes["changed_at"] < until).to_numpy() & (at >= 0)
         per_deal = np.bincount(at[made], minlength=len(deals))
     counted = flags["won"] | flags["lost"] | flags["open"]
+    if codes is not None:
+        code, groups = codes
+        size = len(groups)
+        pushed = np.bincount(code[(per_deal > 0) & counted], minlength=size)
+        made_pushes = np.bincount(code, weights=(per_deal * counted).astype("float64"), minlength=size)
+        return pd.DataFrame(
+            {by: plain(groups), "pushed_deals": pushed.astype("int64"), "close_date_pushes": made_pushes.astype("int64")}
+        )
     frame = pd.DataFrame({by: deals[by].to_numpy(), "pushed": (per_deal > 0) & counted, "pushes": per_deal * counted})
     out = frame.groupby(by, sort=False, observed=True, dropna=False).agg(
         pushed_deals=("pushed", "sum"), close_date_pushes=("pushes", "sum")
@@ -324,18 +364,52 @@ def stage_order(stays: pd.DataFrame) -> list[str]:
 
 def _order(deal, stage, step, closes, names) -> list[int]:
     """:func:`stage_order` over codes: the stage codes in order."""
-    firsts = pd.DataFrame({"deal": deal, "stage": stage, "step": step}).drop_duplicates(["deal", "stage"])
-    mean_step = firsts.groupby("stage", sort=True)["step"].mean()
-    closing = pd.Series(closes).groupby(stage, sort=True).mean() >= 0.5
+    deal, stage = np.asarray(deal, dtype=np.int64), np.asarray(stage, dtype=np.int64)
+    # each deal's first entry into each stage, found on one integer key (no frame of rows to deduplicate)
+    first = _first_entries(deal, stage)
+    mean_step = pd.Series(np.asarray(step)[first]).groupby(stage[first], sort=True).mean()
+    codes = mean_step.index.to_numpy()
+    if len(stage) and stage.min() >= 0:  # the share of closes per stage: sums and counts by code
+        shut = np.bincount(stage, weights=np.asarray(closes, dtype="float64"))[codes] / np.bincount(stage)[codes]
+        closing = shut >= 0.5
+    else:
+        closing = (pd.Series(closes).groupby(stage, sort=True).mean() >= 0.5).reindex(mean_step.index).to_numpy()
     ranked = pd.DataFrame(
         {
-            "closing": closing.reindex(mean_step.index).to_numpy(),
+            "closing": closing,
             "step": mean_step.to_numpy(),
             "name": [str(names[c]) for c in mean_step.index],
         },
         index=mean_step.index,
     )
     return [int(c) for c in ranked.sort_values(["closing", "step", "name"], kind="stable").index]
+
+
+def _first_entries(deal: np.ndarray, stage: np.ndarray) -> np.ndarray:
+    """Whether each row is its deal's first row in its stage (``drop_duplicates`` of the
+    pairs, keeping the first). Rows of a deal together (the entries): each row compared
+    with the deal's rows before it, one lag at a time (a deal has few entries); else, or
+    for a deal of very many entries, one integer key per pair, hashed."""
+    n = len(deal)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    change = np.r_[True, deal[1:] != deal[:-1]]
+    step = np.arange(n) - np.maximum.accumulate(np.where(change, np.arange(n), 0))
+    if int(step.max()) <= _MAX_LAGS and (np.diff(deal) >= 0).all():
+        seen = np.zeros(n, dtype=bool)
+        rows = np.flatnonzero(step >= 1)
+        lag = 1
+        while len(rows):
+            seen[rows] |= stage[rows] == stage[rows - lag]
+            lag += 1
+            rows = rows[step[rows] >= lag]
+        return ~seen
+    size = int(stage.max()) + 2  # stage + 1 in [0, size): one key per (deal, stage), -1 included
+    return ~pd.Series(deal * size + stage + 1, copy=False).duplicated(keep="first").to_numpy()
+
+
+_MAX_LAGS = 64
+"""At most this many entries of one deal before :func:`_first_entries` hashes the pairs instead."""
 
 
 def pipeline_stages(ds: Dataset, *, period: Period, by: str | None = "rep") -> pd.DataFrame:
@@ -548,7 +622,7 @@ def stage_figures(ds: Dataset, *, period: Period) -> pd.DataFrame:
     entered_at, left_at = e["entered_at"], e["left_at"]
     began = (entered_at >= np.datetime64(period.start, "ns")) & (entered_at < end)
     keep = began & np.isin(stage, moving) & ~np.isnat(left_at) & (left_at < end)
-    rep_code, reps = pd.factorize(ds.opportunities["rep_id"].astype("object"), sort=True)
+    rep_code, reps = _sorted_codes(ds.opportunities["rep_id"])
     rep = rep_code[e["deal"][keep]]
     stage_rank = np.empty(len(names), dtype=np.int64)
     stage_rank[np.argsort(names.astype(str), kind="stable")] = np.arange(len(names))
@@ -574,6 +648,21 @@ def stage_figures(ds: Dataset, *, period: Period) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     out.attrs["stages"] = [str(names[code]) for code in moving]
     return out
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values.astype("object"), sort=True)``: of a categorical of text (a
+    loaded table's IDs), off its codes, the used categories sorted (no object per row)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        names = np.asarray(values.cat.categories.astype("object"))
+        if all(isinstance(name, str) for name in names):
+            codes = values.cat.codes.to_numpy()
+            used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(names)))
+            ranked = used[np.argsort(names[used], kind="stable")]
+            at = np.full(len(names) + 1, -1, dtype=np.intp)
+            at[ranked] = np.arange(len(ranked))
+            return at[codes], names[ranked]  # at[-1]: a missing ID stays -1
+    return pd.factorize(values.astype("object"), sort=True)
 
 
 def stage_groups(figures: pd.DataFrame) -> dict:

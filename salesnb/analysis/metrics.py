@@ -43,6 +43,7 @@ from salesnb.analysis.contacts import (
 from salesnb.analysis.customers import (
     NEW_CUSTOMER_COLUMNS,
     NO_TIERS_NOTE,
+    book_of,
     count_new_customers,
     customer_book,
     new_customers,
@@ -64,11 +65,11 @@ from salesnb.analysis.deals import (
     unique_deals,
     win_rate,
 )
-from salesnb.analysis.derived import derived
+from salesnb.analysis.derived import derived, shareable
 from salesnb.analysis.expectations import quota_table
 from salesnb.analysis.forecasts import error_pct, forecast_accuracy, forecasts_in_periods, monthly_won
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, lookup
-from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_metrics, push_positions
+from salesnb.analysis.history import PUSH_COLUMNS, close_date_pushes, push_deals, push_metrics, push_positions
 from salesnb.analysis.periods import RELATIVE, DateLike, Period, PeriodLike, data_span, parse_period, periods_between
 from salesnb.analysis.rates import RATES, SMALL_SAMPLE_MIN_CLOSED, ratio
 from salesnb.analysis.value import clv_source, value_cost
@@ -289,9 +290,7 @@ class _MetricsContext:
         self.deals = self._label_deals(ds.opportunities if ds.keys_unique else unique_deals(ds.opportunities))
         self.deal_codes = pd.factorize(self.deals[self.column], use_na_sentinel=False)
         # what every grouping and period reads the same: made once per batch snapshot
-        self.raw_book = derived(
-            ds, "customer_book", lambda: customer_book(ds.opportunities, self.customers, _unique=ds.keys_unique)
-        )
+        self.raw_book = book_of(ds)
         self.pushes = close_date_pushes(ds) if ds.opportunity_history is not None else None
         self.book = self.raw_book.assign(**{self.column: self._label_book(self.raw_book)}) if by != "rep" else self.raw_book
 
@@ -411,8 +410,20 @@ class _MetricsContext:
             parts.append(self._contacts(period))
         if self.pushes is not None:
             if self._push_deals is None:  # each push's deal, once for all the periods
-                self._push_deals = push_positions(self.pushes, self.deals)
-            parts.append(push_metrics(self.pushes, self.deals, by=col, period=period, flags=shared["flags"], at=self._push_deals))
+                # a snapshot's deals are its opportunities, in order: read off its history's moves (made once)
+                read_off = self.ds.keys_unique and shareable(self.ds)
+                self._push_deals = push_deals(self.ds) if read_off else push_positions(self.pushes, self.deals)
+            parts.append(
+                push_metrics(
+                    self.pushes,
+                    self.deals,
+                    by=col,
+                    period=period,
+                    flags=shared["flags"],
+                    at=self._push_deals,
+                    codes=self.deal_codes,
+                )
+            )
         else:
             notes.append(self.ds.missing("opportunity_history"))
         return parts, notes
@@ -559,13 +570,15 @@ class _MetricsContext:
     def _groups(self, parts: list[pd.DataFrame]) -> pd.Index:
         """One period's groups, in the table's order."""
         col = self.column
+        if self.by == "rep":  # the reps, then those only seen in the parts: looked up as arrays, no set of every rep
+            known = pd.Index(self.reps["rep_id"])
+            values = [np.asarray(part[col].dropna().unique(), dtype=object) for part in parts]
+            values = pd.unique(np.concatenate(values)) if values else np.zeros(0, dtype=object)
+            extra = sorted(set(values[~pd.Index(values, dtype=object).isin(known)]))
+            return known.append(pd.Index(extra))
         seen: set = set()
         for part in parts:
             seen.update(part[col].dropna().unique())
-        if self.by == "rep":
-            known = pd.Index(self.reps["rep_id"])
-            extra = sorted(set(seen) - set(known))
-            return known.append(pd.Index(extra))
         base = (
             self.reps[col]
             if self.by in _REP_GROUPS

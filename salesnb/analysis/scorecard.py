@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis.customers import customer_book
+from salesnb.analysis.customers import book_of
 from salesnb.analysis.deals import COVERAGE_NORM, coverage_period
 from salesnb.analysis.expectations import for_reps, prorate, target_number
 from salesnb.analysis.frames import lookup
@@ -265,7 +265,7 @@ def _prospecting(ds, period: Period, reps: set[str] | None = None) -> pd.DataFra
     opportunities created) in ``period`` by lower-cased acquisition method,
     plus ``known`` and ``unknown`` totals. ``attrs["basis"]`` names what was counted."""
     if ds.customers is not None:
-        book = customer_book(ds.opportunities, ds.customers)
+        book = book_of(ds)  # a batch snapshot's, made once
         rows = book[_inside(book, book["acquired_date"], period, reps)]
         basis = "new customers"
     else:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesnb.analysis.customers import customer_book
+from salesnb.analysis.customers import book_of
 from salesnb.analysis.frames import GROUPINGS, UNKNOWN, by_columns, first_positions, lookup, positions
 from salesnb.analysis.periods import Period, parse_period
 from salesnb.errors import InputError
@@ -63,7 +63,7 @@ def customer_values(ds, *, as_of_end, _book: pd.DataFrame | None = None) -> pd.D
     with no customer have a missing customer_id.
     """
     end = _end_day(as_of_end) + _DAY
-    book = customer_book(ds.opportunities, ds.customers) if _book is None else _book
+    book = book_of(ds) if _book is None else _book  # a batch snapshot's, made once
     attrs = ["customer_type", "market_tier", "acquisition_method", "territory"]
     if clv_source(ds) == "orders":
         orders = ds.orders
