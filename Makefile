@@ -132,7 +132,7 @@ test-airflow: $(AIRFLOW_STAMP) ## Run the Airflow DAG tests in .venv-airflow (th
 lab: $(LAB_STAMP) ## Install JupyterLab (the lab extra) if needed, open it on the notebooks with the salesnb kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(SUDO),,--allow-root)
 
-bench: $(STAMP) ## Print the speed goals (cold start, team batch, 100 reps, reruns, memory) met or not (about 8 minutes)
+bench: $(STAMP) ## Print the speed goals (cold start, team batch, 100 reps, reruns, memory) met or not (about 4 minutes)
 	$(BIN)/python benchmarks/reports.py --memory-reps 500
 
 sample: $(STAMP) ## Regenerate the committed sample data in data/sample
