@@ -105,3 +105,34 @@ def test_the_template_sleeps_while_its_reports_run(tmp_path):
     calls, polled = map(int, out.split())
     assert polled == 0, (calls, polled)  # before: ~50 looks with a 10 ms timeout per 0.5 s report
     assert calls <= 12, calls
+
+
+def _start_order(tmp_path, monkeypatch, *, late_from: int, reps=("R06",), teams=()) -> list[str]:
+    """The order in which a batch loads its data and starts its report template."""
+    from salesnb.run import batch, forkengine
+    from salesnb.run import prepare as prepare_module
+
+    said: list[str] = []
+    with monkeypatch.context() as patch:  # undone before the next call
+        load, prestart, shared = prepare_module.load_dataset, forkengine.prestart, batch._shared_template
+        patch.setattr(batch, "LATE_START_BYTES", late_from)
+        patch.setattr(prepare_module, "load_dataset", lambda *a, **k: (said.append("load"), load(*a, **k))[1])
+        if len(reps) + len(teams) == 1:  # one page: the template is this process's own (prestart runs here)
+            patch.setattr(forkengine, "prestart", lambda *a, **k: (said.append("template"), prestart(*a, **k))[1])
+        else:  # the workers' shared template, started here
+            patch.setattr(batch, "_shared_template", lambda *a, **k: (said.append("template"), shared(*a, **k))[1])
+        result = batch.run_batch(
+            "data/sample", period="2025", as_of="2026-01-05", out=tmp_path / "out", reps=list(reps), teams=list(teams), jobs=2
+        )
+    assert [r["status"] for r in result.reports] == ["ok"] * len(result.reports)
+    return said
+
+
+def test_a_rep_batch_on_a_large_source_starts_its_template_once_the_data_is_loaded(tmp_path, monkeypatch):
+    """The template's imports would take the core the load's second process reads on; its page waits for the tables."""
+    assert _start_order(tmp_path, monkeypatch, late_from=0) == ["load", "template"]
+
+
+def test_a_small_source_or_a_team_page_starts_the_template_while_the_data_loads(tmp_path, monkeypatch):
+    assert _start_order(tmp_path / "small", monkeypatch, late_from=32 << 20) == ["template", "load"]
+    assert _start_order(tmp_path / "team", monkeypatch, late_from=0, teams=("Alpha",))[:2] == ["template", "load"]

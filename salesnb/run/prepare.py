@@ -152,6 +152,7 @@ def prepare(
     quick_state: dict | None = None,
     require_kernel=lambda name: None,
     early_pages: bool = False,
+    after_load: Callable[[], None] | None = None,
 ) -> BatchPlan:
     """Load, plan and decide the batch; compute and store what its reports share.
 
@@ -160,7 +161,9 @@ def prepare(
     for the reports now and the plan's :meth:`BatchPlan.dispatch` computes the
     tables after handing out those pages, so they render meanwhile on the cores
     the tables leave free (the first page of a cold start comes sooner). Otherwise
-    (a scheduler's plan) every table is computed and stored before this returns."""
+    (a scheduler's plan) every table is computed and stored before this returns.
+    ``after_load`` is called once the data is loaded (the runner starts its report
+    template there for a batch whose pages all wait for the tables)."""
     started = utc_now()
     reps, teams = list(reps), list(teams)
     notebooks_dir = Path(notebooks).resolve() if notebooks is not None else default_notebooks_dir()
@@ -175,6 +178,8 @@ def prepare(
     mark("prepare")
     dataset = load_dataset(source, mapping, expectations)
     mark("loaded")
+    if after_load is not None:
+        after_load()
     if quick_state is not None:  # any other file the loader read (a mapping's file: outside the folder)
         quick.add_files(quick_state, [p for p in getattr(dataset, "inputs", []) if Path(p).is_file()])
     from salesnb.analysis.periods import last_date, require_data_in, stale_data
