@@ -1,8 +1,10 @@
 """``salesnb.load``: a data source in, typed and checked contract tables out.
 
 The steps, each in its own module: :mod:`salesnb.io.sources` reads raw tables,
-:mod:`salesnb.io.mapping` renames a CRM export's files, columns and values,
-:mod:`salesnb.io.validation` parses and checks every cell and row. Rows that
+:mod:`salesnb.io.mapping` reads how a CRM export's files, columns and values are
+renamed and :mod:`salesnb.io.apply_mapping` applies it to a raw table,
+:mod:`salesnb.io.validation` parses and checks every cell and row; a large folder's
+biggest tables are read and checked by a second process (:mod:`salesnb.io.parallel_read`). Rows that
 break the contract are set aside in ``Dataset.quarantine`` (counted and
 listed, never silently dropped) or, with ``strict=True``, stop the load.
 """
@@ -10,7 +12,6 @@ listed, never silently dropped) or, with ``strict=True``, stop the load.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import time
@@ -21,20 +22,15 @@ import pandas as pd
 
 from salesnb.errors import DataError, Problem
 from salesnb.io import parallel_read
+from salesnb.io.apply_mapping import apply_mapping, file_headers, match_columns, name_file_headers
 from salesnb.io.categorical import is_categorical, map_categories, release_arrow_memory
 from salesnb.io.dataset import Dataset, conform
 from salesnb.io.mapping import (
-    NO_RULE,
-    ROW_NUMBER,
-    Combined,
-    Const,
-    FirstOf,
     Mapping,
     TableMapping,
     check_file_inside,
     is_pattern,
     read_mapping,
-    translate,
 )
 from salesnb.io.raw_tables import PART_LINES, RawTable, normalise_column_name, unreadable
 from salesnb.io.schema import CATEGORY, ID, REQUIRED_TABLES, TABLES
@@ -93,7 +89,7 @@ def load(
         child = None
         check_references(checked)
         for name, raw in raws.items():
-            _name_file_headers(checked[name].problems, _file_headers(raw, table_map.for_table(name)))
+            name_file_headers(checked[name].problems, file_headers(raw, table_map.for_table(name)))
             _place_problems(checked[name].problems, raw)
         expectations_path = expectations if expectations is not None else src.sidecar("expectations.yml")
         goals, goal_warnings = None, []
@@ -264,7 +260,7 @@ def _read_table(src, name: str, spec: TableMapping, reading: _Reading) -> RawTab
 def _check_one(raw: RawTable, spec: TableMapping) -> Checked:
     """A raw table mapped to the contract and checked on its own (references apart)."""
     name = raw.name
-    frame = _apply_mapping(raw, spec)
+    frame = apply_mapping(raw, spec)
     checked = check_table(name, frame, file=raw.file, lines=raw.lines, unit=raw.unit, formats=spec.formats)
     _flag_nul_ids(checked)
     checked.problems[:0] = raw.problems  # warnings from reading the file (e.g. a line in another encoding)
@@ -384,7 +380,7 @@ def _keep_rows(raw: RawTable, spec: TableMapping, reading: _Reading) -> RawTable
     ``reading.left_out``, never reported as bad."""
     if not spec.where:
         return raw
-    found = _match_columns(raw.frame.columns, spec.where)
+    found = match_columns(raw.frame.columns, spec.where)
     missing = [column for column in spec.where if column not in found]
     if missing:
         raise DataError(
@@ -416,7 +412,7 @@ def _derive(name: str, base: RawTable, spec: TableMapping) -> RawTable:
     file's) columns (``reps: {from: opportunities, columns: {rep_id: Owner,
     name: Owner}}``): repeated rows collapse to the first."""
     sources = spec.source_columns()
-    found = _match_columns(base.frame.columns, sources)
+    found = match_columns(base.frame.columns, sources)
     missing = [s for s in sources if s not in found]
     if missing:
         raise DataError(
@@ -475,154 +471,6 @@ def _unread_files(src: FolderSource, table_map: Mapping, reading: _Reading, *, s
             why = f"not named after a contract table ({', '.join(TABLES)}) nor named in the mapping"
         out.append((path.name, why))
     return out
-
-
-def _match_columns(available, wanted) -> dict[str, str]:
-    """Map wanted names to the source's columns: exact, else case- and
-    punctuation-insensitive ("Deal ID" finds "deal_id")."""
-    exact = {str(c): str(c) for c in available}
-    loose = {}
-    for c in available:
-        loose.setdefault(normalise_column_name(c), str(c))
-    out = {}
-    for name in wanted:
-        if name in exact:
-            out[name] = exact[name]
-        elif normalise_column_name(name) in loose:
-            out[name] = loose[normalise_column_name(name)]
-    return out
-
-
-def _column_sources(raw: RawTable, spec: TableMapping) -> tuple[dict, dict[str, str]]:
-    """Where each contract column comes from: the mapping's source per
-    column (a header, ``@row`` or a Const) and the file's header each
-    named source matched."""
-    wanted = {c: spec.columns.get(c, c) for c in TABLES[raw.name].column_names}
-    named = [s for s in wanted.values() if isinstance(s, str)]
-    named += [name for s in wanted.values() if isinstance(s, (FirstOf, Combined)) for name in s.sources]
-    return wanted, _match_columns(raw.frame.columns, named)
-
-
-def _file_headers(raw: RawTable, spec: TableMapping) -> dict[str, str]:
-    """Contract column -> the file's own header, where the two differ (a
-    mapping's ``status: Stage``, or "Opportunity ID" read as opportunity_id)."""
-    wanted, found = _column_sources(raw, spec)
-    return {c: found[s] for c, s in wanted.items() if isinstance(s, str) and s in found and found[s] != c}
-
-
-def _name_file_headers(problems: list[Problem], headers: dict[str, str]) -> None:
-    """Problems name the column as the user's file does, beside the contract's name."""
-    if not headers:
-        return
-    for i, p in enumerate(problems):
-        if p.column in headers and p.source_column is None:
-            problems[i] = dataclasses.replace(p, source_column=headers[p.column])
-
-
-def _apply_mapping(raw: RawTable, spec: TableMapping) -> pd.DataFrame:
-    """The raw table with contract column names and translated values."""
-    table = TABLES[raw.name]
-    n = len(raw.frame)
-    wanted, found = _column_sources(raw, spec)
-    out: dict[str, pd.Series] = {}
-    problems: list[Problem] = []
-    for column, source in wanted.items():
-        if isinstance(source, Const):
-            out[column] = pd.Series([source.value] * n, dtype=object)
-        elif source == ROW_NUMBER:
-            out[column] = pd.Series(np.arange(1, n + 1).astype(str), dtype=object)
-        elif isinstance(source, (FirstOf, Combined)):
-            absent = [name for name in source.sources if name not in found]
-            if absent:
-                problems.append(_unmapped(raw, column, absent[0]))
-                continue
-            cells = [raw.frame[found[name]].reset_index(drop=True) for name in source.sources]
-            out[column] = _first_of(cells) if isinstance(source, FirstOf) else _combined(cells, source.values)
-        elif source in found:
-            out[column] = raw.frame[found[source]].reset_index(drop=True)
-        elif column in spec.columns:
-            problems.append(_unmapped(raw, column, source))
-        elif table.column(column).required:
-            problems.append(
-                Problem(
-                    raw.name,
-                    raw.file,
-                    None,
-                    column,
-                    None,
-                    f"required column {column!r} of table {raw.name} is missing",
-                    f"columns found: {', '.join(map(str, raw.frame.columns)) or 'none'}; rename one, or map it in "
-                    f'mapping.yml: tables: {{{raw.name}: {{columns: {{{column}: "Your column"}}}}}}',
-                    "missing_required",
-                )
-            )
-        else:
-            out[column] = pd.Series([None] * n, dtype=object)
-    if problems:
-        raise DataError(problems)
-    frame = pd.DataFrame(out, copy=False)  # no copy of the columns (copy-on-write keeps the raw frame intact)
-    for column, translation in spec.values.items():
-        values = frame[column]
-        if is_categorical(values):  # translate each distinct value once
-            frame[column] = map_categories(values, functools.partial(_translate_texts, translation=translation))
-            continue
-        frame[column] = _translated(values, translation)
-    return frame
-
-
-def _translated(values: pd.Series, translation: dict) -> pd.Series:
-    """``values`` translated by a ``values:`` rule (object dtype; a rule's null: blank)."""
-    values = values.astype(object)
-    present = values.notna()
-    text = values[present].astype(str)
-    out = values.copy()
-    out[present] = _translate_texts(text, translation=translation).to_numpy()
-    return out
-
-
-def _translate_texts(text: pd.Series, *, translation: dict) -> pd.Series:
-    """Each value translated by a ``values:`` rule; a value no rule names
-    stays as written; a rule's null makes it blank (NaN)."""
-    lookup = {}
-    for value in text.unique():
-        found = translate(value, translation)
-        lookup[value] = value if found is NO_RULE else (np.nan if found is None else found)
-    return text.map(lookup)
-
-
-def _blank(cells: pd.Series) -> np.ndarray:
-    return (cells.isna() | cells.astype("string").str.strip().eq("").fillna(True)).to_numpy(dtype=bool)
-
-
-def _first_of(cells: list[pd.Series]) -> pd.Series:
-    """The first non-blank of several columns, row by row."""
-    out = cells[0].astype(object).copy()
-    for more in cells[1:]:
-        empty = _blank(out)
-        out[empty] = more.astype(object)[empty].to_numpy()
-    return out.where(~pd.Series(_blank(out)), None)
-
-
-def _combined(cells: list[pd.Series], translation: dict) -> pd.Series:
-    """Several columns' values joined by "," (a blank cell: empty text) and translated."""
-    parts = [c.astype("string").str.strip().fillna("") for c in cells]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + "," + part
-    return _translated(joined.astype(object), translation)
-
-
-def _unmapped(raw: RawTable, column: str, source: str) -> Problem:
-    return Problem(
-        raw.name,
-        ", ".join(raw.files),
-        None,
-        source,
-        None,
-        f"the mapping takes {raw.name}.{column} from column {source!r}, which is not in the file",
-        f"columns found: {', '.join(map(str, raw.frame.columns))}",
-        "bad_mapping",
-    )
 
 
 def _flag_nul_ids(checked: Checked) -> None:
